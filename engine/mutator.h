@@ -1,0 +1,117 @@
+// Mutators: named, deterministic functions with protobuf arguments that change records.
+// The device runs its version against the local replica inside mutate(); the server runs
+// its authoritative version exactly once per (client, mutation id). Both see records
+// through RecordAccess, so one function can serve both sides.
+// Thread rules: a MutatorRegistry is immutable once built and safe to share; a
+// MutationContext lives for one call on one thread.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/schema.h"
+#include "engine/status.h"
+
+namespace outpost {
+
+// Record reads and writes inside one mutation's transaction.
+class RecordAccess {
+ public:
+  virtual ~RecordAccess() = default;
+  // nullptr when the record does not exist.
+  virtual Result<std::unique_ptr<google::protobuf::Message>> get(const Collection& collection,
+                                                                 const std::string& key) = 0;
+  // Inserts or replaces the record; its collection comes from its message type.
+  virtual Status put(const google::protobuf::Message& record) = 0;
+  virtual Status remove(const Collection& collection, const std::string& key) = 0;
+};
+
+// Everything a mutator may depend on. Deterministic: no clock or randomness besides these.
+struct MutationContext {
+  RecordAccess& records;
+  const Schema& schema;
+  std::string tenant;
+  std::string user;
+  std::string client_id;
+  uint64_t mutation_id = 0;
+  int64_t created_ms = 0;  // when mutate() ran on the device
+  int64_t now_ms = 0;      // server: its clock when applying; device: created_ms
+  bool on_server = false;
+
+  // Typed helpers over `records`.
+  template <typename T>
+  Result<std::optional<T>> get(const std::string& key) {
+    const Collection* collection = schema.find(T::descriptor());
+    if (collection == nullptr) {
+      return error(ErrorCode::kNotFound,
+                   "type " + T::descriptor()->full_name() + " is not a collection of this schema");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(auto record, records.get(*collection, key));
+    if (record == nullptr) return std::optional<T>();
+    T typed;
+    typed.CopyFrom(*record);
+    return std::optional<T>(std::move(typed));
+  }
+  Status put(const google::protobuf::Message& record) { return records.put(record); }
+  template <typename T>
+  Status remove(const std::string& key) {
+    const Collection* collection = schema.find(T::descriptor());
+    if (collection == nullptr) {
+      return error(ErrorCode::kNotFound,
+                   "type " + T::descriptor()->full_name() + " is not a collection of this schema");
+    }
+    return records.remove(*collection, key);
+  }
+};
+
+// Returns Ok to apply; an error rejects the mutation. kRejected carries a reason for the
+// user; kUnavailable on the server means "retry later" (the push stops there).
+using MutatorFn = std::function<Status(MutationContext&, const google::protobuf::Message& args)>;
+
+struct Mutator {
+  std::string name;
+  const google::protobuf::Descriptor* args_type = nullptr;
+  MutatorFn local;   // the device's optimistic version
+  MutatorFn server;  // the authoritative version (defaults to `local`)
+};
+
+class MutatorRegistry {
+ public:
+  Status add(Mutator mutator);
+
+  // Registers a mutator whose arguments are the message type Args.
+  template <typename Args>
+  Status add(const std::string& name, std::function<Status(MutationContext&, const Args&)> local,
+             std::function<Status(MutationContext&, const Args&)> server = nullptr) {
+    auto wrap = [](std::function<Status(MutationContext&, const Args&)> fn) -> MutatorFn {
+      if (!fn) return nullptr;
+      return [fn](MutationContext& ctx, const google::protobuf::Message& args) {
+        return fn(ctx, static_cast<const Args&>(args));
+      };
+    };
+    return add(Mutator{name, Args::descriptor(), wrap(local), wrap(server)});
+  }
+
+  // nullptr when unknown.
+  const Mutator* find(const std::string& name) const;
+  Result<const Mutator*> require(const std::string& name) const;
+
+  // Parses serialized arguments for the named mutator; kInvalidArgument when malformed.
+  Result<std::unique_ptr<google::protobuf::Message>> parse_args(const Mutator& mutator,
+                                                                const std::string& bytes) const;
+  // Parses JSON arguments (protobuf JSON mapping), for the CLI and C bindings.
+  Result<std::unique_ptr<google::protobuf::Message>> parse_json_args(const Mutator& mutator,
+                                                                     const std::string& json) const;
+
+  const std::map<std::string, Mutator>& all() const { return mutators_; }
+
+ private:
+  std::map<std::string, Mutator> mutators_;
+};
+
+}  // namespace outpost

@@ -1,0 +1,882 @@
+#include "engine/replica.h"
+
+#include <sqlite3.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "engine/collection_table.h"
+
+namespace outpost {
+namespace {
+
+using google::protobuf::Message;
+
+// Version of the replica's own layout (internal tables), separate from the schema version.
+constexpr int64_t kFormatVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+
+Status from_sqlite(const SQLite::Exception& e, const std::string& context) {
+  int code = e.getErrorCode();
+  ErrorCode mapped = ErrorCode::kIo;
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) mapped = ErrorCode::kCorrupt;
+  if (code == SQLITE_READONLY) mapped = ErrorCode::kReadOnly;
+  if (code == SQLITE_CANTOPEN || code == SQLITE_PERM) mapped = ErrorCode::kIo;
+  return error(mapped, context + ": " + e.what());
+}
+
+std::string random_client_id() {
+  std::random_device device;
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 32; ++i) out += hex[device() % 16];
+  return out;
+}
+
+std::unique_ptr<Message> parse_record(const Collection& collection, const std::string& body) {
+  auto record = collection.new_record();
+  if (!record->ParseFromString(body)) return nullptr;
+  return record;
+}
+
+size_t utf8_length(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+void bind_value(SQLite::Statement& statement, int index, const SqlValue& value) {
+  if (std::holds_alternative<int64_t>(value)) {
+    statement.bind(index, std::get<int64_t>(value));
+  } else if (std::holds_alternative<double>(value)) {
+    statement.bind(index, std::get<double>(value));
+  } else if (std::holds_alternative<std::string>(value)) {
+    statement.bind(index, std::get<std::string>(value));
+  } else {
+    statement.bind(index);
+  }
+}
+
+const char* op_sql(Condition::Op op) {
+  switch (op) {
+    case Condition::Op::kEq:
+      return " = ?";
+    case Condition::Op::kNe:
+      return " <> ?";
+    case Condition::Op::kLt:
+      return " < ?";
+    case Condition::Op::kLe:
+      return " <= ?";
+    case Condition::Op::kGt:
+      return " > ?";
+    case Condition::Op::kGe:
+      return " >= ?";
+  }
+  return " = ?";
+}
+
+}  // namespace
+
+// The connection, the per-collection tables and the rebase bookkeeping.
+class Replica::Impl : public RecordAccess {
+ public:
+  Impl(SQLite::Database db, const Schema& schema) : db(std::move(db)), schema(schema) {}
+
+  SQLite::Database db;
+  const Schema& schema;
+  std::map<std::string, std::unique_ptr<CollectionTable>, std::less<>> tables;
+  // (collection, key) of rows whose server version is parked in _shadow.
+  std::set<std::pair<std::string, std::string>> shadowed;
+  // Shadow entries added in the current (sub)transaction, undone if it rolls back.
+  std::vector<std::pair<std::string, std::string>> shadow_added;
+  ChangeSet pending_changes;
+
+  CollectionTable& table(const Collection& collection) { return *tables.at(collection.name); }
+
+  void forget_shadow_added() {
+    for (const auto& entry : shadow_added) shadowed.erase(entry);
+    shadow_added.clear();
+  }
+
+  // Parks the server's version of a row before a local mutation first touches it.
+  void capture_shadow(const Collection& collection, const std::string& key) {
+    auto entry = std::make_pair(collection.name, key);
+    if (shadowed.count(entry) != 0) return;
+    std::optional<StoredRow> row = table(collection).get(key);
+    SQLite::Statement insert(db,
+                             "INSERT INTO _shadow (collection, key, present, version, body) "
+                             "VALUES (?, ?, ?, ?, ?)");
+    insert.bind(1, collection.name);
+    insert.bind(2, key);
+    insert.bind(3, row ? 1 : 0);
+    insert.bind(4, static_cast<int64_t>(row ? row->version : 0));
+    if (row) {
+      insert.bind(5, row->body.data(), static_cast<int>(row->body.size()));
+    } else {
+      insert.bind(5, "", 0);
+    }
+    insert.exec();
+    shadowed.insert(entry);
+    shadow_added.push_back(entry);
+  }
+
+  uint64_t shadow_version(const Collection& collection, const std::string& key) {
+    SQLite::Statement select(db, "SELECT version FROM _shadow WHERE collection = ? AND key = ?");
+    select.bind(1, collection.name);
+    select.bind(2, key);
+    return select.executeStep() ? static_cast<uint64_t>(select.getColumn(0).getInt64()) : 0;
+  }
+
+  // RecordAccess for local mutators: writes go to the UI table, the server's version of
+  // each touched row is parked first.
+  Result<std::unique_ptr<Message>> get(const Collection& collection,
+                                       const std::string& key) override {
+    std::optional<StoredRow> row = table(collection).get(key);
+    if (!row) return std::unique_ptr<Message>();
+    auto record = parse_record(collection, row->body);
+    if (!record)
+      return error(ErrorCode::kCorrupt,
+                   "stored " + collection.name + " '" + key + "' does not parse");
+    return record;
+  }
+
+  Status put(const Message& record) override {
+    const Collection* collection = schema.find(record.GetDescriptor());
+    if (collection == nullptr) {
+      return error(ErrorCode::kNotFound,
+                   record.GetDescriptor()->full_name() + " is not a collection of this schema");
+    }
+    std::string key = collection->key_of(record);
+    if (key.empty()) {
+      return error(ErrorCode::kInvalidArgument, collection->name + ": the key field '" +
+                                                    collection->key_field->name() + "' is empty");
+    }
+    capture_shadow(*collection, key);
+    std::string body = record.SerializeAsString();
+    table(*collection).upsert(record, body, shadow_version(*collection, key));
+    pending_changes.add(collection->name, key);
+    return Status::Ok();
+  }
+
+  Status remove(const Collection& collection, const std::string& key) override {
+    capture_shadow(collection, key);
+    if (table(collection).remove(key)) pending_changes.add(collection.name, key);
+    return Status::Ok();
+  }
+};
+
+Replica::Replica(std::string path, const Schema& schema, const MutatorRegistry* mutators)
+    : path_(std::move(path)), schema_(schema), mutators_(mutators) {}
+
+Replica::~Replica() = default;
+
+Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Schema& schema,
+                                               const MutatorRegistry* mutators,
+                                               ReplicaOptions options) {
+  std::unique_ptr<Replica> replica(new Replica(path, schema, mutators));
+  const int flags =
+      options.read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  try {
+    SQLite::Database db(path, flags, kBusyTimeoutMs);
+    // Everything up to the version checks only reads, so a refused file stays untouched.
+    bool has_meta = false;
+    try {
+      has_meta = db.tableExists("_meta");
+    } catch (const SQLite::Exception& e) {
+      return from_sqlite(e, "'" + path + "' is not an outpost replica").with_context("open");
+    }
+    std::map<std::string, std::string> meta;
+    if (has_meta) {
+      SQLite::Statement select(db, "SELECT name, value FROM _meta");
+      while (select.executeStep()) {
+        meta[select.getColumn(0).getString()] = select.getColumn(1).getString();
+      }
+      int64_t format = meta.count("format_version") ? std::stoll(meta["format_version"]) : 0;
+      int64_t stored_schema = meta.count("schema_version") ? std::stoll(meta["schema_version"]) : 0;
+      if (format > kFormatVersion) {
+        return error(ErrorCode::kSchemaTooNew,
+                     "'" + path + "' uses replica format " + std::to_string(format) +
+                         " but this build knows format " + std::to_string(kFormatVersion));
+      }
+      if (stored_schema > static_cast<int64_t>(schema.version())) {
+        return error(ErrorCode::kSchemaTooNew,
+                     "'" + path + "' was written by schema version " +
+                         std::to_string(stored_schema) + " but this build knows version " +
+                         std::to_string(schema.version()) + "; update the app");
+      }
+    } else {
+      SQLite::Statement tables(db, "SELECT count(*) FROM sqlite_master");
+      tables.executeStep();
+      if (tables.getColumn(0).getInt64() != 0 || options.read_only) {
+        return error(ErrorCode::kCorrupt, "'" + path + "' is not an outpost replica");
+      }
+    }
+
+    if (!options.read_only) {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(options.sync_on_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      db.exec(
+          "CREATE TABLE IF NOT EXISTS _meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " name TEXT NOT NULL, args BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _rejected (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+          " args BLOB NOT NULL, created_ms INTEGER NOT NULL, code TEXT NOT NULL,"
+          " reason TEXT NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _shadow (collection TEXT NOT NULL, key TEXT NOT NULL,"
+          " present INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL,"
+          " PRIMARY KEY (collection, key)) WITHOUT ROWID;"
+          "CREATE TABLE IF NOT EXISTS _cursors (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+          " token BLOB NOT NULL);");
+      for (const auto& collection : schema.collections()) {
+        CollectionTable::create_or_migrate(db, *collection);
+      }
+      auto set_meta = [&](const std::string& name, const std::string& value) {
+        SQLite::Statement upsert(db,
+                                 "INSERT INTO _meta (name, value) VALUES (?, ?) "
+                                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+        upsert.bind(1, name);
+        upsert.bind(2, value);
+        upsert.exec();
+        meta[name] = value;
+      };
+      set_meta("format_version", std::to_string(kFormatVersion));
+      set_meta("schema_version", std::to_string(schema.version()));
+      if (meta["client_id"].empty()) {
+        set_meta("client_id", options.client_id.empty() ? random_client_id() : options.client_id);
+      }
+      if (!options.tenant.empty() && meta["tenant"] != options.tenant) {
+        set_meta("tenant", options.tenant);
+      }
+      if (!options.user.empty() && meta["user"] != options.user) set_meta("user", options.user);
+      tx.commit();
+    }
+    replica->client_id_ = meta["client_id"];
+    replica->tenant_ = meta["tenant"];
+    replica->user_ = meta["user"];
+
+    replica->impl_ = std::make_unique<Impl>(std::move(db), schema);
+    Impl& impl = *replica->impl_;
+    for (const auto& collection : schema.collections()) {
+      impl.tables[collection->name] = std::make_unique<CollectionTable>(impl.db, *collection);
+    }
+    SQLite::Statement shadow(impl.db, "SELECT collection, key FROM _shadow");
+    while (shadow.executeStep()) {
+      impl.shadowed.emplace(shadow.getColumn(0).getString(), shadow.getColumn(1).getString());
+    }
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "open '" + path + "'");
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kCorrupt, "open '" + path + "': " + e.what());
+  }
+  return replica;
+}
+
+Result<std::unique_ptr<Message>> Replica::get(const std::string& collection_name,
+                                              const std::string& key) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(collection_name));
+  try {
+    return impl_->get(*collection, key);
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "get " + collection_name);
+  }
+}
+
+Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(query.collection));
+  std::string sql = "SELECT _body FROM " + table_name(*collection);
+  for (size_t i = 0; i < query.where.size(); ++i) {
+    const Condition& condition = query.where[i];
+    if (collection->column(condition.column) == nullptr) {
+      return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
+                                                    "' has no column '" + condition.column + "'");
+    }
+    sql += i == 0 ? " WHERE " : " AND ";
+    sql += condition.column + op_sql(condition.op);
+  }
+  std::string order = query.order_by.empty() ? collection->key_field->name() : query.order_by;
+  if (collection->column(order) == nullptr) {
+    return error(ErrorCode::kInvalidArgument,
+                 "collection '" + collection->name + "' has no column '" + order + "' to order by");
+  }
+  sql += " ORDER BY " + order + (query.descending ? " DESC" : " ASC");
+  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
+  try {
+    SQLite::Statement statement(impl_->db, sql);
+    for (size_t i = 0; i < query.where.size(); ++i) {
+      bind_value(statement, static_cast<int>(i + 1), query.where[i].value);
+    }
+    std::vector<std::unique_ptr<Message>> out;
+    while (statement.executeStep()) {
+      SQLite::Column body = statement.getColumn(0);
+      auto record = collection->new_record();
+      if (!record->ParseFromArray(body.getBlob(), body.getBytes())) {
+        return error(ErrorCode::kCorrupt, "a stored " + collection->name + " does not parse");
+      }
+      out.push_back(std::move(record));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "query " + collection->name);
+  }
+}
+
+Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string& collection_name,
+                                                              const std::string& text,
+                                                              const SearchOptions& options) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(collection_name));
+  if (collection->searchable().empty()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "collection '" + collection->name + "' has no searchable fields");
+  }
+  if (utf8_length(text) < 3) {
+    return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
+  }
+  std::string order = "rank";
+  if (!options.order_by.empty()) {
+    if (collection->column(options.order_by) == nullptr) {
+      return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
+                                                    "' has no column '" + options.order_by + "'");
+    }
+    order = "c." + options.order_by;
+  }
+  const std::string fts = search_table_name(*collection);
+  std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
+                    " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ? ORDER BY " +
+                    order + (options.descending ? " DESC" : " ASC");
+  if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
+  // A quoted FTS5 string is matched as a substring by the trigram tokenizer.
+  std::string phrase = "\"";
+  for (char c : text) {
+    phrase += c;
+    if (c == '"') phrase += '"';
+  }
+  phrase += "\"";
+  try {
+    SQLite::Statement statement(impl_->db, sql);
+    statement.bind(1, phrase);
+    std::vector<std::unique_ptr<Message>> out;
+    while (statement.executeStep()) {
+      SQLite::Column body = statement.getColumn(0);
+      auto record = collection->new_record();
+      if (!record->ParseFromArray(body.getBlob(), body.getBytes())) {
+        return error(ErrorCode::kCorrupt, "a stored " + collection->name + " does not parse");
+      }
+      out.push_back(std::move(record));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "search " + collection->name);
+  }
+}
+
+Result<SqlRows> Replica::sql(const std::string& statement_text,
+                             const std::vector<SqlValue>& params) {
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(impl_->db.getHandle(), statement_text.c_str(),
+                              static_cast<int>(statement_text.size()), &raw, &tail);
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
+  if (rc != SQLITE_OK || raw == nullptr) {
+    return error(ErrorCode::kInvalidArgument,
+                 std::string("bad SQL: ") + sqlite3_errmsg(impl_->db.getHandle()));
+  }
+  while (tail != nullptr && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';'))
+    ++tail;
+  if (tail != nullptr && *tail != '\0') {
+    return error(ErrorCode::kInvalidArgument, "one SQL statement at a time");
+  }
+  if (!sqlite3_stmt_readonly(raw)) {
+    return error(ErrorCode::kReadOnly,
+                 "only read-only SQL is allowed; change data through mutate()");
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    int index = static_cast<int>(i + 1);
+    const SqlValue& value = params[i];
+    if (std::holds_alternative<int64_t>(value)) {
+      sqlite3_bind_int64(raw, index, std::get<int64_t>(value));
+    } else if (std::holds_alternative<double>(value)) {
+      sqlite3_bind_double(raw, index, std::get<double>(value));
+    } else if (std::holds_alternative<std::string>(value)) {
+      const std::string& s = std::get<std::string>(value);
+      sqlite3_bind_text(raw, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_null(raw, index);
+    }
+  }
+  SqlRows out;
+  int columns = sqlite3_column_count(raw);
+  for (int i = 0; i < columns; ++i) out.columns.emplace_back(sqlite3_column_name(raw, i));
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    std::vector<SqlValue> row;
+    for (int i = 0; i < columns; ++i) {
+      switch (sqlite3_column_type(raw, i)) {
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<int64_t>(sqlite3_column_int64(raw, i)));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(sqlite3_column_double(raw, i));
+          break;
+        case SQLITE_NULL:
+          row.emplace_back(std::monostate());
+          break;
+        default: {
+          const void* data = sqlite3_column_blob(raw, i);
+          int size = sqlite3_column_bytes(raw, i);
+          row.emplace_back(std::string(static_cast<const char*>(data), size));
+        }
+      }
+    }
+    out.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) {
+    return error(ErrorCode::kInvalidArgument,
+                 std::string("SQL failed: ") + sqlite3_errmsg(impl_->db.getHandle()));
+  }
+  return out;
+}
+
+Result<uint64_t> Replica::count(const std::string& collection_name) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(collection_name));
+  try {
+    SQLite::Statement statement(impl_->db, "SELECT count(*) FROM " + table_name(*collection));
+    statement.executeStep();
+    return static_cast<uint64_t>(statement.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "count " + collection_name);
+  }
+}
+
+Result<uint64_t> Replica::mutate_json(const std::string& name, const std::string& json_args,
+                                      int64_t now_ms) {
+  if (mutators_ == nullptr) return error(ErrorCode::kNotFound, "no mutators are registered");
+  OUTPOST_ASSIGN_OR_RETURN(const Mutator* mutator, mutators_->require(name));
+  OUTPOST_ASSIGN_OR_RETURN(auto args, mutators_->parse_json_args(*mutator, json_args));
+  return mutate(name, *args, now_ms);
+}
+
+Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, int64_t now_ms) {
+  if (mutators_ == nullptr) return error(ErrorCode::kNotFound, "no mutators are registered");
+  OUTPOST_ASSIGN_OR_RETURN(const Mutator* mutator, mutators_->require(name));
+  if (args.GetDescriptor() != mutator->args_type) {
+    return error(ErrorCode::kInvalidArgument, "mutator '" + name + "' takes " +
+                                                  mutator->args_type->full_name() + ", not " +
+                                                  args.GetDescriptor()->full_name());
+  }
+  Impl& impl = *impl_;
+  impl.pending_changes = ChangeSet();
+  impl.shadow_added.clear();
+  uint64_t id = 0;
+  try {
+    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::string serialized = args.SerializeAsString();
+    SQLite::Statement insert(impl.db,
+                             "INSERT INTO _outbox (name, args, created_ms) VALUES (?, ?, ?)");
+    insert.bind(1, name);
+    insert.bind(2, serialized.data(), static_cast<int>(serialized.size()));
+    insert.bind(3, now_ms);
+    insert.exec();
+    id = static_cast<uint64_t>(impl.db.getLastInsertRowid());
+    MutationContext context{impl, schema_, tenant_, user_, client_id_, id, now_ms, now_ms, false};
+    Status status = mutator->local(context, args);
+    if (!status.ok()) {
+      impl.forget_shadow_added();
+      return status.with_context(name);  // the transaction rolls back
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    impl.forget_shadow_added();
+    return from_sqlite(e, "mutate " + name);
+  }
+  impl.shadow_added.clear();
+  ChangeSet changes = std::move(impl.pending_changes);
+  changes.outbox_changed = true;
+  notify(changes);
+  return id;
+}
+
+Result<std::vector<PendingMutation>> Replica::pending(size_t max_count) {
+  try {
+    std::string sql = "SELECT id, name, args, created_ms FROM _outbox ORDER BY id";
+    if (max_count > 0) sql += " LIMIT " + std::to_string(max_count);
+    SQLite::Statement select(impl_->db, sql);
+    std::vector<PendingMutation> out;
+    while (select.executeStep()) {
+      SQLite::Column args = select.getColumn(2);
+      out.push_back(PendingMutation{
+          static_cast<uint64_t>(select.getColumn(0).getInt64()), select.getColumn(1).getString(),
+          std::string(static_cast<const char*>(args.getBlob()), args.getBytes()),
+          select.getColumn(3).getInt64()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read outbox");
+  }
+}
+
+Result<std::vector<RejectedMutation>> Replica::rejected() {
+  try {
+    SQLite::Statement select(
+        impl_->db, "SELECT id, name, args, created_ms, code, reason FROM _rejected ORDER BY id");
+    std::vector<RejectedMutation> out;
+    while (select.executeStep()) {
+      SQLite::Column args = select.getColumn(2);
+      out.push_back(RejectedMutation{
+          static_cast<uint64_t>(select.getColumn(0).getInt64()), select.getColumn(1).getString(),
+          std::string(static_cast<const char*>(args.getBlob()), args.getBytes()),
+          select.getColumn(3).getInt64(), select.getColumn(4).getString(),
+          select.getColumn(5).getString()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read rejected mutations");
+  }
+}
+
+Status Replica::discard_rejected(uint64_t id) {
+  try {
+    SQLite::Statement remove(impl_->db, "DELETE FROM _rejected WHERE id = ?");
+    remove.bind(1, static_cast<int64_t>(id));
+    if (remove.exec() == 0) {
+      return error(ErrorCode::kNotFound, "no rejected mutation " + std::to_string(id));
+    }
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "discard rejected mutation");
+  }
+  ChangeSet changes;
+  changes.rejections_changed = true;
+  notify(changes);
+  return Status::Ok();
+}
+
+Result<std::vector<ScopeCursor>> Replica::cursors() {
+  try {
+    SQLite::Statement select(impl_->db, "SELECT scope, seq, token FROM _cursors ORDER BY scope");
+    std::vector<ScopeCursor> out;
+    while (select.executeStep()) {
+      SQLite::Column token = select.getColumn(2);
+      out.push_back(ScopeCursor{
+          select.getColumn(0).getString(), static_cast<uint64_t>(select.getColumn(1).getInt64()),
+          std::string(static_cast<const char*>(token.getBlob()), token.getBytes())});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read cursors");
+  }
+}
+
+namespace {
+
+// The apply/rebase steps, run inside one transaction of a Replica::Impl.
+class ApplyRun {
+ public:
+  ApplyRun(Replica::Impl& impl, const Schema& schema, const MutatorRegistry* mutators,
+           const std::string& tenant, const std::string& user, const std::string& client_id)
+      : impl_(impl),
+        schema_(schema),
+        mutators_(mutators),
+        tenant_(tenant),
+        user_(user),
+        client_id_(client_id) {}
+
+  ApplyReport report;
+  bool outbox_changed = false;
+
+  Status apply_change(const protocol::Change& change) {
+    const Collection* collection = schema_.find(change.collection());
+    if (collection == nullptr) {
+      ++report.changes_skipped;  // a collection from a newer schema: not ours to show
+      return Status::Ok();
+    }
+    bool put = change.op() == protocol::Change::PUT;
+    if (!put && change.op() != protocol::Change::DELETE) {
+      return error(ErrorCode::kInvalidArgument, "change with an unknown op");
+    }
+    std::unique_ptr<Message> record;
+    if (put) {
+      record = parse_record(*collection, change.body());
+      if (!record || collection->key_of(*record) != change.key()) {
+        return error(ErrorCode::kInvalidArgument,
+                     "server sent a malformed " + collection->name + " '" + change.key() + "'");
+      }
+    }
+    auto entry = std::make_pair(collection->name, change.key());
+    if (impl_.shadowed.count(entry) != 0) {
+      // A pending mutation touched this row: the server's version goes to the shadow and
+      // the rebase rebuilds the row from it.
+      SQLite::Statement update(impl_.db,
+                               "UPDATE _shadow SET present = ?, version = ?, body = ? "
+                               "WHERE collection = ? AND key = ? AND version < ?");
+      update.bind(1, put ? 1 : 0);
+      update.bind(2, static_cast<int64_t>(change.version()));
+      update.bind(3, change.body().data(), static_cast<int>(change.body().size()));
+      update.bind(4, collection->name);
+      update.bind(5, change.key());
+      update.bind(6, static_cast<int64_t>(change.version()));
+      bool wrote = update.exec() > 0;
+      wrote ? ++report.changes_applied : ++report.changes_skipped;
+      touched_shadow_ |= wrote;
+      return Status::Ok();
+    }
+    CollectionTable& table = impl_.table(*collection);
+    bool wrote = put ? table.upsert_if_newer(*record, change.body(), change.version())
+                     : table.remove_if_older(change.key(), change.version());
+    if (wrote) {
+      ++report.changes_applied;
+      impl_.pending_changes.add(collection->name, change.key());
+    } else {
+      ++report.changes_skipped;
+    }
+    return Status::Ok();
+  }
+
+  void set_cursor(const std::string& scope, uint64_t seq, const std::string& token) {
+    SQLite::Statement upsert(impl_.db,
+                             "INSERT INTO _cursors (scope, seq, token) VALUES (?, ?, ?) "
+                             "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq, "
+                             "token = excluded.token");
+    upsert.bind(1, scope);
+    upsert.bind(2, static_cast<int64_t>(seq));
+    upsert.bind(3, token.data(), static_cast<int>(token.size()));
+    upsert.exec();
+  }
+
+  void reject(const protocol::MutationResult& result) {
+    if (result.outcome() != protocol::MutationResult::REJECTED) return;
+    SQLite::Statement select(impl_.db, "SELECT name, args, created_ms FROM _outbox WHERE id = ?");
+    select.bind(1, static_cast<int64_t>(result.id()));
+    if (!select.executeStep()) return;  // already handled
+    SQLite::Column args = select.getColumn(1);
+    RejectedMutation rejected{
+        result.id(),
+        select.getColumn(0).getString(),
+        std::string(static_cast<const char*>(args.getBlob()), args.getBytes()),
+        select.getColumn(2).getInt64(),
+        result.code(),
+        result.reason()};
+    select.reset();
+    SQLite::Statement insert(impl_.db,
+                             "INSERT OR REPLACE INTO _rejected (id, name, args, created_ms, "
+                             "code, reason) VALUES (?, ?, ?, ?, ?, ?)");
+    insert.bind(1, static_cast<int64_t>(rejected.id));
+    insert.bind(2, rejected.name);
+    insert.bind(3, rejected.args.data(), static_cast<int>(rejected.args.size()));
+    insert.bind(4, rejected.created_ms);
+    insert.bind(5, rejected.code);
+    insert.bind(6, rejected.reason);
+    insert.exec();
+    SQLite::Statement remove(impl_.db, "DELETE FROM _outbox WHERE id = ?");
+    remove.bind(1, static_cast<int64_t>(result.id()));
+    remove.exec();
+    report.mutations_rejected.push_back(std::move(rejected));
+    outbox_changed = true;
+  }
+
+  void confirm_through(uint64_t last_mutation_id) {
+    SQLite::Statement remove(impl_.db, "DELETE FROM _outbox WHERE id <= ?");
+    remove.bind(1, static_cast<int64_t>(last_mutation_id));
+    int removed = remove.exec();
+    report.mutations_confirmed += static_cast<uint64_t>(removed);
+    if (removed > 0) outbox_changed = true;
+  }
+
+  bool needs_rebase() const {
+    return !impl_.shadowed.empty() &&
+           (touched_shadow_ || outbox_changed || report.changes_applied > 0);
+  }
+
+  // Restores the server's version of every parked row, then re-runs the pending
+  // mutations on top, each in a savepoint so a failing one leaves no partial effect.
+  Status rebase() {
+    SQLite::Statement select(impl_.db,
+                             "SELECT collection, key, present, version, body FROM _shadow");
+    while (select.executeStep()) {
+      std::string collection_name = select.getColumn(0).getString();
+      std::string key = select.getColumn(1).getString();
+      const Collection* collection = schema_.find(collection_name);
+      if (collection == nullptr) continue;
+      CollectionTable& table = impl_.table(*collection);
+      if (select.getColumn(2).getInt() != 0) {
+        SQLite::Column body_column = select.getColumn(4);
+        std::string body(static_cast<const char*>(body_column.getBlob()), body_column.getBytes());
+        auto record = parse_record(*collection, body);
+        if (!record)
+          return error(ErrorCode::kCorrupt, "parked " + collection_name + " does not parse");
+        table.upsert(*record, body, static_cast<uint64_t>(select.getColumn(3).getInt64()));
+      } else {
+        table.remove(key);
+      }
+      impl_.pending_changes.add(collection_name, key);
+    }
+    select.reset();
+    impl_.db.exec("DELETE FROM _shadow");
+    impl_.shadowed.clear();
+    impl_.shadow_added.clear();
+
+    if (mutators_ == nullptr) return Status::Ok();
+    SQLite::Statement outbox(impl_.db,
+                             "SELECT id, name, args, created_ms FROM _outbox ORDER BY id");
+    while (outbox.executeStep()) {
+      uint64_t id = static_cast<uint64_t>(outbox.getColumn(0).getInt64());
+      const Mutator* mutator = mutators_->find(outbox.getColumn(1).getString());
+      if (mutator == nullptr) continue;
+      SQLite::Column args_column = outbox.getColumn(2);
+      std::string args_bytes(static_cast<const char*>(args_column.getBlob()),
+                             args_column.getBytes());
+      int64_t created_ms = outbox.getColumn(3).getInt64();
+      auto args = mutators_->parse_args(*mutator, args_bytes);
+      if (!args.ok()) continue;
+      impl_.db.exec("SAVEPOINT replay");
+      impl_.shadow_added.clear();
+      MutationContext context{impl_, schema_,    tenant_,    user_, client_id_,
+                              id,    created_ms, created_ms, false};
+      Status status = mutator->local(context, **args);
+      if (status.ok()) {
+        impl_.db.exec("RELEASE replay");
+      } else {
+        // The mutation no longer applies locally; it stays pending and the server decides.
+        impl_.db.exec("ROLLBACK TO replay");
+        impl_.db.exec("RELEASE replay");
+        impl_.forget_shadow_added();
+      }
+      impl_.shadow_added.clear();
+      ++report.mutations_replayed;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Replica::Impl& impl_;
+  const Schema& schema_;
+  const MutatorRegistry* mutators_;
+  const std::string& tenant_;
+  const std::string& user_;
+  const std::string& client_id_;
+  bool touched_shadow_ = false;
+};
+
+// Reloads the in-memory shadow set after a rolled-back transaction.
+void reload_shadow(Replica::Impl& impl) {
+  impl.shadowed.clear();
+  impl.shadow_added.clear();
+  SQLite::Statement shadow(impl.db, "SELECT collection, key FROM _shadow");
+  while (shadow.executeStep()) {
+    impl.shadowed.emplace(shadow.getColumn(0).getString(), shadow.getColumn(1).getString());
+  }
+}
+
+}  // namespace
+
+Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
+  Impl& impl = *impl_;
+  impl.pending_changes = ChangeSet();
+  ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
+  bool complete = true;
+  try {
+    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const protocol::ScopeChanges& scope : response.scopes()) {
+      for (const protocol::Change& change : scope.changes()) {
+        Status status = run.apply_change(change);
+        if (!status.ok()) {
+          reload_shadow(impl);
+          return status;
+        }
+      }
+      run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
+      complete &= !scope.has_more();
+    }
+    for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
+    // Only a complete response carries every effect of the mutations it confirms.
+    if (complete && response.last_mutation_id() > 0)
+      run.confirm_through(response.last_mutation_id());
+    if (run.needs_rebase()) {
+      Status status = run.rebase();
+      if (!status.ok()) {
+        reload_shadow(impl);
+        return status;
+      }
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    reload_shadow(impl);
+    return from_sqlite(e, "apply");
+  }
+  ChangeSet changes = std::move(impl.pending_changes);
+  changes.cursors_changed = response.scopes_size() > 0;
+  changes.outbox_changed = run.outbox_changed;
+  changes.rejections_changed = !run.report.mutations_rejected.empty();
+  notify(changes);
+  return std::move(run.report);
+}
+
+Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& response) {
+  Impl& impl = *impl_;
+  impl.pending_changes = ChangeSet();
+  ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
+  try {
+    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const protocol::MutationResult& result : response.results()) run.reject(result);
+    if (run.needs_rebase()) {
+      Status status = run.rebase();
+      if (!status.ok()) {
+        reload_shadow(impl);
+        return status;
+      }
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    reload_shadow(impl);
+    return from_sqlite(e, "apply push results");
+  }
+  ChangeSet changes = std::move(impl.pending_changes);
+  changes.outbox_changed = run.outbox_changed;
+  changes.rejections_changed = !run.report.mutations_rejected.empty();
+  notify(changes);
+  return std::move(run.report);
+}
+
+uint64_t Replica::subscribe(Listener listener, Executor executor) {
+  std::lock_guard<std::mutex> lock(subscribers_mutex_);
+  uint64_t id = next_subscriber_id_++;
+  subscribers_.push_back(Subscriber{id, std::move(listener), std::move(executor)});
+  return id;
+}
+
+void Replica::unsubscribe(uint64_t id) {
+  std::lock_guard<std::mutex> lock(subscribers_mutex_);
+  std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
+}
+
+void Replica::notify(const ChangeSet& changes) {
+  if (changes.empty()) return;
+  std::vector<Subscriber> subscribers;
+  {
+    std::lock_guard<std::mutex> lock(subscribers_mutex_);
+    subscribers = subscribers_;
+  }
+  for (const Subscriber& subscriber : subscribers) {
+    if (subscriber.executor) {
+      Listener listener = subscriber.listener;
+      subscriber.executor([listener, changes] { listener(changes); });
+    } else {
+      subscriber.listener(changes);
+    }
+  }
+}
+
+Status Replica::check_integrity() {
+  try {
+    SQLite::Statement check(impl_->db, "PRAGMA integrity_check");
+    std::string result;
+    while (check.executeStep()) result += check.getColumn(0).getString();
+    if (result != "ok") return error(ErrorCode::kCorrupt, "integrity_check: " + result);
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "integrity_check");
+  }
+}
+
+}  // namespace outpost

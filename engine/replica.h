@@ -1,0 +1,213 @@
+// The device's local replica: one SQLite file (WAL) holding a table per collection that
+// the app's UI reads directly, the outbox of pending mutations, the server's version of
+// rows that pending mutations changed (for rebase), and the sync cursors.
+//
+// Writes: mutate() runs a registered local mutator and appends it to the outbox in ONE
+// transaction — once it returns, the change survives an app kill. apply() brings server
+// changes in, moves cursors in the same transaction, confirms or rejects mutations and
+// rebases the still-pending ones on top of the new server state.
+//
+// Thread rules: a Replica is owned by one thread at a time (distinct objects: safe; shared
+// object: unsafe). For reads on another thread (the UI), open a second Replica on the same
+// file with `read_only = true`: WAL lets it read while the owner writes.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/change_set.h"
+#include "engine/mutator.h"
+#include "engine/schema.h"
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+struct ReplicaOptions {
+  // Open an existing file for reading only (UI threads, tools). Never creates or migrates.
+  bool read_only = false;
+  // synchronous=FULL: survive power loss too, not only an app kill (slower saves).
+  bool sync_on_commit = false;
+  // Identity, recorded on first open and used by mutators (e.g. the agent_state key).
+  std::string tenant;
+  std::string user;
+  // A fixed client id (tests, simulator); random when empty on first open.
+  std::string client_id;
+};
+
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+struct SqlRows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
+// A typed query on one collection's indexed or plain columns.
+struct Condition {
+  enum class Op { kEq, kNe, kLt, kLe, kGt, kGe };
+  std::string column;
+  Op op = Op::kEq;
+  SqlValue value;
+};
+
+struct Query {
+  std::string collection;
+  std::vector<Condition> where;  // ANDed
+  std::string order_by;          // a column; empty: by key
+  bool descending = false;
+  uint32_t limit = 0;  // 0: no limit
+};
+
+struct SearchOptions {
+  std::string order_by;  // a column; empty: best match order of FTS5 (bm25)
+  bool descending = false;
+  uint32_t limit = 50;
+};
+
+// A mutation waiting in the outbox.
+struct PendingMutation {
+  uint64_t id = 0;
+  std::string name;
+  std::string args;  // serialized arguments
+  int64_t created_ms = 0;
+};
+
+// A mutation the server refused, kept until the app discards it.
+struct RejectedMutation {
+  uint64_t id = 0;
+  std::string name;
+  std::string args;
+  int64_t created_ms = 0;
+  std::string code;
+  std::string reason;
+};
+
+struct ScopeCursor {
+  std::string scope;
+  uint64_t seq = 0;
+  std::string token;
+};
+
+// What apply() did.
+struct ApplyReport {
+  uint64_t changes_applied = 0;
+  uint64_t changes_skipped = 0;  // older than what the device already had
+  uint64_t mutations_confirmed = 0;
+  std::vector<RejectedMutation> mutations_rejected;
+  uint64_t mutations_replayed = 0;  // pending mutations re-run by the rebase
+};
+
+class Replica {
+ public:
+  using Listener = std::function<void(const ChangeSet&)>;
+  // Runs a task on the thread the app chose (e.g. posts to its main loop).
+  using Executor = std::function<void(std::function<void()>)>;
+
+  // Creates or migrates the file. Errors: kSchemaTooNew (file from a newer schema; file
+  // untouched), kCorrupt (not an outpost replica or damaged; untouched), kIo (cannot
+  // create or write, e.g. a read-only directory), kInvalidArgument.
+  static Result<std::unique_ptr<Replica>> open(const std::string& path, const Schema& schema,
+                                               const MutatorRegistry* mutators,
+                                               ReplicaOptions options = {});
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  const std::string& client_id() const { return client_id_; }
+  const std::string& tenant() const { return tenant_; }
+  const std::string& user() const { return user_; }
+  const Schema& schema() const { return schema_; }
+  const std::string& path() const { return path_; }
+
+  // ---------------------------------------------------------------- reads (the UI)
+  // nullptr when absent. kNotFound for an unknown collection.
+  Result<std::unique_ptr<google::protobuf::Message>> get(const std::string& collection,
+                                                         const std::string& key);
+  template <typename T>
+  Result<std::optional<T>> get(const std::string& key) {
+    const Collection* collection = schema_.find(T::descriptor());
+    if (collection == nullptr) {
+      return error(ErrorCode::kNotFound, T::descriptor()->full_name() + " is not a collection");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(auto record, get(collection->name, key));
+    if (record == nullptr) return std::optional<T>();
+    T typed;
+    typed.CopyFrom(*record);
+    return std::optional<T>(std::move(typed));
+  }
+  Result<std::vector<std::unique_ptr<google::protobuf::Message>>> query(const Query& query);
+  // Full-text "contains" search over the collection's searchable fields (trigram; the
+  // text must have at least 3 characters).
+  Result<std::vector<std::unique_ptr<google::protobuf::Message>>> search(
+      const std::string& collection, const std::string& text, const SearchOptions& options = {});
+  // Plain read-only SQL over the same tables (c_<collection>, f_<collection>).
+  // kReadOnly for a statement that would write; kInvalidArgument for bad SQL.
+  Result<SqlRows> sql(const std::string& statement, const std::vector<SqlValue>& params = {});
+  Result<uint64_t> count(const std::string& collection);
+
+  // ---------------------------------------------------------------- local writes
+  // Runs the named local mutator and appends it to the outbox in one transaction.
+  // Returns the mutation id. kNotFound (unknown mutator), kInvalidArgument (wrong args
+  // type), kRejected or any error the mutator returns: nothing is changed.
+  Result<uint64_t> mutate(const std::string& name, const google::protobuf::Message& args,
+                          int64_t now_ms);
+  Result<uint64_t> mutate_json(const std::string& name, const std::string& json_args,
+                               int64_t now_ms);
+
+  // ---------------------------------------------------------------- sync
+  // Pending mutations in id order (at most max_count).
+  Result<std::vector<PendingMutation>> pending(size_t max_count = 0);
+  Result<std::vector<RejectedMutation>> rejected();
+  Status discard_rejected(uint64_t id);
+  Result<std::vector<ScopeCursor>> cursors();
+
+  // Applies a pull response in one transaction: each scope's changes (skipping those not
+  // newer than what the device has), its new cursor, rejections, and — when the response
+  // is complete (no scope has more) — confirmation of mutations up to last_mutation_id.
+  // Then rebases the still-pending mutations.
+  Result<ApplyReport> apply(const protocol::PullResponse& response);
+  // Applies push outcomes: rejected mutations leave the outbox (their effect is rolled
+  // back by the rebase) and join rejected(). Applied ones wait for the pull.
+  Result<ApplyReport> apply_push_results(const protocol::PushResponse& response);
+
+  // ---------------------------------------------------------------- notifications
+  // Called after each commit that changed something, through `executor` (inline when
+  // empty). Returns an id for unsubscribe().
+  uint64_t subscribe(Listener listener, Executor executor = nullptr);
+  void unsubscribe(uint64_t id);
+
+  // Runs PRAGMA integrity_check; Ok when the file is sound.
+  Status check_integrity();
+
+  class Impl;
+
+ private:
+  Replica(std::string path, const Schema& schema, const MutatorRegistry* mutators);
+  void notify(const ChangeSet& changes);
+
+  std::string path_;
+  const Schema& schema_;
+  const MutatorRegistry* mutators_;
+  std::string client_id_;
+  std::string tenant_;
+  std::string user_;
+  std::unique_ptr<Impl> impl_;
+
+  struct Subscriber {
+    uint64_t id;
+    Listener listener;
+    Executor executor;
+  };
+  std::mutex subscribers_mutex_;
+  std::vector<Subscriber> subscribers_;
+  uint64_t next_subscriber_id_ = 1;
+};
+
+}  // namespace outpost
