@@ -1,0 +1,28 @@
+// A small command-line parser for the outpost tools: global --flags, a command word, its
+// positional arguments and its own --flags. Unknown flags are errors, not surprises.
+// Thread rules: plain values.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace outpost::cli {
+
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>> flags;  // --name value (repeatable)
+  std::vector<std::string> positional;                    // the command first
+
+  std::optional<std::string> flag(const std::string& name) const;
+  bool has(const std::string& name) const { return flags.count(name) != 0; }
+};
+
+// `valued` names flags that take a value; `switches` names flags that do not. A flag may
+// be given as "--name value" or "--name=value".
+Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::string>& valued,
+                              const std::vector<std::string>& switches);
+
+}  // namespace outpost::cli

@@ -1,0 +1,63 @@
+// outpost: the device CLI. Opens a replica file and reads or writes it with no server
+// (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
+// --token it syncs (sync, watch).
+#include <iostream>
+
+#include "apps/outpost/cli_args.h"
+#include "apps/outpost/local_commands.h"
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: outpost --db FILE [--json] COMMAND ...
+
+Offline commands (no server needed):
+  get COLLECTION KEY                  one record
+  query COLLECTION [--where C=V]... [--order C] [--desc] [--limit N]
+  search COLLECTION TEXT [--order C] [--desc] [--limit N]   "contains", 3+ characters
+  sql 'SELECT ...'                    read-only SQL on c_<collection> tables
+  mutate NAME '{json}'                run a mutator; durable when it returns
+  status                              identity, counts, outbox, cursors
+  pending | rejected                  the outbox; refused mutations and why
+  discard ID                          forget a rejected mutation
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace outpost;
+  auto parsed =
+      cli::parse_args(argc, argv, {"db", "server", "token", "where", "order", "limit", "budget"},
+                      {"json", "desc", "help"});
+  if (!parsed.ok()) {
+    std::cerr << "outpost: " << parsed.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  const cli::ParsedArgs& args = parsed.value();
+  if (args.has("help") || args.positional.empty()) {
+    std::cout << kUsage;
+    return args.has("help") ? 0 : 2;
+  }
+  auto db = args.flag("db");
+  if (!db) {
+    std::cerr << "outpost: --db FILE is required\n" << kUsage;
+    return 2;
+  }
+  const std::string& command = args.positional[0];
+  if (!cli::is_local_command(command)) {
+    std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
+    return 2;
+  }
+  auto replica = Replica::open(*db, Schema::domain(), &domain_mutators());
+  if (!replica.ok()) {
+    std::cerr << "outpost: " << replica.status().to_string() << "\n";
+    return 1;
+  }
+  Status status = cli::run_local_command(**replica, args, args.has("json"), std::cout);
+  if (!status.ok()) {
+    std::cerr << "outpost: " << status.to_string() << "\n";
+    return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}

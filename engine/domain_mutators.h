@@ -1,0 +1,17 @@
+// The Mobile Office mutators: what an agent does on the device (state, drafts, notepad,
+// voicemail, wrap-up, queues, favourites, settings). Each has a device version, run by
+// Replica::mutate(), and an authoritative server version. docs/domain.md describes them.
+// Thread rules: the registry returned by domain_mutators() is immutable and shared.
+#pragma once
+
+#include "engine/mutator.h"
+
+namespace outpost {
+
+// Adds every domain mutator to `registry`.
+Status register_domain_mutators(MutatorRegistry& registry);
+
+// A process-wide registry holding exactly the domain mutators.
+const MutatorRegistry& domain_mutators();
+
+}  // namespace outpost

@@ -1,0 +1,155 @@
+// Bad input to the replica gets a clear error and changes nothing.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <filesystem>
+
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "test_support.h"
+
+namespace outpost {
+namespace {
+
+namespace m = outpost::mutations;
+
+class ReplicaBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Replica::open(dir_.file("device.db"), Schema::domain(), &domain_mutators(),
+                                {.tenant = "acme", .user = "agent1"});
+    ASSERT_TRUE(opened.ok());
+    replica_ = std::move(opened).value();
+  }
+
+  // Everything a bad call could have touched.
+  std::string snapshot() {
+    std::string out;
+    for (const char* sql : {"SELECT count(*) FROM _outbox", "SELECT count(*) FROM c_draft",
+                            "SELECT count(*) FROM _shadow", "SELECT count(*) FROM _cursors"}) {
+      auto rows = replica_->sql(sql);
+      EXPECT_TRUE(rows.ok());
+      out += std::to_string(std::get<int64_t>(rows->rows[0][0])) + ",";
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Replica> replica_;
+};
+
+TEST_F(ReplicaBadInput, UnknownCollectionOrMutator) {
+  std::string before = snapshot();
+  EXPECT_EQ(replica_->get("nope", "k").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(replica_->search("nope", "abc").status().code(), ErrorCode::kNotFound);
+  auto unknown = replica_->mutate_json("launch_rockets", "{}", 1);
+  EXPECT_EQ(unknown.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("launch_rockets"), std::string::npos);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(ReplicaBadInput, MalformedArguments) {
+  std::string before = snapshot();
+  EXPECT_EQ(replica_->mutate_json("save_draft", "{not json", 1).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      replica_->mutate_json("save_draft", R"({"draft": {"nosuchfield": 1}})", 1).status().code(),
+      ErrorCode::kInvalidArgument);
+  // The wrong message type for the mutator.
+  m::DeleteDraft wrong;
+  wrong.set_id("d1");
+  EXPECT_EQ(replica_->mutate("save_draft", wrong, 1).status().code(), ErrorCode::kInvalidArgument);
+  // A valid message the mutator refuses: no id.
+  EXPECT_EQ(replica_->mutate_json("save_draft", R"({"draft": {"body": "hi"}})", 1).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(ReplicaBadInput, MalformedServerChangeAppliesNothing) {
+  protocol::PullResponse response;
+  auto* scope = response.add_scopes();
+  scope->set_scope("user/acme/agent1");
+  domain::Draft good;
+  good.set_id("d1");
+  *scope->add_changes() = testing::put_change("draft", "d1", good, 1);
+  auto* bad = scope->add_changes();
+  bad->set_collection("draft");
+  bad->set_key("d2");
+  bad->set_op(protocol::Change::PUT);
+  bad->set_version(2);
+  bad->set_body("\xff\xff\xff garbage");
+  scope->set_cursor(2);
+  std::string before = snapshot();
+  auto applied = replica_->apply(response);
+  EXPECT_EQ(applied.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(snapshot(), before);  // not even the good change, nor the cursor
+}
+
+TEST(ReplicaFiles, ACorruptFileIsRefusedAndUntouched) {
+  testing::TempDir dir;
+  const std::string path = dir.file("garbage.db");
+  std::string garbage(8192, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 7919) % 251);
+  testing::write_file(path, garbage);
+  auto opened = Replica::open(path, Schema::domain(), &domain_mutators());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), ErrorCode::kCorrupt) << opened.status().to_string();
+  EXPECT_EQ(testing::read_file(path), garbage);
+}
+
+TEST(ReplicaFiles, AnotherSqliteDatabaseIsNotAReplica) {
+  testing::TempDir dir;
+  const std::string path = dir.file("other.db");
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    other.exec("CREATE TABLE mine (x INTEGER)");
+  }
+  std::string before = testing::read_file(path);
+  auto opened = Replica::open(path, Schema::domain(), &domain_mutators());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(opened.status().message().find("not an outpost replica"), std::string::npos);
+  EXPECT_EQ(testing::read_file(path), before);
+}
+
+TEST(ReplicaFiles, AReadOnlyDirectoryGivesAClearError) {
+  testing::TempDir dir;
+  const std::string locked = dir.file("locked");
+  ASSERT_EQ(mkdir(locked.c_str(), 0555), 0);
+  // Root ignores directory permissions, so the attempt runs as an unprivileged user.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (geteuid() == 0 && setuid(65534) != 0) _exit(10);
+    auto opened = Replica::open(locked + "/device.db", Schema::domain(), &domain_mutators());
+    if (opened.ok()) _exit(11);
+    if (opened.status().code() != ErrorCode::kIo) _exit(12);
+    if (opened.status().message().find("device.db") == std::string::npos) _exit(13);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(std::filesystem::exists(locked + "/device.db"));
+}
+
+TEST(ReplicaFiles, AReadOnlyReplicaRefusesWrites) {
+  testing::TempDir dir;
+  const std::string path = dir.file("device.db");
+  ASSERT_TRUE(Replica::open(path, Schema::domain(), &domain_mutators()).ok());
+  auto reader = Replica::open(path, Schema::domain(), &domain_mutators(), {.read_only = true});
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  auto written = (*reader)->mutate_json("set_user_setting", R"({"name": "a", "value": "b"})", 1);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.status().code(), ErrorCode::kReadOnly) << written.status().to_string();
+}
+
+}  // namespace
+}  // namespace outpost

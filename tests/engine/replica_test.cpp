@@ -1,0 +1,312 @@
+#include "engine/replica.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include "engine/domain_mutators.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "test_support.h"
+
+namespace outpost {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using testing::TempDir;
+namespace d = outpost::domain;
+namespace m = outpost::mutations;
+
+class ReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+
+  void reopen() {
+    replica_.reset();
+    ReplicaOptions options;
+    options.tenant = "acme";
+    options.user = "agent1";
+    auto opened =
+        Replica::open(dir_.file("device.db"), Schema::domain(), &domain_mutators(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    replica_ = std::move(opened).value();
+  }
+
+  // Applies a complete pull response with the given changes for the user scope.
+  ApplyReport pull(std::vector<protocol::Change> changes, uint64_t cursor,
+                   uint64_t last_mutation_id = 0, bool has_more = false) {
+    protocol::PullResponse response;
+    auto* scope = response.add_scopes();
+    scope->set_scope("user/acme/agent1");
+    for (auto& change : changes) *scope->add_changes() = change;
+    scope->set_cursor(cursor);
+    scope->set_has_more(has_more);
+    response.set_last_mutation_id(last_mutation_id);
+    auto report = replica_->apply(response);
+    EXPECT_TRUE(report.ok()) << report.status().to_string();
+    return report.ok() ? report.value() : ApplyReport();
+  }
+
+  d::Voicemail voicemail(const std::string& id, bool read) {
+    d::Voicemail v;
+    v.set_id(id);
+    v.set_caller_name("Caller " + id);
+    v.set_received_ms(1000);
+    v.set_read(read);
+    return v;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Replica> replica_;
+};
+
+TEST_F(ReplicaTest, EveryCollectionRoundTripsThroughApplyAndGet) {
+  std::vector<protocol::Change> changes;
+  std::map<std::string, std::unique_ptr<google::protobuf::Message>> written;
+  uint64_t version = 1;
+  for (const auto& collection : Schema::domain().collections()) {
+    auto record = collection->new_record();
+    testing::fill_fields(*record, static_cast<int>(version));
+    std::string key = collection->key_of(*record);
+    changes.push_back(testing::put_change(collection->name, key, *record, version++));
+    written[collection->name] = std::move(record);
+  }
+  pull(changes, version);
+  reopen();  // and it is durable
+  for (const auto& [name, record] : written) {
+    auto got = replica_->get(name, Schema::domain().find(name)->key_of(*record));
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_NE(got.value(), nullptr) << name;
+    EXPECT_TRUE(MessageDifferencer::Equals(*got.value(), *record)) << name;
+  }
+  // Typed columns hold the scalar fields, for plain SQL.
+  auto rows = replica_->sql("SELECT caller_name, read FROM c_voicemail");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->rows.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(rows->rows[0][0]),
+            static_cast<const d::Voicemail&>(*written["voicemail"]).caller_name());
+  EXPECT_EQ(std::get<int64_t>(rows->rows[0][1]), 1);
+}
+
+TEST_F(ReplicaTest, MutateChangesTheTableAndTheOutboxTogether) {
+  pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 5)}, 5);
+  m::MarkVoicemailRead args;
+  args.set_id("vm1");
+  auto id = replica_->mutate("mark_voicemail_read", args, 2000);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  EXPECT_EQ(id.value(), 1u);
+  auto got = replica_->get<d::Voicemail>("vm1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_TRUE((*got)->read());
+  auto pending = replica_->pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].name, "mark_voicemail_read");
+  EXPECT_EQ((*pending)[0].created_ms, 2000);
+  m::MarkVoicemailRead parsed;
+  ASSERT_TRUE(parsed.ParseFromString((*pending)[0].args));
+  EXPECT_EQ(parsed.id(), "vm1");
+}
+
+TEST_F(ReplicaTest, AFailingMutatorChangesNothing) {
+  m::WrapUp args;
+  args.add_interaction_ids("missing");
+  args.set_skip(true);
+  auto id = replica_->mutate("wrap_up", args, 1);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), ErrorCode::kRejected);
+  EXPECT_TRUE(replica_->pending()->empty());
+  // Ids are never reused, but nothing was committed for the failed one.
+  m::SetUserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  ASSERT_TRUE(replica_->mutate("set_user_setting", setting, 2).ok());
+  EXPECT_EQ(replica_->pending()->size(), 1u);
+}
+
+TEST_F(ReplicaTest, ServerChangesAreAppliedOnlyWhenNewer) {
+  auto first = pull({testing::put_change("voicemail", "vm1", voicemail("vm1", true), 7)}, 7);
+  EXPECT_EQ(first.changes_applied, 1u);
+  // A replayed older version is skipped, a delete older than the row is skipped.
+  auto stale = pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 6),
+                     testing::delete_change("voicemail", "vm1", 5)},
+                    7);
+  EXPECT_EQ(stale.changes_applied, 0u);
+  EXPECT_EQ(stale.changes_skipped, 2u);
+  EXPECT_TRUE((*replica_->get<d::Voicemail>("vm1"))->read());
+  auto removed = pull({testing::delete_change("voicemail", "vm1", 9)}, 9);
+  EXPECT_EQ(removed.changes_applied, 1u);
+  EXPECT_FALSE(replica_->get<d::Voicemail>("vm1")->has_value());
+  auto cursors = replica_->cursors();
+  ASSERT_TRUE(cursors.ok());
+  ASSERT_EQ(cursors->size(), 1u);
+  EXPECT_EQ((*cursors)[0].scope, "user/acme/agent1");
+  EXPECT_EQ((*cursors)[0].seq, 9u);
+}
+
+TEST_F(ReplicaTest, PendingMutationsAreRebasedOnNewServerState) {
+  d::Queue queue;
+  queue.set_id("q1");
+  queue.set_name("Support");
+  queue.set_joined(false);
+  queue.set_member_count(3);
+  pull({testing::put_change("queue", "q1", queue, 1)}, 1);
+
+  m::SetQueueJoined join;
+  join.set_queue_id("q1");
+  join.set_joined(true);
+  ASSERT_TRUE(replica_->mutate("set_queue_joined", join, 10).ok());
+
+  // The server renames the queue before it saw the join: the UI shows both.
+  queue.set_name("Support EMEA");
+  queue.set_member_count(4);
+  auto report = pull({testing::put_change("queue", "q1", queue, 2)}, 2);
+  EXPECT_EQ(report.mutations_replayed, 1u);
+  auto shown = replica_->get<d::Queue>("q1");
+  EXPECT_EQ((*shown)->name(), "Support EMEA");
+  EXPECT_TRUE((*shown)->joined());
+
+  // The server applies the join (version 3) and confirms mutation 1.
+  queue.set_joined(true);
+  auto confirmed = pull({testing::put_change("queue", "q1", queue, 3)}, 3, 1);
+  EXPECT_EQ(confirmed.mutations_confirmed, 1u);
+  EXPECT_TRUE(replica_->pending()->empty());
+  EXPECT_TRUE((*replica_->get<d::Queue>("q1"))->joined());
+  auto shadow = replica_->sql("SELECT count(*) FROM _shadow");
+  EXPECT_EQ(std::get<int64_t>(shadow->rows[0][0]), 0);
+}
+
+TEST_F(ReplicaTest, ConfirmationWaitsForACompleteResponse) {
+  m::SetUserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  ASSERT_TRUE(replica_->mutate("set_user_setting", setting, 1).ok());
+  auto partial = pull({}, 10, /*last_mutation_id=*/1, /*has_more=*/true);
+  EXPECT_EQ(partial.mutations_confirmed, 0u);
+  EXPECT_EQ(replica_->pending()->size(), 1u);
+  auto complete = pull({}, 11, 1, false);
+  EXPECT_EQ(complete.mutations_confirmed, 1u);
+}
+
+TEST_F(ReplicaTest, ARejectedMutationIsRolledBackAndKeptWithItsReason) {
+  pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 1)}, 1);
+  m::DeleteVoicemail del;
+  del.set_id("vm1");
+  ASSERT_TRUE(replica_->mutate("delete_voicemail", del, 5).ok());
+  EXPECT_FALSE(replica_->get<d::Voicemail>("vm1")->has_value());
+
+  protocol::PushResponse push;
+  auto* result = push.add_results();
+  result->set_id(1);
+  result->set_outcome(protocol::MutationResult::REJECTED);
+  result->set_code("rejected");
+  result->set_reason("voicemail is on legal hold");
+  auto report = replica_->apply_push_results(push);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_EQ(report->mutations_rejected.size(), 1u);
+  EXPECT_TRUE(replica_->get<d::Voicemail>("vm1")->has_value());  // rolled back
+  EXPECT_TRUE(replica_->pending()->empty());
+  auto rejected = replica_->rejected();
+  ASSERT_EQ(rejected->size(), 1u);
+  EXPECT_EQ((*rejected)[0].reason, "voicemail is on legal hold");
+  EXPECT_EQ((*rejected)[0].name, "delete_voicemail");
+  EXPECT_TRUE(replica_->discard_rejected(1).ok());
+  EXPECT_TRUE(replica_->rejected()->empty());
+  EXPECT_EQ(replica_->discard_rejected(1).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ReplicaTest, QueryByIndexOrderedAndLimited) {
+  std::vector<protocol::Change> changes;
+  for (int i = 0; i < 50; ++i) {
+    d::Interaction interaction;
+    interaction.set_id("i" + std::to_string(i));
+    interaction.set_day(i < 30 ? "2026-11-24" : "2026-11-23");
+    interaction.set_started_ms(1000 + i);
+    changes.push_back(testing::put_change("interaction", interaction.id(), interaction, i + 1));
+  }
+  pull(changes, 50);
+  Query query;
+  query.collection = "interaction";
+  query.where.push_back({"day", Condition::Op::kEq, std::string("2026-11-24")});
+  query.order_by = "started_ms";
+  query.descending = true;
+  query.limit = 10;
+  auto rows = replica_->query(query);
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 10u);
+  EXPECT_EQ(static_cast<const d::Interaction&>(*(*rows)[0]).id(), "i29");
+  EXPECT_EQ(static_cast<const d::Interaction&>(*(*rows)[9]).id(), "i20");
+  query.where[0].column = "no_such_column";
+  EXPECT_EQ(replica_->query(query).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ReplicaTest, SearchFindsContainsMatchesOfThreeCharactersOrMore) {
+  std::vector<protocol::Change> changes;
+  const char* names[][3] = {{"Ann", "Verhoeven", "ann@example.com"},
+                            {"Bert", "Hoeve", "bert@corp.be"},
+                            {"Chloe", "Smith", "chloe@hoevenaars.nl"}};
+  int version = 1;
+  for (auto& n : names) {
+    d::Contact contact;
+    contact.set_id(std::string("c-") + n[0]);
+    contact.set_first_name(n[0]);
+    contact.set_last_name(n[1]);
+    contact.set_work_email(n[2]);
+    changes.push_back(testing::put_change("contact", contact.id(), contact, version++));
+  }
+  pull(changes, 3);
+  auto found = replica_->search("contact", "HOEVE", {.order_by = "first_name"});
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  ASSERT_EQ(found->size(), 3u);  // last names and an email domain, case-insensitive
+  EXPECT_EQ(static_cast<const d::Contact&>(*(*found)[0]).first_name(), "Ann");
+  auto one = replica_->search("contact", "corp", {});
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(replica_->search("contact", "ho", {}).status().code(), ErrorCode::kInvalidArgument);
+  // Deleting a row removes it from the search index too.
+  pull({testing::delete_change("contact", "c-Bert", 10)}, 10);
+  EXPECT_EQ(replica_->search("contact", "hoeve", {})->size(), 2u);
+}
+
+TEST_F(ReplicaTest, PlainSqlIsReadOnly) {
+  auto write = replica_->sql("DELETE FROM c_contact");
+  EXPECT_EQ(write.status().code(), ErrorCode::kReadOnly);
+  auto bad = replica_->sql("SELEKT 1");
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  auto two = replica_->sql("SELECT 1; DELETE FROM c_contact");
+  EXPECT_EQ(two.status().code(), ErrorCode::kInvalidArgument);
+  auto ok = replica_->sql("SELECT ? + 1 AS answer", {int64_t{41}});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->columns[0], "answer");
+  EXPECT_EQ(std::get<int64_t>(ok->rows[0][0]), 42);
+}
+
+TEST_F(ReplicaTest, SubscribersHearWhichKeysChangedOnTheirExecutor) {
+  std::vector<ChangeSet> heard;
+  std::vector<std::function<void()>> posted;
+  replica_->subscribe([&](const ChangeSet& changes) { heard.push_back(changes); },
+                      [&](std::function<void()> task) { posted.push_back(std::move(task)); });
+  pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 1)}, 1);
+  m::MarkVoicemailRead args;
+  args.set_id("vm1");
+  ASSERT_TRUE(replica_->mutate("mark_voicemail_read", args, 1).ok());
+  EXPECT_TRUE(heard.empty());  // nothing runs until the app's thread runs the tasks
+  ASSERT_EQ(posted.size(), 2u);
+  for (auto& task : posted) task();
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[0].keys.at("voicemail"), std::set<std::string>{"vm1"});
+  EXPECT_TRUE(heard[0].cursors_changed);
+  EXPECT_TRUE(heard[1].outbox_changed);
+  EXPECT_EQ(heard[1].keys.at("voicemail"), std::set<std::string>{"vm1"});
+}
+
+TEST_F(ReplicaTest, AReadOnlyReaderSeesCommittedWrites) {
+  ReplicaOptions options;
+  options.read_only = true;
+  auto reader = Replica::open(dir_.file("device.db"), Schema::domain(), nullptr, options);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 1)}, 1);
+  EXPECT_TRUE((*reader)->get<d::Voicemail>("vm1")->has_value());
+  EXPECT_EQ((*reader)->client_id(), replica_->client_id());
+}
+
+}  // namespace
+}  // namespace outpost
