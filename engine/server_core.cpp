@@ -1,0 +1,473 @@
+#include "engine/server_core.h"
+
+#include <algorithm>
+#include <map>
+
+namespace outpost {
+namespace {
+
+using google::protobuf::Message;
+
+constexpr size_t kMaxClientIdLength = 128;
+constexpr uint32_t kMaxRejectionsPerPull = 100;
+
+std::string client_key(const Principal& who, const std::string& client_id) {
+  return who.tenant + "/" + who.user + "/" + client_id;
+}
+
+// Records seen by a server mutator: each collection lives in the caller's user scope or
+// their tenant's org scope.
+class ServerRecordAccess : public RecordAccess {
+ public:
+  ServerRecordAccess(ServerWriteTx& tx, const Principal& who, const Schema& schema)
+      : tx_(tx), who_(who), schema_(schema) {}
+
+  Result<std::unique_ptr<Message>> get(const Collection& collection,
+                                       const std::string& key) override {
+    OUTPOST_ASSIGN_OR_RETURN(auto stored, tx_.get(scope_of(collection), collection.name, key));
+    if (!stored) return std::unique_ptr<Message>();
+    auto record = collection.new_record();
+    if (!record->ParseFromString(stored->body)) {
+      return error(ErrorCode::kCorrupt,
+                   "stored " + collection.name + " '" + key + "' does not parse");
+    }
+    return record;
+  }
+
+  Status put(const Message& record) override {
+    const Collection* collection = schema_.find(record.GetDescriptor());
+    if (collection == nullptr) {
+      return error(ErrorCode::kNotFound,
+                   record.GetDescriptor()->full_name() + " is not a collection");
+    }
+    std::string key = collection->key_of(record);
+    if (key.empty()) return error(ErrorCode::kInvalidArgument, collection->name + ": empty key");
+    auto version = tx_.put(scope_of(*collection), collection->name, key, collection->priority,
+                           record.SerializeAsString());
+    return version.ok() ? Status::Ok() : version.status();
+  }
+
+  Status remove(const Collection& collection, const std::string& key) override {
+    auto version = tx_.remove(scope_of(collection), collection.name, key, collection.priority);
+    return version.ok() ? Status::Ok() : version.status();
+  }
+
+ private:
+  std::string scope_of(const Collection& collection) const {
+    return collection.scope == SCOPE_ORG ? who_.org_scope() : who_.user_scope();
+  }
+
+  ServerWriteTx& tx_;
+  const Principal& who_;
+  const Schema& schema_;
+};
+
+Status check_versions(uint32_t schema_version, uint32_t protocol_version, const Schema& schema) {
+  if (protocol_version == 0) {
+    return error(ErrorCode::kInvalidArgument, "protocol_version is required");
+  }
+  if (protocol_version > protocol::VERSION_CURRENT) {
+    return error(ErrorCode::kSchemaTooNew, "protocol version " + std::to_string(protocol_version) +
+                                               " is newer than this server's " +
+                                               std::to_string(protocol::VERSION_CURRENT));
+  }
+  if (schema_version > schema.version()) {
+    return error(ErrorCode::kSchemaTooNew, "schema version " + std::to_string(schema_version) +
+                                               " is newer than this server's " +
+                                               std::to_string(schema.version()));
+  }
+  return Status::Ok();
+}
+
+Status check_client_id(const std::string& client_id) {
+  if (client_id.empty() || client_id.size() > kMaxClientIdLength) {
+    return error(ErrorCode::kInvalidArgument, "client_id must have 1 to 128 characters");
+  }
+  return Status::Ok();
+}
+
+protocol::Change to_change(const std::string& collection, const std::string& key, ChangeOp op,
+                           uint64_t version, const std::string& body) {
+  protocol::Change change;
+  change.set_collection(collection);
+  change.set_key(key);
+  change.set_op(op == ChangeOp::kPut ? protocol::Change::PUT : protocol::Change::DELETE);
+  change.set_version(version);
+  if (op == ChangeOp::kPut) change.set_body(body);
+  return change;
+}
+
+uint64_t change_cost(const std::string& collection, const std::string& key,
+                     const std::string& body) {
+  return collection.size() + key.size() + body.size();
+}
+
+// The per-response budget shared by the scopes of one pull.
+struct Budget {
+  uint32_t changes;
+  uint64_t bytes;
+  bool exhausted() const { return changes == 0 || bytes == 0; }
+  void spend(uint32_t n, uint64_t b) {
+    changes -= std::min(changes, n);
+    bytes -= std::min(bytes, b);
+  }
+};
+
+}  // namespace
+
+ServerCore::ServerCore(ServerStore& store, const Schema& schema, const MutatorRegistry& mutators,
+                       ServerCoreOptions options)
+    : store_(store), schema_(schema), mutators_(mutators), options_(options) {}
+
+std::vector<std::string> ServerCore::scopes_of(const Principal& who) const {
+  return {who.user_scope(), who.org_scope()};
+}
+
+void ServerCore::add_commit_listener(CommitListener listener) {
+  std::lock_guard<std::mutex> lock(listeners_mutex_);
+  listeners_.push_back(std::move(listener));
+}
+
+void ServerCore::notify(const std::vector<CommittedHead>& heads) {
+  if (heads.empty()) return;
+  std::vector<CommitListener> listeners;
+  {
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    listeners = listeners_;
+  }
+  for (const auto& listener : listeners) listener(heads);
+}
+
+Status ServerCore::write(const std::function<Status(ServerWriteTx&)>& write) {
+  std::vector<CommittedHead> heads;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto tx, store_.begin_write());
+    OUTPOST_RETURN_IF_ERROR(write(*tx));
+    OUTPOST_ASSIGN_OR_RETURN(heads, tx->commit());
+  }
+  notify(heads);
+  return Status::Ok();
+}
+
+Status ServerCore::compact(const std::string& scope, uint64_t keep_recent) {
+  OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope));
+  uint64_t horizon = info.head_seq > keep_recent ? info.head_seq - keep_recent : 0;
+  return store_.compact(scope, horizon);
+}
+
+Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, const std::string& key,
+                                                       const protocol::Mutation& mutation,
+                                                       int64_t now_ms,
+                                                       std::vector<CommittedHead>& heads) {
+  protocol::MutationResult result;
+  result.set_id(mutation.id());
+  Status outcome;
+  const Mutator* mutator = mutators_.find(mutation.name());
+  std::unique_ptr<Message> args;
+  if (mutator == nullptr) {
+    outcome = error(ErrorCode::kNotFound, "unknown mutation '" + mutation.name() + "'");
+  } else {
+    auto parsed = mutators_.parse_args(*mutator, mutation.args());
+    if (parsed.ok()) {
+      args = std::move(parsed).value();
+    } else {
+      outcome = parsed.status();
+    }
+  }
+  if (outcome.ok()) {
+    OUTPOST_ASSIGN_OR_RETURN(auto tx, store_.begin_write());
+    ServerRecordAccess access(*tx, who, schema_);
+    MutationContext context{
+        access, schema_, who.tenant, who.user, "", mutation.id(), mutation.created_ms(),
+        now_ms, true};
+    context.client_id = key;
+    outcome = mutator->server(context, *args);
+    if (outcome.ok()) {
+      OUTPOST_RETURN_IF_ERROR(
+          tx->record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));
+      OUTPOST_ASSIGN_OR_RETURN(auto moved, tx->commit());
+      heads.insert(heads.end(), moved.begin(), moved.end());
+      result.set_outcome(protocol::MutationResult::APPLIED);
+      return result;
+    }
+    if (outcome.code() == ErrorCode::kUnavailable) return outcome;  // retry later
+  }
+  // Rejected: nothing of the mutation's effects, only the outcome, in its own transaction.
+  result.set_outcome(protocol::MutationResult::REJECTED);
+  result.set_code(std::string(error_code_name(outcome.code())));
+  result.set_reason(outcome.message());
+  OUTPOST_ASSIGN_OR_RETURN(auto tx, store_.begin_write());
+  OUTPOST_RETURN_IF_ERROR(tx->record_outcome(
+      key, RecordedOutcome{mutation.id(), false, result.code(), result.reason()}));
+  OUTPOST_ASSIGN_OR_RETURN(auto moved, tx->commit());
+  heads.insert(heads.end(), moved.begin(), moved.end());
+  return result;
+}
+
+Result<protocol::PushResponse> ServerCore::push(const Principal& who,
+                                                const protocol::PushRequest& request,
+                                                int64_t now_ms) {
+  OUTPOST_RETURN_IF_ERROR(
+      check_versions(request.schema_version(), request.protocol_version(), schema_));
+  OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));
+  if (static_cast<uint32_t>(request.mutations_size()) > options_.max_mutations_per_push) {
+    return error(
+        ErrorCode::kTooLarge,
+        "at most " + std::to_string(options_.max_mutations_per_push) + " mutations per push");
+  }
+  uint64_t previous = 0;
+  for (const auto& mutation : request.mutations()) {
+    if (mutation.id() <= previous) {
+      return error(ErrorCode::kInvalidArgument, "mutation ids must be strictly increasing");
+    }
+    previous = mutation.id();
+  }
+  const std::string key = client_key(who, request.client_id());
+  OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  std::map<uint64_t, RecordedOutcome> recorded;
+  if (request.mutations_size() > 0 && request.mutations(0).id() <= last) {
+    OUTPOST_ASSIGN_OR_RETURN(auto old,
+                             store_.rejections(key, request.mutations(0).id() - 1,
+                                               static_cast<uint32_t>(request.mutations_size())));
+    for (auto& outcome : old) recorded[outcome.mutation_id] = outcome;
+  }
+
+  protocol::PushResponse response;
+  std::vector<CommittedHead> heads;
+  Status stopped;
+  for (const auto& mutation : request.mutations()) {
+    if (mutation.id() <= last) {
+      // Already processed (a retried push): report what happened the first time.
+      auto* result = response.add_results();
+      result->set_id(mutation.id());
+      auto it = recorded.find(mutation.id());
+      if (it != recorded.end()) {
+        result->set_outcome(protocol::MutationResult::REJECTED);
+        result->set_code(it->second.code);
+        result->set_reason(it->second.reason);
+      } else {
+        result->set_outcome(protocol::MutationResult::APPLIED);
+      }
+      continue;
+    }
+    auto result = apply_one(who, key, mutation, now_ms, heads);
+    if (!result.ok()) {
+      stopped = result.status();
+      break;
+    }
+    last = mutation.id();
+    *response.add_results() = std::move(result).value();
+  }
+  response.set_last_mutation_id(last);
+  notify(heads);
+  if (!stopped.ok() && response.results_size() == 0) return stopped;
+  return response;
+}
+
+Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
+                                                const protocol::PullRequest& request) {
+  OUTPOST_RETURN_IF_ERROR(
+      check_versions(request.schema_version(), request.protocol_version(), schema_));
+  OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));
+  std::vector<const protocol::Cursor*> cursors;
+  for (const auto& cursor : request.cursors()) {
+    if (!who.may_read(cursor.scope())) {
+      return error(ErrorCode::kPermissionDenied,
+                   "this token does not grant scope '" + cursor.scope() + "'");
+    }
+    for (const auto* seen : cursors) {
+      if (seen->scope() == cursor.scope()) {
+        return error(ErrorCode::kInvalidArgument, "scope '" + cursor.scope() + "' given twice");
+      }
+    }
+    cursors.push_back(&cursor);
+  }
+  // The user scope first: it holds the urgent records (agent state, voicemail).
+  std::stable_sort(cursors.begin(), cursors.end(), [&](const auto* a, const auto* b) {
+    return (a->scope() == who.user_scope()) > (b->scope() == who.user_scope());
+  });
+  Budget budget{request.max_changes() == 0
+                    ? options_.default_changes_per_batch
+                    : std::min(request.max_changes(), options_.max_changes_per_batch),
+                request.max_bytes() == 0 ? options_.default_batch_bytes
+                                         : std::min(request.max_bytes(), options_.max_batch_bytes)};
+
+  const std::string key = client_key(who, request.client_id());
+  protocol::PullResponse response;
+  // Read before the logs: every mutation up to it has its effects in what follows.
+  OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  response.set_last_mutation_id(last);
+  if (request.pending_from() > 0) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto rejected, store_.rejections(key, request.pending_from() - 1, kMaxRejectionsPerPull));
+    for (const auto& outcome : rejected) {
+      auto* result = response.add_rejections();
+      result->set_id(outcome.mutation_id);
+      result->set_outcome(protocol::MutationResult::REJECTED);
+      result->set_code(outcome.code);
+      result->set_reason(outcome.reason);
+    }
+  }
+
+  if (request.fetch_size() > 0) {
+    // A device finishing a reset fetches the keys whose versions differ.
+    if (!who.may_read(request.fetch_scope())) {
+      return error(ErrorCode::kPermissionDenied,
+                   "this token does not grant scope '" + request.fetch_scope() + "'");
+    }
+    if (static_cast<uint32_t>(request.fetch_size()) > options_.max_fetch_keys) {
+      return error(ErrorCode::kTooLarge,
+                   "at most " + std::to_string(options_.max_fetch_keys) + " keys per fetch");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(request.fetch_scope()));
+    auto* scope = response.add_scopes();
+    scope->set_scope(request.fetch_scope());
+    scope->set_head_seq(info.head_seq);
+    for (const auto& ref : request.fetch()) {
+      OUTPOST_ASSIGN_OR_RETURN(auto stored,
+                               store_.get(request.fetch_scope(), ref.collection(), ref.key()));
+      if (stored) {
+        *scope->add_changes() =
+            to_change(ref.collection(), ref.key(), ChangeOp::kPut, stored->version, stored->body);
+      } else {
+        *scope->add_changes() =
+            to_change(ref.collection(), ref.key(), ChangeOp::kDelete, info.head_seq, "");
+      }
+    }
+    for (const auto& cursor : request.cursors()) {
+      if (cursor.scope() == request.fetch_scope()) {
+        scope->set_cursor(cursor.seq());
+        scope->set_cursor_token(cursor.token());
+      }
+    }
+    scope->set_has_more(true);
+    return response;
+  }
+
+  for (const protocol::Cursor* cursor : cursors) {
+    const std::string& scope_name = cursor->scope();
+    OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope_name));
+    auto* scope = response.add_scopes();
+    scope->set_scope(scope_name);
+    scope->set_head_seq(info.head_seq);
+    scope->set_total_records(info.record_count);
+    scope->set_total_bytes(info.record_bytes);
+    scope->set_cursor(cursor->seq());
+    scope->set_cursor_token(cursor->token());
+
+    protocol::CursorToken token;
+    if (!cursor->token().empty() && !token.ParseFromString(cursor->token())) {
+      return error(ErrorCode::kInvalidArgument, "malformed cursor token for '" + scope_name + "'");
+    }
+    if (budget.exhausted()) {
+      scope->set_has_more(cursor->seq() < info.head_seq || !cursor->token().empty());
+      continue;
+    }
+    const bool fresh = cursor->seq() == 0 && cursor->token().empty();
+    const bool behind_horizon = cursor->seq() > 0 && cursor->seq() < info.horizon_seq;
+
+    if (token.kind() == protocol::CursorToken::SNAPSHOT || (fresh && info.head_seq > 0)) {
+      uint64_t head_at_start =
+          token.kind() == protocol::CursorToken::SNAPSHOT ? token.head_seq() : info.head_seq;
+      SnapshotPosition after;
+      if (token.kind() == protocol::CursorToken::SNAPSHOT) {
+        after = SnapshotPosition{token.priority(), token.collection(), token.key()};
+      }
+      OUTPOST_ASSIGN_OR_RETURN(
+          SnapshotPage page, store_.read_snapshot(scope_name, after, budget.changes, budget.bytes));
+      uint64_t bytes = 0;
+      for (const auto& item : page.records) {
+        const StoredRecord& record = item.record;
+        *scope->add_changes() =
+            to_change(record.collection, record.key, ChangeOp::kPut, record.version, record.body);
+        bytes += change_cost(record.collection, record.key, record.body);
+      }
+      budget.spend(static_cast<uint32_t>(page.records.size()), bytes);
+      if (page.has_more) {
+        protocol::CursorToken next;
+        next.set_kind(protocol::CursorToken::SNAPSHOT);
+        next.set_head_seq(head_at_start);
+        next.set_priority(page.next.priority);
+        next.set_collection(page.next.collection);
+        next.set_key(page.next.key);
+        scope->set_cursor(0);
+        scope->set_cursor_token(next.SerializeAsString());
+        scope->set_has_more(true);
+      } else {
+        // Changes after the snapshot began follow from the log; versions make overlap harmless.
+        scope->set_cursor(head_at_start);
+        scope->set_cursor_token("");
+        scope->set_has_more(info.head_seq > head_at_start);
+      }
+      continue;
+    }
+
+    if (token.kind() == protocol::CursorToken::MANIFEST || behind_horizon) {
+      uint64_t head_at_start =
+          token.kind() == protocol::CursorToken::MANIFEST ? token.head_seq() : info.head_seq;
+      const uint32_t limit = budget.changes;
+      OUTPOST_ASSIGN_OR_RETURN(
+          auto keys, store_.read_manifest(scope_name, token.collection(), token.key(), limit));
+      scope->set_reset(true);
+      for (const auto& entry : keys) {
+        auto* ref = scope->add_manifest();
+        ref->set_collection(entry.collection);
+        ref->set_key(entry.key);
+        ref->set_version(entry.version);
+      }
+      budget.spend(static_cast<uint32_t>(keys.size()), keys.size() * 48);
+      const bool maybe_more = keys.size() >= limit;
+      protocol::CursorToken next;
+      next.set_kind(protocol::CursorToken::MANIFEST);
+      next.set_head_seq(head_at_start);
+      if (maybe_more) {
+        next.set_collection(keys.back().collection);
+        next.set_key(keys.back().key);
+        scope->set_cursor(cursor->seq());
+        scope->set_cursor_token(next.SerializeAsString());
+        scope->set_has_more(true);
+      } else {
+        // The whole manifest was sent: the device fetches what differs, deletes what is
+        // absent, then follows the log from head_at_start (carried in cursor).
+        scope->set_cursor(head_at_start);
+        scope->set_cursor_token("");
+        scope->set_has_more(false);
+      }
+      continue;
+    }
+
+    const bool far_behind = info.head_seq - std::min(info.head_seq, cursor->seq()) > budget.changes;
+    if (request.urgent_first() && far_behind) {
+      // Preview: the urgent records changed since the cursor, without moving it. Deletes
+      // wait for the log so an older PUT can never resurrect a row.
+      OUTPOST_ASSIGN_OR_RETURN(LogPage page, store_.read_log(scope_name, cursor->seq(),
+                                                             budget.changes, budget.bytes, 0));
+      uint64_t bytes = 0;
+      for (const auto& entry : page.entries) {
+        if (entry.op != ChangeOp::kPut) continue;
+        *scope->add_changes() =
+            to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
+        bytes += change_cost(entry.collection, entry.key, entry.body);
+      }
+      budget.spend(static_cast<uint32_t>(scope->changes_size()), bytes);
+      scope->set_has_more(true);
+      continue;
+    }
+
+    auto page = store_.read_log(scope_name, cursor->seq(), budget.changes, budget.bytes, -1);
+    if (!page.ok()) return page.status();
+    uint64_t bytes = 0;
+    for (const auto& entry : page->entries) {
+      *scope->add_changes() =
+          to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
+      bytes += change_cost(entry.collection, entry.key, entry.body);
+    }
+    budget.spend(static_cast<uint32_t>(page->entries.size()), bytes);
+    scope->set_cursor(page->next_after_seq);
+    scope->set_cursor_token("");
+    scope->set_has_more(page->has_more);
+  }
+  return response;
+}
+
+}  // namespace outpost

@@ -1,0 +1,94 @@
+// The server's sync logic over a ServerStore: push (mutations applied in order, exactly
+// once per client and mutation id, applied or rejected with a reason), pull (log pages,
+// prioritized snapshots for fresh devices, per-key resets behind the compaction horizon,
+// urgent previews) and upstream writes. No sockets here: transport/ feeds it decoded
+// requests with the caller's verified identity and the current time.
+// Thread rules: safe to call from many threads at once (the store serializes writers).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/mutator.h"
+#include "engine/schema.h"
+#include "engine/server_store.h"
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+// Who is calling, from a verified token.
+struct Principal {
+  std::string tenant;
+  std::string user;
+  std::string device;
+
+  std::string user_scope() const { return "user/" + tenant + "/" + user; }
+  std::string org_scope() const { return "org/" + tenant; }
+  bool may_read(const std::string& scope) const {
+    return scope == user_scope() || scope == org_scope();
+  }
+};
+
+struct ServerCoreOptions {
+  uint32_t default_changes_per_batch = 1000;
+  uint32_t max_changes_per_batch = 2000;
+  uint64_t default_batch_bytes = 2 << 20;
+  uint64_t max_batch_bytes = 4 << 20;
+  uint32_t max_mutations_per_push = 500;
+  uint32_t max_fetch_keys = 2000;
+};
+
+// Heads that moved in one commit; the transport pokes the devices of these scopes.
+using CommitListener = std::function<void(const std::vector<CommittedHead>&)>;
+
+class ServerCore {
+ public:
+  ServerCore(ServerStore& store, const Schema& schema, const MutatorRegistry& mutators,
+             ServerCoreOptions options = {});
+
+  // Applies the request's mutations in order. Mutations already processed for this
+  // client are skipped (reported with their recorded outcome). A mutator error rejects
+  // that mutation (recorded, sent back) and processing continues; kUnavailable stops the
+  // push (retryable). Errors: kInvalidArgument (malformed request, out-of-order ids),
+  // kSchemaTooNew (request from a newer schema/protocol), kTooLarge.
+  Result<protocol::PushResponse> push(const Principal& who, const protocol::PushRequest& request,
+                                      int64_t now_ms);
+
+  // Reads what the device is missing, bounded by count and bytes. Errors:
+  // kPermissionDenied (a scope the token does not grant), kInvalidArgument, kSchemaTooNew.
+  Result<protocol::PullResponse> pull(const Principal& who, const protocol::PullRequest& request);
+
+  // The scopes a principal reads, in delivery order (user scope first: it holds the
+  // urgent records).
+  std::vector<std::string> scopes_of(const Principal& who) const;
+
+  // Runs `write` in one store transaction and commits it (upstream platform events,
+  // seeding, admin tools). Listeners hear the moved heads.
+  Status write(const std::function<Status(ServerWriteTx&)>& write);
+
+  // Compacts a scope keeping its newest `keep_recent` log entries uncompacted.
+  Status compact(const std::string& scope, uint64_t keep_recent);
+
+  void add_commit_listener(CommitListener listener);
+
+  ServerStore& store() { return store_; }
+  const Schema& schema() const { return schema_; }
+
+ private:
+  void notify(const std::vector<CommittedHead>& heads);
+  Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_key,
+                                             const protocol::Mutation& mutation, int64_t now_ms,
+                                             std::vector<CommittedHead>& heads);
+
+  ServerStore& store_;
+  const Schema& schema_;
+  const MutatorRegistry& mutators_;
+  ServerCoreOptions options_;
+  std::mutex listeners_mutex_;
+  std::vector<CommitListener> listeners_;
+};
+
+}  // namespace outpost
