@@ -1,0 +1,118 @@
+// The device side of the sync protocol, sans-I/O: it decides what to send next (a push
+// of pending mutations, a pull, a reset fetch) and applies what comes back to the
+// Replica. transport/ carries the frames over HTTP or a WebSocket and owns the clock.
+//
+// Flow: push the outbox, pull until caught up (snapshot for a fresh device, log pages
+// after, a per-key reset behind the compaction horizon), then stay live: a poke marks
+// the device behind and the next pull fetches the change.
+// Thread rules: used only on the thread that owns the Replica (the libuv loop thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/replica.h"
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+enum class SyncPhase {
+  kIdle,        // up to date, nothing to send
+  kPushing,     // sending pending mutations
+  kInitial,     // first sync of a scope (prioritized snapshot)
+  kCatchingUp,  // following the log
+  kResetting,   // behind the compaction horizon: manifest, fetch, delete what is gone
+};
+const char* sync_phase_name(SyncPhase phase);
+
+struct ScopeProgress {
+  std::string scope;
+  SyncPhase phase = SyncPhase::kIdle;
+  uint64_t cursor = 0;
+  uint64_t head = 0;           // newest seq the server reported
+  uint64_t records_done = 0;   // records/changes received this session
+  uint64_t records_total = 0;  // expected for this phase (0 when unknown)
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+};
+
+struct SyncProgress {
+  SyncPhase phase = SyncPhase::kIdle;
+  std::vector<ScopeProgress> scopes;
+  uint64_t pending_mutations = 0;
+  uint64_t mutations_confirmed = 0;  // this session
+  uint64_t mutations_rejected = 0;   // this session
+};
+
+struct SyncClientOptions {
+  uint32_t max_changes_per_pull = 1000;
+  uint64_t max_bytes_per_pull = 2 << 20;
+  uint32_t max_mutations_per_push = 200;
+  uint32_t max_fetch_keys = 1000;
+};
+
+class SyncClient {
+ public:
+  // The replica must know its tenant and user (ReplicaOptions) to name its scopes.
+  SyncClient(Replica& replica, SyncClientOptions options = {});
+
+  // The next frame to send, or nullopt when up to date or a request is in flight (one at a
+  // time). Errors come from the replica.
+  Result<std::optional<protocol::ClientFrame>> next_request();
+
+  // Applies the answer to the request in flight.
+  Status on_push_response(const protocol::PushResponse& response);
+  Status on_pull_response(const protocol::PullResponse& response);
+  // The request in flight failed (network, server error): it will be sent again.
+  void on_request_failed();
+  // A new connection: mutations not yet confirmed are pushed again (the server dedups).
+  void on_connected();
+  // New changes committed on the server.
+  void on_poke(const protocol::Poke& poke);
+  // Ask for urgent records first on the next pull (a woken app with little time).
+  void set_urgent_first(bool urgent) { urgent_first_ = urgent; }
+
+  bool up_to_date() const;
+  bool request_in_flight() const { return in_flight_; }
+  SyncProgress progress() const;
+  std::vector<std::string> scopes() const { return scopes_; }
+
+ private:
+  Result<std::optional<protocol::ClientFrame>> next_pull();
+
+  Replica& replica_;
+  SyncClientOptions options_;
+  std::vector<std::string> scopes_;
+  bool in_flight_ = false;
+  bool in_flight_is_fetch_ = false;
+  bool behind_ = true;
+  bool urgent_first_ = false;
+  bool pushing_ = false;
+  uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
+  std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
+  std::vector<protocol::KeyRef> last_fetch_;
+  std::string last_fetch_scope_;
+  SyncProgress progress_;
+};
+
+// Exponential backoff with full jitter, sans-I/O: the caller supplies the randomness.
+class Backoff {
+ public:
+  Backoff(uint64_t base_ms, uint64_t max_ms) : base_ms_(base_ms), max_ms_(max_ms) {}
+  // Delay before the next attempt: uniform in [0, min(max, base * 2^attempts)].
+  uint64_t next_delay_ms(std::mt19937_64& random);
+  void reset() { attempts_ = 0; }
+  uint32_t attempts() const { return attempts_; }
+
+ private:
+  uint64_t base_ms_;
+  uint64_t max_ms_;
+  uint32_t attempts_ = 0;
+};
+
+}  // namespace outpost
