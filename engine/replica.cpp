@@ -230,7 +230,12 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
           " present INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL,"
           " PRIMARY KEY (collection, key)) WITHOUT ROWID;"
           "CREATE TABLE IF NOT EXISTS _cursors (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
-          " token BLOB NOT NULL);");
+          " token BLOB NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _reset (scope TEXT PRIMARY KEY, target_seq INTEGER NOT NULL,"
+          " complete INTEGER NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _manifest (scope TEXT NOT NULL, collection TEXT NOT NULL,"
+          " key TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (scope, collection, key))"
+          " WITHOUT ROWID;");
       for (const auto& collection : schema.collections()) {
         CollectionTable::create_or_migrate(db, *collection);
       }
@@ -644,6 +649,47 @@ class ApplyRun {
     upsert.exec();
   }
 
+  // A page of a reset manifest. The first page of a reset starts it afresh; the last one
+  // (no more pages) records the head to jump to once the differing keys are fetched.
+  void store_manifest(const protocol::ScopeChanges& scope) {
+    SQLite::Statement state(impl_.db, "SELECT complete FROM _reset WHERE scope = ?");
+    state.bind(1, scope.scope());
+    bool restart = !state.executeStep() || state.getColumn(0).getInt() != 0;
+    state.reset();
+    if (restart) {
+      SQLite::Statement clear(impl_.db, "DELETE FROM _manifest WHERE scope = ?");
+      clear.bind(1, scope.scope());
+      clear.exec();
+    }
+    SQLite::Statement insert(impl_.db,
+                             "INSERT OR REPLACE INTO _manifest (scope, collection, key, version) "
+                             "VALUES (?, ?, ?, ?)");
+    for (const protocol::KeyRef& ref : scope.manifest()) {
+      insert.reset();
+      insert.bind(1, scope.scope());
+      insert.bind(2, ref.collection());
+      insert.bind(3, ref.key());
+      insert.bind(4, static_cast<int64_t>(ref.version()));
+      insert.exec();
+    }
+    SQLite::Statement upsert(impl_.db,
+                             "INSERT OR REPLACE INTO _reset (scope, target_seq, complete) "
+                             "VALUES (?, ?, ?)");
+    upsert.bind(1, scope.scope());
+    upsert.bind(2, static_cast<int64_t>(scope.has_more() ? 0 : scope.cursor()));
+    upsert.bind(3, scope.has_more() ? 0 : 1);
+    upsert.exec();
+    if (scope.has_more()) {
+      // Keep the old seq; the token lets the server continue the manifest.
+      SQLite::Statement token(impl_.db,
+                              "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
+                              "ON CONFLICT(scope) DO UPDATE SET token = excluded.token");
+      token.bind(1, scope.scope());
+      token.bind(2, scope.cursor_token().data(), static_cast<int>(scope.cursor_token().size()));
+      token.exec();
+    }
+  }
+
   void reject(const protocol::MutationResult& result) {
     if (result.outcome() != protocol::MutationResult::REJECTED) return;
     SQLite::Statement select(impl_.db, "SELECT name, args, created_ms FROM _outbox WHERE id = ?");
@@ -785,6 +831,11 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
           return status;
         }
       }
+      if (scope.reset()) {
+        run.store_manifest(scope);
+        complete = false;
+        continue;
+      }
       run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
       complete &= !scope.has_more();
     }
@@ -877,6 +928,135 @@ Status Replica::check_integrity() {
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "integrity_check");
   }
+}
+
+}  // namespace outpost
+
+namespace outpost {
+namespace {
+
+bool collection_in_scope(const Collection& collection, const std::string& scope) {
+  const bool org = scope.rfind("org/", 0) == 0;
+  return collection.scope == (org ? SCOPE_ORG : SCOPE_USER);
+}
+
+}  // namespace
+
+Result<std::optional<uint64_t>> Replica::reset_target(const std::string& scope) {
+  try {
+    SQLite::Statement select(impl_->db,
+                             "SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
+    select.bind(1, scope);
+    if (!select.executeStep()) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(static_cast<uint64_t>(select.getColumn(0).getInt64()));
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read reset state");
+  }
+}
+
+Result<std::vector<protocol::KeyRef>> Replica::reset_fetch_list(const std::string& scope,
+                                                                size_t max_count) {
+  std::vector<protocol::KeyRef> out;
+  try {
+    for (const auto& collection : schema_.collections()) {
+      if (!collection_in_scope(*collection, scope)) continue;
+      // Keys whose local server version is older than the manifest's, or absent. Rows with
+      // pending local changes compare the parked server version instead.
+      const std::string table = table_name(*collection);
+      const std::string key = collection->key_field->name();
+      SQLite::Statement select(
+          impl_->db,
+          "SELECT m.key, m.version FROM _manifest m LEFT JOIN " + table + " c ON c." + key +
+              " = m.key LEFT JOIN _shadow s ON s.collection = m.collection AND s.key = m.key "
+              "WHERE m.scope = ? AND m.collection = ? AND "
+              "(CASE WHEN s.key IS NOT NULL THEN s.version ELSE coalesce(c._version, 0) END) "
+              "< m.version");
+      select.bind(1, scope);
+      select.bind(2, collection->name);
+      while (select.executeStep()) {
+        if (max_count > 0 && out.size() >= max_count) return out;
+        protocol::KeyRef ref;
+        ref.set_collection(collection->name);
+        ref.set_key(select.getColumn(0).getString());
+        ref.set_version(static_cast<uint64_t>(select.getColumn(1).getInt64()));
+        out.push_back(std::move(ref));
+      }
+    }
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read reset fetch list");
+  }
+  return out;
+}
+
+Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
+  Impl& impl = *impl_;
+  impl.pending_changes = ChangeSet();
+  ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
+  try {
+    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement state(impl.db,
+                            "SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
+    state.bind(1, scope);
+    if (!state.executeStep()) {
+      return error(ErrorCode::kFailedPrecondition,
+                   "no complete reset manifest for '" + scope + "'");
+    }
+    const uint64_t target = static_cast<uint64_t>(state.getColumn(0).getInt64());
+    state.reset();
+    for (const auto& collection : schema_.collections()) {
+      if (!collection_in_scope(*collection, scope)) continue;
+      const std::string table = table_name(*collection);
+      const std::string key = collection->key_field->name();
+      // Rows the server no longer has. Rows with pending local changes keep their local
+      // state; their parked server version becomes "absent" and the rebase decides.
+      std::vector<std::string> gone;
+      SQLite::Statement select(impl.db,
+                               "SELECT " + key + " FROM " + table + " WHERE " + key +
+                                   " NOT IN (SELECT key FROM _manifest WHERE scope = ? "
+                                   "AND collection = ?) AND " +
+                                   key + " NOT IN (SELECT key FROM _shadow WHERE collection = ?)");
+      select.bind(1, scope);
+      select.bind(2, collection->name);
+      select.bind(3, collection->name);
+      while (select.executeStep()) gone.push_back(select.getColumn(0).getString());
+      for (const std::string& k : gone) {
+        impl.table(*collection).remove(k);
+        impl.pending_changes.add(collection->name, k);
+        ++run.report.changes_applied;
+      }
+      SQLite::Statement park(impl.db,
+                             "UPDATE _shadow SET present = 0, version = ? WHERE collection = ? "
+                             "AND present = 1 AND key NOT IN (SELECT key FROM _manifest WHERE "
+                             "scope = ? AND collection = ?)");
+      park.bind(1, static_cast<int64_t>(target));
+      park.bind(2, collection->name);
+      park.bind(3, scope);
+      park.bind(4, collection->name);
+      park.exec();
+    }
+    run.set_cursor(scope, target, "");
+    SQLite::Statement clear_manifest(impl.db, "DELETE FROM _manifest WHERE scope = ?");
+    clear_manifest.bind(1, scope);
+    clear_manifest.exec();
+    SQLite::Statement clear_reset(impl.db, "DELETE FROM _reset WHERE scope = ?");
+    clear_reset.bind(1, scope);
+    clear_reset.exec();
+    if (!impl.shadowed.empty()) {
+      Status status = run.rebase();
+      if (!status.ok()) {
+        reload_shadow(impl);
+        return status;
+      }
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    reload_shadow(impl);
+    return from_sqlite(e, "finish reset");
+  }
+  ChangeSet changes = std::move(impl.pending_changes);
+  changes.cursors_changed = true;
+  notify(changes);
+  return std::move(run.report);
 }
 
 }  // namespace outpost

@@ -173,6 +173,16 @@ class Replica {
   // is complete (no scope has more) — confirmation of mutations up to last_mutation_id.
   // Then rebases the still-pending mutations.
   Result<ApplyReport> apply(const protocol::PullResponse& response);
+  // Reset after compaction (per key, not a wipe): apply() stores the manifest pages of a
+  // scope whose response says `reset`; once complete, reset_target() gives the head to
+  // jump to, reset_fetch_list() the keys whose local version is older than the server's,
+  // and finish_reset() deletes what the server no longer has, moves the cursor to the
+  // target and rebases the outbox (which is kept).
+  Result<std::optional<uint64_t>> reset_target(const std::string& scope);
+  Result<std::vector<protocol::KeyRef>> reset_fetch_list(const std::string& scope,
+                                                         size_t max_count);
+  Result<ApplyReport> finish_reset(const std::string& scope);
+
   // Applies push outcomes: rejected mutations leave the outbox (their effect is rolled
   // back by the rebase) and join rejected(). Applied ones wait for the pull.
   Result<ApplyReport> apply_push_results(const protocol::PushResponse& response);

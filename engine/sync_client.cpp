@@ -1,0 +1,232 @@
+#include "engine/sync_client.h"
+
+#include <algorithm>
+
+namespace outpost {
+
+const char* sync_phase_name(SyncPhase phase) {
+  switch (phase) {
+    case SyncPhase::kIdle:
+      return "idle";
+    case SyncPhase::kPushing:
+      return "pushing";
+    case SyncPhase::kInitial:
+      return "initial";
+    case SyncPhase::kCatchingUp:
+      return "catching_up";
+    case SyncPhase::kResetting:
+      return "resetting";
+  }
+  return "idle";
+}
+
+SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
+    : replica_(replica), options_(options) {
+  // The user scope first: it holds the urgent records.
+  scopes_ = {"user/" + replica.tenant() + "/" + replica.user(), "org/" + replica.tenant()};
+  for (const std::string& scope : scopes_) progress_.scopes.push_back(ScopeProgress{scope});
+}
+
+void SyncClient::on_connected() {
+  in_flight_ = false;
+  pushed_through_ = 0;
+  behind_ = true;
+}
+
+void SyncClient::on_request_failed() {
+  in_flight_ = false;
+  if (pushing_) pushed_through_ = 0;
+  pushing_ = false;
+  behind_ = true;
+}
+
+void SyncClient::on_poke(const protocol::Poke& poke) {
+  for (const auto& head : poke.heads()) {
+    for (auto& scope : progress_.scopes) {
+      if (scope.scope == head.scope() && head.seq() > scope.cursor) {
+        scope.head = std::max(scope.head, head.seq());
+        behind_ = true;
+      }
+    }
+  }
+  if (poke.heads_size() == 0) behind_ = true;
+}
+
+bool SyncClient::up_to_date() const {
+  return !behind_ && !in_flight_ && progress_.pending_mutations == 0;
+}
+
+SyncProgress SyncClient::progress() const {
+  return progress_;
+}
+
+Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
+  if (in_flight_) return std::optional<protocol::ClientFrame>();
+  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
+  progress_.pending_mutations = pending.size();
+  std::vector<const PendingMutation*> unsent;
+  for (const auto& mutation : pending) {
+    if (mutation.id > pushed_through_) unsent.push_back(&mutation);
+  }
+  if (!unsent.empty()) {
+    protocol::ClientFrame frame;
+    auto* push = frame.mutable_push();
+    push->set_client_id(replica_.client_id());
+    push->set_schema_version(replica_.schema().version());
+    push->set_protocol_version(protocol::VERSION_CURRENT);
+    for (const PendingMutation* mutation : unsent) {
+      if (static_cast<uint32_t>(push->mutations_size()) >= options_.max_mutations_per_push) break;
+      auto* out = push->add_mutations();
+      out->set_id(mutation->id);
+      out->set_name(mutation->name);
+      out->set_args(mutation->args);
+      out->set_created_ms(mutation->created_ms);
+    }
+    pushed_through_ = push->mutations(push->mutations_size() - 1).id();
+    in_flight_ = true;
+    pushing_ = true;
+    progress_.phase = SyncPhase::kPushing;
+    return std::optional<protocol::ClientFrame>(std::move(frame));
+  }
+  // Pushed mutations wait for a pull that confirms them.
+  if (!behind_ && pending.empty()) {
+    progress_.phase = SyncPhase::kIdle;
+    return std::optional<protocol::ClientFrame>();
+  }
+  return next_pull();
+}
+
+Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
+  protocol::ClientFrame frame;
+  auto* pull = frame.mutable_pull();
+  pull->set_client_id(replica_.client_id());
+  pull->set_schema_version(replica_.schema().version());
+  pull->set_protocol_version(protocol::VERSION_CURRENT);
+  pull->set_max_changes(options_.max_changes_per_pull);
+  pull->set_max_bytes(options_.max_bytes_per_pull);
+  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
+  if (!pending.empty()) pull->set_pending_from(pending[0].id);
+  OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
+  for (const std::string& scope : scopes_) {
+    auto* cursor = pull->add_cursors();
+    cursor->set_scope(scope);
+    for (const auto& stored : cursors) {
+      if (stored.scope == scope) {
+        cursor->set_seq(stored.seq);
+        cursor->set_token(stored.token);
+      }
+    }
+  }
+  // A scope whose reset manifest is complete fetches what differs before anything else.
+  for (const std::string& scope : scopes_) {
+    OUTPOST_ASSIGN_OR_RETURN(auto target, replica_.reset_target(scope));
+    if (!target) continue;
+    OUTPOST_ASSIGN_OR_RETURN(auto wanted, replica_.reset_fetch_list(scope, 0));
+    std::vector<protocol::KeyRef> fetch;
+    for (auto& ref : wanted) {
+      if (fetched_.count({ref.collection(), ref.key()}) != 0) continue;
+      fetch.push_back(std::move(ref));
+      if (fetch.size() >= options_.max_fetch_keys) break;
+    }
+    if (fetch.empty()) {
+      OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.finish_reset(scope));
+      progress_.mutations_confirmed += report.mutations_confirmed;
+      fetched_.clear();
+      continue;
+    }
+    pull->clear_cursors();
+    auto* cursor = pull->add_cursors();
+    cursor->set_scope(scope);
+    for (const auto& stored : cursors) {
+      if (stored.scope == scope) cursor->set_seq(stored.seq);
+    }
+    pull->set_fetch_scope(scope);
+    for (auto& ref : fetch) {
+      fetched_.insert({ref.collection(), ref.key()});
+      *pull->add_fetch() = std::move(ref);
+    }
+    for (auto& progress : progress_.scopes) {
+      if (progress.scope == scope) progress.phase = SyncPhase::kResetting;
+    }
+    progress_.phase = SyncPhase::kResetting;
+    in_flight_ = true;
+    in_flight_is_fetch_ = true;
+    return std::optional<protocol::ClientFrame>(std::move(frame));
+  }
+  if (urgent_first_) {
+    pull->set_urgent_first(true);
+    urgent_first_ = false;
+  }
+  in_flight_ = true;
+  in_flight_is_fetch_ = false;
+  return std::optional<protocol::ClientFrame>(std::move(frame));
+}
+
+Status SyncClient::on_push_response(const protocol::PushResponse& response) {
+  in_flight_ = false;
+  pushing_ = false;
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply_push_results(response));
+  progress_.mutations_rejected += report.mutations_rejected.size();
+  behind_ = true;  // a pull confirms what was applied
+  return Status::Ok();
+}
+
+Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
+  in_flight_ = false;
+  const bool was_fetch = in_flight_is_fetch_;
+  in_flight_is_fetch_ = false;
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
+  progress_.mutations_confirmed += report.mutations_confirmed;
+  progress_.mutations_rejected += report.mutations_rejected.size();
+  bool more = was_fetch;
+  SyncPhase overall = SyncPhase::kIdle;
+  for (const auto& scope : response.scopes()) {
+    for (auto& progress : progress_.scopes) {
+      if (progress.scope != scope.scope()) continue;
+      const bool initial = progress.cursor == 0 && !scope.reset() && !was_fetch;
+      if (scope.reset() || was_fetch) {
+        progress.phase = SyncPhase::kResetting;
+      } else if (initial && scope.has_more()) {
+        progress.phase = SyncPhase::kInitial;
+        progress.records_total = scope.total_records();
+        progress.bytes_total = scope.total_bytes();
+      } else if (scope.has_more()) {
+        progress.phase = SyncPhase::kCatchingUp;
+        progress.records_total = scope.head_seq() - std::min(scope.head_seq(), scope.cursor()) +
+                                 progress.records_done + scope.changes_size();
+      } else {
+        progress.phase = SyncPhase::kIdle;
+      }
+      progress.records_done += scope.changes_size();
+      for (const auto& change : scope.changes()) progress.bytes_done += change.body().size();
+      if (!scope.reset() && !was_fetch && !scope.cursor_token().empty()) {
+        // mid-snapshot: the cursor stays 0 until the snapshot completes
+      } else if (!scope.reset() && !was_fetch) {
+        progress.cursor = scope.cursor();
+      }
+      progress.head = std::max(progress.head, scope.head_seq());
+      if (progress.phase != SyncPhase::kIdle) overall = progress.phase;
+    }
+    more |= scope.has_more() || scope.reset();
+  }
+  behind_ = more;
+  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
+  progress_.pending_mutations = pending.size();
+  if (!pending.empty() && pushed_through_ >= pending.back().id && !more) {
+    // Everything was pushed and the pull was complete, yet some are unconfirmed: the
+    // server has not applied them (e.g. a push lost): push again.
+    pushed_through_ = 0;
+  }
+  progress_.phase = overall;
+  return Status::Ok();
+}
+
+uint64_t Backoff::next_delay_ms(std::mt19937_64& random) {
+  uint64_t ceiling = base_ms_;
+  for (uint32_t i = 0; i < attempts_ && ceiling < max_ms_; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, max_ms_);
+  ++attempts_;
+  return ceiling == 0 ? 0 : random() % (ceiling + 1);
+}
+
+}  // namespace outpost
