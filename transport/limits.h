@@ -1,0 +1,72 @@
+// Every bound of the wire, by name, in one place: body, frame, batch and token sizes,
+// queue depths and timeouts. docs/protocol.md lists the same numbers for other clients.
+// Thread rules: compile-time constants only.
+#pragma once
+
+#include <cstddef>
+
+namespace outpost::limits {
+
+inline constexpr size_t kKiB = 1024;
+inline constexpr size_t kMiB = 1024 * kKiB;
+
+// --- HTTP ------------------------------------------------------------------------------
+
+// A request or response body as it travels (zstd-compressed). Larger bodies are refused
+// before they are read to the end.
+inline constexpr size_t kMaxCompressedBody = 8 * kMiB;
+// The same body after decompression. The decoder stops at this size, whatever the zstd
+// frame header claims, so a small zstd bomb cannot make the server allocate more.
+inline constexpr size_t kMaxDecompressedBody = 32 * kMiB;
+// The request line plus all headers (the bearer token travels here).
+inline constexpr size_t kMaxHeaderBytes = 16 * kKiB;
+
+// --- WebSocket -------------------------------------------------------------------------
+
+// One WebSocket message as it travels (one zstd-compressed protocol message).
+inline constexpr size_t kMaxFrame = 8 * kMiB;
+// One WebSocket message after decompression.
+inline constexpr size_t kMaxDecompressedFrame = 32 * kMiB;
+// Outgoing messages waiting behind a slow reader; past this the connection is closed
+// rather than letting one device hold the server's memory.
+inline constexpr size_t kMaxQueuedFramesPerConnection = 256;
+// log2 of the zstd window of a per-connection streaming context (64 KiB of history).
+// Both sides hold one compressor and one decompressor per connection, so this bounds the
+// memory of an idle connection; a peer whose frames ask for a larger window is refused.
+inline constexpr int kStreamWindowLog = 16;
+
+// --- Sync batches ----------------------------------------------------------------------
+
+// Changes in one pull response or live batch, as a client may ask for them.
+inline constexpr size_t kMaxChangesPerBatch = 2000;
+// What the server sends when the client does not say.
+inline constexpr size_t kDefaultChangesPerBatch = 1000;
+// Serialized size of one batch of changes; a batch ends before the change that would
+// pass it.
+inline constexpr size_t kMaxBatchBytes = 4 * kMiB;
+// Mutations in one push request.
+inline constexpr size_t kMaxMutationsPerPush = 500;
+
+// --- Authentication --------------------------------------------------------------------
+
+// A bearer token, as text. Longer ones are refused before any decoding.
+inline constexpr size_t kMaxTokenLength = 2048;
+// A tenant, user or device name inside a token ([A-Za-z0-9._-]{1,64}).
+inline constexpr size_t kMaxNameLength = 64;
+
+// --- Timeouts --------------------------------------------------------------------------
+
+// A connection with no traffic in either direction for this long is closed; keep-alive
+// pings must be sent more often than this.
+inline constexpr int kIdleTimeoutSeconds = 60;
+// From TCP accept to a completed HTTP request or WebSocket upgrade.
+inline constexpr int kHandshakeTimeoutSeconds = 10;
+
+static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
+static_assert(kMaxCompressedBody <= kMaxDecompressedBody);
+static_assert(kMaxFrame <= kMaxDecompressedFrame);
+// A full batch must fit in one frame even when it does not compress at all.
+static_assert(kMaxBatchBytes <= kMaxFrame);
+static_assert(kHandshakeTimeoutSeconds < kIdleTimeoutSeconds);
+
+}  // namespace outpost::limits

@@ -1,0 +1,108 @@
+// zstd for the wire: one-shot frames for HTTP bodies, and a streaming context per WebSocket
+// connection so repeated field names and values compress across messages. Decoding is
+// bounded and strict: hostile input (bombs, truncation, garbage) is an error, never a crash
+// or an unbounded allocation. I/O-free.
+// Thread rules: the free functions are safe from any thread. A StreamCompressor or
+// StreamDecompressor belongs to one connection: distinct objects are safe, a shared object
+// is not.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+#include "transport/limits.h"
+
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+
+namespace outpost {
+
+inline constexpr int kDefaultZstdLevel = 3;
+
+// Compresses `input` into exactly one zstd frame that records its content size and a
+// checksum.
+// Errors: kInvalidArgument for a level outside zstd's range; kInternal if zstd fails.
+Result<std::string> zstd_compress(std::string_view input, int level = kDefaultZstdLevel);
+
+// Decompresses exactly one zstd frame (no skippable frames, nothing after the frame).
+// At most `max_output` bytes are produced and no single buffer larger than that is
+// allocated: the content size in the frame header is only used to refuse early, never
+// trusted for allocation, and zstd's own window is limited to the power of two covering
+// `max_output`.
+// Errors: kTooLarge when the content is larger than `max_output` (or the frame asks for a
+// larger window); kInvalidArgument for empty, corrupt, truncated or trailing input.
+Result<std::string> zstd_decompress(std::string_view input, size_t max_output);
+
+namespace zstd_detail {
+struct CompressContextDeleter {
+  void operator()(ZSTD_CCtx_s* context) const;
+};
+struct DecompressContextDeleter {
+  void operator()(ZSTD_DCtx_s* context) const;
+};
+}  // namespace zstd_detail
+
+// The sending half of a compressed WebSocket connection. Each message is
+//   varint(uncompressed length) || zstd bytes ending in a flush (ZSTD_e_flush),
+// so the peer can decode it as soon as it arrives while later messages still refer back to
+// earlier ones (window: limits::kStreamWindowLog). The zstd frame is never ended.
+// The length prefix (LEB128, as in protobuf) lets the receiver refuse an oversized message
+// before decoding and detect truncation exactly; zstd alone cannot, since a flushed
+// stream cut at a block boundary looks complete.
+// After any error the compressor is poisoned: the peer's decompressor can no longer follow
+// it, so every later call fails and the connection must be closed.
+class StreamCompressor {
+ public:
+  // A failure to set up the context (bad level, no memory) poisons the object; the first
+  // compress_message() reports it.
+  explicit StreamCompressor(int level = kDefaultZstdLevel);
+  StreamCompressor(StreamCompressor&&) noexcept = default;
+  StreamCompressor& operator=(StreamCompressor&&) noexcept = default;
+  StreamCompressor(const StreamCompressor&) = delete;
+  StreamCompressor& operator=(const StreamCompressor&) = delete;
+  ~StreamCompressor() = default;
+
+  // Errors: kFailedPrecondition once poisoned (or moved from); kInternal if zstd fails.
+  Result<std::string> compress_message(std::string_view message);
+
+  bool poisoned() const { return !failure_.ok(); }
+
+ private:
+  Status fail(Status status);
+
+  std::unique_ptr<ZSTD_CCtx_s, zstd_detail::CompressContextDeleter> context_;
+  Status failure_;
+};
+
+// The receiving half: decodes the messages of one StreamCompressor, in order.
+// After any error — including kTooLarge, since the skipped message is part of the history
+// later messages refer to — the decompressor is poisoned and every later call fails.
+class StreamDecompressor {
+ public:
+  StreamDecompressor();
+  StreamDecompressor(StreamDecompressor&&) noexcept = default;
+  StreamDecompressor& operator=(StreamDecompressor&&) noexcept = default;
+  StreamDecompressor(const StreamDecompressor&) = delete;
+  StreamDecompressor& operator=(const StreamDecompressor&) = delete;
+  ~StreamDecompressor() = default;
+
+  // Decodes exactly one message produced by StreamCompressor::compress_message.
+  // Errors: kTooLarge when the message declares more than `max_output` bytes, or its
+  // frame asks for a window above limits::kStreamWindowLog; kInvalidArgument for a
+  // corrupt, truncated or overlong message; kFailedPrecondition once poisoned.
+  Result<std::string> decompress_message(std::string_view message,
+                                         size_t max_output = limits::kMaxDecompressedFrame);
+
+  bool poisoned() const { return !failure_.ok(); }
+
+ private:
+  Status fail(Status status);
+
+  std::unique_ptr<ZSTD_DCtx_s, zstd_detail::DecompressContextDeleter> context_;
+  Status failure_;
+};
+
+}  // namespace outpost
