@@ -1,0 +1,1010 @@
+#include "adapters/sqlite_server_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+
+namespace outpost {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Unwraps a Result; a failure becomes an exception that GoogleTest reports.
+template <typename T>
+T take(Result<T> result) {
+  if (!result.ok()) throw std::runtime_error(result.status().to_string());
+  return std::move(result).value();
+}
+
+void check(const Status& status) {
+  if (!status.ok()) throw std::runtime_error(status.to_string());
+}
+
+using Key = std::pair<std::string, std::string>;  // (collection, key)
+struct Value {
+  uint64_t version = 0;
+  std::string body;
+  bool operator==(const Value&) const = default;
+};
+using State = std::map<Key, Value>;
+
+uint64_t entry_cost(const std::string& collection, const std::string& key,
+                    const std::string& body) {
+  return collection.size() + key.size() + body.size();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+class SqliteServerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "outpost-store-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/server.db";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<SqliteServerStore> open_store() { return take(SqliteServerStore::open(path_)); }
+
+  static uint64_t put_one(ServerStore& store, const std::string& scope,
+                          const std::string& collection, const std::string& key, int priority,
+                          const std::string& body) {
+    auto tx = take(store.begin_write());
+    const uint64_t seq = take(tx->put(scope, collection, key, priority, body));
+    take(tx->commit());
+    return seq;
+  }
+
+  static uint64_t remove_one(ServerStore& store, const std::string& scope,
+                             const std::string& collection, const std::string& key) {
+    auto tx = take(store.begin_write());
+    const uint64_t seq = take(tx->remove(scope, collection, key, 0));
+    take(tx->commit());
+    return seq;
+  }
+
+  static std::vector<LogEntry> whole_log(ServerStore& store, const std::string& scope) {
+    LogPage page = take(store.read_log(scope, 0, 1000000, UINT64_MAX, -1));
+    EXPECT_FALSE(page.has_more);
+    return page.entries;
+  }
+
+  // The scope's records as read_snapshot sees them, keyed for comparison.
+  static State snapshot_state(ServerStore& store, const std::string& scope) {
+    State state;
+    SnapshotPosition after;
+    for (;;) {
+      SnapshotPage page = take(store.read_snapshot(scope, after, 97, 4096));
+      for (const SnapshotRecord& r : page.records) {
+        state[{r.record.collection, r.record.key}] = Value{r.record.version, r.record.body};
+      }
+      after = page.next;
+      if (!page.has_more) return state;
+    }
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteServerStoreTest, PutGetRemoveVersionsAreSeqs) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  {
+    auto tx = take(store->begin_write());
+    EXPECT_EQ(take(tx->put(scope, "contacts", "a", 1, "A1")), 1u);
+    EXPECT_EQ(take(tx->put(scope, "contacts", "b", 1, "B1")), 2u);
+    auto seen = take(tx->get(scope, "contacts", "a"));  // a transaction sees its own writes
+    ASSERT_TRUE(seen.has_value());
+    EXPECT_EQ(seen->version, 1u);
+    EXPECT_EQ(seen->body, "A1");
+    // Not visible to readers before commit.
+    EXPECT_FALSE(take(store->get(scope, "contacts", "a")).has_value());
+    auto heads = take(tx->commit());
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].scope, scope);
+    EXPECT_EQ(heads[0].head_seq, 2u);
+  }
+  auto a = take(store->get(scope, "contacts", "a"));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->collection, "contacts");
+  EXPECT_EQ(a->key, "a");
+  EXPECT_EQ(a->version, 1u);
+  EXPECT_EQ(a->body, "A1");
+  {
+    auto tx = take(store->begin_write());
+    EXPECT_EQ(take(tx->put(scope, "contacts", "a", 1, "A2")), 3u);
+    EXPECT_EQ(take(tx->remove(scope, "contacts", "b", 1)), 4u);
+    EXPECT_EQ(take(tx->remove(scope, "contacts", "nope", 1)), 0u);
+    EXPECT_FALSE(take(tx->get(scope, "contacts", "b")).has_value());
+    auto heads = take(tx->commit());
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].head_seq, 4u);
+  }
+  EXPECT_EQ(take(store->get(scope, "contacts", "a"))->version, 3u);
+  EXPECT_EQ(take(store->get(scope, "contacts", "a"))->body, "A2");
+  EXPECT_FALSE(take(store->get(scope, "contacts", "b")).has_value());
+  ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(info.head_seq, 4u);
+  EXPECT_EQ(info.horizon_seq, 0u);
+  EXPECT_EQ(info.record_count, 1u);
+  EXPECT_EQ(info.record_bytes, entry_cost("contacts", "a", "A2"));
+
+  auto log = whole_log(*store, scope);
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[3].op, ChangeOp::kDelete);
+  EXPECT_EQ(log[3].key, "b");
+  EXPECT_EQ(log[3].priority, 1);
+  EXPECT_EQ(log[3].body, "");
+  EXPECT_EQ(log[2].op, ChangeOp::kPut);
+  EXPECT_EQ(log[2].body, "A2");
+
+  ScopeInfo unknown = take(store->scope_info("user/t1/nobody"));
+  EXPECT_EQ(unknown.head_seq, 0u);
+  EXPECT_EQ(unknown.record_count, 0u);
+}
+
+TEST_F(SqliteServerStoreTest, RecordBytesFollowOverwritesAndDeletes) {
+  auto store = open_store();
+  const std::string scope = "org/t1";
+  put_one(*store, scope, "queues", "q1", 0, std::string(100, 'x'));
+  put_one(*store, scope, "queues", "q2", 0, std::string(50, 'y'));
+  put_one(*store, scope, "queues", "q1", 0, std::string(10, 'z'));
+  put_one(*store, scope, "queues", "empty", 0, "");
+  ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(info.record_count, 3u);
+  EXPECT_EQ(info.record_bytes, (6u + 2 + 10) + (6 + 2 + 50) + (6 + 5 + 0));
+  remove_one(*store, scope, "queues", "q2");
+  info = take(store->scope_info(scope));
+  EXPECT_EQ(info.record_count, 2u);
+  EXPECT_EQ(info.record_bytes, (6u + 2 + 10) + (6 + 5 + 0));
+  auto empty = take(store->get(scope, "queues", "empty"));
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(empty->body, "");
+}
+
+TEST_F(SqliteServerStoreTest, SeqsAreGapFreePerScopeAndIndependentAcrossScopes) {
+  auto store = open_store();
+  const std::string s1 = "user/t1/u1";
+  const std::string s2 = "org/t1";
+  std::vector<uint64_t> seqs1, seqs2;
+  for (int round = 0; round < 5; ++round) {
+    auto tx = take(store->begin_write());
+    for (int i = 0; i < 3; ++i) {
+      seqs1.push_back(take(tx->put(s1, "notes", "n" + std::to_string(i), 0, "x")));
+      seqs2.push_back(take(tx->put(s2, "contacts", "c" + std::to_string(round), 0, "y")));
+    }
+    auto heads = take(tx->commit());
+    ASSERT_EQ(heads.size(), 2u);
+    EXPECT_EQ(heads[0].scope, s2);  // sorted by scope name
+    EXPECT_EQ(heads[0].head_seq, seqs2.back());
+    EXPECT_EQ(heads[1].scope, s1);
+    EXPECT_EQ(heads[1].head_seq, seqs1.back());
+  }
+  for (size_t i = 0; i < seqs1.size(); ++i) {
+    EXPECT_EQ(seqs1[i], i + 1);
+    EXPECT_EQ(seqs2[i], i + 1);
+  }
+  for (const std::string& scope : {s1, s2}) {
+    auto log = whole_log(*store, scope);
+    ASSERT_EQ(log.size(), 15u);
+    for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].seq, i + 1);
+  }
+  EXPECT_EQ(take(store->scope_info(s1)).record_count, 3u);
+  EXPECT_EQ(take(store->scope_info(s2)).record_count, 5u);
+}
+
+TEST_F(SqliteServerStoreTest, DestroyingATransactionRollsEverythingBack) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  put_one(*store, scope, "drafts", "d1", 0, "hello");
+  {
+    auto tx = take(store->begin_write());
+    EXPECT_EQ(take(tx->put(scope, "drafts", "d1", 0, "changed")), 2u);
+    EXPECT_EQ(take(tx->put(scope, "drafts", "d2", 0, "new")), 3u);
+    EXPECT_EQ(take(tx->put("user/t1/other", "drafts", "x", 0, "new scope")), 1u);
+    EXPECT_EQ(take(tx->remove(scope, "drafts", "d1", 0)), 4u);
+    check(tx->record_outcome("device-1", RecordedOutcome{7, false, "rejected", "nope"}));
+  }  // no commit
+  auto d1 = take(store->get(scope, "drafts", "d1"));
+  ASSERT_TRUE(d1.has_value());
+  EXPECT_EQ(d1->body, "hello");
+  EXPECT_EQ(d1->version, 1u);
+  EXPECT_FALSE(take(store->get(scope, "drafts", "d2")).has_value());
+  EXPECT_EQ(take(store->scope_info(scope)).head_seq, 1u);
+  EXPECT_EQ(take(store->scope_info(scope)).record_count, 1u);
+  EXPECT_EQ(take(store->scope_info("user/t1/other")).head_seq, 0u);
+  EXPECT_EQ(whole_log(*store, scope).size(), 1u);
+  EXPECT_EQ(take(store->last_mutation_id("device-1")), 0u);
+  EXPECT_TRUE(take(store->rejections("device-1", 0, 10)).empty());
+  // The seq was not consumed.
+  EXPECT_EQ(put_one(*store, scope, "drafts", "d2", 0, "again"), 2u);
+}
+
+TEST_F(SqliteServerStoreTest, RemovingAnAbsentRecordWritesNothing) {
+  auto store = open_store();
+  put_one(*store, "org/t1", "contacts", "a", 0, "A");
+  auto tx = take(store->begin_write());
+  EXPECT_EQ(take(tx->remove("org/t1", "contacts", "missing", 0)), 0u);
+  EXPECT_EQ(take(tx->remove("org/unknown", "contacts", "a", 0)), 0u);
+  EXPECT_TRUE(take(tx->commit()).empty());
+  EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 1u);
+  EXPECT_EQ(whole_log(*store, "org/t1").size(), 1u);
+  EXPECT_EQ(take(store->scope_info("org/unknown")).head_seq, 0u);
+}
+
+TEST_F(SqliteServerStoreTest, InvalidArgumentsDoNotAbortTheTransaction) {
+  auto store = open_store();
+  auto tx = take(store->begin_write());
+  EXPECT_EQ(tx->put("org/t1", "", "k", 0, "x").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(tx->put("org/t1", "c", "k", -1, "x").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(tx->remove("org/t1", "", "k", 0).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(tx->record_outcome("dev", RecordedOutcome{0, true, "", ""}).code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(take(tx->put("org/t1", "c", "k", 0, "x")), 1u);
+  take(tx->commit());
+  EXPECT_TRUE(take(store->get("org/t1", "c", "k")).has_value());
+}
+
+TEST_F(SqliteServerStoreTest, CommittedTransactionRefusesFurtherUseAndFreesTheWriter) {
+  auto store = open_store();
+  auto tx = take(store->begin_write());
+  take(tx->put("org/t1", "c", "k", 0, "x"));
+  take(tx->commit());
+  // The old object is still alive, yet the next writer can start.
+  auto next = take(store->begin_write());
+  EXPECT_EQ(take(next->put("org/t1", "c", "k2", 0, "y")), 2u);
+  take(next->commit());
+  EXPECT_EQ(tx->put("org/t1", "c", "k3", 0, "z").status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(tx->commit().status().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteServerStoreTest, ASecondWriteFromTheSameThreadFailsInsteadOfDeadlocking) {
+  auto store = open_store();
+  auto tx = take(store->begin_write());
+  EXPECT_EQ(store->begin_write().status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store->compact("org/t1", 1).code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store->checkpoint().code(), ErrorCode::kFailedPrecondition);
+  take(tx->put("org/t1", "c", "k", 0, "x"));
+  take(tx->commit());
+  EXPECT_TRUE(store->begin_write().ok());  // free again after commit
+  check(store->compact("org/t1", 1));
+}
+
+// A mixed log: puts and deletes over a few keys with varying body sizes and priorities.
+std::vector<LogEntry> write_mixed_log(ServerStore& store, const std::string& scope, int count) {
+  std::vector<LogEntry> expected;
+  std::mt19937 rng(42);
+  std::set<std::string> live;
+  for (int i = 0; i < count;) {
+    auto tx = take(store.begin_write());
+    for (int j = 0; j < 5 && i < count; ++j, ++i) {
+      const std::string key = "k" + std::to_string(rng() % 20);
+      const int priority = static_cast<int>(rng() % 4);
+      LogEntry e;
+      e.collection = (rng() % 2) ? "journal" : "voicemail";
+      e.key = key;
+      e.priority = priority;
+      const std::string id = e.collection + "/" + key;
+      if (live.count(id) && rng() % 3 == 0) {
+        e.op = ChangeOp::kDelete;
+        e.seq = take(tx->remove(scope, e.collection, key, priority));
+        live.erase(id);
+      } else {
+        e.op = ChangeOp::kPut;
+        e.body = std::string(rng() % 200, static_cast<char>('a' + i % 26));
+        e.seq = take(tx->put(scope, e.collection, key, priority, e.body));
+        live.insert(id);
+      }
+      expected.push_back(e);
+    }
+    take(tx->commit());
+  }
+  return expected;
+}
+
+void expect_same_entry(const LogEntry& got, const LogEntry& want) {
+  EXPECT_EQ(got.seq, want.seq);
+  EXPECT_EQ(got.collection, want.collection);
+  EXPECT_EQ(got.key, want.key);
+  EXPECT_EQ(got.op, want.op);
+  EXPECT_EQ(got.priority, want.priority);
+  EXPECT_EQ(got.body, want.body);
+}
+
+// Reads the whole log in pages, checking every page against the bounds.
+std::vector<LogEntry> page_through_log(ServerStore& store, const std::string& scope,
+                                       uint32_t max_entries, uint64_t max_bytes, int max_priority,
+                                       const std::vector<LogEntry>& matching) {
+  std::vector<LogEntry> got;
+  uint64_t after = 0;
+  const uint64_t head = take(store.scope_info(scope)).head_seq;
+  for (int guard = 0; guard < 100000; ++guard) {
+    LogPage page = take(store.read_log(scope, after, max_entries, max_bytes, max_priority));
+    uint64_t bytes = 0;
+    for (const LogEntry& e : page.entries) bytes += entry_cost(e.collection, e.key, e.body);
+    EXPECT_LE(page.entries.size(), std::max<uint32_t>(max_entries, 1));
+    EXPECT_TRUE(page.entries.size() <= 1 || bytes <= max_bytes);
+    if (page.has_more) {
+      EXPECT_FALSE(page.entries.empty());
+      EXPECT_EQ(page.next_after_seq, page.entries.back().seq);
+      // The page is as full as the bounds allow.
+      const LogEntry& next = matching[got.size() + page.entries.size()];
+      EXPECT_TRUE(page.entries.size() == std::max<uint32_t>(max_entries, 1) ||
+                  bytes + entry_cost(next.collection, next.key, next.body) > max_bytes);
+    } else {
+      EXPECT_EQ(page.next_after_seq, std::max(after, head));
+    }
+    got.insert(got.end(), page.entries.begin(), page.entries.end());
+    after = page.next_after_seq;
+    if (!page.has_more) break;
+  }
+  return got;
+}
+
+TEST_F(SqliteServerStoreTest, ReadLogPagesCoverEveryEntryExactlyOnceInOrder) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  const std::vector<LogEntry> expected = write_mixed_log(*store, scope, 300);
+  for (uint64_t i = 0; i < expected.size(); ++i) ASSERT_EQ(expected[i].seq, i + 1);
+  struct Bounds {
+    uint32_t entries;
+    uint64_t bytes;
+  };
+  for (Bounds b : std::vector<Bounds>{{1, UINT64_MAX},
+                                      {7, UINT64_MAX},
+                                      {300, UINT64_MAX},
+                                      {1000, UINT64_MAX},
+                                      {0, UINT64_MAX},
+                                      {1000, 0},
+                                      {1000, 150},
+                                      {1000, 1000},
+                                      {10, 500}}) {
+    SCOPED_TRACE("max_entries " + std::to_string(b.entries) + " max_bytes " +
+                 std::to_string(b.bytes));
+    auto got = page_through_log(*store, scope, b.entries, b.bytes, -1, expected);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) expect_same_entry(got[i], expected[i]);
+  }
+  // From the middle, and past the head.
+  LogPage page = take(store->read_log(scope, 250, 10, UINT64_MAX, -1));
+  ASSERT_EQ(page.entries.size(), 10u);
+  EXPECT_EQ(page.entries[0].seq, 251u);
+  EXPECT_TRUE(page.has_more);
+  page = take(store->read_log(scope, 300, 10, UINT64_MAX, -1));
+  EXPECT_TRUE(page.entries.empty());
+  EXPECT_FALSE(page.has_more);
+  EXPECT_EQ(page.next_after_seq, 300u);
+  page = take(store->read_log("org/none", 0, 10, UINT64_MAX, -1));
+  EXPECT_TRUE(page.entries.empty());
+  EXPECT_FALSE(page.has_more);
+  EXPECT_EQ(page.next_after_seq, 0u);
+}
+
+TEST_F(SqliteServerStoreTest, ReadLogMaxPriorityKeepsOnlyUrgentEntries) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  const std::vector<LogEntry> all = write_mixed_log(*store, scope, 200);
+  for (int max_priority : {0, 1, 3}) {
+    SCOPED_TRACE("max_priority " + std::to_string(max_priority));
+    std::vector<LogEntry> matching;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(matching),
+                 [&](const LogEntry& e) { return e.priority <= max_priority; });
+    ASSERT_FALSE(matching.empty());
+    for (uint32_t max_entries : {3u, 1000u}) {
+      auto got = page_through_log(*store, scope, max_entries, UINT64_MAX, max_priority, matching);
+      ASSERT_EQ(got.size(), matching.size());
+      for (size_t i = 0; i < got.size(); ++i) expect_same_entry(got[i], matching[i]);
+    }
+  }
+}
+
+TEST_F(SqliteServerStoreTest, SnapshotIsOrderedByPriorityCollectionKeyAndPagesExactly) {
+  auto store = open_store();
+  const std::string scope = "org/t1";
+  std::map<std::tuple<int, std::string, std::string>, Value> expected;
+  std::map<Key, int> priority_of;
+  std::mt19937 rng(7);
+  const std::vector<std::string> collections = {"contacts", "canned", "queues"};
+  const std::vector<std::string> odd_keys = {std::string("a\0b", 3), "\xff\xfe", "", "Z", "a"};
+  for (int round = 0; round < 6; ++round) {
+    auto tx = take(store->begin_write());
+    for (int i = 0; i < 40; ++i) {
+      const std::string& collection = collections[rng() % collections.size()];
+      std::string key =
+          (rng() % 5 == 0) ? odd_keys[rng() % odd_keys.size()] : "k" + std::to_string(rng() % 60);
+      const Key id{collection, key};
+      if (auto it = priority_of.find(id); it != priority_of.end()) {
+        expected.erase({it->second, collection, key});
+        priority_of.erase(it);
+        if (rng() % 4 == 0) {
+          take(tx->remove(scope, collection, key, 0));
+          continue;
+        }
+      }
+      const int priority = static_cast<int>(rng() % 3);
+      const std::string body(rng() % 120, 'b');
+      const uint64_t version = take(tx->put(scope, collection, key, priority, body));
+      expected[{priority, collection, key}] = Value{version, body};
+      priority_of[id] = priority;
+    }
+    take(tx->commit());
+  }
+  std::vector<std::pair<std::tuple<int, std::string, std::string>, Value>> want(expected.begin(),
+                                                                                expected.end());
+  ASSERT_EQ(take(store->scope_info(scope)).record_count, want.size());
+  struct Bounds {
+    uint32_t records;
+    uint64_t bytes;
+  };
+  for (Bounds b : std::vector<Bounds>{
+           {1, UINT64_MAX}, {3, UINT64_MAX}, {1000, UINT64_MAX}, {1000, 0}, {1000, 300}}) {
+    SCOPED_TRACE("max_records " + std::to_string(b.records) + " max_bytes " +
+                 std::to_string(b.bytes));
+    size_t n = 0;
+    SnapshotPosition after;
+    for (;;) {
+      SnapshotPage page = take(store->read_snapshot(scope, after, b.records, b.bytes));
+      uint64_t bytes = 0;
+      for (const SnapshotRecord& r : page.records) {
+        ASSERT_LT(n, want.size());
+        const auto& [pos, value] = want[n++];
+        EXPECT_EQ(r.priority, std::get<0>(pos));
+        EXPECT_EQ(r.record.collection, std::get<1>(pos));
+        EXPECT_EQ(r.record.key, std::get<2>(pos));
+        EXPECT_EQ(r.record.version, value.version);
+        EXPECT_EQ(r.record.body, value.body);
+        bytes += entry_cost(r.record.collection, r.record.key, r.record.body);
+      }
+      EXPECT_LE(page.records.size(), b.records);
+      EXPECT_TRUE(page.records.size() <= 1 || bytes <= b.bytes);
+      if (!page.records.empty()) {
+        const SnapshotRecord& last = page.records.back();
+        EXPECT_EQ(page.next,
+                  (SnapshotPosition{last.priority, last.record.collection, last.record.key}));
+      } else {
+        EXPECT_EQ(page.next, after);
+      }
+      if (page.has_more) {
+        ASSERT_LT(n, want.size());
+        const auto& [pos, value] = want[n];
+        EXPECT_TRUE(page.records.size() == b.records ||
+                    bytes + entry_cost(std::get<1>(pos), std::get<2>(pos), value.body) > b.bytes);
+      }
+      after = page.next;
+      if (!page.has_more) break;
+    }
+    EXPECT_EQ(n, want.size());
+  }
+  EXPECT_TRUE(take(store->read_snapshot("org/none", SnapshotPosition{}, 10, 100)).records.empty());
+}
+
+TEST_F(SqliteServerStoreTest, ManifestPagesInCollectionKeyOrder) {
+  auto store = open_store();
+  const std::string scope = "org/t1";
+  std::map<Key, uint64_t> expected;
+  {
+    auto tx = take(store->begin_write());
+    for (int i = 0; i < 37; ++i) {
+      const std::string collection = (i % 3 == 0) ? "b" : (i % 3 == 1) ? "a" : "c";
+      const std::string key = "key" + std::to_string(i * 7 % 37);
+      expected[{collection, key}] = take(tx->put(scope, collection, key, i % 4, "v"));
+    }
+    take(tx->remove(scope, "a", "key7", 0));
+    expected.erase({"a", "key7"});
+    take(tx->commit());
+  }
+  std::vector<KeyVersion> got;
+  std::string after_collection, after_key;
+  for (;;) {
+    auto page = take(store->read_manifest(scope, after_collection, after_key, 4));
+    EXPECT_LE(page.size(), 4u);
+    if (page.empty()) break;
+    got.insert(got.end(), page.begin(), page.end());
+    after_collection = page.back().collection;
+    after_key = page.back().key;
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  size_t i = 0;
+  for (const auto& [id, version] : expected) {
+    EXPECT_EQ(got[i].collection, id.first);
+    EXPECT_EQ(got[i].key, id.second);
+    EXPECT_EQ(got[i].version, version);
+    ++i;
+  }
+}
+
+TEST_F(SqliteServerStoreTest, CompactionKeepsTheLatestPerKeyAndDropsOldTombstones) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  {
+    auto tx = take(store->begin_write());
+    take(tx->put(scope, "n", "a", 0, "a1"));  // 1: superseded by 3
+    take(tx->put(scope, "n", "b", 0, "b1"));  // 2: superseded by 4
+    take(tx->put(scope, "n", "a", 0, "a2"));  // 3: kept
+    take(tx->remove(scope, "n", "b", 0));     // 4: tombstone <= horizon: dropped
+    take(tx->put(scope, "n", "c", 0, "c1"));  // 5: superseded by 6
+    take(tx->remove(scope, "n", "c", 0));     // 6: superseded by 7
+    take(tx->put(scope, "n", "c", 0, "c2"));  // 7: kept
+    take(tx->put(scope, "n", "d", 0, "d1"));  // 8: superseded by 9
+    take(tx->remove(scope, "n", "d", 0));     // 9: tombstone above horizon: kept
+    take(tx->commit());
+  }
+  check(store->compact(scope, 5));
+  auto seqs = [&] {
+    std::vector<uint64_t> out;
+    for (const LogEntry& e : whole_log(*store, scope)) out.push_back(e.seq);
+    return out;
+  };
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{3, 7, 9}));
+  ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(info.horizon_seq, 5u);
+  EXPECT_EQ(info.head_seq, 9u);
+  EXPECT_EQ(info.record_count, 2u);
+
+  // Cursors below the horizon must reset; 0 and cursors at or above it read on.
+  EXPECT_EQ(store->read_log(scope, 4, 10, UINT64_MAX, -1).status().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(take(store->read_log(scope, 5, 10, UINT64_MAX, -1)).entries.size(), 2u);
+  EXPECT_EQ(take(store->read_log(scope, 0, 10, UINT64_MAX, -1)).entries.size(), 3u);
+
+  check(store->compact(scope, 100));  // clamped to the head
+  EXPECT_EQ(take(store->scope_info(scope)).horizon_seq, 9u);
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{3, 7}));
+  check(store->compact(scope, 2));  // never moves backwards
+  EXPECT_EQ(take(store->scope_info(scope)).horizon_seq, 9u);
+  LogPage page = take(store->read_log(scope, 9, 10, UINT64_MAX, -1));
+  EXPECT_TRUE(page.entries.empty());
+  EXPECT_EQ(page.next_after_seq, 9u);
+
+  // Later writes supersede compacted entries too.
+  put_one(*store, scope, "n", "a", 0, "a3");
+  check(store->compact(scope, 9));
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{7, 10}));
+  check(store->compact("org/unknown", 10));
+  EXPECT_EQ(take(store->scope_info("org/unknown")).horizon_seq, 0u);
+}
+
+// A device replica: the log replayed onto a map from a cursor.
+struct Replica {
+  uint64_t cursor = 0;
+  State state;
+  int resets = 0;
+
+  void apply(const LogEntry& e) {
+    if (e.op == ChangeOp::kPut) {
+      state[{e.collection, e.key}] = Value{e.seq, e.body};
+    } else {
+      state.erase({e.collection, e.key});
+    }
+  }
+
+  // Pulls the log; a cursor behind the horizon resets from a snapshot, then pulls on.
+  void sync(ServerStore& store, const std::string& scope) {
+    for (;;) {
+      Result<LogPage> page = store.read_log(scope, cursor, 13, 700, -1);
+      if (page.status().code() == ErrorCode::kFailedPrecondition) {
+        reset(store, scope);
+        continue;
+      }
+      for (const LogEntry& e : take(std::move(page)).entries) apply(e);
+      cursor = page->next_after_seq;
+      if (!page->has_more) return;
+    }
+  }
+
+  void reset(ServerStore& store, const std::string& scope) {
+    ++resets;
+    cursor = take(store.scope_info(scope)).head_seq;  // the log continues from here
+    state.clear();
+    SnapshotPosition after;
+    for (;;) {
+      SnapshotPage page = take(store.read_snapshot(scope, after, 11, 900));
+      for (const SnapshotRecord& r : page.records) {
+        state[{r.record.collection, r.record.key}] = Value{r.record.version, r.record.body};
+      }
+      after = page.next;
+      if (!page.has_more) return;
+    }
+  }
+};
+
+TEST_F(SqliteServerStoreTest, ReadersResumingAfterCompactionConverge) {
+  auto store = open_store();
+  const std::string scope = "user/t1/u1";
+  std::mt19937 rng(2024);
+  std::vector<Replica> replicas(5);
+  for (int round = 0; round < 40; ++round) {
+    for (int t = 0; t < 4; ++t) {
+      auto tx = take(store->begin_write());
+      for (int i = 0; i < 10; ++i) {
+        const std::string collection = (rng() % 2) ? "journal" : "drafts";
+        const std::string key = "k" + std::to_string(rng() % 25);
+        if (rng() % 3 == 0) {
+          take(tx->remove(scope, collection, key, 0));
+        } else {
+          take(tx->put(scope, collection, key, static_cast<int>(rng() % 3),
+                       std::string(rng() % 80, 'a' + round % 26)));
+        }
+      }
+      take(tx->commit());
+    }
+    for (size_t r = 0; r < replicas.size(); ++r) {
+      if (round % (r + 1) == 0) replicas[r].sync(*store, scope);
+    }
+    if (round % 3 == 2) {
+      // The server keeps tombstones for most replicas; the slowest ones fall behind.
+      std::vector<uint64_t> cursors;
+      for (const Replica& r : replicas) cursors.push_back(r.cursor);
+      std::sort(cursors.begin(), cursors.end());
+      check(store->compact(scope, cursors[2]));
+    }
+  }
+  const State truth = snapshot_state(*store, scope);
+  ASSERT_FALSE(truth.empty());
+  const ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(truth.size(), info.record_count);
+  int resumed_without_reset = 0;
+  for (Replica& r : replicas) {
+    const int resets_before = r.resets;
+    const bool at_or_above_horizon = r.cursor >= info.horizon_seq;
+    r.sync(*store, scope);
+    EXPECT_EQ(r.state, truth);
+    EXPECT_EQ(r.cursor, info.head_seq);
+    if (at_or_above_horizon) {
+      EXPECT_EQ(r.resets, resets_before);
+      ++resumed_without_reset;
+    }
+  }
+  EXPECT_GE(resumed_without_reset, 3);
+  int resets = 0;
+  for (const Replica& r : replicas) resets += r.resets;
+  EXPECT_GT(resets, 0);  // the slow replicas did fall behind the horizon
+  // A fresh replica replaying the compacted log from 0 converges as well.
+  Replica fresh;
+  fresh.sync(*store, scope);
+  EXPECT_EQ(fresh.resets, 0);
+  EXPECT_EQ(fresh.state, truth);
+  // Right after compaction the log holds at most one entry per key.
+  check(store->compact(scope, info.head_seq));
+  std::set<Key> keys;
+  for (const LogEntry& e : whole_log(*store, scope)) {
+    EXPECT_TRUE(keys.insert({e.collection, e.key}).second) << e.collection << "/" << e.key;
+  }
+}
+
+TEST_F(SqliteServerStoreTest, ReopeningKeepsEverything) {
+  {
+    auto store = open_store();
+    put_one(*store, "org/t1", "contacts", "a", 2, "A");
+    put_one(*store, "org/t1", "contacts", "b", 1, "B");
+    remove_one(*store, "org/t1", "contacts", "b");
+    put_one(*store, "user/t1/u1", "drafts", "d", 0, "D");
+    auto tx = take(store->begin_write());
+    check(tx->record_outcome("dev-1", RecordedOutcome{1, true, "", ""}));
+    check(tx->record_outcome("dev-1", RecordedOutcome{2, false, "rejected", "queue closed"}));
+    take(tx->commit());
+    check(store->compact("org/t1", 3));
+  }
+  auto store = open_store();
+  EXPECT_EQ(take(store->get("org/t1", "contacts", "a"))->body, "A");
+  EXPECT_FALSE(take(store->get("org/t1", "contacts", "b")).has_value());
+  ScopeInfo info = take(store->scope_info("org/t1"));
+  EXPECT_EQ(info.head_seq, 3u);
+  EXPECT_EQ(info.horizon_seq, 3u);
+  EXPECT_EQ(info.record_count, 1u);
+  EXPECT_EQ(info.record_bytes, entry_cost("contacts", "a", "A"));
+  EXPECT_EQ(whole_log(*store, "org/t1").size(), 1u);
+  EXPECT_EQ(take(store->last_mutation_id("dev-1")), 2u);
+  auto rejected = take(store->rejections("dev-1", 0, 10));
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].mutation_id, 2u);
+  EXPECT_FALSE(rejected[0].applied);
+  EXPECT_EQ(rejected[0].code, "rejected");
+  EXPECT_EQ(rejected[0].reason, "queue closed");
+  EXPECT_EQ(put_one(*store, "org/t1", "contacts", "c", 0, "C"), 4u);
+  EXPECT_EQ(put_one(*store, "user/t1/u1", "drafts", "d", 0, "D2"), 2u);
+}
+
+TEST_F(SqliteServerStoreTest, ConcurrentWritersGetGapFreeSeqsWhileAReaderFollows) {
+  auto store = open_store();
+  const std::string scope = "org/t1";
+  constexpr int kWriters = 4;
+  constexpr int kPuts = 500;
+  std::atomic<int> writers_left{kWriters};
+  std::vector<std::vector<uint64_t>> seqs(kWriters);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPuts; ++i) {
+        auto tx = store->begin_write();
+        if (!tx.ok()) {
+          ADD_FAILURE() << tx.status().to_string();
+          break;
+        }
+        auto seq = (*tx)->put(scope, "contacts", "w" + std::to_string(w) + "-" + std::to_string(i),
+                              i % 3, "body");
+        auto heads = (*tx)->commit();
+        if (!seq.ok() || !heads.ok()) {
+          ADD_FAILURE() << seq.status().to_string() << heads.status().to_string();
+          break;
+        }
+        seqs[w].push_back(*seq);
+      }
+      --writers_left;
+    });
+  }
+  int reads = 0;
+  std::string reader_error;
+  std::thread reader([&] {
+    uint64_t last_seen = 0;
+    while (writers_left.load() > 0 && reader_error.empty()) {
+      // Every read sees a gap-free prefix of the log, and never less than before.
+      uint64_t expect = 1;
+      uint64_t after = 0;
+      for (;;) {
+        auto page = store->read_log(scope, after, 97, UINT64_MAX, -1);
+        if (!page.ok()) {
+          reader_error = page.status().to_string();
+          break;
+        }
+        for (const LogEntry& e : page->entries) {
+          if (e.seq != expect++) reader_error = "gap before seq " + std::to_string(e.seq);
+        }
+        after = page->next_after_seq;
+        if (!page->has_more) break;
+      }
+      if (expect - 1 < last_seen) reader_error = "the log went backwards";
+      last_seen = expect - 1;
+      ++reads;
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  reader.join();
+  EXPECT_EQ(reader_error, "");
+  EXPECT_GT(reads, 0);
+  std::vector<uint64_t> all;
+  for (const auto& v : seqs) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kWriters * kPuts));
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i + 1);
+  auto log = whole_log(*store, scope);
+  ASSERT_EQ(log.size(), all.size());
+  for (size_t i = 0; i < log.size(); ++i) ASSERT_EQ(log[i].seq, i + 1);
+  for (int w = 0; w < kWriters; ++w) {
+    auto r = take(store->get(scope, "contacts", "w" + std::to_string(w) + "-17"));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->version, seqs[w][17]);
+  }
+  ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(info.head_seq, 2000u);
+  EXPECT_EQ(info.record_count, 2000u);
+}
+
+TEST_F(SqliteServerStoreTest, TwoStoresOnOneFileShareTheSeqs) {
+  auto first = open_store();
+  auto second = open_store();
+  EXPECT_EQ(put_one(*first, "org/t1", "c", "a", 0, "x"), 1u);
+  EXPECT_EQ(put_one(*second, "org/t1", "c", "b", 0, "y"), 2u);
+  EXPECT_EQ(put_one(*first, "org/t1", "c", "c", 0, "z"), 3u);
+  EXPECT_EQ(take(second->scope_info("org/t1")).record_count, 3u);
+}
+
+TEST_F(SqliteServerStoreTest, MutationBookkeepingCommitsAndRollsBackWithTheEffects) {
+  auto store = open_store();
+  {
+    auto tx = take(store->begin_write());
+    take(tx->put("user/t1/u1", "state", "agent", 0, "busy"));
+    check(tx->record_outcome("dev-1", RecordedOutcome{1, true, "", ""}));
+    EXPECT_EQ(take(tx->last_mutation_id("dev-1")), 1u);
+  }  // rolled back together
+  EXPECT_EQ(take(store->last_mutation_id("dev-1")), 0u);
+  EXPECT_FALSE(take(store->get("user/t1/u1", "state", "agent")).has_value());
+  {
+    auto tx = take(store->begin_write());
+    EXPECT_EQ(take(tx->last_mutation_id("dev-1")), 0u);
+    take(tx->put("user/t1/u1", "state", "agent", 0, "busy"));
+    check(tx->record_outcome("dev-1", RecordedOutcome{1, true, "", ""}));
+    take(tx->commit());
+  }
+  EXPECT_EQ(take(store->last_mutation_id("dev-1")), 1u);
+  EXPECT_EQ(take(store->last_mutation_id("dev-2")), 0u);
+  {
+    auto tx = take(store->begin_write());
+    EXPECT_EQ(take(tx->last_mutation_id("dev-1")), 1u);
+    // A replayed mutation id is refused, and the transaction goes on.
+    EXPECT_EQ(tx->record_outcome("dev-1", RecordedOutcome{1, true, "", ""}).code(),
+              ErrorCode::kAlreadyExists);
+    check(tx->record_outcome("dev-1", RecordedOutcome{5, false, "rejected", "not allowed"}));
+    take(tx->commit());
+  }
+  EXPECT_EQ(take(store->last_mutation_id("dev-1")), 5u);
+  auto rejected = take(store->rejections("dev-1", 0, 10));
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].mutation_id, 5u);
+  EXPECT_TRUE(take(store->rejections("dev-1", 5, 10)).empty());
+}
+
+TEST_F(SqliteServerStoreTest, RejectionsAreKeptBoundedPerClient) {
+  auto store = open_store();
+  {
+    auto tx = take(store->begin_write());
+    for (uint64_t id = 1; id <= 2500; ++id) {
+      const bool applied = id % 2 == 0;
+      check(tx->record_outcome("dev-1", RecordedOutcome{id, applied, applied ? "" : "rejected",
+                                                        applied ? "" : "r" + std::to_string(id)}));
+    }
+    check(tx->record_outcome("dev-2", RecordedOutcome{3, false, "permission_denied", "no"}));
+    take(tx->commit());
+  }
+  EXPECT_EQ(take(store->last_mutation_id("dev-1")), 2500u);
+  auto all = take(store->rejections("dev-1", 0, 100000));
+  ASSERT_EQ(all.size(), SqliteServerStore::kMaxRejectionsPerClient);
+  EXPECT_EQ(all.front().mutation_id, 501u);
+  EXPECT_EQ(all.back().mutation_id, 2499u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].mutation_id, 501 + 2 * i);
+    EXPECT_FALSE(all[i].applied);
+    EXPECT_EQ(all[i].code, "rejected");
+    EXPECT_EQ(all[i].reason, "r" + std::to_string(all[i].mutation_id));
+  }
+  auto some = take(store->rejections("dev-1", 2000, 5));
+  ASSERT_EQ(some.size(), 5u);
+  EXPECT_EQ(some[0].mutation_id, 2001u);
+  EXPECT_EQ(some[4].mutation_id, 2009u);
+  auto other = take(store->rejections("dev-2", 0, 10));
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].code, "permission_denied");
+}
+
+TEST_F(SqliteServerStoreTest, GarbageFileIsCorruptAndLeftUntouched) {
+  std::string garbage;
+  std::mt19937 rng(1);
+  for (int i = 0; i < 8192; ++i) garbage.push_back(static_cast<char>(rng()));
+  for (const std::string& bytes : {garbage, std::string("just some text, not a database\n")}) {
+    write_bytes(path_, bytes);
+    auto result = SqliteServerStore::open(path_);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), ErrorCode::kCorrupt) << result.status().to_string();
+    EXPECT_NE(result.status().message().find(path_), std::string::npos);
+    EXPECT_EQ(read_bytes(path_), bytes);
+    EXPECT_FALSE(fs::exists(path_ + "-wal"));
+    EXPECT_FALSE(fs::exists(path_ + "-journal"));
+  }
+}
+
+TEST_F(SqliteServerStoreTest, ForeignSqliteDatabaseIsRefusedAndLeftUntouched) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE something_else (x INTEGER)");
+  }
+  const std::string before = read_bytes(path_);
+  auto result = SqliteServerStore::open(path_);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kCorrupt) << result.status().to_string();
+  EXPECT_NE(result.status().message().find("not an outpost server store"), std::string::npos);
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(SqliteServerStoreTest, NewerStoreFormatIsRefusedAndLeftUntouched) {
+  {
+    auto store = open_store();
+    put_one(*store, "org/t1", "c", "a", 0, "x");
+  }
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE meta SET value = 99 WHERE key = 'format_version'");
+  }
+  const std::string before = read_bytes(path_);
+  auto result = SqliteServerStore::open(path_);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kSchemaTooNew) << result.status().to_string();
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(SqliteServerStoreTest, EmptyFileBecomesAStore) {
+  write_bytes(path_, "");
+  auto store = open_store();
+  EXPECT_EQ(put_one(*store, "org/t1", "c", "a", 0, "x"), 1u);
+}
+
+// Makes a directory read-only even for root (which ignores permission bits) by setting the
+// immutable attribute; undone on destruction.
+class ReadOnlyDir {
+ public:
+  explicit ReadOnlyDir(const std::string& path) : path_(path) {
+    fs::create_directory(path_);
+    if (geteuid() != 0) {
+      ok_ = chmod(path_.c_str(), 0555) == 0;
+      return;
+    }
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+      flags |= FS_IMMUTABLE_FL;
+      ok_ = immutable_ = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+    }
+    ::close(fd);
+  }
+  ~ReadOnlyDir() {
+    if (immutable_) {
+      const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY);
+      int flags = 0;
+      if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+        flags &= ~FS_IMMUTABLE_FL;
+        ioctl(fd, FS_IOC_SETFLAGS, &flags);
+      }
+      if (fd >= 0) ::close(fd);
+    } else {
+      chmod(path_.c_str(), 0755);
+    }
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string path_;
+  bool ok_ = false;
+  bool immutable_ = false;
+};
+
+TEST_F(SqliteServerStoreTest, ReadOnlyDirectoryIsAClearIoError) {
+  ReadOnlyDir dir(dir_ + "/ro");
+  if (!dir.ok()) GTEST_SKIP() << "cannot make a read-only directory here";
+  const std::string path = dir_ + "/ro/server.db";
+  auto result = SqliteServerStore::open(path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kIo) << result.status().to_string();
+  EXPECT_NE(result.status().message().find(path), std::string::npos);
+  EXPECT_NE(result.status().message().find("writable"), std::string::npos);
+}
+
+TEST_F(SqliteServerStoreTest, MissingDirectoryIsAClearIoError) {
+  auto result = SqliteServerStore::open(dir_ + "/no/such/dir/server.db");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kIo) << result.status().to_string();
+}
+
+TEST_F(SqliteServerStoreTest, CheckpointEmptiesTheWal) {
+  auto store = open_store();
+  for (int i = 0; i < 20; ++i) put_one(*store, "org/t1", "c", std::to_string(i), 0, "x");
+  EXPECT_GT(fs::file_size(path_ + "-wal"), 0u);
+  check(store->checkpoint());
+  EXPECT_EQ(fs::file_size(path_ + "-wal"), 0u);
+  EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 20u);
+}
+
+}  // namespace
+}  // namespace outpost
