@@ -146,6 +146,14 @@ void CollectionTable::create_or_migrate(SQLite::Database& db, const Collection& 
     db.exec("CREATE INDEX IF NOT EXISTS i_" + c.name + "_" + column->name + " ON " + table + "(" +
             column->name + ")");
   }
+  for (const auto& columns : c.compound_indexes) {
+    std::string name = "i_" + c.name, list;
+    for (const std::string& column : columns) {
+      name += "_" + column;
+      list += (list.empty() ? "" : ", ") + column;
+    }
+    db.exec("CREATE INDEX IF NOT EXISTS " + name + " ON " + table + "(" + list + ")");
+  }
   create_search_table(db, c);
 }
 

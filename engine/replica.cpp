@@ -96,6 +96,19 @@ class Replica::Impl : public RecordAccess {
 
   CollectionTable& table(const Collection& collection) { return *tables.at(collection.name); }
 
+  // A prepared statement for `sql`, kept for the connection's life, reset and unbound.
+  // Callers reset it again after reading so no read transaction stays open.
+  SQLite::Statement& cached(const char* sql) {
+    auto it = statements.find(sql);
+    if (it == statements.end()) {
+      it = statements.emplace(sql, std::make_unique<SQLite::Statement>(db, sql)).first;
+    }
+    it->second->reset();
+    it->second->clearBindings();
+    return *it->second;
+  }
+  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+
   void forget_shadow_added() {
     for (const auto& entry : shadow_added) shadowed.erase(entry);
     shadow_added.clear();
@@ -106,9 +119,8 @@ class Replica::Impl : public RecordAccess {
     auto entry = std::make_pair(collection.name, key);
     if (shadowed.count(entry) != 0) return;
     std::optional<StoredRow> row = table(collection).get(key);
-    SQLite::Statement insert(db,
-                             "INSERT INTO _shadow (collection, key, present, version, body) "
-                             "VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement& insert = cached(
+        "INSERT INTO _shadow (collection, key, present, version, body) VALUES (?, ?, ?, ?, ?)");
     insert.bind(1, collection.name);
     insert.bind(2, key);
     insert.bind(3, row ? 1 : 0);
@@ -124,10 +136,14 @@ class Replica::Impl : public RecordAccess {
   }
 
   uint64_t shadow_version(const Collection& collection, const std::string& key) {
-    SQLite::Statement select(db, "SELECT version FROM _shadow WHERE collection = ? AND key = ?");
+    SQLite::Statement& select =
+        cached("SELECT version FROM _shadow WHERE collection = ? AND key = ?");
     select.bind(1, collection.name);
     select.bind(2, key);
-    return select.executeStep() ? static_cast<uint64_t>(select.getColumn(0).getInt64()) : 0;
+    uint64_t version =
+        select.executeStep() ? static_cast<uint64_t>(select.getColumn(0).getInt64()) : 0;
+    select.reset();
+    return version;
   }
 
   // RecordAccess for local mutators: writes go to the UI table, the server's version of
@@ -478,8 +494,8 @@ Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, i
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
     std::string serialized = args.SerializeAsString();
-    SQLite::Statement insert(impl.db,
-                             "INSERT INTO _outbox (name, args, created_ms) VALUES (?, ?, ?)");
+    SQLite::Statement& insert =
+        impl.cached("INSERT INTO _outbox (name, args, created_ms) VALUES (?, ?, ?)");
     insert.bind(1, name);
     insert.bind(2, serialized.data(), static_cast<int>(serialized.size()));
     insert.bind(3, now_ms);
@@ -612,9 +628,9 @@ class ApplyRun {
     if (impl_.shadowed.count(entry) != 0) {
       // A pending mutation touched this row: the server's version goes to the shadow and
       // the rebase rebuilds the row from it.
-      SQLite::Statement update(impl_.db,
-                               "UPDATE _shadow SET present = ?, version = ?, body = ? "
-                               "WHERE collection = ? AND key = ? AND version < ?");
+      SQLite::Statement& update = impl_.cached(
+          "UPDATE _shadow SET present = ?, version = ?, body = ? "
+          "WHERE collection = ? AND key = ? AND version < ?");
       update.bind(1, put ? 1 : 0);
       update.bind(2, static_cast<int64_t>(change.version()));
       update.bind(3, change.body().data(), static_cast<int>(change.body().size()));
@@ -639,10 +655,9 @@ class ApplyRun {
   }
 
   void set_cursor(const std::string& scope, uint64_t seq, const std::string& token) {
-    SQLite::Statement upsert(impl_.db,
-                             "INSERT INTO _cursors (scope, seq, token) VALUES (?, ?, ?) "
-                             "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq, "
-                             "token = excluded.token");
+    SQLite::Statement& upsert = impl_.cached(
+        "INSERT INTO _cursors (scope, seq, token) VALUES (?, ?, ?) "
+        "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq, token = excluded.token");
     upsert.bind(1, scope);
     upsert.bind(2, static_cast<int64_t>(seq));
     upsert.bind(3, token.data(), static_cast<int>(token.size()));

@@ -88,6 +88,23 @@ Result<std::shared_ptr<Collection>> build_collection(const Descriptor* descripto
     out->columns.push_back(
         Column{field, field->name(), type, field_options.indexed(), field_options.searchable()});
   }
+  for (const std::string& spec : options.compound_indexes()) {
+    std::vector<std::string> names;
+    size_t start = 0;
+    while (start <= spec.size()) {
+      size_t comma = spec.find(',', start);
+      if (comma == std::string::npos) comma = spec.size();
+      names.push_back(spec.substr(start, comma - start));
+      start = comma + 1;
+    }
+    for (const std::string& name : names) {
+      if (out->column(name) == nullptr) {
+        return error(ErrorCode::kInvalidArgument,
+                     where + ": compound index '" + spec + "' names no column '" + name + "'");
+      }
+    }
+    out->compound_indexes.push_back(std::move(names));
+  }
   return out;
 }
 

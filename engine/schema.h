@@ -37,6 +37,7 @@ struct Collection {
   MergePolicy merge = MERGE_UNSPECIFIED;
   int priority = 0;
   std::vector<Column> columns;  // singular scalar fields, in field-number order
+  std::vector<std::vector<std::string>> compound_indexes;  // column names, in index order
   std::vector<const Column*> searchable() const;
   std::vector<const Column*> indexed() const;
   const Column* column(const std::string& name) const;

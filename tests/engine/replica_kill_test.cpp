@@ -34,6 +34,7 @@ std::string draft_text(uint64_t n) {
   auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
                                {.tenant = "acme", .user = "agent1"});
   if (!replica.ok()) _exit(2);
+  if (write(report_fd, "R", 1) != 1) _exit(4);  // opened: the parent's kill clock starts
   for (uint64_t n = 0;; ++n) {
     m::SaveDraft args;
     std::string id = "draft-" + std::to_string(seed) + "-" + std::to_string(n);
@@ -51,6 +52,7 @@ std::string draft_text(uint64_t n) {
   auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
                                {.tenant = "acme", .user = "agent1"});
   if (!replica.ok()) _exit(2);
+  if (write(report_fd, "R", 1) != 1) _exit(4);
   auto cursors = (*replica)->cursors();
   uint64_t seq = cursors.ok() && !cursors->empty() ? (*cursors)[0].seq : 0;
   for (;;) {
@@ -80,7 +82,11 @@ std::vector<char> run_and_kill(Child child_body, std::mt19937& rng) {
     child_body(fds[1]);
   }
   close(fds[1]);
-  std::uniform_int_distribution<int> delay_us(2000, 60000);
+  // Kill at a random moment after the child opened the replica (a slow, loaded machine
+  // must not turn the test into one that kills children before they did anything).
+  char ready = 0;
+  EXPECT_EQ(read(fds[0], &ready, 1), 1);
+  std::uniform_int_distribution<int> delay_us(0, 30000);
   usleep(delay_us(rng));
   kill(child, SIGKILL);
   int status = 0;
