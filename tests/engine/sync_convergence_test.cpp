@@ -1,0 +1,346 @@
+// The sync protocol end to end without sockets: real replicas (SQLite files), the real
+// server core over the real SQLite server store, frames passed by hand. The transport
+// suites run the same flows over HTTP and WebSocket.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+#include "engine/server_core.h"
+#include "engine/sync_client.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "test_support.h"
+
+namespace outpost {
+namespace {
+
+namespace d = outpost::domain;
+namespace m = outpost::mutations;
+
+struct Device {
+  std::string path;
+  Principal who;
+  std::unique_ptr<Replica> replica;
+  std::unique_ptr<SyncClient> client;
+
+  void open() {
+    client.reset();
+    replica.reset();
+    auto opened = Replica::open(path, Schema::domain(), &domain_mutators(),
+                                {.tenant = who.tenant, .user = who.user});
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    replica = std::move(opened).value();
+    client = std::make_unique<SyncClient>(*replica, SyncClientOptions{.max_changes_per_pull = 50});
+    client->on_connected();
+  }
+};
+
+class SyncConvergence : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.file("server.db"));
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+  }
+
+  Device& device(const std::string& name, const std::string& tenant, const std::string& user) {
+    auto device = std::make_unique<Device>();
+    device->path = dir_.file(name + ".db");
+    device->who = Principal{tenant, user, name};
+    device->open();
+    devices_.push_back(std::move(device));
+    return *devices_.back();
+  }
+
+  // Connects the device and runs its sync until it has nothing to send. Returns the number
+  // of exchanges.
+  int sync(Device& device, int max_exchanges = 10000) {
+    device.client->on_connected();
+    int exchanges = 0;
+    for (; exchanges < max_exchanges; ++exchanges) {
+      auto frame = device.client->next_request();
+      EXPECT_TRUE(frame.ok()) << frame.status().to_string();
+      if (!frame.ok() || !frame->has_value()) break;
+      if ((*frame)->has_push()) {
+        auto response = core_->push(device.who, (*frame)->push(), now_ms_);
+        EXPECT_TRUE(response.ok()) << response.status().to_string();
+        EXPECT_TRUE(device.client->on_push_response(*response).ok());
+      } else {
+        auto response = core_->pull(device.who, (*frame)->pull());
+        EXPECT_TRUE(response.ok()) << response.status().to_string();
+        Status applied = device.client->on_pull_response(*response);
+        EXPECT_TRUE(applied.ok()) << applied.to_string();
+      }
+    }
+    EXPECT_LT(exchanges, max_exchanges) << "sync did not settle";
+    return exchanges;
+  }
+
+  void seed(const std::string& scope, const google::protobuf::Message& record) {
+    const Collection* collection = Schema::domain().find(record.GetDescriptor());
+    Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+      auto version = tx.put(scope, collection->name, collection->key_of(record),
+                            collection->priority, record.SerializeAsString());
+      return version.ok() ? Status::Ok() : version.status();
+    });
+    ASSERT_TRUE(written.ok()) << written.to_string();
+  }
+
+  // collection/key -> (version, body) as the server holds a scope.
+  std::map<std::string, std::pair<uint64_t, std::string>> server_view(const std::string& scope) {
+    std::map<std::string, std::pair<uint64_t, std::string>> out;
+    SnapshotPosition after;
+    for (;;) {
+      auto page = store_->read_snapshot(scope, after, 1000, 1 << 20);
+      EXPECT_TRUE(page.ok());
+      for (const auto& item : page->records) {
+        out[item.record.collection + "/" + item.record.key] = {item.record.version,
+                                                               item.record.body};
+      }
+      if (!page->has_more) break;
+      after = page->next;
+    }
+    return out;
+  }
+
+  std::map<std::string, std::pair<uint64_t, std::string>> device_view(Device& device, Scope scope) {
+    std::map<std::string, std::pair<uint64_t, std::string>> out;
+    for (const auto& collection : Schema::domain().collections()) {
+      if (collection->scope != scope) continue;
+      auto rows = device.replica->sql("SELECT " + collection->key_field->name() +
+                                      ", _version, _body FROM c_" + collection->name);
+      EXPECT_TRUE(rows.ok());
+      for (const auto& row : rows->rows) {
+        out[collection->name + "/" + std::get<std::string>(row[0])] = {
+            static_cast<uint64_t>(std::get<int64_t>(row[1])), std::get<std::string>(row[2])};
+      }
+    }
+    return out;
+  }
+
+  void expect_converged(Device& device) {
+    EXPECT_TRUE(device.replica->pending()->empty());
+    EXPECT_EQ(device_view(device, SCOPE_USER), server_view(device.who.user_scope()))
+        << device.who.device;
+    EXPECT_EQ(device_view(device, SCOPE_ORG), server_view(device.who.org_scope()))
+        << device.who.device;
+  }
+
+  d::Voicemail voicemail(const std::string& id) {
+    d::Voicemail v;
+    v.set_id(id);
+    v.set_caller_name("Caller " + id);
+    v.set_received_ms(1000);
+    return v;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  int64_t now_ms_ = 1'790'000'000'000;
+};
+
+TEST_F(SyncConvergence, TwoDevicesOfOneUserAndAnotherUserConvergeWithoutLeaks) {
+  seed("user/acme/ann", voicemail("vm-ann"));
+  seed("user/acme/bob", voicemail("vm-bob"));
+  d::Contact contact;
+  contact.set_id("c1");
+  contact.set_first_name("Chloe");
+  seed("org/acme", contact);
+  d::Queue queue;
+  queue.set_id("q1");
+  queue.set_name("Support");
+  seed("user/acme/ann", queue);
+
+  Device& phone = device("ann-phone", "acme", "ann");
+  Device& tablet = device("ann-tablet", "acme", "ann");
+  Device& bob = device("bob-phone", "acme", "bob");
+  sync(phone);
+  sync(tablet);
+  sync(bob);
+
+  // Offline edits on both of Ann's devices and on Bob's.
+  m::MarkVoicemailRead read;
+  read.set_id("vm-ann");
+  ASSERT_TRUE(phone.replica->mutate("mark_voicemail_read", read, 1).ok());
+  m::SetQueueJoined join;
+  join.set_queue_id("q1");
+  join.set_joined(true);
+  ASSERT_TRUE(tablet.replica->mutate("set_queue_joined", join, 2).ok());
+  m::SetUserSetting setting;
+  setting.set_name("last_queue.email");
+  setting.set_value("q1");
+  ASSERT_TRUE(tablet.replica->mutate("set_user_setting", setting, 3).ok());
+  m::SetFavourite favourite;
+  favourite.set_kind(d::FAVOURITE_CONTACT);
+  favourite.set_target_id("c1");
+  favourite.set_favourite(true);
+  ASSERT_TRUE(bob.replica->mutate("set_favourite", favourite, 4).ok());
+
+  // Reconnect in some order, then once more so everybody hears everybody.
+  sync(tablet);
+  sync(bob);
+  sync(phone);
+  sync(tablet);
+  for (Device* device : {&phone, &tablet, &bob}) expect_converged(*device);
+
+  EXPECT_TRUE((*phone.replica->get<d::Queue>("q1"))->joined());
+  EXPECT_TRUE((*tablet.replica->get<d::Voicemail>("vm-ann"))->read());
+  EXPECT_EQ(phone.replica->count("contact").value(), 1u);  // org data reaches all
+  EXPECT_EQ(bob.replica->count("contact").value(), 1u);
+  // Private data never crosses users.
+  EXPECT_FALSE(bob.replica->get<d::Voicemail>("vm-ann")->has_value());
+  EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm-bob")->has_value());
+  EXPECT_EQ(bob.replica->count("favourite").value(), 1u);
+  EXPECT_EQ(phone.replica->count("favourite").value(), 0u);
+}
+
+TEST_F(SyncConvergence, ATokenCannotReadAnotherTenantOrUser) {
+  Device& ann = device("ann", "acme", "ann");
+  protocol::PullRequest request;
+  request.set_client_id(ann.replica->client_id());
+  request.set_schema_version(1);
+  request.set_protocol_version(1);
+  request.add_cursors()->set_scope("org/globex");
+  auto refused = core_->pull(ann.who, request);
+  EXPECT_EQ(refused.status().code(), ErrorCode::kPermissionDenied);
+  request.mutable_cursors(0)->set_scope("user/acme/bob");
+  EXPECT_EQ(core_->pull(ann.who, request).status().code(), ErrorCode::kPermissionDenied);
+}
+
+TEST_F(SyncConvergence, AnInitialSyncDeliversUrgentRecordsFirst) {
+  for (int i = 0; i < 120; ++i) {
+    d::Contact contact;
+    contact.set_id("c" + std::to_string(i));
+    seed("org/acme", contact);
+  }
+  d::Interaction interaction;
+  interaction.set_id("i1");
+  seed("user/acme/ann", interaction);
+  seed("user/acme/ann", voicemail("vm-new"));
+  Device& phone = device("phone", "acme", "ann");
+  // One exchange with a small batch: the voicemail (priority 0) is already in the store.
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  (*frame)->mutable_pull()->set_max_changes(2);
+  auto response = core_->pull(phone.who, (*frame)->pull());
+  ASSERT_TRUE(response.ok());
+  ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+  EXPECT_TRUE(phone.replica->get<d::Voicemail>("vm-new")->has_value());
+  EXPECT_TRUE(phone.replica->get<d::Interaction>("i1")->has_value());
+  EXPECT_EQ(phone.replica->count("contact").value(), 0u);
+  auto progress = phone.client->progress();
+  EXPECT_EQ(progress.scopes[0].phase, SyncPhase::kIdle);  // user scope done
+  sync(phone);
+  expect_converged(phone);
+  EXPECT_EQ(phone.replica->count("contact").value(), 120u);
+}
+
+TEST_F(SyncConvergence, PushIsExactlyOnceEvenWhenRepeated) {
+  Device& phone = device("phone", "acme", "ann");
+  m::SetUserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  ASSERT_TRUE(phone.replica->mutate("set_user_setting", setting, 1).ok());
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && (*frame)->has_push());
+  const protocol::PushRequest push = (*frame)->push();
+  auto first = core_->push(phone.who, push, now_ms_);
+  auto again = core_->push(phone.who, push, now_ms_);  // a retry after a lost response
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(again->results(0).outcome(), protocol::MutationResult::APPLIED);
+  auto info = store_->scope_info("user/acme/ann");
+  EXPECT_EQ(info->head_seq, 1u);      // applied once
+  phone.client->on_request_failed();  // the device never saw a response
+  sync(phone);
+  expect_converged(phone);
+  EXPECT_EQ(store_->scope_info("user/acme/ann")->head_seq, 1u);
+}
+
+TEST_F(SyncConvergence, RejectedMutationsAreReportedAndRolledBack) {
+  Device& phone = device("phone", "acme", "ann");
+  m::WrapUp wrap;
+  wrap.add_interaction_ids("i-unknown-on-server");
+  wrap.set_skip(true);
+  d::Interaction interaction;
+  interaction.set_id("i-unknown-on-server");
+  // The device believes the interaction exists (e.g. it was deleted on the server since).
+  protocol::PullResponse local;
+  auto* scope = local.add_scopes();
+  scope->set_scope("user/acme/ann");
+  *scope->add_changes() = testing::put_change("interaction", interaction.id(), interaction, 1);
+  ASSERT_TRUE(phone.replica->apply(local).ok());
+  ASSERT_TRUE(phone.replica->mutate("wrap_up", wrap, 1).ok());
+  sync(phone);
+  auto rejected = phone.replica->rejected();
+  ASSERT_EQ(rejected->size(), 1u);
+  EXPECT_EQ((*rejected)[0].code, "rejected");
+  EXPECT_NE((*rejected)[0].reason.find("i-unknown-on-server"), std::string::npos);
+  EXPECT_TRUE(phone.replica->pending()->empty());
+}
+
+TEST_F(SyncConvergence, ADeviceBehindTheHorizonResetsPerKeyAndKeepsItsOutbox) {
+  for (int i = 0; i < 30; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  // Offline: a pending mutation on a voicemail the server will keep.
+  m::MarkVoicemailRead read;
+  read.set_id("vm5");
+  ASSERT_TRUE(phone.replica->mutate("mark_voicemail_read", read, 1).ok());
+  // Meanwhile on the server: deletes, updates, inserts, then compaction past the device.
+  Status changed = core_->write([&](ServerWriteTx& tx) -> Status {
+    for (int i = 0; i < 10; ++i) {
+      auto removed = tx.remove("user/acme/ann", "voicemail", "vm" + std::to_string(20 + i), 0);
+      if (!removed.ok()) return removed.status();
+    }
+    d::Voicemail updated = voicemail("vm7");
+    updated.set_transcription("call me back");
+    auto put = tx.put("user/acme/ann", "voicemail", "vm7", 0, updated.SerializeAsString());
+    if (!put.ok()) return put.status();
+    put =
+        tx.put("user/acme/ann", "voicemail", "vm-new", 0, voicemail("vm-new").SerializeAsString());
+    return put.ok() ? Status::Ok() : put.status();
+  });
+  ASSERT_TRUE(changed.ok());
+  ASSERT_TRUE(core_->compact("user/acme/ann", 0).ok());
+  EXPECT_GT(store_->scope_info("user/acme/ann")->horizon_seq, 30u);
+
+  sync(phone);
+  expect_converged(phone);
+  EXPECT_EQ(phone.replica->count("voicemail").value(), 21u);
+  EXPECT_EQ((*phone.replica->get<d::Voicemail>("vm7"))->transcription(), "call me back");
+  EXPECT_TRUE((*phone.replica->get<d::Voicemail>("vm5"))->read());  // the pending edit survived
+  EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm25")->has_value());
+}
+
+TEST_F(SyncConvergence, AKillMidPullResumesWithoutGapOrDuplicate) {
+  for (int i = 0; i < 500; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
+  Device& phone = device("phone", "acme", "ann");
+  // Three exchanges, then the app is killed and reopened, repeatedly.
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      auto frame = phone.client->next_request();
+      ASSERT_TRUE(frame.ok());
+      if (!frame->has_value()) break;
+      auto response = core_->pull(phone.who, (*frame)->pull());
+      ASSERT_TRUE(response.ok());
+      ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+    }
+    phone.open();
+    if (round % 7 == 0) {  // the server changes some records meanwhile
+      d::Voicemail changed = voicemail("vm" + std::to_string(round));
+      changed.set_read(true);
+      seed("user/acme/ann", changed);
+    }
+  }
+  sync(phone);
+  expect_converged(phone);
+}
+
+}  // namespace
+}  // namespace outpost
