@@ -3,9 +3,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -940,55 +939,27 @@ TEST_F(SqliteServerStoreTest, EmptyFileBecomesAStore) {
   EXPECT_EQ(put_one(*store, "org/t1", "c", "a", 0, "x"), 1u);
 }
 
-// Makes a directory read-only even for root (which ignores permission bits) by setting the
-// immutable attribute; undone on destruction.
-class ReadOnlyDir {
- public:
-  explicit ReadOnlyDir(const std::string& path) : path_(path) {
-    fs::create_directory(path_);
-    if (geteuid() != 0) {
-      ok_ = chmod(path_.c_str(), 0555) == 0;
-      return;
-    }
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return;
-    int flags = 0;
-    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-      flags |= FS_IMMUTABLE_FL;
-      ok_ = immutable_ = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-    }
-    ::close(fd);
-  }
-  ~ReadOnlyDir() {
-    if (immutable_) {
-      const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY);
-      int flags = 0;
-      if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-        flags &= ~FS_IMMUTABLE_FL;
-        ioctl(fd, FS_IOC_SETFLAGS, &flags);
-      }
-      if (fd >= 0) ::close(fd);
-    } else {
-      chmod(path_.c_str(), 0755);
-    }
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string path_;
-  bool ok_ = false;
-  bool immutable_ = false;
-};
-
 TEST_F(SqliteServerStoreTest, ReadOnlyDirectoryIsAClearIoError) {
-  ReadOnlyDir dir(dir_ + "/ro");
-  if (!dir.ok()) GTEST_SKIP() << "cannot make a read-only directory here";
-  const std::string path = dir_ + "/ro/server.db";
-  auto result = SqliteServerStore::open(path);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), ErrorCode::kIo) << result.status().to_string();
-  EXPECT_NE(result.status().message().find(path), std::string::npos);
-  EXPECT_NE(result.status().message().find("writable"), std::string::npos);
+  const std::string ro = dir_ + "/ro";
+  ASSERT_EQ(mkdir(ro.c_str(), 0555), 0);
+  const std::string path = ro + "/server.db";
+  // Root ignores directory permissions: the attempt runs as an unprivileged user in a child.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (geteuid() == 0 && setuid(65534) != 0) _exit(10);
+    auto result = SqliteServerStore::open(path);
+    if (result.ok()) _exit(11);
+    if (result.status().code() != ErrorCode::kIo) _exit(12);
+    if (result.status().message().find(path) == std::string::npos) _exit(13);
+    if (result.status().message().find("writable") == std::string::npos) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(fs::exists(path));
 }
 
 TEST_F(SqliteServerStoreTest, MissingDirectoryIsAClearIoError) {
