@@ -5,6 +5,7 @@
 
 #include "apps/outpost/cli_args.h"
 #include "apps/outpost/local_commands.h"
+#include "apps/outpost/sync_commands.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 
@@ -21,6 +22,10 @@ Offline commands (no server needed):
   status                              identity, counts, outbox, cursors
   pending | rejected                  the outbox; refused mutations and why
   discard ID                          forget a rejected mutation
+
+Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
+  sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
+  watch                               stay connected, print each change until Ctrl-C
 )";
 
 }  // namespace
@@ -45,6 +50,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string& command = args.positional[0];
+  if (cli::is_sync_command(command)) return cli::run_sync_command(args, std::cout, std::cerr);
   if (!cli::is_local_command(command)) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -1,0 +1,204 @@
+// The device's sync runtime: drives the sans-I/O SyncClient over a WebSocket to
+// /v1/stream, keeps the device live (pokes), reconnects with backoff + jitter, and answers
+// wake() from a push notification and sync_for(budget) from a background task.
+//
+// Threads: a SyncAgent runs two threads while started.
+//   - the loop thread owns a libuv loop, the Replica and the SyncClient: every replica
+//     read or write, every SyncClient call and every timer happens there;
+//   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS-free
+//     handshake, zstd streaming per direction, reads and writes). It never touches the
+//     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
+// Thread rules: every public member function is safe from any thread unless it says
+// otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "engine/replica.h"
+#include "engine/status.h"
+#include "engine/sync_client.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+// The claims of a bearer token, read WITHOUT checking its signature or expiry: the device
+// only needs its own tenant and user to name its scopes; the server verifies the token.
+// Errors: kUnauthenticated "malformed token" (too long, not two base64url parts, bad
+// protobuf, invalid names).
+Result<protocol::TokenClaims> read_token_claims_unverified(std::string_view token);
+
+// Where the server is: "http://host:port[/prefix]" or "ws://host:port[/prefix]".
+struct ServerAddress {
+  std::string host;
+  std::string port;
+  std::string path_prefix;  // without a trailing '/', may be empty
+  std::string stream_target() const { return path_prefix + "/v1/stream"; }
+};
+// Errors: kInvalidArgument for another scheme (https/wss are not supported yet), a
+// missing host or a bad port.
+Result<ServerAddress> parse_server_url(std::string_view url);
+
+enum class AgentState {
+  kStopped,
+  kConnecting,  // resolving, connecting, WebSocket handshake
+  kConnected,   // the stream is open; syncing or live
+  kBackoff,     // waiting before the next attempt (wake() cuts it short)
+  kFailed,      // a non-retryable error; wake() tries again
+};
+const char* agent_state_name(AgentState state);
+
+// Counters of one agent since it was created.
+struct SyncStats {
+  uint64_t connects = 0;             // WebSocket handshakes completed
+  uint64_t connection_failures = 0;  // failed attempts and dropped connections
+  uint64_t frames_sent = 0;
+  uint64_t frames_received = 0;
+  uint64_t bytes_sent = 0;      // on the wire (compressed WebSocket payloads)
+  uint64_t bytes_received = 0;  // on the wire
+  uint64_t changes_received = 0;
+  uint64_t mutations_pushed = 0;  // distinct mutation ids sent
+  uint64_t pokes = 0;
+};
+
+struct SyncAgentOptions {
+  std::string server_url;  // "http://127.0.0.1:PORT"
+  std::string token;       // bearer token; tenant and user are read from it
+  std::string replica_path;
+  ReplicaOptions replica;  // tenant/user are filled from the token when empty
+
+  // Reconnect and retry backoff: full jitter, uniform in [0, min(max, base * 2^n)].
+  uint64_t backoff_base_ms = 250;
+  uint64_t backoff_max_ms = 30'000;
+  // Seed of the jitter (0: random).
+  uint64_t random_seed = 0;
+  // TCP connect (and resolve) bound; the WebSocket handshake uses
+  // limits::kHandshakeTimeoutSeconds.
+  std::chrono::milliseconds connect_timeout{5'000};
+  // With no traffic for half of this the agent sends a WebSocket ping; with none for all
+  // of it the connection is considered dead and reopened. Below limits::kIdleTimeoutSeconds
+  // so the server never closes a live device as idle.
+  std::chrono::milliseconds idle_timeout{30'000};
+  SyncClientOptions client;
+  // Urgent records first when pulling (a woken app with little time).
+  bool urgent_first = false;
+
+  // Loop thread, after each applied response or phase change.
+  std::function<void(const SyncProgress&)> on_progress;
+  // Loop thread, on each state change; `status` says why (the error for kBackoff/kFailed)
+  // and `delay_ms` is the backoff wait.
+  std::function<void(AgentState, const Status& status, uint64_t delay_ms)> on_state;
+};
+
+struct SyncForOptions {
+  // Give up (return the last error) after this many consecutive failed connection
+  // attempts or retryable errors; 0: keep trying until the budget ends.
+  uint32_t max_consecutive_failures = 0;
+};
+
+// What sync_for() achieved.
+struct SyncSummary {
+  Status status;  // Ok when caught up; kCancelled when the budget ran out first
+  bool caught_up = false;
+  bool budget_exhausted = false;
+  SyncProgress progress;
+  SyncStats stats;  // deltas over this call
+  std::chrono::milliseconds elapsed{0};
+};
+
+class SyncAgent {
+ public:
+  // Opens (creates) the replica at options.replica_path with the identity from the token.
+  // Errors: those of read_token_claims_unverified, parse_server_url and Replica::open.
+  static Result<std::unique_ptr<SyncAgent>> open(SyncAgentOptions options);
+  // Takes over an already open replica (its tenant/user must match the token's scopes).
+  static Result<std::unique_ptr<SyncAgent>> create(SyncAgentOptions options,
+                                                   std::unique_ptr<Replica> replica);
+  ~SyncAgent();  // stop()s
+  SyncAgent(const SyncAgent&) = delete;
+  SyncAgent& operator=(const SyncAgent&) = delete;
+
+  // Starts the loop and I/O threads and connects. kFailedPrecondition when already
+  // running; kInternal when libuv cannot set up its handles.
+  Status start();
+  // Closes the socket, stops both threads and joins them. The replica stays open and
+  // consistent (every applied batch is one transaction). Idempotent. Not from a callback.
+  void stop();
+  bool running() const;
+
+  // Sync now: cancels a backoff wait (or a failure) and pulls. Any thread, any time;
+  // a no-op when stopped. `reason` is only reported.
+  void wake(std::string_view reason = "wake");
+  void set_urgent_first(bool urgent);
+
+  // From the caller's thread (not the loop thread): runs until the device is up to date
+  // (its outbox pushed and confirmed or rejected, every scope pulled to the head seen) or
+  // `budget` elapses, then returns. Starts the agent if it is stopped, and stops it again
+  // before returning in that case.
+  SyncSummary sync_for(std::chrono::milliseconds budget, SyncForOptions options = {});
+
+  SyncProgress progress() const;
+  SyncStats stats() const;
+  AgentState state() const;
+  Status last_error() const;
+
+  // Change notifications: see Replica::subscribe. The listener runs through `executor`
+  // (inline on the loop thread when empty). Any thread.
+  uint64_t subscribe(Replica::Listener listener, Replica::Executor executor = nullptr);
+  void unsubscribe(uint64_t id);
+  // An executor that runs tasks on the loop thread, where replica() may be used.
+  Replica::Executor loop_executor();
+
+  // Runs `task` on the loop thread (asynchronously) and then syncs: use it for mutate()
+  // so the mutation is pushed at once. kFailedPrecondition when stopped.
+  Status post(std::function<void(Replica&)> task);
+  // Runs `task` with the replica and waits for it: on the loop thread while running,
+  // inline when stopped or when called from the loop thread.
+  Status with_replica(const std::function<void(Replica&)>& task);
+
+  // The replica, for the loop thread (or any thread while stopped) only.
+  Replica& replica() { return *replica_; }
+
+  class Loop;  // implementation detail (sync_agent.cpp)
+
+ private:
+  SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);
+  bool post_task(std::function<void(Loop&)> task);
+  std::shared_ptr<Loop> current_loop() const;
+
+  SyncAgentOptions options_;
+  ServerAddress address_;
+  std::unique_ptr<Replica> replica_;
+  std::unique_ptr<SyncClient> client_;
+
+  // start() and stop() hold lifecycle_mutex_ (stop() while joining the threads, so code on
+  // the loop thread never takes it); loop_mutex_ only guards the loop_ pointer.
+  std::mutex lifecycle_mutex_;
+  mutable std::mutex loop_mutex_;
+  std::shared_ptr<Loop> loop_;
+
+  // Shared with the threads; guarded by state_mutex_.
+  mutable std::mutex state_mutex_;
+  std::condition_variable state_changed_;
+  SyncProgress progress_;
+  SyncStats stats_;
+  AgentState state_ = AgentState::kStopped;
+  Status last_error_;
+  Status fatal_;
+  uint32_t consecutive_failures_ = 0;
+  uint64_t failures_total_ = 0;
+  uint64_t sync_ticket_requested_ = 0;
+  uint64_t sync_ticket_served_ = 0;
+};
+
+}  // namespace outpost
