@@ -8,6 +8,7 @@
 #include <atomic>
 #include <climits>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -240,7 +241,39 @@ class SqliteWriteTx final : public ServerWriteTx {
     });
   }
 
+  Status savepoint() override {
+    return run("savepoint", [&]() -> Status {
+      if (saved_scopes_) {
+        return error(ErrorCode::kFailedPrecondition, "a savepoint is already open");
+      }
+      w_.db.exec("SAVEPOINT outpost_mutation");
+      saved_scopes_ = scopes_;
+      return Status::Ok();
+    });
+  }
+
+  Status release_savepoint() override {
+    return run("release savepoint", [&]() -> Status {
+      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
+      w_.db.exec("RELEASE outpost_mutation");
+      saved_scopes_.reset();
+      return Status::Ok();
+    });
+  }
+
+  Status rollback_to_savepoint() override {
+    return run("rollback to savepoint", [&]() -> Status {
+      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
+      w_.db.exec("ROLLBACK TO outpost_mutation");
+      w_.db.exec("RELEASE outpost_mutation");
+      scopes_ = std::move(*saved_scopes_);  // seqs handed out since the savepoint are unused
+      saved_scopes_.reset();
+      return Status::Ok();
+    });
+  }
+
   Result<std::vector<CommittedHead>> commit() override {
+    if (saved_scopes_) return error(ErrorCode::kFailedPrecondition, "a savepoint is still open");
     return run("commit", [&]() -> Result<std::vector<CommittedHead>> {
       std::vector<CommittedHead> heads;
       for (const auto& [name, s] : scopes_) {
@@ -355,6 +388,7 @@ class SqliteWriteTx final : public ServerWriteTx {
   WriteConn& w_;
   WriterLock lock_;  // held while the transaction is open
   std::map<std::string, ScopeState, std::less<>> scopes_;
+  std::optional<std::map<std::string, ScopeState, std::less<>>> saved_scopes_;
   Status failure_;
 };
 

@@ -157,8 +157,7 @@ Status ServerCore::compact(const std::string& scope, uint64_t keep_recent) {
 
 Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, const std::string& key,
                                                        const protocol::Mutation& mutation,
-                                                       int64_t now_ms,
-                                                       std::vector<CommittedHead>& heads) {
+                                                       int64_t now_ms, ServerWriteTx& tx) {
   protocol::MutationResult result;
   result.set_id(mutation.id());
   Status outcome;
@@ -175,32 +174,28 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, con
     }
   }
   if (outcome.ok()) {
-    OUTPOST_ASSIGN_OR_RETURN(auto tx, store_.begin_write());
-    ServerRecordAccess access(*tx, who, schema_);
+    // The mutation's effects and its id land together, or not at all.
+    OUTPOST_RETURN_IF_ERROR(tx.savepoint());
+    ServerRecordAccess access(tx, who, schema_);
     MutationContext context{
-        access, schema_, who.tenant, who.user, "", mutation.id(), mutation.created_ms(),
+        access, schema_, who.tenant, who.user, key, mutation.id(), mutation.created_ms(),
         now_ms, true};
-    context.client_id = key;
     outcome = mutator->server(context, *args);
     if (outcome.ok()) {
-      OUTPOST_RETURN_IF_ERROR(
-          tx->record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));
-      OUTPOST_ASSIGN_OR_RETURN(auto moved, tx->commit());
-      heads.insert(heads.end(), moved.begin(), moved.end());
+      OUTPOST_RETURN_IF_ERROR(tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));
+      OUTPOST_RETURN_IF_ERROR(tx.release_savepoint());
       result.set_outcome(protocol::MutationResult::APPLIED);
       return result;
     }
+    OUTPOST_RETURN_IF_ERROR(tx.rollback_to_savepoint());
     if (outcome.code() == ErrorCode::kUnavailable) return outcome;  // retry later
   }
-  // Rejected: nothing of the mutation's effects, only the outcome, in its own transaction.
+  // Rejected: none of the mutation's effects, only the outcome.
   result.set_outcome(protocol::MutationResult::REJECTED);
   result.set_code(std::string(error_code_name(outcome.code())));
   result.set_reason(outcome.message());
-  OUTPOST_ASSIGN_OR_RETURN(auto tx, store_.begin_write());
-  OUTPOST_RETURN_IF_ERROR(tx->record_outcome(
+  OUTPOST_RETURN_IF_ERROR(tx.record_outcome(
       key, RecordedOutcome{mutation.id(), false, result.code(), result.reason()}));
-  OUTPOST_ASSIGN_OR_RETURN(auto moved, tx->commit());
-  heads.insert(heads.end(), moved.begin(), moved.end());
   return result;
 }
 
@@ -235,6 +230,7 @@ Result<protocol::PushResponse> ServerCore::push(const Principal& who,
   protocol::PushResponse response;
   std::vector<CommittedHead> heads;
   Status stopped;
+  std::unique_ptr<ServerWriteTx> tx;
   for (const auto& mutation : request.mutations()) {
     if (mutation.id() <= last) {
       // Already processed (a retried push): report what happened the first time.
@@ -250,13 +246,21 @@ Result<protocol::PushResponse> ServerCore::push(const Principal& who,
       }
       continue;
     }
-    auto result = apply_one(who, key, mutation, now_ms, heads);
+    if (!tx) {
+      // One transaction (one durable commit) for every new mutation of the push.
+      OUTPOST_ASSIGN_OR_RETURN(tx, store_.begin_write());
+    }
+    auto result = apply_one(who, key, mutation, now_ms, *tx);
     if (!result.ok()) {
       stopped = result.status();
       break;
     }
     last = mutation.id();
     *response.add_results() = std::move(result).value();
+  }
+  if (tx) {
+    if (!stopped.ok() && stopped.code() != ErrorCode::kUnavailable) return stopped;
+    OUTPOST_ASSIGN_OR_RETURN(heads, tx->commit());
   }
   response.set_last_mutation_id(last);
   notify(heads);

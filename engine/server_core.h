@@ -81,7 +81,7 @@ class ServerCore {
   void notify(const std::vector<CommittedHead>& heads);
   Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_key,
                                              const protocol::Mutation& mutation, int64_t now_ms,
-                                             std::vector<CommittedHead>& heads);
+                                             ServerWriteTx& tx);
 
   ServerStore& store_;
   const Schema& schema_;

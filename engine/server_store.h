@@ -107,6 +107,14 @@ class ServerWriteTx {
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
   virtual Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) = 0;
 
+  // A nested rollback point: the server applies each mutation of a push inside one, so a
+  // rejected mutation leaves no effect while the whole push commits (and syncs) once.
+  // One level deep: savepoint(), then exactly one of release_savepoint() or
+  // rollback_to_savepoint().
+  virtual Status savepoint() = 0;
+  virtual Status release_savepoint() = 0;
+  virtual Status rollback_to_savepoint() = 0;
+
   // Makes everything durable atomically; returns the scopes whose head moved.
   virtual Result<std::vector<CommittedHead>> commit() = 0;
 };

@@ -979,3 +979,31 @@ TEST_F(SqliteServerStoreTest, CheckpointEmptiesTheWal) {
 
 }  // namespace
 }  // namespace outpost
+
+namespace outpost {
+namespace {
+
+TEST_F(SqliteServerStoreTest, RollingBackToASavepointUndoesOnlyItsWrites) {
+  auto store = open_store();
+  auto tx = take(store->begin_write());
+  EXPECT_EQ(take(tx->put("user/t/u", "c", "kept", 0, "a")), 1u);
+  check(tx->savepoint());
+  EXPECT_EQ(take(tx->put("user/t/u", "c", "undone", 0, "b")), 2u);
+  check(tx->record_outcome("client", RecordedOutcome{7, true, "", ""}));
+  check(tx->rollback_to_savepoint());
+  check(tx->savepoint());
+  EXPECT_EQ(take(tx->put("user/t/u", "c", "second", 0, "c")), 2u);  // the seq is reused
+  check(tx->release_savepoint());
+  EXPECT_EQ(tx->rollback_to_savepoint().code(), ErrorCode::kFailedPrecondition);
+  auto heads = take(tx->commit());
+  ASSERT_EQ(heads.size(), 1u);
+  EXPECT_EQ(heads[0].head_seq, 2u);
+  tx.reset();
+  EXPECT_FALSE(take(store->get("user/t/u", "c", "undone")).has_value());
+  EXPECT_TRUE(take(store->get("user/t/u", "c", "second")).has_value());
+  EXPECT_EQ(take(store->last_mutation_id("client")), 0u);
+  EXPECT_EQ(take(store->scope_info("user/t/u")).record_count, 2u);
+}
+
+}  // namespace
+}  // namespace outpost
