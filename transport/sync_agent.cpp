@@ -214,6 +214,7 @@ class SyncAgent::Loop {
   void publish_progress();
   void count_failure(const Status& status);
   void on_timer();
+  void on_request_timeout();
   void begin_stop();
 
   // [io]
@@ -226,6 +227,7 @@ class SyncAgent::Loop {
   uv_loop_t uv_loop_{};
   uv_async_t inbox_async_{};
   uv_timer_t timer_{};
+  uv_timer_t request_timer_{};  // bounds the wait for the answer to the request in flight
   std::thread loop_thread_;
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> io_work_;
@@ -455,6 +457,7 @@ Status SyncAgent::Loop::start() {
     return error(ErrorCode::kInternal, "uv_async_init failed");
   }
   uv_timer_init(&uv_loop_, &timer_);
+  uv_timer_init(&uv_loop_, &request_timer_);
   {
     std::lock_guard lock(inbox_mutex_);
     alive_ = true;
@@ -508,6 +511,8 @@ void SyncAgent::Loop::begin_stop() {
   }
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_timer_stop(&request_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&request_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&inbox_async_), nullptr);
   publish_progress();
   set_state(AgentState::kStopped);
@@ -575,6 +580,7 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
     agent_.stats_.frames_received++;
     agent_.stats_.bytes_received += wire_bytes;
   }
+  if (frame.has_push() || frame.has_pull() || frame.has_error()) uv_timer_stop(&request_timer_);
   Status status;
   bool answered = false;
   switch (frame.body_case()) {
@@ -653,6 +659,7 @@ void SyncAgent::Loop::on_closed(uint64_t id, const Status& status, bool retryabl
 }
 
 void SyncAgent::Loop::lose_request() {
+  uv_timer_stop(&request_timer_);
   if (agent_.client_->request_in_flight()) agent_.client_->on_request_failed();
 }
 
@@ -803,6 +810,16 @@ void SyncAgent::Loop::pump() {
     agent_.stats_.mutations_pushed += pushed;
   }
   io_send(connection_id_, std::move(bytes));
+  uv_timer_start(
+      &request_timer_,
+      [](uv_timer_t* timer) { static_cast<Loop*>(timer->loop->data)->on_request_timeout(); },
+      static_cast<uint64_t>(agent_.options_.request_timeout.count()), 0);
+}
+
+void SyncAgent::Loop::on_request_timeout() {
+  if (stopping_ || !open_ || !agent_.client_->request_in_flight()) return;
+  drop_connection();
+  reconnect_later(error(ErrorCode::kUnavailable, "the server did not answer in time"));
 }
 
 void SyncAgent::Loop::set_state(AgentState state, const Status& status, uint64_t delay_ms) {

@@ -61,7 +61,7 @@ const char* agent_state_name(AgentState state);
 // Counters of one agent since it was created.
 struct SyncStats {
   uint64_t connects = 0;             // WebSocket handshakes completed
-  uint64_t connection_failures = 0;  // failed attempts and dropped connections
+  uint64_t connection_failures = 0;  // failed attempts, dropped connections, retried errors
   uint64_t frames_sent = 0;
   uint64_t frames_received = 0;
   uint64_t bytes_sent = 0;      // on the wire (compressed WebSocket payloads)
@@ -89,6 +89,8 @@ struct SyncAgentOptions {
   // of it the connection is considered dead and reopened. Below limits::kIdleTimeoutSeconds
   // so the server never closes a live device as idle.
   std::chrono::milliseconds idle_timeout{30'000};
+  // A request unanswered for this long (while pings still flow) drops the connection.
+  std::chrono::milliseconds request_timeout{60'000};
   SyncClientOptions client;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
@@ -156,7 +158,8 @@ class SyncAgent {
   // (inline on the loop thread when empty). Any thread.
   uint64_t subscribe(Replica::Listener listener, Replica::Executor executor = nullptr);
   void unsubscribe(uint64_t id);
-  // An executor that runs tasks on the loop thread, where replica() may be used.
+  // An executor that runs tasks on the loop thread, where replica() may be used. Tasks
+  // given to it while the agent is stopped are dropped.
   Replica::Executor loop_executor();
 
   // Runs `task` on the loop thread (asynchronously) and then syncs: use it for mutate()
