@@ -57,39 +57,34 @@ std::set<std::string> existing_columns(SQLite::Database& db, const std::string& 
   return out;
 }
 
+// detail=none and columnsize=0 keep the trigram index small and cheap to maintain (an
+// initial sync of contacts is ~3x faster than with detail=full); search() then ANDs the
+// trigrams of the text and confirms the substring with LIKE on the candidate rows.
+std::string search_table_sql(const Collection& c) {
+  return "CREATE VIRTUAL TABLE " + search_table_name(c) + " USING fts5(" +
+         column_list(c.searchable(), "") + ", content='" + table_name(c) +
+         "', content_rowid='rowid', tokenize='trigram', detail=none, columnsize=0)";
+}
+
 void create_search_table(SQLite::Database& db, const Collection& c) {
   const std::string table = table_name(c);
   const std::string fts = search_table_name(c);
   auto searchable = c.searchable();
-  std::vector<std::string> wanted;
-  for (const Column* column : searchable) wanted.push_back(column->name);
-
-  bool exists = db.tableExists(fts);
-  if (exists) {
-    std::vector<std::string> have;
-    SQLite::Statement info(db, "PRAGMA table_info(" + fts + ")");
-    while (info.executeStep()) have.push_back(info.getColumn(1).getString());
-    if (have == wanted) return;
+  const std::string wanted = searchable.empty() ? "" : search_table_sql(c);
+  std::string have;
+  {
+    SQLite::Statement existing(db, "SELECT sql FROM sqlite_master WHERE name = ?");
+    existing.bind(1, fts);
+    if (existing.executeStep()) have = existing.getColumn(0).getString();
   }
+  if (have == wanted) return;
   for (const char* suffix : {"_ai", "_ad", "_au"}) {
     db.exec("DROP TRIGGER IF EXISTS t_" + c.name + suffix);
   }
   db.exec("DROP TABLE IF EXISTS " + fts);
   if (searchable.empty()) return;
 
-  const std::string cols = column_list(searchable, "");
-  const std::string news = column_list(searchable, "new.");
-  const std::string olds = column_list(searchable, "old.");
-  db.exec("CREATE VIRTUAL TABLE " + fts + " USING fts5(" + cols + ", content='" + table +
-          "', content_rowid='rowid', tokenize='trigram')");
-  db.exec("CREATE TRIGGER t_" + c.name + "_ai AFTER INSERT ON " + table + " BEGIN INSERT INTO " +
-          fts + "(rowid, " + cols + ") VALUES (new.rowid, " + news + "); END");
-  db.exec("CREATE TRIGGER t_" + c.name + "_ad AFTER DELETE ON " + table + " BEGIN INSERT INTO " +
-          fts + "(" + fts + ", rowid, " + cols + ") VALUES ('delete', old.rowid, " + olds +
-          "); END");
-  db.exec("CREATE TRIGGER t_" + c.name + "_au AFTER UPDATE ON " + table + " BEGIN INSERT INTO " +
-          fts + "(" + fts + ", rowid, " + cols + ") VALUES ('delete', old.rowid, " + olds +
-          "); INSERT INTO " + fts + "(rowid, " + cols + ") VALUES (new.rowid, " + news + "); END");
+  db.exec(wanted);
   db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')");
 }
 
@@ -165,7 +160,95 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
       upsert_if_newer_(db, upsert_sql(c, true)),
       remove_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
       remove_if_older_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) +
-                               " = ? AND _version < ?") {}
+                               " = ? AND _version < ?") {
+  auto searchable = c.searchable();
+  if (searchable.empty()) return;
+  searchable_ = true;
+  const std::string table = table_name(c);
+  const std::string fts = search_table_name(c);
+  const std::string cols = column_list(searchable, "");
+  std::string params;
+  for (size_t i = 0; i < searchable.size(); ++i) params += ", ?";
+  find_ = std::make_unique<SQLite::Statement>(db, "SELECT rowid, _version, " + cols + " FROM " +
+                                                      table + " WHERE " + key_column(c) + " = ?");
+  unindex_ =
+      std::make_unique<SQLite::Statement>(db, "INSERT INTO " + fts + "(" + fts + ", rowid, " +
+                                                  cols + ") VALUES ('delete', ?" + params + ")");
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS pending_" + c.name + " (row INTEGER PRIMARY KEY)");
+  remember_row_ = std::make_unique<SQLite::Statement>(
+      db, "INSERT OR IGNORE INTO temp.pending_" + c.name + " (row) VALUES (?)");
+  index_rows_ = std::make_unique<SQLite::Statement>(
+      db, "INSERT INTO " + fts + "(rowid, " + cols + ") SELECT rowid, " + cols + " FROM " + table +
+              " WHERE rowid IN (SELECT row FROM temp.pending_" + c.name + ")");
+  forget_rows_ = std::make_unique<SQLite::Statement>(db, "DELETE FROM temp.pending_" + c.name);
+}
+
+std::optional<CollectionTable::Existing> CollectionTable::find_for_search(const std::string& key) {
+  find_->reset();
+  find_->bindNoCopy(1, key);
+  if (!find_->executeStep()) return std::nullopt;
+  Existing existing{find_->getColumn(0).getInt64(),
+                    static_cast<uint64_t>(find_->getColumn(1).getInt64())};
+  return existing;
+}
+
+// Removes the index entry of the row `find_` currently points at (still stepped on it).
+void CollectionTable::unindex(const Existing& existing) {
+  if (pending_.erase(existing.rowid) != 0) {
+    find_->reset();
+    return;  // written in this transaction and not indexed yet: nothing to remove
+  }
+  unindex_->reset();
+  unindex_->bind(1, existing.rowid);
+  const int columns = static_cast<int>(collection_.searchable().size());
+  for (int i = 0; i < columns; ++i) unindex_->bind(i + 2, find_->getColumn(i + 2).getText());
+  unindex_->exec();
+  find_->reset();
+}
+
+bool CollectionTable::write_searchable(const Message& record, const std::string& body,
+                                       uint64_t version, bool only_if_newer) {
+  std::optional<Existing> existing = find_for_search(collection_.key_of(record));
+  if (existing && only_if_newer && existing->version >= version) {
+    find_->reset();
+    return false;
+  }
+  if (existing) unindex(*existing);
+  find_->reset();
+  upsert_.reset();
+  bind_record(upsert_, record, body, version);
+  upsert_.exec();
+  // An upsert keeps the rowid of an existing row.
+  pending_.insert(existing ? existing->rowid : db_.getLastInsertRowid());
+  return true;
+}
+
+bool CollectionTable::remove_searchable(const std::string& key,
+                                        std::optional<uint64_t> older_than) {
+  std::optional<Existing> existing = find_for_search(key);
+  if (!existing || (older_than && existing->version >= *older_than)) {
+    find_->reset();
+    return false;
+  }
+  unindex(*existing);
+  remove_.reset();
+  remove_.bindNoCopy(1, key);
+  return remove_.exec() > 0;
+}
+
+void CollectionTable::flush_search_index() {
+  if (pending_.empty()) return;
+  for (int64_t row : pending_) {
+    remember_row_->reset();
+    remember_row_->bind(1, row);
+    remember_row_->exec();
+  }
+  index_rows_->reset();
+  index_rows_->exec();
+  forget_rows_->reset();
+  forget_rows_->exec();
+  pending_.clear();
+}
 
 std::optional<StoredRow> CollectionTable::get(const std::string& key) {
   get_.reset();
@@ -229,6 +312,10 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
+  if (searchable_) {
+    write_searchable(record, body, version, false);
+    return;
+  }
   upsert_.reset();
   bind_record(upsert_, record, body, version);
   upsert_.exec();
@@ -236,18 +323,21 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
+  if (searchable_) return write_searchable(record, body, version, true);
   upsert_if_newer_.reset();
   bind_record(upsert_if_newer_, record, body, version);
   return upsert_if_newer_.exec() > 0;
 }
 
 bool CollectionTable::remove(const std::string& key) {
+  if (searchable_) return remove_searchable(key, std::nullopt);
   remove_.reset();
   remove_.bindNoCopy(1, key);
   return remove_.exec() > 0;
 }
 
 bool CollectionTable::remove_if_older(const std::string& key, uint64_t version) {
+  if (searchable_) return remove_searchable(key, version);
   remove_if_older_.reset();
   remove_if_older_.bindNoCopy(1, key);
   remove_if_older_.bind(2, static_cast<int64_t>(version));

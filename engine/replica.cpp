@@ -2,9 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
+#include <unordered_set>
 
 #include "engine/collection_table.h"
 
@@ -108,6 +110,22 @@ class Replica::Impl : public RecordAccess {
     return *it->second;
   }
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+
+  // Bulk-indexes the rows written in this transaction; call right before committing.
+  void flush_search() {
+    for (auto& [name, table] : tables) table->flush_search_index();
+  }
+  void discard_search() {
+    for (auto& [name, table] : tables) table->discard_pending_search_rows();
+  }
+  std::map<std::string, std::unordered_set<int64_t>> save_search() const {
+    std::map<std::string, std::unordered_set<int64_t>> saved;
+    for (const auto& [name, table] : tables) saved[name] = table->pending_search_rows();
+    return saved;
+  }
+  void restore_search(std::map<std::string, std::unordered_set<int64_t>> saved) {
+    for (auto& [name, rows] : saved) tables.at(name)->restore_pending_search_rows(std::move(rows));
+  }
 
   void forget_shadow_added() {
     for (const auto& entry : shadow_added) shadowed.erase(entry);
@@ -356,7 +374,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
   if (utf8_length(text) < 3) {
     return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
   }
-  std::string order = "rank";
+  std::string order = "c." + collection->key_field->name();
   if (!options.order_by.empty()) {
     if (collection->column(options.order_by) == nullptr) {
       return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
@@ -364,21 +382,61 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     }
     order = "c." + options.order_by;
   }
-  const std::string fts = search_table_name(*collection);
-  std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
-                    " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ? ORDER BY " +
-                    order + (options.descending ? " DESC" : " ASC");
-  if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
-  // A quoted FTS5 string is matched as a substring by the trigram tokenizer.
-  std::string phrase = "\"";
-  for (char c : text) {
-    phrase += c;
-    if (c == '"') phrase += '"';
+  // The trigram index (detail=none) finds rows holding every trigram of the text; LIKE
+  // then keeps those that contain the text itself in one of the searchable fields.
+  std::vector<std::string> trigrams;
+  {
+    std::vector<std::string> characters;
+    for (size_t i = 0; i < text.size();) {
+      size_t length = 1;
+      unsigned char lead = static_cast<unsigned char>(text[i]);
+      if (lead >= 0xF0) {
+        length = 4;
+      } else if (lead >= 0xE0) {
+        length = 3;
+      } else if (lead >= 0xC0) {
+        length = 2;
+      }
+      characters.push_back(text.substr(i, length));
+      i += length;
+    }
+    for (size_t i = 0; i + 3 <= characters.size(); ++i) {
+      std::string trigram = characters[i] + characters[i + 1] + characters[i + 2];
+      if (std::find(trigrams.begin(), trigrams.end(), trigram) == trigrams.end()) {
+        trigrams.push_back(trigram);
+      }
+    }
   }
-  phrase += "\"";
+  std::string match;
+  for (const std::string& trigram : trigrams) {
+    if (!match.empty()) match += " AND ";
+    match += "\"";
+    for (char c : trigram) {
+      match += c;
+      if (c == '"') match += '"';
+    }
+    match += "\"";
+  }
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+    pattern += c;
+  }
+  pattern += "%";
+  const std::string fts = search_table_name(*collection);
+  std::string confirm;
+  for (const Column* column : collection->searchable()) {
+    if (!confirm.empty()) confirm += " OR ";
+    confirm += "c." + column->name + " LIKE ?2 ESCAPE '\\'";
+  }
+  std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
+                    " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ?1 AND (" + confirm +
+                    ") ORDER BY " + order + (options.descending ? " DESC" : " ASC");
+  if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
     SQLite::Statement statement(impl_->db, sql);
-    statement.bind(1, phrase);
+    statement.bind(1, match);
+    statement.bind(2, pattern);
     std::vector<std::unique_ptr<Message>> out;
     while (statement.executeStep()) {
       SQLite::Column body = statement.getColumn(0);
@@ -505,11 +563,14 @@ Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, i
     Status status = mutator->local(context, args);
     if (!status.ok()) {
       impl.forget_shadow_added();
+      impl.discard_search();
       return status.with_context(name);  // the transaction rolls back
     }
+    impl.flush_search();
     tx.commit();
   } catch (const SQLite::Exception& e) {
     impl.forget_shadow_added();
+    impl.discard_search();
     return from_sqlite(e, "mutate " + name);
   }
   impl.shadow_added.clear();
@@ -792,6 +853,7 @@ class ApplyRun {
       if (!args.ok()) continue;
       impl_.db.exec("SAVEPOINT replay");
       impl_.shadow_added.clear();
+      auto search_before = impl_.save_search();
       MutationContext context{impl_, schema_,    tenant_,    user_, client_id_,
                               id,    created_ms, created_ms, false};
       Status status = mutator->local(context, **args);
@@ -802,6 +864,7 @@ class ApplyRun {
         impl_.db.exec("ROLLBACK TO replay");
         impl_.db.exec("RELEASE replay");
         impl_.forget_shadow_added();
+        impl_.restore_search(std::move(search_before));
       }
       impl_.shadow_added.clear();
       ++report.mutations_replayed;
@@ -821,6 +884,7 @@ class ApplyRun {
 
 // Reloads the in-memory shadow set after a rolled-back transaction.
 void reload_shadow(Replica::Impl& impl) {
+  impl.discard_search();
   impl.shadowed.clear();
   impl.shadow_added.clear();
   SQLite::Statement shadow(impl.db, "SELECT collection, key FROM _shadow");
@@ -865,6 +929,7 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
         return status;
       }
     }
+    impl.flush_search();
     tx.commit();
   } catch (const SQLite::Exception& e) {
     reload_shadow(impl);
@@ -892,6 +957,7 @@ Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& re
         return status;
       }
     }
+    impl.flush_search();
     tx.commit();
   } catch (const SQLite::Exception& e) {
     reload_shadow(impl);
@@ -939,6 +1005,17 @@ Status Replica::check_integrity() {
     std::string result;
     while (check.executeStep()) result += check.getColumn(0).getString();
     if (result != "ok") return error(ErrorCode::kCorrupt, "integrity_check: " + result);
+    check.reset();
+    // Each search index must match its table exactly.
+    for (const auto& collection : schema_.collections()) {
+      if (collection->searchable().empty()) continue;
+      const std::string fts = search_table_name(*collection);
+      try {
+        impl_->db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('integrity-check')");
+      } catch (const SQLite::Exception& e) {
+        return error(ErrorCode::kCorrupt, "search index of " + collection->name + ": " + e.what());
+      }
+    }
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "integrity_check");
@@ -1063,6 +1140,7 @@ Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
         return status;
       }
     }
+    impl.flush_search();
     tx.commit();
   } catch (const SQLite::Exception& e) {
     reload_shadow(impl);

@@ -66,7 +66,7 @@ struct Query {
 };
 
 struct SearchOptions {
-  std::string order_by;  // a column; empty: best match order of FTS5 (bm25)
+  std::string order_by;  // a column; empty: by key
   bool descending = false;
   uint32_t limit = 50;
 };

@@ -1,5 +1,7 @@
 #include "engine/replica.h"
 
+#include <random>
+
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
@@ -264,6 +266,48 @@ TEST_F(ReplicaTest, SearchFindsContainsMatchesOfThreeCharactersOrMore) {
   // Deleting a row removes it from the search index too.
   pull({testing::delete_change("contact", "c-Bert", 10)}, 10);
   EXPECT_EQ(replica_->search("contact", "hoeve", {})->size(), 2u);
+}
+
+TEST_F(ReplicaTest, TheSearchIndexStaysExactThroughUpdatesDeletesAndRebases) {
+  std::mt19937 rng(99);
+  uint64_t version = 1;
+  auto contact = [&](int i, int revision) {
+    d::Contact c;
+    c.set_id("c" + std::to_string(i));
+    c.set_first_name("First" + std::to_string(i) + "r" + std::to_string(revision));
+    c.set_work_email("mail" + std::to_string(revision) + "@x" + std::to_string(i) + ".org");
+    return c;
+  };
+  for (int round = 0; round < 30; ++round) {
+    std::vector<protocol::Change> changes;
+    for (int n = 0; n < 20; ++n) {
+      int i = static_cast<int>(rng() % 40);
+      if (rng() % 4 == 0) {
+        changes.push_back(testing::delete_change("contact", "c" + std::to_string(i), version++));
+      } else {
+        // The same key may be written twice in one batch.
+        changes.push_back(testing::put_change("contact", "c" + std::to_string(i),
+                                              contact(i, round * 100 + n), version++));
+      }
+    }
+    // A pending mutation keeps rebases happening along the way.
+    m::SetUserSetting setting;
+    setting.set_name("round");
+    setting.set_value(std::to_string(round));
+    ASSERT_TRUE(replica_->mutate("set_user_setting", setting, round).ok());
+    pull(changes, version);
+    ASSERT_TRUE(replica_->check_integrity().ok()) << replica_->check_integrity().to_string();
+  }
+  // Every stored contact is found by its current text, and old text finds nothing.
+  auto rows = replica_->sql("SELECT id, first_name FROM c_contact");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_FALSE(rows->rows.empty());
+  for (const auto& row : rows->rows) {
+    auto found = replica_->search("contact", std::get<std::string>(row[1]));
+    ASSERT_TRUE(found.ok());
+    ASSERT_EQ(found->size(), 1u) << std::get<std::string>(row[1]);
+    EXPECT_EQ(static_cast<const d::Contact&>(*(*found)[0]).id(), std::get<std::string>(row[0]));
+  }
 }
 
 TEST_F(ReplicaTest, PlainSqlIsReadOnly) {
