@@ -267,7 +267,7 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
         ws_(loop.io_),
         deadline_(loop.io_),
         address_(loop.agent_.address_),
-        token_(loop.agent_.options_.token),
+        token_(loop.agent_.current_token()),
         connect_timeout_(loop.agent_.options_.connect_timeout),
         idle_timeout_(loop.agent_.options_.idle_timeout) {}
 
@@ -877,6 +877,7 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::create(SyncAgentOptions options,
 SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
                      std::unique_ptr<Replica> replica)
     : options_(std::move(options)), address_(std::move(address)), replica_(std::move(replica)) {
+  token_ = options_.token;
   client_ = std::make_unique<SyncClient>(*replica_, options_.client);
   client_->set_urgent_first(options_.urgent_first);
   progress_ = client_->progress();
@@ -945,8 +946,30 @@ void SyncAgent::set_urgent_first(bool urgent) {
   }
 }
 
+std::string SyncAgent::current_token() const {
+  std::lock_guard lock(token_mutex_);
+  return token_;
+}
+
+Status SyncAgent::set_token(std::string token) {
+  OUTPOST_ASSIGN_OR_RETURN(protocol::TokenClaims claims, read_token_claims_unverified(token));
+  if (claims.tenant() != replica_->tenant() || claims.user() != replica_->user()) {
+    return error(ErrorCode::kFailedPrecondition,
+                 "the new token is for " + user_scope(claims.tenant(), claims.user()) +
+                     ", the replica belongs to " +
+                     user_scope(replica_->tenant(), replica_->user()));
+  }
+  std::lock_guard lock(token_mutex_);
+  token_ = std::move(token);
+  return Status::Ok();
+}
+
 SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions options) {
   SyncSummary summary;
+  if (auto loop = current_loop(); loop != nullptr && loop->on_loop_thread()) {
+    summary.status = error(ErrorCode::kFailedPrecondition, "sync_for() on the loop thread");
+    return summary;
+  }
   const auto started = Clock::now();
   const auto deadline = started + budget;
   bool started_here = false;

@@ -142,11 +142,16 @@ class SyncAgent {
   // a no-op when stopped. `reason` is only reported.
   void wake(std::string_view reason = "wake");
   void set_urgent_first(bool urgent);
+  // Replaces the bearer token (a refreshed one) for the next connection; wake() to
+  // reconnect at once after a kUnauthenticated failure. The tenant and user must not
+  // change: kFailedPrecondition (the replica belongs to one user), kUnauthenticated for a
+  // malformed token. Any thread.
+  Status set_token(std::string token);
 
   // From the caller's thread (not the loop thread): runs until the device is up to date
   // (its outbox pushed and confirmed or rejected, every scope pulled to the head seen) or
   // `budget` elapses, then returns. Starts the agent if it is stopped, and stops it again
-  // before returning in that case.
+  // before returning in that case. From the loop thread: kFailedPrecondition at once.
   SyncSummary sync_for(std::chrono::milliseconds budget, SyncForOptions options = {});
 
   SyncProgress progress() const;
@@ -178,6 +183,7 @@ class SyncAgent {
   SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);
   bool post_task(std::function<void(Loop&)> task);
   std::shared_ptr<Loop> current_loop() const;
+  std::string current_token() const;
 
   SyncAgentOptions options_;
   ServerAddress address_;
@@ -191,6 +197,9 @@ class SyncAgent {
   std::shared_ptr<Loop> loop_;
 
   // Shared with the threads; guarded by state_mutex_.
+  mutable std::mutex token_mutex_;
+  std::string token_;  // guarded by token_mutex_; options_.token is the first one
+
   mutable std::mutex state_mutex_;
   std::condition_variable state_changed_;
   SyncProgress progress_;
