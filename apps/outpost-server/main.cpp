@@ -1,0 +1,112 @@
+// outpost-server: the sync server. `serve` runs SyncServer over a SQLite store in a data
+// directory until SIGINT/SIGTERM; `token` issues bearer tokens with the same key.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <system_error>
+
+#include "adapters/sqlite_server_store.h"
+#include "apps/outpost-server/server_config.h"
+#include "engine/domain_mutators.h"
+#include "engine/schema.h"
+#include "engine/server_core.h"
+#include "transport/sync_server.h"
+#include "transport/token.h"
+#include "transport/token_key_file.h"
+
+namespace {
+
+using namespace outpost;
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status ensure_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return error(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
+  return Status::Ok();
+}
+
+int fail(const Status& status) {
+  std::cerr << "outpost-server: " << status.to_string() << "\n";
+  return 1;
+}
+
+int run_token(const server_app::TokenConfig& config) {
+  if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
+  auto key = load_or_create_key(config.data_dir);
+  if (!key.ok()) return fail(key.status());
+  TokenAuthority tokens(std::move(key).value());
+  protocol::TokenClaims claims;
+  claims.set_tenant(config.tenant);
+  claims.set_user(config.user);
+  claims.set_device(config.device);
+  claims.set_issued_ms(wall_clock_ms());
+  claims.set_expires_ms(claims.issued_ms() + config.ttl_seconds * 1000);
+  auto token = tokens.issue(claims);
+  if (!token.ok()) {
+    std::cerr << "outpost-server: " << token.status().to_string() << "\n";
+    return token.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << token.value() << std::endl;
+  return 0;
+}
+
+int run_serve(const server_app::ServeConfig& config) {
+  if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
+  auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
+  if (!store.ok()) return fail(store.status().with_context("opening the store"));
+  auto key = load_or_create_key(config.data_dir);
+  if (!key.ok()) return fail(key.status().with_context("loading the token key"));
+  TokenAuthority tokens(std::move(key).value());
+  ServerCore core(**store, Schema::domain(), domain_mutators());
+
+  // Signals are caught by a private io_context on this thread; the server has its own pool.
+  boost::asio::io_context signal_context;
+  boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  int caught = 0;
+  signals.async_wait([&caught](const boost::system::error_code& ec, int signal_number) {
+    if (!ec) caught = signal_number;
+  });
+
+  SyncServerOptions options;
+  options.address = config.host;
+  options.port = config.port;
+  options.threads = config.threads;
+  options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
+  SyncServer server(core, tokens, options);
+  if (Status started = server.start(); !started.ok()) return fail(started);
+  std::string shown_host =
+      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
+  std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
+
+  signal_context.run();
+  std::cerr << "outpost-server: signal " << caught << ", stopping\n";
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto command = server_app::parse_command_line(argc, argv);
+  if (!command.ok()) {
+    std::cerr << "outpost-server: " << command.status().message() << "\n" << server_app::kUsage;
+    return 2;
+  }
+  if (std::holds_alternative<server_app::HelpRequest>(command.value())) {
+    std::cout << server_app::kUsage;
+    return 0;
+  }
+  if (auto* serve = std::get_if<server_app::ServeConfig>(&command.value()))
+    return run_serve(*serve);
+  return run_token(std::get<server_app::TokenConfig>(command.value()));
+}

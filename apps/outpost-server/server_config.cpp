@@ -1,0 +1,112 @@
+#include "apps/outpost-server/server_config.h"
+
+#include <charconv>
+#include <vector>
+
+#include "apps/outpost/cli_args.h"
+
+namespace outpost::server_app {
+
+const char* const kUsage = R"(usage:
+  outpost-server serve --data DIR --listen HOST:PORT [--threads N]
+      Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
+      DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
+      on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
+  outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
+      Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
+  outpost-server --help
+)";
+
+namespace {
+
+const std::vector<std::string> kValuedFlags = {"data", "listen", "threads", "tenant",
+                                               "user", "device", "ttl"};
+const std::vector<std::string> kSwitches = {"help"};
+
+Status invalid(const std::string& message) {
+  return error(ErrorCode::kInvalidArgument, message);
+}
+
+template <typename Int>
+Status parse_int(const std::string& flag, const std::string& text, Int min, Int max, Int& out) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return invalid("--" + flag + " must be an integer from " + std::to_string(min) + " to " +
+                   std::to_string(max) + ", not '" + text + "'");
+  }
+  out = value;
+  return Status::Ok();
+}
+
+Result<std::string> required(const cli::ParsedArgs& args, const std::string& flag) {
+  auto value = args.flag(flag);
+  if (!value || value->empty()) return invalid("--" + flag + " is required");
+  return *value;
+}
+
+// Every flag given must belong to the command.
+Status only(const cli::ParsedArgs& args, const std::string& command,
+            const std::vector<std::string>& allowed) {
+  for (const auto& [name, values] : args.flags) {
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || a == name;
+    if (!ok) return invalid("--" + name + " is not an option of '" + command + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status parse_listen(const std::string& text, std::string& host, uint16_t& port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return invalid("--listen must be HOST:PORT, not '" + text + "'");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return invalid("--listen: bad IPv6 host '" + h + "'");
+    h = h.substr(1, h.size() - 2);
+  }
+  OUTPOST_RETURN_IF_ERROR(
+      parse_int<uint16_t>("listen port", text.substr(colon + 1), 0, 65535, port));
+  host = h;
+  return Status::Ok();
+}
+
+Result<Command> parse_command_line(int argc, char** argv) {
+  OUTPOST_ASSIGN_OR_RETURN(cli::ParsedArgs args,
+                           cli::parse_args(argc, argv, kValuedFlags, kSwitches));
+  if (args.has("help")) return Command(HelpRequest{});
+  if (args.positional.empty()) return invalid("a command is required (serve or token)");
+  if (args.positional.size() > 1)
+    return invalid("unexpected argument '" + args.positional[1] + "'");
+  const std::string& command = args.positional[0];
+  if (command == "serve") {
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "listen", "threads"}));
+    ServeConfig config;
+    OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
+    OUTPOST_RETURN_IF_ERROR(parse_listen(listen, config.host, config.port));
+    if (auto threads = args.flag("threads")) {
+      OUTPOST_RETURN_IF_ERROR(parse_int("threads", *threads, 1, 256, config.threads));
+    }
+    return Command(config);
+  }
+  if (command == "token") {
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "tenant", "user", "device", "ttl"}));
+    TokenConfig config;
+    OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    OUTPOST_ASSIGN_OR_RETURN(config.tenant, required(args, "tenant"));
+    OUTPOST_ASSIGN_OR_RETURN(config.user, required(args, "user"));
+    OUTPOST_ASSIGN_OR_RETURN(config.device, required(args, "device"));
+    if (auto ttl = args.flag("ttl")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<int64_t>("ttl", *ttl, 1, 10LL * 365 * 24 * 3600, config.ttl_seconds));
+    }
+    return Command(config);
+  }
+  return invalid("unknown command '" + command + "'");
+}
+
+}  // namespace outpost::server_app

@@ -1,0 +1,44 @@
+// outpost-server's command line: the commands (serve, token) and their settings, parsed
+// from argv into plain structs. New options (an upstream simulator, a PostgreSQL store)
+// are one more entry in kValuedFlags and one more field here.
+// Thread rules: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "engine/status.h"
+
+namespace outpost::server_app {
+
+inline constexpr int64_t kDefaultTokenTtlSeconds = 30LL * 24 * 3600;
+
+struct ServeConfig {
+  std::string data_dir;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int threads = 2;
+};
+
+struct TokenConfig {
+  std::string data_dir;
+  std::string tenant;
+  std::string user;
+  std::string device;
+  int64_t ttl_seconds = kDefaultTokenTtlSeconds;
+};
+
+struct HelpRequest {};
+
+using Command = std::variant<HelpRequest, ServeConfig, TokenConfig>;
+
+// Errors: kInvalidArgument with a message naming the bad or missing argument.
+Result<Command> parse_command_line(int argc, char** argv);
+
+// "HOST:PORT" or "[IPv6]:PORT" into its parts.
+Status parse_listen(const std::string& text, std::string& host, uint16_t& port);
+
+extern const char* const kUsage;
+
+}  // namespace outpost::server_app

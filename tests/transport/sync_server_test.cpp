@@ -1,0 +1,775 @@
+// SyncServer over real sockets on 127.0.0.1 and a real SQLite store: the HTTP endpoints,
+// the WebSocket stream, pokes, bad input (each refused with its documented status and
+// code, changing nothing, the server still serving) and graceful stop. The clients are
+// minimal Beast clients written here, as a second implementation would be.
+#include "transport/sync_server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/schema.h"
+#include "engine/server_core.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "outpost/protocol.pb.h"
+#include "transport/http_util.h"
+#include "transport/limits.h"
+#include "transport/token.h"
+#include "transport/zstd_codec.h"
+
+namespace outpost {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+constexpr auto kIoTimeout = std::chrono::seconds(10);
+constexpr const char* kTenant = "acme";
+constexpr const char* kUser = "alice";
+constexpr const char* kUserScope = "user/acme/alice";
+constexpr const char* kOrgScope = "org/acme";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "outpost-server-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs the asynchronous operation `initiate` starts until its handler ran. Every
+// operation here has a deadline (tcp_stream expiry or websocket timeouts), so this ends.
+template <typename Initiate>
+beast::error_code run_io(net::io_context& context, Initiate&& initiate) {
+  std::optional<beast::error_code> result;
+  initiate([&result](beast::error_code ec, auto&&...) { result = ec; });
+  context.restart();
+  while (!result && context.run_one() > 0) {
+  }
+  return result.value_or(net::error::timed_out);
+}
+
+tcp::endpoint server_endpoint(uint16_t port) {
+  return tcp::endpoint(net::ip::make_address("127.0.0.1"), port);
+}
+
+std::string compress(const google::protobuf::MessageLite& message) {
+  return zstd_compress(message.SerializeAsString()).value();
+}
+
+struct HttpReply {
+  beast::error_code ec;
+  http::response<http::string_body> message;
+
+  unsigned status() const { return message.result_int(); }
+  std::string header(std::string_view name) const {
+    auto it = message.find(beast::string_view(name.data(), name.size()));
+    return it == message.end() ? "" : std::string(it->value());
+  }
+  template <typename Message>
+  Message decode() const {
+    Message out;
+    auto plain = zstd_decompress(message.body(), limits::kMaxDecompressedBody);
+    EXPECT_TRUE(plain.ok()) << plain.status().to_string();
+    if (plain.ok()) {
+      EXPECT_TRUE(out.ParseFromString(plain.value()));
+    }
+    return out;
+  }
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+HttpReply http_call(uint16_t port, http::verb verb, const std::string& target,
+                    const std::string& body = "", const Headers& headers = {}) {
+  HttpReply reply;
+  net::io_context context;
+  beast::tcp_stream stream(context);
+  stream.expires_after(kIoTimeout);
+  reply.ec = run_io(context, [&](auto handler) {
+    stream.async_connect(server_endpoint(port), std::move(handler));
+  });
+  if (reply.ec) return reply;
+  http::request<http::string_body> request{verb, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
+  request.prepare_payload();
+  stream.expires_after(kIoTimeout);
+  // A refused body may cut the write short: the response is what the test looks at.
+  (void)run_io(context,
+               [&](auto handler) { http::async_write(stream, request, std::move(handler)); });
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * limits::kMiB);
+  stream.expires_after(kIoTimeout);
+  reply.ec = run_io(
+      context, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+  reply.message = parser.release();
+  return reply;
+}
+
+Headers protobuf_headers(const std::string& token) {
+  Headers headers = {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "zstd"}};
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  return headers;
+}
+
+void expect_error(const HttpReply& reply, unsigned status, const std::string& code) {
+  ASSERT_FALSE(reply.ec) << reply.ec.message();
+  EXPECT_EQ(reply.status(), status) << reply.message;
+  EXPECT_EQ(reply.header("X-Outpost-Error"), code);
+  EXPECT_EQ(reply.header("Content-Encoding"), "zstd");
+  auto wire = reply.decode<protocol::Error>();
+  EXPECT_EQ(wire.code(), code);
+  EXPECT_FALSE(wire.message().empty());
+  EXPECT_EQ(wire.retryable(), code == "unavailable");
+}
+
+protocol::PushRequest setting_push(const std::string& client_id, uint64_t id,
+                                   const std::string& name, const std::string& value) {
+  protocol::PushRequest push;
+  push.set_client_id(client_id);
+  push.set_schema_version(Schema::domain().version());
+  push.set_protocol_version(protocol::VERSION_CURRENT);
+  mutations::SetUserSetting args;
+  args.set_name(name);
+  args.set_value(value);
+  protocol::Mutation* mutation = push.add_mutations();
+  mutation->set_id(id);
+  mutation->set_name("set_user_setting");
+  mutation->set_args(args.SerializeAsString());
+  mutation->set_created_ms(kNow);
+  return push;
+}
+
+protocol::PullRequest pull_request(const std::string& client_id,
+                                   const std::vector<std::string>& scopes) {
+  protocol::PullRequest pull;
+  pull.set_client_id(client_id);
+  pull.set_schema_version(Schema::domain().version());
+  pull.set_protocol_version(protocol::VERSION_CURRENT);
+  for (const std::string& scope : scopes) pull.add_cursors()->set_scope(scope);
+  return pull;
+}
+
+// The user_setting `name` in a pull response, if it carries it.
+std::optional<domain::UserSetting> find_setting(const protocol::PullResponse& pull,
+                                                const std::string& name) {
+  for (const auto& scope : pull.scopes()) {
+    if (scope.scope() != kUserScope) continue;
+    for (const auto& change : scope.changes()) {
+      if (change.collection() == "user_setting" && change.key() == name &&
+          change.op() == protocol::Change::PUT) {
+        domain::UserSetting setting;
+        if (setting.ParseFromString(change.body())) return setting;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A minimal WebSocket client of /v1/stream with its own compression contexts.
+class WsClient {
+ public:
+  WsClient() : ws_(context_) {}
+
+  beast::error_code connect(uint16_t port, const std::string& token,
+                            unsigned* http_status = nullptr) {
+    auto& layer = beast::get_lowest_layer(ws_);
+    layer.expires_after(kIoTimeout);
+    beast::error_code ec = run_io(context_, [&](auto handler) {
+      layer.async_connect(server_endpoint(port), std::move(handler));
+    });
+    if (ec) return ec;
+    layer.expires_never();
+    ws_.set_option(websocket::stream_base::timeout{kIoTimeout, kIoTimeout, false});
+    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
+      if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+    }));
+    ws_.read_message_max(64 * limits::kMiB);
+    websocket::response_type response;
+    ec = run_io(context_, [&](auto handler) {
+      ws_.async_handshake(response, "127.0.0.1", "/v1/stream", std::move(handler));
+    });
+    if (http_status != nullptr) *http_status = response.result_int();
+    ws_.binary(true);
+    return ec;
+  }
+
+  beast::error_code send(const protocol::ClientFrame& frame) {
+    auto compressed = compressor_.compress_message(frame.SerializeAsString());
+    EXPECT_TRUE(compressed.ok());
+    return send_raw(compressed.value());
+  }
+
+  beast::error_code send_raw(const std::string& bytes, bool binary = true) {
+    ws_.binary(binary);
+    return run_io(context_,
+                  [&](auto handler) { ws_.async_write(net::buffer(bytes), std::move(handler)); });
+  }
+
+  // The next frame from the server; an error when the connection ended.
+  beast::error_code receive(protocol::ServerFrame& frame) {
+    beast::flat_buffer buffer;
+    beast::error_code ec =
+        run_io(context_, [&](auto handler) { ws_.async_read(buffer, std::move(handler)); });
+    if (ec) return ec;
+    auto plain = decompressor_.decompress_message(beast::buffers_to_string(buffer.data()));
+    EXPECT_TRUE(plain.ok()) << plain.status().to_string();
+    frame.Clear();
+    if (plain.ok()) {
+      EXPECT_TRUE(frame.ParseFromString(plain.value()));
+    }
+    return ec;
+  }
+
+  // Frames until one of `body` arrives (pokes and the like are skipped).
+  beast::error_code receive_until(protocol::ServerFrame::BodyCase body,
+                                  protocol::ServerFrame& frame) {
+    for (;;) {
+      beast::error_code ec = receive(frame);
+      if (ec || frame.body_case() == body) return ec;
+    }
+  }
+
+  websocket::close_reason reason() const { return ws_.reason(); }
+
+ private:
+  net::io_context context_;
+  websocket::stream<beast::tcp_stream> ws_;
+  StreamCompressor compressor_;
+  StreamDecompressor decompressor_;
+};
+
+protocol::ClientFrame ping_frame(int64_t sent_ms) {
+  protocol::ClientFrame frame;
+  frame.mutable_ping()->set_sent_ms(sent_ms);
+  return frame;
+}
+
+class SyncServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.path() + "/outpost.db");
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+    start_server();
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    server_.reset();
+    core_.reset();
+    store_.reset();
+  }
+
+  void start_server(SyncServerOptions options = {}) {
+    if (server_) server_->stop();
+    options.now_ms = [this] { return now_.load(); };
+    server_ = std::make_unique<SyncServer>(*core_, tokens_, options);
+    Status started = server_->start();
+    ASSERT_TRUE(started.ok()) << started.to_string();
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  std::string token(const std::string& tenant = kTenant, const std::string& user = kUser,
+                    const std::string& device = "phone", int64_t issued_ms = kNow - 1000,
+                    int64_t expires_ms = kNow + 3'600'000,
+                    const TokenAuthority* authority = nullptr) {
+    protocol::TokenClaims claims;
+    claims.set_tenant(tenant);
+    claims.set_user(user);
+    claims.set_device(device);
+    claims.set_issued_ms(issued_ms);
+    claims.set_expires_ms(expires_ms);
+    auto issued = (authority != nullptr ? authority : &tokens_)->issue(claims);
+    EXPECT_TRUE(issued.ok()) << issued.status().to_string();
+    return issued.value();
+  }
+
+  HttpReply post(const std::string& path, const std::string& body, const std::string& bearer) {
+    return http_call(server_->port(), http::verb::post, path, body, protobuf_headers(bearer));
+  }
+
+  HttpReply push(const protocol::PushRequest& request, const std::string& bearer) {
+    return post("/v1/push", compress(request), bearer);
+  }
+
+  HttpReply pull(const protocol::PullRequest& request, const std::string& bearer) {
+    return post("/v1/pull", compress(request), bearer);
+  }
+
+  // Heads of every scope a test touches: unchanged heads mean nothing was written.
+  std::vector<uint64_t> heads() {
+    std::vector<uint64_t> out;
+    for (const char* scope : {kUserScope, kOrgScope, "org/globex", "user/globex/bob"}) {
+      auto info = store_->scope_info(scope);
+      EXPECT_TRUE(info.ok());
+      out.push_back(info.ok() ? info->head_seq : ~0ULL);
+    }
+    return out;
+  }
+
+  // Stores one setting through the server, so bad input has something to damage.
+  void seed() {
+    HttpReply reply = push(setting_push("seed-client", 1, "theme", "dark"), token());
+    ASSERT_EQ(reply.status(), 200u) << reply.message;
+    auto response = reply.decode<protocol::PushResponse>();
+    ASSERT_EQ(response.results_size(), 1);
+    ASSERT_EQ(response.results(0).outcome(), protocol::MutationResult::APPLIED);
+  }
+
+  // The server still answers a good request, and the stored data is what seed() left.
+  void expect_serving_and_unchanged(const std::vector<uint64_t>& before) {
+    EXPECT_EQ(heads(), before);
+    HttpReply health = http_call(server_->port(), http::verb::get, "/v1/health");
+    EXPECT_EQ(health.status(), 200u);
+    HttpReply reply = pull(pull_request("checker", {kUserScope, kOrgScope}), token());
+    ASSERT_EQ(reply.status(), 200u) << reply.message;
+    auto setting = find_setting(reply.decode<protocol::PullResponse>(), "theme");
+    ASSERT_TRUE(setting.has_value());
+    EXPECT_EQ(setting->value(), "dark");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+  TokenAuthority tokens_{std::string(32, 'k')};
+  std::atomic<int64_t> now_{kNow};
+  std::unique_ptr<SyncServer> server_;
+};
+
+// --- HTTP ------------------------------------------------------------------------------
+
+TEST_F(SyncServerTest, HealthNeedsNoToken) {
+  HttpReply reply = http_call(server_->port(), http::verb::get, "/v1/health");
+  ASSERT_FALSE(reply.ec) << reply.ec.message();
+  EXPECT_EQ(reply.status(), 200u);
+  EXPECT_EQ(reply.message.body(), "ok");
+}
+
+TEST_F(SyncServerTest, PushThenPullRoundTrip) {
+  HttpReply pushed = push(setting_push("phone-1", 1, "last_queue.email", "q7"), token());
+  ASSERT_EQ(pushed.status(), 200u) << pushed.message;
+  EXPECT_EQ(pushed.header("Content-Type"), "application/x-protobuf");
+  EXPECT_EQ(pushed.header("Content-Encoding"), "zstd");
+  auto push_response = pushed.decode<protocol::PushResponse>();
+  ASSERT_EQ(push_response.results_size(), 1);
+  EXPECT_EQ(push_response.results(0).outcome(), protocol::MutationResult::APPLIED);
+  EXPECT_EQ(push_response.last_mutation_id(), 1u);
+
+  // Another device of the same user pulls both of its scopes.
+  HttpReply pulled =
+      pull(pull_request("tablet-1", {kUserScope, kOrgScope}), token(kTenant, kUser, "tablet"));
+  ASSERT_EQ(pulled.status(), 200u) << pulled.message;
+  auto pull_response = pulled.decode<protocol::PullResponse>();
+  auto setting = find_setting(pull_response, "last_queue.email");
+  ASSERT_TRUE(setting.has_value());
+  EXPECT_EQ(setting->value(), "q7");
+  EXPECT_EQ(setting->updated_ms(), kNow);  // the server's (injected) clock
+  bool saw_org = false;
+  for (const auto& scope : pull_response.scopes()) saw_org = saw_org || scope.scope() == kOrgScope;
+  EXPECT_TRUE(saw_org);
+
+  // A retried push is answered from the record, not applied twice.
+  HttpReply again = push(setting_push("phone-1", 1, "last_queue.email", "q7"), token());
+  ASSERT_EQ(again.status(), 200u);
+  EXPECT_EQ(again.decode<protocol::PushResponse>().results(0).outcome(),
+            protocol::MutationResult::APPLIED);
+}
+
+TEST_F(SyncServerTest, MalformedProtobufIs400) {
+  seed();
+  auto before = heads();
+  std::string garbage("\x0a\xff\xff\xff\xff", 5);  // a length that never ends
+  expect_error(post("/v1/push", zstd_compress(garbage).value(), token()), 400, "invalid_argument");
+  expect_error(post("/v1/pull", zstd_compress(garbage).value(), token()), 400, "invalid_argument");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, TruncatedZstdIs400) {
+  seed();
+  auto before = heads();
+  std::string body = compress(setting_push("phone-1", 1, "theme", "light"));
+  expect_error(post("/v1/push", body.substr(0, body.size() / 2), token()), 400, "invalid_argument");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, OversizedBodyIs413) {
+  seed();
+  auto before = heads();
+  std::string body(limits::kMaxCompressedBody + limits::kMiB, 'x');
+  expect_error(post("/v1/push", body, token()), 413, "too_large");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, ZstdBombIs413) {
+  seed();
+  auto before = heads();
+  std::string bomb =
+      zstd_compress(std::string(limits::kMaxDecompressedBody + limits::kMiB, '\0')).value();
+  ASSERT_LT(bomb.size(), 64 * limits::kKiB);  // small on the wire
+  expect_error(post("/v1/push", bomb, token()), 413, "too_large");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, ExpiredTokenIs401) {
+  seed();
+  auto before = heads();
+  std::string expired = token(kTenant, kUser, "phone", kNow - 7'200'000, kNow - 3'600'000);
+  HttpReply reply = push(setting_push("phone-1", 1, "theme", "light"), expired);
+  expect_error(reply, 401, "unauthenticated");
+  EXPECT_EQ(reply.decode<protocol::Error>().message(), "token expired");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, ForgedTokenIs401) {
+  seed();
+  auto before = heads();
+  TokenAuthority other(std::string(32, 'z'));
+  std::string forged = token(kTenant, kUser, "phone", kNow - 1000, kNow + 3'600'000, &other);
+  expect_error(push(setting_push("phone-1", 1, "theme", "light"), forged), 401, "unauthenticated");
+  expect_error(pull(pull_request("phone-1", {kUserScope}), forged), 401, "unauthenticated");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, NoTokenIs401) {
+  seed();
+  auto before = heads();
+  HttpReply reply = push(setting_push("phone-1", 1, "theme", "light"), "");
+  expect_error(reply, 401, "unauthenticated");
+  EXPECT_EQ(reply.header("WWW-Authenticate"), "Bearer");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, OtherTenantScopeIs403) {
+  seed();
+  auto before = heads();
+  expect_error(pull(pull_request("phone-1", {"org/globex"}), token()), 403, "permission_denied");
+  expect_error(pull(pull_request("phone-1", {"user/acme/bob"}), token()), 403, "permission_denied");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, UnknownMutationIsRejectedNotFound) {
+  seed();
+  auto before = heads();
+  protocol::PushRequest request = setting_push("phone-1", 1, "theme", "light");
+  request.mutable_mutations(0)->set_name("launch_rockets");
+  HttpReply reply = push(request, token());
+  ASSERT_EQ(reply.status(), 200u) << reply.message;
+  auto response = reply.decode<protocol::PushResponse>();
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).outcome(), protocol::MutationResult::REJECTED);
+  EXPECT_EQ(response.results(0).code(), "not_found");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, SchemaFromTheFutureIs409) {
+  seed();
+  auto before = heads();
+  protocol::PushRequest request = setting_push("phone-1", 1, "theme", "light");
+  request.set_schema_version(Schema::domain().version() + 1);
+  expect_error(push(request, token()), 409, "schema_too_new");
+  protocol::PullRequest newer = pull_request("phone-1", {kUserScope});
+  newer.set_protocol_version(protocol::VERSION_CURRENT + 1);
+  expect_error(pull(newer, token()), 409, "schema_too_new");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, UnknownPathIs404AndWrongMethodIs405) {
+  seed();
+  auto before = heads();
+  expect_error(post("/v1/nothing", compress(pull_request("p", {kUserScope})), token()), 404,
+               "not_found");
+  HttpReply wrong = http_call(server_->port(), http::verb::get, "/v1/push");
+  expect_error(wrong, 405, "invalid_argument");
+  EXPECT_EQ(wrong.header("Allow"), "POST");
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, MissingContentEncodingIs400) {
+  seed();
+  auto before = heads();
+  Headers headers = {{"Content-Type", "application/x-protobuf"},
+                     {"Authorization", "Bearer " + token()}};
+  HttpReply reply = http_call(server_->port(), http::verb::post, "/v1/push",
+                              compress(setting_push("phone-1", 1, "theme", "light")), headers);
+  expect_error(reply, 400, "invalid_argument");
+  expect_serving_and_unchanged(before);
+}
+
+// --- WebSocket -------------------------------------------------------------------------
+
+TEST_F(SyncServerTest, StreamRefusesABadTokenBeforeUpgrading) {
+  WsClient client;
+  unsigned status = 0;
+  beast::error_code ec = client.connect(server_->port(), "", &status);
+  EXPECT_EQ(ec, websocket::error::upgrade_declined);
+  EXPECT_EQ(status, 401u);
+
+  WsClient forged;
+  TokenAuthority other(std::string(32, 'z'));
+  ec = forged.connect(server_->port(), token(kTenant, kUser, "phone", kNow - 1, kNow + 1, &other),
+                      &status);
+  EXPECT_EQ(ec, websocket::error::upgrade_declined);
+  EXPECT_EQ(status, 401u);
+}
+
+TEST_F(SyncServerTest, StreamPushPokesTheOtherDevicesOfTheUser) {
+  WsClient tablet;  // alice's other device
+  WsClient bob;     // same tenant, another user: may not hear of alice's scope
+  WsClient phone;
+  ASSERT_FALSE(tablet.connect(server_->port(), token(kTenant, kUser, "tablet")));
+  ASSERT_FALSE(bob.connect(server_->port(), token(kTenant, "bob", "phone")));
+  ASSERT_FALSE(phone.connect(server_->port(), token()));
+  // The HTTP session that upgraded may outlive the 101 response by a moment.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server_->connection_count() != 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(server_->connection_count(), 3u);
+
+  protocol::ClientFrame frame;
+  *frame.mutable_push() = setting_push("phone-1", 1, "theme", "dark");
+  ASSERT_FALSE(phone.send(frame));
+  protocol::ServerFrame reply;
+  ASSERT_FALSE(phone.receive_until(protocol::ServerFrame::kPush, reply));
+  ASSERT_EQ(reply.push().results_size(), 1);
+  EXPECT_EQ(reply.push().results(0).outcome(), protocol::MutationResult::APPLIED);
+
+  uint64_t head = store_->scope_info(kUserScope)->head_seq;
+  ASSERT_GT(head, 0u);
+  protocol::ServerFrame poke;
+  ASSERT_FALSE(tablet.receive(poke));
+  ASSERT_EQ(poke.body_case(), protocol::ServerFrame::kPoke);
+  ASSERT_EQ(poke.poke().heads_size(), 1);
+  EXPECT_EQ(poke.poke().heads(0).scope(), kUserScope);
+  EXPECT_EQ(poke.poke().heads(0).seq(), head);
+
+  // The poke was queued before the push was answered: bob's first frame is his pong.
+  ASSERT_FALSE(bob.send(ping_frame(42)));
+  protocol::ServerFrame pong;
+  ASSERT_FALSE(bob.receive(pong));
+  ASSERT_EQ(pong.body_case(), protocol::ServerFrame::kPong);
+  EXPECT_EQ(pong.pong().sent_ms(), 42);
+
+  // The poked device pulls over the same socket.
+  protocol::ClientFrame pull;
+  *pull.mutable_pull() = pull_request("tablet-1", {kUserScope, kOrgScope});
+  ASSERT_FALSE(tablet.send(pull));
+  protocol::ServerFrame pulled;
+  ASSERT_FALSE(tablet.receive_until(protocol::ServerFrame::kPull, pulled));
+  auto setting = find_setting(pulled.pull(), "theme");
+  ASSERT_TRUE(setting.has_value());
+  EXPECT_EQ(setting->value(), "dark");
+
+  // A refused request is an error frame; the stream stays open.
+  protocol::ClientFrame foreign;
+  *foreign.mutable_pull() = pull_request("tablet-1", {"org/globex"});
+  ASSERT_FALSE(tablet.send(foreign));
+  protocol::ServerFrame refused;
+  ASSERT_FALSE(tablet.receive(refused));
+  ASSERT_EQ(refused.body_case(), protocol::ServerFrame::kError);
+  EXPECT_EQ(refused.error().code(), "permission_denied");
+  ASSERT_FALSE(tablet.send(ping_frame(7)));
+  ASSERT_FALSE(tablet.receive(pong));
+  EXPECT_EQ(pong.body_case(), protocol::ServerFrame::kPong);
+}
+
+TEST_F(SyncServerTest, StreamUndecodableFrameGetsAnErrorAndTheSocketCloses) {
+  seed();
+  auto before = heads();
+  WsClient bad;
+  ASSERT_FALSE(bad.connect(server_->port(), token()));
+  ASSERT_FALSE(bad.send_raw("definitely not zstd"));
+  protocol::ServerFrame frame;
+  ASSERT_FALSE(bad.receive(frame));
+  ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kError);
+  EXPECT_EQ(frame.error().code(), "invalid_argument");
+  EXPECT_EQ(bad.receive(frame), websocket::error::closed);
+  EXPECT_EQ(bad.reason().code, websocket::close_code::bad_payload);
+
+  WsClient text;
+  ASSERT_FALSE(text.connect(server_->port(), token()));
+  ASSERT_FALSE(text.send_raw("hello", /*binary=*/false));
+  ASSERT_FALSE(text.receive(frame));
+  EXPECT_EQ(frame.error().code(), "invalid_argument");
+  EXPECT_EQ(text.receive(frame), websocket::error::closed);
+
+  // A frame past limits::kMaxFrame is refused by the websocket layer itself (1009).
+  WsClient huge;
+  ASSERT_FALSE(huge.connect(server_->port(), token()));
+  (void)huge.send_raw(std::string(limits::kMaxFrame + 1, 'x'));
+  EXPECT_TRUE(huge.receive(frame));
+  expect_serving_and_unchanged(before);
+}
+
+TEST_F(SyncServerTest, StreamFloodIsCutWhileOthersAreServed) {
+  SyncServerOptions options;
+  options.frames_per_second = 20;
+  options.frame_burst = 40;
+  start_server(options);
+  WsClient calm;
+  ASSERT_FALSE(calm.connect(server_->port(), token(kTenant, kUser, "tablet")));
+  WsClient flood;
+  ASSERT_FALSE(flood.connect(server_->port(), token()));
+
+  for (int i = 0; i < 300; ++i) {
+    if (flood.send(ping_frame(i))) break;  // the server may stop reading
+  }
+  int pongs = 0;
+  std::optional<protocol::Error> refused;
+  protocol::ServerFrame frame;
+  beast::error_code ec;
+  while (!(ec = flood.receive(frame))) {
+    if (frame.body_case() == protocol::ServerFrame::kPong) ++pongs;
+    if (frame.body_case() == protocol::ServerFrame::kError) refused = frame.error();
+  }
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(flood.reason().code, websocket::close_code::try_again_later);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->code(), "unavailable");
+  EXPECT_TRUE(refused->retryable());
+  EXPECT_GE(pongs, 40);
+  EXPECT_LT(pongs, 300);
+
+  ASSERT_FALSE(calm.send(ping_frame(1)));
+  ASSERT_FALSE(calm.receive_until(protocol::ServerFrame::kPong, frame));
+  EXPECT_EQ(frame.pong().sent_ms(), 1);
+  HttpReply health = http_call(server_->port(), http::verb::get, "/v1/health");
+  EXPECT_EQ(health.status(), 200u);
+}
+
+TEST_F(SyncServerTest, StreamReaderThatNeverReadsIsDisconnected) {
+  SyncServerOptions options;
+  options.max_queued_frames = 2;
+  // Shared: server threads may log after this test body returns.
+  struct Log {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+  };
+  auto log = std::make_shared<Log>();
+  options.log = [log](std::string_view line) {
+    std::lock_guard lock(log->mutex);
+    log->lines.emplace_back(line);
+  };
+  start_server(options);
+  // One large setting that hardly compresses (random base64-like text, a string field
+  // must be UTF-8): every pull answer is close to 1 MiB on the wire.
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string noise(limits::kMiB, ' ');
+  std::mt19937 random(7);
+  for (char& c : noise) c = kAlphabet[random() % kAlphabet.size()];
+  HttpReply pushed = push(setting_push("phone-1", 1, "noise", noise), token());
+  ASSERT_EQ(pushed.status(), 200u);
+  ASSERT_EQ(pushed.decode<protocol::PushResponse>().results(0).outcome(),
+            protocol::MutationResult::APPLIED);
+
+  WsClient lazy;
+  ASSERT_FALSE(lazy.connect(server_->port(), token()));
+  protocol::ClientFrame pull;
+  *pull.mutable_pull() = pull_request("phone-1", {kUserScope});
+  constexpr int kPulls = 64;  // far more than the socket buffers hold
+  for (int i = 0; i < kPulls; ++i) {
+    if (lazy.send(pull)) break;
+  }
+  int answered = 0;
+  protocol::ServerFrame frame;
+  while (!lazy.receive(frame)) {
+    ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kPull);
+    ++answered;
+  }
+  EXPECT_LT(answered, kPulls);
+  {
+    std::lock_guard lock(log->mutex);
+    bool cut = false;
+    for (const std::string& line : log->lines)
+      cut = cut || line.find("queue full") != std::string::npos;
+    EXPECT_TRUE(cut) << "answered " << answered;
+  }
+
+  WsClient other;
+  ASSERT_FALSE(other.connect(server_->port(), token(kTenant, kUser, "tablet")));
+  ASSERT_FALSE(other.send(ping_frame(3)));
+  ASSERT_FALSE(other.receive_until(protocol::ServerFrame::kPong, frame));
+}
+
+TEST_F(SyncServerTest, StopClosesStreamsWithANormalCloseFrame) {
+  WsClient client;
+  ASSERT_FALSE(client.connect(server_->port(), token()));
+  ASSERT_FALSE(client.send(ping_frame(5)));
+  protocol::ServerFrame frame;
+  ASSERT_FALSE(client.receive_until(protocol::ServerFrame::kPong, frame));
+
+  std::thread stopper([this] { server_->stop(); });
+  beast::error_code ec = client.receive(frame);
+  stopper.join();
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(client.reason().code, websocket::close_code::normal);
+  EXPECT_EQ(server_->connection_count(), 0u);
+  EXPECT_EQ(server_->port(), 0);
+}
+
+TEST_F(SyncServerTest, StartFailsOnAnAddressInUse) {
+  SyncServerOptions options;
+  options.port = server_->port();
+  SyncServer second(*core_, tokens_, options);
+  Status started = second.start();
+  EXPECT_EQ(started.code(), ErrorCode::kUnavailable) << started.to_string();
+
+  options.address = "not-an-ip";
+  SyncServer third(*core_, tokens_, options);
+  EXPECT_EQ(third.start().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(HttpApi, StatusTableAndBearerParsing) {
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kInvalidArgument), 400u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kUnauthenticated), 401u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kPermissionDenied), 403u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kNotFound), 404u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kSchemaTooNew), 409u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kFailedPrecondition), 409u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kTooLarge), 413u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kUnavailable), 503u);
+  EXPECT_EQ(http_api::http_status_for(ErrorCode::kCorrupt), 500u);
+  EXPECT_TRUE(http_api::to_wire_error(error(ErrorCode::kUnavailable, "x")).retryable());
+  EXPECT_FALSE(http_api::to_wire_error(error(ErrorCode::kTooLarge, "x")).retryable());
+
+  EXPECT_EQ(http_api::bearer_token("Bearer abc").value(), "abc");
+  EXPECT_EQ(http_api::bearer_token("bearer   abc ").value(), "abc");
+  EXPECT_EQ(http_api::bearer_token("").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(http_api::bearer_token("Basic abc").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(http_api::bearer_token("Bearer").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(http_api::bearer_token("Bearerabc").status().code(), ErrorCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace outpost

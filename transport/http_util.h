@@ -1,0 +1,65 @@
+// The HTTP side of the wire protocol without the sockets: routes and header names, the
+// error-code-to-HTTP-status table, bearer-token authentication and the zstd(protobuf)
+// body codec with its bounds. docs/protocol.md documents the same rules for other clients.
+// Thread rules: free functions over their arguments only; safe from any thread.
+#pragma once
+
+#include <google/protobuf/message_lite.h>
+
+#include <string>
+#include <string_view>
+
+#include "engine/server_core.h"
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+#include "transport/token.h"
+
+namespace outpost::http_api {
+
+inline constexpr std::string_view kPushPath = "/v1/push";
+inline constexpr std::string_view kPullPath = "/v1/pull";
+inline constexpr std::string_view kStreamPath = "/v1/stream";
+inline constexpr std::string_view kHealthPath = "/v1/health";
+
+inline constexpr std::string_view kContentTypeProtobuf = "application/x-protobuf";
+inline constexpr std::string_view kContentEncodingZstd = "zstd";
+// Carries the error code name of every error response, so a client can switch on it
+// without decoding the body.
+inline constexpr std::string_view kErrorHeader = "X-Outpost-Error";
+
+// The HTTP status of an error code: kInvalidArgument 400, kUnauthenticated 401,
+// kPermissionDenied 403, kNotFound 404, kSchemaTooNew and kFailedPrecondition 409,
+// kTooLarge 413, kUnavailable 503, everything else 500.
+unsigned http_status_for(ErrorCode code);
+
+// Only kUnavailable is worth retrying unchanged.
+bool is_retryable(ErrorCode code);
+
+// The wire form of a failed Status (code name, message, retryable).
+protocol::Error to_wire_error(const Status& status);
+
+// The token of an "Authorization: Bearer <token>" header value (scheme case-insensitive).
+// Errors: kUnauthenticated when the header is empty or not a bearer credential.
+Result<std::string> bearer_token(std::string_view authorization);
+
+struct Authenticated {
+  Principal who;
+  int64_t expires_ms = 0;  // when the token stops being valid
+};
+
+// Verifies the header's bearer token at `now_ms` and returns who it names.
+// Errors: kUnauthenticated (missing, malformed, forged or expired token); kInternal when
+// the authority itself cannot verify (a misconfigured key).
+Result<Authenticated> authenticate(const TokenAuthority& tokens, std::string_view authorization,
+                                   int64_t now_ms);
+
+// Decodes one zstd frame holding one serialized message into `out`.
+// Errors: kTooLarge when the content passes `max_decompressed` (zstd bombs included);
+// kInvalidArgument for corrupt or truncated zstd, or bytes that are not a `out` message.
+Status decode_body(std::string_view body, google::protobuf::MessageLite& out,
+                   size_t max_decompressed);
+
+// zstd(serialized message). Errors: kInternal if serialization or zstd fails.
+Result<std::string> encode_body(const google::protobuf::MessageLite& message);
+
+}  // namespace outpost::http_api

@@ -1,0 +1,80 @@
+// The server runtime: Boost.Beast HTTP and WebSocket over Asio in front of a ServerCore.
+// One-shot POST /v1/push and /v1/pull, GET /v1/health, and the live stream GET /v1/stream
+// (push, pull, ping, and pokes when the heads of a readable scope move). docs/protocol.md
+// is the specification of everything this serves.
+//
+// Thread rules: a pool of `threads` threads runs every connection; each connection lives
+// on its own strand, and the blocking ServerCore calls run there. start() and stop() are
+// called by the owner thread, never from a commit listener or another server callback.
+// The ServerCore and TokenAuthority must outlive the SyncServer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/server_core.h"
+#include "engine/status.h"
+#include "transport/limits.h"
+#include "transport/token.h"
+
+namespace outpost {
+
+// Flood control of one WebSocket connection: a token bucket refilled at this many frames
+// per second, holding at most kDefaultFrameBurst. A frame that finds it empty gets an
+// "unavailable" error frame (retryable) and the connection is closed (1013).
+inline constexpr double kDefaultFramesPerSecond = 200;
+inline constexpr double kDefaultFrameBurst = 400;
+// How long stop() waits for in-flight requests and close handshakes before it cuts the
+// remaining connections.
+inline constexpr int kDefaultShutdownGraceMs = 10000;
+
+struct SyncServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0: an ephemeral port, see SyncServer::port()
+  int threads = 2;
+  // Wall clock in milliseconds since the epoch, for token expiry and push times.
+  // Empty: std::chrono::system_clock.
+  std::function<int64_t()> now_ms;
+  double frames_per_second = kDefaultFramesPerSecond;
+  double frame_burst = kDefaultFrameBurst;
+  size_t max_queued_frames = limits::kMaxQueuedFramesPerConnection;
+  int shutdown_grace_ms = kDefaultShutdownGraceMs;
+  // One line per notable event (bind, refused connection, transport error). Empty: silent.
+  std::function<void(std::string_view)> log;
+};
+
+class SyncServer {
+ public:
+  SyncServer(ServerCore& core, const TokenAuthority& tokens, SyncServerOptions options = {});
+  // Stops the server if it is running.
+  ~SyncServer();
+  SyncServer(const SyncServer&) = delete;
+  SyncServer& operator=(const SyncServer&) = delete;
+
+  // Binds, listens and starts the thread pool. Errors: kInvalidArgument for an address that
+  // is not an IP address or threads < 1; kUnavailable when the address cannot be bound
+  // (in use, not local); kFailedPrecondition when already started.
+  Status start();
+
+  // The bound port once start() succeeded (the real one when options.port was 0), else 0.
+  uint16_t port() const;
+
+  // Graceful stop: stops accepting, closes each WebSocket with a normal close frame, lets
+  // in-flight requests finish (a push completes its store transaction) and answers them,
+  // then joins the threads. Connections still open after shutdown_grace_ms are cut.
+  // Idempotent; a stopped server cannot be started again.
+  void stop();
+
+  // Open connections (HTTP and WebSocket), for tests and metrics.
+  size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost
