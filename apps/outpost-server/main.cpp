@@ -9,6 +9,7 @@
 #include <iostream>
 #include <system_error>
 
+#include "adapters/demo_data.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/server_config.h"
 #include "engine/domain_mutators.h"
@@ -60,6 +61,22 @@ int run_token(const server_app::TokenConfig& config) {
   return 0;
 }
 
+int run_seed(const server_app::SeedConfig& config) {
+  if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
+  auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
+  if (!store.ok()) return fail(store.status().with_context("opening the store"));
+  ServerCore core(**store, Schema::domain(), domain_mutators());
+  DemoDataOptions options;
+  options.tenant = config.tenant;
+  options.user = config.user;
+  options.contacts = config.contacts;
+  options.now_ms = wall_clock_ms();
+  if (Status seeded = seed_demo_data(core, options); !seeded.ok()) return fail(seeded);
+  std::cout << "seeded tenant " << config.tenant << " (" << config.contacts
+            << " contacts) and agent " << config.user << std::endl;
+  return 0;
+}
+
 int run_serve(const server_app::ServeConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
   auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
@@ -108,5 +125,6 @@ int main(int argc, char** argv) {
   }
   if (auto* serve = std::get_if<server_app::ServeConfig>(&command.value()))
     return run_serve(*serve);
+  if (auto* seed = std::get_if<server_app::SeedConfig>(&command.value())) return run_seed(*seed);
   return run_token(std::get<server_app::TokenConfig>(command.value()));
 }

@@ -14,13 +14,17 @@ const char* const kUsage = R"(usage:
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
+  outpost-server seed --data DIR [--tenant T] [--user U] [--contacts N]
+      Writes a demo contact center into DIR/outpost.db: org data of tenant T (contacts,
+      canned responses, AUX reasons, wrap-up codes, colleagues) and agent U's state,
+      queues, today's journal and voicemail (defaults: acme, agent-1, 200 contacts).
   outpost-server --help
 )";
 
 namespace {
 
 const std::vector<std::string> kValuedFlags = {"data", "listen", "threads", "tenant",
-                                               "user", "device", "ttl"};
+                                               "user", "device", "ttl",     "contacts"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -78,7 +82,7 @@ Result<Command> parse_command_line(int argc, char** argv) {
   OUTPOST_ASSIGN_OR_RETURN(cli::ParsedArgs args,
                            cli::parse_args(argc, argv, kValuedFlags, kSwitches));
   if (args.has("help")) return Command(HelpRequest{});
-  if (args.positional.empty()) return invalid("a command is required (serve or token)");
+  if (args.positional.empty()) return invalid("a command is required (serve, token or seed)");
   if (args.positional.size() > 1)
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
@@ -103,6 +107,18 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto ttl = args.flag("ttl")) {
       OUTPOST_RETURN_IF_ERROR(
           parse_int<int64_t>("ttl", *ttl, 1, 10LL * 365 * 24 * 3600, config.ttl_seconds));
+    }
+    return Command(config);
+  }
+  if (command == "seed") {
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "tenant", "user", "contacts"}));
+    SeedConfig config;
+    OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    if (auto tenant = args.flag("tenant")) config.tenant = *tenant;
+    if (auto user = args.flag("user")) config.user = *user;
+    if (auto contacts = args.flag("contacts")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint32_t>("contacts", *contacts, 0, 10'000'000, config.contacts));
     }
     return Command(config);
   }

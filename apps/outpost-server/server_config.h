@@ -29,9 +29,17 @@ struct TokenConfig {
   int64_t ttl_seconds = kDefaultTokenTtlSeconds;
 };
 
+// Writes the demo contact center (adapters/demo_data.h) into the store.
+struct SeedConfig {
+  std::string data_dir;
+  std::string tenant = "acme";
+  std::string user = "agent-1";
+  uint32_t contacts = 200;
+};
+
 struct HelpRequest {};
 
-using Command = std::variant<HelpRequest, ServeConfig, TokenConfig>;
+using Command = std::variant<HelpRequest, ServeConfig, TokenConfig, SeedConfig>;
 
 // Errors: kInvalidArgument with a message naming the bad or missing argument.
 Result<Command> parse_command_line(int argc, char** argv);

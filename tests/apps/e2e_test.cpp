@@ -1,0 +1,209 @@
+// End to end with the real binaries: outpost-server (embedded store) in its own process,
+// devices driven through the outpost CLI, killed with SIGKILL at random moments; the
+// server stopped and restarted under a streaming device.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+#include "process.h"
+
+namespace outpost {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Process;
+using testing::run_command;
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path().string() + "/outpost-e2e-" +
+           std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void start_server(const std::string& listen = "127.0.0.1:0") {
+    server_ =
+        std::make_unique<Process>(std::vector<std::string>{OUTPOST_SERVER_BIN, "serve", "--data",
+                                                           dir_ + "/server", "--listen", listen},
+                                  dir_ + "/server-" + std::to_string(++server_starts_) + ".log");
+    ASSERT_TRUE(server_->wait_for_output("listening on", 20s)) << server_->output();
+    std::string out = server_->output();
+    auto at = out.find("listening on ");
+    std::string address = out.substr(at + 13, out.find_first_of(" \n", at + 13) - at - 13);
+    port_ = address.substr(address.rfind(':') + 1);
+    url_ = "http://127.0.0.1:" + port_;
+  }
+
+  void stop_server() {
+    server_->signal(SIGTERM);
+    EXPECT_EQ(server_->wait(30s), 0) << server_->output();
+    server_.reset();
+  }
+
+  std::string token(const std::string& device) {
+    std::string out;
+    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
+                           "acme", "--user", "agent-1", "--device", device},
+                          &out),
+              0)
+        << out;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
+
+  int device(const std::string& name, const std::vector<std::string>& command,
+             std::string* out = nullptr) {
+    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return run_command(argv, out);
+  }
+
+  std::vector<std::string> sync_args(const std::string& name) {
+    return {OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db", "--server", url_, "--token",
+            token(name),        "sync"};
+  }
+
+  // collection/key -> (version, body) of every record the server holds for agent-1.
+  std::map<std::string, std::pair<uint64_t, std::string>> server_view(SqliteServerStore& store) {
+    std::map<std::string, std::pair<uint64_t, std::string>> out;
+    for (const char* scope : {"user/acme/agent-1", "org/acme"}) {
+      SnapshotPosition after;
+      for (;;) {
+        auto page = store.read_snapshot(scope, after, 5000, 16 << 20);
+        EXPECT_TRUE(page.ok());
+        for (const auto& item : page->records) {
+          out[item.record.collection + "/" + item.record.key] = {item.record.version,
+                                                                 item.record.body};
+        }
+        if (!page->has_more) break;
+        after = page->next;
+      }
+    }
+    return out;
+  }
+
+  std::map<std::string, std::pair<uint64_t, std::string>> device_view(Replica& replica) {
+    std::map<std::string, std::pair<uint64_t, std::string>> out;
+    for (const auto& collection : Schema::domain().collections()) {
+      auto rows = replica.sql("SELECT " + collection->key_field->name() +
+                              ", _version, _body FROM c_" + collection->name);
+      EXPECT_TRUE(rows.ok());
+      for (const auto& row : rows->rows) {
+        out[collection->name + "/" + std::get<std::string>(row[0])] = {
+            static_cast<uint64_t>(std::get<int64_t>(row[1])), std::get<std::string>(row[2])};
+      }
+    }
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Process> server_;
+  int server_starts_ = 0;
+  std::string port_;
+  std::string url_;
+};
+
+TEST_F(EndToEnd, ADeviceKilledMidPushAndMidPullLosesNothingAndAppliesOnce) {
+  std::string out;
+  ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--tenant", "acme",
+                         "--user", "agent-1", "--contacts", "20000"},
+                        &out),
+            0)
+      << out;
+  start_server();
+  constexpr int kMutations = 30;
+  for (int i = 0; i < kMutations; ++i) {
+    ASSERT_EQ(device("phone",
+                     {"mutate", "set_user_setting",
+                      R"({"name": "setting-)" + std::to_string(i) + R"(", "value": "v"})"},
+                     &out),
+              0)
+        << out;
+  }
+  std::mt19937 rng(4242);
+  std::vector<std::string> argv = sync_args("phone");
+  int killed = 0;
+  for (int round = 0; round < 12; ++round) {
+    Process sync(argv, dir_ + "/sync-" + std::to_string(round) + ".log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 400));
+    sync.signal(SIGKILL);
+    if (sync.wait(30s) == 128 + SIGKILL) ++killed;
+  }
+  EXPECT_GT(killed, 0);
+  ASSERT_EQ(run_command(argv, &out), 0) << out;
+  stop_server();
+
+  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  // Exactly once: each mutation wrote its setting once in the change log.
+  std::map<std::string, int> writes;
+  uint64_t after = 0;
+  for (;;) {
+    auto page = (*store)->read_log("user/acme/agent-1", after, 1000, 1 << 20, -1);
+    ASSERT_TRUE(page.ok());
+    for (const auto& entry : page->entries) {
+      if (entry.collection == "user_setting") ++writes[entry.key];
+    }
+    if (!page->has_more) break;
+    after = page->next_after_seq;
+  }
+  ASSERT_EQ(writes.size(), static_cast<size_t>(kMutations));
+  for (const auto& [key, count] : writes)
+    EXPECT_EQ(count, 1) << key << " applied " << count << " times";
+
+  auto replica = Replica::open(dir_ + "/phone.db", Schema::domain(), &domain_mutators());
+  ASSERT_TRUE(replica.ok());
+  EXPECT_TRUE((*replica)->pending()->empty());
+  EXPECT_TRUE((*replica)->check_integrity().ok());
+  EXPECT_EQ(device_view(**replica), server_view(**store));
+}
+
+TEST_F(EndToEnd, DevicesReconnectAfterAServerRestartMidStreamAndConverge) {
+  start_server();
+  const std::string listen = "127.0.0.1:" + port_;
+  std::string out;
+  ASSERT_EQ(run_command(sync_args("phone"), &out), 0) << out;
+  Process watch({OUTPOST_DEVICE_BIN, "--db", dir_ + "/phone.db", "--server", url_, "--token",
+                 token("phone"), "watch"},
+                dir_ + "/watch.log");
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(device("tablet", {"mutate", "set_user_setting", R"({"name": "before", "value": "1"})"}),
+            0);
+  ASSERT_EQ(run_command(sync_args("tablet"), &out), 0) << out;
+  EXPECT_TRUE(watch.wait_for_output("before", 15s)) << watch.output();
+
+  stop_server();
+  ASSERT_EQ(device("tablet", {"mutate", "set_user_setting", R"({"name": "after", "value": "2"})"}),
+            0);
+  start_server(listen);
+  ASSERT_EQ(run_command(sync_args("tablet"), &out), 0) << out;
+  EXPECT_TRUE(watch.wait_for_output("after", 30s)) << watch.output();
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.wait(20s), 0) << watch.output();
+  stop_server();
+
+  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+  ASSERT_TRUE(store.ok());
+  for (const char* name : {"phone", "tablet"}) {
+    auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
+    ASSERT_TRUE(replica.ok());
+    EXPECT_EQ(device_view(**replica), server_view(**store)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace outpost
