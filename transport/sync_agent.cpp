@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <charconv>
+#include <filesystem>
 #include <future>
 #include <utility>
 
@@ -849,6 +850,22 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::open(SyncAgentOptions options) {
   ReplicaOptions replica_options = options.replica;
   if (replica_options.tenant.empty()) replica_options.tenant = claims.tenant();
   if (replica_options.user.empty()) replica_options.user = claims.user();
+  // Replica::open records the identity it is given, even over another one: look first, so
+  // a token for another user never takes over (and pushes from) someone else's replica.
+  std::error_code ignored;
+  if (std::filesystem::exists(options.replica_path, ignored)) {
+    ReplicaOptions peek;
+    peek.read_only = true;
+    auto existing = Replica::open(options.replica_path, Schema::domain(), nullptr, peek);
+    if (existing.ok() && !(*existing)->tenant().empty() &&
+        ((*existing)->tenant() != replica_options.tenant ||
+         (*existing)->user() != replica_options.user)) {
+      return error(ErrorCode::kFailedPrecondition,
+                   "the replica belongs to " +
+                       user_scope((*existing)->tenant(), (*existing)->user()) +
+                       " but the token is for " + user_scope(claims.tenant(), claims.user()));
+    }
+  }
   OUTPOST_ASSIGN_OR_RETURN(
       std::unique_ptr<Replica> replica,
       Replica::open(options.replica_path, Schema::domain(), &domain_mutators(), replica_options));
