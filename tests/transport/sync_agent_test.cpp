@@ -1,0 +1,688 @@
+// The device sync runtime against a real in-process server: SqliteServerStore + ServerCore
+// + SyncServer on 127.0.0.1, a SyncAgent with its own replica file. Waits are bounded
+// polls on observable state, never fixed sleeps that decide the outcome.
+#include "transport/sync_agent.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/server_core.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "tests/engine/test_support.h"
+#include "transport/sync_server.h"
+#include "transport/token.h"
+#include "transport/zstd_codec.h"
+
+namespace outpost {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kTenant = "T";
+constexpr const char* kUser = "U";
+const std::string kKey(32, 'k');
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Polls `done` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+std::string voicemail_id(int i) {
+  return "vm-" + std::to_string(i);
+}
+
+class SyncAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.file("server.db"));
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+    start_server(0);
+  }
+
+  void TearDown() override {
+    agent_.reset();
+    if (server_) server_->stop();
+    server_.reset();
+    core_.reset();
+    store_.reset();
+  }
+
+  void start_server(uint16_t port) {
+    SyncServerOptions options;
+    options.port = port;
+    options.shutdown_grace_ms = 1000;
+    server_ = std::make_unique<SyncServer>(*core_, tokens_, options);
+    Status started = server_->start();
+    ASSERT_TRUE(started.ok()) << started.to_string();
+    port_ = server_->port();
+  }
+
+  std::string token(const std::string& key = kKey) {
+    protocol::TokenClaims claims;
+    claims.set_tenant(kTenant);
+    claims.set_user(kUser);
+    claims.set_device("device-1");
+    claims.set_issued_ms(now_ms());
+    claims.set_expires_ms(now_ms() + 3600'000);
+    auto issued = TokenAuthority(key).issue(claims);
+    EXPECT_TRUE(issued.ok()) << issued.status().to_string();
+    return issued.ok() ? *issued : "";
+  }
+
+  void seed(int from, int to, size_t transcription_bytes = 100) {
+    Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+      for (int i = from; i < to; ++i) {
+        domain::Voicemail voicemail;
+        voicemail.set_id(voicemail_id(i));
+        voicemail.set_caller_name("caller " + std::to_string(i));
+        voicemail.set_received_ms(1'700'000'000'000 + i);
+        voicemail.set_transcription(std::string(transcription_bytes, 'a' + i % 26));
+        OUTPOST_ASSIGN_OR_RETURN(uint64_t version,
+                                 tx.put(user_scope(kTenant, kUser), "voicemail", voicemail.id(), 0,
+                                        voicemail.SerializeAsString()));
+        (void)version;
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(written.ok()) << written.to_string();
+  }
+
+  SyncAgentOptions options() {
+    SyncAgentOptions options;
+    options.server_url = "http://127.0.0.1:" + std::to_string(port_);
+    options.token = token();
+    options.replica_path = dir_.file("device.db");
+    options.backoff_base_ms = 20;
+    options.backoff_max_ms = 200;
+    options.random_seed = 42;
+    return options;
+  }
+
+  void open_agent(SyncAgentOptions agent_options) {
+    auto agent = SyncAgent::open(std::move(agent_options));
+    ASSERT_TRUE(agent.ok()) << agent.status().to_string();
+    agent_ = std::move(agent).value();
+  }
+
+  uint64_t device_count() {
+    uint64_t count = 0;
+    Status status = agent_->with_replica([&](Replica& replica) {
+      auto counted = replica.count("voicemail");
+      count = counted.ok() ? *counted : 0;
+    });
+    EXPECT_TRUE(status.ok()) << status.to_string();
+    return count;
+  }
+
+  size_t device_pending() {
+    size_t pending = 0;
+    (void)agent_->with_replica([&](Replica& replica) {
+      auto listed = replica.pending();
+      pending = listed.ok() ? listed->size() : 999;
+    });
+    return pending;
+  }
+
+  std::optional<domain::Voicemail> server_voicemail(const std::string& id) {
+    auto record = store_->get(user_scope(kTenant, kUser), "voicemail", id);
+    if (!record.ok() || !record->has_value()) return std::nullopt;
+    domain::Voicemail voicemail;
+    if (!voicemail.ParseFromString((*record)->body)) return std::nullopt;
+    return voicemail;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+  TokenAuthority tokens_{kKey};
+  std::unique_ptr<SyncServer> server_;
+  uint16_t port_ = 0;
+  std::unique_ptr<SyncAgent> agent_;
+};
+
+// A scripted /v1/stream endpoint in front of a real ServerCore, for the failure paths the
+// real server does not produce on demand: request number N (counted from 1 across
+// connections) can get an error frame, no answer, undecodable bytes or a hang-up.
+class FaultyStreamServer {
+ public:
+  enum class Fault { kNone, kRetryableError, kFatalError, kSilence, kGarbage, kClose };
+
+  FaultyStreamServer(ServerCore& core, Principal who)
+      : core_(core), who_(std::move(who)), acceptor_(io_) {
+    namespace net = boost::asio;
+    net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.bind(endpoint);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~FaultyStreamServer() {
+    io_.stop();
+    thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+  void fault_on(int request, Fault fault) {
+    std::lock_guard lock(mutex_);
+    faults_[request] = fault;
+  }
+  int requests() const { return requests_.load(); }
+  int connections() const { return connections_.load(); }
+
+ private:
+  struct Connection {
+    explicit Connection(boost::asio::ip::tcp::socket socket) : ws(std::move(socket)) {}
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws;
+    boost::beast::flat_buffer buffer;
+    StreamCompressor compressor;
+    StreamDecompressor decompressor;
+    std::string out;
+  };
+
+  void accept() {
+    acceptor_.async_accept(
+        [this](boost::beast::error_code ec, boost::asio::ip::tcp::socket socket) {
+          if (ec) return;
+          auto connection = std::make_shared<Connection>(std::move(socket));
+          connections_++;
+          connection->ws.binary(true);
+          connection->ws.async_accept([this, connection](boost::beast::error_code ec) {
+            if (!ec) read(connection);
+          });
+          accept();
+        });
+  }
+
+  void read(std::shared_ptr<Connection> connection) {
+    connection->ws.async_read(connection->buffer,
+                              [this, connection](boost::beast::error_code ec, size_t) {
+                                if (ec) return;
+                                handle(connection);
+                              });
+  }
+
+  void handle(const std::shared_ptr<Connection>& connection) {
+    std::string wire = boost::beast::buffers_to_string(connection->buffer.data());
+    connection->buffer.consume(connection->buffer.size());
+    auto plain = connection->decompressor.decompress_message(wire);
+    protocol::ClientFrame request;
+    if (!plain.ok() || !request.ParseFromString(*plain)) return;
+    int number = ++requests_;
+    Fault fault = Fault::kNone;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = faults_.find(number); it != faults_.end()) fault = it->second;
+    }
+    protocol::ServerFrame answer;
+    switch (fault) {
+      case Fault::kSilence:
+        return read(connection);
+      case Fault::kClose:
+        boost::beast::get_lowest_layer(connection->ws).close();
+        return;
+      case Fault::kGarbage:
+        connection->out = "not a zstd stream message";
+        return write(connection);
+      case Fault::kRetryableError:
+      case Fault::kFatalError:
+        answer.mutable_error()->set_code(fault == Fault::kRetryableError ? "unavailable"
+                                                                         : "invalid_argument");
+        answer.mutable_error()->set_message("scripted fault");
+        answer.mutable_error()->set_retryable(fault == Fault::kRetryableError);
+        break;
+      case Fault::kNone:
+        if (request.has_push()) {
+          auto response = core_.push(who_, request.push(), now_ms());
+          if (response.ok()) *answer.mutable_push() = *response;
+        } else if (request.has_pull()) {
+          auto response = core_.pull(who_, request.pull());
+          if (response.ok()) *answer.mutable_pull() = *response;
+        }
+        if (answer.body_case() == protocol::ServerFrame::BODY_NOT_SET) {
+          answer.mutable_error()->set_code("internal");
+          answer.mutable_error()->set_retryable(true);
+        }
+        break;
+    }
+    auto compressed = connection->compressor.compress_message(answer.SerializeAsString());
+    if (!compressed.ok()) return;
+    connection->out = std::move(compressed).value();
+    write(connection);
+  }
+
+  void write(const std::shared_ptr<Connection>& connection) {
+    connection->ws.async_write(boost::asio::buffer(connection->out),
+                               [this, connection](boost::beast::error_code ec, size_t) {
+                                 if (!ec) read(connection);
+                               });
+  }
+
+  ServerCore& core_;
+  Principal who_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::mutex mutex_;
+  std::map<int, Fault> faults_;
+  std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
+};
+
+TEST(SyncAgentHelpers, ParsesServerUrls) {
+  auto plain = parse_server_url("http://127.0.0.1:8080");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->host, "127.0.0.1");
+  EXPECT_EQ(plain->port, "8080");
+  EXPECT_EQ(plain->stream_target(), "/v1/stream");
+  auto prefixed = parse_server_url("ws://[::1]:9/outpost/");
+  ASSERT_TRUE(prefixed.ok());
+  EXPECT_EQ(prefixed->host, "::1");
+  EXPECT_EQ(prefixed->stream_target(), "/outpost/v1/stream");
+  EXPECT_EQ(parse_server_url("http://example.com")->port, "80");
+  EXPECT_EQ(parse_server_url("https://x:1").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_server_url("ftp://x:1").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_server_url("http://x:0").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_server_url("http://x:70000").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_server_url("http://:80").status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SyncAgentHelpers, ReadsTokenClaimsWithoutTheKey) {
+  protocol::TokenClaims claims;
+  claims.set_tenant("acme");
+  claims.set_user("alice");
+  claims.set_device("phone");
+  claims.set_issued_ms(1);
+  claims.set_expires_ms(2);
+  auto token = TokenAuthority(std::string(32, 's')).issue(claims);
+  ASSERT_TRUE(token.ok());
+  auto read = read_token_claims_unverified(*token);
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  EXPECT_EQ(read->tenant(), "acme");
+  EXPECT_EQ(read->user(), "alice");
+  EXPECT_EQ(read_token_claims_unverified("").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(read_token_claims_unverified("no-dot").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(read_token_claims_unverified("!!!.sig").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(read_token_claims_unverified(std::string(5000, 'a') + ".b").status().code(),
+            ErrorCode::kUnauthenticated);
+}
+
+TEST_F(SyncAgentTest, FreshDeviceSyncsSeededRecords) {
+  seed(0, 300);
+  SyncAgentOptions agent_options = options();
+  agent_options.client.max_changes_per_pull = 40;  // several pages
+  std::atomic<int> progress_calls{0};
+  agent_options.on_progress = [&](const SyncProgress&) { progress_calls++; };
+  open_agent(std::move(agent_options));
+
+  std::mutex mutex;
+  std::set<std::string> notified;
+  agent_->subscribe(
+      [&](const ChangeSet& changes) {
+        std::lock_guard lock(mutex);
+        auto it = changes.keys.find("voicemail");
+        if (it != changes.keys.end()) notified.insert(it->second.begin(), it->second.end());
+      },
+      [](std::function<void()> task) { task(); });
+
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.status.ok()) << summary.status.to_string();
+  EXPECT_TRUE(summary.caught_up);
+  EXPECT_FALSE(agent_->running());  // sync_for started it, so it stopped it
+  EXPECT_EQ(device_count(), 300u);
+  EXPECT_EQ(summary.stats.changes_received, 300u);
+  EXPECT_GE(summary.stats.frames_received, 300u / 40);
+  EXPECT_EQ(summary.stats.connects, 1u);
+  EXPECT_GT(progress_calls.load(), 0);
+  uint64_t done = 0;
+  for (const auto& scope : summary.progress.scopes) done += scope.records_done;
+  EXPECT_EQ(done, 300u);
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(notified.size(), 300u);
+  }
+  auto got = agent_->replica().get<domain::Voicemail>(voicemail_id(7));
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->caller_name(), "caller 7");
+}
+
+TEST_F(SyncAgentTest, OfflineMutationIsPushedAndConfirmedOnStart) {
+  seed(0, 3);
+  open_agent(options());
+  ASSERT_TRUE(agent_->sync_for(30s).caught_up);
+
+  // Offline (agent stopped): the mutation only reaches the outbox.
+  mutations::MarkVoicemailRead args;
+  args.set_id(voicemail_id(1));
+  auto id = agent_->replica().mutate("mark_voicemail_read", args, now_ms());
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  EXPECT_EQ(device_pending(), 1u);
+  EXPECT_FALSE(server_voicemail(voicemail_id(1))->read());
+
+  ASSERT_TRUE(agent_->start().ok());
+  EXPECT_TRUE(eventually([&] {
+    auto record = server_voicemail(voicemail_id(1));
+    return record && record->read();
+  }));
+  EXPECT_TRUE(eventually([&] { return device_pending() == 0; }));
+  EXPECT_TRUE(eventually([&] { return agent_->progress().mutations_confirmed == 1; }));
+  EXPECT_EQ(agent_->stats().mutations_pushed, 1u);
+  // replica() is for the loop thread while running: read through with_replica.
+  bool read_locally = false;
+  ASSERT_TRUE(agent_
+                  ->with_replica([&](Replica& replica) {
+                    auto got = replica.get<domain::Voicemail>(voicemail_id(1));
+                    read_locally = got.ok() && got->has_value() && (*got)->read();
+                  })
+                  .ok());
+  EXPECT_TRUE(read_locally);
+
+  // A mutation posted while running is pushed at once.
+  mutations::MarkVoicemailRead second;
+  second.set_id(voicemail_id(2));
+  ASSERT_TRUE(agent_
+                  ->post([second](Replica& replica) {
+                    ASSERT_TRUE(replica.mutate("mark_voicemail_read", second, now_ms()).ok());
+                  })
+                  .ok());
+  EXPECT_TRUE(eventually([&] {
+    auto record = server_voicemail(voicemail_id(2));
+    return record && record->read();
+  }));
+}
+
+TEST_F(SyncAgentTest, LiveChangesArriveThroughPokes) {
+  open_agent(options());
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(eventually([&] { return agent_->state() == AgentState::kConnected; }));
+  ASSERT_TRUE(agent_->sync_for(30s).caught_up);
+  seed(0, 5);
+  EXPECT_TRUE(eventually([&] { return device_count() == 5; }));
+  EXPECT_GE(agent_->stats().pokes, 1u);
+}
+
+TEST_F(SyncAgentTest, WakeFromAnotherThreadCutsTheBackoffShort) {
+  seed(0, 10);
+  uint16_t port = port_;
+  server_->stop();
+  server_.reset();
+
+  SyncAgentOptions agent_options = options();
+  agent_options.backoff_base_ms = 60'000;  // the first wait is up to a minute
+  agent_options.backoff_max_ms = 60'000;
+  std::atomic<uint64_t> backoff_delay{0};
+  agent_options.on_state = [&](AgentState state, const Status&, uint64_t delay_ms) {
+    if (state == AgentState::kBackoff) backoff_delay = delay_ms;
+  };
+  open_agent(std::move(agent_options));
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(eventually([&] { return agent_->state() == AgentState::kBackoff; }));
+  EXPECT_FALSE(agent_->last_error().ok());
+  // The seeded jitter picked a long wait; the test relies on it being well above 5 s.
+  ASSERT_GT(backoff_delay.load(), 5'000u);
+
+  start_server(port);
+  auto woken = std::chrono::steady_clock::now();
+  std::thread waker([&] { agent_->wake("push notification"); });
+  waker.join();
+  EXPECT_TRUE(eventually([&] { return device_count() == 10; }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - woken, 5s);
+  EXPECT_EQ(agent_->state(), AgentState::kConnected);
+}
+
+TEST_F(SyncAgentTest, ReconnectsAfterServerRestartAndConverges) {
+  seed(0, 20);
+  open_agent(options());
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(eventually([&] { return device_count() == 20; }));
+
+  uint16_t port = port_;
+  server_->stop();
+  server_.reset();
+  ASSERT_TRUE(eventually([&] { return agent_->state() != AgentState::kConnected; }));
+  seed(20, 50);  // written while the device cannot hear about it
+  mutations::MarkVoicemailRead args;
+  args.set_id(voicemail_id(3));
+  ASSERT_TRUE(agent_
+                  ->post([args](Replica& replica) {
+                    ASSERT_TRUE(replica.mutate("mark_voicemail_read", args, now_ms()).ok());
+                  })
+                  .ok());
+
+  start_server(port);
+  EXPECT_TRUE(eventually([&] { return device_count() == 50; }));
+  EXPECT_TRUE(eventually([&] {
+    auto record = server_voicemail(voicemail_id(3));
+    return record && record->read();
+  }));
+  EXPECT_TRUE(eventually([&] { return device_pending() == 0; }));
+  EXPECT_GE(agent_->stats().connects, 2u);
+  EXPECT_GE(agent_->stats().connection_failures, 1u);
+}
+
+TEST_F(SyncAgentTest, TinyBudgetStopsCleanlyAndALaterSyncConverges) {
+  seed(0, 2000, 400);
+  SyncAgentOptions agent_options = options();
+  agent_options.client.max_changes_per_pull = 20;
+  open_agent(std::move(agent_options));
+
+  SyncSummary summary = agent_->sync_for(5ms);
+  EXPECT_FALSE(summary.caught_up);
+  EXPECT_TRUE(summary.budget_exhausted);
+  EXPECT_EQ(summary.status.code(), ErrorCode::kCancelled);
+  EXPECT_FALSE(agent_->running());
+  uint64_t partial = device_count();
+  EXPECT_LT(partial, 2000u);
+  ASSERT_TRUE(
+      agent_->with_replica([](Replica& replica) { EXPECT_TRUE(replica.check_integrity().ok()); })
+          .ok());
+
+  // Interrupt a few more times mid-way, then finish.
+  for (int i = 0; i < 3; ++i) (void)agent_->sync_for(30ms);
+  SyncSummary rest = agent_->sync_for(60s);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.to_string();
+  EXPECT_TRUE(rest.caught_up);
+  EXPECT_EQ(device_count(), 2000u);
+  ASSERT_TRUE(
+      agent_->with_replica([](Replica& replica) { EXPECT_TRUE(replica.check_integrity().ok()); })
+          .ok());
+}
+
+TEST_F(SyncAgentTest, ForgedTokenFailsWithoutRetrying) {
+  SyncAgentOptions agent_options = options();
+  agent_options.token = token(std::string(32, 'x'));  // another key
+  open_agent(std::move(agent_options));
+  SyncSummary summary = agent_->sync_for(10s);
+  EXPECT_FALSE(summary.caught_up);
+  EXPECT_FALSE(summary.budget_exhausted);
+  EXPECT_EQ(summary.status.code(), ErrorCode::kUnauthenticated) << summary.status.to_string();
+  EXPECT_LT(summary.elapsed, 5s);
+}
+
+TEST_F(SyncAgentTest, RefreshedTokenRecoversFromAnAuthenticationFailure) {
+  seed(0, 4);
+  SyncAgentOptions agent_options = options();
+  agent_options.token = token(std::string(32, 'x'));
+  open_agent(std::move(agent_options));
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(eventually([&] { return agent_->state() == AgentState::kFailed; }));
+  EXPECT_EQ(agent_->last_error().code(), ErrorCode::kUnauthenticated);
+
+  protocol::TokenClaims stranger;
+  stranger.set_tenant(kTenant);
+  stranger.set_user("mallory");
+  stranger.set_device("device-2");
+  stranger.set_issued_ms(now_ms());
+  stranger.set_expires_ms(now_ms() + 60'000);
+  EXPECT_EQ(agent_->set_token(*tokens_.issue(stranger)).code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(agent_->set_token("junk").code(), ErrorCode::kUnauthenticated);
+
+  ASSERT_TRUE(agent_->set_token(token()).ok());
+  agent_->wake("token refreshed");
+  EXPECT_TRUE(eventually([&] { return device_count() == 4; }));
+}
+
+TEST_F(SyncAgentTest, UnreachableServerGivesUpAfterMaxFailures) {
+  uint16_t port = port_;
+  server_->stop();
+  server_.reset();
+  SyncAgentOptions agent_options = options();
+  agent_options.server_url = "http://127.0.0.1:" + std::to_string(port);
+  open_agent(std::move(agent_options));
+  SyncForOptions for_options;
+  for_options.max_consecutive_failures = 3;
+  SyncSummary summary = agent_->sync_for(30s, for_options);
+  EXPECT_FALSE(summary.caught_up);
+  EXPECT_EQ(summary.status.code(), ErrorCode::kUnavailable) << summary.status.to_string();
+  EXPECT_GE(summary.stats.connection_failures, 3u);
+}
+
+TEST_F(SyncAgentTest, ReplicaOfAnotherUserIsRefused) {
+  ReplicaOptions other;
+  other.tenant = kTenant;
+  other.user = "someone-else";
+  auto replica = Replica::open(dir_.file("other.db"), Schema::domain(), &domain_mutators(), other);
+  ASSERT_TRUE(replica.ok());
+  auto agent = SyncAgent::create(options(), std::move(replica).value());
+  EXPECT_EQ(agent.status().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(SyncAgentTest, TokenOfAnotherUserNeverTakesOverAReplicaFile) {
+  seed(0, 2);
+  open_agent(options());
+  ASSERT_TRUE(agent_->sync_for(30s).caught_up);
+  agent_.reset();
+
+  protocol::TokenClaims bob;
+  bob.set_tenant(kTenant);
+  bob.set_user("bob");
+  bob.set_device("device-9");
+  bob.set_issued_ms(now_ms());
+  bob.set_expires_ms(now_ms() + 60'000);
+  SyncAgentOptions agent_options = options();
+  agent_options.token = *tokens_.issue(bob);
+  auto agent = SyncAgent::open(std::move(agent_options));
+  EXPECT_EQ(agent.status().code(), ErrorCode::kFailedPrecondition) << agent.status().to_string();
+
+  open_agent(options());  // the owner still can
+  EXPECT_EQ(agent_->replica().user(), kUser);
+  EXPECT_EQ(device_count(), 2u);
+}
+
+TEST_F(SyncAgentTest, StopAndStartAgainResumes) {
+  seed(0, 5);
+  open_agent(options());
+  ASSERT_TRUE(agent_->start().ok());
+  EXPECT_EQ(agent_->start().code(), ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(eventually([&] { return device_count() == 5; }));
+  agent_->stop();
+  agent_->stop();  // idempotent
+  EXPECT_EQ(agent_->state(), AgentState::kStopped);
+  seed(5, 8);
+  ASSERT_TRUE(agent_->start().ok());
+  EXPECT_TRUE(eventually([&] { return device_count() == 8; }));
+}
+
+class SyncAgentFaultTest : public SyncAgentTest {
+ protected:
+  void SetUp() override {
+    SyncAgentTest::SetUp();
+    seed(0, 30);
+    faulty_ = std::make_unique<FaultyStreamServer>(*core_, Principal{kTenant, kUser, "device-1"});
+  }
+  void TearDown() override {
+    agent_.reset();
+    faulty_.reset();
+    SyncAgentTest::TearDown();
+  }
+  SyncAgentOptions faulty_options() {
+    SyncAgentOptions agent_options = options();
+    agent_options.server_url = "http://127.0.0.1:" + std::to_string(faulty_->port());
+    agent_options.client.max_changes_per_pull = 10;
+    return agent_options;
+  }
+  std::unique_ptr<FaultyStreamServer> faulty_;
+};
+
+TEST_F(SyncAgentFaultTest, RetryableErrorFrameIsRetriedOnTheSameConnection) {
+  faulty_->fault_on(1, FaultyStreamServer::Fault::kRetryableError);
+  faulty_->fault_on(3, FaultyStreamServer::Fault::kRetryableError);
+  open_agent(faulty_options());
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.status.ok()) << summary.status.to_string();
+  EXPECT_EQ(device_count(), 30u);
+  EXPECT_EQ(faulty_->connections(), 1);
+  EXPECT_EQ(summary.stats.connection_failures, 2u);
+}
+
+TEST_F(SyncAgentFaultTest, FatalErrorFrameStopsUntilTheNextSync) {
+  faulty_->fault_on(2, FaultyStreamServer::Fault::kFatalError);
+  open_agent(faulty_options());
+  SyncSummary summary = agent_->sync_for(30s);
+  EXPECT_FALSE(summary.caught_up);
+  EXPECT_EQ(summary.status.code(), ErrorCode::kInvalidArgument) << summary.status.to_string();
+  EXPECT_EQ(faulty_->requests(), 2);  // no retry of a non-retryable error
+  SyncSummary again = agent_->sync_for(30s);
+  ASSERT_TRUE(again.status.ok()) << again.status.to_string();
+  EXPECT_EQ(device_count(), 30u);
+}
+
+TEST_F(SyncAgentFaultTest, UnansweredRequestTimesOutAndReconnects) {
+  faulty_->fault_on(2, FaultyStreamServer::Fault::kSilence);
+  SyncAgentOptions agent_options = faulty_options();
+  agent_options.request_timeout = 200ms;
+  open_agent(std::move(agent_options));
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.status.ok()) << summary.status.to_string();
+  EXPECT_EQ(device_count(), 30u);
+  EXPECT_EQ(faulty_->connections(), 2);
+}
+
+TEST_F(SyncAgentFaultTest, UndecodableFrameOrHangUpReconnects) {
+  faulty_->fault_on(1, FaultyStreamServer::Fault::kGarbage);
+  faulty_->fault_on(3, FaultyStreamServer::Fault::kClose);
+  open_agent(faulty_options());
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.status.ok()) << summary.status.to_string();
+  EXPECT_EQ(device_count(), 30u);
+  EXPECT_EQ(faulty_->connections(), 3);
+  ASSERT_TRUE(
+      agent_->with_replica([](Replica& replica) { EXPECT_TRUE(replica.check_integrity().ok()); })
+          .ok());
+}
+
+}  // namespace
+}  // namespace outpost
