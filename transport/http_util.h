@@ -1,11 +1,19 @@
 // The HTTP side of the wire protocol without the sockets: routes and header names, the
-// error-code-to-HTTP-status table, bearer-token authentication and the zstd(protobuf)
-// body codec with its bounds. docs/protocol.md documents the same rules for other clients.
+// error-code-to-HTTP-status table, bearer-token authentication, the zstd(protobuf) body
+// codec with its bounds, and the answer to one complete request (handle_request).
+// SyncServer owns the connections and calls these. docs/protocol.md documents the same
+// rules for other clients.
 // Thread rules: free functions over their arguments only; safe from any thread.
 #pragma once
 
 #include <google/protobuf/message_lite.h>
 
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +23,11 @@
 #include "transport/token.h"
 
 namespace outpost::http_api {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+inline constexpr std::string_view kServerName = "outpost-server";
 
 inline constexpr std::string_view kPushPath = "/v1/push";
 inline constexpr std::string_view kPullPath = "/v1/pull";
@@ -61,5 +74,39 @@ Status decode_body(std::string_view body, google::protobuf::MessageLite& out,
 
 // zstd(serialized message). Errors: kInternal if serialization or zstd fails.
 Result<std::string> encode_body(const google::protobuf::MessageLite& message);
+
+inline std::string_view to_view(boost::beast::string_view view) {
+  return {view.data(), view.size()};
+}
+
+// The path of a request target: "/v1/pull?x=1" -> "/v1/pull".
+inline std::string_view request_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+// An error response: status from http_status_for (or `status` when given: 405 only),
+// X-Outpost-Error, and the body zstd(protocol::Error).
+HttpResponse error_response(const Status& failure, unsigned version,
+                            std::optional<boost::beast::http::status> status = std::nullopt);
+
+// 200 with zstd(message) and the protobuf/zstd content headers.
+HttpResponse message_response(const google::protobuf::MessageLite& message, unsigned version);
+
+// Answers one complete request that is not a WebSocket upgrade: the route table of
+// docs/protocol.md (health, push, pull; 404, 405, and 400 for /v1/stream without an
+// upgrade). Push and pull run the blocking ServerCore call on the calling thread.
+HttpResponse handle_request(const HttpRequest& request, ServerCore& core,
+                            const TokenAuthority& tokens, int64_t now_ms);
+
+// Runs a blocking ServerCore call, turning an escaped exception into kInternal, so that
+// nothing thrown below reaches the I/O threads.
+template <typename Call>
+auto call_core(Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kInternal, std::string("server core failed: ") + e.what());
+  }
+}
 
 }  // namespace outpost::http_api

@@ -38,7 +38,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr std::string_view kServerName = "outpost-server";
 // After an error response that closes the connection, unread request bytes are read and
 // dropped for a while (a "lingering close"), so the peer receives the response instead of
 // a reset caused by data left unread in our receive buffer.
@@ -51,8 +50,8 @@ constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 // stop(): after the grace period, cut connections and wait this long for them to go.
 constexpr auto kForceCloseWait = std::chrono::seconds(2);
 
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using Request = http_api::HttpRequest;
+using Response = http_api::HttpResponse;
 
 class Session;
 
@@ -164,78 +163,8 @@ void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
 
 // --- helpers ---------------------------------------------------------------------------
 
-std::string_view to_view(beast::string_view view) {
-  return {view.data(), view.size()};
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// The media type without parameters: "application/x-protobuf; x=y" -> "application/x-protobuf".
-std::string_view media_type(std::string_view content_type) {
-  return trim(content_type.substr(0, content_type.find(';')));
-}
-
-Response make_response(http::status status, unsigned version) {
-  Response response{status, version};
-  response.set(http::field::server, kServerName);
-  return response;
-}
-
-// An error response: zstd(protocol::Error) plus the X-Outpost-Error header. `status`
-// overrides the table of http_api::http_status_for (405 only).
-Response error_response(const Status& failure, unsigned version,
-                        std::optional<http::status> status = std::nullopt) {
-  Response response = make_response(
-      status.value_or(static_cast<http::status>(http_api::http_status_for(failure.code()))),
-      version);
-  response.set(http::field::content_type, http_api::kContentTypeProtobuf);
-  response.set(http::field::content_encoding, http_api::kContentEncodingZstd);
-  response.set(http_api::kErrorHeader, error_code_name(failure.code()));
-  if (failure.code() == ErrorCode::kUnauthenticated) {
-    response.set(http::field::www_authenticate, "Bearer");
-  }
-  Result<std::string> body = http_api::encode_body(http_api::to_wire_error(failure));
-  if (body.ok()) response.body() = std::move(body).value();
-  return response;
-}
-
-Response message_response(const google::protobuf::MessageLite& message, unsigned version) {
-  Result<std::string> body = http_api::encode_body(message);
-  if (!body.ok()) return error_response(body.status(), version);
-  Response response = make_response(http::status::ok, version);
-  response.set(http::field::content_type, http_api::kContentTypeProtobuf);
-  response.set(http::field::content_encoding, http_api::kContentEncodingZstd);
-  response.body() = std::move(body).value();
-  return response;
-}
-
-Status check_body_headers(const Request& request) {
-  if (!iequals_ascii(media_type(to_view(request[http::field::content_type])),
-                     http_api::kContentTypeProtobuf)) {
-    return error(ErrorCode::kInvalidArgument,
-                 "Content-Type must be " + std::string(http_api::kContentTypeProtobuf));
-  }
-  if (!iequals_ascii(trim(to_view(request[http::field::content_encoding])),
-                     http_api::kContentEncodingZstd)) {
-    return error(ErrorCode::kInvalidArgument,
-                 "Content-Encoding must be " + std::string(http_api::kContentEncodingZstd));
-  }
-  return Status::Ok();
-}
+using http_api::error_response;
+using http_api::to_view;
 
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
@@ -246,16 +175,6 @@ bool is_ordinary_disconnect(const beast::error_code& ec) {
   return ec == websocket::error::closed || ec == net::error::operation_aborted ||
          ec == net::error::eof || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe || ec == beast::error::timeout;
-}
-
-// Runs a blocking ServerCore call, turning an escaped exception into an error.
-template <typename Call>
-auto call_core(Call&& call) -> decltype(call()) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return error(ErrorCode::kInternal, std::string("server core failed: ") + e.what());
-  }
 }
 
 // --- WebSocket session ------------------------------------------------------------------
@@ -341,7 +260,7 @@ class WsSession final : public Session {
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-      response.set(http::field::server, kServerName);
+      response.set(http::field::server, http_api::kServerName);
     }));
     ws_.read_message_max(limits::kMaxFrame);
     ws_.binary(true);
@@ -416,7 +335,8 @@ class WsSession final : public Session {
     protocol::ServerFrame out;
     switch (frame.body_case()) {
       case protocol::ClientFrame::kPush: {
-        auto result = call_core([&] { return context_.core.push(principal_, frame.push(), now); });
+        auto result =
+            http_api::call_core([&] { return context_.core.push(principal_, frame.push(), now); });
         if (result.ok()) {
           *out.mutable_push() = std::move(result).value();
         } else {
@@ -425,7 +345,8 @@ class WsSession final : public Session {
         break;
       }
       case protocol::ClientFrame::kPull: {
-        auto result = call_core([&] { return context_.core.pull(principal_, frame.pull()); });
+        auto result =
+            http_api::call_core([&] { return context_.core.pull(principal_, frame.pull()); });
         if (result.ok()) {
           *out.mutable_pull() = std::move(result).value();
         } else {
@@ -646,74 +567,16 @@ class HttpSession final : public Session {
 
     Request& request = parser_->get();
     if (websocket::is_upgrade(request)) return upgrade();
-    Response response = handle(request);
+    Response response =
+        http_api::handle_request(request, context_.core, context_.tokens, context_.now_ms());
     reply(std::move(response), !request.keep_alive());
-  }
-
-  // The route table of docs/protocol.md.
-  Response handle(Request& request) {
-    const unsigned version = request.version();
-    std::string_view target = to_view(request.target());
-    std::string_view path = target.substr(0, target.find('?'));
-    auto method_not_allowed = [&](std::string_view allowed) {
-      Response response = error_response(
-          error(ErrorCode::kInvalidArgument, std::string(to_view(request.method_string())) +
-                                                 " is not allowed on " + std::string(path) +
-                                                 "; use " + std::string(allowed)),
-          version, http::status::method_not_allowed);
-      response.set(http::field::allow, allowed);
-      return response;
-    };
-
-    if (path == http_api::kHealthPath) {
-      if (request.method() != http::verb::get) return method_not_allowed("GET");
-      Response response = make_response(http::status::ok, version);
-      response.set(http::field::content_type, "text/plain");
-      response.body() = "ok";
-      return response;
-    }
-    if (path == http_api::kStreamPath) {
-      if (request.method() != http::verb::get) return method_not_allowed("GET");
-      return error_response(
-          error(ErrorCode::kInvalidArgument, "GET /v1/stream must be a WebSocket upgrade"),
-          version);
-    }
-    bool is_push = path == http_api::kPushPath;
-    bool is_pull = path == http_api::kPullPath;
-    if (!is_push && !is_pull) {
-      return error_response(error(ErrorCode::kNotFound, "no such endpoint: " + std::string(path)),
-                            version);
-    }
-    if (request.method() != http::verb::post) return method_not_allowed("POST");
-
-    const int64_t now = context_.now_ms();
-    auto who =
-        http_api::authenticate(context_.tokens, to_view(request[http::field::authorization]), now);
-    if (!who.ok()) return error_response(who.status(), version);
-    if (Status headers = check_body_headers(request); !headers.ok()) {
-      return error_response(headers, version);
-    }
-    if (is_push) {
-      protocol::PushRequest push;
-      Status decoded = http_api::decode_body(request.body(), push, limits::kMaxDecompressedBody);
-      if (!decoded.ok()) return error_response(decoded, version);
-      auto result = call_core([&] { return context_.core.push(who->who, push, now); });
-      if (!result.ok()) return error_response(result.status(), version);
-      return message_response(result.value(), version);
-    }
-    protocol::PullRequest pull;
-    Status decoded = http_api::decode_body(request.body(), pull, limits::kMaxDecompressedBody);
-    if (!decoded.ok()) return error_response(decoded, version);
-    auto result = call_core([&] { return context_.core.pull(who->who, pull); });
-    if (!result.ok()) return error_response(result.status(), version);
-    return message_response(result.value(), version);
   }
 
   void upgrade() {
     Request& request = parser_->get();
     const unsigned version = request.version();
     std::string_view target = to_view(request.target());
-    if (target.substr(0, target.find('?')) != http_api::kStreamPath) {
+    if (http_api::request_path(target) != http_api::kStreamPath) {
       return reply(error_response(error(ErrorCode::kNotFound,
                                         "no WebSocket endpoint at " + std::string(target)),
                                   version),
