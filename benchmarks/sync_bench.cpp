@@ -257,6 +257,7 @@ void fanout(const std::string& dir, int devices, int changes) {
   std::vector<double> latencies_ms;
   std::atomic<int64_t> committed_at_us{0};
   std::atomic<int> seen{0};
+  std::atomic<int> round_now{0};
   for (int i = 0; i < devices; ++i) {
     SyncAgentOptions options;
     options.server_url = server.url();
@@ -293,6 +294,7 @@ void fanout(const std::string& dir, int devices, int changes) {
   }
   for (int round = 1; round <= changes; ++round) {
     seen = 0;
+    round_now = round;
     committed_at_us =
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
             .count();

@@ -287,6 +287,16 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
       if (meta["client_id"].empty()) {
         set_meta("client_id", options.client_id.empty() ? random_client_id() : options.client_id);
       }
+      // A replica belongs to one user for life: another identity must not inherit its
+      // data and outbox.
+      const bool has_identity = !meta["tenant"].empty() || !meta["user"].empty();
+      const bool other_tenant = !options.tenant.empty() && meta["tenant"] != options.tenant;
+      const bool other_user = !options.user.empty() && meta["user"] != options.user;
+      if (has_identity && (other_tenant || other_user)) {
+        return error(ErrorCode::kPermissionDenied, "'" + path + "' belongs to " + meta["tenant"] +
+                                                       "/" + meta["user"] + ", not " +
+                                                       options.tenant + "/" + options.user);
+      }
       if (!options.tenant.empty() && meta["tenant"] != options.tenant) {
         set_meta("tenant", options.tenant);
       }

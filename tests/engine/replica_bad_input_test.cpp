@@ -140,6 +140,30 @@ TEST(ReplicaFiles, AReadOnlyDirectoryGivesAClearError) {
   EXPECT_FALSE(std::filesystem::exists(locked + "/device.db"));
 }
 
+TEST(ReplicaFiles, AReplicaBelongsToOneUser) {
+  testing::TempDir dir;
+  const std::string path = dir.file("device.db");
+  {
+    auto alice = Replica::open(path, Schema::domain(), &domain_mutators(),
+                               {.tenant = "acme", .user = "alice"});
+    ASSERT_TRUE(alice.ok());
+    ASSERT_TRUE(
+        (*alice)->mutate_json("set_user_setting", R"({"name": "a", "value": "b"})", 1).ok());
+  }
+  std::string before = testing::read_file(path);
+  auto bob =
+      Replica::open(path, Schema::domain(), &domain_mutators(), {.tenant = "acme", .user = "bob"});
+  ASSERT_FALSE(bob.ok());
+  EXPECT_EQ(bob.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(bob.status().message().find("acme/alice"), std::string::npos);
+  auto other_tenant = Replica::open(path, Schema::domain(), &domain_mutators(),
+                                    {.tenant = "globex", .user = "alice"});
+  EXPECT_EQ(other_tenant.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(testing::read_file(path), before);
+  // Opening without an identity (tools, the UI's reader) is fine.
+  EXPECT_TRUE(Replica::open(path, Schema::domain(), &domain_mutators()).ok());
+}
+
 TEST(ReplicaFiles, AReadOnlyReplicaRefusesWrites) {
   testing::TempDir dir;
   const std::string path = dir.file("device.db");
