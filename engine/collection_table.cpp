@@ -262,6 +262,16 @@ std::optional<StoredRow> CollectionTable::get(const std::string& key) {
   return row;
 }
 
+bool CollectionTable::read_into(const std::string& key, Message& out, bool* corrupt) {
+  get_.reset();
+  get_.bindNoCopy(1, key);
+  if (!get_.executeStep()) return false;
+  SQLite::Column body = get_.getColumn(1);
+  *corrupt = !out.ParseFromArray(body.getBlob(), body.getBytes());
+  get_.reset();
+  return !*corrupt;
+}
+
 void CollectionTable::bind_record(SQLite::Statement& statement, const Message& record,
                                   const std::string& body, uint64_t version) {
   const google::protobuf::Reflection* reflection = record.GetReflection();

@@ -45,6 +45,9 @@ class CollectionTable {
 
   // All of these throw SQLite::Exception on database errors.
   std::optional<StoredRow> get(const std::string& key);
+  // Parses the row straight into `out` (no intermediate copy); false when absent or when
+  // the stored body does not parse (`*corrupt` is then set).
+  bool read_into(const std::string& key, google::protobuf::Message& out, bool* corrupt);
   // Inserts or replaces the row.
   void upsert(const google::protobuf::Message& record, const std::string& body, uint64_t version);
   // Inserts, or replaces only a row with an older version; returns whether it wrote.

@@ -307,6 +307,9 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     replica->tenant_ = meta["tenant"];
     replica->user_ = meta["user"];
 
+    // UI reads hit memory-mapped pages and a larger page cache instead of a read() per page.
+    db.exec("PRAGMA mmap_size = 268435456");
+    db.exec("PRAGMA cache_size = -16384");
     replica->impl_ = std::make_unique<Impl>(std::move(db), schema);
     Impl& impl = *replica->impl_;
     for (const auto& collection : schema.collections()) {
@@ -331,6 +334,24 @@ Result<std::unique_ptr<Message>> Replica::get(const std::string& collection_name
     return impl_->get(*collection, key);
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "get " + collection_name);
+  }
+}
+
+Result<bool> Replica::get_into(const std::string& key, Message& out) {
+  const Collection* collection = schema_.find(out.GetDescriptor());
+  if (collection == nullptr) {
+    return error(ErrorCode::kNotFound, out.GetDescriptor()->full_name() + " is not a collection");
+  }
+  try {
+    bool corrupt = false;
+    bool found = impl_->table(*collection).read_into(key, out, &corrupt);
+    if (corrupt) {
+      return error(ErrorCode::kCorrupt,
+                   "stored " + collection->name + " '" + key + "' does not parse");
+    }
+    return found;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "get " + collection->name);
   }
 }
 

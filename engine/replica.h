@@ -132,16 +132,13 @@ class Replica {
                                                          const std::string& key);
   template <typename T>
   Result<std::optional<T>> get(const std::string& key) {
-    const Collection* collection = schema_.find(T::descriptor());
-    if (collection == nullptr) {
-      return error(ErrorCode::kNotFound, T::descriptor()->full_name() + " is not a collection");
-    }
-    OUTPOST_ASSIGN_OR_RETURN(auto record, get(collection->name, key));
-    if (record == nullptr) return std::optional<T>();
     T typed;
-    typed.CopyFrom(*record);
+    OUTPOST_ASSIGN_OR_RETURN(bool found, get_into(key, typed));
+    if (!found) return std::optional<T>();
     return std::optional<T>(std::move(typed));
   }
+  // Reads the record of `out`'s collection type into `out`; false when absent.
+  Result<bool> get_into(const std::string& key, google::protobuf::Message& out);
   Result<std::vector<std::unique_ptr<google::protobuf::Message>>> query(const Query& query);
   // Full-text "contains" search over the collection's searchable fields (trigram; the
   // text must have at least 3 characters).
