@@ -276,8 +276,10 @@ void fanout(const std::string& dir, int devices, int changes) {
       int64_t now_us =
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
               .count();
+      const int64_t committed = committed_at_us.load();
+      if (committed == 0 || now_us < committed) return;
       std::lock_guard<std::mutex> lock(mutex);
-      latencies_ms.push_back((now_us - committed_at_us.load()) / 1000.0);
+      latencies_ms.push_back((now_us - committed) / 1000.0);
       ++seen;
     });
     if (!(*agent)->start().ok()) exit(1);
