@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -926,20 +927,39 @@ void reload_shadow(Replica::Impl& impl) {
 
 }  // namespace
 
-Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
-  Impl& impl = *impl_;
+namespace {
+
+// Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
+// before committing. On any error everything rolls back, in memory too.
+Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
+                                         const std::function<Status()>& steps) {
   impl.pending_changes = ChangeSet();
-  ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
-  bool complete = true;
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    Status status = steps();
+    if (status.ok() && run.needs_rebase()) status = run.rebase();
+    if (!status.ok()) {
+      reload_shadow(impl);
+      return status;
+    }
+    impl.flush_search();
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    reload_shadow(impl);
+    return from_sqlite(e, what);
+  }
+  return run.report;
+}
+
+}  // namespace
+
+Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
+  ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
+  auto report = in_apply_transaction(*impl_, run, "apply", [&]() -> Status {
+    bool complete = true;
     for (const protocol::ScopeChanges& scope : response.scopes()) {
       for (const protocol::Change& change : scope.changes()) {
-        Status status = run.apply_change(change);
-        if (!status.ok()) {
-          reload_shadow(impl);
-          return status;
-        }
+        OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
       }
       if (scope.reset()) {
         run.store_manifest(scope);
@@ -951,54 +971,32 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
     }
     for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
     // Only a complete response carries every effect of the mutations it confirms.
-    if (complete && response.last_mutation_id() > 0)
+    if (complete && response.last_mutation_id() > 0) {
       run.confirm_through(response.last_mutation_id());
-    if (run.needs_rebase()) {
-      Status status = run.rebase();
-      if (!status.ok()) {
-        reload_shadow(impl);
-        return status;
-      }
     }
-    impl.flush_search();
-    tx.commit();
-  } catch (const SQLite::Exception& e) {
-    reload_shadow(impl);
-    return from_sqlite(e, "apply");
-  }
-  ChangeSet changes = std::move(impl.pending_changes);
+    return Status::Ok();
+  });
+  if (!report.ok()) return report;
+  ChangeSet changes = std::move(impl_->pending_changes);
   changes.cursors_changed = response.scopes_size() > 0;
   changes.outbox_changed = run.outbox_changed;
-  changes.rejections_changed = !run.report.mutations_rejected.empty();
+  changes.rejections_changed = !report->mutations_rejected.empty();
   notify(changes);
-  return std::move(run.report);
+  return report;
 }
 
 Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& response) {
-  Impl& impl = *impl_;
-  impl.pending_changes = ChangeSet();
-  ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
-  try {
-    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+  ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
+  auto report = in_apply_transaction(*impl_, run, "apply push results", [&]() -> Status {
     for (const protocol::MutationResult& result : response.results()) run.reject(result);
-    if (run.needs_rebase()) {
-      Status status = run.rebase();
-      if (!status.ok()) {
-        reload_shadow(impl);
-        return status;
-      }
-    }
-    impl.flush_search();
-    tx.commit();
-  } catch (const SQLite::Exception& e) {
-    reload_shadow(impl);
-    return from_sqlite(e, "apply push results");
-  }
-  ChangeSet changes = std::move(impl.pending_changes);
+    return Status::Ok();
+  });
+  if (!report.ok()) return report;
+  ChangeSet changes = std::move(impl_->pending_changes);
   changes.outbox_changed = run.outbox_changed;
-  changes.rejections_changed = !run.report.mutations_rejected.empty();
+  changes.rejections_changed = !report->mutations_rejected.empty();
   notify(changes);
-  return std::move(run.report);
+  return report;
 }
 
 uint64_t Replica::subscribe(Listener listener, Executor executor) {

@@ -132,7 +132,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.finish_reset(scope));
       progress_.mutations_confirmed += report.mutations_confirmed;
       fetched_.clear();
-      continue;
+      return next_pull();  // the cursor moved: build the request again
     }
     pull->clear_cursors();
     auto* cursor = pull->add_cursors();
