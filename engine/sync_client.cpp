@@ -28,13 +28,15 @@ SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
 }
 
 void SyncClient::on_connected() {
-  in_flight_ = false;
+  in_flight_ = 0;
+  pipelined_ = false;
   pushed_through_ = 0;
   behind_ = true;
 }
 
 void SyncClient::on_request_failed() {
-  in_flight_ = false;
+  in_flight_ = 0;
+  pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
   pushing_ = false;
   behind_ = true;
@@ -61,7 +63,7 @@ SyncProgress SyncClient::progress() const {
 }
 
 Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
-  if (in_flight_) return std::optional<protocol::ClientFrame>();
+  if (in_flight_ > 0) return std::optional<protocol::ClientFrame>();
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
   progress_.pending_mutations = pending.size();
   std::vector<const PendingMutation*> unsent;
@@ -83,7 +85,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
       out->set_created_ms(mutation->created_ms);
     }
     pushed_through_ = push->mutations(push->mutations_size() - 1).id();
-    in_flight_ = true;
+    in_flight_ = 1;
     pushing_ = true;
     progress_.phase = SyncPhase::kPushing;
     return std::optional<protocol::ClientFrame>(std::move(frame));
@@ -149,7 +151,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       if (progress.scope == scope) progress.phase = SyncPhase::kResetting;
     }
     progress_.phase = SyncPhase::kResetting;
-    in_flight_ = true;
+    in_flight_ = 1;
     in_flight_is_fetch_ = true;
     return std::optional<protocol::ClientFrame>(std::move(frame));
   }
@@ -157,13 +159,41 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
     pull->set_urgent_first(true);
     urgent_first_ = false;
   }
-  in_flight_ = true;
+  in_flight_ = 1;
   in_flight_is_fetch_ = false;
   return std::optional<protocol::ClientFrame>(std::move(frame));
 }
 
+std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
+    const protocol::PullResponse& response) {
+  // Only plain log or snapshot pages: resets and fetches take the careful path.
+  if (in_flight_ != 1 || pushing_ || in_flight_is_fetch_ || pipelined_) return std::nullopt;
+  bool more = false;
+  for (const auto& scope : response.scopes()) {
+    if (scope.reset()) return std::nullopt;
+    more |= scope.has_more();
+  }
+  if (!more || response.scopes_size() != static_cast<int>(scopes_.size())) return std::nullopt;
+  protocol::ClientFrame frame;
+  auto* pull = frame.mutable_pull();
+  pull->set_client_id(replica_.client_id());
+  pull->set_schema_version(replica_.schema().version());
+  pull->set_protocol_version(protocol::VERSION_CURRENT);
+  pull->set_max_changes(options_.max_changes_per_pull);
+  pull->set_max_bytes(options_.max_bytes_per_pull);
+  for (const auto& scope : response.scopes()) {
+    auto* cursor = pull->add_cursors();
+    cursor->set_scope(scope.scope());
+    cursor->set_seq(scope.cursor());
+    cursor->set_token(scope.cursor_token());
+  }
+  in_flight_ = 2;
+  pipelined_ = true;
+  return frame;
+}
+
 Status SyncClient::on_push_response(const protocol::PushResponse& response) {
-  in_flight_ = false;
+  in_flight_ = std::max(0, in_flight_ - 1);
   pushing_ = false;
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply_push_results(response));
   progress_.mutations_rejected += report.mutations_rejected.size();
@@ -172,7 +202,9 @@ Status SyncClient::on_push_response(const protocol::PushResponse& response) {
 }
 
 Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
-  in_flight_ = false;
+  in_flight_ = std::max(0, in_flight_ - 1);
+  const bool another_in_flight = in_flight_ > 0;
+  if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
   in_flight_is_fetch_ = false;
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
@@ -209,7 +241,7 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
     }
     more |= scope.has_more() || scope.reset();
   }
-  behind_ = more;
+  behind_ = more || another_in_flight;
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
   progress_.pending_mutations = pending.size();
   if (!pending.empty() && pushed_through_ >= pending.back().id && !more) {

@@ -65,7 +65,13 @@ class SyncClient {
   // time). Errors come from the replica.
   Result<std::optional<protocol::ClientFrame>> next_request();
 
-  // Applies the answer to the request in flight.
+  // Pipelining: called with a pull response as it arrives, before it is applied. When the
+  // scopes have more to read, returns the next pull (built from the response's cursors)
+  // so the transport can send it while this one is applied: the server reads and
+  // compresses the next page while the device writes this one. At most two in flight.
+  std::optional<protocol::ClientFrame> pipelined_pull(const protocol::PullResponse& response);
+
+  // Applies the answer to the oldest request in flight.
   Status on_push_response(const protocol::PushResponse& response);
   Status on_pull_response(const protocol::PullResponse& response);
   // The request in flight failed (network, server error): it will be sent again.
@@ -78,7 +84,7 @@ class SyncClient {
   void set_urgent_first(bool urgent) { urgent_first_ = urgent; }
 
   bool up_to_date() const;
-  bool request_in_flight() const { return in_flight_; }
+  bool request_in_flight() const { return in_flight_ > 0; }
   SyncProgress progress() const;
   std::vector<std::string> scopes() const { return scopes_; }
 
@@ -88,8 +94,9 @@ class SyncClient {
   Replica& replica_;
   SyncClientOptions options_;
   std::vector<std::string> scopes_;
-  bool in_flight_ = false;
+  int in_flight_ = 0;  // requests sent and not answered (2 while a pull is pipelined)
   bool in_flight_is_fetch_ = false;
+  bool pipelined_ = false;  // the second request in flight is a pipelined pull
   bool behind_ = true;
   bool urgent_first_ = false;
   bool pushing_ = false;

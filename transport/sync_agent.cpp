@@ -183,6 +183,8 @@ class SyncAgent::Loop {
   // [loop] entry points
   void wake();
   void pump();
+  // Sends one request on the open connection and arms its answer timeout.
+  void send_request(const protocol::ClientFrame& frame);
 
   // [io] -> [loop]
   void io_opened(uint64_t id) {
@@ -604,6 +606,8 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
         std::lock_guard lock(agent_.state_mutex_);
         agent_.stats_.changes_received += changes;
       }
+      // Ask for the next page before applying this one, so the server works meanwhile.
+      if (auto next = client.pipelined_pull(frame.pull())) send_request(*next);
       status = client.on_pull_response(frame.pull());
       answered = true;
       break;
@@ -793,7 +797,10 @@ void SyncAgent::Loop::pump() {
     }
     return;
   }
-  const protocol::ClientFrame& frame = **next;
+  send_request(**next);
+}
+
+void SyncAgent::Loop::send_request(const protocol::ClientFrame& frame) {
   uint64_t pushed = 0;
   if (frame.has_push()) {
     for (const auto& mutation : frame.push().mutations()) {
