@@ -4,10 +4,14 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <system_error>
+#include <thread>
 
 #include "adapters/demo_data.h"
 #include "adapters/sqlite_server_store.h"
@@ -77,6 +81,59 @@ int run_seed(const server_app::SeedConfig& config) {
   return 0;
 }
 
+// Compacts the scopes written since its last pass, every `every` seconds, on its own
+// thread; stop() finishes the pass in progress and joins.
+class Compactor {
+ public:
+  Compactor(ServerCore& core, std::chrono::seconds every, uint64_t keep)
+      : core_(core), every_(every), keep_(keep) {
+    core_.add_commit_listener([this](const std::vector<CommittedHead>& heads) {
+      std::lock_guard lock(mutex_);
+      for (const auto& head : heads) dirty_.insert(head.scope);
+    });
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Compactor() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, every_, [this] { return stopping_; });
+      if (stopping_) break;
+      std::set<std::string> scopes;
+      scopes.swap(dirty_);
+      lock.unlock();
+      for (const std::string& scope : scopes) {
+        Status compacted = core_.compact(scope, keep_);
+        if (!compacted.ok()) {
+          std::cerr << "outpost-server: compacting " << scope << ": " << compacted.to_string()
+                    << "\n";
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  ServerCore& core_;
+  std::chrono::seconds every_;
+  uint64_t keep_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<std::string> dirty_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 int run_serve(const server_app::ServeConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
   auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
@@ -101,6 +158,7 @@ int run_serve(const server_app::ServeConfig& config) {
   options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
+  Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
   std::string shown_host =
       config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
@@ -108,6 +166,7 @@ int run_serve(const server_app::ServeConfig& config) {
   signal_context.run();
   std::cerr << "outpost-server: signal " << caught << ", stopping\n";
   server.stop();
+  compactor.stop();
   return 0;
 }
 

@@ -9,9 +9,13 @@ namespace outpost::server_app {
 
 const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
+                       [--compact-every SECONDS] [--keep-log ENTRIES]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
+      Every --compact-every seconds (default 300) each scope written since the last pass
+      keeps its newest --keep-log log entries (default 100000); devices whose cursor is
+      older reset per key.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--tenant T] [--user U] [--contacts N]
@@ -23,8 +27,9 @@ const char* const kUsage = R"(usage:
 
 namespace {
 
-const std::vector<std::string> kValuedFlags = {"data", "listen", "threads", "tenant",
-                                               "user", "device", "ttl",     "contacts"};
+const std::vector<std::string> kValuedFlags = {"data",          "listen",  "threads", "tenant",
+                                               "user",          "device",  "ttl",     "contacts",
+                                               "compact-every", "keep-log"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -87,13 +92,22 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "listen", "threads"}));
+    OUTPOST_RETURN_IF_ERROR(
+        only(args, command, {"data", "listen", "threads", "compact-every", "keep-log"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
     OUTPOST_RETURN_IF_ERROR(parse_listen(listen, config.host, config.port));
     if (auto threads = args.flag("threads")) {
       OUTPOST_RETURN_IF_ERROR(parse_int("threads", *threads, 1, 256, config.threads));
+    }
+    if (auto every = args.flag("compact-every")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int("compact-every", *every, 1, 7 * 24 * 3600, config.compact_every_seconds));
+    }
+    if (auto keep = args.flag("keep-log")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
     }
     return Command(config);
   }

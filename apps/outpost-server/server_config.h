@@ -19,6 +19,10 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   int threads = 2;
+  // Compaction: every `compact_every_seconds`, each scope written since the last pass keeps
+  // its newest `keep_log` log entries; older ones are compacted (devices behind reset).
+  int compact_every_seconds = 300;
+  uint64_t keep_log = 100000;
 };
 
 struct TokenConfig {

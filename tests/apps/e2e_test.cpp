@@ -12,6 +12,7 @@
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
+#include "outpost/domain.pb.h"
 #include "process.h"
 
 namespace outpost {
@@ -35,14 +36,16 @@ class EndToEnd : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void start_server(const std::string& listen = "127.0.0.1:0") {
-    server_ =
-        std::make_unique<Process>(std::vector<std::string>{OUTPOST_SERVER_BIN, "serve", "--data",
-                                                           dir_ + "/server", "--listen", listen},
-                                  dir_ + "/server-" + std::to_string(++server_starts_) + ".log");
-    ASSERT_TRUE(server_->wait_for_output("listening on", 20s)) << server_->output();
+  void start_server(const std::string& listen = "127.0.0.1:0",
+                    const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "serve",    "--data",
+                                  dir_ + "/server",   "--listen", listen};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<Process>(
+        argv, dir_ + "/server-" + std::to_string(++server_starts_) + ".log");
+    ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
     std::string out = server_->output();
-    auto at = out.find("listening on ");
+    auto at = out.find("outpost-server listening on ") + 15;
     std::string address = out.substr(at + 13, out.find_first_of(" \n", at + 13) - at - 13);
     port_ = address.substr(address.rfind(':') + 1);
     url_ = "http://127.0.0.1:" + port_;
@@ -203,6 +206,50 @@ TEST_F(EndToEnd, DevicesReconnectAfterAServerRestartMidStreamAndConverge) {
     ASSERT_TRUE(replica.ok());
     EXPECT_EQ(device_view(**replica), server_view(**store)) << name;
   }
+}
+
+TEST_F(EndToEnd, ADeviceOfflinePastTheCompactionHorizonResetsAndKeepsItsOutbox) {
+  std::string out;
+  ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--tenant", "acme",
+                         "--user", "agent-1", "--contacts", "300"},
+                        &out),
+            0)
+      << out;
+  start_server("127.0.0.1:0", {"--compact-every", "1", "--keep-log", "5"});
+  ASSERT_EQ(run_command(sync_args("phone"), &out), 0) << out;
+  // The phone goes offline with a pending change; the tablet changes 20 settings and
+  // deletes a voicemail meanwhile, and the server compacts past the phone's cursor.
+  ASSERT_EQ(device("phone", {"mutate", "mark_voicemail_read", R"({"id": "voicemail-5"})"}), 0);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(device("tablet", {"mutate", "set_user_setting",
+                                R"({"name": "s)" + std::to_string(i) + R"(", "value": "x"})"}),
+              0);
+  }
+  ASSERT_EQ(device("tablet", {"mutate", "delete_voicemail", R"({"id": "voicemail-1"})"}), 0);
+  ASSERT_EQ(run_command(sync_args("tablet"), &out), 0) << out;
+  std::this_thread::sleep_for(2500ms);  // two compaction passes
+  ASSERT_EQ(run_command(sync_args("phone"), &out), 0) << out;
+  ASSERT_EQ(run_command(sync_args("tablet"), &out), 0) << out;
+  stop_server();
+
+  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+  ASSERT_TRUE(store.ok());
+  auto info = (*store)->scope_info("user/acme/agent-1");
+  ASSERT_TRUE(info.ok());
+  EXPECT_GT(info->horizon_seq, 10u);  // compaction really ran
+  for (const char* name : {"phone", "tablet"}) {
+    auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
+    ASSERT_TRUE(replica.ok());
+    EXPECT_TRUE((*replica)->pending()->empty()) << name;
+    EXPECT_EQ(device_view(**replica), server_view(**store)) << name;
+  }
+  // The phone's offline edit survived the reset and reached the server.
+  auto voicemail = (*store)->get("user/acme/agent-1", "voicemail", "voicemail-5");
+  ASSERT_TRUE(voicemail.ok() && voicemail->has_value());
+  domain::Voicemail read;
+  ASSERT_TRUE(read.ParseFromString((*voicemail)->body));
+  EXPECT_TRUE(read.read());
+  EXPECT_FALSE((*store)->get("user/acme/agent-1", "voicemail", "voicemail-1")->has_value());
 }
 
 }  // namespace
