@@ -81,6 +81,21 @@ const char* op_sql(Condition::Op op) {
   return " = ?";
 }
 
+// Parses the `_body` blobs in the statement's first column, one record per row.
+Result<std::vector<std::unique_ptr<Message>>> read_records(SQLite::Statement& statement,
+                                                           const Collection& collection) {
+  std::vector<std::unique_ptr<Message>> out;
+  while (statement.executeStep()) {
+    SQLite::Column body = statement.getColumn(0);
+    auto record = collection.new_record();
+    if (!record->ParseFromArray(body.getBlob(), body.getBytes())) {
+      return error(ErrorCode::kCorrupt, "a stored " + collection.name + " does not parse");
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
 }  // namespace
 
 // The connection, the per-collection tables and the rebase bookkeeping.
@@ -380,16 +395,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
     for (size_t i = 0; i < query.where.size(); ++i) {
       bind_value(statement, static_cast<int>(i + 1), query.where[i].value);
     }
-    std::vector<std::unique_ptr<Message>> out;
-    while (statement.executeStep()) {
-      SQLite::Column body = statement.getColumn(0);
-      auto record = collection->new_record();
-      if (!record->ParseFromArray(body.getBlob(), body.getBytes())) {
-        return error(ErrorCode::kCorrupt, "a stored " + collection->name + " does not parse");
-      }
-      out.push_back(std::move(record));
-    }
-    return out;
+    return read_records(statement, *collection);
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "query " + collection->name);
   }
@@ -469,16 +475,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     SQLite::Statement statement(impl_->db, sql);
     statement.bind(1, match);
     statement.bind(2, pattern);
-    std::vector<std::unique_ptr<Message>> out;
-    while (statement.executeStep()) {
-      SQLite::Column body = statement.getColumn(0);
-      auto record = collection->new_record();
-      if (!record->ParseFromArray(body.getBlob(), body.getBytes())) {
-        return error(ErrorCode::kCorrupt, "a stored " + collection->name + " does not parse");
-      }
-      out.push_back(std::move(record));
-    }
-    return out;
+    return read_records(statement, *collection);
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "search " + collection->name);
   }

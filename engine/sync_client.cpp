@@ -98,14 +98,19 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
   return next_pull();
 }
 
-Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
-  protocol::ClientFrame frame;
+protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const {
   auto* pull = frame.mutable_pull();
   pull->set_client_id(replica_.client_id());
   pull->set_schema_version(replica_.schema().version());
   pull->set_protocol_version(protocol::VERSION_CURRENT);
   pull->set_max_changes(options_.max_changes_per_pull);
   pull->set_max_bytes(options_.max_bytes_per_pull);
+  return pull;
+}
+
+Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
+  protocol::ClientFrame frame;
+  protocol::PullRequest* pull = new_pull(frame);
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
   if (!pending.empty()) pull->set_pending_from(pending[0].id);
   OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
@@ -175,12 +180,7 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
   }
   if (!more || response.scopes_size() != static_cast<int>(scopes_.size())) return std::nullopt;
   protocol::ClientFrame frame;
-  auto* pull = frame.mutable_pull();
-  pull->set_client_id(replica_.client_id());
-  pull->set_schema_version(replica_.schema().version());
-  pull->set_protocol_version(protocol::VERSION_CURRENT);
-  pull->set_max_changes(options_.max_changes_per_pull);
-  pull->set_max_bytes(options_.max_bytes_per_pull);
+  protocol::PullRequest* pull = new_pull(frame);
   for (const auto& scope : response.scopes()) {
     auto* cursor = pull->add_cursors();
     cursor->set_scope(scope.scope());

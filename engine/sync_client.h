@@ -90,6 +90,8 @@ class SyncClient {
 
  private:
   Result<std::optional<protocol::ClientFrame>> next_pull();
+  // A pull request in `frame` with the device's identity, versions and page bounds.
+  protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
 
   Replica& replica_;
   SyncClientOptions options_;
