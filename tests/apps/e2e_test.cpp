@@ -14,6 +14,7 @@
 #include "engine/replica.h"
 #include "outpost/domain.pb.h"
 #include "process.h"
+#include "tests/support/views.h"
 
 namespace outpost {
 namespace {
@@ -80,38 +81,10 @@ class EndToEnd : public ::testing::Test {
             token(name),        "sync"};
   }
 
-  // collection/key -> (version, body) of every record the server holds for agent-1.
-  std::map<std::string, std::pair<uint64_t, std::string>> server_view(SqliteServerStore& store) {
-    std::map<std::string, std::pair<uint64_t, std::string>> out;
-    for (const char* scope : {"user/acme/agent-1", "org/acme"}) {
-      SnapshotPosition after;
-      for (;;) {
-        auto page = store.read_snapshot(scope, after, 5000, 16 << 20);
-        EXPECT_TRUE(page.ok());
-        for (const auto& item : page->records) {
-          out[item.record.collection + "/" + item.record.key] = {item.record.version,
-                                                                 item.record.body};
-        }
-        if (!page->has_more) break;
-        after = page->next;
-      }
-    }
-    return out;
+  testing::RecordView server_view(SqliteServerStore& store) {
+    return testing::server_view(store, {"user/acme/agent-1", "org/acme"});
   }
-
-  std::map<std::string, std::pair<uint64_t, std::string>> device_view(Replica& replica) {
-    std::map<std::string, std::pair<uint64_t, std::string>> out;
-    for (const auto& collection : Schema::domain().collections()) {
-      auto rows = replica.sql("SELECT " + collection->key_field->name() +
-                              ", _version, _body FROM c_" + collection->name);
-      EXPECT_TRUE(rows.ok());
-      for (const auto& row : rows->rows) {
-        out[collection->name + "/" + std::get<std::string>(row[0])] = {
-            static_cast<uint64_t>(std::get<int64_t>(row[1])), std::get<std::string>(row[2])};
-      }
-    }
-    return out;
-  }
+  testing::RecordView device_view(Replica& replica) { return testing::device_view(replica); }
 
   std::string dir_;
   std::unique_ptr<Process> server_;

@@ -13,6 +13,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "test_support.h"
+#include "tests/support/views.h"
 
 namespace outpost {
 namespace {
@@ -90,43 +91,13 @@ class SyncConvergence : public ::testing::Test {
     ASSERT_TRUE(written.ok()) << written.to_string();
   }
 
-  // collection/key -> (version, body) as the server holds a scope.
-  std::map<std::string, std::pair<uint64_t, std::string>> server_view(const std::string& scope) {
-    std::map<std::string, std::pair<uint64_t, std::string>> out;
-    SnapshotPosition after;
-    for (;;) {
-      auto page = store_->read_snapshot(scope, after, 1000, 1 << 20);
-      EXPECT_TRUE(page.ok());
-      for (const auto& item : page->records) {
-        out[item.record.collection + "/" + item.record.key] = {item.record.version,
-                                                               item.record.body};
-      }
-      if (!page->has_more) break;
-      after = page->next;
-    }
-    return out;
-  }
-
-  std::map<std::string, std::pair<uint64_t, std::string>> device_view(Device& device, Scope scope) {
-    std::map<std::string, std::pair<uint64_t, std::string>> out;
-    for (const auto& collection : Schema::domain().collections()) {
-      if (collection->scope != scope) continue;
-      auto rows = device.replica->sql("SELECT " + collection->key_field->name() +
-                                      ", _version, _body FROM c_" + collection->name);
-      EXPECT_TRUE(rows.ok());
-      for (const auto& row : rows->rows) {
-        out[collection->name + "/" + std::get<std::string>(row[0])] = {
-            static_cast<uint64_t>(std::get<int64_t>(row[1])), std::get<std::string>(row[2])};
-      }
-    }
-    return out;
-  }
-
   void expect_converged(Device& device) {
     EXPECT_TRUE(device.replica->pending()->empty());
-    EXPECT_EQ(device_view(device, SCOPE_USER), server_view(device.who.user_scope()))
+    EXPECT_EQ(testing::device_view(*device.replica, SCOPE_USER),
+              testing::server_view(*store_, {device.who.user_scope()}))
         << device.who.device;
-    EXPECT_EQ(device_view(device, SCOPE_ORG), server_view(device.who.org_scope()))
+    EXPECT_EQ(testing::device_view(*device.replica, SCOPE_ORG),
+              testing::server_view(*store_, {device.who.org_scope()}))
         << device.who.device;
   }
 

@@ -1,0 +1,42 @@
+#include "views.h"
+
+#include <gtest/gtest.h>
+
+namespace outpost::testing {
+
+RecordView server_view(ServerStore& store, const std::vector<std::string>& scopes) {
+  RecordView out;
+  for (const std::string& scope : scopes) {
+    SnapshotPosition after;
+    for (;;) {
+      auto page = store.read_snapshot(scope, after, 5000, 16 << 20);
+      EXPECT_TRUE(page.ok()) << page.status().to_string();
+      if (!page.ok()) break;
+      for (const auto& item : page->records) {
+        out[item.record.collection + "/" + item.record.key] = {item.record.version,
+                                                               item.record.body};
+      }
+      if (!page->has_more) break;
+      after = page->next;
+    }
+  }
+  return out;
+}
+
+RecordView device_view(Replica& replica, std::optional<Scope> scope) {
+  RecordView out;
+  for (const auto& collection : replica.schema().collections()) {
+    if (scope && collection->scope != *scope) continue;
+    auto rows = replica.sql("SELECT " + collection->key_field->name() +
+                            ", _version, _body FROM c_" + collection->name);
+    EXPECT_TRUE(rows.ok()) << rows.status().to_string();
+    if (!rows.ok()) continue;
+    for (const auto& row : rows->rows) {
+      out[collection->name + "/" + std::get<std::string>(row[0])] = {
+          static_cast<uint64_t>(std::get<int64_t>(row[1])), std::get<std::string>(row[2])};
+    }
+  }
+  return out;
+}
+
+}  // namespace outpost::testing
