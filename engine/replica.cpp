@@ -834,6 +834,9 @@ class ApplyRun {
     if (removed > 0) outbox_changed = true;
   }
 
+  // Server versions parked in the shadow changed outside apply_change (a reset).
+  void mark_shadow_touched() { touched_shadow_ = true; }
+
   bool needs_rebase() const {
     return !impl_.shadowed.empty() &&
            (touched_shadow_ || outbox_changed || report.changes_applied > 0);
@@ -1108,10 +1111,8 @@ Result<std::vector<protocol::KeyRef>> Replica::reset_fetch_list(const std::strin
 
 Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
   Impl& impl = *impl_;
-  impl.pending_changes = ChangeSet();
   ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
-  try {
-    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+  auto report = in_apply_transaction(impl, run, "finish reset", [&]() -> Status {
     SQLite::Statement state(impl.db,
                             "SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
     state.bind(1, scope);
@@ -1150,7 +1151,7 @@ Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
       park.bind(2, collection->name);
       park.bind(3, scope);
       park.bind(4, collection->name);
-      park.exec();
+      if (park.exec() > 0) run.mark_shadow_touched();
     }
     run.set_cursor(scope, target, "");
     SQLite::Statement clear_manifest(impl.db, "DELETE FROM _manifest WHERE scope = ?");
@@ -1159,23 +1160,13 @@ Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
     SQLite::Statement clear_reset(impl.db, "DELETE FROM _reset WHERE scope = ?");
     clear_reset.bind(1, scope);
     clear_reset.exec();
-    if (!impl.shadowed.empty()) {
-      Status status = run.rebase();
-      if (!status.ok()) {
-        reload_shadow(impl);
-        return status;
-      }
-    }
-    impl.flush_search();
-    tx.commit();
-  } catch (const SQLite::Exception& e) {
-    reload_shadow(impl);
-    return from_sqlite(e, "finish reset");
-  }
+    return Status::Ok();
+  });
+  if (!report.ok()) return report;
   ChangeSet changes = std::move(impl.pending_changes);
   changes.cursors_changed = true;
   notify(changes);
-  return std::move(run.report);
+  return report;
 }
 
 }  // namespace outpost
