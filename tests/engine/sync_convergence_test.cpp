@@ -290,6 +290,38 @@ TEST_F(SyncConvergence, ADeviceBehindTheHorizonResetsPerKeyAndKeepsItsOutbox) {
   EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm25")->has_value());
 }
 
+// Found by outpost-sim (seed 89): a reset's fetch lost with its connection was never asked
+// for again, so the reset finished without the record and the device stayed without it.
+TEST_F(SyncConvergence, AResetFetchLostInFlightIsAskedForAgain) {
+  for (int i = 0; i < 30; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  d::Voicemail updated = voicemail("vm7");
+  updated.set_transcription("call me back");
+  seed("user/acme/ann", updated);
+  ASSERT_TRUE(core_->compact("user/acme/ann", 0).ok());
+
+  // Exchanges until the device asks for the changed key; that request is lost.
+  phone.client->on_connected();
+  bool lost_fetch = false;
+  for (int exchange = 0; exchange < 20 && !lost_fetch; ++exchange) {
+    auto frame = phone.client->next_request();
+    ASSERT_TRUE(frame.ok() && frame->has_value());
+    if ((*frame)->pull().fetch_size() > 0) {
+      phone.client->on_request_failed();  // the connection dropped with the fetch in flight
+      lost_fetch = true;
+      break;
+    }
+    auto response = core_->pull(phone.who, (*frame)->pull());
+    ASSERT_TRUE(response.ok()) << response.status().to_string();
+    ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+  }
+  ASSERT_TRUE(lost_fetch);
+  sync(phone);
+  expect_converged(phone);
+  EXPECT_EQ((*phone.replica->get<d::Voicemail>("vm7"))->transcription(), "call me back");
+}
+
 TEST_F(SyncConvergence, AKillMidPullResumesWithoutGapOrDuplicate) {
   for (int i = 0; i < 500; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
   Device& phone = device("phone", "acme", "ann");
