@@ -27,7 +27,17 @@ SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
   for (const std::string& scope : scopes_) progress_.scopes.push_back(ScopeProgress{scope});
 }
 
+void SyncClient::forget_lost_fetch() {
+  // Keys of a fetch that never got its answer must be asked for again.
+  if (in_flight_is_fetch_) {
+    for (const auto& ref : last_fetch_) fetched_.erase({ref.collection(), ref.key()});
+  }
+  last_fetch_.clear();
+  in_flight_is_fetch_ = false;
+}
+
 void SyncClient::on_connected() {
+  forget_lost_fetch();
   in_flight_ = 0;
   pipelined_ = false;
   pushed_through_ = 0;
@@ -35,6 +45,7 @@ void SyncClient::on_connected() {
 }
 
 void SyncClient::on_request_failed() {
+  forget_lost_fetch();
   in_flight_ = 0;
   pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
@@ -148,8 +159,10 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       if (stored.scope == scope) cursor->set_seq(stored.seq);
     }
     pull->set_fetch_scope(scope);
+    last_fetch_.clear();
     for (auto& ref : fetch) {
       fetched_.insert({ref.collection(), ref.key()});
+      last_fetch_.push_back(ref);
       *pull->add_fetch() = std::move(ref);
     }
     for (auto& progress : progress_.scopes) {
@@ -207,6 +220,7 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
   in_flight_is_fetch_ = false;
+  last_fetch_.clear();
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
   progress_.mutations_confirmed += report.mutations_confirmed;
   progress_.mutations_rejected += report.mutations_rejected.size();
