@@ -213,9 +213,16 @@ void check_words(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
       std::string list;
       for (size_t i = 0; i < missing.size() && i < 8; ++i) list += " " + missing[i];
       if (missing.size() > 8) list += " ...";
-      std::vector<std::string> terms(missing.begin(),
-                                     missing.begin() + static_cast<long>(std::min<size_t>(missing.size(), 4)));
+      std::vector<std::string> terms(
+          missing.begin(), missing.begin() + static_cast<long>(std::min<size_t>(missing.size(), 4)));
       terms.push_back(id);
+      // The saves that carried the first missing word: when they were applied matters.
+      for (const TextEdit& edit : ledger.edits()) {
+        if (edit.record != record || edit.from_platform) continue;
+        for (const std::string& word : edit.words) {
+          if (word == missing.front()) terms.push_back("m" + std::to_string(edit.mutation_id));
+        }
+      }
       out.push_back({kName,
                      holder + ": " + kind + " " + id + " of " + scope +
                          (state.present ? "" : " (absent)") + " lacks " +

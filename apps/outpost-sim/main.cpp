@@ -24,6 +24,9 @@ void print_failure(uint64_t seed, const SimOptions& options, const SimResult& re
   if (!result.dir.empty()) printf("  files kept in %s\n", result.dir.c_str());
 }
 
+// Run directories kept for the first failing seeds only (a sweep may fail many).
+constexpr size_t kKeptFailures = 3;
+
 // The smallest step count (binary search) whose run still breaks the first invariant.
 int shrink(const SimOptions& options, const std::string& invariant) {
   int low = 0, high = options.steps;  // high fails
@@ -32,6 +35,7 @@ int shrink(const SimOptions& options, const std::string& invariant) {
     SimOptions trial = options;
     trial.steps = mid;
     trial.verbose = false;
+    trial.keep_on_failure = false;
     SimResult result = outpost::sim::run_simulation(trial);
     bool same = false;
     for (const auto& violation : result.violations) same |= violation.invariant == invariant;
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
   for (uint64_t seed = cli.first_seed; seed <= cli.last_seed; ++seed) {
     SimOptions options = cli.sim;
     options.seed = seed;
+    options.keep_on_failure = failing.size() < kKeptFailures;
     SimResult result = outpost::sim::run_simulation(options);
     total.add(result.stats);
     if (result.ok()) {

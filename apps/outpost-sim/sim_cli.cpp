@@ -54,7 +54,7 @@ the exit code is 1 when any seed fails.
   --steps K           steps before quiescence (default 400)
   --verbose           print the trace as it happens
   --no-shrink         do not look for the smallest failing step count
-  --dir DIR           where run directories go (default $TMPDIR or /tmp)
+  --dir DIR           where run directories go (default /dev/shm, else $TMPDIR or /tmp)
   --keep              keep the run directory even when the run passes
 fault knobs (probabilities; per frame for the network, else per step):
   --drop P (0.01)  --duplicate P (0.02)  --straggle P (0.3)  --reset P (0.01)

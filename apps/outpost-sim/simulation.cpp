@@ -1,6 +1,7 @@
 #include "apps/outpost-sim/simulation.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -81,7 +82,9 @@ Status Simulation::setup() {
   std::string base = options_.dir;
   if (base.empty()) {
     const char* tmp = getenv("TMPDIR");
-    base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    base = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm"
+           : tmp != nullptr && *tmp != '\0'    ? tmp
+                                                : "/tmp";
   }
   std::string pattern = base + "/outpost-sim-" + std::to_string(options_.seed) + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
@@ -166,16 +169,22 @@ void Simulation::put_to_sleep(SimDevice& device) {
   device.down_until_ms = now_ms_ + random_.between(20'000, 60'000);
   trace_.add(device.name() + " sleeps until t=" + std::to_string(device.down_until_ms));
   const SimUser& user = user_of(device);
-  // While it sleeps: a tombstone and edits land, and the horizon passes its cursor.
-  Status status = platform_->delete_something(server_->core(), user, now_ms_);
-  for (int i = 0; status.ok() && i < 2; ++i) status = platform_->step(server_->core(), user, now_ms_);
+  // While it sleeps: a tombstone and edits land (unless the platform is off), and the
+  // horizon passes its cursor.
+  Status status;
+  if (options_.faults.platform > 0) {
+    status = platform_->delete_something(server_->core(), user, now_ms_);
+    for (int i = 0; status.ok() && i < 2; ++i) {
+      status = platform_->step(server_->core(), user, now_ms_);
+    }
+    stats_.platform_events += 3;
+  }
   if (status.ok()) status = server_->core().compact(user.user_scope(), 0);
   if (status.ok()) status = server_->core().compact(user.org_scope(), 0);
   if (!status.ok()) fail("(P) protocol", "platform/compaction: " + status.to_string(), {});
   trace_.add("server compacts " + user.user_scope() + " and " + user.org_scope() + " to the head");
   stats_.sleeps++;
   stats_.compactions += 2;
-  stats_.platform_events += 3;
 }
 
 void Simulation::step() {
@@ -346,7 +355,7 @@ SimResult Simulation::run() {
   devices_.clear();
   server_.reset();
   if (!dir_.empty()) {
-    if (result.ok() && !options_.keep_files) {
+    if (!options_.keep_files && (result.ok() || !options_.keep_on_failure)) {
       std::error_code ignored;
       std::filesystem::remove_all(dir_, ignored);
     } else {

@@ -35,8 +35,11 @@ struct SimOptions {
   int steps = 400;
   FaultOptions faults;
   bool verbose = false;
-  std::string dir;          // where run directories go (default: $TMPDIR or /tmp)
-  bool keep_files = false;  // keep the run's SQLite files even when it passes
+  // Where run directories go; default /dev/shm when writable (SQLite's fsyncs cost
+  // nothing there: the simulated kills are in-process), else $TMPDIR, else /tmp.
+  std::string dir;
+  bool keep_files = false;       // keep the run's SQLite files even when it passes
+  bool keep_on_failure = true;  // keep them when it fails (the path is printed)
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;
 };
