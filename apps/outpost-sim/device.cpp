@@ -1,5 +1,7 @@
 #include "apps/outpost-sim/device.h"
 
+#include "apps/outpost-sim/crash_image.h"
+
 namespace outpost::sim {
 
 SimDevice::SimDevice(int index, Principal who, std::string path, std::string client_id,
@@ -28,13 +30,16 @@ Status SimDevice::open(const Schema& schema, const MutatorRegistry& mutators) {
   return Status::Ok();
 }
 
-void SimDevice::kill(SimNetwork& network, int64_t now_ms) {
+Status SimDevice::kill(SimNetwork& network, int64_t now_ms) {
   if (connection_ != 0) network.close(connection_, now_ms, false);
   connection_ = 0;
-  client_.reset();
-  replica_.reset();
   backoff_.reset();
   reconnect_at_ms_ = 0;
+  auto image = CrashImage::take(path_);
+  client_.reset();
+  replica_.reset();
+  if (!image.ok()) return image.status();
+  return image->restore();
 }
 
 Status SimDevice::maybe_connect(SimNetwork& network, int64_t now_ms) {

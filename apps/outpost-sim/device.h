@@ -40,9 +40,10 @@ class SimDevice {
   const std::string& client_id() const { return client_id_; }
 
   Status open(const Schema& schema, const MutatorRegistry& mutators);
-  // The app dies: objects dropped without finishing anything; its connection goes away
-  // (requests in flight may still reach the server).
-  void kill(SimNetwork& network, int64_t now_ms);
+  // The app dies (SIGKILL): its files stay as they are on disk this instant (no clean
+  // close, see crash_image.h), objects are dropped without finishing anything, and its
+  // connection goes away (requests in flight may still reach the server).
+  Status kill(SimNetwork& network, int64_t now_ms);
   bool alive() const { return replica_ != nullptr; }
   Replica& replica() { return *replica_; }
   SyncClient& client() { return *client_; }
@@ -64,6 +65,8 @@ class SimDevice {
   // Up to date: connected, nothing in flight or pending, not behind.
   bool settled() const;
 
+  // The device's clock is off by this much (mutations carry created_ms from it).
+  int64_t clock_skew_ms = 0;
   bool partitioned = false;
   int64_t down_until_ms = 0;  // asleep or killed until then
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "apps/outpost-sim/crash_image.h"
 #include "engine/domain_mutators.h"
 
 namespace outpost::sim {
@@ -48,8 +49,12 @@ Status SimServer::open() {
 }
 
 Status SimServer::restart() {
+  // A crash: the files as they are this instant, without the clean close's checkpoint.
+  auto image = CrashImage::take(path_);
   core_.reset();
   store_.reset();
+  if (!image.ok()) return image.status();
+  OUTPOST_RETURN_IF_ERROR(image->restore());
   trace_.add("server restarts");
   return open();
 }

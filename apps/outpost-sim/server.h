@@ -32,7 +32,8 @@ class SimServer {
             Trace& trace, PrincipalOf principal_of, Connections connections);
 
   Status open();
-  // Drops the core and the store (nothing in flight survives) and reopens the file.
+  // A crash and restart: the files as they are on disk this instant (crash_image.h), the
+  // core and the store dropped (nothing in flight survives), the files reopened.
   Status restart();
 
   ServerCore& core() { return *core_; }

@@ -21,6 +21,7 @@ namespace {
 
 constexpr int64_t kStartMs = 1'795'000'000'000;  // "today" of the demo data
 constexpr int64_t kMaxStepMs = 40;
+constexpr int64_t kMaxClockSkewMs = 5 * 60 * 1000;
 constexpr int64_t kIdleTickMs = 25;  // quiescence: clock advance when nothing is in flight
 constexpr size_t kTraceTail = 40;
 constexpr size_t kTraceLimit = 160;
@@ -113,6 +114,7 @@ Status Simulation::setup() {
     auto device = std::make_unique<SimDevice>(
         i, Principal{user.tenant, user.user, name}, dir_ + "/" + name + ".db",
         "sim-client-" + std::to_string(i), trace_, random_);
+    device->clock_skew_ms = random_.between(-kMaxClockSkewMs, kMaxClockSkewMs);
     OUTPOST_RETURN_IF_ERROR(device->open(Schema::domain(), server_->device_mutators()));
     trace_.add(name + " belongs to " + user.user_scope());
     devices_.push_back(std::move(device));
@@ -146,6 +148,8 @@ void Simulation::deliver() {
 
 void Simulation::reopen(SimDevice& device) {
   Status opened = device.open(Schema::domain(), server_->device_mutators());
+  // A woken app with little time asks for the urgent records first, half of the time.
+  if (opened.ok() && random_.chance(0.5)) device.client().set_urgent_first(true);
   if (!opened.ok()) {
     fail("(P) protocol", device.name() + " cannot reopen its replica: " + opened.to_string(),
          {"d" + std::to_string(device.index())});
@@ -215,7 +219,8 @@ void Simulation::step() {
     SimDevice* device = random_device(true);
     if (device != nullptr) {
       trace_.add(device->name() + " is killed");
-      device->kill(network_, now_ms_);
+      Status killed = device->kill(network_, now_ms_);
+      if (!killed.ok()) fail("(P) protocol", device->name() + " kill: " + killed.to_string(), {});
       device->down_until_ms = now_ms_ + random_.between(100, 5'000);
       stats_.kills++;
     }

@@ -33,7 +33,7 @@ std::string Workload::new_word(SimDevice& device) {
 Result<uint64_t> Workload::mutate(SimDevice& device, const std::string& name,
                                   const google::protobuf::Message& args, int64_t now_ms,
                                   const std::string& summary) {
-  auto id = device.replica().mutate(name, args, now_ms);
+  auto id = device.replica().mutate(name, args, now_ms + device.clock_skew_ms);
   if (!id.ok()) {
     if (id.status().code() == ErrorCode::kIo || id.status().code() == ErrorCode::kCorrupt ||
         id.status().code() == ErrorCode::kInternal) {
