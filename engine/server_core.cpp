@@ -180,6 +180,7 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, con
     MutationContext context{
         access, schema_, who.tenant, who.user, key, mutation.id(), mutation.created_ms(),
         now_ms, true};
+    context.platform = platform_;
     outcome = mutator->server(context, *args);
     if (outcome.ok()) {
       OUTPOST_RETURN_IF_ERROR(tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));

@@ -73,6 +73,9 @@ class ServerCore {
   Status compact(const std::string& scope, uint64_t keep_recent);
 
   void add_commit_listener(CommitListener listener);
+  // The contact-center platform the authoritative mutators forward intents to (set before
+  // serving; must outlive the core). nullptr: every intent is accepted.
+  void set_platform(Platform* platform) { platform_ = platform; }
 
   ServerStore& store() { return store_; }
   const Schema& schema() const { return schema_; }
@@ -87,6 +90,7 @@ class ServerCore {
   const Schema& schema_;
   const MutatorRegistry& mutators_;
   ServerCoreOptions options_;
+  Platform* platform_ = nullptr;
   std::mutex listeners_mutex_;
   std::vector<CommitListener> listeners_;
 };
