@@ -383,12 +383,18 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
     sql += i == 0 ? " WHERE " : " AND ";
     sql += condition.column + op_sql(condition.op);
   }
-  std::string order = query.order_by.empty() ? collection->key_field->name() : query.order_by;
+  std::string order = query.order_by;
+  bool descending = query.descending;
+  if (order.empty() && !collection->default_order_column.empty()) {
+    order = collection->default_order_column;
+    descending = collection->default_order_descending;
+  }
+  if (order.empty()) order = collection->key_field->name();
   if (collection->column(order) == nullptr) {
     return error(ErrorCode::kInvalidArgument,
                  "collection '" + collection->name + "' has no column '" + order + "' to order by");
   }
-  sql += " ORDER BY " + order + (query.descending ? " DESC" : " ASC");
+  sql += " ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
   try {
     SQLite::Statement statement(impl_->db, sql);
@@ -413,6 +419,11 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
   }
   std::string order = "c." + collection->key_field->name();
+  bool descending = options.descending;
+  if (options.order_by.empty() && !collection->default_order_column.empty()) {
+    order = "c." + collection->default_order_column;
+    descending = collection->default_order_descending;
+  }
   if (!options.order_by.empty()) {
     if (collection->column(options.order_by) == nullptr) {
       return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
@@ -469,7 +480,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
   }
   std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
                     " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ?1 AND (" + confirm +
-                    ") ORDER BY " + order + (options.descending ? " DESC" : " ASC");
+                    ") ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
     SQLite::Statement statement(impl_->db, sql);

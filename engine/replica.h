@@ -60,13 +60,13 @@ struct Condition {
 struct Query {
   std::string collection;
   std::vector<Condition> where;  // ANDed
-  std::string order_by;          // a column; empty: by key
+  std::string order_by;          // a column; empty: the collection's default order, else by key
   bool descending = false;
   uint32_t limit = 0;  // 0: no limit
 };
 
 struct SearchOptions {
-  std::string order_by;  // a column; empty: by key
+  std::string order_by;  // a column; empty: the collection's default order, else by key
   bool descending = false;
   uint32_t limit = 50;
 };

@@ -68,6 +68,24 @@ bool same(const Tokens& a, size_t a_begin, size_t a_end, const Tokens& b, size_t
                     b.begin() + static_cast<ptrdiff_t>(b_begin));
 }
 
+// When `side[begin, end)` is the base block `base[b_begin, b_end)` with words added only
+// before and after it, appends those additions around the other side's version of the
+// block to `out` and returns true: the two edits do not overlap.
+bool keeps_block(const Tokens& side, size_t begin, size_t end, const Tokens& base, size_t b_begin,
+                 size_t b_end, std::string& out, const Tokens& other, size_t o_begin,
+                 size_t o_end) {
+  const size_t block = b_end - b_begin;
+  if (block == 0 || end - begin < block) return false;
+  for (size_t at = begin; at + block <= end; ++at) {
+    if (!same(side, at, at + block, base, b_begin, b_end)) continue;
+    append(out, side, begin, at);
+    append(out, other, o_begin, o_end);
+    append(out, side, at + block, end);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string_view> split_words(std::string_view text) {
@@ -133,6 +151,9 @@ TextMerge merge_text(std::string_view base, std::string_view current, std::strin
         result.text.push_back(' ');
       }
       append(result.text, ours, io, o_end);
+    } else if (keeps_block(theirs, it, t_end, b, ib, next, result.text, ours, io, o_end) ||
+               keeps_block(ours, io, o_end, b, ib, next, result.text, theirs, it, t_end)) {
+      // One side only added words around the base words the other side changed.
     } else {
       append(result.text, ours, io, o_end);
       if (result.conflicted) result.conflict.append(kConflictSeparator);
