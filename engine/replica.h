@@ -125,6 +125,7 @@ class Replica {
   const std::string& user() const { return user_; }
   const Schema& schema() const { return schema_; }
   const std::string& path() const { return path_; }
+  const MutatorRegistry* mutators() const { return mutators_; }
 
   // ---------------------------------------------------------------- reads (the UI)
   // nullptr when absent. kNotFound for an unknown collection.
