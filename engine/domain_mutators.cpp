@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/domain_merge.h"
+#include "engine/domain_time.h"
+
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 
@@ -13,10 +16,20 @@ namespace d = outpost::domain;
 namespace m = outpost::mutations;
 
 constexpr size_t kSearchHistoryLength = 5;
-constexpr size_t kMaxTextBytes = 1 << 20;  // a draft body or note of 1 MiB is already absurd
+constexpr int kMaxWrapUpInteractions = 100;  // one qualification on reaching the destination
 
 Status rejected(std::string reason) {
   return error(ErrorCode::kRejected, std::move(reason));
+}
+
+std::string favourite_id(d::FavouriteKind kind, const std::string& target_id) {
+  return std::to_string(static_cast<int>(kind)) + ":" + target_id;
+}
+
+// The org's UTC offset for local days (org_setting "utc_offset_minutes"; 0 when unset).
+Result<int32_t> utc_offset_minutes(MutationContext& ctx) {
+  OUTPOST_ASSIGN_OR_RETURN(auto setting, ctx.get<d::OrgSetting>(kUtcOffsetSetting));
+  return setting ? parse_utc_offset(setting->value()) : 0;
 }
 
 Status set_agent_state(MutationContext& ctx, const m::SetAgentState& args) {
@@ -36,6 +49,16 @@ Status set_agent_state(MutationContext& ctx, const m::SetAgentState& args) {
       return rejected("unknown or deactivated AUX reason '" + args.aux_reason_id() + "'");
     }
     aux_name = reason->name();
+  }
+  OUTPOST_ASSIGN_OR_RETURN(
+      PlatformAnswer answer, ctx.ask_platform([&](Platform& platform, const AgentRef& agent) {
+        return platform.set_presence(agent, args.presence(), args.aux_reason_id(), ctx.now_ms);
+      }));
+  if (!answer.accepted) {
+    // The platform keeps its state: the device shows it and learns why.
+    state.set_last_refusal(answer.reason);
+    state.set_modified_ms(ctx.now_ms);
+    return ctx.put(state);
   }
   bool changed =
       state.presence() != args.presence() ||
@@ -60,32 +83,48 @@ Status set_auto_ready(MutationContext& ctx, const m::SetAutoReady& args) {
   if (args.at_ms() != 0 && args.at_ms() <= ctx.created_ms) {
     return rejected("auto-ready time must be in the future");
   }
+  if (args.at_ms() != 0) {
+    OUTPOST_ASSIGN_OR_RETURN(int32_t offset, utc_offset_minutes(ctx));
+    if (local_day(args.at_ms(), offset) != local_day(ctx.created_ms, offset)) {
+      return rejected("auto-ready cannot span over midnight");
+    }
+  }
   current->set_auto_ready_at_ms(args.at_ms());
   current->set_modified_ms(ctx.now_ms);
   return ctx.put(*current);
 }
 
+// The device fills in the base an edit starts from: the draft as the UI showed it.
+Status prepare_save_draft(MutationContext& ctx, m::SaveDraft& args) {
+  if (args.has_base() || args.draft().id().empty()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Draft>(args.draft().id()));
+  if (current) *args.mutable_base() = *current;
+  return Status::Ok();
+}
+
 Status save_draft(MutationContext& ctx, const m::SaveDraft& args) {
-  const d::Draft& incoming = args.draft();
-  if (incoming.id().empty()) return error(ErrorCode::kInvalidArgument, "draft id is required");
-  if (incoming.body().size() > kMaxTextBytes || incoming.subject().size() > kMaxTextBytes) {
-    return error(ErrorCode::kTooLarge, "draft text over 1 MiB");
-  }
-  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Draft>(incoming.id()));
-  if (current && current->status() == d::DRAFT_SENT) return rejected("draft was already sent");
-  d::Draft draft = incoming;
-  draft.set_revision(current ? current->revision() : 0);
-  draft.set_status(d::DRAFT_EDITING);
-  draft.set_refusal("");
-  draft.set_updated_ms(ctx.now_ms);
-  if (current && current->conflicted() && !incoming.conflicted()) {
-    draft.clear_conflict_body();  // the user resolved the conflict by saving
-    draft.clear_conflict_subject();
-  }
-  return ctx.put(draft);
+  if (args.draft().id().empty()) return error(ErrorCode::kInvalidArgument, "draft id is required");
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Draft>(args.draft().id()));
+  std::optional<d::Draft> base;
+  if (args.has_base()) base = args.base();
+  OUTPOST_ASSIGN_OR_RETURN(d::Draft merged, merge_draft_edit(current, base, args.draft(),
+                                                             args.resolve_conflict(), ctx.now_ms));
+  return ctx.put(merged);
+}
+
+Status prepare_delete_draft(MutationContext& ctx, m::DeleteDraft& args) {
+  if (args.has_base()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Draft>(args.id()));
+  if (current) *args.mutable_base() = *current;
+  return Status::Ok();
 }
 
 Status delete_draft(MutationContext& ctx, const m::DeleteDraft& args) {
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Draft>(args.id()));
+  if (!current) return Status::Ok();
+  if (current->status() != d::DRAFT_SENT && !same_draft_text(args.base(), *current)) {
+    return rejected("the draft was edited elsewhere after you deleted it; it is kept");
+  }
   return ctx.remove<d::Draft>(args.id());
 }
 
@@ -94,22 +133,42 @@ Status send_draft(MutationContext& ctx, const m::SendDraft& args) {
   if (!draft) return rejected("no draft '" + args.id() + "'");
   if (draft->conflicted()) return rejected("resolve the conflicting edits before sending");
   if (draft->status() == d::DRAFT_SENT) return Status::Ok();
-  draft->set_status(ctx.on_server ? d::DRAFT_SENT : d::DRAFT_SENDING);
+  OUTPOST_ASSIGN_OR_RETURN(PlatformAnswer answer,
+                           ctx.ask_platform([&](Platform& platform, const AgentRef& agent) {
+                             return platform.send(agent, *draft, ctx.now_ms);
+                           }));
+  if (!answer.accepted) {
+    // A refused send becomes an editable draft again, with the platform's reason.
+    draft->set_status(d::DRAFT_REFUSED);
+    draft->set_refusal(answer.reason);
+  } else {
+    draft->set_status(ctx.on_server ? d::DRAFT_SENT : d::DRAFT_SENDING);
+    draft->set_refusal("");
+  }
   draft->set_updated_ms(ctx.now_ms);
   return ctx.put(*draft);
+}
+
+Status prepare_save_note(MutationContext& ctx, m::SaveNote& args) {
+  if (args.has_base() || args.interaction_id().empty()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Note>(args.interaction_id()));
+  if (current) {
+    *args.mutable_base() = *current;
+    args.set_base_revision(current->revision());
+  }
+  return Status::Ok();
 }
 
 Status save_note(MutationContext& ctx, const m::SaveNote& args) {
   if (args.interaction_id().empty()) {
     return error(ErrorCode::kInvalidArgument, "interaction_id is required");
   }
-  if (args.text().size() > kMaxTextBytes) return error(ErrorCode::kTooLarge, "note over 1 MiB");
   OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Note>(args.interaction_id()));
-  d::Note note = current.value_or(d::Note());
-  note.set_interaction_id(args.interaction_id());
-  note.set_text(args.text());
-  note.set_base_revision(args.base_revision());
-  note.set_updated_ms(ctx.now_ms);
+  std::optional<d::Note> base;
+  if (args.has_base()) base = args.base();
+  OUTPOST_ASSIGN_OR_RETURN(d::Note note,
+                           merge_note_edit(current, base, args.interaction_id(), args.text(),
+                                           args.resolve_conflict(), ctx.now_ms));
   return ctx.put(note);
 }
 
@@ -138,15 +197,29 @@ Status wrap_up(MutationContext& ctx, const m::WrapUp& args) {
     if (!code) return rejected("unknown wrap-up code '" + args.code_id() + "'");
     code_name = code->name();
   }
+  if (args.interaction_ids_size() > kMaxWrapUpInteractions) {
+    return error(ErrorCode::kTooLarge,
+                 "at most " + std::to_string(kMaxWrapUpInteractions) + " interactions per wrap-up");
+  }
   for (const std::string& id : args.interaction_ids()) {
     OUTPOST_ASSIGN_OR_RETURN(auto interaction, ctx.get<d::Interaction>(id));
     if (!interaction) return rejected("no interaction '" + id + "'");
+    // The choice is kept either way: a refused wrap-up stays pending with the platform's
+    // message and the user's code and notes, ready to be retried.
     interaction->set_wrapup_code_id(args.skip() ? "" : args.code_id());
     interaction->set_wrapup_code_name(code_name);
     interaction->set_wrapup_notes(args.notes());
     interaction->set_wrapup_skipped(args.skip());
-    interaction->set_wrapup_refusal("");
-    interaction->set_state(d::INTERACTION_QUALIFIED);
+    OUTPOST_ASSIGN_OR_RETURN(PlatformAnswer answer, ctx.ask_platform([&](Platform& platform,
+                                                                         const AgentRef& agent) {
+      return platform.wrap_up(agent, *interaction, args.skip() ? "" : args.code_id(), ctx.now_ms);
+    }));
+    if (answer.accepted) {
+      interaction->set_wrapup_refusal("");
+      interaction->set_state(d::INTERACTION_QUALIFIED);
+    } else {
+      interaction->set_wrapup_refusal(answer.reason);
+    }
     OUTPOST_RETURN_IF_ERROR(ctx.put(*interaction));
   }
   return Status::Ok();
@@ -155,6 +228,12 @@ Status wrap_up(MutationContext& ctx, const m::WrapUp& args) {
 Status set_queue_joined(MutationContext& ctx, const m::SetQueueJoined& args) {
   OUTPOST_ASSIGN_OR_RETURN(auto queue, ctx.get<d::Queue>(args.queue_id()));
   if (!queue) return rejected("not a member of queue '" + args.queue_id() + "'");
+  if (queue->joined() == args.joined()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(
+      PlatformAnswer answer, ctx.ask_platform([&](Platform& platform, const AgentRef& agent) {
+        return platform.set_queue_joined(agent, args.queue_id(), args.joined(), ctx.now_ms);
+      }));
+  if (!answer.accepted) return rejected(answer.reason);
   queue->set_joined(args.joined());
   return ctx.put(*queue);
 }
@@ -163,14 +242,43 @@ Status set_favourite(MutationContext& ctx, const m::SetFavourite& args) {
   if (args.kind() == d::FAVOURITE_UNSPECIFIED || args.target_id().empty()) {
     return error(ErrorCode::kInvalidArgument, "kind and target_id are required");
   }
-  std::string id = std::to_string(static_cast<int>(args.kind())) + ":" + args.target_id();
-  if (!args.favourite()) return ctx.remove<d::Favourite>(id);
+  std::string id = favourite_id(args.kind(), args.target_id());
+  if (!args.favourite()) {
+    // Add-wins: remove only the add this device saw; a concurrent add survives.
+    OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Favourite>(id));
+    if (!current || current->added_token() != args.seen_token()) return Status::Ok();
+    return ctx.remove<d::Favourite>(id);
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Favourite>(id));
+  if (current) return Status::Ok();  // already a favourite: keep the first add
   d::Favourite favourite;
   favourite.set_id(id);
   favourite.set_kind(args.kind());
   favourite.set_target_id(args.target_id());
-  favourite.set_added_ms(ctx.now_ms);
+  favourite.set_added_ms(ctx.created_ms);
+  favourite.set_added_token(ctx.client_id + ":" + std::to_string(ctx.mutation_id));
   return ctx.put(favourite);
+}
+
+Status prepare_set_favourite(MutationContext& ctx, m::SetFavourite& args) {
+  if (args.favourite() || !args.seen_token().empty()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto current,
+                           ctx.get<d::Favourite>(favourite_id(args.kind(), args.target_id())));
+  if (current) args.set_seen_token(current->added_token());
+  return Status::Ok();
+}
+
+Status remember_queue(MutationContext& ctx, const m::RememberQueue& args) {
+  if (args.media() == d::MEDIA_UNSPECIFIED || args.queue_id().empty()) {
+    return error(ErrorCode::kInvalidArgument, "media and queue_id are required");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto queue, ctx.get<d::Queue>(args.queue_id()));
+  if (!queue) return rejected("not a member of queue '" + args.queue_id() + "'");
+  d::UserSetting setting;
+  setting.set_name(last_queue_setting(args.media()));
+  setting.set_value(args.queue_id());
+  setting.set_updated_ms(ctx.now_ms);
+  return ctx.put(setting);
 }
 
 Status set_user_setting(MutationContext& ctx, const m::SetUserSetting& args) {
@@ -205,19 +313,31 @@ Status remember_search(MutationContext& ctx, const m::RememberSearch& args) {
 Status register_domain_mutators(MutatorRegistry& registry) {
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetAgentState>("set_agent_state", set_agent_state));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetAutoReady>("set_auto_ready", set_auto_ready));
-  OUTPOST_RETURN_IF_ERROR(registry.add<m::SaveDraft>("save_draft", save_draft));
-  OUTPOST_RETURN_IF_ERROR(registry.add<m::DeleteDraft>("delete_draft", delete_draft));
+  OUTPOST_RETURN_IF_ERROR(
+      registry.add<m::SaveDraft>("save_draft", save_draft, nullptr, prepare_save_draft));
+  OUTPOST_RETURN_IF_ERROR(
+      registry.add<m::DeleteDraft>("delete_draft", delete_draft, nullptr, prepare_delete_draft));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SendDraft>("send_draft", send_draft));
-  OUTPOST_RETURN_IF_ERROR(registry.add<m::SaveNote>("save_note", save_note));
+  OUTPOST_RETURN_IF_ERROR(
+      registry.add<m::SaveNote>("save_note", save_note, nullptr, prepare_save_note));
   OUTPOST_RETURN_IF_ERROR(
       registry.add<m::MarkVoicemailRead>("mark_voicemail_read", mark_voicemail_read));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::DeleteVoicemail>("delete_voicemail", delete_voicemail));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::WrapUp>("wrap_up", wrap_up));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetQueueJoined>("set_queue_joined", set_queue_joined));
-  OUTPOST_RETURN_IF_ERROR(registry.add<m::SetFavourite>("set_favourite", set_favourite));
+  OUTPOST_RETURN_IF_ERROR(registry.add<m::SetFavourite>("set_favourite", set_favourite, nullptr,
+                                                        prepare_set_favourite));
+  OUTPOST_RETURN_IF_ERROR(registry.add<m::RememberQueue>("remember_queue", remember_queue));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetUserSetting>("set_user_setting", set_user_setting));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::RememberSearch>("remember_search", remember_search));
   return Status::Ok();
+}
+
+std::string last_queue_setting(domain::MediaType media) {
+  std::string name = domain::MediaType_Name(media);  // MEDIA_EMAIL
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return "last_queue." + name.substr(name.find('_') + 1);
 }
 
 const MutatorRegistry& domain_mutators() {

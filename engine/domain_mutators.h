@@ -4,7 +4,10 @@
 // Thread rules: the registry returned by domain_mutators() is immutable and shared.
 #pragma once
 
+#include <string>
+
 #include "engine/mutator.h"
+#include "outpost/domain.pb.h"
 
 namespace outpost {
 
@@ -13,5 +16,8 @@ Status register_domain_mutators(MutatorRegistry& registry);
 
 // A process-wide registry holding exactly the domain mutators.
 const MutatorRegistry& domain_mutators();
+
+// The user_setting holding the queue last used on a channel ("last_queue.email").
+std::string last_queue_setting(domain::MediaType media);
 
 }  // namespace outpost

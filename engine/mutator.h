@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/platform.h"
 #include "engine/schema.h"
 #include "engine/status.h"
 
@@ -42,6 +43,15 @@ struct MutationContext {
   int64_t created_ms = 0;  // when mutate() ran on the device
   int64_t now_ms = 0;      // server: its clock when applying; device: created_ms
   bool on_server = false;
+  // The contact-center platform (server only; nullptr: every intent is accepted).
+  Platform* platform = nullptr;
+
+  // Asks the platform; accepted when there is none.
+  template <typename Call>
+  Result<PlatformAnswer> ask_platform(Call call) {
+    if (!on_server || platform == nullptr) return PlatformAnswer::accept();
+    return call(*platform, AgentRef{tenant, user});
+  }
 
   // Typed helpers over `records`.
   template <typename T>
@@ -72,12 +82,17 @@ struct MutationContext {
 // Returns Ok to apply; an error rejects the mutation. kRejected carries a reason for the
 // user; kUnavailable on the server means "retry later" (the push stops there).
 using MutatorFn = std::function<Status(MutationContext&, const google::protobuf::Message& args)>;
+// Runs once on the device inside mutate(), before `local`, and may complete the arguments
+// from the local store (e.g. the base text an edit started from). What it leaves in the
+// arguments is what the outbox stores, the rebase replays and the server receives.
+using PrepareFn = std::function<Status(MutationContext&, google::protobuf::Message& args)>;
 
 struct Mutator {
   std::string name;
   const google::protobuf::Descriptor* args_type = nullptr;
-  MutatorFn local;   // the device's optimistic version
-  MutatorFn server;  // the authoritative version (defaults to `local`)
+  MutatorFn local;    // the device's optimistic version
+  MutatorFn server;   // the authoritative version (defaults to `local`)
+  PrepareFn prepare;  // optional
 };
 
 class MutatorRegistry {
@@ -87,14 +102,22 @@ class MutatorRegistry {
   // Registers a mutator whose arguments are the message type Args.
   template <typename Args>
   Status add(const std::string& name, std::function<Status(MutationContext&, const Args&)> local,
-             std::function<Status(MutationContext&, const Args&)> server = nullptr) {
+             std::function<Status(MutationContext&, const Args&)> server = nullptr,
+             std::function<Status(MutationContext&, Args&)> prepare = nullptr) {
     auto wrap = [](std::function<Status(MutationContext&, const Args&)> fn) -> MutatorFn {
       if (!fn) return nullptr;
       return [fn](MutationContext& ctx, const google::protobuf::Message& args) {
         return fn(ctx, static_cast<const Args&>(args));
       };
     };
-    return add(Mutator{name, Args::descriptor(), wrap(local), wrap(server)});
+    PrepareFn wrapped_prepare;
+    if (prepare) {
+      wrapped_prepare = [prepare](MutationContext& ctx, google::protobuf::Message& args) {
+        return prepare(ctx, static_cast<Args&>(args));
+      };
+    }
+    return add(
+        Mutator{name, Args::descriptor(), wrap(local), wrap(server), std::move(wrapped_prepare)});
   }
 
   // nullptr when unknown.

@@ -383,12 +383,18 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
     sql += i == 0 ? " WHERE " : " AND ";
     sql += condition.column + op_sql(condition.op);
   }
-  std::string order = query.order_by.empty() ? collection->key_field->name() : query.order_by;
+  std::string order = query.order_by;
+  bool descending = query.descending;
+  if (order.empty() && !collection->default_order_column.empty()) {
+    order = collection->default_order_column;
+    descending = collection->default_order_descending;
+  }
+  if (order.empty()) order = collection->key_field->name();
   if (collection->column(order) == nullptr) {
     return error(ErrorCode::kInvalidArgument,
                  "collection '" + collection->name + "' has no column '" + order + "' to order by");
   }
-  sql += " ORDER BY " + order + (query.descending ? " DESC" : " ASC");
+  sql += " ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
   try {
     SQLite::Statement statement(impl_->db, sql);
@@ -413,6 +419,11 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
   }
   std::string order = "c." + collection->key_field->name();
+  bool descending = options.descending;
+  if (options.order_by.empty() && !collection->default_order_column.empty()) {
+    order = "c." + collection->default_order_column;
+    descending = collection->default_order_descending;
+  }
   if (!options.order_by.empty()) {
     if (collection->column(options.order_by) == nullptr) {
       return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
@@ -469,7 +480,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
   }
   std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
                     " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ?1 AND (" + confirm +
-                    ") ORDER BY " + order + (options.descending ? " DESC" : " ASC");
+                    ") ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
     SQLite::Statement statement(impl_->db, sql);
@@ -567,6 +578,27 @@ Result<uint64_t> Replica::mutate_json(const std::string& name, const std::string
 }
 
 Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, int64_t now_ms) {
+  return mutate_internal(name, args, now_ms, 0);
+}
+
+Result<uint64_t> Replica::retry_rejected(uint64_t rejected_id, int64_t now_ms,
+                                         const Message* replacement_args) {
+  if (mutators_ == nullptr) return error(ErrorCode::kNotFound, "no mutators are registered");
+  OUTPOST_ASSIGN_OR_RETURN(auto all, rejected());
+  for (const RejectedMutation& item : all) {
+    if (item.id != rejected_id) continue;
+    if (replacement_args != nullptr) {
+      return mutate_internal(item.name, *replacement_args, now_ms, rejected_id);
+    }
+    OUTPOST_ASSIGN_OR_RETURN(const Mutator* mutator, mutators_->require(item.name));
+    OUTPOST_ASSIGN_OR_RETURN(auto args, mutators_->parse_args(*mutator, item.args));
+    return mutate_internal(item.name, *args, now_ms, rejected_id);
+  }
+  return error(ErrorCode::kNotFound, "no rejected mutation " + std::to_string(rejected_id));
+}
+
+Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message& args,
+                                          int64_t now_ms, uint64_t retry_of) {
   if (mutators_ == nullptr) return error(ErrorCode::kNotFound, "no mutators are registered");
   OUTPOST_ASSIGN_OR_RETURN(const Mutator* mutator, mutators_->require(name));
   if (args.GetDescriptor() != mutator->args_type) {
@@ -580,7 +612,16 @@ Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, i
   uint64_t id = 0;
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
-    std::string serialized = args.SerializeAsString();
+    MutationContext context{impl, schema_, tenant_, user_, client_id_, 0, now_ms, now_ms, false};
+    std::unique_ptr<Message> prepared;
+    if (mutator->prepare) {
+      prepared.reset(args.New());
+      prepared->CopyFrom(args);
+      Status status = mutator->prepare(context, *prepared);
+      if (!status.ok()) return status.with_context(name);
+    }
+    const Message& stored_args = prepared ? *prepared : args;
+    std::string serialized = stored_args.SerializeAsString();
     SQLite::Statement& insert =
         impl.cached("INSERT INTO _outbox (name, args, created_ms) VALUES (?, ?, ?)");
     insert.bind(1, name);
@@ -588,8 +629,15 @@ Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, i
     insert.bind(3, now_ms);
     insert.exec();
     id = static_cast<uint64_t>(impl.db.getLastInsertRowid());
-    MutationContext context{impl, schema_, tenant_, user_, client_id_, id, now_ms, now_ms, false};
-    Status status = mutator->local(context, args);
+    context.mutation_id = id;
+    if (retry_of != 0) {
+      SQLite::Statement& remove = impl.cached("DELETE FROM _rejected WHERE id = ?");
+      remove.bind(1, static_cast<int64_t>(retry_of));
+      if (remove.exec() == 0) {
+        return error(ErrorCode::kNotFound, "no rejected mutation " + std::to_string(retry_of));
+      }
+    }
+    Status status = mutator->local(context, stored_args);
     if (!status.ok()) {
       impl.forget_shadow_added();
       impl.discard_search();
@@ -605,6 +653,7 @@ Result<uint64_t> Replica::mutate(const std::string& name, const Message& args, i
   impl.shadow_added.clear();
   ChangeSet changes = std::move(impl.pending_changes);
   changes.outbox_changed = true;
+  if (retry_of != 0) changes.rejections_changed = true;
   notify(changes);
   return id;
 }

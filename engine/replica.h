@@ -60,13 +60,13 @@ struct Condition {
 struct Query {
   std::string collection;
   std::vector<Condition> where;  // ANDed
-  std::string order_by;          // a column; empty: by key
+  std::string order_by;          // a column; empty: the collection's default order, else by key
   bool descending = false;
   uint32_t limit = 0;  // 0: no limit
 };
 
 struct SearchOptions {
-  std::string order_by;  // a column; empty: by key
+  std::string order_by;  // a column; empty: the collection's default order, else by key
   bool descending = false;
   uint32_t limit = 50;
 };
@@ -125,6 +125,7 @@ class Replica {
   const std::string& user() const { return user_; }
   const Schema& schema() const { return schema_; }
   const std::string& path() const { return path_; }
+  const MutatorRegistry* mutators() const { return mutators_; }
 
   // ---------------------------------------------------------------- reads (the UI)
   // nullptr when absent. kNotFound for an unknown collection.
@@ -163,6 +164,12 @@ class Replica {
   Result<std::vector<PendingMutation>> pending(size_t max_count = 0);
   Result<std::vector<RejectedMutation>> rejected();
   Status discard_rejected(uint64_t id);
+  // Runs a rejected mutation again (the user fixed what was refused): with its stored
+  // arguments, or `replacement_args` of the same mutator when the user edited them. The
+  // new mutation enters the outbox and the rejected item leaves, in one transaction.
+  // Errors as mutate(); kNotFound for an unknown id.
+  Result<uint64_t> retry_rejected(uint64_t rejected_id, int64_t now_ms,
+                                  const google::protobuf::Message* replacement_args = nullptr);
   Result<std::vector<ScopeCursor>> cursors();
 
   // Applies a pull response in one transaction: each scope's changes (skipping those not
@@ -197,6 +204,8 @@ class Replica {
 
  private:
   Replica(std::string path, const Schema& schema, const MutatorRegistry* mutators);
+  Result<uint64_t> mutate_internal(const std::string& name, const google::protobuf::Message& args,
+                                   int64_t now_ms, uint64_t retry_of);
   void notify(const ChangeSet& changes);
 
   std::string path_;

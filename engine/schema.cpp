@@ -105,6 +105,16 @@ Result<std::shared_ptr<Collection>> build_collection(const Descriptor* descripto
     }
     out->compound_indexes.push_back(std::move(names));
   }
+  if (!options.default_order().empty()) {
+    std::string order = options.default_order();
+    out->default_order_descending = order.front() == '-';
+    if (out->default_order_descending) order.erase(0, 1);
+    if (out->column(order) == nullptr) {
+      return error(ErrorCode::kInvalidArgument,
+                   where + ": default order names no column '" + order + "'");
+    }
+    out->default_order_column = order;
+  }
   return out;
 }
 

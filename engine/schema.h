@@ -38,6 +38,9 @@ struct Collection {
   int priority = 0;
   std::vector<Column> columns;  // singular scalar fields, in field-number order
   std::vector<std::vector<std::string>> compound_indexes;  // column names, in index order
+  // The order used when a query or search names none (empty: by key).
+  std::string default_order_column;
+  bool default_order_descending = false;
   std::vector<const Column*> searchable() const;
   std::vector<const Column*> indexed() const;
   const Column* column(const std::string& name) const;

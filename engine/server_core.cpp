@@ -149,6 +149,16 @@ Status ServerCore::write(const std::function<Status(ServerWriteTx&)>& write) {
   return Status::Ok();
 }
 
+Status ServerCore::write_as(const Principal& who, int64_t now_ms,
+                            const std::function<Status(MutationContext&)>& write_records) {
+  return write([&](ServerWriteTx& tx) {
+    ServerRecordAccess access(tx, who, schema_);
+    MutationContext context{access, schema_, who.tenant, who.user, "", 0, now_ms, now_ms, true};
+    context.platform = platform_;
+    return write_records(context);
+  });
+}
+
 Status ServerCore::compact(const std::string& scope, uint64_t keep_recent) {
   OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope));
   uint64_t horizon = info.head_seq > keep_recent ? info.head_seq - keep_recent : 0;
@@ -180,6 +190,7 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, con
     MutationContext context{
         access, schema_, who.tenant, who.user, key, mutation.id(), mutation.created_ms(),
         now_ms, true};
+    context.platform = platform_;
     outcome = mutator->server(context, *args);
     if (outcome.ok()) {
       OUTPOST_RETURN_IF_ERROR(tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));

@@ -68,11 +68,18 @@ class ServerCore {
   // Runs `write` in one store transaction and commits it (upstream platform events,
   // seeding, admin tools). Listeners hear the moved heads.
   Status write(const std::function<Status(ServerWriteTx&)>& write);
+  // The same with typed record access for `who`'s scopes, as a server mutator has it (the
+  // platform's events mirrored into the store). `now_ms` is the context's clock.
+  Status write_as(const Principal& who, int64_t now_ms,
+                  const std::function<Status(MutationContext&)>& write);
 
   // Compacts a scope keeping its newest `keep_recent` log entries uncompacted.
   Status compact(const std::string& scope, uint64_t keep_recent);
 
   void add_commit_listener(CommitListener listener);
+  // The contact-center platform the authoritative mutators forward intents to (set before
+  // serving; must outlive the core). nullptr: every intent is accepted.
+  void set_platform(Platform* platform) { platform_ = platform; }
 
   ServerStore& store() { return store_; }
   const Schema& schema() const { return schema_; }
@@ -87,6 +94,7 @@ class ServerCore {
   const Schema& schema_;
   const MutatorRegistry& mutators_;
   ServerCoreOptions options_;
+  Platform* platform_ = nullptr;
   std::mutex listeners_mutex_;
   std::vector<CommitListener> listeners_;
 };

@@ -14,9 +14,12 @@
 #include <thread>
 
 #include "adapters/demo_data.h"
+#include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/server_config.h"
+#include "apps/outpost-server/upstream_loop.h"
 #include "engine/domain_mutators.h"
+#include "engine/domain_server.h"
 #include "engine/schema.h"
 #include "engine/server_core.h"
 #include "transport/sync_server.h"
@@ -159,12 +162,29 @@ int run_serve(const server_app::ServeConfig& config) {
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
+  DomainServer domain(core);
+  std::unique_ptr<SimPlatform> platform;
+  std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
+  if (config.upstream == "sim") {
+    auto agents = server_app::parse_agents(config.sim_agents);
+    if (!agents.ok()) return fail(agents.status());
+    SimPlatformOptions sim;
+    sim.seed = config.sim_seed;
+    sim.agents = std::move(agents).value();
+    sim.step_ms = config.sim_step_ms;
+    platform = std::make_unique<SimPlatform>(std::move(sim), **store);
+    core.set_platform(platform.get());
+    upstream_loop = std::make_unique<server_app::UpstreamLoop>(
+        *platform, domain, std::chrono::milliseconds(config.sim_step_ms), wall_clock_ms,
+        options.log);
+  }
   std::string shown_host =
       config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
 
   signal_context.run();
   std::cerr << "outpost-server: signal " << caught << ", stopping\n";
+  if (upstream_loop) upstream_loop->stop();
   server.stop();
   compactor.stop();
   return 0;

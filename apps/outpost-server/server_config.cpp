@@ -16,6 +16,10 @@ const char* const kUsage = R"(usage:
       Every --compact-every seconds (default 300) each scope written since the last pass
       keeps its newest --keep-log log entries (default 100000); devices whose cursor is
       older reset per key.
+      --upstream sim mirrors a simulated contact center (seeded by --sim-seed, default 1;
+      agents --sim-agents TENANT/USER[,...], default acme/agent-1; one step every
+      --sim-step-ms, default 1000): interactions routed and ended, voicemails, web edits of
+      drafts and notepads, presence changes, and the platform's refusals.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--tenant T] [--user U] [--contacts N]
@@ -27,9 +31,9 @@ const char* const kUsage = R"(usage:
 
 namespace {
 
-const std::vector<std::string> kValuedFlags = {"data",          "listen",  "threads", "tenant",
-                                               "user",          "device",  "ttl",     "contacts",
-                                               "compact-every", "keep-log"};
+const std::vector<std::string> kValuedFlags = {
+    "data",     "listen",        "threads",  "tenant",   "user",     "device",     "ttl",
+    "contacts", "compact-every", "keep-log", "upstream", "sim-seed", "sim-agents", "sim-step-ms"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -92,8 +96,9 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(
-        only(args, command, {"data", "listen", "threads", "compact-every", "keep-log"}));
+    OUTPOST_RETURN_IF_ERROR(only(args, command,
+                                 {"data", "listen", "threads", "compact-every", "keep-log",
+                                  "upstream", "sim-seed", "sim-agents", "sim-step-ms"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -108,6 +113,23 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto keep = args.flag("keep-log")) {
       OUTPOST_RETURN_IF_ERROR(
           parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
+    }
+    if (auto upstream = args.flag("upstream")) {
+      if (*upstream != "sim") return invalid("--upstream must be 'sim', not '" + *upstream + "'");
+      config.upstream = *upstream;
+    }
+    const bool sim_flags =
+        args.flag("sim-seed") || args.flag("sim-agents") || args.flag("sim-step-ms");
+    if (sim_flags && config.upstream != "sim") {
+      return invalid("--sim-seed, --sim-agents and --sim-step-ms need --upstream sim");
+    }
+    if (auto seed = args.flag("sim-seed")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint64_t>("sim-seed", *seed, 0, UINT64_MAX, config.sim_seed));
+    }
+    if (auto agents = args.flag("sim-agents")) config.sim_agents = *agents;
+    if (auto step = args.flag("sim-step-ms")) {
+      OUTPOST_RETURN_IF_ERROR(parse_int("sim-step-ms", *step, 10, 3'600'000, config.sim_step_ms));
     }
     return Command(config);
   }

@@ -23,6 +23,12 @@ struct ServeConfig {
   // its newest `keep_log` log entries; older ones are compacted (devices behind reset).
   int compact_every_seconds = 300;
   uint64_t keep_log = 100000;
+  // The contact-center platform mirrored: "" (none: every intent accepted) or "sim" (the
+  // seeded simulator of adapters/sim_platform.h, stepping every sim_step_ms).
+  std::string upstream;
+  uint64_t sim_seed = 1;
+  std::string sim_agents = "acme/agent-1";  // "tenant/user,tenant/user"
+  int sim_step_ms = 1000;
 };
 
 struct TokenConfig {

@@ -162,8 +162,9 @@ Status status_command(Replica& replica, bool json, std::ostream& out) {
 }  // namespace
 
 bool is_local_command(const std::string& command) {
-  static const std::set<std::string> kCommands = {
-      "get", "query", "search", "sql", "mutate", "status", "pending", "rejected", "discard"};
+  static const std::set<std::string> kCommands = {"get",     "query",  "search",  "sql",
+                                                  "mutate",  "status", "pending", "rejected",
+                                                  "discard", "retry",  "dump"};
   return kCommands.count(command) != 0;
 }
 
@@ -261,6 +262,47 @@ Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, st
       }
       out << "}\n";
     }
+    return Status::Ok();
+  }
+  if (command == "dump") {
+    // Every record as "collection<TAB>key<TAB>version<TAB>hex(body)", sorted: two devices
+    // (or a device and the server) hold the same data when their dumps are equal.
+    std::vector<std::string> lines;
+    for (const auto& collection : replica.schema().collections()) {
+      OUTPOST_ASSIGN_OR_RETURN(SqlRows rows,
+                               replica.sql("SELECT " + collection->key_field->name() +
+                                           ", _version, hex(_body) FROM c_" + collection->name));
+      for (const auto& row : rows.rows) {
+        lines.push_back(collection->name + "\t" + sql_value_text(row[0], false) + "\t" +
+                        sql_value_text(row[1], false) + "\t" + sql_value_text(row[2], false));
+      }
+    }
+    std::sort(lines.begin(), lines.end());
+    for (const std::string& line : lines) out << line << "\n";
+    return Status::Ok();
+  }
+  if (command == "retry") {
+    OUTPOST_RETURN_IF_ERROR(need(args, 1, "retry MUTATION_ID ['{edited json arguments}']"));
+    OUTPOST_ASSIGN_OR_RETURN(uint64_t id, parse_count(args.positional[1], 0, "ID"));
+    std::unique_ptr<google::protobuf::Message> edited;
+    if (args.positional.size() > 2) {
+      OUTPOST_ASSIGN_OR_RETURN(auto all, replica.rejected());
+      auto item = std::find_if(all.begin(), all.end(), [&](const auto& r) { return r.id == id; });
+      if (item == all.end()) {
+        return error(ErrorCode::kNotFound, "no rejected mutation " + std::to_string(id));
+      }
+      if (replica.mutators() == nullptr) {
+        return error(ErrorCode::kNotFound, "no mutators are registered");
+      }
+      OUTPOST_ASSIGN_OR_RETURN(const Mutator* mutator, replica.mutators()->require(item->name));
+      OUTPOST_ASSIGN_OR_RETURN(edited,
+                               replica.mutators()->parse_json_args(*mutator, args.positional[2]));
+    }
+    OUTPOST_ASSIGN_OR_RETURN(uint64_t retried,
+                             replica.retry_rejected(id, wall_clock_ms(), edited.get()));
+    out << (json ? "{\"mutation_id\":" + std::to_string(retried) + "}"
+                 : "mutation " + std::to_string(retried) + " saved (pending sync)")
+        << "\n";
     return Status::Ok();
   }
   if (command == "discard") {

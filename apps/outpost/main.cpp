@@ -22,6 +22,8 @@ Offline commands (no server needed):
   status                              identity, counts, outbox, cursors
   pending | rejected                  the outbox; refused mutations and why
   discard ID                          forget a rejected mutation
+  retry ID ['{json}']                 run a rejected mutation again, with edited arguments
+  dump                                every record, sorted (compare two devices)
 
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
   sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget

@@ -1,0 +1,49 @@
+// Drives the server's mirror of the contact-center platform on its own thread: every step
+// it polls the Upstream for events, applies them through DomainServer, and runs the
+// domain's clock rules (auto-ready, journal window) with the wall clock. stop() joins.
+// Thread rules: constructed and stopped on one thread; the loop runs on its own.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "adapters/upstream.h"
+#include "engine/domain_server.h"
+#include "engine/status.h"
+
+namespace outpost::server_app {
+
+class UpstreamLoop {
+ public:
+  using Clock = std::function<int64_t()>;
+  using Log = std::function<void(std::string_view)>;
+  UpstreamLoop(Upstream& upstream, DomainServer& domain, std::chrono::milliseconds every,
+               Clock clock, Log log);
+  ~UpstreamLoop() { stop(); }
+  void stop();
+
+ private:
+  void run();
+  void step();
+
+  Upstream& upstream_;
+  DomainServer& domain_;
+  std::chrono::milliseconds every_;
+  Clock clock_;
+  Log log_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// "acme/agent-1,acme/agent-2" into agents. Errors: kInvalidArgument.
+Result<std::vector<AgentRef>> parse_agents(const std::string& text);
+
+}  // namespace outpost::server_app
