@@ -13,6 +13,7 @@ namespace d = outpost::domain;
 using testing::RecordView;
 
 constexpr size_t kMaxShownDifferences = 5;
+constexpr size_t kMaxHistory = 14;
 
 std::string client_key(const Principal& who, const std::string& client_id) {
   return who.tenant + "/" + who.user + "/" + client_id;  // as engine/server_core.cpp keys it
@@ -30,11 +31,12 @@ void check_mutations(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer
   for (auto& device : devices) {
     auto pending = device->replica().pending(0);
     if (!pending.ok() || !pending->empty()) {
-      out.push_back({kName,
-                     device->name() + " still has " +
-                         (pending.ok() ? std::to_string(pending->size()) : pending.status().to_string()) +
-                         " pending mutation(s) at quiescence",
-                     {device_term(device->index())}});
+      out.push_back(
+          {kName,
+           device->name() + " still has " +
+               (pending.ok() ? std::to_string(pending->size()) : pending.status().to_string()) +
+               " pending mutation(s) at quiescence",
+           {device_term(device->index())}});
     }
   }
   std::map<std::string, std::map<uint64_t, RejectedMutation>> rejected_on_device;
@@ -60,7 +62,8 @@ void check_mutations(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer
       continue;
     }
     SimDevice& device = *owner->second;
-    const std::string who = device.name() + " " + mid + " (" + record.name + " " + record.summary + ")";
+    const std::string who =
+        device.name() + " " + mid + " (" + record.name + " " + record.summary + ")";
     std::vector<std::string> terms{device_term(device.index()), mid};
     highest[record.client_id] = std::max(highest[record.client_id], record.id);
     const auto& device_rejections = rejected_on_device[record.client_id];
@@ -76,8 +79,8 @@ void check_mutations(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer
       } else if (device_rejections.at(record.id).reason.empty()) {
         out.push_back({kName, who + " was rejected without a reason", terms});
       } else {
-        auto recorded = server.store().rejections(client_key(device.who(), record.client_id),
-                                                  record.id - 1, 1);
+        auto recorded =
+            server.store().rejections(client_key(device.who(), record.client_id), record.id - 1, 1);
         if (!recorded.ok() || recorded->empty() || recorded->front().mutation_id != record.id) {
           out.push_back({kName, who + " was rejected but the server kept no rejection", terms});
         }
@@ -85,8 +88,8 @@ void check_mutations(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer
     } else if (record.applied == 0) {
       out.push_back({kName, who + " was never applied nor rejected: lost", terms});
     } else if (record.applied > 1) {
-      out.push_back({kName, who + " was applied " + std::to_string(record.applied) + " times",
-                     terms});
+      out.push_back(
+          {kName, who + " was applied " + std::to_string(record.applied) + " times", terms});
     } else if (device_has_rejection) {
       out.push_back({kName, who + " was applied, yet the device lists it as rejected", terms});
     }
@@ -176,6 +179,42 @@ TextState text_of(const std::string& kind, const std::string& body) {
   return state;
 }
 
+// The record's applied edits in server order, marking those that held `word`.
+std::string history(const Ledger& ledger, const std::string& record, const std::string& word) {
+  std::map<uint64_t, std::string> lines;
+  for (const TextEdit& edit : ledger.edits()) {
+    if (edit.record != record) continue;
+    uint64_t order = edit.platform_order;
+    std::string who = "platform";
+    if (!edit.from_platform) {
+      auto it = ledger.mutations().find({edit.client_id, edit.mutation_id});
+      if (it == ledger.mutations().end() || it->second.applied == 0) continue;
+      order = it->second.applied_order;
+      who = "d" + std::to_string(it->second.device) + " m" + std::to_string(edit.mutation_id);
+    }
+    bool holds = false, typed = false;
+    for (const std::string& w : edit.words) holds |= w == word;
+    for (const std::string& w : edit.typed) typed |= w == word;
+    lines[order] = "#" + std::to_string(order) + " " + who +
+                   (edit.is_delete ? " delete" : " save") + " (" +
+                   std::to_string(edit.words.size()) + " words" +
+                   (typed   ? ", typed " + word
+                    : holds ? ", with " + word
+                            : "") +
+                   ")";
+  }
+  std::string text = "\n      applied edits, in server order:";
+  size_t skip = lines.size() > kMaxHistory ? lines.size() - kMaxHistory : 0;
+  for (const auto& [order, line] : lines) {
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    text += "\n        " + line;
+  }
+  return text;
+}
+
 void check_words(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server,
                  const Ledger& ledger, std::vector<Violation>& out) {
   const std::string kName = "(3) no typed word lost";
@@ -214,12 +253,13 @@ void check_words(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
       for (size_t i = 0; i < missing.size() && i < 8; ++i) list += " " + missing[i];
       if (missing.size() > 8) list += " ...";
       std::vector<std::string> terms(
-          missing.begin(), missing.begin() + static_cast<long>(std::min<size_t>(missing.size(), 4)));
+          missing.begin(),
+          missing.begin() + static_cast<long>(std::min<size_t>(missing.size(), 4)));
       terms.push_back(id);
       // The saves that carried the first missing word: when they were applied matters.
       for (const TextEdit& edit : ledger.edits()) {
         if (edit.record != record || edit.from_platform) continue;
-        for (const std::string& word : edit.words) {
+        for (const std::string& word : edit.typed) {
           if (word == missing.front()) terms.push_back("m" + std::to_string(edit.mutation_id));
         }
       }
@@ -227,7 +267,7 @@ void check_words(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
                      holder + ": " + kind + " " + id + " of " + scope +
                          (state.present ? "" : " (absent)") + " lacks " +
                          std::to_string(missing.size()) + " of " + std::to_string(words.size()) +
-                         " words:" + list,
+                         " words:" + list + history(ledger, record, missing.front()),
                      terms});
     }
   }
@@ -244,7 +284,8 @@ void check_leaks(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
       // A key planted in a scope the device may not read.
       for (const auto& [scope, keys] : world.private_keys) {
         if (!who.may_read(scope) && keys.count(key) != 0) {
-          out.push_back({kName, device->name() + " holds " + key + " of " + scope,
+          out.push_back({kName,
+                         device->name() + " holds " + key + " of " + scope,
                          {device_term(device->index())}});
         }
       }
@@ -256,7 +297,8 @@ void check_leaks(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
           auto foreign = server.store().get(scope, key.substr(0, key.find('/')),
                                             key.substr(key.find('/') + 1));
           if (foreign.ok() && foreign->has_value() && (*foreign)->body == value.second) {
-            out.push_back({kName, device->name() + " holds " + key + " as stored in " + scope,
+            out.push_back({kName,
+                           device->name() + " holds " + key + " as stored in " + scope,
                            {device_term(device->index())}});
           }
         }

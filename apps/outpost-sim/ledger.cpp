@@ -59,7 +59,7 @@ std::map<std::string, std::set<std::string>> Ledger::required_words() const {
     if (order == 0) continue;
     auto deleted = last_delete.find(edit.record);
     if (deleted != last_delete.end() && order < deleted->second) continue;
-    for (const std::string& word : edit.words) {
+    for (const std::string& word : edit.typed) {
       if (deleted_words_.count(word) == 0) required[edit.record].insert(word);
     }
   }

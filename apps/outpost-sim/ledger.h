@@ -39,7 +39,8 @@ struct TextEdit {
   std::string client_id;
   uint64_t mutation_id = 0;
   uint64_t platform_order = 0;
-  std::vector<std::string> words;
+  std::vector<std::string> typed;  // the words this edit inserted (typing)
+  std::vector<std::string> words;  // every word of the text as written (for the trace)
 };
 
 class Ledger {
@@ -60,7 +61,7 @@ class Ledger {
   void add_platform_edit(TextEdit edit);
   void deliberately_deleted(const std::string& word) { deleted_words_.insert(word); }
 
-  // Words that must survive in `record` at quiescence: those of every applied edit the
+  // Words that must survive in each record at quiescence: those typed by every edit the
   // server applied after the record's last applied delete, less deliberate deletions.
   std::map<std::string, std::set<std::string>> required_words() const;
   const std::vector<TextEdit>& edits() const { return edits_; }

@@ -104,8 +104,9 @@ int main(int argc, char** argv) {
       "events, %llu frames, faults: %llu drops, %llu ghosts, %llu resets, %llu partitions, "
       "%llu kills, %llu server restarts, %llu sleeps past the horizon, %llu compactions; "
       "longest quiescence %lld ms simulated; %.1f s\n",
-      static_cast<unsigned long long>(cli.first_seed), static_cast<unsigned long long>(cli.last_seed),
-      cli.sim.devices, cli.sim.users, cli.sim.steps, static_cast<unsigned long long>(total.steps),
+      static_cast<unsigned long long>(cli.first_seed),
+      static_cast<unsigned long long>(cli.last_seed), cli.sim.devices, cli.sim.users, cli.sim.steps,
+      static_cast<unsigned long long>(total.steps),
       static_cast<unsigned long long>(total.mutations),
       static_cast<unsigned long long>(total.local_refusals),
       static_cast<unsigned long long>(total.server_rejections),

@@ -70,7 +70,8 @@ void SimNetwork::send(uint64_t connection, bool to_server, std::string bytes, in
     return;
   }
   int64_t& last = to_server ? conn.last_due_to_server : conn.last_due_to_device;
-  int64_t due = std::max(last, now_ms + random_.between(faults_.min_delay_ms, faults_.max_delay_ms));
+  int64_t due =
+      std::max(last, now_ms + random_.between(faults_.min_delay_ms, faults_.max_delay_ms));
   last = due;
   if (to_server && random_.chance(faults_.duplicate)) {
     Envelope ghost;

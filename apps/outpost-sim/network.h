@@ -25,7 +25,7 @@ struct NetworkFaults {
   double duplicate = 0.02;  // per request frame: also delivered later as a ghost
   double straggle = 0.3;    // per request in flight when its connection closes: a ghost
   int64_t ghost_delay_max_ms = 4000;
-  int64_t detect_min_ms = 200;  // a silently dead connection is noticed after this ...
+  int64_t detect_min_ms = 200;   // a silently dead connection is noticed after this ...
   int64_t detect_max_ms = 3000;  // ... to this
 };
 
@@ -35,7 +35,7 @@ struct Envelope {
   uint64_t connection = 0;
   int device = 0;
   bool to_server = false;
-  bool ghost = false;         // a late copy of a request: the answer is discarded
+  bool ghost = false;          // a late copy of a request: the answer is discarded
   bool closed_notice = false;  // tells the device its connection is gone
   std::string bytes;
 };

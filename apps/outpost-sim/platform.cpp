@@ -30,8 +30,8 @@ Status edit_record(ServerCore& core, const std::string& scope, const std::string
       auto removed = tx.remove(scope, collection->name, key, collection->priority);
       return removed.ok() ? Status::Ok() : removed.status();
     }
-    auto version = tx.put(scope, collection->name, key, collection->priority,
-                          record->SerializeAsString());
+    auto version =
+        tx.put(scope, collection->name, key, collection->priority, record->SerializeAsString());
     return version.ok() ? Status::Ok() : version.status();
   });
 }
@@ -43,7 +43,8 @@ class ServerWritePlatform final : public PlatformEvents {
     for (const SimUser& user : world.users) {
       auto& state = users_[user.user_scope()];
       // What adapters/demo_data.h seeded (interactions=6, voicemails=3).
-      for (int i = 1; i <= 6; ++i) state.interactions.push_back("conversation-" + std::to_string(i));
+      for (int i = 1; i <= 6; ++i)
+        state.interactions.push_back("conversation-" + std::to_string(i));
       for (int i = 1; i <= 3; ++i) state.voicemails.push_back("voicemail-" + std::to_string(i));
     }
   }
@@ -107,8 +108,8 @@ class ServerWritePlatform final : public PlatformEvents {
     if (!status.ok() || words.empty()) return status;
     trace_.add("platform: web types " + typed + " into " + id + " of " + user.user);
     ledger_.count_typed(1);
-    ledger_.add_platform_edit(
-        TextEdit{.record = text_record("draft", user.user_scope(), id), .words = words});
+    ledger_.add_platform_edit(TextEdit{
+        .record = text_record("draft", user.user_scope(), id), .typed = {typed}, .words = words});
     return Status::Ok();
   }
 
@@ -130,8 +131,8 @@ class ServerWritePlatform final : public PlatformEvents {
     if (!status.ok()) return status;
     trace_.add("platform: web types " + typed + " into the note of " + id + " of " + user.user);
     ledger_.count_typed(1);
-    ledger_.add_platform_edit(
-        TextEdit{.record = text_record("note", user.user_scope(), id), .words = words});
+    ledger_.add_platform_edit(TextEdit{
+        .record = text_record("note", user.user_scope(), id), .typed = {typed}, .words = words});
     return Status::Ok();
   }
 

@@ -22,8 +22,8 @@ Result<uint64_t> parse_u64(const std::string& flag, const std::string& text) {
 Result<int> parse_int(const std::string& flag, const std::string& text, int lo, int hi) {
   OUTPOST_ASSIGN_OR_RETURN(uint64_t value, parse_u64(flag, text));
   if (value < static_cast<uint64_t>(lo) || value > static_cast<uint64_t>(hi)) {
-    return error(ErrorCode::kInvalidArgument, flag + " must be in " + std::to_string(lo) + ".." +
-                                                  std::to_string(hi));
+    return error(ErrorCode::kInvalidArgument,
+                 flag + " must be in " + std::to_string(lo) + ".." + std::to_string(hi));
   }
   return static_cast<int>(value);
 }
@@ -32,7 +32,8 @@ Result<double> parse_probability(const std::string& flag, const std::string& tex
   char* end = nullptr;
   double value = strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
-    return error(ErrorCode::kInvalidArgument, flag + ": a probability in [0, 1], not '" + text + "'");
+    return error(ErrorCode::kInvalidArgument,
+                 flag + ": a probability in [0, 1], not '" + text + "'");
   }
   return value;
 }
@@ -93,8 +94,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       OUTPOST_ASSIGN_OR_RETURN(cli.first_seed, parse_u64(flag, text.substr(0, dots)));
       OUTPOST_ASSIGN_OR_RETURN(cli.last_seed, parse_u64(flag, text.substr(dots + 2)));
       if (cli.last_seed < cli.first_seed || cli.last_seed - cli.first_seed >= kMaxSweep) {
-        return error(ErrorCode::kInvalidArgument,
-                     "--seeds A..B needs A <= B and at most " + std::to_string(kMaxSweep) + " seeds");
+        return error(ErrorCode::kInvalidArgument, "--seeds A..B needs A <= B and at most " +
+                                                      std::to_string(kMaxSweep) + " seeds");
       }
     } else if (flag == "--devices") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());

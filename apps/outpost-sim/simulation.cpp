@@ -84,7 +84,7 @@ Status Simulation::setup() {
   if (base.empty()) {
     const char* tmp = getenv("TMPDIR");
     base = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm"
-           : tmp != nullptr && *tmp != '\0'    ? tmp
+           : tmp != nullptr && *tmp != '\0'     ? tmp
                                                 : "/tmp";
   }
   std::string pattern = base + "/outpost-sim-" + std::to_string(options_.seed) + "-XXXXXX";
@@ -111,9 +111,9 @@ Status Simulation::setup() {
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];
     std::string name = "d" + std::to_string(i);
-    auto device = std::make_unique<SimDevice>(
-        i, Principal{user.tenant, user.user, name}, dir_ + "/" + name + ".db",
-        "sim-client-" + std::to_string(i), trace_, random_);
+    auto device = std::make_unique<SimDevice>(i, Principal{user.tenant, user.user, name},
+                                              dir_ + "/" + name + ".db",
+                                              "sim-client-" + std::to_string(i), trace_, random_);
     device->clock_skew_ms = random_.between(-kMaxClockSkewMs, kMaxClockSkewMs);
     OUTPOST_RETURN_IF_ERROR(device->open(Schema::domain(), server_->device_mutators()));
     trace_.add(name + " belongs to " + user.user_scope());
@@ -131,8 +131,8 @@ void Simulation::deliver() {
     } else if (envelope->to_server) {
       Status handled = server_->handle(*envelope);
       if (!handled.ok()) {
-        fail("(P) protocol", "the server refused a request of " + device.name() + ": " +
-                                 handled.to_string(),
+        fail("(P) protocol",
+             "the server refused a request of " + device.name() + ": " + handled.to_string(),
              {"d" + std::to_string(device.index())});
       }
     } else {
@@ -209,8 +209,8 @@ void Simulation::step() {
     if (device != nullptr && !device->partitioned) {
       device->partitioned = true;
       heal_at_[device->index()] = now_ms_ + random_.between(1'000, 20'000);
-      trace_.add(device->name() + " partitioned until t=" +
-                 std::to_string(heal_at_[device->index()]));
+      trace_.add(device->name() +
+                 " partitioned until t=" + std::to_string(heal_at_[device->index()]));
       device->disconnect(network_, now_ms_, "partition");
       stats_.partitions++;
     }
@@ -313,8 +313,9 @@ bool Simulation::quiesce() {
     }
   }
   fail("(Q) quiescence",
-       "not settled " + std::to_string(options_.quiesce_budget_ms) + " ms after the faults stopped:" +
-           unsettled + ", " + std::to_string(network_.in_flight()) + " frames in flight",
+       "not settled " + std::to_string(options_.quiesce_budget_ms) +
+           " ms after the faults stopped:" + unsettled + ", " +
+           std::to_string(network_.in_flight()) + " frames in flight",
        {});
   return false;
 }

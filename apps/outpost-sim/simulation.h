@@ -18,14 +18,14 @@ namespace outpost::sim {
 // Per-step fault probabilities (each step draws each of them once).
 struct FaultOptions {
   NetworkFaults network;
-  double reset = 0.01;      // a device's connection is reset
+  double reset = 0.01;       // a device's connection is reset
   double partition = 0.004;  // a device is cut off (heals after 1-20 s)
-  double kill = 0.008;      // a device is killed (reopened from its file after 0.1-5 s)
-  double restart = 0.003;   // the server restarts
-  double sleep = 0.004;     // a device sleeps 20-60 s while its scopes are compacted past it
-  double compact = 0.01;    // a random scope is compacted, keeping 0-8 log entries
-  double platform = 0.12;   // the platform makes an edit for a random user
-  double mutate = 0.35;     // a random device's user does something
+  double kill = 0.008;       // a device is killed (reopened from its file after 0.1-5 s)
+  double restart = 0.003;    // the server restarts
+  double sleep = 0.004;      // a device sleeps 20-60 s while its scopes are compacted past it
+  double compact = 0.01;     // a random scope is compacted, keeping 0-8 log entries
+  double platform = 0.12;    // the platform makes an edit for a random user
+  double mutate = 0.35;      // a random device's user does something
 };
 
 struct SimOptions {
@@ -38,7 +38,7 @@ struct SimOptions {
   // Where run directories go; default /dev/shm when writable (SQLite's fsyncs cost
   // nothing there: the simulated kills are in-process), else $TMPDIR, else /tmp.
   std::string dir;
-  bool keep_files = false;       // keep the run's SQLite files even when it passes
+  bool keep_files = false;      // keep the run's SQLite files even when it passes
   bool keep_on_failure = true;  // keep them when it fails (the path is printed)
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;

@@ -42,7 +42,8 @@ void Trace::add(std::string text) {
   ++count_;
   TraceEvent event{step_, now_ms_, std::move(text)};
   if (verbose_) printf("%s\n", format(event).c_str());
-  if (events_.size() >= max_events_) events_.erase(events_.begin(), events_.begin() + max_events_ / 2);
+  if (events_.size() >= max_events_)
+    events_.erase(events_.begin(), events_.begin() + max_events_ / 2);
   events_.push_back(std::move(event));
 }
 

@@ -103,11 +103,15 @@ Status Workload::type_draft(SimDevice& device, int64_t now_ms) {
     draft.clear_conflict_subject();
   }
   std::string typed;
+  std::vector<std::string> inserted;
   const int count = static_cast<int>(random_.between(1, 3));
   for (int i = 0; i < count; ++i) {
-    words.push_back(new_word(device));
-    typed += " " + words.back();
+    inserted.push_back(new_word(device));
+    typed += " " + inserted.back();
   }
+  // Typing inserts the words at a random place of the text.
+  words.insert(words.begin() + static_cast<long>(random_.below(words.size() + 1)), inserted.begin(),
+               inserted.end());
   draft.set_body(join_words(words));
   draft.set_base_revision(draft.revision());
   m::SaveDraft args;
@@ -119,6 +123,7 @@ Status Workload::type_draft(SimDevice& device, int64_t now_ms) {
   ledger_.add_device_edit(TextEdit{.record = text_record("draft", device.who().user_scope(), id),
                                    .client_id = device.client_id(),
                                    .mutation_id = mutation,
+                                   .typed = inserted,
                                    .words = words});
   return Status::Ok();
 }
@@ -149,8 +154,7 @@ Status Workload::erase_word(SimDevice& device, int64_t now_ms) {
 }
 
 Status Workload::type_note(SimDevice& device, int64_t now_ms) {
-  OUTPOST_ASSIGN_OR_RETURN(auto interactions,
-                           all<d::Interaction>(device.replica(), "interaction"));
+  OUTPOST_ASSIGN_OR_RETURN(auto interactions, all<d::Interaction>(device.replica(), "interaction"));
   if (interactions.empty()) return type_draft(device, now_ms);
   const std::string id = random_.pick(interactions).id();
   OUTPOST_ASSIGN_OR_RETURN(auto local, device.replica().get<d::Note>(id));
@@ -164,11 +168,14 @@ Status Workload::type_note(SimDevice& device, int64_t now_ms) {
     base = local->revision();
   }
   std::string typed;
+  std::vector<std::string> inserted;
   const int count = static_cast<int>(random_.between(1, 3));
   for (int i = 0; i < count; ++i) {
-    words.push_back(new_word(device));
-    typed += " " + words.back();
+    inserted.push_back(new_word(device));
+    typed += " " + inserted.back();
   }
+  words.insert(words.begin() + static_cast<long>(random_.below(words.size() + 1)), inserted.begin(),
+               inserted.end());
   m::SaveNote args;
   args.set_interaction_id(id);
   args.set_text(join_words(words));
@@ -180,6 +187,7 @@ Status Workload::type_note(SimDevice& device, int64_t now_ms) {
   ledger_.add_device_edit(TextEdit{.record = text_record("note", device.who().user_scope(), id),
                                    .client_id = device.client_id(),
                                    .mutation_id = mutation,
+                                   .typed = inserted,
                                    .words = words});
   return Status::Ok();
 }

@@ -32,8 +32,8 @@ Status put(ServerCore& core, const std::string& scope, const google::protobuf::M
   const Collection* collection = core.schema().find(record.GetDescriptor());
   if (collection == nullptr) return error(ErrorCode::kNotFound, "not a collection");
   return core.write([&](ServerWriteTx& tx) -> Status {
-    auto version = tx.put(scope, collection->name, collection->key_of(record),
-                          collection->priority, record.SerializeAsString());
+    auto version = tx.put(scope, collection->name, collection->key_of(record), collection->priority,
+                          record.SerializeAsString());
     return version.ok() ? Status::Ok() : version.status();
   });
 }

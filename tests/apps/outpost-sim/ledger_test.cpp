@@ -8,11 +8,15 @@ namespace {
 
 const std::string kDraft = "draft|user/acme/u0|draft-1";
 
-TextEdit save(uint64_t mutation, std::vector<std::string> words, bool is_delete = false) {
+// A device save that typed `typed` into a text that then held `words` (typed when empty).
+TextEdit save(uint64_t mutation, std::vector<std::string> typed, bool is_delete = false,
+              std::vector<std::string> words = {}) {
+  if (words.empty()) words = typed;
   return TextEdit{.record = kDraft,
                   .is_delete = is_delete,
                   .client_id = "c",
                   .mutation_id = mutation,
+                  .typed = std::move(typed),
                   .words = std::move(words)};
 }
 
@@ -25,7 +29,7 @@ TEST(Ledger, AppliedWordsAreRequiredUnlessDeletedOnPurpose) {
   issue(ledger, 1);
   issue(ledger, 2);
   ledger.add_device_edit(save(1, {"d0n1", "d0n2"}));
-  ledger.add_device_edit(save(2, {"d0n1"}));
+  ledger.add_device_edit(save(2, {}, false, {"d0n1"}));  // the user erased d0n2
   ledger.deliberately_deleted("d0n2");
   ledger.server_applied("c", 1);
   ledger.server_applied("c", 2);
@@ -33,19 +37,21 @@ TEST(Ledger, AppliedWordsAreRequiredUnlessDeletedOnPurpose) {
   EXPECT_EQ(required[kDraft], (std::set<std::string>{"d0n1"}));
 }
 
-TEST(Ledger, RejectedOrUnappliedSavesAndWordsBeforeADeleteAreNotRequired) {
+TEST(Ledger, RejectedOrUnappliedSavesAndWordsTypedBeforeADeleteAreNotRequired) {
   Ledger ledger;
   for (uint64_t id = 1; id <= 5; ++id) issue(ledger, id);
   ledger.add_device_edit(save(1, {"old"}));
   ledger.add_device_edit(save(2, {}, /*is_delete=*/true));
   ledger.add_device_edit(save(3, {"refused"}));
   ledger.add_device_edit(save(4, {"never-applied"}));
-  ledger.add_device_edit(save(5, {"after-delete"}));
+  // Typed after the delete; "old" is only carried along from a stale copy.
+  ledger.add_device_edit(save(5, {"after-delete"}, false, {"old", "after-delete"}));
   ledger.server_applied("c", 1);
   ledger.server_applied("c", 2);
   ledger.server_rejected("c", 3, "rejected", "draft was already sent");
   ledger.server_applied("c", 5);
-  ledger.add_platform_edit(TextEdit{.record = kDraft, .words = {"after-delete", "web1"}});
+  ledger.add_platform_edit(
+      TextEdit{.record = kDraft, .typed = {"web1"}, .words = {"after-delete", "web1"}});
   auto required = ledger.required_words();
   EXPECT_EQ(required[kDraft], (std::set<std::string>{"after-delete", "web1"}));
 }
