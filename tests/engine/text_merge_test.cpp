@@ -189,7 +189,11 @@ TEST(TextMerge, NoMergedWordIsTwoWordsGluedTogether) {
     const std::string incoming = edit("o");
     TextMerge merged = merge_text(base, current, incoming);
     std::set<std::string> inputs = words_of(base + " " + current + " " + incoming);
-    for (const std::string& word : words_of(merged.text + " " + merged.conflict)) {
+    std::string conflict = merged.conflict;
+    for (size_t at; (at = conflict.find(kConflictSeparator)) != std::string::npos;) {
+      conflict.replace(at, kConflictSeparator.size(), " ");
+    }
+    for (const std::string& word : words_of(merged.text + " " + conflict)) {
       EXPECT_TRUE(inputs.count(word))
           << "'" << word << "' merging base '" << base << "' current '" << current << "' incoming '"
           << incoming << "' -> '" << merged.text << "'";
