@@ -44,6 +44,7 @@ void SimServer::build_registry() {
 Status SimServer::open() {
   OUTPOST_ASSIGN_OR_RETURN(store_, SqliteServerStore::open(path_));
   core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), registry_);
+  core_->set_platform(platform_);
   core_->add_commit_listener([this](const std::vector<CommittedHead>& heads) { poke(heads); });
   return Status::Ok();
 }

@@ -16,6 +16,7 @@
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/network.h"
 #include "apps/outpost-sim/trace.h"
+#include "engine/platform.h"
 #include "engine/server_core.h"
 
 namespace outpost::sim {
@@ -31,6 +32,8 @@ class SimServer {
   SimServer(std::string path, SimNetwork& network, const int64_t& now_ms, Ledger& ledger,
             Trace& trace, PrincipalOf principal_of, Connections connections);
 
+  // The platform the authoritative mutators forward intents to (kept across restarts).
+  void set_platform(Platform* platform) { platform_ = platform; }
   Status open();
   // A crash and restart: the files as they are on disk this instant (crash_image.h), the
   // core and the store dropped (nothing in flight survives), the files reopened.
@@ -58,6 +61,7 @@ class SimServer {
   MutatorRegistry registry_;  // the domain mutators, each server version observed
   // Ids whose server mutator returned Ok during the push being handled (one client's).
   std::set<uint64_t> ran_ok_;
+  Platform* platform_ = nullptr;
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
 };

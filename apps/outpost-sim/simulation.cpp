@@ -70,6 +70,7 @@ class Simulation {
   int64_t now_ms_ = kStartMs;
   uint64_t step_ = 0;
   std::string dir_;
+  std::unique_ptr<SimIntents> intents_;  // declared before server_: outlives it
   std::unique_ptr<SimServer> server_;
   std::vector<std::unique_ptr<SimDevice>> devices_;
   std::vector<int64_t> heal_at_;  // per device: when its partition heals
@@ -104,9 +105,11 @@ Status Simulation::setup() {
         }
         return connected;
       });
+  intents_ = std::make_unique<SimIntents>(random_, trace_);
+  server_->set_platform(intents_.get());
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
-  platform_ = make_server_write_platform(world_, ledger_, trace_, random_);
+  platform_ = make_upstream_platform(world_, ledger_, trace_, random_);
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];
@@ -274,6 +277,7 @@ void Simulation::step() {
 bool Simulation::quiesce() {
   trace_.add("quiescence: faults off, partitions healed, devices woken");
   network_.calm();
+  intents_->calm();
   const int64_t started = now_ms_;
   const int64_t deadline = now_ms_ + options_.quiesce_budget_ms;
   for (auto& device : devices_) {
