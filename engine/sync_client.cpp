@@ -208,6 +208,11 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
 Status SyncClient::on_push_response(const protocol::PushResponse& response) {
   in_flight_ = std::max(0, in_flight_ - 1);
   pushing_ = false;
+  // The server may stop a push early (kUnavailable: a mutation must wait): what it did
+  // not answer goes again, before anything newer, or the server would skip it for good.
+  uint64_t answered = response.last_mutation_id();
+  for (const auto& result : response.results()) answered = std::max(answered, result.id());
+  pushed_through_ = std::min(pushed_through_, answered);
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply_push_results(response));
   progress_.mutations_rejected += report.mutations_rejected.size();
   behind_ = true;  // a pull confirms what was applied
