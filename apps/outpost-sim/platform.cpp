@@ -14,6 +14,8 @@ namespace {
 namespace d = outpost::domain;
 namespace u = outpost::upstream;
 
+constexpr int kEventAttempts = 20;
+
 // The record as the web interface loads it from the server.
 template <typename T>
 Result<std::optional<T>> load(ServerCore& core, const std::string& scope, const std::string& key) {
@@ -97,9 +99,16 @@ class UpstreamPlatform final : public PlatformEvents {
     std::map<std::string, WebSession> notes;   // by interaction id
   };
 
+  // The server's upstream loop retries an event the platform could not serve (an
+  // authoritative rule asking it, e.g. restoring the chosen state, got kUnavailable).
   Status apply(ServerCore& core, const u::Event& event, int64_t now_ms) {
     DomainServer server(core);
-    return server.apply(event, now_ms);
+    Status status;
+    for (int attempt = 0; attempt < kEventAttempts; ++attempt) {
+      status = server.apply(event, now_ms);
+      if (status.code() != ErrorCode::kUnavailable) return status;
+    }
+    return status;
   }
   u::Event event_for(const SimUser& user) const {
     u::Event event;
