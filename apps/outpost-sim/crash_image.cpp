@@ -5,18 +5,15 @@
 namespace outpost::sim {
 namespace fs = std::filesystem;
 
-namespace {
-constexpr const char* kImageSuffix = ".crash-image";
-}  // namespace
-
-Result<CrashImage> CrashImage::take(const std::string& path) {
+Result<CrashImage> CrashImage::take(const std::string& path, const std::string& tag) {
   CrashImage image;
   image.path_ = path;
+  image.suffix_ = "." + tag + "-image";
   for (const std::string& file : {path, path + "-wal"}) {
     std::error_code ec;
     const bool exists = fs::exists(file, ec);
     if (exists) {
-      fs::copy_file(file, file + kImageSuffix, fs::copy_options::overwrite_existing, ec);
+      fs::copy_file(file, file + image.suffix_, fs::copy_options::overwrite_existing, ec);
       if (ec) return error(ErrorCode::kIo, "crash image of " + file + ": " + ec.message());
     }
     image.files_.push_back({file, exists});
@@ -28,7 +25,7 @@ Status CrashImage::restore() const {
   std::error_code ec;
   for (const auto& [file, existed] : files_) {
     if (existed) {
-      fs::rename(file + kImageSuffix, file, ec);
+      fs::rename(file + suffix_, file, ec);
     } else {
       fs::remove(file, ec);
     }

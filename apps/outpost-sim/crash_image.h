@@ -16,12 +16,14 @@ namespace outpost::sim {
 
 class CrashImage {
  public:
-  static Result<CrashImage> take(const std::string& path);
+  // `tag` names the copies, so several images of one database can coexist.
+  static Result<CrashImage> take(const std::string& path, const std::string& tag = "crash");
   // Replaces the database's files with the image (files absent at take() are removed).
   Status restore() const;
 
  private:
   std::string path_;
+  std::string suffix_;
   std::vector<std::pair<std::string, bool>> files_;  // file, existed at take()
 };
 

@@ -52,11 +52,22 @@ Status SimServer::open() {
 Status SimServer::restart() {
   // A crash: the files as they are this instant, without the clean close's checkpoint.
   auto image = CrashImage::take(path_);
+  if (!image.ok()) return image.status();
+  std::optional<CrashImage> next_older;
+  if (forget_on_restart_) {
+    OUTPOST_ASSIGN_OR_RETURN(next_older,
+                             CrashImage::take(path_, "older" + std::to_string(++restarts_)));
+  }
   core_.reset();
   store_.reset();
-  if (!image.ok()) return image.status();
   OUTPOST_RETURN_IF_ERROR(image->restore());
-  trace_.add("server restarts");
+  if (forget_on_restart_ && older_image_) {
+    OUTPOST_RETURN_IF_ERROR(older_image_->restore());
+    trace_.add("server restarts and forgets every write since its last restart");
+  } else {
+    trace_.add("server restarts");
+  }
+  if (forget_on_restart_) older_image_ = std::move(next_older);
   return open();
 }
 

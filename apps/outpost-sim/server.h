@@ -8,11 +8,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 
 #include "adapters/sqlite_server_store.h"
+#include "apps/outpost-sim/crash_image.h"
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/network.h"
 #include "apps/outpost-sim/trace.h"
@@ -38,6 +40,10 @@ class SimServer {
   // A crash and restart: the files as they are on disk this instant (crash_image.h), the
   // core and the store dropped (nothing in flight survives), the files reopened.
   Status restart();
+  // Checker self-test: every restart rolls the store back to its state at the previous
+  // restart (a disk that acknowledged writes it never kept). Devices then hold confirmed
+  // mutations the server lost, which invariants (1) and (2) must report.
+  void forget_on_restart(bool forget) { forget_on_restart_ = forget; }
 
   ServerCore& core() { return *core_; }
   SqliteServerStore& store() { return *store_; }
@@ -62,6 +68,9 @@ class SimServer {
   // Ids whose server mutator returned Ok during the push being handled (one client's).
   std::set<uint64_t> ran_ok_;
   Platform* platform_ = nullptr;
+  bool forget_on_restart_ = false;
+  uint64_t restarts_ = 0;
+  std::optional<CrashImage> older_image_;  // forget_on_restart: the state to fall back to
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
 };

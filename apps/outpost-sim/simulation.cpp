@@ -107,6 +107,7 @@ Status Simulation::setup() {
       });
   intents_ = std::make_unique<SimIntents>(random_, trace_);
   server_->set_platform(intents_.get());
+  server_->forget_on_restart(options_.lossy_server_restart);
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
   platform_ = make_upstream_platform(world_, ledger_, trace_, random_);

@@ -40,6 +40,9 @@ struct SimOptions {
   std::string dir;
   bool keep_files = false;      // keep the run's SQLite files even when it passes
   bool keep_on_failure = true;  // keep them when it fails (the path is printed)
+  // Checker self-test (--lossy-restart): each server restart loses every write since the
+  // previous one. The invariants must then fail.
+  bool lossy_server_restart = false;
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;
 };

@@ -74,5 +74,27 @@ TEST(Simulation, APassingRunLeavesNoFiles) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Simulation, AServerThatForgetsCommittedWritesIsCaught) {
+  // The checker's self-test: restarts that roll the store back must break (1) or (2).
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SimOptions options = small(seed);
+    options.steps = 300;
+    options.faults.restart = 0.02;
+    options.lossy_server_restart = true;
+    options.keep_on_failure = false;
+    SimResult result = run_simulation(options);
+    bool lost_or_diverged = false;
+    for (const auto& violation : result.violations) {
+      lost_or_diverged |= violation.invariant.rfind("(1)", 0) == 0 ||
+                          violation.invariant.rfind("(2)", 0) == 0 ||
+                          violation.invariant.rfind("(Q)", 0) == 0;
+    }
+    caught += lost_or_diverged;
+    EXPECT_FALSE(result.trace.empty());
+  }
+  EXPECT_EQ(caught, 3);
+}
+
 }  // namespace
 }  // namespace outpost::sim
