@@ -10,15 +10,19 @@ namespace outpost::server_app {
 const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
+                       [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
       Every --compact-every seconds (default 300) each scope written since the last pass
       keeps its newest --keep-log log entries (default 100000); devices whose cursor is
       older reset per key.
+      --store postgres://... keeps the store in PostgreSQL instead (tables created or
+      migrated on start); several processes may serve one database, each holding at most
+      --pg-connections pooled connections (default 8) plus one for LISTEN.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
-  outpost-server seed --data DIR [--tenant T] [--user U] [--contacts N]
+  outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
       Writes a demo contact center into DIR/outpost.db: org data of tenant T (contacts,
       canned responses, AUX reasons, wrap-up codes, colleagues) and agent U's state,
       queues, today's journal and voicemail (defaults: acme, agent-1, 200 contacts).
@@ -29,7 +33,8 @@ namespace {
 
 const std::vector<std::string> kValuedFlags = {"data",          "listen",  "threads", "tenant",
                                                "user",          "device",  "ttl",     "contacts",
-                                               "compact-every", "keep-log"};
+                                               "compact-every", "keep-log",
+                                               "store",         "pg-connections"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -65,6 +70,17 @@ Status only(const cli::ParsedArgs& args, const std::string& command,
   return Status::Ok();
 }
 
+// --store: empty (the embedded SQLite store in --data) or a PostgreSQL URL.
+Status parse_store(const cli::ParsedArgs& args, std::string& store) {
+  auto value = args.flag("store");
+  if (!value) return Status::Ok();
+  if (value->rfind("postgres://", 0) != 0 && value->rfind("postgresql://", 0) != 0) {
+    return invalid("--store must be a postgres:// or postgresql:// URL, not '" + *value + "'");
+  }
+  store = *value;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_listen(const std::string& text, std::string& host, uint16_t& port) {
@@ -93,7 +109,8 @@ Result<Command> parse_command_line(int argc, char** argv) {
   const std::string& command = args.positional[0];
   if (command == "serve") {
     OUTPOST_RETURN_IF_ERROR(
-        only(args, command, {"data", "listen", "threads", "compact-every", "keep-log"}));
+        only(args, command,
+             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -108,6 +125,11 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto keep = args.flag("keep-log")) {
       OUTPOST_RETURN_IF_ERROR(
           parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
+    }
+    OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
+    if (auto connections = args.flag("pg-connections")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));
     }
     return Command(config);
   }
@@ -125,9 +147,10 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return Command(config);
   }
   if (command == "seed") {
-    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "tenant", "user", "contacts"}));
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "store", "tenant", "user", "contacts"}));
     SeedConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
     if (auto tenant = args.flag("tenant")) config.tenant = *tenant;
     if (auto user = args.flag("user")) config.user = *user;
     if (auto contacts = args.flag("contacts")) {

@@ -23,6 +23,9 @@ struct ServeConfig {
   // its newest `keep_log` log entries; older ones are compacted (devices behind reset).
   int compact_every_seconds = 300;
   uint64_t keep_log = 100000;
+  // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
+  std::string store;
+  uint32_t pg_connections = 8;
 };
 
 struct TokenConfig {
@@ -39,6 +42,7 @@ struct SeedConfig {
   std::string tenant = "acme";
   std::string user = "agent-1";
   uint32_t contacts = 200;
+  std::string store;  // as ServeConfig::store
 };
 
 struct HelpRequest {};
