@@ -62,10 +62,8 @@ using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
 class PostgresWriteTx final : public ServerWriteTx {
  public:
-  PostgresWriteTx(Pool::Lease lease, const std::string& instance)
-      : lease_(std::move(lease)), instance_(instance) {
-    tx_ = std::make_unique<pqxx::work>(lease_->db);
-  }
+  PostgresWriteTx(Pool::Lease lease, std::unique_ptr<pqxx::work> tx, const std::string& instance)
+      : lease_(std::move(lease)), instance_(instance), tx_(std::move(tx)) {}
   ~PostgresWriteTx() override { abort(); }
   PostgresWriteTx(const PostgresWriteTx&) = delete;
   PostgresWriteTx& operator=(const PostgresWriteTx&) = delete;
@@ -316,12 +314,20 @@ Result<std::unique_ptr<PostgresServerStore>> PostgresServerStore::open(
 }
 
 Result<std::unique_ptr<ServerWriteTx>> PostgresServerStore::begin_write() {
-  OUTPOST_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->lease("begin write transaction"));
-  try {
+  for (int attempt = 0;; ++attempt) {
+    OUTPOST_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->lease("begin write transaction"));
+    std::unique_ptr<pqxx::work> tx;
+    try {
+      tx = std::make_unique<pqxx::work>(lease->db);
+    } catch (const std::exception& e) {
+      // BEGIN failed on a pooled connection PostgreSQL dropped: once more on a fresh one.
+      const bool lost = pg_detail::connection_lost(e);
+      if (lost) lease.mark_lost();
+      if (!lost || attempt > 0) return pg_detail::status_for("begin write transaction", e);
+      continue;
+    }
     return std::unique_ptr<ServerWriteTx>(
-        std::make_unique<PostgresWriteTx>(std::move(lease), instance_id_));
-  } catch (const std::exception& e) {
-    return pg_detail::status_for("begin write transaction", e);
+        std::make_unique<PostgresWriteTx>(std::move(lease), std::move(tx), instance_id_));
   }
 }
 

@@ -110,31 +110,41 @@ class Pool {
     return Lease(this, std::move(conn));
   }
 
-  // Runs f(conn) on a leased connection, turning exceptions into a Status.
+  // Runs f(conn) on a leased connection, turning exceptions into a Status. f must be
+  // safe to run twice (a read, or its own transaction): when the connection turns out to
+  // be dead (PostgreSQL restarted since it was pooled) it runs once more on a fresh one.
   template <typename F>
   auto run(std::string_view what, F&& f) -> decltype(f(std::declval<Conn&>())) {
-    auto lease_or = lease(what);
-    if (!lease_or.ok()) return lease_or.status();
-    Lease lease = std::move(lease_or).value();
-    try {
-      return f(*lease);
-    } catch (const std::exception& e) {
-      if (connection_lost(e)) lease.mark_lost();
-      return status_for(what, e);
+    for (int attempt = 0;; ++attempt) {
+      auto lease_or = lease(what);
+      if (!lease_or.ok()) return lease_or.status();
+      Lease lease = std::move(lease_or).value();
+      try {
+        return f(*lease);
+      } catch (const std::exception& e) {
+        const bool lost = connection_lost(e);
+        if (lost) lease.mark_lost();
+        if (!lost || attempt > 0) return status_for(what, e);
+      }
     }
   }
 
  private:
+  // A lost connection means the server went away: the idle ones are as dead, so they
+  // are closed too rather than each failing one request later.
   void give_back(std::unique_ptr<Conn> conn) noexcept {
+    std::vector<std::unique_ptr<Conn>> dead;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (conn && conn->db.is_open()) {
         idle_.push_back(std::move(conn));
       } else {
         --open_;
+        open_ -= idle_.size();
+        dead.swap(idle_);
       }
     }
-    freed_.notify_one();
+    freed_.notify_all();
   }
 
   const std::string url_;
