@@ -71,7 +71,8 @@ class PostgresWriteTx final : public ServerWriteTx {
   Result<std::optional<StoredRecord>> get(const std::string& scope, const std::string& collection,
                                           const std::string& key) override {
     return run("get", [&]() -> Result<std::optional<StoredRecord>> {
-      pqxx::result r = tx_->exec_prepared("record_get", bytes(scope), bytes(collection), bytes(key));
+      pqxx::result r =
+          tx_->exec_prepared("record_get", bytes(scope), bytes(collection), bytes(key));
       if (r.empty()) return std::optional<StoredRecord>();
       return std::optional<StoredRecord>(
           StoredRecord{collection, key, u64(r[0][0]), text_of_bytea(r[0][1])});
@@ -410,12 +411,10 @@ Result<SnapshotPage> PostgresServerStore::read_snapshot(const std::string& scope
     pqxx::result info = tx.exec_prepared("scope_info", bytes(scope));
     if (info.empty()) return page;
     const int64_t scope_id = info[0][0].as<int64_t>();
-    const SnapshotPosition start =
-        after.priority < 0 ? SnapshotPosition{-1, "", ""} : after;
+    const SnapshotPosition start = after.priority < 0 ? SnapshotPosition{-1, "", ""} : after;
     const int64_t limit = std::max<uint32_t>(max_records, 1);
-    pqxx::result sizes =
-        tx.exec_prepared("snapshot_sizes", scope_id, start.priority, bytes(start.collection),
-                         bytes(start.key), limit + 1);
+    pqxx::result sizes = tx.exec_prepared("snapshot_sizes", scope_id, start.priority,
+                                          bytes(start.collection), bytes(start.key), limit + 1);
     uint64_t bytes_taken = 0;
     size_t taken = 0;
     SnapshotPosition last = start;
@@ -430,9 +429,9 @@ Result<SnapshotPage> PostgresServerStore::read_snapshot(const std::string& scope
       ++taken;
     }
     if (taken == 0) return page;
-    pqxx::result rows = tx.exec_prepared(
-        "snapshot_rows", scope_id, start.priority, bytes(start.collection), bytes(start.key),
-        last.priority, bytes(last.collection), bytes(last.key));
+    pqxx::result rows =
+        tx.exec_prepared("snapshot_rows", scope_id, start.priority, bytes(start.collection),
+                         bytes(start.key), last.priority, bytes(last.collection), bytes(last.key));
     page.records.reserve(rows.size());
     for (const auto& row : rows) {
       SnapshotRecord& r = page.records.emplace_back();
@@ -507,8 +506,7 @@ Status PostgresServerStore::compact(const std::string& scope, uint64_t horizon_s
     OUTPOST_RETURN_IF_ERROR(pool_->run("compact", [&](Conn& c) -> Status {
       pqxx::work tx(c.db);
       pqxx::result state = tx.exec_params(
-          "SELECT id, compacted_seq FROM outpost_scopes WHERE scope = $1 FOR UPDATE",
-          bytes(scope));
+          "SELECT id, compacted_seq FROM outpost_scopes WHERE scope = $1 FOR UPDATE", bytes(scope));
       if (state.empty()) {
         done = true;
         return Status::Ok();

@@ -46,6 +46,8 @@ class PostgresServerStore final : public ServerStore {
   static constexpr int kPoolWaitMs = 5000;
   // Log entries examined per compaction transaction.
   static constexpr uint32_t kCompactBatch = 10000;
+  // How long a statement waits for a row lock (a scope's or client's) before kUnavailable.
+  static constexpr int kLockTimeoutMs = 30000;
   // The NOTIFY channel; payload "<instance> <head> <hex scope>" (or "<instance> *": poke all).
   static constexpr const char* kChannel = "outpost_commits";
 

@@ -114,8 +114,15 @@ Status migrate(pqxx::connection& conn) {
 }
 
 void prepare_statements(pqxx::connection& c) {
+  {
+    // A writer never waits forever for a scope or client row: a lock held that long means
+    // a stuck transaction somewhere, and the caller gets unavailable (55P03) to retry.
+    pqxx::nontransaction session(c);
+    session.exec0("SET lock_timeout = " + std::to_string(PostgresServerStore::kLockTimeoutMs));
+  }
   // Write transaction.
-  c.prepare("scope_create", "INSERT INTO outpost_scopes (scope) VALUES ($1) ON CONFLICT DO NOTHING");
+  c.prepare("scope_create",
+            "INSERT INTO outpost_scopes (scope) VALUES ($1) ON CONFLICT DO NOTHING");
   c.prepare("scope_lock",
             "SELECT id, head_seq, record_count, record_bytes FROM outpost_scopes WHERE scope = $1 "
             "FOR UPDATE");
@@ -140,8 +147,7 @@ void prepare_statements(pqxx::connection& c) {
             "CONFLICT DO NOTHING");
   c.prepare("client_lock",
             "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1 FOR UPDATE");
-  c.prepare("client_set",
-            "UPDATE outpost_clients SET last_mutation_id = $2 WHERE client_id = $1");
+  c.prepare("client_set", "UPDATE outpost_clients SET last_mutation_id = $2 WHERE client_id = $1");
   c.prepare("outcome_insert",
             "INSERT INTO outpost_outcomes (client_id, mutation_id, code, reason) VALUES ($1, $2, "
             "$3, $4)");

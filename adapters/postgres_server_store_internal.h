@@ -84,13 +84,12 @@ class Pool {
     std::unique_ptr<Conn> conn;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const bool got = freed_.wait_for(
-          lock, std::chrono::milliseconds(PostgresServerStore::kPoolWaitMs),
-          [&] { return !idle_.empty() || open_ < max_; });
+      const bool got =
+          freed_.wait_for(lock, std::chrono::milliseconds(PostgresServerStore::kPoolWaitMs),
+                          [&] { return !idle_.empty() || open_ < max_; });
       if (!got) {
-        return error(ErrorCode::kUnavailable,
-                     std::string(what) + ": all " + std::to_string(max_) +
-                         " PostgreSQL connections stayed busy");
+        return error(ErrorCode::kUnavailable, std::string(what) + ": all " + std::to_string(max_) +
+                                                  " PostgreSQL connections stayed busy");
       }
       if (!idle_.empty()) {
         conn = std::move(idle_.back());

@@ -160,8 +160,7 @@ void initial_sync(const std::string& store_url, const std::string& dir, uint64_t
          records / seconds, static_cast<unsigned long>(records), seconds, write_rate);
 }
 
-void push(const std::string& store_url, const std::string& dir, int agents, int pushes,
-          int batch) {
+void push(const std::string& store_url, const std::string& dir, int agents, int pushes, int batch) {
   Stack stack(store_url, dir);
   std::atomic<uint64_t> applied{0};
   std::vector<std::thread> threads;
@@ -194,9 +193,10 @@ void push(const std::string& store_url, const std::string& dir, int agents, int 
   }
   for (auto& t : threads) t.join();
   const double seconds = seconds_since(start);
-  printf("push           %8.0f mutations/s   (%d agents at once, %d mutation(s) per push, %lu in %.2f s)\n",
-         applied.load() / seconds, agents, batch, static_cast<unsigned long>(applied.load()),
-         seconds);
+  printf(
+      "push           %8.0f mutations/s   (%d agents at once, %d mutation(s) per push, %lu in %.2f "
+      "s)\n",
+      applied.load() / seconds, agents, batch, static_cast<unsigned long>(applied.load()), seconds);
 }
 
 void fanout(const std::string& store_url, const std::string& dir, int processes, int devices,
@@ -214,15 +214,16 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
     SyncAgentOptions options;
     options.server_url = stack.url();
     options.token = stack.token("device-" + std::to_string(i));
-    options.replica_path = dir + "/fanout-" + std::to_string(processes) + "-" + std::to_string(i) + ".db";
+    options.replica_path =
+        dir + "/fanout-" + std::to_string(processes) + "-" + std::to_string(i) + ".db";
     auto agent = SyncAgent::open(options);
     if (!agent.ok()) die("agent", agent.status());
     (*agent)->subscribe([&](const ChangeSet& changes) {
       if (changes.keys.count("contact") == 0 || changes.keys.at("contact").count("contact-0") == 0)
         return;
-      const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                 Clock::now().time_since_epoch())
-                                 .count();
+      const int64_t now_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+              .count();
       const int64_t committed = committed_at_us.load();
       if (committed == 0 || now_us < committed) return;
       std::lock_guard<std::mutex> lock(mutex);
@@ -234,17 +235,17 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
   }
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   for (auto& agent : agents) {
-    while (Clock::now() < deadline &&
-           !(agent->state() == AgentState::kConnected &&
-             agent->progress().phase == SyncPhase::kIdle && agent->stats().changes_received >= 10)) {
+    while (Clock::now() < deadline && !(agent->state() == AgentState::kConnected &&
+                                        agent->progress().phase == SyncPhase::kIdle &&
+                                        agent->stats().changes_received >= 10)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
   for (int round = 1; round <= changes; ++round) {
     seen = 0;
-    committed_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          Clock::now().time_since_epoch())
-                          .count();
+    committed_at_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+            .count();
     write_contacts(stacks[0]->core(), 0, 1, round);
     const auto wait_until = Clock::now() + std::chrono::seconds(30);
     while (seen.load() < devices && Clock::now() < wait_until) {
@@ -259,8 +260,10 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
                ? 0.0
                : latencies_ms[std::min(latencies_ms.size() - 1, size_t(p * latencies_ms.size()))];
   };
-  printf("fanout         p50 %6.1f ms, p99 %6.1f ms   (%d devices over %d server stack(s), %d changes, %zu/%d delivered)\n",
-         pct(0.5), pct(0.99), devices, processes, changes, latencies_ms.size(), devices * changes);
+  printf(
+      "fanout         p50 %6.1f ms, p99 %6.1f ms   (%d devices over %d server stack(s), %d "
+      "changes, %zu/%d delivered)\n",
+      pct(0.5), pct(0.99), devices, processes, changes, latencies_ms.size(), devices * changes);
 }
 
 }  // namespace
@@ -280,13 +283,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     const std::string value = argv[++i];
-    if (arg == "--store") store = value;
-    else if (arg == "--records") records = std::stoull(value);
-    else if (arg == "--agents") agents = std::stoi(value);
-    else if (arg == "--pushes") pushes = std::stoi(value);
-    else if (arg == "--devices") devices = std::stoi(value);
-    else if (arg == "--processes") processes = std::stoi(value);
-    else if (arg == "--changes") changes = std::stoi(value);
+    if (arg == "--store")
+      store = value;
+    else if (arg == "--records")
+      records = std::stoull(value);
+    else if (arg == "--agents")
+      agents = std::stoi(value);
+    else if (arg == "--pushes")
+      pushes = std::stoi(value);
+    else if (arg == "--devices")
+      devices = std::stoi(value);
+    else if (arg == "--processes")
+      processes = std::stoi(value);
+    else if (arg == "--changes")
+      changes = std::stoi(value);
     else {
       fprintf(stderr,
               "usage: outpost_store_bench [--store postgres://...] [--records N] [--agents T] "
@@ -298,8 +308,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--processes > 1 needs --store postgres://...\n");
     return 2;
   }
-  const std::string dir = std::filesystem::temp_directory_path().string() + "/outpost-store-bench-" +
-                          std::to_string(getpid());
+  const std::string dir = std::filesystem::temp_directory_path().string() +
+                          "/outpost-store-bench-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   printf("store: %s\n", store.empty() ? "sqlite (embedded)" : "postgresql");
   initial_sync(store, dir, records);

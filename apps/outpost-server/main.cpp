@@ -69,8 +69,8 @@ int run_token(const server_app::TokenConfig& config) {
 }
 
 // The store: PostgreSQL when a URL is given, else the embedded SQLite file in data_dir.
-Result<std::unique_ptr<ServerStore>> open_store(const std::string& data_dir,
-                                                const std::string& url, uint32_t connections) {
+Result<std::unique_ptr<ServerStore>> open_store(const std::string& data_dir, const std::string& url,
+                                                uint32_t connections) {
   if (url.empty()) {
     OUTPOST_ASSIGN_OR_RETURN(auto sqlite, SqliteServerStore::open(data_dir + "/outpost.db"));
     return std::unique_ptr<ServerStore>(std::move(sqlite));
@@ -185,7 +185,9 @@ int run_serve(const server_app::ServeConfig& config) {
       server.poke(heads);
     };
     feed_options.on_resync = [&server] { server.poke_all(); };
-    feed_options.log = [](const std::string& line) { std::cerr << "outpost-server: " << line << "\n"; };
+    feed_options.log = [](const std::string& line) {
+      std::cerr << "outpost-server: " << line << "\n";
+    };
     feed = std::make_unique<PostgresCommitFeed>(std::move(feed_options));
     feed->start();
   }

@@ -31,10 +31,9 @@ const char* const kUsage = R"(usage:
 
 namespace {
 
-const std::vector<std::string> kValuedFlags = {"data",          "listen",  "threads", "tenant",
-                                               "user",          "device",  "ttl",     "contacts",
-                                               "compact-every", "keep-log",
-                                               "store",         "pg-connections"};
+const std::vector<std::string> kValuedFlags = {
+    "data", "listen",   "threads",       "tenant",   "user",  "device",
+    "ttl",  "contacts", "compact-every", "keep-log", "store", "pg-connections"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -108,9 +107,9 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(
-        only(args, command,
-             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections"}));
+    OUTPOST_RETURN_IF_ERROR(only(
+        args, command,
+        {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));

@@ -84,15 +84,20 @@ TEST(PostgresServerStore, WritersInSeveralProcessesKeepEveryScopeGapFreeAndOrder
           threads.emplace_back([&, t] {
             uint64_t previous_a = 0;
             for (int i = 0; i < kTransactions; ++i) {
-              const std::string key = std::to_string(p) + "-" + std::to_string(t) + "-" +
-                                      std::to_string(i);
+              const std::string key =
+                  std::to_string(p) + "-" + std::to_string(t) + "-" + std::to_string(i);
               for (int attempt = 0;; ++attempt) {
                 auto tx = store->begin_write();
-                if (!tx.ok()) { ++failed; break; }
+                if (!tx.ok()) {
+                  ++failed;
+                  break;
+                }
                 auto a = (*tx)->put("org/t1", "contacts", key, 0, "a" + key);
                 auto b = (*tx)->put("user/t1/u1", "drafts", key, 0, "b" + key);
-                auto heads = a.ok() && b.ok() ? (*tx)->commit()
-                                              : Result<std::vector<CommittedHead>>(a.ok() ? b.status() : a.status());
+                auto heads =
+                    a.ok() && b.ok()
+                        ? (*tx)->commit()
+                        : Result<std::vector<CommittedHead>>(a.ok() ? b.status() : a.status());
                 if (heads.ok()) {
                   if (*a <= previous_a) ++failed;  // one writer's seqs increase
                   previous_a = *a;
@@ -174,7 +179,8 @@ TEST(PostgresServerStore, TheSamePushThroughTwoStoresAtOnceIsAppliedOnce) {
   constexpr int kMutations = 5;
   for (int round = 0; round < kRounds; ++round) {
     // One client: from the second round on its row exists, and only its lock orders them.
-    const protocol::PushRequest request = settings_push("client", round * kMutations + 1, kMutations);
+    const protocol::PushRequest request =
+        settings_push("client", round * kMutations + 1, kMutations);
     Result<protocol::PushResponse> a = error(ErrorCode::kInternal, "not run");
     Result<protocol::PushResponse> b = error(ErrorCode::kInternal, "not run");
     std::thread ta([&] { a = core_a.push(who, request, 2000); });
@@ -274,7 +280,12 @@ TEST(PostgresServerStore, AKilledServerIsRetryableLeavesNothingHalfWrittenAndRes
   auto own = take(local->begin_write());
   take(own->put("org/t1", "contacts", "b", 0, "B"));
   take(own->commit());
-  ASSERT_TRUE(eventually([&] { std::lock_guard lock(mu); return !heard.empty(); }, 5s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return !heard.empty();
+      },
+      5s));
   std::this_thread::sleep_for(200ms);
   {
     std::lock_guard lock(mu);

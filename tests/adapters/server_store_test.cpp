@@ -80,7 +80,6 @@ class StoreTestBase : public ::testing::Test {
     fs::remove_all(dir_, ignored);
   }
 
-
   static uint64_t put_one(ServerStore& store, const std::string& scope,
                           const std::string& collection, const std::string& key, int priority,
                           const std::string& body) {

@@ -64,8 +64,8 @@ class EndToEnd : public ::testing::TestWithParam<std::string> {
   }
 
   int seed(const std::string& contacts, std::string* out) {
-    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "seed",    "--data",  dir_ + "/server",
-                                  "--tenant",         "acme",    "--user",  "agent-1",
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "seed",  "--data", dir_ + "/server",
+                                  "--tenant",         "acme",  "--user", "agent-1",
                                   "--contacts",       contacts};
     for (const auto& arg : store_args()) argv.push_back(arg);
     return run_command(argv, out);

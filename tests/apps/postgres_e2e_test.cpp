@@ -30,8 +30,8 @@ const std::vector<std::string> kScopes = {"user/acme/agent-1", "org/acme"};
 class PostgresEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path().string() + "/outpost-pge2e-" + std::to_string(getpid()) +
-           "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = fs::temp_directory_path().string() + "/outpost-pge2e-" + std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -45,8 +45,7 @@ class PostgresEndToEnd : public ::testing::Test {
     const size_t index = servers_.size();
     auto server = std::make_unique<Process>(
         std::vector<std::string>{OUTPOST_SERVER_BIN, "serve", "--data", dir_ + "/server",
-                                 "--listen", listen, "--store", store_url, "--pg-connections",
-                                 "4"},
+                                 "--listen", listen, "--store", store_url, "--pg-connections", "4"},
         dir_ + "/server-" + std::to_string(index) + "-" + std::to_string(++starts_) + ".log");
     EXPECT_TRUE(server->wait_for_output("outpost-server listening on ", 20s)) << server->output();
     const std::string out = server->output();
@@ -76,16 +75,22 @@ class PostgresEndToEnd : public ::testing::Test {
 
   int mutate(const std::string& device, const std::string& name, const std::string& value) {
     std::string out;
-    return run_command({OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + device + ".db", "mutate",
-                        "set_user_setting",
-                        R"({"name": ")" + name + R"(", "value": ")" + value + R"("})"},
-                       &out);
+    return run_command(
+        {OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + device + ".db", "mutate", "set_user_setting",
+         R"({"name": ")" + name + R"(", "value": ")" + value + R"("})"},
+        &out);
   }
 
   std::vector<std::string> sync_args(const std::string& device, size_t server,
                                      const std::string& db_name = "") {
-    return {OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + (db_name.empty() ? device : db_name) + ".db",
-            "--server",         urls_[server], "--token", token(device), "sync"};
+    return {OUTPOST_DEVICE_BIN,
+            "--db",
+            dir_ + "/" + (db_name.empty() ? device : db_name) + ".db",
+            "--server",
+            urls_[server],
+            "--token",
+            token(device),
+            "sync"};
   }
 
   std::unique_ptr<Process> watch(const std::string& device, size_t server) {
@@ -154,9 +159,8 @@ TEST_F(PostgresEndToEnd, ThreeServersOnOneDatabaseDevicesMoveBetweenThemAndConve
   const auto pushed = std::chrono::steady_clock::now();
   ASSERT_EQ(run_command(sync_args("tablet", 0), &out), 0) << out;
   ASSERT_TRUE(watcher->wait_for_output("through-a", 5s)) << watcher->output();
-  const auto latency =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            pushed);
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - pushed);
   std::cout << "server 0 push -> device on server 1: " << latency.count()
             << " ms (including the pushing CLI's own sync)\n";
 

@@ -15,7 +15,8 @@ namespace {
 
 // Runs the cluster script, returning its stdout (the URL for start).
 std::string run_script(const std::string& command, const std::string& dir) {
-  const std::string line = std::string(OUTPOST_PG_CLUSTER_SCRIPT) + " " + command + " '" + dir + "'";
+  const std::string line =
+      std::string(OUTPOST_PG_CLUSTER_SCRIPT) + " " + command + " '" + dir + "'";
   FILE* pipe = popen(line.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run " + line);
   std::string out;

@@ -35,7 +35,7 @@ class TestDatabase {
 // A cluster of its own (own data directory and port), for tests that stop PostgreSQL.
 class PrivateCluster {
  public:
-  PrivateCluster();  // started
+  PrivateCluster();   // started
   ~PrivateCluster();  // stopped and removed
   PrivateCluster(const PrivateCluster&) = delete;
   PrivateCluster& operator=(const PrivateCluster&) = delete;

@@ -29,11 +29,11 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
+#include "tests/support/pg_test.h"
 #include "transport/http_util.h"
 #include "transport/limits.h"
 #include "transport/token.h"
 #include "transport/zstd_codec.h"
-#include "tests/support/pg_test.h"
 
 namespace outpost {
 namespace {
