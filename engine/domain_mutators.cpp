@@ -26,12 +26,6 @@ std::string favourite_id(d::FavouriteKind kind, const std::string& target_id) {
   return std::to_string(static_cast<int>(kind)) + ":" + target_id;
 }
 
-// The org's UTC offset for local days (org_setting "utc_offset_minutes"; 0 when unset).
-Result<int32_t> utc_offset_minutes(MutationContext& ctx) {
-  OUTPOST_ASSIGN_OR_RETURN(auto setting, ctx.get<d::OrgSetting>(kUtcOffsetSetting));
-  return setting ? parse_utc_offset(setting->value()) : 0;
-}
-
 Status set_agent_state(MutationContext& ctx, const m::SetAgentState& args) {
   if (args.presence() == d::PRESENCE_UNSPECIFIED) {
     return error(ErrorCode::kInvalidArgument, "presence is required");
@@ -84,7 +78,7 @@ Status set_auto_ready(MutationContext& ctx, const m::SetAutoReady& args) {
     return rejected("auto-ready time must be in the future");
   }
   if (args.at_ms() != 0) {
-    OUTPOST_ASSIGN_OR_RETURN(int32_t offset, utc_offset_minutes(ctx));
+    OUTPOST_ASSIGN_OR_RETURN(int32_t offset, org_utc_offset(ctx));
     if (local_day(args.at_ms(), offset) != local_day(ctx.created_ms, offset)) {
       return rejected("auto-ready cannot span over midnight");
     }

@@ -13,11 +13,6 @@ namespace d = outpost::domain;
 
 constexpr uint32_t kManifestPage = 1000;
 
-Result<int32_t> utc_offset(MutationContext& ctx) {
-  OUTPOST_ASSIGN_OR_RETURN(auto setting, ctx.get<d::OrgSetting>(kUtcOffsetSetting));
-  return setting ? parse_utc_offset(setting->value()) : 0;
-}
-
 int64_t parse_journal_days(const std::string& value) {
   int64_t days = std::atoll(value.c_str());
   return days >= 1 && days <= 31 ? days : 1;
@@ -48,13 +43,13 @@ Result<std::optional<d::AgentState>> agent_state(ServerStore& store, const Agent
 
 // The first local day the journal keeps.
 Result<std::string> journal_start(MutationContext& ctx, int64_t now_ms) {
-  OUTPOST_ASSIGN_OR_RETURN(int32_t offset, utc_offset(ctx));
+  OUTPOST_ASSIGN_OR_RETURN(int32_t offset, org_utc_offset(ctx));
   OUTPOST_ASSIGN_OR_RETURN(int64_t days, journal_days(ctx));
   return day_string(local_day(now_ms, offset) - days + 1);
 }
 
 Status put_interaction(MutationContext& ctx, d::Interaction interaction, int64_t now_ms) {
-  OUTPOST_ASSIGN_OR_RETURN(int32_t offset, utc_offset(ctx));
+  OUTPOST_ASSIGN_OR_RETURN(int32_t offset, org_utc_offset(ctx));
   interaction.set_day(day_string(local_day(interaction.started_ms(), offset)));
   OUTPOST_ASSIGN_OR_RETURN(std::string start, journal_start(ctx, now_ms));
   if (interaction.day() < start) return Status::Ok();  // outside the journal: not carried

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "outpost/domain.pb.h"
+
 namespace outpost {
 
 namespace {
@@ -46,6 +48,11 @@ int32_t parse_utc_offset(std::string_view value) {
   if (ec != std::errc() || end != value.data() + value.size()) return 0;
   if (minutes > kMaxUtcOffsetMinutes || minutes < -kMaxUtcOffsetMinutes) return 0;
   return minutes;
+}
+
+Result<int32_t> org_utc_offset(MutationContext& ctx) {
+  OUTPOST_ASSIGN_OR_RETURN(auto setting, ctx.get<domain::OrgSetting>(kUtcOffsetSetting));
+  return setting ? parse_utc_offset(setting->value()) : 0;
 }
 
 }  // namespace outpost

@@ -10,6 +10,9 @@ using google::protobuf::Message;
 
 constexpr size_t kMaxClientIdLength = 128;
 constexpr uint32_t kMaxRejectionsPerPull = 100;
+// A push that finds its mutations committed by a concurrent push starts over (reporting
+// the recorded outcomes); more than this many rounds in a row is reported as unavailable.
+constexpr int kMaxPushAttempts = 3;
 
 std::string client_key(const Principal& who, const std::string& client_id) {
   return who.tenant + "/" + who.user + "/" + client_id;
@@ -213,6 +216,12 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, con
 Result<protocol::PushResponse> ServerCore::push(const Principal& who,
                                                 const protocol::PushRequest& request,
                                                 int64_t now_ms) {
+  return push_attempt(who, request, now_ms, 0);
+}
+
+Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
+                                                        const protocol::PushRequest& request,
+                                                        int64_t now_ms, int attempt) {
   OUTPOST_RETURN_IF_ERROR(
       check_versions(request.schema_version(), request.protocol_version(), schema_));
   OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));
@@ -260,6 +269,17 @@ Result<protocol::PushResponse> ServerCore::push(const Principal& who,
     if (!tx) {
       // One transaction (one durable commit) for every new mutation of the push.
       OUTPOST_ASSIGN_OR_RETURN(tx, store_.begin_write());
+      // Read again inside the transaction (a store that shares its database with other
+      // server processes locks the client's row here): a concurrent push of the same
+      // mutations may have committed since `last` was read. Then this push is a retry.
+      OUTPOST_ASSIGN_OR_RETURN(uint64_t locked_last, tx->last_mutation_id(key));
+      if (locked_last > last) {
+        tx.reset();
+        if (attempt + 1 >= kMaxPushAttempts) {
+          return error(ErrorCode::kUnavailable, "concurrent pushes of this client; retry");
+        }
+        return push_attempt(who, request, now_ms, attempt + 1);
+      }
     }
     auto result = apply_one(who, key, mutation, now_ms, *tx);
     if (!result.ok()) {

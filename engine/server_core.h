@@ -86,6 +86,9 @@ class ServerCore {
 
  private:
   void notify(const std::vector<CommittedHead>& heads);
+  Result<protocol::PushResponse> push_attempt(const Principal& who,
+                                              const protocol::PushRequest& request, int64_t now_ms,
+                                              int attempt);
   Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_key,
                                              const protocol::Mutation& mutation, int64_t now_ms,
                                              ServerWriteTx& tx);

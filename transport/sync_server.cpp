@@ -88,8 +88,10 @@ class SessionRegistry {
     std::lock_guard lock(mutex_);
     pokes_enabled_ = false;
   }
-  // Called by ServerCore on the committing thread.
+  // Called by ServerCore on the committing thread, or for commits of other processes.
   void poke(const std::vector<CommittedHead>& heads);
+  // Every stream re-reads the heads of its scopes and is poked with them.
+  void poke_all();
 
  private:
   mutable std::mutex mutex_;
@@ -131,6 +133,8 @@ class Session : public std::enable_shared_from_this<Session> {
   virtual void force_close() = 0;
   // Any thread (the committing one). Heads that moved; only streams care.
   virtual void on_commit(const std::vector<CommittedHead>& heads) {}
+  // Any thread. Commits may have been missed: poke with the current heads.
+  virtual void on_resync() {}
 
  protected:
   // Call once, after make_shared, before the first asynchronous operation. Returns false
@@ -159,6 +163,20 @@ void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
   }
   // `keep` may hold the last references: sessions are destroyed here, outside the lock
   // their destructor takes.
+}
+
+void SessionRegistry::poke_all() {
+  std::vector<std::shared_ptr<Session>> keep;
+  {
+    std::lock_guard lock(mutex_);
+    if (!pokes_enabled_) return;
+    for (auto& [raw, weak] : sessions_) {
+      if (auto strong = weak.lock()) {
+        strong->on_resync();  // only posts to the session's strand
+        keep.push_back(std::move(strong));
+      }
+    }
+  }
 }
 
 // --- helpers ---------------------------------------------------------------------------
@@ -237,6 +255,17 @@ class WsSession final : public Session {
     if (readable.empty()) return;
     net::post(strand_,
               [self = self_ptr(), readable = std::move(readable)] { self->queue_poke(readable); });
+  }
+
+  void on_resync() override {
+    net::post(strand_, [self = self_ptr()] {
+      std::vector<CommittedHead> heads;
+      for (const std::string& scope : self->context_.core.scopes_of(self->principal_)) {
+        auto info = self->context_.core.store().scope_info(scope);
+        if (info.ok() && info->head_seq > 0) heads.push_back(CommittedHead{scope, info->head_seq});
+      }
+      if (!heads.empty()) self->queue_poke(heads);
+    });
   }
 
  private:
@@ -714,6 +743,14 @@ SyncServer::SyncServer(ServerCore& core, const TokenAuthority& tokens, SyncServe
     : impl_(std::make_unique<Impl>(core, tokens, std::move(options))) {
   core.add_commit_listener([registry = impl_->context.registry](
                                const std::vector<CommittedHead>& heads) { registry->poke(heads); });
+}
+
+void SyncServer::poke(const std::vector<CommittedHead>& heads) {
+  impl_->context.registry->poke(heads);
+}
+
+void SyncServer::poke_all() {
+  impl_->context.registry->poke_all();
 }
 
 SyncServer::~SyncServer() {

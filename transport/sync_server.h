@@ -69,6 +69,13 @@ class SyncServer {
   // Idempotent; a stopped server cannot be started again.
   void stop();
 
+  // Heads that moved in another server process sharing the store (PostgresCommitFeed):
+  // pokes the streams that read them, as a local commit does. Any thread.
+  void poke(const std::vector<CommittedHead>& heads);
+  // Pokes every stream with the current heads of its scopes (after commits may have been
+  // missed, e.g. the feed reconnected). Streams already caught up do not pull. Any thread.
+  void poke_all();
+
   // Open connections (HTTP and WebSocket), for tests and metrics.
   size_t connection_count() const;
 

@@ -1,5 +1,6 @@
-// outpost-server: the sync server. `serve` runs SyncServer over a SQLite store in a data
-// directory until SIGINT/SIGTERM; `token` issues bearer tokens with the same key.
+// outpost-server: the sync server. `serve` runs SyncServer over a store (SQLite in the data
+// directory, or PostgreSQL with --store) until SIGINT/SIGTERM; `token` issues bearer
+// tokens with the data directory's key.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -14,6 +15,8 @@
 #include <thread>
 
 #include "adapters/demo_data.h"
+#include "adapters/postgres_commit_feed.h"
+#include "adapters/postgres_server_store.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/server_config.h"
@@ -68,9 +71,23 @@ int run_token(const server_app::TokenConfig& config) {
   return 0;
 }
 
+// The store: PostgreSQL when a URL is given, else the embedded SQLite file in data_dir.
+Result<std::unique_ptr<ServerStore>> open_store(const std::string& data_dir, const std::string& url,
+                                                uint32_t connections) {
+  if (url.empty()) {
+    OUTPOST_ASSIGN_OR_RETURN(auto sqlite, SqliteServerStore::open(data_dir + "/outpost.db"));
+    return std::unique_ptr<ServerStore>(std::move(sqlite));
+  }
+  PostgresStoreOptions options;
+  options.url = url;
+  options.max_connections = connections;
+  OUTPOST_ASSIGN_OR_RETURN(auto pg, PostgresServerStore::open(options));
+  return std::unique_ptr<ServerStore>(std::move(pg));
+}
+
 int run_seed(const server_app::SeedConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
-  auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
+  auto store = open_store(config.data_dir, config.store, 2);
   if (!store.ok()) return fail(store.status().with_context("opening the store"));
   ServerCore core(**store, Schema::domain(), domain_mutators());
   DemoDataOptions options;
@@ -139,7 +156,7 @@ class Compactor {
 
 int run_serve(const server_app::ServeConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
-  auto store = SqliteServerStore::open(config.data_dir + "/outpost.db");
+  auto store = open_store(config.data_dir, config.store, config.pg_connections);
   if (!store.ok()) return fail(store.status().with_context("opening the store"));
   auto key = load_or_create_key(config.data_dir);
   if (!key.ok()) return fail(key.status().with_context("loading the token key"));
@@ -161,6 +178,22 @@ int run_serve(const server_app::ServeConfig& config) {
   options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
+  // Several processes on one PostgreSQL database: commits of the others poke our devices.
+  std::unique_ptr<PostgresCommitFeed> feed;
+  if (auto* pg = dynamic_cast<PostgresServerStore*>(store->get())) {
+    PostgresCommitFeedOptions feed_options;
+    feed_options.url = pg->url();
+    feed_options.own_instance = pg->instance_id();
+    feed_options.on_heads = [&server](const std::vector<CommittedHead>& heads) {
+      server.poke(heads);
+    };
+    feed_options.on_resync = [&server] { server.poke_all(); };
+    feed_options.log = [](const std::string& line) {
+      std::cerr << "outpost-server: " << line << "\n";
+    };
+    feed = std::make_unique<PostgresCommitFeed>(std::move(feed_options));
+    feed->start();
+  }
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
   DomainServer domain(core);
   std::unique_ptr<SimPlatform> platform;
@@ -185,6 +218,7 @@ int run_serve(const server_app::ServeConfig& config) {
   signal_context.run();
   std::cerr << "outpost-server: signal " << caught << ", stopping\n";
   if (upstream_loop) upstream_loop->stop();
+  if (feed) feed->stop();
   server.stop();
   compactor.stop();
   return 0;

@@ -10,6 +10,7 @@ namespace outpost::server_app {
 const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
+                       [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
@@ -20,9 +21,12 @@ const char* const kUsage = R"(usage:
       agents --sim-agents TENANT/USER[,...], default acme/agent-1; one step every
       --sim-step-ms, default 1000): interactions routed and ended, voicemails, web edits of
       drafts and notepads, presence changes, and the platform's refusals.
+      --store postgres://... keeps the store in PostgreSQL instead (tables created or
+      migrated on start); several processes may serve one database, each holding at most
+      --pg-connections pooled connections (default 8) plus one for LISTEN.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
-  outpost-server seed --data DIR [--tenant T] [--user U] [--contacts N]
+  outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
       Writes a demo contact center into DIR/outpost.db: org data of tenant T (contacts,
       canned responses, AUX reasons, wrap-up codes, colleagues) and agent U's state,
       queues, today's journal and voicemail (defaults: acme, agent-1, 200 contacts).
@@ -32,8 +36,9 @@ const char* const kUsage = R"(usage:
 namespace {
 
 const std::vector<std::string> kValuedFlags = {
-    "data",     "listen",        "threads",  "tenant",   "user",     "device",     "ttl",
-    "contacts", "compact-every", "keep-log", "upstream", "sim-seed", "sim-agents", "sim-step-ms"};
+    "data",     "listen",   "threads",       "tenant",     "user",  "device",
+    "ttl",      "contacts", "compact-every", "keep-log",   "store", "pg-connections",
+    "upstream", "sim-seed", "sim-agents",    "sim-step-ms"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -69,6 +74,17 @@ Status only(const cli::ParsedArgs& args, const std::string& command,
   return Status::Ok();
 }
 
+// --store: empty (the embedded SQLite store in --data) or a PostgreSQL URL.
+Status parse_store(const cli::ParsedArgs& args, std::string& store) {
+  auto value = args.flag("store");
+  if (!value) return Status::Ok();
+  if (value->rfind("postgres://", 0) != 0 && value->rfind("postgresql://", 0) != 0) {
+    return invalid("--store must be a postgres:// or postgresql:// URL, not '" + *value + "'");
+  }
+  store = *value;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_listen(const std::string& text, std::string& host, uint16_t& port) {
@@ -96,9 +112,10 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(only(args, command,
-                                 {"data", "listen", "threads", "compact-every", "keep-log",
-                                  "upstream", "sim-seed", "sim-agents", "sim-step-ms"}));
+    OUTPOST_RETURN_IF_ERROR(
+        only(args, command,
+             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
+              "upstream", "sim-seed", "sim-agents", "sim-step-ms"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -113,6 +130,11 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto keep = args.flag("keep-log")) {
       OUTPOST_RETURN_IF_ERROR(
           parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
+    }
+    OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
+    if (auto connections = args.flag("pg-connections")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));
     }
     if (auto upstream = args.flag("upstream")) {
       if (*upstream != "sim") return invalid("--upstream must be 'sim', not '" + *upstream + "'");
@@ -147,9 +169,10 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return Command(config);
   }
   if (command == "seed") {
-    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "tenant", "user", "contacts"}));
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data", "store", "tenant", "user", "contacts"}));
     SeedConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
     if (auto tenant = args.flag("tenant")) config.tenant = *tenant;
     if (auto user = args.flag("user")) config.user = *user;
     if (auto contacts = args.flag("contacts")) {

@@ -29,6 +29,9 @@ struct ServeConfig {
   uint64_t sim_seed = 1;
   std::string sim_agents = "acme/agent-1";  // "tenant/user,tenant/user"
   int sim_step_ms = 1000;
+  // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
+  std::string store;
+  uint32_t pg_connections = 8;
 };
 
 struct TokenConfig {
@@ -45,6 +48,7 @@ struct SeedConfig {
   std::string tenant = "acme";
   std::string user = "agent-1";
   uint32_t contacts = 200;
+  std::string store;  // as ServeConfig::store
 };
 
 struct HelpRequest {};

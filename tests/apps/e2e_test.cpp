@@ -1,6 +1,7 @@
-// End to end with the real binaries: outpost-server (embedded store) in its own process,
-// devices driven through the outpost CLI, killed with SIGKILL at random moments; the
-// server stopped and restarted under a streaming device.
+// End to end with the real binaries: outpost-server in its own process (each test on the
+// embedded SQLite store and on a real PostgreSQL), devices driven through the outpost CLI,
+// killed with SIGKILL at random moments; the server stopped and restarted under a
+// streaming device.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -9,11 +10,13 @@
 #include <random>
 #include <thread>
 
+#include "adapters/postgres_server_store.h"
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "outpost/domain.pb.h"
 #include "process.h"
+#include "tests/support/pg_test.h"
 #include "tests/support/views.h"
 
 namespace outpost {
@@ -23,9 +26,11 @@ using namespace std::chrono_literals;
 using testing::Process;
 using testing::run_command;
 
-class EndToEnd : public ::testing::Test {
+// Parameter: the server's store, "sqlite" (DIR/outpost.db) or "postgres" (--store URL).
+class EndToEnd : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") database_ = std::make_unique<pg_test::TestDatabase>();
     dir_ = std::filesystem::temp_directory_path().string() + "/outpost-e2e-" +
            std::to_string(getpid()) + "-" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -35,6 +40,35 @@ class EndToEnd : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     std::filesystem::remove_all(dir_);
+    database_.reset();
+  }
+
+  // --store URL for the PostgreSQL runs, nothing for SQLite.
+  std::vector<std::string> store_args() const {
+    if (!database_) return {};
+    return {"--store", database_->url()};
+  }
+
+  // The server's store, opened by the test after the server stopped.
+  std::unique_ptr<ServerStore> open_store() {
+    if (!database_) {
+      auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+      EXPECT_TRUE(store.ok()) << store.status().to_string();
+      return store.ok() ? std::move(store).value() : nullptr;
+    }
+    PostgresStoreOptions options;
+    options.url = database_->url();
+    auto store = PostgresServerStore::open(options);
+    EXPECT_TRUE(store.ok()) << store.status().to_string();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  int seed(const std::string& contacts, std::string* out) {
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "seed",  "--data", dir_ + "/server",
+                                  "--tenant",         "acme",  "--user", "agent-1",
+                                  "--contacts",       contacts};
+    for (const auto& arg : store_args()) argv.push_back(arg);
+    return run_command(argv, out);
   }
 
   void start_server(const std::string& listen = "127.0.0.1:0",
@@ -42,6 +76,7 @@ class EndToEnd : public ::testing::Test {
     std::vector<std::string> argv{OUTPOST_SERVER_BIN, "serve",    "--data",
                                   dir_ + "/server",   "--listen", listen};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const auto& arg : store_args()) argv.push_back(arg);
     server_ = std::make_unique<Process>(
         argv, dir_ + "/server-" + std::to_string(++server_starts_) + ".log");
     ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
@@ -81,25 +116,22 @@ class EndToEnd : public ::testing::Test {
             token(name),        "sync"};
   }
 
-  testing::RecordView server_view(SqliteServerStore& store) {
+  testing::RecordView server_view(ServerStore& store) {
     return testing::server_view(store, {"user/acme/agent-1", "org/acme"});
   }
   testing::RecordView device_view(Replica& replica) { return testing::device_view(replica); }
 
   std::string dir_;
+  std::unique_ptr<pg_test::TestDatabase> database_;
   std::unique_ptr<Process> server_;
   int server_starts_ = 0;
   std::string port_;
   std::string url_;
 };
 
-TEST_F(EndToEnd, ADeviceKilledMidPushAndMidPullLosesNothingAndAppliesOnce) {
+TEST_P(EndToEnd, ADeviceKilledMidPushAndMidPullLosesNothingAndAppliesOnce) {
   std::string out;
-  ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--tenant", "acme",
-                         "--user", "agent-1", "--contacts", "20000"},
-                        &out),
-            0)
-      << out;
+  ASSERT_EQ(seed("20000", &out), 0) << out;
   start_server();
   constexpr int kMutations = 30;
   for (int i = 0; i < kMutations; ++i) {
@@ -123,13 +155,13 @@ TEST_F(EndToEnd, ADeviceKilledMidPushAndMidPullLosesNothingAndAppliesOnce) {
   ASSERT_EQ(run_command(argv, &out), 0) << out;
   stop_server();
 
-  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
-  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto store = open_store();
+  ASSERT_TRUE(store);
   // Exactly once: each mutation wrote its setting once in the change log.
   std::map<std::string, int> writes;
   uint64_t after = 0;
   for (;;) {
-    auto page = (*store)->read_log("user/acme/agent-1", after, 1000, 1 << 20, -1);
+    auto page = store->read_log("user/acme/agent-1", after, 1000, 1 << 20, -1);
     ASSERT_TRUE(page.ok());
     for (const auto& entry : page->entries) {
       if (entry.collection == "user_setting") ++writes[entry.key];
@@ -145,10 +177,10 @@ TEST_F(EndToEnd, ADeviceKilledMidPushAndMidPullLosesNothingAndAppliesOnce) {
   ASSERT_TRUE(replica.ok());
   EXPECT_TRUE((*replica)->pending()->empty());
   EXPECT_TRUE((*replica)->check_integrity().ok());
-  EXPECT_EQ(device_view(**replica), server_view(**store));
+  EXPECT_EQ(device_view(**replica), server_view(*store));
 }
 
-TEST_F(EndToEnd, DevicesReconnectAfterAServerRestartMidStreamAndConverge) {
+TEST_P(EndToEnd, DevicesReconnectAfterAServerRestartMidStreamAndConverge) {
   start_server();
   const std::string listen = "127.0.0.1:" + port_;
   std::string out;
@@ -172,22 +204,18 @@ TEST_F(EndToEnd, DevicesReconnectAfterAServerRestartMidStreamAndConverge) {
   EXPECT_EQ(watch.wait(20s), 0) << watch.output();
   stop_server();
 
-  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
-  ASSERT_TRUE(store.ok());
+  auto store = open_store();
+  ASSERT_TRUE(store);
   for (const char* name : {"phone", "tablet"}) {
     auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
     ASSERT_TRUE(replica.ok());
-    EXPECT_EQ(device_view(**replica), server_view(**store)) << name;
+    EXPECT_EQ(device_view(**replica), server_view(*store)) << name;
   }
 }
 
-TEST_F(EndToEnd, ADeviceOfflinePastTheCompactionHorizonResetsAndKeepsItsOutbox) {
+TEST_P(EndToEnd, ADeviceOfflinePastTheCompactionHorizonResetsAndKeepsItsOutbox) {
   std::string out;
-  ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--tenant", "acme",
-                         "--user", "agent-1", "--contacts", "300"},
-                        &out),
-            0)
-      << out;
+  ASSERT_EQ(seed("300", &out), 0) << out;
   start_server("127.0.0.1:0", {"--compact-every", "1", "--keep-log", "5"});
   ASSERT_EQ(run_command(sync_args("phone"), &out), 0) << out;
   // The phone goes offline with a pending change; the tablet changes 20 settings and
@@ -205,25 +233,28 @@ TEST_F(EndToEnd, ADeviceOfflinePastTheCompactionHorizonResetsAndKeepsItsOutbox) 
   ASSERT_EQ(run_command(sync_args("tablet"), &out), 0) << out;
   stop_server();
 
-  auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
-  ASSERT_TRUE(store.ok());
-  auto info = (*store)->scope_info("user/acme/agent-1");
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto info = store->scope_info("user/acme/agent-1");
   ASSERT_TRUE(info.ok());
   EXPECT_GT(info->horizon_seq, 10u);  // compaction really ran
   for (const char* name : {"phone", "tablet"}) {
     auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
     ASSERT_TRUE(replica.ok());
     EXPECT_TRUE((*replica)->pending()->empty()) << name;
-    EXPECT_EQ(device_view(**replica), server_view(**store)) << name;
+    EXPECT_EQ(device_view(**replica), server_view(*store)) << name;
   }
   // The phone's offline edit survived the reset and reached the server.
-  auto voicemail = (*store)->get("user/acme/agent-1", "voicemail", "voicemail-5");
+  auto voicemail = store->get("user/acme/agent-1", "voicemail", "voicemail-5");
   ASSERT_TRUE(voicemail.ok() && voicemail->has_value());
   domain::Voicemail read;
   ASSERT_TRUE(read.ParseFromString((*voicemail)->body));
   EXPECT_TRUE(read.read());
-  EXPECT_FALSE((*store)->get("user/acme/agent-1", "voicemail", "voicemail-1")->has_value());
+  EXPECT_FALSE(store->get("user/acme/agent-1", "voicemail", "voicemail-1")->has_value());
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, EndToEnd, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace outpost

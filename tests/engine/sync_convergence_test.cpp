@@ -14,6 +14,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "test_support.h"
+#include "tests/support/domain_harness.h"
 #include "tests/support/views.h"
 
 namespace outpost {
@@ -22,23 +23,7 @@ namespace {
 namespace d = outpost::domain;
 namespace m = outpost::mutations;
 
-struct Device {
-  std::string path;
-  Principal who;
-  std::unique_ptr<Replica> replica;
-  std::unique_ptr<SyncClient> client;
-
-  void open() {
-    client.reset();
-    replica.reset();
-    auto opened = Replica::open(path, Schema::domain(), &domain_mutators(),
-                                {.tenant = who.tenant, .user = who.user});
-    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
-    replica = std::move(opened).value();
-    client = std::make_unique<SyncClient>(*replica, SyncClientOptions{.max_changes_per_pull = 50});
-    client->on_connected();
-  }
-};
+using Device = testing::TestDevice;
 
 class SyncConvergence : public ::testing::Test {
  protected:
@@ -61,25 +46,7 @@ class SyncConvergence : public ::testing::Test {
   // Connects the device and runs its sync until it has nothing to send. Returns the number
   // of exchanges.
   int sync(Device& device, int max_exchanges = 10000) {
-    device.client->on_connected();
-    int exchanges = 0;
-    for (; exchanges < max_exchanges; ++exchanges) {
-      auto frame = device.client->next_request();
-      EXPECT_TRUE(frame.ok()) << frame.status().to_string();
-      if (!frame.ok() || !frame->has_value()) break;
-      if ((*frame)->has_push()) {
-        auto response = core_->push(device.who, (*frame)->push(), now_ms_);
-        EXPECT_TRUE(response.ok()) << response.status().to_string();
-        EXPECT_TRUE(device.client->on_push_response(*response).ok());
-      } else {
-        auto response = core_->pull(device.who, (*frame)->pull());
-        EXPECT_TRUE(response.ok()) << response.status().to_string();
-        Status applied = device.client->on_pull_response(*response);
-        EXPECT_TRUE(applied.ok()) << applied.to_string();
-      }
-    }
-    EXPECT_LT(exchanges, max_exchanges) << "sync did not settle";
-    return exchanges;
+    return testing::sync_in_process(*core_, device, now_ms_, max_exchanges);
   }
 
   void seed(const std::string& scope, const google::protobuf::Message& record) {

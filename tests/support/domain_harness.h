@@ -35,6 +35,11 @@ struct TestDevice {
   }
 };
 
+// Connects the device and runs its sync against `core` until it has nothing to send
+// (at most max_exchanges request/response pairs); expects no error. Returns the exchanges.
+int sync_in_process(ServerCore& core, TestDevice& device, int64_t now_ms,
+                    int max_exchanges = 10000);
+
 class DomainWorld {
  public:
   // `directory` holds every file; `platform` configures the simulated contact center.

@@ -1,4 +1,5 @@
-// SyncServer over real sockets on 127.0.0.1 and a real SQLite store: the HTTP endpoints,
+// SyncServer over real sockets on 127.0.0.1 and a real store (each test runs on SQLite and
+// on a real PostgreSQL): the HTTP endpoints,
 // the WebSocket stream, pokes, bad input (each refused with its documented status and
 // code, changing nothing, the server still serving) and graceful stop. The clients are
 // minimal Beast clients written here, as a second implementation would be.
@@ -20,6 +21,7 @@
 #include <random>
 #include <thread>
 
+#include "adapters/postgres_server_store.h"
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
@@ -27,6 +29,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
+#include "tests/support/pg_test.h"
 #include "transport/http_util.h"
 #include "transport/limits.h"
 #include "transport/token.h"
@@ -273,12 +276,22 @@ protocol::ClientFrame ping_frame(int64_t sent_ms) {
   return frame;
 }
 
-class SyncServerTest : public ::testing::Test {
+// Parameter: the store, "sqlite" or "postgres" (a database of its own).
+class SyncServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto store = SqliteServerStore::open(dir_.path() + "/outpost.db");
-    ASSERT_TRUE(store.ok()) << store.status().to_string();
-    store_ = std::move(store).value();
+    if (GetParam() == "postgres") {
+      database_ = std::make_unique<pg_test::TestDatabase>();
+      PostgresStoreOptions options;
+      options.url = database_->url();
+      auto store = PostgresServerStore::open(options);
+      ASSERT_TRUE(store.ok()) << store.status().to_string();
+      store_ = std::move(store).value();
+    } else {
+      auto store = SqliteServerStore::open(dir_.path() + "/outpost.db");
+      ASSERT_TRUE(store.ok()) << store.status().to_string();
+      store_ = std::move(store).value();
+    }
     core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
     start_server();
   }
@@ -288,6 +301,7 @@ class SyncServerTest : public ::testing::Test {
     server_.reset();
     core_.reset();
     store_.reset();
+    database_.reset();
   }
 
   void start_server(SyncServerOptions options = {}) {
@@ -359,7 +373,8 @@ class SyncServerTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<pg_test::TestDatabase> database_;
+  std::unique_ptr<ServerStore> store_;
   std::unique_ptr<ServerCore> core_;
   TokenAuthority tokens_{std::string(32, 'k')};
   std::atomic<int64_t> now_{kNow};
@@ -368,14 +383,14 @@ class SyncServerTest : public ::testing::Test {
 
 // --- HTTP ------------------------------------------------------------------------------
 
-TEST_F(SyncServerTest, HealthNeedsNoToken) {
+TEST_P(SyncServerTest, HealthNeedsNoToken) {
   HttpReply reply = http_call(server_->port(), http::verb::get, "/v1/health");
   ASSERT_FALSE(reply.ec) << reply.ec.message();
   EXPECT_EQ(reply.status(), 200u);
   EXPECT_EQ(reply.message.body(), "ok");
 }
 
-TEST_F(SyncServerTest, PushThenPullRoundTrip) {
+TEST_P(SyncServerTest, PushThenPullRoundTrip) {
   HttpReply pushed = push(setting_push("phone-1", 1, "last_queue.email", "q7"), token());
   ASSERT_EQ(pushed.status(), 200u) << pushed.message;
   EXPECT_EQ(pushed.header("Content-Type"), "application/x-protobuf");
@@ -405,7 +420,7 @@ TEST_F(SyncServerTest, PushThenPullRoundTrip) {
             protocol::MutationResult::APPLIED);
 }
 
-TEST_F(SyncServerTest, MalformedProtobufIs400) {
+TEST_P(SyncServerTest, MalformedProtobufIs400) {
   seed();
   auto before = heads();
   std::string garbage("\x0a\xff\xff\xff\xff", 5);  // a length that never ends
@@ -414,7 +429,7 @@ TEST_F(SyncServerTest, MalformedProtobufIs400) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, TruncatedZstdIs400) {
+TEST_P(SyncServerTest, TruncatedZstdIs400) {
   seed();
   auto before = heads();
   std::string body = compress(setting_push("phone-1", 1, "theme", "light"));
@@ -422,7 +437,7 @@ TEST_F(SyncServerTest, TruncatedZstdIs400) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, OversizedBodyIs413) {
+TEST_P(SyncServerTest, OversizedBodyIs413) {
   seed();
   auto before = heads();
   std::string body(limits::kMaxCompressedBody + limits::kMiB, 'x');
@@ -430,7 +445,7 @@ TEST_F(SyncServerTest, OversizedBodyIs413) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, ZstdBombIs413) {
+TEST_P(SyncServerTest, ZstdBombIs413) {
   seed();
   auto before = heads();
   std::string bomb =
@@ -440,7 +455,7 @@ TEST_F(SyncServerTest, ZstdBombIs413) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, ExpiredTokenIs401) {
+TEST_P(SyncServerTest, ExpiredTokenIs401) {
   seed();
   auto before = heads();
   std::string expired = token(kTenant, kUser, "phone", kNow - 7'200'000, kNow - 3'600'000);
@@ -450,7 +465,7 @@ TEST_F(SyncServerTest, ExpiredTokenIs401) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, ForgedTokenIs401) {
+TEST_P(SyncServerTest, ForgedTokenIs401) {
   seed();
   auto before = heads();
   TokenAuthority other(std::string(32, 'z'));
@@ -460,7 +475,7 @@ TEST_F(SyncServerTest, ForgedTokenIs401) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, NoTokenIs401) {
+TEST_P(SyncServerTest, NoTokenIs401) {
   seed();
   auto before = heads();
   HttpReply reply = push(setting_push("phone-1", 1, "theme", "light"), "");
@@ -469,7 +484,7 @@ TEST_F(SyncServerTest, NoTokenIs401) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, OtherTenantScopeIs403) {
+TEST_P(SyncServerTest, OtherTenantScopeIs403) {
   seed();
   auto before = heads();
   expect_error(pull(pull_request("phone-1", {"org/globex"}), token()), 403, "permission_denied");
@@ -477,7 +492,7 @@ TEST_F(SyncServerTest, OtherTenantScopeIs403) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, UnknownMutationIsRejectedNotFound) {
+TEST_P(SyncServerTest, UnknownMutationIsRejectedNotFound) {
   seed();
   auto before = heads();
   protocol::PushRequest request = setting_push("phone-1", 1, "theme", "light");
@@ -491,7 +506,7 @@ TEST_F(SyncServerTest, UnknownMutationIsRejectedNotFound) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, SchemaFromTheFutureIs409) {
+TEST_P(SyncServerTest, SchemaFromTheFutureIs409) {
   seed();
   auto before = heads();
   protocol::PushRequest request = setting_push("phone-1", 1, "theme", "light");
@@ -503,7 +518,7 @@ TEST_F(SyncServerTest, SchemaFromTheFutureIs409) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, UnknownPathIs404AndWrongMethodIs405) {
+TEST_P(SyncServerTest, UnknownPathIs404AndWrongMethodIs405) {
   seed();
   auto before = heads();
   expect_error(post("/v1/nothing", compress(pull_request("p", {kUserScope})), token()), 404,
@@ -514,7 +529,7 @@ TEST_F(SyncServerTest, UnknownPathIs404AndWrongMethodIs405) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, MissingContentEncodingIs400) {
+TEST_P(SyncServerTest, MissingContentEncodingIs400) {
   seed();
   auto before = heads();
   Headers headers = {{"Content-Type", "application/x-protobuf"},
@@ -527,7 +542,7 @@ TEST_F(SyncServerTest, MissingContentEncodingIs400) {
 
 // --- WebSocket -------------------------------------------------------------------------
 
-TEST_F(SyncServerTest, StreamRefusesABadTokenBeforeUpgrading) {
+TEST_P(SyncServerTest, StreamRefusesABadTokenBeforeUpgrading) {
   WsClient client;
   unsigned status = 0;
   beast::error_code ec = client.connect(server_->port(), "", &status);
@@ -542,7 +557,7 @@ TEST_F(SyncServerTest, StreamRefusesABadTokenBeforeUpgrading) {
   EXPECT_EQ(status, 401u);
 }
 
-TEST_F(SyncServerTest, StreamPushPokesTheOtherDevicesOfTheUser) {
+TEST_P(SyncServerTest, StreamPushPokesTheOtherDevicesOfTheUser) {
   WsClient tablet;  // alice's other device
   WsClient bob;     // same tenant, another user: may not hear of alice's scope
   WsClient phone;
@@ -603,7 +618,7 @@ TEST_F(SyncServerTest, StreamPushPokesTheOtherDevicesOfTheUser) {
   EXPECT_EQ(pong.body_case(), protocol::ServerFrame::kPong);
 }
 
-TEST_F(SyncServerTest, StreamUndecodableFrameGetsAnErrorAndTheSocketCloses) {
+TEST_P(SyncServerTest, StreamUndecodableFrameGetsAnErrorAndTheSocketCloses) {
   seed();
   auto before = heads();
   WsClient bad;
@@ -631,7 +646,7 @@ TEST_F(SyncServerTest, StreamUndecodableFrameGetsAnErrorAndTheSocketCloses) {
   expect_serving_and_unchanged(before);
 }
 
-TEST_F(SyncServerTest, StreamFloodIsCutWhileOthersAreServed) {
+TEST_P(SyncServerTest, StreamFloodIsCutWhileOthersAreServed) {
   SyncServerOptions options;
   options.frames_per_second = 20;
   options.frame_burst = 40;
@@ -667,7 +682,7 @@ TEST_F(SyncServerTest, StreamFloodIsCutWhileOthersAreServed) {
   EXPECT_EQ(health.status(), 200u);
 }
 
-TEST_F(SyncServerTest, StreamReaderThatNeverReadsIsDisconnected) {
+TEST_P(SyncServerTest, StreamReaderThatNeverReadsIsDisconnected) {
   SyncServerOptions options;
   options.max_queued_frames = 2;
   // Shared: server threads may log after this test body returns.
@@ -722,7 +737,7 @@ TEST_F(SyncServerTest, StreamReaderThatNeverReadsIsDisconnected) {
   ASSERT_FALSE(other.receive_until(protocol::ServerFrame::kPong, frame));
 }
 
-TEST_F(SyncServerTest, StopClosesStreamsWithANormalCloseFrame) {
+TEST_P(SyncServerTest, StopClosesStreamsWithANormalCloseFrame) {
   WsClient client;
   ASSERT_FALSE(client.connect(server_->port(), token()));
   ASSERT_FALSE(client.send(ping_frame(5)));
@@ -738,7 +753,7 @@ TEST_F(SyncServerTest, StopClosesStreamsWithANormalCloseFrame) {
   EXPECT_EQ(server_->port(), 0);
 }
 
-TEST_F(SyncServerTest, StartFailsOnAnAddressInUse) {
+TEST_P(SyncServerTest, StartFailsOnAnAddressInUse) {
   SyncServerOptions options;
   options.port = server_->port();
   SyncServer second(*core_, tokens_, options);
@@ -749,6 +764,9 @@ TEST_F(SyncServerTest, StartFailsOnAnAddressInUse) {
   SyncServer third(*core_, tokens_, options);
   EXPECT_EQ(third.start().code(), ErrorCode::kInvalidArgument);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, SyncServerTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 TEST(HttpApi, StatusTableAndBearerParsing) {
   EXPECT_EQ(http_api::http_status_for(ErrorCode::kInvalidArgument), 400u);

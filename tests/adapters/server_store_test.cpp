@@ -1,3 +1,6 @@
+// The server store contract, run against both stores (SQLite and a real PostgreSQL),
+// then the SQLite store's file-level behaviour.
+#include "adapters/postgres_server_store.h"
 #include "adapters/sqlite_server_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -19,6 +22,8 @@
 #include <stdexcept>
 #include <thread>
 #include <tuple>
+
+#include "tests/support/pg_test.h"
 
 namespace outpost {
 namespace {
@@ -59,7 +64,10 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
-class SqliteServerStoreTest : public ::testing::Test {
+static_assert(SqliteServerStore::kMaxRejectionsPerClient ==
+              PostgresServerStore::kMaxRejectionsPerClient);
+
+class StoreTestBase : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "outpost-store-XXXXXX").string();
@@ -71,8 +79,6 @@ class SqliteServerStoreTest : public ::testing::Test {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
-
-  std::unique_ptr<SqliteServerStore> open_store() { return take(SqliteServerStore::open(path_)); }
 
   static uint64_t put_one(ServerStore& store, const std::string& scope,
                           const std::string& collection, const std::string& key, int priority,
@@ -115,7 +121,37 @@ class SqliteServerStoreTest : public ::testing::Test {
   std::string path_;
 };
 
-TEST_F(SqliteServerStoreTest, PutGetRemoveVersionsAreSeqs) {
+class SqliteServerStoreTest : public StoreTestBase {
+ protected:
+  std::unique_ptr<SqliteServerStore> open_store() { return take(SqliteServerStore::open(path_)); }
+};
+
+// The contract every store keeps: parameter "sqlite" or "postgres" (its own database).
+class ServerStoreTest : public StoreTestBase, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    StoreTestBase::SetUp();
+    if (GetParam() == "postgres") database_ = std::make_unique<pg_test::TestDatabase>();
+  }
+  void TearDown() override {
+    database_.reset();
+    StoreTestBase::TearDown();
+  }
+
+  std::unique_ptr<ServerStore> open_store() {
+    if (GetParam() == "sqlite") return take(SqliteServerStore::open(path_));
+    PostgresStoreOptions options;
+    options.url = database_->url();
+    return take(PostgresServerStore::open(options));
+  }
+
+  std::unique_ptr<pg_test::TestDatabase> database_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, ServerStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(ServerStoreTest, PutGetRemoveVersionsAreSeqs) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   {
@@ -172,7 +208,7 @@ TEST_F(SqliteServerStoreTest, PutGetRemoveVersionsAreSeqs) {
   EXPECT_EQ(unknown.record_count, 0u);
 }
 
-TEST_F(SqliteServerStoreTest, RecordBytesFollowOverwritesAndDeletes) {
+TEST_P(ServerStoreTest, RecordBytesFollowOverwritesAndDeletes) {
   auto store = open_store();
   const std::string scope = "org/t1";
   put_one(*store, scope, "queues", "q1", 0, std::string(100, 'x'));
@@ -191,7 +227,7 @@ TEST_F(SqliteServerStoreTest, RecordBytesFollowOverwritesAndDeletes) {
   EXPECT_EQ(empty->body, "");
 }
 
-TEST_F(SqliteServerStoreTest, SeqsAreGapFreePerScopeAndIndependentAcrossScopes) {
+TEST_P(ServerStoreTest, SeqsAreGapFreePerScopeAndIndependentAcrossScopes) {
   auto store = open_store();
   const std::string s1 = "user/t1/u1";
   const std::string s2 = "org/t1";
@@ -222,7 +258,7 @@ TEST_F(SqliteServerStoreTest, SeqsAreGapFreePerScopeAndIndependentAcrossScopes) 
   EXPECT_EQ(take(store->scope_info(s2)).record_count, 5u);
 }
 
-TEST_F(SqliteServerStoreTest, DestroyingATransactionRollsEverythingBack) {
+TEST_P(ServerStoreTest, DestroyingATransactionRollsEverythingBack) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   put_one(*store, scope, "drafts", "d1", 0, "hello");
@@ -249,7 +285,7 @@ TEST_F(SqliteServerStoreTest, DestroyingATransactionRollsEverythingBack) {
   EXPECT_EQ(put_one(*store, scope, "drafts", "d2", 0, "again"), 2u);
 }
 
-TEST_F(SqliteServerStoreTest, RemovingAnAbsentRecordWritesNothing) {
+TEST_P(ServerStoreTest, RemovingAnAbsentRecordWritesNothing) {
   auto store = open_store();
   put_one(*store, "org/t1", "contacts", "a", 0, "A");
   auto tx = take(store->begin_write());
@@ -261,7 +297,7 @@ TEST_F(SqliteServerStoreTest, RemovingAnAbsentRecordWritesNothing) {
   EXPECT_EQ(take(store->scope_info("org/unknown")).head_seq, 0u);
 }
 
-TEST_F(SqliteServerStoreTest, InvalidArgumentsDoNotAbortTheTransaction) {
+TEST_P(ServerStoreTest, InvalidArgumentsDoNotAbortTheTransaction) {
   auto store = open_store();
   auto tx = take(store->begin_write());
   EXPECT_EQ(tx->put("org/t1", "", "k", 0, "x").status().code(), ErrorCode::kInvalidArgument);
@@ -274,7 +310,7 @@ TEST_F(SqliteServerStoreTest, InvalidArgumentsDoNotAbortTheTransaction) {
   EXPECT_TRUE(take(store->get("org/t1", "c", "k")).has_value());
 }
 
-TEST_F(SqliteServerStoreTest, CommittedTransactionRefusesFurtherUseAndFreesTheWriter) {
+TEST_P(ServerStoreTest, CommittedTransactionRefusesFurtherUseAndFreesTheWriter) {
   auto store = open_store();
   auto tx = take(store->begin_write());
   take(tx->put("org/t1", "c", "k", 0, "x"));
@@ -370,7 +406,7 @@ std::vector<LogEntry> page_through_log(ServerStore& store, const std::string& sc
   return got;
 }
 
-TEST_F(SqliteServerStoreTest, ReadLogPagesCoverEveryEntryExactlyOnceInOrder) {
+TEST_P(ServerStoreTest, ReadLogPagesCoverEveryEntryExactlyOnceInOrder) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   const std::vector<LogEntry> expected = write_mixed_log(*store, scope, 300);
@@ -409,7 +445,7 @@ TEST_F(SqliteServerStoreTest, ReadLogPagesCoverEveryEntryExactlyOnceInOrder) {
   EXPECT_EQ(page.next_after_seq, 0u);
 }
 
-TEST_F(SqliteServerStoreTest, ReadLogMaxPriorityKeepsOnlyUrgentEntries) {
+TEST_P(ServerStoreTest, ReadLogMaxPriorityKeepsOnlyUrgentEntries) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   const std::vector<LogEntry> all = write_mixed_log(*store, scope, 200);
@@ -427,7 +463,7 @@ TEST_F(SqliteServerStoreTest, ReadLogMaxPriorityKeepsOnlyUrgentEntries) {
   }
 }
 
-TEST_F(SqliteServerStoreTest, SnapshotIsOrderedByPriorityCollectionKeyAndPagesExactly) {
+TEST_P(ServerStoreTest, SnapshotIsOrderedByPriorityCollectionKeyAndPagesExactly) {
   auto store = open_store();
   const std::string scope = "org/t1";
   std::map<std::tuple<int, std::string, std::string>, Value> expected;
@@ -507,7 +543,7 @@ TEST_F(SqliteServerStoreTest, SnapshotIsOrderedByPriorityCollectionKeyAndPagesEx
   EXPECT_TRUE(take(store->read_snapshot("org/none", SnapshotPosition{}, 10, 100)).records.empty());
 }
 
-TEST_F(SqliteServerStoreTest, ManifestPagesInCollectionKeyOrder) {
+TEST_P(ServerStoreTest, ManifestPagesInCollectionKeyOrder) {
   auto store = open_store();
   const std::string scope = "org/t1";
   std::map<Key, uint64_t> expected;
@@ -542,7 +578,7 @@ TEST_F(SqliteServerStoreTest, ManifestPagesInCollectionKeyOrder) {
   }
 }
 
-TEST_F(SqliteServerStoreTest, CompactionKeepsTheLatestPerKeyAndDropsOldTombstones) {
+TEST_P(ServerStoreTest, CompactionKeepsTheLatestPerKeyAndDropsOldTombstones) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   {
@@ -637,7 +673,7 @@ struct Replica {
   }
 };
 
-TEST_F(SqliteServerStoreTest, ReadersResumingAfterCompactionConverge) {
+TEST_P(ServerStoreTest, ReadersResumingAfterCompactionConverge) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";
   std::mt19937 rng(2024);
@@ -701,7 +737,7 @@ TEST_F(SqliteServerStoreTest, ReadersResumingAfterCompactionConverge) {
   }
 }
 
-TEST_F(SqliteServerStoreTest, ReopeningKeepsEverything) {
+TEST_P(ServerStoreTest, ReopeningKeepsEverything) {
   {
     auto store = open_store();
     put_one(*store, "org/t1", "contacts", "a", 2, "A");
@@ -734,7 +770,7 @@ TEST_F(SqliteServerStoreTest, ReopeningKeepsEverything) {
   EXPECT_EQ(put_one(*store, "user/t1/u1", "drafts", "d", 0, "D2"), 2u);
 }
 
-TEST_F(SqliteServerStoreTest, ConcurrentWritersGetGapFreeSeqsWhileAReaderFollows) {
+TEST_P(ServerStoreTest, ConcurrentWritersGetGapFreeSeqsWhileAReaderFollows) {
   auto store = open_store();
   const std::string scope = "org/t1";
   constexpr int kWriters = 4;
@@ -812,7 +848,7 @@ TEST_F(SqliteServerStoreTest, ConcurrentWritersGetGapFreeSeqsWhileAReaderFollows
   EXPECT_EQ(info.record_count, 2000u);
 }
 
-TEST_F(SqliteServerStoreTest, TwoStoresOnOneFileShareTheSeqs) {
+TEST_P(ServerStoreTest, TwoStoresOnOneFileShareTheSeqs) {
   auto first = open_store();
   auto second = open_store();
   EXPECT_EQ(put_one(*first, "org/t1", "c", "a", 0, "x"), 1u);
@@ -821,7 +857,7 @@ TEST_F(SqliteServerStoreTest, TwoStoresOnOneFileShareTheSeqs) {
   EXPECT_EQ(take(second->scope_info("org/t1")).record_count, 3u);
 }
 
-TEST_F(SqliteServerStoreTest, MutationBookkeepingCommitsAndRollsBackWithTheEffects) {
+TEST_P(ServerStoreTest, MutationBookkeepingCommitsAndRollsBackWithTheEffects) {
   auto store = open_store();
   {
     auto tx = take(store->begin_write());
@@ -856,7 +892,7 @@ TEST_F(SqliteServerStoreTest, MutationBookkeepingCommitsAndRollsBackWithTheEffec
   EXPECT_TRUE(take(store->rejections("dev-1", 5, 10)).empty());
 }
 
-TEST_F(SqliteServerStoreTest, RejectionsAreKeptBoundedPerClient) {
+TEST_P(ServerStoreTest, RejectionsAreKeptBoundedPerClient) {
   auto store = open_store();
   {
     auto tx = take(store->begin_write());
@@ -983,7 +1019,7 @@ TEST_F(SqliteServerStoreTest, CheckpointEmptiesTheWal) {
 namespace outpost {
 namespace {
 
-TEST_F(SqliteServerStoreTest, RollingBackToASavepointUndoesOnlyItsWrites) {
+TEST_P(ServerStoreTest, RollingBackToASavepointUndoesOnlyItsWrites) {
   auto store = open_store();
   auto tx = take(store->begin_write());
   EXPECT_EQ(take(tx->put("user/t/u", "c", "kept", 0, "a")), 1u);

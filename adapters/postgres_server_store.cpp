@@ -1,0 +1,559 @@
+// The PostgreSQL store and its write transaction: seq allocation under the scope's row
+// lock, reads from one snapshot, compaction.
+#include "adapters/postgres_server_store.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <optional>
+#include <random>
+#include <string_view>
+#include <utility>
+
+#include "adapters/postgres_server_store_internal.h"
+
+namespace outpost {
+namespace {
+
+using pg_detail::bytes;
+using pg_detail::Conn;
+using pg_detail::i64;
+using pg_detail::Pool;
+using pg_detail::text_of_bytea;
+using pg_detail::u64;
+
+constexpr int kOpPut = static_cast<int>(ChangeOp::kPut);
+constexpr int kOpDelete = static_cast<int>(ChangeOp::kDelete);
+// A NOTIFY payload must stay under 8000 bytes; longer scopes make a "poke all" payload.
+constexpr size_t kMaxNotifiedScope = 3000;
+
+uint64_t cost(size_t collection, size_t key, size_t body) {
+  return collection + key + body;
+}
+
+Status check_key(const std::string& collection, int priority) {
+  if (collection.empty()) return error(ErrorCode::kInvalidArgument, "empty collection name");
+  if (priority < 0) {
+    return error(ErrorCode::kInvalidArgument,
+                 "negative priority " + std::to_string(priority) + " for '" + collection + "'");
+  }
+  return Status::Ok();
+}
+
+std::string hex(const std::string& raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+std::string random_instance_id() {
+  std::random_device device;
+  std::uniform_int_distribution<uint64_t> any;
+  return hex(std::to_string(any(device))).substr(0, 16);
+}
+
+// Reads that must agree with each other (a head and its entries) share one snapshot.
+using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
+class PostgresWriteTx final : public ServerWriteTx {
+ public:
+  PostgresWriteTx(Pool::Lease lease, std::unique_ptr<pqxx::work> tx, const std::string& instance)
+      : lease_(std::move(lease)), instance_(instance), tx_(std::move(tx)) {}
+  ~PostgresWriteTx() override { abort(); }
+  PostgresWriteTx(const PostgresWriteTx&) = delete;
+  PostgresWriteTx& operator=(const PostgresWriteTx&) = delete;
+
+  Result<std::optional<StoredRecord>> get(const std::string& scope, const std::string& collection,
+                                          const std::string& key) override {
+    return run("get", [&]() -> Result<std::optional<StoredRecord>> {
+      pqxx::result r =
+          tx_->exec_prepared("record_get", bytes(scope), bytes(collection), bytes(key));
+      if (r.empty()) return std::optional<StoredRecord>();
+      return std::optional<StoredRecord>(
+          StoredRecord{collection, key, u64(r[0][0]), text_of_bytea(r[0][1])});
+    });
+  }
+
+  Result<uint64_t> put(const std::string& scope, const std::string& collection,
+                       const std::string& key, int priority, const std::string& body) override {
+    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
+    if (body.size() > static_cast<size_t>(INT_MAX)) {
+      return error(ErrorCode::kTooLarge, "record body of " + std::to_string(body.size()) +
+                                             " bytes for '" + collection + "'");
+    }
+    return run("put", [&]() -> Result<uint64_t> {
+      ScopeState& s = *lock_scope(scope, /*create=*/true);
+      const std::optional<uint64_t> old_body = body_size(s.id, collection, key);
+      const uint64_t seq = s.head + 1;
+      tx_->exec_prepared0("record_upsert", s.id, bytes(collection), bytes(key), i64(seq), priority,
+                          bytes(body));
+      append_change(s.id, seq, collection, key, kOpPut, priority, body);
+      s.head = seq;
+      if (old_body) {
+        s.bytes -= cost(collection.size(), key.size(), *old_body);
+      } else {
+        ++s.count;
+      }
+      s.bytes += cost(collection.size(), key.size(), body.size());
+      return seq;
+    });
+  }
+
+  Result<uint64_t> remove(const std::string& scope, const std::string& collection,
+                          const std::string& key, int priority) override {
+    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
+    return run("remove", [&]() -> Result<uint64_t> {
+      ScopeState* s = lock_scope(scope, /*create=*/false);
+      if (s == nullptr) return uint64_t{0};
+      const std::optional<uint64_t> old_body = body_size(s->id, collection, key);
+      if (!old_body) return uint64_t{0};
+      const uint64_t seq = s->head + 1;
+      tx_->exec_prepared0("record_delete", s->id, bytes(collection), bytes(key));
+      append_change(s->id, seq, collection, key, kOpDelete, priority, std::string());
+      s->head = seq;
+      --s->count;
+      s->bytes -= cost(collection.size(), key.size(), *old_body);
+      return seq;
+    });
+  }
+
+  Result<uint64_t> last_mutation_id(const std::string& client_id) override {
+    return run("last_mutation_id", [&]() -> Result<uint64_t> { return locked_last(client_id); });
+  }
+
+  Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) override {
+    if (outcome.mutation_id == 0) {
+      return error(ErrorCode::kInvalidArgument, "mutation id 0 for client '" + client_id + "'");
+    }
+    return run("record_outcome", [&]() -> Status {
+      const uint64_t last = locked_last(client_id);
+      if (outcome.mutation_id <= last) {
+        return error(ErrorCode::kAlreadyExists,
+                     "client '" + client_id + "' mutation " + std::to_string(outcome.mutation_id) +
+                         " is not after its last mutation " + std::to_string(last));
+      }
+      tx_->exec_prepared0("client_set", bytes(client_id), i64(outcome.mutation_id));
+      if (outcome.applied) return Status::Ok();
+      tx_->exec_prepared0("outcome_insert", bytes(client_id), i64(outcome.mutation_id),
+                          bytes(outcome.code), bytes(outcome.reason));
+      tx_->exec_prepared0("outcome_prune", bytes(client_id),
+                          static_cast<int64_t>(PostgresServerStore::kMaxRejectionsPerClient - 1));
+      return Status::Ok();
+    });
+  }
+
+  // Locks taken after a savepoint are released by rolling back to it; saved_scopes_ only
+  // keeps scopes locked before it, so later ones are locked again on their next touch.
+  Status savepoint() override {
+    return run("savepoint", [&]() -> Status {
+      if (saved_scopes_) {
+        return error(ErrorCode::kFailedPrecondition, "a savepoint is already open");
+      }
+      tx_->exec0("SAVEPOINT outpost_mutation");
+      saved_scopes_ = scopes_;
+      return Status::Ok();
+    });
+  }
+
+  Status release_savepoint() override {
+    return run("release savepoint", [&]() -> Status {
+      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
+      tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
+      saved_scopes_.reset();
+      return Status::Ok();
+    });
+  }
+
+  Status rollback_to_savepoint() override {
+    return run("rollback to savepoint", [&]() -> Status {
+      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
+      tx_->exec0("ROLLBACK TO SAVEPOINT outpost_mutation");
+      tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
+      scopes_ = std::move(*saved_scopes_);
+      saved_scopes_.reset();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<CommittedHead>> commit() override {
+    if (saved_scopes_) return error(ErrorCode::kFailedPrecondition, "a savepoint is still open");
+    return run("commit", [&]() -> Result<std::vector<CommittedHead>> {
+      std::vector<CommittedHead> heads;
+      for (const auto& [name, s] : scopes_) {
+        if (s.head == s.initial_head) continue;
+        tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
+        heads.push_back(CommittedHead{name, s.head});
+        // Delivered to listeners only if this transaction commits.
+        const std::string payload =
+            name.size() > kMaxNotifiedScope
+                ? instance_ + " *"
+                : instance_ + " " + std::to_string(s.head) + " " + hex(name);
+        tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
+      }
+      tx_->commit();
+      tx_.reset();
+      lease_.release();  // the connection serves others while the caller holds this object
+      return heads;
+    });
+  }
+
+ private:
+  struct ScopeState {
+    int64_t id = 0;
+    uint64_t head = 0;
+    uint64_t initial_head = 0;
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+  };
+
+  // Runs one operation; a database error rolls the whole transaction back at once.
+  template <typename F>
+  auto run(std::string_view what, F&& f) -> decltype(f()) {
+    if (!failure_.ok()) {
+      // A retryable failure stays retryable for the caller that goes on to commit.
+      const ErrorCode code = failure_.code() == ErrorCode::kUnavailable
+                                 ? ErrorCode::kUnavailable
+                                 : ErrorCode::kFailedPrecondition;
+      return error(code,
+                   "write transaction was rolled back after an error: " + failure_.to_string());
+    }
+    if (!tx_) return error(ErrorCode::kFailedPrecondition, "write transaction already committed");
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      if (pg_detail::connection_lost(e)) lease_.mark_lost();
+      failure_ = pg_detail::status_for(what, e);
+      abort();
+      return failure_;
+    }
+  }
+
+  void abort() noexcept {
+    if (!tx_) return;
+    try {
+      tx_->abort();
+    } catch (const std::exception&) {
+      lease_.mark_lost();
+    }
+    tx_.reset();
+    lease_.release();
+  }
+
+  // The scope's counter row, locked until commit: writers of one scope take turns, and
+  // seq head + 1 is only taken by the one holding the lock.
+  ScopeState* lock_scope(const std::string& scope, bool create) {
+    if (auto it = scopes_.find(scope); it != scopes_.end()) return &it->second;
+    if (create) tx_->exec_prepared0("scope_create", bytes(scope));
+    pqxx::result r = tx_->exec_prepared("scope_lock", bytes(scope));
+    if (r.empty()) return nullptr;
+    ScopeState s;
+    s.id = r[0][0].as<int64_t>();
+    s.head = u64(r[0][1]);
+    s.count = u64(r[0][2]);
+    s.bytes = u64(r[0][3]);
+    s.initial_head = s.head;
+    return &scopes_.emplace(scope, s).first->second;
+  }
+
+  std::optional<uint64_t> body_size(int64_t scope_id, const std::string& collection,
+                                    const std::string& key) {
+    pqxx::result r = tx_->exec_prepared("record_size", scope_id, bytes(collection), bytes(key));
+    if (r.empty()) return std::nullopt;
+    return u64(r[0][0]);
+  }
+
+  void append_change(int64_t scope_id, uint64_t seq, const std::string& collection,
+                     const std::string& key, int op, int priority, const std::string& body) {
+    tx_->exec_prepared0("change_insert", scope_id, i64(seq), bytes(collection), bytes(key), op,
+                        priority, bytes(body));
+  }
+
+  // The client's row, created if new and locked until commit: a concurrent push of the
+  // same client (in any process) waits here, then reads what this one recorded.
+  uint64_t locked_last(const std::string& client_id) {
+    tx_->exec_prepared0("client_ensure", bytes(client_id));
+    pqxx::result r = tx_->exec_prepared("client_lock", bytes(client_id));
+    return r.empty() ? 0 : u64(r[0][0]);
+  }
+
+  Pool::Lease lease_;
+  const std::string& instance_;
+  std::unique_ptr<pqxx::work> tx_;
+  std::map<std::string, ScopeState, std::less<>> scopes_;
+  std::optional<std::map<std::string, ScopeState, std::less<>>> saved_scopes_;
+  Status failure_;
+};
+
+}  // namespace
+
+bool is_postgres_url(const std::string& text) {
+  return text.rfind("postgres://", 0) == 0 || text.rfind("postgresql://", 0) == 0;
+}
+
+PostgresServerStore::PostgresServerStore(std::string url, std::string instance_id,
+                                         std::unique_ptr<Pool> pool)
+    : url_(std::move(url)), instance_id_(std::move(instance_id)), pool_(std::move(pool)) {}
+
+PostgresServerStore::~PostgresServerStore() = default;
+
+Result<std::unique_ptr<PostgresServerStore>> PostgresServerStore::open(
+    const PostgresStoreOptions& options) {
+  if (options.url.empty()) return error(ErrorCode::kInvalidArgument, "empty PostgreSQL URL");
+  if (options.max_connections == 0) {
+    return error(ErrorCode::kInvalidArgument, "max_connections must be at least 1");
+  }
+  auto pool = std::make_unique<Pool>(options.url, options.max_connections);
+  OUTPOST_RETURN_IF_ERROR(
+      pool->run("open PostgreSQL store", [&](Conn& c) { return pg_detail::migrate(c.db); }));
+  return std::unique_ptr<PostgresServerStore>(
+      new PostgresServerStore(options.url, random_instance_id(), std::move(pool)));
+}
+
+Result<std::unique_ptr<ServerWriteTx>> PostgresServerStore::begin_write() {
+  for (int attempt = 0;; ++attempt) {
+    OUTPOST_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->lease("begin write transaction"));
+    std::unique_ptr<pqxx::work> tx;
+    try {
+      tx = std::make_unique<pqxx::work>(lease->db);
+    } catch (const std::exception& e) {
+      // BEGIN failed on a pooled connection PostgreSQL dropped: once more on a fresh one.
+      const bool lost = pg_detail::connection_lost(e);
+      if (lost) lease.mark_lost();
+      if (!lost || attempt > 0) return pg_detail::status_for("begin write transaction", e);
+      continue;
+    }
+    return std::unique_ptr<ServerWriteTx>(
+        std::make_unique<PostgresWriteTx>(std::move(lease), std::move(tx), instance_id_));
+  }
+}
+
+Result<ScopeInfo> PostgresServerStore::scope_info(const std::string& scope) {
+  return pool_->run("scope_info", [&](Conn& c) -> Result<ScopeInfo> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec_prepared("scope_info", bytes(scope));
+    ScopeInfo info;
+    if (!r.empty()) {
+      info.head_seq = u64(r[0][1]);
+      info.horizon_seq = u64(r[0][2]);
+      info.record_count = u64(r[0][3]);
+      info.record_bytes = u64(r[0][4]);
+    }
+    return info;
+  });
+}
+
+Result<LogPage> PostgresServerStore::read_log(const std::string& scope, uint64_t after_seq,
+                                              uint32_t max_entries, uint64_t max_bytes,
+                                              int max_priority) {
+  return pool_->run("read_log", [&](Conn& c) -> Result<LogPage> {
+    LogPage page;
+    page.next_after_seq = after_seq;
+    ReadTx tx(c.db);  // the head, the horizon and the entries from one snapshot
+    pqxx::result info = tx.exec_prepared("scope_info", bytes(scope));
+    if (info.empty()) return page;  // nothing written yet
+    const int64_t scope_id = info[0][0].as<int64_t>();
+    const uint64_t head = u64(info[0][1]);
+    const uint64_t horizon = u64(info[0][2]);
+    if (after_seq != 0 && after_seq < horizon) {
+      return error(ErrorCode::kFailedPrecondition,
+                   "cursor " + std::to_string(after_seq) + " of scope '" + scope +
+                       "' is older than its compaction horizon " + std::to_string(horizon) +
+                       ": reset from a snapshot");
+    }
+    const int64_t limit = std::max<uint32_t>(max_entries, 1);
+    const int priority = max_priority < 0 ? -1 : max_priority;
+    pqxx::result sizes =
+        tx.exec_prepared("log_sizes", scope_id, i64(after_seq), limit + 1, priority);
+    uint64_t bytes_taken = 0;
+    uint64_t last_seq = after_seq;
+    size_t taken = 0;
+    for (const auto& row : sizes) {
+      const uint64_t size = u64(row[1]);
+      if (static_cast<int64_t>(taken) >= limit || (taken > 0 && bytes_taken + size > max_bytes)) {
+        page.has_more = true;
+        break;
+      }
+      bytes_taken += size;
+      last_seq = u64(row[0]);
+      ++taken;
+    }
+    if (taken > 0) {
+      pqxx::result rows =
+          tx.exec_prepared("log_rows", scope_id, i64(after_seq), i64(last_seq), priority);
+      page.entries.reserve(rows.size());
+      for (const auto& row : rows) {
+        LogEntry& entry = page.entries.emplace_back();
+        entry.seq = u64(row[0]);
+        entry.collection = text_of_bytea(row[1]);
+        entry.key = text_of_bytea(row[2]);
+        entry.op = row[3].as<int>() == kOpDelete ? ChangeOp::kDelete : ChangeOp::kPut;
+        entry.priority = row[4].as<int>();
+        entry.body = text_of_bytea(row[5]);
+      }
+    }
+    page.next_after_seq = page.has_more ? last_seq : std::max(after_seq, head);
+    return page;
+  });
+}
+
+Result<SnapshotPage> PostgresServerStore::read_snapshot(const std::string& scope,
+                                                        const SnapshotPosition& after,
+                                                        uint32_t max_records, uint64_t max_bytes) {
+  return pool_->run("read_snapshot", [&](Conn& c) -> Result<SnapshotPage> {
+    SnapshotPage page;
+    page.next = after;
+    ReadTx tx(c.db);
+    pqxx::result info = tx.exec_prepared("scope_info", bytes(scope));
+    if (info.empty()) return page;
+    const int64_t scope_id = info[0][0].as<int64_t>();
+    const SnapshotPosition start = after.priority < 0 ? SnapshotPosition{-1, "", ""} : after;
+    const int64_t limit = std::max<uint32_t>(max_records, 1);
+    pqxx::result sizes = tx.exec_prepared("snapshot_sizes", scope_id, start.priority,
+                                          bytes(start.collection), bytes(start.key), limit + 1);
+    uint64_t bytes_taken = 0;
+    size_t taken = 0;
+    SnapshotPosition last = start;
+    for (const auto& row : sizes) {
+      const uint64_t size = u64(row[3]);
+      if (static_cast<int64_t>(taken) >= limit || (taken > 0 && bytes_taken + size > max_bytes)) {
+        page.has_more = true;
+        break;
+      }
+      bytes_taken += size;
+      last = SnapshotPosition{row[0].as<int>(), text_of_bytea(row[1]), text_of_bytea(row[2])};
+      ++taken;
+    }
+    if (taken == 0) return page;
+    pqxx::result rows =
+        tx.exec_prepared("snapshot_rows", scope_id, start.priority, bytes(start.collection),
+                         bytes(start.key), last.priority, bytes(last.collection), bytes(last.key));
+    page.records.reserve(rows.size());
+    for (const auto& row : rows) {
+      SnapshotRecord& r = page.records.emplace_back();
+      r.priority = row[0].as<int>();
+      r.record.collection = text_of_bytea(row[1]);
+      r.record.key = text_of_bytea(row[2]);
+      r.record.version = u64(row[3]);
+      r.record.body = text_of_bytea(row[4]);
+    }
+    page.next = last;
+    return page;
+  });
+}
+
+Result<std::vector<KeyVersion>> PostgresServerStore::read_manifest(
+    const std::string& scope, const std::string& after_collection, const std::string& after_key,
+    uint32_t max_keys) {
+  return pool_->run("read_manifest", [&](Conn& c) -> Result<std::vector<KeyVersion>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r =
+        tx.exec_prepared("manifest", bytes(scope), bytes(after_collection), bytes(after_key),
+                         static_cast<int64_t>(std::max<uint32_t>(max_keys, 1)));
+    std::vector<KeyVersion> keys;
+    keys.reserve(r.size());
+    for (const auto& row : r) {
+      keys.push_back(KeyVersion{text_of_bytea(row[0]), text_of_bytea(row[1]), u64(row[2])});
+    }
+    return keys;
+  });
+}
+
+Result<std::optional<StoredRecord>> PostgresServerStore::get(const std::string& scope,
+                                                             const std::string& collection,
+                                                             const std::string& key) {
+  return pool_->run("get", [&](Conn& c) -> Result<std::optional<StoredRecord>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec_prepared("record_get", bytes(scope), bytes(collection), bytes(key));
+    if (r.empty()) return std::optional<StoredRecord>();
+    return std::optional<StoredRecord>(
+        StoredRecord{collection, key, u64(r[0][0]), text_of_bytea(r[0][1])});
+  });
+}
+
+Result<uint64_t> PostgresServerStore::last_mutation_id(const std::string& client_id) {
+  return pool_->run("last_mutation_id", [&](Conn& c) -> Result<uint64_t> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec_prepared("client_get", bytes(client_id));
+    return r.empty() ? uint64_t{0} : u64(r[0][0]);
+  });
+}
+
+Result<std::vector<RecordedOutcome>> PostgresServerStore::rejections(const std::string& client_id,
+                                                                     uint64_t after_id,
+                                                                     uint32_t max_count) {
+  return pool_->run("rejections", [&](Conn& c) -> Result<std::vector<RecordedOutcome>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec_prepared("rejections", bytes(client_id), i64(after_id),
+                                      static_cast<int64_t>(max_count));
+    std::vector<RecordedOutcome> out;
+    for (const auto& row : r) {
+      out.push_back(
+          RecordedOutcome{u64(row[0]), false, text_of_bytea(row[1]), text_of_bytea(row[2])});
+    }
+    return out;
+  });
+}
+
+Status PostgresServerStore::compact(const std::string& scope, uint64_t horizon_seq) {
+  // 1. Superseded entries, in batches, each a transaction holding the scope's row lock
+  // (so two processes compacting one scope take turns; writers wait one batch at most).
+  for (bool done = false; !done;) {
+    OUTPOST_RETURN_IF_ERROR(pool_->run("compact", [&](Conn& c) -> Status {
+      pqxx::work tx(c.db);
+      pqxx::result state = tx.exec_params(
+          "SELECT id, compacted_seq FROM outpost_scopes WHERE scope = $1 FOR UPDATE", bytes(scope));
+      if (state.empty()) {
+        done = true;
+        return Status::Ok();
+      }
+      const int64_t id = state[0][0].as<int64_t>();
+      const int64_t compacted = state[0][1].as<int64_t>();
+      pqxx::row batch = tx.exec_params1(
+          "SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM outpost_changes WHERE "
+          "scope_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) b",
+          id, compacted, static_cast<int64_t>(kCompactBatch));
+      const int64_t count = batch[0].as<int64_t>();
+      const int64_t batch_end = batch[1].as<int64_t>();
+      if (count > 0) {
+        // Each key's newest entry in the batch supersedes that key's older entries.
+        tx.exec_params0(
+            "DELETE FROM outpost_changes c USING (SELECT collection, key, max(seq) AS seq FROM "
+            "outpost_changes WHERE scope_id = $1 AND seq > $2 AND seq <= $3 GROUP BY "
+            "collection, key) n WHERE c.scope_id = $1 AND c.collection = n.collection AND c.key "
+            "= n.key AND c.seq < n.seq",
+            id, compacted, batch_end);
+        tx.exec_params0("UPDATE outpost_scopes SET compacted_seq = $2 WHERE id = $1", id,
+                        batch_end);
+      }
+      tx.commit();
+      done = count < static_cast<int64_t>(kCompactBatch);
+      return Status::Ok();
+    }));
+  }
+  // 2. Tombstones up to the new horizon, in the transaction that raises it.
+  return pool_->run("compact", [&](Conn& c) -> Status {
+    pqxx::work tx(c.db);
+    pqxx::result state = tx.exec_params(
+        "SELECT id, head_seq, horizon_seq FROM outpost_scopes WHERE scope = $1 FOR UPDATE",
+        bytes(scope));
+    if (state.empty()) return Status::Ok();
+    const int64_t id = state[0][0].as<int64_t>();
+    const uint64_t head = u64(state[0][1]);
+    const uint64_t old_horizon = u64(state[0][2]);
+    const uint64_t horizon = std::max(old_horizon, std::min(horizon_seq, head));
+    if (horizon == old_horizon) return Status::Ok();
+    tx.exec_params0(
+        "DELETE FROM outpost_changes WHERE scope_id = $1 AND seq > $2 AND seq <= $3 AND op = $4",
+        id, i64(old_horizon), i64(horizon), kOpDelete);
+    tx.exec_params0("UPDATE outpost_scopes SET horizon_seq = $2 WHERE id = $1", id, i64(horizon));
+    tx.commit();
+    return Status::Ok();
+  });
+}
+
+}  // namespace outpost

@@ -1,0 +1,192 @@
+// The PostgreSQL store's tables, migrations, prepared statements and error mapping.
+#include <string>
+
+#include "adapters/postgres_server_store_internal.h"
+
+namespace outpost::pg_detail {
+namespace {
+
+// Every byte string (scope, collection, key, body, client id, reason) is bytea: any bytes
+// round-trip, and bytea orders bytewise like std::string (the snapshot order).
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE outpost_scopes (
+  id bigserial PRIMARY KEY,
+  scope bytea NOT NULL UNIQUE,
+  head_seq bigint NOT NULL DEFAULT 0,      -- the per-scope counter row: locked by writers
+  horizon_seq bigint NOT NULL DEFAULT 0,
+  compacted_seq bigint NOT NULL DEFAULT 0,
+  record_count bigint NOT NULL DEFAULT 0,
+  record_bytes bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE outpost_records (
+  scope_id bigint NOT NULL,
+  collection bytea NOT NULL,
+  key bytea NOT NULL,
+  version bigint NOT NULL,
+  priority integer NOT NULL,
+  body bytea NOT NULL,
+  PRIMARY KEY (scope_id, collection, key)
+);
+CREATE INDEX outpost_records_snapshot ON outpost_records (scope_id, priority, collection, key);
+CREATE TABLE outpost_changes (
+  scope_id bigint NOT NULL,
+  seq bigint NOT NULL,
+  collection bytea NOT NULL,
+  key bytea NOT NULL,
+  op smallint NOT NULL,
+  priority integer NOT NULL,
+  body bytea NOT NULL,
+  PRIMARY KEY (scope_id, seq)
+);
+CREATE INDEX outpost_changes_by_key ON outpost_changes (scope_id, collection, key, seq);
+CREATE TABLE outpost_clients (
+  client_id bytea PRIMARY KEY,
+  last_mutation_id bigint NOT NULL
+);
+CREATE TABLE outpost_outcomes (
+  client_id bytea NOT NULL,
+  mutation_id bigint NOT NULL,
+  code bytea NOT NULL,
+  reason bytea NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)
+);
+)sql";
+
+// Serializes migrations of concurrently starting processes (an arbitrary constant).
+constexpr int64_t kMigrationLock = 0x4f50535401;
+
+bool starts_with(const std::string& text, std::string_view prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+bool connection_lost(const std::exception& e) {
+  return dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+}
+
+Status status_for(std::string_view what, const std::exception& e) {
+  std::string message(what);
+  message += ": ";
+  message += e.what();
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (connection_lost(e) || dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) {
+    return error(ErrorCode::kUnavailable, message);
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    // 08: connection exception, 40: rollback (serialization, deadlock), 53: insufficient
+    // resources (too many connections, disk full), 57P: shutdown / cannot connect now,
+    // 55P03: lock not available.
+    if (starts_with(state, "08") || starts_with(state, "40") || starts_with(state, "53") ||
+        starts_with(state, "57P") || state == "55P03") {
+      return error(ErrorCode::kUnavailable, message);
+    }
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return error(ErrorCode::kInternal, std::string(what) + ": out of memory");
+  }
+  return error(ErrorCode::kInternal, message);
+}
+
+Status migrate(pqxx::connection& conn) {
+  pqxx::work tx(conn);
+  tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+  tx.exec0("CREATE TABLE IF NOT EXISTS outpost_meta (key text PRIMARY KEY, value bigint NOT NULL)");
+  pqxx::result version = tx.exec("SELECT value FROM outpost_meta WHERE key = 'format_version'");
+  if (version.empty()) {
+    tx.exec0(kSchemaV1);
+    tx.exec_params0("INSERT INTO outpost_meta (key, value) VALUES ('format_version', $1)",
+                    PostgresServerStore::kFormatVersion);
+  } else {
+    const int64_t found = version[0][0].as<int64_t>();
+    if (found > PostgresServerStore::kFormatVersion) {
+      return error(ErrorCode::kSchemaTooNew,
+                   "the database holds outpost store format " + std::to_string(found) +
+                       "; this build reads up to format " +
+                       std::to_string(PostgresServerStore::kFormatVersion));
+    }
+    // Migrations from older formats go here, each bumping format_version.
+  }
+  tx.commit();
+  return Status::Ok();
+}
+
+void prepare_statements(pqxx::connection& c) {
+  {
+    // A writer never waits forever for a scope or client row: a lock held that long means
+    // a stuck transaction somewhere, and the caller gets unavailable (55P03) to retry.
+    pqxx::nontransaction session(c);
+    session.exec0("SET lock_timeout = " + std::to_string(PostgresServerStore::kLockTimeoutMs));
+  }
+  // Write transaction.
+  c.prepare("scope_create",
+            "INSERT INTO outpost_scopes (scope) VALUES ($1) ON CONFLICT DO NOTHING");
+  c.prepare("scope_lock",
+            "SELECT id, head_seq, record_count, record_bytes FROM outpost_scopes WHERE scope = $1 "
+            "FOR UPDATE");
+  c.prepare("scope_save",
+            "UPDATE outpost_scopes SET head_seq = $2, record_count = $3, record_bytes = $4 WHERE "
+            "id = $1");
+  c.prepare("notify", "SELECT pg_notify($1, $2)");
+  c.prepare("record_size",
+            "SELECT octet_length(body) FROM outpost_records WHERE scope_id = $1 AND collection = "
+            "$2 AND key = $3");
+  c.prepare("record_upsert",
+            "INSERT INTO outpost_records (scope_id, collection, key, version, priority, body) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_id, collection, key) DO UPDATE "
+            "SET version = excluded.version, priority = excluded.priority, body = excluded.body");
+  c.prepare("record_delete",
+            "DELETE FROM outpost_records WHERE scope_id = $1 AND collection = $2 AND key = $3");
+  c.prepare("change_insert",
+            "INSERT INTO outpost_changes (scope_id, seq, collection, key, op, priority, body) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)");
+  c.prepare("client_ensure",
+            "INSERT INTO outpost_clients (client_id, last_mutation_id) VALUES ($1, 0) ON "
+            "CONFLICT DO NOTHING");
+  c.prepare("client_lock",
+            "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1 FOR UPDATE");
+  c.prepare("client_set", "UPDATE outpost_clients SET last_mutation_id = $2 WHERE client_id = $1");
+  c.prepare("outcome_insert",
+            "INSERT INTO outpost_outcomes (client_id, mutation_id, code, reason) VALUES ($1, $2, "
+            "$3, $4)");
+  // Keeps the newest $2 + 1 rejections of a client.
+  c.prepare("outcome_prune",
+            "DELETE FROM outpost_outcomes WHERE client_id = $1 AND mutation_id < (SELECT "
+            "mutation_id FROM outpost_outcomes WHERE client_id = $1 ORDER BY mutation_id DESC "
+            "LIMIT 1 OFFSET $2)");
+  // Reads (record_get also serves the write transaction).
+  c.prepare("record_get",
+            "SELECT r.version, r.body FROM outpost_records r JOIN outpost_scopes s ON s.id = "
+            "r.scope_id WHERE s.scope = $1 AND r.collection = $2 AND r.key = $3");
+  c.prepare("scope_info",
+            "SELECT id, head_seq, horizon_seq, record_count, record_bytes FROM outpost_scopes "
+            "WHERE scope = $1");
+  // Page planning reads sizes only; the bodies of the chosen rows come in a second query.
+  c.prepare("log_sizes",
+            "SELECT seq, octet_length(collection) + octet_length(key) + octet_length(body) FROM "
+            "outpost_changes WHERE scope_id = $1 AND seq > $2 AND ($4 < 0 OR priority <= $4) "
+            "ORDER BY seq LIMIT $3");
+  c.prepare("log_rows",
+            "SELECT seq, collection, key, op, priority, body FROM outpost_changes WHERE scope_id "
+            "= $1 AND seq > $2 AND seq <= $3 AND ($4 < 0 OR priority <= $4) ORDER BY seq");
+  c.prepare("snapshot_sizes",
+            "SELECT priority, collection, key, octet_length(collection) + octet_length(key) + "
+            "octet_length(body) FROM outpost_records WHERE scope_id = $1 AND (priority, "
+            "collection, key) > ($2, $3, $4) ORDER BY priority, collection, key LIMIT $5");
+  c.prepare("snapshot_rows",
+            "SELECT priority, collection, key, version, body FROM outpost_records WHERE scope_id "
+            "= $1 AND (priority, collection, key) > ($2, $3, $4) AND (priority, collection, key) "
+            "<= ($5, $6, $7) ORDER BY priority, collection, key");
+  c.prepare("manifest",
+            "SELECT r.collection, r.key, r.version FROM outpost_records r JOIN outpost_scopes s "
+            "ON s.id = r.scope_id WHERE s.scope = $1 AND (r.collection, r.key) > ($2, $3) ORDER "
+            "BY r.collection, r.key LIMIT $4");
+  c.prepare("client_get", "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1");
+  c.prepare("rejections",
+            "SELECT mutation_id, code, reason FROM outpost_outcomes WHERE client_id = $1 AND "
+            "mutation_id > $2 ORDER BY mutation_id LIMIT $3");
+}
+
+}  // namespace outpost::pg_detail

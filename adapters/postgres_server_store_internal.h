@@ -1,0 +1,157 @@
+// Internals of the PostgreSQL server store, shared by its .cpp files: pooled connections
+// with their prepared statements, exception-to-Status conversion and the table format.
+// Thread rules: a Conn belongs to one thread at a time (leased from Pool, thread-safe).
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adapters/postgres_server_store.h"
+#include "engine/status.h"
+
+namespace outpost::pg_detail {
+
+// Maps a libpqxx exception to the error registry (see the store header's Errors).
+Status status_for(std::string_view what, const std::exception& e);
+// True when the exception means the connection is gone (it must not be reused).
+bool connection_lost(const std::exception& e);
+
+// Creates or migrates the tables in one transaction under an advisory lock.
+Status migrate(pqxx::connection& conn);
+// Prepares every statement the store uses on a fresh connection.
+void prepare_statements(pqxx::connection& conn);
+
+inline pqxx::binarystring bytes(const std::string& value) {
+  return pqxx::binarystring(value.data(), value.size());
+}
+inline std::string text_of_bytea(const pqxx::field& field) {
+  return pqxx::binarystring(field).str();
+}
+inline int64_t i64(uint64_t value) {
+  return static_cast<int64_t>(value);
+}
+inline uint64_t u64(const pqxx::field& field) {
+  return static_cast<uint64_t>(field.as<int64_t>());
+}
+
+struct Conn {
+  explicit Conn(const std::string& url) : db(url) { prepare_statements(db); }
+  pqxx::connection db;
+};
+
+// Bounded connections: at most `max` exist; a caller waits up to kPoolWaitMs for one.
+class Pool {
+ public:
+  Pool(std::string url, size_t max) : url_(std::move(url)), max_(max) {}
+
+  // A leased connection; returned to the pool on destruction unless marked lost.
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)) {
+      other.pool_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() { release(); }
+    Conn& operator*() { return *conn_; }
+    Conn* operator->() { return conn_.get(); }
+    void mark_lost() { lost_ = true; }
+    void release() noexcept {
+      if (pool_ == nullptr) return;
+      pool_->give_back(lost_ ? nullptr : std::move(conn_));
+      pool_ = nullptr;
+    }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Conn> conn_;
+    bool lost_ = false;
+  };
+
+  // Errors: kUnavailable when none frees up in time or PostgreSQL refuses to connect.
+  Result<Lease> lease(std::string_view what) {
+    std::unique_ptr<Conn> conn;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const bool got =
+          freed_.wait_for(lock, std::chrono::milliseconds(PostgresServerStore::kPoolWaitMs),
+                          [&] { return !idle_.empty() || open_ < max_; });
+      if (!got) {
+        return error(ErrorCode::kUnavailable, std::string(what) + ": all " + std::to_string(max_) +
+                                                  " PostgreSQL connections stayed busy");
+      }
+      if (!idle_.empty()) {
+        conn = std::move(idle_.back());
+        idle_.pop_back();
+      } else {
+        ++open_;  // reserve the slot, connect outside the lock
+      }
+    }
+    if (!conn) {
+      try {
+        conn = std::make_unique<Conn>(url_);
+      } catch (const std::exception& e) {
+        give_back(nullptr);
+        return status_for(std::string(what) + ": connecting to PostgreSQL", e);
+      }
+    }
+    return Lease(this, std::move(conn));
+  }
+
+  // Runs f(conn) on a leased connection, turning exceptions into a Status. f must be
+  // safe to run twice (a read, or its own transaction): when the connection turns out to
+  // be dead (PostgreSQL restarted since it was pooled) it runs once more on a fresh one.
+  template <typename F>
+  auto run(std::string_view what, F&& f) -> decltype(f(std::declval<Conn&>())) {
+    for (int attempt = 0;; ++attempt) {
+      auto lease_or = lease(what);
+      if (!lease_or.ok()) return lease_or.status();
+      Lease lease = std::move(lease_or).value();
+      try {
+        return f(*lease);
+      } catch (const std::exception& e) {
+        const bool lost = connection_lost(e);
+        if (lost) lease.mark_lost();
+        if (!lost || attempt > 0) return status_for(what, e);
+      }
+    }
+  }
+
+ private:
+  // A lost connection means the server went away: the idle ones are as dead, so they
+  // are closed too rather than each failing one request later.
+  void give_back(std::unique_ptr<Conn> conn) noexcept {
+    std::vector<std::unique_ptr<Conn>> dead;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (conn && conn->db.is_open()) {
+        idle_.push_back(std::move(conn));
+      } else {
+        --open_;
+        open_ -= idle_.size();
+        dead.swap(idle_);
+      }
+    }
+    freed_.notify_all();
+  }
+
+  const std::string url_;
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+  size_t open_ = 0;  // idle + leased + being connected
+};
+
+}  // namespace outpost::pg_detail
