@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "transport/client_frame.h"
 #include "transport/http_util.h"
 #include "transport/zstd_codec.h"
 
@@ -255,8 +256,8 @@ class WsSession final : public Session {
     // The HTTP stage's deadline no longer applies: the websocket timeouts take over.
     beast::get_lowest_layer(ws_).expires_never();
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    timeouts.handshake_timeout = std::chrono::seconds(limits::kHandshakeTimeoutSeconds);
-    timeouts.idle_timeout = std::chrono::seconds(limits::kIdleTimeoutSeconds);
+    timeouts.handshake_timeout = context_.options.handshake_timeout;
+    timeouts.idle_timeout = context_.options.idle_timeout;
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
@@ -320,18 +321,13 @@ class WsSession final : public Session {
       return fail(error(ErrorCode::kUnauthenticated, "token expired"),
                   websocket::close_code::policy_error);
     }
-    Result<std::string> plain =
-        decompressor_.decompress_message(message, limits::kMaxDecompressedFrame);
-    if (!plain.ok()) {
-      return fail(plain.status(), plain.status().code() == ErrorCode::kTooLarge
-                                      ? websocket::close_code::too_big
-                                      : websocket::close_code::bad_payload);
+    Result<protocol::ClientFrame> decoded = decode_client_frame(decompressor_, message);
+    if (!decoded.ok()) {
+      return fail(decoded.status(), decoded.status().code() == ErrorCode::kTooLarge
+                                        ? websocket::close_code::too_big
+                                        : websocket::close_code::bad_payload);
     }
-    protocol::ClientFrame frame;
-    if (!frame.ParseFromString(plain.value())) {
-      return fail(error(ErrorCode::kInvalidArgument, "malformed ClientFrame"),
-                  websocket::close_code::bad_payload);
-    }
+    const protocol::ClientFrame& frame = decoded.value();
     protocol::ServerFrame out;
     switch (frame.body_case()) {
       case protocol::ClientFrame::kPush: {
@@ -533,8 +529,8 @@ class HttpSession final : public Session {
     parser_.emplace();
     parser_->body_limit(limits::kMaxCompressedBody);
     parser_->header_limit(static_cast<std::uint32_t>(limits::kMaxHeaderBytes));
-    stream_.expires_after(std::chrono::seconds(first_request_ ? limits::kHandshakeTimeoutSeconds
-                                                              : limits::kIdleTimeoutSeconds));
+    stream_.expires_after(first_request_ ? context_.options.handshake_timeout
+                                         : context_.options.idle_timeout);
     state_ = State::kReading;
     http::async_read(stream_, buffer_, *parser_,
                      [self = self_ptr()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -599,7 +595,7 @@ class HttpSession final : public Session {
     response_ = std::move(response);
     response_.keep_alive(!close);
     response_.prepare_payload();
-    stream_.expires_after(std::chrono::seconds(limits::kIdleTimeoutSeconds));
+    stream_.expires_after(context_.options.idle_timeout);
     state_ = State::kWriting;
     http::async_write(stream_, response_, [self = self_ptr(), close](beast::error_code ec, size_t) {
       self->on_write(ec, close);
