@@ -13,6 +13,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
 #include "fuzz/fuzz_support.h"
+#include "outpost/domain.pb.h"
 #include "outpost/protocol.pb.h"
 #include "transport/base64url.h"
 #include "transport/limits.h"
@@ -248,6 +249,74 @@ void write_all(Writer& out) {
   }
 }
 
+void write_device_frames(Writer& out) {
+  // The device's answers in order: the push, then pages of the user and org scopes.
+  protocol::ServerFrame pushed;
+  for (uint64_t id = 1; id <= 2; ++id) {
+    protocol::MutationResult* result = pushed.mutable_push()->add_results();
+    result->set_id(id);
+    result->set_outcome(id == 1 ? protocol::MutationResult::APPLIED
+                                : protocol::MutationResult::REJECTED);
+    if (id == 2) {
+      result->set_code("rejected");
+      result->set_reason("no");
+    }
+  }
+  pushed.mutable_push()->set_last_mutation_id(2);
+
+  protocol::ServerFrame pulled;
+  pulled.mutable_pull()->set_last_mutation_id(2);
+  protocol::ScopeChanges* user = pulled.mutable_pull()->add_scopes();
+  user->set_scope("user/acme/alice");
+  outpost::domain::UserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  protocol::Change* change = user->add_changes();
+  change->set_collection("user_setting");
+  change->set_key("theme");
+  change->set_op(protocol::Change::PUT);
+  change->set_version(1);
+  change->set_body(setting.SerializeAsString());
+  change = user->add_changes();
+  change->set_collection("draft");
+  change->set_key("draft-9");
+  change->set_op(protocol::Change::DELETE);
+  change->set_version(2);
+  user->set_cursor(2);
+  user->set_head_seq(2);
+  protocol::ScopeChanges* org = pulled.mutable_pull()->add_scopes();
+  org->set_scope("org/acme");
+  org->set_cursor(0);
+  org->set_head_seq(0);
+
+  protocol::ServerFrame reset = pulled;
+  protocol::ScopeChanges* manifest = reset.mutable_pull()->mutable_scopes(0);
+  manifest->clear_changes();
+  manifest->set_reset(true);
+  protocol::KeyRef* ref = manifest->add_manifest();
+  ref->set_collection("user_setting");
+  ref->set_key("theme");
+  ref->set_version(5);
+  manifest->set_cursor(5);
+
+  protocol::ServerFrame poke;
+  protocol::Cursor* head = poke.mutable_poke()->add_heads();
+  head->set_scope("user/acme/alice");
+  head->set_seq(9);
+  protocol::ServerFrame failed;
+  failed.mutable_error()->set_code("unavailable");
+  failed.mutable_error()->set_retryable(true);
+
+  auto serialized = [](const std::vector<protocol::ServerFrame>& frames) {
+    std::vector<std::string> messages;
+    for (const auto& frame : frames) messages.push_back(frame.SerializeAsString());
+    return framed(messages);
+  };
+  out.add("device_sync", "push-pull", serialized({pushed, pulled, poke, pulled}));
+  out.add("device_sync", "reset", serialized({pushed, reset, pulled}));
+  out.add("device_sync", "error", serialized({failed, pushed, failed, pulled}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,5 +326,6 @@ int main(int argc, char** argv) {
   }
   Writer writer(argv[1]);
   write_all(writer);
+  write_device_frames(writer);
   return 0;
 }
