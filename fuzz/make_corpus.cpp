@@ -187,6 +187,11 @@ void write_all(Writer& out) {
   out.add("zstd", "bomb", mode(0, std::string(1, 16) + zstd(std::string(1 << 20, 'a'))));
   out.add("zstd", "empty-frame", mode(0, std::string(1, 4) + zstd("")));
   out.add("zstd", "round-trip", mode(1, std::string(1, 0) + text));
+  // Regression: a legacy-format (v0.7) stream frame that made zstd allocate 64 MiB.
+  out.add("zstd", "regress-legacy-window",
+          std::string("\xe9\xfe\x14\x00\x24\x27\xb5\x2f\xfd\x00\x80\xd7\x00\x00\x27\x00"
+                      "\xd7\x30\xd7\x64",
+                      20));
   {
     outpost::StreamCompressor compressor;
     std::vector<std::string> messages;
