@@ -398,6 +398,13 @@ class WsSession final : public Session {
       context_.log("websocket outgoing queue full; disconnecting " + principal_.device);
       return abort();
     }
+    // One answer is always let through, however large: the bound is on the backlog.
+    if (!queue_.empty() && queued_bytes_ + item.frame.size() > context_.options.max_queued_bytes) {
+      context_.log("websocket outgoing queue full (queued bytes); disconnecting " +
+                   principal_.device);
+      return abort();
+    }
+    queued_bytes_ += item.frame.size();
     queue_.push_back(std::move(item));
     if (!writing_) do_write();
   }
@@ -405,6 +412,7 @@ class WsSession final : public Session {
   void do_write() {
     Outgoing item = std::move(queue_.front());
     queue_.pop_front();
+    queued_bytes_ -= item.frame.size();
     if (item.poke) {
       protocol::ServerFrame frame;
       for (const auto& [scope, seq] : pending_heads_) {
@@ -462,6 +470,7 @@ class WsSession final : public Session {
     aborted_ = true;
     closing_ = true;
     queue_.clear();
+    queued_bytes_ = 0;
     beast::get_lowest_layer(ws_).close();
   }
 
@@ -475,6 +484,7 @@ class WsSession final : public Session {
   beast::flat_buffer read_buffer_;
   std::string write_buffer_;
   std::deque<Outgoing> queue_;
+  size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;
   websocket::close_reason close_reason_;
   bool accepted_ = false;

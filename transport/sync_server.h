@@ -43,6 +43,7 @@ struct SyncServerOptions {
   double frames_per_second = kDefaultFramesPerSecond;
   double frame_burst = kDefaultFrameBurst;
   size_t max_queued_frames = limits::kMaxQueuedFramesPerConnection;
+  size_t max_queued_bytes = limits::kMaxQueuedBytesPerConnection;
   int shutdown_grace_ms = kDefaultShutdownGraceMs;
   // From TCP accept to the first complete HTTP request; the WebSocket upgrade response and
   // the close handshake. Tests shorten it; servers keep the default.

@@ -589,6 +589,60 @@ TEST_F(SyncServerHostileTest, HttpClientThatNeverReadsIsCut) {
               rss.growth() / 1024);
 }
 
+// A stream reader that never reads while asking for ~1 MiB answers: the server's queue
+// for it is bounded in bytes (limits::kMaxQueuedBytesPerConnection), not only in frames,
+// so it is cut long before 256 answers (256 MiB) pile up in memory.
+TEST_F(SyncServerHostileTest, StreamReaderThatNeverReadsIsCutByQueuedBytes) {
+  struct Log {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+  };
+  auto log = std::make_shared<Log>();
+  SyncServerOptions options;
+  options.log = [log](std::string_view line) {
+    std::lock_guard lock(log->mutex);
+    log->lines.emplace_back(line);
+  };
+  start_server(options);
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string noise(limits::kMiB, ' ');
+  std::mt19937 random(13);
+  for (char& c : noise) c = kAlphabet[random() % kAlphabet.size()];
+  ASSERT_EQ(exchange(port(), http_post("/v1/push", token(),
+                                       compress(setting_push("seed", 2, "noise", noise))))
+                .status,
+            200u);
+  const std::string before = hostile::dump_sqlite(store_path());
+  RssSampler rss;
+  RawStream lazy;
+  ASSERT_TRUE(lazy.open(port(), token()));
+  protocol::ClientFrame pull;
+  *pull.mutable_pull() = user_pull("lazy");
+  constexpr int kPulls = 200;  // under the frame budget's burst and the 256-frame queue
+  for (int i = 0; i < kPulls; ++i) {
+    if (!lazy.send(pull)) break;
+  }
+  auto start = Clock::now();
+  EXPECT_TRUE(wait_connections_at_most(0, kSlack)) << "the lazy stream was not cut";
+  const double cut = seconds_since(start);
+  rss.stop();
+  expect_served();
+  expect_stream_served();
+  {
+    std::lock_guard lock(log->mutex);
+    bool by_bytes = false;
+    for (const std::string& line : log->lines) {
+      by_bytes = by_bytes || line.find("queued bytes") != std::string::npos;
+    }
+    EXPECT_TRUE(by_bytes);
+  }
+  EXPECT_LT(rss.growth(), kRssBound);
+  EXPECT_EQ(hostile::dump_sqlite(store_path()), before);
+  std::printf("[ measured ] never-reading stream cut after %.2f s, RSS growth %zu KiB\n", cut,
+              rss.growth() / 1024);
+}
+
 // --- the sync protocol's bad input, on the stream ----------------------------------------
 
 TEST_F(SyncServerHostileTest, StreamBadInputCatalogue) {
