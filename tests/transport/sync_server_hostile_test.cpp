@@ -9,6 +9,7 @@
 // DefaultTimeoutsAreTheDocumentedLimits pins the production values.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -553,6 +554,53 @@ TEST_F(SyncServerHostileTest, TenThousandConnectionAttempts) {
       "[ measured ] %d attempts in %.2f s, at most %zu open at once, slowest good pull %lld ms, "
       "peak RSS growth %zu KiB\n",
       kAttempts, took, most_open, static_cast<long long>(slowest.count()), peak_growth / 1024);
+}
+
+// Out of descriptors: accept() fails with EMFILE while connections keep arriving. The
+// server logs it, retries, and serves again once descriptors are free.
+TEST_F(SyncServerHostileTest, RunningOutOfDescriptorsIsSurvived) {
+  struct Log {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+  };
+  auto log = std::make_shared<Log>();
+  SyncServerOptions options;
+  options.log = [log](std::string_view line) {
+    std::lock_guard lock(log->mutex);
+    log->lines.emplace_back(line);
+  };
+  start_server(options);
+  expect_served();  // the store's reader connections are open before the squeeze
+  const std::string before = hostile::dump_sqlite(store_path());
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit squeezed = saved;
+  squeezed.rlim_cur = hostile::open_descriptors() + 40;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &squeezed), 0);
+  // Client sockets and the server's accepted ones share the 40 descriptors: connects go on
+  // (the kernel queues them) after the server can no longer accept.
+  std::vector<RawSocket> sockets;
+  for (int i = 0; i < 200; ++i) {
+    RawSocket socket(port());
+    if (!socket.connected()) break;
+    sockets.push_back(std::move(socket));
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // a few accept retries
+  const size_t squeezed_count = sockets.size();
+  sockets.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(wait_connections_at_most(0, kHandshake + kSlack));
+  expect_served();
+  expect_stream_served();
+  {
+    std::lock_guard lock(log->mutex);
+    bool refused = false;
+    for (const std::string& line : log->lines) {
+      refused = refused || line.find("accept: ") != std::string::npos;
+    }
+    EXPECT_TRUE(refused) << squeezed_count << " sockets opened; no accept failure logged";
+  }
+  EXPECT_EQ(hostile::dump_sqlite(store_path()), before);
 }
 
 TEST_F(SyncServerHostileTest, HttpClientThatNeverReadsIsCut) {
