@@ -68,6 +68,13 @@ void RawSocket::close() {
   fd_ = -1;
 }
 
+void RawSocket::reset() {
+  if (fd_ < 0) return;
+  linger option{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &option, sizeof(option));
+  close();
+}
+
 bool RawSocket::send(std::string_view bytes) {
   if (fd_ < 0) return false;
   while (!bytes.empty()) {

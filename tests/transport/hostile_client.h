@@ -38,6 +38,9 @@ class RawSocket {
   // is still queued (peeks; a readable socket with data is "open").
   bool peer_closed();
   void close();
+  // Closes with a reset (SO_LINGER 0): no TIME_WAIT entry, so thousands of short
+  // connections do not use up the ephemeral ports other tests need.
+  void reset();
 
  private:
   int fd_ = -1;

@@ -522,7 +522,10 @@ TEST_F(SyncServerHostileTest, TenThousandConnectionAttempts) {
   milliseconds slowest{0};
   std::vector<RawSocket> held;
   for (int wave = 0; wave * kWave < kAttempts; ++wave) {
-    if (wave % kHeldWaves == 0) held.clear();
+    if (wave % kHeldWaves == 0) {
+      for (RawSocket& socket : held) socket.reset();
+      held.clear();
+    }
     for (int i = 0; i < kWave; ++i) {
       RawSocket socket(port());
       if (!socket.connected()) {
@@ -533,7 +536,11 @@ TEST_F(SyncServerHostileTest, TenThousandConnectionAttempts) {
           socket.read_until("\r\n\r\nok", milliseconds(5000)).find(" 200 ") != std::string::npos) {
         ++answered;
       }
-      if (i % 2 == 0) held.push_back(std::move(socket));
+      if (i % 2 == 0) {
+        held.push_back(std::move(socket));
+      } else {
+        socket.reset();
+      }
     }
     most_open = std::max(most_open, server_->connection_count());
     slowest = std::max(slowest, expect_served());
@@ -541,6 +548,7 @@ TEST_F(SyncServerHostileTest, TenThousandConnectionAttempts) {
   }
   const double took = seconds_since(start);
   const size_t peak_growth = rss.growth();
+  for (RawSocket& socket : held) socket.reset();
   held.clear();
   EXPECT_EQ(refused, 0);
   EXPECT_EQ(answered, kAttempts / 4);
