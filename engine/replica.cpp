@@ -51,6 +51,34 @@ size_t utf8_length(const std::string& text) {
   return n;
 }
 
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as
+// protobuf requires of every string field. The search splits text into characters by
+// their lead bytes; anything else would reach FTS5 as a malformed MATCH expression.
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? c : c & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 void bind_value(SQLite::Statement& statement, int index, const SqlValue& value) {
   if (std::holds_alternative<int64_t>(value)) {
     statement.bind(index, std::get<int64_t>(value));
@@ -415,6 +443,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     return error(ErrorCode::kInvalidArgument,
                  "collection '" + collection->name + "' has no searchable fields");
   }
+  if (!is_utf8(text)) return error(ErrorCode::kInvalidArgument, "search text is not UTF-8");
   if (utf8_length(text) < 3) {
     return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
   }

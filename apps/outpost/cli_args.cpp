@@ -45,4 +45,15 @@ Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::stri
   return out;
 }
 
+const std::vector<std::string>& device_valued_flags() {
+  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where",
+                                                  "order", "limit",  "budget"};
+  return kFlags;
+}
+
+const std::vector<std::string>& device_switches() {
+  static const std::vector<std::string> kSwitches = {"json", "desc", "help"};
+  return kSwitches;
+}
+
 }  // namespace outpost::cli

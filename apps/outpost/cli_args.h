@@ -25,4 +25,9 @@ struct ParsedArgs {
 Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::string>& valued,
                               const std::vector<std::string>& switches);
 
+// The device CLI's (apps/outpost) global and command flags: those taking a value, and the
+// switches. main() parses with these; so does the fuzz target fuzz/cli_fuzzer.cpp.
+const std::vector<std::string>& device_valued_flags();
+const std::vector<std::string>& device_switches();
+
 }  // namespace outpost::cli
