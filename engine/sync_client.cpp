@@ -27,7 +27,17 @@ SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
   for (const std::string& scope : scopes_) progress_.scopes.push_back(ScopeProgress{scope});
 }
 
+void SyncClient::forget_lost_fetch() {
+  // Keys of a fetch that never got its answer must be asked for again.
+  if (in_flight_is_fetch_) {
+    for (const auto& ref : last_fetch_) fetched_.erase({ref.collection(), ref.key()});
+  }
+  last_fetch_.clear();
+  in_flight_is_fetch_ = false;
+}
+
 void SyncClient::on_connected() {
+  forget_lost_fetch();
   in_flight_ = 0;
   pipelined_ = false;
   pushed_through_ = 0;
@@ -35,6 +45,7 @@ void SyncClient::on_connected() {
 }
 
 void SyncClient::on_request_failed() {
+  forget_lost_fetch();
   in_flight_ = 0;
   pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
@@ -148,8 +159,10 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       if (stored.scope == scope) cursor->set_seq(stored.seq);
     }
     pull->set_fetch_scope(scope);
+    last_fetch_.clear();
     for (auto& ref : fetch) {
       fetched_.insert({ref.collection(), ref.key()});
+      last_fetch_.push_back(ref);
       *pull->add_fetch() = std::move(ref);
     }
     for (auto& progress : progress_.scopes) {
@@ -195,6 +208,11 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
 Status SyncClient::on_push_response(const protocol::PushResponse& response) {
   in_flight_ = std::max(0, in_flight_ - 1);
   pushing_ = false;
+  // The server may stop a push early (kUnavailable: a mutation must wait): what it did
+  // not answer goes again, before anything newer, or the server would skip it for good.
+  uint64_t answered = response.last_mutation_id();
+  for (const auto& result : response.results()) answered = std::max(answered, result.id());
+  pushed_through_ = std::min(pushed_through_, answered);
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply_push_results(response));
   progress_.mutations_rejected += report.mutations_rejected.size();
   behind_ = true;  // a pull confirms what was applied
@@ -207,6 +225,7 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
   in_flight_is_fetch_ = false;
+  last_fetch_.clear();
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
   progress_.mutations_confirmed += report.mutations_confirmed;
   progress_.mutations_rejected += report.mutations_rejected.size();

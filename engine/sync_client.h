@@ -90,6 +90,8 @@ class SyncClient {
 
  private:
   Result<std::optional<protocol::ClientFrame>> next_pull();
+  // The fetch in flight is lost: its keys become wanted again.
+  void forget_lost_fetch();
   // A pull request in `frame` with the device's identity, versions and page bounds.
   protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
 
@@ -104,8 +106,7 @@ class SyncClient {
   bool pushing_ = false;
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
-  std::vector<protocol::KeyRef> last_fetch_;
-  std::string last_fetch_scope_;
+  std::vector<protocol::KeyRef> last_fetch_;               // the keys of the fetch in flight
   SyncProgress progress_;
 };
 

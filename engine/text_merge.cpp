@@ -56,8 +56,18 @@ std::vector<int64_t> match_tokens(const Tokens& from, const Tokens& to) {
   return match;
 }
 
+// Appends one token, never letting two words touch: within one side words and whitespace
+// alternate, so touching words can only come from joining pieces of different sides (one
+// side deleted the whitespace the other inserted words around).
+void append_token(std::string& out, std::string_view token) {
+  if (!token.empty() && !out.empty() && !is_space(out.back()) && !is_space(token.front())) {
+    out.push_back(' ');
+  }
+  out.append(token);
+}
+
 void append(std::string& out, const Tokens& tokens, size_t begin, size_t end) {
-  for (size_t k = begin; k < end; ++k) out.append(tokens[k]);
+  for (size_t k = begin; k < end; ++k) append_token(out, tokens[k]);
 }
 
 bool same(const Tokens& a, size_t a_begin, size_t a_end, const Tokens& b, size_t b_begin,
@@ -125,7 +135,7 @@ TextMerge merge_text(std::string_view base, std::string_view current, std::strin
   while (ib < b.size() || io < ours.size() || it < theirs.size()) {
     if (ib < b.size() && to_ours[ib] == static_cast<int64_t>(io) &&
         to_theirs[ib] == static_cast<int64_t>(it)) {
-      result.text.append(b[ib]);
+      append_token(result.text, b[ib]);
       ++ib;
       ++io;
       ++it;

@@ -7,6 +7,7 @@
 
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
+#include "engine/platform.h"
 #include "engine/replica.h"
 #include "engine/server_core.h"
 #include "engine/sync_client.h"
@@ -255,6 +256,119 @@ TEST_F(SyncConvergence, ADeviceBehindTheHorizonResetsPerKeyAndKeepsItsOutbox) {
   EXPECT_EQ((*phone.replica->get<d::Voicemail>("vm7"))->transcription(), "call me back");
   EXPECT_TRUE((*phone.replica->get<d::Voicemail>("vm5"))->read());  // the pending edit survived
   EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm25")->has_value());
+}
+
+// Found by outpost-sim (seed 89): a reset's fetch lost with its connection was never asked
+// for again, so the reset finished without the record and the device stayed without it.
+TEST_F(SyncConvergence, AResetFetchLostInFlightIsAskedForAgain) {
+  for (int i = 0; i < 30; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  d::Voicemail updated = voicemail("vm7");
+  updated.set_transcription("call me back");
+  seed("user/acme/ann", updated);
+  ASSERT_TRUE(core_->compact("user/acme/ann", 0).ok());
+
+  // Exchanges until the device asks for the changed key; that request is lost.
+  phone.client->on_connected();
+  bool lost_fetch = false;
+  for (int exchange = 0; exchange < 20 && !lost_fetch; ++exchange) {
+    auto frame = phone.client->next_request();
+    ASSERT_TRUE(frame.ok() && frame->has_value());
+    if ((*frame)->pull().fetch_size() > 0) {
+      phone.client->on_request_failed();  // the connection dropped with the fetch in flight
+      lost_fetch = true;
+      break;
+    }
+    auto response = core_->pull(phone.who, (*frame)->pull());
+    ASSERT_TRUE(response.ok()) << response.status().to_string();
+    ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+  }
+  ASSERT_TRUE(lost_fetch);
+  sync(phone);
+  expect_converged(phone);
+  EXPECT_EQ((*phone.replica->get<d::Voicemail>("vm7"))->transcription(), "call me back");
+}
+
+// A platform that does not answer its first presence change (kUnavailable: try later).
+class PlatformDownOnce : public Platform {
+ public:
+  Result<PlatformAnswer> set_presence(const AgentRef&, d::Presence, const std::string&,
+                                      int64_t) override {
+    if (calls_++ == 0) return error(ErrorCode::kUnavailable, "the platform did not answer");
+    return PlatformAnswer::accept();
+  }
+  Result<PlatformAnswer> wrap_up(const AgentRef&, const d::Interaction&, const std::string&,
+                                 int64_t) override {
+    return PlatformAnswer::accept();
+  }
+  Result<PlatformAnswer> send(const AgentRef&, const d::Draft&, int64_t) override {
+    return PlatformAnswer::accept();
+  }
+  Result<PlatformAnswer> set_queue_joined(const AgentRef&, const std::string&, bool,
+                                          int64_t) override {
+    return PlatformAnswer::accept();
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+// Found by outpost-sim (seed 10): a push the server stopped early (the platform was
+// unavailable for one of its mutations) was taken as fully sent; the device's next push
+// carried only newer mutations, the server applied them and skipped the rest forever.
+TEST_F(SyncConvergence, MutationsAfterAPushTheServerStoppedEarlyAreSentAgain) {
+  PlatformDownOnce platform;
+  core_->set_platform(&platform);
+  Device& phone = device("phone", "acme", "ann");
+  m::SetUserSetting theme;
+  theme.set_name("theme");
+  theme.set_value("dark");
+  ASSERT_TRUE(phone.replica->mutate("set_user_setting", theme, 1).ok());
+  m::SetAgentState ready;
+  ready.set_presence(d::PRESENCE_READY);
+  ASSERT_TRUE(phone.replica->mutate("set_agent_state", ready, 2).ok());
+  m::SetUserSetting queue;
+  queue.set_name("last_queue.email");
+  queue.set_value("q1");
+  ASSERT_TRUE(phone.replica->mutate("set_user_setting", queue, 3).ok());
+
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && frame->has_value() && (*frame)->has_push());
+  auto response = core_->push(phone.who, (*frame)->push(), now_ms_);
+  ASSERT_TRUE(response.ok()) << response.status().to_string();
+  ASSERT_EQ(response->results_size(), 1);  // stopped at the presence change
+  ASSERT_TRUE(phone.client->on_push_response(*response).ok());
+
+  // The user does something else before the next exchange.
+  m::SetUserSetting later;
+  later.set_name("last_queue.sms");
+  later.set_value("q2");
+  ASSERT_TRUE(phone.replica->mutate("set_user_setting", later, 4).ok());
+  // Still on the same connection (no on_connected, which would resend everything).
+  for (int exchange = 0; exchange < 20; ++exchange) {
+    auto next = phone.client->next_request();
+    ASSERT_TRUE(next.ok());
+    if (!next->has_value()) break;
+    if ((*next)->has_push()) {
+      auto pushed = core_->push(phone.who, (*next)->push(), now_ms_);
+      ASSERT_TRUE(pushed.ok()) << pushed.status().to_string();
+      ASSERT_TRUE(phone.client->on_push_response(*pushed).ok());
+    } else {
+      auto pulled = core_->pull(phone.who, (*next)->pull());
+      ASSERT_TRUE(pulled.ok()) << pulled.status().to_string();
+      ASSERT_TRUE(phone.client->on_pull_response(*pulled).ok());
+    }
+  }
+  expect_converged(phone);
+  EXPECT_TRUE(phone.replica->rejected()->empty());
+  auto state = store_->get("user/acme/ann", "agent_state", "ann");
+  ASSERT_TRUE(state.ok() && state->has_value());
+  d::AgentState stored;
+  ASSERT_TRUE(stored.ParseFromString((*state)->body));
+  EXPECT_EQ(stored.presence(), d::PRESENCE_READY);
+  EXPECT_TRUE(store_->get("user/acme/ann", "user_setting", "last_queue.email")->has_value());
+  core_->set_platform(nullptr);
 }
 
 TEST_F(SyncConvergence, AKillMidPullResumesWithoutGapOrDuplicate) {

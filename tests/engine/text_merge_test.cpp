@@ -158,5 +158,48 @@ TEST(TextMerge, RandomEditsNeverLoseAWord) {
   EXPECT_GT(conflicts, 100);  // the generator does exercise conflicts
 }
 
+// Found by outpost-sim (seed 188): the other side deleted the whitespace the incoming edit
+// had inserted words around, and two typed words came out glued ("d0n12d0n13").
+TEST(TextMerge, WordsInsertedAroundADeletedSpaceStaySeparate) {
+  TextMerge merged = merge_text(" d0n3", "d0n3 d3n5 web9 d3n15", "d0n12 d0n13 d0n14 d0n3");
+  EXPECT_EQ(words_of(merged.text + " " + merged.conflict),
+            (std::set<std::string>{"d0n12", "d0n13", "d0n14", "d0n3", "d3n5", "web9", "d3n15"}))
+      << merged.text;
+}
+
+TEST(TextMerge, NoMergedWordIsTwoWordsGluedTogether) {
+  // Bases with stray whitespace; each side inserts unique words and drops some whitespace.
+  std::mt19937_64 random(11);
+  const std::vector<std::string> bases = {" a", "a ", " a  b ", "a\nb", "  ", "a b c"};
+  for (int round = 0; round < 2000; ++round) {
+    const std::string& base = bases[random() % bases.size()];
+    auto edit = [&](const std::string& prefix) {
+      std::string text = base;
+      for (int i = 0; i < 2; ++i) {
+        size_t at = random() % (text.size() + 1);
+        if (random() % 3 == 0 && at < text.size() && text[at] == ' ') {
+          text.erase(at, 1);
+        } else {
+          text.insert(at, (random() % 2 ? " " : "") + prefix + std::to_string(i) + " ");
+        }
+      }
+      return text;
+    };
+    const std::string current = edit("t");
+    const std::string incoming = edit("o");
+    TextMerge merged = merge_text(base, current, incoming);
+    std::set<std::string> inputs = words_of(base + " " + current + " " + incoming);
+    std::string conflict = merged.conflict;
+    for (size_t at; (at = conflict.find(kConflictSeparator)) != std::string::npos;) {
+      conflict.replace(at, kConflictSeparator.size(), " ");
+    }
+    for (const std::string& word : words_of(merged.text + " " + conflict)) {
+      EXPECT_TRUE(inputs.count(word))
+          << "'" << word << "' merging base '" << base << "' current '" << current << "' incoming '"
+          << incoming << "' -> '" << merged.text << "'";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace outpost

@@ -1,5 +1,8 @@
 // What a device and the server hold, as comparable maps, for convergence checks:
-// "collection/key" -> (version, serialized record), byte for byte.
+// "collection/key" -> (version, serialized record), byte for byte. Shared by the sync
+// test suites and the deterministic simulator (apps/outpost-sim), so it uses no test
+// framework: a side that cannot be read shows up as an "!error" entry, which makes any
+// comparison with a readable side fail visibly.
 #pragma once
 
 #include <map>
@@ -14,6 +17,9 @@
 namespace outpost::testing {
 
 using RecordView = std::map<std::string, std::pair<uint64_t, std::string>>;
+
+// Key of the entry that reports a read error (it sorts before every "collection/key").
+inline constexpr const char* kViewErrorKey = "!error";
 
 // Every current record of these scopes on the server.
 RecordView server_view(ServerStore& store, const std::vector<std::string>& scopes);

@@ -1,0 +1,93 @@
+// One simulated device: its replica file, the real SyncClient, and the connection logic of
+// transport/sync_agent.cpp replayed over the simulated network (connect -> on_connected
+// and a pull; one request at a time, a pipelined pull as a page arrives; a lost
+// connection -> on_request_failed and a reconnect after jittered backoff). kill() drops
+// the Replica and the client mid-flight without any goodbye; open() reopens the file.
+// Thread rules: one object per device, used by the simulation's single thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "apps/outpost-sim/network.h"
+#include "apps/outpost-sim/sim_random.h"
+#include "apps/outpost-sim/trace.h"
+#include "engine/mutator.h"
+#include "engine/replica.h"
+#include "engine/server_core.h"
+#include "engine/sync_client.h"
+
+namespace outpost::sim {
+
+// Named limits of the device model.
+struct DeviceLimits {
+  static constexpr uint64_t kBackoffBaseMs = 50;
+  static constexpr uint64_t kBackoffMaxMs = 4000;
+  static constexpr uint32_t kChangesPerPull = 20;  // small pages: many round trips
+  static constexpr uint32_t kMutationsPerPush = 8;
+  static constexpr uint32_t kFetchKeys = 5;
+};
+
+class SimDevice {
+ public:
+  SimDevice(int index, Principal who, std::string path, std::string client_id, Trace& trace,
+            SimRandom& random);
+
+  int index() const { return index_; }
+  const std::string& name() const { return who_.device; }
+  const Principal& who() const { return who_; }
+  const std::string& client_id() const { return client_id_; }
+
+  Status open(const Schema& schema, const MutatorRegistry& mutators);
+  // The app dies (SIGKILL): its files stay as they are on disk this instant (no clean
+  // close, see crash_image.h), objects are dropped without finishing anything, and its
+  // connection goes away (requests in flight may still reach the server).
+  Status kill(SimNetwork& network, int64_t now_ms);
+  bool alive() const { return replica_ != nullptr; }
+  Replica& replica() { return *replica_; }
+  SyncClient& client() { return *client_; }
+
+  bool connected() const { return connection_ != 0; }
+  uint64_t connection() const { return connection_; }
+  // Connects when due (alive, not partitioned or asleep, backoff over).
+  Status maybe_connect(SimNetwork& network, int64_t now_ms);
+  // The device drops its connection (reset, partition, sleep); it reconnects later.
+  void disconnect(SimNetwork& network, int64_t now_ms, const std::string& why);
+  // The network says the connection is gone.
+  void on_closed(SimNetwork& network, uint64_t connection, int64_t now_ms);
+  // A frame from the server on `connection`.
+  Status on_frame(SimNetwork& network, uint64_t connection, const std::string& bytes,
+                  int64_t now_ms);
+  // Sends the next request if none is in flight.
+  Status pump(SimNetwork& network, int64_t now_ms);
+
+  // Up to date: connected, nothing in flight or pending, not behind.
+  bool settled() const;
+
+  // The device's clock is off by this much (mutations carry created_ms from it).
+  int64_t clock_skew_ms = 0;
+  bool partitioned = false;
+  int64_t down_until_ms = 0;  // asleep or killed until then
+
+  uint64_t next_word = 0;  // the device's typed-word counter (survives kills: it is the user)
+
+ private:
+  void send(SimNetwork& network, const protocol::ClientFrame& frame, int64_t now_ms);
+  void lose_connection(int64_t now_ms);
+  std::string frame_summary(const protocol::ClientFrame& frame) const;
+
+  int index_;
+  Principal who_;
+  std::string path_;
+  std::string client_id_;
+  Trace& trace_;
+  SimRandom& random_;
+  std::unique_ptr<Replica> replica_;
+  std::unique_ptr<SyncClient> client_;
+  uint64_t connection_ = 0;
+  int64_t reconnect_at_ms_ = 0;
+  Backoff backoff_{DeviceLimits::kBackoffBaseMs, DeviceLimits::kBackoffMaxMs};
+};
+
+}  // namespace outpost::sim

@@ -1,0 +1,154 @@
+#include "apps/outpost-sim/sim_cli.h"
+
+#include <charconv>
+
+namespace outpost::sim {
+namespace {
+
+constexpr uint64_t kMaxSweep = 1'000'000;
+constexpr int kMaxDevices = 64;
+constexpr int kMaxUsers = 64;
+constexpr int kMaxSteps = 10'000'000;
+
+Result<uint64_t> parse_u64(const std::string& flag, const std::string& text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return error(ErrorCode::kInvalidArgument, flag + ": not a number: '" + text + "'");
+  }
+  return value;
+}
+
+Result<int> parse_int(const std::string& flag, const std::string& text, int lo, int hi) {
+  OUTPOST_ASSIGN_OR_RETURN(uint64_t value, parse_u64(flag, text));
+  if (value < static_cast<uint64_t>(lo) || value > static_cast<uint64_t>(hi)) {
+    return error(ErrorCode::kInvalidArgument,
+                 flag + " must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return static_cast<int>(value);
+}
+
+Result<double> parse_probability(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  double value = strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+    return error(ErrorCode::kInvalidArgument,
+                 flag + ": a probability in [0, 1], not '" + text + "'");
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string cli_usage() {
+  return R"(usage: outpost-sim [--seed S | --seeds A..B] [--devices N] [--users M] [--steps K]
+                   [fault knobs] [--verbose] [--no-shrink] [--dir DIR] [--keep]
+
+Runs the deterministic simulation of devices, the network and the server (docs/reliability.md).
+A failing seed prints the violated invariant, a minimal trace and the kept run directory;
+the exit code is 1 when any seed fails.
+
+  --seed S            one run (default 1)
+  --seeds A..B        every seed from A to B
+  --devices N         devices (default 4), spread round-robin over the users
+  --users M           users (default 3), alternating between tenants acme and globex
+  --steps K           steps before quiescence (default 400)
+  --verbose           print the trace as it happens
+  --no-shrink         do not look for the smallest failing step count
+  --dir DIR           where run directories go (default /dev/shm, else $TMPDIR or /tmp)
+  --keep              keep the run directory even when the run passes
+fault knobs (probabilities; per frame for the network, else per step):
+  --drop P (0.01)  --duplicate P (0.02)  --straggle P (0.3)  --reset P (0.01)
+  --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
+  --compact P (0.01)  --platform P (0.12)  --mutate P (0.35)
+  --no-faults         all fault probabilities 0 (the workload and the platform still run)
+  --lossy-restart     checker self-test: a server restart forgets every write since the
+                      previous restart (a lying disk); the invariants must fail
+)";
+}
+
+Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
+  CliOptions cli;
+  FaultOptions& faults = cli.sim.faults;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    auto value = [&]() -> Result<std::string> {
+      if (i + 1 >= args.size()) return error(ErrorCode::kInvalidArgument, flag + " needs a value");
+      return args[++i];
+    };
+    auto probability = [&](double& out) -> Status {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(out, parse_probability(flag, text));
+      return Status::Ok();
+    };
+    if (flag == "--help" || flag == "-h") {
+      cli.help = true;
+    } else if (flag == "--seed") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(cli.first_seed, parse_u64(flag, text));
+      cli.last_seed = cli.first_seed;
+    } else if (flag == "--seeds") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      size_t dots = text.find("..");
+      if (dots == std::string::npos) {
+        return error(ErrorCode::kInvalidArgument, "--seeds takes A..B, not '" + text + "'");
+      }
+      OUTPOST_ASSIGN_OR_RETURN(cli.first_seed, parse_u64(flag, text.substr(0, dots)));
+      OUTPOST_ASSIGN_OR_RETURN(cli.last_seed, parse_u64(flag, text.substr(dots + 2)));
+      if (cli.last_seed < cli.first_seed || cli.last_seed - cli.first_seed >= kMaxSweep) {
+        return error(ErrorCode::kInvalidArgument, "--seeds A..B needs A <= B and at most " +
+                                                      std::to_string(kMaxSweep) + " seeds");
+      }
+    } else if (flag == "--devices") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(cli.sim.devices, parse_int(flag, text, 1, kMaxDevices));
+    } else if (flag == "--users") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(cli.sim.users, parse_int(flag, text, 1, kMaxUsers));
+    } else if (flag == "--steps") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(cli.sim.steps, parse_int(flag, text, 0, kMaxSteps));
+    } else if (flag == "--verbose") {
+      cli.sim.verbose = true;
+    } else if (flag == "--no-shrink") {
+      cli.shrink = false;
+    } else if (flag == "--lossy-restart") {
+      cli.sim.lossy_server_restart = true;
+    } else if (flag == "--keep") {
+      cli.sim.keep_files = true;
+    } else if (flag == "--dir") {
+      OUTPOST_ASSIGN_OR_RETURN(cli.sim.dir, value());
+    } else if (flag == "--drop") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.network.drop));
+    } else if (flag == "--duplicate") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.network.duplicate));
+    } else if (flag == "--straggle") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.network.straggle));
+    } else if (flag == "--reset") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.reset));
+    } else if (flag == "--partition") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.partition));
+    } else if (flag == "--kill") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.kill));
+    } else if (flag == "--restart") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.restart));
+    } else if (flag == "--sleep") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.sleep));
+    } else if (flag == "--compact") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.compact));
+    } else if (flag == "--platform") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.platform));
+    } else if (flag == "--mutate") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.mutate));
+    } else if (flag == "--no-faults") {
+      faults.network.drop = faults.network.duplicate = faults.network.straggle = 0;
+      faults.reset = faults.partition = faults.kill = faults.restart = faults.sleep = 0;
+      faults.compact = 0;
+    } else {
+      return error(ErrorCode::kInvalidArgument, "unknown flag '" + flag + "' (see --help)");
+    }
+  }
+  return cli;
+}
+
+}  // namespace outpost::sim

@@ -1,0 +1,83 @@
+// One deterministic run: N devices of M users in two tenants, the real SyncClient,
+// Replica and ServerCore over real SQLite files in a temporary directory, a simulated
+// clock and the seeded network of network.h. K steps of workload, platform events and
+// faults, then quiescence (faults off, everyone healed, woken and reconnected, run until
+// every device is settled) and the checker. Everything is drawn from one seed.
+// Thread rules: run_simulation is a plain function; runs share nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/outpost-sim/checker.h"
+#include "apps/outpost-sim/network.h"
+
+namespace outpost::sim {
+
+// Per-step fault probabilities (each step draws each of them once).
+struct FaultOptions {
+  NetworkFaults network;
+  double reset = 0.01;       // a device's connection is reset
+  double partition = 0.004;  // a device is cut off (heals after 1-20 s)
+  double kill = 0.008;       // a device is killed (reopened from its file after 0.1-5 s)
+  double restart = 0.003;    // the server restarts
+  double sleep = 0.004;      // a device sleeps 20-60 s while its scopes are compacted past it
+  double compact = 0.01;     // a random scope is compacted, keeping 0-8 log entries
+  double platform = 0.12;    // the platform makes an edit for a random user
+  double mutate = 0.35;      // a random device's user does something
+};
+
+struct SimOptions {
+  uint64_t seed = 1;
+  int devices = 4;
+  int users = 3;
+  int steps = 400;
+  FaultOptions faults;
+  bool verbose = false;
+  // Where run directories go; default /dev/shm when writable (SQLite's fsyncs cost
+  // nothing there: the simulated kills are in-process), else $TMPDIR, else /tmp.
+  std::string dir;
+  bool keep_files = false;      // keep the run's SQLite files even when it passes
+  bool keep_on_failure = true;  // keep them when it fails (the path is printed)
+  // Checker self-test (--lossy-restart): each server restart loses every write since the
+  // previous one. The invariants must then fail.
+  bool lossy_server_restart = false;
+  // Quiescence must settle within this many simulated milliseconds.
+  int64_t quiesce_budget_ms = 10 * 60 * 1000;
+};
+
+struct SimStats {
+  uint64_t steps = 0;
+  uint64_t mutations = 0;
+  uint64_t local_refusals = 0;
+  uint64_t server_rejections = 0;
+  uint64_t words_typed = 0;
+  uint64_t frames = 0;
+  uint64_t drops = 0;
+  uint64_t ghosts = 0;
+  uint64_t connections = 0;
+  uint64_t resets = 0;
+  uint64_t partitions = 0;
+  uint64_t kills = 0;
+  uint64_t restarts = 0;
+  uint64_t sleeps = 0;
+  uint64_t compactions = 0;
+  uint64_t platform_events = 0;
+  int64_t quiesce_ms = 0;  // simulated time quiescence took
+  void add(const SimStats& other);
+};
+
+struct SimResult {
+  std::vector<Violation> violations;
+  SimStats stats;
+  uint64_t trace_hash = 0;
+  uint64_t trace_events = 0;
+  std::vector<std::string> trace;  // for a failing run: the events that matter
+  std::string dir;                 // kept on failure
+  bool ok() const { return violations.empty(); }
+};
+
+SimResult run_simulation(const SimOptions& options);
+
+}  // namespace outpost::sim
