@@ -70,7 +70,14 @@ Status status_for(std::string_view what, const std::exception& e) {
   std::string message(what);
   message += ": ";
   message += e.what();
+  // libpq's messages span lines ("...failed: Connection refused\n\tIs the server..."):
+  // one line each, for logs and error frames.
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  for (size_t at = message.find('\n'); at != std::string::npos; at = message.find('\n', at)) {
+    size_t end = at + 1;
+    while (end < message.size() && (message[end] == '\t' || message[end] == ' ')) ++end;
+    message.replace(at, end - at, "; ");
+  }
   if (connection_lost(e) || dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) {
     return error(ErrorCode::kUnavailable, message);
   }
