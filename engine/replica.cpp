@@ -326,6 +326,10 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     // UI reads hit memory-mapped pages and a larger page cache instead of a read() per page.
     db.exec("PRAGMA mmap_size = 268435456");
     db.exec("PRAGMA cache_size = -16384");
+    if (!options.read_only) {
+      db.exec("PRAGMA wal_autocheckpoint = " +
+              std::to_string(std::max(0, options.wal_autocheckpoint_pages)));
+    }
     replica->impl_ = std::make_unique<Impl>(std::move(db), schema);
     Impl& impl = *replica->impl_;
     for (const auto& collection : schema.collections()) {
@@ -1048,6 +1052,16 @@ Status Replica::check_integrity() {
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "integrity_check");
+  }
+}
+
+Status Replica::set_wal_autocheckpoint(int pages) {
+  if (pages < 0) return error(ErrorCode::kInvalidArgument, "wal_autocheckpoint below 0");
+  try {
+    impl_->db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "wal_autocheckpoint");
   }
 }
 

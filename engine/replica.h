@@ -40,6 +40,11 @@ struct ReplicaOptions {
   std::string user;
   // A fixed client id (tests, simulator); random when empty on first open.
   std::string client_id;
+  // SQLite checkpoints the WAL inside the commit that takes it past this many pages, so
+  // that commit pays the copy and the fsync (milliseconds: the p99 of a save). 0: never
+  // automatically; the owner checkpoints from another thread (transport/wal_checkpointer.h,
+  // which SyncAgent runs) and a larger value bounds the WAL should that fall behind.
+  int wal_autocheckpoint_pages = 1000;
 };
 
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
@@ -192,6 +197,8 @@ class Replica {
 
   // Runs PRAGMA integrity_check; Ok when the file is sound.
   Status check_integrity();
+  // See ReplicaOptions::wal_autocheckpoint_pages. kInvalidArgument for a negative value.
+  Status set_wal_autocheckpoint(int pages);
 
   class Impl;
 

@@ -905,6 +905,11 @@ SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
   client_ = std::make_unique<SyncClient>(*replica_, options_.client);
   client_->set_urgent_first(options_.urgent_first);
   progress_ = client_->progress();
+  if (options_.background_checkpoints && !replica_->path().empty() &&
+      replica_->path() != ":memory:" &&
+      replica_->set_wal_autocheckpoint(kWalSafetyAutocheckpointPages).ok()) {
+    checkpointer_ = std::make_unique<WalCheckpointer>(replica_->path());
+  }
 }
 
 SyncAgent::~SyncAgent() {

@@ -29,6 +29,7 @@
 #include "engine/status.h"
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
+#include "transport/wal_checkpointer.h"
 
 namespace outpost {
 
@@ -94,6 +95,11 @@ struct SyncAgentOptions {
   SyncClientOptions client;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
+  // Checkpoint the replica's WAL from a thread of the agent's own (transport/
+  // wal_checkpointer.h) for as long as the agent exists, so no commit — a draft save the UI
+  // waits for — pays the checkpoint's copy and fsync. false: SQLite's automatic checkpoint
+  // inside commits (ReplicaOptions::wal_autocheckpoint_pages).
+  bool background_checkpoints = true;
 
   // Loop thread, after each applied response or phase change.
   std::function<void(const SyncProgress&)> on_progress;
@@ -189,6 +195,7 @@ class SyncAgent {
   ServerAddress address_;
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<SyncClient> client_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
 
   // start() and stop() hold lifecycle_mutex_ (stop() while joining the threads, so code on
   // the loop thread never takes it); loop_mutex_ only guards the loop_ pointer.

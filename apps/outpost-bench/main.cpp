@@ -80,7 +80,17 @@ void run_device_scenarios(BenchContext& context) {
                    params);
   }
   if (context.options.wants("draft_save")) {
-    report_samples(context, "draft_save", fixture.draft_save(quick ? 500 : 5'000), params);
+    // As an app with a SyncAgent gets it (checkpoints on the agent's thread), then with
+    // SQLite's default (the commit that fills the WAL checkpoints it).
+    const int saves = quick ? 500 : 5'000;
+    fixture.set_background_checkpoints(true);
+    std::vector<Param> background = params;
+    background.push_back(param("checkpoints", "background"));
+    report_samples(context, "draft_save", fixture.draft_save(saves), background);
+    fixture.set_background_checkpoints(false);
+    std::vector<Param> in_commit = params;
+    in_commit.push_back(param("checkpoints", "in_commit"));
+    report_samples(context, "draft_save.commit_checkpoints", fixture.draft_save(saves), in_commit);
   }
 }
 

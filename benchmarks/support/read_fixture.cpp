@@ -128,6 +128,21 @@ ReadFixture::ReadFixture(const std::string& dir, ReadFixtureOptions options)
 
 ReadFixture::~ReadFixture() = default;
 
+void ReadFixture::set_background_checkpoints(bool on) {
+  constexpr int kSqliteDefaultAutocheckpoint = 1000;
+  const int pages = on ? kWalSafetyAutocheckpointPages : kSqliteDefaultAutocheckpoint;
+  Status set = replica_->set_wal_autocheckpoint(pages);
+  if (!set.ok()) throw std::runtime_error(set.to_string());
+  plain_->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+  if (on) {
+    replica_checkpointer_ = std::make_unique<WalCheckpointer>(replica_->path());
+    plain_checkpointer_ = std::make_unique<WalCheckpointer>(plain_->getFilename());
+  } else {
+    replica_checkpointer_.reset();
+    plain_checkpointer_.reset();
+  }
+}
+
 void ReadFixture::load() {
   uint64_t version = 1;
   SQLite::Transaction tx(*plain_);

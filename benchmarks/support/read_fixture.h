@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/replica.h"
+#include "transport/wal_checkpointer.h"
 
 namespace outpost::bench {
 
@@ -49,6 +50,10 @@ class ReadFixture {
   // mutate("save_draft") (table + outbox, one transaction) vs an autocommit upsert.
   Samples draft_save(int iterations);
 
+  // Both databases checkpoint their WAL from a WalCheckpointer thread (what SyncAgent
+  // does for its replica) instead of inside the commit that fills it (SQLite's default).
+  void set_background_checkpoints(bool on);
+
   const ReadFixtureOptions& options() const { return options_; }
 
  private:
@@ -58,6 +63,8 @@ class ReadFixture {
   ReadFixtureOptions options_;
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<SQLite::Database> plain_;
+  std::unique_ptr<WalCheckpointer> replica_checkpointer_;
+  std::unique_ptr<WalCheckpointer> plain_checkpointer_;
   int drafts_saved_ = 0;
 };
 
