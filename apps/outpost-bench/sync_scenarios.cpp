@@ -319,6 +319,8 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
+  fprintf(stderr, "outpost-bench: fanout: %d of %d devices ready, measuring %d rounds\n",
+          ready_devices, devices, rounds);
   std::vector<ProcessUsage> usage_before;
   for (auto& server : context.servers) usage_before.push_back(server->usage());
   const double devices_cpu_before = process_usage(getpid()).cpu_seconds;
