@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "outpost/mutations.pb.h"
 #include "transport/sync_agent.h"
 
 namespace outpost::bench {
@@ -27,12 +28,20 @@ using Clock = std::chrono::steady_clock;
 constexpr int kOpeningAtOnce = 128;
 constexpr auto kOpenTimeout = std::chrono::minutes(3);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
+constexpr auto kPokeRoundTimeout = std::chrono::seconds(20);
+constexpr auto kPokePause = std::chrono::milliseconds(200);
+constexpr auto kWriterReadyTimeout = std::chrono::seconds(30);
 
 struct Counters {
   int opened = 0;
   int failed = 0;
   int dropped = 0;  // opened, then closed by the server or an error
   std::string first_error;
+  // The poke rounds: a frame arriving while a round is on counts once per connection.
+  int round = 0;
+  Clock::time_point round_started;
+  int poked = 0;  // connections that got this round's frame
+  std::vector<double> poke_ms;
 };
 
 // One idle device: connects, upgrades, then keeps a read pending (Beast answers pings
@@ -90,6 +99,13 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
         return;
       }
       self->buffer_.clear();
+      Counters& c = self->counters_;
+      if (c.round > self->poked_round_) {
+        self->poked_round_ = c.round;
+        ++c.poked;
+        c.poke_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - c.round_started).count());
+      }
       self->read();
     });
   }
@@ -110,11 +126,13 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   std::string host_, target_, authorization_;
   std::function<void()> settled_;
   bool open_ = false;
+  int poked_round_ = 0;
 };
 
 }  // namespace
 
-Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold) {
+Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
+                            int poke_rounds) {
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
   OUTPOST_ASSIGN_OR_RETURN(std::string token,
                            context.tokens->issue(kIdleTenant, "agent-idle", "idle-device"));
@@ -159,11 +177,50 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
   const double open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   io.restart();
   io.run_for(hold);
-
   double rss = 0;
   for (auto& server : context.servers) rss += server->usage().rss_mib;
   const int open = counters.opened - counters.dropped;
   const int dropped = counters.dropped;
+
+  // Pokes: another device of the same agent saves a draft; every idle connection should
+  // get a poke frame (it would then pull). The time until each has it is the server's
+  // fan-out alone, without 10,000 devices' own work on these cores.
+  SyncAgentOptions writer_options;
+  writer_options.server_url = context.server_url(0);
+  OUTPOST_ASSIGN_OR_RETURN(writer_options.token,
+                           context.tokens->issue(kIdleTenant, "agent-idle", "idle-writer"));
+  writer_options.replica_path = context.scenario_dir("idle_connections") + "/writer.db";
+  OUTPOST_ASSIGN_OR_RETURN(auto writer, SyncAgent::open(writer_options));
+  OUTPOST_RETURN_IF_ERROR(writer->start());
+  const auto writer_deadline = Clock::now() + kWriterReadyTimeout;
+  while (Clock::now() < writer_deadline && writer->state() != AgentState::kConnected) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  int incomplete_rounds = 0;
+  for (int round = 1; round <= poke_rounds; ++round) {
+    counters.poked = 0;
+    counters.round_started = Clock::now();
+    counters.round = round;
+    OUTPOST_RETURN_IF_ERROR(writer->post([round](Replica& replica) {
+      mutations::SaveDraft args;
+      args.mutable_draft()->set_id("draft-idle");
+      args.mutable_draft()->set_interaction_id("conv-idle");
+      args.mutable_draft()->set_body("revision " + std::to_string(round));
+      (void)replica.mutate("save_draft", args, round);
+    }));
+    const auto round_deadline = Clock::now() + kPokeRoundTimeout;
+    while (counters.poked < open && Clock::now() < round_deadline) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(1));
+    }
+    if (counters.poked < open) ++incomplete_rounds;
+    counters.round = 0;
+    io.restart();
+    io.run_for(kPokePause);
+  }
+  writer->stop();
+
   for (auto& client : clients) client->close();
   io.restart();
   io.run_for(std::chrono::milliseconds(200));
@@ -186,6 +243,19 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
   params.push_back(param("rss_before_mib", rss_before));
   params.push_back(param("kib_per_connection", open > 0 ? (rss - rss_before) * 1024 / open : 0.0));
   context.report.add({"idle_connections.server_rss", rss, "MiB", 0, 0, params});
+  std::vector<Param> poke_params = context.common_params();
+  for (Param p : {param("connections", open), param("rounds", poke_rounds),
+                  param("delivered", static_cast<uint64_t>(counters.poke_ms.size())),
+                  param("expected", static_cast<uint64_t>(open) * poke_rounds),
+                  param("incomplete_rounds", incomplete_rounds)}) {
+    poke_params.push_back(std::move(p));
+  }
+  for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
+    std::vector<Param> with_stat = poke_params;
+    with_stat.push_back(param("stat", name));
+    context.report.add({"idle_connections.poke", percentile(counters.poke_ms, p), "ms", 0, 0,
+                        std::move(with_stat)});
+  }
   return Status::Ok();
 }
 

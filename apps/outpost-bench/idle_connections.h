@@ -15,7 +15,9 @@ namespace outpost::bench {
 inline constexpr const char* kIdleTenant = "idle";
 
 // Opens `connections` streams (spread over the servers), holds them for `hold`, reports
-// how many stayed open and the servers' RSS. Errors: none of them could be opened.
-Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold);
+// how many stayed open and the servers' RSS; then `poke_rounds` times a change in their
+// scope, until each connection has its poke frame. Errors: none could be opened.
+Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
+                            int poke_rounds);
 
 }  // namespace outpost::bench

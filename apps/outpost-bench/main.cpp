@@ -126,8 +126,8 @@ Status run(BenchContext& context) {
     }
   }
   if (o.wants("idle_connections")) {
-    OUTPOST_RETURN_IF_ERROR(
-        run_idle_connections(context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10)));
+    OUTPOST_RETURN_IF_ERROR(run_idle_connections(
+        context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
   }
   return context.stop_servers();
 }
