@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_set>
@@ -81,6 +82,19 @@ const char* op_sql(Condition::Op op) {
   return " = ?";
 }
 
+// Resets a cached statement when the read ends (however it ends), so that no read
+// transaction stays open between calls.
+struct ResetOnExit {
+  SQLite::Statement& statement;
+  ~ResetOnExit() {
+    try {
+      statement.reset();
+    } catch (const SQLite::Exception&) {
+      // The statement's last step failed: that error was reported by the step itself.
+    }
+  }
+};
+
 // Parses the `_body` blobs in the statement's first column, one record per row.
 Result<std::vector<std::unique_ptr<Message>>> read_records(SQLite::Statement& statement,
                                                            const Collection& collection) {
@@ -126,6 +140,18 @@ class Replica::Impl : public RecordAccess {
     return *it->second;
   }
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+
+  // The statement of a query or search: cached like the others (a UI runs the same few
+  // queries over and over; preparing one costs as much as reading a page of results), up
+  // to kMaxCachedStatements distinct ones; past that, prepared into `once` for this call.
+  SQLite::Statement& cached_or_once(const std::string& sql,
+                                    std::optional<SQLite::Statement>& once) {
+    if (statements.size() < kMaxCachedStatements || statements.count(sql) != 0) {
+      return cached(sql.c_str());
+    }
+    return once.emplace(db, sql);
+  }
+  static constexpr size_t kMaxCachedStatements = 256;
 
   // Bulk-indexes the rows written in this transaction; call right before committing.
   void flush_search() {
@@ -395,7 +421,9 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
   sql += " ORDER BY " + order + (query.descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
   try {
-    SQLite::Statement statement(impl_->db, sql);
+    std::optional<SQLite::Statement> once;
+    SQLite::Statement& statement = impl_->cached_or_once(sql, once);
+    ResetOnExit reset{statement};
     for (size_t i = 0; i < query.where.size(); ++i) {
       bind_value(statement, static_cast<int>(i + 1), query.where[i].value);
     }
@@ -476,7 +504,9 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
                     ") ORDER BY " + order + (options.descending ? " DESC" : " ASC");
   if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
-    SQLite::Statement statement(impl_->db, sql);
+    std::optional<SQLite::Statement> once;
+    SQLite::Statement& statement = impl_->cached_or_once(sql, once);
+    ResetOnExit reset{statement};
     statement.bind(1, match);
     statement.bind(2, pattern);
     return read_records(statement, *collection);
