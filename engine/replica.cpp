@@ -356,6 +356,7 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
       db.exec("PRAGMA wal_autocheckpoint = " +
               std::to_string(std::max(0, options.wal_autocheckpoint_pages)));
     }
+    replica->autocheckpoint_pages_ = options.wal_autocheckpoint_pages;
     replica->impl_ = std::make_unique<Impl>(std::move(db), schema);
     Impl& impl = *replica->impl_;
     for (const auto& collection : schema.collections()) {
@@ -1085,14 +1086,39 @@ Status Replica::check_integrity() {
   }
 }
 
-Status Replica::set_wal_autocheckpoint(int pages) {
-  if (pages < 0) return error(ErrorCode::kInvalidArgument, "wal_autocheckpoint below 0");
-  try {
-    impl_->db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
-    return Status::Ok();
-  } catch (const SQLite::Exception& e) {
-    return from_sqlite(e, "wal_autocheckpoint");
+namespace {
+
+// The WAL hook of a replica whose checkpoints are handed off (it replaces SQLite's own
+// automatic checkpoint, which is a WAL hook too).
+int handed_off_wal_hook(void* arg, sqlite3* db, const char* name, int pages) {
+  auto* handoff = static_cast<Replica::CheckpointHandoff*>(arg);
+  if (pages >= handoff->bound_pages) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (pages >= handoff->request_pages) {
+    handoff->request();
   }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+Status Replica::hand_off_checkpoints(std::function<void()> request, int request_pages,
+                                     int bound_pages) {
+  sqlite3* db = impl_->db.getHandle();
+  if (!request) {
+    sqlite3_wal_autocheckpoint(db, std::max(0, autocheckpoint_pages_));
+    checkpoint_handoff_.reset();
+    return Status::Ok();
+  }
+  if (request_pages <= 0 || bound_pages < request_pages) {
+    return error(ErrorCode::kInvalidArgument,
+                 "checkpoint hand-off needs 0 < request_pages <= bound_pages");
+  }
+  auto handoff = std::make_unique<CheckpointHandoff>(
+      CheckpointHandoff{std::move(request), request_pages, bound_pages});
+  sqlite3_wal_hook(db, handed_off_wal_hook, handoff.get());
+  checkpoint_handoff_ = std::move(handoff);
+  return Status::Ok();
 }
 
 }  // namespace outpost

@@ -906,9 +906,12 @@ SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
   client_->set_urgent_first(options_.urgent_first);
   progress_ = client_->progress();
   if (options_.background_checkpoints && !replica_->path().empty() &&
-      replica_->path() != ":memory:" &&
-      replica_->set_wal_autocheckpoint(kWalSafetyAutocheckpointPages).ok()) {
+      replica_->path() != ":memory:") {
     checkpointer_ = std::make_unique<WalCheckpointer>(replica_->path());
+    Status handed = replica_->hand_off_checkpoints(
+        [checkpointer = checkpointer_.get()] { checkpointer->poke(); }, kWalCheckpointRequestPages,
+        kWalSafetyAutocheckpointPages);
+    if (!handed.ok()) checkpointer_.reset();
   }
 }
 

@@ -193,9 +193,10 @@ class SyncAgent {
 
   SyncAgentOptions options_;
   ServerAddress address_;
+  // Declared before the replica, whose commits poke it, so that it outlives them.
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<SyncClient> client_;
-  std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
 
   // start() and stop() hold lifecycle_mutex_ (stop() while joining the threads, so code on
   // the loop thread never takes it); loop_mutex_ only guards the loop_ pointer.

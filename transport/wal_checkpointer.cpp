@@ -16,11 +16,14 @@ WalCheckpointer::~WalCheckpointer() {
 }
 
 void WalCheckpointer::poke() {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
+    if (poked_) return;
     poked_ = true;
+    wake = waiting_;
   }
-  wake_.notify_all();
+  if (wake) wake_.notify_all();
 }
 
 void WalCheckpointer::stop() {
@@ -47,7 +50,9 @@ void WalCheckpointer::run() {
   int64_t last_log = -1, last_copied = -1;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_ || poked_; });
+    waiting_ = true;
+    wake_.wait(lock, [this] { return stopping_ || poked_; });
+    waiting_ = false;
     if (stopping_) break;
     poked_ = false;
     lock.unlock();
@@ -75,6 +80,8 @@ void WalCheckpointer::run() {
     lock.lock();
     last_error_ = result;
     if (copied) ++checkpoints_;
+    // Pokes during the pause are remembered (poked_) and answered after it.
+    wake_.wait_for(lock, options_.min_interval, [this] { return stopping_; });
   }
 }
 

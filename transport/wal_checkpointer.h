@@ -1,8 +1,10 @@
 // Checkpoints a replica's WAL from its own thread and its own SQLite connection, so that
 // no commit of the device (a draft save the UI waits for) pays the copy and the fsync.
-// SyncAgent runs one for its replica; the replica's own automatic checkpoint is then only
-// a bound (ReplicaOptions::wal_autocheckpoint_pages). A PASSIVE checkpoint never blocks
-// the writer or the readers: what it cannot copy yet waits for the next pass.
+// SyncAgent runs one for its replica: Replica::hand_off_checkpoints pokes it once the WAL
+// holds kWalCheckpointRequestPages, and the replica checkpoints itself only past
+// kWalSafetyAutocheckpointPages. It passes only when poked (an idle device never wakes for
+// it). A PASSIVE checkpoint never blocks the writer or the readers: what it cannot copy
+// yet waits for the next poke.
 // Thread rules: construct and destroy from one thread; the work runs on a private thread.
 #pragma once
 
@@ -21,21 +23,24 @@ namespace outpost {
 // checkpointer does the work, near enough to bound the WAL (4 KiB pages: 64 MiB) if it
 // cannot keep up.
 inline constexpr int kWalSafetyAutocheckpointPages = 16384;
+// The WAL size at which the replica asks for a checkpoint (SQLite's own default).
+inline constexpr int kWalCheckpointRequestPages = 1000;
 
 struct WalCheckpointerOptions {
-  // A pass every this often (a pass with nothing to copy costs a few microseconds).
-  std::chrono::milliseconds interval{200};
+  // At most one pass this often, however often it is poked.
+  std::chrono::milliseconds min_interval{100};
 };
 
 class WalCheckpointer {
  public:
   // Starts the thread; the first pass opens the replica file (which must exist).
+  // Any thread may poke() it.
   explicit WalCheckpointer(std::string replica_path, WalCheckpointerOptions options = {});
   ~WalCheckpointer();  // stop()s
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  // Runs a pass now (asynchronously).
+  // Asks for a pass (asynchronously; cheap, never blocks on the pass).
   void poke();
   // Finishes the pass in progress and joins. Idempotent.
   void stop();
@@ -53,6 +58,7 @@ class WalCheckpointer {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool poked_ = false;
+  bool waiting_ = false;  // the thread waits for a poke (so poke() must wake it)
   uint64_t checkpoints_ = 0;
   Status last_error_;
   std::thread thread_;

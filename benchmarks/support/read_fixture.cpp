@@ -129,18 +129,17 @@ ReadFixture::ReadFixture(const std::string& dir, ReadFixtureOptions options)
 ReadFixture::~ReadFixture() = default;
 
 void ReadFixture::set_background_checkpoints(bool on) {
-  constexpr int kSqliteDefaultAutocheckpoint = 1000;
-  const int pages = on ? kWalSafetyAutocheckpointPages : kSqliteDefaultAutocheckpoint;
-  Status set = replica_->set_wal_autocheckpoint(pages);
-  if (!set.ok()) throw std::runtime_error(set.to_string());
-  plain_->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+  Status set = Status::Ok();
   if (on) {
     replica_checkpointer_ = std::make_unique<WalCheckpointer>(replica_->path());
-    plain_checkpointer_ = std::make_unique<WalCheckpointer>(plain_->getFilename());
+    set = replica_->hand_off_checkpoints(
+        [checkpointer = replica_checkpointer_.get()] { checkpointer->poke(); },
+        kWalCheckpointRequestPages, kWalSafetyAutocheckpointPages);
   } else {
+    set = replica_->hand_off_checkpoints(nullptr, 0, 0);
     replica_checkpointer_.reset();
-    plain_checkpointer_.reset();
   }
+  if (!set.ok()) throw std::runtime_error(set.to_string());
 }
 
 void ReadFixture::load() {

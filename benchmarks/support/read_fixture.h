@@ -50,8 +50,9 @@ class ReadFixture {
   // mutate("save_draft") (table + outbox, one transaction) vs an autocommit upsert.
   Samples draft_save(int iterations);
 
-  // Both databases checkpoint their WAL from a WalCheckpointer thread (what SyncAgent
-  // does for its replica) instead of inside the commit that fills it (SQLite's default).
+  // The replica hands its WAL checkpoints to a WalCheckpointer thread (what SyncAgent
+  // does) instead of running them inside the commit that fills the WAL (SQLite's default,
+  // which the plain database keeps: the baseline is a plain autocommit write).
   void set_background_checkpoints(bool on);
 
   const ReadFixtureOptions& options() const { return options_; }
@@ -61,10 +62,9 @@ class ReadFixture {
 
   std::string dir_;
   ReadFixtureOptions options_;
+  std::unique_ptr<WalCheckpointer> replica_checkpointer_;  // outlives the replica's hook
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<SQLite::Database> plain_;
-  std::unique_ptr<WalCheckpointer> replica_checkpointer_;
-  std::unique_ptr<WalCheckpointer> plain_checkpointer_;
   int drafts_saved_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -59,7 +60,11 @@ TEST_F(WalCheckpointerTest, CopiesTheWalIntoTheDatabaseFromItsOwnConnection) {
   // Nothing was copied by the commits themselves.
   EXPECT_EQ(std::filesystem::file_size(dir_ + "/device.db"), db_size_before);
 
-  WalCheckpointer checkpointer(dir_ + "/device.db", {.interval = 10ms});
+  WalCheckpointer checkpointer(dir_ + "/device.db", {.min_interval = 10ms});
+  // It passes only when poked.
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(checkpointer.checkpoints(), 0u);
+  checkpointer.poke();
   const auto deadline = std::chrono::steady_clock::now() + kWaitBound;
   while (checkpointer.checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
@@ -82,7 +87,8 @@ TEST_F(WalCheckpointerTest, CopiesTheWalIntoTheDatabaseFromItsOwnConnection) {
 }
 
 TEST_F(WalCheckpointerTest, MissingFileIsAnErrorAndIsNotCreated) {
-  WalCheckpointer checkpointer(dir_ + "/absent.db", {.interval = 5ms});
+  WalCheckpointer checkpointer(dir_ + "/absent.db", {.min_interval = 5ms});
+  checkpointer.poke();
   const auto deadline = std::chrono::steady_clock::now() + kWaitBound;
   while (checkpointer.last_error().ok() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
@@ -93,10 +99,44 @@ TEST_F(WalCheckpointerTest, MissingFileIsAnErrorAndIsNotCreated) {
   EXPECT_EQ(checkpointer.checkpoints(), 0u);
 }
 
-TEST_F(WalCheckpointerTest, ReplicaRefusesANegativeAutocheckpoint) {
+TEST_F(WalCheckpointerTest, ReplicaHandsCheckpointsOffAndKeepsTheWalBounded) {
   auto replica = open_replica(1000);
-  EXPECT_EQ(replica->set_wal_autocheckpoint(-1).code(), ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(replica->set_wal_autocheckpoint(0).ok());
+  EXPECT_EQ(replica->hand_off_checkpoints([] {}, 0, 10).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(replica->hand_off_checkpoints([] {}, 20, 10).code(), ErrorCode::kInvalidArgument);
+
+  // Requests only once the WAL holds `request_pages`; never checkpoints itself below the
+  // bound.
+  WalCheckpointer checkpointer(dir_ + "/device.db", {.min_interval = 1ms});
+  std::atomic<int> requests{0};
+  auto request = [&] {
+    ++requests;
+    checkpointer.poke();
+  };
+  ASSERT_TRUE(replica->hand_off_checkpoints(request, 5000, 100000).ok());
+  const auto db_size_before = std::filesystem::file_size(dir_ + "/device.db");
+  save_drafts(*replica, 5);
+  EXPECT_EQ(requests.load(), 0);  // a few pages: no request
+  ASSERT_TRUE(replica->hand_off_checkpoints(request, 50, 100000).ok());
+  save_drafts(*replica, 100);
+  EXPECT_GT(requests.load(), 0);
+  const auto deadline = std::chrono::steady_clock::now() + kWaitBound;
+  while (checkpointer.checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GE(checkpointer.checkpoints(), 1u);
+  EXPECT_GT(std::filesystem::file_size(dir_ + "/device.db"), db_size_before);
+
+  // The bound: with nobody answering, the commit past `bound_pages` checkpoints itself.
+  checkpointer.stop();
+  ASSERT_TRUE(replica->hand_off_checkpoints([] {}, 10, 20).ok());
+  const auto size_before_bound = std::filesystem::file_size(dir_ + "/device.db");
+  save_drafts(*replica, 150);
+  EXPECT_GT(std::filesystem::file_size(dir_ + "/device.db"), size_before_bound);
+
+  // Restoring SQLite's automatic checkpoint works, and the replica is sound.
+  ASSERT_TRUE(replica->hand_off_checkpoints(nullptr, 0, 0).ok());
+  save_drafts(*replica, 10);
+  EXPECT_TRUE(replica->check_integrity().ok());
 }
 
 }  // namespace
