@@ -1,7 +1,8 @@
 #include "apps/outpost-bench/bench_options.h"
 
+#include "apps/outpost/cli_args.h"
+
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 
 namespace outpost::bench {
@@ -36,18 +37,6 @@ Status invalid(const std::string& message) {
 }
 
 template <typename Int>
-Status parse_int(const std::string& flag, const std::string& text, Int min, Int max, Int& out) {
-  Int value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return invalid(flag + " must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", not '" + text + "'");
-  }
-  out = value;
-  return Status::Ok();
-}
-
-template <typename Int>
 Status parse_list(const std::string& flag, const std::string& text, Int min, Int max,
                   std::vector<Int>& out) {
   out.clear();
@@ -56,9 +45,10 @@ Status parse_list(const std::string& flag, const std::string& text, Int min, Int
     size_t comma = text.find(',', start);
     if (comma == std::string::npos) comma = text.size();
     Int value{};
-    OUTPOST_RETURN_IF_ERROR(parse_int(flag, text.substr(start, comma - start), min, max, value));
+    OUTPOST_RETURN_IF_ERROR(
+        cli::parse_int(flag, text.substr(start, comma - start), min, max, value));
     out.push_back(value);
-    if (out.size() > 8) return invalid(flag + " takes at most 8 values");
+    if (out.size() > 8) return invalid("--" + flag + " takes at most 8 values");
     start = comma + 1;
   }
   return Status::Ok();
@@ -87,26 +77,30 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
       if (!known) return invalid("unknown scenario '" + options.scenario + "'");
     } else if (arg == "--records") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
-      OUTPOST_RETURN_IF_ERROR(parse_list<uint64_t>(arg, text, 100, kMaxRecords, options.records));
+      OUTPOST_RETURN_IF_ERROR(
+          parse_list<uint64_t>(arg.substr(2), text, 100, kMaxRecords, options.records));
       records_given = true;
     } else if (arg == "--devices") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
-      OUTPOST_RETURN_IF_ERROR(parse_list<int>(arg, text, 1, kMaxDevices, options.devices));
+      OUTPOST_RETURN_IF_ERROR(
+          parse_list<int>(arg.substr(2), text, 1, kMaxDevices, options.devices));
       devices_given = true;
     } else if (arg == "--idle") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
-      OUTPOST_RETURN_IF_ERROR(
-          parse_int<int>(arg, text, 1, kMaxIdleConnections, options.idle_connections));
+      OUTPOST_RETURN_IF_ERROR(cli::parse_int<int>(arg.substr(2), text, 1, kMaxIdleConnections,
+                                                  options.idle_connections));
       idle_given = true;
     } else if (arg == "--store") {
       OUTPOST_ASSIGN_OR_RETURN(options.store_url, value());
       if (options.store_url.empty()) return invalid("--store needs a URL");
     } else if (arg == "--servers") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
-      OUTPOST_RETURN_IF_ERROR(parse_int<int>(arg, text, 1, kMaxServers, options.servers));
+      OUTPOST_RETURN_IF_ERROR(
+          cli::parse_int<int>(arg.substr(2), text, 1, kMaxServers, options.servers));
     } else if (arg == "--server-threads") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
-      OUTPOST_RETURN_IF_ERROR(parse_int<int>(arg, text, 1, 64, options.server_threads));
+      OUTPOST_RETURN_IF_ERROR(
+          cli::parse_int<int>(arg.substr(2), text, 1, 64, options.server_threads));
     } else if (arg == "--server-bin") {
       OUTPOST_ASSIGN_OR_RETURN(options.server_bin, value());
     } else if (arg == "--work-dir") {
