@@ -262,31 +262,43 @@ Samples ReadFixture::todays_journal(int iterations) {
   return samples;
 }
 
+namespace {
+
+// A "contains" search timed on both sides: Replica::search (FTS5 trigram) and `plain`, a
+// LIKE scan with the pattern in ?1 — what an app without a search index would write.
+template <typename Record, typename Needle>
+Samples search_scene(Replica& replica, SQLite::Statement& plain, int iterations,
+                     const std::string& collection, const SearchOptions& options, Needle needle) {
+  Samples samples;
+  for (int n = 0; n < iterations; ++n) {
+    const std::string text = needle();
+    samples.outpost_us.push_back(time_us([&] {
+      auto rows = replica.search(collection, text, options);
+      if (!rows.ok()) throw std::runtime_error(rows.status().to_string());
+    }));
+    samples.sqlite_us.push_back(time_us([&] {
+      plain.reset();
+      plain.bind(1, "%" + text + "%");
+      std::vector<Record> rows;
+      parse_rows(plain, rows);
+    }));
+  }
+  return samples;
+}
+
+}  // namespace
+
 Samples ReadFixture::contact_search(int iterations) {
   std::mt19937 rng(3);
-  // The plain table has no FTS: "contains" is a LIKE scan, as an app would write it.
   SQLite::Statement plain(*plain_,
                           "SELECT body FROM contact WHERE first_name LIKE ?1 OR last_name LIKE ?1 "
                           "OR work_phone LIKE ?1 OR cell_phone LIKE ?1 OR work_email LIKE ?1 "
                           "ORDER BY first_name LIMIT " +
                               std::to_string(kSearchLimit));
-  Samples samples;
   const int range = std::max(1, std::min(options_.contacts, 9000));
-  for (int n = 0; n < iterations; ++n) {
-    std::string needle = "son" + std::to_string(1000 + rng() % range);
-    samples.outpost_us.push_back(time_us([&] {
-      auto rows =
-          replica_->search("contact", needle, {.order_by = "first_name", .limit = kSearchLimit});
-      if (!rows.ok()) throw std::runtime_error(rows.status().to_string());
-    }));
-    samples.sqlite_us.push_back(time_us([&] {
-      plain.reset();
-      plain.bind(1, "%" + needle + "%");
-      std::vector<d::Contact> rows;
-      parse_rows(plain, rows);
-    }));
-  }
-  return samples;
+  return search_scene<d::Contact>(*replica_, plain, iterations, "contact",
+                                  {.order_by = "first_name", .limit = kSearchLimit},
+                                  [&] { return "son" + std::to_string(1000 + rng() % range); });
 }
 
 Samples ReadFixture::canned_search(int iterations) {
@@ -295,23 +307,10 @@ Samples ReadFixture::canned_search(int iterations) {
                           "SELECT body FROM canned_response WHERE title LIKE ?1 OR text LIKE ?1 "
                           "ORDER BY title DESC LIMIT " +
                               std::to_string(kSearchLimit));
-  Samples samples;
-  for (int n = 0; n < iterations; ++n) {
-    std::string needle = "R" + std::to_string(1000 + rng() % options_.canned_responses);
-    samples.outpost_us.push_back(time_us([&] {
-      auto rows =
-          replica_->search("canned_response", needle,
-                           {.order_by = "title", .descending = true, .limit = kSearchLimit});
-      if (!rows.ok()) throw std::runtime_error(rows.status().to_string());
-    }));
-    samples.sqlite_us.push_back(time_us([&] {
-      plain.reset();
-      plain.bind(1, "%" + needle + "%");
-      std::vector<d::CannedResponse> rows;
-      parse_rows(plain, rows);
-    }));
-  }
-  return samples;
+  return search_scene<d::CannedResponse>(
+      *replica_, plain, iterations, "canned_response",
+      {.order_by = "title", .descending = true, .limit = kSearchLimit},
+      [&] { return "R" + std::to_string(1000 + rng() % options_.canned_responses); });
 }
 
 Samples ReadFixture::draft_save(int iterations) {
