@@ -8,6 +8,8 @@
 //   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS-free
 //     handshake, zstd streaming per direction, reads and writes). It never touches the
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
+//   With background_checkpoints (the default) a third thread, for the agent's lifetime,
+//   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
 // Thread rules: every public member function is safe from any thread unless it says
 // otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
 #pragma once

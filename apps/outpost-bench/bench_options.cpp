@@ -22,7 +22,8 @@ options:
   --quick             a CI-sized run (under a minute)
   --table             print the table on stderr even when it is not a terminal
   --store URL         forwarded to `outpost-server serve/seed --store URL` (default: the
-                      embedded SQLite store in the work directory)
+                      embedded SQLite store in the work directory; catch_up writes its
+                      offline changes into that store directly, so it needs it)
   --servers N         N server processes on the same store, devices spread over them
                       (needs a shared store such as PostgreSQL)
   --server-threads N  forwarded as `serve --threads N` (default 2)
