@@ -59,17 +59,7 @@ Status invalid(const std::string& message) {
   return error(ErrorCode::kInvalidArgument, message);
 }
 
-template <typename Int>
-Status parse_int(const std::string& flag, const std::string& text, Int min, Int max, Int& out) {
-  Int value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return invalid("--" + flag + " must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", not '" + text + "'");
-  }
-  out = value;
-  return Status::Ok();
-}
+using cli::parse_int;
 
 Result<std::string> required(const cli::ParsedArgs& args, const std::string& flag) {
   auto value = args.flag(flag);
