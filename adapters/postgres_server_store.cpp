@@ -22,7 +22,6 @@ using pg_detail::Pool;
 using pg_detail::text_of_bytea;
 using pg_detail::u64;
 
-constexpr int kOpPut = static_cast<int>(ChangeOp::kPut);
 constexpr int kOpDelete = static_cast<int>(ChangeOp::kDelete);
 // A NOTIFY payload must stay under 8000 bytes; longer scopes make a "poke all" payload.
 constexpr size_t kMaxNotifiedScope = 3000;
@@ -88,14 +87,12 @@ class PostgresWriteTx final : public ServerWriteTx {
     }
     return run("put", [&]() -> Result<uint64_t> {
       ScopeState& s = *lock_scope(scope, /*create=*/true);
-      const std::optional<uint64_t> old_body = body_size(s.id, collection, key);
       const uint64_t seq = s.head + 1;
-      tx_->exec_prepared0("record_upsert", s.id, bytes(collection), bytes(key), i64(seq), priority,
-                          bytes(body));
-      append_change(s.id, seq, collection, key, kOpPut, priority, body);
+      pqxx::result old = tx_->exec_prepared("put", s.id, bytes(collection), bytes(key), i64(seq),
+                                            priority, bytes(body));
       s.head = seq;
-      if (old_body) {
-        s.bytes -= cost(collection.size(), key.size(), *old_body);
+      if (!old.empty()) {
+        s.bytes -= cost(collection.size(), key.size(), u64(old[0][0]));
       } else {
         ++s.count;
       }
@@ -110,14 +107,13 @@ class PostgresWriteTx final : public ServerWriteTx {
     return run("remove", [&]() -> Result<uint64_t> {
       ScopeState* s = lock_scope(scope, /*create=*/false);
       if (s == nullptr) return uint64_t{0};
-      const std::optional<uint64_t> old_body = body_size(s->id, collection, key);
-      if (!old_body) return uint64_t{0};
       const uint64_t seq = s->head + 1;
-      tx_->exec_prepared0("record_delete", s->id, bytes(collection), bytes(key));
-      append_change(s->id, seq, collection, key, kOpDelete, priority, std::string());
+      pqxx::result gone =
+          tx_->exec_prepared("remove", s->id, bytes(collection), bytes(key), i64(seq), priority);
+      if (gone.empty()) return uint64_t{0};  // absent: nothing written, the seq stays free
       s->head = seq;
       --s->count;
-      s->bytes -= cost(collection.size(), key.size(), *old_body);
+      s->bytes -= cost(collection.size(), key.size(), u64(gone[0][0]));
       return seq;
     });
   }
@@ -258,19 +254,6 @@ class PostgresWriteTx final : public ServerWriteTx {
     s.bytes = u64(r[0][3]);
     s.initial_head = s.head;
     return &scopes_.emplace(scope, s).first->second;
-  }
-
-  std::optional<uint64_t> body_size(int64_t scope_id, const std::string& collection,
-                                    const std::string& key) {
-    pqxx::result r = tx_->exec_prepared("record_size", scope_id, bytes(collection), bytes(key));
-    if (r.empty()) return std::nullopt;
-    return u64(r[0][0]);
-  }
-
-  void append_change(int64_t scope_id, uint64_t seq, const std::string& collection,
-                     const std::string& key, int op, int priority, const std::string& body) {
-    tx_->exec_prepared0("change_insert", scope_id, i64(seq), bytes(collection), bytes(key), op,
-                        priority, bytes(body));
   }
 
   // The client's row, created if new and locked until commit: a concurrent push of the

@@ -70,7 +70,14 @@ Status status_for(std::string_view what, const std::exception& e) {
   std::string message(what);
   message += ": ";
   message += e.what();
+  // libpq's messages span lines ("...failed: Connection refused\n\tIs the server..."):
+  // one line each, for logs and error frames.
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  for (size_t at = message.find('\n'); at != std::string::npos; at = message.find('\n', at)) {
+    size_t end = at + 1;
+    while (end < message.size() && (message[end] == '\t' || message[end] == ' ')) ++end;
+    message.replace(at, end - at, "; ");
+  }
   if (connection_lost(e) || dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) {
     return error(ErrorCode::kUnavailable, message);
   }
@@ -130,18 +137,22 @@ void prepare_statements(pqxx::connection& c) {
             "UPDATE outpost_scopes SET head_seq = $2, record_count = $3, record_bytes = $4 WHERE "
             "id = $1");
   c.prepare("notify", "SELECT pg_notify($1, $2)");
-  c.prepare("record_size",
-            "SELECT octet_length(body) FROM outpost_records WHERE scope_id = $1 AND collection = "
-            "$2 AND key = $3");
-  c.prepare("record_upsert",
-            "INSERT INTO outpost_records (scope_id, collection, key, version, priority, body) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_id, collection, key) DO UPDATE "
-            "SET version = excluded.version, priority = excluded.priority, body = excluded.body");
-  c.prepare("record_delete",
-            "DELETE FROM outpost_records WHERE scope_id = $1 AND collection = $2 AND key = $3");
-  c.prepare("change_insert",
-            "INSERT INTO outpost_changes (scope_id, seq, collection, key, op, priority, body) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)");
+  // A put in one round trip: the old size (for the scope's byte count; the CTE's parts
+  // all see the state before it), the record and its log entry.
+  c.prepare("put",
+            "WITH old AS (SELECT octet_length(body) AS size FROM outpost_records WHERE scope_id "
+            "= $1 AND collection = $2 AND key = $3), up AS (INSERT INTO outpost_records "
+            "(scope_id, collection, key, version, priority, body) VALUES ($1, $2, $3, $4, $5, "
+            "$6) ON CONFLICT (scope_id, collection, key) DO UPDATE SET version = "
+            "excluded.version, priority = excluded.priority, body = excluded.body), log AS "
+            "(INSERT INTO outpost_changes (scope_id, seq, collection, key, op, priority, body) "
+            "VALUES ($1, $4, $2, $3, 1, $5, $6)) SELECT size FROM old");
+  // A delete in one round trip; the tombstone is only written if a record went.
+  c.prepare("remove",
+            "WITH gone AS (DELETE FROM outpost_records WHERE scope_id = $1 AND collection = $2 "
+            "AND key = $3 RETURNING octet_length(body) AS size), log AS (INSERT INTO "
+            "outpost_changes (scope_id, seq, collection, key, op, priority, body) SELECT $1, $4, "
+            "$2, $3, 2, $5, ''::bytea FROM gone) SELECT size FROM gone");
   c.prepare("client_ensure",
             "INSERT INTO outpost_clients (client_id, last_mutation_id) VALUES ($1, 0) ON "
             "CONFLICT DO NOTHING");

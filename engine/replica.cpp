@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_set>
@@ -51,6 +52,34 @@ size_t utf8_length(const std::string& text) {
   return n;
 }
 
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as
+// protobuf requires of every string field. The search splits text into characters by
+// their lead bytes; anything else would reach FTS5 as a malformed MATCH expression.
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? c : c & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 void bind_value(SQLite::Statement& statement, int index, const SqlValue& value) {
   if (std::holds_alternative<int64_t>(value)) {
     statement.bind(index, std::get<int64_t>(value));
@@ -80,6 +109,19 @@ const char* op_sql(Condition::Op op) {
   }
   return " = ?";
 }
+
+// Resets a cached statement when the read ends (however it ends), so that no read
+// transaction stays open between calls.
+struct ResetOnExit {
+  SQLite::Statement& statement;
+  ~ResetOnExit() {
+    try {
+      statement.reset();
+    } catch (const SQLite::Exception&) {
+      // The statement's last step failed: that error was reported by the step itself.
+    }
+  }
+};
 
 // Parses the `_body` blobs in the statement's first column, one record per row.
 Result<std::vector<std::unique_ptr<Message>>> read_records(SQLite::Statement& statement,
@@ -126,6 +168,18 @@ class Replica::Impl : public RecordAccess {
     return *it->second;
   }
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+
+  // The statement of a query or search: cached like the others (a UI runs the same few
+  // queries over and over; preparing one costs as much as reading a page of results), up
+  // to kMaxCachedStatements distinct ones; past that, prepared into `once` for this call.
+  SQLite::Statement& cached_or_once(const std::string& sql,
+                                    std::optional<SQLite::Statement>& once) {
+    if (statements.size() < kMaxCachedStatements || statements.count(sql) != 0) {
+      return cached(sql.c_str());
+    }
+    return once.emplace(db, sql);
+  }
+  static constexpr size_t kMaxCachedStatements = 256;
 
   // Bulk-indexes the rows written in this transaction; call right before committing.
   void flush_search() {
@@ -326,6 +380,11 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     // UI reads hit memory-mapped pages and a larger page cache instead of a read() per page.
     db.exec("PRAGMA mmap_size = 268435456");
     db.exec("PRAGMA cache_size = -16384");
+    if (!options.read_only) {
+      db.exec("PRAGMA wal_autocheckpoint = " +
+              std::to_string(std::max(0, options.wal_autocheckpoint_pages)));
+    }
+    replica->autocheckpoint_pages_ = options.wal_autocheckpoint_pages;
     replica->impl_ = std::make_unique<Impl>(std::move(db), schema);
     Impl& impl = *replica->impl_;
     for (const auto& collection : schema.collections()) {
@@ -397,7 +456,9 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
   sql += " ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
   try {
-    SQLite::Statement statement(impl_->db, sql);
+    std::optional<SQLite::Statement> once;
+    SQLite::Statement& statement = impl_->cached_or_once(sql, once);
+    ResetOnExit reset{statement};
     for (size_t i = 0; i < query.where.size(); ++i) {
       bind_value(statement, static_cast<int>(i + 1), query.where[i].value);
     }
@@ -415,6 +476,7 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     return error(ErrorCode::kInvalidArgument,
                  "collection '" + collection->name + "' has no searchable fields");
   }
+  if (!is_utf8(text)) return error(ErrorCode::kInvalidArgument, "search text is not UTF-8");
   if (utf8_length(text) < 3) {
     return error(ErrorCode::kInvalidArgument, "search text needs at least 3 characters");
   }
@@ -483,7 +545,9 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
                     ") ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
-    SQLite::Statement statement(impl_->db, sql);
+    std::optional<SQLite::Statement> once;
+    SQLite::Statement& statement = impl_->cached_or_once(sql, once);
+    ResetOnExit reset{statement};
     statement.bind(1, match);
     statement.bind(2, pattern);
     return read_records(statement, *collection);
@@ -1098,6 +1162,41 @@ Status Replica::check_integrity() {
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "integrity_check");
   }
+}
+
+namespace {
+
+// The WAL hook of a replica whose checkpoints are handed off (it replaces SQLite's own
+// automatic checkpoint, which is a WAL hook too).
+int handed_off_wal_hook(void* arg, sqlite3* db, const char* name, int pages) {
+  auto* handoff = static_cast<Replica::CheckpointHandoff*>(arg);
+  if (pages >= handoff->bound_pages) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (pages >= handoff->request_pages) {
+    handoff->request();
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+Status Replica::hand_off_checkpoints(std::function<void()> request, int request_pages,
+                                     int bound_pages) {
+  sqlite3* db = impl_->db.getHandle();
+  if (!request) {
+    sqlite3_wal_autocheckpoint(db, std::max(0, autocheckpoint_pages_));
+    checkpoint_handoff_.reset();
+    return Status::Ok();
+  }
+  if (request_pages <= 0 || bound_pages < request_pages) {
+    return error(ErrorCode::kInvalidArgument,
+                 "checkpoint hand-off needs 0 < request_pages <= bound_pages");
+  }
+  auto handoff = std::make_unique<CheckpointHandoff>(
+      CheckpointHandoff{std::move(request), request_pages, bound_pages});
+  sqlite3_wal_hook(db, handed_off_wal_hook, handoff.get());
+  checkpoint_handoff_ = std::move(handoff);
+  return Status::Ok();
 }
 
 }  // namespace outpost

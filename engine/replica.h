@@ -40,6 +40,10 @@ struct ReplicaOptions {
   std::string user;
   // A fixed client id (tests, simulator); random when empty on first open.
   std::string client_id;
+  // SQLite checkpoints the WAL inside the commit that takes it past this many pages, so
+  // that commit pays the copy and the fsync (milliseconds: the p99 of a save). 0: never.
+  // SyncAgent moves checkpoints to a thread of its own instead (hand_off_checkpoints).
+  int wal_autocheckpoint_pages = 1000;
 };
 
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
@@ -199,8 +203,21 @@ class Replica {
 
   // Runs PRAGMA integrity_check; Ok when the file is sound.
   Status check_integrity();
+  // Hands WAL checkpoints to another thread: after a commit that leaves `request_pages` or
+  // more pages in the WAL, `request` is called on the committing thread (it must only
+  // signal, e.g. WalCheckpointer::poke); from `bound_pages` on, the commit checkpoints
+  // itself as SQLite would, so the WAL stays bounded if nobody answers. An empty `request`
+  // restores SQLite's automatic checkpoint (ReplicaOptions::wal_autocheckpoint_pages).
+  // kInvalidArgument unless 0 < request_pages <= bound_pages. Writer thread only.
+  Status hand_off_checkpoints(std::function<void()> request, int request_pages, int bound_pages);
 
   class Impl;
+  // What hand_off_checkpoints installed (read by the WAL hook).
+  struct CheckpointHandoff {
+    std::function<void()> request;
+    int request_pages;
+    int bound_pages;
+  };
 
  private:
   Replica(std::string path, const Schema& schema, const MutatorRegistry* mutators);
@@ -214,6 +231,9 @@ class Replica {
   std::string client_id_;
   std::string tenant_;
   std::string user_;
+  int autocheckpoint_pages_ = 1000;
+  // Declared before impl_ so the connection that calls it closes first.
+  std::unique_ptr<CheckpointHandoff> checkpoint_handoff_;
   std::unique_ptr<Impl> impl_;
 
   struct Subscriber {

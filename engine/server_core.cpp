@@ -354,6 +354,14 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
       return error(ErrorCode::kTooLarge,
                    "at most " + std::to_string(options_.max_fetch_keys) + " keys per fetch");
     }
+    // A device only fetches keys a manifest listed, so a collection this schema does not
+    // know is a malformed request, not a key to report as deleted.
+    for (const auto& ref : request.fetch()) {
+      if (schema_.find(ref.collection()) == nullptr) {
+        return error(ErrorCode::kInvalidArgument,
+                     "fetch names an unknown collection '" + ref.collection() + "'");
+      }
+    }
     OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(request.fetch_scope()));
     auto* scope = response.add_scopes();
     scope->set_scope(request.fetch_scope());

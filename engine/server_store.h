@@ -104,6 +104,9 @@ class ServerWriteTx {
                                   const std::string& key, int priority) = 0;
 
   // Client mutation bookkeeping, written in the same transaction as the effects.
+  // ServerCore::push reads last_mutation_id inside its transaction before applying; a
+  // store shared by several server processes locks the client there until commit, so a
+  // concurrent push of the same mutations waits and then sees them done.
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
   virtual Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) = 0;
 
@@ -123,7 +126,8 @@ class ServerStore {
  public:
   virtual ~ServerStore() = default;
 
-  // Begins a write transaction. Writers are serialized per store.
+  // Begins a write transaction. Writers of one scope take turns (SQLite: all writers of
+  // the store); seqs are only visible once committed, in seq order.
   virtual Result<std::unique_ptr<ServerWriteTx>> begin_write() = 0;
 
   virtual Result<ScopeInfo> scope_info(const std::string& scope) = 0;

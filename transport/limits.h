@@ -30,6 +30,10 @@ inline constexpr size_t kMaxDecompressedFrame = 32 * kMiB;
 // Outgoing messages waiting behind a slow reader; past this the connection is closed
 // rather than letting one device hold the server's memory.
 inline constexpr size_t kMaxQueuedFramesPerConnection = 256;
+// The same queue in bytes (serialized frames): 256 answers of a few MiB each would
+// otherwise let one reader that never reads hold a gigabyte. Room for four full batches;
+// a single message larger than this is still queued when it is the only one.
+inline constexpr size_t kMaxQueuedBytesPerConnection = 16 * kMiB;
 // log2 of the zstd window of a per-connection streaming context (64 KiB of history).
 // Both sides hold one compressor and one decompressor per connection, so this bounds the
 // memory of an idle connection; a peer whose frames ask for a larger window is refused.
@@ -67,6 +71,7 @@ static_assert(kMaxCompressedBody <= kMaxDecompressedBody);
 static_assert(kMaxFrame <= kMaxDecompressedFrame);
 // A full batch must fit in one frame even when it does not compress at all.
 static_assert(kMaxBatchBytes <= kMaxFrame);
+static_assert(4 * kMaxBatchBytes <= kMaxQueuedBytesPerConnection);
 static_assert(kHandshakeTimeoutSeconds < kIdleTimeoutSeconds);
 
 }  // namespace outpost::limits

@@ -905,6 +905,14 @@ SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
   client_ = std::make_unique<SyncClient>(*replica_, options_.client);
   client_->set_urgent_first(options_.urgent_first);
   progress_ = client_->progress();
+  if (options_.background_checkpoints && !replica_->path().empty() &&
+      replica_->path() != ":memory:") {
+    checkpointer_ = std::make_unique<WalCheckpointer>(replica_->path());
+    Status handed = replica_->hand_off_checkpoints(
+        [checkpointer = checkpointer_.get()] { checkpointer->poke(); }, kWalCheckpointRequestPages,
+        kWalSafetyAutocheckpointPages);
+    if (!handed.ok()) checkpointer_.reset();
+  }
 }
 
 SyncAgent::~SyncAgent() {

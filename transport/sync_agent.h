@@ -8,6 +8,8 @@
 //   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS-free
 //     handshake, zstd streaming per direction, reads and writes). It never touches the
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
+//   With background_checkpoints (the default) a third thread, for the agent's lifetime,
+//   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
 // Thread rules: every public member function is safe from any thread unless it says
 // otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
 #pragma once
@@ -29,6 +31,7 @@
 #include "engine/status.h"
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
+#include "transport/wal_checkpointer.h"
 
 namespace outpost {
 
@@ -94,6 +97,11 @@ struct SyncAgentOptions {
   SyncClientOptions client;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
+  // Checkpoint the replica's WAL from a thread of the agent's own (transport/
+  // wal_checkpointer.h) for as long as the agent exists, so no commit — a draft save the UI
+  // waits for — pays the checkpoint's copy and fsync. false: SQLite's automatic checkpoint
+  // inside commits (ReplicaOptions::wal_autocheckpoint_pages).
+  bool background_checkpoints = true;
 
   // Loop thread, after each applied response or phase change.
   std::function<void(const SyncProgress&)> on_progress;
@@ -187,6 +195,8 @@ class SyncAgent {
 
   SyncAgentOptions options_;
   ServerAddress address_;
+  // Declared before the replica, whose commits poke it, so that it outlives them.
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<SyncClient> client_;
 

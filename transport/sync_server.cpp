@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "transport/client_frame.h"
 #include "transport/http_util.h"
 #include "transport/zstd_codec.h"
 
@@ -284,8 +285,8 @@ class WsSession final : public Session {
     // The HTTP stage's deadline no longer applies: the websocket timeouts take over.
     beast::get_lowest_layer(ws_).expires_never();
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    timeouts.handshake_timeout = std::chrono::seconds(limits::kHandshakeTimeoutSeconds);
-    timeouts.idle_timeout = std::chrono::seconds(limits::kIdleTimeoutSeconds);
+    timeouts.handshake_timeout = context_.options.handshake_timeout;
+    timeouts.idle_timeout = context_.options.idle_timeout;
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
@@ -349,18 +350,13 @@ class WsSession final : public Session {
       return fail(error(ErrorCode::kUnauthenticated, "token expired"),
                   websocket::close_code::policy_error);
     }
-    Result<std::string> plain =
-        decompressor_.decompress_message(message, limits::kMaxDecompressedFrame);
-    if (!plain.ok()) {
-      return fail(plain.status(), plain.status().code() == ErrorCode::kTooLarge
-                                      ? websocket::close_code::too_big
-                                      : websocket::close_code::bad_payload);
+    Result<protocol::ClientFrame> decoded = decode_client_frame(decompressor_, message);
+    if (!decoded.ok()) {
+      return fail(decoded.status(), decoded.status().code() == ErrorCode::kTooLarge
+                                        ? websocket::close_code::too_big
+                                        : websocket::close_code::bad_payload);
     }
-    protocol::ClientFrame frame;
-    if (!frame.ParseFromString(plain.value())) {
-      return fail(error(ErrorCode::kInvalidArgument, "malformed ClientFrame"),
-                  websocket::close_code::bad_payload);
-    }
+    const protocol::ClientFrame& frame = decoded.value();
     protocol::ServerFrame out;
     switch (frame.body_case()) {
       case protocol::ClientFrame::kPush: {
@@ -431,6 +427,13 @@ class WsSession final : public Session {
       context_.log("websocket outgoing queue full; disconnecting " + principal_.device);
       return abort();
     }
+    // One answer is always let through, however large: the bound is on the backlog.
+    if (!queue_.empty() && queued_bytes_ + item.frame.size() > context_.options.max_queued_bytes) {
+      context_.log("websocket outgoing queue full (queued bytes); disconnecting " +
+                   principal_.device);
+      return abort();
+    }
+    queued_bytes_ += item.frame.size();
     queue_.push_back(std::move(item));
     if (!writing_) do_write();
   }
@@ -438,6 +441,7 @@ class WsSession final : public Session {
   void do_write() {
     Outgoing item = std::move(queue_.front());
     queue_.pop_front();
+    queued_bytes_ -= item.frame.size();
     if (item.poke) {
       protocol::ServerFrame frame;
       for (const auto& [scope, seq] : pending_heads_) {
@@ -495,6 +499,7 @@ class WsSession final : public Session {
     aborted_ = true;
     closing_ = true;
     queue_.clear();
+    queued_bytes_ = 0;
     beast::get_lowest_layer(ws_).close();
   }
 
@@ -508,6 +513,7 @@ class WsSession final : public Session {
   beast::flat_buffer read_buffer_;
   std::string write_buffer_;
   std::deque<Outgoing> queue_;
+  size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;
   websocket::close_reason close_reason_;
   bool accepted_ = false;
@@ -562,8 +568,8 @@ class HttpSession final : public Session {
     parser_.emplace();
     parser_->body_limit(limits::kMaxCompressedBody);
     parser_->header_limit(static_cast<std::uint32_t>(limits::kMaxHeaderBytes));
-    stream_.expires_after(std::chrono::seconds(first_request_ ? limits::kHandshakeTimeoutSeconds
-                                                              : limits::kIdleTimeoutSeconds));
+    stream_.expires_after(first_request_ ? context_.options.handshake_timeout
+                                         : context_.options.idle_timeout);
     state_ = State::kReading;
     http::async_read(stream_, buffer_, *parser_,
                      [self = self_ptr()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -628,7 +634,7 @@ class HttpSession final : public Session {
     response_ = std::move(response);
     response_.keep_alive(!close);
     response_.prepare_payload();
-    stream_.expires_after(std::chrono::seconds(limits::kIdleTimeoutSeconds));
+    stream_.expires_after(context_.options.idle_timeout);
     state_ = State::kWriting;
     http::async_write(stream_, response_, [self = self_ptr(), close](beast::error_code ec, size_t) {
       self->on_write(ec, close);

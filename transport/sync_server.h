@@ -9,6 +9,7 @@
 // The ServerCore and TokenAuthority must outlive the SyncServer.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -42,7 +43,14 @@ struct SyncServerOptions {
   double frames_per_second = kDefaultFramesPerSecond;
   double frame_burst = kDefaultFrameBurst;
   size_t max_queued_frames = limits::kMaxQueuedFramesPerConnection;
+  size_t max_queued_bytes = limits::kMaxQueuedBytesPerConnection;
   int shutdown_grace_ms = kDefaultShutdownGraceMs;
+  // From TCP accept to the first complete HTTP request; the WebSocket upgrade response and
+  // the close handshake. Tests shorten it; servers keep the default.
+  std::chrono::milliseconds handshake_timeout{limits::kHandshakeTimeoutSeconds * 1000};
+  // An HTTP keep-alive connection waiting for (or reading) its next request, a response
+  // the peer does not read, a silent WebSocket (pinged at half of it). Tests shorten it.
+  std::chrono::milliseconds idle_timeout{limits::kIdleTimeoutSeconds * 1000};
   // One line per notable event (bind, refused connection, transport error). Empty: silent.
   std::function<void(std::string_view)> log;
 };

@@ -300,11 +300,30 @@ Result<std::string> StreamDecompressor::decompress_message(std::string_view mess
                                                 std::to_string(max_output)));
   }
   auto expected = static_cast<size_t>(*declared);
+  // ZSTD_d_windowLogMax bounds current-format frames only; zstd's legacy decoders (and
+  // skippable frames) would take their window from the header. So the stream must open
+  // with a current frame, and that frame must never end (nothing can follow it).
+  // (An empty first message carries no zstd bytes at all: the header comes with the next.)
+  if (!started_ && !message.empty()) {
+    uint32_t magic = 0;
+    for (int i = 3; i >= 0 && message.size() >= 4; --i) {
+      magic = (magic << 8) | static_cast<uint8_t>(message[i]);
+    }
+    if (magic != kZstdFrameMagic) {
+      return fail(error(ErrorCode::kInvalidArgument,
+                        "not a zstd frame: the first message of a stream must open one"));
+    }
+    started_ = true;
+  }
   // Grow towards the declared size rather than trusting it up front: a few bytes must not
   // buy a large allocation before the data proves it decodes that far.
   Result<DecodeRun> run = run_decoder(context_.get(), message, expected, message.size() * 4,
-                                      /*stop_at_frame_end=*/false);
+                                      /*stop_at_frame_end=*/true);
   if (!run.ok()) return fail(run.status());
+  if (run->frame_ended) {
+    return fail(
+        error(ErrorCode::kInvalidArgument, "compressed message ends the stream's zstd frame"));
+  }
   if (run->exceeded_cap) {
     return fail(error(ErrorCode::kInvalidArgument, "compressed message longer than its declared " +
                                                        std::to_string(expected) + " bytes"));

@@ -92,7 +92,9 @@ class StreamDecompressor {
   // Decodes exactly one message produced by StreamCompressor::compress_message.
   // Errors: kTooLarge when the message declares more than `max_output` bytes, or its
   // frame asks for a window above limits::kStreamWindowLog; kInvalidArgument for a
-  // corrupt, truncated or overlong message; kFailedPrecondition once poisoned.
+  // corrupt, truncated or overlong message, a first message that does not open a current
+  // zstd frame (legacy formats and skippable frames included), or a message that ends the
+  // frame; kFailedPrecondition once poisoned.
   Result<std::string> decompress_message(std::string_view message,
                                          size_t max_output = limits::kMaxDecompressedFrame);
 
@@ -103,6 +105,7 @@ class StreamDecompressor {
 
   std::unique_ptr<ZSTD_DCtx_s, zstd_detail::DecompressContextDeleter> context_;
   Status failure_;
+  bool started_ = false;  // the first message, which opens the stream's frame, was read
 };
 
 }  // namespace outpost

@@ -205,6 +205,7 @@ int run_serve(const server_app::ServeConfig& config) {
     sim.seed = config.sim_seed;
     sim.agents = std::move(agents).value();
     sim.step_ms = config.sim_step_ms;
+    sim.web_edit_delay_ms = config.sim_web_edit_delay_ms;
     platform = std::make_unique<SimPlatform>(std::move(sim), **store);
     core.set_platform(platform.get());
     upstream_loop = std::make_unique<server_app::UpstreamLoop>(

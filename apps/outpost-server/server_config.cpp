@@ -20,7 +20,8 @@ const char* const kUsage = R"(usage:
       --upstream sim mirrors a simulated contact center (seeded by --sim-seed, default 1;
       agents --sim-agents TENANT/USER[,...], default acme/agent-1; one step every
       --sim-step-ms, default 1000): interactions routed and ended, voicemails, web edits of
-      drafts and notepads, presence changes, and the platform's refusals.
+      drafts (each new draft --sim-web-edit-delay-ms after it appears, default 1500) and
+      notepads, presence changes, and the platform's refusals.
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
@@ -35,27 +36,30 @@ const char* const kUsage = R"(usage:
 
 namespace {
 
-const std::vector<std::string> kValuedFlags = {
-    "data",     "listen",   "threads",       "tenant",     "user",  "device",
-    "ttl",      "contacts", "compact-every", "keep-log",   "store", "pg-connections",
-    "upstream", "sim-seed", "sim-agents",    "sim-step-ms"};
+const std::vector<std::string> kValuedFlags = {"data",
+                                               "listen",
+                                               "threads",
+                                               "tenant",
+                                               "user",
+                                               "device",
+                                               "ttl",
+                                               "contacts",
+                                               "compact-every",
+                                               "keep-log",
+                                               "store",
+                                               "pg-connections",
+                                               "upstream",
+                                               "sim-seed",
+                                               "sim-agents",
+                                               "sim-step-ms",
+                                               "sim-web-edit-delay-ms"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
   return error(ErrorCode::kInvalidArgument, message);
 }
 
-template <typename Int>
-Status parse_int(const std::string& flag, const std::string& text, Int min, Int max, Int& out) {
-  Int value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return invalid("--" + flag + " must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", not '" + text + "'");
-  }
-  out = value;
-  return Status::Ok();
-}
+using cli::parse_int;
 
 Result<std::string> required(const cli::ParsedArgs& args, const std::string& flag) {
   auto value = args.flag(flag);
@@ -115,7 +119,7 @@ Result<Command> parse_command_line(int argc, char** argv) {
     OUTPOST_RETURN_IF_ERROR(
         only(args, command,
              {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms"}));
+              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -140,10 +144,13 @@ Result<Command> parse_command_line(int argc, char** argv) {
       if (*upstream != "sim") return invalid("--upstream must be 'sim', not '" + *upstream + "'");
       config.upstream = *upstream;
     }
-    const bool sim_flags =
-        args.flag("sim-seed") || args.flag("sim-agents") || args.flag("sim-step-ms");
-    if (sim_flags && config.upstream != "sim") {
-      return invalid("--sim-seed, --sim-agents and --sim-step-ms need --upstream sim");
+    const bool sim_flags = args.flag("sim-seed") || args.flag("sim-agents") ||
+                           args.flag("sim-step-ms") || args.flag("sim-web-edit-delay-ms");
+    if (sim_flags && config.upstream != "sim")
+      return invalid("--sim-... flags need --upstream sim");
+    if (auto delay = args.flag("sim-web-edit-delay-ms")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int("sim-web-edit-delay-ms", *delay, 0, 86'400'000, config.sim_web_edit_delay_ms));
     }
     if (auto seed = args.flag("sim-seed")) {
       OUTPOST_RETURN_IF_ERROR(

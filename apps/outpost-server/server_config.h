@@ -29,6 +29,7 @@ struct ServeConfig {
   uint64_t sim_seed = 1;
   std::string sim_agents = "acme/agent-1";  // "tenant/user,tenant/user"
   int sim_step_ms = 1000;
+  int sim_web_edit_delay_ms = 1500;  // the web interface opens a new draft this much later
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;

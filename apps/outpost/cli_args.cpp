@@ -1,6 +1,7 @@
 #include "apps/outpost/cli_args.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace outpost::cli {
 
@@ -43,6 +44,46 @@ Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::stri
     }
   }
   return out;
+}
+
+const std::vector<std::string>& device_valued_flags() {
+  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where",
+                                                  "order", "limit",  "budget"};
+  return kFlags;
+}
+
+const std::vector<std::string>& device_switches() {
+  static const std::vector<std::string> kSwitches = {"json", "desc", "help"};
+  return kSwitches;
+}
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buffer[8];
+          snprintf(buffer, sizeof(buffer), "\\u%04x", c);
+          out += buffer;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace outpost::cli

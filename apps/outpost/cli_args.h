@@ -3,6 +3,7 @@
 // Thread rules: plain values.
 #pragma once
 
+#include <charconv>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,5 +25,27 @@ struct ParsedArgs {
 // be given as "--name value" or "--name=value".
 Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::string>& valued,
                               const std::vector<std::string>& switches);
+
+// The device CLI's (apps/outpost) global and command flags: those taking a value, and the
+// switches. main() parses with these; so does the fuzz target fuzz/cli_fuzzer.cpp.
+const std::vector<std::string>& device_valued_flags();
+const std::vector<std::string>& device_switches();
+
+// `text` as a JSON string literal (quotes, backslashes and control characters escaped).
+std::string json_string(const std::string& text);
+
+// An integer flag value in [min, max]. kInvalidArgument naming --flag otherwise.
+template <typename Int>
+Status parse_int(const std::string& flag, const std::string& text, Int min, Int max, Int& out) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return error(ErrorCode::kInvalidArgument, "--" + flag + " must be an integer from " +
+                                                  std::to_string(min) + " to " +
+                                                  std::to_string(max) + ", not '" + text + "'");
+  }
+  out = value;
+  return Status::Ok();
+}
 
 }  // namespace outpost::cli

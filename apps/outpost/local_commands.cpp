@@ -30,35 +30,6 @@ std::string to_json(const Message& message, bool pretty) {
   return out;
 }
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buffer[8];
-          snprintf(buffer, sizeof(buffer), "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string sql_value_text(const SqlValue& value, bool json) {
   if (std::holds_alternative<int64_t>(value)) return std::to_string(std::get<int64_t>(value));
   if (std::holds_alternative<double>(value)) return std::to_string(std::get<double>(value));

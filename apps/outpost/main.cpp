@@ -34,9 +34,7 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
 
 int main(int argc, char** argv) {
   using namespace outpost;
-  auto parsed =
-      cli::parse_args(argc, argv, {"db", "server", "token", "where", "order", "limit", "budget"},
-                      {"json", "desc", "help"});
+  auto parsed = cli::parse_args(argc, argv, cli::device_valued_flags(), cli::device_switches());
   if (!parsed.ok()) {
     std::cerr << "outpost: " << parsed.status().message() << "\n" << kUsage;
     return 2;

@@ -54,6 +54,27 @@ TEST_F(ReplicaBadInput, UnknownCollectionOrMutator) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// Found by fuzz/cli_fuzzer.cpp: search text that is not UTF-8 reached the FTS5 MATCH
+// expression and came back as an "io" error (fts5 syntax / phrase errors).
+TEST_F(ReplicaBadInput, SearchTextThatIsNotUtf8) {
+  ASSERT_TRUE(replica_->search("contact", "pee").ok());
+  for (const std::string& text :
+       {std::string("\xc3\x28\xc3\x28"), std::string("pee\x9b\x9b\x9b\xff\xff\xff\xff\x9b"),
+        std::string("ab\xc3"), std::string("\xed\xa0\x80xyz"),
+        std::string("\xc0\xaf"
+                    "abc")}) {
+    auto found = replica_->search("contact", text);
+    EXPECT_EQ(found.status().code(), ErrorCode::kInvalidArgument) << found.status().to_string();
+  }
+  // Multi-byte characters that are UTF-8 are searched as before.
+  EXPECT_TRUE(replica_
+                  ->search("contact",
+                           "ab\xf0\x9f\x98\x80"
+                           "c")
+                  .ok());
+  EXPECT_TRUE(replica_->search("contact", "Gr\xc3\xbc\xc3\x9f").ok());
+}
+
 TEST_F(ReplicaBadInput, MalformedArguments) {
   std::string before = snapshot();
   EXPECT_EQ(replica_->mutate_json("save_draft", "{not json", 1).status().code(),

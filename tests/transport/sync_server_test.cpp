@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -615,6 +616,59 @@ TEST_P(SyncServerTest, StreamPushPokesTheOtherDevicesOfTheUser) {
   EXPECT_EQ(refused.error().code(), "permission_denied");
   ASSERT_FALSE(tablet.send(ping_frame(7)));
   ASSERT_FALSE(tablet.receive(pong));
+  EXPECT_EQ(pong.body_case(), protocol::ServerFrame::kPong);
+}
+
+// Commits of another server process (here: a second ServerCore on the same store, whose
+// commits this server's listener does not hear) reach streams only through poke() and
+// poke_all(), and only streams that read the scope.
+TEST_P(SyncServerTest, PokesForCommitsElsewhereReachOnlyReadersOfTheScope) {
+  WsClient tablet;
+  WsClient bob;
+  ASSERT_FALSE(tablet.connect(server_->port(), token(kTenant, kUser, "tablet")));
+  ASSERT_FALSE(bob.connect(server_->port(), token(kTenant, "bob", "phone")));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server_->connection_count() != 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ServerCore elsewhere(*store_, Schema::domain(), domain_mutators());
+  ASSERT_TRUE(elsewhere
+                  .write([](ServerWriteTx& tx) {
+                    return tx.put(kUserScope, "user_setting", "theme", 0, "x").status();
+                  })
+                  .ok());
+  const uint64_t head = store_->scope_info(kUserScope)->head_seq;
+  server_->poke({CommittedHead{kUserScope, head}});
+  protocol::ServerFrame poke;
+  ASSERT_FALSE(tablet.receive(poke));
+  ASSERT_EQ(poke.body_case(), protocol::ServerFrame::kPoke);
+  ASSERT_EQ(poke.poke().heads_size(), 1);
+  EXPECT_EQ(poke.poke().heads(0).scope(), kUserScope);
+  EXPECT_EQ(poke.poke().heads(0).seq(), head);
+
+  // After commits may have been missed: every stream hears the current heads of its scopes.
+  ASSERT_TRUE(elsewhere
+                  .write([](ServerWriteTx& tx) {
+                    return tx.put(kOrgScope, "contact", "c1", 2, "y").status();
+                  })
+                  .ok());
+  server_->poke_all();
+  protocol::ServerFrame all;
+  ASSERT_FALSE(tablet.receive(all));
+  ASSERT_EQ(all.body_case(), protocol::ServerFrame::kPoke);
+  std::map<std::string, uint64_t> heads;
+  for (const auto& cursor : all.poke().heads()) heads[cursor.scope()] = cursor.seq();
+  EXPECT_EQ(heads[kUserScope], head);
+  EXPECT_EQ(heads[kOrgScope], store_->scope_info(kOrgScope)->head_seq);
+  // Bob reads the org scope only: his first frame is that poke, then his pong; alice's
+  // user scope never reached him.
+  protocol::ServerFrame bobs;
+  ASSERT_FALSE(bob.receive(bobs));
+  ASSERT_EQ(bobs.body_case(), protocol::ServerFrame::kPoke);
+  for (const auto& cursor : bobs.poke().heads()) EXPECT_EQ(cursor.scope(), kOrgScope);
+  ASSERT_FALSE(bob.send(ping_frame(9)));
+  protocol::ServerFrame pong;
+  ASSERT_FALSE(bob.receive(pong));
   EXPECT_EQ(pong.body_case(), protocol::ServerFrame::kPong);
 }
 

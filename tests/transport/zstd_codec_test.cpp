@@ -390,6 +390,40 @@ TEST(ZstdStream, RefusesPeerWindowAboveTheLimit) {
   EXPECT_EQ(result.status().code(), ErrorCode::kTooLarge) << result.status().to_string();
 }
 
+// Found by fuzz/zstd_fuzzer.cpp: a stream message in zstd's legacy v0.7 format (magic
+// 0xFD2FB527) passed ZSTD_d_windowLogMax, which only applies to current frames, and made
+// the decoder allocate 64 MiB from a 16-byte message. The first message must be a
+// current-format frame. (The reproducer is also a seed of the zstd fuzz target, which runs
+// with -malloc_limit_mb=64.)
+TEST(ZstdStream, RefusesALegacyFormatFrame) {
+  const std::string legacy("\x27\xb5\x2f\xfd\x00\x80\xd7\x00\x00\x27\x00\xd7\x30\xd7\x64", 15);
+  StreamDecompressor decompressor;
+  Result<std::string> result = decompressor.decompress_message(prefix_varint(36, legacy));
+  EXPECT_EQ(result.status().code(), ErrorCode::kInvalidArgument) << result.status().to_string();
+  EXPECT_NE(result.status().message().find("not a zstd frame"), std::string::npos)
+      << result.status().to_string();
+  EXPECT_TRUE(decompressor.poisoned());
+}
+
+// The stream's one zstd frame never ends; a peer that ends it could start a second frame
+// (a legacy one, or one with another window) mid-connection.
+TEST(ZstdStream, RefusesAMessageThatEndsTheFrame) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, limits::kStreamWindowLog);
+  const std::string message = "hello, stream";
+  std::string wire(ZSTD_compressBound(message.size()) + 64, '\0');
+  ZSTD_inBuffer in{message.data(), message.size(), 0};
+  ZSTD_outBuffer out{wire.data(), wire.size(), 0};
+  while (ZSTD_compressStream2(context, &out, &in, ZSTD_e_end) != 0) {
+  }
+  ZSTD_freeCCtx(context);
+  wire.resize(out.pos);
+  StreamDecompressor decompressor;
+  Result<std::string> result = decompressor.decompress_message(prefix_varint(message.size(), wire));
+  EXPECT_EQ(result.status().code(), ErrorCode::kInvalidArgument) << result.status().to_string();
+  EXPECT_TRUE(decompressor.poisoned());
+}
+
 TEST(ZstdStream, BombInsideAStreamIsRefused) {
   std::string bomb = zero_bomb(256 * kMiB);
   StreamDecompressor decompressor;

@@ -1,0 +1,45 @@
+// outpost-bench's command line: which scenarios, how big, which server and store.
+// Thread rules: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace outpost::bench {
+
+inline constexpr const char* kScenarios[] = {"initial_sync", "catch_up", "ui_reads",
+                                             "draft_save",   "fanout",   "idle_connections"};
+
+// Bounds of every knob: a benchmark run that cannot finish is refused up front.
+inline constexpr uint64_t kMaxRecords = 2'000'000;
+inline constexpr int kMaxDevices = 2'000;
+inline constexpr int kMaxIdleConnections = 15'000;
+inline constexpr int kMaxServers = 8;
+
+struct BenchOptions {
+  std::vector<uint64_t> records = {10'000, 100'000};  // initial_sync sizes; the last: catch_up
+  std::vector<int> devices = {100, 1'000};            // fanout sizes
+  int idle_connections = 10'000;
+  std::string scenario = "all";
+  bool quick = false;
+  bool table = false;     // the human table on stderr even when it is not a terminal
+  std::string store_url;  // empty: the embedded SQLite store in the data directory
+  int servers = 1;
+  int server_threads = 2;
+  std::string server_bin;  // empty: outpost-server next to this executable
+  std::string work_dir;    // empty: a fresh directory under $TMPDIR, removed at the end
+
+  bool wants(const std::string& name) const { return scenario == "all" || scenario == name; }
+  bool embedded_store() const { return store_url.empty(); }
+};
+
+// Errors: kInvalidArgument naming the bad flag or value (also for --servers N > 1 on the
+// embedded store).
+Result<BenchOptions> parse_bench_options(int argc, char** argv);
+
+extern const char* const kBenchUsage;
+
+}  // namespace outpost::bench

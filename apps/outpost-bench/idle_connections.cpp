@@ -1,0 +1,262 @@
+#include "apps/outpost-bench/idle_connections.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "outpost/mutations.pb.h"
+#include "transport/sync_agent.h"
+
+namespace outpost::bench {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// Connections being opened at once: a bound on the servers' accept backlog and on SYNs.
+constexpr int kOpeningAtOnce = 128;
+constexpr auto kOpenTimeout = std::chrono::minutes(3);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
+constexpr auto kPokeRoundTimeout = std::chrono::seconds(20);
+constexpr auto kPokePause = std::chrono::milliseconds(200);
+constexpr auto kWriterReadyTimeout = std::chrono::seconds(30);
+
+struct Counters {
+  int opened = 0;
+  int failed = 0;
+  int dropped = 0;  // opened, then closed by the server or an error
+  std::string first_error;
+  // The poke rounds: a frame arriving while a round is on counts once per connection.
+  int round = 0;
+  Clock::time_point round_started;
+  int poked = 0;  // connections that got this round's frame
+  std::vector<double> poke_ms;
+};
+
+// One idle device: connects, upgrades, then keeps a read pending (Beast answers pings
+// while a read is pending) and discards what arrives (pokes).
+class IdleClient : public std::enable_shared_from_this<IdleClient> {
+ public:
+  IdleClient(net::io_context& io, Counters& counters) : ws_(io), counters_(counters) {}
+
+  void start(tcp::endpoint endpoint, std::string host, std::string target,
+             std::string authorization, std::function<void()> settled) {
+    host_ = std::move(host);
+    target_ = std::move(target);
+    authorization_ = std::move(authorization);
+    settled_ = std::move(settled);
+    beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
+    beast::get_lowest_layer(ws_).async_connect(
+        endpoint, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+ private:
+  void on_connect(beast::error_code ec) {
+    if (ec) return fail(ec);
+    beast::get_lowest_layer(ws_).expires_never();
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
+    timeouts.handshake_timeout = kHandshakeTimeout;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+        [authorization = authorization_](websocket::request_type& request) {
+          request.set(beast::http::field::authorization, authorization);
+          request.set(beast::http::field::user_agent, "outpost-bench-idle");
+        }));
+    ws_.async_handshake(host_, target_, [self = shared_from_this()](beast::error_code ec) {
+      self->on_handshake(ec);
+    });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) return fail(ec);
+    ++counters_.opened;
+    open_ = true;
+    settle();
+    read();
+  }
+
+  void read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        if (self->open_) ++self->counters_.dropped;
+        self->open_ = false;
+        return;
+      }
+      self->buffer_.clear();
+      Counters& c = self->counters_;
+      if (c.round > self->poked_round_) {
+        self->poked_round_ = c.round;
+        ++c.poked;
+        c.poke_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - c.round_started).count());
+      }
+      self->read();
+    });
+  }
+
+  void fail(beast::error_code ec) {
+    ++counters_.failed;
+    if (counters_.first_error.empty()) counters_.first_error = ec.message();
+    settle();
+  }
+
+  void settle() {
+    if (settled_) std::exchange(settled_, nullptr)();
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  Counters& counters_;
+  std::string host_, target_, authorization_;
+  std::function<void()> settled_;
+  bool open_ = false;
+  int poked_round_ = 0;
+};
+
+}  // namespace
+
+Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
+                            int poke_rounds) {
+  OUTPOST_RETURN_IF_ERROR(context.start_servers());
+  OUTPOST_ASSIGN_OR_RETURN(std::string token,
+                           context.tokens->issue(kIdleTenant, "agent-idle", "idle-device"));
+  std::vector<tcp::endpoint> endpoints;
+  std::vector<std::string> targets;
+  for (size_t i = 0; i < context.servers.size(); ++i) {
+    OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(context.server_url(i)));
+    endpoints.emplace_back(net::ip::make_address("127.0.0.1"),
+                           static_cast<unsigned short>(std::stoi(address.port)));
+    targets.push_back(address.stream_target());
+  }
+  double rss_before = 0;
+  for (auto& server : context.servers) rss_before += server->usage().rss_mib;
+
+  net::io_context io;
+  Counters counters;
+  std::vector<std::shared_ptr<IdleClient>> clients;
+  clients.reserve(static_cast<size_t>(connections));
+  int next = 0;
+  int in_flight = 0;
+  const auto start = Clock::now();
+  std::function<void()> open_more = [&] {
+    while (in_flight < kOpeningAtOnce && next < connections) {
+      const size_t server = static_cast<size_t>(next) % endpoints.size();
+      auto client = std::make_shared<IdleClient>(io, counters);
+      clients.push_back(client);
+      ++in_flight;
+      ++next;
+      client->start(endpoints[server], "127.0.0.1", targets[server], "Bearer " + token, [&] {
+        --in_flight;
+        net::post(io, open_more);
+      });
+    }
+  };
+  net::post(io, open_more);
+  // Open them all (bounded), then hold.
+  const auto open_deadline = start + kOpenTimeout;
+  while (Clock::now() < open_deadline && counters.opened + counters.failed < connections) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  const double open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  io.restart();
+  io.run_for(hold);
+  double rss = 0;
+  for (auto& server : context.servers) rss += server->usage().rss_mib;
+  const int open = counters.opened - counters.dropped;
+  const int dropped = counters.dropped;
+
+  // Pokes: another device of the same agent saves a draft; every idle connection should
+  // get a poke frame (it would then pull). The time until each has it is the server's
+  // fan-out alone, without 10,000 devices' own work on these cores.
+  SyncAgentOptions writer_options;
+  writer_options.server_url = context.server_url(0);
+  OUTPOST_ASSIGN_OR_RETURN(writer_options.token,
+                           context.tokens->issue(kIdleTenant, "agent-idle", "idle-writer"));
+  writer_options.replica_path = context.scenario_dir("idle_connections") + "/writer.db";
+  OUTPOST_ASSIGN_OR_RETURN(auto writer, SyncAgent::open(writer_options));
+  OUTPOST_RETURN_IF_ERROR(writer->start());
+  const auto writer_deadline = Clock::now() + kWriterReadyTimeout;
+  while (Clock::now() < writer_deadline && writer->state() != AgentState::kConnected) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  int incomplete_rounds = 0;
+  for (int round = 1; round <= poke_rounds; ++round) {
+    counters.poked = 0;
+    counters.round_started = Clock::now();
+    counters.round = round;
+    OUTPOST_RETURN_IF_ERROR(writer->post([round](Replica& replica) {
+      mutations::SaveDraft args;
+      args.mutable_draft()->set_id("draft-idle");
+      args.mutable_draft()->set_interaction_id("conv-idle");
+      args.mutable_draft()->set_body("revision " + std::to_string(round));
+      (void)replica.mutate("save_draft", args, round);
+    }));
+    const auto round_deadline = Clock::now() + kPokeRoundTimeout;
+    while (counters.poked < open && Clock::now() < round_deadline) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(1));
+    }
+    if (counters.poked < open) ++incomplete_rounds;
+    counters.round = 0;
+    io.restart();
+    io.run_for(kPokePause);
+  }
+  writer->stop();
+
+  for (auto& client : clients) client->close();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(200));
+  clients.clear();
+  if (counters.opened == 0) {
+    return error(ErrorCode::kUnavailable,
+                 "no idle connection could be opened: " + counters.first_error);
+  }
+  std::vector<Param> params = context.common_params();
+  for (Param p : {param("target", connections), param("opened", counters.opened),
+                  param("failed", counters.failed), param("dropped", dropped),
+                  param("open_seconds", open_seconds),
+                  param("hold_seconds", static_cast<int>(hold.count()))}) {
+    params.push_back(std::move(p));
+  }
+  if (!counters.first_error.empty()) params.push_back(param("first_error", counters.first_error));
+  context.report.add({"idle_connections", static_cast<double>(open), "connections",
+                      static_cast<double>(connections), static_cast<double>(open) / connections,
+                      params});
+  params.push_back(param("rss_before_mib", rss_before));
+  params.push_back(param("kib_per_connection", open > 0 ? (rss - rss_before) * 1024 / open : 0.0));
+  context.report.add({"idle_connections.server_rss", rss, "MiB", 0, 0, params});
+  std::vector<Param> poke_params = context.common_params();
+  for (Param p : {param("connections", open), param("rounds", poke_rounds),
+                  param("delivered", static_cast<uint64_t>(counters.poke_ms.size())),
+                  param("expected", static_cast<uint64_t>(open) * poke_rounds),
+                  param("incomplete_rounds", incomplete_rounds)}) {
+    poke_params.push_back(std::move(p));
+  }
+  for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
+    std::vector<Param> with_stat = poke_params;
+    with_stat.push_back(param("stat", name));
+    context.report.add({"idle_connections.poke", percentile(counters.poke_ms, p), "ms", 0, 0,
+                        std::move(with_stat)});
+  }
+  return Status::Ok();
+}
+
+}  // namespace outpost::bench

@@ -1,0 +1,395 @@
+#include "apps/outpost-bench/sync_scenarios.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "adapters/demo_data.h"
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/server_core.h"
+#include "outpost/mutations.pb.h"
+#include "transport/sync_agent.h"
+
+namespace outpost::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kSyncBudget = std::chrono::minutes(10);
+constexpr uint32_t kPullChanges = 2000;
+constexpr uint64_t kPullBytes = 4 << 20;
+constexpr uint32_t kWritesPerTransaction = 1000;
+constexpr uint64_t kDemoSeed = 1;  // DemoDataOptions::seed, what `outpost-server seed` uses
+constexpr auto kFanoutReadyTimeout = std::chrono::minutes(5);
+constexpr auto kFanoutRoundTimeout = std::chrono::seconds(30);
+constexpr auto kFanoutPause = std::chrono::milliseconds(100);
+constexpr const char* kFanoutDraft = "draft-fanout";
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<Param> with(std::vector<Param> params, std::vector<Param> more) {
+  params.insert(params.end(), more.begin(), more.end());
+  return params;
+}
+
+struct SyncRun {
+  double seconds = 0;
+  uint64_t bytes = 0;
+  uint64_t changes = 0;
+};
+
+Result<SyncRun> sync_device(const std::string& url, const std::string& token,
+                            const std::string& replica_path) {
+  SyncAgentOptions options;
+  options.server_url = url;
+  options.token = token;
+  options.replica_path = replica_path;
+  options.client.max_changes_per_pull = kPullChanges;
+  options.client.max_bytes_per_pull = kPullBytes;
+  OUTPOST_ASSIGN_OR_RETURN(auto agent, SyncAgent::open(options));
+  const auto start = Clock::now();
+  SyncSummary summary = agent->sync_for(kSyncBudget);
+  SyncRun run{seconds_since(start), summary.stats.bytes_received, summary.stats.changes_received};
+  if (!summary.caught_up) {
+    return error(ErrorCode::kUnavailable,
+                 "the device did not catch up: " + summary.status.to_string());
+  }
+  return run;
+}
+
+// Every record of the replica at `path`, as (collection/key, body): the rows the raw
+// baseline inserts.
+struct Rows {
+  std::vector<std::string> keys;
+  std::vector<std::string> bodies;
+  uint64_t body_bytes = 0;
+};
+
+Rows replica_rows(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  Rows rows;
+  for (const auto& collection : Schema::domain().collections()) {
+    SQLite::Statement select(
+        db, "SELECT " + collection->key_field->name() + ", _body FROM c_" + collection->name);
+    while (select.executeStep()) {
+      rows.keys.push_back(collection->name + "/" + select.getColumn(0).getString());
+      rows.bodies.push_back(select.getColumn(1).getString());
+      rows.body_bytes += rows.bodies.back().size();
+    }
+  }
+  return rows;
+}
+
+// The physical limit: the same rows bulk-inserted into a plain table in one transaction.
+double raw_insert_seconds(const std::string& path, const Rows& rows) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  db.exec("CREATE TABLE record (key TEXT PRIMARY KEY, body BLOB)");
+  const auto start = Clock::now();
+  SQLite::Transaction tx(db);
+  SQLite::Statement insert(db, "INSERT INTO record VALUES (?, ?)");
+  for (size_t i = 0; i < rows.keys.size(); ++i) {
+    insert.reset();
+    insert.bind(1, rows.keys[i]);
+    insert.bind(2, rows.bodies[i].data(), static_cast<int>(rows.bodies[i].size()));
+    insert.exec();
+  }
+  tx.commit();
+  return seconds_since(start);
+}
+
+int64_t count_rows(const std::string& path, const std::string& table) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet("SELECT count(*) FROM " + table).getInt64();
+}
+
+// The offline changes of catch_up, written straight into the embedded store (the
+// servers are stopped) as upstream events: contacts [records, records + inserts) new,
+// [0, updates) changed, the last `deletes` removed.
+Status write_offline_changes(const std::string& store_path, const std::string& tenant,
+                             uint64_t records, uint64_t inserts, uint64_t updates,
+                             uint64_t deletes) {
+  OUTPOST_ASSIGN_OR_RETURN(auto store, SqliteServerStore::open(store_path));
+  ServerCore core(*store, Schema::domain(), domain_mutators());
+  const std::string org = "org/" + tenant;
+  const int priority = Schema::domain().find("contact")->priority;
+  auto in_batches = [&](uint64_t from, uint64_t to, auto&& one) -> Status {
+    for (uint64_t start = from; start < to; start += kWritesPerTransaction) {
+      OUTPOST_RETURN_IF_ERROR(core.write([&](ServerWriteTx& tx) -> Status {
+        for (uint64_t i = start; i < std::min(to, start + kWritesPerTransaction); ++i) {
+          OUTPOST_RETURN_IF_ERROR(one(tx, i));
+        }
+        return Status::Ok();
+      }));
+    }
+    return Status::Ok();
+  };
+  auto put = [&](uint64_t seed) {
+    return [&, seed](ServerWriteTx& tx, uint64_t i) -> Status {
+      return tx.put(org, "contact", "contact-" + std::to_string(i), priority, demo_contact(i, seed))
+          .status();
+    };
+  };
+  OUTPOST_RETURN_IF_ERROR(in_batches(records, records + inserts, put(kDemoSeed)));
+  OUTPOST_RETURN_IF_ERROR(in_batches(0, updates, put(kDemoSeed + 1)));
+  return in_batches(records - deletes, records, [&](ServerWriteTx& tx, uint64_t i) -> Status {
+    return tx.remove(org, "contact", "contact-" + std::to_string(i), priority).status();
+  });
+}
+
+}  // namespace
+
+std::string sync_tenant(uint64_t records) {
+  return "sync" + std::to_string(records);
+}
+
+Status run_initial_sync(BenchContext& context, uint64_t records, bool then_catch_up) {
+  const std::string dir = context.scenario_dir("initial_sync-" + std::to_string(records));
+  const std::string tenant = sync_tenant(records);
+  const std::string device_db = dir + "/device.db";
+  OUTPOST_RETURN_IF_ERROR(context.start_servers());
+  OUTPOST_ASSIGN_OR_RETURN(std::string token,
+                           context.tokens->issue(tenant, kBenchUser, "bench-device"));
+
+  reset_peak_rss();
+  const ProcessUsage before = process_usage(getpid());
+  OUTPOST_ASSIGN_OR_RETURN(SyncRun initial, sync_device(context.server_url(0), token, device_db));
+  const ProcessUsage after = process_usage(getpid());
+
+  const Rows rows = replica_rows(device_db);
+  const double raw_seconds = raw_insert_seconds(dir + "/raw.db", rows);
+  const uint64_t stored = rows.keys.size();
+  if (initial.changes < records || stored < records) {
+    return error(ErrorCode::kInternal, "initial sync stored " + std::to_string(stored) +
+                                           " records of " + std::to_string(records));
+  }
+  const auto params =
+      with(context.common_params(),
+           {param("records", records), param("stored", stored),
+            param("avg_record_bytes", rows.body_bytes / std::max<uint64_t>(1, stored)),
+            param("seconds", initial.seconds)});
+  const double rate = static_cast<double>(stored) / initial.seconds;
+  const double raw_rate = static_cast<double>(stored) / raw_seconds;
+  context.report.add(
+      {"initial_sync", rate, "records/s", raw_rate, ratio_of(rate, raw_rate), params});
+  context.report.add(
+      {"initial_sync.wire", static_cast<double>(initial.bytes), "bytes",
+       static_cast<double>(rows.body_bytes),
+       ratio_of(static_cast<double>(initial.bytes), static_cast<double>(rows.body_bytes)), params});
+  context.report.add({"initial_sync.device_rss", after.peak_rss_mib, "MiB", 0, 0,
+                      with(params, {param("rss_before_mib", before.rss_mib)})});
+  if (!then_catch_up) return Status::Ok();
+  if (!context.options.embedded_store()) {
+    fprintf(stderr,
+            "outpost-bench: catch_up skipped: its offline changes are written into the embedded "
+            "store directly\n");
+    return Status::Ok();
+  }
+
+  const uint64_t inserts = records / 100, updates = records / 100, deletes = records / 1000;
+  OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+  OUTPOST_RETURN_IF_ERROR(write_offline_changes(context.setup.data_dir + "/outpost.db", tenant,
+                                                records, inserts, updates, deletes));
+  OUTPOST_RETURN_IF_ERROR(context.start_servers());
+  OUTPOST_ASSIGN_OR_RETURN(SyncRun catch_up, sync_device(context.server_url(0), token, device_db));
+  const int64_t contacts = count_rows(device_db, "c_contact");
+  const int64_t expected = static_cast<int64_t>(records + inserts - deletes);
+  if (contacts != expected) {
+    return error(ErrorCode::kInternal, "after catch-up the device has " + std::to_string(contacts) +
+                                           " contacts, not " + std::to_string(expected));
+  }
+  const auto catch_params = with(params, {param("changes", inserts + updates + deletes),
+                                          param("changes_received", catch_up.changes)});
+  context.report.add({"catch_up.time", catch_up.seconds * 1000, "ms", initial.seconds * 1000,
+                      catch_up.seconds / initial.seconds, catch_params});
+  context.report.add(
+      {"catch_up.wire", static_cast<double>(catch_up.bytes), "bytes",
+       static_cast<double>(initial.bytes),
+       ratio_of(static_cast<double>(catch_up.bytes), static_cast<double>(initial.bytes)),
+       catch_params});
+  return Status::Ok();
+}
+
+namespace {
+
+// One fan-out receiver: the round it last saw, so each round counts once per device.
+struct Receiver {
+  std::unique_ptr<SyncAgent> agent;
+  std::atomic<int> seen_round{0};
+};
+
+bool ready(SyncAgent& agent) {
+  return agent.state() == AgentState::kConnected && agent.progress().phase == SyncPhase::kIdle &&
+         agent.stats().changes_received >= kFanoutContacts;
+}
+
+}  // namespace
+
+Status run_fanout(BenchContext& context, int devices, int rounds) {
+  const std::string dir = context.scenario_dir("fanout-" + std::to_string(devices));
+  OUTPOST_RETURN_IF_ERROR(context.start_servers());
+  std::mutex mutex;
+  std::vector<double> latencies_ms;
+  std::atomic<int> round_now{0};
+  std::atomic<int64_t> round_started_us{0};
+  std::atomic<int> seen{0};
+
+  auto agent_options = [&](const std::string& device, size_t index) -> Result<SyncAgentOptions> {
+    SyncAgentOptions options;
+    options.server_url = context.server_url(index);
+    OUTPOST_ASSIGN_OR_RETURN(options.token,
+                             context.tokens->issue(kFanoutTenant, kBenchUser, device));
+    options.replica_path = dir + "/" + device + ".db";
+    return options;
+  };
+  std::vector<std::unique_ptr<Receiver>> receivers;
+  Status failed = Status::Ok();
+  auto stop_all = [&] {
+    for (auto& receiver : receivers) receiver->agent->stop();
+  };
+  for (int i = 0; i < devices && failed.ok(); ++i) {
+    auto options = agent_options("device-" + std::to_string(i), static_cast<size_t>(i));
+    if (!options.ok()) return options.status();
+    auto agent = SyncAgent::open(std::move(options).value());
+    if (!agent.ok()) {
+      failed = agent.status();
+      break;
+    }
+    auto receiver = std::make_unique<Receiver>();
+    receiver->agent = std::move(agent).value();
+    Receiver* self = receiver.get();
+    receiver->agent->subscribe([&, self](const ChangeSet& changes) {
+      auto draft = changes.keys.find("draft");
+      if (draft == changes.keys.end() || draft->second.count(kFanoutDraft) == 0) return;
+      const int round = round_now.load();
+      if (round == 0 || self->seen_round.load() >= round) return;
+      self->seen_round = round;
+      const double ms = static_cast<double>(now_us() - round_started_us.load()) / 1000.0;
+      std::lock_guard lock(mutex);
+      latencies_ms.push_back(ms);
+      ++seen;
+    });
+    failed = receiver->agent->start();
+    receivers.push_back(std::move(receiver));
+  }
+  if (!failed.ok()) {
+    stop_all();
+    return failed;
+  }
+  // The writer: another device of the same agent (the agent's web client, say).
+  auto writer_options = agent_options("writer", 0);
+  if (!writer_options.ok()) return writer_options.status();
+  auto writer = SyncAgent::open(std::move(writer_options).value());
+  if (!writer.ok() || !(*writer)->start().ok()) {
+    stop_all();
+    return writer.ok() ? error(ErrorCode::kInternal, "writer did not start") : writer.status();
+  }
+
+  // Every device connected and caught up, within a bound.
+  const auto ready_deadline = Clock::now() + kFanoutReadyTimeout;
+  int ready_devices = 0;
+  for (auto& receiver : receivers) {
+    while (Clock::now() < ready_deadline && !ready(*receiver->agent)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (ready(*receiver->agent)) ++ready_devices;
+  }
+  while (Clock::now() < ready_deadline && !ready(**writer)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  fprintf(stderr, "outpost-bench: fanout: %d of %d devices ready, measuring %d rounds\n",
+          ready_devices, devices, rounds);
+  std::vector<ProcessUsage> usage_before;
+  for (auto& server : context.servers) usage_before.push_back(server->usage());
+  const double devices_cpu_before = process_usage(getpid()).cpu_seconds;
+  const auto measured_start = Clock::now();
+  int incomplete_rounds = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    seen = 0;
+    round_started_us = now_us();
+    round_now = round;
+    Status posted = (*writer)->post([round](Replica& replica) {
+      mutations::SaveDraft args;
+      args.mutable_draft()->set_id(kFanoutDraft);
+      args.mutable_draft()->set_interaction_id("conv-fanout");
+      args.mutable_draft()->set_body("Dear customer, revision " + std::to_string(round));
+      (void)replica.mutate("save_draft", args, wall_ms());
+    });
+    if (!posted.ok()) {
+      failed = posted;
+      break;
+    }
+    const auto round_deadline = Clock::now() + kFanoutRoundTimeout;
+    while (seen.load() < devices && Clock::now() < round_deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (seen.load() < devices) ++incomplete_rounds;
+    std::this_thread::sleep_for(kFanoutPause);
+  }
+  const double measured_seconds = seconds_since(measured_start);
+  const double devices_cpu = process_usage(getpid()).cpu_seconds - devices_cpu_before;
+  double server_rss = 0, server_cpu = 0;
+  for (size_t i = 0; i < context.servers.size(); ++i) {
+    const ProcessUsage now = context.servers[i]->usage();
+    server_rss += now.rss_mib;
+    server_cpu += now.cpu_seconds - usage_before[i].cpu_seconds;
+  }
+  (*writer)->stop();
+  stop_all();
+  OUTPOST_RETURN_IF_ERROR(failed);
+
+  std::vector<double> sorted;
+  {
+    std::lock_guard lock(mutex);
+    sorted = latencies_ms;
+  }
+  const uint64_t expected = static_cast<uint64_t>(devices) * static_cast<uint64_t>(rounds);
+  const auto params =
+      with(context.common_params(),
+           {param("devices", devices), param("rounds", rounds), param("ready", ready_devices),
+            param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
+            param("incomplete_rounds", incomplete_rounds)});
+  for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
+    context.report.add(
+        {"fanout", percentile(sorted, p), "ms", 0, 0, with(params, {param("stat", name)})});
+  }
+  context.report.add({"fanout.server_rss", server_rss, "MiB", 0, 0, params});
+  context.report.add(
+      {"fanout.server_cpu", 100.0 * server_cpu / measured_seconds, "% of a core", 0, 0,
+       with(params, {param("cpu_seconds", server_cpu), param("wall_seconds", measured_seconds)})});
+  // The devices (and the writer) share this process: its CPU time per delivered change is
+  // what each device costs, and with every device on the same cores it bounds the latency.
+  context.report.add(
+      {"fanout.device_cpu", sorted.empty() ? 0.0 : devices_cpu * 1e3 / sorted.size(), "ms/delivery",
+       0, 0,
+       with(params, {param("cpu_seconds", devices_cpu), param("wall_seconds", measured_seconds)})});
+  if (sorted.size() < expected) {
+    fprintf(stderr, "outpost-bench: fanout at %d devices: %zu of %llu deliveries seen\n", devices,
+            sorted.size(), static_cast<unsigned long long>(expected));
+  }
+  return Status::Ok();
+}
+
+}  // namespace outpost::bench

@@ -1,0 +1,336 @@
+// Writes the seed corpus of every fuzz target (fuzz/corpus/<target>/seed-*): valid
+// requests, frames, tokens and JSON arguments, plus one sample of each bad input the
+// server must refuse. The fuzzers start from these; what they find grows the corpus in a
+// scratch directory, never here. Usage: make_corpus fuzz/corpus (scripts/fuzz --seed).
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/domain_mutators.h"
+#include "engine/schema.h"
+#include "fuzz/fuzz_support.h"
+#include "outpost/domain.pb.h"
+#include "outpost/protocol.pb.h"
+#include "transport/base64url.h"
+#include "transport/limits.h"
+#include "transport/zstd_codec.h"
+
+namespace {
+
+namespace protocol = outpost::protocol;
+using outpost::fuzz::kNowMs;
+
+// One valid JSON argument object per domain mutator.
+const std::map<std::string, std::string>& mutator_json() {
+  static const std::map<std::string, std::string> kJson = {
+      {"set_agent_state", R"({"presence": "PRESENCE_NOT_READY", "aux_reason_id": "lunch"})"},
+      {"set_auto_ready", R"({"at_ms": "1700000060000"})"},
+      {"save_draft",
+       R"({"draft": {"id": "draft-1", "interaction_id": "i-1", "to": ["ann@example.com"], "subject": "Re", "body": "Dear Ann"}})"},
+      {"delete_draft", R"({"id": "draft-1"})"},
+      {"send_draft", R"({"id": "draft-1"})"},
+      {"save_note", R"({"interaction_id": "i-1", "text": "called back", "base_revision": "0"})"},
+      {"mark_voicemail_read", R"({"id": "voicemail-5"})"},
+      {"delete_voicemail", R"({"id": "voicemail-5"})"},
+      {"wrap_up", R"({"interaction_ids": ["i-1", "i-2"], "code_id": "sale", "notes": "ok"})"},
+      {"set_queue_joined", R"({"queue_id": "q7", "joined": true})"},
+      {"set_favourite",
+       R"({"kind": "FAVOURITE_CONTACT", "target_id": "contact-3", "favourite": true})"},
+      {"set_user_setting", R"({"name": "theme", "value": "dark"})"},
+      {"remember_search", R"({"list": "contact", "phrase": "peet"})"},
+  };
+  return kJson;
+}
+
+class Writer {
+ public:
+  explicit Writer(std::filesystem::path root) : root_(std::move(root)) {}
+  void add(const std::string& target, const std::string& name, const std::string& bytes) {
+    std::filesystem::path dir = root_ / target;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / ("seed-" + name), std::ios::binary) << bytes;
+  }
+
+ private:
+  std::filesystem::path root_;
+};
+
+std::string mode(uint8_t m, const std::string& rest) {
+  return std::string(1, static_cast<char>(m)) + rest;
+}
+
+// 2-byte little-endian length prefix, as the stream modes of the fuzzers read them.
+std::string framed(const std::vector<std::string>& messages) {
+  std::string out;
+  for (const std::string& message : messages) {
+    out.push_back(static_cast<char>(message.size() & 0xff));
+    out.push_back(static_cast<char>((message.size() >> 8) & 0xff));
+    out += message;
+  }
+  return out;
+}
+
+std::string zstd(const std::string& plain) {
+  return outpost::zstd_compress(plain).value();
+}
+
+protocol::PushRequest push_of_every_mutator() {
+  protocol::PushRequest push;
+  push.set_client_id("fuzz-client");
+  push.set_schema_version(outpost::Schema::domain().version());
+  push.set_protocol_version(protocol::VERSION_CURRENT);
+  uint64_t id = 0;
+  for (const auto& [name, json] : mutator_json()) {
+    const outpost::Mutator* mutator = outpost::domain_mutators().find(name);
+    if (mutator == nullptr) {
+      std::cerr << "make_corpus: no mutator " << name << "\n";
+      std::exit(1);
+    }
+    auto args = outpost::domain_mutators().parse_json_args(*mutator, json);
+    if (!args.ok()) {
+      std::cerr << "make_corpus: " << args.status().to_string() << "\n";
+      std::exit(1);
+    }
+    protocol::Mutation* mutation = push.add_mutations();
+    mutation->set_id(++id);
+    mutation->set_name(name);
+    mutation->set_args((*args)->SerializeAsString());
+    mutation->set_created_ms(kNowMs);
+  }
+  return push;
+}
+
+protocol::PullRequest pull_request() {
+  protocol::PullRequest pull;
+  pull.set_client_id("fuzz-client");
+  pull.set_schema_version(outpost::Schema::domain().version());
+  pull.set_protocol_version(protocol::VERSION_CURRENT);
+  pull.add_cursors()->set_scope("user/acme/alice");
+  pull.add_cursors()->set_scope("org/acme");
+  pull.set_pending_from(1);
+  return pull;
+}
+
+protocol::PullRequest resuming_pull() {
+  protocol::PullRequest pull = pull_request();
+  protocol::CursorToken token;
+  token.set_kind(protocol::CursorToken::SNAPSHOT);
+  token.set_head_seq(3);
+  token.set_priority(1);
+  token.set_collection("user_setting");
+  token.set_key("setting-1");
+  pull.mutable_cursors(0)->set_token(token.SerializeAsString());
+  pull.mutable_cursors(1)->set_seq(2);
+  return pull;
+}
+
+protocol::PullRequest fetch_pull() {
+  protocol::PullRequest pull = pull_request();
+  pull.set_fetch_scope("user/acme/alice");
+  protocol::KeyRef* ref = pull.add_fetch();
+  ref->set_collection("user_setting");
+  ref->set_key("setting-1");
+  ref = pull.add_fetch();
+  ref->set_collection("no_such_collection");
+  ref->set_key("x");
+  return pull;
+}
+
+std::string client_stream(const std::vector<protocol::ClientFrame>& frames) {
+  outpost::StreamCompressor compressor;
+  std::vector<std::string> messages;
+  for (const auto& frame : frames) {
+    messages.push_back(compressor.compress_message(frame.SerializeAsString()).value());
+  }
+  return framed(messages);
+}
+
+std::string token_with(int64_t issued, int64_t expires, const outpost::TokenAuthority& authority) {
+  protocol::TokenClaims claims;
+  claims.set_tenant("acme");
+  claims.set_user("alice");
+  claims.set_device("phone");
+  claims.set_issued_ms(issued);
+  claims.set_expires_ms(expires);
+  return authority.issue(claims).value();
+}
+
+void write_all(Writer& out) {
+  const protocol::PushRequest push = push_of_every_mutator();
+  const std::vector<protocol::PullRequest> pulls = {pull_request(), resuming_pull(), fetch_pull()};
+  const std::string bomb = zstd(std::string(outpost::limits::kMaxDecompressedBody + 1, '\0'));
+
+  // wire_frames: 0 push body, 1 pull body, 2 one stream of ClientFrames.
+  out.add("wire_frames", "push", mode(0, zstd(push.SerializeAsString())));
+  for (size_t i = 0; i < pulls.size(); ++i) {
+    out.add("wire_frames", "pull-" + std::to_string(i),
+            mode(1, zstd(pulls[i].SerializeAsString())));
+  }
+  out.add("wire_frames", "bomb", mode(0, bomb));
+  std::string truncated = zstd(push.SerializeAsString());
+  out.add("wire_frames", "truncated", mode(0, truncated.substr(0, truncated.size() / 2)));
+  out.add("wire_frames", "malformed", mode(1, zstd(std::string("\x0a\xff\xff\xff\xff", 5))));
+  protocol::ClientFrame ping, pushed, pulled, empty;
+  ping.mutable_ping()->set_sent_ms(kNowMs);
+  *pushed.mutable_push() = push;
+  *pulled.mutable_pull() = pulls[0];
+  out.add("wire_frames", "stream", mode(2, client_stream({ping, pushed, pulled, ping})));
+  out.add("wire_frames", "stream-empty-frame", mode(2, client_stream({ping, empty, ping})));
+
+  // zstd: 0 decompress with a bound (byte 1), 1 round trip, 2 stream with a bound.
+  const std::string text = push.SerializeAsString() + "some text some text some text";
+  out.add("zstd", "frame", mode(0, std::string(1, 20) + zstd(text)));
+  out.add("zstd", "bomb", mode(0, std::string(1, 16) + zstd(std::string(1 << 20, 'a'))));
+  out.add("zstd", "empty-frame", mode(0, std::string(1, 4) + zstd("")));
+  out.add("zstd", "round-trip", mode(1, std::string(1, 0) + text));
+  // Regression: a legacy-format (v0.7) stream frame that made zstd allocate 64 MiB.
+  out.add("zstd", "regress-legacy-window",
+          std::string("\xe9\xfe\x14\x00\x24\x27\xb5\x2f\xfd\x00\x80\xd7\x00\x00\x27\x00"
+                      "\xd7\x30\xd7\x64",
+                      20));
+  {
+    outpost::StreamCompressor compressor;
+    std::vector<std::string> messages;
+    for (int i = 0; i < 4; ++i) messages.push_back(compressor.compress_message(text).value());
+    out.add("zstd", "stream", mode(2, std::string(1, 20) + framed(messages)));
+  }
+
+  // token: 0 verify, 1 base64url, 2 Authorization header, 3 signed claims payload.
+  const outpost::TokenAuthority& authority = outpost::fuzz::token_authority();
+  const outpost::TokenAuthority other(std::string(32, 'z'));
+  const std::string valid = outpost::fuzz::valid_token();
+  out.add("token", "valid", mode(0, valid));
+  out.add("token", "expired", mode(0, token_with(kNowMs - 7'200'000, kNowMs - 1, authority)));
+  out.add("token", "forged", mode(0, token_with(kNowMs - 1, kNowMs + 1000, other)));
+  out.add("token", "base64url", mode(1, outpost::base64url_encode("outpost \x01\xff")));
+  out.add("token", "bearer", mode(2, "Bearer " + valid));
+  out.add("token", "basic", mode(2, "Basic dXNlcjpwYXNz"));
+  {
+    protocol::TokenClaims claims;
+    claims.set_tenant("acme");
+    claims.set_user("alice");
+    claims.set_device("phone");
+    claims.set_issued_ms(kNowMs - 1);
+    claims.set_expires_ms(kNowMs + 1000);
+    out.add("token", "claims", mode(3, claims.SerializeAsString()));
+  }
+
+  // server_core: 0 PushRequest, 1 PullRequest, 2 structured (any bytes).
+  out.add("server_core", "push-every-mutator", mode(0, push.SerializeAsString()));
+  for (size_t i = 0; i < pulls.size(); ++i) {
+    out.add("server_core", "pull-" + std::to_string(i), mode(1, pulls[i].SerializeAsString()));
+  }
+  out.add("server_core", "structured", mode(2, std::string(64, '\x01')));
+
+  // cli: 0 argv words split at '\0', 1 mutator index + JSON arguments.
+  auto argv = [](const std::vector<std::string>& words) {
+    std::string joined;
+    for (size_t i = 0; i < words.size(); ++i) joined += (i ? std::string(1, '\0') : "") + words[i];
+    return mode(0, joined);
+  };
+  out.add("cli", "status", argv({"--json", "status"}));
+  out.add("cli", "get", argv({"get", "user_setting", "theme"}));
+  out.add("cli", "query",
+          argv({"query", "interaction", "--where", "queue_id=q7", "--order", "started_ms", "--desc",
+                "--limit", "5"}));
+  out.add("cli", "search", argv({"search", "contact", "peet", "--limit=3"}));
+  out.add("cli", "pending", argv({"pending"}));
+  out.add("cli", "discard", argv({"discard", "1"}));
+  size_t index = 0;
+  for (const auto& [name, mutator] : outpost::domain_mutators().all()) {
+    auto json = mutator_json().find(name);
+    if (json == mutator_json().end()) {
+      std::cerr << "make_corpus: no JSON example for mutator " << name << "\n";
+      std::exit(1);
+    }
+    out.add("cli", "mutate-" + name, argv({"mutate", name, json->second}));
+    out.add("cli", "json-" + name,
+            std::string(1, '\1') + std::string(1, static_cast<char>(index)) + json->second);
+    ++index;
+  }
+}
+
+void write_device_frames(Writer& out) {
+  // The device's answers in order: the push, then pages of the user and org scopes.
+  protocol::ServerFrame pushed;
+  for (uint64_t id = 1; id <= 2; ++id) {
+    protocol::MutationResult* result = pushed.mutable_push()->add_results();
+    result->set_id(id);
+    result->set_outcome(id == 1 ? protocol::MutationResult::APPLIED
+                                : protocol::MutationResult::REJECTED);
+    if (id == 2) {
+      result->set_code("rejected");
+      result->set_reason("no");
+    }
+  }
+  pushed.mutable_push()->set_last_mutation_id(2);
+
+  protocol::ServerFrame pulled;
+  pulled.mutable_pull()->set_last_mutation_id(2);
+  protocol::ScopeChanges* user = pulled.mutable_pull()->add_scopes();
+  user->set_scope("user/acme/alice");
+  outpost::domain::UserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  protocol::Change* change = user->add_changes();
+  change->set_collection("user_setting");
+  change->set_key("theme");
+  change->set_op(protocol::Change::PUT);
+  change->set_version(1);
+  change->set_body(setting.SerializeAsString());
+  change = user->add_changes();
+  change->set_collection("draft");
+  change->set_key("draft-9");
+  change->set_op(protocol::Change::DELETE);
+  change->set_version(2);
+  user->set_cursor(2);
+  user->set_head_seq(2);
+  protocol::ScopeChanges* org = pulled.mutable_pull()->add_scopes();
+  org->set_scope("org/acme");
+  org->set_cursor(0);
+  org->set_head_seq(0);
+
+  protocol::ServerFrame reset = pulled;
+  protocol::ScopeChanges* manifest = reset.mutable_pull()->mutable_scopes(0);
+  manifest->clear_changes();
+  manifest->set_reset(true);
+  protocol::KeyRef* ref = manifest->add_manifest();
+  ref->set_collection("user_setting");
+  ref->set_key("theme");
+  ref->set_version(5);
+  manifest->set_cursor(5);
+
+  protocol::ServerFrame poke;
+  protocol::Cursor* head = poke.mutable_poke()->add_heads();
+  head->set_scope("user/acme/alice");
+  head->set_seq(9);
+  protocol::ServerFrame failed;
+  failed.mutable_error()->set_code("unavailable");
+  failed.mutable_error()->set_retryable(true);
+
+  auto serialized = [](const std::vector<protocol::ServerFrame>& frames) {
+    std::vector<std::string> messages;
+    for (const auto& frame : frames) messages.push_back(frame.SerializeAsString());
+    return framed(messages);
+  };
+  out.add("device_sync", "push-pull", serialized({pushed, pulled, poke, pulled}));
+  out.add("device_sync", "reset", serialized({pushed, reset, pulled}));
+  out.add("device_sync", "error", serialized({failed, pushed, failed, pulled}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_corpus DIR\n";
+    return 2;
+  }
+  Writer writer(argv[1]);
+  write_all(writer);
+  write_device_frames(writer);
+  return 0;
+}

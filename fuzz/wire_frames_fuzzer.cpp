@@ -1,0 +1,78 @@
+// Bytes as the server receives them on the wire, through the server's own decoders:
+//   byte 0 % 3 == 0: the body of POST /v1/push  (http_api::decode_body -> PushRequest)
+//                 1: the body of POST /v1/pull  (http_api::decode_body -> PullRequest)
+//                 2: the messages of one WebSocket stream, each prefixed by a 2-byte
+//                    little-endian length, through one StreamDecompressor
+//                    (decode_client_frame, as WsSession does).
+// Contract: no crash or UB; only the documented error codes; a decoded message is within
+// its bound; once the stream's compression fails, every later message fails.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "fuzz/fuzz_support.h"
+#include "outpost/protocol.pb.h"
+#include "transport/client_frame.h"
+#include "transport/http_util.h"
+#include "transport/limits.h"
+
+namespace {
+
+using outpost::ErrorCode;
+using outpost::fuzz::check;
+using outpost::fuzz::check_code;
+
+template <typename Message>
+void decode_http_body(std::string_view body) {
+  Message message;
+  outpost::Status decoded =
+      outpost::http_api::decode_body(body, message, outpost::limits::kMaxDecompressedBody);
+  check_code(decoded, {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge}, "decode_body");
+  if (decoded.ok()) {
+    check(message.ByteSizeLong() <= outpost::limits::kMaxDecompressedBody,
+          "decoded body above kMaxDecompressedBody");
+  }
+}
+
+void decode_stream(std::string_view rest) {
+  outpost::StreamDecompressor decompressor;
+  while (rest.size() >= 2) {
+    size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
+    rest.remove_prefix(2);
+    std::string_view message = rest.substr(0, length);
+    rest.remove_prefix(message.size());
+    bool was_poisoned = decompressor.poisoned();
+    auto frame = outpost::decode_client_frame(decompressor, message);
+    check_code(frame.status(),
+               {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge, ErrorCode::kFailedPrecondition},
+               "decode_client_frame");
+    if (was_poisoned) {
+      check(frame.status().code() == ErrorCode::kFailedPrecondition,
+            "a poisoned stream decoded another message");
+    }
+    if (frame.ok()) {
+      check(frame->body_case() != outpost::protocol::ClientFrame::BODY_NOT_SET,
+            "an empty ClientFrame was accepted");
+      check(frame->ByteSizeLong() <= outpost::limits::kMaxDecompressedFrame,
+            "decoded frame above kMaxDecompressedFrame");
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 3) {
+    case 0:
+      decode_http_body<outpost::protocol::PushRequest>(rest);
+      break;
+    case 1:
+      decode_http_body<outpost::protocol::PullRequest>(rest);
+      break;
+    default:
+      decode_stream(rest);
+  }
+  return 0;
+}

@@ -1,0 +1,83 @@
+// The bounded zstd codec (transport/zstd_codec.h) on hostile and on round-tripped input:
+//   byte 0 % 3 == 0: zstd_decompress(rest, bound) with bound = 2^(byte 1 % 26) bytes:
+//                    bombs, truncation and garbage must fail cleanly within the bound;
+//                 1: zstd_compress(rest) then zstd_decompress: the same bytes come back,
+//                    and a bound one byte short is kTooLarge;
+//                 2: the messages of one stream (2-byte little-endian length prefix each)
+//                    through StreamDecompressor, each bounded by 2^(byte 1 % 26).
+// Run with -malloc_limit_mb (scripts/fuzz does) so an allocation past the bound crashes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz/fuzz_support.h"
+#include "transport/zstd_codec.h"
+
+namespace {
+
+using outpost::ErrorCode;
+using outpost::fuzz::check;
+using outpost::fuzz::check_code;
+
+void decompress(std::string_view input, size_t bound) {
+  auto plain = outpost::zstd_decompress(input, bound);
+  check_code(plain.status(), {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge},
+             "zstd_decompress");
+  if (!plain.ok()) return;
+  check(plain->size() <= bound, "zstd_decompress returned more than its bound");
+  // What decoded once decodes again from our own encoding.
+  auto again = outpost::zstd_compress(plain.value());
+  check(again.ok(), "zstd_compress failed on decoded bytes");
+  auto back = outpost::zstd_decompress(again.value(), bound);
+  check(back.ok() && back.value() == plain.value(), "zstd round trip changed the bytes");
+}
+
+void round_trip(std::string_view input) {
+  auto compressed = outpost::zstd_compress(input);
+  check(compressed.ok(), "zstd_compress failed");
+  auto back = outpost::zstd_decompress(compressed.value(), input.size());
+  check(back.ok() && back.value() == input, "zstd round trip changed the bytes");
+  if (!input.empty()) {
+    auto short_bound = outpost::zstd_decompress(compressed.value(), input.size() - 1);
+    check(short_bound.status().code() == ErrorCode::kTooLarge,
+          "a bound one byte short was not kTooLarge");
+  }
+}
+
+void stream(std::string_view rest, size_t bound) {
+  outpost::StreamDecompressor decompressor;
+  while (rest.size() >= 2) {
+    size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
+    rest.remove_prefix(2);
+    std::string_view message = rest.substr(0, length);
+    rest.remove_prefix(message.size());
+    bool was_poisoned = decompressor.poisoned();
+    auto plain = decompressor.decompress_message(message, bound);
+    check_code(plain.status(),
+               {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge, ErrorCode::kFailedPrecondition},
+               "decompress_message");
+    if (was_poisoned) check(!plain.ok(), "a poisoned stream decoded another message");
+    if (!plain.ok()) check(decompressor.poisoned(), "a failed message left the stream usable");
+    if (plain.ok()) check(plain->size() <= bound, "decompress_message passed its bound");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const size_t bound = size_t{1} << (data[1] % 26);
+  std::string_view rest(reinterpret_cast<const char*>(data) + 2, size - 2);
+  switch (data[0] % 3) {
+    case 0:
+      decompress(rest, bound);
+      break;
+    case 1:
+      round_trip(rest);
+      break;
+    default:
+      stream(rest, bound);
+  }
+  return 0;
+}

@@ -1,0 +1,120 @@
+// outpost-bench --quick end to end (it starts the real outpost-server): it must finish,
+// and every line it prints must be one well-formed JSON figure with the required keys,
+// covering every scenario. Timings are never asserted.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "process.h"
+
+namespace outpost {
+namespace {
+
+using testing::run_command;
+namespace pb = google::protobuf;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+class OutpostBench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path().string() + "/outpost-bench-test-" +
+           std::to_string(getpid());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs outpost-bench with `args`; stdout in *out, stderr in *err.
+  int bench(const std::string& args, std::string* out, std::string* err) {
+    const std::string err_path = dir_ + "/stderr";
+    const int code = run_command(
+        {"/bin/sh", "-c", std::string("exec ") + OUTPOST_BENCH_BIN + " " + args + " 2>" + err_path},
+        out, std::chrono::seconds(240));
+    *err = read_file(err_path);
+    return code;
+  }
+
+  std::string dir_;
+};
+
+TEST(OutpostBenchOutput, ProtobufJsonParserRejectsMalformedLines) {
+  // The validator below is protobuf's JSON parser into a Struct: make sure it is strict.
+  pb::Struct parsed;
+  EXPECT_TRUE(pb::util::JsonStringToMessage(R"({"a": 1, "b": {"c": "d"}})", &parsed).ok());
+  EXPECT_FALSE(pb::util::JsonStringToMessage(R"({"a": 1,)", &parsed).ok());
+  EXPECT_FALSE(pb::util::JsonStringToMessage(R"({"a": nan})", &parsed).ok());
+  EXPECT_FALSE(pb::util::JsonStringToMessage("scenario value", &parsed).ok());
+}
+
+TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
+  std::string out, err;
+  ASSERT_EQ(bench("--quick --work-dir " + dir_ + "/work", &out, &err), 0) << err;
+  const std::vector<std::string> lines = lines_of(out);
+  ASSERT_FALSE(lines.empty()) << err;
+  std::set<std::string> scenarios;
+  for (const std::string& line : lines) {
+    pb::Struct figure;
+    ASSERT_TRUE(pb::util::JsonStringToMessage(line, &figure).ok()) << line;
+    const auto& fields = figure.fields();
+    for (const char* key : {"scenario", "unit"}) {
+      ASSERT_TRUE(fields.count(key) && fields.at(key).has_string_value()) << key << ": " << line;
+    }
+    for (const char* key : {"value", "baseline", "ratio"}) {
+      ASSERT_TRUE(fields.count(key) && fields.at(key).kind_case() == pb::Value::kNumberValue)
+          << key << ": " << line;
+      EXPECT_GE(fields.at(key).number_value(), 0) << key << ": " << line;
+    }
+    ASSERT_TRUE(fields.count("params") && fields.at("params").has_struct_value()) << line;
+    EXPECT_EQ(fields.size(), 6u) << line;
+    scenarios.insert(fields.at("scenario").string_value());
+  }
+  for (const char* expected :
+       {"initial_sync", "initial_sync.wire", "initial_sync.device_rss", "catch_up.time",
+        "catch_up.wire", "ui_reads.point_get", "ui_reads.todays_journal", "ui_reads.contact_search",
+        "ui_reads.canned_search", "draft_save", "fanout", "fanout.server_rss", "fanout.server_cpu",
+        "idle_connections", "idle_connections.server_rss", "idle_connections.poke"}) {
+    EXPECT_TRUE(scenarios.count(expected)) << "missing scenario " << expected;
+  }
+  // The work directory given is kept; its servers were stopped gracefully (exit 0 above
+  // includes their clean stop).
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/work/server/token.key"));
+}
+
+TEST_F(OutpostBench, RefusesSeveralServersOnTheEmbeddedStore) {
+  std::string out, err;
+  EXPECT_EQ(bench("--servers 2", &out, &err), 2);
+  EXPECT_NE(err.find("--servers 2 needs a store the servers can share"), std::string::npos) << err;
+  EXPECT_TRUE(out.empty()) << out;
+}
+
+TEST_F(OutpostBench, RefusesBadArguments) {
+  std::string out, err;
+  EXPECT_EQ(bench("--scenario everything", &out, &err), 2);
+  EXPECT_NE(err.find("unknown scenario 'everything'"), std::string::npos) << err;
+  EXPECT_EQ(bench("--records 10", &out, &err), 2);
+  EXPECT_NE(err.find("--records must be an integer from 100"), std::string::npos) << err;
+  EXPECT_EQ(bench("--devices 5000", &out, &err), 2);
+  EXPECT_TRUE(out.empty()) << out;
+}
+
+}  // namespace
+}  // namespace outpost

@@ -1,0 +1,26 @@
+// Decoding one WebSocket message from a device into a ClientFrame, exactly as SyncServer
+// does it: the connection's StreamDecompressor (bounded by limits::kMaxDecompressedFrame),
+// then the protobuf, then the check that the frame carries a body. Kept out of
+// sync_server.cpp so tests and the fuzz target (fuzz/fuzz_wire_frames.cpp) run the code the
+// server runs. I/O-free.
+// Thread rules: as the StreamDecompressor: one connection's decompressor, one thread.
+#pragma once
+
+#include <string_view>
+
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+#include "transport/zstd_codec.h"
+
+namespace outpost {
+
+// Errors: kTooLarge when the message declares more than limits::kMaxDecompressedFrame
+// (the server closes with 1009); kInvalidArgument for undecodable compression, bytes that
+// are not a ClientFrame, or an empty ClientFrame; kFailedPrecondition when `decompressor`
+// is already poisoned (both close with 1007). A decompression error poisons
+// `decompressor` (see StreamDecompressor); a protobuf error does not, though the server
+// closes the connection either way.
+Result<protocol::ClientFrame> decode_client_frame(StreamDecompressor& decompressor,
+                                                  std::string_view message);
+
+}  // namespace outpost
