@@ -2,8 +2,10 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
+#include "adapters/sim_platform.h"
 #include "engine/domain_server.h"
 #include "outpost/domain.pb.h"
 #include "outpost/upstream.pb.h"
@@ -272,7 +274,93 @@ class UpstreamPlatform final : public PlatformEvents {
   uint64_t voicemails_ = 0;
 };
 
+// adapters/sim_platform.h behind PlatformEvents.
+class LeadSimPlatform final : public PlatformEvents {
+ public:
+  LeadSimPlatform(const World& world, Ledger& ledger, Trace& trace, SimRandom& random,
+                  uint64_t seed)
+      : world_(world),
+        ledger_(ledger),
+        trace_(trace),
+        seed_(seed),
+        fallback_(make_upstream_platform(world, ledger, trace, random)) {}
+
+  Status step(ServerCore& core, const SimUser&, int64_t now_ms) override {
+    if (platform_ == nullptr || store_ != &core.store()) {
+      // The platform reads drafts from the server's store, which a restart replaced.
+      SimPlatformOptions options;
+      options.seed = seed_ + restarts_++;
+      for (const SimUser& user : world_.users) options.agents.push_back({user.tenant, user.user});
+      options.step_ms = 200;
+      options.web_edit_delay_ms = 300;
+      options.note_edit_chance = 0.05;
+      platform_ = std::make_unique<SimPlatform>(options, core.store());
+      store_ = &core.store();
+    }
+    OUTPOST_ASSIGN_OR_RETURN(auto events, platform_->poll(now_ms));
+    DomainServer server(core);
+    for (const u::Event& event : events) {
+      std::string record;
+      std::vector<std::string> base_words, edited_words;
+      bool moot = false;
+      if (event.has_draft_edited()) {
+        const auto& edit = event.draft_edited();
+        const std::string scope = "user/" + event.tenant() + "/" + event.user();
+        record = text_record("draft", scope, edit.edited().id());
+        base_words = split_words(edit.base().body());
+        edited_words = split_words(edit.edited().body());
+        OUTPOST_ASSIGN_OR_RETURN(auto current, load<d::Draft>(core, scope, edit.edited().id()));
+        moot = current && current->status() == d::DRAFT_SENT;
+      } else if (event.has_note_edited()) {
+        const auto& edit = event.note_edited();
+        record = text_record("note", "user/" + event.tenant() + "/" + event.user(),
+                             edit.interaction_id());
+        base_words = split_words(edit.base().text());
+        edited_words = split_words(edit.text());
+      }
+      Status status;
+      for (int attempt = 0; attempt < kEventAttempts; ++attempt) {
+        status = server.apply(event, now_ms);
+        if (status.code() != ErrorCode::kUnavailable) break;
+      }
+      OUTPOST_RETURN_IF_ERROR(status);
+      trace_.add("platform (sim): " +
+                 std::string(event.GetDescriptor()->FindFieldByNumber(event.kind_case())->name()) +
+                 " for " + event.user());
+      if (record.empty() || moot) continue;
+      std::set<std::string> before(base_words.begin(), base_words.end());
+      std::vector<std::string> typed;
+      for (const std::string& word : edited_words) {
+        if (before.count(word) == 0) typed.push_back(word);
+      }
+      ledger_.count_typed(typed.size());
+      ledger_.add_platform_edit(TextEdit{.record = record, .typed = typed, .words = edited_words});
+    }
+    return Status::Ok();
+  }
+
+  Status delete_something(ServerCore& core, const SimUser& user, int64_t now_ms) override {
+    return fallback_->delete_something(core, user, now_ms);
+  }
+
+ private:
+  const World& world_;
+  Ledger& ledger_;
+  Trace& trace_;
+  uint64_t seed_;
+  std::unique_ptr<PlatformEvents> fallback_;
+  std::unique_ptr<SimPlatform> platform_;
+  const ServerStore* store_ = nullptr;
+  uint64_t restarts_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<PlatformEvents> make_sim_platform_events(const World& world, Ledger& ledger,
+                                                         Trace& trace, SimRandom& random,
+                                                         uint64_t seed) {
+  return std::make_unique<LeadSimPlatform>(world, ledger, trace, random, seed);
+}
 
 std::unique_ptr<PlatformEvents> make_upstream_platform(const World& world, Ledger& ledger,
                                                        Trace& trace, SimRandom& random) {

@@ -38,6 +38,14 @@ class PlatformEvents {
 std::unique_ptr<PlatformEvents> make_upstream_platform(const World& world, Ledger& ledger,
                                                        Trace& trace, SimRandom& random);
 
+// The events of adapters/sim_platform.h (seeded from `seed`), applied through
+// engine/domain_server.h; the words its web edits add count as typed (they are phrases,
+// not unique tokens, so (3) checks them as a set per record). step() polls it up to now
+// whatever the user; delete_something falls back to the unique-word platform's.
+std::unique_ptr<PlatformEvents> make_sim_platform_events(const World& world, Ledger& ledger,
+                                                         Trace& trace, SimRandom& random,
+                                                         uint64_t seed);
+
 struct IntentOdds {
   double refuse_wrap_up = 0.1;  // "the interaction is already qualified on the platform"
   double refuse_send = 0.05;    // "mailbox unavailable"

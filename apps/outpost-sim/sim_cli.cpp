@@ -62,6 +62,8 @@ fault knobs (probabilities; per frame for the network, else per step):
   --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
   --compact P (0.01)  --platform P (0.12)  --mutate P (0.35)
   --no-faults         all fault probabilities 0 (the workload and the platform still run)
+  --platform-kind K   events (default: the simulator's platform, unique typed words) or
+                      sim (adapters/sim_platform.h, polled on the platform steps)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
 )";
@@ -112,6 +114,12 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.verbose = true;
     } else if (flag == "--no-shrink") {
       cli.shrink = false;
+    } else if (flag == "--platform-kind") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string kind, value());
+      if (kind != "sim" && kind != "events") {
+        return error(ErrorCode::kInvalidArgument, "--platform-kind is 'events' or 'sim'");
+      }
+      cli.sim.lead_sim_platform = kind == "sim";
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
     } else if (flag == "--keep") {

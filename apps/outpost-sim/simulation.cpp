@@ -110,7 +110,9 @@ Status Simulation::setup() {
   server_->forget_on_restart(options_.lossy_server_restart);
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
-  platform_ = make_upstream_platform(world_, ledger_, trace_, random_);
+  platform_ = options_.lead_sim_platform
+                  ? make_sim_platform_events(world_, ledger_, trace_, random_, options_.seed)
+                  : make_upstream_platform(world_, ledger_, trace_, random_);
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];

@@ -43,6 +43,9 @@ struct SimOptions {
   // Checker self-test (--lossy-restart): each server restart loses every write since the
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
+  // The platform's events: the simulator's own (unique typed words) or the lead's
+  // adapters/sim_platform.h (--platform-kind sim).
+  bool lead_sim_platform = false;
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;
 };
