@@ -155,11 +155,6 @@ TextMerge merge_text(std::string_view base, std::string_view current, std::strin
       // Both sides inserted at the same place and changed no base word: keep both, the
       // text already stored first.
       append(result.text, theirs, it, t_end);
-      // Two insertions must not glue their words together.
-      if (t_end > it && o_end > io && !is_space(theirs[t_end - 1].back()) &&
-          !is_space(ours[io].front())) {
-        result.text.push_back(' ');
-      }
       append(result.text, ours, io, o_end);
     } else if (keeps_block(theirs, it, t_end, b, ib, next, result.text, ours, io, o_end) ||
                keeps_block(ours, io, o_end, b, ib, next, result.text, theirs, it, t_end)) {
