@@ -107,6 +107,67 @@ TEST_F(Drafts, OfflineAppEditAndWebEditOfOtherWordsBothSurvive) {
   world_.expect_converged(tablet);
 }
 
+// The README's story (scripts/demo): offline, the phone continues the sentence while the
+// web interface adds a sign-off paragraph; every side ends with the draft a person would
+// have written, each side's spacing as typed.
+TEST_F(Drafts, TheStorysContinuationAndTheWebsSignOffReadAsWritten) {
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  TestDevice& tablet = world_.device("tablet", "acme", "agent-1");
+  const std::string typed = "Dear Ann, your parcel leaves our warehouse today.";
+  phone.mutate("save_draft", save(typed), world_.now_ms);
+  world_.sync(phone);
+  world_.sync(tablet);
+
+  phone.mutate("save_draft", edit(phone, typed + " The driver calls you thirty minutes ahead."),
+               world_.now_ms);  // offline
+  web_edit(typed + "\n\nBest regards from Support");
+  world_.sync(phone);
+  world_.sync(tablet);
+
+  d::Draft merged = server_draft();
+  EXPECT_EQ(merged.body(),
+            "Dear Ann, your parcel leaves our warehouse today. The driver calls you thirty "
+            "minutes ahead.\n\nBest regards from Support");
+  EXPECT_FALSE(merged.conflicted());
+  EXPECT_EQ(phone.get<d::Draft>("draft-1")->body(), merged.body());
+  EXPECT_EQ(tablet.get<d::Draft>("draft-1")->body(), merged.body());
+  world_.expect_converged(phone);
+  world_.expect_converged(tablet);
+}
+
+// Both sides changed the same words of a realistic reply: the text keeps the phone's
+// sentence, the conflict copy shows the web's whole sentence (not a bare "on Monday."), so
+// the person choosing reads both versions side by side; resolving drops that copy.
+TEST_F(Drafts, TheConflictCopyShowsTheOtherSidesWholeSentence) {
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  const std::string before = "Dear Ann,\n\nYour parcel leaves our warehouse ";
+  const std::string after = ". The driver calls you thirty minutes ahead.\n\nKind regards";
+  phone.mutate("save_draft", save(before + "today" + after), world_.now_ms);
+  world_.sync(phone);
+  phone.mutate("save_draft", edit(phone, before + "tomorrow morning" + after), world_.now_ms);
+  web_edit(before + "on Monday" + after);
+  world_.sync(phone);
+
+  d::Draft draft = server_draft();
+  EXPECT_TRUE(draft.conflicted());
+  EXPECT_EQ(draft.body(),
+            "Dear Ann,\n\nYour parcel leaves our warehouse tomorrow morning. The driver calls you "
+            "thirty minutes ahead.\n\nKind regards");
+  EXPECT_EQ(draft.conflict_body(), "Your parcel leaves our warehouse on Monday.");
+  EXPECT_EQ(phone.get<d::Draft>("draft-1")->conflict_body(), draft.conflict_body());
+
+  // The user picks the web's day and saves with resolve_conflict: the copy they saw goes.
+  m::SaveDraft resolved = edit(phone, before + "on Monday" + after);
+  resolved.set_resolve_conflict(true);
+  phone.mutate("save_draft", resolved, world_.now_ms);
+  world_.sync(phone);
+  draft = server_draft();
+  EXPECT_FALSE(draft.conflicted());
+  EXPECT_EQ(draft.conflict_body(), "");
+  EXPECT_EQ(draft.body(), before + "on Monday" + after);
+  world_.expect_converged(phone);
+}
+
 TEST_F(Drafts, TheDeviceShowsTheMergeBeforeTheServerConfirmsIt) {
   TestDevice& phone = world_.device("phone", "acme", "agent-1");
   phone.mutate("save_draft", save("one two three"), world_.now_ms);

@@ -63,6 +63,24 @@ TEST(TextMerge, InsertionsAtTheSamePlaceAreBothKeptStoredTextFirst) {
   EXPECT_EQ(merged.text, "Hello. From the web. From the app.");
 }
 
+// The README's story (scripts/demo): offline, the phone continues the sentence while the
+// web interface adds a sign-off paragraph. The continuation belongs to the sentence, the
+// sign-off after it, each with the spacing its side typed, whichever side is incoming.
+TEST(TextMerge, AContinuationOfTheSentenceComesBeforeANewParagraph) {
+  const std::string base = "Dear Ann, your parcel leaves our warehouse today.";
+  const std::string phone = base + " The driver calls you thirty minutes ahead.";
+  const std::string web = base + "\n\nBest regards from Support";
+  const std::string expected =
+      "Dear Ann, your parcel leaves our warehouse today. The driver calls you thirty minutes "
+      "ahead.\n\nBest regards from Support";
+  TextMerge phone_last = merge_text(base, web, phone);  // the story's order
+  EXPECT_FALSE(phone_last.conflicted);
+  EXPECT_EQ(phone_last.text, expected);
+  TextMerge web_last = merge_text(base, phone, web);
+  EXPECT_FALSE(web_last.conflicted);
+  EXPECT_EQ(web_last.text, expected);
+}
+
 TEST(TextMerge, DeleteRacingAnEditKeepsTheEditedWordsInTheConflictCopy) {
   // The app deletes the last sentence; the web edited a word inside it.
   TextMerge merged =
@@ -101,49 +119,105 @@ TEST(TextMerge, HugeRewritesFallBackToBlocksAndStillLoseNothing) {
   EXPECT_TRUE(merged.conflict == current.substr(1)) << merged.conflict.size();
 }
 
-// Property: whatever the two sides do with unique words, every word either side has in
-// its text ends up in the merged text or in the conflict copy.
+// Property: whatever the two sides do with unique words and spaces (within a line, line
+// and paragraph breaks), every word either side has in its text ends up in the merged text
+// or in the conflict copy; each run of words a side typed keeps the spaces it typed inside
+// it, and a paragraph it started stays a paragraph; and without a conflict the merge is the
+// same whichever side is incoming (device, server and rebase converge in any order).
 TEST(TextMerge, RandomEditsNeverLoseAWord) {
   std::mt19937_64 random(20261201);
+  const std::vector<std::string> spaces = {" ", " ", " ", "\n", "\n\n"};
+  struct Word {
+    std::string space;  // typed before the word
+    std::string word;
+  };
+  auto render = [](const std::vector<Word>& words) {
+    std::string text;
+    for (const Word& word : words) text += (text.empty() ? "" : word.space) + word.word;
+    return text;
+  };
   int conflicts = 0;
+  int paragraphs = 0;
   for (int round = 0; round < 2000; ++round) {
-    std::vector<std::string> base_words;
+    std::vector<Word> base_words;
     int length = static_cast<int>(random() % 12);
-    for (int i = 0; i < length; ++i) base_words.push_back("b" + std::to_string(i));
-    auto edit = [&](const std::string& side) {
-      std::vector<std::string> words = base_words;
+    for (int i = 0; i < length; ++i) {
+      base_words.push_back({spaces[random() % spaces.size()], "b" + std::to_string(i)});
+    }
+    // Runs of words a side typed, with their inside spaces, and the ones it typed as a
+    // new paragraph (with the break before them).
+    struct Typed {
+      std::vector<std::string> runs;
+      std::vector<std::string> paragraphs;
+    };
+    auto edit = [&](const std::string& side, Typed& typed) {
+      std::vector<Word> words = base_words;
       int edits = 1 + static_cast<int>(random() % 4);
       for (int e = 0; e < edits; ++e) {
         size_t at = words.empty() ? 0 : random() % (words.size() + 1);
         switch (random() % 3) {
-          case 0:
-            words.insert(words.begin() + static_cast<ptrdiff_t>(at), side + std::to_string(e));
+          case 0: {
+            int count = 1 + static_cast<int>(random() % 3);
+            for (int k = count; k-- > 0;) {
+              words.insert(words.begin() + static_cast<ptrdiff_t>(at),
+                           {spaces[random() % spaces.size()],
+                            side + std::to_string(e) + "w" + std::to_string(k)});
+            }
             break;
+          }
           case 1:
-            if (at < words.size()) words[at] = side + std::to_string(e);
+            if (at < words.size()) words[at].word = side + std::to_string(e);
             break;
           default:
             if (at < words.size()) words.erase(words.begin() + static_cast<ptrdiff_t>(at));
         }
       }
-      std::string text;
-      for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
-      return text;
+      // Maximal runs of this side's words, as rendered.
+      for (size_t k = 0; k < words.size();) {
+        if (words[k].word.rfind(side, 0) != 0) {
+          ++k;
+          continue;
+        }
+        std::string run = words[k].word;
+        // (An inserted word: a replaced one keeps the base's space.)
+        const bool paragraph = k > 0 && words[k].space == "\n\n" &&
+                               words[k].word.find('w', side.size()) != std::string::npos;
+        for (++k; k < words.size() && words[k].word.rfind(side, 0) == 0; ++k) {
+          run += words[k].space + words[k].word;
+        }
+        typed.runs.push_back(run);
+        if (paragraph) typed.paragraphs.push_back("\n\n" + run);
+      }
+      return render(words);
     };
-    std::string base;
-    for (const std::string& word : base_words) base += (base.empty() ? "" : " ") + word;
-    std::string current = edit("web");
-    std::string incoming = edit("app");
+    const std::string base = render(base_words);
+    Typed web_typed;
+    Typed app_typed;
+    const std::string current = edit("web", web_typed);
+    const std::string incoming = edit("app", app_typed);
     TextMerge merged = merge_text(base, current, incoming);
+    const std::string context = "merging base '" + base + "' current '" + current + "' incoming '" +
+                                incoming + "' -> '" + merged.text + "' / '" + merged.conflict + "'";
     if (merged.conflicted) ++conflicts;
     std::set<std::string> kept = words_of(merged.text);
     for (const std::string& word : words_of(merged.conflict)) kept.insert(word);
     for (const std::string& text : {current, incoming}) {
       for (const std::string& word : words_of(text)) {
         if (word.rfind("b", 0) == 0) continue;  // base words may be deliberately deleted
-        EXPECT_TRUE(kept.count(word))
-            << "lost '" << word << "' merging base '" << base << "' current '" << current
-            << "' incoming '" << incoming << "'";
+        EXPECT_TRUE(kept.count(word)) << "lost '" << word << "' " << context;
+      }
+    }
+    for (const Typed* typed : {&web_typed, &app_typed}) {
+      for (const std::string& run : typed->runs) {
+        EXPECT_TRUE(merged.text.find(run) != std::string::npos ||
+                    merged.conflict.find(run) != std::string::npos)
+            << "run '" << run << "' not as typed " << context;
+      }
+      for (const std::string& paragraph : typed->paragraphs) {
+        ++paragraphs;
+        EXPECT_TRUE(merged.text.find(paragraph) != std::string::npos ||
+                    merged.conflict.find(paragraph.substr(2)) != std::string::npos)
+            << "paragraph '" << paragraph << "' lost its break " << context;
       }
     }
     // Words added by a side appear in the text unless a conflict moved them aside.
@@ -153,9 +227,14 @@ TEST(TextMerge, RandomEditsNeverLoseAWord) {
           EXPECT_TRUE(words_of(merged.text).count(word));
         }
       }
+      TextMerge swapped = merge_text(base, incoming, current);
+      if (!swapped.conflicted) {
+        EXPECT_EQ(swapped.text, merged.text) << "depends on which side is incoming " << context;
+      }
     }
   }
-  EXPECT_GT(conflicts, 100);  // the generator does exercise conflicts
+  EXPECT_GT(conflicts, 100);   // the generator does exercise conflicts
+  EXPECT_GT(paragraphs, 100);  // and new paragraphs
 }
 
 // Found by outpost-sim (seed 188): the other side deleted the whitespace the incoming edit
