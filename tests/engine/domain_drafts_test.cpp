@@ -210,7 +210,7 @@ TEST_F(Drafts, SameWordsChangedOnBothSidesAreKeptAndFlagged) {
   d::Draft draft = server_draft();
   EXPECT_TRUE(draft.conflicted());
   EXPECT_EQ(draft.body(), "Your parcel leaves tomorrow morning.");
-  EXPECT_EQ(draft.conflict_body(), "on Monday.");
+  EXPECT_EQ(draft.conflict_body(), "Your parcel leaves on Monday.");  // the web's sentence
   world_.expect_converged(phone);
 
   // Sending is refused until the user chooses.
@@ -241,7 +241,7 @@ TEST_F(Drafts, ResolvingKeepsAConflictThatArrivedAfterTheUserLooked) {
   phone.mutate("save_draft", edit(phone, "a B c d"), world_.now_ms);
   web_edit("a X c d");
   world_.sync(phone);
-  ASSERT_EQ(server_draft().conflict_body(), "X");
+  ASSERT_EQ(server_draft().conflict_body(), "a X c d");
   // The user resolves offline while the web conflicts again on another word.
   m::SaveDraft resolved = edit(phone, "a B c D");
   resolved.set_resolve_conflict(true);
@@ -250,7 +250,7 @@ TEST_F(Drafts, ResolvingKeepsAConflictThatArrivedAfterTheUserLooked) {
   world_.sync(phone);
   d::Draft draft = server_draft();
   EXPECT_TRUE(draft.conflicted());
-  EXPECT_EQ(draft.conflict_body(), "Y");  // "X" was seen and resolved; "Y" was not
+  EXPECT_EQ(draft.conflict_body(), "a B c Y");  // "X"'s line was seen and resolved; "Y"'s not
   EXPECT_EQ(draft.body(), "a B c D");
   world_.expect_converged(phone);
 }

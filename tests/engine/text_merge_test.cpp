@@ -48,7 +48,8 @@ TEST(TextMerge, SameWordsChangedBothWaysKeepsBothAndFlagsTheConflict) {
                                 "your parcel leaves tomorrow.");
   EXPECT_TRUE(merged.conflicted);
   EXPECT_EQ(merged.text, "your parcel leaves tomorrow.");
-  EXPECT_EQ(merged.conflict, "on Monday.");
+  // The other side's whole sentence, as it typed it: enough to choose from.
+  EXPECT_EQ(merged.conflict, "your parcel leaves on Monday.");
 }
 
 TEST(TextMerge, IdenticalChangesOnBothSidesAreNoConflict) {
@@ -57,10 +58,50 @@ TEST(TextMerge, IdenticalChangesOnBothSidesAreNoConflict) {
   EXPECT_FALSE(merged.conflicted);
 }
 
-TEST(TextMerge, InsertionsAtTheSamePlaceAreBothKeptStoredTextFirst) {
+TEST(TextMerge, InsertionsAtTheSamePlaceAreBothKeptInAnOrderIndependentOfTheSides) {
+  // Two continuations of the line: ordered by their bytes, whichever side is incoming.
   TextMerge merged = merge_text("Hello.", "Hello. From the web.", "Hello. From the app.");
   EXPECT_FALSE(merged.conflicted);
-  EXPECT_EQ(merged.text, "Hello. From the web. From the app.");
+  EXPECT_EQ(merged.text, "Hello. From the app. From the web.");
+  EXPECT_EQ(merge_text("Hello.", "Hello. From the app.", "Hello. From the web.").text, merged.text);
+}
+
+TEST(TextMerge, SamePlaceInsertionsKeepTheirLinesAndParagraphs) {
+  // A new line comes after a continuation, a new paragraph after both.
+  const std::string base = "Call me.";
+  const std::string line = base + "\nPhone: 555 0100";
+  const std::string paragraph = base + "\n\nKind regards";
+  const std::string continuation = base + " Any time.";
+  EXPECT_EQ(merge_text(base, paragraph, line).text, "Call me.\nPhone: 555 0100\n\nKind regards");
+  EXPECT_EQ(merge_text(base, line, continuation).text, "Call me. Any time.\nPhone: 555 0100");
+  // At the start, an opening that ends in a paragraph break comes before one that runs
+  // into the text.
+  const std::string text = "your parcel is here.";
+  EXPECT_EQ(merge_text(text, "Hello Ann,\n\n" + text, "Good news: " + text).text,
+            "Hello Ann,\n\nGood news: your parcel is here.");
+  EXPECT_EQ(merge_text(text, "Good news: " + text, "Hello Ann,\n\n" + text).text,
+            "Hello Ann,\n\nGood news: your parcel is here.");
+}
+
+TEST(TextMerge, AnInsertionAlreadyInsideTheOtherIsNotRepeated) {
+  // The same sentence typed on both sides, one with more: kept once.
+  EXPECT_EQ(merge_text("Hi.", "Hi. Thanks.", "Hi. Thanks. Bye.").text, "Hi. Thanks. Bye.");
+  // Merging an edit again into the text it was merged into changes nothing.
+  const std::string base = "Dear Ann, your parcel leaves today.";
+  const std::string phone = base + " The driver calls ahead.";
+  const std::string web = base + "\n\nBest regards";
+  const std::string merged = merge_text(base, web, phone).text;
+  EXPECT_EQ(merge_text(base, merged, phone).text, merged);
+  EXPECT_EQ(merge_text(base, merged, web).text, merged);
+}
+
+TEST(TextMerge, SpacesOnlyOneSideChangedAreKeptNextToTheOtherSidesWords) {
+  // The web splits the text into two paragraphs; the phone fixes a word in the second.
+  TextMerge merged =
+      merge_text("Hello Ann. Your parcel leaves today.", "Hello Ann.\n\nYour parcel leaves today.",
+                 "Hello Ann. Your parcel leaves tomorrow.");
+  EXPECT_FALSE(merged.conflicted);
+  EXPECT_EQ(merged.text, "Hello Ann.\n\nYour parcel leaves tomorrow.");
 }
 
 // The README's story (scripts/demo): offline, the phone continues the sentence while the
@@ -90,17 +131,44 @@ TEST(TextMerge, DeleteRacingAnEditKeepsTheEditedWordsInTheConflictCopy) {
   EXPECT_NE(merged.conflict.find("phrase."), std::string::npos);
 }
 
-TEST(TextMerge, SeveralConflictRegionsAreSeparated) {
-  TextMerge merged = merge_text("a b c d e", "a X c Y e", "a P c Q e");
+TEST(TextMerge, SeveralConflictRegionsAreSeparatedBySentence) {
+  TextMerge merged =
+      merge_text("One a. Two b. Three c.", "One X. Two b. Three Y.", "One P. Two b. Three Q.");
   EXPECT_TRUE(merged.conflicted);
-  EXPECT_EQ(merged.text, "a P c Q e");
-  EXPECT_EQ(merged.conflict, std::string("X") + std::string(kConflictSeparator) + "Y");
+  EXPECT_EQ(merged.text, "One P. Two b. Three Q.");
+  EXPECT_EQ(merged.conflict, std::string("One X.") + std::string(kConflictSeparator) + "Three Y.");
+  // Two regions of one sentence (or line) share one excerpt.
+  TextMerge line = merge_text("a b c d e", "a X c Y e", "a P c Q e");
+  EXPECT_EQ(line.text, "a P c Q e");
+  EXPECT_EQ(line.conflict, "a X c Y e");
+}
+
+TEST(TextMerge, TheConflictCopyStopsAtTheLineAndAtALongSentencesBound) {
+  // A line break ends the excerpt even without a full stop.
+  TextMerge lines = merge_text("Dear Ann,\nthe parcel leaves today\nBest",
+                               "Dear Ann,\nthe parcel leaves Monday\nBest",
+                               "Dear Ann,\nthe parcel leaves tomorrow\nBest");
+  EXPECT_EQ(lines.conflict, "the parcel leaves Monday");
+  // A sentence longer than the bound is cut, and the cut is marked.
+  std::string before;
+  std::string after;
+  for (size_t i = 0; i < kConflictContextWords + 5; ++i) {
+    before += "w" + std::to_string(i) + " ";
+    after += " v" + std::to_string(i);
+  }
+  TextMerge cut = merge_text(before + "today" + after + ".", before + "Monday" + after + ".",
+                             before + "tomorrow" + after + ".");
+  EXPECT_EQ(cut.text, before + "tomorrow" + after + ".");
+  EXPECT_EQ(cut.conflict.rfind("… w5 w6 ", 0), 0u) << cut.conflict;  // w0..w4 cut
+  EXPECT_NE(cut.conflict.find(" Monday v0 "), std::string::npos);
+  const std::string tail = " v29 …";  // v30..v34 cut
+  EXPECT_EQ(cut.conflict.substr(cut.conflict.size() - tail.size()), tail) << cut.conflict;
 }
 
 TEST(TextMerge, EmptyBaseWithTwoDifferentTextsKeepsBoth) {
   TextMerge merged = merge_text("", "from the web", "from the app");
   EXPECT_FALSE(merged.conflicted);
-  EXPECT_EQ(merged.text, "from the web from the app");
+  EXPECT_EQ(merged.text, "from the app from the web");
 }
 
 TEST(TextMerge, HugeRewritesFallBackToBlocksAndStillLoseNothing) {
