@@ -136,12 +136,25 @@ std::string_view merge_space(std::string_view base, std::string_view a, std::str
   return stronger(a, b);
 }
 
-// True when `needle` occurs in `hay` as whole words.
+// True when `needle` (not empty) occurs in `hay` as whole words. Knuth-Morris-Pratt:
+// linear in the sizes, whatever the texts (both may be near 1 MiB of repeated words).
 bool contains_words(std::string_view hay, std::string_view needle) {
-  for (size_t at = hay.find(needle); at != std::string_view::npos; at = hay.find(needle, at + 1)) {
-    const size_t after = at + needle.size();
-    if ((at == 0 || is_space(hay[at - 1])) && (after == hay.size() || is_space(hay[after]))) {
-      return true;
+  if (needle.size() > hay.size()) return false;
+  std::vector<size_t> fallback(needle.size(), 0);
+  for (size_t i = 1, k = 0; i < needle.size(); ++i) {
+    while (k > 0 && needle[i] != needle[k]) k = fallback[k - 1];
+    if (needle[i] == needle[k]) ++k;
+    fallback[i] = k;
+  }
+  for (size_t i = 0, k = 0; i < hay.size(); ++i) {
+    while (k > 0 && hay[i] != needle[k]) k = fallback[k - 1];
+    if (hay[i] == needle[k]) ++k;
+    if (k == needle.size()) {
+      const size_t at = i + 1 - k;
+      if ((at == 0 || is_space(hay[at - 1])) && (i + 1 == hay.size() || is_space(hay[i + 1]))) {
+        return true;
+      }
+      k = fallback[k - 1];
     }
   }
   return false;
@@ -170,13 +183,17 @@ void insert_both(std::string& out, const Gap& a, const Gap& b) {
   const Gap& second = a_first ? b : a;
   // One side's words already inside the other's (the same sentence typed twice, or an
   // edit merged before coming back): keeping both would repeat them.
-  if (contains_words(first.words(), second.words())) return emit(out, first.text());
-  if (contains_words(second.words(), first.words())) return emit(out, second.text());
-  emit(out, first.lead());
-  emit(out, first.words());
-  emit(out, stronger(first.trail(), second.lead()));
-  emit(out, second.words());
-  emit(out, second.trail());
+  if (contains_words(first.words(), second.words())) {
+    emit(out, first.text());
+  } else if (contains_words(second.words(), first.words())) {
+    emit(out, second.text());
+  } else {
+    emit(out, first.lead());
+    emit(out, first.words());
+    emit(out, stronger(first.trail(), second.lead()));
+    emit(out, second.words());
+    emit(out, second.trail());
+  }
 }
 
 bool same_words(const Tokens& a, size_t a_begin, const Tokens& b, size_t b_begin, size_t n) {
