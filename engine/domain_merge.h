@@ -18,8 +18,9 @@ inline constexpr size_t kMaxTextBytes = 1 << 20;  // a draft body or notepad of 
 // store holds; nullopt: absent, e.g. deleted elsewhere meanwhile: the edit recreates it,
 // typed text wins over a delete). Subject and body merge word by word (engine/text_merge);
 // other fields merge per field (a field the edit did not change keeps the current value).
-// Same-word conflicts set `conflicted` and append the other side's words to the conflict
-// copy; `resolve_conflict` drops the conflict copy `base` showed (later additions stay).
+// Same-word conflicts set `conflicted` and append the other side's version of each such
+// sentence to the conflict copy; `resolve_conflict` drops the conflict copy `base` showed
+// (later additions stay).
 // Errors: kRejected (the draft was already sent), kTooLarge (text over kMaxTextBytes).
 Result<domain::Draft> merge_draft_edit(const std::optional<domain::Draft>& current,
                                        const std::optional<domain::Draft>& base,
