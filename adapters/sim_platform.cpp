@@ -265,6 +265,15 @@ Status SimPlatform::edit_contact(const AgentRef& agent, int64_t now_ms, Events& 
   return Status::Ok();
 }
 
+std::optional<SimPlatform::WebEditor> SimPlatform::close(std::map<std::string, WebEditor>& editors,
+                                                         const std::string& id) {
+  auto it = editors.find(id);
+  if (it == editors.end()) return std::nullopt;
+  WebEditor editor = std::move(it->second);
+  editors.erase(it);
+  return editor;
+}
+
 Status SimPlatform::open_draft(const AgentRef& agent, AgentSim& sim, const std::string& id,
                                int64_t now_ms) {
   OUTPOST_ASSIGN_OR_RETURN(auto loaded, load<d::Draft>(user_scope(agent), "draft", id));
@@ -275,10 +284,9 @@ Status SimPlatform::open_draft(const AgentRef& agent, AgentSim& sim, const std::
 
 void SimPlatform::save_draft(const AgentRef& agent, AgentSim& sim, const std::string& id,
                              Events& out) {
-  auto it = sim.draft_editors.find(id);
-  if (it == sim.draft_editors.end()) return;
-  const d::Draft base = std::move(*it->second.draft);
-  sim.draft_editors.erase(it);
+  std::optional<WebEditor> editor = close(sim.draft_editors, id);
+  if (!editor) return;
+  const d::Draft& base = *editor->draft;
   d::Draft edited = base;
   edited.set_body(web_draft_text(base.body()));
   auto& edit = *event_for(agent, out).mutable_draft_edited();
@@ -296,10 +304,9 @@ Status SimPlatform::open_note(const AgentRef& agent, AgentSim& sim, const std::s
 
 void SimPlatform::save_note(const AgentRef& agent, AgentSim& sim, const std::string& id,
                             Events& out) {
-  auto it = sim.note_editors.find(id);
-  if (it == sim.note_editors.end()) return;
-  const std::optional<d::Note> base = std::move(it->second.note);
-  sim.note_editors.erase(it);
+  std::optional<WebEditor> editor = close(sim.note_editors, id);
+  if (!editor) return;
+  const std::optional<d::Note>& base = editor->note;
   auto& edit = *event_for(agent, out).mutable_note_edited();
   edit.set_interaction_id(id);
   if (base) *edit.mutable_base() = *base;

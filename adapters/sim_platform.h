@@ -118,6 +118,9 @@ class SimPlatform : public Upstream {
   void leave_voicemail(const AgentRef& agent, AgentSim& sim, int64_t now_ms, Events& out);
   void change_presence(const AgentRef& agent, upstream::PresenceCause cause, Events& out);
   Status edit_contact(const AgentRef& agent, int64_t now_ms, Events& out);
+  // The editor open on `id`, taken off `editors`; none when no editor is open there.
+  static std::optional<WebEditor> close(std::map<std::string, WebEditor>& editors,
+                                        const std::string& id);
   Status open_draft(const AgentRef& agent, AgentSim& sim, const std::string& id, int64_t now_ms);
   void save_draft(const AgentRef& agent, AgentSim& sim, const std::string& id, Events& out);
   Status open_note(const AgentRef& agent, AgentSim& sim, const std::string& id, int64_t now_ms);
