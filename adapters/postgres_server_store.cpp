@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "adapters/postgres_server_store_internal.h"
+#include "adapters/write_bookkeeping.h"
 
 namespace outpost {
 namespace {
@@ -26,18 +27,7 @@ constexpr int kOpDelete = static_cast<int>(ChangeOp::kDelete);
 // A NOTIFY payload must stay under 8000 bytes; longer scopes make a "poke all" payload.
 constexpr size_t kMaxNotifiedScope = 3000;
 
-uint64_t cost(size_t collection, size_t key, size_t body) {
-  return collection + key + body;
-}
-
-Status check_key(const std::string& collection, int priority) {
-  if (collection.empty()) return error(ErrorCode::kInvalidArgument, "empty collection name");
-  if (priority < 0) {
-    return error(ErrorCode::kInvalidArgument,
-                 "negative priority " + std::to_string(priority) + " for '" + collection + "'");
-  }
-  return Status::Ok();
-}
+using store_detail::ScopeState;
 
 std::string hex(const std::string& raw) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -80,40 +70,29 @@ class PostgresWriteTx final : public ServerWriteTx {
 
   Result<uint64_t> put(const std::string& scope, const std::string& collection,
                        const std::string& key, int priority, const std::string& body) override {
-    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
-    if (body.size() > static_cast<size_t>(INT_MAX)) {
-      return error(ErrorCode::kTooLarge, "record body of " + std::to_string(body.size()) +
-                                             " bytes for '" + collection + "'");
-    }
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_put(collection, priority, body));
     return run("put", [&]() -> Result<uint64_t> {
       ScopeState& s = *lock_scope(scope, /*create=*/true);
-      const uint64_t seq = s.head + 1;
+      const uint64_t seq = s.next_seq();
       pqxx::result old = tx_->exec_prepared("put", s.id, bytes(collection), bytes(key), i64(seq),
                                             priority, bytes(body));
-      s.head = seq;
-      if (!old.empty()) {
-        s.bytes -= cost(collection.size(), key.size(), u64(old[0][0]));
-      } else {
-        ++s.count;
-      }
-      s.bytes += cost(collection.size(), key.size(), body.size());
+      s.put(seq, collection, key,
+            old.empty() ? std::nullopt : std::optional<uint64_t>(u64(old[0][0])), body.size());
       return seq;
     });
   }
 
   Result<uint64_t> remove(const std::string& scope, const std::string& collection,
                           const std::string& key, int priority) override {
-    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_key(collection, priority));
     return run("remove", [&]() -> Result<uint64_t> {
       ScopeState* s = lock_scope(scope, /*create=*/false);
       if (s == nullptr) return uint64_t{0};
-      const uint64_t seq = s->head + 1;
+      const uint64_t seq = s->next_seq();
       pqxx::result gone =
           tx_->exec_prepared("remove", s->id, bytes(collection), bytes(key), i64(seq), priority);
       if (gone.empty()) return uint64_t{0};  // absent: nothing written, the seq stays free
-      s->head = seq;
-      --s->count;
-      s->bytes -= cost(collection.size(), key.size(), u64(gone[0][0]));
+      s->remove(seq, collection, key, u64(gone[0][0]));
       return seq;
     });
   }
@@ -123,16 +102,10 @@ class PostgresWriteTx final : public ServerWriteTx {
   }
 
   Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) override {
-    if (outcome.mutation_id == 0) {
-      return error(ErrorCode::kInvalidArgument, "mutation id 0 for client '" + client_id + "'");
-    }
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_outcome_id(client_id, outcome));
     return run("record_outcome", [&]() -> Status {
-      const uint64_t last = locked_last(client_id);
-      if (outcome.mutation_id <= last) {
-        return error(ErrorCode::kAlreadyExists,
-                     "client '" + client_id + "' mutation " + std::to_string(outcome.mutation_id) +
-                         " is not after its last mutation " + std::to_string(last));
-      }
+      OUTPOST_RETURN_IF_ERROR(
+          store_detail::check_outcome_after(client_id, outcome, locked_last(client_id)));
       tx_->exec_prepared0("client_set", bytes(client_id), i64(outcome.mutation_id));
       if (outcome.applied) return Status::Ok();
       tx_->exec_prepared0("outcome_insert", bytes(client_id), i64(outcome.mutation_id),
@@ -143,54 +116,42 @@ class PostgresWriteTx final : public ServerWriteTx {
     });
   }
 
-  // Locks taken after a savepoint are released by rolling back to it; saved_scopes_ only
-  // keeps scopes locked before it, so later ones are locked again on their next touch.
+  // Locks taken after a savepoint are released by rolling back to it; the savepoint's copy
+  // only keeps scopes locked before it, so later ones are locked again on their next touch.
   Status savepoint() override {
     return run("savepoint", [&]() -> Status {
-      if (saved_scopes_) {
-        return error(ErrorCode::kFailedPrecondition, "a savepoint is already open");
-      }
-      tx_->exec0("SAVEPOINT outpost_mutation");
-      saved_scopes_ = scopes_;
-      return Status::Ok();
+      return scopes_.open_savepoint([&] { tx_->exec0("SAVEPOINT outpost_mutation"); });
     });
   }
 
   Status release_savepoint() override {
     return run("release savepoint", [&]() -> Status {
-      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
-      tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
-      saved_scopes_.reset();
-      return Status::Ok();
+      return scopes_.release_savepoint([&] { tx_->exec0("RELEASE SAVEPOINT outpost_mutation"); });
     });
   }
 
   Status rollback_to_savepoint() override {
     return run("rollback to savepoint", [&]() -> Status {
-      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
-      tx_->exec0("ROLLBACK TO SAVEPOINT outpost_mutation");
-      tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
-      scopes_ = std::move(*saved_scopes_);
-      saved_scopes_.reset();
-      return Status::Ok();
+      return scopes_.rollback_to_savepoint([&] {
+        tx_->exec0("ROLLBACK TO SAVEPOINT outpost_mutation");
+        tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
+      });
     });
   }
 
   Result<std::vector<CommittedHead>> commit() override {
-    if (saved_scopes_) return error(ErrorCode::kFailedPrecondition, "a savepoint is still open");
+    OUTPOST_RETURN_IF_ERROR(scopes_.check_can_commit());
     return run("commit", [&]() -> Result<std::vector<CommittedHead>> {
-      std::vector<CommittedHead> heads;
-      for (const auto& [name, s] : scopes_) {
-        if (s.head == s.initial_head) continue;
-        tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
-        heads.push_back(CommittedHead{name, s.head});
-        // Delivered to listeners only if this transaction commits.
-        const std::string payload =
-            name.size() > kMaxNotifiedScope
-                ? instance_ + " *"
-                : instance_ + " " + std::to_string(s.head) + " " + hex(name);
-        tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
-      }
+      std::vector<CommittedHead> heads =
+          scopes_.save_written([&](const std::string& name, const ScopeState& s) {
+            tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
+            // Delivered to listeners only if this transaction commits.
+            const std::string payload =
+                name.size() > kMaxNotifiedScope
+                    ? instance_ + " *"
+                    : instance_ + " " + std::to_string(s.head) + " " + hex(name);
+            tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
+          });
       tx_->commit();
       tx_.reset();
       lease_.release();  // the connection serves others while the caller holds this object
@@ -199,14 +160,6 @@ class PostgresWriteTx final : public ServerWriteTx {
   }
 
  private:
-  struct ScopeState {
-    int64_t id = 0;
-    uint64_t head = 0;
-    uint64_t initial_head = 0;
-    uint64_t count = 0;
-    uint64_t bytes = 0;
-  };
-
   // Runs one operation; a database error rolls the whole transaction back at once.
   template <typename F>
   auto run(std::string_view what, F&& f) -> decltype(f()) {
@@ -243,7 +196,7 @@ class PostgresWriteTx final : public ServerWriteTx {
   // The scope's counter row, locked until commit: writers of one scope take turns, and
   // seq head + 1 is only taken by the one holding the lock.
   ScopeState* lock_scope(const std::string& scope, bool create) {
-    if (auto it = scopes_.find(scope); it != scopes_.end()) return &it->second;
+    if (ScopeState* known = scopes_.find(scope)) return known;
     if (create) tx_->exec_prepared0("scope_create", bytes(scope));
     pqxx::result r = tx_->exec_prepared("scope_lock", bytes(scope));
     if (r.empty()) return nullptr;
@@ -252,8 +205,7 @@ class PostgresWriteTx final : public ServerWriteTx {
     s.head = u64(r[0][1]);
     s.count = u64(r[0][2]);
     s.bytes = u64(r[0][3]);
-    s.initial_head = s.head;
-    return &scopes_.emplace(scope, s).first->second;
+    return scopes_.add(scope, s);
   }
 
   // The client's row, created if new and locked until commit: a concurrent push of the
@@ -267,8 +219,7 @@ class PostgresWriteTx final : public ServerWriteTx {
   Pool::Lease lease_;
   const std::string& instance_;
   std::unique_ptr<pqxx::work> tx_;
-  std::map<std::string, ScopeState, std::less<>> scopes_;
-  std::optional<std::map<std::string, ScopeState, std::less<>>> saved_scopes_;
+  store_detail::TxScopes scopes_;
   Status failure_;
 };
 

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "adapters/sqlite_server_store_internal.h"
+#include "adapters/write_bookkeeping.h"
 
 namespace outpost {
 namespace {
@@ -31,18 +32,8 @@ using sqlite_detail::WriteConn;
 constexpr int kOpPut = static_cast<int>(ChangeOp::kPut);
 constexpr int kOpDelete = static_cast<int>(ChangeOp::kDelete);
 
-uint64_t cost(size_t collection, size_t key, size_t body) {
-  return collection + key + body;
-}
-
-Status check_key(const std::string& collection, int priority) {
-  if (collection.empty()) return error(ErrorCode::kInvalidArgument, "empty collection name");
-  if (priority < 0) {
-    return error(ErrorCode::kInvalidArgument,
-                 "negative priority " + std::to_string(priority) + " for '" + collection + "'");
-  }
-  return Status::Ok();
-}
+using store_detail::record_cost;
+using store_detail::ScopeState;
 
 // A read transaction, so that several statements see one snapshot. It only ever reads,
 // so ending it with ROLLBACK is as good as COMMIT; declare it before the statements' Use
@@ -148,15 +139,11 @@ class SqliteWriteTx final : public ServerWriteTx {
 
   Result<uint64_t> put(const std::string& scope, const std::string& collection,
                        const std::string& key, int priority, const std::string& body) override {
-    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
-    if (body.size() > static_cast<size_t>(INT_MAX)) {
-      return error(ErrorCode::kTooLarge, "record body of " + std::to_string(body.size()) +
-                                             " bytes for '" + collection + "'");
-    }
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_put(collection, priority, body));
     return run("put", [&]() -> Result<uint64_t> {
       ScopeState& s = *find_scope(scope, /*create=*/true);
       const std::optional<uint64_t> old_body = body_size(s.id, collection, key);
-      const uint64_t seq = s.head + 1;
+      const uint64_t seq = s.next_seq();
       {
         Use use(w_.record_upsert);
         w_.record_upsert.bind(1, s.id);
@@ -168,26 +155,20 @@ class SqliteWriteTx final : public ServerWriteTx {
         w_.record_upsert.exec();
       }
       append_change(s.id, seq, collection, key, kOpPut, priority, body);
-      s.head = seq;
-      if (old_body) {
-        s.bytes -= cost(collection.size(), key.size(), *old_body);
-      } else {
-        ++s.count;
-      }
-      s.bytes += cost(collection.size(), key.size(), body.size());
+      s.put(seq, collection, key, old_body, body.size());
       return seq;
     });
   }
 
   Result<uint64_t> remove(const std::string& scope, const std::string& collection,
                           const std::string& key, int priority) override {
-    OUTPOST_RETURN_IF_ERROR(check_key(collection, priority));
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_key(collection, priority));
     return run("remove", [&]() -> Result<uint64_t> {
       ScopeState* s = find_scope(scope, /*create=*/false);
       if (s == nullptr) return uint64_t{0};
       const std::optional<uint64_t> old_body = body_size(s->id, collection, key);
       if (!old_body) return uint64_t{0};
-      const uint64_t seq = s->head + 1;
+      const uint64_t seq = s->next_seq();
       {
         Use use(w_.record_delete);
         w_.record_delete.bind(1, s->id);
@@ -196,9 +177,7 @@ class SqliteWriteTx final : public ServerWriteTx {
         w_.record_delete.exec();
       }
       append_change(s->id, seq, collection, key, kOpDelete, priority, std::string());
-      s->head = seq;
-      --s->count;
-      s->bytes -= cost(collection.size(), key.size(), *old_body);
+      s->remove(seq, collection, key, *old_body);
       return seq;
     });
   }
@@ -208,16 +187,10 @@ class SqliteWriteTx final : public ServerWriteTx {
   }
 
   Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) override {
-    if (outcome.mutation_id == 0) {
-      return error(ErrorCode::kInvalidArgument, "mutation id 0 for client '" + client_id + "'");
-    }
+    OUTPOST_RETURN_IF_ERROR(store_detail::check_outcome_id(client_id, outcome));
     return run("record_outcome", [&]() -> Status {
-      const uint64_t last = stored_last(client_id);
-      if (outcome.mutation_id <= last) {
-        return error(ErrorCode::kAlreadyExists,
-                     "client '" + client_id + "' mutation " + std::to_string(outcome.mutation_id) +
-                         " is not after its last mutation " + std::to_string(last));
-      }
+      OUTPOST_RETURN_IF_ERROR(
+          store_detail::check_outcome_after(client_id, outcome, stored_last(client_id)));
       {
         Use use(w_.client_set);
         w_.client_set.bind(1, client_id);
@@ -243,49 +216,37 @@ class SqliteWriteTx final : public ServerWriteTx {
 
   Status savepoint() override {
     return run("savepoint", [&]() -> Status {
-      if (saved_scopes_) {
-        return error(ErrorCode::kFailedPrecondition, "a savepoint is already open");
-      }
-      w_.db.exec("SAVEPOINT outpost_mutation");
-      saved_scopes_ = scopes_;
-      return Status::Ok();
+      return scopes_.open_savepoint([&] { w_.db.exec("SAVEPOINT outpost_mutation"); });
     });
   }
 
   Status release_savepoint() override {
     return run("release savepoint", [&]() -> Status {
-      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
-      w_.db.exec("RELEASE outpost_mutation");
-      saved_scopes_.reset();
-      return Status::Ok();
+      return scopes_.release_savepoint([&] { w_.db.exec("RELEASE outpost_mutation"); });
     });
   }
 
   Status rollback_to_savepoint() override {
     return run("rollback to savepoint", [&]() -> Status {
-      if (!saved_scopes_) return error(ErrorCode::kFailedPrecondition, "no savepoint is open");
-      w_.db.exec("ROLLBACK TO outpost_mutation");
-      w_.db.exec("RELEASE outpost_mutation");
-      scopes_ = std::move(*saved_scopes_);  // seqs handed out since the savepoint are unused
-      saved_scopes_.reset();
-      return Status::Ok();
+      return scopes_.rollback_to_savepoint([&] {
+        w_.db.exec("ROLLBACK TO outpost_mutation");
+        w_.db.exec("RELEASE outpost_mutation");
+      });
     });
   }
 
   Result<std::vector<CommittedHead>> commit() override {
-    if (saved_scopes_) return error(ErrorCode::kFailedPrecondition, "a savepoint is still open");
+    OUTPOST_RETURN_IF_ERROR(scopes_.check_can_commit());
     return run("commit", [&]() -> Result<std::vector<CommittedHead>> {
-      std::vector<CommittedHead> heads;
-      for (const auto& [name, s] : scopes_) {
-        if (s.head == s.initial_head) continue;  // every record change moves the head
-        Use use(w_.scope_save);
-        w_.scope_save.bind(1, s.id);
-        w_.scope_save.bind(2, i64(s.head));
-        w_.scope_save.bind(3, i64(s.count));
-        w_.scope_save.bind(4, i64(s.bytes));
-        w_.scope_save.exec();
-        heads.push_back(CommittedHead{name, s.head});
-      }
+      std::vector<CommittedHead> heads =
+          scopes_.save_written([&](const std::string&, const ScopeState& s) {
+            Use use(w_.scope_save);
+            w_.scope_save.bind(1, s.id);
+            w_.scope_save.bind(2, i64(s.head));
+            w_.scope_save.bind(3, i64(s.count));
+            w_.scope_save.bind(4, i64(s.bytes));
+            w_.scope_save.exec();
+          });
       {
         Use use(w_.commit);
         w_.commit.exec();
@@ -296,15 +257,6 @@ class SqliteWriteTx final : public ServerWriteTx {
   }
 
  private:
-  // A scope as this transaction sees it; written back to `scopes` on commit.
-  struct ScopeState {
-    int64_t id = 0;
-    uint64_t head = 0;
-    uint64_t initial_head = 0;
-    uint64_t count = 0;
-    uint64_t bytes = 0;
-  };
-
   // Runs one operation; a database error rolls the whole transaction back at once.
   template <typename F>
   auto run(std::string_view what, F&& f) -> decltype(f()) {
@@ -331,7 +283,7 @@ class SqliteWriteTx final : public ServerWriteTx {
   }
 
   ScopeState* find_scope(const std::string& scope, bool create) {
-    if (auto it = scopes_.find(scope); it != scopes_.end()) return &it->second;
+    if (ScopeState* known = scopes_.find(scope)) return known;
     ScopeState s;
     bool found = false;
     {
@@ -352,8 +304,7 @@ class SqliteWriteTx final : public ServerWriteTx {
       w_.scope_create.exec();
       s.id = w_.db.getLastInsertRowid();
     }
-    s.initial_head = s.head;
-    return &scopes_.emplace(scope, s).first->second;
+    return scopes_.add(scope, s);
   }
 
   std::optional<uint64_t> body_size(int64_t scope_id, const std::string& collection,
@@ -387,8 +338,7 @@ class SqliteWriteTx final : public ServerWriteTx {
 
   WriteConn& w_;
   WriterLock lock_;  // held while the transaction is open
-  std::map<std::string, ScopeState, std::less<>> scopes_;
-  std::optional<std::map<std::string, ScopeState, std::less<>>> saved_scopes_;
+  store_detail::TxScopes scopes_;
   Status failure_;
 };
 
@@ -481,8 +431,8 @@ Result<LogPage> SqliteServerStore::read_log(const std::string& scope, uint64_t a
     const size_t limit = std::max<uint32_t>(max_entries, 1);
     uint64_t bytes = 0;
     while (q.executeStep()) {
-      const uint64_t size =
-          cost(q.getColumn(1).getBytes(), q.getColumn(2).getBytes(), q.getColumn(5).getBytes());
+      const uint64_t size = record_cost(q.getColumn(1).getBytes(), q.getColumn(2).getBytes(),
+                                        q.getColumn(5).getBytes());
       if (page.entries.size() >= limit || (!page.entries.empty() && bytes + size > max_bytes)) {
         page.has_more = true;
         break;
@@ -523,8 +473,8 @@ Result<SnapshotPage> SqliteServerStore::read_snapshot(const std::string& scope,
     const size_t limit = std::max<uint32_t>(max_records, 1);
     uint64_t bytes = 0;
     while (q.executeStep()) {
-      const uint64_t size =
-          cost(q.getColumn(1).getBytes(), q.getColumn(2).getBytes(), q.getColumn(4).getBytes());
+      const uint64_t size = record_cost(q.getColumn(1).getBytes(), q.getColumn(2).getBytes(),
+                                        q.getColumn(4).getBytes());
       if (page.records.size() >= limit || (!page.records.empty() && bytes + size > max_bytes)) {
         page.has_more = true;
         break;

@@ -2,7 +2,7 @@
 // (engine/domain_server.h applies them) and the authority the devices' intents are
 // forwarded to (engine/platform.h). adapters/sim_platform.h is the seeded simulator; a
 // Genesys Cloud adapter would feed poll() from the notification channel and answer the
-// intents with the REST calls of shared/reference/platform-apis.md.
+// intents with its REST calls.
 // Thread rules: implementations are safe to call from several threads.
 #pragma once
 

@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <filesystem>
 
-#include "benchmarks/support/bench_report.h"
-#include "benchmarks/support/read_fixture.h"
+#include "support/bench_report.h"
+#include "support/read_fixture.h"
 
 namespace {
 

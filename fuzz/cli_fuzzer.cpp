@@ -11,17 +11,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "apps/outpost/cli_args.h"
 #include "apps/outpost/local_commands.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "fuzz/fuzz_support.h"
+#include "support/cli_args.h"
 
 namespace {
 
@@ -34,29 +33,9 @@ const std::initializer_list<ErrorCode> kInputErrors = {
     ErrorCode::kInvalidArgument,    ErrorCode::kNotFound,      ErrorCode::kRejected,
     ErrorCode::kFailedPrecondition, ErrorCode::kAlreadyExists, ErrorCode::kTooLarge};
 
-// A replica in temp_dir(), recreated every kRecreateEvery calls (the outbox grows).
 outpost::Replica& replica() {
-  static std::unique_ptr<outpost::Replica> current;
-  static int calls = 0;
-  static int generation = 0;
-  if (current == nullptr || ++calls % outpost::fuzz::kRecreateEvery == 0) {
-    current.reset();
-    std::error_code ignored;
-    std::string dir = outpost::fuzz::temp_dir() + "/replica-";
-    std::filesystem::remove_all(dir + std::to_string(generation), ignored);
-    dir += std::to_string(++generation);
-    std::filesystem::create_directories(dir);
-    std::string path = dir + "/outpost.db";
-    outpost::ReplicaOptions options;
-    options.tenant = std::string(outpost::fuzz::kTenant);
-    options.user = std::string(outpost::fuzz::kUser);
-    options.client_id = "fuzz-device";
-    auto opened = outpost::Replica::open(path, outpost::Schema::domain(),
-                                         &outpost::domain_mutators(), options);
-    check(opened.ok(), "cannot open the replica");
-    current = std::move(opened).value();
-  }
-  return *current;
+  static outpost::fuzz::FuzzReplica replica("replica");
+  return replica.get();
 }
 
 void command_line(const std::string& rest) {

@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,47 +31,25 @@ const std::initializer_list<ErrorCode> kServerDataErrors = {
     ErrorCode::kInvalidArgument, ErrorCode::kNotFound,         ErrorCode::kFailedPrecondition,
     ErrorCode::kTooLarge,        ErrorCode::kPermissionDenied, ErrorCode::kSchemaTooNew};
 
-// A replica of acme/alice with two pending mutations, recreated every kRecreateEvery
-// inputs (applied pulls make it grow).
+// A replica of acme/alice with two pending mutations.
 outpost::Replica& replica() {
-  static std::unique_ptr<outpost::Replica> current;
-  static int calls = 0;
-  static int generation = 0;
-  if (current == nullptr || ++calls % outpost::fuzz::kRecreateEvery == 0) {
-    current.reset();
-    std::error_code ignored;
-    std::string dir = outpost::fuzz::temp_dir() + "/device-";
-    std::filesystem::remove_all(dir + std::to_string(generation), ignored);
-    dir += std::to_string(++generation);
-    std::filesystem::create_directories(dir);
-    outpost::ReplicaOptions options;
-    options.tenant = std::string(outpost::fuzz::kTenant);
-    options.user = std::string(outpost::fuzz::kUser);
-    options.client_id = "fuzz-device";
-    auto opened = outpost::Replica::open(dir + "/outpost.db", outpost::Schema::domain(),
-                                         &outpost::domain_mutators(), options);
-    check(opened.ok(), "cannot open the replica");
-    current = std::move(opened).value();
+  static outpost::fuzz::FuzzReplica replica("device", [](outpost::Replica& fresh) {
     for (const char* value : {"dark", "light"}) {
       outpost::mutations::SetUserSetting args;
       args.set_name("theme");
       args.set_value(value);
-      check(current->mutate("set_user_setting", args, outpost::fuzz::kNowMs).ok(),
+      check(fresh.mutate("set_user_setting", args, outpost::fuzz::kNowMs).ok(),
             "cannot add a pending mutation");
     }
-  }
-  return *current;
+  });
+  return replica.get();
 }
 
 void run(std::string_view rest) {
   outpost::Replica& device = replica();
   outpost::SyncClient client(device);
   client.on_connected();
-  while (rest.size() >= 2) {
-    size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
-    rest.remove_prefix(2);
-    std::string_view bytes = rest.substr(0, length);
-    rest.remove_prefix(bytes.size());
+  for (std::string_view bytes; outpost::fuzz::next_message(rest, bytes);) {
     if (!client.request_in_flight()) {
       auto next = client.next_request();
       check_code(next.status(), kServerDataErrors, "next_request");

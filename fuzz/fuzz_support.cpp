@@ -123,4 +123,33 @@ ServerCore& server_core() {
   return *fixture.core;
 }
 
+Replica& FuzzReplica::get() {
+  if (current_ == nullptr || ++calls_ % kRecreateEvery == 0) {
+    current_.reset();
+    std::error_code ignored;
+    const std::string prefix = temp_dir() + "/" + name_ + "-";
+    std::filesystem::remove_all(prefix + std::to_string(generation_), ignored);
+    const std::string dir = prefix + std::to_string(++generation_);
+    std::filesystem::create_directories(dir);
+    ReplicaOptions options;
+    options.tenant = std::string(kTenant);
+    options.user = std::string(kUser);
+    options.client_id = "fuzz-device";
+    auto opened = Replica::open(dir + "/outpost.db", Schema::domain(), &domain_mutators(), options);
+    check(opened.ok(), "cannot open the replica");
+    current_ = std::move(opened).value();
+    if (fresh_) fresh_(*current_);
+  }
+  return *current_;
+}
+
+bool next_message(std::string_view& rest, std::string_view& message) {
+  if (rest.size() < 2) return false;
+  const size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
+  rest.remove_prefix(2);
+  message = rest.substr(0, length);
+  rest.remove_prefix(message.size());
+  return true;
+}
+
 }  // namespace outpost::fuzz

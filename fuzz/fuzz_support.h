@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "engine/replica.h"
 #include "engine/server_core.h"
 #include "engine/status.h"
 #include "transport/token.h"
@@ -49,5 +51,27 @@ Principal principal();
 // single-input reproducer is tried first).
 inline constexpr int kRecreateEvery = 4000;
 ServerCore& server_core();
+
+// A domain replica of kTenant/kUser (client "fuzz-device") in a fresh directory
+// temp_dir()/NAME-N, opened from scratch every kRecreateEvery calls of get() (its outbox
+// and the pulls it applies grow); `fresh` runs on each new one.
+class FuzzReplica {
+ public:
+  explicit FuzzReplica(std::string name, std::function<void(Replica&)> fresh = nullptr)
+      : name_(std::move(name)), fresh_(std::move(fresh)) {}
+  Replica& get();
+
+ private:
+  std::string name_;
+  std::function<void(Replica&)> fresh_;
+  std::unique_ptr<Replica> current_;
+  int calls_ = 0;
+  int generation_ = 0;
+};
+
+// The next message of an input made of messages, each a 2-byte little-endian length and
+// then that many bytes (the last one cut short at the end of the input). False when fewer
+// than two bytes are left.
+bool next_message(std::string_view& rest, std::string_view& message);
 
 }  // namespace outpost::fuzz

@@ -36,11 +36,7 @@ void decode_http_body(std::string_view body) {
 
 void decode_stream(std::string_view rest) {
   outpost::StreamDecompressor decompressor;
-  while (rest.size() >= 2) {
-    size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
-    rest.remove_prefix(2);
-    std::string_view message = rest.substr(0, length);
-    rest.remove_prefix(message.size());
+  for (std::string_view message; outpost::fuzz::next_message(rest, message);) {
     bool was_poisoned = decompressor.poisoned();
     auto frame = outpost::decode_client_frame(decompressor, message);
     check_code(frame.status(),

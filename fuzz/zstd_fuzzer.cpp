@@ -47,11 +47,7 @@ void round_trip(std::string_view input) {
 
 void stream(std::string_view rest, size_t bound) {
   outpost::StreamDecompressor decompressor;
-  while (rest.size() >= 2) {
-    size_t length = static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(rest[1]) << 8);
-    rest.remove_prefix(2);
-    std::string_view message = rest.substr(0, length);
-    rest.remove_prefix(message.size());
+  for (std::string_view message; outpost::fuzz::next_message(rest, message);) {
     bool was_poisoned = decompressor.poisoned();
     auto plain = decompressor.decompress_message(message, bound);
     check_code(plain.status(),

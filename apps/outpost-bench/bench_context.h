@@ -11,8 +11,8 @@
 
 #include "apps/outpost-bench/bench_options.h"
 #include "apps/outpost-bench/server_process.h"
-#include "benchmarks/support/bench_report.h"
 #include "engine/status.h"
+#include "support/bench_report.h"
 
 namespace outpost::bench {
 

@@ -1,6 +1,6 @@
 #include "apps/outpost-bench/bench_options.h"
 
-#include "apps/outpost/cli_args.h"
+#include "support/cli_args.h"
 
 #include <algorithm>
 #include <iterator>

@@ -13,7 +13,7 @@
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
 #include "apps/outpost-bench/sync_scenarios.h"
-#include "benchmarks/support/read_fixture.h"
+#include "support/read_fixture.h"
 
 namespace {
 

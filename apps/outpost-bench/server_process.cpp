@@ -81,7 +81,7 @@ Status seed_store(const ServerSetup& setup, const std::string& tenant, const std
     argv.push_back(arg);
   }
   std::string output;
-  const int code = testing::run_command(argv, &output, kSeedTimeout);
+  const int code = support::run_command(argv, &output, kSeedTimeout);
   if (code != 0) {
     return error(ErrorCode::kInternal,
                  "outpost-server seed exited " + std::to_string(code) + ": " + tail(output));
@@ -99,7 +99,7 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
   }
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   const std::string log = setup.data_dir + "/server-" + std::to_string(index) + ".log";
-  server->process_ = std::make_unique<testing::Process>(argv, log);
+  server->process_ = std::make_unique<support::Process>(argv, log);
   if (server->process_->pid() <= 0) {
     return error(ErrorCode::kInternal, "cannot start " + setup.server_bin);
   }

@@ -14,7 +14,7 @@
 
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
-#include "tests/apps/process.h"
+#include "support/process.h"
 #include "transport/token.h"
 
 namespace outpost::bench {
@@ -57,7 +57,7 @@ class ServerProcess {
 
  private:
   ServerProcess() = default;
-  std::unique_ptr<testing::Process> process_;
+  std::unique_ptr<support::Process> process_;
   uint16_t port_ = 0;
   bool stopped_ = false;
 };

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <vector>
 
-#include "apps/outpost/cli_args.h"
+#include "support/cli_args.h"
 
 namespace outpost::server_app {
 

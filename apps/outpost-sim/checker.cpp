@@ -4,13 +4,13 @@
 #include <set>
 
 #include "outpost/domain.pb.h"
-#include "tests/support/views.h"
+#include "support/views.h"
 
 namespace outpost::sim {
 namespace {
 
 namespace d = outpost::domain;
-using testing::RecordView;
+using support::RecordView;
 
 constexpr size_t kMaxShownDifferences = 5;
 constexpr size_t kMaxHistory = 14;
@@ -141,8 +141,8 @@ void check_convergence(std::vector<std::unique_ptr<SimDevice>>& devices, SimServ
     for (Scope kind : {SCOPE_USER, SCOPE_ORG}) {
       const std::string scope =
           kind == SCOPE_USER ? device->who().user_scope() : device->who().org_scope();
-      RecordView mine = testing::device_view(device->replica(), kind);
-      RecordView theirs = testing::server_view(server.store(), {scope});
+      RecordView mine = support::device_view(device->replica(), kind);
+      RecordView theirs = support::server_view(server.store(), {scope});
       if (mine != theirs) {
         out.push_back({"(2) convergence",
                        device->name() + " differs from the server's " + scope + ":" +
@@ -278,8 +278,8 @@ void check_leaks(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& se
   const std::string kName = "(4) no foreign data";
   for (auto& device : devices) {
     const Principal& who = device->who();
-    RecordView own = testing::server_view(server.store(), {who.user_scope(), who.org_scope()});
-    RecordView mine = testing::device_view(device->replica());
+    RecordView own = support::server_view(server.store(), {who.user_scope(), who.org_scope()});
+    RecordView mine = support::device_view(device->replica());
     for (const auto& [key, value] : mine) {
       // A key planted in a scope the device may not read.
       for (const auto& [scope, keys] : world.private_keys) {

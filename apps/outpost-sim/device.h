@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "adapters/sim_random.h"
 #include "apps/outpost-sim/network.h"
-#include "apps/outpost-sim/sim_random.h"
 #include "apps/outpost-sim/trace.h"
 #include "engine/mutator.h"
 #include "engine/replica.h"

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "apps/outpost-sim/sim_random.h"
+#include "adapters/sim_random.h"
 
 namespace outpost::sim {
 

@@ -1,81 +1,50 @@
-// The contact-center platform acting on its own while devices work, mirrored the way the
-// real server mirrors it: every event is an upstream::Event applied by the engine's
-// DomainServer (three-way merge of web edits, delete-wins voicemail, presence rules). The
-// web interface opens a draft or a notepad (loading it from the server's store), the agent
-// types a unique word there ("web17") and saves some steps later, so web saves race the
-// devices' saves. Interactions are routed and ended, voicemails left (and deleted on the
-// web: a tombstone), presence changed, contacts edited. Behind PlatformEvents so another
-// source (the lead's adapters/sim_platform.h) can drive the same run.
-// SimIntents is the platform's authority over the devices' intents (presence, wrap-up,
-// send, queue): seeded refusals and, rarely, "unavailable, try later".
+// The contact center of a simulated run: adapters/sim_platform.h's SimPlatform (the one
+// model outpost-server's --upstream sim runs too), seeded from the run's seed. Its events
+// are applied through the engine's DomainServer as the real server applies them, retrying
+// one the platform could not serve; the words its web edits type go to the ledger (unique
+// words such as "web17", or with --platform-kind sim the server's phrases, which (3)
+// checks as a set per record). It also answers the devices' intents: the Platform the
+// server's authoritative mutators ask (refusals, and 2% "unavailable, try later").
 // Thread rules: one object per simulation, used by its single thread.
 #pragma once
 
 #include <memory>
-#include <string>
 
+#include "adapters/sim_platform.h"
 #include "apps/outpost-sim/ledger.h"
-#include "apps/outpost-sim/sim_random.h"
 #include "apps/outpost-sim/trace.h"
 #include "apps/outpost-sim/world.h"
-#include "engine/platform.h"
 #include "engine/server_core.h"
 
 namespace outpost::sim {
 
-class PlatformEvents {
+class SimContactCenter {
  public:
-  virtual ~PlatformEvents() = default;
-  // One event for `user`, applied through `core` (which changes across server restarts).
-  // Text edits go to the ledger; an error is a server failure the run reports.
-  virtual Status step(ServerCore& core, const SimUser& user, int64_t now_ms) = 0;
-  // An event that leaves a tombstone in the user's scope (for a device asleep past the
-  // compaction horizon to miss).
-  virtual Status delete_something(ServerCore& core, const SimUser& user, int64_t now_ms) = 0;
-};
+  // `clock_driven`: the platform runs on the simulated clock as outpost-server runs it
+  // (SimPlatform::poll, every 200 ms) rather than one action per platform step.
+  SimContactCenter(const World& world, Ledger& ledger, Trace& trace, ServerStore& store,
+                   uint64_t seed, bool clock_driven);
 
-// Seeded events with unique typed words, applied through engine/domain_server.h.
-std::unique_ptr<PlatformEvents> make_upstream_platform(const World& world, Ledger& ledger,
-                                                       Trace& trace, SimRandom& random);
-
-// The events of adapters/sim_platform.h (seeded from `seed`), applied through
-// engine/domain_server.h; the words its web edits add count as typed (they are phrases,
-// not unique tokens, so (3) checks them as a set per record). step() polls it up to now
-// whatever the user; delete_something falls back to the unique-word platform's.
-std::unique_ptr<PlatformEvents> make_sim_platform_events(const World& world, Ledger& ledger,
-                                                         Trace& trace, SimRandom& random,
-                                                         uint64_t seed);
-
-struct IntentOdds {
-  double refuse_wrap_up = 0.1;  // "the interaction is already qualified on the platform"
-  double refuse_send = 0.05;    // "mailbox unavailable"
-  double unavailable = 0.02;    // any intent: the platform did not answer (push retried)
-};
-
-// Answers the intents the authoritative mutators forward (engine/platform.h). Presence
-// changes to the AUX reason "aux-training" are always refused, as a supervisor's plan.
-class SimIntents final : public Platform {
- public:
-  SimIntents(SimRandom& random, Trace& trace, IntentOdds odds = {})
-      : random_(random), trace_(trace), odds_(odds) {}
-
-  Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
-                                      const std::string& aux_reason_id, int64_t now_ms) override;
-  Result<PlatformAnswer> wrap_up(const AgentRef& agent, const domain::Interaction& interaction,
-                                 const std::string& code_id, int64_t now_ms) override;
-  Result<PlatformAnswer> send(const AgentRef& agent, const domain::Draft& draft,
-                              int64_t now_ms) override;
-  Result<PlatformAnswer> set_queue_joined(const AgentRef& agent, const std::string& queue_id,
-                                          bool joined, int64_t now_ms) override;
-  // Quiescence: the platform stays reachable (refusals go on).
-  void calm() { odds_.unavailable = 0; }
+  // What the server's authoritative mutators forward intents to.
+  Platform& platform() { return platform_; }
+  // One platform step for `user`, applied through `core` (which changes across server
+  // restarts). An error is a server failure the run reports.
+  Status step(ServerCore& core, const SimUser& user, int64_t now_ms);
+  // A voicemail of the user deleted on the web: a tombstone in the user's scope (for a
+  // device asleep past the compaction horizon to miss). No upstream event deletes a
+  // voicemail, so the server's store is written directly.
+  Status delete_something(ServerCore& core, const SimUser& user, int64_t now_ms);
+  // Quiescence: the platform answers every intent (refusals go on).
+  void calm() { platform_.calm(); }
 
  private:
-  Status maybe_unavailable(const std::string& what);
+  Status apply(ServerCore& core, const upstream::Event& event, int64_t now_ms);
 
-  SimRandom& random_;
+  Ledger& ledger_;
   Trace& trace_;
-  IntentOdds odds_;
+  bool clock_driven_;
+  SimPlatform platform_;
+  const ServerStore* bound_ = nullptr;  // the store platform_ reads
 };
 
 }  // namespace outpost::sim

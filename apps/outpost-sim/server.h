@@ -35,7 +35,10 @@ class SimServer {
             Trace& trace, PrincipalOf principal_of, Connections connections);
 
   // The platform the authoritative mutators forward intents to (kept across restarts).
-  void set_platform(Platform* platform) { platform_ = platform; }
+  void set_platform(Platform* platform) {
+    platform_ = platform;
+    if (core_) core_->set_platform(platform);
+  }
   Status open();
   // A crash and restart: the files as they are on disk this instant (crash_image.h), the
   // core and the store dropped (nothing in flight survives), the files reopened.

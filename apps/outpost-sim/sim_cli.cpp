@@ -62,8 +62,9 @@ fault knobs (probabilities; per frame for the network, else per step):
   --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
   --compact P (0.01)  --platform P (0.12)  --mutate P (0.35)
   --no-faults         all fault probabilities 0 (the workload and the platform still run)
-  --platform-kind K   events (default: the simulator's platform, unique typed words) or
-                      sim (adapters/sim_platform.h, polled on the platform steps)
+  --platform-kind K   how adapters/sim_platform.h runs: events (default: one action per
+                      platform step, the web typing unique words) or sim (on the clock,
+                      as outpost-server --upstream sim runs it, polled on platform steps)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
 )";

@@ -70,11 +70,10 @@ class Simulation {
   int64_t now_ms_ = kStartMs;
   uint64_t step_ = 0;
   std::string dir_;
-  std::unique_ptr<SimIntents> intents_;  // declared before server_: outlives it
+  std::unique_ptr<SimContactCenter> platform_;  // declared before server_: outlives it
   std::unique_ptr<SimServer> server_;
   std::vector<std::unique_ptr<SimDevice>> devices_;
   std::vector<int64_t> heal_at_;  // per device: when its partition heals
-  std::unique_ptr<PlatformEvents> platform_;
   std::unique_ptr<Workload> workload_;
   std::vector<Violation> violations_;
   SimStats stats_;
@@ -105,14 +104,12 @@ Status Simulation::setup() {
         }
         return connected;
       });
-  intents_ = std::make_unique<SimIntents>(random_, trace_);
-  server_->set_platform(intents_.get());
   server_->forget_on_restart(options_.lossy_server_restart);
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
-  platform_ = options_.lead_sim_platform
-                  ? make_sim_platform_events(world_, ledger_, trace_, random_, options_.seed)
-                  : make_upstream_platform(world_, ledger_, trace_, random_);
+  platform_ = std::make_unique<SimContactCenter>(world_, ledger_, trace_, server_->core().store(),
+                                                 options_.seed, options_.lead_sim_platform);
+  server_->set_platform(&platform_->platform());
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];
@@ -280,7 +277,7 @@ void Simulation::step() {
 bool Simulation::quiesce() {
   trace_.add("quiescence: faults off, partitions healed, devices woken");
   network_.calm();
-  intents_->calm();
+  platform_->calm();
   const int64_t started = now_ms_;
   const int64_t deadline = now_ms_ + options_.quiesce_budget_ms;
   for (auto& device : devices_) {

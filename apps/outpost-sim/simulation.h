@@ -43,8 +43,8 @@ struct SimOptions {
   // Checker self-test (--lossy-restart): each server restart loses every write since the
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
-  // The platform's events: the simulator's own (unique typed words) or the lead's
-  // adapters/sim_platform.h (--platform-kind sim).
+  // How adapters/sim_platform.h runs: one action per platform step, its web edits typing
+  // unique words (default), or on the clock as outpost-server runs it (--platform-kind sim).
   bool lead_sim_platform = false;
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;

@@ -8,9 +8,9 @@
 
 #include <string>
 
+#include "adapters/sim_random.h"
 #include "apps/outpost-sim/device.h"
 #include "apps/outpost-sim/ledger.h"
-#include "apps/outpost-sim/sim_random.h"
 #include "apps/outpost-sim/trace.h"
 #include "apps/outpost-sim/world.h"
 

@@ -139,6 +139,17 @@ bool is_local_command(const std::string& command) {
   return kCommands.count(command) != 0;
 }
 
+const std::vector<std::string>& device_valued_flags() {
+  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where",
+                                                  "order", "limit",  "budget"};
+  return kFlags;
+}
+
+const std::vector<std::string>& device_switches() {
+  static const std::vector<std::string> kSwitches = {"json", "desc", "help"};
+  return kSwitches;
+}
+
 Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, std::ostream& out) {
   const std::string& command = args.positional.at(0);
   if (command == "status") return status_command(replica, json, out);

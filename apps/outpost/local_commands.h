@@ -3,9 +3,11 @@
 #pragma once
 
 #include <iosfwd>
+#include <string>
+#include <vector>
 
-#include "apps/outpost/cli_args.h"
 #include "engine/replica.h"
+#include "support/cli_args.h"
 
 namespace outpost::cli {
 
@@ -14,5 +16,10 @@ Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, st
 
 // True when `command` is one of the commands above.
 bool is_local_command(const std::string& command);
+
+// The device CLI's global and command flags: those taking a value, and the switches.
+// main() parses with these; so does the fuzz target fuzz/cli_fuzzer.cpp.
+const std::vector<std::string>& device_valued_flags();
+const std::vector<std::string>& device_switches();
 
 }  // namespace outpost::cli

@@ -3,11 +3,11 @@
 // --token it syncs (sync, watch).
 #include <iostream>
 
-#include "apps/outpost/cli_args.h"
 #include "apps/outpost/local_commands.h"
 #include "apps/outpost/sync_commands.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
+#include "support/cli_args.h"
 
 namespace {
 

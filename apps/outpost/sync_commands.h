@@ -9,7 +9,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "apps/outpost/cli_args.h"
+#include "support/cli_args.h"
 
 namespace outpost::cli {
 

@@ -15,16 +15,16 @@
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "outpost/domain.pb.h"
-#include "process.h"
+#include "support/process.h"
+#include "support/views.h"
 #include "tests/support/pg_test.h"
-#include "tests/support/views.h"
 
 namespace outpost {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Process;
-using testing::run_command;
+using support::Process;
+using support::run_command;
 
 // Parameter: the server's store, "sqlite" (DIR/outpost.db) or "postgres" (--store URL).
 class EndToEnd : public ::testing::TestWithParam<std::string> {
@@ -116,10 +116,10 @@ class EndToEnd : public ::testing::TestWithParam<std::string> {
             token(name),        "sync"};
   }
 
-  testing::RecordView server_view(ServerStore& store) {
-    return testing::server_view(store, {"user/acme/agent-1", "org/acme"});
+  support::RecordView server_view(ServerStore& store) {
+    return support::server_view(store, {"user/acme/agent-1", "org/acme"});
   }
-  testing::RecordView device_view(Replica& replica) { return testing::device_view(replica); }
+  support::RecordView device_view(Replica& replica) { return support::device_view(replica); }
 
   std::string dir_;
   std::unique_ptr<pg_test::TestDatabase> database_;

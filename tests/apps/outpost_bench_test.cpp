@@ -11,12 +11,12 @@
 #include <set>
 #include <sstream>
 
-#include "process.h"
+#include "support/process.h"
 
 namespace outpost {
 namespace {
 
-using testing::run_command;
+using support::run_command;
 namespace pb = google::protobuf;
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -13,16 +13,16 @@
 #include "adapters/postgres_server_store.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
-#include "process.h"
+#include "support/process.h"
+#include "support/views.h"
 #include "tests/support/pg_test.h"
-#include "tests/support/views.h"
 
 namespace outpost {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Process;
-using testing::run_command;
+using support::Process;
+using support::run_command;
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kScopes = {"user/acme/agent-1", "org/acme"};
@@ -109,12 +109,12 @@ class PostgresEndToEnd : public ::testing::Test {
     return store.ok() ? std::move(store).value() : nullptr;
   }
 
-  testing::RecordView device_view(const std::string& device) {
+  support::RecordView device_view(const std::string& device) {
     auto replica = Replica::open(dir_ + "/" + device + ".db", Schema::domain(), &domain_mutators());
     EXPECT_TRUE(replica.ok()) << replica.status().to_string();
     if (!replica.ok()) return {};
     EXPECT_TRUE((*replica)->pending()->empty()) << device;
-    return testing::device_view(**replica);
+    return support::device_view(**replica);
   }
 
   // How many times each user setting was written in the change log (exactly-once check).
@@ -183,7 +183,7 @@ TEST_F(PostgresEndToEnd, ThreeServersOnOneDatabaseDevicesMoveBetweenThemAndConve
 
   auto store = open_store(db.url());
   ASSERT_TRUE(store);
-  const testing::RecordView server = testing::server_view(*store, kScopes);
+  const support::RecordView server = support::server_view(*store, kScopes);
   EXPECT_GT(server.size(), 300u);
   for (const char* device : {"phone", "tablet", "laptop", "kiosk"}) {
     EXPECT_EQ(device_view(device), server) << device;
@@ -224,7 +224,7 @@ TEST_F(PostgresEndToEnd, TheSamePushThroughTwoServersAtOnceIsAppliedOnce) {
   auto writes = setting_writes(*store);
   EXPECT_EQ(writes.size(), static_cast<size_t>(kRounds * kMutations));
   for (const auto& [key, count] : writes) EXPECT_EQ(count, 1) << key << " applied " << count;
-  const testing::RecordView server = testing::server_view(*store, kScopes);
+  const support::RecordView server = support::server_view(*store, kScopes);
   EXPECT_EQ(device_view("phone"), server);
   EXPECT_EQ(device_view("twin"), server);
 }
@@ -271,7 +271,7 @@ TEST_F(PostgresEndToEnd, PostgresKilledUnderStreamingDevicesIsRetryableAndServic
   auto writes = setting_writes(*store);
   EXPECT_EQ(writes.size(), 3u);
   for (const auto& [key, count] : writes) EXPECT_EQ(count, 1) << key;
-  const testing::RecordView server = testing::server_view(*store, kScopes);
+  const support::RecordView server = support::server_view(*store, kScopes);
   EXPECT_EQ(device_view("phone"), server);
   EXPECT_EQ(device_view("tablet"), server);
 }

@@ -1,5 +1,5 @@
 // Figures as JSON lines: strings escaped, numbers always valid JSON, params in order.
-#include "benchmarks/support/bench_report.h"
+#include "support/bench_report.h"
 
 #include <gtest/gtest.h>
 

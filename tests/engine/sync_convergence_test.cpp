@@ -13,9 +13,9 @@
 #include "engine/sync_client.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
+#include "support/views.h"
 #include "test_support.h"
 #include "tests/support/domain_harness.h"
-#include "tests/support/views.h"
 
 namespace outpost {
 namespace {
@@ -61,11 +61,11 @@ class SyncConvergence : public ::testing::Test {
 
   void expect_converged(Device& device) {
     EXPECT_TRUE(device.replica->pending()->empty());
-    EXPECT_EQ(testing::device_view(*device.replica, SCOPE_USER),
-              testing::server_view(*store_, {device.who.user_scope()}))
+    EXPECT_EQ(support::device_view(*device.replica, SCOPE_USER),
+              support::server_view(*store_, {device.who.user_scope()}))
         << device.who.device;
-    EXPECT_EQ(testing::device_view(*device.replica, SCOPE_ORG),
-              testing::server_view(*store_, {device.who.org_scope()}))
+    EXPECT_EQ(support::device_view(*device.replica, SCOPE_ORG),
+              support::server_view(*store_, {device.who.org_scope()}))
         << device.who.device;
   }
 

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "engine/domain_mutators.h"
-#include "tests/support/views.h"
+#include "support/views.h"
 
 namespace outpost::testing {
+
+using support::device_view;
+using support::server_view;
 
 void TestDevice::open() {
   client.reset();

@@ -1,6 +1,6 @@
-#include "views.h"
+#include "support/views.h"
 
-namespace outpost::testing {
+namespace outpost::support {
 namespace {
 
 void add_error(RecordView& out, const Status& status) {
@@ -49,4 +49,4 @@ RecordView device_view(Replica& replica, std::optional<Scope> scope) {
   return out;
 }
 
-}  // namespace outpost::testing
+}  // namespace outpost::support

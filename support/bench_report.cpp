@@ -1,9 +1,9 @@
-#include "benchmarks/support/bench_report.h"
+#include "support/bench_report.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "apps/outpost/cli_args.h"
+#include "support/cli_args.h"
 
 namespace outpost::bench {
 

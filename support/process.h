@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace outpost::testing {
+namespace outpost::support {
 
 class Process {
  public:
@@ -38,4 +38,4 @@ class Process {
 int run_command(const std::vector<std::string>& argv, std::string* out,
                 std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
-}  // namespace outpost::testing
+}  // namespace outpost::support

@@ -1,5 +1,7 @@
-// A small command-line parser for the outpost tools: global --flags, a command word, its
-// positional arguments and its own --flags. Unknown flags are errors, not surprises.
+// A small command-line parser for the outpost tools (apps/outpost, outpost-server,
+// outpost-bench) and what they share: global --flags, a command word, its positional
+// arguments and its own --flags; bounded integers; JSON string literals. Unknown flags are
+// errors, not surprises.
 // Thread rules: plain values.
 #pragma once
 
@@ -25,11 +27,6 @@ struct ParsedArgs {
 // be given as "--name value" or "--name=value".
 Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::string>& valued,
                               const std::vector<std::string>& switches);
-
-// The device CLI's (apps/outpost) global and command flags: those taking a value, and the
-// switches. main() parses with these; so does the fuzz target fuzz/cli_fuzzer.cpp.
-const std::vector<std::string>& device_valued_flags();
-const std::vector<std::string>& device_switches();
 
 // `text` as a JSON string literal (quotes, backslashes and control characters escaped).
 std::string json_string(const std::string& text);

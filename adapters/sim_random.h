@@ -1,15 +1,15 @@
-// The simulator's only source of randomness: one std::mt19937_64 seeded from the run's
-// seed, with the few draws the simulation needs written out by hand (no standard
-// distributions, whose output may differ between library versions), so a seed replays
-// the same run on every machine.
-// Thread rules: one object per simulation, used by its single thread.
+// The simulators' source of randomness (apps/outpost-sim, adapters/sim_platform.h): one
+// std::mt19937_64 seeded from the run's seed, with the few draws they need written out by
+// hand (no standard distributions, whose output may differ between library versions), so
+// a seed replays the same run on every machine.
+// Thread rules: one object per user; not safe to share between threads unlocked.
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <vector>
 
-namespace outpost::sim {
+namespace outpost {
 
 class SimRandom {
  public:
@@ -45,4 +45,4 @@ class SimRandom {
   std::mt19937_64 engine_;
 };
 
-}  // namespace outpost::sim
+}  // namespace outpost

@@ -1,4 +1,4 @@
-#include "apps/outpost/cli_args.h"
+#include "support/cli_args.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -44,17 +44,6 @@ Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::stri
     }
   }
   return out;
-}
-
-const std::vector<std::string>& device_valued_flags() {
-  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where",
-                                                  "order", "limit",  "budget"};
-  return kFlags;
-}
-
-const std::vector<std::string>& device_switches() {
-  static const std::vector<std::string> kSwitches = {"json", "desc", "help"};
-  return kSwitches;
 }
 
 std::string json_string(const std::string& text) {

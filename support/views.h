@@ -14,7 +14,7 @@
 #include "engine/replica.h"
 #include "engine/server_store.h"
 
-namespace outpost::testing {
+namespace outpost::support {
 
 using RecordView = std::map<std::string, std::pair<uint64_t, std::string>>;
 
@@ -27,4 +27,4 @@ RecordView server_view(ServerStore& store, const std::vector<std::string>& scope
 // Every row of the device's collections (of one scope kind when given).
 RecordView device_view(Replica& replica, std::optional<Scope> scope = std::nullopt);
 
-}  // namespace outpost::testing
+}  // namespace outpost::support

@@ -1,4 +1,4 @@
-#include "benchmarks/support/read_fixture.h"
+#include "support/read_fixture.h"
 
 #include <chrono>
 #include <random>

@@ -1,4 +1,4 @@
-#include "process.h"
+#include "support/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 
 extern char** environ;
 
-namespace outpost::testing {
+namespace outpost::support {
 
 Process::Process(const std::vector<std::string>& argv, const std::string& output_path)
     : output_path_(output_path) {
@@ -95,4 +95,4 @@ int run_command(const std::vector<std::string>& argv, std::string* out,
   return code;
 }
 
-}  // namespace outpost::testing
+}  // namespace outpost::support
