@@ -10,6 +10,13 @@
 // Thread rules: a Replica is owned by one thread at a time (distinct objects: safe; shared
 // object: unsafe). For reads on another thread (the UI), open a second Replica on the same
 // file with `read_only = true`: WAL lets it read while the owner writes.
+//
+// Processes: any number of Replica objects, in any number of processes, may open the same
+// file and read, mutate, apply and sync it (an app and its extension, the CLI beside an
+// agent). Writers serialize on SQLite's write lock (BEGIN IMMEDIATE, a busy timeout);
+// what a Replica keeps in memory is revalidated at the start of every write transaction
+// when another connection committed since (PRAGMA data_version). refresh() tells this
+// object's subscribers what other connections changed. Decision 007.
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -200,6 +207,11 @@ class Replica {
   // empty). Returns an id for unsubscribe().
   uint64_t subscribe(Listener listener, Executor executor = nullptr);
   void unsubscribe(uint64_t id);
+  // Notices commits made through other connections to the file (other processes) since
+  // the last call: returns what they changed (empty when nothing) and tells subscribers.
+  // Costs one PRAGMA data_version (a shared-memory read in WAL mode) when nothing
+  // changed. Read-only replicas may call it too. Errors: kIo, kCorrupt.
+  Result<ChangeSet> refresh();
 
   // Runs PRAGMA integrity_check; Ok when the file is sound.
   Status check_integrity();
