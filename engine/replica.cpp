@@ -924,6 +924,24 @@ class ApplyRun {
     return Status::Ok();
   }
 
+  // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
+  bool cursors_still(const std::vector<ScopeCursor>& expected) {
+    for (const ScopeCursor& cursor : expected) {
+      SQLite::Statement& select = impl_.cached("SELECT seq, token FROM _cursors WHERE scope = ?");
+      select.bind(1, cursor.scope);
+      uint64_t seq = 0;
+      std::string token;
+      if (select.executeStep()) {
+        seq = static_cast<uint64_t>(select.getColumn(0).getInt64());
+        SQLite::Column stored = select.getColumn(1);
+        token.assign(static_cast<const char*>(stored.getBlob()), stored.getBytes());
+      }
+      select.reset();
+      if (seq != cursor.seq || token != cursor.token) return false;
+    }
+    return true;
+  }
+
   void set_cursor(const std::string& scope, uint64_t seq, const std::string& token) {
     SQLite::Statement& upsert = impl_.cached(
         "INSERT INTO _cursors (scope, seq, token) VALUES (?, ?, ?) "
@@ -964,15 +982,16 @@ class ApplyRun {
     upsert.bind(2, static_cast<int64_t>(scope.has_more() ? 0 : scope.cursor()));
     upsert.bind(3, scope.has_more() ? 0 : 1);
     upsert.exec();
-    if (scope.has_more()) {
-      // Keep the old seq; the token lets the server continue the manifest.
-      SQLite::Statement token(impl_.db,
-                              "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
-                              "ON CONFLICT(scope) DO UPDATE SET token = excluded.token");
-      token.bind(1, scope.scope());
-      token.bind(2, scope.cursor_token().data(), static_cast<int>(scope.cursor_token().size()));
-      token.exec();
-    }
+    // Keep the old seq; the token lets the server continue the manifest. The last page
+    // clears it, so every page moves the stored cursor (a request built before it is
+    // then stale, see apply's built_from) and the fetches go out with the bare seq.
+    const std::string next_token = scope.has_more() ? scope.cursor_token() : std::string();
+    SQLite::Statement token(impl_.db,
+                            "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
+                            "ON CONFLICT(scope) DO UPDATE SET token = excluded.token");
+    token.bind(1, scope.scope());
+    token.bind(2, next_token.data(), static_cast<int>(next_token.size()));
+    token.exec();
   }
 
   void reject(const protocol::MutationResult& result) {
@@ -1135,10 +1154,15 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
 
 }  // namespace
 
-Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
+Result<ApplyReport> Replica::apply(const protocol::PullResponse& response,
+                                   const std::vector<ScopeCursor>* built_from) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
   auto report = in_apply_transaction(*impl_, run, "apply", response.scopes_size() > 0,
                                      [&]() -> Status {
+    if (built_from != nullptr && !run.cursors_still(*built_from)) {
+      run.report.stale = true;
+      return Status::Ok();
+    }
     bool complete = true;
     for (const protocol::ScopeChanges& scope : response.scopes()) {
       for (const protocol::Change& change : scope.changes()) {

@@ -36,8 +36,13 @@ void SyncClient::forget_lost_fetch() {
   in_flight_is_fetch_ = false;
 }
 
+void SyncClient::sent_pull(std::vector<ScopeCursor> built_from) {
+  pulls_built_from_.push_back(std::move(built_from));
+}
+
 void SyncClient::on_connected() {
   forget_lost_fetch();
+  pulls_built_from_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   pushed_through_ = 0;
@@ -46,6 +51,7 @@ void SyncClient::on_connected() {
 
 void SyncClient::on_request_failed() {
   forget_lost_fetch();
+  pulls_built_from_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
@@ -125,20 +131,25 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
   if (!pending.empty()) pull->set_pending_from(pending[0].id);
   OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
+  std::vector<ScopeCursor> built_from;
   for (const std::string& scope : scopes_) {
     auto* cursor = pull->add_cursors();
     cursor->set_scope(scope);
+    built_from.push_back(ScopeCursor{scope, 0, ""});
     for (const auto& stored : cursors) {
       if (stored.scope == scope) {
         cursor->set_seq(stored.seq);
         cursor->set_token(stored.token);
+        built_from.back() = stored;
       }
     }
   }
   // A scope whose reset manifest is complete fetches what differs before anything else.
+  bool resetting = false;
   for (const std::string& scope : scopes_) {
     OUTPOST_ASSIGN_OR_RETURN(auto target, replica_.reset_target(scope));
     if (!target) continue;
+    resetting = true;
     OUTPOST_ASSIGN_OR_RETURN(auto wanted, replica_.reset_fetch_list(scope, 0));
     std::vector<protocol::KeyRef> fetch;
     for (auto& ref : wanted) {
@@ -147,8 +158,12 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       if (fetch.size() >= options_.max_fetch_keys) break;
     }
     if (fetch.empty()) {
-      OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.finish_reset(scope));
-      progress_.mutations_confirmed += report.mutations_confirmed;
+      auto report = replica_.finish_reset(scope);
+      // kFailedPrecondition: another process finished this reset first.
+      if (!report.ok() && report.status().code() != ErrorCode::kFailedPrecondition) {
+        return report.status();
+      }
+      if (report.ok()) progress_.mutations_confirmed += report->mutations_confirmed;
       fetched_.clear();
       return next_pull();  // the cursor moved: build the request again
     }
@@ -171,14 +186,20 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
     progress_.phase = SyncPhase::kResetting;
     in_flight_ = 1;
     in_flight_is_fetch_ = true;
+    std::erase_if(built_from, [&](const ScopeCursor& stored) { return stored.scope != scope; });
+    sent_pull(std::move(built_from));
     return std::optional<protocol::ClientFrame>(std::move(frame));
   }
+  // Keys asked for in a reset that another process finished (or that ended) are no
+  // longer "asked for" in the next one.
+  if (!resetting) fetched_.clear();
   if (urgent_first_) {
     pull->set_urgent_first(true);
     urgent_first_ = false;
   }
   in_flight_ = 1;
   in_flight_is_fetch_ = false;
+  sent_pull(std::move(built_from));
   return std::optional<protocol::ClientFrame>(std::move(frame));
 }
 
@@ -202,6 +223,11 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
   }
   in_flight_ = 2;
   pipelined_ = true;
+  std::vector<ScopeCursor> built_from;
+  for (const auto& cursor : pull->cursors()) {
+    built_from.push_back(ScopeCursor{cursor.scope(), cursor.seq(), cursor.token()});
+  }
+  sent_pull(std::move(built_from));
   return frame;
 }
 
@@ -224,9 +250,22 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   const bool another_in_flight = in_flight_ > 0;
   if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
+  std::optional<std::vector<ScopeCursor>> built_from;
+  if (!pulls_built_from_.empty()) {
+    built_from = std::move(pulls_built_from_.front());
+    pulls_built_from_.pop_front();
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto report,
+                           replica_.apply(response, built_from ? &*built_from : nullptr));
+  if (report.stale) {
+    // Another process applied a page since this request was built: pull again from the
+    // stored cursors (a fetch's keys are asked for again).
+    forget_lost_fetch();
+    behind_ = true;
+    return Status::Ok();
+  }
   in_flight_is_fetch_ = false;
   last_fetch_.clear();
-  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
   progress_.mutations_confirmed += report.mutations_confirmed;
   progress_.mutations_rejected += report.mutations_rejected.size();
   bool more = was_fetch;

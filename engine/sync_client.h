@@ -6,9 +6,13 @@
 // after, a per-key reset behind the compaction horizon), then stay live: a poke marks
 // the device behind and the next pull fetches the change.
 // Thread rules: used only on the thread that owns the Replica (the libuv loop thread).
+// Other processes may sync the same replica file at the same time (decision 007): each
+// pull is applied only if the stored cursors are still those it was built from, and
+// everything else is read from the file when needed.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <random>
 #include <set>
@@ -94,6 +98,9 @@ class SyncClient {
   void forget_lost_fetch();
   // A pull request in `frame` with the device's identity, versions and page bounds.
   protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
+  // Records a pull going out: the stored cursors it was built from, which its answer must
+  // still find (Replica::apply's built_from).
+  void sent_pull(std::vector<ScopeCursor> built_from);
 
   Replica& replica_;
   SyncClientOptions options_;
@@ -107,6 +114,7 @@ class SyncClient {
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
   std::vector<protocol::KeyRef> last_fetch_;               // the keys of the fetch in flight
+  std::deque<std::vector<ScopeCursor>> pulls_built_from_;  // per pull in flight, oldest first
   SyncProgress progress_;
 };
 
