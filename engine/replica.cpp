@@ -1157,32 +1157,32 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
 Result<ApplyReport> Replica::apply(const protocol::PullResponse& response,
                                    const std::vector<ScopeCursor>* built_from) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
-  auto report = in_apply_transaction(*impl_, run, "apply", response.scopes_size() > 0,
-                                     [&]() -> Status {
-    if (built_from != nullptr && !run.cursors_still(*built_from)) {
-      run.report.stale = true;
-      return Status::Ok();
-    }
-    bool complete = true;
-    for (const protocol::ScopeChanges& scope : response.scopes()) {
-      for (const protocol::Change& change : scope.changes()) {
-        OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
-      }
-      if (scope.reset()) {
-        run.store_manifest(scope);
-        complete = false;
-        continue;
-      }
-      run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
-      complete &= !scope.has_more();
-    }
-    for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
-    // Only a complete response carries every effect of the mutations it confirms.
-    if (complete && response.last_mutation_id() > 0) {
-      run.confirm_through(response.last_mutation_id());
-    }
-    return Status::Ok();
-  });
+  auto report =
+      in_apply_transaction(*impl_, run, "apply", response.scopes_size() > 0, [&]() -> Status {
+        if (built_from != nullptr && !run.cursors_still(*built_from)) {
+          run.report.stale = true;
+          return Status::Ok();
+        }
+        bool complete = true;
+        for (const protocol::ScopeChanges& scope : response.scopes()) {
+          for (const protocol::Change& change : scope.changes()) {
+            OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
+          }
+          if (scope.reset()) {
+            run.store_manifest(scope);
+            complete = false;
+            continue;
+          }
+          run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
+          complete &= !scope.has_more();
+        }
+        for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
+        // Only a complete response carries every effect of the mutations it confirms.
+        if (complete && response.last_mutation_id() > 0) {
+          run.confirm_through(response.last_mutation_id());
+        }
+        return Status::Ok();
+      });
   if (!report.ok()) return report;
   notify(std::move(impl_->pending_changes));
   return report;
@@ -1190,8 +1190,7 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response,
 
 Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& response) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
-  auto report = in_apply_transaction(*impl_, run, "apply push results", false,
-                                     [&]() -> Status {
+  auto report = in_apply_transaction(*impl_, run, "apply push results", false, [&]() -> Status {
     for (const protocol::MutationResult& result : response.results()) run.reject(result);
     return Status::Ok();
   });

@@ -94,8 +94,8 @@ class MultiProcess : public ::testing::TestWithParam<std::tuple<uint32_t, bool>>
   std::string db(const std::string& device) const { return dir_ + "/" + device + ".db"; }
 
   std::vector<std::string> sync_args(const std::string& device) {
-    return {OUTPOST_DEVICE_BIN, "--db", db(device), "--server", url_, "--token", token(device),
-            "sync"};
+    return {OUTPOST_DEVICE_BIN, "--db",        db(device), "--server", url_,
+            "--token",          token(device), "sync"};
   }
 
   // One user action on the phone, from this process (its own connection, opened for it,
@@ -107,8 +107,8 @@ class MultiProcess : public ::testing::TestWithParam<std::tuple<uint32_t, bool>>
       // Typing one unique word into a draft or a note: the text the UI shows plus the word.
       auto replica = Replica::open(db("phone"), Schema::domain(), &domain_mutators());
       ASSERT_TRUE(replica.ok()) << replica.status().to_string();
-      const std::string word = "w" + std::to_string(std::get<0>(GetParam())) + "x" +
-                               std::to_string(n);
+      const std::string word =
+          "w" + std::to_string(std::get<0>(GetParam())) + "x" + std::to_string(n);
       if (kind == 0) {
         const std::string id = "draft-" + std::to_string(1 + random_() % kDrafts);
         auto shown = (*replica)->get<d::Draft>(id);
@@ -145,8 +145,8 @@ class MultiProcess : public ::testing::TestWithParam<std::tuple<uint32_t, bool>>
     } else {
       const std::string contact = "contact-" + std::to_string(n % 200);
       name = "set_favourite";
-      json = R"({"kind": "FAVOURITE_CONTACT", "target_id": ")" + contact +
-             R"(", "favourite": true})";
+      json =
+          R"({"kind": "FAVOURITE_CONTACT", "target_id": ")" + contact + R"(", "favourite": true})";
       favourites_.insert(contact);
     }
     if (through_cli) {

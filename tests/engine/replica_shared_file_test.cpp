@@ -42,8 +42,8 @@ class ReplicaSharedFile : public ::testing::Test {
     return record;
   }
 
-  static void pull(Replica& replica, const std::vector<protocol::Change>& changes,
-                   uint64_t cursor, uint64_t last_mutation_id = 0) {
+  static void pull(Replica& replica, const std::vector<protocol::Change>& changes, uint64_t cursor,
+                   uint64_t last_mutation_id = 0) {
     protocol::PullResponse response;
     auto* scope = response.add_scopes();
     scope->set_scope(kScope);

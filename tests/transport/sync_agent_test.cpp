@@ -206,8 +206,9 @@ TEST_F(SyncAgentTest, AnotherProcessesMutationIsPushedAndItsKeysAreReported) {
   auto ms = [&](auto at) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(at - committed).count();
   };
-  std::printf("another process's commit: subscribers told after %lld ms, on the server after %lld ms\n",
-              static_cast<long long>(ms(told)), static_cast<long long>(ms(pushed)));
+  std::printf(
+      "another process's commit: subscribers told after %lld ms, on the server after %lld ms\n",
+      static_cast<long long>(ms(told)), static_cast<long long>(ms(pushed)));
   EXPECT_TRUE(eventually([&] { return device_pending() == 0; }));
   EXPECT_EQ(agent_->stats().mutations_pushed, 1u);
 }

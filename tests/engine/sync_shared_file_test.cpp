@@ -1,0 +1,120 @@
+// Two SyncClients, each with its own Replica, on one replica file (two processes syncing
+// at once, decision 007), against the real server core: requests built from the same
+// stored cursors, answers applied in any order, the file must end as the server's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+#include "engine/server_core.h"
+#include "engine/sync_client.h"
+#include "outpost/domain.pb.h"
+#include "test_support.h"
+#include "tests/support/views.h"
+
+namespace outpost {
+namespace {
+
+namespace d = outpost::domain;
+
+constexpr const char* kScope = "user/acme/ann";
+
+struct Process {
+  std::unique_ptr<Replica> replica;
+  std::unique_ptr<SyncClient> client;
+};
+
+class SyncSharedFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.file("server.db"));
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+  }
+
+  Process open_process() {
+    ReplicaOptions options{.tenant = "acme", .user = "ann", .client_id = "ann-phone"};
+    auto replica =
+        Replica::open(dir_.file("phone.db"), Schema::domain(), &domain_mutators(), options);
+    EXPECT_TRUE(replica.ok()) << replica.status().to_string();
+    Process process;
+    process.replica = std::move(replica).value();
+    // Small pages: a reset manifest takes several.
+    process.client = std::make_unique<SyncClient>(
+        *process.replica, SyncClientOptions{.max_changes_per_pull = 4, .max_fetch_keys = 3});
+    process.client->on_connected();
+    return process;
+  }
+
+  void seed_voicemail(const std::string& id, const std::string& transcription) {
+    d::Voicemail voicemail;
+    voicemail.set_id(id);
+    voicemail.set_caller_name("Caller " + id);
+    voicemail.set_received_ms(1000);
+    voicemail.set_transcription(transcription);
+    Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+      auto version = tx.put(kScope, "voicemail", id, 0, voicemail.SerializeAsString());
+      return version.ok() ? Status::Ok() : version.status();
+    });
+    ASSERT_TRUE(written.ok()) << written.to_string();
+  }
+
+  // Both processes build their next request from the file, the server answers both, then
+  // the answers are applied (`second_first`: the second process's first). Returns false
+  // when neither had anything to send.
+  bool lockstep(Process& first, Process& second, bool second_first) {
+    Principal who{"acme", "ann", "phone"};
+    std::vector<std::pair<Process*, protocol::PullResponse>> answers;
+    for (Process* process : {&first, &second}) {
+      auto frame = process->client->next_request();
+      EXPECT_TRUE(frame.ok()) << frame.status().to_string();
+      if (!frame.ok() || !frame->has_value()) continue;
+      EXPECT_TRUE((*frame)->has_pull());
+      auto response = core_->pull(who, (*frame)->pull());
+      EXPECT_TRUE(response.ok()) << response.status().to_string();
+      if (response.ok()) answers.emplace_back(process, std::move(response).value());
+    }
+    if (second_first) std::reverse(answers.begin(), answers.end());
+    for (auto& [process, response] : answers) {
+      Status applied = process->client->on_pull_response(response);
+      EXPECT_TRUE(applied.ok()) << applied.to_string();
+    }
+    return !answers.empty();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+};
+
+// Found by outpost-sim --two-process: both processes asked for the last page of a reset
+// manifest; the second to apply it took it for the first page of a new reset, kept only
+// its keys, and finishing the reset deleted every record the other pages had listed.
+TEST_F(SyncSharedFile, TwoProcessesResettingAtOnceKeepEveryRecord) {
+  for (int i = 0; i < 30; ++i) seed_voicemail("vm" + std::to_string(i), "hello");
+  Process first = open_process();
+  Process second = open_process();
+  for (int i = 0; i < 200 && lockstep(first, second, false); ++i) {
+  }
+  // The device falls behind the compaction horizon.
+  for (int i = 0; i < 10; ++i) seed_voicemail("vm" + std::to_string(i), "changed");
+  ASSERT_TRUE(core_->compact(kScope, 0).ok());
+  for (bool second_first : {false, true}) {
+    first.client->on_poke(protocol::Poke());
+    second.client->on_poke(protocol::Poke());
+    int exchanges = 0;
+    while (exchanges < 200 && lockstep(first, second, second_first)) ++exchanges;
+    ASSERT_LT(exchanges, 200) << "the two processes never settled";
+    EXPECT_EQ(testing::device_view(*first.replica, SCOPE_USER),
+              testing::server_view(*store_, {kScope}));
+    for (int i = 10; i < 20; ++i) seed_voicemail("vm" + std::to_string(i), "again");
+    ASSERT_TRUE(core_->compact(kScope, 0).ok());
+  }
+}
+
+}  // namespace
+}  // namespace outpost
