@@ -243,8 +243,11 @@ class Replica::Impl : public RecordAccess {
     insert.bind(1, origin);
     insert.bind(2, entry.data(), static_cast<int>(entry.size()));
     insert.exec();
+    // Pruning in batches keeps the common commit at one extra statement.
+    const int64_t seq = db.getLastInsertRowid();
+    if (seq % kJournalPruneEvery != 0) return;
     SQLite::Statement& prune = cached("DELETE FROM _journal WHERE seq <= ?");
-    prune.bind(1, db.getLastInsertRowid() - kJournalKeep);
+    prune.bind(1, seq - kJournalKeep);
     prune.exec();
   }
 

@@ -15,9 +15,10 @@
 
 namespace outpost {
 
-// Commits kept in `_journal` (newest first); older rows are dropped by the commit that
-// passes this count.
+// Commits kept in `_journal`: at least the newest kJournalKeep; every kJournalPruneEvery
+// commits the older ones are dropped.
 inline constexpr int64_t kJournalKeep = 256;
+inline constexpr int64_t kJournalPruneEvery = 32;
 // A commit that changed more keys than this is journaled as "everything changed" (a
 // large apply page), so one row stays small.
 inline constexpr size_t kJournalMaxKeys = 2000;

@@ -32,7 +32,7 @@ namespace m = outpost::mutations;
 
 constexpr const char* kUserScope = "user/acme/agent-1";
 constexpr int kQueuedOffline = 200;
-constexpr int kRounds = 30;
+constexpr int kRounds = 60;
 constexpr int kMutationsPerRound = 3;
 constexpr int kDrafts = 3;
 constexpr int kNotes = 2;
