@@ -248,6 +248,43 @@ TEST_P(MultiProcess, MutationsFromOtherProcessesDuringSyncsAreNeitherLostNorDoub
   expect_words(phone_view, "phone");
 }
 
+// App + CLI: `outpost watch` runs, another process mutates the same file; the watch
+// reports the key and pushes the mutation without being woken (decision 007).
+TEST_P(MultiProcess, ARunningWatchPushesAndReportsAnotherProcessesMutation) {
+  if (std::get<1>(GetParam())) GTEST_SKIP() << "one run per seed is enough";
+  start_server();
+  std::string out;
+  ASSERT_EQ(run_command(sync_args("phone"), &out), 0) << out;
+  Process watch({OUTPOST_DEVICE_BIN, "--db", db("phone"), "--server", url_, "--token",
+                 token("phone"), "watch"},
+                dir_ + "/watch.log");
+  ASSERT_TRUE(watch.wait_for_output("connected to", 20s)) << watch.output();
+  const std::string name = "from-cli-" + std::to_string(std::get<0>(GetParam()));
+  ASSERT_EQ(run_command({OUTPOST_DEVICE_BIN, "--db", db("phone"), "mutate", "set_user_setting",
+                         R"({"name": ")" + name + R"(", "value": "1"})"},
+                        &out),
+            0)
+      << out;
+  EXPECT_TRUE(watch.wait_for_output("user_setting\t" + name + "\tput", 10s)) << watch.output();
+  // Pushed by the watch: a fresh device gets it from the server.
+  bool on_server = false;
+  for (int attempt = 0; attempt < 50 && !on_server; ++attempt) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db("fresh") + suffix);
+    ASSERT_EQ(run_command(sync_args("fresh"), &out), 0) << out;
+    ASSERT_EQ(run_command({OUTPOST_DEVICE_BIN, "--db", db("fresh"), "sql",
+                           "SELECT count(*) FROM c_user_setting WHERE name = '" + name + "'"},
+                          &out),
+              0)
+        << out;
+    on_server = out.find('1') != std::string::npos;
+    if (!on_server) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(on_server);
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.wait(20s), 0) << watch.output();
+  stop_server();
+}
+
 INSTANTIATE_TEST_SUITE_P(Seeds, MultiProcess,
                          ::testing::Combine(::testing::Values(1u, 2u, 3u), ::testing::Bool()),
                          [](const auto& info) {
