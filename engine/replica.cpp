@@ -411,6 +411,13 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
       };
       set_meta("format_version", std::to_string(kFormatVersion));
       set_meta("schema_version", std::to_string(schema.version()));
+      // Each writing connection's tag on its `_journal` rows (decision 007), counted in
+      // this transaction so two processes opening at once get different ones.
+      db.exec(
+          "INSERT INTO _meta (name, value) VALUES ('connections', '1') ON CONFLICT(name) "
+          "DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+      meta["connections"] =
+          db.execAndGet("SELECT value FROM _meta WHERE name = 'connections'").getString();
       if (meta["client_id"].empty()) {
         set_meta("client_id", options.client_id.empty() ? random_client_id() : options.client_id);
       }
@@ -451,7 +458,7 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     const int64_t version = impl.data_version();
     impl.load_shadow();
     impl.cache_version = version;
-    impl.origin = random_client_id();
+    if (!options.read_only) impl.origin = meta["connections"];
     impl.has_journal = impl.db.tableExists("_journal");
     if (impl.has_journal) {
       SQLite::Statement newest(impl.db, "SELECT coalesce(max(seq), 0) FROM _journal");
