@@ -32,7 +32,12 @@ namespace m = outpost::mutations;
 
 constexpr const char* kUserScope = "user/acme/agent-1";
 constexpr int kQueuedOffline = 200;
+// The 60 rounds; fewer in the sanitizer tree (each round starts real processes).
+#ifdef OUTPOST_MULTIPROCESS_ROUNDS
+constexpr int kRounds = OUTPOST_MULTIPROCESS_ROUNDS;
+#else
 constexpr int kRounds = 60;
+#endif
 constexpr int kMutationsPerRound = 3;
 constexpr int kDrafts = 3;
 constexpr int kNotes = 2;
