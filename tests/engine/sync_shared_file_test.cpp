@@ -12,6 +12,7 @@
 #include "engine/server_core.h"
 #include "engine/sync_client.h"
 #include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
 #include "test_support.h"
 #include "tests/support/views.h"
 
@@ -19,6 +20,7 @@ namespace outpost {
 namespace {
 
 namespace d = outpost::domain;
+namespace m = outpost::mutations;
 
 constexpr const char* kScope = "user/acme/ann";
 
@@ -86,6 +88,18 @@ class SyncSharedFile : public ::testing::Test {
     return !answers.empty();
   }
 
+  void seed_draft(d::DraftStatus status) {
+    d::Draft draft;
+    draft.set_id("draft-1");
+    draft.set_body("hello");
+    draft.set_status(status);
+    Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+      auto version = tx.put(kScope, "draft", "draft-1", 0, draft.SerializeAsString());
+      return version.ok() ? Status::Ok() : version.status();
+    });
+    ASSERT_TRUE(written.ok()) << written.to_string();
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
@@ -114,6 +128,50 @@ TEST_F(SyncSharedFile, TwoProcessesResettingAtOnceKeepEveryRecord) {
     for (int i = 10; i < 20; ++i) seed_voicemail("vm" + std::to_string(i), "again");
     ASSERT_TRUE(core_->compact(kScope, 0).ok());
   }
+}
+
+// Found by outpost-sim --two-process (seed 464): one process's pull, built while the
+// outbox was empty, was answered after the other process pushed a mutation the server
+// rejected. The answer's last_mutation_id covered it but carried no rejection (the request
+// named no pending mutation), so the mutation left the outbox as confirmed and the push
+// answer's rejection found nothing to record: the user's edit vanished without a reason.
+TEST_F(SyncSharedFile, AMutationRejectedWhileAnotherProcessesPullIsInFlightStaysRejected) {
+  seed_draft(d::DRAFT_EDITING);
+  Process sync = open_process();
+  Process app = open_process();
+  for (int i = 0; i < 200 && lockstep(sync, app, false); ++i) {
+  }
+  seed_draft(d::DRAFT_SENT);  // sent from the web meanwhile
+  const Principal who{"acme", "ann", "phone"};
+
+  sync.client->on_poke(protocol::Poke());
+  auto pull = sync.client->next_request();
+  ASSERT_TRUE(pull.ok() && pull->has_value() && (*pull)->has_pull());
+  m::SaveDraft edit;
+  edit.mutable_draft()->set_id("draft-1");
+  edit.mutable_draft()->set_body("hello world");
+  auto id = app.replica->mutate("save_draft", edit, 1);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  auto push = app.client->next_request();
+  ASSERT_TRUE(push.ok() && push->has_value() && (*push)->has_push());
+  auto pushed = core_->push(who, (*push)->push(), 1);
+  ASSERT_TRUE(pushed.ok());
+  ASSERT_EQ(pushed->results(0).outcome(), protocol::MutationResult::REJECTED);
+  auto pulled = core_->pull(who, (*pull)->pull());
+  ASSERT_TRUE(pulled.ok());
+  ASSERT_TRUE(sync.client->on_pull_response(*pulled).ok());
+  ASSERT_TRUE(app.client->on_push_response(*pushed).ok());
+
+  auto rejected = app.replica->rejected();
+  ASSERT_TRUE(rejected.ok());
+  ASSERT_EQ(rejected->size(), 1u);
+  EXPECT_EQ((*rejected)[0].id, *id);
+  EXPECT_EQ((*rejected)[0].reason, "draft was already sent");
+  for (int i = 0; i < 200 && lockstep(sync, app, false); ++i) {
+  }
+  EXPECT_TRUE(app.replica->pending()->empty());
+  EXPECT_EQ(testing::device_view(*app.replica, SCOPE_USER),
+            testing::server_view(*store_, {kScope}));
 }
 
 }  // namespace
