@@ -994,7 +994,7 @@ class ApplyRun {
     upsert.exec();
     // Keep the old seq; the token lets the server continue the manifest. The last page
     // clears it, so every page moves the stored cursor (a request built before it is
-    // then stale, see apply's built_from) and the fetches go out with the bare seq.
+    // then stale, see apply's basis) and the fetches go out with the bare seq.
     const std::string next_token = scope.has_more() ? scope.cursor_token() : std::string();
     SQLite::Statement token(impl_.db,
                             "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
@@ -1164,12 +1164,11 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
 
 }  // namespace
 
-Result<ApplyReport> Replica::apply(const protocol::PullResponse& response,
-                                   const std::vector<ScopeCursor>* built_from) {
+Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const PullBasis* basis) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
   auto report =
       in_apply_transaction(*impl_, run, "apply", response.scopes_size() > 0, [&]() -> Status {
-        if (built_from != nullptr && !run.cursors_still(*built_from)) {
+        if (basis != nullptr && !run.cursors_still(basis->cursors)) {
           run.report.stale = true;
           return Status::Ok();
         }
@@ -1188,9 +1187,9 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response,
         }
         for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
         // Only a complete response carries every effect of the mutations it confirms.
-        if (complete && response.last_mutation_id() > 0) {
-          run.confirm_through(response.last_mutation_id());
-        }
+        uint64_t confirmed = response.last_mutation_id();
+        if (basis != nullptr) confirmed = std::min(confirmed, basis->newest_pending);
+        if (complete && confirmed > 0) run.confirm_through(confirmed);
         return Status::Ok();
       });
   if (!report.ok()) return report;

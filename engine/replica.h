@@ -113,9 +113,21 @@ struct ApplyReport {
   uint64_t mutations_confirmed = 0;
   std::vector<RejectedMutation> mutations_rejected;
   uint64_t mutations_replayed = 0;  // pending mutations re-run by the rebase
-  // apply(response, built_from): another connection moved a cursor since the request was
+  // apply(response, basis): another connection moved a cursor since the request was
   // built, so nothing was applied (pull again from the stored cursors).
   bool stale = false;
+};
+
+// What a pull request was built from, for apply() (SyncClient keeps one per pull in
+// flight). Other processes on the file (decision 007) may apply pages and push
+// mutations while the request is out.
+struct PullBasis {
+  // The stored cursors of the request's scopes (absent: seq 0, no token).
+  std::vector<ScopeCursor> cursors;
+  // The newest outbox id when the request was built (0: the outbox was empty). The
+  // answer's last_mutation_id confirms no newer mutation: the request did not name it, so
+  // the answer does not carry its rejection.
+  uint64_t newest_pending = 0;
 };
 
 class Replica {
@@ -190,13 +202,13 @@ class Replica {
   // newer than what the device has), its new cursor, rejections, and — when the response
   // is complete (no scope has more) — confirmation of mutations up to last_mutation_id.
   // Then rebases the still-pending mutations.
-  // `built_from`: the cursors the request was built from. When given, the response is
-  // applied only if the stored cursors of those scopes still equal them (seq and token,
-  // in the same transaction); otherwise another connection (process) applied a page since
-  // and the report says `stale`, nothing changed. Pages of one chain then apply in order,
-  // once, whichever process fetched them.
+  // `basis`: what the request was built from. When given, the response is applied only if
+  // the stored cursors of its scopes still equal basis->cursors (seq and token, in the
+  // same transaction); otherwise another connection (process) applied a page since and
+  // the report says `stale`, nothing changed. Pages of one chain then apply in order,
+  // once, whichever process fetched them. Confirmation stops at basis->newest_pending.
   Result<ApplyReport> apply(const protocol::PullResponse& response,
-                            const std::vector<ScopeCursor>* built_from = nullptr);
+                            const PullBasis* basis = nullptr);
   // Reset after compaction (per key, not a wipe): apply() stores the manifest pages of a
   // scope whose response says `reset`; once complete, reset_target() gives the head to
   // jump to, reset_fetch_list() the keys whose local version is older than the server's,

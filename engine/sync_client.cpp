@@ -36,13 +36,13 @@ void SyncClient::forget_lost_fetch() {
   in_flight_is_fetch_ = false;
 }
 
-void SyncClient::sent_pull(std::vector<ScopeCursor> built_from) {
-  pulls_built_from_.push_back(std::move(built_from));
+void SyncClient::sent_pull(PullBasis basis) {
+  pull_bases_.push_back(std::move(basis));
 }
 
 void SyncClient::on_connected() {
   forget_lost_fetch();
-  pulls_built_from_.clear();
+  pull_bases_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   pushed_through_ = 0;
@@ -51,7 +51,7 @@ void SyncClient::on_connected() {
 
 void SyncClient::on_request_failed() {
   forget_lost_fetch();
-  pulls_built_from_.clear();
+  pull_bases_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
@@ -112,7 +112,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
     progress_.phase = SyncPhase::kIdle;
     return std::optional<protocol::ClientFrame>();
   }
-  return next_pull();
+  return next_pull(pending.empty() ? 0 : pending.back().id);
 }
 
 protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const {
@@ -125,22 +125,22 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   return pull;
 }
 
-Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
+Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newest_pending) {
   protocol::ClientFrame frame;
   protocol::PullRequest* pull = new_pull(frame);
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
   if (!pending.empty()) pull->set_pending_from(pending[0].id);
   OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
-  std::vector<ScopeCursor> built_from;
+  PullBasis basis{.newest_pending = newest_pending};
   for (const std::string& scope : scopes_) {
     auto* cursor = pull->add_cursors();
     cursor->set_scope(scope);
-    built_from.push_back(ScopeCursor{scope, 0, ""});
+    basis.cursors.push_back(ScopeCursor{scope, 0, ""});
     for (const auto& stored : cursors) {
       if (stored.scope == scope) {
         cursor->set_seq(stored.seq);
         cursor->set_token(stored.token);
-        built_from.back() = stored;
+        basis.cursors.back() = stored;
       }
     }
   }
@@ -165,7 +165,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       }
       if (report.ok()) progress_.mutations_confirmed += report->mutations_confirmed;
       fetched_.clear();
-      return next_pull();  // the cursor moved: build the request again
+      return next_pull(newest_pending);  // the cursor moved: build the request again
     }
     pull->clear_cursors();
     auto* cursor = pull->add_cursors();
@@ -186,8 +186,8 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
     progress_.phase = SyncPhase::kResetting;
     in_flight_ = 1;
     in_flight_is_fetch_ = true;
-    std::erase_if(built_from, [&](const ScopeCursor& stored) { return stored.scope != scope; });
-    sent_pull(std::move(built_from));
+    std::erase_if(basis.cursors, [&](const ScopeCursor& stored) { return stored.scope != scope; });
+    sent_pull(std::move(basis));
     return std::optional<protocol::ClientFrame>(std::move(frame));
   }
   // Keys asked for in a reset that another process finished (or that ended) are no
@@ -199,7 +199,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
   }
   in_flight_ = 1;
   in_flight_is_fetch_ = false;
-  sent_pull(std::move(built_from));
+  sent_pull(std::move(basis));
   return std::optional<protocol::ClientFrame>(std::move(frame));
 }
 
@@ -223,11 +223,12 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
   }
   in_flight_ = 2;
   pipelined_ = true;
-  std::vector<ScopeCursor> built_from;
+  // Built from the answer's cursors; it knows the outbox the first pull knew.
+  PullBasis basis{.newest_pending = pull_bases_.empty() ? 0 : pull_bases_.back().newest_pending};
   for (const auto& cursor : pull->cursors()) {
-    built_from.push_back(ScopeCursor{cursor.scope(), cursor.seq(), cursor.token()});
+    basis.cursors.push_back(ScopeCursor{cursor.scope(), cursor.seq(), cursor.token()});
   }
-  sent_pull(std::move(built_from));
+  sent_pull(std::move(basis));
   return frame;
 }
 
@@ -250,13 +251,12 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   const bool another_in_flight = in_flight_ > 0;
   if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
-  std::optional<std::vector<ScopeCursor>> built_from;
-  if (!pulls_built_from_.empty()) {
-    built_from = std::move(pulls_built_from_.front());
-    pulls_built_from_.pop_front();
+  std::optional<PullBasis> basis;
+  if (!pull_bases_.empty()) {
+    basis = std::move(pull_bases_.front());
+    pull_bases_.pop_front();
   }
-  OUTPOST_ASSIGN_OR_RETURN(auto report,
-                           replica_.apply(response, built_from ? &*built_from : nullptr));
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response, basis ? &*basis : nullptr));
   if (report.stale) {
     // Another process applied a page since this request was built: pull again from the
     // stored cursors (a fetch's keys are asked for again).

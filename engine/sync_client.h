@@ -93,14 +93,14 @@ class SyncClient {
   std::vector<std::string> scopes() const { return scopes_; }
 
  private:
-  Result<std::optional<protocol::ClientFrame>> next_pull();
+  // `newest_pending`: the newest outbox id as next_request() read it (0: empty).
+  Result<std::optional<protocol::ClientFrame>> next_pull(uint64_t newest_pending);
   // The fetch in flight is lost: its keys become wanted again.
   void forget_lost_fetch();
   // A pull request in `frame` with the device's identity, versions and page bounds.
   protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
-  // Records a pull going out: the stored cursors it was built from, which its answer must
-  // still find (Replica::apply's built_from).
-  void sent_pull(std::vector<ScopeCursor> built_from);
+  // Records a pull going out: what it was built from (Replica::apply's basis).
+  void sent_pull(PullBasis basis);
 
   Replica& replica_;
   SyncClientOptions options_;
@@ -114,7 +114,7 @@ class SyncClient {
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
   std::vector<protocol::KeyRef> last_fetch_;               // the keys of the fetch in flight
-  std::deque<std::vector<ScopeCursor>> pulls_built_from_;  // per pull in flight, oldest first
+  std::deque<PullBasis> pull_bases_;                       // per pull in flight, oldest first
   SyncProgress progress_;
 };
 
