@@ -150,6 +150,11 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newe
     OUTPOST_ASSIGN_OR_RETURN(auto target, replica_.reset_target(scope));
     if (!target) continue;
     resetting = true;
+    auto round = fetched_target_.find(scope);
+    if (round == fetched_target_.end() || round->second != *target) {
+      fetched_.clear();  // asked for in another reset
+      fetched_target_[scope] = *target;
+    }
     OUTPOST_ASSIGN_OR_RETURN(auto wanted, replica_.reset_fetch_list(scope, 0));
     std::vector<protocol::KeyRef> fetch;
     for (auto& ref : wanted) {
@@ -192,7 +197,10 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newe
   }
   // Keys asked for in a reset that another process finished (or that ended) are no
   // longer "asked for" in the next one.
-  if (!resetting) fetched_.clear();
+  if (!resetting) {
+    fetched_.clear();
+    fetched_target_.clear();
+  }
   if (urgent_first_) {
     pull->set_urgent_first(true);
     urgent_first_ = false;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -113,8 +114,11 @@ class SyncClient {
   bool pushing_ = false;
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
-  std::vector<protocol::KeyRef> last_fetch_;               // the keys of the fetch in flight
-  std::deque<PullBasis> pull_bases_;                       // per pull in flight, oldest first
+  // The reset target (per scope) fetched_ was filled for: another process may finish a
+  // reset and start the next one, whose keys were not asked for yet.
+  std::map<std::string, uint64_t> fetched_target_;
+  std::vector<protocol::KeyRef> last_fetch_;  // the keys of the fetch in flight
+  std::deque<PullBasis> pull_bases_;          // per pull in flight, oldest first
   SyncProgress progress_;
 };
 
