@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "engine/collection_table.h"
+#include "engine/replica_journal.h"
 
 namespace outpost {
 namespace {
@@ -202,6 +203,60 @@ class Replica::Impl : public RecordAccess {
     shadow_added.clear();
   }
 
+  // ------------------------------------------------ other connections (decision 007)
+  // PRAGMA data_version: changes exactly when another connection (another process, or
+  // another Replica in this one) committed to the file since this one last looked.
+  int64_t data_version() {
+    SQLite::Statement& pragma = cached("PRAGMA data_version");
+    pragma.executeStep();
+    int64_t version = pragma.getColumn(0).getInt64();
+    pragma.reset();
+    return version;
+  }
+
+  void load_shadow() {
+    shadowed.clear();
+    shadow_added.clear();
+    SQLite::Statement& select = cached("SELECT collection, key FROM _shadow");
+    while (select.executeStep()) {
+      shadowed.emplace(select.getColumn(0).getString(), select.getColumn(1).getString());
+    }
+    select.reset();
+  }
+
+  // First thing in every write transaction (the write lock held, so nobody commits until
+  // ours ends): another connection's commit may have parked or restored rows, so the
+  // in-memory shadow set is reloaded. Everything else is read from the file each time.
+  void revalidate() {
+    const int64_t version = data_version();
+    if (version == cache_version) return;
+    load_shadow();
+    cache_version = version;
+  }
+
+  // Appends this transaction's changes to `_journal` for other connections and drops the
+  // rows past kJournalKeep. Inside the transaction, right before committing.
+  void journal(const ChangeSet& changes) {
+    if (changes.empty()) return;
+    std::string entry = encode_journal_entry(changes);
+    SQLite::Statement& insert = cached("INSERT INTO _journal (origin, changes) VALUES (?, ?)");
+    insert.bind(1, origin);
+    insert.bind(2, entry.data(), static_cast<int>(entry.size()));
+    insert.exec();
+    // Pruning in batches keeps the common commit at one extra statement.
+    const int64_t seq = db.getLastInsertRowid();
+    if (seq % kJournalPruneEvery != 0) return;
+    SQLite::Statement& prune = cached("DELETE FROM _journal WHERE seq <= ?");
+    prune.bind(1, seq - kJournalKeep);
+    prune.exec();
+  }
+
+  int64_t cache_version = -1;     // data_version when `shadowed` was loaded
+  int64_t notified_version = -1;  // data_version when refresh() last read the journal
+  int64_t journal_seen = 0;       // newest `_journal` seq refresh() has accounted for
+  bool has_journal = false;       // false for a read-only open of a file from before it
+  std::string origin;             // this connection's tag on its `_journal` rows
+
   // Parks the server's version of a row before a local mutation first touches it.
   void capture_shadow(const Collection& collection, const std::string& key) {
     auto entry = std::make_pair(collection.name, key);
@@ -339,7 +394,9 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
           " complete INTEGER NOT NULL);"
           "CREATE TABLE IF NOT EXISTS _manifest (scope TEXT NOT NULL, collection TEXT NOT NULL,"
           " key TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (scope, collection, key))"
-          " WITHOUT ROWID;");
+          " WITHOUT ROWID;"
+          "CREATE TABLE IF NOT EXISTS _journal (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " origin TEXT NOT NULL, changes BLOB NOT NULL);");
       for (const auto& collection : schema.collections()) {
         CollectionTable::create_or_migrate(db, *collection);
       }
@@ -354,6 +411,13 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
       };
       set_meta("format_version", std::to_string(kFormatVersion));
       set_meta("schema_version", std::to_string(schema.version()));
+      // Each writing connection's tag on its `_journal` rows (decision 007), counted in
+      // this transaction so two processes opening at once get different ones.
+      db.exec(
+          "INSERT INTO _meta (name, value) VALUES ('connections', '1') ON CONFLICT(name) "
+          "DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+      meta["connections"] =
+          db.execAndGet("SELECT value FROM _meta WHERE name = 'connections'").getString();
       if (meta["client_id"].empty()) {
         set_meta("client_id", options.client_id.empty() ? random_client_id() : options.client_id);
       }
@@ -390,10 +454,18 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     for (const auto& collection : schema.collections()) {
       impl.tables[collection->name] = std::make_unique<CollectionTable>(impl.db, *collection);
     }
-    SQLite::Statement shadow(impl.db, "SELECT collection, key FROM _shadow");
-    while (shadow.executeStep()) {
-      impl.shadowed.emplace(shadow.getColumn(0).getString(), shadow.getColumn(1).getString());
+    // The version first: a commit between the two reads only causes one more reload.
+    const int64_t version = impl.data_version();
+    impl.load_shadow();
+    impl.cache_version = version;
+    if (!options.read_only) impl.origin = meta["connections"];
+    impl.has_journal = impl.db.tableExists("_journal");
+    if (impl.has_journal) {
+      SQLite::Statement newest(impl.db, "SELECT coalesce(max(seq), 0) FROM _journal");
+      newest.executeStep();
+      impl.journal_seen = newest.getColumn(0).getInt64();
     }
+    impl.notified_version = version;
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "open '" + path + "'");
   } catch (const std::exception& e) {
@@ -676,6 +748,7 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
   uint64_t id = 0;
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    impl.revalidate();
     MutationContext context{impl, schema_, tenant_, user_, client_id_, 0, now_ms, now_ms, false};
     std::unique_ptr<Message> prepared;
     if (mutator->prepare) {
@@ -708,6 +781,9 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
       return status.with_context(name);  // the transaction rolls back
     }
     impl.flush_search();
+    impl.pending_changes.outbox_changed = true;
+    impl.pending_changes.rejections_changed = retry_of != 0;
+    impl.journal(impl.pending_changes);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     impl.forget_shadow_added();
@@ -716,8 +792,6 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
   }
   impl.shadow_added.clear();
   ChangeSet changes = std::move(impl.pending_changes);
-  changes.outbox_changed = true;
-  if (retry_of != 0) changes.rejections_changed = true;
   notify(changes);
   return id;
 }
@@ -761,17 +835,20 @@ Result<std::vector<RejectedMutation>> Replica::rejected() {
 }
 
 Status Replica::discard_rejected(uint64_t id) {
+  ChangeSet changes;
+  changes.rejections_changed = true;
   try {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement remove(impl_->db, "DELETE FROM _rejected WHERE id = ?");
     remove.bind(1, static_cast<int64_t>(id));
     if (remove.exec() == 0) {
       return error(ErrorCode::kNotFound, "no rejected mutation " + std::to_string(id));
     }
+    impl_->journal(changes);
+    tx.commit();
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "discard rejected mutation");
   }
-  ChangeSet changes;
-  changes.rejections_changed = true;
   notify(changes);
   return Status::Ok();
 }
@@ -857,6 +934,24 @@ class ApplyRun {
     return Status::Ok();
   }
 
+  // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
+  bool cursors_still(const std::vector<ScopeCursor>& expected) {
+    for (const ScopeCursor& cursor : expected) {
+      SQLite::Statement& select = impl_.cached("SELECT seq, token FROM _cursors WHERE scope = ?");
+      select.bind(1, cursor.scope);
+      uint64_t seq = 0;
+      std::string token;
+      if (select.executeStep()) {
+        seq = static_cast<uint64_t>(select.getColumn(0).getInt64());
+        SQLite::Column stored = select.getColumn(1);
+        token.assign(static_cast<const char*>(stored.getBlob()), stored.getBytes());
+      }
+      select.reset();
+      if (seq != cursor.seq || token != cursor.token) return false;
+    }
+    return true;
+  }
+
   void set_cursor(const std::string& scope, uint64_t seq, const std::string& token) {
     SQLite::Statement& upsert = impl_.cached(
         "INSERT INTO _cursors (scope, seq, token) VALUES (?, ?, ?) "
@@ -897,15 +992,16 @@ class ApplyRun {
     upsert.bind(2, static_cast<int64_t>(scope.has_more() ? 0 : scope.cursor()));
     upsert.bind(3, scope.has_more() ? 0 : 1);
     upsert.exec();
-    if (scope.has_more()) {
-      // Keep the old seq; the token lets the server continue the manifest.
-      SQLite::Statement token(impl_.db,
-                              "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
-                              "ON CONFLICT(scope) DO UPDATE SET token = excluded.token");
-      token.bind(1, scope.scope());
-      token.bind(2, scope.cursor_token().data(), static_cast<int>(scope.cursor_token().size()));
-      token.exec();
-    }
+    // Keep the old seq; the token lets the server continue the manifest. The last page
+    // clears it, so every page moves the stored cursor (a request built before it is
+    // then stale, see apply's basis) and the fetches go out with the bare seq.
+    const std::string next_token = scope.has_more() ? scope.cursor_token() : std::string();
+    SQLite::Statement token(impl_.db,
+                            "INSERT INTO _cursors (scope, seq, token) VALUES (?, 0, ?) "
+                            "ON CONFLICT(scope) DO UPDATE SET token = excluded.token");
+    token.bind(1, scope.scope());
+    token.bind(2, next_token.data(), static_cast<int>(next_token.size()));
+    token.exec();
   }
 
   void reject(const protocol::MutationResult& result) {
@@ -1030,12 +1126,7 @@ class ApplyRun {
 // Reloads the in-memory shadow set after a rolled-back transaction.
 void reload_shadow(Replica::Impl& impl) {
   impl.discard_search();
-  impl.shadowed.clear();
-  impl.shadow_added.clear();
-  SQLite::Statement shadow(impl.db, "SELECT collection, key FROM _shadow");
-  while (shadow.executeStep()) {
-    impl.shadowed.emplace(shadow.getColumn(0).getString(), shadow.getColumn(1).getString());
-  }
+  impl.load_shadow();
 }
 
 }  // namespace
@@ -1043,12 +1134,15 @@ void reload_shadow(Replica::Impl& impl) {
 namespace {
 
 // Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
-// before committing. On any error everything rolls back, in memory too.
+// before committing. On any error everything rolls back, in memory too. On success
+// impl.pending_changes holds what the transaction changed (also in the journal).
 Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
+                                         bool cursors_changed,
                                          const std::function<Status()>& steps) {
   impl.pending_changes = ChangeSet();
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    impl.revalidate();
     Status status = steps();
     if (status.ok() && run.needs_rebase()) status = run.rebase();
     if (!status.ok()) {
@@ -1056,6 +1150,10 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
       return status;
     }
     impl.flush_search();
+    impl.pending_changes.cursors_changed = cursors_changed;
+    impl.pending_changes.outbox_changed = run.outbox_changed;
+    impl.pending_changes.rejections_changed = !run.report.mutations_rejected.empty();
+    impl.journal(impl.pending_changes);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     reload_shadow(impl);
@@ -1066,49 +1164,47 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
 
 }  // namespace
 
-Result<ApplyReport> Replica::apply(const protocol::PullResponse& response) {
+Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const PullBasis* basis) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
-  auto report = in_apply_transaction(*impl_, run, "apply", [&]() -> Status {
-    bool complete = true;
-    for (const protocol::ScopeChanges& scope : response.scopes()) {
-      for (const protocol::Change& change : scope.changes()) {
-        OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
-      }
-      if (scope.reset()) {
-        run.store_manifest(scope);
-        complete = false;
-        continue;
-      }
-      run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
-      complete &= !scope.has_more();
-    }
-    for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
-    // Only a complete response carries every effect of the mutations it confirms.
-    if (complete && response.last_mutation_id() > 0) {
-      run.confirm_through(response.last_mutation_id());
-    }
-    return Status::Ok();
-  });
+  auto report =
+      in_apply_transaction(*impl_, run, "apply", response.scopes_size() > 0, [&]() -> Status {
+        if (basis != nullptr && !run.cursors_still(basis->cursors)) {
+          run.report.stale = true;
+          return Status::Ok();
+        }
+        bool complete = true;
+        for (const protocol::ScopeChanges& scope : response.scopes()) {
+          for (const protocol::Change& change : scope.changes()) {
+            OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
+          }
+          if (scope.reset()) {
+            run.store_manifest(scope);
+            complete = false;
+            continue;
+          }
+          run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
+          complete &= !scope.has_more();
+        }
+        for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
+        // Only a complete response carries every effect of the mutations it confirms.
+        uint64_t confirmed = response.last_mutation_id();
+        if (basis != nullptr) confirmed = std::min(confirmed, basis->newest_pending);
+        if (complete && confirmed > 0) run.confirm_through(confirmed);
+        return Status::Ok();
+      });
   if (!report.ok()) return report;
-  ChangeSet changes = std::move(impl_->pending_changes);
-  changes.cursors_changed = response.scopes_size() > 0;
-  changes.outbox_changed = run.outbox_changed;
-  changes.rejections_changed = !report->mutations_rejected.empty();
-  notify(changes);
+  notify(std::move(impl_->pending_changes));
   return report;
 }
 
 Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& response) {
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
-  auto report = in_apply_transaction(*impl_, run, "apply push results", [&]() -> Status {
+  auto report = in_apply_transaction(*impl_, run, "apply push results", false, [&]() -> Status {
     for (const protocol::MutationResult& result : response.results()) run.reject(result);
     return Status::Ok();
   });
   if (!report.ok()) return report;
-  ChangeSet changes = std::move(impl_->pending_changes);
-  changes.outbox_changed = run.outbox_changed;
-  changes.rejections_changed = !report->mutations_rejected.empty();
-  notify(changes);
+  notify(std::move(impl_->pending_changes));
   return report;
 }
 
@@ -1122,6 +1218,50 @@ uint64_t Replica::subscribe(Listener listener, Executor executor) {
 void Replica::unsubscribe(uint64_t id) {
   std::lock_guard<std::mutex> lock(subscribers_mutex_);
   std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
+}
+
+Result<ChangeSet> Replica::refresh() {
+  Impl& impl = *impl_;
+  ChangeSet changes;
+  try {
+    const int64_t version = impl.data_version();
+    if (version == impl.notified_version) return changes;
+    if (!impl.has_journal) {
+      impl.has_journal = impl.db.tableExists("_journal");
+      if (!impl.has_journal) {
+        impl.notified_version = version;
+        changes.everything_changed = true;
+        notify(changes);
+        return changes;
+      }
+    }
+    // One statement: one snapshot, taken after `version` was read, so a commit in between
+    // is read now and at most looked for once more.
+    SQLite::Statement& select =
+        impl.cached("SELECT seq, origin, changes FROM _journal WHERE seq > ? ORDER BY seq");
+    ResetOnExit reset{select};
+    select.bind(1, impl.journal_seen);
+    bool first = true;
+    while (select.executeStep()) {
+      const int64_t seq = select.getColumn(0).getInt64();
+      // Rows between what this connection saw and the oldest one kept were dropped.
+      if (first && seq != impl.journal_seen + 1) changes.everything_changed = true;
+      first = false;
+      impl.journal_seen = seq;
+      if (select.getColumn(1).getString() == impl.origin) continue;
+      SQLite::Column entry = select.getColumn(2);
+      if (!decode_journal_entry(
+              std::string_view(static_cast<const char*>(entry.getBlob()), entry.getBytes()),
+              changes)) {
+        changes.everything_changed = true;
+      }
+    }
+    impl.notified_version = version;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "refresh");
+  }
+  notify(changes);
+  return changes;
 }
 
 void Replica::notify(const ChangeSet& changes) {
@@ -1260,7 +1400,7 @@ Result<std::vector<protocol::KeyRef>> Replica::reset_fetch_list(const std::strin
 Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
   Impl& impl = *impl_;
   ApplyRun run(impl, schema_, mutators_, tenant_, user_, client_id_);
-  auto report = in_apply_transaction(impl, run, "finish reset", [&]() -> Status {
+  auto report = in_apply_transaction(impl, run, "finish reset", true, [&]() -> Status {
     SQLite::Statement state(impl.db,
                             "SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
     state.bind(1, scope);
@@ -1311,9 +1451,7 @@ Result<ApplyReport> Replica::finish_reset(const std::string& scope) {
     return Status::Ok();
   });
   if (!report.ok()) return report;
-  ChangeSet changes = std::move(impl.pending_changes);
-  changes.cursors_changed = true;
-  notify(changes);
+  notify(std::move(impl.pending_changes));
   return report;
 }
 

@@ -10,6 +10,13 @@
 // Thread rules: a Replica is owned by one thread at a time (distinct objects: safe; shared
 // object: unsafe). For reads on another thread (the UI), open a second Replica on the same
 // file with `read_only = true`: WAL lets it read while the owner writes.
+//
+// Processes: any number of Replica objects, in any number of processes, may open the same
+// file and read, mutate, apply and sync it (an app and its extension, the CLI beside an
+// agent). Writers serialize on SQLite's write lock (BEGIN IMMEDIATE, a busy timeout);
+// what a Replica keeps in memory is revalidated at the start of every write transaction
+// when another connection committed since (PRAGMA data_version). refresh() tells this
+// object's subscribers what other connections changed. Decision 007.
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -106,6 +113,21 @@ struct ApplyReport {
   uint64_t mutations_confirmed = 0;
   std::vector<RejectedMutation> mutations_rejected;
   uint64_t mutations_replayed = 0;  // pending mutations re-run by the rebase
+  // apply(response, basis): another connection moved a cursor since the request was
+  // built, so nothing was applied (pull again from the stored cursors).
+  bool stale = false;
+};
+
+// What a pull request was built from, for apply() (SyncClient keeps one per pull in
+// flight). Other processes on the file (decision 007) may apply pages and push
+// mutations while the request is out.
+struct PullBasis {
+  // The stored cursors of the request's scopes (absent: seq 0, no token).
+  std::vector<ScopeCursor> cursors;
+  // The newest outbox id when the request was built (0: the outbox was empty). The
+  // answer's last_mutation_id confirms no newer mutation: the request did not name it, so
+  // the answer does not carry its rejection.
+  uint64_t newest_pending = 0;
 };
 
 class Replica {
@@ -180,7 +202,13 @@ class Replica {
   // newer than what the device has), its new cursor, rejections, and — when the response
   // is complete (no scope has more) — confirmation of mutations up to last_mutation_id.
   // Then rebases the still-pending mutations.
-  Result<ApplyReport> apply(const protocol::PullResponse& response);
+  // `basis`: what the request was built from. When given, the response is applied only if
+  // the stored cursors of its scopes still equal basis->cursors (seq and token, in the
+  // same transaction); otherwise another connection (process) applied a page since and
+  // the report says `stale`, nothing changed. Pages of one chain then apply in order,
+  // once, whichever process fetched them. Confirmation stops at basis->newest_pending.
+  Result<ApplyReport> apply(const protocol::PullResponse& response,
+                            const PullBasis* basis = nullptr);
   // Reset after compaction (per key, not a wipe): apply() stores the manifest pages of a
   // scope whose response says `reset`; once complete, reset_target() gives the head to
   // jump to, reset_fetch_list() the keys whose local version is older than the server's,
@@ -200,6 +228,11 @@ class Replica {
   // empty). Returns an id for unsubscribe().
   uint64_t subscribe(Listener listener, Executor executor = nullptr);
   void unsubscribe(uint64_t id);
+  // Notices commits made through other connections to the file (other processes) since
+  // the last call: returns what they changed (empty when nothing) and tells subscribers.
+  // Costs one PRAGMA data_version (a shared-memory read in WAL mode) when nothing
+  // changed. Read-only replicas may call it too. Errors: kIo, kCorrupt.
+  Result<ChangeSet> refresh();
 
   // Runs PRAGMA integrity_check; Ok when the file is sound.
   Status check_integrity();

@@ -36,8 +36,13 @@ void SyncClient::forget_lost_fetch() {
   in_flight_is_fetch_ = false;
 }
 
+void SyncClient::sent_pull(PullBasis basis) {
+  pull_bases_.push_back(std::move(basis));
+}
+
 void SyncClient::on_connected() {
   forget_lost_fetch();
+  pull_bases_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   pushed_through_ = 0;
@@ -46,6 +51,7 @@ void SyncClient::on_connected() {
 
 void SyncClient::on_request_failed() {
   forget_lost_fetch();
+  pull_bases_.clear();
   in_flight_ = 0;
   pipelined_ = false;
   if (pushing_) pushed_through_ = 0;
@@ -106,7 +112,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
     progress_.phase = SyncPhase::kIdle;
     return std::optional<protocol::ClientFrame>();
   }
-  return next_pull();
+  return next_pull(pending.empty() ? 0 : pending.back().id);
 }
 
 protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const {
@@ -119,26 +125,36 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   return pull;
 }
 
-Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
+Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newest_pending) {
   protocol::ClientFrame frame;
   protocol::PullRequest* pull = new_pull(frame);
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
   if (!pending.empty()) pull->set_pending_from(pending[0].id);
   OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
+  PullBasis basis{.newest_pending = newest_pending};
   for (const std::string& scope : scopes_) {
     auto* cursor = pull->add_cursors();
     cursor->set_scope(scope);
+    basis.cursors.push_back(ScopeCursor{scope, 0, ""});
     for (const auto& stored : cursors) {
       if (stored.scope == scope) {
         cursor->set_seq(stored.seq);
         cursor->set_token(stored.token);
+        basis.cursors.back() = stored;
       }
     }
   }
   // A scope whose reset manifest is complete fetches what differs before anything else.
+  bool resetting = false;
   for (const std::string& scope : scopes_) {
     OUTPOST_ASSIGN_OR_RETURN(auto target, replica_.reset_target(scope));
     if (!target) continue;
+    resetting = true;
+    auto round = fetched_target_.find(scope);
+    if (round == fetched_target_.end() || round->second != *target) {
+      fetched_.clear();  // asked for in another reset
+      fetched_target_[scope] = *target;
+    }
     OUTPOST_ASSIGN_OR_RETURN(auto wanted, replica_.reset_fetch_list(scope, 0));
     std::vector<protocol::KeyRef> fetch;
     for (auto& ref : wanted) {
@@ -147,10 +163,14 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
       if (fetch.size() >= options_.max_fetch_keys) break;
     }
     if (fetch.empty()) {
-      OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.finish_reset(scope));
-      progress_.mutations_confirmed += report.mutations_confirmed;
+      auto report = replica_.finish_reset(scope);
+      // kFailedPrecondition: another process finished this reset first.
+      if (!report.ok() && report.status().code() != ErrorCode::kFailedPrecondition) {
+        return report.status();
+      }
+      if (report.ok()) progress_.mutations_confirmed += report->mutations_confirmed;
       fetched_.clear();
-      return next_pull();  // the cursor moved: build the request again
+      return next_pull(newest_pending);  // the cursor moved: build the request again
     }
     pull->clear_cursors();
     auto* cursor = pull->add_cursors();
@@ -171,7 +191,15 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
     progress_.phase = SyncPhase::kResetting;
     in_flight_ = 1;
     in_flight_is_fetch_ = true;
+    std::erase_if(basis.cursors, [&](const ScopeCursor& stored) { return stored.scope != scope; });
+    sent_pull(std::move(basis));
     return std::optional<protocol::ClientFrame>(std::move(frame));
+  }
+  // Keys asked for in a reset that another process finished (or that ended) are no
+  // longer "asked for" in the next one.
+  if (!resetting) {
+    fetched_.clear();
+    fetched_target_.clear();
   }
   if (urgent_first_) {
     pull->set_urgent_first(true);
@@ -179,6 +207,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull() {
   }
   in_flight_ = 1;
   in_flight_is_fetch_ = false;
+  sent_pull(std::move(basis));
   return std::optional<protocol::ClientFrame>(std::move(frame));
 }
 
@@ -202,6 +231,12 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
   }
   in_flight_ = 2;
   pipelined_ = true;
+  // Built from the answer's cursors; it knows the outbox the first pull knew.
+  PullBasis basis{.newest_pending = pull_bases_.empty() ? 0 : pull_bases_.back().newest_pending};
+  for (const auto& cursor : pull->cursors()) {
+    basis.cursors.push_back(ScopeCursor{cursor.scope(), cursor.seq(), cursor.token()});
+  }
+  sent_pull(std::move(basis));
   return frame;
 }
 
@@ -224,9 +259,21 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   const bool another_in_flight = in_flight_ > 0;
   if (!another_in_flight) pipelined_ = false;
   const bool was_fetch = in_flight_is_fetch_;
+  std::optional<PullBasis> basis;
+  if (!pull_bases_.empty()) {
+    basis = std::move(pull_bases_.front());
+    pull_bases_.pop_front();
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response, basis ? &*basis : nullptr));
+  if (report.stale) {
+    // Another process applied a page since this request was built: pull again from the
+    // stored cursors (a fetch's keys are asked for again).
+    forget_lost_fetch();
+    behind_ = true;
+    return Status::Ok();
+  }
   in_flight_is_fetch_ = false;
   last_fetch_.clear();
-  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response));
   progress_.mutations_confirmed += report.mutations_confirmed;
   progress_.mutations_rejected += report.mutations_rejected.size();
   bool more = was_fetch;

@@ -6,9 +6,14 @@
 // after, a per-key reset behind the compaction horizon), then stay live: a poke marks
 // the device behind and the next pull fetches the change.
 // Thread rules: used only on the thread that owns the Replica (the libuv loop thread).
+// Other processes may sync the same replica file at the same time (decision 007): each
+// pull is applied only if the stored cursors are still those it was built from, and
+// everything else is read from the file when needed.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -89,11 +94,14 @@ class SyncClient {
   std::vector<std::string> scopes() const { return scopes_; }
 
  private:
-  Result<std::optional<protocol::ClientFrame>> next_pull();
+  // `newest_pending`: the newest outbox id as next_request() read it (0: empty).
+  Result<std::optional<protocol::ClientFrame>> next_pull(uint64_t newest_pending);
   // The fetch in flight is lost: its keys become wanted again.
   void forget_lost_fetch();
   // A pull request in `frame` with the device's identity, versions and page bounds.
   protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
+  // Records a pull going out: what it was built from (Replica::apply's basis).
+  void sent_pull(PullBasis basis);
 
   Replica& replica_;
   SyncClientOptions options_;
@@ -106,7 +114,11 @@ class SyncClient {
   bool pushing_ = false;
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
-  std::vector<protocol::KeyRef> last_fetch_;               // the keys of the fetch in flight
+  // The reset target (per scope) fetched_ was filled for: another process may finish a
+  // reset and start the next one, whose keys were not asked for yet.
+  std::map<std::string, uint64_t> fetched_target_;
+  std::vector<protocol::KeyRef> last_fetch_;  // the keys of the fetch in flight
+  std::deque<PullBasis> pull_bases_;          // per pull in flight, oldest first
   SyncProgress progress_;
 };
 

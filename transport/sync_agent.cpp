@@ -218,6 +218,7 @@ class SyncAgent::Loop {
   void count_failure(const Status& status);
   void on_timer();
   void on_request_timeout();
+  void on_foreign_commit_check();
   void begin_stop();
 
   // [io]
@@ -231,6 +232,7 @@ class SyncAgent::Loop {
   uv_async_t inbox_async_{};
   uv_timer_t timer_{};
   uv_timer_t request_timer_{};  // bounds the wait for the answer to the request in flight
+  uv_timer_t foreign_timer_{};  // looks for commits by other processes (foreign_commit_poll)
   std::thread loop_thread_;
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> io_work_;
@@ -461,6 +463,14 @@ Status SyncAgent::Loop::start() {
   }
   uv_timer_init(&uv_loop_, &timer_);
   uv_timer_init(&uv_loop_, &request_timer_);
+  uv_timer_init(&uv_loop_, &foreign_timer_);
+  if (const auto poll = agent_.options_.foreign_commit_poll; poll.count() > 0) {
+    const auto interval = static_cast<uint64_t>(poll.count());
+    uv_timer_start(
+        &foreign_timer_,
+        [](uv_timer_t* timer) { static_cast<Loop*>(timer->loop->data)->on_foreign_commit_check(); },
+        interval, interval);
+  }
   {
     std::lock_guard lock(inbox_mutex_);
     alive_ = true;
@@ -516,6 +526,8 @@ void SyncAgent::Loop::begin_stop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_timer_stop(&request_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&request_timer_), nullptr);
+  uv_timer_stop(&foreign_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&foreign_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&inbox_async_), nullptr);
   publish_progress();
   set_state(AgentState::kStopped);
@@ -828,6 +840,18 @@ void SyncAgent::Loop::on_request_timeout() {
   if (stopping_ || !open_ || !agent_.client_->request_in_flight()) return;
   drop_connection();
   reconnect_later(error(ErrorCode::kUnavailable, "the server did not answer in time"));
+}
+
+void SyncAgent::Loop::on_foreign_commit_check() {
+  if (stopping_) return;
+  // Subscribers are told inside refresh(); new mutations in the outbox are pushed now.
+  auto changes = agent_.replica_->refresh();
+  if (!changes.ok()) {
+    // A busy or briefly unreadable file: the next tick looks again.
+    if (changes.status().code() != ErrorCode::kIo) handle_client_error(changes.status());
+    return;
+  }
+  if (changes->outbox_changed || changes->everything_changed) pump();
 }
 
 void SyncAgent::Loop::set_state(AgentState state, const Status& status, uint64_t delay_ms) {

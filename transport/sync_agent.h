@@ -10,6 +10,8 @@
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
 //   With background_checkpoints (the default) a third thread, for the agent's lifetime,
 //   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
+// Other processes on the same replica file: a loop timer (foreign_commit_poll) notices
+// their commits, pushes their mutations and tells subscribers what they changed.
 // Thread rules: every public member function is safe from any thread unless it says
 // otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
 #pragma once
@@ -102,6 +104,11 @@ struct SyncAgentOptions {
   // waits for — pays the checkpoint's copy and fsync. false: SQLite's automatic checkpoint
   // inside commits (ReplicaOptions::wal_autocheckpoint_pages).
   bool background_checkpoints = true;
+  // Other processes may write the replica file too (an app extension, the CLI): this often
+  // the loop asks the replica whether another connection committed (Replica::refresh: one
+  // PRAGMA data_version, a shared-memory read, when nothing changed); their mutations are
+  // then pushed and subscribers told the keys they changed. 0: never. Decision 007.
+  std::chrono::milliseconds foreign_commit_poll{50};
 
   // Loop thread, after each applied response or phase change.
   std::function<void(const SyncProgress&)> on_progress;

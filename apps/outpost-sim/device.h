@@ -42,7 +42,8 @@ class SimDevice {
   Status open(const Schema& schema, const MutatorRegistry& mutators);
   // The app dies (SIGKILL): its files stay as they are on disk this instant (no clean
   // close, see crash_image.h), objects are dropped without finishing anything, and its
-  // connection goes away (requests in flight may still reach the server).
+  // connection goes away (requests in flight may still reach the server). When another
+  // process still has the file open, only this process's objects go.
   Status kill(SimNetwork& network, int64_t now_ms);
   bool alive() const { return replica_ != nullptr; }
   Replica& replica() { return *replica_; }
@@ -71,6 +72,8 @@ class SimDevice {
   int64_t down_until_ms = 0;  // asleep or killed until then
 
   uint64_t next_word = 0;  // the device's typed-word counter (survives kills: it is the user)
+  // The other process on the same replica file (two-process devices), else nullptr.
+  SimDevice* other_process = nullptr;
 
  private:
   void send(SimNetwork& network, const protocol::ClientFrame& frame, int64_t now_ms);

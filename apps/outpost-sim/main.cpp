@@ -13,9 +13,9 @@ using outpost::sim::SimOptions;
 using outpost::sim::SimResult;
 
 void print_failure(uint64_t seed, const SimOptions& options, const SimResult& result) {
-  printf("FAIL seed %llu (--seed %llu --devices %d --users %d --steps %d)\n",
+  printf("FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d)\n",
          static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-         options.devices, options.users, options.steps);
+         options.devices, options.two_process_devices, options.users, options.steps);
   for (const auto& violation : result.violations) {
     printf("  %s: %s\n", violation.invariant.c_str(), violation.detail.c_str());
   }

@@ -52,6 +52,7 @@ the exit code is 1 when any seed fails.
   --seeds A..B        every seed from A to B
   --devices N         devices (default 4), spread round-robin over the users
   --users M           users (default 3), alternating between tenants acme and globex
+  --two-process N     the first N devices run two processes on one replica file (default 0)
   --steps K           steps before quiescence (default 400)
   --verbose           print the trace as it happens
   --no-shrink         do not look for the smallest failing step count
@@ -105,6 +106,9 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
     } else if (flag == "--devices") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
       OUTPOST_ASSIGN_OR_RETURN(cli.sim.devices, parse_int(flag, text, 1, kMaxDevices));
+    } else if (flag == "--two-process") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(cli.sim.two_process_devices, parse_int(flag, text, 0, kMaxDevices));
     } else if (flag == "--users") {
       OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
       OUTPOST_ASSIGN_OR_RETURN(cli.sim.users, parse_int(flag, text, 1, kMaxUsers));

@@ -55,6 +55,9 @@ class Simulation {
     return candidates.empty() ? nullptr : candidates[random_.below(candidates.size())];
   }
   const SimUser& user_of(const SimDevice& device) const {
+    for (const SimUser& user : world_.users) {
+      if (user.user_scope() == device.who().user_scope()) return user;
+    }
     return world_.users[static_cast<size_t>(device.index()) % world_.users.size()];
   }
   void reopen(SimDevice& device);
@@ -120,6 +123,22 @@ Status Simulation::setup() {
     device->clock_skew_ms = random_.between(-kMaxClockSkewMs, kMaxClockSkewMs);
     OUTPOST_RETURN_IF_ERROR(device->open(Schema::domain(), server_->device_mutators()));
     trace_.add(name + " belongs to " + user.user_scope());
+    devices_.push_back(std::move(device));
+  }
+  // Second processes on the first devices' files: same user, client id and file.
+  const int first_devices = static_cast<int>(devices_.size());
+  for (int i = 0; i < std::min(options_.two_process_devices, first_devices); ++i) {
+    SimDevice& first = *devices_[static_cast<size_t>(i)];
+    const int index = static_cast<int>(devices_.size());
+    std::string name = "d" + std::to_string(index);
+    auto device = std::make_unique<SimDevice>(
+        index, Principal{first.who().tenant, first.who().user, name},
+        dir_ + "/d" + std::to_string(i) + ".db", first.client_id(), trace_, random_);
+    device->clock_skew_ms = first.clock_skew_ms;
+    device->other_process = &first;
+    first.other_process = device.get();
+    OUTPOST_RETURN_IF_ERROR(device->open(Schema::domain(), server_->device_mutators()));
+    trace_.add(name + " is a second process on " + first.name() + "'s replica file");
     devices_.push_back(std::move(device));
   }
   heal_at_.assign(devices_.size(), 0);

@@ -32,6 +32,10 @@ struct SimOptions {
   uint64_t seed = 1;
   int devices = 4;
   int users = 3;
+  // The first N devices run a second process on their replica file (an app and its
+  // extension): its own Replica, SyncClient and connection, acting at any step like a
+  // device of its own. Killing one process leaves the other running on the file.
+  int two_process_devices = 0;
   int steps = 400;
   FaultOptions faults;
   bool verbose = false;

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -169,6 +170,48 @@ class SyncAgentTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::unique_ptr<SyncAgent> agent_;
 };
+
+// Another process on the same replica file (an app extension, the CLI): the running agent
+// notices its commit without being woken, pushes its mutation and tells subscribers which
+// keys it changed. The time it took is printed (decision 007), not judged.
+TEST_F(SyncAgentTest, AnotherProcessesMutationIsPushedAndItsKeysAreReported) {
+  seed(0, 3);
+  open_agent(options());
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(eventually([&] { return device_count() == 3 && device_pending() == 0; }));
+  std::mutex mutex;
+  std::set<std::string> notified;
+  agent_->subscribe([&](const ChangeSet& changes) {
+    std::lock_guard lock(mutex);
+    auto it = changes.keys.find("voicemail");
+    if (it != changes.keys.end()) notified.insert(it->second.begin(), it->second.end());
+  });
+
+  auto other = Replica::open(dir_.file("device.db"), Schema::domain(), &domain_mutators());
+  ASSERT_TRUE(other.ok()) << other.status().to_string();
+  mutations::MarkVoicemailRead args;
+  args.set_id(voicemail_id(1));
+  const auto committed = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*other)->mutate("mark_voicemail_read", args, now_ms()).ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return notified.count(voicemail_id(1)) != 0;
+  }));
+  const auto told = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] {
+    auto record = server_voicemail(voicemail_id(1));
+    return record && record->read();
+  }));
+  const auto pushed = std::chrono::steady_clock::now();
+  auto ms = [&](auto at) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at - committed).count();
+  };
+  std::printf(
+      "another process's commit: subscribers told after %lld ms, on the server after %lld ms\n",
+      static_cast<long long>(ms(told)), static_cast<long long>(ms(pushed)));
+  EXPECT_TRUE(eventually([&] { return device_pending() == 0; }));
+  EXPECT_EQ(agent_->stats().mutations_pushed, 1u);
+}
 
 // A scripted /v1/stream endpoint in front of a real ServerCore, for the failure paths the
 // real server does not produce on demand: request number N (counted from 1 across

@@ -60,6 +60,23 @@ TEST(Simulation, OneDevicePerUserKeepsEveryInvariantUnderFaults) {
   }
 }
 
+TEST(Simulation, TwoProcessesOnOneReplicaFileKeepEveryInvariant) {
+  // Devices 0 and 1 each have a second process (devices 3 and 4) on their replica file,
+  // syncing and mutating at any step; processes are killed one at a time, raised rates.
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    SimOptions options = small(seed);
+    options.devices = 3;
+    options.users = 2;
+    options.two_process_devices = 2;
+    options.steps = 300;
+    options.faults.kill = 0.03;
+    options.faults.compact = 0.03;
+    SimResult result = run_simulation(options);
+    EXPECT_TRUE(result.ok()) << "seed " << seed << "\n" << describe(result);
+    EXPECT_GT(result.stats.kills, 0u);
+  }
+}
+
 TEST(Simulation, APassingRunLeavesNoFiles) {
   SimOptions options = small(3);
   options.devices = 1;
