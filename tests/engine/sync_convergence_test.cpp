@@ -371,6 +371,37 @@ TEST_F(SyncConvergence, MutationsAfterAPushTheServerStoppedEarlyAreSentAgain) {
   core_->set_platform(nullptr);
 }
 
+TEST_F(SyncConvergence, ADeviceNeverStoresACursorAheadOfTheHeadItWasShown) {
+  seed("user/acme/ann", voicemail("vm-1"));
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  auto before = phone.replica->cursors();
+  ASSERT_TRUE(before.ok());
+  seed("user/acme/ann", voicemail("vm-2"));
+  phone.client->on_connected();
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && frame->has_value() && (*frame)->has_pull());
+  auto response = core_->pull(phone.who, (*frame)->pull());
+  ASSERT_TRUE(response.ok()) << response.status().to_string();
+  // A response (a faulty or hostile server) whose cursor is past the head it reports.
+  protocol::PullResponse ahead = *response;
+  for (auto& scope : *ahead.mutable_scopes()) scope.set_cursor(scope.head_seq() + 5);
+  Status applied = phone.client->on_pull_response(ahead);
+  EXPECT_EQ(applied.code(), ErrorCode::kInvalidArgument) << applied.to_string();
+  auto after = phone.replica->cursors();
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ((*after)[i].scope, (*before)[i].scope);
+    EXPECT_EQ((*after)[i].seq, (*before)[i].seq) << (*after)[i].scope;
+  }
+  EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm-2")->has_value()) << "nothing applied";
+  // The device asks again and converges.
+  phone.client->on_request_failed();
+  sync(phone);
+  expect_converged(phone);
+}
+
 TEST_F(SyncConvergence, AKillMidPullResumesWithoutGapOrDuplicate) {
   for (int i = 0; i < 500; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
   Device& phone = device("phone", "acme", "ann");
