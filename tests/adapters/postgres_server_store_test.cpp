@@ -94,8 +94,10 @@ TEST(PostgresServerStore, WritersInSeveralProcessesKeepEveryScopeGapFreeAndOrder
                   ++failed;
                   break;
                 }
-                auto a = (*tx)->put("org/t1", "contacts", key, 0, "a" + key);
+                // In the store's lock order (user scope first): writers wait, never fail.
                 auto b = (*tx)->put("user/t1/u1", "drafts", key, 0, "b" + key);
+                auto a = b.ok() ? (*tx)->put("org/t1", "contacts", key, 0, "a" + key)
+                                : Result<uint64_t>(b.status());
                 auto heads =
                     a.ok() && b.ok()
                         ? (*tx)->commit()
@@ -105,7 +107,7 @@ TEST(PostgresServerStore, WritersInSeveralProcessesKeepEveryScopeGapFreeAndOrder
                   previous_a = *a;
                   break;
                 }
-                // Deadlocks between the two scopes' locks are retryable, and retried.
+                // A lost connection or lock timeout is retryable, and retried.
                 if (heads.status().code() != ErrorCode::kUnavailable || attempt > 20) {
                   ++failed;
                   break;

@@ -121,7 +121,7 @@ TEST_P(SyncServerBoundsTest, AFetchWithAnEmptyScopeIsInvalidArgument) {
   ref->set_collection("user_setting");
   ref->set_key("setting-0");
   expect_error(pull(fetch, token()), 400, "invalid_argument");  // no fetch_scope at all
-  fetch.set_fetch_scope(kOrgScope);
+  fetch.set_fetch_scope(kUserScope);
   fetch.mutable_cursors(0)->set_seq(~uint64_t{0});
   expect_error(pull(fetch, token()), 409, "failed_precondition");  // the echoed cursor
   fetch.mutable_cursors(0)->set_seq(user_head());
@@ -165,7 +165,6 @@ TEST_P(SyncServerBoundsTest, APushThatSkipsAMutationIdIsRefused) {
   EXPECT_EQ(store_->last_mutation_id("acme/alice/phone-1").value(), 4u);
 }
 
-#if 0  // TEMP
 TEST_P(SyncServerBoundsTest, ConnectionsPastTheCapGetARetryableRefusal) {
   SyncServerOptions options;
   options.max_connections = 2;
@@ -202,7 +201,6 @@ TEST_P(SyncServerBoundsTest, ConnectionsPastTheCapGetARetryableRefusal) {
   EXPECT_EQ(served.status(), 200u) << served.message;
 }
 
-#endif  // TEMP
 INSTANTIATE_TEST_SUITE_P(Stores, SyncServerBoundsTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 

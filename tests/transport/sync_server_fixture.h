@@ -4,15 +4,14 @@
 // Thread rules: a fixture and its clients belong to the test thread.
 #pragma once
 
-#include "transport/sync_server.h"
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -30,11 +29,11 @@
 #include "tests/support/pg_test.h"
 #include "transport/http_util.h"
 #include "transport/limits.h"
+#include "transport/sync_server.h"
 #include "transport/token.h"
 #include "transport/zstd_codec.h"
 
 namespace outpost::server_test {
-
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -107,7 +106,7 @@ struct HttpReply {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 inline HttpReply http_call(uint16_t port, http::verb verb, const std::string& target,
-                    const std::string& body = "", const Headers& headers = {}) {
+                           const std::string& body = "", const Headers& headers = {}) {
   HttpReply reply;
   net::io_context context;
   beast::tcp_stream stream(context);
@@ -153,7 +152,7 @@ inline void expect_error(const HttpReply& reply, unsigned status, const std::str
 }
 
 inline protocol::PushRequest setting_push(const std::string& client_id, uint64_t id,
-                                   const std::string& name, const std::string& value) {
+                                          const std::string& name, const std::string& value) {
   protocol::PushRequest push;
   push.set_client_id(client_id);
   push.set_schema_version(Schema::domain().version());
@@ -170,7 +169,7 @@ inline protocol::PushRequest setting_push(const std::string& client_id, uint64_t
 }
 
 inline protocol::PullRequest pull_request(const std::string& client_id,
-                                   const std::vector<std::string>& scopes) {
+                                          const std::vector<std::string>& scopes) {
   protocol::PullRequest pull;
   pull.set_client_id(client_id);
   pull.set_schema_version(Schema::domain().version());
@@ -181,7 +180,7 @@ inline protocol::PullRequest pull_request(const std::string& client_id,
 
 // The user_setting `name` in a pull response, if it carries it.
 inline std::optional<domain::UserSetting> find_setting(const protocol::PullResponse& pull,
-                                                const std::string& name) {
+                                                       const std::string& name) {
   for (const auto& scope : pull.scopes()) {
     if (scope.scope() != kUserScope) continue;
     for (const auto& change : scope.changes()) {
