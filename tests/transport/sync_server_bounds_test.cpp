@@ -4,6 +4,7 @@
 // push whose mutation ids skip one, and connections past the cap. Each is refused with
 // its documented status and code (docs/protocol.md), changing nothing.
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include "tests/transport/hostile_client.h"
 #include "tests/transport/sync_server_fixture.h"
@@ -199,6 +200,37 @@ TEST_P(SyncServerBoundsTest, ConnectionsPastTheCapGetARetryableRefusal) {
   }
   HttpReply served = pull(pull_request("tablet-1", {kUserScope}), token());
   EXPECT_EQ(served.status(), 200u) << served.message;
+}
+
+// docs/protocol.md §3/§5: a stream message whose zstd frame asks for a window above
+// 2^kStreamWindowLog has one answer, the one of any message above a size bound:
+// error{too_large}, then close 1009.
+TEST_P(SyncServerBoundsTest, AStreamWindowAboveTheLimitIsTooLargeAndClose1009) {
+  protocol::ClientFrame frame;
+  frame.mutable_ping()->set_sent_ms(1);
+  std::string plain = frame.SerializeAsString();
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, limits::kStreamWindowLog + 4);
+  std::string wire(ZSTD_compressBound(plain.size()) + 64, '\0');
+  ZSTD_inBuffer in{plain.data(), plain.size(), 0};
+  ZSTD_outBuffer out{wire.data(), wire.size(), 0};
+  while (ZSTD_compressStream2(context, &out, &in, ZSTD_e_flush) != 0) {
+  }
+  ZSTD_freeCCtx(context);
+  wire.resize(out.pos);
+  std::string message(1, static_cast<char>(plain.size()));  // varint: one byte (< 128)
+  ASSERT_LT(plain.size(), 128u);
+  message += wire;
+
+  WsClient ws;
+  ASSERT_FALSE(ws.connect(server_->port(), token()));
+  ASSERT_FALSE(ws.send_raw(message));
+  protocol::ServerFrame answer;
+  ASSERT_FALSE(ws.receive(answer));
+  ASSERT_EQ(answer.body_case(), protocol::ServerFrame::kError);
+  EXPECT_EQ(answer.error().code(), "too_large");
+  EXPECT_TRUE(ws.receive(answer)) << "the stream is closed";
+  EXPECT_EQ(ws.reason().code, websocket::close_code::too_big);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SyncServerBoundsTest, ::testing::Values("sqlite", "postgres"),
