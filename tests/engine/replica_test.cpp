@@ -33,7 +33,8 @@ class ReplicaTest : public ::testing::Test {
     replica_ = std::move(opened).value();
   }
 
-  // Applies a complete pull response with the given changes for the user scope.
+  // Applies a pull response with the given changes for the user scope (and nothing new in
+  // the org scope: a response names every scope the device follows).
   ApplyReport pull(std::vector<protocol::Change> changes, uint64_t cursor,
                    uint64_t last_mutation_id = 0, bool has_more = false) {
     protocol::PullResponse response;
@@ -42,6 +43,7 @@ class ReplicaTest : public ::testing::Test {
     for (auto& change : changes) *scope->add_changes() = change;
     scope->set_cursor(cursor);
     scope->set_has_more(has_more);
+    response.add_scopes()->set_scope("org/acme");
     response.set_last_mutation_id(last_mutation_id);
     auto report = replica_->apply(response);
     EXPECT_TRUE(report.ok()) << report.status().to_string();
