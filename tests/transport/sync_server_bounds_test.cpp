@@ -8,6 +8,7 @@
 
 #include "tests/transport/hostile_client.h"
 #include "tests/transport/sync_server_fixture.h"
+#include "transport/sync_agent.h"
 
 namespace outpost {
 namespace {
@@ -200,6 +201,53 @@ TEST_P(SyncServerBoundsTest, ConnectionsPastTheCapGetARetryableRefusal) {
   }
   HttpReply served = pull(pull_request("tablet-1", {kUserScope}), token());
   EXPECT_EQ(served.status(), 200u) << served.message;
+}
+
+// The device's side of the cap: SyncAgent takes the 503 as retryable, backs off, and
+// connects and syncs once a slot is free.
+TEST_P(SyncServerBoundsTest, ADeviceRefusedAtTheCapBacksOffAndConnectsLater) {
+  push_settings("phone-1", 1, 1);
+  SyncServerOptions server_options;
+  server_options.max_connections = 1;
+  start_server(server_options);
+  hostile::RawSocket holder(server_->port());  // the one slot: silent until closed
+  ASSERT_TRUE(holder.connected());
+  for (int i = 0; i < 200 && server_->connection_count() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  SyncAgentOptions options;
+  options.server_url = "http://127.0.0.1:" + std::to_string(server_->port());
+  options.token = token(kTenant, kUser, "tablet", kNow - 1000, kNow + 3'600'000);
+  options.replica_path = dir_.path() + "/tablet.db";
+  options.backoff_base_ms = 20;
+  options.backoff_max_ms = 100;
+  options.random_seed = 7;
+  auto agent = SyncAgent::open(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().to_string();
+  ASSERT_TRUE((*agent)->start().ok());
+  auto within = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 1500 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  EXPECT_TRUE(within([&] { return (*agent)->stats().connection_failures >= 3; }))
+      << "refused, and tried again";
+  EXPECT_EQ((*agent)->stats().connects, 0u);
+  EXPECT_NE((*agent)->state(), AgentState::kFailed) << "a retryable refusal";
+  EXPECT_EQ((*agent)->last_error().code(), ErrorCode::kUnavailable);
+
+  holder.reset();
+  EXPECT_TRUE(within([&] { return (*agent)->stats().connects >= 1; }));
+  EXPECT_TRUE(within([&] {
+    uint64_t count = 0;
+    Status read = (*agent)->with_replica([&](Replica& replica) {
+      auto counted = replica.count("user_setting");
+      count = counted.ok() ? *counted : 0;
+    });
+    return read.ok() && count == 1;
+  })) << "synced once a slot was free";
+  (*agent)->stop();
 }
 
 // docs/protocol.md §3/§5: a stream message whose zstd frame asks for a window above
