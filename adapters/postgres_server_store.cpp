@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -97,6 +98,17 @@ class PostgresWriteTx final : public ServerWriteTx {
     });
   }
 
+  Status lock_scopes(const std::vector<std::string>& scopes) override {
+    return run("lock scopes", [&]() -> Status {
+      std::vector<std::string> ordered = scopes;
+      std::sort(ordered.begin(), ordered.end(), std::greater<>());
+      // Created if new: two first writes of a scope would otherwise wait for each other's
+      // uncommitted insert of its row, outside any order.
+      for (const std::string& scope : ordered) lock_scope(scope, /*create=*/true);
+      return Status::Ok();
+    });
+  }
+
   Result<uint64_t> last_mutation_id(const std::string& client_id) override {
     return run("last_mutation_id", [&]() -> Result<uint64_t> { return locked_last(client_id); });
   }
@@ -140,8 +152,10 @@ class PostgresWriteTx final : public ServerWriteTx {
   }
 
   Result<std::vector<CommittedHead>> commit() override {
-    OUTPOST_RETURN_IF_ERROR(scopes_.check_can_commit());
     return run("commit", [&]() -> Result<std::vector<CommittedHead>> {
+      // Inside run(): a transaction PostgreSQL already aborted (a deadlock, a lost
+      // connection) reports that, retryable, not the savepoint its failure left open.
+      OUTPOST_RETURN_IF_ERROR(scopes_.check_can_commit());
       std::vector<CommittedHead> heads =
           scopes_.save_written([&](const std::string& name, const ScopeState& s) {
             tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
@@ -194,11 +208,15 @@ class PostgresWriteTx final : public ServerWriteTx {
   }
 
   // The scope's counter row, locked until commit: writers of one scope take turns, and
-  // seq head + 1 is only taken by the one holding the lock.
+  // seq head + 1 is only taken by the one holding the lock. Locks are taken in descending
+  // scope order (engine/server_store.h): a scope that sorts above one already held is
+  // locked without waiting, so no two transactions ever wait for each other.
   ScopeState* lock_scope(const std::string& scope, bool create) {
     if (ScopeState* known = scopes_.find(scope)) return known;
     if (create) tx_->exec_prepared0("scope_create", bytes(scope));
-    pqxx::result r = tx_->exec_prepared("scope_lock", bytes(scope));
+    const bool in_order = scopes_.sorts_below_all(scope);
+    pqxx::result r =
+        tx_->exec_prepared(in_order ? "scope_lock" : "scope_lock_nowait", bytes(scope));
     if (r.empty()) return nullptr;
     ScopeState s;
     s.id = r[0][0].as<int64_t>();

@@ -133,6 +133,11 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("scope_lock",
             "SELECT id, head_seq, record_count, record_bytes FROM outpost_scopes WHERE scope = $1 "
             "FOR UPDATE");
+  // A scope needed out of the fixed lock order (engine/server_store.h): never wait for it
+  // (55P03 at once when another transaction holds it, which is retryable).
+  c.prepare("scope_lock_nowait",
+            "SELECT id, head_seq, record_count, record_bytes FROM outpost_scopes WHERE scope = $1 "
+            "FOR UPDATE NOWAIT");
   c.prepare("scope_save",
             "UPDATE outpost_scopes SET head_seq = $2, record_count = $3, record_bytes = $4 WHERE "
             "id = $1");

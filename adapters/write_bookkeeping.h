@@ -107,6 +107,11 @@ class TxScopes {
     state.initial_head = state.head;
     return &scopes_.insert_or_assign(scope, state).first->second;
   }
+  // True if `scope` sorts below every scope already held (or none is): locking it keeps
+  // the descending order in which a store takes its scope locks.
+  bool sorts_below_all(const std::string& scope) const {
+    return scopes_.empty() || scope < scopes_.begin()->first;
+  }
 
   // Each runs the store's statement `sql` between the check and the copy; an exception
   // from it leaves the copy as it was (the store's run() turns it into a Status).

@@ -32,19 +32,58 @@ class RecordAccess {
   virtual Status remove(const Collection& collection, const std::string& key) = 0;
 };
 
+// Who runs a mutation: the device (mutate() and the rebase replay) or the server.
+struct MutationOrigin {
+  std::string tenant;
+  std::string user;
+  // The device's client id as it travels in PushRequest.client_id ("" for a server write
+  // that no device asked for). Never a key derived from it: what a mutator derives from the
+  // client id must be equal on both sides.
+  std::string client_id;
+};
+
 // Everything a mutator may depend on. Deterministic: no clock or randomness besides these.
+// Built only through the named constructors below, so the device, the rebase and the
+// server fill the same fields the same way.
 struct MutationContext {
   RecordAccess& records;
   const Schema& schema;
   std::string tenant;
   std::string user;
-  std::string client_id;
+  std::string client_id;  // as the device names itself (MutationOrigin::client_id)
   uint64_t mutation_id = 0;
   int64_t created_ms = 0;  // when mutate() ran on the device
   int64_t now_ms = 0;      // server: its clock when applying; device: created_ms
   bool on_server = false;
   // The contact-center platform (server only; nullptr: every intent is accepted).
   Platform* platform = nullptr;
+
+  // mutate() on the device: the mutation id is set once the outbox assigned it.
+  static MutationContext on_device(RecordAccess& records, const Schema& schema,
+                                   const MutationOrigin& origin, int64_t created_ms) {
+    return MutationContext(records, schema, origin, 0, created_ms, created_ms, false, nullptr);
+  }
+  // The rebase replaying a pending mutation of the outbox on the device.
+  static MutationContext for_rebase(RecordAccess& records, const Schema& schema,
+                                    const MutationOrigin& origin, uint64_t mutation_id,
+                                    int64_t created_ms) {
+    return MutationContext(records, schema, origin, mutation_id, created_ms, created_ms, false,
+                           nullptr);
+  }
+  // The server applying a pushed mutation (the authoritative run).
+  static MutationContext on_server_push(RecordAccess& records, const Schema& schema,
+                                        const MutationOrigin& origin, uint64_t mutation_id,
+                                        int64_t created_ms, int64_t now_ms, Platform* platform) {
+    return MutationContext(records, schema, origin, mutation_id, created_ms, now_ms, true,
+                           platform);
+  }
+  // A server write no device pushed (platform events, seeding): no client, no mutation id.
+  static MutationContext on_server_write(RecordAccess& records, const Schema& schema,
+                                         const std::string& tenant, const std::string& user,
+                                         int64_t now_ms, Platform* platform) {
+    return MutationContext(records, schema, MutationOrigin{tenant, user, ""}, 0, now_ms, now_ms,
+                           true, platform);
+  }
 
   // Asks the platform; accepted when there is none.
   template <typename Call>
@@ -77,6 +116,21 @@ struct MutationContext {
     }
     return records.remove(*collection, key);
   }
+
+ private:
+  MutationContext(RecordAccess& records_in, const Schema& schema_in, const MutationOrigin& origin,
+                  uint64_t mutation_id_in, int64_t created_ms_in, int64_t now_ms_in,
+                  bool on_server_in, Platform* platform_in)
+      : records(records_in),
+        schema(schema_in),
+        tenant(origin.tenant),
+        user(origin.user),
+        client_id(origin.client_id),
+        mutation_id(mutation_id_in),
+        created_ms(created_ms_in),
+        now_ms(now_ms_in),
+        on_server(on_server_in),
+        platform(platform_in) {}
 };
 
 // Returns Ok to apply; an error rejects the mutation. kRejected carries a reason for the

@@ -749,7 +749,8 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
   try {
     SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
     impl.revalidate();
-    MutationContext context{impl, schema_, tenant_, user_, client_id_, 0, now_ms, now_ms, false};
+    auto context = MutationContext::on_device(impl, schema_,
+                                              MutationOrigin{tenant_, user_, client_id_}, now_ms);
     std::unique_ptr<Message> prepared;
     if (mutator->prepare) {
       prepared.reset(args.New());
@@ -1095,8 +1096,8 @@ class ApplyRun {
       impl_.db.exec("SAVEPOINT replay");
       impl_.shadow_added.clear();
       auto search_before = impl_.save_search();
-      MutationContext context{impl_, schema_,    tenant_,    user_, client_id_,
-                              id,    created_ms, created_ms, false};
+      auto context = MutationContext::for_rebase(
+          impl_, schema_, MutationOrigin{tenant_, user_, client_id_}, id, created_ms);
       Status status = mutator->local(context, **args);
       if (status.ok()) {
         impl_.db.exec("RELEASE replay");
@@ -1184,6 +1185,15 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
           }
           run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
           complete &= !scope.has_more();
+        }
+        // Complete only if it covers every scope this replica follows: a mutation's effects
+        // may be in either, so a response silent about one has not delivered them all.
+        if (!tenant_.empty()) {
+          for (const std::string& followed :
+               {"user/" + tenant_ + "/" + user_, "org/" + tenant_}) {
+            complete &= std::any_of(response.scopes().begin(), response.scopes().end(),
+                                    [&](const auto& scope) { return scope.scope() == followed; });
+          }
         }
         for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
         // Only a complete response carries every effect of the mutations it confirms.

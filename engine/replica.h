@@ -200,7 +200,8 @@ class Replica {
 
   // Applies a pull response in one transaction: each scope's changes (skipping those not
   // newer than what the device has), its new cursor, rejections, and — when the response
-  // is complete (no scope has more) — confirmation of mutations up to last_mutation_id.
+  // is complete (it names every scope the replica follows, and none has more or is a
+  // reset) — confirmation of mutations up to last_mutation_id.
   // Then rebases the still-pending mutations.
   // `basis`: what the request was built from. When given, the response is applied only if
   // the stored cursors of its scopes still equal basis->cursors (seq and token, in the

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "engine/cursor_token.h"
+
 namespace outpost {
 namespace {
 
@@ -89,6 +91,21 @@ Status check_client_id(const std::string& client_id) {
   return Status::Ok();
 }
 
+// A scope name a pull may name: empty is malformed, not a scope the token lacks.
+Status check_scope_name(const std::string& scope, const char* what) {
+  if (scope.empty()) return error(ErrorCode::kInvalidArgument, std::string(what) + " is empty");
+  return Status::Ok();
+}
+
+// A cursor the server issued is never ahead of the scope's head (heads only grow).
+Status check_cursor_seq(const protocol::Cursor& cursor, const ScopeInfo& info) {
+  if (cursor.seq() <= info.head_seq) return Status::Ok();
+  return error(ErrorCode::kFailedPrecondition,
+               "cursor " + std::to_string(cursor.seq()) + " of scope '" + cursor.scope() +
+                   "' is ahead of its head " + std::to_string(info.head_seq) +
+                   ": this server never issued it");
+}
+
 protocol::Change to_change(const std::string& collection, const std::string& key, ChangeOp op,
                            uint64_t version, const std::string& body) {
   protocol::Change change;
@@ -155,9 +172,10 @@ Status ServerCore::write(const std::function<Status(ServerWriteTx&)>& write) {
 Status ServerCore::write_as(const Principal& who, int64_t now_ms,
                             const std::function<Status(MutationContext&)>& write_records) {
   return write([&](ServerWriteTx& tx) {
+    OUTPOST_RETURN_IF_ERROR(tx.lock_scopes({who.user_scope()}));
     ServerRecordAccess access(tx, who, schema_);
-    MutationContext context{access, schema_, who.tenant, who.user, "", 0, now_ms, now_ms, true};
-    context.platform = platform_;
+    auto context =
+        MutationContext::on_server_write(access, schema_, who.tenant, who.user, now_ms, platform_);
     return write_records(context);
   });
 }
@@ -168,7 +186,9 @@ Status ServerCore::compact(const std::string& scope, uint64_t keep_recent) {
   return store_.compact(scope, horizon);
 }
 
-Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, const std::string& key,
+Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who,
+                                                       const std::string& client_id,
+                                                       const std::string& key,
                                                        const protocol::Mutation& mutation,
                                                        int64_t now_ms, ServerWriteTx& tx) {
   protocol::MutationResult result;
@@ -190,10 +210,11 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who, con
     // The mutation's effects and its id land together, or not at all.
     OUTPOST_RETURN_IF_ERROR(tx.savepoint());
     ServerRecordAccess access(tx, who, schema_);
-    MutationContext context{
-        access, schema_, who.tenant, who.user, key, mutation.id(), mutation.created_ms(),
-        now_ms, true};
-    context.platform = platform_;
+    // The client id as the device knows it, not the bookkeeping key: what a mutator derives
+    // from it (a favourite's added_token) must match what the device derived.
+    auto context = MutationContext::on_server_push(
+        access, schema_, MutationOrigin{who.tenant, who.user, client_id}, mutation.id(),
+        mutation.created_ms(), now_ms, platform_);
     outcome = mutator->server(context, *args);
     if (outcome.ok()) {
       OUTPOST_RETURN_IF_ERROR(tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));
@@ -239,6 +260,20 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
   }
   const std::string key = client_key(who, request.client_id());
   OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  // New ids follow on from the last processed one: a device that skipped one (lost it)
+  // must learn it, not have the server step over it for good. Ids at or below `last` are
+  // retries; a rejected mutation counts as processed, so legitimate devices never skip.
+  uint64_t expected = last + 1;
+  for (const auto& mutation : request.mutations()) {
+    if (mutation.id() <= last) continue;
+    if (mutation.id() != expected) {
+      return error(ErrorCode::kFailedPrecondition, "mutation " + std::to_string(mutation.id()) +
+                                                       " of client '" + request.client_id() +
+                                                       "' skips past " + std::to_string(expected) +
+                                                       ", the next id this server expects");
+    }
+    ++expected;
+  }
   std::map<uint64_t, RecordedOutcome> recorded;
   if (request.mutations_size() > 0 && request.mutations(0).id() <= last) {
     OUTPOST_ASSIGN_OR_RETURN(auto old,
@@ -280,8 +315,10 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
         }
         return push_attempt(who, request, now_ms, attempt + 1);
       }
+      // The user scope first, in the store's fixed lock order (engine/server_store.h).
+      OUTPOST_RETURN_IF_ERROR(tx->lock_scopes({who.user_scope()}));
     }
-    auto result = apply_one(who, key, mutation, now_ms, *tx);
+    auto result = apply_one(who, request.client_id(), key, mutation, now_ms, *tx);
     if (!result.ok()) {
       stopped = result.status();
       break;
@@ -306,6 +343,7 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
   OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));
   std::vector<const protocol::Cursor*> cursors;
   for (const auto& cursor : request.cursors()) {
+    OUTPOST_RETURN_IF_ERROR(check_scope_name(cursor.scope(), "a cursor's scope"));
     if (!who.may_read(cursor.scope())) {
       return error(ErrorCode::kPermissionDenied,
                    "this token does not grant scope '" + cursor.scope() + "'");
@@ -346,6 +384,7 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
 
   if (request.fetch_size() > 0) {
     // A device finishing a reset fetches the keys whose versions differ.
+    OUTPOST_RETURN_IF_ERROR(check_scope_name(request.fetch_scope(), "fetch_scope"));
     if (!who.may_read(request.fetch_scope())) {
       return error(ErrorCode::kPermissionDenied,
                    "this token does not grant scope '" + request.fetch_scope() + "'");
@@ -379,6 +418,12 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
     }
     for (const auto& cursor : request.cursors()) {
       if (cursor.scope() == request.fetch_scope()) {
+        // Echoed, so only what this server issued.
+        OUTPOST_RETURN_IF_ERROR(check_cursor_seq(cursor, info));
+        if (!cursor.token().empty()) {
+          OUTPOST_RETURN_IF_ERROR(
+              open_cursor_token(cursor.token(), cursor.scope(), cursor_key_).status());
+        }
         scope->set_cursor(cursor.seq());
         scope->set_cursor_token(cursor.token());
       }
@@ -398,9 +443,11 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
     scope->set_cursor(cursor->seq());
     scope->set_cursor_token(cursor->token());
 
+    // Only a position this server issued: never adopt (or echo) another.
+    OUTPOST_RETURN_IF_ERROR(check_cursor_seq(*cursor, info));
     protocol::CursorToken token;
-    if (!cursor->token().empty() && !token.ParseFromString(cursor->token())) {
-      return error(ErrorCode::kInvalidArgument, "malformed cursor token for '" + scope_name + "'");
+    if (!cursor->token().empty()) {
+      OUTPOST_ASSIGN_OR_RETURN(token, open_cursor_token(cursor->token(), scope_name, cursor_key_));
     }
     if (budget.exhausted()) {
       scope->set_has_more(cursor->seq() < info.head_seq || !cursor->token().empty());
@@ -434,7 +481,7 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
         next.set_collection(page.next.collection);
         next.set_key(page.next.key);
         scope->set_cursor(0);
-        scope->set_cursor_token(next.SerializeAsString());
+        scope->set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
         scope->set_has_more(true);
       } else {
         // Changes after the snapshot began follow from the log; versions make overlap harmless.
@@ -467,7 +514,7 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
         next.set_collection(keys.back().collection);
         next.set_key(keys.back().key);
         scope->set_cursor(cursor->seq());
-        scope->set_cursor_token(next.SerializeAsString());
+        scope->set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
         scope->set_has_more(true);
       } else {
         // The whole manifest was sent: the device fetches what differs, deletes what is

@@ -53,12 +53,16 @@ class ServerCore {
   // client are skipped (reported with their recorded outcome). A mutator error rejects
   // that mutation (recorded, sent back) and processing continues; kUnavailable stops the
   // push (retryable). Errors: kInvalidArgument (malformed request, out-of-order ids),
-  // kSchemaTooNew (request from a newer schema/protocol), kTooLarge.
+  // kFailedPrecondition (the first new id is not the last processed + 1, or new ids skip
+  // one: nothing is applied), kSchemaTooNew (request from a newer schema/protocol),
+  // kTooLarge.
   Result<protocol::PushResponse> push(const Principal& who, const protocol::PushRequest& request,
                                       int64_t now_ms);
 
   // Reads what the device is missing, bounded by count and bytes. Errors:
-  // kPermissionDenied (a scope the token does not grant), kInvalidArgument, kSchemaTooNew.
+  // kPermissionDenied (a scope the token does not grant), kInvalidArgument (malformed
+  // request, an empty scope name, a cursor token this server did not seal for that scope),
+  // kFailedPrecondition (a cursor ahead of the scope's head), kSchemaTooNew.
   Result<protocol::PullResponse> pull(const Principal& who, const protocol::PullRequest& request);
 
   // The scopes a principal reads, in delivery order (user scope first: it holds the
@@ -80,6 +84,10 @@ class ServerCore {
   // The contact-center platform the authoritative mutators forward intents to (set before
   // serving; must outlive the core). nullptr: every intent is accepted.
   void set_platform(Platform* platform) { platform_ = platform; }
+  // The secret that seals pull continuation tokens (engine/cursor_token.h); set before
+  // serving. SyncServer sets one derived from the bearer-token key, so servers sharing a
+  // store and a token key accept each other's tokens. Unset: an empty key (tests).
+  void set_cursor_key(std::string key) { cursor_key_ = std::move(key); }
 
   ServerStore& store() { return store_; }
   const Schema& schema() const { return schema_; }
@@ -89,7 +97,9 @@ class ServerCore {
   Result<protocol::PushResponse> push_attempt(const Principal& who,
                                               const protocol::PushRequest& request, int64_t now_ms,
                                               int attempt);
-  Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_key,
+  // `client_id` as the device sent it; `client_key` the bookkeeping key derived from it.
+  Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_id,
+                                             const std::string& client_key,
                                              const protocol::Mutation& mutation, int64_t now_ms,
                                              ServerWriteTx& tx);
 
@@ -98,6 +108,7 @@ class ServerCore {
   const MutatorRegistry& mutators_;
   ServerCoreOptions options_;
   Platform* platform_ = nullptr;
+  std::string cursor_key_;
   std::mutex listeners_mutex_;
   std::vector<CommitListener> listeners_;
 };

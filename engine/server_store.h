@@ -110,6 +110,20 @@ class ServerWriteTx {
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
   virtual Status record_outcome(const std::string& client_id, const RecordedOutcome& outcome) = 0;
 
+  // Scope locks. A store whose writers of different scopes run at once (PostgreSQL) locks a
+  // scope on its first write and holds it to commit, and takes scope locks in one fixed
+  // order: descending scope name (so "user/..." before "org/..."). A transaction that
+  // needs a scope out of that order does not wait for it: it gets kUnavailable at once
+  // if another holds it (retryable; nothing is kept), so two transactions can never wait
+  // for each other. lock_scopes takes the named scopes now (creating them, empty, if new),
+  // in that order, for a transaction that will write them in another (ServerCore declares
+  // the caller's user scope, so its org scope always comes after). A store with one writer
+  // (SQLite) has nothing to order: the default does nothing.
+  virtual Status lock_scopes(const std::vector<std::string>& scopes) {
+    (void)scopes;
+    return Status::Ok();
+  }
+
   // A nested rollback point: the server applies each mutation of a push inside one, so a
   // rejected mutation leaves no effect while the whole push commits (and syncs) once.
   // One level deep: savepoint(), then exactly one of release_savepoint() or

@@ -16,10 +16,13 @@ namespace outpost {
 // second client can switch on it; docs/protocol.md lists them with their HTTP status.
 enum class ErrorCode {
   kOk = 0,
-  kInvalidArgument,  // malformed input: bad protobuf, bad JSON, missing field
+  kInvalidArgument,  // malformed input: bad protobuf, bad JSON, missing field; on the wire
+                     // also an empty scope name, a cursor token the server did not seal
   kNotFound,         // unknown collection, mutator, key or route
   kAlreadyExists,
-  kFailedPrecondition,  // the operation does not fit the current state
+  kFailedPrecondition,  // the operation does not fit the current state; on the wire: push
+                        // ids that skip past the last processed + 1, a pull cursor ahead
+                        // of the scope's head (the device lost something; not retryable)
   kSchemaTooNew,        // data written by a newer schema than this build knows
   kCorrupt,             // a file that is not an outpost store, or is damaged
   kIo,                  // the file system or the database refused
@@ -28,7 +31,8 @@ enum class ErrorCode {
   kPermissionDenied,    // a valid token asking for something it may not have
   kTooLarge,            // a size bound was exceeded (frame, body, batch, decompressed)
   kRejected,            // a mutation the authoritative side refused (reason attached)
-  kUnavailable,         // retryable: network, server shutting down, store unreachable
+  kUnavailable,         // retryable: network, server shutting down, store unreachable,
+                        // a scope lock out of order, too many connections (Retry-After)
   kCancelled,
   kInternal,
 };

@@ -217,7 +217,7 @@ std::optional<protocol::ClientFrame> SyncClient::pipelined_pull(
   if (in_flight_ != 1 || pushing_ || in_flight_is_fetch_ || pipelined_) return std::nullopt;
   bool more = false;
   for (const auto& scope : response.scopes()) {
-    if (scope.reset()) return std::nullopt;
+    if (scope.reset() || scope.cursor() > scope.head_seq()) return std::nullopt;
     more |= scope.has_more();
   }
   if (!more || response.scopes_size() != static_cast<int>(scopes_.size())) return std::nullopt;
@@ -263,6 +263,16 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   if (!pull_bases_.empty()) {
     basis = std::move(pull_bases_.front());
     pull_bases_.pop_front();
+  }
+  // A cursor past the head the same answer reports was never issued for what this
+  // device saw: storing it would skip the changes in between. Nothing of it is applied.
+  for (const auto& scope : response.scopes()) {
+    if (scope.cursor() > scope.head_seq()) {
+      return error(ErrorCode::kInvalidArgument, "pull response: cursor " +
+                                                    std::to_string(scope.cursor()) + " of '" +
+                                                    scope.scope() + "' is ahead of its head " +
+                                                    std::to_string(scope.head_seq()));
+    }
   }
   OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response, basis ? &*basis : nullptr));
   if (report.stale) {

@@ -76,7 +76,9 @@ class SyncClient {
   // compresses the next page while the device writes this one. At most two in flight.
   std::optional<protocol::ClientFrame> pipelined_pull(const protocol::PullResponse& response);
 
-  // Applies the answer to the oldest request in flight.
+  // Applies the answer to the oldest request in flight. A pull response with a scope whose
+  // cursor is ahead of its head_seq is refused whole (kInvalidArgument, nothing applied or
+  // stored): a device never stores a cursor ahead of what it was shown.
   Status on_push_response(const protocol::PushResponse& response);
   Status on_pull_response(const protocol::PullResponse& response);
   // The request in flight failed (network, server error): it will be sent again.

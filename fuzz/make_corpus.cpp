@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cursor_token.h"
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
 #include "fuzz/fuzz_support.h"
@@ -123,7 +124,8 @@ protocol::PullRequest resuming_pull() {
   token.set_priority(1);
   token.set_collection("user_setting");
   token.set_key("setting-1");
-  pull.mutable_cursors(0)->set_token(token.SerializeAsString());
+  // Sealed as fuzz::server_core() seals (its cursor key is empty).
+  pull.mutable_cursors(0)->set_token(outpost::seal_cursor_token(token, "user/acme/alice", ""));
   pull.mutable_cursors(1)->set_seq(2);
   return pull;
 }

@@ -3,9 +3,10 @@
 //   byte 0 % 3 == 0: rest is a serialized PushRequest (the corpus holds one per mutator);
 //                 1: rest is a serialized PullRequest;
 //                 2: a FuzzedDataProvider builds a push (known and unknown mutators, fuzzed
-//                    args, ids, versions) and then a pull (granted, foreign and duplicate
-//                    scopes, fuzzed seqs, forged cursor tokens with unknown collections,
-//                    fetches, limits).
+//                    args, ids that follow on or skip, versions) and then a pull (granted,
+//                    foreign and duplicate scopes, fuzzed seqs, cursor tokens sealed with
+//                    the core's key naming unknown collections, forged ones, fetches,
+//                    limits).
 // Contract: no crash, UB or escaping exception; only the documented error codes; a push
 // answers each mutation at most once; a pull stays within its change budget.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cursor_token.h"
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
 #include "fuzz/fuzz_support.h"
@@ -33,7 +35,9 @@ namespace protocol = outpost::protocol;
 void push(const protocol::PushRequest& request) {
   auto response = outpost::fuzz::server_core().push(outpost::fuzz::principal(), request, kNowMs);
   check_code(response.status(),
-             {ErrorCode::kInvalidArgument, ErrorCode::kSchemaTooNew, ErrorCode::kTooLarge}, "push");
+             {ErrorCode::kInvalidArgument, ErrorCode::kFailedPrecondition, ErrorCode::kSchemaTooNew,
+              ErrorCode::kTooLarge},
+             "push");
   if (!response.ok()) return;
   check(response->results_size() <= request.mutations_size(),
         "push answered more mutations than it was sent");
@@ -42,8 +46,8 @@ void push(const protocol::PushRequest& request) {
 void pull(const protocol::PullRequest& request) {
   auto response = outpost::fuzz::server_core().pull(outpost::fuzz::principal(), request);
   check_code(response.status(),
-             {ErrorCode::kInvalidArgument, ErrorCode::kPermissionDenied, ErrorCode::kSchemaTooNew,
-              ErrorCode::kTooLarge},
+             {ErrorCode::kInvalidArgument, ErrorCode::kFailedPrecondition,
+              ErrorCode::kPermissionDenied, ErrorCode::kSchemaTooNew, ErrorCode::kTooLarge},
              "pull");
   if (!response.ok()) return;
   size_t changes = 0;
@@ -87,7 +91,13 @@ void structured(FuzzedDataProvider& input) {
   request.set_schema_version(input.ConsumeBool() ? schema : input.ConsumeIntegral<uint32_t>());
   request.set_protocol_version(input.ConsumeBool() ? protocol::VERSION_CURRENT
                                                    : input.ConsumeIntegral<uint32_t>());
+  // Ids that follow on from the client's last one reach the mutators; others are refused.
   uint64_t id = input.ConsumeIntegralInRange<uint64_t>(0, 1'000'000);
+  if (input.ConsumeBool()) {
+    auto last = outpost::fuzz::server_core().store().last_mutation_id(
+        "acme/alice/" + request.client_id());  // ServerCore's key: tenant/user/client
+    if (last.ok()) id = *last;
+  }
   int count = input.ConsumeIntegralInRange<int>(0, 8);
   for (int i = 0; i < count; ++i) {
     protocol::Mutation* mutation = request.add_mutations();
@@ -121,7 +131,11 @@ void structured(FuzzedDataProvider& input) {
         token.set_priority(input.ConsumeIntegral<int32_t>());
         token.set_collection(pick_collection(input));
         token.set_key(input.ConsumeRandomLengthString(32));
-        cursor->set_token(token.SerializeAsString());
+        // Sealed as the core seals (its key is empty here), so the token's fields are
+        // reached; the default case below covers tokens that do not verify.
+        cursor->set_token(input.ConsumeBool()
+                              ? outpost::seal_cursor_token(token, cursor->scope(), "")
+                              : token.SerializeAsString());
         break;
       }
       default:

@@ -34,6 +34,17 @@ inline constexpr size_t kMaxQueuedFramesPerConnection = 256;
 // otherwise let one reader that never reads hold a gigabyte. Room for four full batches;
 // a single message larger than this is still queued when it is the only one.
 inline constexpr size_t kMaxQueuedBytesPerConnection = 16 * kMiB;
+// Open connections per server process, HTTP and WebSocket together. One accepted past
+// this is answered 503 "unavailable" with Retry-After and closed, before its request is
+// read. The process's descriptor limit must be above it.
+inline constexpr size_t kMaxConnections = 10000;
+// The Retry-After (seconds) of that refusal; devices back off at least this long.
+inline constexpr int kConnectionRefusalRetryAfterSeconds = 1;
+// The device's compressed frames waiting to be written on its stream. It sends one
+// request at a time (two with a pipelined pull), so this is a guard: past it the device
+// drops the connection ("unavailable") and reconnects with backoff. A single frame larger
+// than this is still sent when it is the only one.
+inline constexpr size_t kMaxQueuedBytesToServer = 16 * kMiB;
 // log2 of the zstd window of a per-connection streaming context (64 KiB of history).
 // Both sides hold one compressor and one decompressor per connection, so this bounds the
 // memory of an idle connection; a peer whose frames ask for a larger window is refused.
@@ -72,6 +83,7 @@ static_assert(kMaxFrame <= kMaxDecompressedFrame);
 // A full batch must fit in one frame even when it does not compress at all.
 static_assert(kMaxBatchBytes <= kMaxFrame);
 static_assert(4 * kMaxBatchBytes <= kMaxQueuedBytesPerConnection);
+static_assert(kMaxFrame <= kMaxQueuedBytesToServer);
 static_assert(kHandshakeTimeoutSeconds < kIdleTimeoutSeconds);
 
 }  // namespace outpost::limits

@@ -299,6 +299,13 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
       fail(compressed.status().with_context("compressing a frame"), true);
       return;
     }
+    // Bounded by name (limits::kMaxQueuedBytesToServer); one request at a time keeps it far
+    // below, so reaching it means the server stopped reading: reconnect with backoff.
+    if (!queue_.empty() && queued_bytes_ + compressed->size() > limits::kMaxQueuedBytesToServer) {
+      fail(error(ErrorCode::kUnavailable, "send queue full: the server is not reading"), true);
+      return;
+    }
+    queued_bytes_ += compressed->size();
     queue_.push_back(std::move(compressed).value());
     if (open_ && !writing_) write_next();
   }
@@ -413,6 +420,7 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     if (finished_) return;
     if (ec) return fail(from_beast(ec, "writing the stream"), true);
+    queued_bytes_ -= queue_.front().size();
     queue_.pop_front();
     if (!queue_.empty()) write_next();
   }
@@ -446,6 +454,7 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
   StreamCompressor compressor_;
   StreamDecompressor decompressor_;
   std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;  // of queue_
   bool handshaking_ = false;
   bool open_ = false;
   bool writing_ = false;

@@ -50,6 +50,8 @@ constexpr size_t kKeptReadBuffer = 64 * limits::kKiB;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 // stop(): after the grace period, cut connections and wait this long for them to go.
 constexpr auto kForceCloseWait = std::chrono::seconds(2);
+// What the cursor-token key is derived for (TokenAuthority::derive_key).
+constexpr std::string_view kCursorKeyPurpose = "outpost cursor tokens v1";
 
 using Request = http_api::HttpRequest;
 using Response = http_api::HttpResponse;
@@ -530,13 +532,18 @@ class WsSession final : public Session {
 
 class HttpSession final : public Session {
  public:
-  HttpSession(Context& context, tcp::socket&& socket)
-      : Session(context), stream_(std::move(socket)), strand_(stream_.get_executor()) {}
+  // `over_capacity`: accepted past max_connections; answered 503 at once, then closed.
+  HttpSession(Context& context, tcp::socket&& socket, bool over_capacity = false)
+      : Session(context),
+        stream_(std::move(socket)),
+        strand_(stream_.get_executor()),
+        over_capacity_(over_capacity) {}
 
   void start() {
     bool running = register_self();
     net::dispatch(strand_, [self = self_ptr(), running] {
       if (!running) return self->close_now();
+      if (self->over_capacity_) return self->refuse_over_capacity();
       self->do_read();
     });
   }
@@ -605,6 +612,20 @@ class HttpSession final : public Session {
     Response response =
         http_api::handle_request(request, context_.core, context_.tokens, context_.now_ms());
     reply(std::move(response), !request.keep_alive());
+  }
+
+  // Before reading anything: the answer is the same for every request and every upgrade,
+  // and reading first would let a silent peer hold the descriptor for the handshake time.
+  // The lingering close then reads what the peer sends, so it gets this response.
+  void refuse_over_capacity() {
+    Response response = error_response(
+        error(ErrorCode::kUnavailable, "too many connections (" +
+                                           std::to_string(context_.options.max_connections) +
+                                           "); retry later"),
+        11);
+    response.set(http::field::retry_after,
+                 std::to_string(limits::kConnectionRefusalRetryAfterSeconds));
+    reply(std::move(response), true);
   }
 
   void upgrade() {
@@ -687,6 +708,7 @@ class HttpSession final : public Session {
   State state_ = State::kReading;
   bool first_request_ = true;
   bool stop_requested_ = false;
+  const bool over_capacity_;
 };
 
 }  // namespace
@@ -716,7 +738,10 @@ struct SyncServer::Impl {
     if (context.stopping) return;
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<HttpSession>(context, std::move(socket))->start();
+    // Past the cap a connection still costs a descriptor for the linger time, but no
+    // parsing, token check or store work.
+    const bool over_capacity = context.registry->size() >= context.options.max_connections;
+    std::make_shared<HttpSession>(context, std::move(socket), over_capacity)->start();
     do_accept();
   }
 
@@ -747,6 +772,8 @@ struct SyncServer::Impl {
 
 SyncServer::SyncServer(ServerCore& core, const TokenAuthority& tokens, SyncServerOptions options)
     : impl_(std::make_unique<Impl>(core, tokens, std::move(options))) {
+  // Continuation tokens are sealed with a key only servers holding this token key share.
+  core.set_cursor_key(tokens.derive_key(kCursorKeyPurpose));
   core.add_commit_listener([registry = impl_->context.registry](
                                const std::vector<CommittedHead>& heads) { registry->poke(heads); });
 }

@@ -44,6 +44,9 @@ struct SyncServerOptions {
   double frame_burst = kDefaultFrameBurst;
   size_t max_queued_frames = limits::kMaxQueuedFramesPerConnection;
   size_t max_queued_bytes = limits::kMaxQueuedBytesPerConnection;
+  // Open connections (HTTP and WebSocket). One accepted past it is answered 503
+  // unavailable with Retry-After and closed (docs/protocol.md §8).
+  size_t max_connections = limits::kMaxConnections;
   int shutdown_grace_ms = kDefaultShutdownGraceMs;
   // From TCP accept to the first complete HTTP request; the WebSocket upgrade response and
   // the close handshake. Tests shorten it; servers keep the default.
@@ -57,6 +60,7 @@ struct SyncServerOptions {
 
 class SyncServer {
  public:
+  // Sets core's cursor key (ServerCore::set_cursor_key) from a key derived from `tokens`.
   SyncServer(ServerCore& core, const TokenAuthority& tokens, SyncServerOptions options = {});
   // Stops the server if it is running.
   ~SyncServer();

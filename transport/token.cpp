@@ -99,6 +99,12 @@ Result<std::string> TokenAuthority::issue(const protocol::TokenClaims& claims) c
   return token;
 }
 
+std::string TokenAuthority::derive_key(std::string_view purpose) const {
+  std::optional<Mac> mac = sign(key_, purpose);
+  if (!mac) return "";
+  return std::string(reinterpret_cast<const char*>(mac->data()), kMacBytes);
+}
+
 Result<protocol::TokenClaims> TokenAuthority::verify(std::string_view token, int64_t now_ms) const {
   if (key_.size() < kMinKeyBytes) return key_too_short();
   if (token.empty() || token.size() > limits::kMaxTokenLength) return malformed();

@@ -44,6 +44,11 @@ class TokenAuthority {
   // kFailedPrecondition for a key shorter than kMinKeyBytes.
   Result<protocol::TokenClaims> verify(std::string_view token, int64_t now_ms) const;
 
+  // A secret for another use of this server's key (HMAC-SHA256(key, purpose), 32 bytes),
+  // so one key file serves several purposes without one MAC standing in for another.
+  // "" when HMAC fails (callers then seal with an empty key; nothing verifies across).
+  std::string derive_key(std::string_view purpose) const;
+
  private:
   std::string key_;
 };

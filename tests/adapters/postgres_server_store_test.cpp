@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
 #include "engine/server_core.h"
+#include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "tests/support/pg_test.h"
 
@@ -92,8 +94,10 @@ TEST(PostgresServerStore, WritersInSeveralProcessesKeepEveryScopeGapFreeAndOrder
                   ++failed;
                   break;
                 }
-                auto a = (*tx)->put("org/t1", "contacts", key, 0, "a" + key);
+                // In the store's lock order (user scope first): writers wait, never fail.
                 auto b = (*tx)->put("user/t1/u1", "drafts", key, 0, "b" + key);
+                auto a = b.ok() ? (*tx)->put("org/t1", "contacts", key, 0, "a" + key)
+                                : Result<uint64_t>(b.status());
                 auto heads =
                     a.ok() && b.ok()
                         ? (*tx)->commit()
@@ -103,7 +107,7 @@ TEST(PostgresServerStore, WritersInSeveralProcessesKeepEveryScopeGapFreeAndOrder
                   previous_a = *a;
                   break;
                 }
-                // Deadlocks between the two scopes' locks are retryable, and retried.
+                // A lost connection or lock timeout is retryable, and retried.
                 if (heads.status().code() != ErrorCode::kUnavailable || attempt > 20) {
                   ++failed;
                   break;
@@ -207,6 +211,81 @@ TEST(PostgresServerStore, TheSamePushThroughTwoStoresAtOnceIsAppliedOnce) {
   }
   ASSERT_EQ(writes.size(), static_cast<size_t>(kMutations));
   for (const auto& [key, count] : writes) EXPECT_EQ(count, kRounds) << key;
+}
+
+// Two pushes of one user from two devices, one writing its user scope then its org scope,
+// the other the org scope then the user scope, each waiting (briefly) for the other to hold
+// its first scope: locks taken in the order the mutators touch them deadlock (PostgreSQL
+// aborts one after deadlock_timeout). Taken in the store's one fixed order, one push waits
+// for the other and both apply.
+TEST(PostgresServerStore, PushesTouchingTwoScopesInOppositeOrdersBothApply) {
+  pg_test::TestDatabase db;
+  auto store = open_store(db.url());
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool user_first_holds_user = false;
+  bool org_first_holds_org = false;
+  auto wait_for = [&](bool& flag) {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, 1500ms, [&] { return flag; });
+  };
+  auto raise = [&](bool& flag) {
+    std::lock_guard lock(mutex);
+    flag = true;
+    changed.notify_all();
+  };
+  auto setting = [](const std::string& name) {
+    domain::UserSetting record;
+    record.set_name(name);
+    return record;
+  };
+  auto org_setting = [](const std::string& name) {
+    domain::OrgSetting record;
+    record.set_name(name);
+    return record;
+  };
+  MutatorRegistry mutators;
+  ASSERT_TRUE(mutators
+                  .add<mutations::SetUserSetting>(
+                      "user_then_org",
+                      [&](MutationContext& ctx, const mutations::SetUserSetting& args) -> Status {
+                        OUTPOST_RETURN_IF_ERROR(ctx.put(setting(args.name())));
+                        raise(user_first_holds_user);
+                        wait_for(org_first_holds_org);
+                        return ctx.put(org_setting(args.name()));
+                      })
+                  .ok());
+  ASSERT_TRUE(mutators
+                  .add<mutations::SetUserSetting>(
+                      "org_then_user",
+                      [&](MutationContext& ctx, const mutations::SetUserSetting& args) -> Status {
+                        wait_for(user_first_holds_user);
+                        OUTPOST_RETURN_IF_ERROR(ctx.put(org_setting(args.name())));
+                        raise(org_first_holds_org);
+                        return ctx.put(setting(args.name()));
+                      })
+                  .ok());
+  ServerCore core(*store, Schema::domain(), mutators);
+  const Principal phone{"t1", "u1", "phone"};
+  const Principal tablet{"t1", "u1", "tablet"};
+  protocol::PushRequest first = settings_push("phone", 1, 1);
+  first.mutable_mutations(0)->set_name("user_then_org");
+  protocol::PushRequest second = settings_push("tablet", 1, 1);
+  second.mutable_mutations(0)->set_name("org_then_user");
+  Result<protocol::PushResponse> a = error(ErrorCode::kInternal, "not run");
+  Result<protocol::PushResponse> b = error(ErrorCode::kInternal, "not run");
+  std::thread ta([&] { a = core.push(phone, first, 2000); });
+  std::thread tb([&] { b = core.push(tablet, second, 2000); });
+  ta.join();
+  tb.join();
+  for (auto* response : {&a, &b}) {
+    ASSERT_TRUE(response->ok()) << response->status().to_string();
+    ASSERT_EQ((*response)->results_size(), 1);
+    EXPECT_EQ((*response)->results(0).outcome(), protocol::MutationResult::APPLIED)
+        << (*response)->results(0).reason();
+  }
+  EXPECT_EQ(take(store->scope_info("user/t1/u1")).head_seq, 2u);
+  EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 2u);
 }
 
 TEST(PostgresServerStore, ANewerStoreFormatIsRefusedAndLeftUntouched) {

@@ -247,6 +247,40 @@ TEST_F(Records, FavouritesAreAddWins) {
             ErrorCode::kInvalidArgument);
 }
 
+TEST_F(Records, FavouriteAddedAndRemovedOfflineStaysRemoved) {
+  // The removal names the add it saw by the token the device gave it; the server must give
+  // the add the same token, or it keeps the favourite (issue 12, part 2).
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  TestDevice& tablet = world_.device("tablet", "acme", "agent-1");
+  m::SetFavourite add;
+  add.set_kind(d::FAVOURITE_CONTACT);
+  add.set_target_id("contact-7");
+  add.set_favourite(true);
+  m::SetFavourite remove = add;
+  remove.set_favourite(false);
+  phone.mutate("set_favourite", add, world_.now_ms);
+  phone.mutate("set_favourite", remove, world_.now_ms);
+  world_.sync(phone);
+  world_.sync(tablet);
+  EXPECT_FALSE(world_.server_get<d::Favourite>("user/acme/agent-1", "2:contact-7").has_value());
+  EXPECT_FALSE(phone.get<d::Favourite>("2:contact-7").has_value());
+  EXPECT_FALSE(tablet.get<d::Favourite>("2:contact-7").has_value());
+  world_.expect_converged(phone);
+  world_.expect_converged(tablet);
+  // The online control: the add synced before the removal.
+  phone.mutate("set_favourite", add, world_.now_ms);
+  world_.sync(phone);
+  auto on_server = world_.server_get<d::Favourite>("user/acme/agent-1", "2:contact-7");
+  ASSERT_TRUE(on_server.has_value());
+  EXPECT_EQ(on_server->added_token(), phone.replica->client_id() + ":3")
+      << "the server names the add as the device did: <client id>:<mutation id>";
+  phone.mutate("set_favourite", remove, world_.now_ms);
+  world_.sync(phone);
+  world_.sync(tablet);
+  EXPECT_FALSE(world_.server_get<d::Favourite>("user/acme/agent-1", "2:contact-7").has_value());
+  EXPECT_FALSE(tablet.get<d::Favourite>("2:contact-7").has_value());
+}
+
 TEST_F(Records, QueuesAndDeviceSettings) {
   d::Queue queue;
   queue.set_id("queue-1");

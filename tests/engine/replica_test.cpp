@@ -33,7 +33,8 @@ class ReplicaTest : public ::testing::Test {
     replica_ = std::move(opened).value();
   }
 
-  // Applies a complete pull response with the given changes for the user scope.
+  // Applies a pull response with the given changes for the user scope (and nothing new in
+  // the org scope: a response names every scope the device follows).
   ApplyReport pull(std::vector<protocol::Change> changes, uint64_t cursor,
                    uint64_t last_mutation_id = 0, bool has_more = false) {
     protocol::PullResponse response;
@@ -42,6 +43,7 @@ class ReplicaTest : public ::testing::Test {
     for (auto& change : changes) *scope->add_changes() = change;
     scope->set_cursor(cursor);
     scope->set_has_more(has_more);
+    response.add_scopes()->set_scope("org/acme");
     response.set_last_mutation_id(last_mutation_id);
     auto report = replica_->apply(response);
     EXPECT_TRUE(report.ok()) << report.status().to_string();
@@ -140,9 +142,10 @@ TEST_F(ReplicaTest, ServerChangesAreAppliedOnlyWhenNewer) {
   EXPECT_FALSE(replica_->get<d::Voicemail>("vm1")->has_value());
   auto cursors = replica_->cursors();
   ASSERT_TRUE(cursors.ok());
-  ASSERT_EQ(cursors->size(), 1u);
-  EXPECT_EQ((*cursors)[0].scope, "user/acme/agent1");
-  EXPECT_EQ((*cursors)[0].seq, 9u);
+  ASSERT_EQ(cursors->size(), 2u);
+  for (const ScopeCursor& cursor : *cursors) {
+    EXPECT_EQ(cursor.seq, cursor.scope == "user/acme/agent1" ? 9u : 0u) << cursor.scope;
+  }
 }
 
 TEST_F(ReplicaTest, PendingMutationsAreRebasedOnNewServerState) {

@@ -371,6 +371,74 @@ TEST_F(SyncConvergence, MutationsAfterAPushTheServerStoppedEarlyAreSentAgain) {
   core_->set_platform(nullptr);
 }
 
+TEST_F(SyncConvergence, ADeviceNeverStoresACursorAheadOfTheHeadItWasShown) {
+  seed("user/acme/ann", voicemail("vm-1"));
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  auto before = phone.replica->cursors();
+  ASSERT_TRUE(before.ok());
+  seed("user/acme/ann", voicemail("vm-2"));
+  phone.client->on_connected();
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && frame->has_value() && (*frame)->has_pull());
+  auto response = core_->pull(phone.who, (*frame)->pull());
+  ASSERT_TRUE(response.ok()) << response.status().to_string();
+  // A response (a faulty or hostile server) whose cursor is past the head it reports.
+  protocol::PullResponse ahead = *response;
+  for (auto& scope : *ahead.mutable_scopes()) scope.set_cursor(scope.head_seq() + 5);
+  Status applied = phone.client->on_pull_response(ahead);
+  EXPECT_EQ(applied.code(), ErrorCode::kInvalidArgument) << applied.to_string();
+  auto after = phone.replica->cursors();
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ((*after)[i].scope, (*before)[i].scope);
+    EXPECT_EQ((*after)[i].seq, (*before)[i].seq) << (*after)[i].scope;
+  }
+  EXPECT_FALSE(phone.replica->get<d::Voicemail>("vm-2")->has_value()) << "nothing applied";
+  // The device asks again and converges.
+  phone.client->on_request_failed();
+  sync(phone);
+  expect_converged(phone);
+}
+
+TEST_F(SyncConvergence, AResponseMissingAScopeTheDeviceFollowsConfirmsNothing) {
+  Device& phone = device("phone", "acme", "ann");
+  sync(phone);
+  m::SetUserSetting theme;
+  theme.set_name("theme");
+  theme.set_value("dark");
+  ASSERT_TRUE(phone.replica->mutate("set_user_setting", theme, 1).ok());
+  auto frame = phone.client->next_request();
+  ASSERT_TRUE(frame.ok() && frame->has_value() && (*frame)->has_push());
+  auto pushed = core_->push(phone.who, (*frame)->push(), now_ms_);
+  ASSERT_TRUE(pushed.ok()) << pushed.status().to_string();
+  ASSERT_TRUE(phone.client->on_push_response(*pushed).ok());
+  // A pull of the user scope alone: complete for that scope, silent about the org scope,
+  // where a mutation's effects may also be.
+  protocol::PullRequest only_user;
+  only_user.set_client_id(phone.replica->client_id());
+  only_user.set_schema_version(Schema::domain().version());
+  only_user.set_protocol_version(protocol::VERSION_CURRENT);
+  auto cursors = phone.replica->cursors();
+  ASSERT_TRUE(cursors.ok());
+  for (const auto& cursor : *cursors) {
+    if (cursor.scope != phone.who.user_scope()) continue;
+    only_user.add_cursors()->set_scope(cursor.scope);
+    only_user.mutable_cursors(0)->set_seq(cursor.seq);
+  }
+  ASSERT_EQ(only_user.cursors_size(), 1);
+  auto response = core_->pull(phone.who, only_user);
+  ASSERT_TRUE(response.ok()) << response.status().to_string();
+  ASSERT_EQ(response->last_mutation_id(), 1u);
+  ASSERT_FALSE(response->scopes(0).has_more());
+  ASSERT_TRUE(phone.replica->apply(*response).ok());
+  EXPECT_EQ(phone.replica->pending()->size(), 1u) << "confirmed only by a response for every scope";
+  phone.client->on_connected();
+  sync(phone);
+  expect_converged(phone);
+}
+
 TEST_F(SyncConvergence, AKillMidPullResumesWithoutGapOrDuplicate) {
   for (int i = 0; i < 500; ++i) seed("user/acme/ann", voicemail("vm" + std::to_string(i)));
   Device& phone = device("phone", "acme", "ann");

@@ -1,0 +1,28 @@
+// Continuation tokens of a pull (where a snapshot or a reset manifest goes on), sealed by
+// the server so that a device can only send back a position the server issued for that
+// scope: serialized protocol::CursorToken || HMAC-SHA256(key, scope || 0x00 || token).
+// The device stores and echoes the bytes; only ServerCore seals and opens them.
+// Thread rules: pure functions, safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+// The sealed bytes of `token` for `scope` under `key` (any length; servers sharing a store
+// must share it).
+std::string seal_cursor_token(const protocol::CursorToken& token, std::string_view scope,
+                              std::string_view key);
+
+// The token inside `sealed`, if `key` sealed it for `scope`. The MAC is checked (in
+// constant time) before the token is parsed. Errors: kInvalidArgument "cursor token for
+// '<scope>' was not issued by this server" (too short, forged, changed, another scope or
+// key, or a token that does not parse); kInternal when HMAC-SHA256 itself fails.
+Result<protocol::CursorToken> open_cursor_token(std::string_view sealed, std::string_view scope,
+                                                std::string_view key);
+
+}  // namespace outpost
