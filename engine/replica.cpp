@@ -1189,8 +1189,7 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
         // Complete only if it covers every scope this replica follows: a mutation's effects
         // may be in either, so a response silent about one has not delivered them all.
         if (!tenant_.empty()) {
-          for (const std::string& followed :
-               {"user/" + tenant_ + "/" + user_, "org/" + tenant_}) {
+          for (const std::string& followed : {"user/" + tenant_ + "/" + user_, "org/" + tenant_}) {
             complete &= std::any_of(response.scopes().begin(), response.scopes().end(),
                                     [&](const auto& scope) { return scope.scope() == followed; });
           }
