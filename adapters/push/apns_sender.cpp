@@ -58,12 +58,28 @@ std::vector<size_t> ApnsSender::round(const std::vector<PushMessage>& batch,
       continue;
     }
     req->headers.push_back("authorization: bearer " + token_);
-    if (!m.id.empty()) req->headers.push_back("apns-id: " + m.id);
     requests.push_back(std::move(req).value());
     sent.push_back(i);
   }
   if (requests.empty()) return rejected;
-  auto responses = http_->perform(requests);
+  std::vector<HttpResponse> responses;
+  if (requests.size() > 1 && warm_connections_ != http_->connections_opened()) {
+    // No connection with an accepted token yet: one stream first, then the rest.
+    std::vector<HttpRequest> first(std::make_move_iterator(requests.begin()),
+                                   std::make_move_iterator(requests.begin() + 1));
+    responses = http_->perform(first);
+    std::vector<HttpRequest> rest(std::make_move_iterator(requests.begin() + 1),
+                                  std::make_move_iterator(requests.end()));
+    if (responses[0].status != 0 && responses[0].status != 403) {
+      warm_connections_ = http_->connections_opened();
+    }
+    for (auto& r : http_->perform(rest)) responses.push_back(std::move(r));
+  } else {
+    responses = http_->perform(requests);
+    if (!responses.empty() && responses[0].status != 0 && responses[0].status != 403) {
+      warm_connections_ = http_->connections_opened();
+    }
+  }
   for (size_t k = 0; k < sent.size(); ++k) {
     MappedAnswer mapped = map_apns_answer(responses[k]);
     count_answer(responses[k], mapped, counters_);

@@ -53,6 +53,9 @@ class ApnsSender : public PushSender {
   std::unique_ptr<Http2Client> http_;
   std::string token_;
   std::int64_t token_iat_ms_ = 0;
+  // APNs allows one stream on a new connection until a provider token is accepted: the
+  // first request on a connection goes alone. The connection count when that happened.
+  long warm_connections_ = -1;
   SenderCounters counters_;
 };
 
