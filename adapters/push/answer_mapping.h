@@ -14,7 +14,8 @@ struct MappedAnswer {
 
 MappedAnswer map_apns_answer(const HttpResponse& response);
 MappedAnswer map_fcm_answer(const HttpResponse& response);
-// Counts one answer (after the refresh-once decision: `final` is the result kept).
+// Counts one HTTP answer in the sender's counters (a provider-token rejection is counted as
+// such, not as a failure: the sender decides after its one refresh).
 void count_answer(const HttpResponse& response, const MappedAnswer& mapped,
                   SenderCounters& counters);
 // Retry-After in seconds (delta-seconds form) as milliseconds; -1 when absent or a date.
