@@ -273,7 +273,9 @@ std::vector<Action> PushPolicy::poll(Millis now) {
     const bool wake_next = !wake_due_.empty() && wake_due_.begin()->first <= now;
     if (!user_next && !wake_next) break;
     if (user_next && (!wake_next || user_due_.begin()->first <= wake_due_.begin()->first)) {
-      fire_inactivity(user_due_.begin()->second, now);
+      // A copy: firing moves the user to its next stage, erasing the node the id lives in.
+      const std::string user_id = user_due_.begin()->second;
+      fire_inactivity(user_id, now);
       continue;
     }
     auto [due, id] = *wake_due_.begin();
