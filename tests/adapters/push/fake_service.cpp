@@ -23,7 +23,7 @@ FakeService::FakeService(const std::string& kind) {
   char tmpl[] = "/tmp/outpost-fake-push-XXXXXX";
   dir_ = mkdtemp(tmpl);
   log_ = dir_ + "/fake.log";
-  process_ = std::make_unique<outpost::testing::Process>(
+  process_ = std::make_unique<outpost::support::Process>(
       std::vector<std::string>{"/usr/bin/python3", OUTPOST_FAKE_PUSH_SCRIPT, kind, dir_ + "/files"},
       log_);
   if (!process_->wait_for_output("\"ready\"", std::chrono::seconds(60))) return;

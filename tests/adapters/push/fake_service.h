@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "tests/apps/process.h"
+#include "support/process.h"
 
 namespace outpost::push::testing {
 
@@ -33,7 +33,7 @@ class FakeService {
   std::string control(const std::string& method, const std::string& path, const std::string& body);
   std::string dir_;
   std::string log_;
-  std::unique_ptr<outpost::testing::Process> process_;
+  std::unique_ptr<outpost::support::Process> process_;
   boost::json::value ready_;
 };
 
