@@ -49,6 +49,8 @@ class ReplicaSharedFile : public ::testing::Test {
     scope->set_scope(kScope);
     for (const auto& change : changes) *scope->add_changes() = change;
     scope->set_cursor(cursor);
+    // Both followed scopes: only a complete response confirms mutations (decision 008).
+    response.add_scopes()->set_scope("org/acme");
     response.set_last_mutation_id(last_mutation_id);
     auto report = replica.apply(response);
     ASSERT_TRUE(report.ok()) << report.status().to_string();
