@@ -44,9 +44,9 @@ std::string seal_cursor_token(const protocol::CursorToken& token, std::string_vi
 
 Result<protocol::CursorToken> open_cursor_token(std::string_view sealed, std::string_view scope,
                                                 std::string_view key) {
-  const Status not_issued =
-      error(ErrorCode::kInvalidArgument,
-            "cursor token for '" + std::string(scope) + "' was not issued by this server");
+  const Status not_issued = error(ErrorCode::kInvalidArgument,
+                                  cursor_not_issued(scope) + ": cursor token for '" +
+                                      std::string(scope) + "' was not issued by this server");
   if (sealed.size() < kMacBytes) return not_issued;
   std::string_view token = sealed.substr(0, sealed.size() - kMacBytes);
   std::optional<Mac> expected = mac_of(key, scope, token);
@@ -57,6 +57,14 @@ Result<protocol::CursorToken> open_cursor_token(std::string_view sealed, std::st
   protocol::CursorToken parsed;
   if (!parsed.ParseFromArray(token.data(), static_cast<int>(token.size()))) return not_issued;
   return parsed;
+}
+
+std::string cursor_not_issued(std::string_view scope) {
+  return "cursor_not_issued('" + std::string(scope) + "')";
+}
+
+bool names_cursor_not_issued(std::string_view message, std::string_view scope) {
+  return message.find(cursor_not_issued(scope)) != std::string_view::npos;
 }
 
 }  // namespace outpost

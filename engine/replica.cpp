@@ -872,6 +872,12 @@ Result<std::vector<ScopeCursor>> Replica::cursors() {
 
 namespace {
 
+// Whether `collection` belongs to scopes like `scope` ("org/..." or "user/...").
+bool collection_in_scope(const Collection& collection, const std::string& scope) {
+  const bool org = scope.rfind("org/", 0) == 0;
+  return collection.scope == (org ? SCOPE_ORG : SCOPE_USER);
+}
+
 // The apply/rebase steps, run inside one transaction of a Replica::Impl.
 class ApplyRun {
  public:
@@ -1044,6 +1050,69 @@ class ApplyRun {
     if (removed > 0) outbox_changed = true;
   }
 
+  // `_reset.complete` of a scope that restarted from scratch (restart_scope) and waits for
+  // its snapshot to complete; 0 and 1 are a compaction reset's manifest states.
+  static constexpr int kRestarting = 2;
+
+  // Every row of `scope` loses its server version (0: older than anything the server
+  // sends) and the cursor starts over; finish_restart() removes what the snapshot lacked.
+  void restart(const std::string& scope) {
+    for (const auto& collection : schema_.collections()) {
+      if (!collection_in_scope(*collection, scope)) continue;
+      impl_.db.exec("UPDATE " + table_name(*collection) + " SET _version = 0");
+      SQLite::Statement shadow(impl_.db, "UPDATE _shadow SET version = 0 WHERE collection = ?");
+      shadow.bind(1, collection->name);
+      shadow.exec();
+    }
+    SQLite::Statement clear(impl_.db, "DELETE FROM _manifest WHERE scope = ?");
+    clear.bind(1, scope);
+    clear.exec();
+    SQLite::Statement state(impl_.db,
+                            "INSERT OR REPLACE INTO _reset (scope, target_seq, complete) "
+                            "VALUES (?, 0, ?)");
+    state.bind(1, scope);
+    state.bind(2, kRestarting);
+    state.exec();
+    set_cursor(scope, 0, "");
+  }
+
+  // After the restart's snapshot: rows it did not deliver (still version 0) are gone on
+  // the server. Rows with pending local changes keep their local state; their parked
+  // server version becomes "absent" and the rebase decides.
+  void finish_restart(const std::string& scope) {
+    SQLite::Statement state(impl_.db, "SELECT 1 FROM _reset WHERE scope = ? AND complete = ?");
+    state.bind(1, scope);
+    state.bind(2, kRestarting);
+    const bool restarting = state.executeStep();
+    state.reset();
+    if (!restarting) return;
+    for (const auto& collection : schema_.collections()) {
+      if (!collection_in_scope(*collection, scope)) continue;
+      const std::string table = table_name(*collection);
+      const std::string key = collection->key_field->name();
+      std::vector<std::string> gone;
+      SQLite::Statement select(impl_.db, "SELECT " + key + " FROM " + table +
+                                             " WHERE _version = 0 AND " + key +
+                                             " NOT IN (SELECT key FROM _shadow WHERE "
+                                             "collection = ?)");
+      select.bind(1, collection->name);
+      while (select.executeStep()) gone.push_back(select.getColumn(0).getString());
+      for (const std::string& k : gone) {
+        impl_.table(*collection).remove(k);
+        impl_.pending_changes.add(collection->name, k);
+        ++report.changes_applied;
+      }
+      SQLite::Statement park(impl_.db,
+                             "UPDATE _shadow SET present = 0 WHERE collection = ? AND "
+                             "present = 1 AND version = 0");
+      park.bind(1, collection->name);
+      if (park.exec() > 0) touched_shadow_ = true;
+    }
+    SQLite::Statement clear(impl_.db, "DELETE FROM _reset WHERE scope = ?");
+    clear.bind(1, scope);
+    clear.exec();
+  }
+
   // Server versions parked in the shadow changed outside apply_change (a reset).
   void mark_shadow_touched() { touched_shadow_ = true; }
 
@@ -1184,6 +1253,11 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
             continue;
           }
           run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
+          // The end of a restart's snapshot: a cursor without a token that is a real
+          // position (not a scope the page budget skipped before the snapshot began).
+          if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
+            run.finish_restart(scope.scope());
+          }
           complete &= !scope.has_more();
         }
         // Complete only if it covers every scope this replica follows: a mutation's effects
@@ -1351,15 +1425,6 @@ Status Replica::hand_off_checkpoints(std::function<void()> request, int request_
 }  // namespace outpost
 
 namespace outpost {
-namespace {
-
-bool collection_in_scope(const Collection& collection, const std::string& scope) {
-  const bool org = scope.rfind("org/", 0) == 0;
-  return collection.scope == (org ? SCOPE_ORG : SCOPE_USER);
-}
-
-}  // namespace
-
 Result<std::optional<uint64_t>> Replica::reset_target(const std::string& scope) {
   try {
     SQLite::Statement select(impl_->db,
@@ -1404,6 +1469,17 @@ Result<std::vector<protocol::KeyRef>> Replica::reset_fetch_list(const std::strin
     return from_sqlite(e, "read reset fetch list");
   }
   return out;
+}
+
+Result<ApplyReport> Replica::restart_scope(const std::string& scope) {
+  ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
+  auto report = in_apply_transaction(*impl_, run, "restart scope", true, [&]() -> Status {
+    run.restart(scope);
+    return Status::Ok();
+  });
+  if (!report.ok()) return report;
+  notify(std::move(impl_->pending_changes));
+  return report;
 }
 
 Result<ApplyReport> Replica::finish_reset(const std::string& scope) {

@@ -219,6 +219,15 @@ class Replica {
   Result<std::vector<protocol::KeyRef>> reset_fetch_list(const std::string& scope,
                                                          size_t max_count);
   Result<ApplyReport> finish_reset(const std::string& scope);
+  // Starts `scope` over from scratch when the server refused its cursor or continuation
+  // token as not issued by it (a server restored from a backup, a changed cursor key;
+  // docs/protocol.md §4). Per key, like a reset, not a wipe: the rows stay visible and the
+  // outbox and pending mutations are kept, but every row's server version becomes unknown
+  // (0) and the cursor (0, no token), so the next pull is a snapshot whose records replace
+  // them whatever their versions. When the snapshot completes (apply() stores a cursor with
+  // no token), rows it did not deliver are deleted (their parked server versions become
+  // "absent") and the outbox is rebased. Errors: kIo, kCorrupt.
+  Result<ApplyReport> restart_scope(const std::string& scope);
 
   // Applies push outcomes: rejected mutations leave the outbox (their effect is rolled
   // back by the rebase) and join rejected(). Applied ones wait for the pull.

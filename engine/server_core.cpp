@@ -101,9 +101,9 @@ Status check_scope_name(const std::string& scope, const char* what) {
 Status check_cursor_seq(const protocol::Cursor& cursor, const ScopeInfo& info) {
   if (cursor.seq() <= info.head_seq) return Status::Ok();
   return error(ErrorCode::kFailedPrecondition,
-               "cursor " + std::to_string(cursor.seq()) + " of scope '" + cursor.scope() +
-                   "' is ahead of its head " + std::to_string(info.head_seq) +
-                   ": this server never issued it");
+               cursor_not_issued(cursor.scope()) + ": cursor " + std::to_string(cursor.seq()) +
+                   " of scope '" + cursor.scope() + "' is ahead of its head " +
+                   std::to_string(info.head_seq) + ": this server never issued it");
 }
 
 protocol::Change to_change(const std::string& collection, const std::string& key, ChangeOp op,

@@ -22,7 +22,9 @@ enum class ErrorCode {
   kAlreadyExists,
   kFailedPrecondition,  // the operation does not fit the current state; on the wire: push
                         // ids that skip past the last processed + 1, a pull cursor ahead
-                        // of the scope's head (the device lost something; not retryable)
+                        // of the scope's head (the device lost something; not retryable
+                        // as is: a message led by cursor_not_issued('<scope>') means start
+                        // that scope over, engine/cursor_token.h)
   kSchemaTooNew,        // data written by a newer schema than this build knows
   kCorrupt,             // a file that is not an outpost store, or is damaged
   kIo,                  // the file system or the database refused

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/cursor_token.h"
+
 namespace outpost {
 
 const char* sync_phase_name(SyncPhase phase) {
@@ -57,6 +59,29 @@ void SyncClient::on_request_failed() {
   if (pushing_) pushed_through_ = 0;
   pushing_ = false;
   behind_ = true;
+}
+
+Result<bool> SyncClient::on_request_refused(const Status& refusal) {
+  on_request_failed();
+  if (refusal.code() != ErrorCode::kFailedPrecondition &&
+      refusal.code() != ErrorCode::kInvalidArgument) {
+    return false;
+  }
+  bool restarted = false;
+  for (const std::string& scope : scopes_) {
+    if (!names_cursor_not_issued(refusal.message(), scope)) continue;
+    OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.restart_scope(scope));
+    (void)report;
+    for (auto& progress : progress_.scopes) {
+      if (progress.scope == scope) progress = ScopeProgress{scope, SyncPhase::kInitial};
+    }
+    restarted = true;
+  }
+  if (restarted) {
+    fetched_.clear();  // a reset of that scope, if any, was dropped
+    fetched_target_.clear();
+  }
+  return restarted;
 }
 
 void SyncClient::on_poke(const protocol::Poke& poke) {

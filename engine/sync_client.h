@@ -83,6 +83,15 @@ class SyncClient {
   Status on_pull_response(const protocol::PullResponse& response);
   // The request in flight failed (network, server error): it will be sent again.
   void on_request_failed();
+  // The server answered the request in flight with `refusal` instead of a response. When
+  // it says the cursor or continuation token of one of this device's scopes is not one the
+  // server issued (cursor_not_issued, docs/protocol.md §4: a server restored from a backup,
+  // a changed cursor key), that scope starts over from scratch (Replica::restart_scope: the
+  // outbox and pending mutations stay) and the answer is true: the caller sends the next
+  // request after its usual backoff, as for a retryable error. Otherwise false: the refusal
+  // stands. Either way the request in flight is forgotten, as by on_request_failed.
+  // Errors come from the replica.
+  Result<bool> on_request_refused(const Status& refusal);
   // A new connection: mutations not yet confirmed are pushed again (the server dedups).
   void on_connected();
   // New changes committed on the server.

@@ -645,8 +645,17 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
     case protocol::ServerFrame::kError: {
       Status server_error(error_code_from_name(frame.error().code()),
                           "server: " + frame.error().message());
-      if (client.request_in_flight()) client.on_request_failed();
-      if (frame.error().retryable()) {
+      // A cursor the server did not issue: the scope starts over, retried with backoff.
+      bool restarted = false;
+      if (client.request_in_flight()) {
+        auto refused = client.on_request_refused(server_error);
+        if (!refused.ok()) {
+          handle_client_error(refused.status());
+          return;
+        }
+        restarted = *refused;
+      }
+      if (frame.error().retryable() || restarted) {
         retry_later(server_error);
       } else {
         fail(server_error);

@@ -36,7 +36,8 @@ struct TestDevice {
 };
 
 // Connects the device and runs its sync against `core` until it has nothing to send
-// (at most max_exchanges request/response pairs); expects no error. Returns the exchanges.
+// (at most max_exchanges request/response pairs); expects no error. A pull refused for a
+// cursor the server did not issue restarts that scope, as a device does. Returns the exchanges.
 int sync_in_process(ServerCore& core, TestDevice& device, int64_t now_ms,
                     int max_exchanges = 10000);
 
