@@ -26,6 +26,7 @@
 #include "engine/server_core.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
+#include "outpost_test/person_v2.pb.h"
 #include "tests/engine/test_support.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
@@ -657,6 +658,111 @@ TEST_F(SyncAgentTest, StopAndStartAgainResumes) {
   seed(5, 8);
   ASSERT_TRUE(agent_->start().ok());
   EXPECT_TRUE(eventually([&] { return device_count() == 8; }));
+}
+
+// An app with its own collections embeds the agent: SyncAgentOptions::schema and ::mutators
+// name a schema and mutators that are not the domain's (the test's `person` collection, org
+// scope). The server side is the real stack in process (SyncServer over a ServerCore with
+// the same schema and mutators); the outpost-server binary itself serves the domain only.
+const Schema& person_schema() {
+  static const Schema schema =
+      std::move(Schema::from_file(outpost_test::v2::Person::descriptor()->file())).value();
+  return schema;
+}
+
+const MutatorRegistry& person_mutators() {
+  static const MutatorRegistry registry = [] {
+    MutatorRegistry made;
+    auto put = [](MutationContext& ctx, const outpost_test::v2::PutPerson& args) {
+      return ctx.put(args.person());
+    };
+    Status added = made.add<outpost_test::v2::PutPerson>("put_person", put, put);
+    EXPECT_TRUE(added.ok()) << added.to_string();
+    return made;
+  }();
+  return registry;
+}
+
+outpost_test::v2::PutPerson put_person(const std::string& id, const std::string& name) {
+  outpost_test::v2::PutPerson args;
+  args.mutable_person()->set_id(id);
+  args.mutable_person()->set_name(name);
+  return args;
+}
+
+TEST_F(SyncAgentTest, EmbedsAnAppsOwnSchemaAndMutatorsEndToEnd) {
+  // The server runs the app's collections, not the domain's.
+  server_->stop();
+  server_.reset();
+  core_ = std::make_unique<ServerCore>(*store_, person_schema(), person_mutators());
+  start_server(0);
+  const std::string org = "org/" + std::string(kTenant);
+  Status seeded = core_->write([&](ServerWriteTx& tx) -> Status {
+    outpost_test::v2::Person person;
+    person.set_id("from-server");
+    person.set_name("Seeded");
+    return tx.put(org, "person", person.id(), 0, person.SerializeAsString()).status();
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.to_string();
+
+  SyncAgentOptions agent_options = options();
+  agent_options.schema = &person_schema();
+  agent_options.mutators = &person_mutators();
+  open_agent(std::move(agent_options));
+  EXPECT_EQ(&agent_->replica().schema(), &person_schema());
+  EXPECT_EQ(agent_->replica().mutators(), &person_mutators());
+
+  // Offline: the app's mutator runs on the device and fills the outbox; the domain's are
+  // not there.
+  ASSERT_TRUE(agent_->replica().mutate("put_person", put_person("p1", "Ada"), now_ms()).ok());
+  EXPECT_EQ(agent_->replica().count("person").value(), 1u);
+  EXPECT_EQ(agent_->replica().pending()->size(), 1u);
+  mutations::MarkVoicemailRead domain_args;
+  domain_args.set_id("vm-1");
+  EXPECT_FALSE(agent_->replica().mutate("mark_voicemail_read", domain_args, now_ms()).ok());
+
+  // Syncing pushes it through the server's copy of the mutator and pulls the server's row.
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.caught_up) << summary.status.to_string();
+  auto pushed = store_->get(org, "person", "p1");
+  ASSERT_TRUE(pushed.ok() && pushed->has_value());
+  outpost_test::v2::Person on_server;
+  ASSERT_TRUE(on_server.ParseFromString((*pushed)->body));
+  EXPECT_EQ(on_server.name(), "Ada");
+  EXPECT_EQ(agent_->replica().count("person").value(), 2u);
+  EXPECT_EQ(agent_->replica().pending()->size(), 0u);
+
+  // Running: a posted mutation is pushed at once, a server write arrives through a poke.
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(agent_
+                  ->post([](Replica& replica) {
+                    ASSERT_TRUE(
+                        replica.mutate("put_person", put_person("p2", "Grace"), now_ms()).ok());
+                  })
+                  .ok());
+  EXPECT_TRUE(eventually([&] {
+    auto record = store_->get(org, "person", "p2");
+    return record.ok() && record->has_value();
+  }));
+  Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+    outpost_test::v2::Person person;
+    person.set_id("live");
+    person.set_name("Live");
+    return tx.put(org, "person", person.id(), 0, person.SerializeAsString()).status();
+  });
+  ASSERT_TRUE(written.ok()) << written.to_string();
+  EXPECT_TRUE(eventually([&] {
+    uint64_t count = 0;
+    (void)agent_->with_replica([&](Replica& replica) { count = replica.count("person").value(); });
+    return count == 4;
+  }));
+}
+
+TEST_F(SyncAgentTest, OpenWithoutASchemaIsRefused) {
+  SyncAgentOptions agent_options = options();
+  agent_options.schema = nullptr;
+  EXPECT_EQ(SyncAgent::open(std::move(agent_options)).status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 class SyncAgentFaultTest : public SyncAgentTest {
