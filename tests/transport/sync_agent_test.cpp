@@ -9,6 +9,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
@@ -761,8 +763,101 @@ TEST_F(SyncAgentTest, EmbedsAnAppsOwnSchemaAndMutatorsEndToEnd) {
 TEST_F(SyncAgentTest, OpenWithoutASchemaIsRefused) {
   SyncAgentOptions agent_options = options();
   agent_options.schema = nullptr;
-  EXPECT_EQ(SyncAgent::open(std::move(agent_options)).status().code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(SyncAgent::open(std::move(agent_options)).status().code(), ErrorCode::kInvalidArgument);
+}
+
+// Something in front of the server (a proxy) refuses the upgrade with a bare HTTP status and
+// no X-Outpost-Error: the agent reads the code from http_util's status table.
+class BareHttpRefusal {
+ public:
+  explicit BareHttpRefusal(std::string status_line)
+      : response_("HTTP/1.1 " + std::move(status_line) +
+                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        acceptor_(io_) {
+    namespace net = boost::asio;
+    net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.bind(endpoint);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~BareHttpRefusal() {
+    io_.stop();
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  struct Connection {
+    explicit Connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    boost::asio::ip::tcp::socket socket;
+    std::string request;
+  };
+
+  void accept() {
+    acceptor_.async_accept([this](boost::beast::error_code ec,
+                                  boost::asio::ip::tcp::socket socket) {
+      if (ec) return;
+      connections_++;
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      boost::asio::async_read_until(
+          connection->socket, boost::asio::dynamic_buffer(connection->request), "\r\n\r\n",
+          [this, connection](boost::beast::error_code ec, size_t) {
+            if (ec) return;
+            boost::asio::async_write(connection->socket, boost::asio::buffer(response_),
+                                     [connection](boost::beast::error_code, size_t) {
+                                       boost::beast::error_code ignored;
+                                       connection->socket.shutdown(
+                                           boost::asio::ip::tcp::socket::shutdown_both, ignored);
+                                     });
+          });
+      accept();
+    });
+  }
+
+  std::string response_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+};
+
+TEST_F(SyncAgentTest, BareHttpRefusalsReadTheStatusTable) {
+  struct Case {
+    std::string status_line;
+    ErrorCode code;
+    bool retried;
+  };
+  const Case cases[] = {
+      {"401 Unauthorized", ErrorCode::kUnauthenticated, false},
+      {"403 Forbidden", ErrorCode::kPermissionDenied, false},
+      {"413 Payload Too Large", ErrorCode::kTooLarge, false},
+      {"409 Conflict", ErrorCode::kUnavailable, false},  // two codes share 409: none is named
+      {"418 I'm a teapot", ErrorCode::kUnavailable, false},
+      {"502 Bad Gateway", ErrorCode::kUnavailable, true},
+      {"429 Too Many Requests", ErrorCode::kUnavailable, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.status_line);
+    BareHttpRefusal refusal(c.status_line);
+    SyncAgentOptions agent_options = options();
+    agent_options.server_url = "http://127.0.0.1:" + std::to_string(refusal.port());
+    open_agent(std::move(agent_options));
+    SyncForOptions sync_options;
+    sync_options.max_consecutive_failures = 2;
+    SyncSummary summary = agent_->sync_for(15s, sync_options);
+    EXPECT_FALSE(summary.caught_up);
+    EXPECT_EQ(summary.status.code(), c.code) << summary.status.to_string();
+    EXPECT_NE(summary.status.message().find("HTTP " + c.status_line.substr(0, 3)),
+              std::string::npos)
+        << summary.status.to_string();
+    EXPECT_EQ(refusal.connections() > 1, c.retried) << refusal.connections();
+    agent_.reset();
+  }
 }
 
 class SyncAgentFaultTest : public SyncAgentTest {
