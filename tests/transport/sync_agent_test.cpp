@@ -216,6 +216,16 @@ TEST_F(SyncAgentTest, AnotherProcessesMutationIsPushedAndItsKeysAreReported) {
   EXPECT_EQ(agent_->stats().mutations_pushed, 1u);
 }
 
+// Opens `acceptor` on 127.0.0.1 at a free port and returns the port.
+uint16_t listen_on_loopback(boost::asio::ip::tcp::acceptor& acceptor) {
+  namespace net = boost::asio;
+  net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+  acceptor.open(endpoint.protocol());
+  acceptor.bind(endpoint);
+  acceptor.listen();
+  return acceptor.local_endpoint().port();
+}
+
 // A scripted /v1/stream endpoint in front of a real ServerCore, for the failure paths the
 // real server does not produce on demand: request number N (counted from 1 across
 // connections) can get an error frame, no answer, undecodable bytes or a hang-up.
@@ -225,12 +235,7 @@ class FaultyStreamServer {
 
   FaultyStreamServer(ServerCore& core, Principal who)
       : core_(core), who_(std::move(who)), acceptor_(io_) {
-    namespace net = boost::asio;
-    net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
+    port_ = listen_on_loopback(acceptor_);
     accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -774,12 +779,7 @@ class BareHttpRefusal {
       : response_("HTTP/1.1 " + std::move(status_line) +
                   "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
         acceptor_(io_) {
-    namespace net = boost::asio;
-    net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
+    port_ = listen_on_loopback(acceptor_);
     accept();
     thread_ = std::thread([this] { io_.run(); });
   }
