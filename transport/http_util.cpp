@@ -4,6 +4,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <cctype>
+#include <utility>
 
 #include "transport/limits.h"
 #include "transport/zstd_codec.h"
@@ -55,28 +56,34 @@ Status check_body_headers(const HttpRequest& request) {
 
 }  // namespace
 
+namespace {
+
+// Error code -> HTTP status; a code not listed is 500.
+constexpr std::pair<ErrorCode, unsigned> kHttpStatusTable[] = {
+    {ErrorCode::kInvalidArgument, 400},  {ErrorCode::kUnauthenticated, 401},
+    {ErrorCode::kPermissionDenied, 403}, {ErrorCode::kNotFound, 404},
+    {ErrorCode::kSchemaTooNew, 409},     {ErrorCode::kFailedPrecondition, 409},
+    {ErrorCode::kTooLarge, 413},         {ErrorCode::kUnavailable, 503},
+};
+
+}  // namespace
+
 unsigned http_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kOk:
-      return 200;
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kUnauthenticated:
-      return 401;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kSchemaTooNew:
-    case ErrorCode::kFailedPrecondition:
-      return 409;
-    case ErrorCode::kTooLarge:
-      return 413;
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
+  if (code == ErrorCode::kOk) return 200;
+  for (const auto& [listed, status] : kHttpStatusTable) {
+    if (listed == code) return status;
   }
+  return 500;
+}
+
+std::optional<ErrorCode> error_code_for_http_status(unsigned status) {
+  std::optional<ErrorCode> found;
+  for (const auto& [code, listed] : kHttpStatusTable) {
+    if (listed != status) continue;
+    if (found.has_value()) return std::nullopt;  // ambiguous
+    found = code;
+  }
+  return found;
 }
 
 bool is_retryable(ErrorCode code) {

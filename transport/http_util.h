@@ -45,6 +45,11 @@ inline constexpr std::string_view kErrorHeader = "X-Outpost-Error";
 // kTooLarge 413, kUnavailable 503, everything else 500.
 unsigned http_status_for(ErrorCode code);
 
+// The same table read backwards, for answers that carry no X-Outpost-Error (a proxy's): the
+// one error code mapped to `status`; nullopt for a status no code or several codes map to
+// (409), for 500 (everything else) and for 2xx.
+std::optional<ErrorCode> error_code_for_http_status(unsigned status);
+
 // Only kUnavailable is worth retrying unchanged.
 bool is_retryable(ErrorCode code);
 

@@ -14,6 +14,8 @@
 // their commits, pushes their mutations and tells subscribers what they changed.
 // Thread rules: every public member function is safe from any thread unless it says
 // otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
+// Files: sync_agent.cpp (this facade), sync_agent_loop.h (the loop thread: pump, frames,
+// backoff, timers), sync_agent_session.h (the WebSocket on the I/O thread).
 #pragma once
 
 #include <chrono>
@@ -29,30 +31,18 @@
 #include <string_view>
 #include <thread>
 
+#include "engine/domain_mutators.h"
+#include "engine/mutator.h"
 #include "engine/replica.h"
+#include "engine/schema.h"
 #include "engine/status.h"
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
+#include "transport/server_address.h"  // ServerAddress, parse_server_url
+#include "transport/token_claims.h"    // read_token_claims_unverified
 #include "transport/wal_checkpointer.h"
 
 namespace outpost {
-
-// The claims of a bearer token, read WITHOUT checking its signature or expiry: the device
-// only needs its own tenant and user to name its scopes; the server verifies the token.
-// Errors: kUnauthenticated "malformed token" (too long, not two base64url parts, bad
-// protobuf, invalid names).
-Result<protocol::TokenClaims> read_token_claims_unverified(std::string_view token);
-
-// Where the server is: "http://host:port[/prefix]" or "ws://host:port[/prefix]".
-struct ServerAddress {
-  std::string host;
-  std::string port;
-  std::string path_prefix;  // without a trailing '/', may be empty
-  std::string stream_target() const { return path_prefix + "/v1/stream"; }
-};
-// Errors: kInvalidArgument for another scheme (https/wss are not supported yet), a
-// missing host or a bad port.
-Result<ServerAddress> parse_server_url(std::string_view url);
 
 enum class AgentState {
   kStopped,
@@ -81,6 +71,13 @@ struct SyncAgentOptions {
   std::string token;       // bearer token; tenant and user are read from it
   std::string replica_path;
   ReplicaOptions replica;  // tenant/user are filled from the token when empty
+  // The collections and mutators open() opens the replica with: the Mobile Office domain by
+  // default; an app with its own collections passes its own (Schema::from_file of its
+  // .proto, its MutatorRegistry). Both must outlive the agent; `schema` must not be null,
+  // `mutators` may be (a replica that syncs but cannot mutate). The server's ServerCore
+  // must run the same schema and mutators. create() uses the replica's own.
+  const Schema* schema = &Schema::domain();
+  const MutatorRegistry* mutators = &domain_mutators();
 
   // Reconnect and retry backoff: full jitter, uniform in [0, min(max, base * 2^n)].
   uint64_t backoff_base_ms = 250;
@@ -135,8 +132,10 @@ struct SyncSummary {
 
 class SyncAgent {
  public:
-  // Opens (creates) the replica at options.replica_path with the identity from the token.
-  // Errors: those of read_token_claims_unverified, parse_server_url and Replica::open.
+  // Opens (creates) the replica at options.replica_path with the identity from the token
+  // and options.schema / options.mutators.
+  // Errors: kInvalidArgument without a schema; those of read_token_claims_unverified,
+  // parse_server_url and Replica::open.
   static Result<std::unique_ptr<SyncAgent>> open(SyncAgentOptions options);
   // Takes over an already open replica (its tenant/user must match the token's scopes).
   static Result<std::unique_ptr<SyncAgent>> create(SyncAgentOptions options,
@@ -192,7 +191,7 @@ class SyncAgent {
   // The replica, for the loop thread (or any thread while stopped) only.
   Replica& replica() { return *replica_; }
 
-  class Loop;  // implementation detail (sync_agent.cpp)
+  class Loop;  // implementation detail (sync_agent_loop.h)
 
  private:
   SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);

@@ -1,5 +1,5 @@
 // One simulated device: its replica file, the real SyncClient, and the connection logic of
-// transport/sync_agent.cpp replayed over the simulated network (connect -> on_connected
+// transport/sync_agent_loop.cpp replayed over the simulated network (connect -> on_connected
 // and a pull; one request at a time, a pipelined pull as a page arrives; a lost
 // connection -> on_request_failed and a reconnect after jittered backoff). kill() drops
 // the Replica and the client mid-flight without any goodbye; open() reopens the file.

@@ -1,5 +1,5 @@
 // The simulated network between devices and the server: ordered connections (one per
-// device at a time, like the WebSocket of transport/sync_agent.cpp) whose frames arrive
+// device at a time, like the WebSocket of transport/sync_agent_session.cpp) whose frames arrive
 // after a seeded delay, in order within a connection and in any order across them.
 // Faults: a frame lost takes its connection down silently (the device notices after a
 // detection delay, as its ping or request timeout would); a request frame may be

@@ -9,6 +9,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
@@ -26,6 +28,7 @@
 #include "engine/server_core.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
+#include "outpost_test/person_v2.pb.h"
 #include "tests/engine/test_support.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
@@ -213,6 +216,16 @@ TEST_F(SyncAgentTest, AnotherProcessesMutationIsPushedAndItsKeysAreReported) {
   EXPECT_EQ(agent_->stats().mutations_pushed, 1u);
 }
 
+// Opens `acceptor` on 127.0.0.1 at a free port and returns the port.
+uint16_t listen_on_loopback(boost::asio::ip::tcp::acceptor& acceptor) {
+  namespace net = boost::asio;
+  net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+  acceptor.open(endpoint.protocol());
+  acceptor.bind(endpoint);
+  acceptor.listen();
+  return acceptor.local_endpoint().port();
+}
+
 // A scripted /v1/stream endpoint in front of a real ServerCore, for the failure paths the
 // real server does not produce on demand: request number N (counted from 1 across
 // connections) can get an error frame, no answer, undecodable bytes or a hang-up.
@@ -222,12 +235,7 @@ class FaultyStreamServer {
 
   FaultyStreamServer(ServerCore& core, Principal who)
       : core_(core), who_(std::move(who)), acceptor_(io_) {
-    namespace net = boost::asio;
-    net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.bind(endpoint);
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
+    port_ = listen_on_loopback(acceptor_);
     accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -657,6 +665,199 @@ TEST_F(SyncAgentTest, StopAndStartAgainResumes) {
   seed(5, 8);
   ASSERT_TRUE(agent_->start().ok());
   EXPECT_TRUE(eventually([&] { return device_count() == 8; }));
+}
+
+// An app with its own collections embeds the agent: SyncAgentOptions::schema and ::mutators
+// name a schema and mutators that are not the domain's (the test's `person` collection, org
+// scope). The server side is the real stack in process (SyncServer over a ServerCore with
+// the same schema and mutators); the outpost-server binary itself serves the domain only.
+const Schema& person_schema() {
+  static const Schema schema =
+      std::move(Schema::from_file(outpost_test::v2::Person::descriptor()->file())).value();
+  return schema;
+}
+
+const MutatorRegistry& person_mutators() {
+  static const MutatorRegistry registry = [] {
+    MutatorRegistry made;
+    auto put = [](MutationContext& ctx, const outpost_test::v2::PutPerson& args) {
+      return ctx.put(args.person());
+    };
+    Status added = made.add<outpost_test::v2::PutPerson>("put_person", put, put);
+    EXPECT_TRUE(added.ok()) << added.to_string();
+    return made;
+  }();
+  return registry;
+}
+
+outpost_test::v2::PutPerson put_person(const std::string& id, const std::string& name) {
+  outpost_test::v2::PutPerson args;
+  args.mutable_person()->set_id(id);
+  args.mutable_person()->set_name(name);
+  return args;
+}
+
+TEST_F(SyncAgentTest, EmbedsAnAppsOwnSchemaAndMutatorsEndToEnd) {
+  // The server runs the app's collections, not the domain's.
+  server_->stop();
+  server_.reset();
+  core_ = std::make_unique<ServerCore>(*store_, person_schema(), person_mutators());
+  start_server(0);
+  const std::string org = "org/" + std::string(kTenant);
+  Status seeded = core_->write([&](ServerWriteTx& tx) -> Status {
+    outpost_test::v2::Person person;
+    person.set_id("from-server");
+    person.set_name("Seeded");
+    return tx.put(org, "person", person.id(), 0, person.SerializeAsString()).status();
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.to_string();
+
+  SyncAgentOptions agent_options = options();
+  agent_options.schema = &person_schema();
+  agent_options.mutators = &person_mutators();
+  open_agent(std::move(agent_options));
+  EXPECT_EQ(&agent_->replica().schema(), &person_schema());
+  EXPECT_EQ(agent_->replica().mutators(), &person_mutators());
+
+  // Offline: the app's mutator runs on the device and fills the outbox; the domain's are
+  // not there.
+  ASSERT_TRUE(agent_->replica().mutate("put_person", put_person("p1", "Ada"), now_ms()).ok());
+  EXPECT_EQ(agent_->replica().count("person").value(), 1u);
+  EXPECT_EQ(agent_->replica().pending()->size(), 1u);
+  mutations::MarkVoicemailRead domain_args;
+  domain_args.set_id("vm-1");
+  EXPECT_FALSE(agent_->replica().mutate("mark_voicemail_read", domain_args, now_ms()).ok());
+
+  // Syncing pushes it through the server's copy of the mutator and pulls the server's row.
+  SyncSummary summary = agent_->sync_for(30s);
+  ASSERT_TRUE(summary.caught_up) << summary.status.to_string();
+  auto pushed = store_->get(org, "person", "p1");
+  ASSERT_TRUE(pushed.ok() && pushed->has_value());
+  outpost_test::v2::Person on_server;
+  ASSERT_TRUE(on_server.ParseFromString((*pushed)->body));
+  EXPECT_EQ(on_server.name(), "Ada");
+  EXPECT_EQ(agent_->replica().count("person").value(), 2u);
+  EXPECT_EQ(agent_->replica().pending()->size(), 0u);
+
+  // Running: a posted mutation is pushed at once, a server write arrives through a poke.
+  ASSERT_TRUE(agent_->start().ok());
+  ASSERT_TRUE(agent_
+                  ->post([](Replica& replica) {
+                    ASSERT_TRUE(
+                        replica.mutate("put_person", put_person("p2", "Grace"), now_ms()).ok());
+                  })
+                  .ok());
+  EXPECT_TRUE(eventually([&] {
+    auto record = store_->get(org, "person", "p2");
+    return record.ok() && record->has_value();
+  }));
+  Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+    outpost_test::v2::Person person;
+    person.set_id("live");
+    person.set_name("Live");
+    return tx.put(org, "person", person.id(), 0, person.SerializeAsString()).status();
+  });
+  ASSERT_TRUE(written.ok()) << written.to_string();
+  EXPECT_TRUE(eventually([&] {
+    uint64_t count = 0;
+    (void)agent_->with_replica([&](Replica& replica) { count = replica.count("person").value(); });
+    return count == 4;
+  }));
+}
+
+TEST_F(SyncAgentTest, OpenWithoutASchemaIsRefused) {
+  SyncAgentOptions agent_options = options();
+  agent_options.schema = nullptr;
+  EXPECT_EQ(SyncAgent::open(std::move(agent_options)).status().code(), ErrorCode::kInvalidArgument);
+}
+
+// Something in front of the server (a proxy) refuses the upgrade with a bare HTTP status and
+// no X-Outpost-Error: the agent reads the code from http_util's status table.
+class BareHttpRefusal {
+ public:
+  explicit BareHttpRefusal(std::string status_line)
+      : response_("HTTP/1.1 " + std::move(status_line) +
+                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        acceptor_(io_) {
+    port_ = listen_on_loopback(acceptor_);
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~BareHttpRefusal() {
+    io_.stop();
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  struct Connection {
+    explicit Connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    boost::asio::ip::tcp::socket socket;
+    std::string request;
+  };
+
+  void accept() {
+    acceptor_.async_accept([this](boost::beast::error_code ec,
+                                  boost::asio::ip::tcp::socket socket) {
+      if (ec) return;
+      connections_++;
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      boost::asio::async_read_until(
+          connection->socket, boost::asio::dynamic_buffer(connection->request), "\r\n\r\n",
+          [this, connection](boost::beast::error_code ec, size_t) {
+            if (ec) return;
+            boost::asio::async_write(connection->socket, boost::asio::buffer(response_),
+                                     [connection](boost::beast::error_code, size_t) {
+                                       boost::beast::error_code ignored;
+                                       connection->socket.shutdown(
+                                           boost::asio::ip::tcp::socket::shutdown_both, ignored);
+                                     });
+          });
+      accept();
+    });
+  }
+
+  std::string response_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+};
+
+TEST_F(SyncAgentTest, BareHttpRefusalsReadTheStatusTable) {
+  struct Case {
+    std::string status_line;
+    ErrorCode code;
+    bool retried;
+  };
+  const Case cases[] = {
+      {"401 Unauthorized", ErrorCode::kUnauthenticated, false},
+      {"403 Forbidden", ErrorCode::kPermissionDenied, false},
+      {"413 Payload Too Large", ErrorCode::kTooLarge, false},
+      {"409 Conflict", ErrorCode::kUnavailable, false},  // two codes share 409: none is named
+      {"418 I'm a teapot", ErrorCode::kUnavailable, false},
+      {"502 Bad Gateway", ErrorCode::kUnavailable, true},
+      {"429 Too Many Requests", ErrorCode::kUnavailable, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.status_line);
+    BareHttpRefusal refusal(c.status_line);
+    SyncAgentOptions agent_options = options();
+    agent_options.server_url = "http://127.0.0.1:" + std::to_string(refusal.port());
+    open_agent(std::move(agent_options));
+    SyncForOptions sync_options;
+    sync_options.max_consecutive_failures = 2;
+    SyncSummary summary = agent_->sync_for(15s, sync_options);
+    EXPECT_FALSE(summary.caught_up);
+    EXPECT_EQ(summary.status.code(), c.code) << summary.status.to_string();
+    EXPECT_NE(summary.status.message().find("HTTP " + c.status_line.substr(0, 3)),
+              std::string::npos)
+        << summary.status.to_string();
+    EXPECT_EQ(refusal.connections() > 1, c.retried) << refusal.connections();
+    agent_.reset();
+  }
 }
 
 class SyncAgentFaultTest : public SyncAgentTest {

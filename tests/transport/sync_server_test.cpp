@@ -462,6 +462,17 @@ TEST(HttpApi, StatusTableAndBearerParsing) {
   EXPECT_EQ(http_api::http_status_for(ErrorCode::kTooLarge), 413u);
   EXPECT_EQ(http_api::http_status_for(ErrorCode::kUnavailable), 503u);
   EXPECT_EQ(http_api::http_status_for(ErrorCode::kCorrupt), 500u);
+  // Read backwards (the device, for refusals without X-Outpost-Error): only unambiguous rows.
+  EXPECT_EQ(http_api::error_code_for_http_status(400), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(http_api::error_code_for_http_status(401), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(http_api::error_code_for_http_status(403), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(http_api::error_code_for_http_status(404), ErrorCode::kNotFound);
+  EXPECT_EQ(http_api::error_code_for_http_status(413), ErrorCode::kTooLarge);
+  EXPECT_EQ(http_api::error_code_for_http_status(503), ErrorCode::kUnavailable);
+  EXPECT_EQ(http_api::error_code_for_http_status(409), std::nullopt);
+  EXPECT_EQ(http_api::error_code_for_http_status(500), std::nullopt);
+  EXPECT_EQ(http_api::error_code_for_http_status(200), std::nullopt);
+  EXPECT_EQ(http_api::error_code_for_http_status(418), std::nullopt);
   EXPECT_TRUE(http_api::to_wire_error(error(ErrorCode::kUnavailable, "x")).retryable());
   EXPECT_FALSE(http_api::to_wire_error(error(ErrorCode::kTooLarge, "x")).retryable());
 

@@ -1,0 +1,134 @@
+// The agent's loop (implementation detail of SyncAgent, included only by the agent's own
+// .cpp files): the libuv loop thread that owns the replica and the SyncClient (pump,
+// frames, backoff, timers, the foreign-commit poll) and the asio I/O thread its
+// WebSocket session (sync_agent_session.h) runs on.
+// Thread rules: members marked [loop] run on the loop thread, [io] on the I/O thread;
+// post() is safe from any thread.
+#pragma once
+
+#include <uv.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "engine/status.h"
+#include "engine/sync_client.h"
+#include "outpost/protocol.pb.h"
+#include "transport/sync_agent.h"
+
+namespace outpost {
+
+// Everything that runs on the two threads. Members marked [loop] are touched only on the
+// loop thread, [io] only on the I/O thread; the rest say how they are guarded.
+class SyncAgent::Loop {
+ public:
+  explicit Loop(SyncAgent& agent)
+      : agent_(agent),
+        backoff_(agent.options_.backoff_base_ms, agent.options_.backoff_max_ms),
+        random_(agent.options_.random_seed != 0 ? agent.options_.random_seed
+                                                : std::random_device{}()) {}
+
+  Status start();
+  void stop();
+
+  // Any thread: queue a task for the loop thread. False when the loop is not running
+  // (the task is destroyed unrun).
+  bool post(std::function<void()> task) {
+    std::lock_guard lock(inbox_mutex_);
+    if (!alive_) return false;
+    inbox_.push_back(std::move(task));
+    uv_async_send(&inbox_async_);
+    return true;
+  }
+  bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_.get_id(); }
+
+  // [loop] entry points
+  void wake();
+  void pump();
+  // Sends one request on the open connection and arms its answer timeout.
+  void send_request(const protocol::ClientFrame& frame);
+
+  // [io] -> [loop]
+  void io_opened(uint64_t id) {
+    post([this, id] { on_opened(id); });
+  }
+  void io_frame(uint64_t id, std::shared_ptr<protocol::ServerFrame> frame, size_t wire_bytes) {
+    post([this, id, frame = std::move(frame), wire_bytes] { on_frame(id, *frame, wire_bytes); });
+  }
+  void io_closed(uint64_t id, Status status, bool retryable) {
+    post([this, id, status = std::move(status), retryable] { on_closed(id, status, retryable); });
+  }
+
+ private:
+  class Session;
+
+  // [loop]
+  void drain_inbox();
+  void connect();
+  void on_opened(uint64_t id);
+  void on_frame(uint64_t id, const protocol::ServerFrame& frame, size_t wire_bytes);
+  void on_closed(uint64_t id, const Status& status, bool retryable);
+  void drop_connection();
+  void lose_request();
+  void retry_later(const Status& status);
+  void reconnect_later(const Status& status);
+  void fail(const Status& status);
+  void handle_client_error(const Status& status);
+  void mark_behind();
+  void set_state(AgentState state, const Status& status = Status(), uint64_t delay_ms = 0);
+  void publish_progress();
+  void count_failure(const Status& status);
+  void on_timer();
+  void on_request_timeout();
+  void on_foreign_commit_check();
+  void begin_stop();
+
+  // [io]
+  void io_send(uint64_t id, std::string frame);
+  void io_close(uint64_t id);
+
+  SyncAgent& agent_;
+
+  // Threads and handles (set up in start(), torn down in stop()).
+  uv_loop_t uv_loop_{};
+  uv_async_t inbox_async_{};
+  uv_timer_t timer_{};
+  uv_timer_t request_timer_{};  // bounds the wait for the answer to the request in flight
+  uv_timer_t foreign_timer_{};  // looks for commits by other processes (foreign_commit_poll)
+  std::thread loop_thread_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
+  std::thread io_thread_;
+
+  std::mutex inbox_mutex_;
+  bool alive_ = false;                       // guarded by inbox_mutex_
+  std::deque<std::function<void()>> inbox_;  // guarded by inbox_mutex_
+
+  // [loop]
+  enum class TimerMode { kNone, kReconnect, kRetryRequest };
+  TimerMode timer_mode_ = TimerMode::kNone;
+  Backoff backoff_;
+  std::mt19937_64 random_;
+  uint64_t connection_id_ = 0;  // the current attempt or connection; 0: none
+  uint64_t next_connection_id_ = 0;
+  bool open_ = false;
+  bool retry_wait_ = false;  // a retryable error: the request waits for the timer
+  bool failed_ = false;
+  bool stopping_ = false;
+  uint64_t ticket_seen_ = 0;  // newest sync_for ticket this loop has acted on
+  uint64_t highest_pushed_id_ = 0;
+
+  // [io]
+  std::shared_ptr<Session> session_;
+};
+
+}  // namespace outpost

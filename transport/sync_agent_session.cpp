@@ -1,0 +1,220 @@
+#include "transport/sync_agent_session.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/http.hpp>
+#include <utility>
+
+#include "transport/http_util.h"
+#include "transport/limits.h"
+
+namespace outpost {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+Status from_beast(const beast::error_code& ec, std::string_view what) {
+  return error(ErrorCode::kUnavailable, std::string(what) + ": " + ec.message());
+}
+
+// The answer to a refused WebSocket upgrade: HTTP status, X-Outpost-Error and (maybe) a
+// zstd(protocol::Error) body. Returns the status and whether trying again may help.
+std::pair<Status, bool> declined_upgrade(const websocket::response_type& response) {
+  unsigned code = response.result_int();
+  std::string message = "server refused the stream: HTTP " + std::to_string(code);
+  ErrorCode error_code = ErrorCode::kUnavailable;
+  auto header = response.find(http_api::kErrorHeader);
+  if (header != response.end()) error_code = error_code_from_name(header->value());
+  if (!response.body().empty()) {
+    auto body = zstd_decompress(response.body(), limits::kMaxDecompressedBody);
+    protocol::Error decoded;
+    if (body.ok() && decoded.ParseFromString(*body)) {
+      if (!decoded.code().empty()) error_code = error_code_from_name(decoded.code());
+      if (!decoded.message().empty()) message += " (" + decoded.message() + ")";
+    }
+  }
+  bool retryable = code >= 500 || code == 429 || code == 408;
+  if (header == response.end()) {
+    error_code = http_api::error_code_for_http_status(code).value_or(error_code);
+  }
+  if (retryable) error_code = ErrorCode::kUnavailable;
+  return {Status(error_code, message), retryable};
+}
+
+}  // namespace
+
+SyncAgent::Loop::Session::Session(Loop& loop, uint64_t id)
+    : loop_(loop),
+      id_(id),
+      resolver_(loop.io_),
+      ws_(loop.io_),
+      deadline_(loop.io_),
+      address_(loop.agent_.address_),
+      token_(loop.agent_.current_token()),
+      connect_timeout_(loop.agent_.options_.connect_timeout),
+      idle_timeout_(loop.agent_.options_.idle_timeout) {}
+
+void SyncAgent::Loop::Session::start() {
+  deadline_.expires_after(connect_timeout_);
+  deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && !self->handshaking_ && !self->finished_) {
+      self->fail(error(ErrorCode::kUnavailable, "connect timed out"), true);
+    }
+  });
+  resolver_.async_resolve(
+      address_.host, address_.port,
+      [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+        self->on_resolve(ec, std::move(results));
+      });
+}
+
+void SyncAgent::Loop::Session::send(std::string frame) {
+  if (finished_) return;
+  auto compressed = compressor_.compress_message(frame);
+  if (!compressed.ok()) {
+    fail(compressed.status().with_context("compressing a frame"), true);
+    return;
+  }
+  // Bounded by name (limits::kMaxQueuedBytesToServer); one request at a time keeps it far
+  // below, so reaching it means the server stopped reading: reconnect with backoff.
+  if (!queue_.empty() && queued_bytes_ + compressed->size() > limits::kMaxQueuedBytesToServer) {
+    fail(error(ErrorCode::kUnavailable, "send queue full: the server is not reading"), true);
+    return;
+  }
+  queued_bytes_ += compressed->size();
+  queue_.push_back(std::move(compressed).value());
+  if (open_ && !writing_) write_next();
+}
+
+void SyncAgent::Loop::Session::close() {
+  if (finished_) return;
+  finished_ = true;
+  resolver_.cancel();
+  if (!open_ || writing_) {  // a close frame may not overlap a write: just hang up
+    shutdown();
+    return;
+  }
+  // A polite close frame, but never wait long for it.
+  deadline_.expires_after(std::chrono::milliseconds(500));
+  deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->shutdown();
+  });
+  ws_.async_close(websocket::close_code::normal,
+                  [self = shared_from_this()](beast::error_code) { self->shutdown(); });
+}
+
+void SyncAgent::Loop::Session::on_resolve(beast::error_code ec,
+                                          tcp::resolver::results_type results) {
+  if (finished_) return;
+  if (ec) return fail(from_beast(ec, "resolving " + address_.host), true);
+  beast::get_lowest_layer(ws_).expires_after(connect_timeout_);
+  beast::get_lowest_layer(ws_).async_connect(
+      results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+        self->on_connect(ec);
+      });
+}
+
+void SyncAgent::Loop::Session::on_connect(beast::error_code ec) {
+  if (finished_) return;
+  if (ec) return fail(from_beast(ec, "connecting to " + address_.host + ":" + address_.port), true);
+  handshaking_ = true;
+  deadline_.cancel();
+  beast::get_lowest_layer(ws_).expires_never();
+  beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true));
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = std::chrono::seconds(limits::kHandshakeTimeoutSeconds);
+  timeouts.idle_timeout = idle_timeout_;
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
+  std::string authorization = "Bearer " + token_;
+  ws_.set_option(websocket::stream_base::decorator([authorization](websocket::request_type& req) {
+    req.set(http::field::authorization, authorization);
+    req.set(http::field::user_agent, "outpost-device");
+  }));
+  ws_.read_message_max(limits::kMaxFrame);
+  ws_.binary(true);
+  ws_.auto_fragment(false);
+  std::string host = address_.host.find(':') != std::string::npos
+                         ? "[" + address_.host + "]:" + address_.port
+                         : address_.host + ":" + address_.port;
+  ws_.async_handshake(
+      response_, host, address_.stream_target(),
+      [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+}
+
+void SyncAgent::Loop::Session::on_handshake(beast::error_code ec) {
+  if (finished_) return;
+  if (ec == websocket::error::upgrade_declined) {
+    auto [status, retryable] = declined_upgrade(response_);
+    return fail(status, retryable);
+  }
+  if (ec) return fail(from_beast(ec, "WebSocket handshake"), true);
+  open_ = true;
+  response_ = {};
+  loop_.io_opened(id_);
+  read_next();
+  if (!queue_.empty()) write_next();
+}
+
+void SyncAgent::Loop::Session::read_next() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+    self->on_read(ec, bytes);
+  });
+}
+
+void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
+  if (finished_) return;
+  if (ec == websocket::error::closed) {
+    return fail(error(ErrorCode::kUnavailable, "server closed the stream"), true);
+  }
+  if (ec == websocket::error::message_too_big) {
+    return fail(error(ErrorCode::kTooLarge, "server frame over the frame limit"), true);
+  }
+  if (ec) return fail(from_beast(ec, "reading the stream"), true);
+  std::string wire = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  auto plain = decompressor_.decompress_message(wire, limits::kMaxDecompressedFrame);
+  if (!plain.ok()) return fail(plain.status().with_context("server frame"), true);
+  auto frame = std::make_shared<protocol::ServerFrame>();
+  if (!frame->ParseFromString(*plain)) {
+    return fail(error(ErrorCode::kInvalidArgument, "server frame: malformed protobuf"), true);
+  }
+  loop_.io_frame(id_, std::move(frame), bytes);
+  read_next();
+}
+
+void SyncAgent::Loop::Session::write_next() {
+  writing_ = true;
+  ws_.async_write(
+      net::buffer(queue_.front()),
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+}
+
+void SyncAgent::Loop::Session::on_write(beast::error_code ec) {
+  writing_ = false;
+  if (finished_) return;
+  if (ec) return fail(from_beast(ec, "writing the stream"), true);
+  queued_bytes_ -= queue_.front().size();
+  queue_.pop_front();
+  if (!queue_.empty()) write_next();
+}
+
+void SyncAgent::Loop::Session::fail(Status status, bool retryable) {
+  if (finished_) return;
+  finished_ = true;
+  shutdown();
+  loop_.io_closed(id_, std::move(status), retryable);
+}
+
+void SyncAgent::Loop::Session::shutdown() {
+  beast::error_code ignored;
+  deadline_.cancel();
+  resolver_.cancel();
+  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws_).close();
+}
+}  // namespace outpost
