@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/scope.h"
+
 namespace outpost {
 
 const char* sync_phase_name(SyncPhase phase) {
@@ -23,7 +25,8 @@ const char* sync_phase_name(SyncPhase phase) {
 SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
     : replica_(replica), options_(options) {
   // The user scope first: it holds the urgent records.
-  scopes_ = {"user/" + replica.tenant() + "/" + replica.user(), "org/" + replica.tenant()};
+  scopes_ = {ScopeName::format_user(replica.tenant(), replica.user()),
+             ScopeName::format_org(replica.tenant())};
   for (const std::string& scope : scopes_) progress_.scopes.push_back(ScopeProgress{scope});
 }
 
