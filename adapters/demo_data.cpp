@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/scope.h"
 #include "outpost/domain.pb.h"
 
 namespace outpost {
@@ -92,8 +93,11 @@ std::string demo_contact(uint64_t i, uint64_t seed) {
 }
 
 Status seed_demo_data(ServerCore& core, const DemoDataOptions& options) {
-  const std::string org = "org/" + options.tenant;
-  const std::string user = "user/" + options.tenant + "/" + options.user;
+  OUTPOST_ASSIGN_OR_RETURN(const ScopeName org_scope, ScopeName::org(options.tenant));
+  OUTPOST_ASSIGN_OR_RETURN(const ScopeName user_scope,
+                           ScopeName::user(options.tenant, options.user));
+  const std::string& org = org_scope.str();
+  const std::string& user = user_scope.str();
   std::mt19937_64 random(options.seed);
   Writer writer(core, options.records_per_transaction);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "engine/scope.h"
+
 namespace outpost {
 namespace {
 
@@ -37,10 +39,10 @@ std::string agent_key(const AgentRef& agent) {
   return agent.tenant + "/" + agent.user;
 }
 std::string user_scope(const AgentRef& agent) {
-  return "user/" + agent.tenant + "/" + agent.user;
+  return ScopeName::format_user(agent.tenant, agent.user);
 }
 std::string org_scope(const AgentRef& agent) {
-  return "org/" + agent.tenant;
+  return ScopeName::format_org(agent.tenant);
 }
 
 upstream::Event& event_for(const AgentRef& agent, std::vector<upstream::Event>& out) {

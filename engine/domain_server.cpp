@@ -4,6 +4,7 @@
 
 #include "engine/domain_merge.h"
 #include "engine/domain_time.h"
+#include "engine/scope.h"
 #include "outpost/domain.pb.h"
 
 namespace outpost {
@@ -26,7 +27,8 @@ Result<int64_t> journal_days(MutationContext& ctx) {
 // An org setting's value read outside a transaction ("" when unset).
 Result<std::string> org_setting(ServerStore& store, const std::string& tenant,
                                 const std::string& name) {
-  OUTPOST_ASSIGN_OR_RETURN(auto stored, store.get("org/" + tenant, "org_setting", name));
+  OUTPOST_ASSIGN_OR_RETURN(auto stored,
+                           store.get(ScopeName::format_org(tenant), "org_setting", name));
   d::OrgSetting setting;
   if (!stored || !setting.ParseFromString(stored->body)) return std::string();
   return setting.value();
@@ -34,8 +36,8 @@ Result<std::string> org_setting(ServerStore& store, const std::string& tenant,
 
 // The agent's state read outside a transaction.
 Result<std::optional<d::AgentState>> agent_state(ServerStore& store, const AgentRef& agent) {
-  OUTPOST_ASSIGN_OR_RETURN(
-      auto stored, store.get("user/" + agent.tenant + "/" + agent.user, "agent_state", agent.user));
+  OUTPOST_ASSIGN_OR_RETURN(auto stored, store.get(ScopeName::format_user(agent.tenant, agent.user),
+                                                  "agent_state", agent.user));
   d::AgentState state;
   if (!stored || !state.ParseFromString(stored->body)) return std::optional<d::AgentState>();
   return std::optional<d::AgentState>(std::move(state));
@@ -78,6 +80,10 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
     return error(ErrorCode::kInvalidArgument, "a user record event needs a user");
   }
   Principal who{event.tenant(), event.user().empty() ? "platform" : event.user(), "platform"};
+  // The names choose the scope written: an event's are checked here, once.
+  if (auto scope = ScopeName::user(who.tenant, who.user); !scope.ok()) {
+    return scope.status().with_context("event");
+  }
   return core_.write_as(who, now_ms, [&](MutationContext& ctx) -> Status {
     switch (event.kind_case()) {
       case upstream::Event::kInteraction:

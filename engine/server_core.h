@@ -13,20 +13,22 @@
 
 #include "engine/mutator.h"
 #include "engine/schema.h"
+#include "engine/scope.h"
 #include "engine/server_store.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
 
 namespace outpost {
 
-// Who is calling, from a verified token.
+// Who is calling, from a verified token (whose names transport/token.cpp checked with
+// is_valid_name) or from an upstream event (checked by ScopeName::user in DomainServer).
 struct Principal {
   std::string tenant;
   std::string user;
   std::string device;
 
-  std::string user_scope() const { return "user/" + tenant + "/" + user; }
-  std::string org_scope() const { return "org/" + tenant; }
+  std::string user_scope() const { return ScopeName::format_user(tenant, user); }
+  std::string org_scope() const { return ScopeName::format_org(tenant); }
   bool may_read(const std::string& scope) const {
     return scope == user_scope() || scope == org_scope();
   }

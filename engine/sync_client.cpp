@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/cursor_token.h"
+#include "engine/scope.h"
 
 namespace outpost {
 
@@ -25,7 +26,8 @@ const char* sync_phase_name(SyncPhase phase) {
 SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
     : replica_(replica), options_(options) {
   // The user scope first: it holds the urgent records.
-  scopes_ = {"user/" + replica.tenant() + "/" + replica.user(), "org/" + replica.tenant()};
+  scopes_ = {ScopeName::format_user(replica.tenant(), replica.user()),
+             ScopeName::format_org(replica.tenant())};
   for (const std::string& scope : scopes_) progress_.scopes.push_back(ScopeProgress{scope});
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "engine/limits.h"
+
 namespace outpost::limits {
 
 inline constexpr size_t kKiB = 1024;
@@ -66,8 +68,7 @@ inline constexpr size_t kMaxMutationsPerPush = 500;
 
 // A bearer token, as text. Longer ones are refused before any decoding.
 inline constexpr size_t kMaxTokenLength = 2048;
-// A tenant, user or device name inside a token ([A-Za-z0-9._-]{1,64}).
-inline constexpr size_t kMaxNameLength = 64;
+// kMaxNameLength (a tenant, user or device name) lives in engine/limits.h.
 
 // --- Timeouts --------------------------------------------------------------------------
 

@@ -50,25 +50,15 @@ bool claims_have_valid_names(const protocol::TokenClaims& claims) {
 }  // namespace
 
 bool is_valid_token_name(std::string_view name) {
-  if (name.empty() || name.size() > limits::kMaxNameLength) return false;
-  for (char c : name) {
-    bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '.' || c == '_' || c == '-';
-    if (!allowed) return false;
-  }
-  return true;
+  return is_valid_name(name);
 }
 
 std::string user_scope(std::string_view tenant, std::string_view user) {
-  std::string scope = "user/";
-  scope.append(tenant).append("/").append(user);
-  return scope;
+  return ScopeName::format_user(tenant, user);
 }
 
 std::string org_scope(std::string_view tenant) {
-  std::string scope = "org/";
-  scope.append(tenant);
-  return scope;
+  return ScopeName::format_org(tenant);
 }
 
 TokenAuthority::TokenAuthority(std::string key) : key_(std::move(key)) {}

@@ -8,17 +8,19 @@
 #include <string>
 #include <string_view>
 
+#include "engine/scope.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
 
 namespace outpost {
 
 // A tenant, user or device name: 1 to limits::kMaxNameLength characters of [A-Za-z0-9._-].
-// The restriction keeps scopes unambiguous: no name can contain '/'.
+// The restriction keeps scopes unambiguous: no name can contain '/'. The same check as
+// is_valid_name in engine/scope.h.
 bool is_valid_token_name(std::string_view name);
 
-// "user/<tenant>/<user>" and "org/<tenant>". The names must be valid token names (a
-// verified token's always are).
+// "user/<tenant>/<user>" and "org/<tenant>" (ScopeName::format_user / format_org). The names
+// must be valid token names (a verified token's always are).
 std::string user_scope(std::string_view tenant, std::string_view user);
 std::string org_scope(std::string_view tenant);
 

@@ -14,6 +14,7 @@
 #include "adapters/demo_data.h"
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
+#include "engine/scope.h"
 #include "engine/server_core.h"
 #include "outpost/mutations.pb.h"
 #include "transport/sync_agent.h"
@@ -132,7 +133,8 @@ Status write_offline_changes(const std::string& store_path, const std::string& t
                              uint64_t deletes) {
   OUTPOST_ASSIGN_OR_RETURN(auto store, SqliteServerStore::open(store_path));
   ServerCore core(*store, Schema::domain(), domain_mutators());
-  const std::string org = "org/" + tenant;
+  OUTPOST_ASSIGN_OR_RETURN(const ScopeName org_scope, ScopeName::org(tenant));
+  const std::string& org = org_scope.str();
   const int priority = Schema::domain().find("contact")->priority;
   auto in_batches = [&](uint64_t from, uint64_t to, auto&& one) -> Status {
     for (uint64_t start = from; start < to; start += kWritesPerTransaction) {

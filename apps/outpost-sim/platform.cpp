@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/domain_server.h"
+#include "engine/scope.h"
 #include "outpost/domain.pb.h"
 #include "outpost/upstream.pb.h"
 
@@ -41,7 +42,7 @@ struct TextChange {
 };
 
 std::optional<TextChange> text_change(const u::Event& event) {
-  const std::string scope = "user/" + event.tenant() + "/" + event.user();
+  const std::string scope = ScopeName::format_user(event.tenant(), event.user());
   if (event.has_draft_edited()) {
     const auto& edit = event.draft_edited();
     return TextChange{text_record("draft", scope, edit.edited().id()),
@@ -79,8 +80,8 @@ Status SimContactCenter::step(ServerCore& core, const SimUser& user, int64_t now
     if (change && event.has_draft_edited()) {
       // Sent from the app meanwhile: the web's late save is moot (the user sees it sent).
       OUTPOST_ASSIGN_OR_RETURN(
-          auto current, core.store().get("user/" + event.tenant() + "/" + event.user(), "draft",
-                                         event.draft_edited().edited().id()));
+          auto current, core.store().get(ScopeName::format_user(event.tenant(), event.user()),
+                                         "draft", event.draft_edited().edited().id()));
       d::Draft draft;
       moot = current && draft.ParseFromString(current->body) && draft.status() == d::DRAFT_SENT;
     }

@@ -11,7 +11,7 @@ namespace d = outpost::domain;
 
 std::vector<std::string> World::all_scopes() const {
   std::vector<std::string> scopes;
-  for (const std::string& tenant : tenants) scopes.push_back("org/" + tenant);
+  for (const std::string& tenant : tenants) scopes.push_back(ScopeName::format_org(tenant));
   for (const SimUser& user : users) scopes.push_back(user.user_scope());
   return scopes;
 }
@@ -67,8 +67,8 @@ Status seed_world(ServerCore& core, World& world, int64_t now_ms) {
     contact.set_id("contact-only-" + tenant);
     contact.set_first_name("Only");
     contact.set_last_name(tenant);
-    OUTPOST_RETURN_IF_ERROR(put(core, "org/" + tenant, contact));
-    world.private_keys["org/" + tenant].insert("contact/" + contact.id());
+    OUTPOST_RETURN_IF_ERROR(put(core, ScopeName::format_org(tenant), contact));
+    world.private_keys[ScopeName::format_org(tenant)].insert("contact/" + contact.id());
   }
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apps/outpost-sim/ledger.h"
+#include "engine/scope.h"
 #include "engine/server_core.h"
 
 namespace outpost::sim {
@@ -19,8 +20,8 @@ namespace outpost::sim {
 struct SimUser {
   std::string tenant;
   std::string user;
-  std::string user_scope() const { return "user/" + tenant + "/" + user; }
-  std::string org_scope() const { return "org/" + tenant; }
+  std::string user_scope() const { return ScopeName::format_user(tenant, user); }
+  std::string org_scope() const { return ScopeName::format_org(tenant); }
 };
 
 struct World {

@@ -66,6 +66,23 @@ class Records : public ::testing::Test {
   testing::DomainWorld world_;
 };
 
+// An upstream event's tenant and user become a scope name: one holding '/' would write
+// into another user's scope ("acme/x" + "y" and "acme" + "x/y" are both user/acme/x/y).
+TEST_F(Records, AnEventWhoseNamesAreNotScopeNamesIsRefused) {
+  for (const auto& [tenant, user] : std::vector<std::pair<std::string, std::string>>{
+           {"acme", "x/agent-1"}, {"acme/x", "agent-1"}, {"acme\n", "agent-1"}}) {
+    upstream::Event event;
+    event.set_tenant(tenant);
+    event.set_user(user);
+    event.mutable_voicemail_left()->set_id("vm-sneaky");
+    Status applied = world_.domain().apply(event, world_.now_ms);
+    EXPECT_EQ(applied.code(), ErrorCode::kInvalidArgument) << tenant << " " << user;
+  }
+  auto leaked = world_.store().get("user/acme/x/agent-1", "voicemail", "vm-sneaky");
+  ASSERT_TRUE(leaked.ok());
+  EXPECT_FALSE(leaked->has_value());
+}
+
 TEST_F(Records, ReadVoicemailStaysReadWhateverThePlatformSendsLater) {
   TestDevice& phone = world_.device("phone", "acme", "agent-1");
   voicemail_event("vm-1", true);
