@@ -1,16 +1,56 @@
-// The bounds the engine enforces, by name, in one place: names inside scopes and tokens.
-// transport/limits.h re-exports them beside the wire's bounds; docs/protocol.md lists the
+// The bounds the engine enforces, by name, in one place: batch and push sizes, names inside
+// scopes and tokens, and the defaults a device asks for (kept within the server's caps).
+// transport/limits.h includes this beside the wire's bounds; docs/protocol.md §7 lists the
 // same numbers for other clients. The engine includes nothing from transport/.
 // Thread rules: compile-time constants only.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace outpost::limits {
+
+inline constexpr size_t kKiB = 1024;
+inline constexpr size_t kMiB = 1024 * kKiB;
+
+// --- Sync batches (ServerCoreOptions' defaults) -----------------------------------------
+
+// Changes in one pull response or live batch, as a client may ask for them.
+inline constexpr uint32_t kMaxChangesPerBatch = 2000;
+// What the server sends when the client does not say.
+inline constexpr uint32_t kDefaultChangesPerBatch = 1000;
+// Serialized size of one batch of changes; a batch ends before the change that would
+// pass it.
+inline constexpr uint64_t kMaxBatchBytes = 4 * kMiB;
+// The same when the client does not say.
+inline constexpr uint64_t kDefaultBatchBytes = 2 * kMiB;
+// Mutations in one push request.
+inline constexpr uint32_t kMaxMutationsPerPush = 500;
+// Keys in one pull's `fetch` list.
+inline constexpr uint32_t kMaxFetchKeysPerPull = 2000;
+// Rejection records returned by one pull.
+inline constexpr uint32_t kMaxRejectionsPerPull = 100;
+// A push's client id, in bytes.
+inline constexpr size_t kMaxClientIdLength = 128;
+
+// --- What a device asks for (SyncClientOptions' defaults) --------------------------------
+
+inline constexpr uint32_t kClientChangesPerPull = kDefaultChangesPerBatch;
+inline constexpr uint64_t kClientBytesPerPull = kDefaultBatchBytes;
+inline constexpr uint32_t kClientMutationsPerPush = 200;
+inline constexpr uint32_t kClientFetchKeysPerPull = 1000;
 
 // --- Names -----------------------------------------------------------------------------
 
 // A tenant, user or device name ([A-Za-z0-9._-]{1,64}), inside a token and a scope.
 inline constexpr size_t kMaxNameLength = 64;
+
+static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
+static_assert(kDefaultBatchBytes <= kMaxBatchBytes);
+// A device's defaults stay within the server's caps, so it is never refused for them.
+static_assert(kClientChangesPerPull <= kMaxChangesPerBatch);
+static_assert(kClientBytesPerPull <= kMaxBatchBytes);
+static_assert(kClientMutationsPerPush <= kMaxMutationsPerPush);
+static_assert(kClientFetchKeysPerPull <= kMaxFetchKeysPerPull);
 
 }  // namespace outpost::limits

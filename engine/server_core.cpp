@@ -10,8 +10,6 @@ namespace {
 
 using google::protobuf::Message;
 
-constexpr size_t kMaxClientIdLength = 128;
-constexpr uint32_t kMaxRejectionsPerPull = 100;
 // A push that finds its mutations committed by a concurrent push starts over (reporting
 // the recorded outcomes); more than this many rounds in a row is reported as unavailable.
 constexpr int kMaxPushAttempts = 3;
@@ -85,7 +83,7 @@ Status check_versions(uint32_t schema_version, uint32_t protocol_version, const 
 }
 
 Status check_client_id(const std::string& client_id) {
-  if (client_id.empty() || client_id.size() > kMaxClientIdLength) {
+  if (client_id.empty() || client_id.size() > limits::kMaxClientIdLength) {
     return error(ErrorCode::kInvalidArgument, "client_id must have 1 to 128 characters");
   }
   return Status::Ok();
@@ -371,8 +369,8 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
   OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
   response.set_last_mutation_id(last);
   if (request.pending_from() > 0) {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto rejected, store_.rejections(key, request.pending_from() - 1, kMaxRejectionsPerPull));
+    OUTPOST_ASSIGN_OR_RETURN(auto rejected, store_.rejections(key, request.pending_from() - 1,
+                                                              limits::kMaxRejectionsPerPull));
     for (const auto& outcome : rejected) {
       auto* result = response.add_rejections();
       result->set_id(outcome.mutation_id);

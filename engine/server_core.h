@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/mutator.h"
 #include "engine/schema.h"
 #include "engine/scope.h"
@@ -35,12 +36,12 @@ struct Principal {
 };
 
 struct ServerCoreOptions {
-  uint32_t default_changes_per_batch = 1000;
-  uint32_t max_changes_per_batch = 2000;
-  uint64_t default_batch_bytes = 2 << 20;
-  uint64_t max_batch_bytes = 4 << 20;
-  uint32_t max_mutations_per_push = 500;
-  uint32_t max_fetch_keys = 2000;
+  uint32_t default_changes_per_batch = limits::kDefaultChangesPerBatch;
+  uint32_t max_changes_per_batch = limits::kMaxChangesPerBatch;
+  uint64_t default_batch_bytes = limits::kDefaultBatchBytes;
+  uint64_t max_batch_bytes = limits::kMaxBatchBytes;
+  uint32_t max_mutations_per_push = limits::kMaxMutationsPerPush;
+  uint32_t max_fetch_keys = limits::kMaxFetchKeysPerPull;
 };
 
 // Heads that moved in one commit; the transport pokes the devices of these scopes.

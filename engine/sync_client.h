@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/replica.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
@@ -55,10 +56,10 @@ struct SyncProgress {
 };
 
 struct SyncClientOptions {
-  uint32_t max_changes_per_pull = 1000;
-  uint64_t max_bytes_per_pull = 2 << 20;
-  uint32_t max_mutations_per_push = 200;
-  uint32_t max_fetch_keys = 1000;
+  uint32_t max_changes_per_pull = limits::kClientChangesPerPull;
+  uint64_t max_bytes_per_pull = limits::kClientBytesPerPull;
+  uint32_t max_mutations_per_push = limits::kClientMutationsPerPush;
+  uint32_t max_fetch_keys = limits::kClientFetchKeysPerPull;
 };
 
 class SyncClient {

@@ -1,5 +1,6 @@
-// Every bound of the wire, by name, in one place: body, frame, batch and token sizes,
-// queue depths and timeouts. docs/protocol.md lists the same numbers for other clients.
+// Every bound of the wire, by name, in one place: body, frame and token sizes, queue depths
+// and timeouts; it includes engine/limits.h (batch sizes, names), so this one header names
+// every bound. docs/protocol.md lists the same numbers for other clients.
 // Thread rules: compile-time constants only.
 #pragma once
 
@@ -9,8 +10,7 @@
 
 namespace outpost::limits {
 
-inline constexpr size_t kKiB = 1024;
-inline constexpr size_t kMiB = 1024 * kKiB;
+// kKiB and kMiB come from engine/limits.h.
 
 // --- HTTP ------------------------------------------------------------------------------
 
@@ -52,17 +52,7 @@ inline constexpr size_t kMaxQueuedBytesToServer = 16 * kMiB;
 // memory of an idle connection; a peer whose frames ask for a larger window is refused.
 inline constexpr int kStreamWindowLog = 16;
 
-// --- Sync batches ----------------------------------------------------------------------
-
-// Changes in one pull response or live batch, as a client may ask for them.
-inline constexpr size_t kMaxChangesPerBatch = 2000;
-// What the server sends when the client does not say.
-inline constexpr size_t kDefaultChangesPerBatch = 1000;
-// Serialized size of one batch of changes; a batch ends before the change that would
-// pass it.
-inline constexpr size_t kMaxBatchBytes = 4 * kMiB;
-// Mutations in one push request.
-inline constexpr size_t kMaxMutationsPerPush = 500;
+// --- Sync batches: in engine/limits.h (the engine enforces them) ------------------------
 
 // --- Authentication --------------------------------------------------------------------
 
@@ -78,7 +68,6 @@ inline constexpr int kIdleTimeoutSeconds = 60;
 // From TCP accept to a completed HTTP request or WebSocket upgrade.
 inline constexpr int kHandshakeTimeoutSeconds = 10;
 
-static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
 static_assert(kMaxCompressedBody <= kMaxDecompressedBody);
 static_assert(kMaxFrame <= kMaxDecompressedFrame);
 // A full batch must fit in one frame even when it does not compress at all.
