@@ -14,8 +14,8 @@
 #include "engine/sync_client.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
-#include "test_support.h"
 #include "support/views.h"
+#include "test_support.h"
 
 namespace outpost {
 namespace {

@@ -107,10 +107,9 @@ TEST(Simulation, AServerThatForgetsCommittedWritesIsCaught) {
     SimResult result = run_simulation(options);
     bool lost_or_diverged = false;
     for (const auto& violation : result.violations) {
-      lost_or_diverged |= violation.invariant.rfind("(1)", 0) == 0 ||
-                          violation.invariant.rfind("(2)", 0) == 0 ||
-                          violation.invariant.rfind("(Q)", 0) == 0 ||
-                          violation.invariant.rfind("(P)", 0) == 0;
+      lost_or_diverged |=
+          violation.invariant.rfind("(1)", 0) == 0 || violation.invariant.rfind("(2)", 0) == 0 ||
+          violation.invariant.rfind("(Q)", 0) == 0 || violation.invariant.rfind("(P)", 0) == 0;
     }
     caught += lost_or_diverged;
     EXPECT_FALSE(result.trace.empty());
