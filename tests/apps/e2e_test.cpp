@@ -17,6 +17,7 @@
 #include "outpost/domain.pb.h"
 #include "support/process.h"
 #include "support/views.h"
+#include "tests/apps/server_token.h"
 #include "tests/support/pg_test.h"
 
 namespace outpost {
@@ -94,14 +95,7 @@ class EndToEnd : public ::testing::TestWithParam<std::string> {
   }
 
   std::string token(const std::string& device) {
-    std::string out;
-    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
-                           "acme", "--user", "agent-1", "--device", device},
-                          &out),
-              0)
-        << out;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
+    return testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", device);
   }
 
   int device(const std::string& name, const std::vector<std::string>& command,

@@ -20,6 +20,7 @@
 #include "outpost/mutations.pb.h"
 #include "support/process.h"
 #include "support/views.h"
+#include "tests/apps/server_token.h"
 
 namespace outpost {
 namespace {
@@ -86,14 +87,7 @@ class MultiProcess : public ::testing::TestWithParam<std::tuple<uint32_t, bool>>
   }
 
   std::string token(const std::string& device) {
-    std::string out;
-    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
-                           "acme", "--user", "agent-1", "--device", device},
-                          &out),
-              0)
-        << out;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
+    return testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", device);
   }
 
   std::string db(const std::string& device) const { return dir_ + "/" + device + ".db"; }

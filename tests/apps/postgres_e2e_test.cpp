@@ -15,6 +15,7 @@
 #include "engine/replica.h"
 #include "support/process.h"
 #include "support/views.h"
+#include "tests/apps/server_token.h"
 #include "tests/support/pg_test.h"
 
 namespace outpost {
@@ -63,14 +64,7 @@ class PostgresEndToEnd : public ::testing::Test {
   }
 
   std::string token(const std::string& device) {
-    std::string out;
-    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
-                           "acme", "--user", "agent-1", "--device", device},
-                          &out),
-              0)
-        << out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    return testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", device);
   }
 
   int mutate(const std::string& device, const std::string& name, const std::string& value) {
