@@ -27,34 +27,49 @@ int remaining_ms(Clock::time_point deadline) {
 
 }  // namespace
 
-RawSocket::RawSocket(uint16_t port) {
+RawSocket::RawSocket(uint16_t port) : RawSocket(unconnected()) {
+  connect(port);
+}
+
+RawSocket RawSocket::unconnected() {
+  RawSocket socket;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0) return socket;
   // Loopback connects complete at once or fail at once; a send timeout bounds the rest.
   timeval timeout{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return;
-  }
-  fd_ = fd;
+  socket.fd_ = fd;
+  return socket;
 }
 
-RawSocket::RawSocket(RawSocket&& other) noexcept : fd_(other.fd_) {
+bool RawSocket::connect(uint16_t port) {
+  if (fd_ < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close();
+    return false;
+  }
+  connected_ = true;
+  return true;
+}
+
+RawSocket::RawSocket(RawSocket&& other) noexcept : fd_(other.fd_), connected_(other.connected_) {
   other.fd_ = -1;
+  other.connected_ = false;
 }
 
 RawSocket& RawSocket::operator=(RawSocket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = other.fd_;
+    connected_ = other.connected_;
     other.fd_ = -1;
+    other.connected_ = false;
   }
   return *this;
 }
@@ -66,6 +81,7 @@ RawSocket::~RawSocket() {
 void RawSocket::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  connected_ = false;
 }
 
 void RawSocket::reset() {

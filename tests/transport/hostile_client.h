@@ -18,13 +18,19 @@ class RawSocket {
  public:
   RawSocket() = default;
   explicit RawSocket(uint16_t port);  // connects; check connected()
+  // A socket whose descriptor exists but is not connected yet: connect() later needs no
+  // new descriptor (the descriptor squeeze test connects after lowering RLIMIT_NOFILE).
+  static RawSocket unconnected();
   RawSocket(RawSocket&& other) noexcept;
   RawSocket& operator=(RawSocket&& other) noexcept;
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
   ~RawSocket();
 
-  bool connected() const { return fd_ >= 0; }
+  bool connected() const { return fd_ >= 0 && connected_; }
+  bool has_descriptor() const { return fd_ >= 0; }
+  // Connects a socket made by unconnected(); false (and the descriptor closed) on failure.
+  bool connect(uint16_t port);
   // False once the peer has closed or reset the connection (or on any other error).
   bool send(std::string_view bytes);
   // Whatever arrives next (at least one byte), or "" on close, error or the deadline.
@@ -44,6 +50,7 @@ class RawSocket {
 
  private:
   int fd_ = -1;
+  bool connected_ = false;
 };
 
 // The bytes of a WebSocket upgrade request for /v1/stream with this bearer token.
