@@ -258,6 +258,10 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
   }
   const std::string key = client_key(who, request.client_id());
   OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  // A server restored from a backup may have lost mutations a server once reported
+  // processed (and the device then dropped): they can never come again, so new ids follow
+  // on from what the device was told. The claim reaches only this client's own numbering.
+  last = std::max(last, request.processed_through());
   // New ids follow on from the last processed one: a device that skipped one (lost it)
   // must learn it, not have the server step over it for good. Ids at or below `last` are
   // retries; a rejected mutation counts as processed, so legitimate devices never skip.
