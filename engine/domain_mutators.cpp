@@ -1,7 +1,7 @@
 #include "engine/domain_mutators.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <stdexcept>
 
 #include "engine/domain_merge.h"
 #include "engine/domain_time.h"
@@ -334,17 +334,30 @@ std::string last_queue_setting(domain::MediaType media) {
   return "last_queue." + name.substr(name.find('_') + 1);
 }
 
-const MutatorRegistry& domain_mutators() {
-  static const MutatorRegistry* registry = [] {
-    auto* built = new MutatorRegistry();
-    Status status = register_domain_mutators(*built);
-    if (!status.ok()) {
-      fprintf(stderr, "outpost: domain mutators: %s\n", status.to_string().c_str());
-      abort();
-    }
-    return built;
+Result<const MutatorRegistry*> load_domain_mutators() {
+  struct Built {
+    MutatorRegistry registry;
+    Status status;
+  };
+  static const Built* built = [] {
+    auto* made = new Built();
+    made->status = register_domain_mutators(made->registry);
+    return made;
   }();
-  return *registry;
+  if (!built->status.ok()) return built->status.with_context("the built-in domain mutators");
+  return &built->registry;
+}
+
+Status check_built_in_domain() {
+  OUTPOST_RETURN_IF_ERROR(Schema::load_domain().status());
+  return load_domain_mutators().status();
+}
+
+const MutatorRegistry& domain_mutators() {
+  Result<const MutatorRegistry*> loaded = load_domain_mutators();
+  // The mutators are compiled in: failing here is a defect of the build.
+  if (!loaded.ok()) throw std::logic_error(loaded.status().to_string());
+  return **loaded;
 }
 
 }  // namespace outpost

@@ -45,7 +45,10 @@ struct ReplicaOptions {
   // Identity, recorded on first open and used by mutators (e.g. the agent_state key).
   std::string tenant;
   std::string user;
-  // A fixed client id (tests, simulator); random when empty on first open.
+  // The client id a new file keeps for life (the server applies each (client id, mutation
+  // id) once). Required on the first writable open of a file (kInvalidArgument without
+  // it); ignored once the file has one. The engine draws no randomness: the caller makes
+  // it (transport/client_id.h: new_client_id(), the simulator from its seed, tests).
   std::string client_id;
   // SQLite checkpoints the WAL inside the commit that takes it past this many pages, so
   // that commit pays the copy and the fsync (milliseconds: the p99 of a save). 0: never.

@@ -23,7 +23,7 @@ const char* sync_phase_name(SyncPhase phase) {
   return "idle";
 }
 
-SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
+SyncClient::SyncClient(ReplicaSync replica, SyncClientOptions options)
     : replica_(replica), options_(options) {
   // The user scope first: it holds the urgent records.
   scopes_ = {ScopeName::format_user(replica.tenant(), replica.user()),

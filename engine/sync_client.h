@@ -22,6 +22,7 @@
 
 #include "engine/limits.h"
 #include "engine/replica.h"
+#include "engine/replica_views.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
 
@@ -64,8 +65,9 @@ struct SyncClientOptions {
 
 class SyncClient {
  public:
-  // The replica must know its tenant and user (ReplicaOptions) to name its scopes.
-  SyncClient(Replica& replica, SyncClientOptions options = {});
+  // The replica must know its tenant and user (ReplicaOptions) to name its scopes. The
+  // client sees the replica through its sync view only; the Replica must outlive it.
+  SyncClient(ReplicaSync replica, SyncClientOptions options = {});
 
   // The next frame to send, or nullopt when up to date or a request is in flight (one at a
   // time). Errors come from the replica.
@@ -115,7 +117,7 @@ class SyncClient {
   // Records a pull going out: what it was built from (Replica::apply's basis).
   void sent_pull(PullBasis basis);
 
-  Replica& replica_;
+  ReplicaSync replica_;
   SyncClientOptions options_;
   std::vector<std::string> scopes_;
   int in_flight_ = 0;  // requests sent and not answered (2 while a pull is pipelined)

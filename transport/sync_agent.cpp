@@ -5,6 +5,7 @@
 #include <future>
 #include <utility>
 
+#include "transport/client_id.h"
 #include "transport/sync_agent_loop.h"
 #include "transport/token.h"
 
@@ -37,6 +38,8 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::open(SyncAgentOptions options) {
   ReplicaOptions replica_options = options.replica;
   if (replica_options.tenant.empty()) replica_options.tenant = claims.tenant();
   if (replica_options.user.empty()) replica_options.user = claims.user();
+  // Kept only if the file is new (a file keeps the client id it was created with).
+  if (replica_options.client_id.empty()) replica_options.client_id = new_client_id();
   // Replica::open records the identity it is given, even over another one: look first, so
   // a token for another user never takes over (and pushes from) someone else's replica.
   std::error_code ignored;

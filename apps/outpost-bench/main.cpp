@@ -13,6 +13,7 @@
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
 #include "apps/outpost-bench/sync_scenarios.h"
+#include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
 
 namespace {
@@ -143,6 +144,10 @@ int main(int argc, char** argv) {
     }
     std::cerr << "outpost-bench: " << options.status().message() << "\n" << kBenchUsage;
     return 2;
+  }
+  if (Status built = check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost-bench: " << built.to_string() << "\n";
+    return 1;
   }
   raise_open_files_limit();
   BenchContext context;

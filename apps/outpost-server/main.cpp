@@ -237,6 +237,10 @@ int main(int argc, char** argv) {
     std::cout << server_app::kUsage;
     return 0;
   }
+  if (outpost::Status built = outpost::check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost-server: " << built.to_string() << "\n";
+    return 1;
+  }
   if (auto* serve = std::get_if<server_app::ServeConfig>(&command.value()))
     return run_serve(*serve);
   if (auto* seed = std::get_if<server_app::SeedConfig>(&command.value())) return run_seed(*seed);

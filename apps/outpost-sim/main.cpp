@@ -5,6 +5,7 @@
 
 #include "apps/outpost-sim/sim_cli.h"
 #include "apps/outpost-sim/simulation.h"
+#include "engine/domain_mutators.h"
 
 namespace {
 
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   if (cli.help) {
     printf("%s", outpost::sim::cli_usage().c_str());
     return 0;
+  }
+  if (outpost::Status built = outpost::check_built_in_domain(); !built.ok()) {
+    fprintf(stderr, "outpost-sim: %s\n", built.to_string().c_str());
+    return 1;
   }
   const auto started = std::chrono::steady_clock::now();  // for the report only
   outpost::sim::SimStats total;

@@ -8,6 +8,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "support/cli_args.h"
+#include "transport/client_id.h"
 
 namespace {
 
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const cli::ParsedArgs& args = parsed.value();
+  if (Status built = check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost: " << built.to_string() << "\n";
+    return 1;
+  }
   if (args.has("help") || args.positional.empty()) {
     std::cout << kUsage;
     return args.has("help") ? 0 : 2;
@@ -55,7 +60,9 @@ int main(int argc, char** argv) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;
   }
-  auto replica = Replica::open(*db, Schema::domain(), &domain_mutators());
+  // A new file keeps this client id for life; an existing one keeps its own.
+  auto replica =
+      Replica::open(*db, Schema::domain(), &domain_mutators(), {.client_id = new_client_id()});
   if (!replica.ok()) {
     std::cerr << "outpost: " << replica.status().to_string() << "\n";
     return 1;

@@ -619,6 +619,7 @@ TEST_F(SyncAgentTest, ReplicaOfAnotherUserIsRefused) {
   ReplicaOptions other;
   other.tenant = kTenant;
   other.user = "someone-else";
+  other.client_id = "someone-elses-phone";
   auto replica = Replica::open(dir_.file("other.db"), Schema::domain(), &domain_mutators(), other);
   ASSERT_TRUE(replica.ok());
   auto agent = SyncAgent::create(options(), std::move(replica).value());
