@@ -94,8 +94,8 @@ std::map<std::string, std::pair<double, double>>& table() {
 }
 
 // Alternates `cpp_op` and `c_op` `count` times; reports both p50s and the overhead.
-void compare(benchmark::State& state, const std::string& name, const std::function<void(int)>& cpp_op,
-             const std::function<void(int)>& c_op) {
+void compare(benchmark::State& state, const std::string& name,
+             const std::function<void(int)>& cpp_op, const std::function<void(int)>& c_op) {
   std::vector<double> cpp_us, c_us;
   for (auto _ : state) {
     const int count = static_cast<int>(state.range(0));
@@ -115,7 +115,8 @@ void BM_Mutate(benchmark::State& state, outpost_format format) {
   Scene& s = scene();
   int round = 0;
   compare(
-      state, format == OUTPOST_FORMAT_PROTO ? "mutate save_draft (proto)" : "mutate save_draft (JSON)",
+      state,
+      format == OUTPOST_FORMAT_PROTO ? "mutate save_draft (proto)" : "mutate save_draft (JSON)",
       [&](int i) {
         auto args = Scene::draft("m-cpp-" + std::to_string(round) + "-" + std::to_string(i));
         benchmark::DoNotOptimize(s.cpp->mutate("save_draft", args, 1).ok());
@@ -127,8 +128,9 @@ void BM_Mutate(benchmark::State& state, outpost_format format) {
         if (format == OUTPOST_FORMAT_PROTO) {
           bytes = args.SerializeAsString();
         } else {
-          bytes = R"({"draft": {"id": ")" + args.draft().id() +
-                  R"(", "subject": "Re: your order", "body": "Dear Ann, thank you for your call about the delivery."}})";
+          bytes =
+              R"({"draft": {"id": ")" + args.draft().id() +
+              R"(", "subject": "Re: your order", "body": "Dear Ann, thank you for your call about the delivery."}})";
         }
         benchmark::DoNotOptimize(outpost_replica_mutate(s.c, format, "save_draft", 10, bytes.data(),
                                                         bytes.size(), nullptr, nullptr));
@@ -161,7 +163,8 @@ void BM_Query200(benchmark::State& state, outpost_format format) {
   query.limit = kRows;
   const std::string spec = R"({"collection": "draft", "limit": 200})";
   compare(
-      state, format == OUTPOST_FORMAT_PROTO ? "query 200 drafts (proto)" : "query 200 drafts (JSON)",
+      state,
+      format == OUTPOST_FORMAT_PROTO ? "query 200 drafts (proto)" : "query 200 drafts (JSON)",
       [&](int) {
         auto rows = s.cpp->query(query);
         benchmark::DoNotOptimize(rows.ok() && rows->size() == kRows);

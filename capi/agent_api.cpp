@@ -116,7 +116,8 @@ Status read_options(const outpost_agent_options& in, SyncAgentOptions& out) {
   out.urgent_first = in.urgent_first;
   if (in.backoff_base_ms != 0) out.backoff_base_ms = in.backoff_base_ms;
   if (in.backoff_max_ms != 0) out.backoff_max_ms = in.backoff_max_ms;
-  if (in.connect_timeout_ms != 0) out.connect_timeout = std::chrono::milliseconds(in.connect_timeout_ms);
+  if (in.connect_timeout_ms != 0)
+    out.connect_timeout = std::chrono::milliseconds(in.connect_timeout_ms);
   return Status::Ok();
 }
 

@@ -35,8 +35,8 @@ struct outpost_agent {
 
 struct outpost_cursor {
   outpost::SqlRows rows;
-  size_t next = 0;        // the row the next step moves to
-  bool on_row = false;    // a step returned a row: rows.rows[next - 1] is current
+  size_t next = 0;      // the row the next step moves to
+  bool on_row = false;  // a step returned a row: rows.rows[next - 1] is current
 };
 
 namespace outpost::capi {

@@ -23,8 +23,8 @@ std::string json_quote(std::string_view text);
 
 Result<std::string> encode_record(const google::protobuf::Message& record, outpost_format format);
 // A JSON array, or each record as a varint length and its bytes.
-Result<std::string> encode_records(const std::vector<std::unique_ptr<google::protobuf::Message>>& records,
-                                   outpost_format format);
+Result<std::string> encode_records(
+    const std::vector<std::unique_ptr<google::protobuf::Message>>& records, outpost_format format);
 
 // The args of mutator `name` from JSON or protobuf bytes. kNotFound for an unknown
 // mutator, kInvalidArgument for args that do not parse.

@@ -106,9 +106,8 @@ outpost_status outpost_replica_open(const char* path, size_t path_len,
       OUTPOST_RETURN_IF_ERROR(
           read_string(options->user, options->user_len, "user", &replica_options.user));
     }
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto replica,
-        Replica::open(file, Schema::domain(), &domain_mutators(), std::move(replica_options)));
+    OUTPOST_ASSIGN_OR_RETURN(auto replica, Replica::open(file, Schema::domain(), &domain_mutators(),
+                                                         std::move(replica_options)));
     auto handle = std::make_unique<outpost_replica>(nullptr);
     outpost_replica* raw = handle.get();
     // Inline on the committing thread, under the handle's lock: only queue; the call
@@ -230,8 +229,8 @@ outpost_status outpost_replica_search(outpost_replica* replica, outpost_format f
 }
 
 outpost_status outpost_replica_sql(outpost_replica* replica, const char* sql, size_t sql_len,
-                                   const char* params_json, size_t params_len,
-                                   outpost_cursor** out, outpost_error* error) {
+                                   const char* params_json, size_t params_len, outpost_cursor** out,
+                                   outpost_error* error) {
   return guarded(error, [&]() -> Status {
     OUTPOST_RETURN_IF_ERROR(need(out, "out"));
     *out = nullptr;
@@ -400,9 +399,9 @@ outpost_status outpost_replica_subscribe(outpost_replica* replica, outpost_chang
   });
 }
 
-outpost_status outpost_replica_subscribe_pending(outpost_replica* replica,
-                                                 outpost_signal_fn signal, void* user_data,
-                                                 uint64_t* subscription, outpost_error* error) {
+outpost_status outpost_replica_subscribe_pending(outpost_replica* replica, outpost_signal_fn signal,
+                                                 void* user_data, uint64_t* subscription,
+                                                 outpost_error* error) {
   return guarded(error, [&]() -> Status {
     OUTPOST_RETURN_IF_ERROR(need(replica, "replica"));
     OUTPOST_RETURN_IF_ERROR(need(reinterpret_cast<const void*>(signal), "signal"));

@@ -57,8 +57,8 @@ OUTPOST_API const char* outpost_version(void);
 /* The one registry of error codes (engine/status.h), with the same numbers. */
 typedef enum outpost_status {
   OUTPOST_OK = 0,
-  OUTPOST_INVALID_ARGUMENT = 1,    /* malformed input: bad JSON or protobuf, missing field */
-  OUTPOST_NOT_FOUND = 2,           /* unknown collection, mutator, key, mutation id */
+  OUTPOST_INVALID_ARGUMENT = 1, /* malformed input: bad JSON or protobuf, missing field */
+  OUTPOST_NOT_FOUND = 2,        /* unknown collection, mutator, key, mutation id */
   OUTPOST_ALREADY_EXISTS = 3,
   OUTPOST_FAILED_PRECONDITION = 4, /* does not fit the current state (e.g. not running) */
   OUTPOST_SCHEMA_TOO_NEW = 5,      /* the file was written by a newer outpost */
@@ -67,10 +67,10 @@ typedef enum outpost_status {
   OUTPOST_READ_ONLY = 8,           /* a write on a read-only replica or SQL that writes */
   OUTPOST_UNAUTHENTICATED = 9,     /* missing, malformed, forged or expired token */
   OUTPOST_PERMISSION_DENIED = 10,
-  OUTPOST_TOO_LARGE = 11,          /* a size bound was exceeded */
-  OUTPOST_REJECTED = 12,           /* a mutator refused the arguments (reason attached) */
-  OUTPOST_UNAVAILABLE = 13,        /* retryable: network, server busy, file busy */
-  OUTPOST_CANCELLED = 14,          /* e.g. sync_for's budget ran out first */
+  OUTPOST_TOO_LARGE = 11,   /* a size bound was exceeded */
+  OUTPOST_REJECTED = 12,    /* a mutator refused the arguments (reason attached) */
+  OUTPOST_UNAVAILABLE = 13, /* retryable: network, server busy, file busy */
+  OUTPOST_CANCELLED = 14,   /* e.g. sync_for's budget ran out first */
   OUTPOST_INTERNAL = 15
 } outpost_status;
 
@@ -95,9 +95,9 @@ typedef struct outpost_bytes {
 OUTPOST_API void outpost_bytes_free(outpost_bytes* bytes);
 
 typedef enum outpost_format {
-  OUTPOST_FORMAT_JSON = 0,  /* protobuf JSON with .proto field names; lists are arrays */
-  OUTPOST_FORMAT_PROTO = 1  /* protobuf bytes; lists are length-delimited (varint length,
-                               then the message: parseDelimitedFrom / BinaryDelimited) */
+  OUTPOST_FORMAT_JSON = 0, /* protobuf JSON with .proto field names; lists are arrays */
+  OUTPOST_FORMAT_PROTO = 1 /* protobuf bytes; lists are length-delimited (varint length,
+                              then the message: parseDelimitedFrom / BinaryDelimited) */
 } outpost_format;
 
 /* ------------------------------------------------------------------ replica */
@@ -105,10 +105,10 @@ typedef enum outpost_format {
 typedef struct outpost_replica outpost_replica;
 
 typedef struct outpost_replica_options {
-  uint32_t struct_size;    /* sizeof(outpost_replica_options): set by _init */
-  bool read_only;          /* an existing file, read only (a UI thread, an extension) */
-  bool sync_on_commit;     /* synchronous=FULL: survive power loss, not only an app kill */
-  const char* tenant;      /* identity on first open (an agent fills it from the token) */
+  uint32_t struct_size; /* sizeof(outpost_replica_options): set by _init */
+  bool read_only;       /* an existing file, read only (a UI thread, an extension) */
+  bool sync_on_commit;  /* synchronous=FULL: survive power loss, not only an app kill */
+  const char* tenant;   /* identity on first open (an agent fills it from the token) */
   size_t tenant_len;
   const char* user;
   size_t user_len;
@@ -142,9 +142,8 @@ OUTPOST_API outpost_status outpost_replica_mutate(outpost_replica* replica, outp
  * Errors: NOT_FOUND for an unknown collection, IO. */
 OUTPOST_API outpost_status outpost_replica_get(outpost_replica* replica, outpost_format format,
                                                const char* collection, size_t collection_len,
-                                               const char* key, size_t key_len,
-                                               outpost_bytes* out, bool* found,
-                                               outpost_error* error);
+                                               const char* key, size_t key_len, outpost_bytes* out,
+                                               bool* found, outpost_error* error);
 
 /* A typed query, described in JSON:
  *   {"collection": "voicemail",
@@ -206,8 +205,8 @@ OUTPOST_API void outpost_cursor_close(outpost_cursor* cursor);
 /* ---- the outbox and rejected mutations */
 
 /* Mutations not yet confirmed by the server. */
-OUTPOST_API outpost_status outpost_replica_pending_count(outpost_replica* replica,
-                                                         uint64_t* count, outpost_error* error);
+OUTPOST_API outpost_status outpost_replica_pending_count(outpost_replica* replica, uint64_t* count,
+                                                         outpost_error* error);
 /* Mutations the server refused, kept until discarded, as a JSON array:
  *   [{"id": 7, "name": "wrap_up", "args": {...}, "created_ms": ..., "code": "rejected",
  *     "reason": "..."}]   ("args" in JSON whatever the format of the original call). */
@@ -246,8 +245,7 @@ typedef void (*outpost_signal_fn)(void* user_data);
 
 OUTPOST_API outpost_status outpost_replica_subscribe(outpost_replica* replica,
                                                      outpost_changes_fn fn, void* user_data,
-                                                     uint64_t* subscription,
-                                                     outpost_error* error);
+                                                     uint64_t* subscription, outpost_error* error);
 OUTPOST_API outpost_status outpost_replica_subscribe_pending(outpost_replica* replica,
                                                              outpost_signal_fn signal,
                                                              void* user_data,
@@ -256,16 +254,13 @@ OUTPOST_API outpost_status outpost_replica_subscribe_pending(outpost_replica* re
 /* The merged change set waiting for `subscription` (a pending one); *had_changes false and
  * `out` empty when nothing waited. NOT_FOUND for an unknown subscription. */
 OUTPOST_API outpost_status outpost_replica_drain_changes(outpost_replica* replica,
-                                                         uint64_t subscription,
-                                                         outpost_bytes* out, bool* had_changes,
-                                                         outpost_error* error);
+                                                         uint64_t subscription, outpost_bytes* out,
+                                                         bool* had_changes, outpost_error* error);
 OUTPOST_API outpost_status outpost_replica_unsubscribe(outpost_replica* replica,
-                                                       uint64_t subscription,
-                                                       outpost_error* error);
+                                                       uint64_t subscription, outpost_error* error);
 /* Reads what other processes (an app extension, the CLI) committed to the file since this
  * handle last looked and tells the subscribers. An agent does this by itself every 50 ms. */
-OUTPOST_API outpost_status outpost_replica_refresh(outpost_replica* replica,
-                                                   outpost_error* error);
+OUTPOST_API outpost_status outpost_replica_refresh(outpost_replica* replica, outpost_error* error);
 
 /* ------------------------------------------------------------------ agent */
 
@@ -309,7 +304,7 @@ typedef void (*outpost_credentials_fn)(void* user_data, outpost_agent* agent,
                                        const outpost_error* why);
 
 typedef struct outpost_agent_options {
-  uint32_t struct_size; /* sizeof(outpost_agent_options): set by _init */
+  uint32_t struct_size;   /* sizeof(outpost_agent_options): set by _init */
   const char* server_url; /* "http://host:port" */
   size_t server_url_len;
   const char* token; /* bearer token from the app's login; tenant and user come from it */
@@ -317,14 +312,14 @@ typedef struct outpost_agent_options {
   const char* replica_path; /* the replica file (opened, created or migrated) */
   size_t replica_path_len;
   bool sync_on_commit;
-  bool urgent_first;         /* urgent records first (a woken app with little time) */
-  uint32_t backoff_base_ms;  /* reconnect backoff, full jitter; 0: 250 */
-  uint32_t backoff_max_ms;   /* 0: 30000 */
+  bool urgent_first;           /* urgent records first (a woken app with little time) */
+  uint32_t backoff_base_ms;    /* reconnect backoff, full jitter; 0: 250 */
+  uint32_t backoff_max_ms;     /* 0: 30000 */
   uint32_t connect_timeout_ms; /* 0: 5000 */
   /* TLS, for https:// and wss:// servers (reserved: the device speaks TLS when issue 14's
    * TLS part lands; until then setting these is OUTPOST_INVALID_ARGUMENT). Empty: the
    * system's trust store. */
-  const char* tls_ca_path;  /* a PEM file of CAs to trust instead of the system store */
+  const char* tls_ca_path; /* a PEM file of CAs to trust instead of the system store */
   size_t tls_ca_path_len;
   const char* tls_pinned_cert_pem; /* accept exactly this server certificate (PEM) */
   size_t tls_pinned_cert_pem_len;
@@ -387,10 +382,8 @@ OUTPOST_API outpost_status outpost_agent_sync_for(outpost_agent* agent, uint32_t
 
 /* The current state; `last_error` (may be NULL) receives the last error if there is one
  * (the caller clears it). Any thread. */
-OUTPOST_API outpost_status outpost_agent_state_get(outpost_agent* agent,
-                                                   outpost_agent_state* state,
-                                                   outpost_error* last_error,
-                                                   outpost_error* error);
+OUTPOST_API outpost_status outpost_agent_state_get(outpost_agent* agent, outpost_agent_state* state,
+                                                   outpost_error* last_error, outpost_error* error);
 OUTPOST_API outpost_status outpost_agent_progress_get(outpost_agent* agent,
                                                       outpost_progress* progress,
                                                       outpost_error* error);

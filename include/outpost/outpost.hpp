@@ -83,9 +83,9 @@ class Replica {
             bool* found = nullptr) {
     outpost_error error{};
     outpost_bytes bytes{};
-    auto status = outpost_replica_get(handle_, OUTPOST_FORMAT_JSON, collection.data(),
-                                      collection.size(), key.data(), key.size(), &bytes, found,
-                                      &error);
+    auto status =
+        outpost_replica_get(handle_, OUTPOST_FORMAT_JSON, collection.data(), collection.size(),
+                            key.data(), key.size(), &bytes, found, &error);
     json = detail::take(bytes);
     return detail::take(status, error);
   }

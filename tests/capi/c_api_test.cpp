@@ -60,10 +60,10 @@ std::string take(outpost_bytes& bytes) {
   return out;
 }
 
-outpost_status mutate(outpost_replica* replica, const std::string& name,
-                      const std::string& json, uint64_t* id = nullptr, outpost_error* error = nullptr) {
-  return outpost_replica_mutate(replica, OUTPOST_FORMAT_JSON, name.data(), name.size(),
-                                json.data(), json.size(), id, error);
+outpost_status mutate(outpost_replica* replica, const std::string& name, const std::string& json,
+                      uint64_t* id = nullptr, outpost_error* error = nullptr) {
+  return outpost_replica_mutate(replica, OUTPOST_FORMAT_JSON, name.data(), name.size(), json.data(),
+                                json.size(), id, error);
 }
 
 std::string get_json(outpost_replica* replica, const std::string& collection,
@@ -71,8 +71,8 @@ std::string get_json(outpost_replica* replica, const std::string& collection,
   outpost_bytes out{};
   bool found = false;
   Err error;
-  EXPECT_EQ(outpost_replica_get(replica, OUTPOST_FORMAT_JSON, collection.data(),
-                                collection.size(), key.data(), key.size(), &out, &found, &error),
+  EXPECT_EQ(outpost_replica_get(replica, OUTPOST_FORMAT_JSON, collection.data(), collection.size(),
+                                key.data(), key.size(), &out, &found, &error),
             OUTPOST_OK)
       << error.message();
   return found ? take(out) : "";
@@ -115,9 +115,9 @@ class CApiTest : public ::testing::Test {
         voicemail.set_id("vm-" + std::to_string(i));
         voicemail.set_caller_name("caller " + std::to_string(i));
         voicemail.set_received_ms(1'700'000'000'000 + i);
-        OUTPOST_ASSIGN_OR_RETURN(uint64_t version,
-                                 tx.put(user_scope("acme", "agent-1"), "voicemail", voicemail.id(),
-                                        0, voicemail.SerializeAsString()));
+        OUTPOST_ASSIGN_OR_RETURN(
+            uint64_t version, tx.put(user_scope("acme", "agent-1"), "voicemail", voicemail.id(), 0,
+                                     voicemail.SerializeAsString()));
         (void)version;
       }
       return Status::Ok();
@@ -241,9 +241,9 @@ TEST_F(CApiTest, RecordsInJsonAndProtobufQueryAndSqlCursor) {
 
   std::string spec = R"({"collection": "draft", "order_by": "id", "descending": true})";
   outpost_bytes rows{};
-  ASSERT_EQ(outpost_replica_query(replica, OUTPOST_FORMAT_JSON, spec.data(), spec.size(), &rows,
-                                  nullptr),
-            OUTPOST_OK);
+  ASSERT_EQ(
+      outpost_replica_query(replica, OUTPOST_FORMAT_JSON, spec.data(), spec.size(), &rows, nullptr),
+      OUTPOST_OK);
   std::string json = take(rows);
   EXPECT_LT(json.find("\"d2\""), json.find("\"d1\"")) << json;
   ASSERT_EQ(outpost_replica_query(replica, OUTPOST_FORMAT_PROTO, spec.data(), spec.size(), &rows,
@@ -270,7 +270,8 @@ TEST_F(CApiTest, RecordsInJsonAndProtobufQueryAndSqlCursor) {
   ASSERT_EQ(outpost_cursor_step(cursor, &has_row, nullptr), OUTPOST_OK);
   ASSERT_TRUE(has_row);
   EXPECT_EQ(outpost_cursor_type(cursor, 1), OUTPOST_VALUE_TEXT);
-  EXPECT_EQ(std::string(outpost_cursor_text(cursor, 1, &len), len), "Dear Ann");
+  const char* text = outpost_cursor_text(cursor, 1, &len);
+  EXPECT_EQ(std::string(text, len), "Dear Ann");
   EXPECT_EQ(outpost_cursor_type(cursor, 2), OUTPOST_VALUE_INTEGER);
   EXPECT_EQ(outpost_cursor_type(cursor, 7), OUTPOST_VALUE_NULL);  // out of range
   ASSERT_EQ(outpost_cursor_step(cursor, &has_row, nullptr), OUTPOST_OK);
@@ -300,7 +301,8 @@ void on_changes(void* user, const char* json, size_t len) {
   auto* heard = static_cast<Heard*>(user);
   std::string read = get_json(heard->replica, "draft", "d1");  // calls back in
   if (heard->unsubscribe_inside) {
-    EXPECT_EQ(outpost_replica_unsubscribe(heard->replica, heard->subscription, nullptr), OUTPOST_OK);
+    EXPECT_EQ(outpost_replica_unsubscribe(heard->replica, heard->subscription, nullptr),
+              OUTPOST_OK);
   }
   std::lock_guard lock(heard->mutex);
   heard->changes.emplace_back(json, len);
@@ -336,11 +338,13 @@ TEST_F(CApiTest, CallbacksMayCallBackInAndPendingChangesDrainMerged) {
   EXPECT_EQ(pending.signals.load(), 1);  // once, until drained
   outpost_bytes drained{};
   bool had = false;
-  ASSERT_EQ(outpost_replica_drain_changes(replica, pending_id, &drained, &had, nullptr), OUTPOST_OK);
+  ASSERT_EQ(outpost_replica_drain_changes(replica, pending_id, &drained, &had, nullptr),
+            OUTPOST_OK);
   ASSERT_TRUE(had);
   std::string merged = take(drained);
   EXPECT_NE(merged.find("[\"d1\",\"d2\"]"), std::string::npos) << merged;
-  ASSERT_EQ(outpost_replica_drain_changes(replica, pending_id, &drained, &had, nullptr), OUTPOST_OK);
+  ASSERT_EQ(outpost_replica_drain_changes(replica, pending_id, &drained, &had, nullptr),
+            OUTPOST_OK);
   EXPECT_FALSE(had);
 
   heard.unsubscribe_inside = true;  // the next callback unsubscribes itself
@@ -385,9 +389,9 @@ TEST_F(CApiTest, AgentSyncsAndNotifiesOnItsOwnThread) {
   std::string spec = R"({"collection": "voicemail", "where": [{"column": "read", "op": "=",
                         "value": false}], "limit": 3})";
   outpost_bytes rows{};
-  ASSERT_EQ(outpost_replica_query(replica, OUTPOST_FORMAT_JSON, spec.data(), spec.size(), &rows,
-                                  nullptr),
-            OUTPOST_OK);
+  ASSERT_EQ(
+      outpost_replica_query(replica, OUTPOST_FORMAT_JSON, spec.data(), spec.size(), &rows, nullptr),
+      OUTPOST_OK);
   std::string json = take(rows);
   EXPECT_NE(json.find("\"vm-4\""), std::string::npos) << json;  // newest first (default order)
   EXPECT_EQ(json.find("\"vm-1\""), std::string::npos) << json;
