@@ -131,6 +131,23 @@ Result<std::string> encode_records(const std::vector<std::unique_ptr<Message>>& 
   return out;
 }
 
+std::string delimited(const std::vector<std::string>& bodies) {
+  std::string out;
+  size_t total = 0;
+  for (const std::string& body : bodies) total += body.size() + 5;
+  out.reserve(total);
+  for (const std::string& body : bodies) {
+    uint64_t length = body.size();
+    while (length >= 0x80) {
+      out += static_cast<char>((length & 0x7f) | 0x80);
+      length >>= 7;
+    }
+    out += static_cast<char>(length);
+    out += body;
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Message>> decode_args(const MutatorRegistry* mutators,
                                              const std::string& name, outpost_format format,
                                              const std::string& args) {

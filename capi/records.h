@@ -26,6 +26,9 @@ Result<std::string> encode_record(const google::protobuf::Message& record, outpo
 Result<std::string> encode_records(
     const std::vector<std::unique_ptr<google::protobuf::Message>>& records, outpost_format format);
 
+// Stored records' bytes, each as a varint length and its bytes.
+std::string delimited(const std::vector<std::string>& bodies);
+
 // The args of mutator `name` from JSON or protobuf bytes. kNotFound for an unknown
 // mutator, kInvalidArgument for args that do not parse.
 Result<std::unique_ptr<google::protobuf::Message>> decode_args(const MutatorRegistry* mutators,

@@ -170,6 +170,12 @@ outpost_status outpost_replica_get(outpost_replica* replica, outpost_format form
     std::string encoded;
     bool present = false;
     OUTPOST_RETURN_IF_ERROR(with_replica(replica, [&](Replica& r) -> Status {
+      if (format == OUTPOST_FORMAT_PROTO) {  // the stored bytes as they are
+        OUTPOST_ASSIGN_OR_RETURN(auto body, r.get_bytes(name, id));
+        present = body.has_value();
+        if (present) encoded = std::move(*body);
+        return Status::Ok();
+      }
       OUTPOST_ASSIGN_OR_RETURN(auto record, r.get(name, id));
       if (record == nullptr) return Status::Ok();
       present = true;
@@ -194,6 +200,11 @@ outpost_status outpost_replica_query(outpost_replica* replica, outpost_format fo
     OUTPOST_ASSIGN_OR_RETURN(Query query, parse_query_spec(text));
     std::string encoded;
     OUTPOST_RETURN_IF_ERROR(with_replica(replica, [&](Replica& r) -> Status {
+      if (format == OUTPOST_FORMAT_PROTO) {  // the stored bytes, length-delimited
+        OUTPOST_ASSIGN_OR_RETURN(auto bodies, r.query_bytes(query));
+        encoded = delimited(bodies);
+        return Status::Ok();
+      }
       OUTPOST_ASSIGN_OR_RETURN(auto records, r.query(query));
       OUTPOST_ASSIGN_OR_RETURN(encoded, encode_records(records, format));
       return Status::Ok();
