@@ -225,6 +225,12 @@ class Agent:
         call(LIB.outpost_replica_query, self.replica, JSON, text, len(text), byref(out))
         return json.loads(take(out))
 
+    def search(self, collection, text, limit=0):
+        out, text = Bytes(), text.encode()
+        call(LIB.outpost_replica_search, self.replica, JSON, collection.encode(), len(collection),
+             text, len(text), None, 0, False, limit, byref(out))
+        return json.loads(take(out))
+
     def pending(self):
         count = c_uint64()
         call(LIB.outpost_replica_pending_count, self.replica, byref(count))
@@ -286,6 +292,12 @@ class CTypesTest(unittest.TestCase):
         voicemail = phone.query({"collection": "voicemail", "limit": 5})
         self.assertTrue(voicemail, "the seeded voicemail arrived")
         self.assertTrue(phone.query({"collection": "interaction"}), "today's journal arrived")
+        contact = phone.query({"collection": "contact", "limit": 1})[0]
+        found = phone.search("contact", contact["first_name"][:4])
+        self.assertIn(contact["id"], [c["id"] for c in found])
+        with self.assertRaises(OutpostError) as short:
+            phone.search("contact", "ab")  # "contains" needs 3 characters
+        self.assertEqual(short.exception.code, INVALID_ARGUMENT)
         # Another device of the same agent sees the draft: it reached the server.
         tablet = self.agent("tablet")
         self.assertEqual(tablet.sync_for(20000)[0], OK)
