@@ -174,6 +174,11 @@ class Replica {
   // text must have at least 3 characters).
   Result<std::vector<std::unique_ptr<google::protobuf::Message>>> search(
       const std::string& collection, const std::string& text, const SearchOptions& options = {});
+  // The stored protobuf bytes of the records get()/query() would parse, unparsed: for
+  // callers that hand bytes on (the C API). Errors as get() and query().
+  Result<std::optional<std::string>> get_bytes(const std::string& collection,
+                                               const std::string& key);
+  Result<std::vector<std::string>> query_bytes(const Query& query);
   // Plain read-only SQL over the same tables (c_<collection>, f_<collection>).
   // kReadOnly for a statement that would write; kInvalidArgument for bad SQL.
   Result<SqlRows> sql(const std::string& statement, const std::vector<SqlValue>& params = {});

@@ -213,31 +213,41 @@ Result<bool> Replica::get_into(const std::string& key, Message& out) {
   }
 }
 
-Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query) {
-  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(query.collection));
-  std::string sql = "SELECT _body FROM " + table_name(*collection);
+namespace {
+
+// The SELECT of a typed query (its columns checked against the collection).
+Result<std::string> query_statement(const Collection& collection, const Query& query) {
+  std::string sql = "SELECT _body FROM " + table_name(collection);
   for (size_t i = 0; i < query.where.size(); ++i) {
     const Condition& condition = query.where[i];
-    if (collection->column(condition.column) == nullptr) {
-      return error(ErrorCode::kInvalidArgument, "collection '" + collection->name +
-                                                    "' has no column '" + condition.column + "'");
+    if (collection.column(condition.column) == nullptr) {
+      return error(ErrorCode::kInvalidArgument,
+                   "collection '" + collection.name + "' has no column '" + condition.column + "'");
     }
     sql += i == 0 ? " WHERE " : " AND ";
     sql += condition.column + op_sql(condition.op);
   }
   std::string order = query.order_by;
   bool descending = query.descending;
-  if (order.empty() && !collection->default_order_column.empty()) {
-    order = collection->default_order_column;
-    descending = collection->default_order_descending;
+  if (order.empty() && !collection.default_order_column.empty()) {
+    order = collection.default_order_column;
+    descending = collection.default_order_descending;
   }
-  if (order.empty()) order = collection->key_field->name();
-  if (collection->column(order) == nullptr) {
+  if (order.empty()) order = collection.key_field->name();
+  if (collection.column(order) == nullptr) {
     return error(ErrorCode::kInvalidArgument,
-                 "collection '" + collection->name + "' has no column '" + order + "' to order by");
+                 "collection '" + collection.name + "' has no column '" + order + "' to order by");
   }
   sql += " ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
+  return sql;
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(query.collection));
+  OUTPOST_ASSIGN_OR_RETURN(std::string sql, query_statement(*collection, query));
   try {
     std::optional<SQLite::Statement> once;
     SQLite::Statement& statement = impl_->cached_or_once(sql, once);
@@ -248,6 +258,39 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::query(const Query& query)
     return read_records(statement, *collection);
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "query " + collection->name);
+  }
+}
+
+Result<std::vector<std::string>> Replica::query_bytes(const Query& query) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(query.collection));
+  OUTPOST_ASSIGN_OR_RETURN(std::string sql, query_statement(*collection, query));
+  try {
+    std::optional<SQLite::Statement> once;
+    SQLite::Statement& statement = impl_->cached_or_once(sql, once);
+    ResetOnExit reset{statement};
+    for (size_t i = 0; i < query.where.size(); ++i) {
+      bind_value(statement, static_cast<int>(i + 1), query.where[i].value);
+    }
+    std::vector<std::string> bodies;
+    while (statement.executeStep()) {
+      SQLite::Column body = statement.getColumn(0);
+      bodies.emplace_back(static_cast<const char*>(body.getBlob()), body.getBytes());
+    }
+    return bodies;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "query " + collection->name);
+  }
+}
+
+Result<std::optional<std::string>> Replica::get_bytes(const std::string& collection_name,
+                                                      const std::string& key) {
+  OUTPOST_ASSIGN_OR_RETURN(const Collection* collection, schema_.require(collection_name));
+  try {
+    std::optional<StoredRow> row = impl_->table(*collection).get(key);
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(row->body));
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "get " + collection_name);
   }
 }
 

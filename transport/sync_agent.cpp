@@ -174,9 +174,19 @@ Status SyncAgent::set_token(std::string token) {
                      ", the replica belongs to " +
                      user_scope(replica_->tenant(), replica_->user()));
   }
-  std::lock_guard lock(token_mutex_);
-  token_ = std::move(token);
+  {
+    std::lock_guard lock(token_mutex_);
+    token_ = std::move(token);
+    token_generation_++;
+  }
+  // An agent waiting for credentials (on_token_expired) reconnects with this one now.
+  post_task([](Loop& loop) { loop.on_token_changed(); });
   return Status::Ok();
+}
+
+uint64_t SyncAgent::token_generation() const {
+  std::lock_guard lock(token_mutex_);
+  return token_generation_;
 }
 
 SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions options) {

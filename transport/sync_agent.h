@@ -112,6 +112,15 @@ struct SyncAgentOptions {
   // Loop thread, on each state change; `status` says why (the error for kBackoff/kFailed)
   // and `delay_ms` is the backoff wait.
   std::function<void(AgentState, const Status& status, uint64_t delay_ms)> on_state;
+  // Loop thread, when the server refuses the token the connection used (kUnauthenticated:
+  // expired, revoked; at the upgrade or mid-stream) and the app may have a newer one. The
+  // app calls set_token() — inside the callback (it may) or later from any thread, once its
+  // login answered: the agent then reconnects with it at once and sync resumes where it
+  // was (the outbox is on disk; a request in flight is sent again). Until then the agent
+  // waits in kFailed; sync_for() keeps waiting (its budget, max_consecutive_failures).
+  // A second refusal in a row waits a backoff delay first, so a login that keeps handing
+  // out bad tokens cannot spin. Empty: a refused token is fatal until set_token() + wake().
+  std::function<void(const Status& why)> on_token_expired;
 };
 
 struct SyncForOptions {
@@ -157,7 +166,8 @@ class SyncAgent {
   void wake(std::string_view reason = "wake");
   void set_urgent_first(bool urgent);
   // Replaces the bearer token (a refreshed one) for the next connection; wake() to
-  // reconnect at once after a kUnauthenticated failure. The tenant and user must not
+  // reconnect at once after a kUnauthenticated failure (with on_token_expired set, an agent
+  // waiting for credentials reconnects by itself). The tenant and user must not
   // change: kFailedPrecondition (the replica belongs to one user), kUnauthenticated for a
   // malformed token. Any thread.
   Status set_token(std::string token);
@@ -198,6 +208,7 @@ class SyncAgent {
   bool post_task(std::function<void(Loop&)> task);
   std::shared_ptr<Loop> current_loop() const;
   std::string current_token() const;
+  uint64_t token_generation() const;
 
   SyncAgentOptions options_;
   ServerAddress address_;
@@ -214,7 +225,8 @@ class SyncAgent {
 
   // Shared with the threads; guarded by state_mutex_.
   mutable std::mutex token_mutex_;
-  std::string token_;  // guarded by token_mutex_; options_.token is the first one
+  std::string token_;              // guarded by token_mutex_; options_.token is the first one
+  uint64_t token_generation_ = 0;  // guarded by token_mutex_; +1 per set_token()
 
   mutable std::mutex state_mutex_;
   std::condition_variable state_changed_;
