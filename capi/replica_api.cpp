@@ -8,6 +8,7 @@
 #include "capi/records.h"
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
+#include "transport/client_id.h"
 
 namespace outpost::capi {
 namespace {
@@ -106,6 +107,8 @@ outpost_status outpost_replica_open(const char* path, size_t path_len,
       OUTPOST_RETURN_IF_ERROR(
           read_string(options->user, options->user_len, "user", &replica_options.user));
     }
+    // Used only when the file is new: a file keeps the id it was created with.
+    replica_options.client_id = new_client_id();
     OUTPOST_ASSIGN_OR_RETURN(auto replica, Replica::open(file, Schema::domain(), &domain_mutators(),
                                                          std::move(replica_options)));
     auto handle = std::make_unique<outpost_replica>(nullptr);
