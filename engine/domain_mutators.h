@@ -8,6 +8,7 @@
 
 #include "engine/mutator.h"
 #include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
 
 namespace outpost {
 
@@ -16,6 +17,10 @@ Status register_domain_mutators(MutatorRegistry& registry);
 
 // A process-wide registry holding exactly the domain mutators.
 const MutatorRegistry& domain_mutators();
+
+// remove_push_target: the device's target goes, or with `token` set only while it still
+// has that token. The server runs it too when a push service reports a token dead.
+Status remove_push_target(MutationContext& ctx, const mutations::RemovePushTarget& args);
 
 // The user_setting holding the queue last used on a channel ("last_queue.email").
 std::string last_queue_setting(domain::MediaType media);

@@ -224,6 +224,10 @@ class FrameBudget {
 
 class WsSession final : public Session {
  public:
+  ~WsSession() override {
+    if (accepted_ && context_.options.on_stream) context_.options.on_stream(principal_, false);
+  }
+
   WsSession(Context& context, tcp::socket&& socket, http_api::Authenticated who)
       : Session(context),
         ws_(std::move(socket)),
@@ -308,6 +312,7 @@ class WsSession final : public Session {
       return;
     }
     accepted_ = true;
+    if (context_.options.on_stream) context_.options.on_stream(principal_, true);
     if (stop_requested_ || context_.stopping) {
       return begin_close({websocket::close_code::normal, "server stopping"});
     }
