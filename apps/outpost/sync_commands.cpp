@@ -302,7 +302,9 @@ int wake_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
     }
     budget = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   }
-  auto agent = open_agent(connection, SyncAgentOptions{});
+  SyncAgentOptions options;
+  options.urgent_first = true;  // a woken app with little time: urgent records first
+  auto agent = open_agent(connection, std::move(options));
   if (!agent.ok()) {
     err << "outpost: " << agent.status().to_string() << "\n";
     return kExitError;
