@@ -420,9 +420,9 @@ Result<std::vector<ScopedRecord>> PostgresServerStore::scan_collection(
     uint32_t max_records) {
   return pool_->run("scan_collection", [&](Conn& c) -> Result<std::vector<ScopedRecord>> {
     pqxx::nontransaction tx(c.db);
-    pqxx::result r = tx.exec_prepared("scan_collection", bytes(collection), bytes(after_scope),
-                                      bytes(after_key),
-                                      static_cast<int64_t>(std::max<uint32_t>(max_records, 1)));
+    pqxx::result r =
+        tx.exec_prepared("scan_collection", bytes(collection), bytes(after_scope), bytes(after_key),
+                         static_cast<int64_t>(std::max<uint32_t>(max_records, 1)));
     std::vector<ScopedRecord> found;
     found.reserve(r.size());
     for (const auto& row : r) {

@@ -325,7 +325,8 @@ bool is_token_text(const std::string& token) {
 Status register_push_target(MutationContext& ctx, const m::RegisterPushTarget& args) {
   const d::PushTarget& in = args.target();
   if (!is_device_name(in.device_id())) {
-    return error(ErrorCode::kInvalidArgument, "push target needs a device id ([A-Za-z0-9._-]{1,64})");
+    return error(ErrorCode::kInvalidArgument,
+                 "push target needs a device id ([A-Za-z0-9._-]{1,64})");
   }
   if (in.platform() != d::PUSH_APNS && in.platform() != d::PUSH_FCM) {
     return error(ErrorCode::kInvalidArgument, "push target platform must be APNs or FCM");

@@ -173,9 +173,9 @@ class ServerStore {
   // (after_scope, after_key), at most max_records (at least 1). A scan for start-up (the push
   // thread reads every push_target), never for a request path.
   virtual Result<std::vector<ScopedRecord>> scan_collection(const std::string& collection,
-                                                           const std::string& after_scope,
-                                                           const std::string& after_key,
-                                                           uint32_t max_records) = 0;
+                                                            const std::string& after_scope,
+                                                            const std::string& after_key,
+                                                            uint32_t max_records) = 0;
 
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
   // Rejections recorded for the client with mutation id > after_id, oldest first.

@@ -22,7 +22,9 @@ std::string user_key(const std::string& tenant, const std::string& user) {
 std::string device_key(const std::string& user, const std::string& device) {
   return user + "/" + device;
 }
-std::string voice_device(const std::string& user) { return user + "/#voice"; }
+std::string voice_device(const std::string& user) {
+  return user + "/#voice";
+}
 
 // ("tenant", "user", "device") from a key made above.
 std::vector<std::string> split_key(const std::string& key) {
@@ -37,8 +39,8 @@ std::vector<std::string> split_key(const std::string& key) {
 }
 
 Target target_of(const d::PushTarget& record) {
-  return Target{record.platform() == d::PUSH_FCM ? Platform::kFcm : Platform::kApns,
-                record.token(), record.app_id(), record.sandbox()};
+  return Target{record.platform() == d::PUSH_FCM ? Platform::kFcm : Platform::kApns, record.token(),
+                record.app_id(), record.sandbox()};
 }
 
 bool voice_active(const d::Interaction& interaction) {
@@ -85,7 +87,9 @@ PushService::PushService(ServerCore& core, DomainServer* domain, outpost::Platfo
   }
 }
 
-PushService::~PushService() { stop(); }
+PushService::~PushService() {
+  stop();
+}
 
 int64_t PushService::now() const {
   if (options_.clock) return options_.clock();
@@ -113,7 +117,8 @@ Settings PushService::read_settings(const std::string& tenant_name) {
     }
   };
   number(kSettingSilentAfterMs, [&](const std::string& v) { s.silent_after = std::stoll(v); });
-  number(kSettingKeepaliveAfterMs, [&](const std::string& v) { s.keepalive_after = std::stoll(v); });
+  number(kSettingKeepaliveAfterMs,
+         [&](const std::string& v) { s.keepalive_after = std::stoll(v); });
   number(kSettingLogoutAfterKeepaliveMs,
          [&](const std::string& v) { s.logout_after_keepalive = std::stoll(v); });
   number(kSettingCoalesceMs, [&](const std::string& v) { s.coalesce = std::stoll(v); });
@@ -121,9 +126,8 @@ Settings PushService::read_settings(const std::string& tenant_name) {
     s.max_wakes_per_window = std::stoi(v);
     s.rate_window = 60 * kMinute;
   });
-  number(kSettingShowCaller, [&](const std::string& v) {
-    s.show_caller_in_notifications = v == "true" || v == "1";
-  });
+  number(kSettingShowCaller,
+         [&](const std::string& v) { s.show_caller_in_notifications = v == "true" || v == "1"; });
   return s;
 }
 
@@ -137,7 +141,8 @@ Result<int> PushService::unread_voicemails(const std::string& scope) {
   int unread = 0;
   std::string after_key;
   for (int pages = 0; pages < 10; ++pages) {
-    OUTPOST_ASSIGN_OR_RETURN(auto keys, core_.store().read_manifest(scope, "voicemail", after_key, 200));
+    OUTPOST_ASSIGN_OR_RETURN(auto keys,
+                             core_.store().read_manifest(scope, "voicemail", after_key, 200));
     if (keys.empty()) break;
     for (const KeyVersion& key : keys) {
       if (key.collection != "voicemail") return unread;
@@ -202,8 +207,8 @@ Status PushService::start() {
   std::set<std::pair<std::string, std::string>> users;
   std::string after_scope, after_key;
   for (;;) {
-    OUTPOST_ASSIGN_OR_RETURN(auto page,
-                             core_.store().scan_collection("push_target", after_scope, after_key, 500));
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto page, core_.store().scan_collection("push_target", after_scope, after_key, 500));
     if (page.empty()) break;
     for (const ScopedRecord& r : page) {
       auto scope = ScopeName::parse(r.scope);
@@ -391,22 +396,22 @@ void PushService::finished(const Finished& done, int64_t now) {
   }
   auto parts = split_key(done.message.push.device);
   if (parts.size() != 3) return;
-  tenant(parts[0]).policy.on_event(TargetDead{done.message.push.device,
-                                              done.message.push.target.token},
-                                   now);
+  tenant(parts[0]).policy.on_event(
+      TargetDead{done.message.push.device, done.message.push.target.token}, now);
   // Delete the stored target, only while it still has the dead token.
   mutations::RemovePushTarget args;
   args.set_device_id(parts[2]);
   args.set_token(done.message.push.target.token);
-  Status removed = core_.write_as(Principal{parts[0], parts[1], "push"}, now,
-                                  [&](MutationContext& ctx) { return remove_push_target(ctx, args); });
+  Status removed =
+      core_.write_as(Principal{parts[0], parts[1], "push"}, now,
+                     [&](MutationContext& ctx) { return remove_push_target(ctx, args); });
   if (!removed.ok()) {
     log("removing the dead target of " + done.message.push.device + ": " + removed.to_string());
     return;
   }
   ++work_.targets_removed;
-  log("removed the dead push target of " + done.message.push.device + " (" +
-      done.result.reason + ")");
+  log("removed the dead push target of " + done.message.push.device + " (" + done.result.reason +
+      ")");
 }
 
 void PushService::act(int64_t now) {
@@ -462,7 +467,8 @@ void PushService::run() {
     lock.unlock();
     const int64_t t = now();
     for (auto& queued : batch) {
-      if (auto* commit = std::get_if<Queued::Commit>(&queued->what)) commit->head = heads[commit->scope];
+      if (auto* commit = std::get_if<Queued::Commit>(&queued->what))
+        commit->head = heads[commit->scope];
       handle(*queued, t);
     }
     act(t);

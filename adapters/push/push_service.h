@@ -57,9 +57,9 @@ struct PushServiceOptions {
 
 // Counted outcomes (plus the policy's, the delivery's and the senders' own counters).
 struct PushServiceStats {
-  std::uint64_t events_dropped = 0;   // hook queue full
-  std::uint64_t submit_dropped = 0;   // delivery queue full
-  std::uint64_t no_sender = 0;        // a target of a platform with no sender configured
+  std::uint64_t events_dropped = 0;  // hook queue full
+  std::uint64_t submit_dropped = 0;  // delivery queue full
+  std::uint64_t no_sender = 0;       // a target of a platform with no sender configured
   std::uint64_t delivered = 0;
   std::uint64_t failed = 0;
   std::uint64_t targets_removed = 0;  // dead tokens deleted from the store

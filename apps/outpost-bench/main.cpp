@@ -132,7 +132,8 @@ Status run(BenchContext& context) {
   }
   if (o.wants("push")) {
     OUTPOST_RETURN_IF_ERROR(context.stop_servers());
-    OUTPOST_RETURN_IF_ERROR(run_push(context, o.quick ? std::min(o.push_devices, 50) : o.push_devices,
+    OUTPOST_RETURN_IF_ERROR(run_push(context,
+                                     o.quick ? std::min(o.push_devices, 50) : o.push_devices,
                                      o.quick ? 2 : 10, o.quick ? 3 : 30));
   }
   return context.stop_servers();

@@ -46,8 +46,8 @@ class FakeApns {
         std::vector<std::string>{"/usr/bin/python3", script, "apns", dir + "/files"},
         dir + "/fake.log");
     if (!fake->process_->wait_for_output("\"ready\"", std::chrono::seconds(60))) {
-      return error(ErrorCode::kUnavailable, "the fake APNs did not start: " +
-                                                fake->process_->output());
+      return error(ErrorCode::kUnavailable,
+                   "the fake APNs did not start: " + fake->process_->output());
     }
     std::istringstream lines(fake->process_->output());
     std::string line;
@@ -60,8 +60,8 @@ class FakeApns {
     }
     OUTPOST_ASSIGN_OR_RETURN(fake->http_, push::Http2Client::create(push::Http2Options{}));
     fake->control_ = "http://127.0.0.1:" + fake->get("control_port");
-    OUTPOST_RETURN_IF_ERROR(fake->call("POST", "/config", R"({"enforce_refresh_interval": false})")
-                                .status());
+    OUTPOST_RETURN_IF_ERROR(
+        fake->call("POST", "/config", R"({"enforce_refresh_interval": false})").status());
     return fake;
   }
 
@@ -121,9 +121,10 @@ Status seed_push(const std::string& data_dir, int devices) {
     }
     // Measure the pipeline, not the policy: no coalescing window, no hourly budget, no
     // inactivity pushes during the run.
-    for (const auto& [name, value] :
-         {std::pair{push::kSettingCoalesceMs, "0"}, {push::kSettingMaxWakesPerHour, "1000000"},
-          {push::kSettingSilentAfterMs, "86400000"}, {push::kSettingKeepaliveAfterMs, "172800000"}}) {
+    for (const auto& [name, value] : {std::pair{push::kSettingCoalesceMs, "0"},
+                                      {push::kSettingMaxWakesPerHour, "1000000"},
+                                      {push::kSettingSilentAfterMs, "86400000"},
+                                      {push::kSettingKeepaliveAfterMs, "172800000"}}) {
       d::OrgSetting setting;
       setting.set_name(name);
       setting.set_value(value);
@@ -187,7 +188,8 @@ Result<double> cold_wake(const std::string& device_bin, const std::string& repli
   std::string out;
   const auto start = Clock::now();
   const int code = support::run_command(
-      {device_bin, "--db", copy, "--server", url, "--token", token, "wake", "--budget", "20"}, &out);
+      {device_bin, "--db", copy, "--server", url, "--token", token, "wake", "--budget", "20"},
+      &out);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (code != 0 || out.find("voicemail-bench") == std::string::npos) {
     return error(ErrorCode::kInternal, "outpost wake did not show the voicemail: " + out);
@@ -203,8 +205,8 @@ void report_pair(BenchContext& context, const std::string& scenario, std::vector
     std::vector<Param> figure_params = params;
     figure_params.push_back(param("stat", name));
     figure_params.push_back(param("samples", static_cast<uint64_t>(values.size())));
-    context.report.add({scenario, value, "ms", base, base > 0 ? value / base : 0,
-                        std::move(figure_params)});
+    context.report.add(
+        {scenario, value, "ms", base, base > 0 ? value / base : 0, std::move(figure_params)});
   }
 }
 
@@ -227,9 +229,9 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
   fs::copy_file(context.setup.data_dir + "/token.key", setup.data_dir + "/token.key");
   OUTPOST_RETURN_IF_ERROR(seed_store(setup, kPushTenant, kUser, 50));
   OUTPOST_RETURN_IF_ERROR(seed_push(setup.data_dir, devices));
-  setup.extra_args = {"--apns-key", fake->get("key_file"), "--apns-key-id", fake->get("key_id"),
-                      "--apns-team", fake->get("team_id"), "--apns-url", fake->get("base_url"),
-                      "--push-ca", fake->get("ca")};
+  setup.extra_args = {"--apns-key",  fake->get("key_file"), "--apns-key-id", fake->get("key_id"),
+                      "--apns-team", fake->get("team_id"),  "--apns-url",    fake->get("base_url"),
+                      "--push-ca",   fake->get("ca")};
   OUTPOST_ASSIGN_OR_RETURN(auto server, ServerProcess::start(setup, 0));
   const std::string url = server->url();
   // The start wakes every stored target once (decision 018): let those through first.
@@ -293,9 +295,10 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
   phone.reset();
   copy_replica(dir + "/phone.db", dir + "/current.db");
   std::string out;
-  if (support::run_command({setup.server_bin, "event", "--data", setup.data_dir,
-                            R"({"tenant":"push","user":"agent-1","voicemailLeft":{"id":"voicemail-bench","callerName":"Ann"}})"},
-                           &out) != 0) {
+  if (support::run_command(
+          {setup.server_bin, "event", "--data", setup.data_dir,
+           R"({"tenant":"push","user":"agent-1","voicemailLeft":{"id":"voicemail-bench","callerName":"Ann"}})"},
+          &out) != 0) {
     return error(ErrorCode::kInternal, "outpost-server event: " + out);
   }
   // The voicemail is committed once the writer sees it.
@@ -314,11 +317,11 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
   OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kPushTenant, kUser, "phone"));
   std::vector<double> behind_ms, current_ms;
   for (int i = 0; i < wakes; ++i) {
-    OUTPOST_ASSIGN_OR_RETURN(double a, cold_wake(device_bin, dir + "/behind.db",
-                                                 dir + "/wake.db", url, token));
+    OUTPOST_ASSIGN_OR_RETURN(
+        double a, cold_wake(device_bin, dir + "/behind.db", dir + "/wake.db", url, token));
     behind_ms.push_back(a);
-    OUTPOST_ASSIGN_OR_RETURN(double b, cold_wake(device_bin, dir + "/current.db",
-                                                 dir + "/wake.db", url, token));
+    OUTPOST_ASSIGN_OR_RETURN(
+        double b, cold_wake(device_bin, dir + "/current.db", dir + "/wake.db", url, token));
     current_ms.push_back(b);
   }
   report_pair(context, "push.wake_to_voicemail", behind_ms, current_ms,

@@ -22,7 +22,8 @@ Result<upstream::Event> parse_event(const std::string& json) {
   upstream::Event event;
   auto parsed = google::protobuf::util::JsonStringToMessage(json, &event);
   if (!parsed.ok()) {
-    return error(ErrorCode::kInvalidArgument, "not an upstream event: " + std::string(parsed.message()));
+    return error(ErrorCode::kInvalidArgument,
+                 "not an upstream event: " + std::string(parsed.message()));
   }
   if (event.kind_case() == upstream::Event::KIND_NOT_SET) {
     return error(ErrorCode::kInvalidArgument, "the event has no kind");
@@ -40,8 +41,8 @@ Status queue_event(const std::string& data_dir, const std::string& json) {
   if (ec) return error(ErrorCode::kIo, "cannot create " + inbox.string() + ": " + ec.message());
   static std::atomic<int> counter{0};
   const auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
-  const std::string name = std::to_string(stamp) + "-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++);
+  const std::string name =
+      std::to_string(stamp) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   const fs::path tmp = inbox / (name + ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary);
@@ -92,7 +93,8 @@ void EventInbox::pass() {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
-  if (files.size() > static_cast<size_t>(kMaxInboxFilesPerPass)) files.resize(kMaxInboxFilesPerPass);
+  if (files.size() > static_cast<size_t>(kMaxInboxFilesPerPass))
+    files.resize(kMaxInboxFilesPerPass);
   for (const fs::path& file : files) {
     std::string json;
     if (fs::file_size(file, ec) <= kMaxInboxFileBytes && !ec) {

@@ -140,12 +140,12 @@ Result<Command> parse_command_line(int argc, char** argv) {
   if (args.positional.size() > 1)
     return invalid("unexpected argument '" + args.positional[1] + "'");
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(
-        only(args, command,
-             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms",
-              "apns-key", "apns-key-id", "apns-team", "apns-url", "fcm-account", "fcm-url",
-              "fcm-token-url", "push-ca"}));
+    OUTPOST_RETURN_IF_ERROR(only(
+        args, command, {"data",        "listen",      "threads",        "compact-every",
+                        "keep-log",    "store",       "pg-connections", "upstream",
+                        "sim-seed",    "sim-agents",  "sim-step-ms",    "sim-web-edit-delay-ms",
+                        "apns-key",    "apns-key-id", "apns-team",      "apns-url",
+                        "fcm-account", "fcm-url",     "fcm-token-url",  "push-ca"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));

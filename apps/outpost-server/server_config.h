@@ -38,9 +38,9 @@ struct ServeConfig {
   std::string apns_key;  // the .p8 file
   std::string apns_key_id;
   std::string apns_team;
-  std::string apns_url;  // empty: Apple's hosts; else used for production and sandbox
-  std::string fcm_account;  // the service-account JSON file
-  std::string fcm_url;      // empty: fcm.googleapis.com
+  std::string apns_url;       // empty: Apple's hosts; else used for production and sandbox
+  std::string fcm_account;    // the service-account JSON file
+  std::string fcm_url;        // empty: fcm.googleapis.com
   std::string fcm_token_url;  // empty: the account's token_uri
   std::string push_ca;        // a CA file to trust instead of the system's (tests)
 };

@@ -3,8 +3,7 @@
 namespace outpost::server_app {
 
 UpstreamLoop::UpstreamLoop(Upstream& upstream, DomainServer& domain,
-                           std::chrono::milliseconds every, Clock clock, Log log,
-                           Observer observer)
+                           std::chrono::milliseconds every, Clock clock, Log log, Observer observer)
     : upstream_(upstream),
       domain_(domain),
       every_(every),

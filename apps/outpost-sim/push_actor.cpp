@@ -7,7 +7,9 @@ namespace {
 
 namespace d = outpost::domain;
 
-std::string device_key(int device) { return "d" + std::to_string(device); }
+std::string device_key(int device) {
+  return "d" + std::to_string(device);
+}
 
 }  // namespace
 

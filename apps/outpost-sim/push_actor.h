@@ -45,8 +45,8 @@ class SimPushActor {
 
  private:
   push::PushPolicy policy_{settings()};
-  std::map<int, std::string> user_of_;      // device -> user scope
-  std::map<int, bool> connected_;           // the truth
+  std::map<int, std::string> user_of_;                  // device -> user scope
+  std::map<int, bool> connected_;                       // the truth
   std::map<std::string, std::set<std::string>> calls_;  // user scope -> open voice calls
   PushActorStats stats_;
 };

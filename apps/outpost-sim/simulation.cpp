@@ -191,9 +191,8 @@ void Simulation::push_step() {
   for (auto& device : devices_) {
     push_.set_connected(device->index(), device->alive() && device->connected(), now_ms_);
   }
-  auto woken = push_.step(now_ms_, [this](const std::string& detail) {
-    fail("(5) no logout while busy", detail, {});
-  });
+  auto woken = push_.step(
+      now_ms_, [this](const std::string& detail) { fail("(5) no logout while busy", detail, {}); });
   for (int index : woken) {
     SimDevice& device = *devices_[static_cast<size_t>(index)];
     // A background push wakes a sleeping app early (a killed one stays down: iOS does

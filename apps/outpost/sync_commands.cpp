@@ -313,8 +313,8 @@ int wake_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   std::atomic<int64_t> voicemail_at_us{-1};
   (*agent)->subscribe([&voicemail_at_us, started](const ChangeSet& changes) {
     if (changes.keys.count("voicemail") == 0 || voicemail_at_us.load() >= 0) return;
-    voicemail_at_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started)
-                          .count();
+    voicemail_at_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
   });
   SyncForOptions for_options;
   for_options.max_consecutive_failures = 0;

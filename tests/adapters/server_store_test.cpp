@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <tuple>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>

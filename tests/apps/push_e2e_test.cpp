@@ -39,27 +39,19 @@ class PushEndToEnd : public ::testing::Test {
 
   void start_server() {
     std::string out;
-    ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--contacts",
-                           "50"},
-                          &out),
-              0)
+    ASSERT_EQ(
+        run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--contacts", "50"},
+                    &out),
+        0)
         << out;
-    std::vector<std::string> argv{OUTPOST_SERVER_BIN,
-                                  "serve",
-                                  "--data",
-                                  dir_ + "/server",
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--apns-key",
-                                  fake_.get("key_file"),
-                                  "--apns-key-id",
-                                  fake_.get("key_id"),
-                                  "--apns-team",
-                                  fake_.get("team_id"),
-                                  "--apns-url",
-                                  fake_.get("base_url"),
-                                  "--push-ca",
-                                  fake_.get("ca")};
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "serve",
+                                  "--data",           dir_ + "/server",
+                                  "--listen",         "127.0.0.1:0",
+                                  "--apns-key",       fake_.get("key_file"),
+                                  "--apns-key-id",    fake_.get("key_id"),
+                                  "--apns-team",      fake_.get("team_id"),
+                                  "--apns-url",       fake_.get("base_url"),
+                                  "--push-ca",        fake_.get("ca")};
     server_ = std::make_unique<Process>(argv, dir_ + "/server.log");
     ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
     std::string log = server_->output();
@@ -74,8 +66,8 @@ class PushEndToEnd : public ::testing::Test {
         << out;
   }
   void org_setting(const std::string& name, const std::string& value) {
-    platform_event(R"({"tenant":"acme","orgSetting":{"name":")" + name + R"(","value":")" +
-                   value + R"("}})");
+    platform_event(R"({"tenant":"acme","orgSetting":{"name":")" + name + R"(","value":")" + value +
+                   R"("}})");
   }
   // The inbox is applied within ~200 ms; wait until it is empty.
   void wait_inbox() {
@@ -93,8 +85,8 @@ class PushEndToEnd : public ::testing::Test {
   }
 
   std::vector<std::string> phone_args(const std::vector<std::string>& command) {
-    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db",    dir_ + "/phone.db", "--server",
-                                  url_,               "--token", token_};
+    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db", dir_ + "/phone.db", "--server", url_,
+                                  "--token",          token_};
     argv.insert(argv.end(), command.begin(), command.end());
     return argv;
   }
@@ -140,8 +132,8 @@ TEST_F(PushEndToEnd, KilledPhoneIsWokenForAVoicemailThenLoggedOutAfterInactivity
   // Login: the phone registers where it can be woken, syncs, and is killed.
   ASSERT_EQ(run_command(phone_args({"mutate", "register_push_target",
                                     R"({"target": {"device_id": "phone", "platform": "PUSH_APNS",
-                                        "token": ")" + apns_token +
-                                        R"(", "app_id": "com.example.outpost"}})"}),
+                                        "token": ")" +
+                                        apns_token + R"(", "app_id": "com.example.outpost"}})"}),
                         &out),
             0)
       << out;
@@ -186,9 +178,9 @@ TEST_F(PushEndToEnd, KilledPhoneIsWokenForAVoicemailThenLoggedOutAfterInactivity
   EXPECT_NE(server_->output().find("logged acme/agent-1 out after inactivity"), std::string::npos);
 
   // Logout from the app removes the target: nothing more is sent.
-  ASSERT_EQ(run_command(phone_args({"mutate", "remove_push_target", R"({"device_id": "phone"})"}),
-                        &out),
-            0);
+  ASSERT_EQ(
+      run_command(phone_args({"mutate", "remove_push_target", R"({"device_id": "phone"})"}), &out),
+      0);
   ASSERT_EQ(run_command(phone_args({"sync", "--budget", "20"}), &out), 0) << out;
   fake_.clear();
   platform_event(R"({"tenant":"acme","user":"agent-1","voicemailLeft":{"id":"vm-10"}})");
