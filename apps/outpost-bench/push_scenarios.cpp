@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -141,7 +142,7 @@ Result<std::vector<double>> await_requests(FakeApns& fake, size_t count) {
     OUTPOST_ASSIGN_OR_RETURN(auto times, fake.arrivals());
     if (times.size() >= count) return times;
     if (Clock::now() > deadline) {
-      return error(ErrorCode::kDeadlineExceeded, "the fake received " +
+      return error(ErrorCode::kUnavailable, "the fake received " +
                                                      std::to_string(times.size()) + " of " +
                                                      std::to_string(count) + " pushes");
     }
@@ -166,7 +167,7 @@ bool idle(SyncAgent& a) {
 Status await_idle(SyncAgent& a) {
   const auto deadline = Clock::now() + kRoundTimeout;
   while (!idle(a)) {
-    if (Clock::now() > deadline) return error(ErrorCode::kDeadlineExceeded, "agent not idle");
+    if (Clock::now() > deadline) return error(ErrorCode::kUnavailable, "agent not idle");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Status::Ok();
@@ -310,7 +311,7 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
       seen = got.ok() && *got != nullptr;
     });
     if (seen) break;
-    if (Clock::now() > deadline) return error(ErrorCode::kDeadlineExceeded, "no voicemail");
+    if (Clock::now() > deadline) return error(ErrorCode::kUnavailable, "no voicemail");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   writer->stop();
