@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "support/process.h"
+#include "transport/http_util.h"
 #include "transport/sync_agent.h"
 
 namespace outpost::bench {
@@ -43,6 +45,8 @@ class FakeApns {
   static Result<std::unique_ptr<FakeApns>> start(const std::string& script,
                                                  const std::string& dir) {
     auto fake = std::unique_ptr<FakeApns>(new FakeApns());
+    std::error_code ec;
+    fs::create_directories(dir, ec);
     fake->process_ = std::make_unique<support::Process>(
         std::vector<std::string>{"/usr/bin/python3", script, "apns", dir + "/files"},
         dir + "/fake.log");
@@ -73,14 +77,18 @@ class FakeApns {
     return boost::json::serialize(it->value());
   }
   Status clear() { return call("POST", "/clear", "{}").status(); }
-  // Arrival times (unix ms) of the requests received so far.
-  Result<std::vector<double>> arrivals() {
+  // (device token, arrival unix ms) of the requests received so far.
+  Result<std::vector<std::pair<std::string, double>>> arrivals() {
     OUTPOST_ASSIGN_OR_RETURN(std::string body, call("GET", "/received", ""));
     boost::system::error_code ec;
     auto v = boost::json::parse(body, ec);
     if (ec || !v.is_array()) return error(ErrorCode::kInternal, "fake: bad /received");
-    std::vector<double> times;
-    for (const auto& r : v.as_array()) times.push_back(r.at("time").to_number<double>() * 1000.0);
+    std::vector<std::pair<std::string, double>> times;
+    for (const auto& r : v.as_array()) {
+      std::string path(r.at("path").as_string());
+      times.emplace_back(path.substr(path.rfind('/') + 1),
+                         r.at("time").to_number<double>() * 1000.0);
+    }
     return times;
   }
 
@@ -104,28 +112,33 @@ class FakeApns {
   std::string control_;
 };
 
-// Push targets for `devices` devices of the user and the org's push settings, written into
-// the embedded store before the server starts (as many logins would have).
-Status seed_push(const std::string& data_dir, int devices) {
+std::string sleeper(int i) { return "sleeper-" + std::to_string(i); }
+
+// One sleeping phone (a push target, no stream) for each of `users` users, and the org's
+// push settings, written into the embedded store before the server starts (as that many
+// logins would have).
+Status seed_push(const std::string& data_dir, int users) {
   OUTPOST_ASSIGN_OR_RETURN(auto store, SqliteServerStore::open(data_dir + "/outpost.db"));
   ServerCore core(*store, Schema::domain(), domain_mutators());
+  for (int i = 0; i < users; ++i) {
+    OUTPOST_RETURN_IF_ERROR(core.write_as(
+        Principal{kPushTenant, sleeper(i), ""}, 0, [&](MutationContext& ctx) -> Status {
+          d::PushTarget target;
+          target.set_device_id("phone");
+          target.set_platform(d::PUSH_APNS);
+          char token[65];
+          snprintf(token, sizeof(token), "%064x", i + 1);
+          target.set_token(token);
+          target.set_app_id("com.example.outpost");
+          return ctx.put(target);
+        }));
+  }
+  // Measure the pipeline, not the policy: no coalescing window, no hourly budget, no
+  // inactivity pushes during the run.
   return core.write_as(Principal{kPushTenant, kUser, ""}, 0, [&](MutationContext& ctx) -> Status {
-    for (int i = 0; i < devices; ++i) {
-      d::PushTarget target;
-      target.set_device_id("sleeper-" + std::to_string(i));
-      target.set_platform(d::PUSH_APNS);
-      char token[65];
-      snprintf(token, sizeof(token), "%064x", i + 1);
-      target.set_token(token);
-      target.set_app_id("com.example.outpost");
-      OUTPOST_RETURN_IF_ERROR(ctx.put(target));
-    }
-    // Measure the pipeline, not the policy: no coalescing window, no hourly budget, no
-    // inactivity pushes during the run.
-    for (const auto& [name, value] : {std::pair{push::kSettingCoalesceMs, "0"},
-                                      {push::kSettingMaxWakesPerHour, "1000000"},
-                                      {push::kSettingSilentAfterMs, "86400000"},
-                                      {push::kSettingKeepaliveAfterMs, "172800000"}}) {
+    for (const auto& [name, value] :
+         {std::pair{push::kSettingCoalesceMs, "0"}, {push::kSettingMaxWakesPerHour, "1000000"},
+          {push::kSettingSilentAfterMs, "86400000"}, {push::kSettingKeepaliveAfterMs, "172800000"}}) {
       d::OrgSetting setting;
       setting.set_name(name);
       setting.set_value(value);
@@ -135,8 +148,39 @@ Status seed_push(const std::string& data_dir, int devices) {
   });
 }
 
+// A commit to user i's scope as another device of the user makes it: one mutation pushed
+// over plain HTTP (POST /v1/push), answered once durable. Returns (sent, answered) wall ms.
+Result<std::pair<double, double>> commit_as(push::Http2Client& http, const std::string& url,
+                                            const std::string& token, int user, uint64_t id) {
+  protocol::PushRequest request;
+  request.set_client_id("desk-" + std::to_string(user));
+  request.set_protocol_version(protocol::VERSION_CURRENT);
+  request.set_schema_version(Schema::domain().version());
+  auto* mutation = request.add_mutations();
+  mutation->set_id(id);
+  mutation->set_name("set_user_setting");
+  mutations::SetUserSetting args;
+  args.set_name("bench");
+  args.set_value(std::to_string(id));
+  mutation->set_args(args.SerializeAsString());
+  mutation->set_created_ms(static_cast<int64_t>(wall_ms_now()));
+  push::HttpRequest post;
+  post.url = url + "/v1/push";
+  post.headers = {"Content-Type: application/x-protobuf", "Content-Encoding: zstd",
+                  "Authorization: Bearer " + token};
+  OUTPOST_ASSIGN_OR_RETURN(post.body, http_api::encode_body(request));
+  const double sent = wall_ms_now();
+  auto responses = http.perform({post});
+  const double answered = wall_ms_now();
+  if (responses.empty() || responses[0].status != 200) {
+    return error(ErrorCode::kInternal,
+                 "POST /v1/push: " + std::to_string(responses.empty() ? 0 : responses[0].status));
+  }
+  return std::pair{sent, answered};
+}
+
 // Waits until the fake received at least `count` requests; returns their arrival times.
-Result<std::vector<double>> await_requests(FakeApns& fake, size_t count) {
+Result<std::vector<std::pair<std::string, double>>> await_requests(FakeApns& fake, size_t count) {
   const auto deadline = Clock::now() + kRoundTimeout;
   for (;;) {
     OUTPOST_ASSIGN_OR_RETURN(auto times, fake.arrivals());
@@ -239,40 +283,37 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
   OUTPOST_RETURN_IF_ERROR(await_requests(*fake, static_cast<size_t>(devices)).status());
   OUTPOST_RETURN_IF_ERROR(fake->clear());
 
-  // commit -> push request, beside commit -> a streaming device's store.
-  OUTPOST_ASSIGN_OR_RETURN(auto writer, agent(context, url, dir, "writer"));
-  OUTPOST_ASSIGN_OR_RETURN(auto live, agent(context, url, dir, "live"));
-  std::atomic<double> live_at{0};
-  live->subscribe([&live_at](const ChangeSet& changes) {
-    if (changes.keys.count("draft")) live_at = wall_ms_now();
-  });
-  OUTPOST_RETURN_IF_ERROR(writer->start());
-  OUTPOST_RETURN_IF_ERROR(live->start());
-  OUTPOST_RETURN_IF_ERROR(await_idle(*writer));
-  OUTPOST_RETURN_IF_ERROR(await_idle(*live));
-  std::vector<double> push_ms, live_ms;
+  // commit -> push request at the fake, beside commit -> its answer (durable), per user.
+  OUTPOST_ASSIGN_OR_RETURN(auto http, push::Http2Client::create(push::Http2Options{}));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < devices; ++i) {
+    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kPushTenant, sleeper(i), "desk"));
+    tokens.push_back(std::move(token));
+  }
+  std::vector<double> push_ms, ack_ms;
   for (int round = 1; round <= rounds; ++round) {
-    live_at = 0;
-    const double t0 = wall_ms_now();
-    OUTPOST_RETURN_IF_ERROR(writer->post([round](Replica& replica) {
-      mutations::SaveDraft args;
-      args.mutable_draft()->set_id("draft-push");
-      args.mutable_draft()->set_body("revision " + std::to_string(round));
-      (void)replica.mutate("save_draft", args, static_cast<int64_t>(wall_ms_now()));
-    }));
-    OUTPOST_ASSIGN_OR_RETURN(auto times, await_requests(*fake, static_cast<size_t>(devices)));
-    for (double t : times) push_ms.push_back(t - t0);
-    const auto deadline = Clock::now() + kRoundTimeout;
-    while (live_at.load() == 0 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::map<std::string, double> sent;  // token -> commit sent
+    for (int i = 0; i < devices; ++i) {
+      OUTPOST_ASSIGN_OR_RETURN(auto times, commit_as(*http, url, tokens[static_cast<size_t>(i)], i,
+                                                     static_cast<uint64_t>(round)));
+      char token[65];
+      snprintf(token, sizeof(token), "%064x", i + 1);
+      sent[token] = times.first;
+      ack_ms.push_back(times.second - times.first);
     }
-    if (live_at.load() > 0) live_ms.push_back(live_at.load() - t0);
+    OUTPOST_ASSIGN_OR_RETURN(auto arrivals, await_requests(*fake, static_cast<size_t>(devices)));
+    for (const auto& [token, at] : arrivals) {
+      auto it = sent.find(token);
+      if (it != sent.end()) push_ms.push_back(at - it->second);
+    }
     OUTPOST_RETURN_IF_ERROR(fake->clear());
   }
-  live->stop();
-  report_pair(context, "push.commit_to_request", push_ms, live_ms,
-              {param("devices", devices), param("rounds", rounds),
-               param("baseline", "the same commit reaching a streaming device")});
+  report_pair(context, "push.commit_to_request", push_ms, ack_ms,
+              {param("sleeping_devices", devices), param("rounds", rounds),
+               param("baseline", "the same commit answered to the device that made it")});
+  OUTPOST_ASSIGN_OR_RETURN(auto writer, agent(context, url, dir, "writer"));
+  OUTPOST_RETURN_IF_ERROR(writer->start());
+  OUTPOST_RETURN_IF_ERROR(await_idle(*writer));
 
   // wake -> voicemail readable on a cold device, 1,000 other changes pending.
   const std::string device_bin = (fs::path(setup.server_bin).parent_path() / "outpost").string();
