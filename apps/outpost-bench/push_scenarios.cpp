@@ -112,7 +112,9 @@ class FakeApns {
   std::string control_;
 };
 
-std::string sleeper(int i) { return "sleeper-" + std::to_string(i); }
+std::string sleeper(int i) {
+  return "sleeper-" + std::to_string(i);
+}
 
 // One sleeping phone (a push target, no stream) for each of `users` users, and the org's
 // push settings, written into the embedded store before the server starts (as that many
@@ -121,24 +123,25 @@ Status seed_push(const std::string& data_dir, int users) {
   OUTPOST_ASSIGN_OR_RETURN(auto store, SqliteServerStore::open(data_dir + "/outpost.db"));
   ServerCore core(*store, Schema::domain(), domain_mutators());
   for (int i = 0; i < users; ++i) {
-    OUTPOST_RETURN_IF_ERROR(core.write_as(
-        Principal{kPushTenant, sleeper(i), ""}, 0, [&](MutationContext& ctx) -> Status {
-          d::PushTarget target;
-          target.set_device_id("phone");
-          target.set_platform(d::PUSH_APNS);
-          char token[65];
-          snprintf(token, sizeof(token), "%064x", i + 1);
-          target.set_token(token);
-          target.set_app_id("com.example.outpost");
-          return ctx.put(target);
-        }));
+    OUTPOST_RETURN_IF_ERROR(core.write_as(Principal{kPushTenant, sleeper(i), ""}, 0,
+                                          [&](MutationContext& ctx) -> Status {
+                                            d::PushTarget target;
+                                            target.set_device_id("phone");
+                                            target.set_platform(d::PUSH_APNS);
+                                            char token[65];
+                                            snprintf(token, sizeof(token), "%064x", i + 1);
+                                            target.set_token(token);
+                                            target.set_app_id("com.example.outpost");
+                                            return ctx.put(target);
+                                          }));
   }
   // Measure the pipeline, not the policy: no coalescing window, no hourly budget, no
   // inactivity pushes during the run.
   return core.write_as(Principal{kPushTenant, kUser, ""}, 0, [&](MutationContext& ctx) -> Status {
-    for (const auto& [name, value] :
-         {std::pair{push::kSettingCoalesceMs, "0"}, {push::kSettingMaxWakesPerHour, "1000000"},
-          {push::kSettingSilentAfterMs, "86400000"}, {push::kSettingKeepaliveAfterMs, "172800000"}}) {
+    for (const auto& [name, value] : {std::pair{push::kSettingCoalesceMs, "0"},
+                                      {push::kSettingMaxWakesPerHour, "1000000"},
+                                      {push::kSettingSilentAfterMs, "86400000"},
+                                      {push::kSettingKeepaliveAfterMs, "172800000"}}) {
       d::OrgSetting setting;
       setting.set_name(name);
       setting.set_value(value);
@@ -186,9 +189,8 @@ Result<std::vector<std::pair<std::string, double>>> await_requests(FakeApns& fak
     OUTPOST_ASSIGN_OR_RETURN(auto times, fake.arrivals());
     if (times.size() >= count) return times;
     if (Clock::now() > deadline) {
-      return error(ErrorCode::kUnavailable, "the fake received " +
-                                                     std::to_string(times.size()) + " of " +
-                                                     std::to_string(count) + " pushes");
+      return error(ErrorCode::kUnavailable, "the fake received " + std::to_string(times.size()) +
+                                                " of " + std::to_string(count) + " pushes");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -287,7 +289,8 @@ Status run_push(BenchContext& context, int devices, int rounds, int wakes) {
   OUTPOST_ASSIGN_OR_RETURN(auto http, push::Http2Client::create(push::Http2Options{}));
   std::vector<std::string> tokens;
   for (int i = 0; i < devices; ++i) {
-    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kPushTenant, sleeper(i), "desk"));
+    OUTPOST_ASSIGN_OR_RETURN(std::string token,
+                             context.tokens->issue(kPushTenant, sleeper(i), "desk"));
     tokens.push_back(std::move(token));
   }
   std::vector<double> push_ms, ack_ms;

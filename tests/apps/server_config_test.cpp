@@ -82,8 +82,7 @@ TEST(EventInbox, OnlyAnEventIsQueued) {
   std::filesystem::remove_all(dir);
   EXPECT_EQ(queue_event(dir, "not json").code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(queue_event(dir, R"({"tenant":"acme"})").code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(queue_event(dir, R"({"tenant":"acme","bogus":1})").code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(queue_event(dir, R"({"tenant":"acme","bogus":1})").code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(queue_event(dir, std::string(kMaxInboxFileBytes + 1, ' ')).code(),
             ErrorCode::kTooLarge);
   EXPECT_FALSE(std::filesystem::exists(dir + "/inbox") &&

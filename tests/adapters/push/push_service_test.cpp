@@ -232,11 +232,13 @@ TEST_F(PushServiceTest, ATokenApnsReportsUnregisteredIsDeletedFromTheStore) {
     if (service_->stats().targets_removed > 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(service_->stats().targets_removed, 1u);
+  // The wake and the notification may have been in flight together: both are answered 410.
+  EXPECT_GE(service_->stats().targets_removed, 1u);
   auto stored = store_->get("user/acme/agent-1", "push_target", "phone");
   ASSERT_TRUE(stored.ok());
   EXPECT_FALSE(stored->has_value());
-  // Nothing more goes to it.
+  // Nothing more goes to it (after what was in flight).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const size_t before = fake_->received().size();
   voicemail("vm-2");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
