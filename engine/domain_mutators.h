@@ -8,6 +8,7 @@
 
 #include "engine/mutator.h"
 #include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
 
 namespace outpost {
 
@@ -25,6 +26,10 @@ const MutatorRegistry& domain_mutators();
 // Builds the domain's schema and mutators: Ok, or the first one's error. Every app's
 // main() calls it before anything uses Schema::domain() or domain_mutators().
 Status check_built_in_domain();
+
+// remove_push_target: the device's target goes, or with `token` set only while it still
+// has that token. The server runs it too when a push service reports a token dead.
+Status remove_push_target(MutationContext& ctx, const mutations::RemovePushTarget& args);
 
 // The user_setting holding the queue last used on a channel ("last_queue.email").
 std::string last_queue_setting(domain::MediaType media);

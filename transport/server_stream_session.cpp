@@ -37,6 +37,11 @@ StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
       budget_(context.options.frames_per_second, context.options.frame_burst) {}
 
 template <class Stream>
+StreamSession<Stream>::~StreamSession() {
+  if (accepted_ && context_.options.on_stream) context_.options.on_stream(principal_, false);
+}
+
+template <class Stream>
 std::shared_ptr<StreamSession<Stream>> StreamSession<Stream>::self_ptr() {
   return std::static_pointer_cast<StreamSession>(shared_from_this());
 }
@@ -113,6 +118,7 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
   }
   accepted_ = true;
   ServerCounters::add(context_.counters.streams_opened);
+  if (context_.options.on_stream) context_.options.on_stream(principal_, true);
   if (stop_requested_ || context_.stopping) {
     return begin_close({websocket::close_code::normal, "server stopping"});
   }

@@ -47,6 +47,7 @@ class StreamSession final : public Session {
  public:
   // `stream`: the connection the upgrade request was read from.
   StreamSession(ServerContext& context, Stream&& stream, http_api::Authenticated who);
+  ~StreamSession() override;  // tells SyncServerOptions::on_stream the stream is gone
 
   // Answers the upgrade `request` (already authenticated), then serves frames.
   void start(http_api::HttpRequest request);

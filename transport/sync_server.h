@@ -56,6 +56,10 @@ struct SyncServerOptions {
   std::chrono::milliseconds idle_timeout{limits::kIdleTimeoutSeconds * 1000};
   // One line per notable event (bind, refused connection, transport error). Empty: silent.
   std::function<void(std::string_view)> log;
+  // A device's live stream opened (true, after the WebSocket handshake) or closed (false,
+  // when the connection is gone). Called on the connection's strand: it must only queue
+  // (the push thread's PushService::on_stream). Empty: nobody listens.
+  std::function<void(const Principal&, bool open)> on_stream;
 };
 
 class SyncServer {

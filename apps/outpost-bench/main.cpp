@@ -12,6 +12,7 @@
 
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
+#include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
@@ -129,6 +130,12 @@ Status run(BenchContext& context) {
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
+  }
+  if (o.wants("push")) {
+    OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+    OUTPOST_RETURN_IF_ERROR(run_push(context,
+                                     o.quick ? std::min(o.push_devices, 50) : o.push_devices,
+                                     o.quick ? 2 : 10, o.quick ? 3 : 30));
   }
   return context.stop_servers();
 }

@@ -19,6 +19,8 @@
 #include "adapters/postgres_server_store.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
+#include "apps/outpost-server/event_inbox.h"
+#include "apps/outpost-server/push_setup.h"
 #include "apps/outpost-server/server_config.h"
 #include "apps/outpost-server/upstream_loop.h"
 #include "engine/domain_mutators.h"
@@ -176,6 +178,32 @@ int run_serve(const server_app::ServeConfig& config) {
   options.port = config.port;
   options.threads = config.threads;
   options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
+
+  // The platform and its mirror come first: the push thread logs agents out through them.
+  DomainServer domain(core);
+  std::unique_ptr<SimPlatform> platform;
+  if (config.upstream == "sim") {
+    auto agents = server_app::parse_agents(config.sim_agents);
+    if (!agents.ok()) return fail(agents.status());
+    SimPlatformOptions sim;
+    sim.seed = config.sim_seed;
+    sim.agents = std::move(agents).value();
+    sim.step_ms = config.sim_step_ms;
+    sim.web_edit_delay_ms = config.sim_web_edit_delay_ms;
+    platform = std::make_unique<SimPlatform>(std::move(sim), **store);
+    core.set_platform(platform.get());
+  }
+  // The push thread hears commits after they commit, and streams opening and closing; it
+  // only ever queues from those callbacks (docs/push.md).
+  auto push = server_app::make_push_service(config, core, domain, platform.get(), options.log);
+  if (!push.ok()) return fail(push.status().with_context("setting up push"));
+  push::PushService& pusher = **push;
+  core.add_commit_listener(
+      [&pusher](const std::vector<CommittedHead>& heads) { pusher.on_commit(heads); });
+  if (Status started = pusher.start(); !started.ok()) return fail(started);
+  options.on_stream = [&pusher](const Principal& who, bool open) { pusher.on_stream(who, open); };
+  auto observe = [&pusher](const upstream::Event& event) { pusher.on_platform_event(event); };
+
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
   // Several processes on one PostgreSQL database: commits of the others poke our devices.
@@ -195,23 +223,14 @@ int run_serve(const server_app::ServeConfig& config) {
     feed->start();
   }
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
-  DomainServer domain(core);
-  std::unique_ptr<SimPlatform> platform;
   std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
-  if (config.upstream == "sim") {
-    auto agents = server_app::parse_agents(config.sim_agents);
-    if (!agents.ok()) return fail(agents.status());
-    SimPlatformOptions sim;
-    sim.seed = config.sim_seed;
-    sim.agents = std::move(agents).value();
-    sim.step_ms = config.sim_step_ms;
-    sim.web_edit_delay_ms = config.sim_web_edit_delay_ms;
-    platform = std::make_unique<SimPlatform>(std::move(sim), **store);
-    core.set_platform(platform.get());
+  if (platform) {
     upstream_loop = std::make_unique<server_app::UpstreamLoop>(
         *platform, domain, std::chrono::milliseconds(config.sim_step_ms), wall_clock_ms,
-        options.log);
+        options.log, observe);
   }
+  server_app::EventInbox inbox(config.data_dir, domain, std::chrono::milliseconds(200),
+                               wall_clock_ms, options.log, observe);
   std::string shown_host =
       config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
@@ -219,8 +238,10 @@ int run_serve(const server_app::ServeConfig& config) {
   signal_context.run();
   std::cerr << "outpost-server: signal " << caught << ", stopping\n";
   if (upstream_loop) upstream_loop->stop();
+  inbox.stop();
   if (feed) feed->stop();
   server.stop();
+  pusher.stop();
   compactor.stop();
   return 0;
 }
@@ -244,5 +265,13 @@ int main(int argc, char** argv) {
   if (auto* serve = std::get_if<server_app::ServeConfig>(&command.value()))
     return run_serve(*serve);
   if (auto* seed = std::get_if<server_app::SeedConfig>(&command.value())) return run_seed(*seed);
+  if (auto* event = std::get_if<server_app::EventConfig>(&command.value())) {
+    Status queued = server_app::queue_event(event->data_dir, event->json);
+    if (!queued.ok()) {
+      std::cerr << "outpost-server: " << queued.to_string() << "\n";
+      return queued.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+    }
+    return 0;
+  }
   return run_token(std::get<server_app::TokenConfig>(command.value()));
 }

@@ -25,12 +25,20 @@ const char* const kUsage = R"(usage:
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
+      Push (docs/push.md): --apns-key FILE.p8 --apns-key-id ID --apns-team ID [--apns-url
+      URL] sends to APNs; --fcm-account FILE.json [--fcm-url URL] [--fcm-token-url URL]
+      to FCM; --push-ca FILE trusts that CA instead of the system's (the test fakes).
+      Platform events dropped into DIR/inbox (see `event`) are applied as they arrive.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
       Writes a demo contact center into DIR/outpost.db: org data of tenant T (contacts,
       canned responses, AUX reasons, wrap-up codes, colleagues) and agent U's state,
       queues, today's journal and voicemail (defaults: acme, agent-1, 200 contacts).
+  outpost-server event --data DIR JSON
+      Queues one platform event (an outpost.upstream.Event in protobuf JSON, e.g.
+      '{"tenant":"acme","user":"agent-1","voicemailLeft":{"id":"vm-9","callerName":"Ann"}}')
+      for the server serving DIR, which applies it as the platform's.
   outpost-server --help
 )";
 
@@ -52,7 +60,15 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "sim-seed",
                                                "sim-agents",
                                                "sim-step-ms",
-                                               "sim-web-edit-delay-ms"};
+                                               "sim-web-edit-delay-ms",
+                                               "apns-key",
+                                               "apns-key-id",
+                                               "apns-team",
+                                               "apns-url",
+                                               "fcm-account",
+                                               "fcm-url",
+                                               "fcm-token-url",
+                                               "push-ca"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -112,14 +128,24 @@ Result<Command> parse_command_line(int argc, char** argv) {
                            cli::parse_args(argc, argv, kValuedFlags, kSwitches));
   if (args.has("help")) return Command(HelpRequest{});
   if (args.positional.empty()) return invalid("a command is required (serve, token or seed)");
+  const std::string& command = args.positional[0];
+  if (command == "event") {
+    OUTPOST_RETURN_IF_ERROR(only(args, command, {"data"}));
+    if (args.positional.size() != 2) return invalid("event takes one JSON argument");
+    EventConfig config;
+    OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
+    config.json = args.positional[1];
+    return Command(config);
+  }
   if (args.positional.size() > 1)
     return invalid("unexpected argument '" + args.positional[1] + "'");
-  const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(
-        only(args, command,
-             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms"}));
+    OUTPOST_RETURN_IF_ERROR(only(
+        args, command, {"data",        "listen",      "threads",        "compact-every",
+                        "keep-log",    "store",       "pg-connections", "upstream",
+                        "sim-seed",    "sim-agents",  "sim-step-ms",    "sim-web-edit-delay-ms",
+                        "apns-key",    "apns-key-id", "apns-team",      "apns-url",
+                        "fcm-account", "fcm-url",     "fcm-token-url",  "push-ca"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -159,6 +185,26 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto agents = args.flag("sim-agents")) config.sim_agents = *agents;
     if (auto step = args.flag("sim-step-ms")) {
       OUTPOST_RETURN_IF_ERROR(parse_int("sim-step-ms", *step, 10, 3'600'000, config.sim_step_ms));
+    }
+    auto text = [&](const char* flag, std::string& out) {
+      if (auto value = args.flag(flag)) out = *value;
+    };
+    text("apns-key", config.apns_key);
+    text("apns-key-id", config.apns_key_id);
+    text("apns-team", config.apns_team);
+    text("apns-url", config.apns_url);
+    text("fcm-account", config.fcm_account);
+    text("fcm-url", config.fcm_url);
+    text("fcm-token-url", config.fcm_token_url);
+    text("push-ca", config.push_ca);
+    if (!config.apns_key.empty() && (config.apns_key_id.empty() || config.apns_team.empty())) {
+      return invalid("--apns-key needs --apns-key-id and --apns-team");
+    }
+    if (config.apns_key.empty() && (!config.apns_key_id.empty() || !config.apns_url.empty())) {
+      return invalid("--apns-... flags need --apns-key");
+    }
+    if (config.fcm_account.empty() && (!config.fcm_url.empty() || !config.fcm_token_url.empty())) {
+      return invalid("--fcm-... flags need --fcm-account");
     }
     return Command(config);
   }

@@ -33,6 +33,22 @@ struct ServeConfig {
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;
+  // Push (docs/push.md): an APNs sender when apns_key is set, an FCM one when
+  // fcm_account is set; neither: no pushes (targets are still stored).
+  std::string apns_key;  // the .p8 file
+  std::string apns_key_id;
+  std::string apns_team;
+  std::string apns_url;       // empty: Apple's hosts; else used for production and sandbox
+  std::string fcm_account;    // the service-account JSON file
+  std::string fcm_url;        // empty: fcm.googleapis.com
+  std::string fcm_token_url;  // empty: the account's token_uri
+  std::string push_ca;        // a CA file to trust instead of the system's (tests)
+};
+
+// Queues a platform event for a running server (DIR/inbox, applied within ~200 ms).
+struct EventConfig {
+  std::string data_dir;
+  std::string json;  // an upstream::Event in protobuf JSON
 };
 
 struct TokenConfig {
@@ -54,7 +70,7 @@ struct SeedConfig {
 
 struct HelpRequest {};
 
-using Command = std::variant<HelpRequest, ServeConfig, TokenConfig, SeedConfig>;
+using Command = std::variant<HelpRequest, ServeConfig, TokenConfig, SeedConfig, EventConfig>;
 
 // Errors: kInvalidArgument with a message naming the bad or missing argument.
 Result<Command> parse_command_line(int argc, char** argv);

@@ -3,12 +3,13 @@
 namespace outpost::server_app {
 
 UpstreamLoop::UpstreamLoop(Upstream& upstream, DomainServer& domain,
-                           std::chrono::milliseconds every, Clock clock, Log log)
+                           std::chrono::milliseconds every, Clock clock, Log log, Observer observer)
     : upstream_(upstream),
       domain_(domain),
       every_(every),
       clock_(std::move(clock)),
-      log_(std::move(log)) {
+      log_(std::move(log)),
+      observer_(std::move(observer)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -40,7 +41,11 @@ void UpstreamLoop::step() {
   }
   for (const upstream::Event& event : *events) {
     Status applied = domain_.apply(event, now_ms);
-    if (!applied.ok()) log_("upstream event: " + applied.to_string());
+    if (!applied.ok()) {
+      log_("upstream event: " + applied.to_string());
+    } else if (observer_) {
+      observer_(event);
+    }
   }
   auto ticked = domain_.tick(upstream_.agents(), now_ms);
   if (!ticked.ok()) log_("upstream tick: " + ticked.status().to_string());

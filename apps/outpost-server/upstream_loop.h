@@ -23,8 +23,10 @@ class UpstreamLoop {
  public:
   using Clock = std::function<int64_t()>;
   using Log = std::function<void(std::string_view)>;
+  // Hears each event once it is applied (the push thread's on_platform_event); may be empty.
+  using Observer = std::function<void(const upstream::Event&)>;
   UpstreamLoop(Upstream& upstream, DomainServer& domain, std::chrono::milliseconds every,
-               Clock clock, Log log);
+               Clock clock, Log log, Observer observer = nullptr);
   ~UpstreamLoop() { stop(); }
   void stop();
 
@@ -37,6 +39,7 @@ class UpstreamLoop {
   std::chrono::milliseconds every_;
   Clock clock_;
   Log log_;
+  Observer observer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -1,6 +1,6 @@
 // outpost: the device CLI. Opens a replica file and reads or writes it with no server
 // (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
-// --token it syncs (sync, watch).
+// --token it syncs (sync, watch, wake).
 #include <iostream>
 
 #include "apps/outpost/local_commands.h"
@@ -29,6 +29,8 @@ Offline commands (no server needed):
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
   sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
   watch                               stay connected, print each change until Ctrl-C
+  wake [--budget SECONDS]             what a push-woken app does: sync within the budget
+                                      (default 25), urgent first; print unread voicemail
 )";
 
 }  // namespace

@@ -99,6 +99,26 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/work/server/token.key"));
 }
 
+// The push scenario against the fake APNs (the script is the tests', passed by path).
+TEST_F(OutpostBench, QuickPushScenarioPrintsItsFiguresBesideTheirBaselines) {
+  std::string out, err;
+  ASSERT_EQ(bench(std::string("--quick --scenario push --push-fake ") + OUTPOST_FAKE_PUSH_SCRIPT,
+                  &out, &err),
+            0)
+      << err;
+  std::set<std::string> scenarios;
+  for (const std::string& line : lines_of(out)) {
+    pb::Struct figure;
+    ASSERT_TRUE(pb::util::JsonStringToMessage(line, &figure).ok()) << line;
+    const auto& fields = figure.fields();
+    scenarios.insert(fields.at("scenario").string_value());
+    EXPECT_GT(fields.at("value").number_value(), 0) << line;
+    EXPECT_GT(fields.at("baseline").number_value(), 0) << line;
+  }
+  EXPECT_EQ(scenarios, (std::set<std::string>{"push.commit_to_request", "push.wake_to_voicemail"}))
+      << out << err;
+}
+
 TEST_F(OutpostBench, RefusesSeveralServersOnTheEmbeddedStore) {
   std::string out, err;
   EXPECT_EQ(bench("--servers 2", &out, &err), 2);
