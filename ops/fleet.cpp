@@ -109,6 +109,13 @@ void Fleet::rejected(const Principal& who, const protocol::MutationResult& resul
                      int64_t now_ms) {
   std::lock_guard lock(mutex_);
   Device& device = device_locked(who, now_ms);
+  // A retried push answers its recorded rejections again: show each once.
+  for (const RejectionRow& seen : rejections_) {
+    if (seen.mutation_id == result.id() && seen.device == who.device && seen.user == who.user &&
+        seen.tenant == who.tenant) {
+      return;
+    }
+  }
   ++device.row.rejected;
   RejectionRow row;
   row.at_ms = now_ms;

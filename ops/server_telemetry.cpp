@@ -1,11 +1,32 @@
 #include "ops/server_telemetry.h"
 
+#include <atomic>
+#include <cstdio>
+
 namespace outpost::ops {
 namespace {
 
 // The start of the request this thread is serving (ServerCore calls before_request and
 // then on_push / on_pull on the same thread).
 thread_local std::chrono::steady_clock::time_point request_started;
+thread_local uint64_t request_number = 0;
+std::atomic<uint64_t> next_request_number{1};
+
+std::string request_id() {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "r%llx", static_cast<unsigned long long>(request_number));
+  return buffer;
+}
+
+RequestEvent event_for(const char* kind, const Principal& who) {
+  RequestEvent event;
+  event.request_id = request_id();
+  event.kind = kind;
+  event.tenant = who.tenant;
+  event.user = who.user;
+  event.device = who.device;
+  return event;
+}
 
 // Errors that say the store (or its database) failed, not the request.
 bool is_store_error(ErrorCode code) {
@@ -71,6 +92,15 @@ ServerTelemetry::ServerTelemetry(Registry& registry, Fleet& fleet,
 
 void ServerTelemetry::before_request() {
   request_started = std::chrono::steady_clock::now();
+  request_number = next_request_number.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ServerTelemetry::log_request(RequestEvent event, const Status& status, double seconds) {
+  if (!log_ || (status.ok() && seconds < kSlowRequestSeconds)) return;
+  event.code = status.ok() ? "ok" : std::string(error_code_name(status.code()));
+  event.message = status.ok() ? "slow request" : status.message().substr(0, 300);
+  event.seconds = seconds;
+  log_(event);
 }
 
 double ServerTelemetry::elapsed_seconds() const {
@@ -85,8 +115,10 @@ void ServerTelemetry::count_result(const char* kind, const Status& status) {
 
 void ServerTelemetry::on_push(const Principal& who, const protocol::PushRequest& request,
                               const Result<protocol::PushResponse>& result) {
-  latency_.with({"push"}).observe(elapsed_seconds());
+  const double seconds = elapsed_seconds();
+  latency_.with({"push"}).observe(seconds);
   count_result("push", result.status());
+  log_request(event_for("push", who), result.status(), seconds);
   push_bytes_.add(request.ByteSizeLong());
   int64_t now = now_ms_();
   if (request.has_report()) reports_.add();
@@ -98,14 +130,23 @@ void ServerTelemetry::on_push(const Principal& who, const protocol::PushRequest&
     } else {
       mutations_.with({"rejected", mutation.code()}).add();
       fleet_.rejected(who, mutation, now);
+      if (log_) {
+        RequestEvent event = event_for("push", who);
+        event.code = mutation.code();
+        event.message = "mutation rejected: " + mutation.reason().substr(0, 300);
+        event.mutation_id = mutation.id();
+        log_(event);
+      }
     }
   }
 }
 
 void ServerTelemetry::on_pull(const Principal& who, const protocol::PullRequest& request,
                               const Result<protocol::PullResponse>& result) {
-  latency_.with({"pull"}).observe(elapsed_seconds());
+  const double seconds = elapsed_seconds();
+  latency_.with({"pull"}).observe(seconds);
   count_result("pull", result.status());
+  log_request(event_for("pull", who), result.status(), seconds);
   int64_t now = now_ms_();
   if (request.has_report()) reports_.add();
   fleet_.seen(who, now, request.has_report() ? &request.report() : nullptr, false);

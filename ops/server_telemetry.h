@@ -20,10 +20,29 @@
 
 namespace outpost::ops {
 
+// A request worth a log line: failed, slow, or one that had a mutation rejected. Carries
+// names and codes only: never a token or a record body.
+struct RequestEvent {
+  std::string request_id;  // unique in this process: "r<hex>"
+  const char* kind = "";   // "push" or "pull"
+  std::string tenant;
+  std::string user;
+  std::string device;
+  std::string code;  // "ok" or the error code name
+  std::string message;
+  double seconds = 0;
+  uint64_t mutation_id = 0;  // a rejected mutation's id
+};
+
+// Requests slower than this are logged.
+inline constexpr double kSlowRequestSeconds = 1.0;
+
 class ServerTelemetry final : public ServerObserver {
  public:
   // `now_ms`: the wall clock (milliseconds since the epoch) for the fleet's times.
   ServerTelemetry(Registry& registry, Fleet& fleet, std::function<int64_t()> now_ms);
+  // Failed and slow requests and rejected mutations; set before serving.
+  void set_request_log(std::function<void(const RequestEvent&)> log) { log_ = std::move(log); }
 
   void before_request() override;
   void on_push(const Principal& who, const protocol::PushRequest& request,
@@ -45,10 +64,13 @@ class ServerTelemetry final : public ServerObserver {
  private:
   double elapsed_seconds() const;
   void count_result(const char* kind, const Status& status);
+  // Logs a failed or slow request; `event` carries kind and who.
+  void log_request(RequestEvent event, const Status& status, double seconds);
 
   Registry& registry_;
   Fleet& fleet_;
   std::function<int64_t()> now_ms_;
+  std::function<void(const RequestEvent&)> log_;
   Family<Counter>& requests_;
   Family<Histogram>& latency_;
   Family<Counter>& mutations_;
