@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/server_core.h"
 #include "outpost/protocol.pb.h"
 
@@ -29,7 +30,7 @@ struct FleetOptions {
   size_t max_rejections = 200;
   // Head moves remembered per scope, to tell how long ago a cursor fell behind.
   size_t head_history = 64;
-  size_t max_app_version = 64;
+  size_t max_app_version = limits::kMaxAppVersionBytes;
 };
 
 struct DeviceRow {

@@ -28,6 +28,7 @@ Offline commands (no server needed):
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
   sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
   watch                               stay connected, print each change until Ctrl-C
+  (--app-version TEXT: what the device reports to the server's fleet console)
 )";
 
 }  // namespace
