@@ -12,6 +12,7 @@
 
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
+#include "apps/outpost-bench/ops_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "support/read_fixture.h"
 
@@ -106,6 +107,9 @@ Status seed(BenchContext& context) {
   if (o.wants("fanout")) {
     OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kFanoutTenant, kBenchUser, kFanoutContacts));
   }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kReportTenant, kBenchUser, 50));
+  }
   return Status::Ok();
 }
 
@@ -128,6 +132,9 @@ Status run(BenchContext& context) {
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
+  }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(run_device_reports(context, o.quick ? 10 : 200));
   }
   return context.stop_servers();
 }
