@@ -132,7 +132,11 @@ void add_admin_routes(AdminServer& server, Registry& registry, Fleet& fleet, Hea
     return AdminReply{200, std::string(kPrometheusContentType), registry.render()};
   });
   server.route(
-      "/healthz", [](const AdminRequest&) { return AdminReply{200, "text/plain", "ok\n"}; }, true);
+      "/healthz",
+      [](const AdminRequest&) {
+        return AdminReply{200, "text/plain", "ok\n"};
+      },
+      true);
   server.route(
       "/readyz",
       [health](const AdminRequest&) {
@@ -153,12 +157,11 @@ void add_admin_routes(AdminServer& server, Registry& registry, Fleet& fleet, Hea
     std::string body = "[";
     for (const TenantRow& row : fleet.tenants(now_ms())) {
       if (body.size() > 1) body += ',';
-      body += "{\"tenant\":" + json_quote(row.tenant) +
-              ",\"devices\":" + std::to_string(row.devices) +
-              ",\"live\":" + std::to_string(row.live) +
-              ",\"behind\":" + std::to_string(row.behind) +
-              ",\"outbox\":" + std::to_string(row.outbox) +
-              ",\"rejected\":" + std::to_string(row.rejected) + "}";
+      body +=
+          "{\"tenant\":" + json_quote(row.tenant) + ",\"devices\":" + std::to_string(row.devices) +
+          ",\"live\":" + std::to_string(row.live) + ",\"behind\":" + std::to_string(row.behind) +
+          ",\"outbox\":" + std::to_string(row.outbox) +
+          ",\"rejected\":" + std::to_string(row.rejected) + "}";
     }
     return AdminReply{200, std::string(kJson), body + "]"};
   });

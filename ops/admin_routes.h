@@ -35,8 +35,8 @@ struct HealthChecks {
 };
 
 // Registers every route above on `server`. Everything given must outlive it.
-void add_admin_routes(AdminServer& server, Registry& registry, Fleet& fleet,
-                      HealthChecks health, std::function<int64_t()> now_ms);
+void add_admin_routes(AdminServer& server, Registry& registry, Fleet& fleet, HealthChecks health,
+                      std::function<int64_t()> now_ms);
 
 // The JSON of a string (quotes, backslashes, control characters escaped).
 std::string json_quote(std::string_view text);

@@ -126,10 +126,9 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     parser_->body_limit(kMaxRequestBytes);
     parser_->header_limit(kMaxRequestBytes);
     stream_.expires_after(server_.options.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void finish() {
@@ -308,9 +307,8 @@ Status AdminServer::start() {
   auto failed = [&](std::string_view what) {
     beast::error_code ignored;
     s.acceptor.close(ignored);
-    return error(ErrorCode::kUnavailable, "admin listener: cannot listen on " +
-                                              s.options.address + ":" +
-                                              std::to_string(s.options.port) + ": " +
+    return error(ErrorCode::kUnavailable, "admin listener: cannot listen on " + s.options.address +
+                                              ":" + std::to_string(s.options.port) + ": " +
                                               std::string(what) + ": " + ec.message());
   };
   if (s.acceptor.open(endpoint.protocol(), ec)) return failed("open");

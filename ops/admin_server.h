@@ -22,7 +22,7 @@ namespace outpost::ops {
 
 struct AdminRequest {
   std::string method;
-  std::string path;                           // without the query
+  std::string path;                          // without the query
   std::map<std::string, std::string> query;  // decoded ?a=b&c=d
 };
 

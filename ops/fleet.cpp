@@ -105,8 +105,7 @@ void Fleet::pulled(const Principal& who, const protocol::PullRequest& request,
   ++version_;
 }
 
-void Fleet::rejected(const Principal& who, const protocol::MutationResult& result,
-                     int64_t now_ms) {
+void Fleet::rejected(const Principal& who, const protocol::MutationResult& result, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   Device& device = device_locked(who, now_ms);
   // A retried push answers its recorded rejections again: show each once.

@@ -43,7 +43,7 @@ struct DeviceRow {
   std::string app_version;
   uint64_t outbox_depth = 0;
   int64_t last_sync_ms = 0;
-  bool reported = false;  // sent a DeviceReport
+  bool reported = false;     // sent a DeviceReport
   uint64_t lag_changes = 0;  // sum over its scopes of head - cursor
   int64_t lag_ms = 0;        // how long its oldest missing change has waited
   uint64_t pushes = 0;
@@ -97,8 +97,7 @@ class Fleet {
   explicit Fleet(FleetOptions options = {});
 
   // A request (push or pull) by `who`; its report when it carried one.
-  void seen(const Principal& who, int64_t now_ms, const protocol::DeviceReport* report,
-            bool push);
+  void seen(const Principal& who, int64_t now_ms, const protocol::DeviceReport* report, bool push);
   // A pull: the cursors it named, and those its response (when it succeeded) hands the
   // device (where it will be once applied) with the heads it saw.
   void pulled(const Principal& who, const protocol::PullRequest& request,

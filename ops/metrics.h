@@ -86,7 +86,8 @@ class Family {
     if (it != series_.end()) return *it->second;
     std::vector<std::string> key = values;
     key.resize(label_names_.size());
-    if (series_.size() >= kMaxSeriesPerFamily) key.assign(label_names_.size(), std::string(kOtherLabel));
+    if (series_.size() >= kMaxSeriesPerFamily)
+      key.assign(label_names_.size(), std::string(kOtherLabel));
     auto& slot = series_[key];
     if (!slot) slot = make_();
     return *slot;

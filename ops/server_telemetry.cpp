@@ -48,8 +48,7 @@ const char* pull_mode(const protocol::PullRequest& request, const protocol::Scop
 
 }  // namespace
 
-ServerTelemetry::ServerTelemetry(Registry& registry, Fleet& fleet,
-                                 std::function<int64_t()> now_ms)
+ServerTelemetry::ServerTelemetry(Registry& registry, Fleet& fleet, std::function<int64_t()> now_ms)
     : registry_(registry),
       fleet_(fleet),
       now_ms_(std::move(now_ms)),
@@ -80,15 +79,15 @@ ServerTelemetry::ServerTelemetry(Registry& registry, Fleet& fleet,
       store_errors_(registry.counter("outpost_store_errors_total",
                                      "Requests and compactions failed by the store, by code.",
                                      {"code"})),
-      compactions_(registry.counter("outpost_compactions_total",
-                                    "Scope compactions, by result.", {"result"})),
+      compactions_(registry.counter("outpost_compactions_total", "Scope compactions, by result.",
+                                    {"result"})),
       commits_(registry.counter("outpost_commits_total",
                                 "Commits that moved scope heads (this process or, through the "
                                 "commit feed, others).")()),
       reports_(registry.counter("outpost_device_reports_total",
                                 "Requests that carried a device report.")()),
-      streams_opened_(registry.counter("outpost_streams_opened_total",
-                                       "WebSocket streams accepted.")()) {}
+      streams_opened_(
+          registry.counter("outpost_streams_opened_total", "WebSocket streams accepted.")()) {}
 
 void ServerTelemetry::before_request() {
   request_started = std::chrono::steady_clock::now();

@@ -140,9 +140,8 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
   std::vector<std::string> tokens;
   tokens.reserve(static_cast<size_t>(connections));
   for (int i = 0; i < connections; ++i) {
-    OUTPOST_ASSIGN_OR_RETURN(
-        std::string token,
-        context.tokens->issue(kIdleTenant, "agent-idle", "idle-" + std::to_string(i)));
+    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kIdleTenant, "agent-idle",
+                                                                      "idle-" + std::to_string(i)));
     tokens.push_back(std::move(token));
   }
   const int scrapes = context.options.quick ? 3 : 20;
@@ -174,9 +173,9 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
       ++next;
       client->start(endpoints[server], "127.0.0.1", targets[server],
                     "Bearer " + tokens[static_cast<size_t>(next - 1)], [&] {
-        --in_flight;
-        net::post(io, open_more);
-      });
+                      --in_flight;
+                      net::post(io, open_more);
+                    });
     }
   };
   net::post(io, open_more);

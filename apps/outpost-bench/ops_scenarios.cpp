@@ -37,8 +37,8 @@ Result<std::string> get(uint16_t port, const std::string& target) {
     parser.body_limit(64 * 1024 * 1024);
     http::read(stream, buffer, parser);
     if (parser.get().result_int() != 200) {
-      return error(ErrorCode::kUnavailable, target + ": HTTP " +
-                                                std::to_string(parser.get().result_int()));
+      return error(ErrorCode::kUnavailable,
+                   target + ": HTTP " + std::to_string(parser.get().result_int()));
     }
     return parser.release().body();
   } catch (const std::exception& e) {
@@ -90,10 +90,10 @@ void measure_paint(BenchContext& context, int connections) {
 }  // namespace
 
 Status measure_admin(BenchContext& context, int connections, int scrapes, bool paint) {
-  OUTPOST_RETURN_IF_ERROR(time_gets(context, "admin.metrics_scrape", "/metrics", scrapes,
-                                    connections));
-  OUTPOST_RETURN_IF_ERROR(time_gets(context, "admin.device_page", "/api/devices?limit=100",
-                                    scrapes, connections));
+  OUTPOST_RETURN_IF_ERROR(
+      time_gets(context, "admin.metrics_scrape", "/metrics", scrapes, connections));
+  OUTPOST_RETURN_IF_ERROR(
+      time_gets(context, "admin.device_page", "/api/devices?limit=100", scrapes, connections));
   if (paint) measure_paint(context, connections);
   return Status::Ok();
 }
@@ -104,9 +104,9 @@ Status run_device_reports(BenchContext& context, int rounds) {
   for (bool reports : {true, false}) {
     SyncAgentOptions options;
     options.server_url = context.server_url(0);
-    OUTPOST_ASSIGN_OR_RETURN(
-        options.token, context.tokens->issue(kReportTenant, "agent-1",
-                                             reports ? "with-reports" : "without-reports"));
+    OUTPOST_ASSIGN_OR_RETURN(options.token,
+                             context.tokens->issue(kReportTenant, "agent-1",
+                                                   reports ? "with-reports" : "without-reports"));
     options.replica_path = context.scenario_dir(reports ? "reports_on" : "reports_off") + "/d.db";
     options.client.send_reports = reports;
     options.client.app_version = "outpost-bench/1";
@@ -142,8 +142,7 @@ Status run_device_reports(BenchContext& context, int rounds) {
       double baseline = percentile(ms[1], p);
       double value = percentile(ms[index], p);
       context.report.add({"device_reports.push_pull", value, "ms", index == 0 ? baseline : 0,
-                          index == 0 && baseline > 0 ? value / baseline : 0,
-                          std::move(with_stat)});
+                          index == 0 && baseline > 0 ? value / baseline : 0, std::move(with_stat)});
     }
   }
   return Status::Ok();

@@ -52,7 +52,8 @@ Status read_config_file(const std::string& path, const std::vector<std::string>&
       value = value.substr(1, value.size() - 2);
     }
     if (name == "config") {
-      return invalid(path + " line " + std::to_string(number) + ": a config file cannot name another");
+      return invalid(path + " line " + std::to_string(number) +
+                     ": a config file cannot name another");
     }
     if (!contains(allowed, name)) {
       return invalid(path + " line " + std::to_string(number) + ": '" + name +

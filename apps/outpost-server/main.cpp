@@ -195,9 +195,9 @@ int run_serve(const server_app::ServeConfig& config) {
   options.port = config.port;
   options.threads = config.threads;
   options.log = [&log](std::string_view line) {
-    log.log(line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo
-                                            : server_app::LogLevel::kWarn,
-            line, {{"component", "transport"}});
+    log.log(
+        line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
+        line, {{"component", "transport"}});
   };
   SyncServer server(core, tokens, options);
   std::unique_ptr<SimPlatform> platform;

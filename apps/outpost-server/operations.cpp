@@ -25,12 +25,9 @@ Operations::Operations(const ServeConfig& config, Logger& log, std::function<int
       telemetry_(registry_, fleet_, now_ms_),
       admin_(admin_options(config, log)) {
   telemetry_.set_request_log([&log](const ops::RequestEvent& event) {
-    LogFields fields = {{"request_id", event.request_id},
-                        {"kind", event.kind},
-                        {"tenant", event.tenant},
-                        {"user", event.user},
-                        {"device", event.device},
-                        {"code", event.code}};
+    LogFields fields = {{"request_id", event.request_id}, {"kind", event.kind},
+                        {"tenant", event.tenant},         {"user", event.user},
+                        {"device", event.device},         {"code", event.code}};
     if (event.mutation_id) fields.emplace_back("mutation_id", std::to_string(event.mutation_id));
     if (event.seconds > 0) fields.emplace_back("seconds", std::to_string(event.seconds));
     log.log(event.code == "ok" || event.mutation_id ? LogLevel::kInfo : LogLevel::kWarn,

@@ -73,10 +73,11 @@ const std::vector<std::string> kValuedFlags = {"data",
 constexpr size_t kMaxAdminToken = 512;
 // The settings of `serve`: flags, OUTPOST_<FLAG> variables and config file lines.
 const std::vector<std::string> kServeSettings = {
-    "data",       "listen",        "threads",      "compact-every",         "keep-log",
-    "store",      "pg-connections", "upstream",    "sim-seed",              "sim-agents",
-    "sim-step-ms", "sim-web-edit-delay-ms", "config", "admin-listen", "admin-token-file",
-    "drain-ms",   "log-format"};
+    "data",      "listen",       "threads",          "compact-every",
+    "keep-log",  "store",        "pg-connections",   "upstream",
+    "sim-seed",  "sim-agents",   "sim-step-ms",      "sim-web-edit-delay-ms",
+    "config",    "admin-listen", "admin-token-file", "drain-ms",
+    "log-format"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -149,8 +150,8 @@ Status parse_admin(const cli::ParsedArgs& args, const Environment& env, ServeCon
   } else if (auto it = env.find("OUTPOST_ADMIN_TOKEN"); it != env.end()) {
     config.admin_token = it->second;
   }
-  while (!config.admin_token.empty() && std::isspace(static_cast<unsigned char>(
-                                            config.admin_token.back()))) {
+  while (!config.admin_token.empty() &&
+         std::isspace(static_cast<unsigned char>(config.admin_token.back()))) {
     config.admin_token.pop_back();
   }
   if (config.admin_token.size() > kMaxAdminToken) {
@@ -243,15 +244,13 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
   }
   const bool sim_flags = args.flag("sim-seed") || args.flag("sim-agents") ||
                          args.flag("sim-step-ms") || args.flag("sim-web-edit-delay-ms");
-  if (sim_flags && config.upstream != "sim")
-    return invalid("--sim-... flags need --upstream sim");
+  if (sim_flags && config.upstream != "sim") return invalid("--sim-... flags need --upstream sim");
   if (auto delay = args.flag("sim-web-edit-delay-ms")) {
     OUTPOST_RETURN_IF_ERROR(
         parse_int("sim-web-edit-delay-ms", *delay, 0, 86'400'000, config.sim_web_edit_delay_ms));
   }
   if (auto seed = args.flag("sim-seed")) {
-    OUTPOST_RETURN_IF_ERROR(
-        parse_int<uint64_t>("sim-seed", *seed, 0, UINT64_MAX, config.sim_seed));
+    OUTPOST_RETURN_IF_ERROR(parse_int<uint64_t>("sim-seed", *seed, 0, UINT64_MAX, config.sim_seed));
   }
   if (auto agents = args.flag("sim-agents")) config.sim_agents = *agents;
   if (auto step = args.flag("sim-step-ms")) {

@@ -29,10 +29,10 @@ std::string http_get(const std::string& port, const std::string& target) {
   net::io_context io;
   net::ip::tcp::socket socket(io);
   boost::system::error_code ec;
-  socket.connect({net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::stoi(port))},
-                 ec);
+  socket.connect({net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::stoi(port))}, ec);
   if (ec) return "";
-  net::write(socket, net::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+  net::write(socket,
+             net::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
              ec);
   std::string answer;
   char buffer[8192];
@@ -59,10 +59,10 @@ class OpsEndToEnd : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::string out;
-    ASSERT_EQ(run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--contacts",
-                           "50"},
-                          &out),
-              0)
+    ASSERT_EQ(
+        run_command({OUTPOST_SERVER_BIN, "seed", "--data", dir_ + "/server", "--contacts", "50"},
+                    &out),
+        0)
         << out;
   }
   void TearDown() override {
@@ -71,11 +71,11 @@ class OpsEndToEnd : public ::testing::Test {
   }
 
   void start_server(const std::string& listen, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "serve", "--data", dir_ + "/server",
-                                  "--listen", listen, "--admin-listen", "127.0.0.1:0"};
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN, "serve", "--data",         dir_ + "/server",
+                                  "--listen",         listen,  "--admin-listen", "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<Process>(argv,
-                                        dir_ + "/server-" + std::to_string(++starts_) + ".log");
+    server_ =
+        std::make_unique<Process>(argv, dir_ + "/server-" + std::to_string(++starts_) + ".log");
     ASSERT_TRUE(server_->wait_for_output("outpost-server admin on ", 20s)) << server_->output();
     port_ = port_after(server_->output(), "outpost-server listening on ");
     admin_ = port_after(server_->output(), "outpost-server admin on ");
@@ -89,8 +89,8 @@ class OpsEndToEnd : public ::testing::Test {
   }
   std::string db(const std::string& device) { return dir_ + "/" + device + ".db"; }
   int sync(const std::string& device, std::string* out, const std::string& version = "") {
-    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db", db(device), "--server", url_,
-                                  "--token", token(device), "sync", "--budget", "20"};
+    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db",        db(device), "--server", url_,
+                                  "--token",          token(device), "sync",     "--budget", "20"};
     if (!version.empty()) {
       argv.push_back("--app-version");
       argv.push_back(version);
@@ -230,8 +230,7 @@ TEST_F(OpsEndToEnd, RollingRestartUnderStreamingAndWritingDevicesLosesNothing) {
   }
   // Every setting reached the streaming phone, across the restart.
   for (int i = 0; i < kSettings; ++i) {
-    EXPECT_TRUE(watch.wait_for_output(
-        "user_setting\trolling-" + std::to_string(i) + "\tput", 30s))
+    EXPECT_TRUE(watch.wait_for_output("user_setting\trolling-" + std::to_string(i) + "\tput", 30s))
         << i << "\n"
         << watch.output();
   }

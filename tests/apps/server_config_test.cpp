@@ -73,8 +73,8 @@ TEST(ServerConfig, FlagsBeatTheEnvironmentWhichBeatsTheFile) {
   ASSERT_TRUE(command.ok()) << command.status().to_string();
   const auto& serve = std::get<ServeConfig>(*command);
   EXPECT_EQ(serve.data_dir, "/var/lib/outpost");  // the file
-  EXPECT_EQ(serve.port, 9000);                      // the environment beats the file
-  EXPECT_EQ(serve.threads, 8);                      // the flag beats the file
+  EXPECT_EQ(serve.port, 9000);                    // the environment beats the file
+  EXPECT_EQ(serve.threads, 8);                    // the flag beats the file
   EXPECT_EQ(serve.admin_port, 7421);
   EXPECT_EQ(serve.drain_ms, 5000);
   EXPECT_EQ(serve.log_format, "json");
@@ -85,8 +85,9 @@ TEST(ServerConfig, FlagsBeatTheEnvironmentWhichBeatsTheFile) {
 }
 
 TEST(ServerConfig, BadSettingsNameTheirSource) {
-  std::string file = write_file("outpost-config-bad.conf", "data = d\nlisten = 127.0.0.1:0\n"
-                                                            "threads = many\n");
+  std::string file = write_file("outpost-config-bad.conf",
+                                "data = d\nlisten = 127.0.0.1:0\n"
+                                "threads = many\n");
   auto bad_value = parse({"serve", "--config", file});
   ASSERT_FALSE(bad_value.ok());
   EXPECT_NE(bad_value.status().message().find("--threads must be an integer"), std::string::npos);
@@ -96,21 +97,20 @@ TEST(ServerConfig, BadSettingsNameTheirSource) {
   auto bad_env = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0"},
                        {{"OUTPOST_ADMIN_LISTEN", "localhost"}});
   ASSERT_FALSE(bad_env.ok());
-  EXPECT_NE(bad_env.status().message().find("environment OUTPOST_ADMIN_LISTEN"),
-            std::string::npos)
+  EXPECT_NE(bad_env.status().message().find("environment OUTPOST_ADMIN_LISTEN"), std::string::npos)
       << bad_env.status().message();
 
   std::string typo = write_file("outpost-config-typo.conf", "data = d\nlisen = 1\n");
   auto unknown = parse({"serve", "--config", typo});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("line 2: 'lisen' is not a setting"),
-            std::string::npos)
+  EXPECT_NE(unknown.status().message().find("line 2: 'lisen' is not a setting"), std::string::npos)
       << unknown.status().message();
   auto missing = parse({"serve", "--config", "/nonexistent/outpost.conf"});
   EXPECT_NE(missing.status().message().find("cannot read the config file"), std::string::npos);
   std::string garbage = write_file("outpost-config-garbage.conf", "just words\n");
-  EXPECT_NE(parse({"serve", "--config", garbage}).status().message().find("expected 'name = value'"),
-            std::string::npos);
+  EXPECT_NE(
+      parse({"serve", "--config", garbage}).status().message().find("expected 'name = value'"),
+      std::string::npos);
 }
 
 TEST(ServerConfig, AdminTokenAndFormatsAreChecked) {

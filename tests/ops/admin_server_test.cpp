@@ -28,8 +28,8 @@ std::string get(uint16_t port, const std::string& target, const std::string& hea
   net::io_context io;
   tcp::socket socket(io);
   socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
-                        "Connection: close\r\n\r\n";
+  std::string request =
+      "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "Connection: close\r\n\r\n";
   net::write(socket, net::buffer(request));
   std::string answer;
   boost::system::error_code ec;
@@ -65,7 +65,11 @@ TEST(AdminServer, TheAdminTokenGuardsEverythingButHealth) {
   AdminServer server(options);
   server.route("/metrics", [](const AdminRequest&) { return AdminReply{200, "text/plain", "m"}; });
   server.route(
-      "/healthz", [](const AdminRequest&) { return AdminReply{200, "text/plain", "ok"}; }, true);
+      "/healthz",
+      [](const AdminRequest&) {
+        return AdminReply{200, "text/plain", "ok"};
+      },
+      true);
   ASSERT_TRUE(server.start().ok());
   EXPECT_EQ(status_of(get(server.port(), "/metrics")), 401u);
   EXPECT_EQ(status_of(get(server.port(), "/metrics", "Authorization: Bearer wrong\r\n")), 401u);

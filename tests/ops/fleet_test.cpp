@@ -98,8 +98,8 @@ TEST(Fleet, DevicesAreBoundedLeastRecentlySeenFirst) {
 TEST(Fleet, PagesByTenantAndRejectionsOncePerMutation) {
   Fleet fleet;
   for (int i = 0; i < 30; ++i) {
-    fleet.seen(device(i % 3 == 0 ? "globex" : "acme", "u" + std::to_string(i), "phone"), 1,
-               nullptr, false);
+    fleet.seen(device(i % 3 == 0 ? "globex" : "acme", "u" + std::to_string(i), "phone"), 1, nullptr,
+               false);
   }
   EXPECT_EQ(fleet.devices(1, 0, 5, "globex").total, 10u);
   EXPECT_EQ(fleet.devices(1, 5, 100, "globex").rows.size(), 5u);

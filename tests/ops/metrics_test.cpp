@@ -39,7 +39,8 @@ TEST(Metrics, RendersCountersGaugesAndHistogramsInTheTextFormat) {
 TEST(Metrics, LabelSetsAreBoundedAndOverflowIntoOther) {
   Registry registry;
   auto& family = registry.counter("outpost_x_total", "X.", {"code"});
-  for (size_t i = 0; i < kMaxSeriesPerFamily + 50; ++i) family.with({"c" + std::to_string(i)}).add();
+  for (size_t i = 0; i < kMaxSeriesPerFamily + 50; ++i)
+    family.with({"c" + std::to_string(i)}).add();
   EXPECT_EQ(family.size(), kMaxSeriesPerFamily + 1);  // the bound plus "other"
   std::string text = registry.render();
   EXPECT_NE(text.find("outpost_x_total{code=\"other\"} 50\n"), std::string::npos) << text;
