@@ -87,11 +87,11 @@ void Fleet::pulled(const Principal& who, const protocol::PullRequest& request,
   std::lock_guard lock(mutex_);
   Device& device = device_locked(who, now_ms);
   // Where the device says it is, then where this answer moves it once applied (a fetch
-  // answer or an urgent preview carries no cursor: the max keeps the known position).
+  // answer or an urgent preview carries no cursor: the max keeps the request's).
+  // The request's cursor is authoritative (a device that starts a scope over goes back).
   for (const auto& cursor : request.cursors()) {
     if (!who.may_read(cursor.scope())) continue;
-    uint64_t& known = device.cursors[cursor.scope()];
-    known = std::max(known, cursor.seq());
+    device.cursors[cursor.scope()] = cursor.seq();
     scope_locked(cursor.scope(), now_ms);
   }
   if (response == nullptr) return;

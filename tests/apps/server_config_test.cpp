@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <vector>
 
+#include "apps/outpost-server/json_log.h"
 #include "apps/outpost-server/upstream_loop.h"
 
 namespace outpost::server_app {
@@ -133,6 +135,21 @@ TEST(ServerConfig, AdminTokenAndFormatsAreChecked) {
   EXPECT_FALSE(with({"--drain-ms", "-1"}).ok());
   EXPECT_NE(with({"--admin-listen", "nope"}).status().message().find("--admin-listen"),
             std::string::npos);
+}
+
+TEST(ServerLog, LinesAreJsonObjectsWithEscapedFields) {
+  std::ostringstream sink;
+  Logger json(sink, true);
+  std::string line = json.format(LogLevel::kWarn, "bad \"input\"\n",
+                                 {{"request_id", "r1f"}, {"device", "phone"}}, 1796588984026);
+  EXPECT_EQ(line,
+            "{\"ts\":\"2026-12-06T20:29:44.026Z\",\"level\":\"warn\",\"msg\":\"bad "
+            "\\\"input\\\"\\n\",\"request_id\":\"r1f\",\"device\":\"phone\"}");
+  Logger text(sink, false);
+  EXPECT_EQ(text.format(LogLevel::kInfo, "serving", {{"listen", "127.0.0.1:1"}}, 0),
+            "1970-01-01T00:00:00.000Z info serving listen=127.0.0.1:1");
+  json.info("one line", {{"tenant", "acme"}});
+  EXPECT_EQ(sink.str().back(), '\n');
 }
 
 }  // namespace
