@@ -199,13 +199,12 @@ int run_serve(const server_app::ServeConfig& config) {
         line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
         line, {{"component", "transport"}});
   };
+  operations.observe_streams(options);
   SyncServer server(core, tokens, options);
   std::unique_ptr<SimPlatform> platform;
   std::function<bool()> upstream_connected;
   if (config.upstream == "sim") upstream_connected = [] { return true; };
-  if (Status started = operations.start(
-          core, [&server] { return server.connection_count(); }, upstream_connected);
-      !started.ok()) {
+  if (Status started = operations.start(core, server, upstream_connected); !started.ok()) {
     return fail_logged(started);
   }
   if (Status started = server.start(); !started.ok()) return fail_logged(started);

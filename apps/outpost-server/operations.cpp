@@ -39,7 +39,39 @@ Operations::~Operations() {
   admin_.stop();
 }
 
-Status Operations::start(ServerCore& core, std::function<size_t()> connections,
+void Operations::observe_streams(SyncServerOptions& options) {
+  options.on_stream_opened = [this](const Principal& who) { telemetry_.on_stream_opened(who); };
+  options.on_stream_closed = [this](const Principal& who) { telemetry_.on_stream_closed(who); };
+}
+
+namespace {
+
+// The transport's counters as Prometheus counters.
+void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
+  registry.add_collector([&server](ops::Sample& sample) {
+    SyncServerStats stats = server.stats();
+    const std::pair<const char*, uint64_t> kCounters[] = {
+        {"connections_accepted", stats.connections_accepted},
+        {"connections_refused", stats.connections_refused},
+        {"accept_failures", stats.accept_failures},
+        {"http_requests", stats.http_requests},
+        {"frames_received", stats.frames_received},
+        {"frames_sent", stats.frames_sent},
+        {"slow_peers_cut", stats.slow_peers_cut}};
+    sample.family("outpost_transport_events_total",
+                  "Transport events: accepts, refusals past the connection cap, accept "
+                  "failures, HTTP requests, WebSocket frames, slow readers cut.",
+                  ops::MetricType::kCounter);
+    for (const auto& [event, value] : kCounters) {
+      sample.value("outpost_transport_events_total", {{"event", event}},
+                   static_cast<double>(value));
+    }
+  });
+}
+
+}  // namespace
+
+Status Operations::start(ServerCore& core, const SyncServer& server,
                          std::function<bool()> upstream_connected) {
   core.set_observer(&telemetry_);
   core.add_commit_listener(
@@ -52,7 +84,8 @@ Status Operations::start(ServerCore& core, std::function<size_t()> connections,
   };
   health.upstream_connected = std::move(upstream_connected);
   health.draining = &draining_;
-  health.connections = std::move(connections);
+  health.connections = [&server] { return server.connection_count(); };
+  add_transport_counters(registry_, server);
   ops::add_admin_routes(admin_, registry_, fleet_, std::move(health), now_ms_);
   return admin_.start();
 }

@@ -17,6 +17,7 @@
 #include "ops/fleet.h"
 #include "ops/metrics.h"
 #include "ops/server_telemetry.h"
+#include "transport/sync_server.h"
 
 namespace outpost::server_app {
 
@@ -25,10 +26,12 @@ class Operations {
   Operations(const ServeConfig& config, Logger& log, std::function<int64_t()> now_ms);
   ~Operations();
 
-  // Observes `core` (and its commits), and starts the admin listener. `connections`
-  // counts the devices' open connections; `upstream_connected` is empty without an
-  // upstream. Errors: the admin listener's (ops::AdminServer::start).
-  Status start(ServerCore& core, std::function<size_t()> connections,
+  // The device listener's stream hooks: fill `options` before constructing the SyncServer.
+  void observe_streams(SyncServerOptions& options);
+  // Observes `core` (and its commits) and `server` (connections, transport counters), and
+  // starts the admin listener. `upstream_connected` is empty without an upstream. Errors:
+  // the admin listener's (ops::AdminServer::start).
+  Status start(ServerCore& core, const SyncServer& server,
                std::function<bool()> upstream_connected);
   uint16_t admin_port() const { return admin_.port(); }
   ops::ServerTelemetry& telemetry() { return telemetry_; }
