@@ -109,7 +109,7 @@ function refresh() {
           cell(d.lag_changes, d.lag_changes > 0 ? "num warn" : "num"),
           cell((d.lag_ms / 1000).toFixed(1), "num"),
           cell(d.reported ? d.outbox_depth : "-", "num"), cell(d.app_version || "-"),
-          cell(d.reported ? ago(d.last_sync_ms) : "-"), cell(d.pushes, "num"),
+          cell(ago(d.last_sync_ms)), cell(d.pushes, "num"),
           cell(d.pulls, "num"), cell(d.rejected, "num")],
           {device: d.tenant + "/" + d.user + "/" + d.device, lag: d.lag_changes,
            outbox: d.outbox_depth, live: d.live}));

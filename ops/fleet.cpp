@@ -77,7 +77,7 @@ void Fleet::seen(const Principal& who, int64_t now_ms, const protocol::DeviceRep
     device.row.reported = true;
     device.row.app_version = report->app_version().substr(0, options_.max_app_version);
     device.row.outbox_depth = report->outbox_depth();
-    device.row.last_sync_ms = report->last_sync_ms();
+    device.row.last_sync_ms = std::max(device.row.last_sync_ms, report->last_sync_ms());
   }
   ++version_;
 }
@@ -95,6 +95,13 @@ void Fleet::pulled(const Principal& who, const protocol::PullRequest& request,
     scope_locked(cursor.scope(), now_ms);
   }
   if (response == nullptr) return;
+  // A complete answer (nothing more to read, no reset under way) caught the device up, as
+  // far as the server can tell: its own "last full sync" when the device reports none.
+  bool complete = true;
+  for (const auto& scope : response->scopes()) complete &= !scope.has_more() && !scope.reset();
+  if (complete && request.fetch_size() == 0) {
+    device.row.last_sync_ms = std::max(device.row.last_sync_ms, now_ms);
+  }
   for (const auto& scope : response->scopes()) {
     if (!who.may_read(scope.scope())) continue;
     uint64_t& known = device.cursors[scope.scope()];

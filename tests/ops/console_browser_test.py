@@ -168,6 +168,10 @@ def main():
         browser.wait_for("the streaming tablet is live", row_js("tablet", "live") + " === 'true'")
         device("tablet", "mutate", "set_user_setting", '{"name": "console", "value": "1"}')
         browser.wait_for("the offline phone is behind", "+" + row_js("phone", "lag") + " > 0")
+        if args.screenshot:
+            time.sleep(1.5)  # one more live update: the lag in seconds has grown
+            browser.screenshot(args.screenshot)
+            print("screenshot:", args.screenshot)
         assert sync("phone", "field-app/3.1").returncode == 0
         browser.wait_for("the phone caught up", row_js("phone", "lag") + " === '0'")
 
@@ -189,9 +193,6 @@ def main():
                          ".includes('edited elsewhere after you deleted it')")
         first_paint = browser.eval("+document.body.dataset.firstPaintMs")
         print("first paint: %s ms" % first_paint)
-        if args.screenshot:
-            browser.screenshot(args.screenshot)
-            print("screenshot:", args.screenshot)
         # Without the admin token the API refuses (the page's token is what let it in).
         try:
             urllib.request.urlopen("http://%s/api/devices" % admin)

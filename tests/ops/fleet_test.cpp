@@ -51,6 +51,8 @@ TEST(Fleet, LagInChangesAndSecondsFollowsTheHeads) {
   auto caught_up = answer("user/acme/agent-1", 10, 10);
   fleet.pulled(phone, request, &caught_up, 1500);
   EXPECT_EQ(fleet.devices(1500, 0, 1).rows[0].lag_changes, 0u);
+  // A complete answer is the server's own "last full sync" for the device.
+  EXPECT_EQ(fleet.devices(1500, 0, 1).rows[0].last_sync_ms, 1500);
   fleet.head_moved("user/acme/agent-1", 12, 2000);
   fleet.head_moved("user/acme/agent-1", 15, 5000);
   DeviceRow row = fleet.devices(9000, 0, 1).rows[0];
