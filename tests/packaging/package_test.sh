@@ -32,15 +32,15 @@ grep -qx '/etc/outpost/server.conf' "$control/conffiles" || fail "server.conf is
 
 root="$work/root"
 dpkg -x "$deb" "$root"
-for f in usr/bin/outpost-server lib/systemd/system/outpost-server.service \
+for f in usr/bin/outpost-server usr/lib/systemd/system/outpost-server.service \
          etc/outpost/server.conf usr/share/doc/outpost-server/operations.md; do
   [ -e "$root/$f" ] || fail "missing /$f"
 done
-grep -q '^User=outpost$' "$root/lib/systemd/system/outpost-server.service" || fail "unit user"
+grep -q '^User=outpost$' "$root/usr/lib/systemd/system/outpost-server.service" || fail "unit user"
 grep -q '^ExecStart=/usr/bin/outpost-server serve --config /etc/outpost/server.conf$' \
-  "$root/lib/systemd/system/outpost-server.service" || fail "unit ExecStart"
+  "$root/usr/lib/systemd/system/outpost-server.service" || fail "unit ExecStart"
 if command -v systemd-analyze >/dev/null 2>&1; then
-  systemd-analyze verify "$root/lib/systemd/system/outpost-server.service" 2>&1 |
+  systemd-analyze verify "$root/usr/lib/systemd/system/outpost-server.service" 2>&1 |
     grep -v -e 'not executable' -e 'No such file' -e 'Failed to' | grep -i error && fail "unit"
 fi
 
