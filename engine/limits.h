@@ -44,6 +44,9 @@ inline constexpr uint32_t kClientFetchKeysPerPull = 1000;
 
 // A tenant, user or device name ([A-Za-z0-9._-]{1,64}), inside a token and a scope.
 inline constexpr size_t kMaxNameLength = 64;
+// A device report's app version (protocol DeviceReport): longer ones are cut, by the
+// device when it sends and by the server when it keeps one.
+inline constexpr size_t kMaxAppVersionBytes = 64;
 
 // --- Push targets (register_push_target) -------------------------------------------------
 

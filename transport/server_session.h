@@ -99,7 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Any thread. Finish what is in flight, then close (WebSocket: normal close frame).
+  // Any thread. Finish what is in flight, then close (WebSocket: a 1012 close frame).
   virtual void shutdown() = 0;
   // Any thread. Close the socket now.
   virtual void force_close() = 0;

@@ -16,6 +16,16 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
+namespace {
+
+// What a stopping server closes streams with: 1012 "service restart", reconnect.
+websocket::close_reason restart_close() {
+  return websocket::close_reason(websocket::close_code::service_restart,
+                                 std::string(kRestartCloseReason));
+}
+
+}  // namespace
+
 bool FrameBudget::take() {
   auto now = std::chrono::steady_clock::now();
   double elapsed = std::chrono::duration<double>(now - last_).count();
@@ -39,6 +49,7 @@ StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
 template <class Stream>
 StreamSession<Stream>::~StreamSession() {
   if (accepted_ && context_.options.on_stream) context_.options.on_stream(principal_, false);
+  if (accepted_ && context_.options.on_stream_closed) context_.options.on_stream_closed(principal_);
 }
 
 template <class Stream>
@@ -58,7 +69,7 @@ template <class Stream>
 void StreamSession<Stream>::shutdown() {
   net::post(strand_, [self = self_ptr()] {
     self->stop_requested_ = true;
-    if (self->accepted_) self->begin_close({websocket::close_code::normal, "server stopping"});
+    if (self->accepted_) self->begin_close(restart_close());
   });
 }
 
@@ -119,9 +130,8 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
   accepted_ = true;
   ServerCounters::add(context_.counters.streams_opened);
   if (context_.options.on_stream) context_.options.on_stream(principal_, true);
-  if (stop_requested_ || context_.stopping) {
-    return begin_close({websocket::close_code::normal, "server stopping"});
-  }
+  if (context_.options.on_stream_opened) context_.options.on_stream_opened(principal_);
+  if (stop_requested_ || context_.stopping) return begin_close(restart_close());
   if (!pending_heads_.empty() && !poke_queued_) {
     poke_queued_ = true;
     enqueue(Outgoing{true, {}});

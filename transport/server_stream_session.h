@@ -47,7 +47,8 @@ class StreamSession final : public Session {
  public:
   // `stream`: the connection the upgrade request was read from.
   StreamSession(ServerContext& context, Stream&& stream, http_api::Authenticated who);
-  ~StreamSession() override;  // tells SyncServerOptions::on_stream the stream is gone
+  // Tells options.on_stream / on_stream_closed when the stream had been accepted.
+  ~StreamSession() override;
 
   // Answers the upgrade `request` (already authenticated), then serves frames.
   void start(http_api::HttpRequest request);

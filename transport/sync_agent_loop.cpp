@@ -404,6 +404,9 @@ void SyncAgent::Loop::pump() {
   if (!open_ || retry_wait_ || failed_ || stopping_) return;
   SyncClient& client = *agent_.client_;
   if (client.request_in_flight()) return;
+  client.set_clock(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
   auto next = client.next_request();
   if (!next.ok()) {
     handle_client_error(next.status());

@@ -169,7 +169,15 @@ void SyncAgent::Loop::Session::read_next() {
 void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   if (finished_) return;
   if (ec == websocket::error::closed) {
-    return fail(error(ErrorCode::kUnavailable, "server closed the stream"), true);
+    // A restarting server says so (1012 and a reason): reconnect after the usual backoff.
+    const auto& reason = ws_.reason();
+    std::string why = "server closed the stream";
+    if (reason.code != websocket::close_code::none) {
+      why += " (" + std::to_string(static_cast<int>(reason.code));
+      if (!reason.reason.empty()) why += " " + std::string(reason.reason.c_str());
+      why += ")";
+    }
+    return fail(error(ErrorCode::kUnavailable, why), true);
   }
   if (ec == websocket::error::message_too_big) {
     return fail(error(ErrorCode::kTooLarge, "server frame over the frame limit"), true);

@@ -60,7 +60,27 @@ struct SyncServerOptions {
   // when the connection is gone). Called on the connection's strand: it must only queue
   // (the push thread's PushService::on_stream). Empty: nobody listens.
   std::function<void(const Principal&, bool open)> on_stream;
+  // A device's stream was accepted / has ended (the operator's fleet view: who is live).
+  // Called on the connection's strand, once each per accepted stream; keep them quick.
+  std::function<void(const Principal&)> on_stream_opened;
+  std::function<void(const Principal&)> on_stream_closed;
 };
+
+// How many times the transport did what, since start (for /metrics).
+struct SyncServerStats {
+  uint64_t connections_accepted = 0;  // TCP accepts, refused ones included
+  uint64_t connections_refused = 0;   // answered 503: past max_connections
+  uint64_t accept_failures = 0;       // accept errors (EMFILE...), retried
+  uint64_t http_requests = 0;         // complete HTTP requests read (not upgrades)
+  uint64_t streams_opened = 0;        // WebSocket handshakes completed
+  uint64_t frames_received = 0;
+  uint64_t frames_sent = 0;
+  uint64_t slow_peers_cut = 0;  // streams cut for a full outgoing queue
+};
+
+// The close reason a stopping server gives every stream (code 1012, "service restart"):
+// the device reconnects, after its backoff, to this server once restarted or to another.
+inline constexpr std::string_view kRestartCloseReason = "server restarting; reconnect";
 
 class SyncServer {
  public:
@@ -79,7 +99,8 @@ class SyncServer {
   // The bound port once start() succeeded (the real one when options.port was 0), else 0.
   uint16_t port() const;
 
-  // Graceful stop: stops accepting, closes each WebSocket with a normal close frame, lets
+  // Graceful stop: stops accepting, closes each WebSocket with a 1012 close frame
+  // (kRestartCloseReason: reconnect), lets
   // in-flight requests finish (a push completes its store transaction) and answers them,
   // then joins the threads. Connections still open after shutdown_grace_ms are cut.
   // Idempotent; a stopped server cannot be started again.
@@ -94,6 +115,8 @@ class SyncServer {
 
   // Open connections (HTTP and WebSocket), for tests and metrics.
   size_t connection_count() const;
+  // The transport's counters. Any thread.
+  SyncServerStats stats() const;
 
  private:
   struct Impl;

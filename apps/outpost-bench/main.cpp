@@ -13,6 +13,7 @@
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
 #include "apps/outpost-bench/push_scenarios.h"
+#include "apps/outpost-bench/ops_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
@@ -108,6 +109,9 @@ Status seed(BenchContext& context) {
   if (o.wants("fanout")) {
     OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kFanoutTenant, kBenchUser, kFanoutContacts));
   }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kReportTenant, kBenchUser, 50));
+  }
   return Status::Ok();
 }
 
@@ -130,6 +134,9 @@ Status run(BenchContext& context) {
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
+  }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(run_device_reports(context, o.quick ? 10 : 200));
   }
   if (o.wants("push")) {
     OUTPOST_RETURN_IF_ERROR(context.stop_servers());

@@ -105,7 +105,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
     return error(ErrorCode::kInternal, "cannot start " + setup.server_bin);
   }
   const std::string marker = "listening on 127.0.0.1:";
-  if (!server->process_->wait_for_output(marker, kStartTimeout)) {
+  const std::string admin_marker = "admin on 127.0.0.1:";
+  if (!server->process_->wait_for_output(admin_marker, kStartTimeout)) {
     server->stopped_ = true;
     return error(ErrorCode::kUnavailable,
                  "outpost-server did not start: " + tail(server->process_->output()));
@@ -113,6 +114,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
   const std::string output = server->process_->output();
   server->port_ =
       static_cast<uint16_t>(std::stoi(output.substr(output.find(marker) + marker.size())));
+  server->admin_port_ = static_cast<uint16_t>(
+      std::stoi(output.substr(output.find(admin_marker) + admin_marker.size())));
   return server;
 }
 

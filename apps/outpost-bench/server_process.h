@@ -53,6 +53,8 @@ class ServerProcess {
   Status stop();
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The admin listener (/metrics, the fleet console) on loopback.
+  uint16_t admin_port() const { return admin_port_; }
   pid_t pid() const { return process_->pid(); }
   ProcessUsage usage() const { return process_usage(pid()); }
   std::string log_tail() const;
@@ -61,6 +63,7 @@ class ServerProcess {
   ServerProcess() = default;
   std::unique_ptr<support::Process> process_;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
   bool stopped_ = false;
 };
 

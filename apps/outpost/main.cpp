@@ -31,6 +31,7 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
   watch                               stay connected, print each change until Ctrl-C
   wake [--budget SECONDS]             what a push-woken app does: sync within the budget
                                       (default 25), urgent first; print unread voicemail
+  (--app-version TEXT: what the device reports to the server's fleet console)
 )";
 
 }  // namespace

@@ -103,10 +103,14 @@ class ProgressView {
   Clock::time_point last_draw_{};
 };
 
+// What the CLI reports as its app version (protocol DeviceReport) unless --app-version.
+constexpr const char* kCliAppVersion = "outpost-cli/0.1.0";
+
 struct Connection {
   std::string server;
   std::string token;
   std::string db;
+  std::string app_version = kCliAppVersion;
 };
 
 // --server and --token are required; the usage error is printed here.
@@ -119,6 +123,7 @@ bool connection_args(const ParsedArgs& args, Connection& connection, std::ostrea
     return false;
   }
   connection = {*server, *token, *db};
+  if (auto version = args.flag("app-version")) connection.app_version = *version;
   return true;
 }
 
@@ -127,6 +132,7 @@ Result<std::unique_ptr<SyncAgent>> open_agent(const Connection& connection,
   options.server_url = connection.server;
   options.token = connection.token;
   options.replica_path = connection.db;
+  options.client.app_version = connection.app_version;
   return SyncAgent::open(std::move(options));
 }
 
