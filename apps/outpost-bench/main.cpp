@@ -12,8 +12,8 @@
 
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/idle_connections.h"
-#include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/ops_scenarios.h"
+#include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "engine/domain_mutators.h"
 #include "support/read_fixture.h"

@@ -89,12 +89,12 @@ const std::vector<std::string> kValuedFlags = {"data",
 constexpr size_t kMaxAdminToken = 512;
 // The settings of `serve`: flags, OUTPOST_<FLAG> variables and config file lines.
 const std::vector<std::string> kServeSettings = {
-    "data",      "listen",       "threads",          "compact-every",
-    "keep-log",  "store",        "pg-connections",   "upstream",
-    "sim-seed",  "sim-agents",   "sim-step-ms",      "sim-web-edit-delay-ms",
-    "config",    "admin-listen", "admin-token-file", "drain-ms",
-    "log-format", "apns-key",   "apns-key-id",     "apns-team",
-    "apns-url",  "fcm-account", "fcm-url",         "fcm-token-url",
+    "data",       "listen",       "threads",          "compact-every",
+    "keep-log",   "store",        "pg-connections",   "upstream",
+    "sim-seed",   "sim-agents",   "sim-step-ms",      "sim-web-edit-delay-ms",
+    "config",     "admin-listen", "admin-token-file", "drain-ms",
+    "log-format", "apns-key",     "apns-key-id",      "apns-team",
+    "apns-url",   "fcm-account",  "fcm-url",          "fcm-token-url",
     "push-ca"};
 const std::vector<std::string> kSwitches = {"help"};
 

@@ -209,7 +209,7 @@ bool is_local_command(const std::string& command) {
 }
 
 const std::vector<std::string>& device_valued_flags() {
-  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where",
+  static const std::vector<std::string> kFlags = {"db",    "server", "token",  "where",
                                                   "order", "limit",  "budget", "app-version"};
   return kFlags;
 }
