@@ -58,30 +58,13 @@ EventInbox::EventInbox(std::string data_dir, DomainServer& domain, std::chrono::
                        Clock clock, Log log, Observer observer)
     : dir_(std::move(data_dir)),
       domain_(domain),
-      every_(every),
       clock_(std::move(clock)),
       log_(std::move(log)),
-      observer_(std::move(observer)) {
-  thread_ = std::thread([this] { run(); });
-}
+      observer_(std::move(observer)),
+      thread_(every, [this] { pass(); }) {}
 
 void EventInbox::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void EventInbox::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    pass();
-    lock.lock();
-    wake_.wait_for(lock, every_, [this] { return stopping_; });
-  }
+  thread_.stop();
 }
 
 void EventInbox::pass() {

@@ -7,13 +7,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
+#include "apps/outpost-server/periodic_thread.h"
 #include "engine/domain_server.h"
 #include "engine/status.h"
 #include "outpost/upstream.pb.h"
@@ -38,19 +36,14 @@ class EventInbox {
   void stop();
 
  private:
-  void run();
   void pass();
 
   std::string dir_;
   DomainServer& domain_;
-  std::chrono::milliseconds every_;
   Clock clock_;
   Log log_;
   Observer observer_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: starts after, stops before the members above
 };
 
 }  // namespace outpost::server_app

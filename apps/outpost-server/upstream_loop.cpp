@@ -6,30 +6,13 @@ UpstreamLoop::UpstreamLoop(Upstream& upstream, DomainServer& domain,
                            std::chrono::milliseconds every, Clock clock, Log log, Observer observer)
     : upstream_(upstream),
       domain_(domain),
-      every_(every),
       clock_(std::move(clock)),
       log_(std::move(log)),
-      observer_(std::move(observer)) {
-  thread_ = std::thread([this] { run(); });
-}
+      observer_(std::move(observer)),
+      thread_(every, [this] { step(); }) {}
 
 void UpstreamLoop::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void UpstreamLoop::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    step();
-    lock.lock();
-    wake_.wait_for(lock, every_, [this] { return stopping_; });
-  }
+  thread_.stop();
 }
 
 void UpstreamLoop::step() {

@@ -5,15 +5,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "adapters/upstream.h"
+#include "apps/outpost-server/periodic_thread.h"
 #include "engine/domain_server.h"
 #include "engine/status.h"
 
@@ -31,19 +29,14 @@ class UpstreamLoop {
   void stop();
 
  private:
-  void run();
   void step();
 
   Upstream& upstream_;
   DomainServer& domain_;
-  std::chrono::milliseconds every_;
   Clock clock_;
   Log log_;
   Observer observer_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: starts after, stops before the members above
 };
 
 // "acme/agent-1,acme/agent-2" into agents. Errors: kInvalidArgument.
