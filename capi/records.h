@@ -11,15 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/json_quote.h"
 #include "engine/mutator.h"
 #include "engine/replica.h"
 #include "engine/status.h"
 #include "outpost/outpost.h"
 
 namespace outpost::capi {
-
-// `text` as a JSON string literal.
-std::string json_quote(std::string_view text);
 
 Result<std::string> encode_record(const google::protobuf::Message& record, outpost_format format);
 // A JSON array, or each record as a varint length and its bytes.

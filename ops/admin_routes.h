@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "engine/json_quote.h"
 #include "engine/status.h"
 #include "ops/admin_server.h"
 #include "ops/fleet.h"
@@ -37,8 +38,5 @@ struct HealthChecks {
 // Registers every route above on `server`. Everything given must outlive it.
 void add_admin_routes(AdminServer& server, Registry& registry, Fleet& fleet, HealthChecks health,
                       std::function<int64_t()> now_ms);
-
-// The JSON of a string (quotes, backslashes, control characters escaped).
-std::string json_quote(std::string_view text);
 
 }  // namespace outpost::ops
