@@ -49,7 +49,6 @@ StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
 template <class Stream>
 StreamSession<Stream>::~StreamSession() {
   if (accepted_ && context_.options.on_stream) context_.options.on_stream(principal_, false);
-  if (accepted_ && context_.options.on_stream_closed) context_.options.on_stream_closed(principal_);
 }
 
 template <class Stream>
@@ -130,7 +129,6 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
   accepted_ = true;
   ServerCounters::add(context_.counters.streams_opened);
   if (context_.options.on_stream) context_.options.on_stream(principal_, true);
-  if (context_.options.on_stream_opened) context_.options.on_stream_opened(principal_);
   if (stop_requested_ || context_.stopping) return begin_close(restart_close());
   if (!pending_heads_.empty() && !poke_queued_) {
     poke_queued_ = true;

@@ -47,7 +47,7 @@ class StreamSession final : public Session {
  public:
   // `stream`: the connection the upgrade request was read from.
   StreamSession(ServerContext& context, Stream&& stream, http_api::Authenticated who);
-  // Tells options.on_stream / on_stream_closed when the stream had been accepted.
+  // Tells options.on_stream when the stream had been accepted.
   ~StreamSession() override;
 
   // Answers the upgrade `request` (already authenticated), then serves frames.

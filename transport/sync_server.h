@@ -57,13 +57,10 @@ struct SyncServerOptions {
   // One line per notable event (bind, refused connection, transport error). Empty: silent.
   std::function<void(std::string_view)> log;
   // A device's live stream opened (true, after the WebSocket handshake) or closed (false,
-  // when the connection is gone). Called on the connection's strand: it must only queue
-  // (the push thread's PushService::on_stream). Empty: nobody listens.
+  // when the connection is gone), once each per accepted stream: who is live, for the push
+  // thread and the fleet view. Called on the connection's strand: it must only queue or
+  // count. Empty: nobody listens.
   std::function<void(const Principal&, bool open)> on_stream;
-  // A device's stream was accepted / has ended (the operator's fleet view: who is live).
-  // Called on the connection's strand, once each per accepted stream; keep them quick.
-  std::function<void(const Principal&)> on_stream_opened;
-  std::function<void(const Principal&)> on_stream_closed;
 };
 
 // How many times the transport did what, since start (for /metrics).

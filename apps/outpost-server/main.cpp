@@ -201,7 +201,6 @@ int run_serve(const server_app::ServeConfig& config) {
         line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
         line, {{"component", "transport"}});
   };
-  operations.observe_streams(options);
 
   // The platform and its mirror come first: the push thread logs agents out through them.
   DomainServer domain(core);
@@ -225,7 +224,10 @@ int run_serve(const server_app::ServeConfig& config) {
   core.add_commit_listener(
       [&pusher](const std::vector<CommittedHead>& heads) { pusher.on_commit(heads); });
   if (Status started = pusher.start(); !started.ok()) return fail_logged(started);
-  options.on_stream = [&pusher](const Principal& who, bool open) { pusher.on_stream(who, open); };
+  options.on_stream = [&pusher, &operations](const Principal& who, bool open) {
+    operations.on_stream(who, open);
+    pusher.on_stream(who, open);
+  };
   auto observe = [&pusher](const upstream::Event& event) { pusher.on_platform_event(event); };
 
   SyncServer server(core, tokens, options);

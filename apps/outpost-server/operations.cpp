@@ -39,9 +39,12 @@ Operations::~Operations() {
   admin_.stop();
 }
 
-void Operations::observe_streams(SyncServerOptions& options) {
-  options.on_stream_opened = [this](const Principal& who) { telemetry_.on_stream_opened(who); };
-  options.on_stream_closed = [this](const Principal& who) { telemetry_.on_stream_closed(who); };
+void Operations::on_stream(const Principal& who, bool open) {
+  if (open) {
+    telemetry_.on_stream_opened(who);
+  } else {
+    telemetry_.on_stream_closed(who);
+  }
 }
 
 namespace {

@@ -26,8 +26,8 @@ class Operations {
   Operations(const ServeConfig& config, Logger& log, std::function<int64_t()> now_ms);
   ~Operations();
 
-  // The device listener's stream hooks: fill `options` before constructing the SyncServer.
-  void observe_streams(SyncServerOptions& options);
+  // A device's stream opened or closed (SyncServerOptions::on_stream; only counts).
+  void on_stream(const Principal& who, bool open);
   // Observes `core` (and its commits) and `server` (connections, transport counters), and
   // starts the admin listener. `upstream_connected` is empty without an upstream. Errors:
   // the admin listener's (ops::AdminServer::start).

@@ -428,13 +428,10 @@ TEST_P(SyncServerTest, StopClosesStreamsWithAReconnectHintAndTellsTheHooks) {
   };
   auto seen = std::make_shared<Seen>();
   SyncServerOptions options;
-  options.on_stream_opened = [seen](const Principal& who) {
+  options.on_stream = [seen](const Principal& who, bool open) {
     std::lock_guard lock(seen->mutex);
-    seen->events.push_back("opened " + who.tenant + "/" + who.user + "/" + who.device);
-  };
-  options.on_stream_closed = [seen](const Principal& who) {
-    std::lock_guard lock(seen->mutex);
-    seen->events.push_back("closed " + who.device);
+    seen->events.push_back(open ? "opened " + who.tenant + "/" + who.user + "/" + who.device
+                                : "closed " + who.device);
   };
   start_server(options);
   WsClient client;
