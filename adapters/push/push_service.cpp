@@ -137,7 +137,7 @@ PushService::Tenant& PushService::tenant(const std::string& name) {
   return *tenants_.emplace(name, std::make_unique<Tenant>(read_settings(name))).first->second;
 }
 
-Result<int> PushService::unread_voicemails(const std::string& scope) {
+Result<int> PushService::unread_voicemails(const std::string& scope, uint64_t before_version) {
   int unread = 0;
   std::string after_key;
   for (int pages = 0; pages < 10; ++pages) {
@@ -148,7 +148,12 @@ Result<int> PushService::unread_voicemails(const std::string& scope) {
       if (key.collection != "voicemail") return unread;
       OUTPOST_ASSIGN_OR_RETURN(auto stored, core_.store().get(scope, "voicemail", key.key));
       d::Voicemail voicemail;
-      if (stored && voicemail.ParseFromString(stored->body) && !voicemail.read()) ++unread;
+      // The push thread reads the store after the fact: a voicemail written after the login
+      // (a later seq of the same scope) has its own notification, so it is not counted here.
+      if (stored && stored->version < before_version && voicemail.ParseFromString(stored->body) &&
+          !voicemail.read()) {
+        ++unread;
+      }
       after_key = key.key;
     }
   }
@@ -189,7 +194,7 @@ Status PushService::refresh_targets(const std::string& tenant_name, const std::s
     known[device] = {version, target};
     policy.on_event(TargetRegistered{ukey, device_key(ukey, device), target}, now);
     if (login && !at_start) {
-      OUTPOST_ASSIGN_OR_RETURN(int unread, unread_voicemails(scope));
+      OUTPOST_ASSIGN_OR_RETURN(int unread, unread_voicemails(scope, version));
       if (unread > 0) policy.on_event(LoginWithUnread{ukey, device_key(ukey, device), unread}, now);
     }
   }

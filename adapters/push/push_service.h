@@ -105,7 +105,8 @@ class PushService {
   void handle_platform_event(const upstream::Event& event, int64_t now);
   Status refresh_targets(const std::string& tenant, const std::string& user, int64_t now,
                          bool at_start);
-  Result<int> unread_voicemails(const std::string& scope);
+  // Unread voicemails of the user scope last written before `before_version` (the login).
+  Result<int> unread_voicemails(const std::string& scope, uint64_t before_version);
   Tenant& tenant(const std::string& name);
   Settings read_settings(const std::string& tenant);
   void act(int64_t now);
