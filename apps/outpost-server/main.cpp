@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -26,6 +27,7 @@
 #include "engine/schema.h"
 #include "engine/server_core.h"
 #include "transport/sync_server.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 #include "transport/token_key_file.h"
 
@@ -163,18 +165,41 @@ int run_serve(const server_app::ServeConfig& config) {
   TokenAuthority tokens(std::move(key).value());
   ServerCore core(**store, Schema::domain(), domain_mutators());
 
+  std::shared_ptr<TlsServerContext> tls;
+  if (!config.tls_cert.empty()) {
+    auto loaded = TlsServerContext::load(config.tls_cert, config.tls_key);
+    if (!loaded.ok()) return fail(loaded.status());
+    tls = std::move(loaded).value();
+  }
+
   // Signals are caught by a private io_context on this thread; the server has its own pool.
+  // With TLS, SIGHUP re-reads the certificate and key (decision 022) and the wait goes on.
   boost::asio::io_context signal_context;
   boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  if (tls) signals.add(SIGHUP);
   int caught = 0;
-  signals.async_wait([&caught](const boost::system::error_code& ec, int signal_number) {
-    if (!ec) caught = signal_number;
-  });
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (signal_number != SIGHUP) {
+        caught = signal_number;
+        return;
+      }
+      Status reloaded = tls->reload();
+      std::cerr << "outpost-server: SIGHUP: "
+                << (reloaded.ok() ? "new connections use " + tls->describe()
+                                  : reloaded.to_string() + " (the old certificate stays)")
+                << std::endl;
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
 
   SyncServerOptions options;
   options.address = config.host;
   options.port = config.port;
   options.threads = config.threads;
+  options.tls = tls;
   options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
@@ -214,6 +239,7 @@ int run_serve(const server_app::ServeConfig& config) {
   }
   std::string shown_host =
       config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
+  if (tls) std::cerr << "outpost-server: serving TLS with " << tls->describe() << "\n";
   std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
 
   signal_context.run();

@@ -11,6 +11,7 @@ const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
                        [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
+                       [--tls-cert FILE --tls-key FILE]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
@@ -25,6 +26,10 @@ const char* const kUsage = R"(usage:
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
+      --tls-cert FILE --tls-key FILE serve TLS (https/wss) on the port instead of plain
+      HTTP: FILE holds the certificate chain (PEM, the server's first), the key its
+      unencrypted PEM key. SIGHUP reads both again: new connections get the new
+      certificate, open ones continue (a bad file is logged and the old one kept).
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
@@ -52,7 +57,9 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "sim-seed",
                                                "sim-agents",
                                                "sim-step-ms",
-                                               "sim-web-edit-delay-ms"};
+                                               "sim-web-edit-delay-ms",
+                                               "tls-cert",
+                                               "tls-key"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -116,10 +123,10 @@ Result<Command> parse_command_line(int argc, char** argv) {
     return invalid("unexpected argument '" + args.positional[1] + "'");
   const std::string& command = args.positional[0];
   if (command == "serve") {
-    OUTPOST_RETURN_IF_ERROR(
-        only(args, command,
-             {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms"}));
+    OUTPOST_RETURN_IF_ERROR(only(args, command,
+                                 {"data", "listen", "threads", "compact-every", "keep-log", "store",
+                                  "pg-connections", "upstream", "sim-seed", "sim-agents",
+                                  "sim-step-ms", "sim-web-edit-delay-ms", "tls-cert", "tls-key"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -159,6 +166,11 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto agents = args.flag("sim-agents")) config.sim_agents = *agents;
     if (auto step = args.flag("sim-step-ms")) {
       OUTPOST_RETURN_IF_ERROR(parse_int("sim-step-ms", *step, 10, 3'600'000, config.sim_step_ms));
+    }
+    config.tls_cert = args.flag("tls-cert").value_or("");
+    config.tls_key = args.flag("tls-key").value_or("");
+    if (config.tls_cert.empty() != config.tls_key.empty()) {
+      return invalid("--tls-cert and --tls-key go together");
     }
     return Command(config);
   }

@@ -33,6 +33,9 @@ struct ServeConfig {
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;
+  // Both set: serve TLS with this certificate chain and key (PEM), re-read on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct TokenConfig {

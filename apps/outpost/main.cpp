@@ -28,6 +28,9 @@ Offline commands (no server needed):
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
   sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
   watch                               stay connected, print each change until Ctrl-C
+  An https:// (or wss://) server is verified against the system's CA certificates, or:
+  --ca FILE                           the CA certificates (PEM) to trust instead
+  --pin FILE                          accept only this server certificate (PEM)
 )";
 
 }  // namespace

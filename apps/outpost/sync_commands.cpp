@@ -103,6 +103,8 @@ struct Connection {
   std::string server;
   std::string token;
   std::string db;
+  std::string ca_file;      // --ca: trust these CA certificates (https/wss)
+  std::string pinned_file;  // --pin: accept only this server certificate (https/wss)
 };
 
 // --server and --token are required; the usage error is printed here.
@@ -114,7 +116,7 @@ bool connection_args(const ParsedArgs& args, Connection& connection, std::ostrea
     err << "outpost: " << args.positional[0] << " needs --db FILE --server URL --token TOKEN\n";
     return false;
   }
-  connection = {*server, *token, *db};
+  connection = {*server, *token, *db, args.flag("ca").value_or(""), args.flag("pin").value_or("")};
   return true;
 }
 
@@ -123,6 +125,8 @@ Result<std::unique_ptr<SyncAgent>> open_agent(const Connection& connection,
   options.server_url = connection.server;
   options.token = connection.token;
   options.replica_path = connection.db;
+  options.tls.ca_file = connection.ca_file;
+  options.tls.pinned_cert_file = connection.pinned_file;
   return SyncAgent::open(std::move(options));
 }
 

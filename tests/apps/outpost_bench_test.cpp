@@ -91,7 +91,8 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
        {"initial_sync", "initial_sync.wire", "initial_sync.device_rss", "catch_up.time",
         "catch_up.wire", "ui_reads.point_get", "ui_reads.todays_journal", "ui_reads.contact_search",
         "ui_reads.canned_search", "draft_save", "fanout", "fanout.server_rss", "fanout.server_cpu",
-        "idle_connections", "idle_connections.server_rss", "idle_connections.poke"}) {
+        "idle_connections", "idle_connections.server_rss", "idle_connections.poke", "tls_sync.wss",
+        "tls_sync.server_cpu"}) {
     EXPECT_TRUE(scenarios.count(expected)) << "missing scenario " << expected;
   }
   // The work directory given is kept; its servers were stopped gracefully (exit 0 above
