@@ -92,7 +92,8 @@ bool Session::register_self() {
 bool is_ordinary_disconnect(const beast::error_code& ec) {
   return ec == beast::websocket::error::closed || ec == net::error::operation_aborted ||
          ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == beast::error::timeout;
+         ec == net::error::broken_pipe || ec == beast::error::timeout ||
+         ec == net::ssl::error::stream_truncated;  // TLS: the peer hung up without close_notify
 }
 
 void half_close(beast::tcp_stream& stream) {

@@ -75,16 +75,17 @@ class SyncAgentTlsTest : public ::testing::Test {
       ASSERT_TRUE(support::write_text_file(dir_.file("server.key"), pem->key));
       auto tls = TlsServerContext::load(dir_.file("server.pem"), dir_.file("server.key"));
       ASSERT_TRUE(tls.ok()) << tls.status().to_string();
-      options.tls = *tls;
+      server_tls_ = *tls;
+      options.tls = server_tls_;
     }
     server_ = std::make_unique<SyncServer>(*core_, tokens_, options);
     Status started = server_->start();
     ASSERT_TRUE(started.ok()) << started.to_string();
   }
 
-  void seed(int count) {
+  void seed(int count, int from = 0) {
     Status written = core_->write([&](ServerWriteTx& tx) -> Status {
-      for (int i = 0; i < count; ++i) {
+      for (int i = from; i < from + count; ++i) {
         domain::Voicemail voicemail;
         voicemail.set_id("vm-" + std::to_string(i));
         voicemail.set_caller_name("caller " + std::to_string(i));
@@ -98,7 +99,7 @@ class SyncAgentTlsTest : public ::testing::Test {
     ASSERT_TRUE(written.ok()) << written.to_string();
   }
 
-  SyncAgentOptions options(const std::string& url) {
+  SyncAgentOptions options(const std::string& url, const std::string& device = "device") {
     protocol::TokenClaims claims;
     claims.set_tenant(kTenant);
     claims.set_user(kUser);
@@ -108,7 +109,7 @@ class SyncAgentTlsTest : public ::testing::Test {
     SyncAgentOptions options;
     options.server_url = url;
     options.token = TokenAuthority(kKey).issue(claims).value();
-    options.replica_path = dir_.file("device.db");
+    options.replica_path = dir_.file(device + ".db");
     options.backoff_base_ms = 20;
     options.backoff_max_ms = 100;
     options.random_seed = 7;
@@ -129,9 +130,10 @@ class SyncAgentTlsTest : public ::testing::Test {
     return agent_->sync_for(10s, for_options);
   }
 
-  size_t voicemails() {
+  size_t voicemails(SyncAgent* agent = nullptr) {
     size_t count = 0;
-    Status read = agent_->with_replica([&](Replica& replica) {
+    if (agent == nullptr) agent = agent_.get();
+    Status read = agent->with_replica([&](Replica& replica) {
       auto counted = replica.count("voicemail");
       count = counted.ok() ? static_cast<size_t>(*counted) : 0;
     });
@@ -155,9 +157,56 @@ class SyncAgentTlsTest : public ::testing::Test {
   TokenAuthority tokens_{kKey};
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
+  std::shared_ptr<TlsServerContext> server_tls_;
   std::unique_ptr<SyncServer> server_;
   std::unique_ptr<SyncAgent> agent_;
 };
+
+// What SIGHUP does in outpost-server: new connections get the new certificate, the open
+// stream keeps the one it started with and keeps syncing.
+TEST_F(SyncAgentTlsTest, ReloadServesNewConnectionsTheNewCertificateAndKeepsOpenOnes) {
+  auto first = ca_.issue();
+  start_server(&first);
+  auto open_options = options(url("wss"), "open");
+  open_options.tls.ca_file = ca_file();
+  auto open = SyncAgent::open(open_options);
+  ASSERT_TRUE(open.ok()) << open.status().to_string();
+  ASSERT_TRUE((*open)->start().ok());
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (voicemails(open->get()) < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(voicemails(open->get()), 20u);
+
+  support::TestCa renewed_ca = support::TestCa::create("renewed CA");
+  auto second = renewed_ca.issue();
+  ASSERT_TRUE(support::write_text_file(dir_.file("server.pem"), second.certificate));
+  ASSERT_TRUE(support::write_text_file(dir_.file("server.key"), second.key));
+  ASSERT_TRUE(server_tls_->reload().ok());
+  // A broken file later is refused and changes nothing.
+  ASSERT_TRUE(support::write_text_file(dir_.file("server.key"), "not a key"));
+  EXPECT_EQ(server_tls_->reload().code(), ErrorCode::kInvalidArgument);
+
+  auto old_trust = options(url("wss"), "old");
+  old_trust.tls.ca_file = ca_file();
+  expect_untrusted(sync(old_trust), "unable to get local issuer certificate");
+  agent_.reset();
+  auto new_trust = options(url("wss"), "new");
+  new_trust.tls.ca_pem = renewed_ca.certificate_pem();
+  SyncSummary summary = sync(new_trust);
+  ASSERT_TRUE(summary.status.ok()) << summary.status.to_string();
+  EXPECT_EQ(voicemails(), 20u);
+
+  // The stream opened before the reload is still the same connection, and still live.
+  seed(5, 100);
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (voicemails(open->get()) < 25 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(voicemails(open->get()), 25u);
+  EXPECT_EQ((*open)->stats().connects, 1u);
+  (*open)->stop();
+}
 
 TEST_F(SyncAgentTlsTest, SyncsOverWssTrustingTheAppsCaFile) {
   auto pem = ca_.issue();
