@@ -106,12 +106,12 @@ Status read_options(const outpost_agent_options& in, SyncAgentOptions& out) {
   OUTPOST_RETURN_IF_ERROR(
       read_string(in.replica_path, in.replica_path_len, "replica_path", &out.replica_path));
   if (out.replica_path.empty()) return error(ErrorCode::kInvalidArgument, "replica_path is empty");
-  // TLS lands with issue 14's TLS part: these then go to SyncAgentOptions. Until then a
-  // pinned certificate must not be silently ignored.
-  if (in.tls_ca_path_len != 0 || in.tls_pinned_cert_pem_len != 0) {
-    return error(ErrorCode::kInvalidArgument,
-                 "TLS options are not supported yet (the device speaks http/ws only)");
-  }
+  // What an https/wss server must prove (decision 022); SyncAgent::open refuses them for a
+  // plain http:// server and an unreadable file, so nothing is silently ignored.
+  OUTPOST_RETURN_IF_ERROR(
+      read_string(in.tls_ca_path, in.tls_ca_path_len, "tls_ca_path", &out.tls.ca_file));
+  OUTPOST_RETURN_IF_ERROR(read_string(in.tls_pinned_cert_pem, in.tls_pinned_cert_pem_len,
+                                      "tls_pinned_cert_pem", &out.tls.pinned_cert_pem));
   out.replica.sync_on_commit = in.sync_on_commit;
   out.urgent_first = in.urgent_first;
   if (in.backoff_base_ms != 0) out.backoff_base_ms = in.backoff_base_ms;

@@ -4,6 +4,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
 
@@ -346,5 +347,6 @@ void StreamSession<Stream>::abort() {
 }
 
 template class StreamSession<beast::tcp_stream>;
+template class StreamSession<TlsStream>;
 
 }  // namespace outpost::server_impl

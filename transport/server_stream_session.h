@@ -6,9 +6,9 @@
 // Thread rules: everything runs on the connection's strand; the Session overrides may be
 // called from any thread and only post to it. Distinct objects: safe.
 //
-// `Stream` is the byte stream under the WebSocket: beast::tcp_stream today; a TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) is the other instantiation to add
-// (server_stream_session.cpp instantiates the template for each).
+// `Stream` is the byte stream under the WebSocket: beast::tcp_stream, or TlsStream
+// (server_session.h) when the server serves TLS (server_stream_session.cpp instantiates the
+// template for each).
 #pragma once
 
 #include <boost/beast/core.hpp>
@@ -109,5 +109,6 @@ class StreamSession final : public Session {
 };
 
 extern template class StreamSession<boost::beast::tcp_stream>;
+extern template class StreamSession<TlsStream>;
 
 }  // namespace outpost::server_impl

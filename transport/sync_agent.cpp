@@ -73,12 +73,24 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::create(SyncAgentOptions options,
                      " but the token is for " + user_scope(claims.tenant(), claims.user()));
   }
   OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(options.server_url));
+  std::shared_ptr<TlsClientContext> tls;
+  if (address.tls) {
+    OUTPOST_ASSIGN_OR_RETURN(tls, TlsClientContext::create(options.tls));
+  } else if (!options.tls.ca_file.empty() || !options.tls.ca_pem.empty() ||
+             !options.tls.pinned_cert_file.empty() || !options.tls.pinned_cert_pem.empty()) {
+    // A pinned certificate silently ignored would be a downgrade nobody sees.
+    return error(ErrorCode::kInvalidArgument,
+                 "TLS options are set but the server is plain http:// (" + options.server_url +
+                     "): use https:// or wss://");
+  }
   if (options.backoff_base_ms == 0) options.backoff_base_ms = 1;
   if (options.backoff_max_ms < options.backoff_base_ms) {
     options.backoff_max_ms = options.backoff_base_ms;
   }
-  return std::unique_ptr<SyncAgent>(
+  std::unique_ptr<SyncAgent> agent(
       new SyncAgent(std::move(options), std::move(address), std::move(replica)));
+  agent->tls_ = std::move(tls);
+  return agent;
 }
 
 SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,

@@ -5,8 +5,8 @@
 // Threads: a SyncAgent runs two threads while started.
 //   - the loop thread owns a libuv loop, the Replica and the SyncClient: every replica
 //     read or write, every SyncClient call and every timer happens there;
-//   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS-free
-//     handshake, zstd streaming per direction, reads and writes). It never touches the
+//   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS for
+//     https/wss, handshake, zstd streaming per direction, reads and writes). It never touches the
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
 //   With background_checkpoints (the default) a third thread, for the agent's lifetime,
 //   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
@@ -39,6 +39,7 @@
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
 #include "transport/server_address.h"  // ServerAddress, parse_server_url
+#include "transport/tls_client.h"      // TlsClientOptions
 #include "transport/token_claims.h"    // read_token_claims_unverified
 #include "transport/wal_checkpointer.h"
 
@@ -67,8 +68,10 @@ struct SyncStats {
 };
 
 struct SyncAgentOptions {
-  std::string server_url;  // "http://127.0.0.1:PORT"
-  std::string token;       // bearer token; tenant and user are read from it
+  // "http://host:port[/prefix]" (or ws://); "https://…" (or wss://) speaks TLS: the
+  // server's certificate and host name are verified (see `tls`) before anything is sent.
+  std::string server_url;
+  std::string token;  // bearer token; tenant and user are read from it
   std::string replica_path;
   ReplicaOptions replica;  // tenant/user are filled from the token when empty
   // The collections and mutators open() opens the replica with: the Mobile Office domain by
@@ -94,6 +97,12 @@ struct SyncAgentOptions {
   // A request unanswered for this long (while pings still flow) drops the connection.
   std::chrono::milliseconds request_timeout{60'000};
   SyncClientOptions client;
+  // For https/wss URLs: what the server's certificate is verified against — the system
+  // store by default, or the app's CA certificates (tls.ca_file / tls.ca_pem), or one
+  // pinned server certificate (tls.pinned_cert_file / tls.pinned_cert_pem). A certificate
+  // that fails is kFailedPrecondition, the message led by "TLS: untrusted server" (state
+  // kFailed; nothing was sent; wake() tries again). Ignored for http/ws.
+  TlsClientOptions tls;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
   // Checkpoint the replica's WAL from a thread of the agent's own (transport/
@@ -144,7 +153,8 @@ class SyncAgent {
   // Opens (creates) the replica at options.replica_path with the identity from the token
   // and options.schema / options.mutators.
   // Errors: kInvalidArgument without a schema; those of read_token_claims_unverified,
-  // parse_server_url and Replica::open.
+  // parse_server_url, TlsClientContext::create (an unreadable CA or pinned certificate,
+  // for https/wss) and Replica::open.
   static Result<std::unique_ptr<SyncAgent>> open(SyncAgentOptions options);
   // Takes over an already open replica (its tenant/user must match the token's scopes).
   static Result<std::unique_ptr<SyncAgent>> create(SyncAgentOptions options,
@@ -212,6 +222,7 @@ class SyncAgent {
 
   SyncAgentOptions options_;
   ServerAddress address_;
+  std::shared_ptr<TlsClientContext> tls_;  // https/wss only; shared with the sessions
   // Declared before the replica, whose commits poke it, so that it outlives them.
   std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
   std::unique_ptr<Replica> replica_;

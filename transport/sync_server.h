@@ -20,6 +20,7 @@
 #include "engine/server_core.h"
 #include "engine/status.h"
 #include "transport/limits.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 
 namespace outpost {
@@ -54,6 +55,11 @@ struct SyncServerOptions {
   // An HTTP keep-alive connection waiting for (or reading) its next request, a response
   // the peer does not read, a silent WebSocket (pinged at half of it). Tests shorten it.
   std::chrono::milliseconds idle_timeout{limits::kIdleTimeoutSeconds * 1000};
+  // Serve TLS (https/wss) with this certificate: every connection must open with a TLS
+  // handshake (bounded by handshake_timeout); each new connection takes the context's
+  // current certificate, so TlsServerContext::reload() affects new connections only.
+  // Null: plain HTTP/WebSocket. Decision 022.
+  std::shared_ptr<TlsServerContext> tls;
   // One line per notable event (bind, refused connection, transport error). Empty: silent.
   std::function<void(std::string_view)> log;
   // A device's live stream opened (true, after the WebSocket handshake) or closed (false,

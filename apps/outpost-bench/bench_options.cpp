@@ -16,8 +16,10 @@ const char* const kBenchUsage = R"(usage: outpost-bench [options]
 options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
                       idle_connections (with the /metrics scrape and the console's first
-                      paint at that many devices) | device_reports | push | all (default)
-  --records N[,N..]   initial sync sizes (default 10000,100000; catch_up uses the last)
+                      paint at that many devices) | device_reports | push | tls_sync |
+                      all (default)
+  --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
+                      use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
   --idle N            idle streaming connections to open (default 10000)
   --quick             a CI-sized run (under a minute)

@@ -99,7 +99,7 @@ void run_device_scenarios(BenchContext& context) {
 
 Status seed(BenchContext& context) {
   const BenchOptions& o = context.options;
-  if (o.wants("initial_sync") || o.wants("catch_up")) {
+  if (o.wants("initial_sync") || o.wants("catch_up") || o.wants("tls_sync")) {
     for (size_t i = 0; i < o.records.size(); ++i) {
       if (!o.wants("initial_sync") && i + 1 != o.records.size()) continue;
       OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, sync_tenant(o.records[i]), kBenchUser,
@@ -125,6 +125,7 @@ Status run(BenchContext& context) {
       OUTPOST_RETURN_IF_ERROR(run_initial_sync(context, o.records[i], last && o.wants("catch_up")));
     }
   }
+  if (o.wants("tls_sync")) OUTPOST_RETURN_IF_ERROR(run_tls_sync(context, o.records.back()));
   if (o.wants("ui_reads") || o.wants("draft_save")) run_device_scenarios(context);
   if (o.wants("fanout")) {
     for (int devices : o.devices) {

@@ -98,7 +98,11 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
     argv.push_back(setup.store_url);
   }
   argv.insert(argv.end(), setup.extra_args.begin(), setup.extra_args.end());
+  if (!setup.tls_cert.empty()) {
+    argv.insert(argv.end(), {"--tls-cert", setup.tls_cert, "--tls-key", setup.tls_key});
+  }
   std::unique_ptr<ServerProcess> server(new ServerProcess());
+  server->tls_ = !setup.tls_cert.empty();
   const std::string log = setup.data_dir + "/server-" + std::to_string(index) + ".log";
   server->process_ = std::make_unique<support::Process>(argv, log);
   if (server->process_->pid() <= 0) {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -30,6 +31,7 @@
 #include "engine/schema.h"
 #include "engine/server_core.h"
 #include "transport/sync_server.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 #include "transport/token_key_file.h"
 
@@ -184,18 +186,43 @@ int run_serve(const server_app::ServeConfig& config) {
   server_app::Operations operations(config, log, wall_clock_ms);
   ServerCore core(**store, Schema::domain(), domain_mutators());
 
+  std::shared_ptr<TlsServerContext> tls;
+  if (!config.tls_cert.empty()) {
+    auto loaded = TlsServerContext::load(config.tls_cert, config.tls_key);
+    if (!loaded.ok()) return fail_logged(loaded.status().with_context("loading the TLS certificate"));
+    tls = std::move(loaded).value();
+  }
+
   // Signals are caught by a private io_context on this thread; the server has its own pool.
+  // With TLS, SIGHUP re-reads the certificate and key (decision 022) and the wait goes on.
   boost::asio::io_context signal_context;
   boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  if (tls) signals.add(SIGHUP);
   int caught = 0;
-  signals.async_wait([&caught](const boost::system::error_code& ec, int signal_number) {
-    if (!ec) caught = signal_number;
-  });
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (signal_number != SIGHUP) {
+        caught = signal_number;
+        return;
+      }
+      Status reloaded = tls->reload();
+      if (reloaded.ok()) {
+        log.info("SIGHUP: new connections use " + tls->describe(), {{"component", "tls"}});
+      } else {
+        log.error("SIGHUP: " + reloaded.to_string() + " (the old certificate stays)",
+                  {{"component", "tls"}});
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
 
   SyncServerOptions options;
   options.address = config.host;
   options.port = config.port;
   options.threads = config.threads;
+  options.tls = tls;
   options.log = [&log](std::string_view line) {
     log.log(
         line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
@@ -274,7 +301,8 @@ int run_serve(const server_app::ServeConfig& config) {
   log.info("serving", {{"listen", shown(config.host, server.port())},
                        {"admin", shown(config.admin_host, operations.admin_port())},
                        {"store", config.store.empty() ? "sqlite" : "postgres"},
-                       {"config", config.config_file}});
+                       {"config", config.config_file},
+                       {"tls", tls ? tls->describe() : "off"}});
 
   signal_context.run();
   drain(config, caught, log, operations);

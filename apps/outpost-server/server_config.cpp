@@ -14,6 +14,7 @@ const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
                        [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
+                       [--tls-cert FILE --tls-key FILE]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
@@ -41,6 +42,10 @@ const char* const kUsage = R"(usage:
       Every setting may come from the environment (OUTPOST_LISTEN, OUTPOST_ADMIN_LISTEN...)
       or a file (--config FILE or OUTPOST_CONFIG; "name = value" lines named like the
       flags); a flag beats the environment, which beats the file.
+      --tls-cert FILE --tls-key FILE serve TLS (https/wss) on the port instead of plain
+      HTTP: FILE holds the certificate chain (PEM, the server's first), the key its
+      unencrypted PEM key. SIGHUP reads both again: new connections get the new
+      certificate, open ones continue (a bad file is logged and the old one kept).
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
@@ -85,7 +90,9 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "admin-listen",
                                                "admin-token-file",
                                                "drain-ms",
-                                               "log-format"};
+                                               "log-format",
+                                               "tls-cert",
+                                               "tls-key"};
 constexpr size_t kMaxAdminToken = 512;
 // The settings of `serve`: flags, OUTPOST_<FLAG> variables and config file lines.
 const std::vector<std::string> kServeSettings = {
@@ -95,7 +102,7 @@ const std::vector<std::string> kServeSettings = {
     "config",     "admin-listen", "admin-token-file", "drain-ms",
     "log-format", "apns-key",     "apns-key-id",      "apns-team",
     "apns-url",   "fcm-account",  "fcm-url",          "fcm-token-url",
-    "push-ca"};
+    "push-ca",    "tls-cert",     "tls-key"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -306,6 +313,11 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
   if (auto agents = args.flag("sim-agents")) config.sim_agents = *agents;
   if (auto step = args.flag("sim-step-ms")) {
     OUTPOST_RETURN_IF_ERROR(parse_int("sim-step-ms", *step, 10, 3'600'000, config.sim_step_ms));
+  }
+  config.tls_cert = args.flag("tls-cert").value_or("");
+  config.tls_key = args.flag("tls-key").value_or("");
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return invalid("--tls-cert and --tls-key go together");
   }
   OUTPOST_RETURN_IF_ERROR(parse_push(args, config));
   return parse_admin(args, env, config);

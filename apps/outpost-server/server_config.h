@@ -55,6 +55,9 @@ struct ServeConfig {
   int drain_ms = 0;
   std::string log_format = "json";  // "json" (JSON lines) or "text"
   std::string config_file;          // where settings came from, for the start line
+  // Both set: serve TLS with this certificate chain and key (PEM), re-read on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Queues a platform event for a running server (DIR/inbox, applied within ~200 ms).

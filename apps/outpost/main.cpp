@@ -32,6 +32,9 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
   wake [--budget SECONDS]             what a push-woken app does: sync within the budget
                                       (default 25), urgent first; print unread voicemail
   (--app-version TEXT: what the device reports to the server's fleet console)
+  An https:// (or wss://) server is verified against the system's CA certificates, or:
+  --ca FILE                           the CA certificates (PEM) to trust instead
+  --pin FILE                          accept only this server certificate (PEM)
 )";
 
 }  // namespace

@@ -111,6 +111,8 @@ struct Connection {
   std::string token;
   std::string db;
   std::string app_version = kCliAppVersion;
+  std::string ca_file;      // --ca: trust these CA certificates (https/wss)
+  std::string pinned_file;  // --pin: accept only this server certificate (https/wss)
 };
 
 // --server and --token are required; the usage error is printed here.
@@ -122,7 +124,11 @@ bool connection_args(const ParsedArgs& args, Connection& connection, std::ostrea
     err << "outpost: " << args.positional[0] << " needs --db FILE --server URL --token TOKEN\n";
     return false;
   }
-  connection = {*server, *token, *db};
+  connection.server = *server;
+  connection.token = *token;
+  connection.db = *db;
+  connection.ca_file = args.flag("ca").value_or("");
+  connection.pinned_file = args.flag("pin").value_or("");
   if (auto version = args.flag("app-version")) connection.app_version = *version;
   return true;
 }
@@ -133,6 +139,8 @@ Result<std::unique_ptr<SyncAgent>> open_agent(const Connection& connection,
   options.token = connection.token;
   options.replica_path = connection.db;
   options.client.app_version = connection.app_version;
+  options.tls.ca_file = connection.ca_file;
+  options.tls.pinned_cert_file = connection.pinned_file;
   return SyncAgent::open(std::move(options));
 }
 

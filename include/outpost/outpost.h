@@ -316,9 +316,10 @@ typedef struct outpost_agent_options {
   uint32_t backoff_base_ms;    /* reconnect backoff, full jitter; 0: 250 */
   uint32_t backoff_max_ms;     /* 0: 30000 */
   uint32_t connect_timeout_ms; /* 0: 5000 */
-  /* TLS, for https:// and wss:// servers (reserved: the device speaks TLS when issue 14's
-   * TLS part lands; until then setting these is OUTPOST_INVALID_ARGUMENT). Empty: the
-   * system's trust store. */
+  /* TLS, for https:// and wss:// servers: the certificate chain and host name are verified
+   * before anything is sent; a refusal is OUTPOST_FAILED_PRECONDITION "untrusted server:
+   * ...". Both empty: the system's trust store. Set with an http:// server, or a file that
+   * cannot be read: OUTPOST_INVALID_ARGUMENT at open. */
   const char* tls_ca_path; /* a PEM file of CAs to trust instead of the system store */
   size_t tls_ca_path_len;
   const char* tls_pinned_cert_pem; /* accept exactly this server certificate (PEM) */

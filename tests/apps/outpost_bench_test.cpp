@@ -92,7 +92,8 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
         "catch_up.wire", "ui_reads.point_get", "ui_reads.todays_journal", "ui_reads.contact_search",
         "ui_reads.canned_search", "draft_save", "fanout", "fanout.server_rss", "fanout.server_cpu",
         "idle_connections", "idle_connections.server_rss", "idle_connections.poke",
-        "admin.metrics_scrape", "admin.device_page", "device_reports.push_pull"}) {
+        "admin.metrics_scrape", "admin.device_page", "device_reports.push_pull", "tls_sync.wss",
+        "tls_sync.server_cpu"}) {
     EXPECT_TRUE(scenarios.count(expected)) << "missing scenario " << expected;
   }
   // The work directory given is kept; its servers were stopped gracefully (exit 0 above

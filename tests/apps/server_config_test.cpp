@@ -1,4 +1,4 @@
-// outpost-server's command line: the upstream simulator's flags and its agent list.
+// outpost-server's command line: the upstream simulator's flags and its agent list, TLS.
 #include "apps/outpost-server/server_config.h"
 
 #include <gtest/gtest.h>
@@ -195,6 +195,20 @@ TEST(ServerLog, LinesAreJsonObjectsWithEscapedFields) {
             "1970-01-01T00:00:00.000Z info serving listen=127.0.0.1:1");
   json.info("one line", {{"tenant", "acme"}});
   EXPECT_EQ(sink.str().back(), '\n');
+}
+
+TEST(ServerConfig, TlsCertAndKeyGoTogether) {
+  auto tls = parse({"serve", "--data", "d", "--listen", "0.0.0.0:443", "--tls-cert", "c.pem",
+                    "--tls-key", "k.pem"});
+  ASSERT_TRUE(tls.ok()) << tls.status().to_string();
+  EXPECT_EQ(std::get<ServeConfig>(*tls).tls_cert, "c.pem");
+  EXPECT_EQ(std::get<ServeConfig>(*tls).tls_key, "k.pem");
+  auto alone = parse({"serve", "--data", "d", "--listen", "0.0.0.0:443", "--tls-cert", "c.pem"});
+  EXPECT_EQ(alone.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(alone.status().message().find("--tls-key"), std::string::npos);
+  auto token = parse({"token", "--data", "d", "--tenant", "t", "--user", "u", "--device", "x",
+                      "--tls-cert", "c.pem"});
+  EXPECT_EQ(token.status().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -19,8 +19,10 @@
 #include "engine/domain_mutators.h"
 #include "engine/server_core.h"
 #include "outpost/domain.pb.h"
+#include "support/tls_certs.h"
 #include "tests/engine/test_support.h"
 #include "transport/sync_server.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 
 namespace outpost {
@@ -500,27 +502,94 @@ TEST_F(CApiTest, RejectedMutationIsListedRetriedWithEditedArgsAndDiscarded) {
   EXPECT_EQ(outpost_replica_discard_rejected(on_tablet, rejected_id, nullptr), OUTPOST_NOT_FOUND);
 }
 
-TEST_F(CApiTest, TlsOptionsAreRefusedUntilTheDeviceSpeaksTls) {
-  std::string agent_token = token();
-  std::string path = dir_.file("device.db");
-  outpost_agent_options options;
-  outpost_agent_options_init(&options);
-  options.server_url = url_.data();
-  options.server_url_len = url_.size();
-  options.token = agent_token.data();
-  options.token_len = agent_token.size();
-  options.replica_path = path.data();
-  options.replica_path_len = path.size();
-  options.tls_ca_path = "/etc/ssl/ca.pem";
-  options.tls_ca_path_len = 15;
-  outpost_agent* agent = nullptr;
+// The agent over https/wss (decision 022), against the same core served with TLS: the
+// app's CA file and a pinned certificate are trusted; the system store does not know the
+// test CA, so that agent fails "untrusted" and sends nothing; TLS options with a plain
+// http:// server or an unreadable CA file are refused at open, never ignored.
+TEST_F(CApiTest, TheAgentSpeaksTlsTrustingTheAppsCaOrAPinnedCertificate) {
+  seed_voicemail(3);
+  support::TestCa ca = support::TestCa::create();
+  support::CertificatePem pem = ca.issue();
+  ASSERT_TRUE(support::write_text_file(dir_.file("ca.pem"), ca.certificate_pem()));
+  ASSERT_TRUE(support::write_text_file(dir_.file("server.pem"), pem.certificate));
+  ASSERT_TRUE(support::write_text_file(dir_.file("server.key"), pem.key));
+  auto tls = TlsServerContext::load(dir_.file("server.pem"), dir_.file("server.key"));
+  ASSERT_TRUE(tls.ok()) << tls.status().to_string();
+  SyncServerOptions server_options;
+  server_options.shutdown_grace_ms = 1000;
+  server_options.tls = *tls;
+  SyncServer tls_server(*core_, tokens_, server_options);
+  ASSERT_TRUE(tls_server.start().ok());
+  const std::string https = "https://127.0.0.1:" + std::to_string(tls_server.port());
+  const std::string ca_path = dir_.file("ca.pem");
+
+  struct Trust {
+    std::string url, ca_path, pinned_pem;
+  };
+  auto open_with = [&](const std::string& file, const Trust& trust, outpost_agent** agent,
+                       Err& error) {
+    std::string agent_token = token(file);
+    std::string path = dir_.file(file);
+    outpost_agent_options options;
+    outpost_agent_options_init(&options);
+    options.server_url = trust.url.data();
+    options.server_url_len = trust.url.size();
+    options.token = agent_token.data();
+    options.token_len = agent_token.size();
+    options.replica_path = path.data();
+    options.replica_path_len = path.size();
+    options.tls_ca_path = trust.ca_path.data();
+    options.tls_ca_path_len = trust.ca_path.size();
+    options.tls_pinned_cert_pem = trust.pinned_pem.data();
+    options.tls_pinned_cert_pem_len = trust.pinned_pem.size();
+    options.backoff_base_ms = 20;
+    options.backoff_max_ms = 200;
+    outpost_status status = outpost_agent_open(&options, agent, &error);
+    if (*agent != nullptr) agents_.push_back(*agent);
+    return status;
+  };
+  auto sync = [](outpost_agent* agent, outpost_sync_summary& summary, Err& error) {
+    return outpost_agent_sync_for(agent, 5'000, 0, &summary, &error);
+  };
+
+  for (const Trust& trusted : {Trust{https, ca_path, ""}, Trust{https, "", pem.certificate}}) {
+    outpost_agent* agent = nullptr;
+    Err error;
+    ASSERT_EQ(open_with(trusted.ca_path.empty() ? "pinned.db" : "ca.db", trusted, &agent, error),
+              OUTPOST_OK)
+        << error.message();
+    outpost_sync_summary summary{};
+    ASSERT_EQ(sync(agent, summary, error), OUTPOST_OK) << error.message();
+    EXPECT_TRUE(summary.caught_up);
+    EXPECT_EQ(summary.changes_received, 3u);
+  }
+
+  outpost_agent* system_store = nullptr;
   Err error;
-  EXPECT_EQ(outpost_agent_open(&options, &agent, &error), OUTPOST_INVALID_ARGUMENT);
-  EXPECT_EQ(agent, nullptr);
-  EXPECT_NE(error.message().find("TLS"), std::string::npos);
-  outpost_agent_options stale = options;
+  ASSERT_EQ(open_with("system.db", Trust{https, "", ""}, &system_store, error), OUTPOST_OK)
+      << error.message();
+  outpost_sync_summary summary{};
+  EXPECT_EQ(sync(system_store, summary, error), OUTPOST_FAILED_PRECONDITION);
+  EXPECT_NE(error.message().find("untrusted server"), std::string::npos) << error.message();
+  EXPECT_EQ(summary.changes_received, 0u);
+
+  outpost_agent* refused = nullptr;
+  Err plain;
+  EXPECT_EQ(open_with("plain.db", Trust{url_, ca_path, ""}, &refused, plain),
+            OUTPOST_INVALID_ARGUMENT);
+  EXPECT_EQ(refused, nullptr);
+  EXPECT_NE(plain.message().find("http://"), std::string::npos) << plain.message();
+  Err unreadable;
+  EXPECT_EQ(open_with("unreadable.db", Trust{https, dir_.file("missing.pem"), ""}, &refused,
+                      unreadable),
+            OUTPOST_INVALID_ARGUMENT);
+  EXPECT_EQ(refused, nullptr);
+
+  outpost_agent_options stale;
+  outpost_agent_options_init(&stale);
   stale.struct_size = 8;  // a caller built against a different header
-  EXPECT_EQ(outpost_agent_open(&stale, &agent, nullptr), OUTPOST_INVALID_ARGUMENT);
+  EXPECT_EQ(outpost_agent_open(&stale, &refused, nullptr), OUTPOST_INVALID_ARGUMENT);
+  tls_server.stop();
 }
 
 }  // namespace
