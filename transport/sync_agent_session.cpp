@@ -209,7 +209,8 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   if (finished_) return;
   if (ec == websocket::error::closed) {
     // A restarting server says so (1012 and a reason): reconnect after the usual backoff.
-    const auto& reason = ws_.reason();
+    websocket::close_reason reason;
+    with_ws([&reason](auto& ws) { reason = ws.reason(); });
     std::string why = "server closed the stream";
     if (reason.code != websocket::close_code::none) {
       why += " (" + std::to_string(static_cast<int>(reason.code));

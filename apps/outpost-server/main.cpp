@@ -191,6 +191,7 @@ int run_serve(const server_app::ServeConfig& config) {
     auto loaded = TlsServerContext::load(config.tls_cert, config.tls_key);
     if (!loaded.ok()) return fail_logged(loaded.status().with_context("loading the TLS certificate"));
     tls = std::move(loaded).value();
+    log.info("serving TLS with " + tls->describe(), {{"component", "tls"}});
   }
 
   // Signals are caught by a private io_context on this thread; the server has its own pool.
@@ -301,8 +302,7 @@ int run_serve(const server_app::ServeConfig& config) {
   log.info("serving", {{"listen", shown(config.host, server.port())},
                        {"admin", shown(config.admin_host, operations.admin_port())},
                        {"store", config.store.empty() ? "sqlite" : "postgres"},
-                       {"config", config.config_file},
-                       {"tls", tls ? tls->describe() : "off"}});
+                       {"config", config.config_file}});
 
   signal_context.run();
   drain(config, caught, log, operations);

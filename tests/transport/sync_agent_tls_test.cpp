@@ -344,10 +344,12 @@ TEST_F(SyncAgentTlsTest, UnreadableOrMalformedTrustIsAnErrorAtOpen) {
   auto two = options(url("https"));
   two.tls.pinned_cert_pem = ca_.issue().certificate + ca_.issue().certificate;
   EXPECT_EQ(SyncAgent::open(two).status().code(), ErrorCode::kInvalidArgument);
-  // Plain URLs never read the TLS options.
+  // TLS options with a plain URL are a mistake (a pin silently ignored is a downgrade).
   auto plain = options(url("http"));
-  plain.tls.ca_file = dir_.file("nope.pem");
-  EXPECT_TRUE(SyncAgent::open(plain).ok());
+  plain.tls.pinned_cert_pem = ca_.issue().certificate;
+  auto refused = SyncAgent::open(plain);
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("plain http://"), std::string::npos);
 }
 
 // A bare TLS listener that records what a client did: the SNI it sent, whether the

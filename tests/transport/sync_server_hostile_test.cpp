@@ -876,8 +876,13 @@ TEST_P(SyncServerHostileTest, UnknownCollectionInAFetchIs400) {
 
 // --- TLS only: what happens before the TLS handshake is done ------------------------------
 
-TEST_P(SyncServerHostileTest, StallingInTheTlsHandshakeIsCutAtTheHandshakeTimeout) {
-  if (!tls()) GTEST_SKIP() << "TLS only";
+// The same fixture, instantiated for TLS alone (no skipped Plain twins).
+class SyncServerHostileTlsTest : public SyncServerHostileTest {};
+INSTANTIATE_TEST_SUITE_P(Transports, SyncServerHostileTlsTest, ::testing::Values(Transport::kTls),
+                         [](const ::testing::TestParamInfo<Transport>&) { return "Tls"; });
+
+TEST_P(SyncServerHostileTlsTest, StallingInTheTlsHandshakeIsCutAtTheHandshakeTimeout) {
+  ASSERT_TRUE(tls());
   const std::string before = hostile::dump_sqlite(store_path());
   const size_t fds = hostile::open_descriptors();
   // A TLS record header announcing a 512-byte ClientHello, then its bytes one at a time.
@@ -890,8 +895,8 @@ TEST_P(SyncServerHostileTest, StallingInTheTlsHandshakeIsCutAtTheHandshakeTimeou
   EXPECT_EQ(hostile::dump_sqlite(store_path()), before);
 }
 
-TEST_P(SyncServerHostileTest, PlainHttpOnTheTlsPortIsNeverReadAsHttp) {
-  if (!tls()) GTEST_SKIP() << "TLS only";
+TEST_P(SyncServerHostileTlsTest, PlainHttpOnTheTlsPortIsNeverReadAsHttp) {
+  ASSERT_TRUE(tls());
   const std::string before = hostile::dump_sqlite(store_path());
   auto start = Clock::now();
   RawReply health = exchange_on(port(), nullptr,
