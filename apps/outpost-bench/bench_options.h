@@ -10,9 +10,9 @@
 
 namespace outpost::bench {
 
-inline constexpr const char* kScenarios[] = {
-    "initial_sync",     "catch_up",       "ui_reads", "draft_save", "fanout",
-    "idle_connections", "device_reports", "push",     "tls_sync"};
+inline constexpr const char* kScenarios[] = {"initial_sync",   "catch_up", "ui_reads",
+                                             "draft_save",     "fanout",   "idle_connections",
+                                             "device_reports", "push",     "tls_sync"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;

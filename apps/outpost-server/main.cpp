@@ -189,7 +189,8 @@ int run_serve(const server_app::ServeConfig& config) {
   std::shared_ptr<TlsServerContext> tls;
   if (!config.tls_cert.empty()) {
     auto loaded = TlsServerContext::load(config.tls_cert, config.tls_key);
-    if (!loaded.ok()) return fail_logged(loaded.status().with_context("loading the TLS certificate"));
+    if (!loaded.ok())
+      return fail_logged(loaded.status().with_context("loading the TLS certificate"));
     tls = std::move(loaded).value();
     log.info("serving TLS with " + tls->describe(), {{"component", "tls"}});
   }

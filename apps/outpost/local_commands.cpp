@@ -209,8 +209,8 @@ bool is_local_command(const std::string& command) {
 }
 
 const std::vector<std::string>& device_valued_flags() {
-  static const std::vector<std::string> kFlags = {"db",    "server", "token",       "where", "order",
-                                                  "limit", "budget", "app-version", "ca",    "pin"};
+  static const std::vector<std::string> kFlags = {
+      "db", "server", "token", "where", "order", "limit", "budget", "app-version", "ca", "pin"};
   return kFlags;
 }
 

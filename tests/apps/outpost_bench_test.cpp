@@ -87,13 +87,27 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
     EXPECT_EQ(fields.size(), 6u) << line;
     scenarios.insert(fields.at("scenario").string_value());
   }
-  for (const char* expected :
-       {"initial_sync", "initial_sync.wire", "initial_sync.device_rss", "catch_up.time",
-        "catch_up.wire", "ui_reads.point_get", "ui_reads.todays_journal", "ui_reads.contact_search",
-        "ui_reads.canned_search", "draft_save", "fanout", "fanout.server_rss", "fanout.server_cpu",
-        "idle_connections", "idle_connections.server_rss", "idle_connections.poke",
-        "admin.metrics_scrape", "admin.device_page", "device_reports.push_pull", "tls_sync.wss",
-        "tls_sync.server_cpu"}) {
+  for (const char* expected : {"initial_sync",
+                               "initial_sync.wire",
+                               "initial_sync.device_rss",
+                               "catch_up.time",
+                               "catch_up.wire",
+                               "ui_reads.point_get",
+                               "ui_reads.todays_journal",
+                               "ui_reads.contact_search",
+                               "ui_reads.canned_search",
+                               "draft_save",
+                               "fanout",
+                               "fanout.server_rss",
+                               "fanout.server_cpu",
+                               "idle_connections",
+                               "idle_connections.server_rss",
+                               "idle_connections.poke",
+                               "admin.metrics_scrape",
+                               "admin.device_page",
+                               "device_reports.push_pull",
+                               "tls_sync.wss",
+                               "tls_sync.server_cpu"}) {
     EXPECT_TRUE(scenarios.count(expected)) << "missing scenario " << expected;
   }
   // The work directory given is kept; its servers were stopped gracefully (exit 0 above

@@ -580,9 +580,9 @@ TEST_F(CApiTest, TheAgentSpeaksTlsTrustingTheAppsCaOrAPinnedCertificate) {
   EXPECT_EQ(refused, nullptr);
   EXPECT_NE(plain.message().find("http://"), std::string::npos) << plain.message();
   Err unreadable;
-  EXPECT_EQ(open_with("unreadable.db", Trust{https, dir_.file("missing.pem"), ""}, &refused,
-                      unreadable),
-            OUTPOST_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      open_with("unreadable.db", Trust{https, dir_.file("missing.pem"), ""}, &refused, unreadable),
+      OUTPOST_INVALID_ARGUMENT);
   EXPECT_EQ(refused, nullptr);
 
   outpost_agent_options stale;
