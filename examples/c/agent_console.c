@@ -7,6 +7,7 @@
 #include <outpost/outpost.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check(outpost_status status, outpost_error* error, const char* what) {
@@ -52,10 +53,16 @@ int main(int argc, char** argv) {
   outpost_sync_summary summary;
   uint64_t pending = 0;
   const char* body = argc > 4 ? argv[4] : "Dear Ann, thank you for your call.";
+  /* An https:// server whose CA the phone's system store does not know (a private one). */
+  const char* ca_file = getenv("OUTPOST_CA_FILE");
   char args[1024];
   int ok = 1;
   if (argc < 4) {
-    fprintf(stderr, "usage: %s SERVER_URL TOKEN REPLICA_FILE [DRAFT_TEXT]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s SERVER_URL TOKEN REPLICA_FILE [DRAFT_TEXT]\n"
+            "  (an https:// server is verified against the system store, or the CAs in the\n"
+            "  PEM file named by OUTPOST_CA_FILE)\n",
+            argv[0]);
     return 2;
   }
   printf("outpost %s (ABI %u)\n", outpost_version(), outpost_abi_version());
@@ -66,6 +73,10 @@ int main(int argc, char** argv) {
   options.token_len = strlen(argv[2]);
   options.replica_path = argv[3];
   options.replica_path_len = strlen(argv[3]);
+  if (ca_file != NULL && ca_file[0] != '\0') {
+    options.tls_ca_path = ca_file;
+    options.tls_ca_path_len = strlen(ca_file);
+  }
   if (!check(outpost_agent_open(&options, &agent, &error), &error, "open")) return 1;
   replica = outpost_agent_replica(agent);
 

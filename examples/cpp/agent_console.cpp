@@ -4,6 +4,7 @@
 #include <outpost/outpost.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -18,7 +19,9 @@ bool check(const outpost::sdk::Error& error, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: " << argv[0] << " SERVER_URL TOKEN REPLICA_FILE [DRAFT_TEXT]\n";
+    std::cerr << "usage: " << argv[0] << " SERVER_URL TOKEN REPLICA_FILE [DRAFT_TEXT]\n"
+              << "  (an https:// server is verified against the system store, or the CAs in\n"
+              << "  the PEM file named by OUTPOST_CA_FILE)\n";
     return 2;
   }
   const std::string url = argv[1], token = argv[2], path = argv[3];
@@ -33,6 +36,10 @@ int main(int argc, char** argv) {
   options.token_len = token.size();
   options.replica_path = path.data();
   options.replica_path_len = path.size();
+  const char* ca_env = std::getenv("OUTPOST_CA_FILE");  // a private CA for an https:// server
+  const std::string ca_file = ca_env != nullptr ? ca_env : "";
+  options.tls_ca_path = ca_file.data();
+  options.tls_ca_path_len = ca_file.size();
   outpost::sdk::Agent agent;
   if (!check(outpost::sdk::Agent::open(options, agent), "open")) return 1;
   outpost::sdk::Replica replica = agent.replica();
