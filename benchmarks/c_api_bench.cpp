@@ -22,6 +22,7 @@
 #include "outpost/mutations.pb.h"
 #include "outpost/outpost.h"
 #include "support/bench_report.h"
+#include "transport/client_id.h"
 
 namespace {
 
@@ -41,6 +42,7 @@ struct Scene {
     outpost::ReplicaOptions options;
     options.tenant = "acme";
     options.user = "agent-1";
+    options.client_id = outpost::new_client_id();
     cpp = std::move(outpost::Replica::open(dir + "/cpp.db", outpost::Schema::domain(),
                                            &outpost::domain_mutators(), options))
               .value();

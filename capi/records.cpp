@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "capi/record_json.h"
 #include "outpost_capi_query.pb.h"
 
 namespace outpost::capi {
@@ -19,9 +20,10 @@ using outpost::capi::QueryCondition;
 using outpost::capi::QuerySpec;
 
 Result<std::string> to_json(const Message& message) {
+  std::string out;
+  if (append_record_json(message, out)) return out;  // the common case, without a re-parse
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  std::string out;
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) {
     return error(ErrorCode::kInternal, "record to JSON: " + std::string(status.message()));
@@ -92,8 +94,9 @@ Result<std::string> encode_records(const std::vector<std::unique_ptr<Message>>& 
   }
   out += '[';
   for (size_t i = 0; i < records.size(); ++i) {
-    OUTPOST_ASSIGN_OR_RETURN(std::string json, to_json(*records[i]));
     if (i > 0) out += ',';
+    if (append_record_json(*records[i], out)) continue;
+    OUTPOST_ASSIGN_OR_RETURN(std::string json, to_json(*records[i]));
     out += json;
   }
   out += ']';
