@@ -8,7 +8,9 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "adapters/postgres_server_store_internal.h"
@@ -61,6 +63,7 @@ class PostgresWriteTx final : public ServerWriteTx {
   Result<std::optional<StoredRecord>> get(const std::string& scope, const std::string& collection,
                                           const std::string& key) override {
     return run("get", [&]() -> Result<std::optional<StoredRecord>> {
+      flush_puts();  // a transaction reads its own writes
       pqxx::result r =
           tx_->exec_prepared("record_get", bytes(scope), bytes(collection), bytes(key));
       if (r.empty()) return std::optional<StoredRecord>();
@@ -74,11 +77,20 @@ class PostgresWriteTx final : public ServerWriteTx {
     OUTPOST_RETURN_IF_ERROR(store_detail::check_put(collection, priority, body));
     return run("put", [&]() -> Result<uint64_t> {
       ScopeState& s = *lock_scope(scope, /*create=*/true);
+      // Held back until the next statement; a key already held goes first (one statement
+      // may not write a row twice).
+      if (!buffered_keys_.emplace(s.id, collection, key).second) {
+        flush_puts();
+        buffered_keys_.emplace(s.id, collection, key);
+      }
       const uint64_t seq = s.next_seq();
-      pqxx::result old = tx_->exec_prepared("put", s.id, bytes(collection), bytes(key), i64(seq),
-                                            priority, bytes(body));
-      s.put(seq, collection, key,
-            old.empty() ? std::nullopt : std::optional<uint64_t>(u64(old[0][0])), body.size());
+      s.head = seq;  // taken now; the count and bytes follow when the put is written
+      buffered_bytes_ += collection.size() + key.size() + body.size();
+      buffered_.push_back(pg_detail::BufferedPut{s.id, collection, key, seq, priority, body});
+      buffered_scopes_.push_back(scope);
+      if (buffered_.size() >= kMaxBufferedPuts || buffered_bytes_ >= kMaxBufferedBytes) {
+        flush_puts();
+      }
       return seq;
     });
   }
@@ -87,6 +99,7 @@ class PostgresWriteTx final : public ServerWriteTx {
                           const std::string& key, int priority) override {
     OUTPOST_RETURN_IF_ERROR(store_detail::check_key(collection, priority));
     return run("remove", [&]() -> Result<uint64_t> {
+      flush_puts();
       ScopeState* s = lock_scope(scope, /*create=*/false);
       if (s == nullptr) return uint64_t{0};
       const uint64_t seq = s->next_seq();
@@ -132,18 +145,21 @@ class PostgresWriteTx final : public ServerWriteTx {
   // only keeps scopes locked before it, so later ones are locked again on their next touch.
   Status savepoint() override {
     return run("savepoint", [&]() -> Status {
+      flush_puts();
       return scopes_.open_savepoint([&] { tx_->exec0("SAVEPOINT outpost_mutation"); });
     });
   }
 
   Status release_savepoint() override {
     return run("release savepoint", [&]() -> Status {
+      flush_puts();
       return scopes_.release_savepoint([&] { tx_->exec0("RELEASE SAVEPOINT outpost_mutation"); });
     });
   }
 
   Status rollback_to_savepoint() override {
     return run("rollback to savepoint", [&]() -> Status {
+      if (scopes_.savepoint_open()) drop_puts();  // all after the savepoint: never sent
       return scopes_.rollback_to_savepoint([&] {
         tx_->exec0("ROLLBACK TO SAVEPOINT outpost_mutation");
         tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
@@ -156,6 +172,7 @@ class PostgresWriteTx final : public ServerWriteTx {
       // Inside run(): a transaction PostgreSQL already aborted (a deadlock, a lost
       // connection) reports that, retryable, not the savepoint its failure left open.
       OUTPOST_RETURN_IF_ERROR(scopes_.check_can_commit());
+      flush_puts();
       std::vector<CommittedHead> heads =
           scopes_.save_written([&](const std::string& name, const ScopeState& s) {
             tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
@@ -226,6 +243,28 @@ class PostgresWriteTx final : public ServerWriteTx {
     return scopes_.add(scope, s);
   }
 
+  // Writes the held-back puts in one statement, then their count and bytes.
+  void flush_puts() {
+    if (buffered_.empty()) return;
+    pqxx::result old = tx_->exec(pg_detail::bulk_put_sql(buffered_));
+    std::vector<std::optional<uint64_t>> old_sizes(buffered_.size());
+    for (const auto& row : old) old_sizes.at(row[0].as<size_t>()) = u64(row[1]);
+    for (size_t n = 0; n < buffered_.size(); ++n) {
+      const pg_detail::BufferedPut& put = buffered_[n];
+      ScopeState* s = scopes_.find(buffered_scopes_[n]);
+      const uint64_t head = s->head;
+      s->put(put.seq, put.collection, put.key, old_sizes[n], put.body.size());
+      s->head = head;  // later puts of the scope took their seqs already
+    }
+    drop_puts();
+  }
+  void drop_puts() {
+    buffered_.clear();
+    buffered_scopes_.clear();
+    buffered_keys_.clear();
+    buffered_bytes_ = 0;
+  }
+
   // The client's row, created if new and locked until commit: a concurrent push of the
   // same client (in any process) waits here, then reads what this one recorded.
   uint64_t locked_last(const std::string& client_id) {
@@ -239,6 +278,13 @@ class PostgresWriteTx final : public ServerWriteTx {
   std::unique_ptr<pqxx::work> tx_;
   store_detail::TxScopes scopes_;
   Status failure_;
+  // Puts not yet sent (flush_puts), with their scopes' names and their keys.
+  static constexpr size_t kMaxBufferedPuts = 2000;
+  static constexpr size_t kMaxBufferedBytes = 4 << 20;
+  std::vector<pg_detail::BufferedPut> buffered_;
+  std::vector<std::string> buffered_scopes_;
+  std::set<std::tuple<int64_t, std::string, std::string>> buffered_keys_;
+  size_t buffered_bytes_ = 0;
 };
 
 }  // namespace

@@ -209,4 +209,50 @@ void prepare_statements(pqxx::connection& c) {
             "mutation_id > $2 ORDER BY mutation_id LIMIT $3");
 }
 
+namespace {
+
+void append_bytea(std::string& sql, const std::string& raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  sql += "E'\\\\x";  // E'': the same whatever standard_conforming_strings says
+  for (unsigned char c : raw) {
+    sql += kDigits[c >> 4];
+    sql += kDigits[c & 0xf];
+  }
+  sql += "'::bytea";
+}
+
+}  // namespace
+
+std::string bulk_put_sql(const std::vector<BufferedPut>& puts) {
+  size_t size = 600;
+  for (const BufferedPut& put : puts) {
+    size += 2 * (put.collection.size() + put.key.size() + put.body.size()) + 100;
+  }
+  std::string sql;
+  sql.reserve(size);
+  sql += "WITH input(n, scope_id, collection, key, version, priority, body) AS (VALUES ";
+  for (size_t n = 0; n < puts.size(); ++n) {
+    const BufferedPut& put = puts[n];
+    if (n > 0) sql += ',';
+    sql += '(' + std::to_string(n) + ',' + std::to_string(put.scope_id) + "::bigint,";
+    append_bytea(sql, put.collection);
+    sql += ',';
+    append_bytea(sql, put.key);
+    sql += ',' + std::to_string(put.seq) + "::bigint," + std::to_string(put.priority) + ',';
+    append_bytea(sql, put.body);
+    sql += ')';
+  }
+  // Every part reads the snapshot from before the statement: `old` sees the bodies replaced.
+  sql +=
+      "), old AS (SELECT i.n, octet_length(r.body) AS size FROM input i JOIN outpost_records r "
+      "ON r.scope_id = i.scope_id AND r.collection = i.collection AND r.key = i.key), up AS "
+      "(INSERT INTO outpost_records (scope_id, collection, key, version, priority, body) SELECT "
+      "scope_id, collection, key, version, priority, body FROM input ON CONFLICT (scope_id, "
+      "collection, key) DO UPDATE SET version = excluded.version, priority = excluded.priority, "
+      "body = excluded.body), log AS (INSERT INTO outpost_changes (scope_id, seq, collection, "
+      "key, op, priority, body) SELECT scope_id, version, collection, key, 1, priority, body "
+      "FROM input) SELECT n, size FROM old";
+  return sql;
+}
+
 }  // namespace outpost::pg_detail

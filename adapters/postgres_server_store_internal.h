@@ -32,6 +32,21 @@ Status migrate(pqxx::connection& conn);
 // Prepares every statement the store uses on a fresh connection.
 void prepare_statements(pqxx::connection& conn);
 
+// One put a write transaction holds back until its next statement (bulk writes travel as
+// one multi-row statement instead of a round trip per record).
+struct BufferedPut {
+  int64_t scope_id = 0;
+  std::string collection;
+  std::string key;
+  uint64_t seq = 0;
+  int priority = 0;
+  std::string body;
+};
+// The statement writing `puts` (distinct keys) into records and the change log, answering
+// (n, old body size) for each put n that replaced a record. Values are inlined as hex
+// bytea literals: nothing from the caller reaches the SQL text unescaped.
+std::string bulk_put_sql(const std::vector<BufferedPut>& puts);
+
 inline pqxx::binarystring bytes(const std::string& value) {
   return pqxx::binarystring(value.data(), value.size());
 }

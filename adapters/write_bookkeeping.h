@@ -138,6 +138,7 @@ class TxScopes {
     return Status::Ok();
   }
 
+  bool savepoint_open() const { return saved_.has_value(); }
   Status check_can_commit() const {
     if (saved_) return error(ErrorCode::kFailedPrecondition, "a savepoint is still open");
     return Status::Ok();

@@ -1051,6 +1051,61 @@ TEST_F(SqliteServerStoreTest, CheckpointEmptiesTheWal) {
   EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 20u);
 }
 
+// Bulk writes (seeding, upstream imports): one transaction of many puts over two scopes —
+// more than a store may hold back at once, a body over 4 MiB, the same key written
+// twice, reads of its own writes, a remove of a record written just before — leaves exactly
+// what a put-by-put reading says: bodies, log, heads, counts and bytes.
+TEST_P(ServerStoreTest, ABulkTransactionIsWhatItsPutsSayInOrder) {
+  auto store = open_store();
+  const std::vector<std::string> scopes = {"user/t/a", "user/t/b"};
+  std::map<std::string, std::map<std::string, std::string>> want;  // scope -> key -> body
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> log;  // key, body
+  auto tx = take(store->begin_write());
+  auto put = [&](const std::string& scope, const std::string& key, const std::string& body) {
+    const uint64_t seq = take(tx->put(scope, "contacts", key, 1, body));
+    log[scope].emplace_back(key, body);
+    EXPECT_EQ(seq, log[scope].size());
+    want[scope][key] = body;
+  };
+  for (int i = 0; i < 2'300; ++i) {
+    put(scopes[i % 2], "k" + std::to_string(i % 1'200), "body " + std::to_string(i));
+    if (i == 640) {
+      auto own = take(tx->get(scopes[0], "contacts", "k640"));
+      ASSERT_TRUE(own.has_value());
+      EXPECT_EQ(own->body, "body 640");
+    }
+  }
+  put(scopes[1], "big", std::string(4'500'000, 'x'));
+  put(scopes[1], "big", "small again");
+  EXPECT_EQ(take(tx->remove(scopes[0], "contacts", "k2", 1)), log[scopes[0]].size() + 1);
+  log[scopes[0]].emplace_back("k2", "");
+  want[scopes[0]].erase("k2");
+  auto heads = take(tx->commit());
+  ASSERT_EQ(heads.size(), 2u);
+  tx.reset();
+  for (const std::string& scope : scopes) {
+    SCOPED_TRACE(scope);
+    ScopeInfo info = take(store->scope_info(scope));
+    EXPECT_EQ(info.head_seq, log[scope].size());
+    EXPECT_EQ(info.record_count, want[scope].size());
+    uint64_t bytes = 0;
+    for (const auto& [key, body] : want[scope]) bytes += 8 + key.size() + body.size();
+    EXPECT_EQ(info.record_bytes, bytes);
+    for (const auto& [key, body] : want[scope]) {
+      auto got = take(store->get(scope, "contacts", key));
+      ASSERT_TRUE(got.has_value()) << key;
+      EXPECT_EQ(got->body, body) << key;
+    }
+    LogPage page = take(store->read_log(scope, 0, 5'000, UINT64_MAX, -1));
+    ASSERT_EQ(page.entries.size(), log[scope].size());
+    for (size_t i = 0; i < page.entries.size(); ++i) {
+      EXPECT_EQ(page.entries[i].seq, i + 1);
+      EXPECT_EQ(page.entries[i].key, log[scope][i].first);
+      EXPECT_EQ(page.entries[i].body, log[scope][i].second);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace outpost
 
