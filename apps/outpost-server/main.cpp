@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "adapters/postgres_server_store.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
+#include "apps/outpost-server/genesys_setup.h"
 #include "apps/outpost-server/server_config.h"
 #include "apps/outpost-server/upstream_loop.h"
 #include "engine/domain_mutators.h"
@@ -197,6 +199,7 @@ int run_serve(const server_app::ServeConfig& config) {
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
   DomainServer domain(core);
   std::unique_ptr<SimPlatform> platform;
+  std::unique_ptr<genesys::GenesysUpstream> genesys;
   std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
   if (config.upstream == "sim") {
     auto agents = server_app::parse_agents(config.sim_agents);
@@ -212,6 +215,21 @@ int run_serve(const server_app::ServeConfig& config) {
         *platform, domain, std::chrono::milliseconds(config.sim_step_ms), wall_clock_ms,
         options.log);
   }
+  if (config.upstream == "genesys") {
+    auto genesys_config = server_app::genesys_options(config, [](const char* name) {
+      return static_cast<const char*>(std::getenv(name));
+    });
+    if (!genesys_config.ok()) return fail(genesys_config.status());
+    genesys_config->log = [](const std::string& line) {
+      std::cerr << "outpost-server: " << line << "\n";
+    };
+    genesys = std::make_unique<genesys::GenesysUpstream>(std::move(genesys_config).value());
+    genesys->start();
+    core.set_platform(genesys.get());
+    upstream_loop = std::make_unique<server_app::UpstreamLoop>(
+        *genesys, domain, std::chrono::milliseconds(config.genesys_step_ms), wall_clock_ms,
+        options.log);
+  }
   std::string shown_host =
       config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
@@ -219,6 +237,7 @@ int run_serve(const server_app::ServeConfig& config) {
   signal_context.run();
   std::cerr << "outpost-server: signal " << caught << ", stopping\n";
   if (upstream_loop) upstream_loop->stop();
+  if (genesys) genesys->stop();
   if (feed) feed->stop();
   server.stop();
   compactor.stop();

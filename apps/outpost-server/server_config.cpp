@@ -25,6 +25,12 @@ const char* const kUsage = R"(usage:
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
+      --upstream genesys mirrors a Genesys Cloud org (docs/genesys.md): --genesys-api URL
+      and --genesys-login URL (the region's https://api.… and https://login.… hosts),
+      --genesys-agents TENANT/USER[,...] (one tenant; USER is the Genesys user id), the
+      client credentials from --genesys-credentials FILE (JSON {"client_id",
+      "client_secret"}) or OUTPOST_GENESYS_CLIENT_ID / OUTPOST_GENESYS_CLIENT_SECRET,
+      optionally --genesys-ca PEM; events applied every --genesys-step-ms (default 200).
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
@@ -52,7 +58,13 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "sim-seed",
                                                "sim-agents",
                                                "sim-step-ms",
-                                               "sim-web-edit-delay-ms"};
+                                               "sim-web-edit-delay-ms",
+                                               "genesys-api",
+                                               "genesys-login",
+                                               "genesys-agents",
+                                               "genesys-credentials",
+                                               "genesys-ca",
+                                               "genesys-step-ms"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -89,6 +101,31 @@ Status parse_store(const cli::ParsedArgs& args, std::string& store) {
   return Status::Ok();
 }
 
+Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
+  const bool genesys_flags = args.flag("genesys-api") || args.flag("genesys-login") ||
+                             args.flag("genesys-agents") || args.flag("genesys-credentials") ||
+                             args.flag("genesys-ca") || args.flag("genesys-step-ms");
+  if (config.upstream != "genesys") {
+    if (genesys_flags) return invalid("--genesys-... flags need --upstream genesys");
+    return Status::Ok();
+  }
+  OUTPOST_ASSIGN_OR_RETURN(config.genesys_api, required(args, "genesys-api"));
+  OUTPOST_ASSIGN_OR_RETURN(config.genesys_login, required(args, "genesys-login"));
+  for (std::string* url : {&config.genesys_api, &config.genesys_login}) {
+    if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) {
+      return invalid("--genesys-api and --genesys-login are http(s):// base URLs");
+    }
+    while (!url->empty() && url->back() == '/') url->pop_back();
+  }
+  if (auto agents = args.flag("genesys-agents")) config.genesys_agents = *agents;
+  if (auto file = args.flag("genesys-credentials")) config.genesys_credentials = *file;
+  if (auto ca = args.flag("genesys-ca")) config.genesys_ca = *ca;
+  if (auto step = args.flag("genesys-step-ms")) {
+    OUTPOST_RETURN_IF_ERROR(parse_int("genesys-step-ms", *step, 10, 60'000, config.genesys_step_ms));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_listen(const std::string& text, std::string& host, uint16_t& port) {
@@ -119,7 +156,9 @@ Result<Command> parse_command_line(int argc, char** argv) {
     OUTPOST_RETURN_IF_ERROR(
         only(args, command,
              {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms"}));
+              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms",
+              "genesys-api", "genesys-login", "genesys-agents", "genesys-credentials",
+              "genesys-ca", "genesys-step-ms"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -141,7 +180,9 @@ Result<Command> parse_command_line(int argc, char** argv) {
           parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));
     }
     if (auto upstream = args.flag("upstream")) {
-      if (*upstream != "sim") return invalid("--upstream must be 'sim', not '" + *upstream + "'");
+      if (*upstream != "sim" && *upstream != "genesys") {
+        return invalid("--upstream must be 'sim' or 'genesys', not '" + *upstream + "'");
+      }
       config.upstream = *upstream;
     }
     const bool sim_flags = args.flag("sim-seed") || args.flag("sim-agents") ||
@@ -160,6 +201,7 @@ Result<Command> parse_command_line(int argc, char** argv) {
     if (auto step = args.flag("sim-step-ms")) {
       OUTPOST_RETURN_IF_ERROR(parse_int("sim-step-ms", *step, 10, 3'600'000, config.sim_step_ms));
     }
+    OUTPOST_RETURN_IF_ERROR(parse_genesys(args, config));
     return Command(config);
   }
   if (command == "token") {

@@ -378,6 +378,9 @@ class Handler(BaseHTTPRequestHandler):
                                                "live": c["socket"] is not None,
                                                "expires": c["expires"]}
                                          for cid, c in fake.channels.items()})
+            if path == "/fake/notify":  # any event body, as the platform would send it
+                fake.notify(body["topic"], body.get("eventBody"))
+                return self.answer(200, {})
             if path == "/fake/socket":
                 how = body.get("action", "close")
                 ids = [body["channel"]] if body.get("channel") else list(fake.channels)

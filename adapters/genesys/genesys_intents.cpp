@@ -1,0 +1,194 @@
+// The writes of the Genesys adapter (decision 023): each intent runs on its own thread; the
+// authoritative mutator, inside its store transaction, waits at most `intent_wait` for the
+// answer. Past that it gets kUnavailable (the device keeps the mutation and retries with
+// backoff) while the call goes on; the retry finds the answer under the same key, takes it
+// and it is forgotten. Identical intents share one call.
+#include <boost/json.hpp>
+
+#include "adapters/genesys/genesys_upstream.h"
+
+namespace outpost::genesys {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kWriteDeadline{60};
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct GenesysUpstream::Intent {
+  bool done = false;
+  Clock::time_point done_at{};
+  Result<PlatformAnswer> answer = error(ErrorCode::kUnavailable, "not answered");
+};
+
+bool GenesysUpstream::mirrored(const AgentRef& agent) const {
+  if (agent.tenant != options_.tenant) return false;
+  for (const std::string& user : options_.users)
+    if (user == agent.user) return true;
+  return false;
+}
+
+Result<PlatformAnswer> GenesysUpstream::answer_of(const Result<RestResponse>& response,
+                                                  const std::string& what) {
+  if (!response.ok()) {
+    return error(ErrorCode::kUnavailable, what + ": " + response.status().message());
+  }
+  const long status = response->status;
+  if (status >= 200 && status < 300) return PlatformAnswer::accept();
+  if (status >= 400 && status < 500 && status != 401 && status != 429 && status != 408) {
+    ErrorBody body = decode_error(response->body);
+    {
+      std::lock_guard lock(mutex_);
+      ++counters_.refusals;
+    }
+    std::string why = body.message.empty() ? "refused (HTTP " + std::to_string(status) + ")"
+                                           : body.message;
+    if (options_.log) {
+      options_.log("genesys: " + what + " refused: " + body.code + " [correlation " +
+                   response->correlation_id + "]");
+    }
+    return PlatformAnswer::refuse(why);
+  }
+  return error(ErrorCode::kUnavailable, what + ": HTTP " + std::to_string(status));
+}
+
+Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
+                                                   std::function<Result<PlatformAnswer>()> call) {
+  std::unique_lock lock(mutex_);
+  const auto now = Clock::now();
+  for (auto it = intents_.begin(); it != intents_.end();) {
+    const bool stale = it->second->done && now - it->second->done_at > options_.answer_keep;
+    it = stale ? intents_.erase(it) : std::next(it);
+  }
+  std::shared_ptr<Intent> intent;
+  if (auto it = intents_.find(key); it != intents_.end()) {
+    intent = it->second;
+  } else {
+    if (stopping_) return error(ErrorCode::kUnavailable, "the adapter is stopping");
+    size_t running = 0;
+    for (const auto& [k, i] : intents_) running += i->done ? 0 : 1;
+    if (running >= options_.max_intents_in_flight) {
+      return error(ErrorCode::kUnavailable, "too many platform calls in flight");
+    }
+    intent = std::make_shared<Intent>();
+    intents_[key] = intent;
+    ++counters_.intents;
+    intent_threads_.emplace_back([this, intent, call = std::move(call)] {
+      Result<PlatformAnswer> answer = call();
+      std::lock_guard done_lock(mutex_);
+      intent->answer = std::move(answer);
+      intent->done = true;
+      intent->done_at = Clock::now();
+      wake_.notify_all();
+    });
+  }
+  wake_.wait_for(lock, options_.intent_wait, [&] { return intent->done || stopping_; });
+  if (!intent->done) {
+    ++counters_.intents_pending;
+    return error(ErrorCode::kUnavailable,
+                 "the platform has not answered yet; the device retries and takes the answer");
+  }
+  if (auto it = intents_.find(key); it != intents_.end() && it->second == intent) {
+    intents_.erase(it);
+  }
+  return intent->answer;
+}
+
+Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
+                                                     domain::Presence presence,
+                                                     const std::string& aux_reason_id,
+                                                     int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  std::string definition;
+  {
+    std::lock_guard lock(mutex_);
+    if (!presence_loaded_) {
+      return error(ErrorCode::kUnavailable, "presence definitions not loaded yet");
+    }
+    switch (presence) {
+      case domain::PRESENCE_READY:
+        definition = presence_map_.on_queue_id;
+        break;
+      case domain::PRESENCE_OFFLINE:
+        definition = presence_map_.offline_id;
+        agents_[agent.user].offline_requested_ms = wall_ms();
+        break;
+      case domain::PRESENCE_NOT_READY:
+        definition = aux_reason_id.empty() ? presence_map_.available_id : aux_reason_id;
+        break;
+      default:
+        return PlatformAnswer::refuse("unknown presence");
+    }
+  }
+  if (definition.empty()) return PlatformAnswer::refuse("the org has no such presence");
+  const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
+  const std::string body = boost::json::serialize(
+      boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
+  return run_intent("presence/" + agent.user + "/" + definition, [this, path, body] {
+    return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline), "presence");
+  });
+}
+
+Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
+                                                const domain::Interaction& interaction,
+                                                const std::string& code_id, int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  if (code_id.empty()) return PlatformAnswer::accept();  // skipped: nothing to submit
+  const std::string id = interaction.id();
+  const std::string user = agent.user;
+  return run_intent(
+      "wrapup/" + user + "/" + id + "/" + code_id, [this, id, user, code_id]() -> Result<PlatformAnswer> {
+        const auto deadline = Clock::now() + kWriteDeadline;
+        auto got = rest_.call("GET", "/api/v2/conversations/" + id, "", deadline);
+        if (got.ok() && got->status == 404) {
+          return PlatformAnswer::refuse("the platform does not know this interaction");
+        }
+        if (!got.ok() || got->status != 200) return answer_of(got, "wrap-up");
+        auto conversation = decode_conversation(got->body, user);
+        if (conversation.status().code() == ErrorCode::kNotFound) {
+          return PlatformAnswer::refuse("you take no part in this interaction");
+        }
+        if (!conversation.ok()) {
+          decode_failed("conversation", conversation.status(), got->correlation_id);
+          return error(ErrorCode::kUnavailable, "wrap-up: unreadable conversation");
+        }
+        const std::string path = "/api/v2/conversations/" + conversation->media_path + "/" + id +
+                                 "/participants/" + conversation->participant_id +
+                                 "/communications/" + conversation->communication_id + "/wrapup";
+        const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
+        return answer_of(rest_.call("POST", path, body, deadline), "wrap-up");
+      });
+}
+
+Result<PlatformAnswer> GenesysUpstream::set_queue_joined(const AgentRef& agent,
+                                                         const std::string& queue_id, bool joined,
+                                                         int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
+  const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
+  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"),
+                    [this, path, body] {
+                      return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline),
+                                       "queue membership");
+                    });
+}
+
+Result<PlatformAnswer> GenesysUpstream::send(const AgentRef&, const domain::Draft&, int64_t) {
+  // The reference documents the email draft (GET/PUT .../messages/draft) but not the send;
+  // until it is wired the send is refused as data: the draft keeps its text (decision 006).
+  return PlatformAnswer::refuse("sending from the app is not wired to Genesys Cloud yet");
+}
+
+}  // namespace outpost::genesys
