@@ -47,8 +47,8 @@ Result<PlatformAnswer> GenesysUpstream::answer_of(const Result<RestResponse>& re
       std::lock_guard lock(mutex_);
       ++counters_.refusals;
     }
-    std::string why = body.message.empty() ? "refused (HTTP " + std::to_string(status) + ")"
-                                           : body.message;
+    std::string why =
+        body.message.empty() ? "refused (HTTP " + std::to_string(status) + ")" : body.message;
     if (options_.log) {
       options_.log("genesys: " + what + " refused: " + body.code + " [correlation " +
                    response->correlation_id + "]");
@@ -102,8 +102,7 @@ Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
 
 Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
                                                      domain::Presence presence,
-                                                     const std::string& aux_reason_id,
-                                                     int64_t) {
+                                                     const std::string& aux_reason_id, int64_t) {
   if (!mirrored(agent)) {
     return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
   }
@@ -147,7 +146,8 @@ Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
   const std::string id = interaction.id();
   const std::string user = agent.user;
   return run_intent(
-      "wrapup/" + user + "/" + id + "/" + code_id, [this, id, user, code_id]() -> Result<PlatformAnswer> {
+      "wrapup/" + user + "/" + id + "/" + code_id,
+      [this, id, user, code_id]() -> Result<PlatformAnswer> {
         const auto deadline = Clock::now() + kWriteDeadline;
         auto got = rest_.call("GET", "/api/v2/conversations/" + id, "", deadline);
         if (got.ok() && got->status == 404) {
@@ -178,11 +178,11 @@ Result<PlatformAnswer> GenesysUpstream::set_queue_joined(const AgentRef& agent,
   }
   const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
   const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"),
-                    [this, path, body] {
-                      return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline),
-                                       "queue membership");
-                    });
+  return run_intent(
+      "queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), [this, path, body] {
+        return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline),
+                         "queue membership");
+      });
 }
 
 Result<PlatformAnswer> GenesysUpstream::send(const AgentRef&, const domain::Draft&, int64_t) {

@@ -89,9 +89,8 @@ std::string phone(const json::object& obj, std::string_view key) {
 }
 
 const std::vector<std::string>& system_presences() {
-  static const std::vector<std::string> all = {"Available", "Away",     "Busy",    "Offline",
-                                               "Idle",      "OnQueue",  "Meal",    "Training",
-                                               "Meeting",   "Break"};
+  static const std::vector<std::string> all = {"Available", "Away", "Busy",     "Offline", "Idle",
+                                               "OnQueue",   "Meal", "Training", "Meeting", "Break"};
   return all;
 }
 
@@ -199,7 +198,8 @@ Result<Page> decode_page(std::string_view body, std::string_view array_name) {
     return error(ErrorCode::kInvalidArgument, "entities not an array");
   }
   page.next_uri = str(obj, "nextUri");
-  if (const json::object* cursors = obj_of(obj, "cursors")) page.cursor_after = str(*cursors, "after");
+  if (const json::object* cursors = obj_of(obj, "cursors"))
+    page.cursor_after = str(*cursors, "after");
   if (member(obj, "total")) page.total = integer(obj, "total");
   if (member(obj, "totalHits")) page.total = integer(obj, "totalHits");
   if (member(obj, "pageCount")) page.page_count = integer(obj, "pageCount");
@@ -412,16 +412,23 @@ Result<d::CannedResponse> decode_response(std::string_view body) {
       const auto& text = t.as_object();
       if (str(text, "type") == "subject") continue;
       std::string type = str(text, "contentType");
-      if (type == "text/plain") response.set_text(str(text, "content"));
-      else if (type == "text/html") response.set_html(str(text, "content"));
-      else return unknown_enum("contentType", type);
+      if (type == "text/plain")
+        response.set_text(str(text, "content"));
+      else if (type == "text/html")
+        response.set_html(str(text, "content"));
+      else
+        return unknown_enum("contentType", type);
     }
   }
   std::string kind = str(obj, "interactionType");
-  if (kind == "email") response.set_interaction_type(d::MEDIA_EMAIL);
-  else if (kind == "chat") response.set_interaction_type(d::MEDIA_CHAT);
-  else if (kind == "twitter" || kind.empty()) response.set_interaction_type(d::MEDIA_UNSPECIFIED);
-  else return unknown_enum("interactionType", kind);
+  if (kind == "email")
+    response.set_interaction_type(d::MEDIA_EMAIL);
+  else if (kind == "chat")
+    response.set_interaction_type(d::MEDIA_CHAT);
+  else if (kind == "twitter" || kind.empty())
+    response.set_interaction_type(d::MEDIA_UNSPECIFIED);
+  else
+    return unknown_enum("interactionType", kind);
   if (const json::array* subs = arr_of(obj, "substitutions")) {
     for (const json::value& s : *subs)
       if (s.is_object()) response.add_variables(str(s.as_object(), "id"));
@@ -489,7 +496,8 @@ Result<ConversationForUser> decode_conversation(std::string_view body, const std
   }
   if (const json::object* attributes = obj_of(*agent, "attributes")) {
     for (const auto& [k, v] : *attributes)
-      if (v.is_string()) (*it.mutable_participant_data())[std::string(k)] = std::string(v.as_string());
+      if (v.is_string())
+        (*it.mutable_participant_data())[std::string(k)] = std::string(v.as_string());
   }
   if (it.ended_ms() > it.started_ms() && it.started_ms() > 0) {
     it.set_duration_s(static_cast<int32_t>((it.ended_ms() - it.started_ms()) / 1000));
@@ -586,8 +594,10 @@ Result<Notification> decode_notification(std::string_view text) {
   if (n.topic.empty()) {
     // Answers to socket commands: {"result":"200","status":"subscribed"} or 404 (gone).
     std::string result = str(obj, "result");
-    if (result == "404") n.kind = Notification::Kind::kChannelGone;
-    else if (result == "200") n.kind = Notification::Kind::kSubscribed;
+    if (result == "404")
+      n.kind = Notification::Kind::kChannelGone;
+    else if (result == "200")
+      n.kind = Notification::Kind::kSubscribed;
     return n;
   }
   const json::object* body = obj_of(obj, "eventBody");

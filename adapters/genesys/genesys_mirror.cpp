@@ -44,8 +44,7 @@ Status GenesysUpstream::each_page(
     if (page->total >= 0) total = page->total;
     // A page shorter than its size that still links onwards lost entities on the way.
     const int64_t size = page->page_size > 0 ? page->page_size : static_cast<int64_t>(limit);
-    if (!page->next_uri.empty() && size > 0 &&
-        static_cast<int64_t>(page->entities.size()) < size) {
+    if (!page->next_uri.empty() && size > 0 && static_cast<int64_t>(page->entities.size()) < size) {
       short_page = true;
     }
     next = page->next_uri;
@@ -90,16 +89,16 @@ Status GenesysUpstream::mirror_org() {
   std::vector<upstream::Event> reasons;
   OUTPOST_RETURN_IF_ERROR(load_presence_definitions(&reasons));
   for (auto& event : reasons) emit(std::move(event), "aux_reason/" + event.aux_reason().id());
-  Status codes = each_page(
-      with_paging("/api/v2/routing/wrapupcodes"), "entities",
-      [&](const std::string& entity, const std::string& corr) {
-        auto code = decode_wrapup_code(entity);
-        if (!code.ok()) return decode_failed("wrap-up code", code.status(), corr);
-        upstream::Event event;
-        event.set_tenant(options_.tenant);
-        *event.mutable_wrapup_code() = std::move(code).value();
-        emit(std::move(event), "wrapup_code/" + event.wrapup_code().id());
-      });
+  Status codes = each_page(with_paging("/api/v2/routing/wrapupcodes"), "entities",
+                           [&](const std::string& entity, const std::string& corr) {
+                             auto code = decode_wrapup_code(entity);
+                             if (!code.ok())
+                               return decode_failed("wrap-up code", code.status(), corr);
+                             upstream::Event event;
+                             event.set_tenant(options_.tenant);
+                             *event.mutable_wrapup_code() = std::move(code).value();
+                             emit(std::move(event), "wrapup_code/" + event.wrapup_code().id());
+                           });
   OUTPOST_RETURN_IF_ERROR(codes);
   OUTPOST_RETURN_IF_ERROR(mirror_responses());
   if (options_.mirror_contacts) OUTPOST_RETURN_IF_ERROR(mirror_contacts());
@@ -110,8 +109,8 @@ Status GenesysUpstream::mirror_org() {
 
 Status GenesysUpstream::mirror_contacts() {
   // The listing stops at pageNumber*pageSize 1000; the scan pages the whole org by cursor.
-  const std::string first = "/api/v2/externalcontacts/scan/contacts?limit=" +
-                            std::to_string(options_.contact_scan_limit);
+  const std::string first =
+      "/api/v2/externalcontacts/scan/contacts?limit=" + std::to_string(options_.contact_scan_limit);
   return each_page(
       first, "entities",
       [&](const std::string& entity, const std::string& corr) {
@@ -139,16 +138,16 @@ Status GenesysUpstream::mirror_responses() {
         libraries.emplace_back(id->as_string());
       }));
   for (const std::string& library : libraries) {
-    OUTPOST_RETURN_IF_ERROR(each_page(
-        with_paging("/api/v2/responsemanagement/responses?libraryId=" + library), "entities",
-        [&](const std::string& entity, const std::string& corr) {
-          auto response = decode_response(entity);
-          if (!response.ok()) return decode_failed("response", response.status(), corr);
-          upstream::Event event;
-          event.set_tenant(options_.tenant);
-          *event.mutable_canned_response() = std::move(response).value();
-          emit(std::move(event), "canned_response/" + event.canned_response().id());
-        }));
+    OUTPOST_RETURN_IF_ERROR(
+        each_page(with_paging("/api/v2/responsemanagement/responses?libraryId=" + library),
+                  "entities", [&](const std::string& entity, const std::string& corr) {
+                    auto response = decode_response(entity);
+                    if (!response.ok()) return decode_failed("response", response.status(), corr);
+                    upstream::Event event;
+                    event.set_tenant(options_.tenant);
+                    *event.mutable_canned_response() = std::move(response).value();
+                    emit(std::move(event), "canned_response/" + event.canned_response().id());
+                  }));
   }
   return Status::Ok();
 }
@@ -173,30 +172,31 @@ Status GenesysUpstream::mirror_agent(const std::string& user) {
     emit_presence(user, std::move(change).value());
   }
   for (const char* joined : {"true", "false"}) {
-    OUTPOST_RETURN_IF_ERROR(each_page(
-        with_paging(base + "/queues?joined=" + joined), "entities",
-        [&](const std::string& entity, const std::string& corr) {
-          auto queue = decode_user_queue(entity);
-          if (!queue.ok()) return decode_failed("queue", queue.status(), corr);
-          upstream::Event event;
-          event.set_tenant(options_.tenant);
-          event.set_user(user);
-          *event.mutable_queue() = std::move(queue).value();
-          emit(std::move(event), "queue/" + user + "/" + event.queue().id());
-        }));
+    OUTPOST_RETURN_IF_ERROR(each_page(with_paging(base + "/queues?joined=" + joined), "entities",
+                                      [&](const std::string& entity, const std::string& corr) {
+                                        auto queue = decode_user_queue(entity);
+                                        if (!queue.ok())
+                                          return decode_failed("queue", queue.status(), corr);
+                                        upstream::Event event;
+                                        event.set_tenant(options_.tenant);
+                                        event.set_user(user);
+                                        *event.mutable_queue() = std::move(queue).value();
+                                        emit(std::move(event),
+                                             "queue/" + user + "/" + event.queue().id());
+                                      }));
   }
   OUTPOST_RETURN_IF_ERROR(mirror_conversations(user));
-  OUTPOST_RETURN_IF_ERROR(each_page(
-      with_paging("/api/v2/voicemail/users/" + user + "/messages"), "entities",
-      [&](const std::string& entity, const std::string& corr) {
-        auto vm = decode_voicemail(entity);
-        if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
-        upstream::Event event;
-        event.set_tenant(options_.tenant);
-        event.set_user(user);
-        *event.mutable_voicemail_left() = std::move(vm).value();
-        emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
-      }));
+  OUTPOST_RETURN_IF_ERROR(
+      each_page(with_paging("/api/v2/voicemail/users/" + user + "/messages"), "entities",
+                [&](const std::string& entity, const std::string& corr) {
+                  auto vm = decode_voicemail(entity);
+                  if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
+                  upstream::Event event;
+                  event.set_tenant(options_.tenant);
+                  event.set_user(user);
+                  *event.mutable_voicemail_left() = std::move(vm).value();
+                  emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
+                }));
   std::lock_guard lock(mutex_);
   ++counters_.agent_reconciles;
   return Status::Ok();
@@ -219,13 +219,12 @@ Status GenesysUpstream::mirror_conversations(const std::string& user) {
         {"segmentFilters",
          boost::json::array{boost::json::object{
              {"type", "and"},
-             {"predicates", boost::json::array{
-                                boost::json::object{{"type", "dimension"},
-                                                    {"dimension", "userId"},
-                                                    {"value", user}},
-                                boost::json::object{{"type", "dimension"},
-                                                    {"dimension", "purpose"},
-                                                    {"value", "agent"}}}}}}},
+             {"predicates", boost::json::array{boost::json::object{{"type", "dimension"},
+                                                                   {"dimension", "userId"},
+                                                                   {"value", user}},
+                                               boost::json::object{{"type", "dimension"},
+                                                                   {"dimension", "purpose"},
+                                                                   {"value", "agent"}}}}}}},
         {"paging", boost::json::object{{"pageSize", kPage}, {"pageNumber", number}}}};
     OUTPOST_ASSIGN_OR_RETURN(RestResponse answer,
                              rest_.call("POST", "/api/v2/analytics/conversations/details/query",
@@ -269,8 +268,8 @@ Status GenesysUpstream::refresh_conversation(const std::string& user, const std:
   OUTPOST_ASSIGN_OR_RETURN(RestResponse answer, rest_.call("GET", "/api/v2/conversations/" + id));
   if (answer.status == 404) return Status::Ok();
   if (answer.status != 200) {
-    return error(ErrorCode::kUnavailable, "conversation " + id + ": HTTP " +
-                                              std::to_string(answer.status));
+    return error(ErrorCode::kUnavailable,
+                 "conversation " + id + ": HTTP " + std::to_string(answer.status));
   }
   emit_conversation(user, answer.body, answer.correlation_id);
   return Status::Ok();

@@ -42,14 +42,17 @@ size_t read_header(char* data, size_t size, size_t count, void* out) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string value = line.substr(colon + 1);
-  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.erase(0, 1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
+    value.erase(0, 1);
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
   if (name == "inin-correlation-id") headers->correlation_id = value;
   if (name == "retry-after") headers->retry_after = value;
   return size * count;
 }
 
-bool retryable_5xx(long status) { return status == 502 || status == 503 || status == 504; }
+bool retryable_5xx(long status) {
+  return status == 502 || status == 503 || status == 504;
+}
 
 std::string base64(const std::string& in) {
   static const char* const kChars =
@@ -83,7 +86,9 @@ RestClient::RestClient(RestOptions options) : options_(std::move(options)) {
   budget_at_ = Clock::now();
 }
 
-RestClient::~RestClient() { stop(); }
+RestClient::~RestClient() {
+  stop();
+}
 
 void RestClient::stop() {
   {
@@ -188,9 +193,9 @@ Result<std::string> RestClient::token(bool force) {
                     "grant_type=client_credentials");
   if (!raw.transport.ok()) return raw.transport.with_context("token");
   if (raw.status == 401 || raw.status == 400 || raw.status == 403) {
-    return error(ErrorCode::kUnauthenticated,
-                 "the login host refused the client credentials (" + std::to_string(raw.status) +
-                     " " + decode_error(raw.body).code + ")");
+    return error(ErrorCode::kUnauthenticated, "the login host refused the client credentials (" +
+                                                  std::to_string(raw.status) + " " +
+                                                  decode_error(raw.body).code + ")");
   }
   if (raw.status != 200) {
     return error(ErrorCode::kUnavailable, "token: HTTP " + std::to_string(raw.status));
@@ -205,10 +210,9 @@ Result<std::string> RestClient::token(bool force) {
 
 Result<RestResponse> RestClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, Clock::time_point deadline) {
-  const std::string url =
-      target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
-          ? target
-          : options_.api_base + target;
+  const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
+                              ? target
+                              : options_.api_base + target;
   bool refreshed = false;
   size_t backoffs = 0;
   int rate_limited = 0;
@@ -245,9 +249,8 @@ Result<RestResponse> RestClient::call(const std::string& method, const std::stri
       int64_t wait_ms = options_.default_retry_after_ms;
       if (!raw.retry_after.empty()) wait_ms = std::atoll(raw.retry_after.c_str()) * 1000;
       if (wait_ms > options_.max_retry_after_ms || ++rate_limited > 5) {
-        return error(ErrorCode::kUnavailable, "rate limited (429), Retry-After " +
-                                                  raw.retry_after + " s [" + raw.correlation_id +
-                                                  "]");
+        return error(ErrorCode::kUnavailable, "rate limited (429), Retry-After " + raw.retry_after +
+                                                  " s [" + raw.correlation_id + "]");
       }
       wait_ms = static_cast<int64_t>(static_cast<double>(wait_ms) * options_.retry_after_scale);
       auto when = Clock::now() + std::chrono::milliseconds(wait_ms);
@@ -264,11 +267,11 @@ Result<RestResponse> RestClient::call(const std::string& method, const std::stri
       continue;
     }
     if (transport_failed || retryable_5xx(raw.status)) {
-      std::string what = transport_failed ? raw.transport.message()
-                                          : "HTTP " + std::to_string(raw.status);
+      std::string what =
+          transport_failed ? raw.transport.message() : "HTTP " + std::to_string(raw.status);
       if (backoffs >= options_.backoff_ms.size()) {
-        return error(ErrorCode::kUnavailable, method + " " + target + ": " + what + " [" +
-                                                  raw.correlation_id + "]");
+        return error(ErrorCode::kUnavailable,
+                     method + " " + target + ": " + what + " [" + raw.correlation_id + "]");
       }
       auto when = Clock::now() + std::chrono::milliseconds(options_.backoff_ms[backoffs++]);
       if (when > deadline) {

@@ -105,8 +105,8 @@ struct StreamImpl : NotificationSocket::Impl {
     if (!done || ec) return error(ErrorCode::kUnavailable, "connect: " + ec.message());
     if (Status s = tls_handshake(uri, timeout); !s.ok()) return s;
     lowest().expires_never();
-    websocket::stream_base::timeout options = websocket::stream_base::timeout::suggested(
-        beast::role_type::client);
+    websocket::stream_base::timeout options =
+        websocket::stream_base::timeout::suggested(beast::role_type::client);
     options.handshake_timeout = timeout;
     options.idle_timeout = websocket::stream_base::none();  // the adapter watches heartbeats
     ws->set_option(options);
@@ -201,7 +201,9 @@ Status StreamImpl<TlsStream>::tls_handshake(const Uri& uri, std::chrono::millise
 }  // namespace
 
 NotificationSocket::NotificationSocket() = default;
-NotificationSocket::~NotificationSocket() { close(); }
+NotificationSocket::~NotificationSocket() {
+  close();
+}
 
 Status NotificationSocket::open(const std::string& uri, const std::string& ca_file,
                                 std::chrono::milliseconds timeout) {
@@ -252,6 +254,8 @@ void NotificationSocket::close() {
   impl_.reset();
 }
 
-bool NotificationSocket::is_open() const { return impl_ && impl_->open; }
+bool NotificationSocket::is_open() const {
+  return impl_ && impl_->open;
+}
 
 }  // namespace outpost::genesys

@@ -37,7 +37,9 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
         return rest;
       }()) {}
 
-GenesysUpstream::~GenesysUpstream() { stop(); }
+GenesysUpstream::~GenesysUpstream() {
+  stop();
+}
 
 void GenesysUpstream::start() {
   std::lock_guard lock(mutex_);
@@ -284,7 +286,8 @@ void GenesysUpstream::read_channel(Channel& channel) {
     }
     auto message = channel.socket.read(std::chrono::milliseconds(200));
     if (!message.ok()) {
-      if (options_.log) options_.log("genesys: notification socket: " + message.status().to_string());
+      if (options_.log)
+        options_.log("genesys: notification socket: " + message.status().to_string());
       channel.socket.close();
       return;
     }

@@ -46,7 +46,7 @@ struct GenesysOptions {
   std::chrono::milliseconds channel_renew_margin{600'000};
   std::chrono::milliseconds agent_reconcile_every{900'000};
   std::chrono::milliseconds org_reconcile_every{3'600'000};
-  std::chrono::milliseconds intent_wait{1'500};  // decision 023
+  std::chrono::milliseconds intent_wait{1'500};    // decision 023
   std::chrono::milliseconds answer_keep{120'000};  // an answer nobody took is forgotten
   size_t max_intents_in_flight = 32;
   size_t contact_scan_limit = 200;  // 10..200
@@ -106,9 +106,10 @@ class GenesysUpstream : public Upstream {
   Status mirror_org();
   Status mirror_agent(const std::string& user);
   Status load_presence_definitions(std::vector<upstream::Event>* out);
-  Status each_page(const std::string& first, const std::string& member,
-                   const std::function<void(const std::string& entity, const std::string& corr)>& fn,
-                   size_t limit = 0);
+  Status each_page(
+      const std::string& first, const std::string& member,
+      const std::function<void(const std::string& entity, const std::string& corr)>& fn,
+      size_t limit = 0);
   Status mirror_contacts();
   Status mirror_responses();
   Status mirror_conversations(const std::string& user);

@@ -15,7 +15,7 @@ const char* const kBenchUsage = R"(usage: outpost-bench [options]
   value / baseline (1.0: as fast as SQLite). A table goes to stderr on a terminal.
 options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
-                      idle_connections | all (default)
+                      idle_connections | genesys_lag | all (default)
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up uses the last)
   --devices D[,D..]   fan-out sizes (default 100,1000)
   --idle N            idle streaming connections to open (default 10000)
@@ -29,6 +29,9 @@ options:
   --server-threads N  forwarded as `serve --threads N` (default 2)
   --server-bin PATH   the outpost-server binary (default: next to outpost-bench)
   --work-dir DIR      keep the data there instead of a removed temporary directory
+  --genesys-fake PY   genesys_lag: platform event -> device store lag through
+                      `serve --upstream genesys` against this fake Genesys Cloud script
+                      (tests/adapters/genesys/fake_genesys.py); skipped without it
 )";
 
 namespace {
@@ -104,6 +107,8 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
           cli::parse_int<int>(arg.substr(2), text, 1, 64, options.server_threads));
     } else if (arg == "--server-bin") {
       OUTPOST_ASSIGN_OR_RETURN(options.server_bin, value());
+    } else if (arg == "--genesys-fake") {
+      OUTPOST_ASSIGN_OR_RETURN(options.genesys_fake, value());
     } else if (arg == "--work-dir") {
       OUTPOST_ASSIGN_OR_RETURN(options.work_dir, value());
     } else if (arg == "--help" || arg == "-h") {
@@ -117,6 +122,9 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
         "--servers " + std::to_string(options.servers) +
         " needs a store the servers can share (--store postgres://...): the embedded SQLite "
         "store belongs to one server process");
+  }
+  if (options.scenario == "genesys_lag" && options.genesys_fake.empty()) {
+    return invalid("--scenario genesys_lag needs --genesys-fake PATH");
   }
   if (options.quick) {
     if (!records_given) options.records = {2'000};

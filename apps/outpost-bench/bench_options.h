@@ -11,7 +11,8 @@
 namespace outpost::bench {
 
 inline constexpr const char* kScenarios[] = {"initial_sync", "catch_up", "ui_reads",
-                                             "draft_save",   "fanout",   "idle_connections"};
+                                             "draft_save",   "fanout",   "idle_connections",
+                                             "genesys_lag"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;
@@ -31,6 +32,9 @@ struct BenchOptions {
   int server_threads = 2;
   std::string server_bin;  // empty: outpost-server next to this executable
   std::string work_dir;    // empty: a fresh directory under $TMPDIR, removed at the end
+  // genesys_lag: the fake Genesys Cloud script (tests/adapters/genesys/fake_genesys.py);
+  // without it `all` skips the scenario.
+  std::string genesys_fake;
 
   bool wants(const std::string& name) const { return scenario == "all" || scenario == name; }
   bool embedded_store() const { return store_url.empty(); }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "apps/outpost-bench/bench_context.h"
+#include "apps/outpost-bench/genesys_lag.h"
 #include "apps/outpost-bench/idle_connections.h"
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "support/read_fixture.h"
@@ -128,6 +129,9 @@ Status run(BenchContext& context) {
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
+  }
+  if (o.wants("genesys_lag") && !o.genesys_fake.empty()) {
+    OUTPOST_RETURN_IF_ERROR(run_genesys_lag(context, o.quick ? 10 : 50));
   }
   return context.stop_servers();
 }

@@ -216,9 +216,8 @@ int run_serve(const server_app::ServeConfig& config) {
         options.log);
   }
   if (config.upstream == "genesys") {
-    auto genesys_config = server_app::genesys_options(config, [](const char* name) {
-      return static_cast<const char*>(std::getenv(name));
-    });
+    auto genesys_config = server_app::genesys_options(
+        config, [](const char* name) { return static_cast<const char*>(std::getenv(name)); });
     if (!genesys_config.ok()) return fail(genesys_config.status());
     genesys_config->log = [](const std::string& line) {
       std::cerr << "outpost-server: " << line << "\n";

@@ -121,7 +121,8 @@ Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
   if (auto file = args.flag("genesys-credentials")) config.genesys_credentials = *file;
   if (auto ca = args.flag("genesys-ca")) config.genesys_ca = *ca;
   if (auto step = args.flag("genesys-step-ms")) {
-    OUTPOST_RETURN_IF_ERROR(parse_int("genesys-step-ms", *step, 10, 60'000, config.genesys_step_ms));
+    OUTPOST_RETURN_IF_ERROR(
+        parse_int("genesys-step-ms", *step, 10, 60'000, config.genesys_step_ms));
   }
   return Status::Ok();
 }
@@ -157,8 +158,8 @@ Result<Command> parse_command_line(int argc, char** argv) {
         only(args, command,
              {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
               "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms",
-              "genesys-api", "genesys-login", "genesys-agents", "genesys-credentials",
-              "genesys-ca", "genesys-step-ms"}));
+              "genesys-api", "genesys-login", "genesys-agents", "genesys-credentials", "genesys-ca",
+              "genesys-step-ms"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));

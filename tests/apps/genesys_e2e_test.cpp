@@ -45,15 +45,24 @@ class GenesysEndToEnd : public ::testing::Test {
   }
 
   void start_server() {
-    std::vector<std::string> argv{OUTPOST_SERVER_BIN,    "serve",
-                                  "--data",              dir_ + "/server",
-                                  "--listen",            "127.0.0.1:0",
-                                  "--upstream",          "genesys",
-                                  "--genesys-api",       fake_->api(),
-                                  "--genesys-login",     fake_->api(),
-                                  "--genesys-agents",    "acme/agent-1",
-                                  "--genesys-credentials", fake_->dir() + "/credentials.json",
-                                  "--genesys-step-ms",   "50"};
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN,
+                                  "serve",
+                                  "--data",
+                                  dir_ + "/server",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--upstream",
+                                  "genesys",
+                                  "--genesys-api",
+                                  fake_->api(),
+                                  "--genesys-login",
+                                  fake_->api(),
+                                  "--genesys-agents",
+                                  "acme/agent-1",
+                                  "--genesys-credentials",
+                                  fake_->dir() + "/credentials.json",
+                                  "--genesys-step-ms",
+                                  "50"};
     server_ = std::make_unique<Process>(argv, dir_ + "/server.log");
     ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
     std::string out = server_->output();
@@ -79,10 +88,10 @@ class GenesysEndToEnd : public ::testing::Test {
 
   int sync(const std::string& name) {
     std::string out;
-    return run_command({OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db", "--server", url_,
-                        "--token",
-                        testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", name), "sync"},
-                       &out);
+    return run_command(
+        {OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db", "--server", url_, "--token",
+         testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", name), "sync"},
+        &out);
   }
 
   // Syncs `name` until its replica satisfies `pred` (and its outbox is empty).
@@ -149,9 +158,9 @@ TEST_F(GenesysEndToEnd, MirrorIntentsRefusalsAndTypedWordsReachEveryDevice) {
   }));
 
   // Wrap-up while the call is live: refused with the platform's reason, code kept.
-  ASSERT_EQ(device("phone", {"mutate", "wrap_up",
-                             R"({"interaction_ids":["c-1"],"code_id":"wrapup-2"})"}),
-            0);
+  ASSERT_EQ(
+      device("phone", {"mutate", "wrap_up", R"({"interaction_ids":["c-1"],"code_id":"wrapup-2"})"}),
+      0);
   ASSERT_TRUE(sync_until("phone", [](Replica& r) {
     auto it = get<d::Interaction>(r, "c-1");
     return it && it->wrapup_refusal() == "The communication is still active" &&
@@ -162,8 +171,8 @@ TEST_F(GenesysEndToEnd, MirrorIntentsRefusalsAndTypedWordsReachEveryDevice) {
     auto it = get<d::Interaction>(r, "c-1");
     return it && it->state() == d::INTERACTION_DISCONNECTED;
   }));
-  ASSERT_EQ(device("tablet", {"mutate", "wrap_up",
-                              R"({"interaction_ids":["c-1"],"code_id":"wrapup-1"})"}),
+  ASSERT_EQ(device("tablet",
+                   {"mutate", "wrap_up", R"({"interaction_ids":["c-1"],"code_id":"wrapup-1"})"}),
             0);
   ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
     auto it = get<d::Interaction>(r, "c-1");
@@ -188,8 +197,9 @@ TEST_F(GenesysEndToEnd, MirrorIntentsRefusalsAndTypedWordsReachEveryDevice) {
 
 TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
   start_server();
-  ASSERT_TRUE(sync_until("phone", [](Replica& r) { return get<d::AgentState>(r, "agent-1").has_value(); }))
-      << server_->output();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::AgentState>(r, "agent-1").has_value();
+  })) << server_->output();
   // A dropped socket and a missed notification: the reconcile after the gap finds both.
   fake_->control("socket", R"({"action":"drop"})");
   fake_->control("miss", R"({"count":1})");
@@ -207,8 +217,9 @@ TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
     auto s = get<d::AgentState>(r, "agent-1");
     return s && s->presence() == d::PRESENCE_READY && s->routing_status() == "IDLE";
   })) << server_->output();
-  EXPECT_EQ(fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
-            "pd-onqueue");
+  EXPECT_EQ(
+      fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
+      "pd-onqueue");
   // The website closes: the platform logs the agent off; the server restores READY.
   fake_->control("web/logoff", R"({"user":"agent-1"})");
   std::this_thread::sleep_for(1500ms);
@@ -216,8 +227,9 @@ TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
     auto s = get<d::AgentState>(r, "agent-1");
     return s && s->presence() == d::PRESENCE_READY;
   })) << server_->output();
-  EXPECT_EQ(fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
-            "pd-onqueue");
+  EXPECT_EQ(
+      fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
+      "pd-onqueue");
   stop_server();
   expect_devices_equal_server({"phone"});
 }

@@ -60,19 +60,18 @@ TEST(ServerConfig, BadUpstreamFlagsAreRefusedWithTheReason) {
 }
 
 TEST(ServerConfig, UpstreamGenesysFlags) {
-  auto command = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--upstream",
-                        "genesys", "--genesys-api", "https://api.mypurecloud.de/",
-                        "--genesys-login", "https://login.mypurecloud.de", "--genesys-agents",
-                        "acme/u-1,acme/u-2"});
+  auto command = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--upstream", "genesys",
+                        "--genesys-api", "https://api.mypurecloud.de/", "--genesys-login",
+                        "https://login.mypurecloud.de", "--genesys-agents", "acme/u-1,acme/u-2"});
   ASSERT_TRUE(command.ok()) << command.status().to_string();
   const auto& serve = std::get<ServeConfig>(*command);
   EXPECT_EQ(serve.genesys_api, "https://api.mypurecloud.de");
   EXPECT_FALSE(parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--upstream", "genesys",
                       "--genesys-login", "https://login.x"})
                    .ok());  // no API base
-  EXPECT_FALSE(parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--genesys-api",
-                      "https://api.x"})
-                   .ok());  // without --upstream genesys
+  EXPECT_FALSE(
+      parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--genesys-api", "https://api.x"})
+          .ok());  // without --upstream genesys
   // There is no flag for a secret: credentials never travel on the command line.
   EXPECT_FALSE(parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--upstream", "genesys",
                       "--genesys-api", "https://a", "--genesys-login", "https://l",

@@ -21,9 +21,9 @@ size_t append(char* data, size_t size, size_t count, void* out) {
 FakeGenesys::FakeGenesys(const std::string& users, int contacts, const std::string& extra_args) {
   char tmpl[] = "/tmp/outpost-fake-genesys-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  std::vector<std::string> argv = {"/usr/bin/python3", OUTPOST_FAKE_GENESYS_SCRIPT, "--users",
-                                   users, "--contacts", std::to_string(contacts),
-                                   "--credentials", dir_ + "/credentials.json"};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", OUTPOST_FAKE_GENESYS_SCRIPT, "--users",       users,
+      "--contacts",       std::to_string(contacts),    "--credentials", dir_ + "/credentials.json"};
   std::istringstream extra(extra_args);
   for (std::string arg; extra >> arg;) argv.push_back(arg);
   process_ = std::make_unique<outpost::support::Process>(argv, dir_ + "/fake.log");
@@ -44,7 +44,9 @@ FakeGenesys::~FakeGenesys() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-std::string FakeGenesys::log() const { return process_ ? process_->output() : std::string(); }
+std::string FakeGenesys::log() const {
+  return process_ ? process_->output() : std::string();
+}
 
 std::string FakeGenesys::get(const char* key) const {
   if (!ok()) return {};

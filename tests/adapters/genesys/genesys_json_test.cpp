@@ -48,7 +48,8 @@ TEST(GenesysJson, UnknownEnumsAreRefused) {
 TEST(GenesysJson, PresenceMapsToTheDomain) {
   PresenceMap map;
   map.system_of["lunch"] = "Meal";
-  auto ready = decode_presence(R"({"presenceDefinition":{"id":"q","systemPresence":"OnQueue"}})", map);
+  auto ready =
+      decode_presence(R"({"presenceDefinition":{"id":"q","systemPresence":"OnQueue"}})", map);
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->presence(), d::PRESENCE_READY);
   auto lunch = decode_presence(R"({"presenceDefinition":{"id":"lunch"}})", map);
@@ -157,9 +158,13 @@ TEST(GenesysJson, RecordsOfTheOrg) {
 TEST(GenesysJson, NotificationKinds) {
   using K = Notification::Kind;
   EXPECT_EQ(decode_notification(R"({"topicName":"channel.metadata",
-    "eventBody":{"message":"WebSocket Heartbeat"}})")->kind, K::kHeartbeat);
+    "eventBody":{"message":"WebSocket Heartbeat"}})")
+                ->kind,
+            K::kHeartbeat);
   EXPECT_EQ(decode_notification(R"({"topicName":"channel.metadata",
-    "eventBody":{"message":"pong"}})")->kind, K::kPong);
+    "eventBody":{"message":"pong"}})")
+                ->kind,
+            K::kPong);
   EXPECT_EQ(decode_notification(R"({"topicName":"v2.system.socket_closing"})")->kind,
             K::kSocketClosing);
   EXPECT_EQ(decode_notification(R"({"result":"404","message":"gone"})")->kind, K::kChannelGone);

@@ -123,18 +123,19 @@ TEST_F(GenesysUpstreamTest, LiveNotificationsBecomeEvents) {
   auto o = options();
   start(o);
   fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-live"})");
-  EXPECT_TRUE(wait_event([](auto& e) { return interaction(e, "c-live", d::INTERACTION_CONNECTED); }))
-      << logs();
+  EXPECT_TRUE(wait_event([](auto& e) {
+    return interaction(e, "c-live", d::INTERACTION_CONNECTED);
+  })) << logs();
   fake_->control("disconnect", R"({"conversation":"c-live"})");
   EXPECT_TRUE(
       wait_event([](auto& e) { return interaction(e, "c-live", d::INTERACTION_DISCONNECTED); }));
   fake_->control("voicemail", R"({"user":"agent-1","id":"vm-new"})");
-  EXPECT_TRUE(wait_event([](auto& e) {
-    return e.has_voicemail_left() && e.voicemail_left().id() == "vm-new";
-  }));
+  EXPECT_TRUE(wait_event(
+      [](auto& e) { return e.has_voicemail_left() && e.voicemail_left().id() == "vm-new"; }));
   fake_->control("route", R"({"user":"agent-2","media":"voice","id":"c-other"})");
-  EXPECT_FALSE(wait_event([](auto& e) { return e.has_interaction() && e.interaction().id() == "c-other"; },
-                          1s));  // not a mirrored agent
+  EXPECT_FALSE(
+      wait_event([](auto& e) { return e.has_interaction() && e.interaction().id() == "c-other"; },
+                 1s));  // not a mirrored agent
 }
 
 TEST_F(GenesysUpstreamTest, PresenceWritesAndRefusals) {
@@ -143,9 +144,8 @@ TEST_F(GenesysUpstreamTest, PresenceWritesAndRefusals) {
   auto ready = upstream_->set_presence(agent, d::PRESENCE_READY, "", 0);
   ASSERT_TRUE(ready.ok()) << ready.status().to_string();
   EXPECT_TRUE(ready->accepted);
-  EXPECT_TRUE(wait_event([](auto& e) {
-    return e.has_presence() && e.presence().presence() == d::PRESENCE_READY;
-  }));
+  EXPECT_TRUE(wait_event(
+      [](auto& e) { return e.has_presence() && e.presence().presence() == d::PRESENCE_READY; }));
   auto state = fake_->state();
   EXPECT_EQ(state.at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
             "pd-onqueue");
@@ -227,13 +227,15 @@ TEST_F(GenesysUpstreamTest, DroppedSocketsAndSocketClosingOpenANewChannelAndReco
   ASSERT_TRUE(wait_event([&](auto&) { return false; }, 1500ms) ||
               upstream_->counters().channels_created > channels);
   fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-after-drop"})");
-  EXPECT_TRUE(wait_event([](auto& e) { return e.has_interaction() && e.interaction().id() == "c-after-drop"; }))
-      << logs();
+  EXPECT_TRUE(wait_event([](auto& e) {
+    return e.has_interaction() && e.interaction().id() == "c-after-drop";
+  })) << logs();
   fake_->control("config", R"({"closing_grace_s":0.3})");
   fake_->control("socket", R"({"action":"socket_closing"})");
   fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-after-closing"})");
-  EXPECT_TRUE(wait_event([](auto& e) { return e.has_interaction() && e.interaction().id() == "c-after-closing"; }))
-      << logs();
+  EXPECT_TRUE(wait_event([](auto& e) {
+    return e.has_interaction() && e.interaction().id() == "c-after-closing";
+  })) << logs();
   EXPECT_GE(upstream_->counters().channels_created, channels + 2);
   EXPECT_GE(upstream_->counters().gaps, 2u);
 }
