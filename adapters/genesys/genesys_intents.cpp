@@ -62,6 +62,16 @@ Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
                                                    std::function<Result<PlatformAnswer>()> call) {
   std::unique_lock lock(mutex_);
   const auto now = Clock::now();
+  // Join the threads whose intent is done: each set `done` under this lock and only
+  // returns after, so the join does not wait on the lock we hold.
+  for (auto it = intent_threads_.begin(); it != intent_threads_.end();) {
+    if (!it->first->done) {
+      ++it;
+      continue;
+    }
+    it->second.join();
+    it = intent_threads_.erase(it);
+  }
   for (auto it = intents_.begin(); it != intents_.end();) {
     const bool stale = it->second->done && now - it->second->done_at > options_.answer_keep;
     it = stale ? intents_.erase(it) : std::next(it);
@@ -79,7 +89,7 @@ Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
     intent = std::make_shared<Intent>();
     intents_[key] = intent;
     ++counters_.intents;
-    intent_threads_.emplace_back([this, intent, call = std::move(call)] {
+    intent_threads_.emplace_back(intent, [this, intent, call = std::move(call)] {
       Result<PlatformAnswer> answer = call();
       std::lock_guard done_lock(mutex_);
       intent->answer = std::move(answer);

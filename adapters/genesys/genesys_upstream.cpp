@@ -55,12 +55,12 @@ void GenesysUpstream::stop() {
   rest_.stop();
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
-  std::vector<std::thread> threads;
+  std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> threads;
   {
     std::lock_guard lock(mutex_);
     threads.swap(intent_threads_);
   }
-  for (auto& t : threads)
+  for (auto& [intent, t] : threads)
     if (t.joinable()) t.join();
 }
 
@@ -275,8 +275,9 @@ void GenesysUpstream::handle_notification(const Notification& n) {
   if (n.kind == Notification::Kind::kEvent) ++counters_.notifications;
 }
 
-// Reads the channel for about a second. Returns false when the channel must be replaced
-// (closed, silent past the heartbeat timeout, socket_closing, expiring, gone).
+// Reads the channel for about a second. Closes the socket when the channel must be
+// replaced (closed, silent past the heartbeat timeout, socket_closing, gone): run() then
+// opens a new channel and reconciles.
 void GenesysUpstream::read_channel(Channel& channel) {
   const auto until = Clock::now() + std::chrono::seconds(1);
   while (Clock::now() < until && channel.socket.is_open()) {

@@ -145,7 +145,9 @@ class GenesysUpstream : public Upstream {
   PresenceMap presence_map_;
   bool presence_loaded_ = false;
   std::map<std::string, std::shared_ptr<Intent>> intents_;
-  std::vector<std::thread> intent_threads_;
+  // Each intent's thread; joined once its intent is done (a finished thread keeps its
+  // stack until joined) and at stop().
+  std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
 };
 
