@@ -48,7 +48,8 @@ class Fake:
         self.client_secret = secrets.token_urlsafe(24)
         self.tokens = {}  # token -> expires (epoch s)
         self.config = {"token_ttl_s": 86400, "heartbeat_s": 30.0, "channel_ttl_s": 86400,
-                       "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100}
+                       "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100,
+                       "pong": True}
         self.faults = []  # scripted answers, first match wins
         self.miss_notifications = 0
         self.requests = []  # (method, path, status)
@@ -167,7 +168,7 @@ class Fake:
                     message = json.loads(text)
                 except ValueError:
                     continue
-                if message.get("message") == "ping":
+                if message.get("message") == "ping" and self.config["pong"]:
                     await socket.send(json.dumps({"topicName": "channel.metadata",
                                                   "eventBody": {"message": "pong"}}))
                 elif message.get("message") == "subscribe":

@@ -251,7 +251,7 @@ TEST_F(GenesysUpstreamTest, MissedNotificationsAreFoundByTheNextReconcile) {
   })) << logs();
 }
 
-TEST_F(GenesysUpstreamTest, HeartbeatsAreCountedAndSilenceIsAGap) {
+TEST_F(GenesysUpstreamTest, HeartbeatsAreCountedPingsKeepASilentChannelSilenceIsAGap) {
   fake_->control("config", R"({"heartbeat_s":0.2})");
   auto o = options();
   o.heartbeat_timeout = 4000ms;  // a ping after 2 s of silence
@@ -262,6 +262,13 @@ TEST_F(GenesysUpstreamTest, HeartbeatsAreCountedAndSilenceIsAGap) {
   fake_->control("config", R"({"heartbeat_s":1000})");  // silence; pings are answered
   std::this_thread::sleep_for(6s);
   EXPECT_EQ(upstream_->counters().gaps, gaps);  // the ping's pong keeps it alive
+  fake_->control("config", R"({"pong":false})");  // a dead channel: nothing at all
+  std::this_thread::sleep_for(6s);
+  EXPECT_GT(upstream_->counters().gaps, gaps) << logs();
+  fake_->control("config", R"({"heartbeat_s":0.5,"pong":true})");
+  fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-after-silence"})");
+  EXPECT_TRUE(wait_event(
+      [](auto& e) { return e.has_interaction() && e.interaction().id() == "c-after-silence"; }));
 }
 
 TEST_F(GenesysUpstreamTest, MalformedJsonAndUnknownEnumsChangeNothing) {
