@@ -161,6 +161,7 @@ class Fake:
             self.stats["sockets_opened"] += 1
         if old is not None:
             await old.close()
+        socket.last_beat = time.time()  # the first heartbeat one period after connecting
         heartbeat = asyncio.ensure_future(self.heartbeats(socket, channel_id))
         try:
             async for text in socket:

@@ -227,6 +227,8 @@ class FakeGenesysTest(unittest.TestCase):
                 self.c.control("voicemail", {"user": "agent-2", "id": "vm-lost"})
                 self.c.control("voicemail", {"user": "agent-2", "id": "vm-seen"})
                 m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                while m["topicName"] == "channel.metadata":  # heartbeats may come first
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 self.assertEqual(m["eventBody"]["id"], "vm-seen")
                 self.c.control("socket", {"action": "drop"})
                 with self.assertRaises(websockets.ConnectionClosed):
