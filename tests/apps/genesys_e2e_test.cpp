@@ -200,11 +200,21 @@ TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
   ASSERT_TRUE(sync_until("phone", [](Replica& r) {
     return get<d::AgentState>(r, "agent-1").has_value();
   })) << server_->output();
-  // A dropped socket and a missed notification: the reconcile after the gap finds both.
-  fake_->control("socket", R"({"action":"drop"})");
+  // A missed notification on a live socket, then a dropped socket: the reconcile after the
+  // gap finds what was missed (and what the drop cut off).
   fake_->control("miss", R"({"count":1})");
   fake_->control("voicemail", R"({"user":"agent-1","id":"vm-1"})");
   fake_->control("route", R"({"user":"agent-1","media":"email","id":"c-2","subject":"Order"})");
+  fake_->control("socket", R"({"action":"drop"})");
+  // The adapter's new channel is live before the writes below (their notifications).
+  for (int i = 0; i < 300; ++i) {
+    auto stats = fake_->control("stats");
+    if (stats.is_object() && stats.at("sockets_opened").to_number<int>() >= 2 &&
+        stats.at("live_sockets").to_number<int>() >= 1) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
   ASSERT_TRUE(sync_until("phone", [](Replica& r) {
     return get<d::Voicemail>(r, "vm-1").has_value() && get<d::Interaction>(r, "c-2").has_value();
   })) << server_->output();
