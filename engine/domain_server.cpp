@@ -133,6 +133,11 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
         return ctx.put(event.wrapup_code());
       case upstream::Event::kAuxReason:
         return ctx.put(event.aux_reason());
+      case upstream::Event::kOrgSetting:
+        if (event.org_setting().name().empty()) {
+          return error(ErrorCode::kInvalidArgument, "org setting without name");
+        }
+        return ctx.put(event.org_setting());
       case upstream::Event::KIND_NOT_SET:
         break;
     }

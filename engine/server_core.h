@@ -15,6 +15,7 @@
 #include "engine/mutator.h"
 #include "engine/schema.h"
 #include "engine/scope.h"
+#include "engine/server_observer.h"
 #include "engine/server_store.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
@@ -84,6 +85,9 @@ class ServerCore {
   Status compact(const std::string& scope, uint64_t keep_recent);
 
   void add_commit_listener(CommitListener listener);
+  // The operator's instruments (engine/server_observer.h); set before serving, must outlive
+  // the core. nullptr (the default): nobody is told.
+  void set_observer(ServerObserver* observer) { observer_ = observer; }
   // The contact-center platform the authoritative mutators forward intents to (set before
   // serving; must outlive the core). nullptr: every intent is accepted.
   void set_platform(Platform* platform) { platform_ = platform; }
@@ -97,9 +101,33 @@ class ServerCore {
 
  private:
   void notify(const std::vector<CommittedHead>& heads);
+  Result<protocol::PullResponse> pull_unobserved(const Principal& who,
+                                                 const protocol::PullRequest& request);
   Result<protocol::PushResponse> push_attempt(const Principal& who,
                                               const protocol::PushRequest& request, int64_t now_ms,
                                               int attempt);
+  // pull, one function per mode of docs/protocol.md §4 ("Pull"). The scope modes fill one
+  // ScopeChanges each and spend from the budget the scopes of one response share.
+  struct PullBudget;
+  // The request's cursors, checked (names, grants, duplicates), the user scope first.
+  Result<std::vector<const protocol::Cursor*>> pull_cursors(
+      const Principal& who, const protocol::PullRequest& request) const;
+  // The recorded rejections from `pending_from` on (the push answer may have been lost).
+  Status pull_rejections(const std::string& client_key, uint64_t pending_from,
+                         protocol::PullResponse& response);
+  // A device finishing a reset fetches the keys whose versions differ; answers only that.
+  Status pull_fetch(const Principal& who, const protocol::PullRequest& request,
+                    protocol::PullResponse& response);
+  // One scope: picks the mode for its cursor and fills `out`.
+  Status pull_scope(const protocol::Cursor& cursor, bool urgent_first, PullBudget& budget,
+                    protocol::ScopeChanges& out);
+  Status pull_snapshot(const protocol::CursorToken& token, const ScopeInfo& info,
+                       PullBudget& budget, protocol::ScopeChanges& out);
+  Status pull_manifest(const protocol::Cursor& cursor, const protocol::CursorToken& token,
+                       const ScopeInfo& info, PullBudget& budget, protocol::ScopeChanges& out);
+  Status pull_urgent(const protocol::Cursor& cursor, PullBudget& budget,
+                     protocol::ScopeChanges& out);
+  Status pull_log(const protocol::Cursor& cursor, PullBudget& budget, protocol::ScopeChanges& out);
   // `client_id` as the device sent it; `client_key` the bookkeeping key derived from it.
   Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_id,
                                              const std::string& client_key,
@@ -111,6 +139,7 @@ class ServerCore {
   const MutatorRegistry& mutators_;
   ServerCoreOptions options_;
   Platform* platform_ = nullptr;
+  ServerObserver* observer_ = nullptr;
   std::string cursor_key_;
   std::mutex listeners_mutex_;
   std::vector<CommitListener> listeners_;

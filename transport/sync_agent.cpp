@@ -5,6 +5,7 @@
 #include <future>
 #include <utility>
 
+#include "transport/client_id.h"
 #include "transport/sync_agent_loop.h"
 #include "transport/token.h"
 
@@ -37,6 +38,8 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::open(SyncAgentOptions options) {
   ReplicaOptions replica_options = options.replica;
   if (replica_options.tenant.empty()) replica_options.tenant = claims.tenant();
   if (replica_options.user.empty()) replica_options.user = claims.user();
+  // Kept only if the file is new (a file keeps the client id it was created with).
+  if (replica_options.client_id.empty()) replica_options.client_id = new_client_id();
   // Replica::open records the identity it is given, even over another one: look first, so
   // a token for another user never takes over (and pushes from) someone else's replica.
   std::error_code ignored;
@@ -70,12 +73,24 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::create(SyncAgentOptions options,
                      " but the token is for " + user_scope(claims.tenant(), claims.user()));
   }
   OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(options.server_url));
+  std::shared_ptr<TlsClientContext> tls;
+  if (address.tls) {
+    OUTPOST_ASSIGN_OR_RETURN(tls, TlsClientContext::create(options.tls));
+  } else if (!options.tls.ca_file.empty() || !options.tls.ca_pem.empty() ||
+             !options.tls.pinned_cert_file.empty() || !options.tls.pinned_cert_pem.empty()) {
+    // A pinned certificate silently ignored would be a downgrade nobody sees.
+    return error(ErrorCode::kInvalidArgument,
+                 "TLS options are set but the server is plain http:// (" + options.server_url +
+                     "): use https:// or wss://");
+  }
   if (options.backoff_base_ms == 0) options.backoff_base_ms = 1;
   if (options.backoff_max_ms < options.backoff_base_ms) {
     options.backoff_max_ms = options.backoff_base_ms;
   }
-  return std::unique_ptr<SyncAgent>(
+  std::unique_ptr<SyncAgent> agent(
       new SyncAgent(std::move(options), std::move(address), std::move(replica)));
+  agent->tls_ = std::move(tls);
+  return agent;
 }
 
 SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
@@ -171,9 +186,19 @@ Status SyncAgent::set_token(std::string token) {
                      ", the replica belongs to " +
                      user_scope(replica_->tenant(), replica_->user()));
   }
-  std::lock_guard lock(token_mutex_);
-  token_ = std::move(token);
+  {
+    std::lock_guard lock(token_mutex_);
+    token_ = std::move(token);
+    token_generation_++;
+  }
+  // An agent waiting for credentials (on_token_expired) reconnects with this one now.
+  post_task([](Loop& loop) { loop.on_token_changed(); });
   return Status::Ok();
+}
+
+uint64_t SyncAgent::token_generation() const {
+  std::lock_guard lock(token_mutex_);
+  return token_generation_;
 }
 
 SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions options) {

@@ -354,6 +354,7 @@ void GenesysUpstream::run() {
       Status opened = open_channel(*fresh);
       if (!opened.ok()) {
         log("notification channel: " + opened.to_string());
+        connected_ = false;
         if (channel) channel->socket.close();
         pause(options_.retry_after_failure);
         continue;
@@ -395,8 +396,11 @@ void GenesysUpstream::run() {
       }
       wake_.notify_all();
     }
+    connected_ = channel->socket.is_open();
     read_channel(*channel);
+    connected_ = channel->socket.is_open();
   }
+  connected_ = false;
   if (channel) channel->socket.close();
 }
 

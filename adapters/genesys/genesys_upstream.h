@@ -86,6 +86,8 @@ class GenesysUpstream : public Upstream {
   Counters counters() const;
   // True once the first full mirror finished (tests and the server's start log).
   bool wait_mirrored(std::chrono::milliseconds timeout);
+  // True while the notification channel's socket is open (the server's /readyz).
+  bool connected() const { return connected_.load(); }
 
  private:
   struct Channel;
@@ -149,6 +151,7 @@ class GenesysUpstream : public Upstream {
   // stack until joined) and at stop().
   std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
+  std::atomic<bool> connected_{false};
 };
 
 }  // namespace outpost::genesys

@@ -71,7 +71,9 @@ struct SimStats {
   uint64_t sleeps = 0;
   uint64_t compactions = 0;
   uint64_t platform_events = 0;
-  int64_t quiesce_ms = 0;  // simulated time quiescence took
+  int64_t quiesce_ms = 0;     // simulated time quiescence took
+  uint64_t push_wakes = 0;    // background pushes the push actor sent
+  uint64_t push_logouts = 0;  // inactivity logouts (invariant (5) checked at each)
   void add(const SimStats& other);
 };
 

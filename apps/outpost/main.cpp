@@ -1,6 +1,6 @@
 // outpost: the device CLI. Opens a replica file and reads or writes it with no server
 // (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
-// --token it syncs (sync, watch).
+// --token it syncs (sync, watch, wake).
 #include <iostream>
 
 #include "apps/outpost/local_commands.h"
@@ -8,6 +8,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "support/cli_args.h"
+#include "transport/client_id.h"
 
 namespace {
 
@@ -28,6 +29,12 @@ Offline commands (no server needed):
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
   sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
   watch                               stay connected, print each change until Ctrl-C
+  wake [--budget SECONDS]             what a push-woken app does: sync within the budget
+                                      (default 25), urgent first; print unread voicemail
+  (--app-version TEXT: what the device reports to the server's fleet console)
+  An https:// (or wss://) server is verified against the system's CA certificates, or:
+  --ca FILE                           the CA certificates (PEM) to trust instead
+  --pin FILE                          accept only this server certificate (PEM)
 )";
 
 }  // namespace
@@ -40,6 +47,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const cli::ParsedArgs& args = parsed.value();
+  if (Status built = check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost: " << built.to_string() << "\n";
+    return 1;
+  }
   if (args.has("help") || args.positional.empty()) {
     std::cout << kUsage;
     return args.has("help") ? 0 : 2;
@@ -55,7 +66,9 @@ int main(int argc, char** argv) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;
   }
-  auto replica = Replica::open(*db, Schema::domain(), &domain_mutators());
+  // A new file keeps this client id for life; an existing one keeps its own.
+  auto replica =
+      Replica::open(*db, Schema::domain(), &domain_mutators(), {.client_id = new_client_id()});
   if (!replica.ok()) {
     std::cerr << "outpost: " << replica.status().to_string() << "\n";
     return 1;
