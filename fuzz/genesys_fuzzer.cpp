@@ -115,6 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default: {
       (void)g::decode_error(body);
       check_code(g::decode_token(body).status(), kAllowed, "token");
+      check_code(g::decode_user_id(body).status(), kAllowed, "user");
       (void)g::parse_iso_ms(body);
       break;
     }

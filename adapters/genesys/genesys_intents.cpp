@@ -2,7 +2,8 @@
 // authoritative mutator, inside its store transaction, waits at most `intent_wait` for the
 // answer. Past that it gets kUnavailable (the device keeps the mutation and retries with
 // backoff) while the call goes on; the retry finds the answer under the same key, takes it
-// and it is forgotten. Identical intents share one call.
+// and it is forgotten. Identical intents share one call. An agent's writes carry the agent's
+// own login when the device handed it over (call_for), else the client's token.
 #include <boost/json.hpp>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -12,6 +13,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kWriteDeadline{60};
+constexpr size_t kMaxLoginBytes = 16 * 1024;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -141,8 +143,10 @@ Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
   const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
   const std::string body = boost::json::serialize(
       boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
-  return run_intent("presence/" + agent.user + "/" + definition, [this, path, body] {
-    return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline), "presence");
+  const std::string user = agent.user;
+  return run_intent("presence/" + agent.user + "/" + definition, [this, user, path, body] {
+    return answer_of(rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
+                     "presence");
   });
 }
 
@@ -159,7 +163,7 @@ Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
       "wrapup/" + user + "/" + id + "/" + code_id,
       [this, id, user, code_id]() -> Result<PlatformAnswer> {
         const auto deadline = Clock::now() + kWriteDeadline;
-        auto got = rest_.call("GET", "/api/v2/conversations/" + id, "", deadline);
+        auto got = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
         if (got.ok() && got->status == 404) {
           return PlatformAnswer::refuse("the platform does not know this interaction");
         }
@@ -176,7 +180,7 @@ Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
                                  "/participants/" + conversation->participant_id +
                                  "/communications/" + conversation->communication_id + "/wrapup";
         const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
-        return answer_of(rest_.call("POST", path, body, deadline), "wrap-up");
+        return answer_of(rest_.call_for(user, "POST", path, body, deadline), "wrap-up");
       });
 }
 
@@ -188,17 +192,94 @@ Result<PlatformAnswer> GenesysUpstream::set_queue_joined(const AgentRef& agent,
   }
   const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
   const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  return run_intent(
-      "queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), [this, path, body] {
-        return answer_of(rest_.call("PATCH", path, body, Clock::now() + kWriteDeadline),
-                         "queue membership");
-      });
+  const std::string user = agent.user;
+  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"),
+                    [this, user, path, body] {
+                      return answer_of(
+                          rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
+                          "queue membership");
+                    });
 }
 
-Result<PlatformAnswer> GenesysUpstream::send(const AgentRef&, const domain::Draft&, int64_t) {
-  // The reference documents the email draft (GET/PUT .../messages/draft) but not the send;
-  // until it is wired the send is refused as data: the draft keeps its text (decision 006).
-  return PlatformAnswer::refuse("sending from the app is not wired to Genesys Cloud yet");
+Status GenesysUpstream::set_user_login(const AgentRef& agent, const std::string& login_json,
+                                       int64_t) {
+  if (!mirrored(agent)) return error(ErrorCode::kNotFound, "this agent is not mirrored");
+  if (login_json.size() > kMaxLoginBytes) return error(ErrorCode::kTooLarge, "login too large");
+  OUTPOST_ASSIGN_OR_RETURN(Token token, decode_token(login_json));
+  // Whose token is it? Only the platform knows: a token of another user is refused, so it
+  // can never act for this agent.
+  const std::string probe = "genesys-login-probe/" + agent.user;
+  rest_.set_user_token(probe, token);
+  auto me = rest_.call_as(probe, "GET", "/api/v2/users/me", "", Clock::now() + kWriteDeadline);
+  rest_.forget_user_token(probe);
+  if (!me.ok()) return me.status().with_context("checking the login");
+  if (me->status == 401 || me->status == 403 || me->status == 400) {
+    return error(ErrorCode::kUnauthenticated,
+                 "the platform refused this login (HTTP " + std::to_string(me->status) + ")");
+  }
+  if (me->status != 200) {
+    return error(ErrorCode::kUnavailable, "checking the login: HTTP " + std::to_string(me->status));
+  }
+  auto who = decode_user_id(me->body);
+  if (!who.ok()) return who.status();
+  if (*who != agent.user) {
+    if (options_.log) options_.log("genesys: refused a login of another user for " + agent.user);
+    return error(ErrorCode::kPermissionDenied, "this login is another user's");
+  }
+  rest_.set_user_token(agent.user, token);
+  {
+    std::lock_guard lock(mutex_);
+    ++counters_.user_logins;
+  }
+  return Status::Ok();
+}
+
+Result<PlatformAnswer> GenesysUpstream::send(const AgentRef& agent, const domain::Draft& draft,
+                                             int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  const std::string id = draft.interaction_id();
+  if (draft.kind() != domain::DRAFT_EMAIL_REPLY && draft.kind() != domain::DRAFT_SMS &&
+      draft.kind() != domain::DRAFT_CHAT_MESSAGE) {
+    // New outbound emails and callback requests: the reference documents neither.
+    return PlatformAnswer::refuse("this kind of send is not wired to Genesys Cloud yet");
+  }
+  if (id.empty()) return PlatformAnswer::refuse("a reply needs its interaction");
+  const std::string user = agent.user;
+  const domain::Draft copy = draft;
+  return run_intent(
+      "send/" + user + "/" + draft.id() + "/" + std::to_string(draft.revision()),
+      [this, user, id, copy]() -> Result<PlatformAnswer> {
+        const auto deadline = Clock::now() + kWriteDeadline;
+        if (copy.kind() == domain::DRAFT_EMAIL_REPLY) {
+          // Save the draft on the platform (the web interface sees it), then send it.
+          const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
+          const std::string message = encode_email_message(copy);
+          auto saved = rest_.call_for(user, "PUT", base + "/draft", message, deadline);
+          auto saved_answer = answer_of(saved, "email draft");
+          if (!saved_answer.ok() || !saved_answer->accepted) return saved_answer;
+          return answer_of(rest_.call_for(user, "POST", base, message, deadline), "email send");
+        }
+        auto got = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
+        if (got.ok() && got->status == 404) {
+          return PlatformAnswer::refuse("the platform does not know this interaction");
+        }
+        if (!got.ok() || got->status != 200) return answer_of(got, "message send");
+        auto conversation = decode_conversation(got->body, user);
+        if (conversation.status().code() == ErrorCode::kNotFound) {
+          return PlatformAnswer::refuse("you take no part in this interaction");
+        }
+        if (!conversation.ok()) return error(ErrorCode::kUnavailable, "unreadable conversation");
+        if (conversation->media_path != "messages") {
+          return PlatformAnswer::refuse("this interaction takes no messages");
+        }
+        const std::string path = "/api/v2/conversations/messages/" + id + "/communications/" +
+                                 conversation->communication_id + "/messages";
+        const std::string body =
+            boost::json::serialize(boost::json::object{{"textBody", copy.body()}});
+        return answer_of(rest_.call_for(user, "POST", path, body, deadline), "message send");
+      });
 }
 
 }  // namespace outpost::genesys

@@ -212,6 +212,7 @@ Result<Token> decode_token(std::string_view body) {
   Token token;
   token.access_token = str(obj, "access_token");
   token.expires_in_s = integer(obj, "expires_in");
+  token.refresh_token = str(obj, "refresh_token");
   if (token.access_token.empty()) {
     std::string why = str(obj, "error");
     return error(ErrorCode::kUnauthenticated,
@@ -219,6 +220,13 @@ Result<Token> decode_token(std::string_view body) {
   }
   if (token.expires_in_s <= 0) token.expires_in_s = 3600;
   return token;
+}
+
+Result<std::string> decode_user_id(std::string_view body) {
+  OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(body));
+  std::string id = str(obj, "id");
+  if (id.empty() || id.size() > 256) return error(ErrorCode::kInvalidArgument, "a user without id");
+  return id;
 }
 
 ErrorBody decode_error(std::string_view body) {
@@ -585,6 +593,24 @@ Result<d::Draft> decode_email_draft(std::string_view body) {
   }
   draft.set_updated_ms(time_of(obj, "time"));
   return draft;
+}
+
+std::string encode_email_message(const d::Draft& draft) {
+  auto addresses = [](const auto& list) {
+    json::array out;
+    for (const std::string& a : list) out.push_back(json::object{{"email", a}});
+    return out;
+  };
+  return json::serialize(json::object{{"to", addresses(draft.to())},
+                                      {"cc", addresses(draft.cc())},
+                                      {"bcc", addresses(draft.bcc())},
+                                      {"subject", draft.subject()},
+                                      {"textBody", draft.body()}});
+}
+
+std::string conversation_id(std::string_view body) {
+  auto obj = parse_object(body);
+  return obj.ok() ? str(*obj, "id") : std::string();
 }
 
 Result<Notification> decode_notification(std::string_view text) {

@@ -46,8 +46,11 @@ Result<Page> decode_page(std::string_view body, std::string_view member = "entit
 struct Token {
   std::string access_token;
   int64_t expires_in_s = 0;
+  std::string refresh_token;  // user grants (authorization_code, refresh_token) only
 };
 Result<Token> decode_token(std::string_view body);
+// GET /api/v2/users/me: the user's id (kInvalidArgument without one).
+Result<std::string> decode_user_id(std::string_view body);
 
 // An ErrorBody's message (and code), for a refusal shown to the agent.
 struct ErrorBody {
@@ -99,6 +102,10 @@ Result<domain::Interaction> decode_analytics_conversation(std::string_view body,
                                                           const std::string& user);
 // An EmailMessage draft: its text and recipients (id and revision are the caller's).
 Result<domain::Draft> decode_email_draft(std::string_view body);
+// The app's draft as an EmailMessage (to/cc/bcc, subject, textBody) for PUT or send.
+std::string encode_email_message(const domain::Draft& draft);
+// A Conversation's id ("" when absent or unreadable).
+std::string conversation_id(std::string_view body);
 
 // A message on the notifications WebSocket.
 struct Notification {

@@ -54,6 +54,22 @@ bool retryable_5xx(long status) {
   return status == 502 || status == 503 || status == 504;
 }
 
+// application/x-www-form-urlencoded value: unreserved characters kept, the rest %XX.
+std::string url_escape(const std::string& in) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string base64(const std::string& in) {
   static const char* const kChars =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -208,8 +224,113 @@ Result<std::string> RestClient::token(bool force) {
   return token_;
 }
 
+void RestClient::set_user_token(const std::string& user, const Token& token) {
+  std::lock_guard lock(mutex_);
+  UserToken& held = user_tokens_[user];
+  held.access = token.access_token;
+  if (!token.refresh_token.empty()) held.refresh = token.refresh_token;
+  held.expires = Clock::now() + std::chrono::milliseconds(token.expires_in_s * 900);
+}
+
+void RestClient::forget_user_token(const std::string& user) {
+  std::lock_guard lock(mutex_);
+  user_tokens_.erase(user);
+}
+
+bool RestClient::has_user_token(const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  return user_tokens_.count(user) > 0;
+}
+
+// The refresh_token grant (the client authenticates with Basic, as for its own token). The
+// platform rotates the refresh token; a refused one drops the user's login.
+Result<std::string> RestClient::refresh_user(const std::string& user) {
+  std::string refresh;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = user_tokens_.find(user);
+    if (it == user_tokens_.end()) {
+      return error(ErrorCode::kFailedPrecondition, "no Genesys login for " + user);
+    }
+    refresh = it->second.refresh;
+    ++counters_.user_refreshes;
+  }
+  auto refused = [&](const std::string& why) {
+    std::lock_guard lock(mutex_);
+    ++counters_.user_refresh_failures;
+    user_tokens_.erase(user);
+    return error(ErrorCode::kUnauthenticated,
+                 "the Genesys login of " + user + " expired (" + why + "); log in again");
+  };
+  if (refresh.empty()) return refused("no refresh token");
+  std::vector<std::string> headers = {
+      "Authorization: Basic " + base64(options_.client_id + ":" + options_.client_secret),
+      "Content-Type: application/x-www-form-urlencoded"};
+  Raw raw = perform("POST", options_.login_base + "/oauth/token", headers,
+                    "grant_type=refresh_token&refresh_token=" + url_escape(refresh));
+  if (!raw.transport.ok()) return raw.transport.with_context("refresh token");
+  if (raw.status == 400 || raw.status == 401 || raw.status == 403) {
+    return refused(std::to_string(raw.status) + " " + decode_error(raw.body).code);
+  }
+  if (raw.status != 200) {
+    return error(ErrorCode::kUnavailable, "refresh token: HTTP " + std::to_string(raw.status));
+  }
+  auto fresh = decode_token(raw.body);
+  if (!fresh.ok()) return refused("unreadable answer");
+  std::lock_guard lock(mutex_);
+  auto it = user_tokens_.find(user);
+  if (it == user_tokens_.end() || it->second.refresh != refresh) {
+    // Replaced (a new login) while we refreshed: the newer login wins.
+    if (it != user_tokens_.end()) return it->second.access;
+    return error(ErrorCode::kFailedPrecondition, "no Genesys login for " + user);
+  }
+  it->second.access = fresh->access_token;
+  if (!fresh->refresh_token.empty()) it->second.refresh = fresh->refresh_token;
+  it->second.expires = Clock::now() + std::chrono::milliseconds(fresh->expires_in_s * 900);
+  return it->second.access;
+}
+
+Result<std::string> RestClient::bearer(const std::string& user, bool force) {
+  if (user.empty()) return token(force);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = user_tokens_.find(user);
+    if (it == user_tokens_.end()) {
+      return error(ErrorCode::kFailedPrecondition, "no Genesys login for " + user);
+    }
+    if (!force && Clock::now() < it->second.expires) return it->second.access;
+  }
+  return refresh_user(user);
+}
+
 Result<RestResponse> RestClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, Clock::time_point deadline) {
+  return call_with("", method, target, body, deadline);
+}
+
+Result<RestResponse> RestClient::call_as(const std::string& user, const std::string& method,
+                                         const std::string& target, const std::string& body,
+                                         Clock::time_point deadline) {
+  if (user.empty()) return error(ErrorCode::kInvalidArgument, "call_as without a user");
+  return call_with(user, method, target, body, deadline);
+}
+
+Result<RestResponse> RestClient::call_for(const std::string& user, const std::string& method,
+                                          const std::string& target, const std::string& body,
+                                          Clock::time_point deadline) {
+  auto answer = has_user_token(user) ? call_as(user, method, target, body, deadline)
+                                     : call(method, target, body, deadline);
+  // The login ended under us (refused refresh): the client's own token still works.
+  if (!answer.ok() && answer.status().code() == ErrorCode::kUnauthenticated &&
+      !has_user_token(user)) {
+    return call(method, target, body, deadline);
+  }
+  return answer;
+}
+
+Result<RestResponse> RestClient::call_with(const std::string& user, const std::string& method,
+                                           const std::string& target, const std::string& body,
+                                           Clock::time_point deadline) {
   const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
                               ? target
                               : options_.api_base + target;
@@ -221,11 +342,11 @@ Result<RestResponse> RestClient::call(const std::string& method, const std::stri
       std::lock_guard lock(mutex_);
       if (stopped_) return error(ErrorCode::kCancelled, "stopped");
     }
-    OUTPOST_ASSIGN_OR_RETURN(std::string bearer, token(false));
+    OUTPOST_ASSIGN_OR_RETURN(std::string bearer_token, bearer(user, false));
     if (!take_budget(deadline)) {
       return error(ErrorCode::kUnavailable, "the org's request budget is spent for now");
     }
-    std::vector<std::string> headers = {"Authorization: Bearer " + bearer,
+    std::vector<std::string> headers = {"Authorization: Bearer " + bearer_token,
                                         "Content-Type: application/json",
                                         "Accept: application/json"};
     Raw raw = perform(method, url, headers, body);
@@ -242,7 +363,7 @@ Result<RestResponse> RestClient::call(const std::string& method, const std::stri
         std::lock_guard lock(mutex_);
         ++counters_.refreshed_401;
       }
-      OUTPOST_RETURN_IF_ERROR(token(true).status());
+      OUTPOST_RETURN_IF_ERROR(bearer(user, true).status());
       continue;
     }
     if (!transport_failed && raw.status == 429) {

@@ -146,16 +146,21 @@ void GenesysUpstream::emit_presence(const std::string& user, upstream::PresenceC
   emit(std::move(event), "presence/" + user);
 }
 
-void GenesysUpstream::emit_conversation(const std::string& user, const std::string& body,
-                                        const std::string& correlation) {
+std::string GenesysUpstream::emit_conversation(const std::string& user, const std::string& body,
+                                               const std::string& correlation) {
   auto conversation = decode_conversation(body, user);
-  if (conversation.status().code() == ErrorCode::kNotFound) return;  // not this agent's
-  if (!conversation.ok()) return decode_failed("conversation", conversation.status(), correlation);
+  if (conversation.status().code() == ErrorCode::kNotFound) return "";  // not this agent's
+  if (!conversation.ok()) {
+    decode_failed("conversation", conversation.status(), correlation);
+    return "";
+  }
+  std::string media = conversation->media_path;
   upstream::Event event;
   event.set_tenant(options_.tenant);
   event.set_user(user);
   *event.mutable_interaction() = std::move(conversation->interaction);
   emit(std::move(event), "interaction/" + user + "/" + event.interaction().id());
+  return media;
 }
 
 // ------------------------------------------------------------------------- the channel
@@ -248,7 +253,12 @@ void GenesysUpstream::handle_event(const std::string& topic, const std::string& 
     return emit_presence(user, std::move(change));
   }
   if (what == "conversations" || what.rfind("conversations.", 0) == 0) {
-    return emit_conversation(user, body, corr);
+    // An email conversation changed: maybe its draft, in the web interface.
+    if (emit_conversation(user, body, corr) == "emails") {
+      const std::string id = conversation_id(body);
+      if (!id.empty()) check_web_draft(user, id);
+    }
+    return;
   }
   if (what == "voicemail.messages") {
     auto vm = decode_voicemail(body);
@@ -397,6 +407,7 @@ void GenesysUpstream::run() {
       wake_.notify_all();
     }
     connected_ = channel->socket.is_open();
+    put_drafts();
     read_channel(*channel);
     connected_ = channel->socket.is_open();
   }

@@ -8,6 +8,8 @@
 // socket_closing, an expiring channel, a failed read) the agents are reconciled by REST, and
 // the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
 // identical to the last one sent for its record is not sent again.
+// Per-user logins (set_user_login): an agent's own token is used for that agent's writes
+// and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
 // Writes: presence, queue membership and wrap-up go to the REST API through the intent
 // runner of decision 023 (a slow platform never holds the store transaction open: the
 // caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
@@ -75,12 +77,25 @@ class GenesysUpstream : public Upstream {
                               int64_t now_ms) override;
   Result<PlatformAnswer> set_queue_joined(const AgentRef& agent, const std::string& queue_id,
                                           bool joined, int64_t now_ms) override;
+  // The agent's own login (the OAuth token answer of an authorization-code grant the
+  // device obtained): checked with GET /api/v2/users/me to be this agent's (else
+  // kPermissionDenied), then held for the endpoints that act for the logged-in user and
+  // the agent's writes, refreshed with its refresh token. Errors: kInvalidArgument (not a
+  // token answer), kNotFound (not a mirrored agent), kUnauthenticated (the platform refused
+  // the token), kUnavailable.
+  Status set_user_login(const AgentRef& agent, const std::string& login_json,
+                        int64_t now_ms) override;
+  // An email reply draft saved in the app: queued, the worker PUTs it to the platform
+  // (`…/emails/{id}/messages/draft`), the latest per conversation. It is also the base the
+  // web interface's next edit of that draft merges against (guide 2.1.4.3).
+  void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) override;
 
   struct Counters {
     uint64_t events = 0, notifications = 0, heartbeats = 0, decode_errors = 0, gaps = 0,
              channels_created = 0, agent_reconciles = 0, org_reconciles = 0,
              incomplete_listings = 0, intents = 0, intents_pending = 0, refusals = 0,
-             duplicates_skipped = 0;
+             duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
+             web_draft_edits = 0;
     RestClient::Counters rest;
   };
   Counters counters() const;
@@ -92,6 +107,18 @@ class GenesysUpstream : public Upstream {
  private:
   struct Channel;
   struct Intent;
+  // An email conversation's draft as both sides last agreed: the app's draft id and the
+  // text the platform held (the base of a web-interface edit).
+  struct DraftLink {
+    std::string user;
+    std::string draft_id;
+    domain::Draft platform_copy;  // id = draft_id
+    bool known = false;           // platform_copy read or written at least once
+    bool put_pending = false;
+    domain::Draft to_put;
+  };
+  void put_drafts();
+  void check_web_draft(const std::string& user, const std::string& conversation_id);
   struct AgentMirror {
     upstream::PresenceChanged presence;
     bool presence_known = false;
@@ -111,13 +138,14 @@ class GenesysUpstream : public Upstream {
   Status each_page(
       const std::string& first, const std::string& member,
       const std::function<void(const std::string& entity, const std::string& corr)>& fn,
-      size_t limit = 0);
+      size_t limit = 0, const std::string& as_user = "");
   Status mirror_contacts();
   Status mirror_responses();
   Status mirror_conversations(const std::string& user);
   Status refresh_conversation(const std::string& user, const std::string& id);
-  void emit_conversation(const std::string& user, const std::string& body,
-                         const std::string& correlation);
+  // Returns the conversation's media path ("emails", ...; empty when nothing was emitted).
+  std::string emit_conversation(const std::string& user, const std::string& body,
+                                const std::string& correlation);
   domain::InteractionState known_interaction_state(const std::string& key) const;
 
   void emit(upstream::Event event, const std::string& dedupe_key);
@@ -152,6 +180,7 @@ class GenesysUpstream : public Upstream {
   std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
   std::atomic<bool> connected_{false};
+  std::map<std::string, DraftLink> drafts_;  // by conversation id
 };
 
 }  // namespace outpost::genesys

@@ -17,7 +17,7 @@ options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
                       idle_connections (with the /metrics scrape and the console's first
                       paint at that many devices) | device_reports | push | tls_sync |
-                      genesys_lag | all (default)
+                      genesys_lag | genesys_mirror | all (default)
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
                       use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
@@ -37,7 +37,10 @@ options:
   --push-devices N    sleeping devices woken per commit (default 1000)
   --genesys-fake PY   genesys_lag: platform event -> device store lag through
                       `serve --upstream genesys` against this fake Genesys Cloud script
-                      (tests/adapters/genesys/fake_genesys.py); skipped without it
+                      (tests/adapters/genesys/fake_genesys.py); skipped without it.
+                      genesys_mirror (same fake): the initial mirror of 50,000
+                      contacts under the request budget, REST requests per agent
+                      per hour at steady state
 )";
 
 namespace {

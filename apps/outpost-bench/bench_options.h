@@ -11,8 +11,8 @@
 namespace outpost::bench {
 
 inline constexpr const char* kScenarios[] = {
-    "initial_sync",     "catch_up",       "ui_reads", "draft_save", "fanout",
-    "idle_connections", "device_reports", "push",     "tls_sync",   "genesys_lag"};
+    "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",        "idle_connections",
+    "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;

@@ -67,4 +67,56 @@ Result<genesys::GenesysOptions> genesys_options(const ServeConfig& config, const
   return options;
 }
 
+void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream& upstream) {
+  registry.add_collector([&upstream](ops::Sample& sample) {
+    sample.family("outpost_genesys_connected",
+                  "1 while the Genesys notification channel's WebSocket is open.",
+                  ops::MetricType::kGauge);
+    sample.value("outpost_genesys_connected", {}, upstream.connected() ? 1 : 0);
+  });
+  registry.add_collector([&upstream](ops::Sample& sample) {
+    const genesys::GenesysUpstream::Counters c = upstream.counters();
+    const std::pair<const char*, uint64_t> kEvents[] = {
+        {"events", c.events},
+        {"notifications", c.notifications},
+        {"heartbeats", c.heartbeats},
+        {"decode_errors", c.decode_errors},
+        {"gaps", c.gaps},
+        {"channels_created", c.channels_created},
+        {"agent_reconciles", c.agent_reconciles},
+        {"org_reconciles", c.org_reconciles},
+        {"incomplete_listings", c.incomplete_listings},
+        {"intents", c.intents},
+        {"intents_pending", c.intents_pending},
+        {"refusals", c.refusals},
+        {"user_logins", c.user_logins},
+        {"drafts_put", c.drafts_put},
+        {"web_draft_edits", c.web_draft_edits}};
+    sample.family("outpost_genesys_events_total",
+                  "Genesys adapter events: events emitted, notifications and heartbeats read, "
+                  "gaps, reconciles, decode errors, intents and refusals, user logins, drafts.",
+                  ops::MetricType::kCounter);
+    for (const auto& [event, value] : kEvents) {
+      sample.value("outpost_genesys_events_total", {{"event", event}}, static_cast<double>(value));
+    }
+    const std::pair<const char*, uint64_t> kRest[] = {
+        {"requests", c.rest.requests},
+        {"retried_429", c.rest.retried_429},
+        {"retried_5xx", c.rest.retried_5xx},
+        {"token_fetches", c.rest.token_fetches},
+        {"refreshed_401", c.rest.refreshed_401},
+        {"user_refreshes", c.rest.user_refreshes},
+        {"user_refresh_failures", c.rest.user_refresh_failures},
+        {"transport_errors", c.rest.transport_errors},
+        {"budget_waits", c.rest.budget_waits}};
+    sample.family("outpost_genesys_rest_total",
+                  "Genesys REST calls: requests made, retries after 429 and 5xx, token fetches "
+                  "and refreshes, transport errors, waits for the org's request budget.",
+                  ops::MetricType::kCounter);
+    for (const auto& [event, value] : kRest) {
+      sample.value("outpost_genesys_rest_total", {{"event", event}}, static_cast<double>(value));
+    }
+  });
+}
+
 }  // namespace outpost::server_app

@@ -276,7 +276,10 @@ int run_serve(const server_app::ServeConfig& config) {
   std::function<bool()> upstream_connected;
   if (config.upstream == "sim") upstream_connected = [] { return true; };
   // Genesys: ready while its notification channel is connected.
-  if (genesys) upstream_connected = [g = genesys.get()] { return g->connected(); };
+  if (genesys) {
+    upstream_connected = [g = genesys.get()] { return g->connected(); };
+    server_app::add_genesys_metrics(operations.registry(), *genesys);
+  }
   if (Status started = operations.start(core, server, upstream_connected); !started.ok()) {
     return fail_logged(started);
   }

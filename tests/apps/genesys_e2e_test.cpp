@@ -3,6 +3,7 @@
 // checks as the e2e suite: the mirror reaches the devices, typed words are kept, the
 // platform's refusals are kept with their reason, devices = server at the end, and the
 // fault modes (dropped sockets, missed notifications, 429 and 503 on writes) lose nothing.
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -58,7 +59,7 @@ class GenesysEndToEnd : public ::testing::Test {
                                   "--genesys-login",
                                   fake_->api(),
                                   "--genesys-agents",
-                                  "acme/agent-1",
+                                  agents_,
                                   "--genesys-credentials",
                                   fake_->dir() + "/credentials.json",
                                   "--genesys-step-ms",
@@ -75,6 +76,7 @@ class GenesysEndToEnd : public ::testing::Test {
     server_->signal(SIGTERM);
     EXPECT_EQ(server_->wait(30s), 0) << server_->output();
     const std::string log = server_->output();
+    server_output_ = log;
     EXPECT_EQ(log.find(fake_->get("client_secret")), std::string::npos) << "secret logged";
     server_.reset();
   }
@@ -125,6 +127,37 @@ class GenesysEndToEnd : public ::testing::Test {
     }
   }
 
+  // POST /v1/platform/login as `user`'s device with this login JSON: the HTTP status.
+  long hand_over_login(const std::string& user, const std::string& login) {
+    std::string token;
+    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
+                           "acme", "--user", user, "--device", user + "-phone"},
+                          &token),
+              0);
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    CURL* easy = curl_easy_init();
+    const std::string url = url_ + "/v1/platform/login";
+    const std::string auth = "Authorization: Bearer " + token;
+    curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, login.c_str());
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION,
+        +[](char*, size_t size, size_t count, void*) { return size * count; });
+    long status = 0;
+    if (curl_easy_perform(easy) == CURLE_OK)
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(easy);
+    return status;
+  }
+
+  std::string agents_ = "acme/agent-1";
+  std::string server_output_;
   std::string dir_;
   std::unique_ptr<genesys::testing::FakeGenesys> fake_;
   std::unique_ptr<Process> server_;
@@ -242,6 +275,79 @@ TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
       "pd-onqueue");
   stop_server();
   expect_devices_equal_server({"phone"});
+}
+
+// The device hands over its user's Genesys login (POST /v1/platform/login): another user's
+// device cannot use it, and the owner's writes carry it. A reply draft saved on the phone is
+// kept on the platform; the agent adds a line in the Genesys web interface while the phone,
+// offline, rewrites the greeting: both edits are kept (three-way merge), on every device.
+TEST_F(GenesysEndToEnd, ALoginActsForItsUserAndWebEditsMergeWithTheApps) {
+  fake_ = std::make_unique<genesys::testing::FakeGenesys>("agent-1,agent-2", 10);
+  ASSERT_TRUE(fake_->ok()) << fake_->log();
+  agents_ = "acme/agent-1,acme/agent-2";
+  fake_->control("route", R"({"user":"agent-1","media":"email","id":"c-9","subject":"Order"})");
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::Interaction>(r, "c-9").has_value();
+  })) << server_->output();
+
+  const std::string login = fake_->user_login("agent-1");
+  ASSERT_FALSE(login.empty());
+  EXPECT_EQ(hand_over_login("agent-2", login), 403);  // agent-1's login, agent-2's device
+  EXPECT_EQ(hand_over_login("agent-1", "not json"), 400);
+  ASSERT_EQ(hand_over_login("agent-1", login), 204) << server_->output();
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state", R"({"presence":"PRESENCE_READY"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY;
+  }));
+  bool as_agent = false;
+  const boost::json::value requests = fake_->control("requests");
+  for (const auto& r : requests.as_array()) {
+    const auto& o = r.as_object();
+    if (o.at("method") == "PATCH" && o.at("path") == "/api/v2/users/agent-1/presences/purecloud") {
+      as_agent = o.at("user") == "agent-1";
+    }
+  }
+  EXPECT_TRUE(as_agent) << "the presence write did not carry agent-1's own login";
+
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"d-9","interaction_id":"c-9",
+                                 "kind":"DRAFT_EMAIL_REPLY","subject":"Re: Order",
+                                 "body":"Hello Ann,\nyour order shipped today."}})"}),
+            0);
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  auto platform_text = [&] {
+    auto drafts = fake_->state().at("drafts").as_object();
+    auto* d = drafts.if_contains("c-9");
+    return d ? std::string(d->at("textBody").as_string()) : std::string();
+  };
+  for (int i = 0; i < 100 && platform_text().empty(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(platform_text(), "Hello Ann,\nyour order shipped today.");
+  // Offline on the phone: a new greeting. In the web interface: a closing line.
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"d-9","interaction_id":"c-9",
+                                 "kind":"DRAFT_EMAIL_REPLY","subject":"Re: Order",
+                                 "body":"Dear Ann,\nyour order shipped today."}})"}),
+            0);
+  fake_->control("web/draft", R"({"conversation":"c-9",
+      "textBody":"Hello Ann,\nyour order shipped today.\nBest regards, Bo"})");
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
+    auto draft = get<d::Draft>(r, "d-9");
+    return draft && draft->body().find("Best regards, Bo") != std::string::npos;
+  })) << server_->output();
+  const std::string merged = "Dear Ann,\nyour order shipped today.\nBest regards, Bo";
+  for (const char* name : {"phone", "tablet"}) {
+    ASSERT_TRUE(sync_until(name, [&](Replica& r) {
+      auto draft = get<d::Draft>(r, "d-9");
+      return draft && draft->body() == merged && !draft->conflicted();
+    })) << name;
+  }
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  stop_server();
+  const std::string access(boost::json::parse(login).at("access_token").as_string());
+  EXPECT_EQ(server_output_.find(access), std::string::npos) << "a user's token logged";
+  expect_devices_equal_server({"phone", "tablet"});
 }
 
 }  // namespace

@@ -4,8 +4,9 @@ credentials), the Platform API REST endpoints the adapter mirrors (paged listing
 pageSize/pageNumber and nextUri, the external-contact scan with cursors, the analytics
 conversation query), the Notifications API (channels, subscriptions, a WebSocket per channel
 with heartbeats, pong, channel expiry and v2.system.socket_closing), the writes (presence,
-queue membership, wrap-up, email drafts) and a "web interface" that edits email drafts and
-logs agents off.
+queue membership, wrap-up, email drafts, email reply and message sends), user tokens
+(authorization-code and refresh-token grants) with the endpoints that act for the logged-in
+user, and a "web interface" that edits email drafts and logs agents off.
 
 Fault modes are switchable at run time through the control endpoints under /fake/ (same
 port, no token): scripted REST answers (429 with Retry-After and inin-ratelimit-*, 5xx, a
@@ -47,6 +48,11 @@ class Fake:
         self.client_id = str(uuid.uuid4())
         self.client_secret = secrets.token_urlsafe(24)
         self.tokens = {}  # token -> expires (epoch s)
+        # User tokens (authorization code, refresh token grants): token -> user id. A token
+        # not here is the client's own (client credentials: no user context).
+        self.token_users = {}
+        self.codes = {}  # authorization code -> user id (one use)
+        self.refresh_tokens = {}  # refresh token -> user id (rotated on use)
         self.config = {"token_ttl_s": 86400, "heartbeat_s": 30.0, "channel_ttl_s": 86400,
                        "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100,
                        "pong": True}
@@ -58,7 +64,8 @@ class Fake:
         self.loop = None
         self.ws_port = 0
         self.stats = {"notifications_sent": 0, "notifications_missed": 0, "sockets_opened": 0,
-                      "heartbeats": 0, "tokens_issued": 0}
+                      "heartbeats": 0, "tokens_issued": 0, "user_tokens_issued": 0,
+                      "refreshes": 0}
         self.org.notify = self.notify
 
     # ------------------------------------------------------------------ tokens and limits
@@ -68,6 +75,14 @@ class Fake:
         self.tokens[token] = time.time() + self.config["token_ttl_s"]
         self.stats["tokens_issued"] += 1
         return token
+
+    def issue_user_token(self, user):
+        token = self.issue_token()
+        self.token_users[token] = user
+        refresh = secrets.token_urlsafe(32)
+        self.refresh_tokens[refresh] = user
+        self.stats["user_tokens_issued"] += 1
+        return token, refresh
 
     def token_ok(self, header):
         if not header or not header.startswith("Bearer "):
@@ -244,7 +259,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         with self.fake.lock:
             self.fake.requests.append({"method": self.command, "path": self.path,
-                                       "status": status})
+                                       "status": status, "user": getattr(self, "who", None)})
 
     def read_body(self):
         length = int(self.headers.get("content-length") or 0)
@@ -276,6 +291,7 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch()
 
     def dispatch(self):
+        self.who = None  # the user of a user token; None: the client's own token
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         fake = self.fake
@@ -285,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.token()
         with fake.lock:
             token = fake.token_ok(self.headers.get("authorization"))
+            self.who = fake.token_users.get(token) if token else None
         if token is None:
             body = self.read_body()  # keep the connection usable
             del body
@@ -313,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(400, error_body(400, "bad.request", "Malformed JSON body"),
                                    limit_headers)
         with fake.lock:
-            status, answer = fake.org.route(self.command, url.path, query, body, fake)
+            status, answer = fake.org.route(self.command, url.path, query, body, fake, self.who)
         if fault and fault.get("partial") and isinstance(answer, dict) and "entities" in answer:
             answer = dict(answer)
             answer["entities"] = answer["entities"][: len(answer["entities"]) // 2]
@@ -340,7 +357,22 @@ class Handler(BaseHTTPRequestHandler):
         if not auth.startswith("Basic ") or user != fake.client_id or secret != fake.client_secret:
             return self.answer(401, {"error": "invalid_client",
                                      "description": "client not found or bad secret"})
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant in ("authorization_code", "refresh_token"):
+            with fake.lock:
+                if grant == "authorization_code":
+                    user = fake.codes.pop(form.get("code", ""), None)
+                else:
+                    user = fake.refresh_tokens.pop(form.get("refresh_token", ""), None)
+                    fake.stats["refreshes"] += 1 if user else 0
+                if user is None:
+                    return self.answer(400, {"error": "invalid_grant",
+                                             "description": "unknown or used code/refresh token"})
+                token, refresh = fake.issue_user_token(user)
+                ttl = fake.config["token_ttl_s"]
+            return self.answer(200, {"access_token": token, "token_type": "bearer",
+                                     "expires_in": ttl, "refresh_token": refresh})
+        if grant != "client_credentials":
             return self.answer(400, {"error": "unsupported_grant_type"})
         with fake.lock:
             token = fake.issue_token()
@@ -367,8 +399,18 @@ class Handler(BaseHTTPRequestHandler):
                 fake.miss_notifications = int(body.get("count", 1))
                 return self.answer(200, {})
             if path == "/fake/revoke":
+                if body.get("user"):  # that user's tokens only (the user logged out)
+                    for t in [t for t, u in fake.token_users.items() if u == body["user"]]:
+                        fake.tokens.pop(t, None)
+                    return self.answer(200, {})
                 fake.tokens.clear()
                 return self.answer(200, {})
+            if path == "/fake/login":  # the user logs in on the login host: an auth code
+                if body.get("user") not in fake.org.users:
+                    return self.answer(404, error_body(404, "not.found", "no such user"))
+                code = secrets.token_urlsafe(16)
+                fake.codes[code] = body["user"]
+                return self.answer(200, {"code": code})
             if path == "/fake/requests":
                 return self.answer(200, list(fake.requests))
             if path == "/fake/stats":

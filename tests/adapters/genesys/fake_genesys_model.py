@@ -111,6 +111,7 @@ class Org:
                                                       "defaultValue": "there"}],
                                    "dateCreated": iso()})
         self.wrapups_done = []  # (conversation, participant, code)
+        self.sent = []  # email replies and messages sent
         self.seq = 0
 
     def user_ids(self):
@@ -208,8 +209,17 @@ class Org:
 
     # ------------------------------------------------------------------ REST routes
 
-    def route(self, method, path, query, body, fake):
+    def route(self, method, path, query, body, fake, who=None):
+        """`who`: the user of a user token (auth code / refresh grants); None for the
+        client's own token, which has no user context [inf: platform-apis.md 1.0]."""
         max_page = fake.config["max_page_size"]
+        me = self.me_route(method, path, query, who, max_page)
+        if me is not None:
+            return me
+        if who is not None and method != "GET":
+            refused = self.acting_for_another(path, who)
+            if refused is not None:
+                return refused
         m = re.fullmatch(r"/api/v2/users/([^/]+)/(.+)", path)
         if m and m.group(1) in self.users:
             return self.user_route(method, self.users[m.group(1)], m.group(2), query, body, path,
@@ -236,6 +246,13 @@ class Org:
         m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages/draft", path)
         if m:
             return self.draft(method, m.group(1), body)
+        m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages", path)
+        if m and method == "POST":
+            return self.send_email(m.group(1), body)
+        m = re.fullmatch(r"/api/v2/conversations/messages/([^/]+)/communications/([^/]+)/messages",
+                         path)
+        if m and method == "POST":
+            return self.send_message(m.group(1), m.group(2), body)
         m = re.fullmatch(r"/api/v2/voicemail/users/([^/]+)/messages", path)
         if m and method == "GET":
             mine = sorted((v for v in self.voicemails.values()
@@ -266,6 +283,88 @@ class Org:
         if path.startswith("/api/v2/notifications/channels"):
             return self.channels(method, path, body, fake)
         return err(404, "not.found", "no route for %s %s" % (method, path))
+
+    NO_USER = ("bad.request", "This request requires a user context. Client credentials "
+               "cannot be used for requests to this resource.")
+
+    def me_route(self, method, path, query, who, max_page):
+        """The endpoints that act for the logged-in user; None: not one of them."""
+        if path == "/api/v2/users/me" and method == "GET":
+            kind = "user"
+        elif path == "/api/v2/voicemail/me/messages" and method == "GET":
+            kind = "voicemail"
+        elif path == "/api/v2/conversations" and method == "GET":
+            kind = "conversations"
+        else:
+            return None
+        if who is None or who not in self.users:
+            return err(400, *self.NO_USER)
+        if kind == "user":
+            user = self.users[who]
+            return 200, {"id": who, "name": user["name"], "state": "active",
+                         "presence": self.user_presence(user)}
+        if kind == "voicemail":
+            mine = sorted((v for v in self.voicemails.values()
+                           if v["user"]["id"] == who and not v["deleted"]),
+                          key=lambda v: v["createdDate"], reverse=True)
+            return listing(mine, query, path, max_page)
+        active = [public(c) for c in self.conversations.values()
+                  if not c.get("endTime") and (self.agent_participant(c) or {}).get("userId") == who]
+        return listing(active, query, path, max_page)
+
+    def acting_for_another(self, path, who):
+        """A user token writes only for its own user: another's presence or queues, or a
+        conversation it takes no part in, is 403."""
+        m = re.fullmatch(r"/api/v2/users/([^/]+)/.+", path)
+        if m and m.group(1) != who:
+            return err(403, "missing.permissions", "A user token acts only for its own user")
+        m = re.fullmatch(r"/api/v2/conversations/(?:[a-z]+/)?([^/]+)/.+", path)
+        conv = self.conversations.get(m.group(1)) if m else None
+        if conv is not None and (self.agent_participant(conv) or {}).get("userId") != who:
+            return err(403, "missing.permissions", "You take no part in this conversation")
+        return None
+
+    def send_email(self, conversation_id, body):
+        """Sends the reply [outside the reference: the public API's POST
+        /conversations/emails/{id}/messages, EmailMessage in and out]."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "email":
+            return err(404, "not.found", "email conversation not found")
+        if conv.get("endTime"):
+            return err(400, "conversation.email.disconnected",
+                       "The email conversation is disconnected; the reply cannot be sent")
+        text = body.get("textBody") or body.get("htmlBody") or ""
+        if not text.strip():
+            return err(400, "bad.request", "An email reply needs a body")
+        sent = {"id": self.next_id("email"), "to": body.get("to", []), "subject":
+                body.get("subject", ""), "textBody": text, "time": iso(), "state": "Sent"}
+        self.sent.append(dict(sent, conversation=conversation_id, media="email"))
+        self.drafts.pop(conversation_id, None)
+        self.notify_conversation(conv)
+        return 200, sent
+
+    def send_message(self, conversation_id, comm_id, body):
+        """Sends an SMS/chat message [outside the reference: the public API's POST
+        /conversations/messages/{id}/communications/{commId}/messages {textBody}]."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "message":
+            return err(404, "not.found", "message conversation not found")
+        agent = self.agent_participant(conv) or {}
+        comm = next((c for c in agent.get("messages", []) if c["id"] == comm_id), None)
+        if comm is None:
+            return err(404, "not.found", "communication not found")
+        if comm.get("state") == "disconnected":
+            return err(400, "conversation.message.disconnected",
+                       "The conversation is disconnected; the message cannot be sent")
+        text = body.get("textBody") or ""
+        if not text.strip():
+            return err(400, "bad.request", "textBody is required")
+        if len(text) > 4000:
+            return err(400, "message.too.long", "A message is at most 4000 characters")
+        sent = {"id": self.next_id("msg"), "textBody": text, "direction": "outbound",
+                "status": "queued", "timestamp": iso()}
+        self.sent.append(dict(sent, conversation=conversation_id, media="message"))
+        return 202, sent
 
     def user_route(self, method, user, rest, query, body, path, max_page):
         if rest == "presences/purecloud":
@@ -466,7 +565,7 @@ class Org:
         if path == "/fake/state":
             return 200, {"users": {u: {"presence": self.user_presence(s), "routing": s["routing"],
                                        "queues": s["queues"]} for u, s in self.users.items()},
-                         "wrapups": self.wrapups_done, "drafts": self.drafts,
+                         "wrapups": self.wrapups_done, "drafts": self.drafts, "sent": self.sent,
                          "voicemails": self.voicemails}
         if path == "/fake/contacts":
             self.contacts = [self.make_contact(i) for i in range(int(body.get("count", 0)))]

@@ -76,6 +76,29 @@ boost::json::value FakeGenesys::control(const std::string& path, const std::stri
   return ec ? boost::json::value() : v;
 }
 
+std::string FakeGenesys::user_login(const std::string& user) {
+  auto code = control("login", boost::json::serialize(boost::json::object{{"user", user}}));
+  if (!code.is_object() || !code.as_object().contains("code")) return {};
+  const std::string form =
+      "grant_type=authorization_code&code=" + std::string(code.as_object().at("code").as_string());
+  std::string out;
+  CURL* easy = curl_easy_init();
+  const std::string url = get("login") + "/oauth/token";
+  const std::string credentials = get("client_id") + ":" + get("client_secret");
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+  curl_easy_setopt(easy, CURLOPT_USERPWD, credentials.c_str());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form.c_str());
+  long status = 0;
+  if (curl_easy_perform(easy) == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(easy);
+  return status == 200 ? out : std::string();
+}
+
 int FakeGenesys::count_requests(const std::string& method, const std::string& prefix) {
   auto all = control("requests");
   int n = 0;

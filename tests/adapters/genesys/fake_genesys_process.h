@@ -23,6 +23,10 @@ class FakeGenesys {
   // POST /fake/<path> with a JSON body; the parsed answer (null when none).
   boost::json::value control(const std::string& path, const std::string& json = "{}");
   boost::json::value state() { return control("state"); }
+  // The user logs in on the login host as a device would (an authorization code from
+  // /fake/login exchanged at /oauth/token with the client's credentials): the token answer
+  // JSON {access_token, refresh_token, expires_in, ...}; empty on failure.
+  std::string user_login(const std::string& user);
   // How many requests matched method and path prefix so far.
   int count_requests(const std::string& method, const std::string& prefix);
   std::string dir() const { return dir_; }

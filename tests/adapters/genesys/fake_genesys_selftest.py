@@ -258,6 +258,61 @@ class FakeGenesysTest(unittest.TestCase):
         _, _, presence = self.c.call("GET", "/api/v2/users/agent-1/presences/purecloud")
         self.assertEqual(presence["presenceDefinition"]["systemPresence"], "Offline")
 
+    def grant(self, form):
+        auth = base64.b64encode(("%s:%s" % (self.ready["client_id"],
+                                            self.ready["client_secret"])).encode()).decode()
+        req = urllib.request.Request(self.ready["login"] + "/oauth/token", data=form.encode(),
+                                     method="POST")
+        req.add_header("authorization", "Basic " + auth)
+        req.add_header("content-type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_user_tokens_act_for_their_user_only(self):
+        # Client credentials have no user context.
+        self.assertEqual(self.c.call("GET", "/api/v2/users/me")[0], 400)
+        code = self.c.control("login", {"user": "agent-2"})["code"]
+        status, token = self.grant("grant_type=authorization_code&code=" + code)
+        self.assertEqual(status, 200)
+        self.assertIn("refresh_token", token)
+        self.assertEqual(self.grant("grant_type=authorization_code&code=" + code)[0], 400)  # used
+        user = Client(self.ready)
+        user.token = token["access_token"]
+        self.assertEqual(user.call("GET", "/api/v2/users/me")[2]["id"], "agent-2")
+        self.assertEqual(user.call("GET", "/api/v2/voicemail/me/messages")[0], 200)
+        self.assertEqual(user.call("GET", "/api/v2/conversations")[0], 200)
+        body = {"presenceDefinition": {"id": "pd-available"}}
+        self.assertEqual(user.call("PATCH", "/api/v2/users/agent-1/presences/purecloud", body)[0], 403)
+        self.assertEqual(user.call("PATCH", "/api/v2/users/agent-2/presences/purecloud", body)[0], 200)
+        # The refresh token rotates: the old one is spent.
+        status, fresh = self.grant("grant_type=refresh_token&refresh_token=" + token["refresh_token"])
+        self.assertEqual(status, 200)
+        self.assertNotEqual(fresh["refresh_token"], token["refresh_token"])
+        self.assertEqual(self.grant("grant_type=refresh_token&refresh_token=" +
+                                    token["refresh_token"])[0], 400)
+        requests = self.c.control("requests")
+        self.assertIn({"method": "GET", "path": "/api/v2/users/me", "status": 200, "user": "agent-2"},
+                      requests)
+
+    def test_email_reply_and_message_send(self):
+        email = self.c.control("route", {"user": "agent-1", "media": "email"})
+        path = "/api/v2/conversations/emails/%s/messages" % email["id"]
+        self.assertEqual(self.c.call("POST", path, {"textBody": " "})[0], 400)
+        status, _, sent = self.c.call("POST", path, {"textBody": "Thanks", "subject": "Re: Question"})
+        self.assertEqual((status, sent["textBody"]), (200, "Thanks"))
+        chat = self.c.control("route", {"user": "agent-1", "media": "message"})
+        comm = [p for p in chat["participants"] if p["purpose"] == "agent"][0]["messages"][0]["id"]
+        path = "/api/v2/conversations/messages/%s/communications/%s/messages" % (chat["id"], comm)
+        self.assertEqual(self.c.call("POST", path, {"textBody": "Hello"})[0], 202)
+        self.c.control("disconnect", {"conversation": chat["id"]})
+        status, _, refusal = self.c.call("POST", path, {"textBody": "Still there?"})
+        self.assertEqual((status, refusal["code"]), (400, "conversation.message.disconnected"))
+        self.assertEqual([x["textBody"] for x in self.c.control("state")["sent"]][-2:],
+                         ["Thanks", "Hello"])
+
 
 if __name__ == "__main__":
     unittest.main()

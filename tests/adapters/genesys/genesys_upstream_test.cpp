@@ -261,7 +261,7 @@ TEST_F(GenesysUpstreamTest, HeartbeatsAreCountedPingsKeepASilentChannelSilenceIs
   const auto gaps = upstream_->counters().gaps;
   fake_->control("config", R"({"heartbeat_s":1000})");  // silence; pings are answered
   std::this_thread::sleep_for(6s);
-  EXPECT_EQ(upstream_->counters().gaps, gaps);  // the ping's pong keeps it alive
+  EXPECT_EQ(upstream_->counters().gaps, gaps);    // the ping's pong keeps it alive
   fake_->control("config", R"({"pong":false})");  // a dead channel: nothing at all
   std::this_thread::sleep_for(6s);
   EXPECT_GT(upstream_->counters().gaps, gaps) << logs();
