@@ -225,9 +225,10 @@ TEST_F(GenesysUserTest, AWebEditComesBackWithTheBaseTheAppSaved) {
   ASSERT_TRUE(eventually([&] {
     return upstream_->counters().drafts_read > before.drafts_read &&
            upstream_->counters().agent_reconciles > before.agent_reconciles;
-  })) << "drafts_read " << upstream_->counters().drafts_read << " (" << before.drafts_read
-      << ") reconciles " << upstream_->counters().agent_reconciles << " ("
-      << before.agent_reconciles << ") gaps " << upstream_->counters().gaps << "\n"
+  })) << "drafts_read "
+      << upstream_->counters().drafts_read << " (" << before.drafts_read << ") reconciles "
+      << upstream_->counters().agent_reconciles << " (" << before.agent_reconciles << ") gaps "
+      << upstream_->counters().gaps << "\n"
       << boost::json::serialize(fake_->control("requests"));
   EXPECT_EQ(upstream_->counters().web_draft_edits, 1u);
 }
