@@ -104,7 +104,12 @@ Status save_draft(MutationContext& ctx, const m::SaveDraft& args) {
   if (args.has_base()) base = args.base();
   OUTPOST_ASSIGN_OR_RETURN(d::Draft merged, merge_draft_edit(current, base, args.draft(),
                                                              args.resolve_conflict(), ctx.now_ms));
-  return ctx.put(merged);
+  OUTPOST_RETURN_IF_ERROR(ctx.put(merged));
+  // The platform keeps its copy of the draft (its web interface shows it); it only queues.
+  if (ctx.on_server && ctx.platform != nullptr) {
+    ctx.platform->draft_saved(AgentRef{ctx.tenant, ctx.user}, merged, ctx.now_ms);
+  }
+  return Status::Ok();
 }
 
 Status prepare_delete_draft(MutationContext& ctx, m::DeleteDraft& args) {

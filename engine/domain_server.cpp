@@ -129,6 +129,10 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
         return ctx.put(event.colleague());
       case upstream::Event::kQueue:
         return ctx.put(event.queue());
+      case upstream::Event::kWrapupCode:
+        return ctx.put(event.wrapup_code());
+      case upstream::Event::kAuxReason:
+        return ctx.put(event.aux_reason());
       case upstream::Event::kOrgSetting:
         if (event.org_setting().name().empty()) {
           return error(ErrorCode::kInvalidArgument, "org setting without name");

@@ -42,6 +42,22 @@ class Platform {
   virtual Result<PlatformAnswer> set_queue_joined(const AgentRef& agent,
                                                   const std::string& queue_id, bool joined,
                                                   int64_t now_ms) = 0;
+  // The agent's own login on the platform, handed over by the agent's device (the JSON
+  // token answer of the platform's login; POST /v1/platform/login, docs/genesys.md), for
+  // the endpoints that act "for the logged-in user". Implementations must use it for this
+  // agent only. Default: kFailedPrecondition (a platform without per-user logins).
+  // A draft the user saved, as merged on the server. Called inside the store transaction:
+  // implementations only queue the platform's copy (never wait on the platform here); a
+  // save that then rolls back may still reach the platform, and the next save or the send
+  // puts the right text. Default: nothing.
+  virtual void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) {
+    (void)agent, (void)draft, (void)now_ms;
+  }
+  virtual Status set_user_login(const AgentRef& agent, const std::string& login_json,
+                                int64_t now_ms) {
+    (void)agent, (void)login_json, (void)now_ms;
+    return error(ErrorCode::kFailedPrecondition, "this platform takes no per-user login");
+  }
 };
 
 }  // namespace outpost

@@ -91,6 +91,7 @@ class ServerCore {
   // The contact-center platform the authoritative mutators forward intents to (set before
   // serving; must outlive the core). nullptr: every intent is accepted.
   void set_platform(Platform* platform) { platform_ = platform; }
+  Platform* platform() const { return platform_; }
   // The secret that seals pull continuation tokens (engine/cursor_token.h); set before
   // serving. SyncServer sets one derived from the bearer-token key, so servers sharing a
   // store and a token key accept each other's tokens. Unset: an empty key (tests).

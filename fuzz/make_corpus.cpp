@@ -328,6 +328,56 @@ void write_device_frames(Writer& out) {
   out.add("device_sync", "error", serialized({failed, pushed, failed, pulled}));
 }
 
+// genesys: byte 0 picks the decoder (fuzz/genesys_fuzzer.cpp), the rest is a body shaped
+// as shared/reference/platform-apis.md §1 shows it.
+void write_genesys(Writer& out) {
+  const std::pair<int, const char*> seeds[] = {
+      {0, R"({"entities":[{"id":"a"}],"pageSize":1,"pageNumber":1,"total":2,"pageCount":2,)"
+          R"("nextUri":"/api/v2/routing/wrapupcodes?pageSize=1&pageNumber=2"})"},
+      {0, R"({"entities":[],"cursors":{"after":"c2"},"nextUri":"/n"})"},
+      {1, R"({"total":2,"entities":[{"id":"q","type":"System","systemPresence":"OnQueue"},)"
+          R"({"id":"lunch","type":"User","systemPresence":"Meal",)"
+          R"("languageLabels":{"en_US":"Lunch"}}]})"},
+      {2, R"({"source":"PURECLOUD","presenceDefinition":{"id":"lunch","systemPresence":"Meal"}})"},
+      {3, R"({"id":"u","routingStatus":{"status":"IDLE","startTime":"2026-12-06T10:00:00.000Z"}})"},
+      {4, R"({"id":"queue-1","name":"Support","joined":true,"memberCount":3,)"
+          R"("mediaSettings":{"call":{},"email":{}}})"},
+      {5, R"({"id":"wrapup-1","name":"Resolved","description":""})"},
+      {6, R"({"id":"vm-1","read":false,"callerAddress":"tel:+358401","action":"create",)"
+          R"("createdDate":"2026-12-06T10:00:00.000Z","audioRecordingDurationSeconds":7,)"
+          R"("conversation":{"id":"c-1"}})"},
+      {7, R"({"id":"ec-1","firstName":"Ann","workPhone":{"e164":"+358401"},)"
+          R"("externalOrganization":{"name":"Example Oy"},"type":"Curated",)"
+          R"("address":{"address1":"Main 1","city":"Espoo"}})"},
+      {8,
+       R"({"id":"r-1","name":"Hi","libraries":[{"id":"l","name":"L"}],"interactionType":"email",)"
+       R"("texts":[{"content":"Hello","contentType":"text/plain","type":"body"}],)"
+       R"("substitutions":[{"id":"name"}]})"},
+      {9,
+       R"({"id":"c-1","startTime":"2026-12-06T10:00:00.000Z","participants":[)"
+       R"({"id":"p-1","purpose":"customer","address":"tel:1","calls":[{"id":"k","state":"connected"}]},)"
+       R"({"id":"p-2","purpose":"agent","userId":"agent-1","wrapupRequired":true,)"
+       R"("wrapup":{"code":"w","notes":"n"},"attributes":{"a":"b"},)"
+       R"("emails":[{"id":"k2","state":"disconnected","direction":"inbound","subject":"S"}]}]})"},
+      {10, R"({"conversationId":"c-9","conversationStart":"2026-12-06T10:00:00.000Z",)"
+           R"("originatingDirection":"inbound","participants":[{"purpose":"agent",)"
+           R"("userId":"agent-1","sessions":[{"mediaType":"voice","segments":[)"
+           R"({"queueId":"q","wrapUpCode":"w"}]}]}]})"},
+      {11, R"({"id":"d","to":[{"email":"ann@example.com"}],"subject":"Re","textBody":"Dear Ann",)"
+           R"("state":"Edited","time":"2026-12-06T10:00:00.000Z"})"},
+      {12, R"({"topicName":"v2.users.agent-1.presence","version":"2",)"
+           R"("eventBody":{"presenceDefinition":{"id":"q"}},"metadata":{"CorrelationId":"x"}})"},
+      {12, R"({"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}})"},
+      {12, R"({"result":"404","message":"channel gone"})"},
+      {13, R"({"access_token":"t","token_type":"bearer","expires_in":86400})"},
+      {13, R"({"status":429,"code":"too.many.requests","message":"m","contextId":"c"})"},
+  };
+  int n = 0;
+  for (const auto& [decoder, body] : seeds) {
+    out.add("genesys", "body-" + std::to_string(n++), mode(decoder, body));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -338,5 +388,6 @@ int main(int argc, char** argv) {
   Writer writer(argv[1]);
   write_all(writer);
   write_device_frames(writer);
+  write_genesys(writer);
   return 0;
 }

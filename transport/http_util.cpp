@@ -6,6 +6,7 @@
 #include <cctype>
 #include <utility>
 
+#include "engine/platform.h"
 #include "transport/limits.h"
 #include "transport/zstd_codec.h"
 
@@ -201,6 +202,21 @@ HttpResponse handle_request(const HttpRequest& request, ServerCore& core,
     if (request.method() != http::verb::get) return method_not_allowed("GET");
     return error_response(
         error(ErrorCode::kInvalidArgument, "GET /v1/stream must be a WebSocket upgrade"), version);
+  }
+  if (path == kPlatformLoginPath) {
+    if (request.method() != http::verb::post) return method_not_allowed("POST");
+    auto who = authenticate(tokens, to_view(request[http::field::authorization]), now);
+    if (!who.ok()) return error_response(who.status(), version);
+    if (request.body().size() > kMaxPlatformLoginBytes) {
+      return error_response(error(ErrorCode::kTooLarge, "platform login over the bound"), version);
+    }
+    Platform* platform = core.platform();
+    Status taken = platform == nullptr
+                       ? error(ErrorCode::kFailedPrecondition, "this server mirrors no platform")
+                       : platform->set_user_login(AgentRef{who->who.tenant, who->who.user},
+                                                  request.body(), now);
+    if (!taken.ok()) return error_response(taken, version);
+    return make_response(http::status::no_content, version);
   }
   bool is_push = path == kPushPath;
   bool is_pull = path == kPullPath;

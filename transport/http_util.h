@@ -33,6 +33,11 @@ inline constexpr std::string_view kPushPath = "/v1/push";
 inline constexpr std::string_view kPullPath = "/v1/pull";
 inline constexpr std::string_view kStreamPath = "/v1/stream";
 inline constexpr std::string_view kHealthPath = "/v1/health";
+// The device hands over its user's own platform login (a JSON token answer, at most
+// kMaxPlatformLoginBytes): POST with the device's bearer token; 204 when the platform
+// adapter took it (engine/platform.h set_user_login), else the error (docs/genesys.md).
+inline constexpr std::string_view kPlatformLoginPath = "/v1/platform/login";
+inline constexpr size_t kMaxPlatformLoginBytes = 16 * 1024;
 
 inline constexpr std::string_view kContentTypeProtobuf = "application/x-protobuf";
 inline constexpr std::string_view kContentEncodingZstd = "zstd";

@@ -17,7 +17,7 @@ options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
                       idle_connections (with the /metrics scrape and the console's first
                       paint at that many devices) | device_reports | push | tls_sync |
-                      all (default)
+                      genesys_lag | genesys_mirror | all (default)
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
                       use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
@@ -35,6 +35,12 @@ options:
   --push-fake PATH    the fake APNs (tests/adapters/push/fake_push_service.py) the push
                       scenario sends to; without it that scenario is skipped
   --push-devices N    sleeping devices woken per commit (default 1000)
+  --genesys-fake PY   genesys_lag: platform event -> device store lag through
+                      `serve --upstream genesys` against this fake Genesys Cloud script
+                      (tests/adapters/genesys/fake_genesys.py); skipped without it.
+                      genesys_mirror (same fake): the initial mirror of 50,000
+                      contacts under the request budget, REST requests per agent
+                      per hour at steady state
 )";
 
 namespace {
@@ -110,6 +116,8 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
           cli::parse_int<int>(arg.substr(2), text, 1, 64, options.server_threads));
     } else if (arg == "--server-bin") {
       OUTPOST_ASSIGN_OR_RETURN(options.server_bin, value());
+    } else if (arg == "--genesys-fake") {
+      OUTPOST_ASSIGN_OR_RETURN(options.genesys_fake, value());
     } else if (arg == "--push-fake") {
       OUTPOST_ASSIGN_OR_RETURN(options.push_fake, value());
     } else if (arg == "--push-devices") {
@@ -129,6 +137,9 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
         "--servers " + std::to_string(options.servers) +
         " needs a store the servers can share (--store postgres://...): the embedded SQLite "
         "store belongs to one server process");
+  }
+  if (options.scenario == "genesys_lag" && options.genesys_fake.empty()) {
+    return invalid("--scenario genesys_lag needs --genesys-fake PATH");
   }
   if (options.quick) {
     if (!records_given) options.records = {2'000};

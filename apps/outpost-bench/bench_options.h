@@ -10,9 +10,9 @@
 
 namespace outpost::bench {
 
-inline constexpr const char* kScenarios[] = {"initial_sync",   "catch_up", "ui_reads",
-                                             "draft_save",     "fanout",   "idle_connections",
-                                             "device_reports", "push",     "tls_sync"};
+inline constexpr const char* kScenarios[] = {
+    "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",        "idle_connections",
+    "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;
@@ -35,6 +35,9 @@ struct BenchOptions {
   // The fake APNs script (tests/adapters/push/fake_push_service.py); empty: no push scenario.
   std::string push_fake;
   int push_devices = 1'000;
+  // genesys_lag: the fake Genesys Cloud script (tests/adapters/genesys/fake_genesys.py);
+  // without it `all` skips the scenario.
+  std::string genesys_fake;
 
   bool wants(const std::string& name) const { return scenario == "all" || scenario == name; }
   bool embedded_store() const { return store_url.empty(); }

@@ -11,6 +11,8 @@
 #include <stdexcept>
 
 #include "apps/outpost-bench/bench_context.h"
+#include "apps/outpost-bench/genesys_lag.h"
+#include "apps/outpost-bench/genesys_mirror.h"
 #include "apps/outpost-bench/idle_connections.h"
 #include "apps/outpost-bench/ops_scenarios.h"
 #include "apps/outpost-bench/push_scenarios.h"
@@ -144,6 +146,13 @@ Status run(BenchContext& context) {
     OUTPOST_RETURN_IF_ERROR(run_push(context,
                                      o.quick ? std::min(o.push_devices, 50) : o.push_devices,
                                      o.quick ? 2 : 10, o.quick ? 3 : 30));
+  }
+  if (o.wants("genesys_lag") && !o.genesys_fake.empty()) {
+    OUTPOST_RETURN_IF_ERROR(run_genesys_lag(context, o.quick ? 10 : 50));
+  }
+  if (o.wants("genesys_mirror") && !o.genesys_fake.empty()) {
+    OUTPOST_RETURN_IF_ERROR(
+        run_genesys_mirror(context, o.quick ? 5'000 : 50'000, o.quick ? 3 : 10));
   }
   return context.stop_servers();
 }

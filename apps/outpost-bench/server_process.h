@@ -25,7 +25,7 @@ struct ServerSetup {
   std::string data_dir;   // the key (token.key) and, for the embedded store, outpost.db
   std::string store_url;  // forwarded as --store when not empty
   int threads = 2;
-  std::vector<std::string> extra_args;  // more `serve` flags (the push scenario's)
+  std::vector<std::string> extra_args;  // more `serve` flags (an upstream, the push scenario's)
   // Both set: `serve --tls-cert --tls-key` (the servers speak https/wss).
   std::string tls_cert;
   std::string tls_key;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/event_inbox.h"
+#include "apps/outpost-server/genesys_setup.h"
 #include "apps/outpost-server/json_log.h"
 #include "apps/outpost-server/operations.h"
 #include "apps/outpost-server/push_setup.h"
@@ -234,6 +236,7 @@ int run_serve(const server_app::ServeConfig& config) {
   // The platform and its mirror come first: the push thread logs agents out through them.
   DomainServer domain(core);
   std::unique_ptr<SimPlatform> platform;
+  std::unique_ptr<genesys::GenesysUpstream> genesys;
   if (config.upstream == "sim") {
     auto agents = server_app::parse_agents(config.sim_agents);
     if (!agents.ok()) return fail_logged(agents.status());
@@ -244,6 +247,16 @@ int run_serve(const server_app::ServeConfig& config) {
     sim.web_edit_delay_ms = config.sim_web_edit_delay_ms;
     platform = std::make_unique<SimPlatform>(std::move(sim), **store);
     core.set_platform(platform.get());
+  }
+  if (config.upstream == "genesys") {
+    auto genesys_config = server_app::genesys_options(
+        config, [](const char* name) { return static_cast<const char*>(std::getenv(name)); });
+    if (!genesys_config.ok()) return fail_logged(genesys_config.status());
+    genesys_config->log = [&log](const std::string& line) {
+      log.log(server_app::LogLevel::kWarn, line, {{"component", "genesys"}});
+    };
+    genesys = std::make_unique<genesys::GenesysUpstream>(std::move(genesys_config).value());
+    core.set_platform(genesys.get());
   }
   // The push thread hears commits after they commit, and streams opening and closing; it
   // only ever queues from those callbacks (docs/push.md).
@@ -262,6 +275,11 @@ int run_serve(const server_app::ServeConfig& config) {
   SyncServer server(core, tokens, options);
   std::function<bool()> upstream_connected;
   if (config.upstream == "sim") upstream_connected = [] { return true; };
+  // Genesys: ready while its notification channel is connected.
+  if (genesys) {
+    upstream_connected = [g = genesys.get()] { return g->connected(); };
+    server_app::add_genesys_metrics(operations.registry(), *genesys);
+  }
   if (Status started = operations.start(core, server, upstream_connected); !started.ok()) {
     return fail_logged(started);
   }
@@ -291,6 +309,12 @@ int run_serve(const server_app::ServeConfig& config) {
         *platform, domain, std::chrono::milliseconds(config.sim_step_ms), wall_clock_ms,
         options.log, observe);
   }
+  if (genesys) {
+    genesys->start();
+    upstream_loop = std::make_unique<server_app::UpstreamLoop>(
+        *genesys, domain, std::chrono::milliseconds(config.genesys_step_ms), wall_clock_ms,
+        options.log, observe);
+  }
   server_app::EventInbox inbox(config.data_dir, domain, std::chrono::milliseconds(200),
                                wall_clock_ms, options.log, observe);
   auto shown = [](const std::string& host, uint16_t port) {
@@ -308,6 +332,7 @@ int run_serve(const server_app::ServeConfig& config) {
   signal_context.run();
   drain(config, caught, log, operations);
   if (upstream_loop) upstream_loop->stop();
+  if (genesys) genesys->stop();
   inbox.stop();
   if (feed) feed->stop();
   server.stop();

@@ -35,6 +35,8 @@ class Operations {
                std::function<bool()> upstream_connected);
   uint16_t admin_port() const { return admin_.port(); }
   ops::ServerTelemetry& telemetry() { return telemetry_; }
+  // More families or collectors (an upstream's), added before start().
+  ops::Registry& registry() { return registry_; }
   // /readyz fails from now on.
   void begin_drain() { draining_ = true; }
   void stop() { admin_.stop(); }

@@ -29,6 +29,12 @@ const char* const kUsage = R"(usage:
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
+      --upstream genesys mirrors a Genesys Cloud org (docs/genesys.md): --genesys-api URL
+      and --genesys-login URL (the region's https://api.… and https://login.… hosts),
+      --genesys-agents TENANT/USER[,...] (one tenant; USER is the Genesys user id), the
+      client credentials from --genesys-credentials FILE (JSON {"client_id",
+      "client_secret"}) or OUTPOST_GENESYS_CLIENT_ID / OUTPOST_GENESYS_CLIENT_SECRET,
+      optionally --genesys-ca PEM; events applied every --genesys-step-ms (default 200).
       Push (docs/push.md): --apns-key FILE.p8 --apns-key-id ID --apns-team ID [--apns-url
       URL] sends to APNs; --fcm-account FILE.json [--fcm-url URL] [--fcm-token-url URL]
       to FCM; --push-ca FILE trusts that CA instead of the system's (the test fakes).
@@ -92,17 +98,48 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "drain-ms",
                                                "log-format",
                                                "tls-cert",
-                                               "tls-key"};
+                                               "tls-key",
+                                               "genesys-api",
+                                               "genesys-login",
+                                               "genesys-agents",
+                                               "genesys-credentials",
+                                               "genesys-ca",
+                                               "genesys-step-ms"};
 constexpr size_t kMaxAdminToken = 512;
 // The settings of `serve`: flags, OUTPOST_<FLAG> variables and config file lines.
-const std::vector<std::string> kServeSettings = {
-    "data",       "listen",       "threads",          "compact-every",
-    "keep-log",   "store",        "pg-connections",   "upstream",
-    "sim-seed",   "sim-agents",   "sim-step-ms",      "sim-web-edit-delay-ms",
-    "config",     "admin-listen", "admin-token-file", "drain-ms",
-    "log-format", "apns-key",     "apns-key-id",      "apns-team",
-    "apns-url",   "fcm-account",  "fcm-url",          "fcm-token-url",
-    "push-ca",    "tls-cert",     "tls-key"};
+const std::vector<std::string> kServeSettings = {"data",
+                                                 "listen",
+                                                 "threads",
+                                                 "compact-every",
+                                                 "keep-log",
+                                                 "store",
+                                                 "pg-connections",
+                                                 "upstream",
+                                                 "sim-seed",
+                                                 "sim-agents",
+                                                 "sim-step-ms",
+                                                 "sim-web-edit-delay-ms",
+                                                 "config",
+                                                 "admin-listen",
+                                                 "admin-token-file",
+                                                 "drain-ms",
+                                                 "log-format",
+                                                 "apns-key",
+                                                 "apns-key-id",
+                                                 "apns-team",
+                                                 "apns-url",
+                                                 "fcm-account",
+                                                 "fcm-url",
+                                                 "fcm-token-url",
+                                                 "push-ca",
+                                                 "tls-cert",
+                                                 "tls-key",
+                                                 "genesys-api",
+                                                 "genesys-login",
+                                                 "genesys-agents",
+                                                 "genesys-credentials",
+                                                 "genesys-ca",
+                                                 "genesys-step-ms"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -276,6 +313,32 @@ Status parse_push(const cli::ParsedArgs& args, ServeConfig& config) {
   return Status::Ok();
 }
 
+Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
+  const bool genesys_flags = args.flag("genesys-api") || args.flag("genesys-login") ||
+                             args.flag("genesys-agents") || args.flag("genesys-credentials") ||
+                             args.flag("genesys-ca") || args.flag("genesys-step-ms");
+  if (config.upstream != "genesys") {
+    if (genesys_flags) return invalid("--genesys-... flags need --upstream genesys");
+    return Status::Ok();
+  }
+  OUTPOST_ASSIGN_OR_RETURN(config.genesys_api, required(args, "genesys-api"));
+  OUTPOST_ASSIGN_OR_RETURN(config.genesys_login, required(args, "genesys-login"));
+  for (std::string* url : {&config.genesys_api, &config.genesys_login}) {
+    if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) {
+      return invalid("--genesys-api and --genesys-login are http(s):// base URLs");
+    }
+    while (!url->empty() && url->back() == '/') url->pop_back();
+  }
+  if (auto agents = args.flag("genesys-agents")) config.genesys_agents = *agents;
+  if (auto file = args.flag("genesys-credentials")) config.genesys_credentials = *file;
+  if (auto ca = args.flag("genesys-ca")) config.genesys_ca = *ca;
+  if (auto step = args.flag("genesys-step-ms")) {
+    OUTPOST_RETURN_IF_ERROR(
+        parse_int("genesys-step-ms", *step, 10, 60'000, config.genesys_step_ms));
+  }
+  return Status::Ok();
+}
+
 Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeConfig& config) {
   OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
   OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -297,7 +360,9 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
         parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));
   }
   if (auto upstream = args.flag("upstream")) {
-    if (*upstream != "sim") return invalid("--upstream must be 'sim', not '" + *upstream + "'");
+    if (*upstream != "sim" && *upstream != "genesys") {
+      return invalid("--upstream must be 'sim' or 'genesys', not '" + *upstream + "'");
+    }
     config.upstream = *upstream;
   }
   const bool sim_flags = args.flag("sim-seed") || args.flag("sim-agents") ||
@@ -320,6 +385,7 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
     return invalid("--tls-cert and --tls-key go together");
   }
   OUTPOST_RETURN_IF_ERROR(parse_push(args, config));
+  OUTPOST_RETURN_IF_ERROR(parse_genesys(args, config));
   return parse_admin(args, env, config);
 }
 

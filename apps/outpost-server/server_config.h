@@ -31,6 +31,16 @@ struct ServeConfig {
   std::string sim_agents = "acme/agent-1";  // "tenant/user,tenant/user"
   int sim_step_ms = 1000;
   int sim_web_edit_delay_ms = 1500;  // the web interface opens a new draft this much later
+  // "genesys" (adapters/genesys, docs/genesys.md): the org at these base URLs, for these
+  // agents (one tenant). The client credentials are read from genesys_credentials (a JSON
+  // file {"client_id", "client_secret"}) or the environment (OUTPOST_GENESYS_CLIENT_ID,
+  // OUTPOST_GENESYS_CLIENT_SECRET), never from the command line.
+  std::string genesys_api;
+  std::string genesys_login;
+  std::string genesys_agents = "acme/agent-1";
+  std::string genesys_credentials;
+  std::string genesys_ca;
+  int genesys_step_ms = 200;  // how often the server applies the adapter's events
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;

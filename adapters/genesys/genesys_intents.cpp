@@ -1,0 +1,285 @@
+// The writes of the Genesys adapter (decision 023): each intent runs on its own thread; the
+// authoritative mutator, inside its store transaction, waits at most `intent_wait` for the
+// answer. Past that it gets kUnavailable (the device keeps the mutation and retries with
+// backoff) while the call goes on; the retry finds the answer under the same key, takes it
+// and it is forgotten. Identical intents share one call. An agent's writes carry the agent's
+// own login when the device handed it over (call_for), else the client's token.
+#include <boost/json.hpp>
+
+#include "adapters/genesys/genesys_upstream.h"
+
+namespace outpost::genesys {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kWriteDeadline{60};
+constexpr size_t kMaxLoginBytes = 16 * 1024;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct GenesysUpstream::Intent {
+  bool done = false;
+  Clock::time_point done_at{};
+  Result<PlatformAnswer> answer = error(ErrorCode::kUnavailable, "not answered");
+};
+
+bool GenesysUpstream::mirrored(const AgentRef& agent) const {
+  if (agent.tenant != options_.tenant) return false;
+  for (const std::string& user : options_.users)
+    if (user == agent.user) return true;
+  return false;
+}
+
+Result<PlatformAnswer> GenesysUpstream::answer_of(const Result<RestResponse>& response,
+                                                  const std::string& what) {
+  if (!response.ok()) {
+    return error(ErrorCode::kUnavailable, what + ": " + response.status().message());
+  }
+  const long status = response->status;
+  if (status >= 200 && status < 300) return PlatformAnswer::accept();
+  if (status >= 400 && status < 500 && status != 401 && status != 429 && status != 408) {
+    ErrorBody body = decode_error(response->body);
+    {
+      std::lock_guard lock(mutex_);
+      ++counters_.refusals;
+    }
+    std::string why =
+        body.message.empty() ? "refused (HTTP " + std::to_string(status) + ")" : body.message;
+    if (options_.log) {
+      options_.log("genesys: " + what + " refused: " + body.code + " [correlation " +
+                   response->correlation_id + "]");
+    }
+    return PlatformAnswer::refuse(why);
+  }
+  return error(ErrorCode::kUnavailable, what + ": HTTP " + std::to_string(status));
+}
+
+Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
+                                                   std::function<Result<PlatformAnswer>()> call) {
+  std::unique_lock lock(mutex_);
+  const auto now = Clock::now();
+  // Join the threads whose intent is done: each set `done` under this lock and only
+  // returns after, so the join does not wait on the lock we hold.
+  for (auto it = intent_threads_.begin(); it != intent_threads_.end();) {
+    if (!it->first->done) {
+      ++it;
+      continue;
+    }
+    it->second.join();
+    it = intent_threads_.erase(it);
+  }
+  for (auto it = intents_.begin(); it != intents_.end();) {
+    const bool stale = it->second->done && now - it->second->done_at > options_.answer_keep;
+    it = stale ? intents_.erase(it) : std::next(it);
+  }
+  std::shared_ptr<Intent> intent;
+  if (auto it = intents_.find(key); it != intents_.end()) {
+    intent = it->second;
+  } else {
+    if (stopping_) return error(ErrorCode::kUnavailable, "the adapter is stopping");
+    size_t running = 0;
+    for (const auto& [k, i] : intents_) running += i->done ? 0 : 1;
+    if (running >= options_.max_intents_in_flight) {
+      return error(ErrorCode::kUnavailable, "too many platform calls in flight");
+    }
+    intent = std::make_shared<Intent>();
+    intents_[key] = intent;
+    ++counters_.intents;
+    intent_threads_.emplace_back(intent, [this, intent, call = std::move(call)] {
+      Result<PlatformAnswer> answer = call();
+      std::lock_guard done_lock(mutex_);
+      intent->answer = std::move(answer);
+      intent->done = true;
+      intent->done_at = Clock::now();
+      wake_.notify_all();
+    });
+  }
+  wake_.wait_for(lock, options_.intent_wait, [&] { return intent->done || stopping_; });
+  if (!intent->done) {
+    ++counters_.intents_pending;
+    return error(ErrorCode::kUnavailable,
+                 "the platform has not answered yet; the device retries and takes the answer");
+  }
+  if (auto it = intents_.find(key); it != intents_.end() && it->second == intent) {
+    intents_.erase(it);
+  }
+  return intent->answer;
+}
+
+Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
+                                                     domain::Presence presence,
+                                                     const std::string& aux_reason_id, int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  std::string definition;
+  {
+    std::lock_guard lock(mutex_);
+    if (!presence_loaded_) {
+      return error(ErrorCode::kUnavailable, "presence definitions not loaded yet");
+    }
+    switch (presence) {
+      case domain::PRESENCE_READY:
+        definition = presence_map_.on_queue_id;
+        break;
+      case domain::PRESENCE_OFFLINE:
+        definition = presence_map_.offline_id;
+        agents_[agent.user].offline_requested_ms = wall_ms();
+        break;
+      case domain::PRESENCE_NOT_READY:
+        definition = aux_reason_id.empty() ? presence_map_.available_id : aux_reason_id;
+        break;
+      default:
+        return PlatformAnswer::refuse("unknown presence");
+    }
+  }
+  if (definition.empty()) return PlatformAnswer::refuse("the org has no such presence");
+  const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
+  const std::string body = boost::json::serialize(
+      boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
+  const std::string user = agent.user;
+  return run_intent("presence/" + agent.user + "/" + definition, [this, user, path, body] {
+    return answer_of(rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
+                     "presence");
+  });
+}
+
+Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
+                                                const domain::Interaction& interaction,
+                                                const std::string& code_id, int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  if (code_id.empty()) return PlatformAnswer::accept();  // skipped: nothing to submit
+  const std::string id = interaction.id();
+  const std::string user = agent.user;
+  return run_intent(
+      "wrapup/" + user + "/" + id + "/" + code_id,
+      [this, id, user, code_id]() -> Result<PlatformAnswer> {
+        const auto deadline = Clock::now() + kWriteDeadline;
+        auto got = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
+        if (got.ok() && got->status == 404) {
+          return PlatformAnswer::refuse("the platform does not know this interaction");
+        }
+        if (!got.ok() || got->status != 200) return answer_of(got, "wrap-up");
+        auto conversation = decode_conversation(got->body, user);
+        if (conversation.status().code() == ErrorCode::kNotFound) {
+          return PlatformAnswer::refuse("you take no part in this interaction");
+        }
+        if (!conversation.ok()) {
+          decode_failed("conversation", conversation.status(), got->correlation_id);
+          return error(ErrorCode::kUnavailable, "wrap-up: unreadable conversation");
+        }
+        const std::string path = "/api/v2/conversations/" + conversation->media_path + "/" + id +
+                                 "/participants/" + conversation->participant_id +
+                                 "/communications/" + conversation->communication_id + "/wrapup";
+        const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
+        return answer_of(rest_.call_for(user, "POST", path, body, deadline), "wrap-up");
+      });
+}
+
+Result<PlatformAnswer> GenesysUpstream::set_queue_joined(const AgentRef& agent,
+                                                         const std::string& queue_id, bool joined,
+                                                         int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
+  const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
+  const std::string user = agent.user;
+  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"),
+                    [this, user, path, body] {
+                      return answer_of(
+                          rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
+                          "queue membership");
+                    });
+}
+
+Status GenesysUpstream::set_user_login(const AgentRef& agent, const std::string& login_json,
+                                       int64_t) {
+  if (!mirrored(agent)) return error(ErrorCode::kNotFound, "this agent is not mirrored");
+  if (login_json.size() > kMaxLoginBytes) return error(ErrorCode::kTooLarge, "login too large");
+  OUTPOST_ASSIGN_OR_RETURN(Token token, decode_token(login_json));
+  // Whose token is it? Only the platform knows: a token of another user is refused, so it
+  // can never act for this agent.
+  const std::string probe = "genesys-login-probe/" + agent.user;
+  rest_.set_user_token(probe, token);
+  auto me = rest_.call_as(probe, "GET", "/api/v2/users/me", "", Clock::now() + kWriteDeadline);
+  rest_.forget_user_token(probe);
+  if (!me.ok()) return me.status().with_context("checking the login");
+  if (me->status == 401 || me->status == 403 || me->status == 400) {
+    return error(ErrorCode::kUnauthenticated,
+                 "the platform refused this login (HTTP " + std::to_string(me->status) + ")");
+  }
+  if (me->status != 200) {
+    return error(ErrorCode::kUnavailable, "checking the login: HTTP " + std::to_string(me->status));
+  }
+  auto who = decode_user_id(me->body);
+  if (!who.ok()) return who.status();
+  if (*who != agent.user) {
+    if (options_.log) options_.log("genesys: refused a login of another user for " + agent.user);
+    return error(ErrorCode::kPermissionDenied, "this login is another user's");
+  }
+  rest_.set_user_token(agent.user, token);
+  {
+    std::lock_guard lock(mutex_);
+    ++counters_.user_logins;
+  }
+  return Status::Ok();
+}
+
+Result<PlatformAnswer> GenesysUpstream::send(const AgentRef& agent, const domain::Draft& draft,
+                                             int64_t) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  const std::string id = draft.interaction_id();
+  if (draft.kind() != domain::DRAFT_EMAIL_REPLY && draft.kind() != domain::DRAFT_SMS &&
+      draft.kind() != domain::DRAFT_CHAT_MESSAGE) {
+    // New outbound emails and callback requests: the reference documents neither.
+    return PlatformAnswer::refuse("this kind of send is not wired to Genesys Cloud yet");
+  }
+  if (id.empty()) return PlatformAnswer::refuse("a reply needs its interaction");
+  const std::string user = agent.user;
+  const domain::Draft copy = draft;
+  return run_intent(
+      "send/" + user + "/" + draft.id() + "/" + std::to_string(draft.revision()),
+      [this, user, id, copy]() -> Result<PlatformAnswer> {
+        const auto deadline = Clock::now() + kWriteDeadline;
+        if (copy.kind() == domain::DRAFT_EMAIL_REPLY) {
+          // Save the draft on the platform (the web interface sees it), then send it.
+          const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
+          const std::string message = encode_email_message(copy);
+          auto saved = rest_.call_for(user, "PUT", base + "/draft", message, deadline);
+          auto saved_answer = answer_of(saved, "email draft");
+          if (!saved_answer.ok() || !saved_answer->accepted) return saved_answer;
+          return answer_of(rest_.call_for(user, "POST", base, message, deadline), "email send");
+        }
+        auto got = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
+        if (got.ok() && got->status == 404) {
+          return PlatformAnswer::refuse("the platform does not know this interaction");
+        }
+        if (!got.ok() || got->status != 200) return answer_of(got, "message send");
+        auto conversation = decode_conversation(got->body, user);
+        if (conversation.status().code() == ErrorCode::kNotFound) {
+          return PlatformAnswer::refuse("you take no part in this interaction");
+        }
+        if (!conversation.ok()) return error(ErrorCode::kUnavailable, "unreadable conversation");
+        if (conversation->media_path != "messages") {
+          return PlatformAnswer::refuse("this interaction takes no messages");
+        }
+        const std::string path = "/api/v2/conversations/messages/" + id + "/communications/" +
+                                 conversation->communication_id + "/messages";
+        const std::string body =
+            boost::json::serialize(boost::json::object{{"textBody", copy.body()}});
+        return answer_of(rest_.call_for(user, "POST", path, body, deadline), "message send");
+      });
+}
+
+}  // namespace outpost::genesys

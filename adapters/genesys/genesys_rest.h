@@ -1,0 +1,135 @@
+// The Genesys Cloud REST client (libcurl, blocking): OAuth client credentials against the
+// login host (the token fetched on first use, renewed before it expires, and once more on a
+// 401, after which the call is retried once), the org's request budget (a token bucket under
+// the documented per-minute limits), and the SDKs' retry rules from
+// shared/reference/platform-apis.md §1.0: 429 waits Retry-After (3 s when absent, gives up
+// past 3 min), 502/503/504 back off 3, 9, 27 s; timeouts and refused connections count as
+// unavailable. Answers are bounded (genesys::kMaxBodyBytes). Secrets are never logged.
+// Per-user tokens: endpoints that act "for the logged-in user" (and writes made for an
+// agent) take that user's own token (set_user_token: an authorization-code grant the device
+// obtained), renewed with its refresh token before it expires and once on a 401. A call
+// for user U only ever carries U's token, or the client's own where U has none
+// (call_for); never another user's.
+// Thread rules: safe from several threads (each call has its own curl handle; the token and
+// the budget are locked). stop() wakes every waiting call, which then fails kCancelled.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/genesys/genesys_json.h"
+#include "engine/status.h"
+
+namespace outpost::genesys {
+
+struct RestOptions {
+  std::string api_base;    // "https://api.mypurecloud.de" (no trailing slash)
+  std::string login_base;  // "https://login.mypurecloud.de"
+  std::string client_id;
+  std::string client_secret;
+  std::string ca_file;  // PEM bundle; empty: the system's
+  long timeout_ms = 10'000;
+  long connect_timeout_ms = 5'000;
+  // The SDKs' retry timings; tests shrink them.
+  std::vector<int64_t> backoff_ms = {3'000, 9'000, 27'000};
+  int64_t default_retry_after_ms = 3'000;
+  int64_t max_retry_after_ms = 180'000;
+  double retry_after_scale = 1.0;  // tests shrink the platform's Retry-After
+  // The org's budget: at most this many requests per minute (the documented limits are
+  // 300 per token/app and user; the default stays under).
+  double requests_per_minute = 240;
+  std::function<void(const std::string&)> log;
+};
+
+struct RestResponse {
+  long status = 0;
+  std::string body;
+  std::string correlation_id;  // inin-correlation-id
+};
+
+class RestClient {
+ public:
+  explicit RestClient(RestOptions options);
+  ~RestClient();
+
+  // One API call: `target` is a path ("/api/v2/...") or an absolute URI the platform gave
+  // (nextUri may be either). Returns the final answer with any HTTP status; the caller
+  // decides what a 4xx means. Errors: kUnavailable (retries exhausted, timeouts, the budget
+  // or a Retry-After beyond `deadline`), kUnauthenticated (the login host refused the
+  // credentials), kTooLarge, kCancelled after stop().
+  Result<RestResponse> call(const std::string& method, const std::string& target,
+                            const std::string& body = "",
+                            std::chrono::steady_clock::time_point deadline =
+                                std::chrono::steady_clock::time_point::max());
+
+  // The same call with `user`'s own token (kFailedPrecondition when none is held;
+  // kUnauthenticated when its refresh was refused: the user must log in again).
+  Result<RestResponse> call_as(const std::string& user, const std::string& method,
+                               const std::string& target, const std::string& body = "",
+                               std::chrono::steady_clock::time_point deadline =
+                                   std::chrono::steady_clock::time_point::max());
+  // call_as when `user`'s token is held, else call (the client's token, no user context).
+  Result<RestResponse> call_for(const std::string& user, const std::string& method,
+                                const std::string& target, const std::string& body = "",
+                                std::chrono::steady_clock::time_point deadline =
+                                    std::chrono::steady_clock::time_point::max());
+
+  // Holds `user`'s token (access, refresh, lifetime in seconds), replacing any before.
+  void set_user_token(const std::string& user, const Token& token);
+  void forget_user_token(const std::string& user);
+  bool has_user_token(const std::string& user) const;
+
+  void stop();
+
+  struct Counters {
+    uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, token_fetches = 0, refreshed_401 = 0,
+             transport_errors = 0, budget_waits = 0, user_refreshes = 0, user_refresh_failures = 0;
+  };
+  Counters counters() const;
+
+ private:
+  struct Raw {
+    long status = 0;
+    std::string body;
+    std::string correlation_id;
+    std::string retry_after;
+    Status transport;
+  };
+  Raw perform(const std::string& method, const std::string& url,
+              const std::vector<std::string>& headers, const std::string& body);
+  Result<std::string> token(bool force);
+  // `user` empty: the client's token; else that user's, refreshed when due or forced.
+  Result<std::string> bearer(const std::string& user, bool force);
+  Result<std::string> refresh_user(const std::string& user);
+  Result<RestResponse> call_with(const std::string& user, const std::string& method,
+                                 const std::string& target, const std::string& body,
+                                 std::chrono::steady_clock::time_point deadline);
+  // Waits for the budget, or `ms`; false when stopped or past the deadline.
+  bool take_budget(std::chrono::steady_clock::time_point deadline);
+  bool sleep_until(std::chrono::steady_clock::time_point when);
+  void log(const std::string& line) const;
+
+  RestOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::string token_;
+  std::chrono::steady_clock::time_point token_expires_{};
+  struct UserToken {
+    std::string access, refresh;
+    std::chrono::steady_clock::time_point expires{};
+  };
+  std::map<std::string, UserToken> user_tokens_;
+  double budget_ = 0;
+  std::chrono::steady_clock::time_point budget_at_{};
+  Counters counters_;
+};
+
+}  // namespace outpost::genesys

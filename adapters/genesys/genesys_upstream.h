@@ -1,0 +1,186 @@
+// The Genesys Cloud adapter behind the Upstream interface: one org (its client credentials)
+// mirrored for one outpost tenant and a list of agents (Genesys user ids = outpost users).
+// A worker thread opens a notification channel (create, subscribe the agents' topics, the
+// WebSocket), then mirrors by REST with paging (genesys_mirror.cpp): the org's presence
+// definitions, wrap-up codes, external contacts (scan with cursors) and responses; each
+// agent's presence and routing status, queues, today's conversations and voicemail. Live
+// notifications become upstream events; after any gap (a dropped socket, missed heartbeats,
+// socket_closing, an expiring channel, a failed read) the agents are reconciled by REST, and
+// the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
+// identical to the last one sent for its record is not sent again.
+// Per-user logins (set_user_login): an agent's own token is used for that agent's writes
+// and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
+// Writes: presence, queue membership and wrap-up go to the REST API through the intent
+// runner of decision 023 (a slow platform never holds the store transaction open: the
+// caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
+// the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
+// 006); sends are refused until wired (docs/genesys.md).
+// Thread rules: every public method is safe from several threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/genesys/genesys_json.h"
+#include "adapters/genesys/genesys_rest.h"
+#include "adapters/upstream.h"
+
+namespace outpost::genesys {
+
+struct GenesysOptions {
+  RestOptions rest;
+  std::string tenant;              // the outpost tenant this org is
+  std::vector<std::string> users;  // the mirrored agents' Genesys user ids
+  std::string ca_file;             // for the notification WebSocket (wss://)
+  // No message (a heartbeat comes about every 30 s) for this long: the socket is dead.
+  std::chrono::milliseconds heartbeat_timeout{75'000};
+  std::chrono::milliseconds socket_timeout{10'000};  // connect and upgrade
+  std::chrono::milliseconds retry_after_failure{5'000};
+  // Re-create the channel this long before it expires (24 h).
+  std::chrono::milliseconds channel_renew_margin{600'000};
+  std::chrono::milliseconds agent_reconcile_every{900'000};
+  std::chrono::milliseconds org_reconcile_every{3'600'000};
+  std::chrono::milliseconds intent_wait{1'500};    // decision 023
+  std::chrono::milliseconds answer_keep{120'000};  // an answer nobody took is forgotten
+  size_t max_intents_in_flight = 32;
+  size_t contact_scan_limit = 200;  // 10..200
+  bool mirror_contacts = true;
+  std::function<void(const std::string&)> log;
+};
+
+class GenesysUpstream : public Upstream {
+ public:
+  explicit GenesysUpstream(GenesysOptions options);
+  ~GenesysUpstream() override;
+
+  // Starts the worker thread (channel, mirror, notifications).
+  void start();
+  // Stops it and every call in flight; joins. Idempotent.
+  void stop();
+
+  Result<std::vector<upstream::Event>> poll(int64_t now_ms) override;
+  std::vector<AgentRef> agents() const override;
+
+  Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
+                                      const std::string& aux_reason_id, int64_t now_ms) override;
+  Result<PlatformAnswer> wrap_up(const AgentRef& agent, const domain::Interaction& interaction,
+                                 const std::string& code_id, int64_t now_ms) override;
+  Result<PlatformAnswer> send(const AgentRef& agent, const domain::Draft& draft,
+                              int64_t now_ms) override;
+  Result<PlatformAnswer> set_queue_joined(const AgentRef& agent, const std::string& queue_id,
+                                          bool joined, int64_t now_ms) override;
+  // The agent's own login (the OAuth token answer of an authorization-code grant the
+  // device obtained): checked with GET /api/v2/users/me to be this agent's (else
+  // kPermissionDenied), then held for the endpoints that act for the logged-in user and
+  // the agent's writes, refreshed with its refresh token. Errors: kInvalidArgument (not a
+  // token answer), kNotFound (not a mirrored agent), kUnauthenticated (the platform refused
+  // the token), kUnavailable.
+  Status set_user_login(const AgentRef& agent, const std::string& login_json,
+                        int64_t now_ms) override;
+  // An email reply draft saved in the app: queued, the worker PUTs it to the platform
+  // (`…/emails/{id}/messages/draft`), the latest per conversation. It is also the base the
+  // web interface's next edit of that draft merges against (guide 2.1.4.3).
+  void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) override;
+
+  struct Counters {
+    uint64_t events = 0, notifications = 0, heartbeats = 0, decode_errors = 0, gaps = 0,
+             channels_created = 0, agent_reconciles = 0, org_reconciles = 0,
+             incomplete_listings = 0, intents = 0, intents_pending = 0, refusals = 0,
+             duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
+             web_draft_edits = 0;
+    RestClient::Counters rest;
+  };
+  Counters counters() const;
+  // True once the first full mirror finished (tests and the server's start log).
+  bool wait_mirrored(std::chrono::milliseconds timeout);
+  // True while the notification channel's socket is open (the server's /readyz).
+  bool connected() const { return connected_.load(); }
+
+ private:
+  struct Channel;
+  struct Intent;
+  // An email conversation's draft as both sides last agreed: the app's draft id and the
+  // text the platform held (the base of a web-interface edit).
+  struct DraftLink {
+    std::string user;
+    std::string draft_id;
+    domain::Draft platform_copy;  // id = draft_id
+    bool known = false;           // platform_copy read or written at least once
+    bool put_pending = false;
+    domain::Draft to_put;
+  };
+  void put_drafts();
+  void check_web_draft(const std::string& user, const std::string& conversation_id);
+  struct AgentMirror {
+    upstream::PresenceChanged presence;
+    bool presence_known = false;
+    int64_t offline_requested_ms = 0;  // our own OFFLINE: not the website closing
+  };
+
+  void run();
+  Status open_channel(Channel& channel);
+  void read_channel(Channel& channel);
+  void handle_notification(const Notification& n);
+  void handle_event(const std::string& topic, const std::string& body,
+                    const std::string& correlation);
+  // genesys_mirror.cpp
+  Status mirror_org();
+  Status mirror_agent(const std::string& user);
+  Status load_presence_definitions(std::vector<upstream::Event>* out);
+  Status each_page(
+      const std::string& first, const std::string& member,
+      const std::function<void(const std::string& entity, const std::string& corr)>& fn,
+      size_t limit = 0, const std::string& as_user = "");
+  Status mirror_contacts();
+  Status mirror_responses();
+  Status mirror_conversations(const std::string& user);
+  Status refresh_conversation(const std::string& user, const std::string& id);
+  // Returns the conversation's media path ("emails", ...; empty when nothing was emitted).
+  std::string emit_conversation(const std::string& user, const std::string& body,
+                                const std::string& correlation);
+  domain::InteractionState known_interaction_state(const std::string& key) const;
+
+  void emit(upstream::Event event, const std::string& dedupe_key);
+  void emit_presence(const std::string& user, upstream::PresenceChanged change);
+  void decode_failed(const std::string& what, const Status& status, const std::string& corr);
+  PresenceMap presence_map() const;
+
+  // decision 023: run `call` on its own thread, wait at most intent_wait for its answer.
+  Result<PlatformAnswer> run_intent(const std::string& key,
+                                    std::function<Result<PlatformAnswer>()> call);
+  // A REST answer to a write as the platform's answer: 2xx accepted, 4xx refused with the
+  // ErrorBody's message, anything else unavailable.
+  Result<PlatformAnswer> answer_of(const Result<RestResponse>& response, const std::string& what);
+  bool mirrored(const AgentRef& agent) const;
+
+  GenesysOptions options_;
+  RestClient rest_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool mirrored_ = false;
+  std::thread worker_;
+  std::vector<upstream::Event> pending_;
+  std::map<std::string, std::string> last_sent_;  // dedupe key -> serialized event
+  std::map<std::string, AgentMirror> agents_;
+  std::map<std::string, domain::InteractionState> interaction_state_;  // by dedupe key
+  PresenceMap presence_map_;
+  bool presence_loaded_ = false;
+  std::map<std::string, std::shared_ptr<Intent>> intents_;
+  // Each intent's thread; joined once its intent is done (a finished thread keeps its
+  // stack until joined) and at stop().
+  std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
+  Counters counters_;
+  std::atomic<bool> connected_{false};
+  std::map<std::string, DraftLink> drafts_;  // by conversation id
+};
+
+}  // namespace outpost::genesys

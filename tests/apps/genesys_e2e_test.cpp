@@ -1,0 +1,354 @@
+// End to end against the fake Genesys Cloud: the real outpost-server with --upstream
+// genesys (credentials from a file), devices driven through the outpost CLI. The same
+// checks as the e2e suite: the mirror reaches the devices, typed words are kept, the
+// platform's refusals are kept with their reason, devices = server at the end, and the
+// fault modes (dropped sockets, missed notifications, 429 and 503 on writes) lose nothing.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/replica.h"
+#include "outpost/domain.pb.h"
+#include "support/process.h"
+#include "support/views.h"
+#include "tests/adapters/genesys/fake_genesys_process.h"
+#include "tests/apps/server_token.h"
+
+namespace outpost {
+namespace {
+
+using namespace std::chrono_literals;
+using support::Process;
+using support::run_command;
+namespace d = outpost::domain;
+
+class GenesysEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path().string() + "/outpost-genesys-e2e-" +
+           std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    fake_ = std::make_unique<genesys::testing::FakeGenesys>("agent-1", 60);
+    ASSERT_TRUE(fake_->ok()) << fake_->log();
+  }
+  void TearDown() override {
+    server_.reset();
+    fake_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void start_server() {
+    std::vector<std::string> argv{OUTPOST_SERVER_BIN,
+                                  "serve",
+                                  "--data",
+                                  dir_ + "/server",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--upstream",
+                                  "genesys",
+                                  "--genesys-api",
+                                  fake_->api(),
+                                  "--genesys-login",
+                                  fake_->api(),
+                                  "--genesys-agents",
+                                  agents_,
+                                  "--genesys-credentials",
+                                  fake_->dir() + "/credentials.json",
+                                  "--genesys-step-ms",
+                                  "50"};
+    server_ = std::make_unique<Process>(argv, dir_ + "/server.log");
+    ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
+    std::string out = server_->output();
+    auto at = out.find("outpost-server listening on ") + 28;
+    std::string address = out.substr(at, out.find_first_of(" \n", at) - at);
+    url_ = "http://127.0.0.1:" + address.substr(address.rfind(':') + 1);
+  }
+
+  void stop_server() {
+    server_->signal(SIGTERM);
+    EXPECT_EQ(server_->wait(30s), 0) << server_->output();
+    const std::string log = server_->output();
+    server_output_ = log;
+    EXPECT_EQ(log.find(fake_->get("client_secret")), std::string::npos) << "secret logged";
+    server_.reset();
+  }
+
+  int device(const std::string& name, const std::vector<std::string>& command,
+             std::string* out = nullptr) {
+    std::vector<std::string> argv{OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return run_command(argv, out);
+  }
+
+  int sync(const std::string& name) {
+    std::string out;
+    return run_command(
+        {OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db", "--server", url_, "--token",
+         testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", name), "sync"},
+        &out);
+  }
+
+  // Syncs `name` until its replica satisfies `pred` (and its outbox is empty).
+  bool sync_until(const std::string& name, const std::function<bool(Replica&)>& pred,
+                  std::chrono::milliseconds timeout = 30s) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      (void)sync(name);
+      auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
+      if (replica.ok() && (*replica)->pending()->empty() && pred(**replica)) return true;
+      std::this_thread::sleep_for(250ms);
+    }
+    return false;
+  }
+
+  template <typename T>
+  static std::optional<T> get(Replica& replica, const std::string& key) {
+    auto got = replica.get<T>(key);
+    return got.ok() ? *got : std::nullopt;
+  }
+
+  void expect_devices_equal_server(const std::vector<std::string>& devices) {
+    auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+    ASSERT_TRUE(store.ok());
+    auto server = support::server_view(**store, {"user/acme/agent-1", "org/acme"});
+    for (const std::string& name : devices) {
+      auto replica = Replica::open(dir_ + "/" + name + ".db", Schema::domain(), &domain_mutators());
+      ASSERT_TRUE(replica.ok());
+      EXPECT_TRUE((*replica)->pending()->empty()) << name;
+      EXPECT_EQ(support::device_view(**replica), server) << name;
+    }
+  }
+
+  // POST /v1/platform/login as `user`'s device with this login JSON: the HTTP status.
+  long hand_over_login(const std::string& user, const std::string& login) {
+    std::string token;
+    EXPECT_EQ(run_command({OUTPOST_SERVER_BIN, "token", "--data", dir_ + "/server", "--tenant",
+                           "acme", "--user", user, "--device", user + "-phone"},
+                          &token),
+              0);
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    CURL* easy = curl_easy_init();
+    const std::string url = url_ + "/v1/platform/login";
+    const std::string auth = "Authorization: Bearer " + token;
+    curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, login.c_str());
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION,
+        +[](char*, size_t size, size_t count, void*) { return size * count; });
+    long status = 0;
+    if (curl_easy_perform(easy) == CURLE_OK)
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(easy);
+    return status;
+  }
+
+  std::string agents_ = "acme/agent-1";
+  std::string server_output_;
+  std::string dir_;
+  std::unique_ptr<genesys::testing::FakeGenesys> fake_;
+  std::unique_ptr<Process> server_;
+  std::string url_;
+};
+
+TEST_F(GenesysEndToEnd, MirrorIntentsRefusalsAndTypedWordsReachEveryDevice) {
+  fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-1"})");
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::Interaction>(r, "c-1").has_value() && get<d::Contact>(r, "ec-00059") &&
+           get<d::WrapupCode>(r, "wrapup-1") && get<d::AuxReason>(r, "aux-lunch") &&
+           get<d::AgentState>(r, "agent-1");
+  })) << server_->output();
+
+  // Presence: accepted, then refused by the platform (as data, with its reason).
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state", R"({"presence":"PRESENCE_READY"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY;
+  }));
+  fake_->control("faults", R"({"method":"PATCH","path":"/api/v2/users/agent-1/presences",
+    "status":400,"code":"presence.locked","message":"Your supervisor planned this state"})");
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state",
+                             R"({"presence":"PRESENCE_NOT_READY","aux_reason_id":"aux-lunch"})"}),
+            0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY &&
+           s->last_refusal() == "Your supervisor planned this state";
+  }));
+
+  // Wrap-up while the call is live: refused with the platform's reason, code kept.
+  ASSERT_EQ(
+      device("phone", {"mutate", "wrap_up", R"({"interaction_ids":["c-1"],"code_id":"wrapup-2"})"}),
+      0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto it = get<d::Interaction>(r, "c-1");
+    return it && it->wrapup_refusal() == "The communication is still active" &&
+           it->wrapup_code_id() == "wrapup-2";
+  }));
+  fake_->control("disconnect", R"({"conversation":"c-1"})");
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
+    auto it = get<d::Interaction>(r, "c-1");
+    return it && it->state() == d::INTERACTION_DISCONNECTED;
+  }));
+  ASSERT_EQ(device("tablet",
+                   {"mutate", "wrap_up", R"({"interaction_ids":["c-1"],"code_id":"wrapup-1"})"}),
+            0);
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
+    auto it = get<d::Interaction>(r, "c-1");
+    return it && it->state() == d::INTERACTION_QUALIFIED && it->wrapup_code_id() == "wrapup-1";
+  }));
+  EXPECT_EQ(fake_->state().at("wrapups").as_array().size(), 1u);
+
+  // Typed words: a draft saved on the phone reaches the tablet word for word.
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"draft-1","interaction_id":"c-1",
+                                 "kind":"DRAFT_EMAIL_REPLY","body":"Dear Ann, thanks for calling"}})"}),
+            0);
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
+    auto draft = get<d::Draft>(r, "draft-1");
+    return draft && draft->body() == "Dear Ann, thanks for calling";
+  }));
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  stop_server();
+  expect_devices_equal_server({"phone", "tablet"});
+}
+
+TEST_F(GenesysEndToEnd, FaultsOnTheWayLoseNothing) {
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::AgentState>(r, "agent-1").has_value();
+  })) << server_->output();
+  // A missed notification on a live socket, then a dropped socket: the reconcile after the
+  // gap finds what was missed (and what the drop cut off).
+  fake_->control("miss", R"({"count":1})");
+  fake_->control("voicemail", R"({"user":"agent-1","id":"vm-1"})");
+  fake_->control("route", R"({"user":"agent-1","media":"email","id":"c-2","subject":"Order"})");
+  fake_->control("socket", R"({"action":"drop"})");
+  // The adapter's new channel is live before the writes below (their notifications).
+  for (int i = 0; i < 300; ++i) {
+    auto stats = fake_->control("stats");
+    if (stats.is_object() && stats.at("sockets_opened").to_number<int>() >= 2 &&
+        stats.at("live_sockets").to_number<int>() >= 1) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::Voicemail>(r, "vm-1").has_value() && get<d::Interaction>(r, "c-2").has_value();
+  })) << server_->output();
+  // 429 then 503 on the presence write: retried, the intent lands once.
+  fake_->control("faults", R"([
+    {"method":"PATCH","path":"/api/v2/users/agent-1/presences","status":429,"retry_after":1},
+    {"method":"PATCH","path":"/api/v2/users/agent-1/presences","status":503}])");
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state", R"({"presence":"PRESENCE_READY"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY && s->routing_status() == "IDLE";
+  })) << server_->output();
+  EXPECT_EQ(
+      fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
+      "pd-onqueue");
+  // The website closes: the platform logs the agent off; the server restores READY.
+  fake_->control("web/logoff", R"({"user":"agent-1"})");
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY;
+  })) << server_->output();
+  EXPECT_EQ(
+      fake_->state().at("users").at("agent-1").at("presence").at("presenceDefinition").at("id"),
+      "pd-onqueue");
+  stop_server();
+  expect_devices_equal_server({"phone"});
+}
+
+// The device hands over its user's Genesys login (POST /v1/platform/login): another user's
+// device cannot use it, and the owner's writes carry it. A reply draft saved on the phone is
+// kept on the platform; the agent adds a line in the Genesys web interface while the phone,
+// offline, rewrites the greeting: both edits are kept (three-way merge), on every device.
+TEST_F(GenesysEndToEnd, ALoginActsForItsUserAndWebEditsMergeWithTheApps) {
+  fake_ = std::make_unique<genesys::testing::FakeGenesys>("agent-1,agent-2", 10);
+  ASSERT_TRUE(fake_->ok()) << fake_->log();
+  agents_ = "acme/agent-1,acme/agent-2";
+  fake_->control("route", R"({"user":"agent-1","media":"email","id":"c-9","subject":"Order"})");
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::Interaction>(r, "c-9").has_value();
+  })) << server_->output();
+
+  const std::string login = fake_->user_login("agent-1");
+  ASSERT_FALSE(login.empty());
+  EXPECT_EQ(hand_over_login("agent-2", login), 403);  // agent-1's login, agent-2's device
+  EXPECT_EQ(hand_over_login("agent-1", "not json"), 400);
+  ASSERT_EQ(hand_over_login("agent-1", login), 204) << server_->output();
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state", R"({"presence":"PRESENCE_READY"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY;
+  }));
+  bool as_agent = false;
+  const boost::json::value requests = fake_->control("requests");
+  for (const auto& r : requests.as_array()) {
+    const auto& o = r.as_object();
+    if (o.at("method") == "PATCH" && o.at("path") == "/api/v2/users/agent-1/presences/purecloud") {
+      as_agent = o.at("user") == "agent-1";
+    }
+  }
+  EXPECT_TRUE(as_agent) << "the presence write did not carry agent-1's own login";
+
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"d-9","interaction_id":"c-9",
+                                 "kind":"DRAFT_EMAIL_REPLY","subject":"Re: Order",
+                                 "body":"Hello Ann,\nyour order shipped today."}})"}),
+            0);
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  auto platform_text = [&] {
+    auto drafts = fake_->state().at("drafts").as_object();
+    auto* d = drafts.if_contains("c-9");
+    return d ? std::string(d->at("textBody").as_string()) : std::string();
+  };
+  for (int i = 0; i < 100 && platform_text().empty(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(platform_text(), "Hello Ann,\nyour order shipped today.");
+  // Offline on the phone: a new greeting. In the web interface: a closing line.
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"d-9","interaction_id":"c-9",
+                                 "kind":"DRAFT_EMAIL_REPLY","subject":"Re: Order",
+                                 "body":"Dear Ann,\nyour order shipped today."}})"}),
+            0);
+  fake_->control("web/draft", R"({"conversation":"c-9",
+      "textBody":"Hello Ann,\nyour order shipped today.\nBest regards, Bo"})");
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) {
+    auto draft = get<d::Draft>(r, "d-9");
+    return draft && draft->body().find("Best regards, Bo") != std::string::npos;
+  })) << server_->output();
+  const std::string merged = "Dear Ann,\nyour order shipped today.\nBest regards, Bo";
+  for (const char* name : {"phone", "tablet"}) {
+    ASSERT_TRUE(sync_until(name, [&](Replica& r) {
+      auto draft = get<d::Draft>(r, "d-9");
+      return draft && draft->body() == merged && !draft->conflicted();
+    })) << name;
+  }
+  ASSERT_TRUE(sync_until("phone", [](Replica&) { return true; }));
+  stop_server();
+  const std::string access(boost::json::parse(login).at("access_token").as_string());
+  EXPECT_EQ(server_output_.find(access), std::string::npos) << "a user's token logged";
+  expect_devices_equal_server({"phone", "tablet"});
+}
+
+}  // namespace
+}  // namespace outpost
