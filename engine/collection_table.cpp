@@ -250,6 +250,20 @@ void CollectionTable::flush_search_index() {
   pending_.clear();
 }
 
+void CollectionTable::set_search_deferred(bool deferred) {
+  if (!searchable_) return;
+  search_deferred_ = deferred;
+  if (deferred) pending_.clear();
+}
+
+void CollectionTable::rebuild_search_index() {
+  if (!searchable_) return;
+  const std::string fts = search_table_name(collection_);
+  db_.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')");
+  pending_.clear();
+  search_deferred_ = false;
+}
+
 std::optional<StoredRow> CollectionTable::get(const std::string& key) {
   get_.reset();
   get_.bindNoCopy(1, key);
@@ -322,7 +336,7 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
-  if (searchable_) {
+  if (searchable_ && !search_deferred_) {
     write_searchable(record, body, version, false);
     return;
   }
@@ -333,21 +347,21 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
-  if (searchable_) return write_searchable(record, body, version, true);
+  if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
   upsert_if_newer_.reset();
   bind_record(upsert_if_newer_, record, body, version);
   return upsert_if_newer_.exec() > 0;
 }
 
 bool CollectionTable::remove(const std::string& key) {
-  if (searchable_) return remove_searchable(key, std::nullopt);
+  if (searchable_ && !search_deferred_) return remove_searchable(key, std::nullopt);
   remove_.reset();
   remove_.bindNoCopy(1, key);
   return remove_.exec() > 0;
 }
 
 bool CollectionTable::remove_if_older(const std::string& key, uint64_t version) {
-  if (searchable_) return remove_searchable(key, version);
+  if (searchable_ && !search_deferred_) return remove_searchable(key, version);
   remove_if_older_.reset();
   remove_if_older_.bindNoCopy(1, key);
   remove_if_older_.bind(2, static_cast<int64_t>(version));
