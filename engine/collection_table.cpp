@@ -318,11 +318,15 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
         statement.bind(index, reflection->GetDouble(record, field));
         break;
       case FieldDescriptor::CPPTYPE_STRING: {
-        std::string value = reflection->GetString(record, field);
+        // A reference into the record, which outlives the statement's exec(): no copy.
+        std::string scratch;
+        const std::string& value = reflection->GetStringReference(record, field, &scratch);
+        const bool copy = &value == &scratch;  // not stored as a std::string: copied
         if (column.type == ColumnType::kBlob) {
-          statement.bind(index, value.data(), static_cast<int>(value.size()));
+          copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
+               : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
         } else {
-          statement.bind(index, value);
+          copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
         }
         break;
       }

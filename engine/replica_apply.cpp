@@ -21,16 +21,23 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
   if (!put && change.op() != protocol::Change::DELETE) {
     return error(ErrorCode::kInvalidArgument, "change with an unknown op");
   }
-  std::unique_ptr<Message> record;
+  // One message per collection, reused for every record of the run (parsing into it
+  // keeps its strings' buffers): no allocation through reflection per record.
+  Message* record = nullptr;
   if (put) {
-    record = parse_record(*collection, change.body());
-    if (!record || collection->key_of(*record) != change.key()) {
+    std::unique_ptr<Message>& scratch = scratch_[collection];
+    if (!scratch) scratch = collection->new_record();
+    std::string copied;
+    if (!scratch->ParseFromString(change.body()) ||
+        scratch->GetReflection()->GetStringReference(*scratch, collection->key_field, &copied) !=
+            change.key()) {
       return error(ErrorCode::kInvalidArgument,
                    "server sent a malformed " + collection->name + " '" + change.key() + "'");
     }
+    record = scratch.get();
   }
-  auto entry = std::make_pair(collection->name, change.key());
-  if (impl_.shadowed.count(entry) != 0) {
+  if (!impl_.shadowed.empty() &&
+      impl_.shadowed.count(std::make_pair(collection->name, change.key())) != 0) {
     // A pending mutation touched this row: the server's version goes to the shadow and
     // the rebase rebuilds the row from it.
     SQLite::Statement& update = impl_.cached(
@@ -154,16 +161,16 @@ void ApplyRun::reject(const protocol::MutationResult& result) {
 
 void ApplyRun::note_processed(uint64_t last_mutation_id) {
   if (last_mutation_id == 0) return;
-  SQLite::Statement upsert(impl_.db,
-                           "INSERT INTO _meta (name, value) VALUES ('processed_through', ?1) "
-                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
-                           "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)");
+  SQLite::Statement& upsert = impl_.cached(
+      "INSERT INTO _meta (name, value) VALUES ('processed_through', ?1) "
+      "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+      "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)");
   upsert.bind(1, std::to_string(last_mutation_id));
   upsert.exec();
 }
 
 void ApplyRun::confirm_through(uint64_t last_mutation_id) {
-  SQLite::Statement remove(impl_.db, "DELETE FROM _outbox WHERE id <= ?");
+  SQLite::Statement& remove = impl_.cached("DELETE FROM _outbox WHERE id <= ?");
   remove.bind(1, static_cast<int64_t>(last_mutation_id));
   int removed = remove.exec();
   report.mutations_confirmed += static_cast<uint64_t>(removed);

@@ -190,6 +190,8 @@ class ApplyRun {
   const MutatorRegistry* mutators_;
   MutationOrigin origin_;
   bool touched_shadow_ = false;
+  // apply_change's parse target per collection, reused across the run's records.
+  std::map<const Collection*, std::unique_ptr<google::protobuf::Message>> scratch_;
 };
 
 // Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
