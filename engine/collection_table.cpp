@@ -250,6 +250,20 @@ void CollectionTable::flush_search_index() {
   pending_.clear();
 }
 
+void CollectionTable::set_search_deferred(bool deferred) {
+  if (!searchable_) return;
+  search_deferred_ = deferred;
+  if (deferred) pending_.clear();
+}
+
+void CollectionTable::rebuild_search_index() {
+  if (!searchable_) return;
+  const std::string fts = search_table_name(collection_);
+  db_.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')");
+  pending_.clear();
+  search_deferred_ = false;
+}
+
 std::optional<StoredRow> CollectionTable::get(const std::string& key) {
   get_.reset();
   get_.bindNoCopy(1, key);
@@ -304,11 +318,15 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
         statement.bind(index, reflection->GetDouble(record, field));
         break;
       case FieldDescriptor::CPPTYPE_STRING: {
-        std::string value = reflection->GetString(record, field);
+        // A reference into the record, which outlives the statement's exec(): no copy.
+        std::string scratch;
+        const std::string& value = reflection->GetStringReference(record, field, &scratch);
+        const bool copy = &value == &scratch;  // not stored as a std::string: copied
         if (column.type == ColumnType::kBlob) {
-          statement.bind(index, value.data(), static_cast<int>(value.size()));
+          copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
+               : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
         } else {
-          statement.bind(index, value);
+          copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
         }
         break;
       }
@@ -322,7 +340,7 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
-  if (searchable_) {
+  if (searchable_ && !search_deferred_) {
     write_searchable(record, body, version, false);
     return;
   }
@@ -333,21 +351,21 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
-  if (searchable_) return write_searchable(record, body, version, true);
+  if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
   upsert_if_newer_.reset();
   bind_record(upsert_if_newer_, record, body, version);
   return upsert_if_newer_.exec() > 0;
 }
 
 bool CollectionTable::remove(const std::string& key) {
-  if (searchable_) return remove_searchable(key, std::nullopt);
+  if (searchable_ && !search_deferred_) return remove_searchable(key, std::nullopt);
   remove_.reset();
   remove_.bindNoCopy(1, key);
   return remove_.exec() > 0;
 }
 
 bool CollectionTable::remove_if_older(const std::string& key, uint64_t version) {
-  if (searchable_) return remove_searchable(key, version);
+  if (searchable_ && !search_deferred_) return remove_searchable(key, version);
   remove_if_older_.reset();
   remove_if_older_.bindNoCopy(1, key);
   remove_if_older_.bind(2, static_cast<int64_t>(version));

@@ -60,6 +60,17 @@ class CollectionTable {
 
   // Indexes the rows written since the last flush; call before every commit.
   void flush_search_index();
+
+  // While a scope's snapshot loads, its search index is not kept in step row by row: the
+  // writes skip it (no lookup of the old row, no index entry) and rebuild_search_index()
+  // builds it in one pass once the snapshot is in (decision 029). The replica keeps the
+  // state in `_meta` so a kill mid-snapshot resumes deferred.
+  bool searchable() const { return searchable_; }
+  bool search_deferred() const { return search_deferred_; }
+  // Entering drops the rows still to index: the rebuild covers them.
+  void set_search_deferred(bool deferred);
+  // The whole index rebuilt from the table (FTS5 'rebuild'); leaves deferral.
+  void rebuild_search_index();
   // The rows still to index: saved before a savepoint, restored when rolling back to it;
   // dropped when the whole transaction rolls back.
   std::unordered_set<int64_t> pending_search_rows() const { return pending_; }
@@ -89,6 +100,7 @@ class CollectionTable {
   SQLite::Statement remove_if_older_;
   // Searchable collections only.
   bool searchable_ = false;
+  bool search_deferred_ = false;
   std::unique_ptr<SQLite::Statement> find_;
   std::unique_ptr<SQLite::Statement> unindex_;
   std::unique_ptr<SQLite::Statement> remember_row_;

@@ -21,16 +21,23 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
   if (!put && change.op() != protocol::Change::DELETE) {
     return error(ErrorCode::kInvalidArgument, "change with an unknown op");
   }
-  std::unique_ptr<Message> record;
+  // One message per collection, reused for every record of the run (parsing into it
+  // keeps its strings' buffers): no allocation through reflection per record.
+  Message* record = nullptr;
   if (put) {
-    record = parse_record(*collection, change.body());
-    if (!record || collection->key_of(*record) != change.key()) {
+    std::unique_ptr<Message>& scratch = scratch_[collection];
+    if (!scratch) scratch = collection->new_record();
+    std::string copied;
+    if (!scratch->ParseFromString(change.body()) ||
+        scratch->GetReflection()->GetStringReference(*scratch, collection->key_field, &copied) !=
+            change.key()) {
       return error(ErrorCode::kInvalidArgument,
                    "server sent a malformed " + collection->name + " '" + change.key() + "'");
     }
+    record = scratch.get();
   }
-  auto entry = std::make_pair(collection->name, change.key());
-  if (impl_.shadowed.count(entry) != 0) {
+  if (!impl_.shadowed.empty() &&
+      impl_.shadowed.count(std::make_pair(collection->name, change.key())) != 0) {
     // A pending mutation touched this row: the server's version goes to the shadow and
     // the rebase rebuilds the row from it.
     SQLite::Statement& update = impl_.cached(
@@ -57,6 +64,41 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
     ++report.changes_skipped;
   }
   return Status::Ok();
+}
+
+void ApplyRun::defer_search(const std::string& scope) {
+  for (const auto& collection : schema_.collections()) {
+    if (!collection_in_scope(*collection, scope)) continue;
+    CollectionTable& table = impl_.table(*collection);
+    if (!table.searchable() || table.search_deferred()) continue;
+    SQLite::Statement& insert =
+        impl_.cached("INSERT INTO _meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING");
+    insert.bind(1, Replica::Impl::search_deferred_meta(*collection));
+    insert.bind(2, scope);
+    insert.exec();
+    table.set_search_deferred(true);
+  }
+}
+
+void ApplyRun::finish_deferred_search(const std::string& scope) {
+  for (const auto& collection : schema_.collections()) {
+    if (!collection_in_scope(*collection, scope)) continue;
+    CollectionTable& table = impl_.table(*collection);
+    if (!table.search_deferred()) continue;
+    table.rebuild_search_index();
+    SQLite::Statement& remove = impl_.cached("DELETE FROM _meta WHERE name = ?");
+    remove.bind(1, Replica::Impl::search_deferred_meta(*collection));
+    remove.exec();
+  }
+}
+
+uint64_t ApplyRun::stored_seq(const std::string& scope) {
+  SQLite::Statement& select = impl_.cached("SELECT seq FROM _cursors WHERE scope = ?");
+  select.bind(1, scope);
+  const uint64_t seq =
+      select.executeStep() ? static_cast<uint64_t>(select.getColumn(0).getInt64()) : 0;
+  select.reset();
+  return seq;
 }
 
 // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
@@ -119,16 +161,16 @@ void ApplyRun::reject(const protocol::MutationResult& result) {
 
 void ApplyRun::note_processed(uint64_t last_mutation_id) {
   if (last_mutation_id == 0) return;
-  SQLite::Statement upsert(impl_.db,
-                           "INSERT INTO _meta (name, value) VALUES ('processed_through', ?1) "
-                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
-                           "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)");
+  SQLite::Statement& upsert = impl_.cached(
+      "INSERT INTO _meta (name, value) VALUES ('processed_through', ?1) "
+      "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+      "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)");
   upsert.bind(1, std::to_string(last_mutation_id));
   upsert.exec();
 }
 
 void ApplyRun::confirm_through(uint64_t last_mutation_id) {
-  SQLite::Statement remove(impl_.db, "DELETE FROM _outbox WHERE id <= ?");
+  SQLite::Statement& remove = impl_.cached("DELETE FROM _outbox WHERE id <= ?");
   remove.bind(1, static_cast<int64_t>(last_mutation_id));
   int removed = remove.exec();
   report.mutations_confirmed += static_cast<uint64_t>(removed);
@@ -203,10 +245,11 @@ Status ApplyRun::rebase() {
 
 namespace {
 
-// Reloads the in-memory shadow set after a rolled-back transaction.
+// Reloads the in-memory shadow set (and search deferral) after a rolled-back transaction.
 void reload_shadow(Replica::Impl& impl) {
   impl.discard_search();
   impl.load_shadow();
+  impl.load_search_deferral();
 }
 
 }  // namespace
@@ -252,6 +295,11 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
         }
         bool complete = true;
         for (const protocol::ScopeChanges& scope : response.scopes()) {
+          // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the
+          // search index is built once the snapshot is in, not per row (decision 029).
+          if (!scope.reset() && scope.changes_size() > 0 && run.stored_seq(scope.scope()) == 0) {
+            run.defer_search(scope.scope());
+          }
           for (const protocol::Change& change : scope.changes()) {
             OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
           }
@@ -265,6 +313,11 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
           // position (not a scope the page budget skipped before the snapshot began).
           if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
             run.finish_restart(scope.scope());
+          }
+          // The snapshot is complete once the cursor is a real position (a log page
+          // for a scope never deferred is a no-op).
+          if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
+            run.finish_deferred_search(scope.scope());
           }
           complete &= !scope.has_more();
         }

@@ -101,7 +101,27 @@ void Replica::Impl::revalidate() {
   const int64_t version = data_version();
   if (version == cache_version) return;
   load_shadow();
+  load_search_deferral();
   cache_version = version;
+}
+
+std::string Replica::Impl::search_deferred_meta(const Collection& collection) {
+  return "search_deferred:" + collection.name;
+}
+
+bool Replica::Impl::search_deferred_in_file(const Collection& collection) {
+  SQLite::Statement& select = cached("SELECT 1 FROM _meta WHERE name = ?");
+  select.bind(1, search_deferred_meta(collection));
+  const bool deferred = select.executeStep();
+  select.reset();
+  return deferred;
+}
+
+void Replica::Impl::load_search_deferral() {
+  for (auto& [name, table] : tables) {
+    if (table->searchable())
+      table->set_search_deferred(search_deferred_in_file(table->collection()));
+  }
 }
 
 void Replica::Impl::journal(const ChangeSet& changes) {

@@ -63,6 +63,15 @@ class Replica::Impl : public RecordAccess {
 
   void forget_shadow_added();
 
+  // Search indexes deferred while a snapshot loads (decision 029): one `_meta` row
+  // `search_deferred:<collection>` per collection whose index waits for the rebuild.
+  static std::string search_deferred_meta(const Collection& collection);
+  // Sets each table's deferral from the file: at open, after another connection committed
+  // (revalidate) and after a rolled-back transaction.
+  void load_search_deferral();
+  // Whether the file says `collection`'s index is deferred (any connection may have set it).
+  bool search_deferred_in_file(const Collection& collection);
+
   // ------------------------------------------------ other connections (decision 007)
   // PRAGMA data_version: changes exactly when another connection (another process, or
   // another Replica in this one) committed to the file since this one last looked.
@@ -157,6 +166,14 @@ class ApplyRun {
   // server version becomes "absent" and the rebase decides.
   void finish_restart(const std::string& scope);
 
+  // A snapshot page of `scope` is about to be applied: the search indexes of its
+  // collections stop being kept row by row (recorded in `_meta`, so a kill resumes so).
+  void defer_search(const std::string& scope);
+  // The snapshot of `scope` is complete: each deferred search index is rebuilt in one pass.
+  void finish_deferred_search(const std::string& scope);
+  // The seq of `scope`'s stored cursor (0 when it has none).
+  uint64_t stored_seq(const std::string& scope);
+
   // Server versions parked in the shadow changed outside apply_change (a reset).
   void mark_shadow_touched() { touched_shadow_ = true; }
   bool needs_rebase() const;
@@ -173,6 +190,8 @@ class ApplyRun {
   const MutatorRegistry* mutators_;
   MutationOrigin origin_;
   bool touched_shadow_ = false;
+  // apply_change's parse target per collection, reused across the run's records.
+  std::map<const Collection*, std::unique_ptr<google::protobuf::Message>> scratch_;
 };
 
 // Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote

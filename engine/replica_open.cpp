@@ -185,6 +185,7 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& path, const Sc
     // The version first: a commit between the two reads only causes one more reload.
     const int64_t version = impl.data_version();
     impl.load_shadow();
+    impl.load_search_deferral();
     impl.cache_version = version;
     if (!options.read_only) impl.origin = meta["connections"];
     impl.has_journal = impl.db.tableExists("_journal");
@@ -211,7 +212,10 @@ Status Replica::check_integrity() {
     check.reset();
     // Each search index must match its table exactly.
     for (const auto& collection : schema_.collections()) {
-      if (collection->searchable().empty()) continue;
+      // A deferred index is incomplete by design until its snapshot ends (decision 029).
+      if (collection->searchable().empty() || impl_->search_deferred_in_file(*collection)) {
+        continue;
+      }
       const std::string fts = search_table_name(*collection);
       try {
         impl_->db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('integrity-check')");

@@ -102,9 +102,11 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
 
 Result<std::vector<PendingMutation>> Replica::pending(size_t max_count) {
   try {
-    std::string sql = "SELECT id, name, args, created_ms FROM _outbox ORDER BY id";
-    if (max_count > 0) sql += " LIMIT " + std::to_string(max_count);
-    SQLite::Statement select(impl_->db, sql);
+    // Cached (every request a SyncClient builds reads it): the bound is a parameter.
+    SQLite::Statement& select =
+        impl_->cached("SELECT id, name, args, created_ms FROM _outbox ORDER BY id LIMIT ?");
+    replica_internal::ResetOnExit reset{select};
+    select.bind(1, max_count > 0 ? static_cast<int64_t>(max_count) : int64_t{-1});
     std::vector<PendingMutation> out;
     while (select.executeStep()) {
       SQLite::Column args = select.getColumn(2);
@@ -121,9 +123,9 @@ Result<std::vector<PendingMutation>> Replica::pending(size_t max_count) {
 
 Result<uint64_t> Replica::processed_through() {
   try {
-    SQLite::Statement select(impl_->db,
-                             "SELECT CAST(value AS INTEGER) FROM _meta WHERE name = "
-                             "'processed_through'");
+    SQLite::Statement& select =
+        impl_->cached("SELECT CAST(value AS INTEGER) FROM _meta WHERE name = 'processed_through'");
+    replica_internal::ResetOnExit reset{select};
     if (!select.executeStep()) return uint64_t{0};
     return static_cast<uint64_t>(select.getColumn(0).getInt64());
   } catch (const SQLite::Exception& e) {
@@ -171,7 +173,9 @@ Status Replica::discard_rejected(uint64_t id) {
 
 Result<std::vector<ScopeCursor>> Replica::cursors() {
   try {
-    SQLite::Statement select(impl_->db, "SELECT scope, seq, token FROM _cursors ORDER BY scope");
+    SQLite::Statement& select =
+        impl_->cached("SELECT scope, seq, token FROM _cursors ORDER BY scope");
+    replica_internal::ResetOnExit reset{select};
     std::vector<ScopeCursor> out;
     while (select.executeStep()) {
       SQLite::Column token = select.getColumn(2);

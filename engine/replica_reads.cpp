@@ -329,9 +329,20 @@ Result<std::vector<std::unique_ptr<Message>>> Replica::search(const std::string&
     if (!confirm.empty()) confirm += " OR ";
     confirm += "c." + column->name + " LIKE ?2 ESCAPE '\\'";
   }
-  std::string sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
-                    " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ?1 AND (" + confirm +
-                    ") ORDER BY " + order + (descending ? " DESC" : " ASC");
+  std::string sql;
+  try {
+    // While a snapshot loads the index is incomplete (decision 029): scan with LIKE alone.
+    if (impl_->search_deferred_in_file(*collection)) {
+      sql = "SELECT c._body FROM " + table_name(*collection) + " c WHERE ?1 IS NOT NULL AND (" +
+            confirm + ")";
+    } else {
+      sql = "SELECT c._body FROM " + fts + " JOIN " + table_name(*collection) +
+            " c ON c.rowid = " + fts + ".rowid WHERE " + fts + " MATCH ?1 AND (" + confirm + ")";
+    }
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "search " + collection->name);
+  }
+  sql += " ORDER BY " + order + (descending ? " DESC" : " ASC");
   if (options.limit > 0) sql += " LIMIT " + std::to_string(options.limit);
   try {
     std::optional<SQLite::Statement> once;

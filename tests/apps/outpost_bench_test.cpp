@@ -88,6 +88,9 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
     scenarios.insert(fields.at("scenario").string_value());
   }
   for (const char* expected : {"initial_sync",
+                               "initial_sync.vs_typed",
+                               "initial_sync.critical_slice",
+                               "initial_sync.device_cpu",
                                "initial_sync.wire",
                                "initial_sync.device_rss",
                                "catch_up.time",
