@@ -23,6 +23,20 @@ inline constexpr size_t kMaxDecompressedBody = 32 * kMiB;
 // The request line plus all headers (the bearer token travels here).
 inline constexpr size_t kMaxHeaderBytes = 16 * kKiB;
 
+// --- Blobs (docs/protocol.md §10; the size bounds per kind are BlobLimits, engine/blob.h) ---
+
+// One upload chunk (PUT /v1/uploads/<hash> body, raw bytes): within the HTTP body bound.
+inline constexpr size_t kMaxUploadChunk = kMaxCompressedBody;
+// What a device sends per upload chunk and asks for per download request.
+inline constexpr size_t kClientBlobChunk = 4 * kMiB;
+// A Range header's characters; anything longer is refused unparsed.
+inline constexpr size_t kMaxRangeHeader = 100;
+// The blob reference of a download (`?ref=<collection>/<key>`), percent-decoded.
+inline constexpr size_t kMaxBlobRefLength = 512;
+// The piece of a blob the server reads and writes at a time while streaming a response.
+inline constexpr size_t kBlobStreamPiece = 64 * kKiB;
+static_assert(kClientBlobChunk <= kMaxUploadChunk);
+
 // --- WebSocket -------------------------------------------------------------------------
 
 // One WebSocket message as it travels (one zstd-compressed protocol message).

@@ -226,6 +226,9 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
       summary.status = error(ErrorCode::kCancelled, message);
     }
   }
+  if (summary.caught_up && options_.prefetch_voicemail_audio) {
+    summary.prefetch = prefetch_voicemail_audio(deadline);
+  }
   if (started_here) stop();
   std::lock_guard lock(state_mutex_);
   summary.progress = progress_;
@@ -241,6 +244,46 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
   summary.stats.pokes -= before.pokes;
   summary.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return summary;
+}
+
+PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline) {
+  PrefetchReport report;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  std::vector<VoicemailAudio> wanted;
+  std::set<BlobHash> pinned;
+  Status read = with_replica([&](Replica& replica) {
+    auto today = start_of_today(replica, now_ms);
+    if (!today.ok()) {
+      report.last_error = today.status();
+      return;
+    }
+    auto audio = unheard_voicemail_audio(replica, *today);
+    auto pins = pinned_blobs(replica, now_ms);
+    if (!audio.ok() || !pins.ok()) {
+      report.last_error = audio.ok() ? pins.status() : audio.status();
+      return;
+    }
+    wanted = std::move(*audio);
+    pinned = std::move(*pins);
+  });
+  if (!read.ok()) report.last_error = read;
+  if (!report.last_error.ok() || wanted.empty()) return report;
+  BlobCacheOptions cache_options;
+  cache_options.dir = options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs"
+                                                      : options_.blob_cache_dir;
+  cache_options.max_bytes = options_.blob_cache_bytes;
+  auto cache = BlobCache::open(cache_options);
+  if (!cache.ok()) {
+    report.last_error = cache.status();
+    return report;
+  }
+  BlobClientOptions client_options;
+  client_options.server_url = options_.server_url;
+  client_options.token = current_token();
+  BlobClient client(client_options);
+  return prefetch_blobs(wanted, **cache, client, pinned, deadline);
 }
 
 SyncProgress SyncAgent::progress() const {

@@ -38,6 +38,7 @@
 #include "engine/status.h"
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
+#include "transport/device_blobs.h"    // PrefetchReport
 #include "transport/server_address.h"  // ServerAddress, parse_server_url
 #include "transport/token_claims.h"    // read_token_claims_unverified
 #include "transport/wal_checkpointer.h"
@@ -107,6 +108,15 @@ struct SyncAgentOptions {
   // then pushed and subscribers told the keys they changed. 0: never. Decision 007.
   std::chrono::milliseconds foreign_commit_poll{50};
 
+  // Blobs (transport/device_blobs.h). With prefetch_voicemail_audio, sync_for() spends the
+  // budget left once the records are up to date on the audio of unheard voicemail of today
+  // (for unmetered networks; off by default: audio is then fetched when played). The
+  // records never wait for blobs.
+  bool prefetch_voicemail_audio = false;
+  // The device's blob cache; empty: replica_path + ".blobs".
+  std::string blob_cache_dir;
+  uint64_t blob_cache_bytes = kDefaultBlobCacheBytes;
+
   // Loop thread, after each applied response or phase change.
   std::function<void(const SyncProgress&)> on_progress;
   // Loop thread, on each state change; `status` says why (the error for kBackoff/kFailed)
@@ -127,6 +137,7 @@ struct SyncSummary {
   bool budget_exhausted = false;
   SyncProgress progress;
   SyncStats stats;  // deltas over this call
+  PrefetchReport prefetch;  // prefetch_voicemail_audio: the audio fetched after the records
   std::chrono::milliseconds elapsed{0};
 };
 
@@ -196,6 +207,8 @@ class SyncAgent {
  private:
   SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);
   bool post_task(std::function<void(Loop&)> task);
+  // sync_for's prefetch of voicemail audio, on the caller's thread, until `deadline`.
+  PrefetchReport prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline);
   std::shared_ptr<Loop> current_loop() const;
   std::string current_token() const;
 

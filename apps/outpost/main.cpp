@@ -1,8 +1,10 @@
 // outpost: the device CLI. Opens a replica file and reads or writes it with no server
 // (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
-// --token it syncs (sync, watch).
+// --token it syncs (sync, watch); blob and play read blobs from the device's cache,
+// downloading what is missing when --server and --token are given.
 #include <iostream>
 
+#include "apps/outpost/blob_commands.h"
 #include "apps/outpost/local_commands.h"
 #include "apps/outpost/sync_commands.h"
 #include "engine/domain_mutators.h"
@@ -26,8 +28,14 @@ Offline commands (no server needed):
   dump                                every record, sorted (compare two devices)
 
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
-  sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
+  sync [--budget SECONDS] [--prefetch]  until caught up; exit 0, 1 on error, 3 out of budget;
+                                      --prefetch: then today's unheard voicemail audio
   watch                               stay connected, print each change until Ctrl-C
+
+Blob commands (the cache is --blobs DIR, default FILE.blobs; --server and --token only for
+what is not cached):
+  blob get HASH -o FILE               a blob, verified by its SHA-256
+  play VOICEMAIL_ID [-o FILE]         write the voicemail's audio (VOICEMAIL_ID.wav), mark it read
 )";
 
 }  // namespace
@@ -51,6 +59,7 @@ int main(int argc, char** argv) {
   }
   const std::string& command = args.positional[0];
   if (cli::is_sync_command(command)) return cli::run_sync_command(args, std::cout, std::cerr);
+  if (cli::is_blob_command(command)) return cli::run_blob_command(args, std::cout, std::cerr);
   if (!cli::is_local_command(command)) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;

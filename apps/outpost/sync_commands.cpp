@@ -159,12 +159,15 @@ int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   SyncAgentOptions options;
   if (tty)
     options.on_progress = [&view](const SyncProgress& progress) { view.draw(progress, false); };
+  options.prefetch_voicemail_audio = args.has("prefetch");
+  if (auto blobs = args.flag("blobs")) options.blob_cache_dir = *blobs;
   auto agent = open_agent(connection, std::move(options));
   if (!agent.ok()) {
     err << "outpost: " << agent.status().to_string() << "\n";
     return kExitError;
   }
   std::set<uint64_t> rejected_before = rejected_ids(**agent);
+  const bool options_prefetch = args.has("prefetch");
 
   SyncSummary summary = (*agent)->sync_for(budget, for_options);  // stops the agent again
 
@@ -195,6 +198,13 @@ int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   out << "  wire                " << human_bytes(summary.stats.bytes_received) << " received, "
       << summary.stats.frames_sent << " requests, " << summary.stats.connects << " connection"
       << (summary.stats.connects == 1 ? "" : "s") << "\n";
+  if (options_prefetch) {
+    const PrefetchReport& prefetch = summary.prefetch;
+    out << "  voicemail audio     " << prefetch.fetched << " fetched ("
+        << human_bytes(prefetch.bytes) << "), " << prefetch.already_cached << " cached, "
+        << prefetch.left_for_later << " left for later, " << prefetch.failed << " failed\n";
+    if (!prefetch.last_error.ok()) out << "    " << prefetch.last_error.to_string() << "\n";
+  }
   out.flush();
   if (summary.caught_up) return kExitOk;
   err << "outpost: " << summary.status.to_string() << "\n";
