@@ -1,7 +1,7 @@
 // Content-addressed blobs: a blob is named by the SHA-256 of its bytes (BlobHash, written as
 // 64 lowercase hex digits) and referenced from records by fields carrying the
 // `(outpost.field).blob` option (voicemail audio, attachments). Records sync as always;
-// blobs move apart (docs/protocol.md §10). This file holds what both sides share: the
+// blobs move apart (docs/protocol.md §9). This file holds what both sides share: the
 // hash, its incremental computation, the size bounds per kind, and reading a record's
 // references from its descriptor. Computation only, no I/O.
 // Thread rules: values and pure functions; a Sha256 belongs to one thread.

@@ -2,7 +2,7 @@
 // a blob (a record in one of the token's scopes references it: the device names that
 // record), the lazy fetch of platform media the first time a blob is asked for, bounded
 // resumable uploads, and garbage collection of blobs no record references. The HTTP routes
-// (transport/blob_http.h) call this; docs/protocol.md §10 is the specification.
+// (transport/blob_http.h) call this; docs/protocol.md §9 is the specification.
 // Thread rules: safe from any thread (the stores are); the options' fetch_media must be too.
 #pragma once
 

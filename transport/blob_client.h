@@ -1,4 +1,4 @@
-// The device's blob transfers over HTTP/1.1 (docs/protocol.md §10): downloads by hash into
+// The device's blob transfers over HTTP/1.1 (docs/protocol.md §9): downloads by hash into
 // the BlobCache in Range requests of kClientBlobChunk bytes, each appended to the partial
 // file and fsynced before the next, so a download killed at any point resumes from what
 // the file holds; uploads of attachments by offset, asking the server where the upload

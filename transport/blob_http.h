@@ -1,4 +1,4 @@
-// The blob routes of the wire protocol without the sockets (docs/protocol.md §10):
+// The blob routes of the wire protocol without the sockets (docs/protocol.md §9):
 //   GET|HEAD /v1/blobs/<sha256>?ref=<collection>/<key>   download, with an optional Range
 //   HEAD     /v1/uploads/<sha256>                        where a resumable upload stands
 //   PUT      /v1/uploads/<sha256>                        one chunk: Upload-Offset, Upload-Length

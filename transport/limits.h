@@ -23,7 +23,7 @@ inline constexpr size_t kMaxDecompressedBody = 32 * kMiB;
 // The request line plus all headers (the bearer token travels here).
 inline constexpr size_t kMaxHeaderBytes = 16 * kKiB;
 
-// --- Blobs (docs/protocol.md §10; the size bounds per kind are BlobLimits, engine/blob.h) ---
+// --- Blobs (docs/protocol.md §9; the size bounds per kind are BlobLimits, engine/blob.h) ---
 
 // One upload chunk (PUT /v1/uploads/<hash> body, raw bytes): within the HTTP body bound.
 inline constexpr size_t kMaxUploadChunk = kMaxCompressedBody;

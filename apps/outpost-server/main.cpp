@@ -15,12 +15,15 @@
 #include <thread>
 
 #include "adapters/demo_data.h"
+#include "adapters/dir_blob_store.h"
 #include "adapters/postgres_commit_feed.h"
 #include "adapters/postgres_server_store.h"
+#include "adapters/sim_media.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/server_config.h"
 #include "apps/outpost-server/upstream_loop.h"
+#include "engine/blob_service.h"
 #include "engine/domain_mutators.h"
 #include "engine/domain_server.h"
 #include "engine/schema.h"
@@ -154,6 +157,56 @@ class Compactor {
   std::thread thread_;
 };
 
+// Removes blobs no record references (BlobService::collect_garbage), every `every`, on its
+// own thread; stop() finishes the pass in progress and joins.
+class BlobCollector {
+ public:
+  BlobCollector(BlobService& blobs, ServerStore& store, std::chrono::seconds every)
+      : blobs_(blobs), store_(store), every_(every), thread_([this] { run(); }) {}
+  ~BlobCollector() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // An upload waits this long for the record that will reference it.
+  static constexpr int64_t kGraceMs = 24 * 3600 * 1000;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, every_, [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      auto scopes = store_.list_scopes();
+      auto report = scopes.ok() ? blobs_.collect_garbage(*scopes, wall_clock_ms(), kGraceMs)
+                                : Result<BlobGcReport>(scopes.status());
+      if (!report.ok()) {
+        std::cerr << "outpost-server: blob gc: " << report.status().to_string() << "\n";
+      } else if (report->removed > 0 || report->stale_uploads > 0) {
+        std::cerr << "outpost-server: blob gc removed " << report->removed << " blobs ("
+                  << report->removed_bytes << " bytes) and " << report->stale_uploads
+                  << " stale uploads\n";
+      }
+      lock.lock();
+    }
+  }
+
+  BlobService& blobs_;
+  ServerStore& store_;
+  std::chrono::seconds every_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 int run_serve(const server_app::ServeConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
   auto store = open_store(config.data_dir, config.store, config.pg_connections);
@@ -162,6 +215,17 @@ int run_serve(const server_app::ServeConfig& config) {
   if (!key.ok()) return fail(key.status().with_context("loading the token key"));
   TokenAuthority tokens(std::move(key).value());
   ServerCore core(**store, Schema::domain(), domain_mutators());
+  auto blob_store = DirBlobStore::open(config.blobs_dir);
+  if (!blob_store.ok()) return fail(blob_store.status().with_context("opening the blob store"));
+  BlobServiceOptions blob_options;
+  blob_options.limits.max_voicemail_bytes = config.max_voicemail_mb * 1024 * 1024;
+  blob_options.limits.max_attachment_bytes = config.max_attachment_mb * 1024 * 1024;
+  // The platform's media, fetched the first time a device asks: the simulated platform's
+  // (demo data and --upstream sim); a Genesys adapter adds its media endpoint here.
+  blob_options.fetch_media = [](std::string_view uri, uint64_t max_bytes) {
+    return fetch_sim_media(uri, max_bytes);
+  };
+  BlobService blobs(**store, **blob_store, Schema::domain(), blob_options);
 
   // Signals are caught by a private io_context on this thread; the server has its own pool.
   boost::asio::io_context signal_context;
@@ -175,6 +239,7 @@ int run_serve(const server_app::ServeConfig& config) {
   options.address = config.host;
   options.port = config.port;
   options.threads = config.threads;
+  options.blobs = &blobs;
   options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
   SyncServer server(core, tokens, options);
   if (Status started = server.start(); !started.ok()) return fail(started);
@@ -195,6 +260,7 @@ int run_serve(const server_app::ServeConfig& config) {
     feed->start();
   }
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
+  BlobCollector collector(blobs, **store, std::chrono::seconds(config.blob_gc_every_seconds));
   DomainServer domain(core);
   std::unique_ptr<SimPlatform> platform;
   std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
@@ -222,6 +288,7 @@ int run_serve(const server_app::ServeConfig& config) {
   if (feed) feed->stop();
   server.stop();
   compactor.stop();
+  collector.stop();
   return 0;
 }
 

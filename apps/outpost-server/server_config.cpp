@@ -11,6 +11,8 @@ const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
                        [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
+                       [--blobs DIR] [--max-voicemail-mb N] [--max-attachment-mb N]
+                       [--blob-gc-every SECONDS]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
@@ -25,6 +27,10 @@ const char* const kUsage = R"(usage:
       --store postgres://... keeps the store in PostgreSQL instead (tables created or
       migrated on start); several processes may serve one database, each holding at most
       --pg-connections pooled connections (default 8) plus one for LISTEN.
+      Blobs (voicemail audio, attachments; docs/protocol.md §9) live in --blobs DIR
+      (default DIR/blobs; with PostgreSQL, a directory every process shares, decision 027),
+      at most --max-voicemail-mb (10) and --max-attachment-mb (25) each. Every
+      --blob-gc-every seconds (3600) blobs no record references, stored over a day ago, go.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
@@ -52,7 +58,11 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "sim-seed",
                                                "sim-agents",
                                                "sim-step-ms",
-                                               "sim-web-edit-delay-ms"};
+                                               "sim-web-edit-delay-ms",
+                                               "blobs",
+                                               "max-voicemail-mb",
+                                               "max-attachment-mb",
+                                               "blob-gc-every"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -119,7 +129,8 @@ Result<Command> parse_command_line(int argc, char** argv) {
     OUTPOST_RETURN_IF_ERROR(
         only(args, command,
              {"data", "listen", "threads", "compact-every", "keep-log", "store", "pg-connections",
-              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms"}));
+              "upstream", "sim-seed", "sim-agents", "sim-step-ms", "sim-web-edit-delay-ms", "blobs",
+              "max-voicemail-mb", "max-attachment-mb", "blob-gc-every"}));
     ServeConfig config;
     OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
     OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -136,6 +147,19 @@ Result<Command> parse_command_line(int argc, char** argv) {
           parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
     }
     OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
+    config.blobs_dir = args.flag("blobs").value_or(config.data_dir + "/blobs");
+    if (auto mb = args.flag("max-voicemail-mb")) {
+      OUTPOST_RETURN_IF_ERROR(parse_int<uint64_t>("max-voicemail-mb", *mb, 1, 4096,
+                                                  config.max_voicemail_mb));
+    }
+    if (auto mb = args.flag("max-attachment-mb")) {
+      OUTPOST_RETURN_IF_ERROR(parse_int<uint64_t>("max-attachment-mb", *mb, 1, 4096,
+                                                  config.max_attachment_mb));
+    }
+    if (auto every = args.flag("blob-gc-every")) {
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int("blob-gc-every", *every, 1, 7 * 24 * 3600, config.blob_gc_every_seconds));
+    }
     if (auto connections = args.flag("pg-connections")) {
       OUTPOST_RETURN_IF_ERROR(
           parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));

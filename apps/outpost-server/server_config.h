@@ -33,6 +33,11 @@ struct ServeConfig {
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;
+  // Blobs: the store's directory (default data_dir/blobs), the size bounds, the GC period.
+  std::string blobs_dir;
+  uint64_t max_voicemail_mb = 10;
+  uint64_t max_attachment_mb = 25;
+  int blob_gc_every_seconds = 3600;
 };
 
 struct TokenConfig {
