@@ -129,18 +129,27 @@ std::string DirBlobStore::blob_path(const BlobHash& hash) const {
 
 Result<std::string> DirBlobStore::partial_path(const std::string& owner,
                                                const BlobHash& hash) const {
+  // "tenant/user": names of [A-Za-z0-9._-] not starting with '.', so the directory is
+  // always one plain name under uploads/.
   std::string name;
+  bool part_start = true;
   for (char c : owner) {
-    const bool plain = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-    if (c == '/') {
+    if (c == '/' && !part_start) {
       name += '+';
-    } else if (plain || (c == '.' && !name.empty())) {
-      name += c;
-    } else {
+      part_start = true;
+      continue;
+    }
+    const bool plain = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                       (c == '.' && !part_start);
+    if (!plain) {
       return error(ErrorCode::kInvalidArgument, "an upload owner is a name like tenant/user");
     }
+    name += c;
+    part_start = false;
   }
-  if (name.empty()) return error(ErrorCode::kInvalidArgument, "an upload needs an owner");
+  if (part_start) {
+    return error(ErrorCode::kInvalidArgument, "an upload owner is a name like tenant/user");
+  }
   return dir_ + "/uploads/" + name + "/" + hash.hex() + ".part";
 }
 
@@ -203,9 +212,9 @@ Status DirBlobStore::put(const BlobHash& hash, std::string_view bytes) {
 }
 
 Result<uint64_t> DirBlobStore::upload_offset(const std::string& owner, const BlobHash& hash) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string partial, partial_path(owner, hash));
   OUTPOST_ASSIGN_OR_RETURN(auto complete, stat(hash));
   if (complete) return *complete;
-  OUTPOST_ASSIGN_OR_RETURN(std::string partial, partial_path(owner, hash));
   struct stat st {};
   if (::stat(partial.c_str(), &st) != 0) {
     if (errno == ENOENT) return uint64_t{0};
@@ -217,6 +226,7 @@ Result<uint64_t> DirBlobStore::upload_offset(const std::string& owner, const Blo
 Result<uint64_t> DirBlobStore::append_upload(const std::string& owner, const BlobHash& hash,
                                              uint64_t offset, uint64_t total,
                                              std::string_view bytes) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string partial, partial_path(owner, hash));
   if (offset > total || bytes.size() > total - offset) {
     return error(ErrorCode::kInvalidArgument, "the chunk passes the upload's length");
   }
@@ -226,7 +236,6 @@ Result<uint64_t> DirBlobStore::append_upload(const std::string& owner, const Blo
     return error(ErrorCode::kFailedPrecondition, "the blob is complete at " +
                                                      std::to_string(*complete) + " bytes");
   }
-  OUTPOST_ASSIGN_OR_RETURN(std::string partial, partial_path(owner, hash));
   std::error_code ec;
   fs::create_directories(fs::path(partial).parent_path(), ec);
   if (ec) return error(ErrorCode::kIo, "cannot create the upload directory: " + ec.message());

@@ -70,7 +70,7 @@ TEST(BlobHttpTarget, MalformedTargetsAreRefused) {
         "/v1/blobs/" + kHex + "?ref=c/k&ref=c/k", "/v1/blobs/" + kHex + "?ref=c/%4",
         "/v1/blobs/" + kHex + "?ref=c/%zz", "/v1/blobs/" + kHex + "?ref=c/" + std::string(600, 'k'),
         "/v1/blobs/" + kHex.substr(1) + "?ref=c/k", "/v1/uploads/" + kHex + "/x",
-        "/v1/blobs/?ref=c/k"}) {
+        std::string("/v1/blobs/?ref=c/k")}) {
     EXPECT_EQ(parse_target(target).status().code(), ErrorCode::kInvalidArgument) << target;
   }
 }
