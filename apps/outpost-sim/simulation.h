@@ -26,6 +26,7 @@ struct FaultOptions {
   double compact = 0.01;     // a random scope is compacted, keeping 0-8 log entries
   double platform = 0.12;    // the platform makes an edit for a random user
   double mutate = 0.35;      // a random device's user does something
+  double play = 0.05;        // a user plays a voicemail (its audio fetched, maybe cut off)
 };
 
 struct SimOptions {
@@ -71,6 +72,9 @@ struct SimStats {
   uint64_t sleeps = 0;
   uint64_t compactions = 0;
   uint64_t platform_events = 0;
+  uint64_t blob_plays = 0;
+  uint64_t blob_downloads_cut = 0;  // a play killed mid-download
+  uint64_t blob_resumed = 0;        // a download resumed from its partial
   int64_t quiesce_ms = 0;  // simulated time quiescence took
   void add(const SimStats& other);
 };
