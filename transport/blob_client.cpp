@@ -9,7 +9,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
 #include <cerrno>
+#include <optional>
 #include <cstring>
 
 #include "transport/blob_http.h"
@@ -116,13 +118,24 @@ struct BlobClient::Connection {
   beast::flat_buffer buffer;
   bool open = false;
 
+  // Runs one asynchronous operation to its end: tcp_stream's expiry bounds async
+  // operations only, so even this blocking client uses them.
+  template <class Initiate>
+  beast::error_code run(Initiate&& initiate) {
+    std::optional<beast::error_code> result;
+    initiate([&result](beast::error_code ec, auto&&...) { result = ec; });
+    io.restart();
+    io.run();
+    return result.value_or(net::error::timed_out);
+  }
+
   Status connect(const ServerAddress& address, std::chrono::milliseconds timeout) {
     beast::error_code ec;
     tcp::resolver resolver(io);
     auto results = resolver.resolve(address.host, address.port, ec);
     if (ec) return network(ec, "resolving " + address.host);
     stream.expires_after(timeout);
-    stream.connect(results, ec);
+    ec = run([&](auto handler) { stream.async_connect(results, std::move(handler)); });
     if (ec) return network(ec, "connecting to " + address.host + ":" + address.port);
     stream.socket().set_option(tcp::no_delay(true), ec);
     buffer.clear();
@@ -143,13 +156,19 @@ struct BlobClient::Connection {
                             std::chrono::milliseconds timeout) {
     for (int attempt = 0;; ++attempt) {
       if (!open) OUTPOST_RETURN_IF_ERROR(connect(address, timeout));
-      beast::error_code ec;
-      stream.expires_after(timeout);
-      http::write(stream, request, ec);
       http::response_parser<http::string_body> parser;
       parser.body_limit(max_body);
       parser.header_limit(limits::kMaxHeaderBytes);
-      if (!ec) http::read(stream, buffer, parser, ec);
+      if (request.method() == http::verb::head) parser.skip(true);
+      stream.expires_after(timeout);
+      beast::error_code ec =
+          run([&](auto handler) { http::async_write(stream, request, std::move(handler)); });
+      if (!ec) {
+        stream.expires_after(timeout);
+        ec = run([&](auto handler) {
+          http::async_read(stream, buffer, parser, std::move(handler));
+        });
+      }
       if (!ec) {
         Response response = parser.release();
         if (!response.keep_alive()) close();

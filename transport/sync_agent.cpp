@@ -1,5 +1,6 @@
 #include "transport/sync_agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -246,6 +247,10 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
   return summary;
 }
 
+namespace {
+constexpr int64_t kNewVoicemailMs = 24 * 3600 * 1000;
+}  // namespace
+
 PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline) {
   PrefetchReport report;
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -259,7 +264,9 @@ PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::ti
       report.last_error = today.status();
       return;
     }
-    auto audio = unheard_voicemail_audio(replica, *today);
+    // New voicemail: unheard, received today or in the last day (a wake just after
+    // midnight still fetches last evening's).
+    auto audio = unheard_voicemail_audio(replica, std::min(*today, now_ms - kNewVoicemailMs));
     auto pins = pinned_blobs(replica, now_ms);
     if (!audio.ok() || !pins.ok()) {
       report.last_error = audio.ok() ? pins.status() : audio.status();

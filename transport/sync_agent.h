@@ -110,6 +110,7 @@ struct SyncAgentOptions {
 
   // Blobs (transport/device_blobs.h). With prefetch_voicemail_audio, sync_for() spends the
   // budget left once the records are up to date on the audio of unheard voicemail of today
+  // and the last 24 hours, newest first
   // (for unmetered networks; off by default: audio is then fetched when played). The
   // records never wait for blobs.
   bool prefetch_voicemail_audio = false;

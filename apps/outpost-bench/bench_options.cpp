@@ -15,7 +15,7 @@ const char* const kBenchUsage = R"(usage: outpost-bench [options]
   value / baseline (1.0: as fast as SQLite). A table goes to stderr on a terminal.
 options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
-                      idle_connections | all (default)
+                      idle_connections | blob_transfer | all (default)
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up uses the last)
   --devices D[,D..]   fan-out sizes (default 100,1000)
   --idle N            idle streaming connections to open (default 10000)

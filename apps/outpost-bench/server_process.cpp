@@ -97,6 +97,7 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
     argv.push_back("--store");
     argv.push_back(setup.store_url);
   }
+  argv.insert(argv.end(), setup.extra_args.begin(), setup.extra_args.end());
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   const std::string log = setup.data_dir + "/server-" + std::to_string(index) + ".log";
   server->process_ = std::make_unique<support::Process>(argv, log);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
@@ -24,6 +25,7 @@ struct ServerSetup {
   std::string data_dir;   // the key (token.key) and, for the embedded store, outpost.db
   std::string store_url;  // forwarded as --store when not empty
   int threads = 2;
+  std::vector<std::string> extra_args;  // more `serve` flags
 };
 
 // What /proc says about a process.

@@ -7,6 +7,7 @@
 
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
+#include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "transport/device_blobs.h"
 
