@@ -167,7 +167,8 @@ Result<std::unique_ptr<BlobReader>> DirBlobStore::open(const BlobHash& hash) {
   const std::string path = blob_path(hash);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return error(ErrorCode::kNotFound, "blob " + hash.hex() + " is not stored");
+    if (errno == ENOENT)
+      return error(ErrorCode::kNotFound, "blob " + hash.hex() + " is not stored");
     return io_error("cannot open", path);
   }
   struct stat st {};
@@ -233,8 +234,8 @@ Result<uint64_t> DirBlobStore::append_upload(const std::string& owner, const Blo
   OUTPOST_ASSIGN_OR_RETURN(auto complete, stat(hash));
   if (complete) {
     if (offset == *complete) return *complete;  // a retried last chunk: already done
-    return error(ErrorCode::kFailedPrecondition, "the blob is complete at " +
-                                                     std::to_string(*complete) + " bytes");
+    return error(ErrorCode::kFailedPrecondition,
+                 "the blob is complete at " + std::to_string(*complete) + " bytes");
   }
   std::error_code ec;
   fs::create_directories(fs::path(partial).parent_path(), ec);

@@ -10,7 +10,9 @@ Status not_referenced() {
                "no record in the token's scopes references this blob under that name");
 }
 
-std::string owner_of(const Principal& who) { return who.tenant + "/" + who.user; }
+std::string owner_of(const Principal& who) {
+  return who.tenant + "/" + who.user;
+}
 
 }  // namespace
 
@@ -72,9 +74,9 @@ Result<uint64_t> BlobService::upload_offset(const Principal& who, const BlobHash
 Result<uint64_t> BlobService::upload(const Principal& who, const BlobHash& hash, uint64_t offset,
                                      uint64_t total, std::string_view bytes) {
   if (total > options_.limits.max_attachment_bytes) {
-    return error(ErrorCode::kTooLarge, "an upload is at most " +
-                                           std::to_string(options_.limits.max_attachment_bytes) +
-                                           " bytes");
+    return error(
+        ErrorCode::kTooLarge,
+        "an upload is at most " + std::to_string(options_.limits.max_attachment_bytes) + " bytes");
   }
   if (total == 0) return error(ErrorCode::kInvalidArgument, "an upload has at least one byte");
   return blobs_.append_upload(owner_of(who), hash, offset, total, bytes);

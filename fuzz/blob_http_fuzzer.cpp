@@ -88,10 +88,9 @@ void fuzz_upload(std::string_view rest) {
     if (!headers.ok()) continue;
     const std::string_view bytes = message.substr(second + 1);
     const uint64_t before = blob_store().upload_offset(owner, hash).value();
-    auto reached =
-        blob_store().append_upload(owner, hash, headers->offset, headers->total, bytes);
-    check_code(reached.status(),
-               {ErrorCode::kInvalidArgument, ErrorCode::kFailedPrecondition}, "append_upload");
+    auto reached = blob_store().append_upload(owner, hash, headers->offset, headers->total, bytes);
+    check_code(reached.status(), {ErrorCode::kInvalidArgument, ErrorCode::kFailedPrecondition},
+               "append_upload");
     const uint64_t after = blob_store().upload_offset(owner, hash).value();
     if (!reached.ok()) {
       // Refused: unchanged, or a completed upload whose content did not match was dropped.
@@ -113,10 +112,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
-    case 0: fuzz_range(rest); break;
-    case 1: fuzz_target(rest); break;
-    case 2: fuzz_upload_headers(rest); break;
-    default: fuzz_upload(rest); break;
+    case 0:
+      fuzz_range(rest);
+      break;
+    case 1:
+      fuzz_target(rest);
+      break;
+    case 2:
+      fuzz_upload_headers(rest);
+      break;
+    default:
+      fuzz_upload(rest);
+      break;
   }
   return 0;
 }

@@ -335,11 +335,12 @@ void write_blob_seeds(Writer& out) {
   out.add("blob_http", "range-suffix", std::string(1, '\0') + size100 + "bytes=-30");
   out.add("blob_http", "range-multi", std::string(1, '\0') + size100 + "bytes=0-1,2-3");
   out.add("blob_http", "range-past-end", std::string(1, '\0') + size100 + "bytes=100-");
-  out.add("blob_http", "target-download",
-          "\x01/v1/blobs/" + hex + "?ref=voicemail/voicemail%2D5");
+  out.add("blob_http", "target-download", "\x01/v1/blobs/" + hex + "?ref=voicemail/voicemail%2D5");
   out.add("blob_http", "target-upload", "\x02/v1/uploads/" + hex);  // as headers: refused
   out.add("blob_http", "target-upload-path", "\x01/v1/uploads/" + hex);
-  out.add("blob_http", "upload-headers", "\x02" "4194304\n10000000");
+  out.add("blob_http", "upload-headers",
+          "\x02"
+          "4194304\n10000000");
   // Two chunks of the fuzzed upload ("the bytes of the fuzzed upload", 30 bytes).
   auto chunk = [](const std::string& text) {
     return std::string(1, static_cast<char>(text.size() & 0xff)) +

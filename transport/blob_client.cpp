@@ -11,8 +11,8 @@
 
 #include <cctype>
 #include <cerrno>
-#include <optional>
 #include <cstring>
+#include <optional>
 
 #include "transport/blob_http.h"
 #include "transport/http_util.h"
@@ -39,8 +39,7 @@ Status network(const beast::error_code& ec, std::string_view what) {
 Status answer_error(const http::response<http::string_body>& response) {
   const unsigned code = response.result_int();
   std::string message = "HTTP " + std::to_string(code);
-  ErrorCode error_code =
-      http_api::error_code_for_http_status(code).value_or(ErrorCode::kInternal);
+  ErrorCode error_code = http_api::error_code_for_http_status(code).value_or(ErrorCode::kInternal);
   if (auto header = response.find(http_api::kErrorHeader); header != response.end()) {
     error_code = error_code_from_name(http_api::to_view(header->value()));
   }
@@ -78,8 +77,8 @@ Status append_synced(const std::string& path, uint64_t offset, std::string_view 
   Status result = Status::Ok();
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       result = error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
@@ -165,9 +164,8 @@ struct BlobClient::Connection {
           run([&](auto handler) { http::async_write(stream, request, std::move(handler)); });
       if (!ec) {
         stream.expires_after(timeout);
-        ec = run([&](auto handler) {
-          http::async_read(stream, buffer, parser, std::move(handler));
-        });
+        ec = run(
+            [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
       }
       if (!ec) {
         Response response = parser.release();
@@ -191,8 +189,8 @@ BlobClient::BlobClient(BlobClientOptions options)
 
 BlobClient::~BlobClient() = default;
 
-Status BlobClient::download_chunk(BlobCache& cache, const BlobHash& hash,
-                                  const BlobRecordRef& ref, uint64_t offset, uint64_t& total) {
+Status BlobClient::download_chunk(BlobCache& cache, const BlobHash& hash, const BlobRecordRef& ref,
+                                  uint64_t offset, uint64_t& total) {
   OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(options_.server_url));
   Request request{http::verb::get,
                   address.path_prefix + std::string(blob_http::kBlobsPrefix) + hash.hex() +
@@ -244,8 +242,8 @@ Result<std::string> BlobClient::fetch(BlobCache& cache, const BlobHash& hash,
 Status BlobClient::upload(const BlobHash& hash, std::string_view bytes,
                           const BlobProgress& progress) {
   OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(options_.server_url));
-  const std::string target = address.path_prefix + std::string(blob_http::kUploadsPrefix) +
-                             hash.hex();
+  const std::string target =
+      address.path_prefix + std::string(blob_http::kUploadsPrefix) + hash.hex();
   auto make = [&](http::verb verb) {
     Request request{verb, target, 11};
     request.set(http::field::host, address.host);
@@ -271,8 +269,8 @@ Status BlobClient::upload(const BlobHash& hash, std::string_view bytes,
     chunk.body() = std::string(piece);
     chunk.prepare_payload();
     ++requests_;
-    OUTPOST_ASSIGN_OR_RETURN(Response answer,
-                             connection_->exchange(address, chunk, kMaxAnswerBody, options_.timeout));
+    OUTPOST_ASSIGN_OR_RETURN(
+        Response answer, connection_->exchange(address, chunk, kMaxAnswerBody, options_.timeout));
     if (answer.result() != http::status::ok && answer.result() != http::status::created) {
       return answer_error(answer);
     }

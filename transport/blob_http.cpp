@@ -12,7 +12,9 @@ namespace {
 namespace http = boost::beast::http;
 using http_api::HttpResponse;
 
-Status bad(std::string message) { return error(ErrorCode::kInvalidArgument, std::move(message)); }
+Status bad(std::string message) {
+  return error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 // A decimal number of at most 19 digits (so it fits in 63 bits), nothing else.
 std::optional<uint64_t> parse_decimal(std::string_view text) {
@@ -85,16 +87,16 @@ BlobAnswer download(const http_api::HttpRequest& request, const BlobTarget& targ
     }
     return answer;
   }
-  HttpResponse head = plain(range->partial ? http::status::partial_content : http::status::ok,
-                            version);
+  HttpResponse head =
+      plain(range->partial ? http::status::partial_content : http::status::ok, version);
   head.set(http::field::content_type, "application/octet-stream");
   head.set(http::field::accept_ranges, "bytes");
   head.set(http::field::etag, "\"" + target.hash.hex() + "\"");
   head.set(http::field::cache_control, "private, max-age=31536000, immutable");
   if (range->partial) {
-    head.set(http::field::content_range,
-             "bytes " + std::to_string(range->first) + "-" +
-                 std::to_string(range->first + range->length - 1) + "/" + std::to_string(size));
+    head.set(http::field::content_range, "bytes " + std::to_string(range->first) + "-" +
+                                             std::to_string(range->first + range->length - 1) +
+                                             "/" + std::to_string(size));
   }
   head.content_length(range->length);
   BlobAnswer answer{std::move(head), nullptr, range->first, range->length};
@@ -167,7 +169,8 @@ Result<BlobTarget> parse_target(std::string_view target) {
     if (ref) return bad("one ref parameter only");
     OUTPOST_ASSIGN_OR_RETURN(ref, percent_decode(pair.substr(4)));
   }
-  if (!ref) return bad("a download names the record that references the blob: ?ref=<collection>/<key>");
+  if (!ref)
+    return bad("a download names the record that references the blob: ?ref=<collection>/<key>");
   const size_t slash = ref->find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == ref->size()) {
     return bad("the blob reference is <collection>/<key>");

@@ -71,7 +71,8 @@ Result<std::string> voicemail_audio(Replica& replica, const std::string& voicema
   OUTPOST_ASSIGN_OR_RETURN(auto voicemail, replica.get<d::Voicemail>(voicemail_id));
   if (!voicemail) return error(ErrorCode::kNotFound, "no voicemail '" + voicemail_id + "'");
   auto hash = BlobHash::parse(voicemail->audio_sha256());
-  if (!hash.ok()) return error(ErrorCode::kNotFound, "voicemail '" + voicemail_id + "' has no audio");
+  if (!hash.ok())
+    return error(ErrorCode::kNotFound, "voicemail '" + voicemail_id + "' has no audio");
   OUTPOST_ASSIGN_OR_RETURN(auto cached, cache.find(*hash));
   if (cached) return *cached;
   if (client == nullptr) {
@@ -111,10 +112,9 @@ PrefetchReport prefetch_blobs(const std::vector<VoicemailAudio>& wanted, BlobCac
       continue;
     }
     // Stops between chunks once the budget is spent; the partial waits for next time.
-    auto fetched = client.fetch(cache, audio.hash, BlobRecordRef{"voicemail", audio.voicemail_id},
-                                [&](uint64_t, uint64_t) {
-                                  return std::chrono::steady_clock::now() < deadline;
-                                });
+    auto fetched = client.fetch(
+        cache, audio.hash, BlobRecordRef{"voicemail", audio.voicemail_id},
+        [&](uint64_t, uint64_t) { return std::chrono::steady_clock::now() < deadline; });
     if (fetched.ok()) {
       ++report.fetched;
       report.bytes += audio.size;

@@ -49,8 +49,8 @@ class BlobStream {
   template <class Stream>
   void write_next(Stream& stream, std::chrono::milliseconds piece_timeout) {
     if (remaining_ > 0) {
-      Status read = reader_->read(offset_, std::min<uint64_t>(remaining_, limits::kBlobStreamPiece),
-                                  piece_);
+      Status read =
+          reader_->read(offset_, std::min<uint64_t>(remaining_, limits::kBlobStreamPiece), piece_);
       if (!read.ok() || piece_.empty()) {
         // The file vanished or failed under us: the headers promised more, so the
         // connection must end (the device resumes with a Range).
@@ -67,8 +67,7 @@ class BlobStream {
     response_.body().more = remaining_ > 0;
     boost::beast::get_lowest_layer(stream).expires_after(piece_timeout);
     boost::beast::http::async_write(
-        stream, serializer_,
-        [this, &stream, piece_timeout](boost::beast::error_code ec, size_t) {
+        stream, serializer_, [this, &stream, piece_timeout](boost::beast::error_code ec, size_t) {
           if (ec == boost::beast::http::error::need_buffer) {
             write_next(stream, piece_timeout);
             return;

@@ -278,8 +278,8 @@ PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::ti
   if (!read.ok()) report.last_error = read;
   if (!report.last_error.ok() || wanted.empty()) return report;
   BlobCacheOptions cache_options;
-  cache_options.dir = options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs"
-                                                      : options_.blob_cache_dir;
+  cache_options.dir =
+      options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs" : options_.blob_cache_dir;
   cache_options.max_bytes = options_.blob_cache_bytes;
   auto cache = BlobCache::open(cache_options);
   if (!cache.ok()) {

@@ -137,7 +137,7 @@ struct SyncSummary {
   bool caught_up = false;
   bool budget_exhausted = false;
   SyncProgress progress;
-  SyncStats stats;  // deltas over this call
+  SyncStats stats;          // deltas over this call
   PrefetchReport prefetch;  // prefetch_voicemail_audio: the audio fetched after the records
   std::chrono::milliseconds elapsed{0};
 };

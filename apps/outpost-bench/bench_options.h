@@ -10,8 +10,8 @@
 
 namespace outpost::bench {
 
-inline constexpr const char* kScenarios[] = {"initial_sync", "catch_up",         "ui_reads",
-                                             "draft_save",   "fanout",           "idle_connections",
+inline constexpr const char* kScenarios[] = {"initial_sync", "catch_up", "ui_reads",
+                                             "draft_save",   "fanout",   "idle_connections",
                                              "blob_transfer"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.

@@ -112,15 +112,16 @@ Result<double> plain_copy(const std::string& from, const std::string& to, uint64
 // Samples this process's RSS every few milliseconds while alive; peak() is the highest.
 class RssSampler {
  public:
-  RssSampler() : thread_([this] {
-      while (!stop_.load()) {
-        const double rss = process_usage(::getpid()).rss_mib;
-        double seen = peak_.load();
-        while (rss > seen && !peak_.compare_exchange_weak(seen, rss)) {
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }) {}
+  RssSampler()
+      : thread_([this] {
+          while (!stop_.load()) {
+            const double rss = process_usage(::getpid()).rss_mib;
+            double seen = peak_.load();
+            while (rss > seen && !peak_.compare_exchange_weak(seen, rss)) {
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
   ~RssSampler() { stop(); }
   double stop() {
     stop_.store(true);
@@ -135,8 +136,8 @@ class RssSampler {
 };
 
 // The device saves a draft with the attachment and syncs it, so the server lets it read it.
-Status reference_from_a_draft(BenchContext& context, const std::string& token,
-                              const BlobHash& hash, uint64_t bytes, const std::string& dir) {
+Status reference_from_a_draft(BenchContext& context, const std::string& token, const BlobHash& hash,
+                              uint64_t bytes, const std::string& dir) {
   SyncAgentOptions options;
   options.server_url = context.server_url(0);
   options.token = token;
@@ -212,13 +213,15 @@ Status run_blob_transfer(BenchContext& context, uint64_t bytes) {
   context.report.add({"blob.download", download_rate, "MiB/s", copy_rate,
                       ratio_of(download_rate, copy_rate), params});
   const double upload_rate = static_cast<double>(bytes) / kMiB / upload_seconds;
-  context.report.add({"blob.upload", upload_rate, "MiB/s", copy_rate,
-                      ratio_of(upload_rate, copy_rate), params});
+  context.report.add(
+      {"blob.upload", upload_rate, "MiB/s", copy_rate, ratio_of(upload_rate, copy_rate), params});
   const double blob_mib = static_cast<double>(bytes) / kMiB;
-  context.report.add({"blob.device_rss", rss_peak - rss_before, "MiB", blob_mib,
-                      ratio_of(rss_peak - rss_before, blob_mib),
-                      with_params(params, {param("rss_before_mib", rss_before),
-                                           param("chunk_mib", static_cast<double>(limits::kClientBlobChunk) / kMiB)})});
+  context.report.add(
+      {"blob.device_rss", rss_peak - rss_before, "MiB", blob_mib,
+       ratio_of(rss_peak - rss_before, blob_mib),
+       with_params(params,
+                   {param("rss_before_mib", rss_before),
+                    param("chunk_mib", static_cast<double>(limits::kClientBlobChunk) / kMiB)})});
 
   // Killed at 50%, then resumed: only the rest travels.
   {
@@ -237,10 +240,11 @@ Status run_blob_transfer(BenchContext& context, uint64_t bytes) {
     auto path = device.fetch(*cache, hash, ref);
     const double resume_seconds = seconds_since(started);
     if (!path.ok()) return path.status().with_context("resuming the blob");
-    context.report.add({"blob.resume_after_kill", resume_seconds * 1000, "ms",
-                        download_seconds * 1000, ratio_of(resume_seconds, download_seconds),
-                        with_params(params, {param("held_at_kill", held),
-                                             param("requests", static_cast<uint64_t>(device.requests()))})});
+    context.report.add(
+        {"blob.resume_after_kill", resume_seconds * 1000, "ms", download_seconds * 1000,
+         ratio_of(resume_seconds, download_seconds),
+         with_params(params, {param("held_at_kill", held),
+                              param("requests", static_cast<uint64_t>(device.requests()))})});
   }
   std::filesystem::remove(payload);
   return Status::Ok();

@@ -149,12 +149,12 @@ Result<Command> parse_command_line(int argc, char** argv) {
     OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
     config.blobs_dir = args.flag("blobs").value_or(config.data_dir + "/blobs");
     if (auto mb = args.flag("max-voicemail-mb")) {
-      OUTPOST_RETURN_IF_ERROR(parse_int<uint64_t>("max-voicemail-mb", *mb, 1, 4096,
-                                                  config.max_voicemail_mb));
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint64_t>("max-voicemail-mb", *mb, 1, 4096, config.max_voicemail_mb));
     }
     if (auto mb = args.flag("max-attachment-mb")) {
-      OUTPOST_RETURN_IF_ERROR(parse_int<uint64_t>("max-attachment-mb", *mb, 1, 4096,
-                                                  config.max_attachment_mb));
+      OUTPOST_RETURN_IF_ERROR(
+          parse_int<uint64_t>("max-attachment-mb", *mb, 1, 4096, config.max_attachment_mb));
     }
     if (auto every = args.flag("blob-gc-every")) {
       OUTPOST_RETURN_IF_ERROR(

@@ -47,7 +47,9 @@ BlobService SimBlobs::service(SimServer& server) {
   return BlobService(server.store(), *store_, Schema::domain(), options);
 }
 
-std::string SimBlobs::cache_dir(const SimDevice& device) const { return device.path() + ".blobs"; }
+std::string SimBlobs::cache_dir(const SimDevice& device) const {
+  return device.path() + ".blobs";
+}
 
 Status SimBlobs::step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server,
                       double chance) {
@@ -65,7 +67,8 @@ Status SimBlobs::step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServe
 
 Status SimBlobs::fetch(SimDevice& device, BlobService& blobs, const std::string& voicemail_id,
                        const BlobHash& hash) {
-  OUTPOST_ASSIGN_OR_RETURN(auto cache, BlobCache::open({cache_dir(device), kDefaultBlobCacheBytes}));
+  OUTPOST_ASSIGN_OR_RETURN(auto cache,
+                           BlobCache::open({cache_dir(device), kDefaultBlobCacheBytes}));
   OUTPOST_ASSIGN_OR_RETURN(auto cached, cache->find(hash));
   if (cached) {
     trace_.add(device.name() + " plays " + voicemail_id + " from its cache");
@@ -74,7 +77,8 @@ Status SimBlobs::fetch(SimDevice& device, BlobService& blobs, const std::string&
   auto reader = blobs.open_for_read(device.who(), hash, "voicemail", voicemail_id);
   if (!reader.ok()) {
     // The voicemail may be gone or changed on the server since the device last pulled.
-    trace_.add(device.name() + " cannot fetch " + voicemail_id + ": " + reader.status().to_string());
+    trace_.add(device.name() + " cannot fetch " + voicemail_id + ": " +
+               reader.status().to_string());
     return reader.status().code() == ErrorCode::kPermissionDenied ? Status::Ok() : reader.status();
   }
   uint64_t offset = cache->partial_size(hash);
@@ -117,9 +121,10 @@ std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& 
     for (const CachedBlob& blob : held.ok() ? *held : std::vector<CachedBlob>{}) {
       auto actual = hash_file((*cache)->path_of(blob.hash));
       if (!actual.ok() || *actual != blob.hash) {
-        out.push_back({"(5) blobs", device->name() + " holds blob " + blob.hash.hex() +
-                                        " whose bytes do not verify",
-                       {term}});
+        out.push_back(
+            {"(5) blobs",
+             device->name() + " holds blob " + blob.hash.hex() + " whose bytes do not verify",
+             {term}});
       }
     }
     // Every referenced blob is on the device or fetchable with the device's own token.
@@ -129,9 +134,9 @@ std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& 
       if ((*cache)->contains(hash)) continue;
       auto reader = blobs.open_for_read(device->who(), hash, "voicemail", voicemail.id());
       if (!reader.ok()) {
-        out.push_back({"(5) blobs", device->name() + " references the audio of " +
-                                        voicemail.id() + " but cannot fetch it: " +
-                                        reader.status().to_string(),
+        out.push_back({"(5) blobs",
+                       device->name() + " references the audio of " + voicemail.id() +
+                           " but cannot fetch it: " + reader.status().to_string(),
                        {term}});
       }
     }

@@ -37,18 +37,17 @@ class SimBlobs {
   // Ranges of this many bytes: a voicemail of the simulator takes several.
   static constexpr uint64_t kPiece = 16 * 1024;
 
-  SimBlobs(std::string dir, uint64_t seed, Trace& trace) : dir_(std::move(dir)), random_(seed), trace_(trace) {}
+  SimBlobs(std::string dir, uint64_t seed, Trace& trace)
+      : dir_(std::move(dir)), random_(seed), trace_(trace) {}
   Status open();
 
   // With probability `chance`, a user plays a voicemail on a random alive device: its audio
   // fetched into the device's cache.
-  Status step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server,
-              double chance);
+  Status step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server, double chance);
   const BlobStats& stats() const { return stats_; }
 
   // Invariant (5) for every device (dead ones are read from their files).
-  std::vector<Violation> check(std::vector<std::unique_ptr<SimDevice>>& devices,
-                               SimServer& server);
+  std::vector<Violation> check(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server);
 
  private:
   Status fetch(SimDevice& device, BlobService& service, const std::string& voicemail_id,

@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
       "(%llu refused locally, %llu rejected by the server), %llu words typed, %llu platform "
       "events, %llu frames, faults: %llu drops, %llu ghosts, %llu resets, %llu partitions, "
       "%llu kills, %llu server restarts, %llu sleeps past the horizon, %llu compactions; "
-      "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); longest quiescence %lld ms simulated; %.1f s\n",
+      "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); longest quiescence "
+      "%lld ms simulated; %.1f s\n",
       static_cast<unsigned long long>(cli.first_seed),
       static_cast<unsigned long long>(cli.last_seed), cli.sim.devices, cli.sim.users, cli.sim.steps,
       static_cast<unsigned long long>(total.steps),

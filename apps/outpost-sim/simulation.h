@@ -75,7 +75,7 @@ struct SimStats {
   uint64_t blob_plays = 0;
   uint64_t blob_downloads_cut = 0;  // a play killed mid-download
   uint64_t blob_resumed = 0;        // a download resumed from its partial
-  int64_t quiesce_ms = 0;  // simulated time quiescence took
+  int64_t quiesce_ms = 0;           // simulated time quiescence took
   void add(const SimStats& other);
 };
 

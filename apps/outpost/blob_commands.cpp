@@ -36,7 +36,8 @@ struct BlobContext {
 Result<BlobContext> open_context(const ParsedArgs& args) {
   BlobContext context;
   const std::string db = *args.flag("db");
-  OUTPOST_ASSIGN_OR_RETURN(context.replica, Replica::open(db, Schema::domain(), &domain_mutators()));
+  OUTPOST_ASSIGN_OR_RETURN(context.replica,
+                           Replica::open(db, Schema::domain(), &domain_mutators()));
   BlobCacheOptions cache;
   cache.dir = args.flag("blobs").value_or(db + ".blobs");
   OUTPOST_ASSIGN_OR_RETURN(context.cache, BlobCache::open(cache));
@@ -62,8 +63,8 @@ Status blob_get(BlobContext& context, const ParsedArgs& args, std::ostream& out)
     path = *cached;
   } else {
     if (!context.client) {
-      return error(ErrorCode::kUnavailable, "blob " + hash.hex() +
-                                                " is not on the device; give --server and --token");
+      return error(ErrorCode::kUnavailable,
+                   "blob " + hash.hex() + " is not on the device; give --server and --token");
     }
     OUTPOST_ASSIGN_OR_RETURN(BlobRecordRef ref, find_blob_reference(*context.replica, hash));
     OUTPOST_ASSIGN_OR_RETURN(path, context.client->fetch(*context.cache, hash, ref));
@@ -93,9 +94,9 @@ Status play(BlobContext& context, const ParsedArgs& args, std::ostream& out) {
   mutations::MarkVoicemailRead read;
   read.set_id(id);
   OUTPOST_RETURN_IF_ERROR(context.replica->mutate("mark_voicemail_read", read, wall_ms()).status());
-  out << "playing " << id << ": wrote " << target << " ("
-      << std::filesystem::file_size(target) << " bytes, "
-      << (was_cached ? "from the cache, offline-ready" : "downloaded") << "); marked read\n";
+  out << "playing " << id << ": wrote " << target << " (" << std::filesystem::file_size(target)
+      << " bytes, " << (was_cached ? "from the cache, offline-ready" : "downloaded")
+      << "); marked read\n";
   return Status::Ok();
 }
 
@@ -109,8 +110,8 @@ int run_blob_command(const ParsedArgs& args, std::ostream& out, std::ostream& er
   auto context = open_context(args);
   Status status = context.ok() ? Status::Ok() : context.status();
   if (status.ok()) {
-    status = args.positional[0] == "blob" ? blob_get(*context, args, out)
-                                          : play(*context, args, out);
+    status =
+        args.positional[0] == "blob" ? blob_get(*context, args, out) : play(*context, args, out);
   }
   if (status.ok()) return 0;
   err << "outpost: " << status.to_string() << "\n";

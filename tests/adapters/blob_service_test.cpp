@@ -83,10 +83,9 @@ TEST_F(BlobServiceTest, ForeignBlobsAreRefusedWithOneAnswer) {
             ErrorCode::kPermissionDenied);
   EXPECT_EQ(service_->open_for_read(agent1_, hash, "voicemail", "voicemail-9").status().code(),
             ErrorCode::kPermissionDenied);
-  EXPECT_EQ(service_->open_for_read(agent1_, sha256_of("x"), "voicemail", "voicemail-1")
-                .status()
-                .code(),
-            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->open_for_read(agent1_, sha256_of("x"), "voicemail", "voicemail-1").status().code(),
+      ErrorCode::kPermissionDenied);
   EXPECT_EQ(service_->open_for_read(agent1_, hash, "nonsense", "voicemail-1").status().code(),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(fetches_, 0);

@@ -87,7 +87,8 @@ TEST(DirBlobStore, OwnersThatAreNotNamesAreRefused) {
   TempDir dir;
   auto store = DirBlobStore::open(dir.path()).value();
   const BlobHash hash = sha256_of("x");
-  for (const std::string owner : {"", "../etc", "a/../../b", ".hidden", "a/", "/a", "a//b", "a b"}) {
+  for (const std::string owner :
+       {"", "../etc", "a/../../b", ".hidden", "a/", "/a", "a//b", "a b"}) {
     EXPECT_EQ(store->append_upload(owner, hash, 0, 1, "x").status().code(),
               ErrorCode::kInvalidArgument)
         << owner;

@@ -21,9 +21,9 @@ TEST(BlobHttpRange, WholeBlobAndTheThreeRangeForms) {
     const char* header;
     uint64_t first, length;
   };
-  for (const Case& c : {Case{"bytes=0-0", 0, 1}, Case{"bytes=10-19", 10, 10},
-                        Case{"bytes=50-", 50, 50}, Case{"bytes=90-1000", 90, 10},
-                        Case{"bytes=-30", 70, 30}, Case{"bytes=-1000", 0, 100}}) {
+  for (const Case& c :
+       {Case{"bytes=0-0", 0, 1}, Case{"bytes=10-19", 10, 10}, Case{"bytes=50-", 50, 50},
+        Case{"bytes=90-1000", 90, 10}, Case{"bytes=-30", 70, 30}, Case{"bytes=-1000", 0, 100}}) {
     auto range = parse_range(c.header, 100);
     ASSERT_TRUE(range.ok()) << c.header;
     EXPECT_TRUE(range->partial);
@@ -33,10 +33,9 @@ TEST(BlobHttpRange, WholeBlobAndTheThreeRangeForms) {
 }
 
 TEST(BlobHttpRange, AbusiveAndMalformedRangesAreRefused) {
-  for (const char* header :
-       {"bytes=0-1,2-3", "bytes=0-1,0-1,0-1", "items=0-1", "bytes=", "bytes=-", "bytes=a-b",
-        "bytes= 1-2", "bytes=5-4", "bytes=99999999999999999999-", "bytes=1-2 ", "Bytes=1-2",
-        "bytes=+1-2", "bytes=0x10-"}) {
+  for (const char* header : {"bytes=0-1,2-3", "bytes=0-1,0-1,0-1", "items=0-1", "bytes=", "bytes=-",
+                             "bytes=a-b", "bytes= 1-2", "bytes=5-4", "bytes=99999999999999999999-",
+                             "bytes=1-2 ", "Bytes=1-2", "bytes=+1-2", "bytes=0x10-"}) {
     EXPECT_EQ(parse_range(header, 100).status().code(), ErrorCode::kInvalidArgument) << header;
   }
   EXPECT_EQ(parse_range("bytes=" + std::string(200, '1') + "-", 100).status().code(),
@@ -80,9 +79,13 @@ TEST(BlobHttpUpload, HeadersAreDecimal) {
   ASSERT_TRUE(headers.ok());
   EXPECT_EQ(headers->offset, 4194304u);
   EXPECT_EQ(headers->total, 10000000u);
-  for (auto [offset, length] : std::vector<std::pair<std::string, std::string>>{
-           {"", "1"}, {"1", ""}, {"-1", "5"}, {"1", "0x5"}, {" 1", "5"},
-           {"99999999999999999999", "5"}}) {
+  for (auto [offset, length] :
+       std::vector<std::pair<std::string, std::string>>{{"", "1"},
+                                                        {"1", ""},
+                                                        {"-1", "5"},
+                                                        {"1", "0x5"},
+                                                        {" 1", "5"},
+                                                        {"99999999999999999999", "5"}}) {
     EXPECT_EQ(parse_upload_headers(offset, length).status().code(), ErrorCode::kInvalidArgument)
         << offset << " " << length;
   }

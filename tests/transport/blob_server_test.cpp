@@ -92,11 +92,11 @@ TEST_P(BlobServerTest, DownloadsTheVoicemailAudioInRangesAndVerifiesIt) {
   const BlobHash hash = BlobHash::parse(voicemail.audio_sha256()).value();
   BlobClient device = client(16 * 1024);
   std::vector<uint64_t> progress;
-  auto path = device.fetch(*cache_, hash, {"voicemail", "voicemail-5"},
-                           [&](uint64_t done, uint64_t) {
-                             progress.push_back(done);
-                             return true;
-                           });
+  auto path =
+      device.fetch(*cache_, hash, {"voicemail", "voicemail-5"}, [&](uint64_t done, uint64_t) {
+        progress.push_back(done);
+        return true;
+      });
   ASSERT_TRUE(path.ok()) << path.status().to_string();
   EXPECT_EQ(hash_file(*path).value(), hash);
   const uint64_t size = static_cast<uint64_t>(voicemail.audio_size());
@@ -161,11 +161,12 @@ TEST_P(BlobServerTest, ForeignBlobsAreForbidden) {
   EXPECT_EQ(mixed.status(), 403u);
   // Another tenant's token naming alice's record.
   BlobClient globex = client(limits::kClientBlobChunk, token("globex", "alice"));
-  EXPECT_EQ(globex.fetch(*cache_, BlobHash::parse(own.audio_sha256()).value(),
-                         {"voicemail", "voicemail-5"})
-                .status()
-                .code(),
-            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(
+      globex
+          .fetch(*cache_, BlobHash::parse(own.audio_sha256()).value(), {"voicemail", "voicemail-5"})
+          .status()
+          .code(),
+      ErrorCode::kPermissionDenied);
   EXPECT_EQ(get(blob_target(own), {}).status(), 200u);
   // Without a token, with no reference, with an unknown collection.
   EXPECT_EQ(http_call(server_->port(), http::verb::get, blob_target(own)).status(), 401u);
@@ -186,15 +187,14 @@ TEST_P(BlobServerTest, RangesAreServedAndAbusiveOnesRefused) {
   HttpReply part = get(blob_target(voicemail), {{"Range", "bytes=4-11"}});
   ASSERT_EQ(part.status(), 206u);
   EXPECT_EQ(part.message.body(), wav.substr(4, 8));
-  EXPECT_EQ(part.header("Content-Range"),
-            "bytes 4-11/" + std::to_string(wav.size()));
+  EXPECT_EQ(part.header("Content-Range"), "bytes 4-11/" + std::to_string(wav.size()));
   HttpReply suffix = get(blob_target(voicemail), {{"Range", "bytes=-4"}});
   ASSERT_EQ(suffix.status(), 206u);
   EXPECT_EQ(suffix.message.body(), wav.substr(wav.size() - 4));
   HttpReply many = get(blob_target(voicemail), {{"Range", "bytes=0-0,1-1,2-2,3-3"}});
   EXPECT_EQ(many.status(), 400u);
-  HttpReply past = get(blob_target(voicemail),
-                       {{"Range", "bytes=" + std::to_string(wav.size()) + "-"}});
+  HttpReply past =
+      get(blob_target(voicemail), {{"Range", "bytes=" + std::to_string(wav.size()) + "-"}});
   EXPECT_EQ(past.status(), 416u);
   EXPECT_EQ(past.header("X-Outpost-Error"), "out_of_range");
   EXPECT_EQ(past.header("Content-Range"), "bytes */" + std::to_string(wav.size()));
