@@ -104,6 +104,18 @@ Status SimBlobs::fetch(SimDevice& device, BlobService& blobs, const std::string&
   return Status::Ok();
 }
 
+void SimBlobs::damage_caches(std::vector<std::unique_ptr<SimDevice>>& devices) {
+  for (auto& device : devices) {
+    auto cache = BlobCache::open({cache_dir(*device), kDefaultBlobCacheBytes});
+    if (!cache.ok()) continue;
+    auto held = (*cache)->list();
+    for (const CachedBlob& blob : held.ok() ? *held : std::vector<CachedBlob>{}) {
+      const std::string path = (*cache)->path_of(blob.hash);
+      (void)append(path, blob.size, "!");
+    }
+  }
+}
+
 std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& devices,
                                        SimServer& server) {
   std::vector<Violation> out;

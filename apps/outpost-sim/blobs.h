@@ -46,6 +46,9 @@ class SimBlobs {
   Status step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server, double chance);
   const BlobStats& stats() const { return stats_; }
 
+  // Checker self-test: appends a byte to every complete blob in the devices' caches.
+  void damage_caches(std::vector<std::unique_ptr<SimDevice>>& devices);
+
   // Invariant (5) for every device (dead ones are read from their files).
   std::vector<Violation> check(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server);
 

@@ -69,6 +69,8 @@ fault knobs (probabilities; per frame for the network, else per step):
                       as outpost-server --upstream sim runs it, polled on platform steps)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
+  --damage-blobs      checker self-test: the devices' cached blobs are changed behind the
+                      cache before the check; invariant (5) must fail
 )";
 }
 
@@ -128,6 +130,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.lead_sim_platform = kind == "sim";
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
+    } else if (flag == "--damage-blobs") {
+      cli.sim.damage_cached_blobs = true;
     } else if (flag == "--keep") {
       cli.sim.keep_files = true;
     } else if (flag == "--dir") {

@@ -363,6 +363,7 @@ SimResult Simulation::run() {
       for (auto& violation : check_invariants(devices_, *server_, world_, ledger_)) {
         fail(violation.invariant, violation.detail, violation.terms);
       }
+      if (options_.damage_cached_blobs) blobs_->damage_caches(devices_);
       for (auto& violation : blobs_->check(devices_, *server_)) {
         fail(violation.invariant, violation.detail, violation.terms);
       }

@@ -48,6 +48,9 @@ struct SimOptions {
   // Checker self-test (--lossy-restart): each server restart loses every write since the
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
+  // Checker self-test (--damage-blobs): before the check, one byte is appended to every
+  // blob in the devices' caches (bypassing the cache). Invariant (5) must then fail.
+  bool damage_cached_blobs = false;
   // How adapters/sim_platform.h runs: one action per platform step, its web edits typing
   // unique words (default), or on the clock as outpost-server runs it (--platform-kind sim).
   bool lead_sim_platform = false;
