@@ -44,6 +44,7 @@ const std::map<std::string, std::string>& mutator_json() {
        R"({"kind": "FAVOURITE_CONTACT", "target_id": "contact-3", "favourite": true})"},
       {"set_user_setting", R"({"name": "theme", "value": "dark"})"},
       {"remember_search", R"({"list": "contact", "phrase": "peet"})"},
+      {"remember_queue", R"({"media": "MEDIA_EMAIL", "queue_id": "q7"})"},
   };
   return kJson;
 }
