@@ -816,6 +816,18 @@ Result<std::vector<PendingMutation>> Replica::pending(size_t max_count) {
   }
 }
 
+Result<uint64_t> Replica::processed_through() {
+  try {
+    SQLite::Statement select(impl_->db,
+                             "SELECT CAST(value AS INTEGER) FROM _meta WHERE name = "
+                             "'processed_through'");
+    if (!select.executeStep()) return uint64_t{0};
+    return static_cast<uint64_t>(select.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "read processed_through");
+  }
+}
+
 Result<std::vector<RejectedMutation>> Replica::rejected() {
   try {
     SQLite::Statement select(
@@ -1040,6 +1052,18 @@ class ApplyRun {
     remove.exec();
     report.mutations_rejected.push_back(std::move(rejected));
     outbox_changed = true;
+  }
+
+  // The highest id a server reported processed, kept for PushRequest.processed_through:
+  // a server restored from an older backup takes new ids after it (docs/protocol.md §4).
+  void note_processed(uint64_t last_mutation_id) {
+    if (last_mutation_id == 0) return;
+    SQLite::Statement upsert(impl_.db,
+                             "INSERT INTO _meta (name, value) VALUES ('processed_through', ?1) "
+                             "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+                             "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)");
+    upsert.bind(1, std::to_string(last_mutation_id));
+    upsert.exec();
   }
 
   void confirm_through(uint64_t last_mutation_id) {
@@ -1270,6 +1294,7 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
         }
         for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
         // Only a complete response carries every effect of the mutations it confirms.
+        run.note_processed(response.last_mutation_id());
         uint64_t confirmed = response.last_mutation_id();
         if (basis != nullptr) confirmed = std::min(confirmed, basis->newest_pending);
         if (complete && confirmed > 0) run.confirm_through(confirmed);
@@ -1284,6 +1309,7 @@ Result<ApplyReport> Replica::apply_push_results(const protocol::PushResponse& re
   ApplyRun run(*impl_, schema_, mutators_, tenant_, user_, client_id_);
   auto report = in_apply_transaction(*impl_, run, "apply push results", false, [&]() -> Status {
     for (const protocol::MutationResult& result : response.results()) run.reject(result);
+    run.note_processed(response.last_mutation_id());
     return Status::Ok();
   });
   if (!report.ok()) return report;

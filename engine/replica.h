@@ -188,6 +188,9 @@ class Replica {
   // ---------------------------------------------------------------- sync
   // Pending mutations in id order (at most max_count).
   Result<std::vector<PendingMutation>> pending(size_t max_count = 0);
+  // The highest mutation id a server has reported processed to this replica (0: none),
+  // sent with every push (PushRequest.processed_through).
+  Result<uint64_t> processed_through();
   Result<std::vector<RejectedMutation>> rejected();
   Status discard_rejected(uint64_t id);
   // Runs a rejected mutation again (the user fixed what was refused): with its stored

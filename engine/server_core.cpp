@@ -120,8 +120,10 @@ uint64_t change_cost(const std::string& collection, const std::string& key,
   return collection.size() + key.size() + body.size();
 }
 
+}  // namespace
+
 // The per-response budget shared by the scopes of one pull.
-struct Budget {
+struct ServerCore::PullBudget {
   uint32_t changes;
   uint64_t bytes;
   bool exhausted() const { return changes == 0 || bytes == 0; }
@@ -130,8 +132,6 @@ struct Budget {
     bytes -= std::min(bytes, b);
   }
 };
-
-}  // namespace
 
 ServerCore::ServerCore(ServerStore& store, const Schema& schema, const MutatorRegistry& mutators,
                        ServerCoreOptions options)
@@ -258,6 +258,10 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
   }
   const std::string key = client_key(who, request.client_id());
   OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  // A server restored from a backup may have lost mutations a server once reported
+  // processed (and the device then dropped): they can never come again, so new ids follow
+  // on from what the device was told. The claim reaches only this client's own numbering.
+  last = std::max(last, request.processed_through());
   // New ids follow on from the last processed one: a device that skipped one (lost it)
   // must learn it, not have the server step over it for good. Ids at or below `last` are
   // retries; a rejected mutation counts as processed, so legitimate devices never skip.
@@ -334,11 +338,40 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
   return response;
 }
 
+// docs/protocol.md §4 "Pull": the checks every pull passes, then either a fetch (which
+// answers only that) or one ScopeChanges per cursor, the user scope first.
 Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
                                                 const protocol::PullRequest& request) {
   OUTPOST_RETURN_IF_ERROR(
       check_versions(request.schema_version(), request.protocol_version(), schema_));
   OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));
+  OUTPOST_ASSIGN_OR_RETURN(auto cursors, pull_cursors(who, request));
+  PullBudget budget{
+      request.max_changes() == 0 ? options_.default_changes_per_batch
+                                 : std::min(request.max_changes(), options_.max_changes_per_batch),
+      request.max_bytes() == 0 ? options_.default_batch_bytes
+                               : std::min(request.max_bytes(), options_.max_batch_bytes)};
+
+  const std::string key = client_key(who, request.client_id());
+  protocol::PullResponse response;
+  // Read before the logs: every mutation up to it has its effects in what follows.
+  OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
+  response.set_last_mutation_id(last);
+  OUTPOST_RETURN_IF_ERROR(pull_rejections(key, request.pending_from(), response));
+
+  if (request.fetch_size() > 0) {
+    OUTPOST_RETURN_IF_ERROR(pull_fetch(who, request, response));
+    return response;
+  }
+  for (const protocol::Cursor* cursor : cursors) {
+    OUTPOST_RETURN_IF_ERROR(
+        pull_scope(*cursor, request.urgent_first(), budget, *response.add_scopes()));
+  }
+  return response;
+}
+
+Result<std::vector<const protocol::Cursor*>> ServerCore::pull_cursors(
+    const Principal& who, const protocol::PullRequest& request) const {
   std::vector<const protocol::Cursor*> cursors;
   for (const auto& cursor : request.cursors()) {
     OUTPOST_RETURN_IF_ERROR(check_scope_name(cursor.scope(), "a cursor's scope"));
@@ -357,205 +390,223 @@ Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
   std::stable_sort(cursors.begin(), cursors.end(), [&](const auto* a, const auto* b) {
     return (a->scope() == who.user_scope()) > (b->scope() == who.user_scope());
   });
-  Budget budget{request.max_changes() == 0
-                    ? options_.default_changes_per_batch
-                    : std::min(request.max_changes(), options_.max_changes_per_batch),
-                request.max_bytes() == 0 ? options_.default_batch_bytes
-                                         : std::min(request.max_bytes(), options_.max_batch_bytes)};
+  return cursors;
+}
 
-  const std::string key = client_key(who, request.client_id());
-  protocol::PullResponse response;
-  // Read before the logs: every mutation up to it has its effects in what follows.
-  OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
-  response.set_last_mutation_id(last);
-  if (request.pending_from() > 0) {
-    OUTPOST_ASSIGN_OR_RETURN(auto rejected, store_.rejections(key, request.pending_from() - 1,
-                                                              limits::kMaxRejectionsPerPull));
-    for (const auto& outcome : rejected) {
-      auto* result = response.add_rejections();
-      result->set_id(outcome.mutation_id);
-      result->set_outcome(protocol::MutationResult::REJECTED);
-      result->set_code(outcome.code);
-      result->set_reason(outcome.reason);
+Status ServerCore::pull_rejections(const std::string& client_key, uint64_t pending_from,
+                                   protocol::PullResponse& response) {
+  if (pending_from == 0) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto rejected, store_.rejections(client_key, pending_from - 1,
+                                                            limits::kMaxRejectionsPerPull));
+  for (const auto& outcome : rejected) {
+    auto* result = response.add_rejections();
+    result->set_id(outcome.mutation_id);
+    result->set_outcome(protocol::MutationResult::REJECTED);
+    result->set_code(outcome.code);
+    result->set_reason(outcome.reason);
+  }
+  return Status::Ok();
+}
+
+// §4 Reset, the fetch: one ScopeChanges for fetch_scope with a PUT per key (a DELETE if
+// the record is gone), echoing the request's cursor for that scope, has_more = true.
+Status ServerCore::pull_fetch(const Principal& who, const protocol::PullRequest& request,
+                              protocol::PullResponse& response) {
+  OUTPOST_RETURN_IF_ERROR(check_scope_name(request.fetch_scope(), "fetch_scope"));
+  if (!who.may_read(request.fetch_scope())) {
+    return error(ErrorCode::kPermissionDenied,
+                 "this token does not grant scope '" + request.fetch_scope() + "'");
+  }
+  if (static_cast<uint32_t>(request.fetch_size()) > options_.max_fetch_keys) {
+    return error(ErrorCode::kTooLarge,
+                 "at most " + std::to_string(options_.max_fetch_keys) + " keys per fetch");
+  }
+  // A device only fetches keys a manifest listed, so a collection this schema does not
+  // know is a malformed request, not a key to report as deleted.
+  for (const auto& ref : request.fetch()) {
+    if (schema_.find(ref.collection()) == nullptr) {
+      return error(ErrorCode::kInvalidArgument,
+                   "fetch names an unknown collection '" + ref.collection() + "'");
     }
   }
-
-  if (request.fetch_size() > 0) {
-    // A device finishing a reset fetches the keys whose versions differ.
-    OUTPOST_RETURN_IF_ERROR(check_scope_name(request.fetch_scope(), "fetch_scope"));
-    if (!who.may_read(request.fetch_scope())) {
-      return error(ErrorCode::kPermissionDenied,
-                   "this token does not grant scope '" + request.fetch_scope() + "'");
-    }
-    if (static_cast<uint32_t>(request.fetch_size()) > options_.max_fetch_keys) {
-      return error(ErrorCode::kTooLarge,
-                   "at most " + std::to_string(options_.max_fetch_keys) + " keys per fetch");
-    }
-    // A device only fetches keys a manifest listed, so a collection this schema does not
-    // know is a malformed request, not a key to report as deleted.
-    for (const auto& ref : request.fetch()) {
-      if (schema_.find(ref.collection()) == nullptr) {
-        return error(ErrorCode::kInvalidArgument,
-                     "fetch names an unknown collection '" + ref.collection() + "'");
-      }
-    }
-    OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(request.fetch_scope()));
-    auto* scope = response.add_scopes();
-    scope->set_scope(request.fetch_scope());
-    scope->set_head_seq(info.head_seq);
-    for (const auto& ref : request.fetch()) {
-      OUTPOST_ASSIGN_OR_RETURN(auto stored,
-                               store_.get(request.fetch_scope(), ref.collection(), ref.key()));
-      if (stored) {
-        *scope->add_changes() =
-            to_change(ref.collection(), ref.key(), ChangeOp::kPut, stored->version, stored->body);
-      } else {
-        *scope->add_changes() =
-            to_change(ref.collection(), ref.key(), ChangeOp::kDelete, info.head_seq, "");
-      }
-    }
-    for (const auto& cursor : request.cursors()) {
-      if (cursor.scope() == request.fetch_scope()) {
-        // Echoed, so only what this server issued.
-        OUTPOST_RETURN_IF_ERROR(check_cursor_seq(cursor, info));
-        if (!cursor.token().empty()) {
-          OUTPOST_RETURN_IF_ERROR(
-              open_cursor_token(cursor.token(), cursor.scope(), cursor_key_).status());
-        }
-        scope->set_cursor(cursor.seq());
-        scope->set_cursor_token(cursor.token());
-      }
-    }
-    scope->set_has_more(true);
-    return response;
-  }
-
-  for (const protocol::Cursor* cursor : cursors) {
-    const std::string& scope_name = cursor->scope();
-    OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope_name));
-    auto* scope = response.add_scopes();
-    scope->set_scope(scope_name);
-    scope->set_head_seq(info.head_seq);
-    scope->set_total_records(info.record_count);
-    scope->set_total_bytes(info.record_bytes);
-    scope->set_cursor(cursor->seq());
-    scope->set_cursor_token(cursor->token());
-
-    // Only a position this server issued: never adopt (or echo) another.
-    OUTPOST_RETURN_IF_ERROR(check_cursor_seq(*cursor, info));
-    protocol::CursorToken token;
-    if (!cursor->token().empty()) {
-      OUTPOST_ASSIGN_OR_RETURN(token, open_cursor_token(cursor->token(), scope_name, cursor_key_));
-    }
-    if (budget.exhausted()) {
-      scope->set_has_more(cursor->seq() < info.head_seq || !cursor->token().empty());
-      continue;
-    }
-    const bool fresh = cursor->seq() == 0 && cursor->token().empty();
-    const bool behind_horizon = cursor->seq() > 0 && cursor->seq() < info.horizon_seq;
-
-    if (token.kind() == protocol::CursorToken::SNAPSHOT || (fresh && info.head_seq > 0)) {
-      uint64_t head_at_start =
-          token.kind() == protocol::CursorToken::SNAPSHOT ? token.head_seq() : info.head_seq;
-      SnapshotPosition after;
-      if (token.kind() == protocol::CursorToken::SNAPSHOT) {
-        after = SnapshotPosition{token.priority(), token.collection(), token.key()};
-      }
-      OUTPOST_ASSIGN_OR_RETURN(
-          SnapshotPage page, store_.read_snapshot(scope_name, after, budget.changes, budget.bytes));
-      uint64_t bytes = 0;
-      for (const auto& item : page.records) {
-        const StoredRecord& record = item.record;
-        *scope->add_changes() =
-            to_change(record.collection, record.key, ChangeOp::kPut, record.version, record.body);
-        bytes += change_cost(record.collection, record.key, record.body);
-      }
-      budget.spend(static_cast<uint32_t>(page.records.size()), bytes);
-      if (page.has_more) {
-        protocol::CursorToken next;
-        next.set_kind(protocol::CursorToken::SNAPSHOT);
-        next.set_head_seq(head_at_start);
-        next.set_priority(page.next.priority);
-        next.set_collection(page.next.collection);
-        next.set_key(page.next.key);
-        scope->set_cursor(0);
-        scope->set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
-        scope->set_has_more(true);
-      } else {
-        // Changes after the snapshot began follow from the log; versions make overlap harmless.
-        scope->set_cursor(head_at_start);
-        scope->set_cursor_token("");
-        scope->set_has_more(info.head_seq > head_at_start);
-      }
-      continue;
-    }
-
-    if (token.kind() == protocol::CursorToken::MANIFEST || behind_horizon) {
-      uint64_t head_at_start =
-          token.kind() == protocol::CursorToken::MANIFEST ? token.head_seq() : info.head_seq;
-      const uint32_t limit = budget.changes;
-      OUTPOST_ASSIGN_OR_RETURN(
-          auto keys, store_.read_manifest(scope_name, token.collection(), token.key(), limit));
-      scope->set_reset(true);
-      for (const auto& entry : keys) {
-        auto* ref = scope->add_manifest();
-        ref->set_collection(entry.collection);
-        ref->set_key(entry.key);
-        ref->set_version(entry.version);
-      }
-      budget.spend(static_cast<uint32_t>(keys.size()), keys.size() * 48);
-      const bool maybe_more = keys.size() >= limit;
-      protocol::CursorToken next;
-      next.set_kind(protocol::CursorToken::MANIFEST);
-      next.set_head_seq(head_at_start);
-      if (maybe_more) {
-        next.set_collection(keys.back().collection);
-        next.set_key(keys.back().key);
-        scope->set_cursor(cursor->seq());
-        scope->set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
-        scope->set_has_more(true);
-      } else {
-        // The whole manifest was sent: the device fetches what differs, deletes what is
-        // absent, then follows the log from head_at_start (carried in cursor).
-        scope->set_cursor(head_at_start);
-        scope->set_cursor_token("");
-        scope->set_has_more(false);
-      }
-      continue;
-    }
-
-    const bool far_behind = info.head_seq - std::min(info.head_seq, cursor->seq()) > budget.changes;
-    if (request.urgent_first() && far_behind) {
-      // Preview: the urgent records changed since the cursor, without moving it. Deletes
-      // wait for the log so an older PUT can never resurrect a row.
-      OUTPOST_ASSIGN_OR_RETURN(LogPage page, store_.read_log(scope_name, cursor->seq(),
-                                                             budget.changes, budget.bytes, 0));
-      uint64_t bytes = 0;
-      for (const auto& entry : page.entries) {
-        if (entry.op != ChangeOp::kPut) continue;
-        *scope->add_changes() =
-            to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
-        bytes += change_cost(entry.collection, entry.key, entry.body);
-      }
-      budget.spend(static_cast<uint32_t>(scope->changes_size()), bytes);
-      scope->set_has_more(true);
-      continue;
-    }
-
-    auto page = store_.read_log(scope_name, cursor->seq(), budget.changes, budget.bytes, -1);
-    if (!page.ok()) return page.status();
-    uint64_t bytes = 0;
-    for (const auto& entry : page->entries) {
+  OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(request.fetch_scope()));
+  auto* scope = response.add_scopes();
+  scope->set_scope(request.fetch_scope());
+  scope->set_head_seq(info.head_seq);
+  for (const auto& ref : request.fetch()) {
+    OUTPOST_ASSIGN_OR_RETURN(auto stored,
+                             store_.get(request.fetch_scope(), ref.collection(), ref.key()));
+    if (stored) {
       *scope->add_changes() =
-          to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
-      bytes += change_cost(entry.collection, entry.key, entry.body);
+          to_change(ref.collection(), ref.key(), ChangeOp::kPut, stored->version, stored->body);
+    } else {
+      *scope->add_changes() =
+          to_change(ref.collection(), ref.key(), ChangeOp::kDelete, info.head_seq, "");
     }
-    budget.spend(static_cast<uint32_t>(page->entries.size()), bytes);
-    scope->set_cursor(page->next_after_seq);
-    scope->set_cursor_token("");
-    scope->set_has_more(page->has_more);
   }
-  return response;
+  for (const auto& cursor : request.cursors()) {
+    if (cursor.scope() == request.fetch_scope()) {
+      // Echoed, so only what this server issued.
+      OUTPOST_RETURN_IF_ERROR(check_cursor_seq(cursor, info));
+      if (!cursor.token().empty()) {
+        OUTPOST_RETURN_IF_ERROR(
+            open_cursor_token(cursor.token(), cursor.scope(), cursor_key_).status());
+      }
+      scope->set_cursor(cursor.seq());
+      scope->set_cursor_token(cursor.token());
+    }
+  }
+  scope->set_has_more(true);
+  return Status::Ok();
+}
+
+// §4 "For each scope the server picks one of four modes": a snapshot for a fresh device
+// (or one under way), a reset manifest behind the horizon (or one under way), an urgent
+// preview for a woken device far behind, else the log.
+Status ServerCore::pull_scope(const protocol::Cursor& cursor, bool urgent_first, PullBudget& budget,
+                              protocol::ScopeChanges& out) {
+  const std::string& scope_name = cursor.scope();
+  OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope_name));
+  out.set_scope(scope_name);
+  out.set_head_seq(info.head_seq);
+  out.set_total_records(info.record_count);
+  out.set_total_bytes(info.record_bytes);
+  out.set_cursor(cursor.seq());
+  out.set_cursor_token(cursor.token());
+
+  // Only a position this server issued: never adopt (or echo) another.
+  OUTPOST_RETURN_IF_ERROR(check_cursor_seq(cursor, info));
+  protocol::CursorToken token;
+  if (!cursor.token().empty()) {
+    OUTPOST_ASSIGN_OR_RETURN(token, open_cursor_token(cursor.token(), scope_name, cursor_key_));
+  }
+  if (budget.exhausted()) {
+    out.set_has_more(cursor.seq() < info.head_seq || !cursor.token().empty());
+    return Status::Ok();
+  }
+  const bool fresh = cursor.seq() == 0 && cursor.token().empty();
+  const bool behind_horizon = cursor.seq() > 0 && cursor.seq() < info.horizon_seq;
+  const bool far_behind = info.head_seq - std::min(info.head_seq, cursor.seq()) > budget.changes;
+
+  if (token.kind() == protocol::CursorToken::SNAPSHOT || (fresh && info.head_seq > 0)) {
+    return pull_snapshot(token, info, budget, out);
+  }
+  if (token.kind() == protocol::CursorToken::MANIFEST || behind_horizon) {
+    return pull_manifest(cursor, token, info, budget, out);
+  }
+  if (urgent_first && far_behind) return pull_urgent(cursor, budget, out);
+  return pull_log(cursor, budget, out);
+}
+
+// §4 mode 2, Snapshot: the scope's records in (priority, collection, key) order, a sealed
+// token while more follow, then the head when the snapshot began as the cursor.
+Status ServerCore::pull_snapshot(const protocol::CursorToken& token, const ScopeInfo& info,
+                                 PullBudget& budget, protocol::ScopeChanges& out) {
+  const std::string& scope_name = out.scope();
+  const bool continued = token.kind() == protocol::CursorToken::SNAPSHOT;
+  const uint64_t head_at_start = continued ? token.head_seq() : info.head_seq;
+  SnapshotPosition after;
+  if (continued) after = SnapshotPosition{token.priority(), token.collection(), token.key()};
+  OUTPOST_ASSIGN_OR_RETURN(SnapshotPage page,
+                           store_.read_snapshot(scope_name, after, budget.changes, budget.bytes));
+  uint64_t bytes = 0;
+  for (const auto& item : page.records) {
+    const StoredRecord& record = item.record;
+    *out.add_changes() =
+        to_change(record.collection, record.key, ChangeOp::kPut, record.version, record.body);
+    bytes += change_cost(record.collection, record.key, record.body);
+  }
+  budget.spend(static_cast<uint32_t>(page.records.size()), bytes);
+  if (page.has_more) {
+    protocol::CursorToken next;
+    next.set_kind(protocol::CursorToken::SNAPSHOT);
+    next.set_head_seq(head_at_start);
+    next.set_priority(page.next.priority);
+    next.set_collection(page.next.collection);
+    next.set_key(page.next.key);
+    out.set_cursor(0);
+    out.set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
+    out.set_has_more(true);
+  } else {
+    // Changes after the snapshot began follow from the log; versions make overlap harmless.
+    out.set_cursor(head_at_start);
+    out.set_cursor_token("");
+    out.set_has_more(info.head_seq > head_at_start);
+  }
+  return Status::Ok();
+}
+
+// §4 mode 3, Reset: a page of the scope's (collection, key, version) manifest, a sealed
+// token while more follow; the last page's cursor is the head when the reset began.
+Status ServerCore::pull_manifest(const protocol::Cursor& cursor, const protocol::CursorToken& token,
+                                 const ScopeInfo& info, PullBudget& budget,
+                                 protocol::ScopeChanges& out) {
+  const std::string& scope_name = out.scope();
+  const uint64_t head_at_start =
+      token.kind() == protocol::CursorToken::MANIFEST ? token.head_seq() : info.head_seq;
+  const uint32_t limit = budget.changes;
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto keys, store_.read_manifest(scope_name, token.collection(), token.key(), limit));
+  out.set_reset(true);
+  for (const auto& entry : keys) {
+    auto* ref = out.add_manifest();
+    ref->set_collection(entry.collection);
+    ref->set_key(entry.key);
+    ref->set_version(entry.version);
+  }
+  budget.spend(static_cast<uint32_t>(keys.size()), keys.size() * 48);
+  const bool maybe_more = keys.size() >= limit;
+  protocol::CursorToken next;
+  next.set_kind(protocol::CursorToken::MANIFEST);
+  next.set_head_seq(head_at_start);
+  if (maybe_more) {
+    next.set_collection(keys.back().collection);
+    next.set_key(keys.back().key);
+    out.set_cursor(cursor.seq());
+    out.set_cursor_token(seal_cursor_token(next, scope_name, cursor_key_));
+    out.set_has_more(true);
+  } else {
+    // The whole manifest was sent: the device fetches what differs, deletes what is
+    // absent, then follows the log from head_at_start (carried in cursor).
+    out.set_cursor(head_at_start);
+    out.set_cursor_token("");
+    out.set_has_more(false);
+  }
+  return Status::Ok();
+}
+
+// §4 mode 4, Urgent preview: the urgent records put since the cursor, without moving it.
+// Deletes wait for the log so an older PUT can never resurrect a row.
+Status ServerCore::pull_urgent(const protocol::Cursor& cursor, PullBudget& budget,
+                               protocol::ScopeChanges& out) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      LogPage page, store_.read_log(out.scope(), cursor.seq(), budget.changes, budget.bytes, 0));
+  uint64_t bytes = 0;
+  for (const auto& entry : page.entries) {
+    if (entry.op != ChangeOp::kPut) continue;
+    *out.add_changes() = to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
+    bytes += change_cost(entry.collection, entry.key, entry.body);
+  }
+  budget.spend(static_cast<uint32_t>(out.changes_size()), bytes);
+  out.set_has_more(true);
+  return Status::Ok();
+}
+
+// §4 mode 1, Log: the changes after the cursor in seq order, and the new cursor.
+Status ServerCore::pull_log(const protocol::Cursor& cursor, PullBudget& budget,
+                            protocol::ScopeChanges& out) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      LogPage page, store_.read_log(out.scope(), cursor.seq(), budget.changes, budget.bytes, -1));
+  uint64_t bytes = 0;
+  for (const auto& entry : page.entries) {
+    *out.add_changes() = to_change(entry.collection, entry.key, entry.op, entry.seq, entry.body);
+    bytes += change_cost(entry.collection, entry.key, entry.body);
+  }
+  budget.spend(static_cast<uint32_t>(page.entries.size()), bytes);
+  out.set_cursor(page.next_after_seq);
+  out.set_cursor_token("");
+  out.set_has_more(page.has_more);
+  return Status::Ok();
 }
 
 }  // namespace outpost

@@ -100,6 +100,28 @@ class ServerCore {
   Result<protocol::PushResponse> push_attempt(const Principal& who,
                                               const protocol::PushRequest& request, int64_t now_ms,
                                               int attempt);
+  // pull, one function per mode of docs/protocol.md §4 ("Pull"). The scope modes fill one
+  // ScopeChanges each and spend from the budget the scopes of one response share.
+  struct PullBudget;
+  // The request's cursors, checked (names, grants, duplicates), the user scope first.
+  Result<std::vector<const protocol::Cursor*>> pull_cursors(
+      const Principal& who, const protocol::PullRequest& request) const;
+  // The recorded rejections from `pending_from` on (the push answer may have been lost).
+  Status pull_rejections(const std::string& client_key, uint64_t pending_from,
+                         protocol::PullResponse& response);
+  // A device finishing a reset fetches the keys whose versions differ; answers only that.
+  Status pull_fetch(const Principal& who, const protocol::PullRequest& request,
+                    protocol::PullResponse& response);
+  // One scope: picks the mode for its cursor and fills `out`.
+  Status pull_scope(const protocol::Cursor& cursor, bool urgent_first, PullBudget& budget,
+                    protocol::ScopeChanges& out);
+  Status pull_snapshot(const protocol::CursorToken& token, const ScopeInfo& info,
+                       PullBudget& budget, protocol::ScopeChanges& out);
+  Status pull_manifest(const protocol::Cursor& cursor, const protocol::CursorToken& token,
+                       const ScopeInfo& info, PullBudget& budget, protocol::ScopeChanges& out);
+  Status pull_urgent(const protocol::Cursor& cursor, PullBudget& budget,
+                     protocol::ScopeChanges& out);
+  Status pull_log(const protocol::Cursor& cursor, PullBudget& budget, protocol::ScopeChanges& out);
   // `client_id` as the device sent it; `client_key` the bookkeeping key derived from it.
   Result<protocol::MutationResult> apply_one(const Principal& who, const std::string& client_id,
                                              const std::string& client_key,

@@ -120,6 +120,8 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
     push->set_client_id(replica_.client_id());
     push->set_schema_version(replica_.schema().version());
     push->set_protocol_version(protocol::VERSION_CURRENT);
+    OUTPOST_ASSIGN_OR_RETURN(uint64_t processed, replica_.processed_through());
+    push->set_processed_through(processed);
     for (const PendingMutation* mutation : unsent) {
       if (static_cast<uint32_t>(push->mutations_size()) >= options_.max_mutations_per_push) break;
       auto* out = push->add_mutations();

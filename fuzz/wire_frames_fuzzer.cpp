@@ -3,7 +3,7 @@
 //                 1: the body of POST /v1/pull  (http_api::decode_body -> PullRequest)
 //                 2: the messages of one WebSocket stream, each prefixed by a 2-byte
 //                    little-endian length, through one StreamDecompressor
-//                    (decode_client_frame, as WsSession does).
+//                    (decode_client_frame, as StreamSession does).
 // Contract: no crash or UB; only the documented error codes; a decoded message is within
 // its bound; once the stream's compression fails, every later message fails.
 #include <cstddef>

@@ -1,8 +1,8 @@
 // Decoding one WebSocket message from a device into a ClientFrame, exactly as SyncServer
 // does it: the connection's StreamDecompressor (bounded by limits::kMaxDecompressedFrame),
-// then the protobuf, then the check that the frame carries a body. Kept out of
-// sync_server.cpp so tests and the fuzz target (fuzz/fuzz_wire_frames.cpp) run the code the
-// server runs. I/O-free.
+// then the protobuf, then the check that the frame carries a body. Kept out of the stream
+// session (server_stream_session.cpp) so tests and the fuzz target
+// (fuzz/wire_frames_fuzzer.cpp) run the code the server runs. I/O-free.
 // Thread rules: as the StreamDecompressor: one connection's decompressor, one thread.
 #pragma once
 

@@ -146,6 +146,44 @@ TEST_F(SyncCursorRefused, RestoredServerBehindTheCursorRestartsTheScopeKeepingPe
   expect_converged(restored);
 }
 
+// The backup predates mutations the device pushed and saw confirmed (so dropped from its
+// outbox): the restored server's last id for this client is behind the device's next one.
+// The device's new mutations must still reach it, not be refused as "skipping" ids forever.
+TEST_F(SyncCursorRefused, RestoredServerThatLostConfirmedMutationIdsTakesTheNextOnes) {
+  Server before = server("before.db");
+  seed(before, kUserScope, voicemail("vm-0", "Caller 0"));
+  testing::TestDevice& phone = device();
+  testing::sync_in_process(*before.core, phone, now_ms_);
+  m::SetUserSetting setting;
+  setting.set_name("theme");
+  for (const char* value : {"dark", "light", "blue"}) {
+    setting.set_value(value);
+    phone.mutate("set_user_setting", setting, now_ms_);
+  }
+  testing::sync_in_process(*before.core, phone, now_ms_);
+  expect_converged(before);
+
+  // Restored from a backup taken before those three pushes.
+  Server restored = server("restored.db");
+  seed(restored, kUserScope, voicemail("vm-0", "Caller 0"));
+  setting.set_name("signature");
+  setting.set_value("Best regards from Support");
+  phone.mutate("set_user_setting", setting, now_ms_);
+
+  testing::sync_in_process(*restored.core, phone, now_ms_);
+  expect_converged(restored);
+  auto signature = phone.get<d::UserSetting>("signature");
+  ASSERT_TRUE(signature.has_value());
+  EXPECT_EQ(writes_of(restored, kUserScope, "signature"), 1);
+
+  // And the next one after that goes through as usual.
+  setting.set_value("Kind regards");
+  phone.mutate("set_user_setting", setting, now_ms_);
+  testing::sync_in_process(*restored.core, phone, now_ms_);
+  expect_converged(restored);
+  EXPECT_EQ(writes_of(restored, kUserScope, "signature"), 2);
+}
+
 TEST_F(SyncCursorRefused, UnverifiableTokenMidSnapshotRestartsTheScope) {
   Server server_a = server("server.db");
   server_a.core->set_cursor_key("key before the upgrade");

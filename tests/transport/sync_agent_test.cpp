@@ -30,6 +30,7 @@
 #include "outpost/mutations.pb.h"
 #include "outpost_test/person_v2.pb.h"
 #include "tests/engine/test_support.h"
+#include "tests/transport/server_requests.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
 #include "transport/zstd_codec.h"
@@ -92,15 +93,8 @@ class SyncAgentTest : public ::testing::Test {
   }
 
   std::string token(const std::string& key = kKey) {
-    protocol::TokenClaims claims;
-    claims.set_tenant(kTenant);
-    claims.set_user(kUser);
-    claims.set_device("device-1");
-    claims.set_issued_ms(now_ms());
-    claims.set_expires_ms(now_ms() + 3600'000);
-    auto issued = TokenAuthority(key).issue(claims);
-    EXPECT_TRUE(issued.ok()) << issued.status().to_string();
-    return issued.ok() ? *issued : "";
+    return server_test::issue_token(TokenAuthority(key), kTenant, kUser, "device-1", now_ms(),
+                                    now_ms() + 3600'000);
   }
 
   void seed(int from, int to, size_t transcription_bytes = 100) {

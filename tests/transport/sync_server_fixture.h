@@ -26,7 +26,9 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
+#include "tests/engine/test_support.h"
 #include "tests/support/pg_test.h"
+#include "tests/transport/server_requests.h"
 #include "transport/http_util.h"
 #include "transport/limits.h"
 #include "transport/sync_server.h"
@@ -41,26 +43,7 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-inline constexpr int64_t kNow = 1'700'000'000'000;
 inline constexpr auto kIoTimeout = std::chrono::seconds(10);
-inline constexpr const char* kTenant = "acme";
-inline constexpr const char* kUser = "alice";
-inline constexpr const char* kUserScope = "user/acme/alice";
-inline constexpr const char* kOrgScope = "org/acme";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "outpost-server-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Runs the asynchronous operation `initiate` starts until its handler ran. Every
 // operation here has a deadline (tcp_stream expiry or websocket timeouts), so this ends.
@@ -76,10 +59,6 @@ inline beast::error_code run_io(net::io_context& context, Initiate&& initiate) {
 
 inline tcp::endpoint server_endpoint(uint16_t port) {
   return tcp::endpoint(net::ip::make_address("127.0.0.1"), port);
-}
-
-inline std::string compress(const google::protobuf::MessageLite& message) {
-  return zstd_compress(message.SerializeAsString()).value();
 }
 
 struct HttpReply {
@@ -149,49 +128,6 @@ inline void expect_error(const HttpReply& reply, unsigned status, const std::str
   EXPECT_EQ(wire.code(), code);
   EXPECT_FALSE(wire.message().empty());
   EXPECT_EQ(wire.retryable(), code == "unavailable");
-}
-
-inline protocol::PushRequest setting_push(const std::string& client_id, uint64_t id,
-                                          const std::string& name, const std::string& value) {
-  protocol::PushRequest push;
-  push.set_client_id(client_id);
-  push.set_schema_version(Schema::domain().version());
-  push.set_protocol_version(protocol::VERSION_CURRENT);
-  mutations::SetUserSetting args;
-  args.set_name(name);
-  args.set_value(value);
-  protocol::Mutation* mutation = push.add_mutations();
-  mutation->set_id(id);
-  mutation->set_name("set_user_setting");
-  mutation->set_args(args.SerializeAsString());
-  mutation->set_created_ms(kNow);
-  return push;
-}
-
-inline protocol::PullRequest pull_request(const std::string& client_id,
-                                          const std::vector<std::string>& scopes) {
-  protocol::PullRequest pull;
-  pull.set_client_id(client_id);
-  pull.set_schema_version(Schema::domain().version());
-  pull.set_protocol_version(protocol::VERSION_CURRENT);
-  for (const std::string& scope : scopes) pull.add_cursors()->set_scope(scope);
-  return pull;
-}
-
-// The user_setting `name` in a pull response, if it carries it.
-inline std::optional<domain::UserSetting> find_setting(const protocol::PullResponse& pull,
-                                                       const std::string& name) {
-  for (const auto& scope : pull.scopes()) {
-    if (scope.scope() != kUserScope) continue;
-    for (const auto& change : scope.changes()) {
-      if (change.collection() == "user_setting" && change.key() == name &&
-          change.op() == protocol::Change::PUT) {
-        domain::UserSetting setting;
-        if (setting.ParseFromString(change.body())) return setting;
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 // A minimal WebSocket client of /v1/stream with its own compression contexts.
@@ -316,15 +252,8 @@ class SyncServerTest : public ::testing::TestWithParam<std::string> {
                     const std::string& device = "phone", int64_t issued_ms = kNow - 1000,
                     int64_t expires_ms = kNow + 3'600'000,
                     const TokenAuthority* authority = nullptr) {
-    protocol::TokenClaims claims;
-    claims.set_tenant(tenant);
-    claims.set_user(user);
-    claims.set_device(device);
-    claims.set_issued_ms(issued_ms);
-    claims.set_expires_ms(expires_ms);
-    auto issued = (authority != nullptr ? authority : &tokens_)->issue(claims);
-    EXPECT_TRUE(issued.ok()) << issued.status().to_string();
-    return issued.value();
+    return issue_token(authority != nullptr ? *authority : tokens_, tenant, user, device, issued_ms,
+                       expires_ms);
   }
 
   HttpReply post(const std::string& path, const std::string& body, const std::string& bearer) {
@@ -371,7 +300,7 @@ class SyncServerTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(setting->value(), "dark");
   }
 
-  TempDir dir_;
+  testing::TempDir dir_;
   std::unique_ptr<pg_test::TestDatabase> database_;
   std::unique_ptr<ServerStore> store_;
   std::unique_ptr<ServerCore> core_;

@@ -12,7 +12,6 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -26,7 +25,9 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
+#include "tests/engine/test_support.h"
 #include "tests/transport/hostile_client.h"
+#include "tests/transport/server_requests.h"
 #include "transport/limits.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
@@ -36,10 +37,15 @@ namespace outpost {
 namespace {
 
 using hostile::RawSocket;
+using server_test::compress;
+using server_test::issue_token;
+using server_test::kNow;
+using server_test::kUserScope;
+using server_test::pull_request;
+using server_test::setting_push;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr int64_t kNow = 1'700'000'000'000;
 constexpr milliseconds kHandshake{1000};
 constexpr milliseconds kIdle{2000};
 // Slack for a loaded 2-core machine and the ASan build: a timeout must fire within its
@@ -59,10 +65,6 @@ constexpr size_t kRssBound = 64 * limits::kMiB;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string compress(const google::protobuf::MessageLite& message) {
-  return zstd_compress(message.SerializeAsString()).value();
 }
 
 std::string http_post(const std::string& path, const std::string& token, const std::string& body,
@@ -109,32 +111,6 @@ RawReply exchange(uint16_t port, const std::string& request) {
     if (socket.peer_closed() || Clock::now() > deadline) break;
   }
   return parse_reply(text);
-}
-
-protocol::PushRequest setting_push(const std::string& client_id, uint64_t id,
-                                   const std::string& name, const std::string& value) {
-  protocol::PushRequest push;
-  push.set_client_id(client_id);
-  push.set_schema_version(Schema::domain().version());
-  push.set_protocol_version(protocol::VERSION_CURRENT);
-  mutations::SetUserSetting args;
-  args.set_name(name);
-  args.set_value(value);
-  protocol::Mutation* mutation = push.add_mutations();
-  mutation->set_id(id);
-  mutation->set_name("set_user_setting");
-  mutation->set_args(args.SerializeAsString());
-  mutation->set_created_ms(kNow);
-  return push;
-}
-
-protocol::PullRequest user_pull(const std::string& client_id) {
-  protocol::PullRequest pull;
-  pull.set_client_id(client_id);
-  pull.set_schema_version(Schema::domain().version());
-  pull.set_protocol_version(protocol::VERSION_CURRENT);
-  pull.add_cursors()->set_scope("user/acme/alice");
-  return pull;
 }
 
 // A raw WebSocket client of /v1/stream: frames built and parsed here, compression with
@@ -232,10 +208,6 @@ class RawStream {
 class SyncServerHostileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "outpost-hostile-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     auto store = SqliteServerStore::open(store_path());
     ASSERT_TRUE(store.ok()) << store.status().to_string();
     store_ = std::move(store).value();
@@ -249,10 +221,9 @@ class SyncServerHostileTest : public ::testing::Test {
     server_.reset();
     core_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
-  std::string store_path() const { return dir_ + "/outpost.db"; }
+  std::string store_path() const { return dir_.file("outpost.db"); }
 
   void start_server(SyncServerOptions options = {}) {
     if (server_) server_->stop();
@@ -267,13 +238,7 @@ class SyncServerHostileTest : public ::testing::Test {
   uint16_t port() const { return server_->port(); }
 
   std::string token(const std::string& device = "phone", int64_t expires_ms = kNow + 3'600'000) {
-    protocol::TokenClaims claims;
-    claims.set_tenant("acme");
-    claims.set_user("alice");
-    claims.set_device(device);
-    claims.set_issued_ms(kNow - 1000);
-    claims.set_expires_ms(expires_ms);
-    return tokens_.issue(claims).value();
+    return issue_token(tokens_, "acme", "alice", device, kNow - 1000, expires_ms);
   }
 
   // Stores one setting, so bad input has something to damage.
@@ -290,8 +255,8 @@ class SyncServerHostileTest : public ::testing::Test {
     RawReply health =
         exchange(port(), "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(health.status, 200u);
-    RawReply pulled =
-        exchange(port(), http_post("/v1/pull", token("tablet"), compress(user_pull("checker"))));
+    RawReply pulled = exchange(port(), http_post("/v1/pull", token("tablet"),
+                                                 compress(pull_request("checker", {kUserScope}))));
     EXPECT_EQ(pulled.status, 200u);
     auto plain = zstd_decompress(pulled.body, limits::kMaxDecompressedBody);
     protocol::PullResponse response;
@@ -355,7 +320,7 @@ class SyncServerHostileTest : public ::testing::Test {
     std::thread thread_;
   };
 
-  std::string dir_;
+  testing::TempDir dir_;
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
   TokenAuthority tokens_{std::string(32, 'k')};
@@ -631,7 +596,8 @@ TEST_F(SyncServerHostileTest, HttpClientThatNeverReadsIsCut) {
   RssSampler rss;
   // 100 pipelined pulls (100 MiB of answers), and never a byte read.
   RawSocket lazy(port());
-  std::string request = http_post("/v1/pull", token(), compress(user_pull("lazy")), true);
+  std::string request =
+      http_post("/v1/pull", token(), compress(pull_request("lazy", {kUserScope})), true);
   std::string pipelined;
   for (int i = 0; i < 100; ++i) pipelined += request;
   ASSERT_TRUE(lazy.send(pipelined));
@@ -679,7 +645,7 @@ TEST_F(SyncServerHostileTest, StreamReaderThatNeverReadsIsCutByQueuedBytes) {
   RawStream lazy;
   ASSERT_TRUE(lazy.open(port(), token()));
   protocol::ClientFrame pull;
-  *pull.mutable_pull() = user_pull("lazy");
+  *pull.mutable_pull() = pull_request("lazy", {kUserScope});
   constexpr int kPulls = 200;  // under the frame budget's burst and the 256-frame queue
   for (int i = 0; i < kPulls; ++i) {
     if (!lazy.send(pull)) break;
@@ -787,7 +753,7 @@ TEST_F(SyncServerHostileTest, StreamRequestErrorsAreErrorFramesAndTheStreamStays
   EXPECT_EQ(refused->error().code(), "schema_too_new");
 
   protocol::ClientFrame forged;
-  *forged.mutable_pull() = user_pull("phone-1");
+  *forged.mutable_pull() = pull_request("phone-1", {kUserScope});
   forged.mutable_pull()->mutable_cursors(0)->set_token("\xff\xff not a cursor token");
   ASSERT_TRUE(stream.send(forged));
   refused = stream.receive();
@@ -846,7 +812,7 @@ TEST_F(SyncServerHostileTest, HeadersPastTheLimitAre413AndMalformedHttpIs400) {
 
 TEST_F(SyncServerHostileTest, UnknownCollectionInAFetchIs400) {
   const std::string before = hostile::dump_sqlite(store_path());
-  protocol::PullRequest pull = user_pull("phone-1");
+  protocol::PullRequest pull = pull_request("phone-1", {kUserScope});
   pull.set_fetch_scope("user/acme/alice");
   protocol::KeyRef* ref = pull.add_fetch();
   ref->set_collection("no_such_collection");

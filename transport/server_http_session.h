@@ -1,0 +1,72 @@
+// Internal to the server runtime: one HTTP connection (docs/protocol.md §1, §8). Reads
+// requests with bounded headers and body, answers push, pull and health through
+// http_util's handle_request, keeps the connection alive between requests (idle timeout),
+// bounds how long a response the peer does not read may wait, refuses a connection past
+// the cap with 503, answers bad requests and then lingers so the peer reads the answer,
+// and hands an authenticated upgrade to /v1/stream to a StreamSession.
+//
+// Thread rules: everything runs on the connection's strand; the Session overrides may be
+// called from any thread and only post to it. Distinct objects: safe.
+//
+// `Stream` is the byte stream the requests arrive on: beast::tcp_stream today; a TLS stream
+// (beast::ssl_stream<beast::tcp_stream>) is the other instantiation to add, with its
+// half_close/close_stream overloads (server_session.h) and its handshake before start().
+#pragma once
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "transport/http_util.h"
+#include "transport/server_session.h"
+
+namespace outpost::server_impl {
+
+template <class Stream>
+class HttpSession final : public Session {
+ public:
+  // `over_capacity`: accepted past max_connections; answered 503 at once, then closed.
+  HttpSession(ServerContext& context, Stream&& stream, bool over_capacity = false);
+
+  void start();
+  void shutdown() override;
+  void force_close() override;
+
+ private:
+  enum class State { kReading, kWriting, kLingering, kDone };
+
+  std::shared_ptr<HttpSession> self_ptr();
+  void do_read();
+  void on_read(boost::beast::error_code ec);
+  // Before reading anything: the answer is the same for every request and every upgrade,
+  // and reading first would let a silent peer hold the descriptor for the handshake time.
+  // The lingering close then reads what the peer sends, so it gets this response.
+  void refuse_over_capacity();
+  void upgrade();
+  void reply(http_api::HttpResponse response, bool close);
+  void on_write(boost::beast::error_code ec, bool close);
+  // Half-closes, then reads and drops what the peer still sends (bounded in time and
+  // bytes) so that it reads our response before it sees the connection end.
+  void linger();
+  void do_linger();
+  void close_now();
+
+  Stream stream_;
+  const boost::asio::any_io_executor strand_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  http_api::HttpResponse response_;
+  std::vector<char> linger_buffer_;
+  size_t lingered_ = 0;
+  State state_ = State::kReading;
+  bool first_request_ = true;
+  bool stop_requested_ = false;
+  const bool over_capacity_;
+};
+
+extern template class HttpSession<boost::beast::tcp_stream>;
+
+}  // namespace outpost::server_impl

@@ -1,0 +1,109 @@
+#include "transport/server_session.h"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/websocket/error.hpp>
+
+namespace outpost::server_impl {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+void SessionRegistry::add(Session* session, std::weak_ptr<Session> weak) {
+  std::lock_guard lock(mutex_);
+  sessions_.emplace(session, std::move(weak));
+}
+
+void SessionRegistry::remove(Session* session) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(session);
+  if (sessions_.empty()) empty_.notify_all();
+}
+
+std::vector<std::shared_ptr<Session>> SessionRegistry::snapshot() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Session>> out;
+  for (auto& [raw, weak] : sessions_) {
+    if (auto strong = weak.lock()) out.push_back(std::move(strong));
+  }
+  return out;
+}
+
+size_t SessionRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+bool SessionRegistry::wait_empty(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return empty_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
+}
+
+void SessionRegistry::disable_pokes() {
+  std::lock_guard lock(mutex_);
+  pokes_enabled_ = false;
+}
+
+void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
+  std::vector<std::shared_ptr<Session>> keep;
+  {
+    std::lock_guard lock(mutex_);
+    if (!pokes_enabled_) return;
+    for (auto& [raw, weak] : sessions_) {
+      if (auto strong = weak.lock()) {
+        strong->on_commit(heads);  // only posts to the session's strand
+        keep.push_back(std::move(strong));
+      }
+    }
+  }
+  // `keep` may hold the last references: sessions are destroyed here, outside the lock
+  // their destructor takes.
+}
+
+void SessionRegistry::poke_all() {
+  std::vector<std::shared_ptr<Session>> keep;
+  {
+    std::lock_guard lock(mutex_);
+    if (!pokes_enabled_) return;
+    for (auto& [raw, weak] : sessions_) {
+      if (auto strong = weak.lock()) {
+        strong->on_resync();  // only posts to the session's strand
+        keep.push_back(std::move(strong));
+      }
+    }
+  }
+}
+
+int64_t ServerContext::now_ms() const {
+  if (options.now_ms) return options.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Session::register_self() {
+  context_.registry->add(this, weak_from_this());
+  // stop() sets `stopping` before it snapshots the registry, so a session registered
+  // after the snapshot always sees the flag here.
+  return !context_.stopping.load();
+}
+
+bool is_ordinary_disconnect(const beast::error_code& ec) {
+  return ec == beast::websocket::error::closed || ec == net::error::operation_aborted ||
+         ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == beast::error::timeout;
+}
+
+void half_close(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void close_stream(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.close();
+}
+
+}  // namespace outpost::server_impl

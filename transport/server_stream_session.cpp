@@ -1,0 +1,336 @@
+#include "transport/server_stream_session.h"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+
+#include "transport/client_frame.h"
+
+namespace outpost::server_impl {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+bool FrameBudget::take() {
+  auto now = std::chrono::steady_clock::now();
+  double elapsed = std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+  tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+template <class Stream>
+StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
+                                     http_api::Authenticated who)
+    : Session(context),
+      ws_(std::move(stream)),
+      strand_(ws_.get_executor()),
+      principal_(std::move(who.who)),
+      expires_ms_(who.expires_ms),
+      budget_(context.options.frames_per_second, context.options.frame_burst) {}
+
+template <class Stream>
+std::shared_ptr<StreamSession<Stream>> StreamSession<Stream>::self_ptr() {
+  return std::static_pointer_cast<StreamSession>(shared_from_this());
+}
+
+template <class Stream>
+void StreamSession<Stream>::start(http_api::HttpRequest request) {
+  bool running = register_self();
+  net::dispatch(strand_, [self = self_ptr(), request = std::move(request), running]() mutable {
+    self->on_start(std::move(request), running);
+  });
+}
+
+template <class Stream>
+void StreamSession<Stream>::shutdown() {
+  net::post(strand_, [self = self_ptr()] {
+    self->stop_requested_ = true;
+    if (self->accepted_) self->begin_close({websocket::close_code::normal, "server stopping"});
+  });
+}
+
+template <class Stream>
+void StreamSession<Stream>::force_close() {
+  net::post(strand_, [self = self_ptr()] { self->abort(); });
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_commit(const std::vector<CommittedHead>& heads) {
+  std::vector<CommittedHead> readable;
+  for (const CommittedHead& head : heads) {
+    if (principal_.may_read(head.scope)) readable.push_back(head);
+  }
+  if (readable.empty()) return;
+  net::post(strand_,
+            [self = self_ptr(), readable = std::move(readable)] { self->queue_poke(readable); });
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_resync() {
+  net::post(strand_, [self = self_ptr()] {
+    std::vector<CommittedHead> heads;
+    for (const std::string& scope : self->context_.core.scopes_of(self->principal_)) {
+      auto info = self->context_.core.store().scope_info(scope);
+      if (info.ok() && info->head_seq > 0) heads.push_back(CommittedHead{scope, info->head_seq});
+    }
+    if (!heads.empty()) self->queue_poke(heads);
+  });
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_start(http_api::HttpRequest request, bool running) {
+  // The HTTP stage's deadline no longer applies: the websocket timeouts take over.
+  beast::get_lowest_layer(ws_).expires_never();
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.handshake_timeout = context_.options.handshake_timeout;
+  timeouts.idle_timeout = context_.options.idle_timeout;
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(http::field::server, http_api::kServerName);
+  }));
+  ws_.read_message_max(limits::kMaxFrame);
+  ws_.binary(true);
+  if (!running) stop_requested_ = true;
+  ws_.async_accept(request, net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec) {
+                     self->on_accept(ec);
+                   }));
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_accept(beast::error_code ec) {
+  if (ec) {
+    context_.log("websocket handshake failed: " + ec.message());
+    return;
+  }
+  accepted_ = true;
+  ServerCounters::add(context_.counters.streams_opened);
+  if (stop_requested_ || context_.stopping) {
+    return begin_close({websocket::close_code::normal, "server stopping"});
+  }
+  if (!pending_heads_.empty() && !poke_queued_) {
+    poke_queued_ = true;
+    enqueue(Outgoing{true, {}});
+  }
+  do_read();
+}
+
+template <class Stream>
+void StreamSession<Stream>::do_read() {
+  if (closing_) return;
+  ws_.async_read(read_buffer_,
+                 net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec, size_t) {
+                   self->on_read(ec);
+                 }));
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_read(beast::error_code ec) {
+  if (ec) {
+    // Closed by the peer, idle timeout, a too-big or malformed websocket frame (Beast
+    // has already failed the connection), or our own close/abort.
+    if (!is_ordinary_disconnect(ec)) context_.log("websocket read: " + ec.message());
+    closing_ = true;
+    return;
+  }
+  ServerCounters::add(context_.counters.frames_received);
+  std::string message = beast::buffers_to_string(read_buffer_.data());
+  read_buffer_.consume(read_buffer_.size());
+  if (read_buffer_.capacity() > kKeptBuffer) read_buffer_.shrink_to_fit();
+  if (closing_) return;
+  if (answer(message)) do_read();
+}
+
+template <class Stream>
+bool StreamSession<Stream>::answer(const std::string& message) {
+  if (!ws_.got_binary()) {
+    fail(error(ErrorCode::kInvalidArgument, "text messages are not part of the protocol"),
+         websocket::close_code::unknown_data);
+    return false;
+  }
+  if (!budget_.take()) {
+    fail(error(ErrorCode::kUnavailable, "too many frames per second, slow down"),
+         websocket::close_code::try_again_later);
+    return false;
+  }
+  int64_t now = context_.now_ms();
+  if (now >= expires_ms_) {
+    fail(error(ErrorCode::kUnauthenticated, "token expired"), websocket::close_code::policy_error);
+    return false;
+  }
+  Result<protocol::ClientFrame> decoded = decode_client_frame(decompressor_, message);
+  if (!decoded.ok()) {
+    fail(decoded.status(), decoded.status().code() == ErrorCode::kTooLarge
+                               ? websocket::close_code::too_big
+                               : websocket::close_code::bad_payload);
+    return false;
+  }
+  const protocol::ClientFrame& frame = decoded.value();
+  protocol::ServerFrame out;
+  switch (frame.body_case()) {
+    case protocol::ClientFrame::kPush: {
+      auto result =
+          http_api::call_core([&] { return context_.core.push(principal_, frame.push(), now); });
+      if (result.ok()) {
+        *out.mutable_push() = std::move(result).value();
+      } else {
+        *out.mutable_error() = http_api::to_wire_error(result.status());
+      }
+      break;
+    }
+    case protocol::ClientFrame::kPull: {
+      auto result =
+          http_api::call_core([&] { return context_.core.pull(principal_, frame.pull()); });
+      if (result.ok()) {
+        *out.mutable_pull() = std::move(result).value();
+      } else {
+        *out.mutable_error() = http_api::to_wire_error(result.status());
+      }
+      break;
+    }
+    case protocol::ClientFrame::kPing:
+      out.mutable_pong()->set_sent_ms(frame.ping().sent_ms());
+      break;
+    default:
+      fail(error(ErrorCode::kInvalidArgument, "empty ClientFrame"),
+           websocket::close_code::bad_payload);
+      return false;
+  }
+  send(out);
+  return true;
+}
+
+template <class Stream>
+void StreamSession<Stream>::send(const protocol::ServerFrame& frame) {
+  std::string bytes;
+  if (!frame.SerializeToString(&bytes)) {
+    context_.log("cannot serialize a ServerFrame");
+    return abort();
+  }
+  enqueue(Outgoing{false, std::move(bytes)});
+}
+
+template <class Stream>
+void StreamSession<Stream>::fail(const Status& failure, websocket::close_code code) {
+  protocol::ServerFrame out;
+  *out.mutable_error() = http_api::to_wire_error(failure);
+  send(out);
+  std::string reason = failure.to_string();
+  reason.resize(std::min<size_t>(reason.size(), 120));  // a close reason holds 123 bytes
+  begin_close({code, reason});
+}
+
+template <class Stream>
+void StreamSession<Stream>::queue_poke(const std::vector<CommittedHead>& heads) {
+  if (closing_) return;
+  for (const CommittedHead& head : heads) {
+    uint64_t& seq = pending_heads_[head.scope];
+    seq = std::max(seq, head.head_seq);
+  }
+  if (!accepted_ || poke_queued_) return;  // sent after the handshake / already queued
+  poke_queued_ = true;
+  enqueue(Outgoing{true, {}});
+}
+
+template <class Stream>
+void StreamSession<Stream>::enqueue(Outgoing item) {
+  if (close_started_ || aborted_) return;
+  if (queue_.size() >= context_.options.max_queued_frames) {
+    // The peer does not read: cut it rather than hold its backlog in memory.
+    context_.log("websocket outgoing queue full; disconnecting " + principal_.device);
+    ServerCounters::add(context_.counters.slow_peers_cut);
+    return abort();
+  }
+  // One answer is always let through, however large: the bound is on the backlog.
+  if (!queue_.empty() && queued_bytes_ + item.frame.size() > context_.options.max_queued_bytes) {
+    context_.log("websocket outgoing queue full (queued bytes); disconnecting " +
+                 principal_.device);
+    ServerCounters::add(context_.counters.slow_peers_cut);
+    return abort();
+  }
+  queued_bytes_ += item.frame.size();
+  queue_.push_back(std::move(item));
+  if (!writing_) do_write();
+}
+
+template <class Stream>
+void StreamSession<Stream>::do_write() {
+  Outgoing item = std::move(queue_.front());
+  queue_.pop_front();
+  queued_bytes_ -= item.frame.size();
+  if (item.poke) {
+    protocol::ServerFrame frame;
+    for (const auto& [scope, seq] : pending_heads_) {
+      protocol::Cursor* head = frame.mutable_poke()->add_heads();
+      head->set_scope(scope);
+      head->set_seq(seq);
+    }
+    pending_heads_.clear();
+    poke_queued_ = false;
+    if (!frame.SerializeToString(&item.frame)) return abort();
+  }
+  Result<std::string> compressed = compressor_.compress_message(item.frame);
+  if (!compressed.ok()) {
+    context_.log("websocket compression: " + compressed.status().to_string());
+    return abort();
+  }
+  write_buffer_ = std::move(compressed).value();
+  writing_ = true;
+  ws_.async_write(net::buffer(write_buffer_),
+                  net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec, size_t) {
+                    self->on_write(ec);
+                  }));
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_write(beast::error_code ec) {
+  writing_ = false;
+  write_buffer_.clear();
+  if (write_buffer_.capacity() > kKeptBuffer) write_buffer_.shrink_to_fit();
+  if (ec) {
+    if (!is_ordinary_disconnect(ec)) context_.log("websocket write: " + ec.message());
+    return abort();
+  }
+  ServerCounters::add(context_.counters.frames_sent);
+  if (!queue_.empty()) return do_write();
+  if (close_pending_) do_close();
+}
+
+template <class Stream>
+void StreamSession<Stream>::begin_close(websocket::close_reason reason) {
+  if (close_pending_ || aborted_) return;
+  closing_ = true;
+  close_pending_ = true;
+  close_reason_ = std::move(reason);
+  if (!writing_ && queue_.empty()) do_close();
+}
+
+template <class Stream>
+void StreamSession<Stream>::do_close() {
+  if (close_started_ || aborted_) return;
+  close_started_ = true;
+  ws_.async_close(close_reason_,
+                  net::bind_executor(strand_, [self = self_ptr()](beast::error_code) {}));
+}
+
+template <class Stream>
+void StreamSession<Stream>::abort() {
+  if (aborted_) return;
+  aborted_ = true;
+  closing_ = true;
+  queue_.clear();
+  queued_bytes_ = 0;
+  beast::get_lowest_layer(ws_).close();
+}
+
+template class StreamSession<beast::tcp_stream>;
+
+}  // namespace outpost::server_impl

@@ -1,0 +1,111 @@
+// Internal to the server runtime: one WebSocket stream (GET /v1/stream, docs/protocol.md §5)
+// after the HTTP session authenticated its upgrade: push, pull and ping frames answered in
+// order, pokes coalesced into one queued frame, a bounded outgoing queue (a peer that does
+// not read is cut), flood control, the close handshake.
+//
+// Thread rules: everything runs on the connection's strand; the Session overrides may be
+// called from any thread and only post to it. Distinct objects: safe.
+//
+// `Stream` is the byte stream under the WebSocket: beast::tcp_stream today; a TLS stream
+// (beast::ssl_stream<beast::tcp_stream>) is the other instantiation to add
+// (server_stream_session.cpp instantiates the template for each).
+#pragma once
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/server_core.h"
+#include "transport/http_util.h"
+#include "transport/server_session.h"
+#include "transport/zstd_codec.h"
+
+namespace outpost::server_impl {
+
+// Refills `rate` tokens per second up to `burst`; one frame costs one token.
+class FrameBudget {
+ public:
+  FrameBudget(double rate, double burst)
+      : rate_(rate), burst_(burst), tokens_(burst), last_(std::chrono::steady_clock::now()) {}
+  bool take();
+
+ private:
+  double rate_;
+  double burst_;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+template <class Stream>
+class StreamSession final : public Session {
+ public:
+  // `stream`: the connection the upgrade request was read from.
+  StreamSession(ServerContext& context, Stream&& stream, http_api::Authenticated who);
+
+  // Answers the upgrade `request` (already authenticated), then serves frames.
+  void start(http_api::HttpRequest request);
+
+  void shutdown() override;
+  void force_close() override;
+  void on_commit(const std::vector<CommittedHead>& heads) override;
+  void on_resync() override;
+
+ private:
+  // A message waiting to be sent: a serialized ServerFrame, or the one coalesced poke,
+  // built from pending_heads_ when its turn comes.
+  struct Outgoing {
+    bool poke = false;
+    std::string frame;
+  };
+
+  std::shared_ptr<StreamSession> self_ptr();
+  void on_start(http_api::HttpRequest request, bool running);
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec);
+  // One decoded frame answered; false when the connection is failed instead.
+  bool answer(const std::string& message);
+  void send(const protocol::ServerFrame& frame);
+  // A protocol violation: say why in an error frame, then close with `code`.
+  void fail(const Status& failure, boost::beast::websocket::close_code code);
+  void queue_poke(const std::vector<CommittedHead>& heads);
+  void enqueue(Outgoing item);
+  void do_write();
+  void on_write(boost::beast::error_code ec);
+  // Stops reading new frames, flushes what is queued, then sends the close frame.
+  void begin_close(boost::beast::websocket::close_reason reason);
+  void do_close();
+  void abort();
+
+  boost::beast::websocket::stream<Stream> ws_;
+  const boost::asio::any_io_executor strand_;
+  const Principal principal_;  // immutable: read by on_commit from other threads
+  const int64_t expires_ms_;
+  FrameBudget budget_;
+  StreamCompressor compressor_;
+  StreamDecompressor decompressor_;
+  boost::beast::flat_buffer read_buffer_;
+  std::string write_buffer_;
+  std::deque<Outgoing> queue_;
+  size_t queued_bytes_ = 0;  // serialized frames in queue_
+  std::map<std::string, uint64_t> pending_heads_;
+  boost::beast::websocket::close_reason close_reason_;
+  bool accepted_ = false;
+  bool stop_requested_ = false;
+  bool writing_ = false;
+  bool poke_queued_ = false;
+  bool closing_ = false;        // no more frames are read or answered
+  bool close_pending_ = false;  // a close frame follows the queued messages
+  bool close_started_ = false;
+  bool aborted_ = false;
+};
+
+extern template class StreamSession<boost::beast::tcp_stream>;
+
+}  // namespace outpost::server_impl
