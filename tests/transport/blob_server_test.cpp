@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "adapters/dir_blob_store.h"
 #include "adapters/sim_media.h"
