@@ -11,10 +11,11 @@ test:
 	@./scripts/test
 
 bench:
-	@./scripts/bootstrap && ./scripts/build build release && build/benchmarks/outpost_micro_bench
+	@./scripts/bootstrap && ./scripts/build build release && build/benchmarks/outpost_micro_bench && \
+	  build/benchmarks/outpost_c_api_bench
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

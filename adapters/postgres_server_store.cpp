@@ -425,6 +425,25 @@ Result<std::vector<KeyVersion>> PostgresServerStore::read_manifest(
   });
 }
 
+Result<std::vector<ScopedRecord>> PostgresServerStore::scan_collection(
+    const std::string& collection, const std::string& after_scope, const std::string& after_key,
+    uint32_t max_records) {
+  return pool_->run("scan_collection", [&](Conn& c) -> Result<std::vector<ScopedRecord>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r =
+        tx.exec_prepared("scan_collection", bytes(collection), bytes(after_scope), bytes(after_key),
+                         static_cast<int64_t>(std::max<uint32_t>(max_records, 1)));
+    std::vector<ScopedRecord> found;
+    found.reserve(r.size());
+    for (const auto& row : r) {
+      found.push_back(ScopedRecord{
+          text_of_bytea(row[0]),
+          StoredRecord{collection, text_of_bytea(row[1]), u64(row[2]), text_of_bytea(row[3])}});
+    }
+    return found;
+  });
+}
+
 Result<std::optional<StoredRecord>> PostgresServerStore::get(const std::string& scope,
                                                              const std::string& collection,
                                                              const std::string& key) {

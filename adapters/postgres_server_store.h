@@ -67,6 +67,10 @@ class PostgresServerStore final : public ServerStore {
                            uint64_t max_bytes, int max_priority) override;
   Result<SnapshotPage> read_snapshot(const std::string& scope, const SnapshotPosition& after,
                                      uint32_t max_records, uint64_t max_bytes) override;
+  Result<std::vector<ScopedRecord>> scan_collection(const std::string& collection,
+                                                    const std::string& after_scope,
+                                                    const std::string& after_key,
+                                                    uint32_t max_records) override;
   Result<std::vector<KeyVersion>> read_manifest(const std::string& scope,
                                                 const std::string& after_collection,
                                                 const std::string& after_key,

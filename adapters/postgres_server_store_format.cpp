@@ -199,6 +199,10 @@ void prepare_statements(pqxx::connection& c) {
             "SELECT r.collection, r.key, r.version FROM outpost_records r JOIN outpost_scopes s "
             "ON s.id = r.scope_id WHERE s.scope = $1 AND (r.collection, r.key) > ($2, $3) ORDER "
             "BY r.collection, r.key LIMIT $4");
+  c.prepare("scan_collection",
+            "SELECT s.scope, r.key, r.version, r.body FROM outpost_records r JOIN outpost_scopes s "
+            "ON s.id = r.scope_id WHERE r.collection = $1 AND (s.scope, r.key) > ($2, $3) ORDER "
+            "BY s.scope, r.key LIMIT $4");
   c.prepare("client_get", "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1");
   c.prepare("rejections",
             "SELECT mutation_id, code, reason FROM outpost_outcomes WHERE client_id = $1 AND "

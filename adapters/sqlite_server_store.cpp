@@ -522,6 +522,27 @@ Result<std::vector<KeyVersion>> SqliteServerStore::read_manifest(
   });
 }
 
+Result<std::vector<ScopedRecord>> SqliteServerStore::scan_collection(const std::string& collection,
+                                                                     const std::string& after_scope,
+                                                                     const std::string& after_key,
+                                                                     uint32_t max_records) {
+  return readers_->run("scan_collection", [&](ReadConn& c) -> Result<std::vector<ScopedRecord>> {
+    std::vector<ScopedRecord> found;
+    SQLite::Statement& q = c.scan_collection;
+    Use use(q);
+    q.bind(1, collection);
+    q.bind(2, after_scope);
+    q.bind(3, after_key);
+    q.bind(4, std::max<uint32_t>(max_records, 1));
+    while (q.executeStep()) {
+      found.push_back(ScopedRecord{q.getColumn(0).getString(),
+                                   StoredRecord{collection, q.getColumn(1).getString(),
+                                                u64(q.getColumn(2)), blob(q.getColumn(3))}});
+    }
+    return found;
+  });
+}
+
 Result<std::optional<StoredRecord>> SqliteServerStore::get(const std::string& scope,
                                                            const std::string& collection,
                                                            const std::string& key) {

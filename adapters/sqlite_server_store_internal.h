@@ -170,6 +170,10 @@ struct ReadConn {
       db,
       "SELECT version, body FROM records WHERE scope_id = (SELECT id FROM scopes WHERE scope = "
       "?1) AND collection = ?2 AND key = ?3"};
+  SQLite::Statement scan_collection{
+      db,
+      "SELECT s.scope, r.key, r.version, r.body FROM records r JOIN scopes s ON s.id = r.scope_id "
+      "WHERE r.collection = ?1 AND (s.scope, r.key) > (?2, ?3) ORDER BY s.scope, r.key LIMIT ?4"};
   SQLite::Statement client_get{db, "SELECT last_mutation_id FROM clients WHERE client_id = ?1"};
   SQLite::Statement rejections{
       db,

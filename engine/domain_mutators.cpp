@@ -1,10 +1,11 @@
 #include "engine/domain_mutators.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <stdexcept>
 
 #include "engine/domain_merge.h"
 #include "engine/domain_time.h"
+#include "engine/limits.h"
 
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
@@ -302,7 +303,58 @@ Status remember_search(MutationContext& ctx, const m::RememberSearch& args) {
   return ctx.put(setting);
 }
 
+bool is_device_name(const std::string& name) {
+  if (name.empty() || name.size() > limits::kMaxNameLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_token_text(const std::string& token) {
+  if (token.empty() || token.size() > limits::kMaxPushTokenLength) return false;
+  for (char c : token) {
+    if (c <= ' ' || c > '~') return false;  // printable ASCII, no spaces: it goes in a URL
+  }
+  return true;
+}
+
+// Replaces the device's push target (login). Checked the same on both sides.
+Status register_push_target(MutationContext& ctx, const m::RegisterPushTarget& args) {
+  const d::PushTarget& in = args.target();
+  if (!is_device_name(in.device_id())) {
+    return error(ErrorCode::kInvalidArgument,
+                 "push target needs a device id ([A-Za-z0-9._-]{1,64})");
+  }
+  if (in.platform() != d::PUSH_APNS && in.platform() != d::PUSH_FCM) {
+    return error(ErrorCode::kInvalidArgument, "push target platform must be APNs or FCM");
+  }
+  if (!is_token_text(in.token())) {
+    return error(ErrorCode::kInvalidArgument, "push token must be 1 to " +
+                                                  std::to_string(limits::kMaxPushTokenLength) +
+                                                  " printable characters");
+  }
+  if (in.app_id().empty() || in.app_id().size() > limits::kMaxPushAppIdLength) {
+    return error(ErrorCode::kInvalidArgument, "push target needs an app id (APNs topic)");
+  }
+  d::PushTarget target = in;
+  target.set_registered_ms(ctx.created_ms);
+  return ctx.put(target);
+}
+
 }  // namespace
+
+Status remove_push_target(MutationContext& ctx, const m::RemovePushTarget& args) {
+  if (!is_device_name(args.device_id())) {
+    return error(ErrorCode::kInvalidArgument, "push target removal needs a device id");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::PushTarget>(args.device_id()));
+  if (!current) return Status::Ok();
+  if (!args.token().empty() && current->token() != args.token()) return Status::Ok();
+  return ctx.remove<d::PushTarget>(args.device_id());
+}
 
 Status register_domain_mutators(MutatorRegistry& registry) {
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetAgentState>("set_agent_state", set_agent_state));
@@ -324,6 +376,10 @@ Status register_domain_mutators(MutatorRegistry& registry) {
   OUTPOST_RETURN_IF_ERROR(registry.add<m::RememberQueue>("remember_queue", remember_queue));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::SetUserSetting>("set_user_setting", set_user_setting));
   OUTPOST_RETURN_IF_ERROR(registry.add<m::RememberSearch>("remember_search", remember_search));
+  OUTPOST_RETURN_IF_ERROR(
+      registry.add<m::RegisterPushTarget>("register_push_target", register_push_target));
+  OUTPOST_RETURN_IF_ERROR(
+      registry.add<m::RemovePushTarget>("remove_push_target", remove_push_target));
   return Status::Ok();
 }
 
@@ -334,17 +390,30 @@ std::string last_queue_setting(domain::MediaType media) {
   return "last_queue." + name.substr(name.find('_') + 1);
 }
 
-const MutatorRegistry& domain_mutators() {
-  static const MutatorRegistry* registry = [] {
-    auto* built = new MutatorRegistry();
-    Status status = register_domain_mutators(*built);
-    if (!status.ok()) {
-      fprintf(stderr, "outpost: domain mutators: %s\n", status.to_string().c_str());
-      abort();
-    }
-    return built;
+Result<const MutatorRegistry*> load_domain_mutators() {
+  struct Built {
+    MutatorRegistry registry;
+    Status status;
+  };
+  static const Built* built = [] {
+    auto* made = new Built();
+    made->status = register_domain_mutators(made->registry);
+    return made;
   }();
-  return *registry;
+  if (!built->status.ok()) return built->status.with_context("the built-in domain mutators");
+  return &built->registry;
+}
+
+Status check_built_in_domain() {
+  OUTPOST_RETURN_IF_ERROR(Schema::load_domain().status());
+  return load_domain_mutators().status();
+}
+
+const MutatorRegistry& domain_mutators() {
+  Result<const MutatorRegistry*> loaded = load_domain_mutators();
+  // The mutators are compiled in: failing here is a defect of the build.
+  if (!loaded.ok()) throw std::logic_error(loaded.status().to_string());
+  return **loaded;
 }
 
 }  // namespace outpost

@@ -129,6 +129,11 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
         return ctx.put(event.colleague());
       case upstream::Event::kQueue:
         return ctx.put(event.queue());
+      case upstream::Event::kOrgSetting:
+        if (event.org_setting().name().empty()) {
+          return error(ErrorCode::kInvalidArgument, "org setting without name");
+        }
+        return ctx.put(event.org_setting());
       case upstream::Event::KIND_NOT_SET:
         break;
     }

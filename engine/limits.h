@@ -44,6 +44,18 @@ inline constexpr uint32_t kClientFetchKeysPerPull = 1000;
 
 // A tenant, user or device name ([A-Za-z0-9._-]{1,64}), inside a token and a scope.
 inline constexpr size_t kMaxNameLength = 64;
+// A device report's app version (protocol DeviceReport): longer ones are cut, by the
+// device when it sends and by the server when it keeps one.
+inline constexpr size_t kMaxAppVersionBytes = 64;
+
+// --- Push targets (register_push_target) -------------------------------------------------
+
+// An APNs device token (64 hex characters today) or an FCM registration token (~160).
+inline constexpr size_t kMaxPushTokenLength = 512;
+// An APNs topic (bundle id) or FCM app id.
+inline constexpr size_t kMaxPushAppIdLength = 255;
+// Push targets one user may hold (one per device); the server reads at most this many.
+inline constexpr size_t kMaxPushTargetsPerUser = 32;
 
 static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
 static_assert(kDefaultBatchBytes <= kMaxBatchBytes);

@@ -31,6 +31,11 @@ PushPolicy::PushPolicy(Settings settings) : settings_(settings) {
   settings_.max_wakes_per_window = std::max(settings_.max_wakes_per_window, 1);
 }
 
+void PushPolicy::set_settings(Settings settings) {
+  settings_ = settings;
+  settings_.max_wakes_per_window = std::max(settings_.max_wakes_per_window, 1);
+}
+
 PushPolicy::Device& PushPolicy::device(const std::string& user_id, const std::string& id) {
   Device& d = devices_[id];
   if (d.user != user_id) {

@@ -149,6 +149,9 @@ class PushPolicy {
 
   const PolicyCounters& counters() const { return counters_; }
   const Settings& settings() const { return settings_; }
+  // The org changed its settings: wakes and timer stages scheduled from now on use them
+  // (those already scheduled keep their time).
+  void set_settings(Settings settings);
   // For tests and the simulator.
   bool has_live_stream(const std::string& user) const;
   bool in_voice(const std::string& user) const;

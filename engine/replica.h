@@ -45,7 +45,10 @@ struct ReplicaOptions {
   // Identity, recorded on first open and used by mutators (e.g. the agent_state key).
   std::string tenant;
   std::string user;
-  // A fixed client id (tests, simulator); random when empty on first open.
+  // The client id a new file keeps for life (the server applies each (client id, mutation
+  // id) once). Required on the first writable open of a file (kInvalidArgument without
+  // it); ignored once the file has one. The engine draws no randomness: the caller makes
+  // it (transport/client_id.h: new_client_id(), the simulator from its seed, tests).
   std::string client_id;
   // SQLite checkpoints the WAL inside the commit that takes it past this many pages, so
   // that commit pays the copy and the fsync (milliseconds: the p99 of a save). 0: never.
@@ -171,6 +174,11 @@ class Replica {
   // text must have at least 3 characters).
   Result<std::vector<std::unique_ptr<google::protobuf::Message>>> search(
       const std::string& collection, const std::string& text, const SearchOptions& options = {});
+  // The stored protobuf bytes of the records get()/query() would parse, unparsed: for
+  // callers that hand bytes on (the C API). Errors as get() and query().
+  Result<std::optional<std::string>> get_bytes(const std::string& collection,
+                                               const std::string& key);
+  Result<std::vector<std::string>> query_bytes(const Query& query);
   // Plain read-only SQL over the same tables (c_<collection>, f_<collection>).
   // kReadOnly for a statement that would write; kInvalidArgument for bad SQL.
   Result<SqlRows> sql(const std::string& statement, const std::vector<SqlValue>& params = {});

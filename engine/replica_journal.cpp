@@ -1,4 +1,11 @@
+// The journal of commits for other connections to the file (decision 007): its entry codec,
+// Replica::refresh() that reads the entries other connections wrote, and the subscribers
+// that hear about every change.
 #include "engine/replica_journal.h"
+
+#include <mutex>
+
+#include "engine/replica_internal.h"
 
 namespace outpost {
 namespace {
@@ -72,6 +79,82 @@ bool decode_journal_entry(std::string_view bytes, ChangeSet& out) {
   }
   out.merge(decoded);
   return true;
+}
+
+using replica_internal::from_sqlite;
+using replica_internal::ResetOnExit;
+
+uint64_t Replica::subscribe(Listener listener, Executor executor) {
+  std::lock_guard<std::mutex> lock(subscribers_mutex_);
+  uint64_t id = next_subscriber_id_++;
+  subscribers_.push_back(Subscriber{id, std::move(listener), std::move(executor)});
+  return id;
+}
+
+void Replica::unsubscribe(uint64_t id) {
+  std::lock_guard<std::mutex> lock(subscribers_mutex_);
+  std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
+}
+
+Result<ChangeSet> Replica::refresh() {
+  Impl& impl = *impl_;
+  ChangeSet changes;
+  try {
+    const int64_t version = impl.data_version();
+    if (version == impl.notified_version) return changes;
+    if (!impl.has_journal) {
+      impl.has_journal = impl.db.tableExists("_journal");
+      if (!impl.has_journal) {
+        impl.notified_version = version;
+        changes.everything_changed = true;
+        notify(changes);
+        return changes;
+      }
+    }
+    // One statement: one snapshot, taken after `version` was read, so a commit in between
+    // is read now and at most looked for once more.
+    SQLite::Statement& select =
+        impl.cached("SELECT seq, origin, changes FROM _journal WHERE seq > ? ORDER BY seq");
+    ResetOnExit reset{select};
+    select.bind(1, impl.journal_seen);
+    bool first = true;
+    while (select.executeStep()) {
+      const int64_t seq = select.getColumn(0).getInt64();
+      // Rows between what this connection saw and the oldest one kept were dropped.
+      if (first && seq != impl.journal_seen + 1) changes.everything_changed = true;
+      first = false;
+      impl.journal_seen = seq;
+      if (select.getColumn(1).getString() == impl.origin) continue;
+      SQLite::Column entry = select.getColumn(2);
+      if (!decode_journal_entry(
+              std::string_view(static_cast<const char*>(entry.getBlob()), entry.getBytes()),
+              changes)) {
+        changes.everything_changed = true;
+      }
+    }
+    impl.notified_version = version;
+  } catch (const SQLite::Exception& e) {
+    return from_sqlite(e, "refresh");
+  }
+  notify(changes);
+  return changes;
+}
+
+void Replica::notify(const ChangeSet& changes) {
+  if (changes.empty()) return;
+  std::vector<Subscriber> subscribers;
+  {
+    std::lock_guard<std::mutex> lock(subscribers_mutex_);
+    subscribers = subscribers_;
+  }
+  for (const Subscriber& subscriber : subscribers) {
+    if (subscriber.executor) {
+      Listener listener = subscriber.listener;
+      subscriber.executor([listener, changes] { listener(changes); });
+    } else {
+      subscriber.listener(changes);
+    }
+  }
 }
 
 }  // namespace outpost

@@ -1,5 +1,7 @@
 #include "engine/schema.h"
 
+#include <stdexcept>
+
 #include "outpost/domain.pb.h"
 
 namespace outpost {
@@ -183,18 +185,18 @@ Result<Schema> Schema::from_file(const google::protobuf::FileDescriptor* file) {
   return from_descriptors(descriptors, file->options().GetExtension(outpost::schema_version));
 }
 
+Result<const Schema*> Schema::load_domain() {
+  static const Result<Schema>* built =
+      new Result<Schema>(from_file(domain::AgentState::descriptor()->file()));
+  if (!built->ok()) return built->status().with_context("the built-in domain schema");
+  return &built->value();
+}
+
 const Schema& Schema::domain() {
-  static const Schema* schema = [] {
-    Result<Schema> built = from_file(domain::AgentState::descriptor()->file());
-    if (!built.ok()) {
-      // The domain schema is compiled in; failing here is a programming error.
-      fprintf(stderr, "outpost: the built-in domain schema is invalid: %s\n",
-              built.status().to_string().c_str());
-      abort();
-    }
-    return new Schema(std::move(built).value());
-  }();
-  return *schema;
+  Result<const Schema*> loaded = load_domain();
+  // The domain schema is compiled in: failing here is a defect of the build.
+  if (!loaded.ok()) throw std::logic_error(loaded.status().to_string());
+  return **loaded;
 }
 
 const Collection* Schema::find(const std::string& name) const {

@@ -60,7 +60,12 @@ class Schema {
   // Every collection of a .proto file (its messages with the option), with the file's
   // schema_version option.
   static Result<Schema> from_file(const google::protobuf::FileDescriptor* file);
-  // The Mobile Office domain (schema/outpost/domain.proto).
+  // The Mobile Office domain (schema/outpost/domain.proto), built once per process.
+  // Errors: the build's status if the compiled-in descriptors are not a valid schema (a
+  // defect of the build, never of input). Apps call it once at startup and report it.
+  static Result<const Schema*> load_domain();
+  // load_domain() for code that runs after it succeeded, and tests: throws
+  // std::logic_error with the status on a broken build (decision 016).
   static const Schema& domain();
 
   uint32_t version() const { return version_; }

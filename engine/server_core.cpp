@@ -179,9 +179,15 @@ Status ServerCore::write_as(const Principal& who, int64_t now_ms,
 }
 
 Status ServerCore::compact(const std::string& scope, uint64_t keep_recent) {
-  OUTPOST_ASSIGN_OR_RETURN(ScopeInfo info, store_.scope_info(scope));
-  uint64_t horizon = info.head_seq > keep_recent ? info.head_seq - keep_recent : 0;
-  return store_.compact(scope, horizon);
+  auto info = store_.scope_info(scope);
+  uint64_t horizon = 0;
+  Status compacted = info.status();
+  if (info.ok()) {
+    horizon = info->head_seq > keep_recent ? info->head_seq - keep_recent : 0;
+    compacted = store_.compact(scope, horizon);
+  }
+  if (observer_) observer_->on_compact(scope, horizon, compacted);
+  return compacted;
 }
 
 Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who,
@@ -235,7 +241,20 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who,
 Result<protocol::PushResponse> ServerCore::push(const Principal& who,
                                                 const protocol::PushRequest& request,
                                                 int64_t now_ms) {
-  return push_attempt(who, request, now_ms, 0);
+  if (observer_ == nullptr) return push_attempt(who, request, now_ms, 0);
+  observer_->before_request();
+  auto result = push_attempt(who, request, now_ms, 0);
+  observer_->on_push(who, request, result);
+  return result;
+}
+
+Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
+                                                const protocol::PullRequest& request) {
+  if (observer_ == nullptr) return pull_unobserved(who, request);
+  observer_->before_request();
+  auto result = pull_unobserved(who, request);
+  observer_->on_pull(who, request, result);
+  return result;
 }
 
 Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
@@ -315,6 +334,7 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
         if (attempt + 1 >= kMaxPushAttempts) {
           return error(ErrorCode::kUnavailable, "concurrent pushes of this client; retry");
         }
+        if (observer_) observer_->on_push_retry();
         return push_attempt(who, request, now_ms, attempt + 1);
       }
       // The user scope first, in the store's fixed lock order (engine/server_store.h).
@@ -340,8 +360,8 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
 
 // docs/protocol.md §4 "Pull": the checks every pull passes, then either a fetch (which
 // answers only that) or one ScopeChanges per cursor, the user scope first.
-Result<protocol::PullResponse> ServerCore::pull(const Principal& who,
-                                                const protocol::PullRequest& request) {
+Result<protocol::PullResponse> ServerCore::pull_unobserved(const Principal& who,
+                                                           const protocol::PullRequest& request) {
   OUTPOST_RETURN_IF_ERROR(
       check_versions(request.schema_version(), request.protocol_version(), schema_));
   OUTPOST_RETURN_IF_ERROR(check_client_id(request.client_id()));

@@ -15,6 +15,7 @@
 #include "engine/mutator.h"
 #include "engine/schema.h"
 #include "engine/scope.h"
+#include "engine/server_observer.h"
 #include "engine/server_store.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
@@ -84,6 +85,9 @@ class ServerCore {
   Status compact(const std::string& scope, uint64_t keep_recent);
 
   void add_commit_listener(CommitListener listener);
+  // The operator's instruments (engine/server_observer.h); set before serving, must outlive
+  // the core. nullptr (the default): nobody is told.
+  void set_observer(ServerObserver* observer) { observer_ = observer; }
   // The contact-center platform the authoritative mutators forward intents to (set before
   // serving; must outlive the core). nullptr: every intent is accepted.
   void set_platform(Platform* platform) { platform_ = platform; }
@@ -97,6 +101,8 @@ class ServerCore {
 
  private:
   void notify(const std::vector<CommittedHead>& heads);
+  Result<protocol::PullResponse> pull_unobserved(const Principal& who,
+                                                 const protocol::PullRequest& request);
   Result<protocol::PushResponse> push_attempt(const Principal& who,
                                               const protocol::PushRequest& request, int64_t now_ms,
                                               int attempt);
@@ -133,6 +139,7 @@ class ServerCore {
   const MutatorRegistry& mutators_;
   ServerCoreOptions options_;
   Platform* platform_ = nullptr;
+  ServerObserver* observer_ = nullptr;
   std::string cursor_key_;
   std::mutex listeners_mutex_;
   std::vector<CommitListener> listeners_;

@@ -74,6 +74,12 @@ struct KeyVersion {
   uint64_t version = 0;
 };
 
+// A record with the scope it lives in (scan_collection).
+struct ScopedRecord {
+  std::string scope;
+  StoredRecord record;
+};
+
 // A mutation outcome the server recorded for a client.
 struct RecordedOutcome {
   uint64_t mutation_id = 0;
@@ -164,6 +170,14 @@ class ServerStore {
   virtual Result<std::optional<StoredRecord>> get(const std::string& scope,
                                                   const std::string& collection,
                                                   const std::string& key) = 0;
+
+  // The current records of one collection across every scope, in (scope, key) order after
+  // (after_scope, after_key), at most max_records (at least 1). A scan for start-up (the push
+  // thread reads every push_target), never for a request path.
+  virtual Result<std::vector<ScopedRecord>> scan_collection(const std::string& collection,
+                                                            const std::string& after_scope,
+                                                            const std::string& after_key,
+                                                            uint32_t max_records) = 0;
 
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
   // Rejections recorded for the client with mutation id > after_id, oldest first.

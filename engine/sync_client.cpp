@@ -23,7 +23,7 @@ const char* sync_phase_name(SyncPhase phase) {
   return "idle";
 }
 
-SyncClient::SyncClient(Replica& replica, SyncClientOptions options)
+SyncClient::SyncClient(ReplicaSync replica, SyncClientOptions options)
     : replica_(replica), options_(options) {
   // The user scope first: it holds the urgent records.
   scopes_ = {ScopeName::format_user(replica.tenant(), replica.user()),
@@ -130,6 +130,7 @@ Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
       out->set_args(mutation->args);
       out->set_created_ms(mutation->created_ms);
     }
+    if (options_.send_reports) fill_report(push->mutable_report(), pending.size());
     pushed_through_ = push->mutations(push->mutations_size() - 1).id();
     in_flight_ = 1;
     pushing_ = true;
@@ -151,7 +152,14 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   pull->set_protocol_version(protocol::VERSION_CURRENT);
   pull->set_max_changes(options_.max_changes_per_pull);
   pull->set_max_bytes(options_.max_bytes_per_pull);
+  if (options_.send_reports) fill_report(pull->mutable_report(), progress_.pending_mutations);
   return pull;
+}
+
+void SyncClient::fill_report(protocol::DeviceReport* report, uint64_t outbox_depth) const {
+  report->set_app_version(options_.app_version.substr(0, limits::kMaxAppVersionBytes));
+  report->set_outbox_depth(outbox_depth);
+  report->set_last_sync_ms(last_sync_ms_);
 }
 
 Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newest_pending) {
@@ -349,6 +357,7 @@ Status SyncClient::on_pull_response(const protocol::PullResponse& response) {
   behind_ = more || another_in_flight;
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
   progress_.pending_mutations = pending.size();
+  if (!behind_ && now_ms_ > 0) last_sync_ms_ = now_ms_;
   if (!pending.empty() && pushed_through_ >= pending.back().id && !more) {
     // Everything was pushed and the pull was complete, yet some are unconfirmed: the
     // server has not applied them (e.g. a push lost): push again.

@@ -22,6 +22,7 @@
 
 #include "engine/limits.h"
 #include "engine/replica.h"
+#include "engine/replica_views.h"
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
 
@@ -60,12 +61,17 @@ struct SyncClientOptions {
   uint64_t max_bytes_per_pull = limits::kClientBytesPerPull;
   uint32_t max_mutations_per_push = limits::kClientMutationsPerPush;
   uint32_t max_fetch_keys = limits::kClientFetchKeysPerPull;
+  // Each request carries a DeviceReport (app version, outbox depth, last full sync) for
+  // the operator's fleet console (docs/protocol.md §3). false: none is sent.
+  bool send_reports = true;
+  std::string app_version;  // the app's, as it wants operators to see it (at most 64 bytes)
 };
 
 class SyncClient {
  public:
-  // The replica must know its tenant and user (ReplicaOptions) to name its scopes.
-  SyncClient(Replica& replica, SyncClientOptions options = {});
+  // The replica must know its tenant and user (ReplicaOptions) to name its scopes. The
+  // client sees the replica through its sync view only; the Replica must outlive it.
+  SyncClient(ReplicaSync replica, SyncClientOptions options = {});
 
   // The next frame to send, or nullopt when up to date or a request is in flight (one at a
   // time). Errors come from the replica.
@@ -99,6 +105,11 @@ class SyncClient {
   void on_poke(const protocol::Poke& poke);
   // Ask for urgent records first on the next pull (a woken app with little time).
   void set_urgent_first(bool urgent) { urgent_first_ = urgent; }
+  // The wall clock (ms since the epoch) as the transport last read it: stamps the device
+  // report's last_sync_ms when a pull completes. Call before next_request().
+  void set_clock(int64_t now_ms) { now_ms_ = now_ms; }
+  // When the device was last fully caught up (0: not in this session).
+  int64_t last_sync_ms() const { return last_sync_ms_; }
 
   bool up_to_date() const;
   bool request_in_flight() const { return in_flight_ > 0; }
@@ -112,10 +123,12 @@ class SyncClient {
   void forget_lost_fetch();
   // A pull request in `frame` with the device's identity, versions and page bounds.
   protocol::PullRequest* new_pull(protocol::ClientFrame& frame) const;
+  // The device report every request carries (when options_.send_reports).
+  void fill_report(protocol::DeviceReport* report, uint64_t outbox_depth) const;
   // Records a pull going out: what it was built from (Replica::apply's basis).
   void sent_pull(PullBasis basis);
 
-  Replica& replica_;
+  ReplicaSync replica_;
   SyncClientOptions options_;
   std::vector<std::string> scopes_;
   int in_flight_ = 0;  // requests sent and not answered (2 while a pull is pipelined)
@@ -124,6 +137,8 @@ class SyncClient {
   bool behind_ = true;
   bool urgent_first_ = false;
   bool pushing_ = false;
+  int64_t now_ms_ = 0;
+  int64_t last_sync_ms_ = 0;
   uint64_t pushed_through_ = 0;  // highest mutation id sent on this connection
   std::set<std::pair<std::string, std::string>> fetched_;  // reset keys already asked for
   // The reset target (per scope) fetched_ was filled for: another process may finish a

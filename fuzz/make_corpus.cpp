@@ -45,6 +45,9 @@ const std::map<std::string, std::string>& mutator_json() {
       {"set_user_setting", R"({"name": "theme", "value": "dark"})"},
       {"remember_search", R"({"list": "contact", "phrase": "peet"})"},
       {"remember_queue", R"({"media": "MEDIA_EMAIL", "queue_id": "q7"})"},
+      {"register_push_target",
+       R"({"target": {"device_id": "phone", "platform": "PUSH_APNS", "token": "a1b2c3", "app_id": "com.example.outpost"}})"},
+      {"remove_push_target", R"({"device_id": "phone", "token": "a1b2c3"})"},
   };
   return kJson;
 }

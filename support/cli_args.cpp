@@ -1,7 +1,8 @@
 #include "support/cli_args.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "engine/json_quote.h"
 
 namespace outpost::cli {
 
@@ -53,32 +54,7 @@ Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::stri
 }
 
 std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buffer[8];
-          snprintf(buffer, sizeof(buffer), "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  return json_quote(text);
 }
 
 }  // namespace outpost::cli

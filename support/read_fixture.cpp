@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "engine/domain_mutators.h"
+#include "engine/scope.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 
@@ -105,7 +106,7 @@ void add_change(protocol::ScopeChanges* scope, const std::string& collection,
 ReadFixture::ReadFixture(const std::string& dir, ReadFixtureOptions options)
     : dir_(dir), options_(options) {
   auto replica = Replica::open(dir + "/device.db", Schema::domain(), &domain_mutators(),
-                               {.tenant = "acme", .user = "agent-1"});
+                               {.tenant = "acme", .user = "agent-1", .client_id = "read-fixture"});
   if (!replica.ok()) throw std::runtime_error(replica.status().to_string());
   replica_ = std::move(replica).value();
   plain_ = std::make_unique<SQLite::Database>(dir + "/plain.db",
@@ -157,7 +158,7 @@ void ReadFixture::load() {
   protocol::PullResponse response;
   for (int start = 0; start < options_.interactions; start += kApplyBatch) {
     auto* scope = response.add_scopes();
-    scope->set_scope("user/acme/agent-1");
+    scope->set_scope(ScopeName::format_user("acme", "agent-1"));
     for (int i = start; i < std::min(options_.interactions, start + kApplyBatch); ++i) {
       d::Interaction interaction = make_interaction(i, options_.days);
       std::string body = interaction.SerializeAsString();
@@ -173,7 +174,7 @@ void ReadFixture::load() {
   }
   for (int start = 0; start < options_.contacts; start += kApplyBatch) {
     auto* scope = response.add_scopes();
-    scope->set_scope("org/acme");
+    scope->set_scope(ScopeName::format_org("acme"));
     for (int i = start; i < std::min(options_.contacts, start + kApplyBatch); ++i) {
       d::Contact contact = make_contact(i);
       std::string body = contact.SerializeAsString();
@@ -192,7 +193,7 @@ void ReadFixture::load() {
   }
   for (int start = 0; start < options_.canned_responses; start += kApplyBatch) {
     auto* scope = response.add_scopes();
-    scope->set_scope("org/acme");
+    scope->set_scope(ScopeName::format_org("acme"));
     for (int i = start; i < std::min(options_.canned_responses, start + kApplyBatch); ++i) {
       d::CannedResponse canned = make_canned_response(i);
       std::string body = canned.SerializeAsString();

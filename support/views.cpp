@@ -31,7 +31,7 @@ RecordView server_view(ServerStore& store, const std::vector<std::string>& scope
   return out;
 }
 
-RecordView device_view(Replica& replica, std::optional<Scope> scope) {
+RecordView device_view(ReplicaReader replica, std::optional<Scope> scope) {
   RecordView out;
   for (const auto& collection : replica.schema().collections()) {
     if (scope && collection->scope != *scope) continue;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/replica.h"
+#include "engine/replica_views.h"
 #include "engine/server_store.h"
 
 namespace outpost::support {
@@ -25,6 +26,6 @@ inline constexpr const char* kViewErrorKey = "!error";
 RecordView server_view(ServerStore& store, const std::vector<std::string>& scopes);
 
 // Every row of the device's collections (of one scope kind when given).
-RecordView device_view(Replica& replica, std::optional<Scope> scope = std::nullopt);
+RecordView device_view(ReplicaReader replica, std::optional<Scope> scope = std::nullopt);
 
 }  // namespace outpost::support

@@ -98,12 +98,23 @@ Result<std::optional<std::string>> BlobCache::find(const BlobHash& hash) {
 }
 
 Status BlobCache::complete(const BlobHash& hash) {
+  OUTPOST_ASSIGN_OR_RETURN(BlobHash actual, hash_file(partial_path(hash)));
+  return complete_hashed(hash, actual);
+}
+
+Status BlobCache::complete_hashed(const BlobHash& hash, const BlobHash& actual) {
   const std::string partial = partial_path(hash);
-  OUTPOST_ASSIGN_OR_RETURN(BlobHash actual, hash_file(partial));
   if (actual != hash) {
     ::unlink(partial.c_str());
     return error(ErrorCode::kCorrupt, "the downloaded bytes do not match the blob's SHA-256");
   }
+  // Synced once, before it becomes the blob: a power loss never leaves a named blob with
+  // holes (the partial's earlier writes were not synced; its final hash covers them).
+  const int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", partial);
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return io_error("cannot sync", partial);
   const std::string target = path_of(hash);
   if (::rename(partial.c_str(), target.c_str()) != 0) return io_error("cannot rename", partial);
   return Status::Ok();

@@ -58,6 +58,10 @@ class BlobCache {
   // The partial is complete: hash it and make it the blob, or delete it. Errors:
   // kCorrupt when the bytes do not hash to `hash` (the partial is gone: fetch again); kIo.
   Status complete(const BlobHash& hash);
+  // The same when the caller hashed the partial's bytes as it wrote them (`actual`, one
+  // streaming pass, decision 031): a match is synced and renamed without reading it again;
+  // a mismatch deletes the partial (kCorrupt). Errors: kIo.
+  Status complete_hashed(const BlobHash& hash, const BlobHash& actual);
   // Stores bytes the device made itself (an attachment it will upload). Errors:
   // kInvalidArgument when they do not hash to `hash`; kIo.
   Status put(const BlobHash& hash, std::string_view bytes);

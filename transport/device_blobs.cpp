@@ -1,5 +1,7 @@
 #include "transport/device_blobs.h"
 
+#include <algorithm>
+
 #include "engine/domain_time.h"
 #include "outpost/domain.pb.h"
 
@@ -68,18 +70,36 @@ Result<BlobRecordRef> find_blob_reference(Replica& replica, const BlobHash& hash
 Result<std::string> voicemail_audio(Replica& replica, const std::string& voicemail_id,
                                     BlobCache& cache, BlobClient* client,
                                     const BlobProgress& progress) {
-  OUTPOST_ASSIGN_OR_RETURN(auto voicemail, replica.get<d::Voicemail>(voicemail_id));
-  if (!voicemail) return error(ErrorCode::kNotFound, "no voicemail '" + voicemail_id + "'");
-  auto hash = BlobHash::parse(voicemail->audio_sha256());
-  if (!hash.ok())
-    return error(ErrorCode::kNotFound, "voicemail '" + voicemail_id + "' has no audio");
-  OUTPOST_ASSIGN_OR_RETURN(auto cached, cache.find(*hash));
+  OUTPOST_ASSIGN_OR_RETURN(BlobHash hash, voicemail_audio_hash(replica, voicemail_id));
+  OUTPOST_ASSIGN_OR_RETURN(auto cached, cache.find(hash));
   if (cached) return *cached;
   if (client == nullptr) {
     return error(ErrorCode::kUnavailable,
                  "the audio of '" + voicemail_id + "' is not on the device and it is offline");
   }
-  return client->fetch(cache, *hash, BlobRecordRef{"voicemail", voicemail_id}, progress);
+  return client->fetch(cache, hash, BlobRecordRef{"voicemail", voicemail_id}, progress);
+}
+
+Result<BlobHash> voicemail_audio_hash(Replica& replica, const std::string& voicemail_id) {
+  OUTPOST_ASSIGN_OR_RETURN(auto voicemail, replica.get<d::Voicemail>(voicemail_id));
+  if (!voicemail) return error(ErrorCode::kNotFound, "no voicemail '" + voicemail_id + "'");
+  auto hash = BlobHash::parse(voicemail->audio_sha256());
+  if (!hash.ok())
+    return error(ErrorCode::kNotFound, "voicemail '" + voicemail_id + "' has no audio");
+  return *hash;
+}
+
+namespace {
+constexpr int64_t kNewVoicemailMs = 24 * 3600 * 1000;
+}  // namespace
+
+Result<PrefetchPlan> plan_prefetch(Replica& replica, int64_t now_ms) {
+  OUTPOST_ASSIGN_OR_RETURN(int64_t today, start_of_today(replica, now_ms));
+  PrefetchPlan plan;
+  OUTPOST_ASSIGN_OR_RETURN(
+      plan.wanted, unheard_voicemail_audio(replica, std::min(today, now_ms - kNewVoicemailMs)));
+  OUTPOST_ASSIGN_OR_RETURN(plan.pinned, pinned_blobs(replica, now_ms));
+  return plan;
 }
 
 Result<std::vector<VoicemailAudio>> unheard_voicemail_audio(Replica& replica, int64_t since_ms) {

@@ -65,4 +65,16 @@ PrefetchReport prefetch_blobs(const std::vector<VoicemailAudio>& wanted, BlobCac
 // The start of the org's local day of now_ms (org_setting utc_offset_minutes).
 Result<int64_t> start_of_today(Replica& replica, int64_t now_ms);
 
+// What a wake prefetches: the audio of unheard voicemail received today or in the last
+// 24 hours (a wake just after midnight still fetches last evening's), newest first, and
+// the blobs the eviction afterwards keeps (pinned_blobs).
+struct PrefetchPlan {
+  std::vector<VoicemailAudio> wanted;
+  std::set<BlobHash> pinned;
+};
+Result<PrefetchPlan> plan_prefetch(Replica& replica, int64_t now_ms);
+
+// The audio blob of a voicemail. Errors: kNotFound (no such voicemail, or it has no audio).
+Result<BlobHash> voicemail_audio_hash(Replica& replica, const std::string& voicemail_id);
+
 }  // namespace outpost

@@ -9,20 +9,17 @@ Result<ServerAddress> parse_server_url(std::string_view url) {
     return error(ErrorCode::kInvalidArgument,
                  "bad server URL '" + std::string(url) + "': " + std::string(why));
   };
-  std::string_view rest;
-  std::string default_port;
-  if (url.starts_with("http://")) {
-    rest = url.substr(7);
-    default_port = "80";
-  } else if (url.starts_with("ws://")) {
-    rest = url.substr(5);
-    default_port = "80";
-  } else if (url.starts_with("https://") || url.starts_with("wss://")) {
-    return bad("TLS (https, wss) is not supported yet");
-  } else {
-    return bad("expected http://host:port");
-  }
   ServerAddress address;
+  std::string_view rest;
+  size_t separator = url.find("://");
+  std::string_view scheme = url.substr(0, separator);
+  if (separator == std::string_view::npos ||
+      (scheme != "http" && scheme != "ws" && scheme != "https" && scheme != "wss")) {
+    return bad("expected http://, ws://, https:// or wss://host:port");
+  }
+  rest = url.substr(separator + 3);
+  address.tls = scheme == "https" || scheme == "wss";
+  std::string default_port = address.tls ? "443" : "80";
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {

@@ -5,6 +5,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <string>
+#include <type_traits>
 
 #include "transport/server_stream_session.h"
 
@@ -49,9 +50,38 @@ void HttpSession<Stream>::start() {
   bool running = register_self();
   net::dispatch(strand_, [self = self_ptr(), running] {
     if (!running) return self->close_now();
-    if (self->over_capacity_) return self->refuse_over_capacity();
-    self->do_read();
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      self->tls_handshake();
+    } else {
+      self->begin();
+    }
   });
+}
+
+template <class Stream>
+void HttpSession<Stream>::begin() {
+  if (over_capacity_) return refuse_over_capacity();
+  do_read();
+}
+
+// TLS first, under the bound of the request head that follows: a client stalling in the
+// handshake is a slowloris too. Past the cap the 503 still needs the handshake (a TLS
+// client could not read it otherwise); it is bounded the same way.
+template <class Stream>
+void HttpSession<Stream>::tls_handshake() {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    beast::get_lowest_layer(stream_).expires_after(context_.options.handshake_timeout);
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            [self = self_ptr()](beast::error_code ec) {
+                              if (ec) {
+                                if (!is_ordinary_disconnect(ec)) {
+                                  self->context_.log("TLS handshake: " + ec.message());
+                                }
+                                return self->close_now();
+                              }
+                              self->begin();
+                            });
+  }
 }
 
 template <class Stream>
@@ -231,5 +261,6 @@ void HttpSession<Stream>::close_now() {
 }
 
 template class HttpSession<beast::tcp_stream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace outpost::server_impl

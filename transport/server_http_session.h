@@ -11,9 +11,9 @@
 // Thread rules: everything runs on the connection's strand; the Session overrides may be
 // called from any thread and only post to it. Distinct objects: safe.
 //
-// `Stream` is the byte stream the requests arrive on: beast::tcp_stream today; a TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) is the other instantiation to add, with its
-// half_close/close_stream overloads (server_session.h) and its handshake before start().
+// `Stream` is the byte stream the requests arrive on: beast::tcp_stream, or TlsStream
+// (server_session.h) when the server serves TLS: start() then runs the TLS handshake first,
+// under the handshake timeout, and a failed one just closes (nobody to answer in HTTP).
 #pragma once
 
 #include <boost/beast/core.hpp>
@@ -43,6 +43,8 @@ class HttpSession final : public Session {
   enum class State { kReading, kWriting, kLingering, kDone };
 
   std::shared_ptr<HttpSession> self_ptr();
+  void begin();
+  void tls_handshake();
   void do_read();
   void on_read(boost::beast::error_code ec);
   // Before reading anything: the answer is the same for every request and every upgrade,
@@ -76,5 +78,6 @@ class HttpSession final : public Session {
 };
 
 extern template class HttpSession<boost::beast::tcp_stream>;
+extern template class HttpSession<TlsStream>;
 
 }  // namespace outpost::server_impl

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "transport/server_http_session.h"
+#include "transport/tls_server.h"
 
 namespace outpost::server_impl {
 
@@ -50,9 +51,17 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
   // parsing, token check or store work.
   const bool over_capacity = context_.registry->size() >= context_.options.max_connections;
   if (over_capacity) ServerCounters::add(context_.counters.connections_refused);
-  std::make_shared<HttpSession<beast::tcp_stream>>(context_, beast::tcp_stream(std::move(socket)),
-                                                   over_capacity)
-      ->start();
+  if (context_.options.tls != nullptr) {
+    // The certificate in force now: a reload (SIGHUP) changes later connections only.
+    std::shared_ptr<net::ssl::context> tls = context_.options.tls->current();
+    std::make_shared<HttpSession<TlsStream>>(context_, TlsStream(std::move(socket), *tls),
+                                             over_capacity)
+        ->start();
+  } else {
+    std::make_shared<HttpSession<beast::tcp_stream>>(context_, beast::tcp_stream(std::move(socket)),
+                                                     over_capacity)
+        ->start();
+  }
   do_accept();
 }
 

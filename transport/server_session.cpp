@@ -92,7 +92,8 @@ bool Session::register_self() {
 bool is_ordinary_disconnect(const beast::error_code& ec) {
   return ec == beast::websocket::error::closed || ec == net::error::operation_aborted ||
          ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == beast::error::timeout;
+         ec == net::error::broken_pipe || ec == beast::error::timeout ||
+         ec == net::ssl::error::stream_truncated;  // TLS: the peer hung up without close_notify
 }
 
 void half_close(beast::tcp_stream& stream) {
@@ -104,6 +105,14 @@ void close_stream(beast::tcp_stream& stream) {
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream.close();
+}
+
+void half_close(TlsStream& stream) {
+  half_close(beast::get_lowest_layer(stream));
+}
+
+void close_stream(TlsStream& stream) {
+  close_stream(beast::get_lowest_layer(stream));
 }
 
 }  // namespace outpost::server_impl

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -99,7 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Any thread. Finish what is in flight, then close (WebSocket: normal close frame).
+  // Any thread. Finish what is in flight, then close (WebSocket: a 1012 close frame).
   virtual void shutdown() = 0;
   // Any thread. Close the socket now.
   virtual void force_close() = 0;
@@ -119,14 +120,22 @@ class Session : public std::enable_shared_from_this<Session> {
 // How connections usually end; not worth a log line.
 bool is_ordinary_disconnect(const boost::beast::error_code& ec);
 
+// The byte stream of a connection to a server with SyncServerOptions::tls: TLS over TCP
+// (decision 022). The listener makes it with the TLS context current at accept; SSL_new
+// holds its own reference to that context, so a reload never pulls it from under a
+// connection.
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
 // The transport operations a session needs beyond reading and writing, one overload per
-// stream type the sessions are instantiated for. A TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) adds its overloads here, before the session
-// templates that call them.
+// stream type the sessions are instantiated for.
 //
 // Stops sending (TCP half-close); the peer may still send.
 void half_close(boost::beast::tcp_stream& stream);
+// TLS: the TCP half-close too, without a close_notify (the response was complete; the
+// lingering reads that follow only drop bytes).
+void half_close(TlsStream& stream);
 // Closes the connection at once.
 void close_stream(boost::beast::tcp_stream& stream);
+void close_stream(TlsStream& stream);
 
 }  // namespace outpost::server_impl

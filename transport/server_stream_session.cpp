@@ -4,6 +4,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
 
@@ -15,6 +16,16 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
+
+namespace {
+
+// What a stopping server closes streams with: 1012 "service restart", reconnect.
+websocket::close_reason restart_close() {
+  return websocket::close_reason(websocket::close_code::service_restart,
+                                 std::string(kRestartCloseReason));
+}
+
+}  // namespace
 
 bool FrameBudget::take() {
   auto now = std::chrono::steady_clock::now();
@@ -37,6 +48,11 @@ StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
       budget_(context.options.frames_per_second, context.options.frame_burst) {}
 
 template <class Stream>
+StreamSession<Stream>::~StreamSession() {
+  if (accepted_ && context_.options.on_stream) context_.options.on_stream(principal_, false);
+}
+
+template <class Stream>
 std::shared_ptr<StreamSession<Stream>> StreamSession<Stream>::self_ptr() {
   return std::static_pointer_cast<StreamSession>(shared_from_this());
 }
@@ -53,7 +69,7 @@ template <class Stream>
 void StreamSession<Stream>::shutdown() {
   net::post(strand_, [self = self_ptr()] {
     self->stop_requested_ = true;
-    if (self->accepted_) self->begin_close({websocket::close_code::normal, "server stopping"});
+    if (self->accepted_) self->begin_close(restart_close());
   });
 }
 
@@ -113,9 +129,8 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
   }
   accepted_ = true;
   ServerCounters::add(context_.counters.streams_opened);
-  if (stop_requested_ || context_.stopping) {
-    return begin_close({websocket::close_code::normal, "server stopping"});
-  }
+  if (context_.options.on_stream) context_.options.on_stream(principal_, true);
+  if (stop_requested_ || context_.stopping) return begin_close(restart_close());
   if (!pending_heads_.empty() && !poke_queued_) {
     poke_queued_ = true;
     enqueue(Outgoing{true, {}});
@@ -332,5 +347,6 @@ void StreamSession<Stream>::abort() {
 }
 
 template class StreamSession<beast::tcp_stream>;
+template class StreamSession<TlsStream>;
 
 }  // namespace outpost::server_impl

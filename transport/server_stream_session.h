@@ -6,9 +6,9 @@
 // Thread rules: everything runs on the connection's strand; the Session overrides may be
 // called from any thread and only post to it. Distinct objects: safe.
 //
-// `Stream` is the byte stream under the WebSocket: beast::tcp_stream today; a TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) is the other instantiation to add
-// (server_stream_session.cpp instantiates the template for each).
+// `Stream` is the byte stream under the WebSocket: beast::tcp_stream, or TlsStream
+// (server_session.h) when the server serves TLS (server_stream_session.cpp instantiates the
+// template for each).
 #pragma once
 
 #include <boost/beast/core.hpp>
@@ -47,6 +47,8 @@ class StreamSession final : public Session {
  public:
   // `stream`: the connection the upgrade request was read from.
   StreamSession(ServerContext& context, Stream&& stream, http_api::Authenticated who);
+  // Tells options.on_stream when the stream had been accepted.
+  ~StreamSession() override;
 
   // Answers the upgrade `request` (already authenticated), then serves frames.
   void start(http_api::HttpRequest request);
@@ -107,5 +109,6 @@ class StreamSession final : public Session {
 };
 
 extern template class StreamSession<boost::beast::tcp_stream>;
+extern template class StreamSession<TlsStream>;
 
 }  // namespace outpost::server_impl

@@ -6,6 +6,7 @@
 #include <future>
 #include <utility>
 
+#include "transport/client_id.h"
 #include "transport/sync_agent_loop.h"
 #include "transport/token.h"
 
@@ -38,6 +39,8 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::open(SyncAgentOptions options) {
   ReplicaOptions replica_options = options.replica;
   if (replica_options.tenant.empty()) replica_options.tenant = claims.tenant();
   if (replica_options.user.empty()) replica_options.user = claims.user();
+  // Kept only if the file is new (a file keeps the client id it was created with).
+  if (replica_options.client_id.empty()) replica_options.client_id = new_client_id();
   // Replica::open records the identity it is given, even over another one: look first, so
   // a token for another user never takes over (and pushes from) someone else's replica.
   std::error_code ignored;
@@ -71,12 +74,24 @@ Result<std::unique_ptr<SyncAgent>> SyncAgent::create(SyncAgentOptions options,
                      " but the token is for " + user_scope(claims.tenant(), claims.user()));
   }
   OUTPOST_ASSIGN_OR_RETURN(ServerAddress address, parse_server_url(options.server_url));
+  std::shared_ptr<TlsClientContext> tls;
+  if (address.tls) {
+    OUTPOST_ASSIGN_OR_RETURN(tls, TlsClientContext::create(options.tls));
+  } else if (!options.tls.ca_file.empty() || !options.tls.ca_pem.empty() ||
+             !options.tls.pinned_cert_file.empty() || !options.tls.pinned_cert_pem.empty()) {
+    // A pinned certificate silently ignored would be a downgrade nobody sees.
+    return error(ErrorCode::kInvalidArgument,
+                 "TLS options are set but the server is plain http:// (" + options.server_url +
+                     "): use https:// or wss://");
+  }
   if (options.backoff_base_ms == 0) options.backoff_base_ms = 1;
   if (options.backoff_max_ms < options.backoff_base_ms) {
     options.backoff_max_ms = options.backoff_base_ms;
   }
-  return std::unique_ptr<SyncAgent>(
+  std::unique_ptr<SyncAgent> agent(
       new SyncAgent(std::move(options), std::move(address), std::move(replica)));
+  agent->tls_ = std::move(tls);
+  return agent;
 }
 
 SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
@@ -172,9 +187,19 @@ Status SyncAgent::set_token(std::string token) {
                      ", the replica belongs to " +
                      user_scope(replica_->tenant(), replica_->user()));
   }
-  std::lock_guard lock(token_mutex_);
-  token_ = std::move(token);
+  {
+    std::lock_guard lock(token_mutex_);
+    token_ = std::move(token);
+    token_generation_++;
+  }
+  // An agent waiting for credentials (on_token_expired) reconnects with this one now.
+  post_task([](Loop& loop) { loop.on_token_changed(); });
   return Status::Ok();
+}
+
+uint64_t SyncAgent::token_generation() const {
+  std::lock_guard lock(token_mutex_);
+  return token_generation_;
 }
 
 SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions options) {
@@ -247,50 +272,67 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
   return summary;
 }
 
-namespace {
-constexpr int64_t kNewVoicemailMs = 24 * 3600 * 1000;
-}  // namespace
-
 PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline) {
-  PrefetchReport report;
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  std::vector<VoicemailAudio> wanted;
-  std::set<BlobHash> pinned;
-  Status read = with_replica([&](Replica& replica) {
-    auto today = start_of_today(replica, now_ms);
-    if (!today.ok()) {
-      report.last_error = today.status();
-      return;
-    }
-    // New voicemail: unheard, received today or in the last day (a wake just after
-    // midnight still fetches last evening's).
-    auto audio = unheard_voicemail_audio(replica, std::min(*today, now_ms - kNewVoicemailMs));
-    auto pins = pinned_blobs(replica, now_ms);
-    if (!audio.ok() || !pins.ok()) {
-      report.last_error = audio.ok() ? pins.status() : audio.status();
-      return;
-    }
-    wanted = std::move(*audio);
-    pinned = std::move(*pins);
-  });
-  if (!read.ok()) report.last_error = read;
-  if (!report.last_error.ok() || wanted.empty()) return report;
-  BlobCacheOptions cache_options;
-  cache_options.dir =
-      options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs" : options_.blob_cache_dir;
-  cache_options.max_bytes = options_.blob_cache_bytes;
-  auto cache = BlobCache::open(cache_options);
+  Result<PrefetchPlan> plan = error(ErrorCode::kInternal, "not read");
+  Status read = with_replica([&](Replica& replica) { plan = plan_prefetch(replica, now_ms); });
+  PrefetchReport report;
+  if (!read.ok() || !plan.ok()) {
+    report.last_error = read.ok() ? plan.status() : read;
+    return report;
+  }
+  return prefetch_planned(*plan, deadline);
+}
+
+PrefetchReport SyncAgent::prefetch_planned(const PrefetchPlan& plan,
+                                           std::chrono::steady_clock::time_point deadline) {
+  PrefetchReport report;
+  if (plan.wanted.empty()) return report;
+  auto cache = open_blob_cache();
   if (!cache.ok()) {
     report.last_error = cache.status();
     return report;
   }
+  BlobClient client(blob_client_options());
+  return prefetch_blobs(plan.wanted, **cache, client, plan.pinned, deadline);
+}
+
+Result<std::unique_ptr<BlobCache>> SyncAgent::open_blob_cache() const {
+  BlobCacheOptions cache_options;
+  cache_options.dir =
+      options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs" : options_.blob_cache_dir;
+  cache_options.max_bytes = options_.blob_cache_bytes;
+  return BlobCache::open(cache_options);
+}
+
+BlobClientOptions SyncAgent::blob_client_options() const {
   BlobClientOptions client_options;
   client_options.server_url = options_.server_url;
   client_options.token = current_token();
-  BlobClient client(client_options);
-  return prefetch_blobs(wanted, **cache, client, pinned, deadline);
+  client_options.tls = tls_;  // the trust the agent's own connections use
+  client_options.tls_options = options_.tls;
+  return client_options;
+}
+
+Result<std::string> SyncAgent::voicemail_audio(const std::string& voicemail_id,
+                                               const BlobProgress& progress) {
+  // The record is read on the loop thread; the download runs here, never on the loop.
+  Result<BlobHash> hash = error(ErrorCode::kInternal, "not read");
+  OUTPOST_RETURN_IF_ERROR(
+      with_replica([&](Replica& replica) { hash = voicemail_audio_hash(replica, voicemail_id); }));
+  OUTPOST_RETURN_IF_ERROR(hash.status());
+  return fetch_blob(*hash, BlobRecordRef{"voicemail", voicemail_id}, progress);
+}
+
+Result<std::string> SyncAgent::fetch_blob(const BlobHash& hash, const BlobRecordRef& ref,
+                                          const BlobProgress& progress) {
+  OUTPOST_ASSIGN_OR_RETURN(auto cache, open_blob_cache());
+  OUTPOST_ASSIGN_OR_RETURN(auto cached, cache->find(hash));
+  if (cached) return *cached;
+  BlobClient client(blob_client_options());
+  return client.fetch(*cache, hash, ref, progress);
 }
 
 SyncProgress SyncAgent::progress() const {

@@ -5,8 +5,8 @@
 // Threads: a SyncAgent runs two threads while started.
 //   - the loop thread owns a libuv loop, the Replica and the SyncClient: every replica
 //     read or write, every SyncClient call and every timer happens there;
-//   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS-free
-//     handshake, zstd streaming per direction, reads and writes). It never touches the
+//   - the I/O thread runs an asio io_context with the Beast WebSocket (connect, TLS for
+//     https/wss, handshake, zstd streaming per direction, reads and writes). It never touches the
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
 //   With background_checkpoints (the default) a third thread, for the agent's lifetime,
 //   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
@@ -40,6 +40,7 @@
 #include "outpost/protocol.pb.h"
 #include "transport/device_blobs.h"    // PrefetchReport
 #include "transport/server_address.h"  // ServerAddress, parse_server_url
+#include "transport/tls_client.h"      // TlsClientOptions
 #include "transport/token_claims.h"    // read_token_claims_unverified
 #include "transport/wal_checkpointer.h"
 
@@ -68,8 +69,10 @@ struct SyncStats {
 };
 
 struct SyncAgentOptions {
-  std::string server_url;  // "http://127.0.0.1:PORT"
-  std::string token;       // bearer token; tenant and user are read from it
+  // "http://host:port[/prefix]" (or ws://); "https://…" (or wss://) speaks TLS: the
+  // server's certificate and host name are verified (see `tls`) before anything is sent.
+  std::string server_url;
+  std::string token;  // bearer token; tenant and user are read from it
   std::string replica_path;
   ReplicaOptions replica;  // tenant/user are filled from the token when empty
   // The collections and mutators open() opens the replica with: the Mobile Office domain by
@@ -95,6 +98,12 @@ struct SyncAgentOptions {
   // A request unanswered for this long (while pings still flow) drops the connection.
   std::chrono::milliseconds request_timeout{60'000};
   SyncClientOptions client;
+  // For https/wss URLs: what the server's certificate is verified against — the system
+  // store by default, or the app's CA certificates (tls.ca_file / tls.ca_pem), or one
+  // pinned server certificate (tls.pinned_cert_file / tls.pinned_cert_pem). A certificate
+  // that fails is kFailedPrecondition, the message led by "TLS: untrusted server" (state
+  // kFailed; nothing was sent; wake() tries again). Ignored for http/ws.
+  TlsClientOptions tls;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
   // Checkpoint the replica's WAL from a thread of the agent's own (transport/
@@ -123,6 +132,15 @@ struct SyncAgentOptions {
   // Loop thread, on each state change; `status` says why (the error for kBackoff/kFailed)
   // and `delay_ms` is the backoff wait.
   std::function<void(AgentState, const Status& status, uint64_t delay_ms)> on_state;
+  // Loop thread, when the server refuses the token the connection used (kUnauthenticated:
+  // expired, revoked; at the upgrade or mid-stream) and the app may have a newer one. The
+  // app calls set_token() — inside the callback (it may) or later from any thread, once its
+  // login answered: the agent then reconnects with it at once and sync resumes where it
+  // was (the outbox is on disk; a request in flight is sent again). Until then the agent
+  // waits in kFailed; sync_for() keeps waiting (its budget, max_consecutive_failures).
+  // A second refusal in a row waits a backoff delay first, so a login that keeps handing
+  // out bad tokens cannot spin. Empty: a refused token is fatal until set_token() + wake().
+  std::function<void(const Status& why)> on_token_expired;
 };
 
 struct SyncForOptions {
@@ -147,7 +165,8 @@ class SyncAgent {
   // Opens (creates) the replica at options.replica_path with the identity from the token
   // and options.schema / options.mutators.
   // Errors: kInvalidArgument without a schema; those of read_token_claims_unverified,
-  // parse_server_url and Replica::open.
+  // parse_server_url, TlsClientContext::create (an unreadable CA or pinned certificate,
+  // for https/wss) and Replica::open.
   static Result<std::unique_ptr<SyncAgent>> open(SyncAgentOptions options);
   // Takes over an already open replica (its tenant/user must match the token's scopes).
   static Result<std::unique_ptr<SyncAgent>> create(SyncAgentOptions options,
@@ -169,7 +188,8 @@ class SyncAgent {
   void wake(std::string_view reason = "wake");
   void set_urgent_first(bool urgent);
   // Replaces the bearer token (a refreshed one) for the next connection; wake() to
-  // reconnect at once after a kUnauthenticated failure. The tenant and user must not
+  // reconnect at once after a kUnauthenticated failure (with on_token_expired set, an agent
+  // waiting for credentials reconnects by itself). The tenant and user must not
   // change: kFailedPrecondition (the replica belongs to one user), kUnauthenticated for a
   // malformed token. Any thread.
   Status set_token(std::string token);
@@ -203,18 +223,42 @@ class SyncAgent {
   // The replica, for the loop thread (or any thread while stopped) only.
   Replica& replica() { return *replica_; }
 
+  // Blobs (transport/device_blobs.h), blocking: call from a worker thread, never the loop
+  // thread or a callback. The verified audio file of a voicemail: the blob cache's copy
+  // (offline too), else downloaded (resuming a partial) with the agent's server, token and
+  // TLS trust, `progress` called on this thread (false cancels). Errors: kNotFound (no such
+  // voicemail, or no audio), kUnavailable (offline and not cached: retry), kCorrupt,
+  // kCancelled, the server's (kPermissionDenied...).
+  Result<std::string> voicemail_audio(const std::string& voicemail_id,
+                                      const BlobProgress& progress = {});
+  // What sync_for() does after the records with prefetch_voicemail_audio: the audio of
+  // new unheard voicemail, newest first, until `deadline`; then the cache is evicted down
+  // to its cap (today's unheard voicemail pinned). The caller's thread, as above.
+  PrefetchReport prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline);
+  // The same in two steps, for a caller that reads the replica itself (the C API):
+  // plan_prefetch(replica) (device_blobs.h), then this.
+  PrefetchReport prefetch_planned(const PrefetchPlan& plan,
+                                  std::chrono::steady_clock::time_point deadline);
+  // A verified blob by hash, naming the record that references it: the cache's copy, else
+  // downloaded. Errors as voicemail_audio.
+  Result<std::string> fetch_blob(const BlobHash& hash, const BlobRecordRef& ref,
+                                 const BlobProgress& progress = {});
+  // What a BlobClient for this agent's server needs (URL, current token, TLS context).
+  BlobClientOptions blob_client_options() const;
+
   class Loop;  // implementation detail (sync_agent_loop.h)
 
  private:
   SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);
   bool post_task(std::function<void(Loop&)> task);
-  // sync_for's prefetch of voicemail audio, on the caller's thread, until `deadline`.
-  PrefetchReport prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline);
+  Result<std::unique_ptr<BlobCache>> open_blob_cache() const;
   std::shared_ptr<Loop> current_loop() const;
   std::string current_token() const;
+  uint64_t token_generation() const;
 
   SyncAgentOptions options_;
   ServerAddress address_;
+  std::shared_ptr<TlsClientContext> tls_;  // https/wss only; shared with the sessions
   // Declared before the replica, whose commits poke it, so that it outlives them.
   std::unique_ptr<WalCheckpointer> checkpointer_;  // background_checkpoints
   std::unique_ptr<Replica> replica_;
@@ -228,7 +272,8 @@ class SyncAgent {
 
   // Shared with the threads; guarded by state_mutex_.
   mutable std::mutex token_mutex_;
-  std::string token_;  // guarded by token_mutex_; options_.token is the first one
+  std::string token_;              // guarded by token_mutex_; options_.token is the first one
+  uint64_t token_generation_ = 0;  // guarded by token_mutex_; +1 per set_token()
 
   mutable std::mutex state_mutex_;
   std::condition_variable state_changed_;

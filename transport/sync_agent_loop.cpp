@@ -122,6 +122,10 @@ void SyncAgent::Loop::connect() {
   uint64_t id = ++next_connection_id_;
   connection_id_ = id;
   open_ = false;
+  awaiting_token_ = false;
+  // The session reads the token after this (on the I/O thread): a set_token() in between
+  // makes a refusal look like an old token's, which costs at most one more attempt.
+  connection_token_generation_ = agent_.token_generation();
   set_state(AgentState::kConnecting);
   net::post(io_, [this, id] {
     if (session_) session_->close();
@@ -222,6 +226,7 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
   }
   if (answered) {
     backoff_.reset();
+    tokens_refused_in_row_ = 0;
     std::lock_guard lock(agent_.state_mutex_);
     agent_.consecutive_failures_ = 0;
   }
@@ -284,6 +289,9 @@ void SyncAgent::Loop::retry_later(const Status& status) {
 }
 
 void SyncAgent::Loop::fail(const Status& status) {
+  if (status.code() == ErrorCode::kUnauthenticated && agent_.options_.on_token_expired) {
+    return token_refused(status);
+  }
   drop_connection();
   uv_timer_stop(&timer_);
   timer_mode_ = TimerMode::kNone;
@@ -294,6 +302,43 @@ void SyncAgent::Loop::fail(const Status& status) {
     agent_.last_error_ = status;
   }
   set_state(AgentState::kFailed, status);
+}
+
+void SyncAgent::Loop::token_refused(const Status& status) {
+  drop_connection();
+  uv_timer_stop(&timer_);
+  timer_mode_ = TimerMode::kNone;
+  count_failure(status);
+  tokens_refused_in_row_++;
+  awaiting_token_ = true;
+  failed_ = true;  // nothing is sent until a token comes (or wake() tries again)
+  set_state(AgentState::kFailed, status);
+  // The app may call set_token() inside: its on_token_changed() task runs after this one,
+  // so look here too and reconnect at once.
+  agent_.options_.on_token_expired(status);
+  if (awaiting_token_ && !stopping_ && agent_.token_generation() != connection_token_generation_) {
+    reconnect_with_new_token();
+  }
+}
+
+void SyncAgent::Loop::on_token_changed() {
+  if (!awaiting_token_ || stopping_) return;
+  if (agent_.token_generation() == connection_token_generation_) return;
+  reconnect_with_new_token();
+}
+
+void SyncAgent::Loop::reconnect_with_new_token() {
+  awaiting_token_ = false;
+  failed_ = false;
+  if (tokens_refused_in_row_ <= 1) return connect();
+  // The new token was refused as well: wait a backoff delay before the next one.
+  uint64_t delay = backoff_.next_delay_ms(random_);
+  timer_mode_ = TimerMode::kReconnect;
+  uv_timer_start(
+      &timer_, [](uv_timer_t* timer) { static_cast<Loop*>(timer->loop->data)->on_timer(); }, delay,
+      0);
+  set_state(AgentState::kBackoff, error(ErrorCode::kUnauthenticated, "the new token was refused"),
+            delay);
 }
 
 void SyncAgent::Loop::handle_client_error(const Status& status) {
@@ -359,6 +404,9 @@ void SyncAgent::Loop::pump() {
   if (!open_ || retry_wait_ || failed_ || stopping_) return;
   SyncClient& client = *agent_.client_;
   if (client.request_in_flight()) return;
+  client.set_clock(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
   auto next = client.next_request();
   if (!next.ok()) {
     handle_client_error(next.status());

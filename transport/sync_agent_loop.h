@@ -53,6 +53,8 @@ class SyncAgent::Loop {
 
   // [loop] entry points
   void wake();
+  // set_token() gave a new token: reconnect now if waiting for one (on_token_expired).
+  void on_token_changed();
   void pump();
   // Sends one request on the open connection and arms its answer timeout.
   void send_request(const protocol::ClientFrame& frame);
@@ -82,6 +84,8 @@ class SyncAgent::Loop {
   void retry_later(const Status& status);
   void reconnect_later(const Status& status);
   void fail(const Status& status);
+  void token_refused(const Status& status);
+  void reconnect_with_new_token();
   void handle_client_error(const Status& status);
   void mark_behind();
   void set_state(AgentState state, const Status& status = Status(), uint64_t delay_ms = 0);
@@ -126,6 +130,9 @@ class SyncAgent::Loop {
   bool stopping_ = false;
   uint64_t ticket_seen_ = 0;  // newest sync_for ticket this loop has acted on
   uint64_t highest_pushed_id_ = 0;
+  uint64_t connection_token_generation_ = 0;  // the token generation connect() saw
+  bool awaiting_token_ = false;               // refused; on_token_expired asked for one
+  uint32_t tokens_refused_in_row_ = 0;        // reset by an answered request
 
   // [io]
   std::shared_ptr<Session> session_;

@@ -51,12 +51,22 @@ SyncAgent::Loop::Session::Session(Loop& loop, uint64_t id)
     : loop_(loop),
       id_(id),
       resolver_(loop.io_),
-      ws_(loop.io_),
+      tls_(loop.agent_.tls_),
       deadline_(loop.io_),
       address_(loop.agent_.address_),
       token_(loop.agent_.current_token()),
       connect_timeout_(loop.agent_.options_.connect_timeout),
-      idle_timeout_(loop.agent_.options_.idle_timeout) {}
+      idle_timeout_(loop.agent_.options_.idle_timeout) {
+  if (tls_ != nullptr) {
+    tls_ws_.emplace(loop.io_, tls_->native());
+  } else {
+    plain_ws_.emplace(loop.io_);
+  }
+}
+
+beast::tcp_stream& SyncAgent::Loop::Session::tcp_layer() {
+  return tls_ws_ ? beast::get_lowest_layer(*tls_ws_) : beast::get_lowest_layer(*plain_ws_);
+}
 
 void SyncAgent::Loop::Session::start() {
   deadline_.expires_after(connect_timeout_);
@@ -103,16 +113,18 @@ void SyncAgent::Loop::Session::close() {
   deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec) self->shutdown();
   });
-  ws_.async_close(websocket::close_code::normal,
-                  [self = shared_from_this()](beast::error_code) { self->shutdown(); });
+  with_ws([this](auto& ws) {
+    ws.async_close(websocket::close_code::normal,
+                   [self = shared_from_this()](beast::error_code) { self->shutdown(); });
+  });
 }
 
 void SyncAgent::Loop::Session::on_resolve(beast::error_code ec,
                                           tcp::resolver::results_type results) {
   if (finished_) return;
   if (ec) return fail(from_beast(ec, "resolving " + address_.host), true);
-  beast::get_lowest_layer(ws_).expires_after(connect_timeout_);
-  beast::get_lowest_layer(ws_).async_connect(
+  tcp_layer().expires_after(connect_timeout_);
+  tcp_layer().async_connect(
       results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
         self->on_connect(ec);
       });
@@ -123,27 +135,52 @@ void SyncAgent::Loop::Session::on_connect(beast::error_code ec) {
   if (ec) return fail(from_beast(ec, "connecting to " + address_.host + ":" + address_.port), true);
   handshaking_ = true;
   deadline_.cancel();
-  beast::get_lowest_layer(ws_).expires_never();
-  beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true));
+  tcp_layer().expires_never();
+  tcp_layer().socket().set_option(tcp::no_delay(true));
+  if (tls_ == nullptr) return start_websocket();
+  // TLS first: the certificate is verified here, before the request (and its token) goes.
+  SSL* ssl = tls_ws_->next_layer().native_handle();
+  Status prepared = tls_->prepare(ssl, address_.host);
+  if (!prepared.ok()) return fail(prepared, false);
+  tcp_layer().expires_after(std::chrono::seconds(limits::kHandshakeTimeoutSeconds));
+  tls_ws_->next_layer().async_handshake(
+      net::ssl::stream_base::client,
+      [self = shared_from_this()](beast::error_code ec) { self->on_tls_handshake(ec); });
+}
+
+void SyncAgent::Loop::Session::on_tls_handshake(beast::error_code ec) {
+  if (finished_) return;
+  if (ec) {
+    Status status =
+        tls_->handshake_failure(tls_ws_->next_layer().native_handle(), address_.host, ec.message());
+    return fail(status, status.code() == ErrorCode::kUnavailable);
+  }
+  tcp_layer().expires_never();
+  start_websocket();
+}
+
+void SyncAgent::Loop::Session::start_websocket() {
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = std::chrono::seconds(limits::kHandshakeTimeoutSeconds);
   timeouts.idle_timeout = idle_timeout_;
   timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
   std::string authorization = "Bearer " + token_;
-  ws_.set_option(websocket::stream_base::decorator([authorization](websocket::request_type& req) {
-    req.set(http::field::authorization, authorization);
-    req.set(http::field::user_agent, "outpost-device");
-  }));
-  ws_.read_message_max(limits::kMaxFrame);
-  ws_.binary(true);
-  ws_.auto_fragment(false);
   std::string host = address_.host.find(':') != std::string::npos
                          ? "[" + address_.host + "]:" + address_.port
                          : address_.host + ":" + address_.port;
-  ws_.async_handshake(
-      response_, host, address_.stream_target(),
-      [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+  with_ws([&](auto& ws) {
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([authorization](websocket::request_type& req) {
+      req.set(http::field::authorization, authorization);
+      req.set(http::field::user_agent, "outpost-device");
+    }));
+    ws.read_message_max(limits::kMaxFrame);
+    ws.binary(true);
+    ws.auto_fragment(false);
+    ws.async_handshake(
+        response_, host, address_.stream_target(),
+        [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+  });
 }
 
 void SyncAgent::Loop::Session::on_handshake(beast::error_code ec) {
@@ -161,15 +198,26 @@ void SyncAgent::Loop::Session::on_handshake(beast::error_code ec) {
 }
 
 void SyncAgent::Loop::Session::read_next() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-    self->on_read(ec, bytes);
+  with_ws([this](auto& ws) {
+    ws.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+      self->on_read(ec, bytes);
+    });
   });
 }
 
 void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   if (finished_) return;
   if (ec == websocket::error::closed) {
-    return fail(error(ErrorCode::kUnavailable, "server closed the stream"), true);
+    // A restarting server says so (1012 and a reason): reconnect after the usual backoff.
+    websocket::close_reason reason;
+    with_ws([&reason](auto& ws) { reason = ws.reason(); });
+    std::string why = "server closed the stream";
+    if (reason.code != websocket::close_code::none) {
+      why += " (" + std::to_string(static_cast<int>(reason.code));
+      if (!reason.reason.empty()) why += " " + std::string(reason.reason.c_str());
+      why += ")";
+    }
+    return fail(error(ErrorCode::kUnavailable, why), true);
   }
   if (ec == websocket::error::message_too_big) {
     return fail(error(ErrorCode::kTooLarge, "server frame over the frame limit"), true);
@@ -189,9 +237,11 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
 
 void SyncAgent::Loop::Session::write_next() {
   writing_ = true;
-  ws_.async_write(
-      net::buffer(queue_.front()),
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+  with_ws([this](auto& ws) {
+    ws.async_write(
+        net::buffer(queue_.front()),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+  });
 }
 
 void SyncAgent::Loop::Session::on_write(beast::error_code ec) {
@@ -214,7 +264,7 @@ void SyncAgent::Loop::Session::shutdown() {
   beast::error_code ignored;
   deadline_.cancel();
   resolver_.cancel();
-  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws_).close();
+  tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_layer().close();
 }
 }  // namespace outpost

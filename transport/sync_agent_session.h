@@ -1,6 +1,7 @@
 // The agent's WebSocket client session (implementation detail of SyncAgent, included only
 // by sync_agent_loop.cpp and sync_agent_session.cpp): one connection to /v1/stream on the
-// I/O thread — resolve, connect, handshake, then a read loop and a bounded write queue.
+// I/O thread — resolve, connect, TLS handshake (https/wss), WebSocket handshake, then a
+// read loop and a bounded write queue.
 // Thread rules: every member runs on the I/O thread; it reaches the loop only through
 // Loop::io_opened / io_frame / io_closed.
 #pragma once
@@ -8,22 +9,28 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/status.h"
 #include "transport/server_address.h"
 #include "transport/sync_agent_loop.h"
+#include "transport/tls_client.h"
 #include "transport/zstd_codec.h"
 
 namespace outpost {
 
-// One WebSocket connection to /v1/stream, on the I/O thread: resolve, connect, handshake,
-// then a read loop and a write queue. It reports exactly one of opened-then-closed or
+// One WebSocket connection to /v1/stream, on the I/O thread: resolve, connect, (TLS
+// handshake,) WebSocket handshake, then a read loop and a write queue. A certificate that
+// fails verification ends it before a byte of HTTP is sent (kFailedPrecondition, "TLS:
+// untrusted server: ...", not retryable). It reports exactly one of opened-then-closed or
 // closed to the loop, unless the loop closed it itself.
 class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
  public:
@@ -44,6 +51,8 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
 
   void on_resolve(error_code ec, tcp::resolver::results_type results);
   void on_connect(error_code ec);
+  void on_tls_handshake(error_code ec);
+  void start_websocket();
   void on_handshake(error_code ec);
   void read_next();
   void on_read(error_code ec, size_t bytes);
@@ -51,11 +60,26 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
   void on_write(error_code ec);
   void fail(Status status, bool retryable);
   void shutdown();
+  // Runs `action` with whichever WebSocket stream this session has (plain or TLS).
+  template <typename Action>
+  void with_ws(Action&& action) {
+    if (tls_ws_) {
+      action(*tls_ws_);
+    } else {
+      action(*plain_ws_);
+    }
+  }
+  boost::beast::tcp_stream& tcp_layer();
+
+  using PlainWs = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+  using TlsWs = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 
   Loop& loop_;
   uint64_t id_;
   tcp::resolver resolver_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  std::shared_ptr<TlsClientContext> tls_;  // null for http/ws
+  std::optional<PlainWs> plain_ws_;        // exactly one of these two
+  std::optional<TlsWs> tls_ws_;
   boost::asio::steady_timer deadline_;
   boost::beast::flat_buffer buffer_;
   boost::beast::websocket::response_type response_;

@@ -59,4 +59,21 @@ size_t SyncServer::connection_count() const {
   return impl_->listener.context().registry->size();
 }
 
+SyncServerStats SyncServer::stats() const {
+  const server_impl::ServerCounters& c = impl_->listener.context().counters;
+  auto read = [](const std::atomic<uint64_t>& counter) {
+    return counter.load(std::memory_order_relaxed);
+  };
+  SyncServerStats out;
+  out.connections_accepted = read(c.connections_accepted);
+  out.connections_refused = read(c.connections_refused);
+  out.accept_failures = read(c.accept_failures);
+  out.http_requests = read(c.http_requests);
+  out.streams_opened = read(c.streams_opened);
+  out.frames_received = read(c.frames_received);
+  out.frames_sent = read(c.frames_sent);
+  out.slow_peers_cut = read(c.slow_peers_cut);
+  return out;
+}
+
 }  // namespace outpost

@@ -21,6 +21,7 @@
 #include "engine/server_core.h"
 #include "engine/status.h"
 #include "transport/limits.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 
 namespace outpost {
@@ -58,9 +59,35 @@ struct SyncServerOptions {
   // The blob routes (docs/protocol.md §9; transport/blob_http.h). Null: they answer 404.
   // Must outlive the server.
   BlobService* blobs = nullptr;
+  // Serve TLS (https/wss) with this certificate: every connection must open with a TLS
+  // handshake (bounded by handshake_timeout); each new connection takes the context's
+  // current certificate, so TlsServerContext::reload() affects new connections only.
+  // Null: plain HTTP/WebSocket. Decision 022.
+  std::shared_ptr<TlsServerContext> tls;
   // One line per notable event (bind, refused connection, transport error). Empty: silent.
   std::function<void(std::string_view)> log;
+  // A device's live stream opened (true, after the WebSocket handshake) or closed (false,
+  // when the connection is gone), once each per accepted stream: who is live, for the push
+  // thread and the fleet view. Called on the connection's strand: it must only queue or
+  // count. Empty: nobody listens.
+  std::function<void(const Principal&, bool open)> on_stream;
 };
+
+// How many times the transport did what, since start (for /metrics).
+struct SyncServerStats {
+  uint64_t connections_accepted = 0;  // TCP accepts, refused ones included
+  uint64_t connections_refused = 0;   // answered 503: past max_connections
+  uint64_t accept_failures = 0;       // accept errors (EMFILE...), retried
+  uint64_t http_requests = 0;         // complete HTTP requests read (not upgrades)
+  uint64_t streams_opened = 0;        // WebSocket handshakes completed
+  uint64_t frames_received = 0;
+  uint64_t frames_sent = 0;
+  uint64_t slow_peers_cut = 0;  // streams cut for a full outgoing queue
+};
+
+// The close reason a stopping server gives every stream (code 1012, "service restart"):
+// the device reconnects, after its backoff, to this server once restarted or to another.
+inline constexpr std::string_view kRestartCloseReason = "server restarting; reconnect";
 
 class SyncServer {
  public:
@@ -79,7 +106,8 @@ class SyncServer {
   // The bound port once start() succeeded (the real one when options.port was 0), else 0.
   uint16_t port() const;
 
-  // Graceful stop: stops accepting, closes each WebSocket with a normal close frame, lets
+  // Graceful stop: stops accepting, closes each WebSocket with a 1012 close frame
+  // (kRestartCloseReason: reconnect), lets
   // in-flight requests finish (a push completes its store transaction) and answers them,
   // then joins the threads. Connections still open after shutdown_grace_ms are cut.
   // Idempotent; a stopped server cannot be started again.
@@ -94,6 +122,8 @@ class SyncServer {
 
   // Open connections (HTTP and WebSocket), for tests and metrics.
   size_t connection_count() const;
+  // The transport's counters. Any thread.
+  SyncServerStats stats() const;
 
  private:
   struct Impl;

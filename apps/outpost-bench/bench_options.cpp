@@ -15,8 +15,12 @@ const char* const kBenchUsage = R"(usage: outpost-bench [options]
   value / baseline (1.0: as fast as SQLite). A table goes to stderr on a terminal.
 options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
-                      idle_connections | blob_transfer | all (default)
-  --records N[,N..]   initial sync sizes (default 10000,100000; catch_up uses the last)
+                      idle_connections (with the /metrics scrape and the console's first
+                      paint at that many devices) | device_reports | push | tls_sync |
+                      blob_transfer |
+                      all (default)
+  --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
+                      use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
   --idle N            idle streaming connections to open (default 10000)
   --quick             a CI-sized run (under a minute)
@@ -29,6 +33,9 @@ options:
   --server-threads N  forwarded as `serve --threads N` (default 2)
   --server-bin PATH   the outpost-server binary (default: next to outpost-bench)
   --work-dir DIR      keep the data there instead of a removed temporary directory
+  --push-fake PATH    the fake APNs (tests/adapters/push/fake_push_service.py) the push
+                      scenario sends to; without it that scenario is skipped
+  --push-devices N    sleeping devices woken per commit (default 1000)
 )";
 
 namespace {
@@ -104,6 +111,12 @@ Result<BenchOptions> parse_bench_options(int argc, char** argv) {
           cli::parse_int<int>(arg.substr(2), text, 1, 64, options.server_threads));
     } else if (arg == "--server-bin") {
       OUTPOST_ASSIGN_OR_RETURN(options.server_bin, value());
+    } else if (arg == "--push-fake") {
+      OUTPOST_ASSIGN_OR_RETURN(options.push_fake, value());
+    } else if (arg == "--push-devices") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_RETURN_IF_ERROR(
+          cli::parse_int<int>(arg.substr(2), text, 1, kMaxDevices, options.push_devices));
     } else if (arg == "--work-dir") {
       OUTPOST_ASSIGN_OR_RETURN(options.work_dir, value());
     } else if (arg == "--help" || arg == "-h") {

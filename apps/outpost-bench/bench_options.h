@@ -10,9 +10,9 @@
 
 namespace outpost::bench {
 
-inline constexpr const char* kScenarios[] = {"initial_sync", "catch_up", "ui_reads",
-                                             "draft_save",   "fanout",   "idle_connections",
-                                             "blob_transfer"};
+inline constexpr const char* kScenarios[] = {
+    "initial_sync",     "catch_up",       "ui_reads", "draft_save", "fanout",
+    "idle_connections", "device_reports", "push",     "tls_sync",   "blob_transfer"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;
@@ -33,6 +33,9 @@ struct BenchOptions {
   int server_threads = 2;
   std::string server_bin;  // empty: outpost-server next to this executable
   std::string work_dir;    // empty: a fresh directory under $TMPDIR, removed at the end
+  // The fake APNs script (tests/adapters/push/fake_push_service.py); empty: no push scenario.
+  std::string push_fake;
+  int push_devices = 1'000;
 
   bool wants(const std::string& name) const { return scenario == "all" || scenario == name; }
   bool embedded_store() const { return store_url.empty(); }

@@ -221,7 +221,7 @@ Status run_blob_transfer(BenchContext& context, uint64_t bytes) {
        ratio_of(rss_peak - rss_before, blob_mib),
        with_params(params,
                    {param("rss_before_mib", rss_before),
-                    param("chunk_mib", static_cast<double>(limits::kClientBlobChunk) / kMiB)})});
+                    param("buffer_mib", static_cast<double>(limits::kClientBlobBuffer) / kMiB)})});
 
   // Killed at 50%, then resumed: only the rest travels.
   {

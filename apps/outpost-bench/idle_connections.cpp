@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "apps/outpost-bench/ops_scenarios.h"
 #include "outpost/mutations.pb.h"
 #include "transport/sync_agent.h"
 
@@ -134,8 +135,17 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
 Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
                             int poke_rounds) {
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
-  OUTPOST_ASSIGN_OR_RETURN(std::string token,
-                           context.tokens->issue(kIdleTenant, "agent-idle", "idle-device"));
+  // One device each (idle-0, idle-1, ...): the fleet console then holds `connections`
+  // devices, and the admin figures below are taken at that size.
+  std::vector<std::string> tokens;
+  tokens.reserve(static_cast<size_t>(connections));
+  for (int i = 0; i < connections; ++i) {
+    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kIdleTenant, "agent-idle",
+                                                                      "idle-" + std::to_string(i)));
+    tokens.push_back(std::move(token));
+  }
+  const int scrapes = context.options.quick ? 3 : 20;
+  OUTPOST_RETURN_IF_ERROR(measure_admin(context, 0, scrapes, false));
   std::vector<tcp::endpoint> endpoints;
   std::vector<std::string> targets;
   for (size_t i = 0; i < context.servers.size(); ++i) {
@@ -161,10 +171,11 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
       clients.push_back(client);
       ++in_flight;
       ++next;
-      client->start(endpoints[server], "127.0.0.1", targets[server], "Bearer " + token, [&] {
-        --in_flight;
-        net::post(io, open_more);
-      });
+      client->start(endpoints[server], "127.0.0.1", targets[server],
+                    "Bearer " + tokens[static_cast<size_t>(next - 1)], [&] {
+                      --in_flight;
+                      net::post(io, open_more);
+                    });
     }
   };
   net::post(io, open_more);
@@ -181,6 +192,7 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
   for (auto& server : context.servers) rss += server->usage().rss_mib;
   const int open = counters.opened - counters.dropped;
   const int dropped = counters.dropped;
+  OUTPOST_RETURN_IF_ERROR(measure_admin(context, open, scrapes, true));
 
   // Pokes: another device of the same agent saves a draft; every idle connection should
   // get a poke frame (it would then pull). The time until each has it is the server's

@@ -13,7 +13,10 @@
 #include "apps/outpost-bench/bench_context.h"
 #include "apps/outpost-bench/blob_scenarios.h"
 #include "apps/outpost-bench/idle_connections.h"
+#include "apps/outpost-bench/ops_scenarios.h"
+#include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
+#include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
 
 namespace {
@@ -97,7 +100,7 @@ void run_device_scenarios(BenchContext& context) {
 
 Status seed(BenchContext& context) {
   const BenchOptions& o = context.options;
-  if (o.wants("initial_sync") || o.wants("catch_up")) {
+  if (o.wants("initial_sync") || o.wants("catch_up") || o.wants("tls_sync")) {
     for (size_t i = 0; i < o.records.size(); ++i) {
       if (!o.wants("initial_sync") && i + 1 != o.records.size()) continue;
       OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, sync_tenant(o.records[i]), kBenchUser,
@@ -106,6 +109,9 @@ Status seed(BenchContext& context) {
   }
   if (o.wants("fanout")) {
     OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kFanoutTenant, kBenchUser, kFanoutContacts));
+  }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(seed_store(context.setup, kReportTenant, kBenchUser, 50));
   }
   return Status::Ok();
 }
@@ -120,6 +126,7 @@ Status run(BenchContext& context) {
       OUTPOST_RETURN_IF_ERROR(run_initial_sync(context, o.records[i], last && o.wants("catch_up")));
     }
   }
+  if (o.wants("tls_sync")) OUTPOST_RETURN_IF_ERROR(run_tls_sync(context, o.records.back()));
   if (o.wants("ui_reads") || o.wants("draft_save")) run_device_scenarios(context);
   if (o.wants("fanout")) {
     for (int devices : o.devices) {
@@ -133,6 +140,15 @@ Status run(BenchContext& context) {
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
+  }
+  if (o.wants("device_reports")) {
+    OUTPOST_RETURN_IF_ERROR(run_device_reports(context, o.quick ? 10 : 200));
+  }
+  if (o.wants("push")) {
+    OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+    OUTPOST_RETURN_IF_ERROR(run_push(context,
+                                     o.quick ? std::min(o.push_devices, 50) : o.push_devices,
+                                     o.quick ? 2 : 10, o.quick ? 3 : 30));
   }
   return context.stop_servers();
 }
@@ -148,6 +164,10 @@ int main(int argc, char** argv) {
     }
     std::cerr << "outpost-bench: " << options.status().message() << "\n" << kBenchUsage;
     return 2;
+  }
+  if (Status built = check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost-bench: " << built.to_string() << "\n";
+    return 1;
   }
   raise_open_files_limit();
   BenchContext context;

@@ -98,14 +98,19 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
     argv.push_back(setup.store_url);
   }
   argv.insert(argv.end(), setup.extra_args.begin(), setup.extra_args.end());
+  if (!setup.tls_cert.empty()) {
+    argv.insert(argv.end(), {"--tls-cert", setup.tls_cert, "--tls-key", setup.tls_key});
+  }
   std::unique_ptr<ServerProcess> server(new ServerProcess());
+  server->tls_ = !setup.tls_cert.empty();
   const std::string log = setup.data_dir + "/server-" + std::to_string(index) + ".log";
   server->process_ = std::make_unique<support::Process>(argv, log);
   if (server->process_->pid() <= 0) {
     return error(ErrorCode::kInternal, "cannot start " + setup.server_bin);
   }
   const std::string marker = "listening on 127.0.0.1:";
-  if (!server->process_->wait_for_output(marker, kStartTimeout)) {
+  const std::string admin_marker = "admin on 127.0.0.1:";
+  if (!server->process_->wait_for_output(admin_marker, kStartTimeout)) {
     server->stopped_ = true;
     return error(ErrorCode::kUnavailable,
                  "outpost-server did not start: " + tail(server->process_->output()));
@@ -113,6 +118,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
   const std::string output = server->process_->output();
   server->port_ =
       static_cast<uint16_t>(std::stoi(output.substr(output.find(marker) + marker.size())));
+  server->admin_port_ = static_cast<uint16_t>(
+      std::stoi(output.substr(output.find(admin_marker) + admin_marker.size())));
   return server;
 }
 

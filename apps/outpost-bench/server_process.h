@@ -25,7 +25,10 @@ struct ServerSetup {
   std::string data_dir;   // the key (token.key) and, for the embedded store, outpost.db
   std::string store_url;  // forwarded as --store when not empty
   int threads = 2;
-  std::vector<std::string> extra_args;  // more `serve` flags
+  std::vector<std::string> extra_args;  // more `serve` flags (the push scenario's)
+  // Both set: `serve --tls-cert --tls-key` (the servers speak https/wss).
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // What /proc says about a process.
@@ -52,7 +55,11 @@ class ServerProcess {
   // the server did not exit 0 (its log is in the message).
   Status stop();
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+  }
+  // The admin listener (/metrics, the fleet console) on loopback.
+  uint16_t admin_port() const { return admin_port_; }
   pid_t pid() const { return process_->pid(); }
   ProcessUsage usage() const { return process_usage(pid()); }
   std::string log_tail() const;
@@ -61,6 +68,8 @@ class ServerProcess {
   ServerProcess() = default;
   std::unique_ptr<support::Process> process_;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
+  bool tls_ = false;
   bool stopped_ = false;
 };
 

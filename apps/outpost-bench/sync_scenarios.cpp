@@ -17,6 +17,7 @@
 #include "engine/scope.h"
 #include "engine/server_core.h"
 #include "outpost/mutations.pb.h"
+#include "support/tls_certs.h"
 #include "transport/sync_agent.h"
 
 namespace outpost::bench {
@@ -61,9 +62,10 @@ struct SyncRun {
 };
 
 Result<SyncRun> sync_device(const std::string& url, const std::string& token,
-                            const std::string& replica_path) {
+                            const std::string& replica_path, const TlsClientOptions& tls = {}) {
   SyncAgentOptions options;
   options.server_url = url;
+  options.tls = tls;
   options.token = token;
   options.replica_path = replica_path;
   options.client.max_changes_per_pull = kPullChanges;
@@ -230,6 +232,57 @@ Status run_initial_sync(BenchContext& context, uint64_t records, bool then_catch
        static_cast<double>(initial.bytes),
        ratio_of(static_cast<double>(catch_up.bytes), static_cast<double>(initial.bytes)),
        catch_params});
+  return Status::Ok();
+}
+
+Status run_tls_sync(BenchContext& context, uint64_t records) {
+  const std::string dir = context.scenario_dir("tls_sync-" + std::to_string(records));
+  const std::string tenant = sync_tenant(records);
+  // A CA and a server certificate for 127.0.0.1, made for this run.
+  support::TestCa ca = support::TestCa::create("outpost-bench CA");
+  support::CertificatePem server_pem = ca.issue();
+  TlsClientOptions trust;
+  trust.ca_file = dir + "/ca.pem";
+  if (!support::write_text_file(trust.ca_file, ca.certificate_pem()) ||
+      !support::write_text_file(dir + "/server.pem", server_pem.certificate) ||
+      !support::write_text_file(dir + "/server.key", server_pem.key)) {
+    return error(ErrorCode::kIo, "cannot write the certificates into " + dir);
+  }
+  // One device per transport, each from scratch; the servers restarted for each.
+  auto sync_over = [&](bool tls, const std::string& device) -> Result<std::pair<SyncRun, double>> {
+    OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+    context.setup.tls_cert = tls ? dir + "/server.pem" : "";
+    context.setup.tls_key = tls ? dir + "/server.key" : "";
+    Status started = context.start_servers();
+    context.setup.tls_cert.clear();
+    context.setup.tls_key.clear();
+    OUTPOST_RETURN_IF_ERROR(started);
+    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(tenant, kBenchUser, device));
+    const double cpu_before = context.servers[0]->usage().cpu_seconds;
+    OUTPOST_ASSIGN_OR_RETURN(SyncRun run,
+                             sync_device(context.server_url(0), token, dir + "/" + device + ".db",
+                                         tls ? trust : TlsClientOptions{}));
+    const double cpu = context.servers[0]->usage().cpu_seconds - cpu_before;
+    OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+    if (run.changes < records) {
+      return error(ErrorCode::kInternal, "the " + device + " device received " +
+                                             std::to_string(run.changes) + " changes of " +
+                                             std::to_string(records));
+    }
+    return std::make_pair(run, cpu);
+  };
+  OUTPOST_ASSIGN_OR_RETURN(auto ws, sync_over(false, "ws"));
+  OUTPOST_ASSIGN_OR_RETURN(auto wss, sync_over(true, "wss"));
+  const double ws_rate = static_cast<double>(ws.first.changes) / ws.first.seconds;
+  const double wss_rate = static_cast<double>(wss.first.changes) / wss.first.seconds;
+  const auto params =
+      with(context.common_params(),
+           {param("records", records), param("ws_seconds", ws.first.seconds),
+            param("wss_seconds", wss.first.seconds), param("wire_bytes", wss.first.bytes)});
+  context.report.add(
+      {"tls_sync.wss", wss_rate, "records/s", ws_rate, ratio_of(wss_rate, ws_rate), params});
+  context.report.add(
+      {"tls_sync.server_cpu", wss.second, "s", ws.second, ratio_of(wss.second, ws.second), params});
   return Status::Ok();
 }
 

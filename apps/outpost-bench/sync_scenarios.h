@@ -25,6 +25,11 @@ inline constexpr const char* kBenchUser = "agent-1";
 // stopped). Errors: a device that does not catch up, a server that fails.
 Status run_initial_sync(BenchContext& context, uint64_t records, bool then_catch_up);
 
+// TLS's cost: a fresh device syncs sync_tenant(records) over ws, then another over wss
+// (servers restarted with a certificate made for the run, the device trusting its CA);
+// the wss rate is reported against the ws one, and the servers' CPU time likewise.
+Status run_tls_sync(BenchContext& context, uint64_t records);
+
 // `devices` streaming devices of one agent; another device of the agent saves a draft,
 // `rounds` times; each time, until the draft is committed in each device's store.
 Status run_fanout(BenchContext& context, int devices, int rounds);

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -21,6 +22,10 @@
 #include "adapters/sim_media.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
+#include "apps/outpost-server/event_inbox.h"
+#include "apps/outpost-server/json_log.h"
+#include "apps/outpost-server/operations.h"
+#include "apps/outpost-server/push_setup.h"
 #include "apps/outpost-server/server_config.h"
 #include "apps/outpost-server/upstream_loop.h"
 #include "engine/blob_service.h"
@@ -29,6 +34,7 @@
 #include "engine/schema.h"
 #include "engine/server_core.h"
 #include "transport/sync_server.h"
+#include "transport/tls_server.h"
 #include "transport/token.h"
 #include "transport/token_key_file.h"
 
@@ -108,8 +114,8 @@ int run_seed(const server_app::SeedConfig& config) {
 // thread; stop() finishes the pass in progress and joins.
 class Compactor {
  public:
-  Compactor(ServerCore& core, std::chrono::seconds every, uint64_t keep)
-      : core_(core), every_(every), keep_(keep) {
+  Compactor(ServerCore& core, std::chrono::seconds every, uint64_t keep, server_app::Logger& log)
+      : core_(core), every_(every), keep_(keep), log_(log) {
     core_.add_commit_listener([this](const std::vector<CommittedHead>& heads) {
       std::lock_guard lock(mutex_);
       for (const auto& head : heads) dirty_.insert(head.scope);
@@ -139,8 +145,7 @@ class Compactor {
       for (const std::string& scope : scopes) {
         Status compacted = core_.compact(scope, keep_);
         if (!compacted.ok()) {
-          std::cerr << "outpost-server: compacting " << scope << ": " << compacted.to_string()
-                    << "\n";
+          log_.warn("compaction failed: " + compacted.to_string(), {{"scope", scope}});
         }
       }
       lock.lock();
@@ -150,6 +155,7 @@ class Compactor {
   ServerCore& core_;
   std::chrono::seconds every_;
   uint64_t keep_;
+  server_app::Logger& log_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::set<std::string> dirty_;
@@ -161,8 +167,9 @@ class Compactor {
 // own thread; stop() finishes the pass in progress and joins.
 class BlobCollector {
  public:
-  BlobCollector(BlobService& blobs, ServerStore& store, std::chrono::seconds every)
-      : blobs_(blobs), store_(store), every_(every), thread_([this] { run(); }) {}
+  BlobCollector(BlobService& blobs, ServerStore& store, std::chrono::seconds every,
+                server_app::Logger& log)
+      : blobs_(blobs), store_(store), every_(every), log_(log), thread_([this] { run(); }) {}
   ~BlobCollector() { stop(); }
 
   void stop() {
@@ -188,11 +195,12 @@ class BlobCollector {
       auto report = scopes.ok() ? blobs_.collect_garbage(*scopes, wall_clock_ms(), kGraceMs)
                                 : Result<BlobGcReport>(scopes.status());
       if (!report.ok()) {
-        std::cerr << "outpost-server: blob gc: " << report.status().to_string() << "\n";
+        log_.warn("blob gc: " + report.status().to_string(), {{"component", "blobs"}});
       } else if (report->removed > 0 || report->stale_uploads > 0) {
-        std::cerr << "outpost-server: blob gc removed " << report->removed << " blobs ("
-                  << report->removed_bytes << " bytes) and " << report->stale_uploads
-                  << " stale uploads\n";
+        log_.info("blob gc", {{"component", "blobs"},
+                              {"removed", std::to_string(report->removed)},
+                              {"removed_bytes", std::to_string(report->removed_bytes)},
+                              {"stale_uploads", std::to_string(report->stale_uploads)}});
       }
       lock.lock();
     }
@@ -201,22 +209,41 @@ class BlobCollector {
   BlobService& blobs_;
   ServerStore& store_;
   std::chrono::seconds every_;
+  server_app::Logger& log_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;
 };
 
+// SIGTERM/SIGINT: /readyz fails at once; drain_ms later the listeners close, in-flight
+// requests finish and streams close with a reconnect hint (docs/operations.md).
+void drain(const server_app::ServeConfig& config, int signal_number, server_app::Logger& log,
+           server_app::Operations& operations) {
+  operations.begin_drain();
+  log.info("draining", {{"signal", std::to_string(signal_number)},
+                        {"drain_ms", std::to_string(config.drain_ms)}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(config.drain_ms));
+}
+
 int run_serve(const server_app::ServeConfig& config) {
-  if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
+  server_app::Logger log(std::cerr, config.log_format == "json");
+  auto fail_logged = [&log](const Status& status) {
+    log.error(status.to_string());
+    return 1;
+  };
+  if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail_logged(made);
   auto store = open_store(config.data_dir, config.store, config.pg_connections);
-  if (!store.ok()) return fail(store.status().with_context("opening the store"));
+  if (!store.ok()) return fail_logged(store.status().with_context("opening the store"));
   auto key = load_or_create_key(config.data_dir);
-  if (!key.ok()) return fail(key.status().with_context("loading the token key"));
+  if (!key.ok()) return fail_logged(key.status().with_context("loading the token key"));
   TokenAuthority tokens(std::move(key).value());
+  // Before the core: it observes the core and must outlive it.
+  server_app::Operations operations(config, log, wall_clock_ms);
   ServerCore core(**store, Schema::domain(), domain_mutators());
   auto blob_store = DirBlobStore::open(config.blobs_dir);
-  if (!blob_store.ok()) return fail(blob_store.status().with_context("opening the blob store"));
+  if (!blob_store.ok())
+    return fail_logged(blob_store.status().with_context("opening the blob store"));
   BlobServiceOptions blob_options;
   blob_options.limits.max_voicemail_bytes = config.max_voicemail_mb * 1024 * 1024;
   blob_options.limits.max_attachment_bytes = config.max_attachment_mb * 1024 * 1024;
@@ -227,46 +254,58 @@ int run_serve(const server_app::ServeConfig& config) {
   };
   BlobService blobs(**store, **blob_store, Schema::domain(), blob_options);
 
+  std::shared_ptr<TlsServerContext> tls;
+  if (!config.tls_cert.empty()) {
+    auto loaded = TlsServerContext::load(config.tls_cert, config.tls_key);
+    if (!loaded.ok())
+      return fail_logged(loaded.status().with_context("loading the TLS certificate"));
+    tls = std::move(loaded).value();
+    log.info("serving TLS with " + tls->describe(), {{"component", "tls"}});
+  }
+
   // Signals are caught by a private io_context on this thread; the server has its own pool.
+  // With TLS, SIGHUP re-reads the certificate and key (decision 022) and the wait goes on.
   boost::asio::io_context signal_context;
   boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  if (tls) signals.add(SIGHUP);
   int caught = 0;
-  signals.async_wait([&caught](const boost::system::error_code& ec, int signal_number) {
-    if (!ec) caught = signal_number;
-  });
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (signal_number != SIGHUP) {
+        caught = signal_number;
+        return;
+      }
+      Status reloaded = tls->reload();
+      if (reloaded.ok()) {
+        log.info("SIGHUP: new connections use " + tls->describe(), {{"component", "tls"}});
+      } else {
+        log.error("SIGHUP: " + reloaded.to_string() + " (the old certificate stays)",
+                  {{"component", "tls"}});
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
 
   SyncServerOptions options;
   options.address = config.host;
   options.port = config.port;
   options.threads = config.threads;
+  options.tls = tls;
   options.blobs = &blobs;
-  options.log = [](std::string_view line) { std::cerr << "outpost-server: " << line << "\n"; };
-  SyncServer server(core, tokens, options);
-  if (Status started = server.start(); !started.ok()) return fail(started);
-  // Several processes on one PostgreSQL database: commits of the others poke our devices.
-  std::unique_ptr<PostgresCommitFeed> feed;
-  if (auto* pg = dynamic_cast<PostgresServerStore*>(store->get())) {
-    PostgresCommitFeedOptions feed_options;
-    feed_options.url = pg->url();
-    feed_options.own_instance = pg->instance_id();
-    feed_options.on_heads = [&server](const std::vector<CommittedHead>& heads) {
-      server.poke(heads);
-    };
-    feed_options.on_resync = [&server] { server.poke_all(); };
-    feed_options.log = [](const std::string& line) {
-      std::cerr << "outpost-server: " << line << "\n";
-    };
-    feed = std::make_unique<PostgresCommitFeed>(std::move(feed_options));
-    feed->start();
-  }
-  Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log);
-  BlobCollector collector(blobs, **store, std::chrono::seconds(config.blob_gc_every_seconds));
+  options.log = [&log](std::string_view line) {
+    log.log(
+        line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
+        line, {{"component", "transport"}});
+  };
+
+  // The platform and its mirror come first: the push thread logs agents out through them.
   DomainServer domain(core);
   std::unique_ptr<SimPlatform> platform;
-  std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
   if (config.upstream == "sim") {
     auto agents = server_app::parse_agents(config.sim_agents);
-    if (!agents.ok()) return fail(agents.status());
+    if (!agents.ok()) return fail_logged(agents.status());
     SimPlatformOptions sim;
     sim.seed = config.sim_seed;
     sim.agents = std::move(agents).value();
@@ -274,28 +313,86 @@ int run_serve(const server_app::ServeConfig& config) {
     sim.web_edit_delay_ms = config.sim_web_edit_delay_ms;
     platform = std::make_unique<SimPlatform>(std::move(sim), **store);
     core.set_platform(platform.get());
+  }
+  // The push thread hears commits after they commit, and streams opening and closing; it
+  // only ever queues from those callbacks (docs/push.md).
+  auto push = server_app::make_push_service(config, core, domain, platform.get(), options.log);
+  if (!push.ok()) return fail_logged(push.status().with_context("setting up push"));
+  push::PushService& pusher = **push;
+  core.add_commit_listener(
+      [&pusher](const std::vector<CommittedHead>& heads) { pusher.on_commit(heads); });
+  if (Status started = pusher.start(); !started.ok()) return fail_logged(started);
+  options.on_stream = [&pusher, &operations](const Principal& who, bool open) {
+    operations.on_stream(who, open);
+    pusher.on_stream(who, open);
+  };
+  auto observe = [&pusher](const upstream::Event& event) { pusher.on_platform_event(event); };
+
+  SyncServer server(core, tokens, options);
+  std::function<bool()> upstream_connected;
+  if (config.upstream == "sim") upstream_connected = [] { return true; };
+  if (Status started = operations.start(core, server, upstream_connected); !started.ok()) {
+    return fail_logged(started);
+  }
+  if (Status started = server.start(); !started.ok()) return fail_logged(started);
+  // Several processes on one PostgreSQL database: commits of the others poke our devices.
+  std::unique_ptr<PostgresCommitFeed> feed;
+  if (auto* pg = dynamic_cast<PostgresServerStore*>(store->get())) {
+    PostgresCommitFeedOptions feed_options;
+    feed_options.url = pg->url();
+    feed_options.own_instance = pg->instance_id();
+    feed_options.on_heads = [&server, &operations](const std::vector<CommittedHead>& heads) {
+      operations.telemetry().on_commit(heads);
+      server.poke(heads);
+    };
+    feed_options.on_resync = [&server] { server.poke_all(); };
+    feed_options.log = [&log](const std::string& line) {
+      log.warn(line, {{"component", "commit-feed"}});
+    };
+    feed = std::make_unique<PostgresCommitFeed>(std::move(feed_options));
+    feed->start();
+  }
+  Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log,
+                      log);
+  BlobCollector collector(blobs, **store, std::chrono::seconds(config.blob_gc_every_seconds), log);
+  std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
+  if (platform) {
     upstream_loop = std::make_unique<server_app::UpstreamLoop>(
         *platform, domain, std::chrono::milliseconds(config.sim_step_ms), wall_clock_ms,
-        options.log);
+        options.log, observe);
   }
-  std::string shown_host =
-      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
-  std::cout << "outpost-server listening on " << shown_host << ":" << server.port() << std::endl;
+  server_app::EventInbox inbox(config.data_dir, domain, std::chrono::milliseconds(200),
+                               wall_clock_ms, options.log, observe);
+  auto shown = [](const std::string& host, uint16_t port) {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+  };
+  std::cout << "outpost-server listening on " << shown(config.host, server.port()) << "\n"
+            << "outpost-server admin on " << shown(config.admin_host, operations.admin_port())
+            << std::endl;
+  log.info("serving", {{"listen", shown(config.host, server.port())},
+                       {"admin", shown(config.admin_host, operations.admin_port())},
+                       {"store", config.store.empty() ? "sqlite" : "postgres"},
+                       {"config", config.config_file}});
 
   signal_context.run();
-  std::cerr << "outpost-server: signal " << caught << ", stopping\n";
+  drain(config, caught, log, operations);
   if (upstream_loop) upstream_loop->stop();
+  inbox.stop();
   if (feed) feed->stop();
   server.stop();
+  pusher.stop();
+  log.info("stopped");
   compactor.stop();
   collector.stop();
+  operations.stop();
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto command = server_app::parse_command_line(argc, argv);
+  auto command = server_app::parse_command_line(argc, argv, server_app::process_environment());
   if (!command.ok()) {
     std::cerr << "outpost-server: " << command.status().message() << "\n" << server_app::kUsage;
     return 2;
@@ -304,8 +401,20 @@ int main(int argc, char** argv) {
     std::cout << server_app::kUsage;
     return 0;
   }
+  if (outpost::Status built = outpost::check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost-server: " << built.to_string() << "\n";
+    return 1;
+  }
   if (auto* serve = std::get_if<server_app::ServeConfig>(&command.value()))
     return run_serve(*serve);
   if (auto* seed = std::get_if<server_app::SeedConfig>(&command.value())) return run_seed(*seed);
+  if (auto* event = std::get_if<server_app::EventConfig>(&command.value())) {
+    Status queued = server_app::queue_event(event->data_dir, event->json);
+    if (!queued.ok()) {
+      std::cerr << "outpost-server: " << queued.to_string() << "\n";
+      return queued.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+    }
+    return 0;
+  }
   return run_token(std::get<server_app::TokenConfig>(command.value()));
 }

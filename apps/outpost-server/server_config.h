@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "apps/outpost-server/config_sources.h"
 #include "engine/status.h"
 
 namespace outpost::server_app {
@@ -33,11 +34,41 @@ struct ServeConfig {
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;
+  // Push (docs/push.md): an APNs sender when apns_key is set, an FCM one when
+  // fcm_account is set; neither: no pushes (targets are still stored).
+  std::string apns_key;  // the .p8 file
+  std::string apns_key_id;
+  std::string apns_team;
+  std::string apns_url;       // empty: Apple's hosts; else used for production and sandbox
+  std::string fcm_account;    // the service-account JSON file
+  std::string fcm_url;        // empty: fcm.googleapis.com
+  std::string fcm_token_url;  // empty: the account's token_uri
+  std::string push_ca;        // a CA file to trust instead of the system's (tests)
+
+  // The admin listener (/metrics, /healthz, /readyz, the fleet console): loopback by
+  // default, an ephemeral port unless given. Off loopback it needs admin_token.
+  std::string admin_host = "127.0.0.1";
+  uint16_t admin_port = 0;
+  std::string admin_token;  // from --admin-token-file or OUTPOST_ADMIN_TOKEN; never logged
+  // SIGTERM: /readyz fails at once, the listeners close drain_ms later (let the load
+  // balancer see it), then the streams close with a reconnect hint.
+  int drain_ms = 0;
+  std::string log_format = "json";  // "json" (JSON lines) or "text"
+  std::string config_file;          // where settings came from, for the start line
+  // Both set: serve TLS with this certificate chain and key (PEM), re-read on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
   // Blobs: the store's directory (default data_dir/blobs), the size bounds, the GC period.
   std::string blobs_dir;
   uint64_t max_voicemail_mb = 10;
   uint64_t max_attachment_mb = 25;
   int blob_gc_every_seconds = 3600;
+};
+
+// Queues a platform event for a running server (DIR/inbox, applied within ~200 ms).
+struct EventConfig {
+  std::string data_dir;
+  std::string json;  // an upstream::Event in protobuf JSON
 };
 
 struct TokenConfig {
@@ -59,13 +90,15 @@ struct SeedConfig {
 
 struct HelpRequest {};
 
-using Command = std::variant<HelpRequest, ServeConfig, TokenConfig, SeedConfig>;
+using Command = std::variant<HelpRequest, ServeConfig, TokenConfig, SeedConfig, EventConfig>;
 
-// Errors: kInvalidArgument with a message naming the bad or missing argument.
-Result<Command> parse_command_line(int argc, char** argv);
+// Errors: kInvalidArgument with a message naming the bad or missing argument and, for
+// `serve`, where a setting from the environment or the config file came from.
+Result<Command> parse_command_line(int argc, char** argv, const Environment& env = {});
 
 // "HOST:PORT" or "[IPv6]:PORT" into its parts.
-Status parse_listen(const std::string& text, std::string& host, uint16_t& port);
+Status parse_listen(const std::string& text, std::string& host, uint16_t& port,
+                    const std::string& flag = "listen");
 
 extern const char* const kUsage;
 

@@ -3,32 +3,16 @@
 namespace outpost::server_app {
 
 UpstreamLoop::UpstreamLoop(Upstream& upstream, DomainServer& domain,
-                           std::chrono::milliseconds every, Clock clock, Log log)
+                           std::chrono::milliseconds every, Clock clock, Log log, Observer observer)
     : upstream_(upstream),
       domain_(domain),
-      every_(every),
       clock_(std::move(clock)),
-      log_(std::move(log)) {
-  thread_ = std::thread([this] { run(); });
-}
+      log_(std::move(log)),
+      observer_(std::move(observer)),
+      thread_(every, [this] { step(); }) {}
 
 void UpstreamLoop::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void UpstreamLoop::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    step();
-    lock.lock();
-    wake_.wait_for(lock, every_, [this] { return stopping_; });
-  }
+  thread_.stop();
 }
 
 void UpstreamLoop::step() {
@@ -40,7 +24,11 @@ void UpstreamLoop::step() {
   }
   for (const upstream::Event& event : *events) {
     Status applied = domain_.apply(event, now_ms);
-    if (!applied.ok()) log_("upstream event: " + applied.to_string());
+    if (!applied.ok()) {
+      log_("upstream event: " + applied.to_string());
+    } else if (observer_) {
+      observer_(event);
+    }
   }
   auto ticked = domain_.tick(upstream_.agents(), now_ms);
   if (!ticked.ok()) log_("upstream tick: " + ticked.status().to_string());

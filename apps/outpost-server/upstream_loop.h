@@ -5,15 +5,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "adapters/upstream.h"
+#include "apps/outpost-server/periodic_thread.h"
 #include "engine/domain_server.h"
 #include "engine/status.h"
 
@@ -23,24 +21,22 @@ class UpstreamLoop {
  public:
   using Clock = std::function<int64_t()>;
   using Log = std::function<void(std::string_view)>;
+  // Hears each event once it is applied (the push thread's on_platform_event); may be empty.
+  using Observer = std::function<void(const upstream::Event&)>;
   UpstreamLoop(Upstream& upstream, DomainServer& domain, std::chrono::milliseconds every,
-               Clock clock, Log log);
+               Clock clock, Log log, Observer observer = nullptr);
   ~UpstreamLoop() { stop(); }
   void stop();
 
  private:
-  void run();
   void step();
 
   Upstream& upstream_;
   DomainServer& domain_;
-  std::chrono::milliseconds every_;
   Clock clock_;
   Log log_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Observer observer_;
+  PeriodicThread thread_;  // last: starts after, stops before the members above
 };
 
 // "acme/agent-1,acme/agent-2" into agents. Errors: kInvalidArgument.

@@ -125,7 +125,7 @@ std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& 
     const std::string term = "d" + std::to_string(device->index());
     auto cache = BlobCache::open({cache_dir(*device), kDefaultBlobCacheBytes});
     if (!cache.ok()) {
-      out.push_back({"(5) blobs", device->name() + ": " + cache.status().to_string(), {term}});
+      out.push_back({"(6) blobs", device->name() + ": " + cache.status().to_string(), {term}});
       continue;
     }
     // Every blob the device holds verifies (hashed here, independently of the cache).
@@ -134,7 +134,7 @@ std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& 
       auto actual = hash_file((*cache)->path_of(blob.hash));
       if (!actual.ok() || *actual != blob.hash) {
         out.push_back(
-            {"(5) blobs",
+            {"(6) blobs",
              device->name() + " holds blob " + blob.hash.hex() + " whose bytes do not verify",
              {term}});
       }
@@ -146,7 +146,7 @@ std::vector<Violation> SimBlobs::check(std::vector<std::unique_ptr<SimDevice>>& 
       if ((*cache)->contains(hash)) continue;
       auto reader = blobs.open_for_read(device->who(), hash, "voicemail", voicemail.id());
       if (!reader.ok()) {
-        out.push_back({"(5) blobs",
+        out.push_back({"(6) blobs",
                        device->name() + " references the audio of " + voicemail.id() +
                            " but cannot fetch it: " + reader.status().to_string(),
                        {term}});

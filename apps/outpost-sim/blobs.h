@@ -4,7 +4,7 @@
 // file, and may be cut off after any range (the app killed mid-download): the next play
 // resumes from the partial's length. Pieces are copied without the simulated network (the
 // records' protocol is what that models); the blob rules and files are the real ones.
-// Invariant (5), checked at quiescence: every blob a device holds verifies, and every blob
+// Invariant (6), checked at quiescence: every blob a device holds verifies, and every blob
 // its records reference is on the device or fetchable with its own token.
 // Draws come from their own seeded stream, so runs without plays trace as before.
 // Thread rules: one object per simulation, used by its single thread.
@@ -49,7 +49,7 @@ class SimBlobs {
   // Checker self-test: appends a byte to every complete blob in the devices' caches.
   void damage_caches(std::vector<std::unique_ptr<SimDevice>>& devices);
 
-  // Invariant (5) for every device (dead ones are read from their files).
+  // Invariant (6) for every device (dead ones are read from their files).
   std::vector<Violation> check(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server);
 
  private:

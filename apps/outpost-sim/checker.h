@@ -8,6 +8,10 @@
 //     conflict copy, of its draft or note, on the server and on every device of the user
 //     (docs/reliability.md defines "typed" and "deliberately deleted" precisely);
 // (4) no device holds a record of a scope it may not read.
+// A fifth, (5) never log out an agent who has a live stream or a voice interaction, is
+// checked at every step by the push actor (push_actor.h). A sixth, (6) every blob a device
+// holds verifies and every referenced blob is on the device or fetchable, is checked at
+// quiescence by SimBlobs (blobs.h).
 // Thread rules: plain functions over objects of one simulation.
 #pragma once
 

@@ -5,6 +5,7 @@
 
 #include "apps/outpost-sim/sim_cli.h"
 #include "apps/outpost-sim/simulation.h"
+#include "engine/domain_mutators.h"
 
 namespace {
 
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
     printf("%s", outpost::sim::cli_usage().c_str());
     return 0;
   }
+  if (outpost::Status built = outpost::check_built_in_domain(); !built.ok()) {
+    fprintf(stderr, "outpost-sim: %s\n", built.to_string().c_str());
+    return 1;
+  }
   const auto started = std::chrono::steady_clock::now();  // for the report only
   outpost::sim::SimStats total;
   uint64_t passed = 0, failed = 0;
@@ -103,8 +108,8 @@ int main(int argc, char** argv) {
       "(%llu refused locally, %llu rejected by the server), %llu words typed, %llu platform "
       "events, %llu frames, faults: %llu drops, %llu ghosts, %llu resets, %llu partitions, "
       "%llu kills, %llu server restarts, %llu sleeps past the horizon, %llu compactions; "
-      "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); longest quiescence "
-      "%lld ms simulated; %.1f s\n",
+      "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); push: %llu wakes, "
+      "%llu inactivity logouts; longest quiescence %lld ms simulated; %.1f s\n",
       static_cast<unsigned long long>(cli.first_seed),
       static_cast<unsigned long long>(cli.last_seed), cli.sim.devices, cli.sim.users, cli.sim.steps,
       static_cast<unsigned long long>(total.steps),
@@ -121,7 +126,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.compactions),
       static_cast<unsigned long long>(total.blob_plays),
       static_cast<unsigned long long>(total.blob_downloads_cut),
-      static_cast<unsigned long long>(total.blob_resumed), static_cast<long long>(total.quiesce_ms),
+      static_cast<unsigned long long>(total.blob_resumed),
+      static_cast<unsigned long long>(total.push_wakes),
+      static_cast<unsigned long long>(total.push_logouts), static_cast<long long>(total.quiesce_ms),
       seconds);
   if (!failing.empty()) {
     printf("failing seeds:");

@@ -86,6 +86,7 @@ Status SimContactCenter::step(ServerCore& core, const SimUser& user, int64_t now
       moot = current && draft.ParseFromString(current->body) && draft.status() == d::DRAFT_SENT;
     }
     OUTPOST_RETURN_IF_ERROR(apply(core, event, now_ms));
+    if (observer_) observer_(event, now_ms);
     trace_.add("platform: " +
                std::string(event.GetDescriptor()->FindFieldByNumber(event.kind_case())->name()) +
                " for " + (event.user().empty() ? event.tenant() : event.user()) +

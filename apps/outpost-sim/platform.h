@@ -8,6 +8,7 @@
 // Thread rules: one object per simulation, used by its single thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "adapters/sim_platform.h"
@@ -34,6 +35,10 @@ class SimContactCenter {
   // device asleep past the compaction horizon to miss). No upstream event deletes a
   // voicemail, so the server's store is written directly.
   Status delete_something(ServerCore& core, const SimUser& user, int64_t now_ms);
+  // Hears each event once applied (the push actor).
+  void set_observer(std::function<void(const upstream::Event&, int64_t now_ms)> observer) {
+    observer_ = std::move(observer);
+  }
   // Quiescence: the platform answers every intent (refusals go on).
   void calm() { platform_.calm(); }
 
@@ -45,6 +50,7 @@ class SimContactCenter {
   bool clock_driven_;
   SimPlatform platform_;
   const ServerStore* bound_ = nullptr;  // the store platform_ reads
+  std::function<void(const upstream::Event&, int64_t)> observer_;
 };
 
 }  // namespace outpost::sim

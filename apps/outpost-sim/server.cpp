@@ -45,7 +45,10 @@ Status SimServer::open() {
   OUTPOST_ASSIGN_OR_RETURN(store_, SqliteServerStore::open(path_));
   core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), registry_);
   core_->set_platform(platform_);
-  core_->add_commit_listener([this](const std::vector<CommittedHead>& heads) { poke(heads); });
+  core_->add_commit_listener([this](const std::vector<CommittedHead>& heads) {
+    poke(heads);
+    if (commit_observer_) commit_observer_(heads);
+  });
   return Status::Ok();
 }
 

@@ -39,6 +39,10 @@ class SimServer {
     platform_ = platform;
     if (core_) core_->set_platform(platform);
   }
+  // Hears every commit's moved heads, across restarts (the push actor).
+  void set_commit_observer(std::function<void(const std::vector<CommittedHead>&)> observer) {
+    commit_observer_ = std::move(observer);
+  }
   Status open();
   // A crash and restart: the files as they are on disk this instant (crash_image.h), the
   // core and the store dropped (nothing in flight survives), the files reopened.
@@ -71,6 +75,7 @@ class SimServer {
   // Ids whose server mutator returned Ok during the push being handled (one client's).
   std::set<uint64_t> ran_ok_;
   Platform* platform_ = nullptr;
+  std::function<void(const std::vector<CommittedHead>&)> commit_observer_;
   bool forget_on_restart_ = false;
   uint64_t restarts_ = 0;
   std::optional<CrashImage> older_image_;  // forget_on_restart: the state to fall back to

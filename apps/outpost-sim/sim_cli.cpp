@@ -70,7 +70,7 @@ fault knobs (probabilities; per frame for the network, else per step):
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --damage-blobs      checker self-test: the devices' cached blobs are changed behind the
-                      cache before the check; invariant (5) must fail
+                      cache before the check; invariant (6) must fail
 )";
 }
 

@@ -11,6 +11,7 @@
 #include "apps/outpost-sim/device.h"
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/platform.h"
+#include "apps/outpost-sim/push_actor.h"
 #include "apps/outpost-sim/server.h"
 #include "apps/outpost-sim/trace.h"
 #include "apps/outpost-sim/workload.h"
@@ -62,6 +63,8 @@ class Simulation {
     return world_.users[static_cast<size_t>(device.index()) % world_.users.size()];
   }
   void reopen(SimDevice& device);
+  // The push actor: streams as the run has them, its due actions, (5), wakes.
+  void push_step();
   void restart_server();
   void put_to_sleep(SimDevice& device);
 
@@ -80,6 +83,7 @@ class Simulation {
   std::vector<int64_t> heal_at_;  // per device: when its partition heals
   std::unique_ptr<Workload> workload_;
   std::unique_ptr<SimBlobs> blobs_;
+  SimPushActor push_;
   std::vector<Violation> violations_;
   SimStats stats_;
 };
@@ -147,6 +151,11 @@ Status Simulation::setup() {
     devices_.push_back(std::move(device));
   }
   heal_at_.assign(devices_.size(), 0);
+  for (auto& device : devices_) push_.add_device(device->index(), device->who().user_scope());
+  server_->set_commit_observer(
+      [this](const std::vector<CommittedHead>& heads) { push_.on_commit(heads, now_ms_); });
+  platform_->set_observer(
+      [this](const upstream::Event& event, int64_t now) { push_.on_platform_event(event, now); });
   return Status::Ok();
 }
 
@@ -180,6 +189,23 @@ void Simulation::reopen(SimDevice& device) {
   if (!opened.ok()) {
     fail("(P) protocol", device.name() + " cannot reopen its replica: " + opened.to_string(),
          {"d" + std::to_string(device.index())});
+  }
+}
+
+void Simulation::push_step() {
+  for (auto& device : devices_) {
+    push_.set_connected(device->index(), device->alive() && device->connected(), now_ms_);
+  }
+  auto woken = push_.step(
+      now_ms_, [this](const std::string& detail) { fail("(5) no logout while busy", detail, {}); });
+  for (int index : woken) {
+    SimDevice& device = *devices_[static_cast<size_t>(index)];
+    // A background push wakes a sleeping app early (a killed one stays down: iOS does
+    // not launch a force-quit app for a background push).
+    if (device.alive() && !device.connected() && device.down_until_ms > now_ms_) {
+      trace_.add(device.name() + " woken by a push");
+      device.down_until_ms = now_ms_;
+    }
   }
 }
 
@@ -285,6 +311,7 @@ void Simulation::step() {
   if (Status played = blobs_->step(devices_, *server_, faults.play); !played.ok()) {
     fail("(P) protocol", "blob play: " + played.to_string(), {});
   }
+  push_step();
   for (auto& device : devices_) {
     if (device->partitioned && heal_at_[device->index()] <= now_ms_) {
       device->partitioned = false;
@@ -385,6 +412,8 @@ SimResult Simulation::run() {
   }
   for (const auto& [key, record] : ledger_.mutations()) stats_.server_rejections += record.rejected;
   stats_.words_typed = ledger_.words_typed();
+  stats_.push_wakes = push_.stats().wakes;
+  stats_.push_logouts = push_.stats().logouts;
 
   result.violations = violations_;
   result.stats = stats_;
@@ -433,6 +462,8 @@ void SimStats::add(const SimStats& other) {
   blob_plays += other.blob_plays;
   blob_downloads_cut += other.blob_downloads_cut;
   blob_resumed += other.blob_resumed;
+  push_wakes += other.push_wakes;
+  push_logouts += other.push_logouts;
   quiesce_ms = std::max(quiesce_ms, other.quiesce_ms);
 }
 

@@ -49,7 +49,7 @@ struct SimOptions {
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
   // Checker self-test (--damage-blobs): before the check, one byte is appended to every
-  // blob in the devices' caches (bypassing the cache). Invariant (5) must then fail.
+  // blob in the devices' caches (bypassing the cache). Invariant (6) must then fail.
   bool damage_cached_blobs = false;
   // How adapters/sim_platform.h runs: one action per platform step, its web edits typing
   // unique words (default), or on the clock as outpost-server runs it (--platform-kind sim).
@@ -79,6 +79,8 @@ struct SimStats {
   uint64_t blob_downloads_cut = 0;  // a play killed mid-download
   uint64_t blob_resumed = 0;        // a download resumed from its partial
   int64_t quiesce_ms = 0;           // simulated time quiescence took
+  uint64_t push_wakes = 0;          // background pushes the push actor sent
+  uint64_t push_logouts = 0;        // inactivity logouts (invariant (5) checked at each)
   void add(const SimStats& other);
 };
 

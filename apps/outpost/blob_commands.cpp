@@ -9,6 +9,7 @@
 #include "engine/replica.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
+#include "transport/client_id.h"
 #include "transport/device_blobs.h"
 
 namespace outpost::cli {
@@ -36,8 +37,9 @@ struct BlobContext {
 Result<BlobContext> open_context(const ParsedArgs& args) {
   BlobContext context;
   const std::string db = *args.flag("db");
-  OUTPOST_ASSIGN_OR_RETURN(context.replica,
-                           Replica::open(db, Schema::domain(), &domain_mutators()));
+  // A new file keeps this client id for life; an existing one keeps its own.
+  OUTPOST_ASSIGN_OR_RETURN(context.replica, Replica::open(db, Schema::domain(), &domain_mutators(),
+                                                          {.client_id = new_client_id()}));
   BlobCacheOptions cache;
   cache.dir = args.flag("blobs").value_or(db + ".blobs");
   OUTPOST_ASSIGN_OR_RETURN(context.cache, BlobCache::open(cache));
@@ -47,6 +49,9 @@ Result<BlobContext> open_context(const ParsedArgs& args) {
     BlobClientOptions options;
     options.server_url = *server;
     options.token = *token;
+    // An https:// server is trusted as `sync` trusts it (--ca, --pin; else the system's).
+    options.tls_options.ca_file = args.flag("ca").value_or("");
+    options.tls_options.pinned_cert_file = args.flag("pin").value_or("");
     context.client = std::make_unique<BlobClient>(options);
   }
   return context;

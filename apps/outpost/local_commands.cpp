@@ -8,6 +8,8 @@
 #include <ostream>
 #include <set>
 
+#include "engine/replica_views.h"
+
 namespace outpost::cli {
 namespace {
 
@@ -130,29 +132,9 @@ Status status_command(Replica& replica, bool json, std::ostream& out) {
   return Status::Ok();
 }
 
-}  // namespace
-
-bool is_local_command(const std::string& command) {
-  static const std::set<std::string> kCommands = {"get",     "query",  "search",  "sql",
-                                                  "mutate",  "status", "pending", "rejected",
-                                                  "discard", "retry",  "dump"};
-  return kCommands.count(command) != 0;
-}
-
-const std::vector<std::string>& device_valued_flags() {
-  static const std::vector<std::string> kFlags = {"db",    "server", "token", "where", "order",
-                                                  "limit", "budget", "blobs", "o"};
-  return kFlags;
-}
-
-const std::vector<std::string>& device_switches() {
-  static const std::vector<std::string> kSwitches = {"json", "desc", "help", "prefetch"};
-  return kSwitches;
-}
-
-Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, std::ostream& out) {
+// The commands that only read, through the view a UI gets.
+Status read_command(ReplicaReader replica, const ParsedArgs& args, bool json, std::ostream& out) {
   const std::string& command = args.positional.at(0);
-  if (command == "status") return status_command(replica, json, out);
   if (command == "get") {
     OUTPOST_RETURN_IF_ERROR(need(args, 2, "get COLLECTION KEY"));
     OUTPOST_ASSIGN_OR_RETURN(auto record, replica.get(args.positional[1], args.positional[2]));
@@ -213,6 +195,36 @@ Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, st
       }
     }
     return Status::Ok();
+  }
+  return error(ErrorCode::kInvalidArgument, "not a read command: " + command);
+}
+
+}  // namespace
+
+bool is_local_command(const std::string& command) {
+  static const std::set<std::string> kCommands = {"get",     "query",  "search",  "sql",
+                                                  "mutate",  "status", "pending", "rejected",
+                                                  "discard", "retry",  "dump"};
+  return kCommands.count(command) != 0;
+}
+
+const std::vector<std::string>& device_valued_flags() {
+  static const std::vector<std::string> kFlags = {"db",    "server", "token",  "where",
+                                                  "order", "limit",  "budget", "app-version",
+                                                  "ca",    "pin",    "blobs",  "o"};
+  return kFlags;
+}
+
+const std::vector<std::string>& device_switches() {
+  static const std::vector<std::string> kSwitches = {"json", "desc", "help", "prefetch"};
+  return kSwitches;
+}
+
+Status run_local_command(Replica& replica, const ParsedArgs& args, bool json, std::ostream& out) {
+  const std::string& command = args.positional.at(0);
+  if (command == "status") return status_command(replica, json, out);
+  if (command == "get" || command == "query" || command == "search" || command == "sql") {
+    return read_command(replica, args, json, out);
   }
   if (command == "mutate") {
     OUTPOST_RETURN_IF_ERROR(need(args, 2, "mutate NAME '{json arguments}'"));

@@ -1,6 +1,6 @@
 // outpost: the device CLI. Opens a replica file and reads or writes it with no server
 // (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
-// --token it syncs (sync, watch); blob and play read blobs from the device's cache,
+// --token it syncs (sync, watch, wake); blob and play read blobs from the device's cache,
 // downloading what is missing when --server and --token are given.
 #include <iostream>
 
@@ -10,6 +10,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "support/cli_args.h"
+#include "transport/client_id.h"
 
 namespace {
 
@@ -31,6 +32,13 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
   sync [--budget SECONDS] [--prefetch]  until caught up; exit 0, 1 on error, 3 out of budget;
                                       --prefetch: then today's unheard voicemail audio
   watch                               stay connected, print each change until Ctrl-C
+  wake [--budget SECONDS] [--prefetch]  what a push-woken app does: sync within the budget
+                                      (default 25), urgent first; print unread voicemail;
+                                      --prefetch: then its audio, within the budget
+  (--app-version TEXT: what the device reports to the server's fleet console)
+  An https:// (or wss://) server is verified against the system's CA certificates, or:
+  --ca FILE                           the CA certificates (PEM) to trust instead
+  --pin FILE                          accept only this server certificate (PEM)
 
 Blob commands (the cache is --blobs DIR, default FILE.blobs; --server and --token only for
 what is not cached):
@@ -48,6 +56,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const cli::ParsedArgs& args = parsed.value();
+  if (Status built = check_built_in_domain(); !built.ok()) {
+    std::cerr << "outpost: " << built.to_string() << "\n";
+    return 1;
+  }
   if (args.has("help") || args.positional.empty()) {
     std::cout << kUsage;
     return args.has("help") ? 0 : 2;
@@ -64,7 +76,9 @@ int main(int argc, char** argv) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;
   }
-  auto replica = Replica::open(*db, Schema::domain(), &domain_mutators());
+  // A new file keeps this client id for life; an existing one keeps its own.
+  auto replica =
+      Replica::open(*db, Schema::domain(), &domain_mutators(), {.client_id = new_client_id()});
   if (!replica.ok()) {
     std::cerr << "outpost: " << replica.status().to_string() << "\n";
     return 1;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "outpost/domain.pb.h"
 #include "transport/sync_agent.h"
 
 namespace outpost::cli {
@@ -23,6 +25,8 @@ constexpr uint32_t kUnbudgetedMaxFailures = 5;
 constexpr std::chrono::hours kNoBudget{24 * 365};
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr int kBarWidth = 24;
+// iOS gives a background push about 30 seconds; the app keeps a margin.
+constexpr std::chrono::milliseconds kDefaultWakeBudget{25'000};
 
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -99,10 +103,16 @@ class ProgressView {
   Clock::time_point last_draw_{};
 };
 
+// What the CLI reports as its app version (protocol DeviceReport) unless --app-version.
+constexpr const char* kCliAppVersion = "outpost-cli/0.1.0";
+
 struct Connection {
   std::string server;
   std::string token;
   std::string db;
+  std::string app_version = kCliAppVersion;
+  std::string ca_file;      // --ca: trust these CA certificates (https/wss)
+  std::string pinned_file;  // --pin: accept only this server certificate (https/wss)
 };
 
 // --server and --token are required; the usage error is printed here.
@@ -114,7 +124,12 @@ bool connection_args(const ParsedArgs& args, Connection& connection, std::ostrea
     err << "outpost: " << args.positional[0] << " needs --db FILE --server URL --token TOKEN\n";
     return false;
   }
-  connection = {*server, *token, *db};
+  connection.server = *server;
+  connection.token = *token;
+  connection.db = *db;
+  connection.ca_file = args.flag("ca").value_or("");
+  connection.pinned_file = args.flag("pin").value_or("");
+  if (auto version = args.flag("app-version")) connection.app_version = *version;
   return true;
 }
 
@@ -123,6 +138,9 @@ Result<std::unique_ptr<SyncAgent>> open_agent(const Connection& connection,
   options.server_url = connection.server;
   options.token = connection.token;
   options.replica_path = connection.db;
+  options.client.app_version = connection.app_version;
+  options.tls.ca_file = connection.ca_file;
+  options.tls.pinned_cert_file = connection.pinned_file;
   return SyncAgent::open(std::move(options));
 }
 
@@ -134,6 +152,14 @@ std::set<uint64_t> rejected_ids(SyncAgent& agent) {
     for (const auto& mutation : *rejected) ids.insert(mutation.id);
   });
   return ids;
+}
+
+// What --prefetch fetched of the voicemail audio after the records.
+void print_prefetch(const PrefetchReport& prefetch, std::ostream& out) {
+  out << "  voicemail audio     " << prefetch.fetched << " fetched (" << human_bytes(prefetch.bytes)
+      << "), " << prefetch.already_cached << " cached, " << prefetch.left_for_later
+      << " left for later, " << prefetch.failed << " failed\n";
+  if (!prefetch.last_error.ok()) out << "    " << prefetch.last_error.to_string() << "\n";
 }
 
 int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
@@ -198,13 +224,7 @@ int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   out << "  wire                " << human_bytes(summary.stats.bytes_received) << " received, "
       << summary.stats.frames_sent << " requests, " << summary.stats.connects << " connection"
       << (summary.stats.connects == 1 ? "" : "s") << "\n";
-  if (options_prefetch) {
-    const PrefetchReport& prefetch = summary.prefetch;
-    out << "  voicemail audio     " << prefetch.fetched << " fetched ("
-        << human_bytes(prefetch.bytes) << "), " << prefetch.already_cached << " cached, "
-        << prefetch.left_for_later << " left for later, " << prefetch.failed << " failed\n";
-    if (!prefetch.last_error.ok()) out << "    " << prefetch.last_error.to_string() << "\n";
-  }
+  if (options_prefetch) print_prefetch(summary.prefetch, out);
   out.flush();
   if (summary.caught_up) return kExitOk;
   err << "outpost: " << summary.status.to_string() << "\n";
@@ -292,10 +312,77 @@ int watch_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
   return exit_code;
 }
 
+// What a woken app does (a push arrived): open the replica, sync for the budget a
+// background task gets (urgent records first), show what the user would see, exit.
+int wake_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
+  const auto started = Clock::now();
+  Connection connection;
+  if (!connection_args(args, connection, err)) return kExitUsage;
+  std::chrono::milliseconds budget = kDefaultWakeBudget;
+  if (auto text = args.flag("budget")) {
+    char* end = nullptr;
+    double seconds = std::strtod(text->c_str(), &end);
+    if (end == text->c_str() || *end != '\0' || !(seconds > 0) || seconds > 3600) {
+      err << "outpost: --budget needs a positive number of seconds (at most 3600)\n";
+      return kExitUsage;
+    }
+    budget = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  }
+  SyncAgentOptions options;
+  options.urgent_first = true;  // a woken app with little time: urgent records first
+  // On an unmetered network the app also fetches new voicemail audio within the budget, so
+  // it plays offline later (--prefetch).
+  options.prefetch_voicemail_audio = args.has("prefetch");
+  if (auto blobs = args.flag("blobs")) options.blob_cache_dir = *blobs;
+  auto agent = open_agent(connection, std::move(options));
+  if (!agent.ok()) {
+    err << "outpost: " << agent.status().to_string() << "\n";
+    return kExitError;
+  }
+  // The moment the first voicemail change is on the device (readable by the UI).
+  std::atomic<int64_t> voicemail_at_us{-1};
+  (*agent)->subscribe([&voicemail_at_us, started](const ChangeSet& changes) {
+    if (changes.keys.count("voicemail") == 0 || voicemail_at_us.load() >= 0) return;
+    voicemail_at_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  });
+  SyncForOptions for_options;
+  for_options.max_consecutive_failures = 0;
+  SyncSummary summary = (*agent)->sync_for(budget, for_options);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  out << (summary.caught_up ? "woke and caught up" : "woke, not caught up") << " in "
+      << human_duration(elapsed) << "\n";
+  if (voicemail_at_us.load() >= 0) {
+    out << "  voicemail readable  " << voicemail_at_us.load() / 1000.0 << " ms after start\n";
+  }
+  (void)(*agent)->with_replica([&](Replica& replica) {
+    auto rows = replica.sql(
+        "SELECT id, caller_name FROM c_voicemail WHERE read = 0 ORDER BY received_ms DESC");
+    if (!rows.ok()) return;
+    out << "  unread voicemail    " << rows->rows.size() << "\n";
+    for (const auto& row : rows->rows) {
+      out << "    " << std::get<std::string>(row[0]) << "\t" << std::get<std::string>(row[1])
+          << "\n";
+    }
+    auto state = replica.sql("SELECT presence FROM c_agent_state");
+    if (state.ok() && !state->rows.empty() && std::holds_alternative<int64_t>(state->rows[0][0])) {
+      const int64_t presence = std::get<int64_t>(state->rows[0][0]);
+      out << "  presence            "
+          << domain::Presence_Name(static_cast<domain::Presence>(presence)) << "\n";
+    }
+  });
+  if (args.has("prefetch")) print_prefetch(summary.prefetch, out);
+  out.flush();
+  if (summary.caught_up) return kExitOk;
+  err << "outpost: " << summary.status.to_string() << "\n";
+  return summary.budget_exhausted ? kExitBudget : kExitError;
+}
+
 }  // namespace
 
 bool is_sync_command(const std::string& command) {
-  return command == "sync" || command == "watch";
+  return command == "sync" || command == "watch" || command == "wake";
 }
 
 int run_sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
@@ -304,6 +391,7 @@ int run_sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& er
     return kExitUsage;
   }
   if (args.positional[0] == "sync") return sync_command(args, out, err);
+  if (args.positional[0] == "wake") return wake_command(args, out, err);
   return watch_command(args, out, err);
 }
 

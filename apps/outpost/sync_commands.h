@@ -19,7 +19,8 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitBudget = 3;
 
-// True for "sync" and "watch".
+// True for "sync", "watch" and "wake" (a push woke the app: sync within --budget, show the
+// unread voicemail, exit).
 bool is_sync_command(const std::string& command);
 
 // Runs sync|watch with --db, --server, --token (and --budget SECONDS for sync). Results go

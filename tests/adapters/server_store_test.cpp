@@ -590,6 +590,44 @@ TEST_P(ServerStoreTest, ManifestPagesInCollectionKeyOrder) {
   }
 }
 
+TEST_P(ServerStoreTest, ScanCollectionPagesOneCollectionAcrossScopesInScopeKeyOrder) {
+  auto store = open_store();
+  std::vector<std::tuple<std::string, std::string, std::string>> expected;  // scope, key, body
+  {
+    auto tx = take(store->begin_write());
+    for (const std::string scope : {"user/t1/b", "user/t1/a", "user/t2/a", "org/t1"}) {
+      for (const std::string key : {"tablet", "phone"}) {
+        take(tx->put(scope, "push_target", key, 2, scope + "|" + key));
+        take(tx->put(scope, "other", key, 2, "x"));
+      }
+    }
+    take(tx->remove("user/t2/a", "push_target", "tablet", 2));
+    take(tx->commit());
+  }
+  for (const std::string scope : {"org/t1", "user/t1/a", "user/t1/b", "user/t2/a"}) {
+    for (const std::string key : {"phone", "tablet"}) {
+      if (scope == "user/t2/a" && key == "tablet") continue;
+      expected.emplace_back(scope, key, scope + "|" + key);
+    }
+  }
+  std::vector<std::tuple<std::string, std::string, std::string>> got;
+  std::string after_scope, after_key;
+  for (;;) {
+    auto page = take(store->scan_collection("push_target", after_scope, after_key, 3));
+    EXPECT_LE(page.size(), 3u);
+    if (page.empty()) break;
+    for (const ScopedRecord& r : page) {
+      EXPECT_EQ(r.record.collection, "push_target");
+      EXPECT_GT(r.record.version, 0u);
+      got.emplace_back(r.scope, r.record.key, r.record.body);
+    }
+    after_scope = page.back().scope;
+    after_key = page.back().record.key;
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_TRUE(take(store->scan_collection("nothing", "", "", 10)).empty());
+}
+
 TEST_P(ServerStoreTest, CompactionKeepsTheLatestPerKeyAndDropsOldTombstones) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";

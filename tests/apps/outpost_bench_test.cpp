@@ -87,16 +87,52 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
     EXPECT_EQ(fields.size(), 6u) << line;
     scenarios.insert(fields.at("scenario").string_value());
   }
-  for (const char* expected :
-       {"initial_sync", "initial_sync.wire", "initial_sync.device_rss", "catch_up.time",
-        "catch_up.wire", "ui_reads.point_get", "ui_reads.todays_journal", "ui_reads.contact_search",
-        "ui_reads.canned_search", "draft_save", "fanout", "fanout.server_rss", "fanout.server_cpu",
-        "idle_connections", "idle_connections.server_rss", "idle_connections.poke"}) {
+  for (const char* expected : {"initial_sync",
+                               "initial_sync.wire",
+                               "initial_sync.device_rss",
+                               "catch_up.time",
+                               "catch_up.wire",
+                               "ui_reads.point_get",
+                               "ui_reads.todays_journal",
+                               "ui_reads.contact_search",
+                               "ui_reads.canned_search",
+                               "draft_save",
+                               "fanout",
+                               "fanout.server_rss",
+                               "fanout.server_cpu",
+                               "idle_connections",
+                               "idle_connections.server_rss",
+                               "idle_connections.poke",
+                               "admin.metrics_scrape",
+                               "admin.device_page",
+                               "device_reports.push_pull",
+                               "tls_sync.wss",
+                               "tls_sync.server_cpu"}) {
     EXPECT_TRUE(scenarios.count(expected)) << "missing scenario " << expected;
   }
   // The work directory given is kept; its servers were stopped gracefully (exit 0 above
   // includes their clean stop).
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/work/server/token.key"));
+}
+
+// The push scenario against the fake APNs (the script is the tests', passed by path).
+TEST_F(OutpostBench, QuickPushScenarioPrintsItsFiguresBesideTheirBaselines) {
+  std::string out, err;
+  ASSERT_EQ(bench(std::string("--quick --scenario push --push-fake ") + OUTPOST_FAKE_PUSH_SCRIPT,
+                  &out, &err),
+            0)
+      << err;
+  std::set<std::string> scenarios;
+  for (const std::string& line : lines_of(out)) {
+    pb::Struct figure;
+    ASSERT_TRUE(pb::util::JsonStringToMessage(line, &figure).ok()) << line;
+    const auto& fields = figure.fields();
+    scenarios.insert(fields.at("scenario").string_value());
+    EXPECT_GT(fields.at("value").number_value(), 0) << line;
+    EXPECT_GT(fields.at("baseline").number_value(), 0) << line;
+  }
+  EXPECT_EQ(scenarios, (std::set<std::string>{"push.commit_to_request", "push.wake_to_voicemail"}))
+      << out << err;
 }
 
 TEST_F(OutpostBench, RefusesSeveralServersOnTheEmbeddedStore) {

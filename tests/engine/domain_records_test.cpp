@@ -435,5 +435,67 @@ TEST_F(Records, SearchAsTheGuideDescribesIt) {
   EXPECT_EQ(static_cast<const d::CannedResponse&>(*(*ascending)[0]).id(), "r1");
 }
 
+TEST_F(Records, PushTargetsAreOnePerDeviceAndADeadTokenRemovesOnlyItself) {
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  m::RegisterPushTarget reg;
+  d::PushTarget& target = *reg.mutable_target();
+  target.set_device_id("phone");
+  target.set_platform(d::PUSH_APNS);
+  target.set_token("aa11");
+  target.set_app_id("com.example.outpost");
+  target.set_sandbox(true);
+  phone.mutate("register_push_target", reg, world_.now_ms);
+  target.set_token("bb22");  // a new token replaces the old one
+  phone.mutate("register_push_target", reg, world_.now_ms);
+  world_.sync(phone);
+  auto stored = world_.server_get<d::PushTarget>("user/acme/agent-1", "phone");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->token(), "bb22");
+  EXPECT_TRUE(stored->sandbox());
+  EXPECT_EQ(stored->registered_ms(), world_.now_ms);
+
+  // The push service reports the old token dead: the newer registration stays.
+  m::RemovePushTarget dead;
+  dead.set_device_id("phone");
+  dead.set_token("aa11");
+  ASSERT_TRUE(world_.core()
+                  .write_as(Principal{"acme", "agent-1", ""}, world_.now_ms,
+                            [&](MutationContext& ctx) { return remove_push_target(ctx, dead); })
+                  .ok());
+  EXPECT_TRUE(world_.server_get<d::PushTarget>("user/acme/agent-1", "phone").has_value());
+  // Logout removes it, whatever the token.
+  m::RemovePushTarget logout;
+  logout.set_device_id("phone");
+  phone.mutate("remove_push_target", logout, world_.now_ms);
+  world_.sync(phone);
+  EXPECT_FALSE(world_.server_get<d::PushTarget>("user/acme/agent-1", "phone").has_value());
+  EXPECT_FALSE(phone.get<d::PushTarget>("phone").has_value());
+  world_.expect_converged(phone);
+}
+
+TEST_F(Records, AMalformedPushTargetIsRefusedAndNothingChanges) {
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  auto attempt = [&](const std::function<void(d::PushTarget&)>& edit) {
+    m::RegisterPushTarget reg;
+    d::PushTarget& t = *reg.mutable_target();
+    t.set_device_id("phone");
+    t.set_platform(d::PUSH_FCM);
+    t.set_token("tok");
+    t.set_app_id("app");
+    edit(t);
+    return phone.replica->mutate("register_push_target", reg, 1).status().code();
+  };
+  EXPECT_EQ(attempt([](d::PushTarget& t) { t.set_device_id("a/b"); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(attempt([](d::PushTarget& t) { t.set_platform(d::PUSH_PLATFORM_UNSPECIFIED); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(attempt([](d::PushTarget& t) { t.set_token("has space"); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(attempt([](d::PushTarget& t) { t.set_token(std::string(513, 'a')); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(attempt([](d::PushTarget& t) { t.set_app_id(""); }), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(phone.get<d::PushTarget>("phone").has_value());
+  EXPECT_EQ(attempt([](d::PushTarget&) {}), ErrorCode::kOk);
+}
+
 }  // namespace
 }  // namespace outpost

@@ -23,7 +23,7 @@ class ReplicaBadInput : public ::testing::Test {
  protected:
   void SetUp() override {
     auto opened = Replica::open(dir_.file("device.db"), Schema::domain(), &domain_mutators(),
-                                {.tenant = "acme", .user = "agent1"});
+                                {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
     ASSERT_TRUE(opened.ok());
     replica_ = std::move(opened).value();
   }
@@ -148,7 +148,8 @@ TEST(ReplicaFiles, AReadOnlyDirectoryGivesAClearError) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     if (geteuid() == 0 && setuid(65534) != 0) _exit(10);
-    auto opened = Replica::open(locked + "/device.db", Schema::domain(), &domain_mutators());
+    auto opened = Replica::open(locked + "/device.db", Schema::domain(), &domain_mutators(),
+                                {.client_id = "device-1"});
     if (opened.ok()) _exit(11);
     if (opened.status().code() != ErrorCode::kIo) _exit(12);
     if (opened.status().message().find("device.db") == std::string::npos) _exit(13);
@@ -161,12 +162,36 @@ TEST(ReplicaFiles, AReadOnlyDirectoryGivesAClearError) {
   EXPECT_FALSE(std::filesystem::exists(locked + "/device.db"));
 }
 
+TEST(ReplicaFiles, ANewFileTakesItsClientIdFromTheCallerOnce) {
+  testing::TempDir dir;
+  const std::string path = dir.file("device.db");
+  // The engine draws no randomness: a new file without an id is refused.
+  auto refused = Replica::open(path, Schema::domain(), &domain_mutators(),
+                               {.tenant = "acme", .user = "alice"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("client_id"), std::string::npos);
+  {
+    auto first = Replica::open(path, Schema::domain(), &domain_mutators(),
+                               {.tenant = "acme", .user = "alice", .client_id = "phone-1"});
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    EXPECT_EQ((*first)->client_id(), "phone-1");
+  }
+  // Generated once per file: a later open keeps it, whatever id it offers or none.
+  auto again = Replica::open(path, Schema::domain(), &domain_mutators(), {.client_id = "other"});
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*again)->client_id(), "phone-1");
+  auto bare = Replica::open(path, Schema::domain(), &domain_mutators());
+  ASSERT_TRUE(bare.ok()) << bare.status().to_string();
+  EXPECT_EQ((*bare)->client_id(), "phone-1");
+}
+
 TEST(ReplicaFiles, AReplicaBelongsToOneUser) {
   testing::TempDir dir;
   const std::string path = dir.file("device.db");
   {
     auto alice = Replica::open(path, Schema::domain(), &domain_mutators(),
-                               {.tenant = "acme", .user = "alice"});
+                               {.tenant = "acme", .user = "alice", .client_id = "device-1"});
     ASSERT_TRUE(alice.ok());
     ASSERT_TRUE(
         (*alice)->mutate_json("set_user_setting", R"({"name": "a", "value": "b"})", 1).ok());
@@ -188,7 +213,8 @@ TEST(ReplicaFiles, AReplicaBelongsToOneUser) {
 TEST(ReplicaFiles, AReadOnlyReplicaRefusesWrites) {
   testing::TempDir dir;
   const std::string path = dir.file("device.db");
-  ASSERT_TRUE(Replica::open(path, Schema::domain(), &domain_mutators()).ok());
+  ASSERT_TRUE(
+      Replica::open(path, Schema::domain(), &domain_mutators(), {.client_id = "device-1"}).ok());
   auto reader = Replica::open(path, Schema::domain(), &domain_mutators(), {.read_only = true});
   ASSERT_TRUE(reader.ok()) << reader.status().to_string();
   auto written = (*reader)->mutate_json("set_user_setting", R"({"name": "a", "value": "b"})", 1);

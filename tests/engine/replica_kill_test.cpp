@@ -32,7 +32,7 @@ std::string draft_text(uint64_t n) {
 // Child: saves drafts forever, reporting each id that mutate() returned on `report_fd`.
 [[noreturn]] void save_drafts_until_killed(const std::string& path, int report_fd, int seed) {
   auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
-                               {.tenant = "acme", .user = "agent1"});
+                               {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
   if (!replica.ok()) _exit(2);
   if (write(report_fd, "R", 1) != 1) _exit(4);  // opened: the parent's kill clock starts
   for (uint64_t n = 0;; ++n) {
@@ -50,7 +50,7 @@ std::string draft_text(uint64_t n) {
 // Child: applies pull batches of 25 drafts each, the cursor moving with each batch.
 [[noreturn]] void apply_batches_until_killed(const std::string& path, int report_fd) {
   auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
-                               {.tenant = "acme", .user = "agent1"});
+                               {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
   if (!replica.ok()) _exit(2);
   if (write(report_fd, "R", 1) != 1) _exit(4);
   auto cursors = (*replica)->cursors();

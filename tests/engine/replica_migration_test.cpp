@@ -33,7 +33,7 @@ TEST(ReplicaMigration, AddedFieldsMigrateWithoutLosingRows) {
   {
     Schema v1 = schema_v1();
     MutatorRegistry mutators = person_mutators<outpost_test::v1::PutPerson>();
-    auto replica = Replica::open(path, v1, &mutators);
+    auto replica = Replica::open(path, v1, &mutators, {.client_id = "device-1"});
     ASSERT_TRUE(replica.ok()) << replica.status().to_string();
     for (int i = 0; i < 20; ++i) {
       outpost_test::v1::PutPerson args;
@@ -77,7 +77,7 @@ TEST(ReplicaMigration, AFileFromANewerSchemaIsRefusedAndUntouched) {
   const std::string path = dir.file("device.db");
   {
     Schema v2 = schema_v2();
-    auto replica = Replica::open(path, v2, nullptr);
+    auto replica = Replica::open(path, v2, nullptr, {.client_id = "device-1"});
     ASSERT_TRUE(replica.ok());
   }
   std::string before = testing::read_file(path);

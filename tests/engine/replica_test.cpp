@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/domain_mutators.h"
+#include "engine/replica_views.h"
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "test_support.h"
@@ -27,6 +28,7 @@ class ReplicaTest : public ::testing::Test {
     ReplicaOptions options;
     options.tenant = "acme";
     options.user = "agent1";
+    options.client_id = "device-1";
     auto opened =
         Replica::open(dir_.file("device.db"), Schema::domain(), &domain_mutators(), options);
     ASSERT_TRUE(opened.ok()) << opened.status().to_string();
@@ -353,6 +355,43 @@ TEST_F(ReplicaTest, AReadOnlyReaderSeesCommittedWrites) {
   pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 1)}, 1);
   EXPECT_TRUE((*reader)->get<d::Voicemail>("vm1")->has_value());
   EXPECT_EQ((*reader)->client_id(), replica_->client_id());
+}
+
+// The views (decision 016) are the same replica seen through what each caller may touch.
+TEST_F(ReplicaTest, TheReaderAndSyncViewsSeeTheSameReplica) {
+  ReplicaReader reader(*replica_);
+  ReplicaSync sync(*replica_);
+  std::vector<ChangeSet> heard;
+  const uint64_t id = reader.subscribe([&](const ChangeSet& changes) { heard.push_back(changes); });
+  pull({testing::put_change("voicemail", "vm1", voicemail("vm1", false), 1)}, 1);
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_FALSE((*reader.get<d::Voicemail>("vm1"))->read());
+  EXPECT_EQ(reader.count("voicemail").value(), 1u);
+  EXPECT_EQ(reader.query(Query{.collection = "voicemail"}).value().size(), 1u);
+  EXPECT_EQ(reader.sql("SELECT id FROM c_voicemail").value().rows.size(), 1u);
+
+  m::MarkVoicemailRead args;
+  args.set_id("vm1");
+  ASSERT_TRUE(replica_->mutate("mark_voicemail_read", args, 5).ok());
+  EXPECT_TRUE((*reader.get<d::Voicemail>("vm1"))->read());
+  EXPECT_EQ(heard.size(), 2u);
+  EXPECT_EQ(sync.client_id(), replica_->client_id());
+  ASSERT_EQ(sync.pending().value().size(), 1u);
+  EXPECT_EQ(reader.pending().value().size(), 1u);
+  ASSERT_EQ(sync.cursors().value().size(), 2u);
+
+  // The sync view confirms it through a complete pull, like SyncClient does.
+  protocol::PullResponse response;
+  const std::vector<ScopeCursor> cursors = sync.cursors().value();
+  for (const auto& cursor : cursors) {
+    auto* scope = response.add_scopes();
+    scope->set_scope(cursor.scope);
+    scope->set_cursor(cursor.seq);
+  }
+  response.set_last_mutation_id(sync.pending().value()[0].id);
+  ASSERT_TRUE(sync.apply(response).ok());
+  EXPECT_TRUE(reader.pending().value().empty());
+  reader.unsubscribe(id);
 }
 
 }  // namespace

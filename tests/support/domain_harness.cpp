@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "engine/domain_mutators.h"
 #include "support/views.h"
 
@@ -13,8 +15,12 @@ using support::server_view;
 void TestDevice::open() {
   client.reset();
   replica.reset();
-  auto opened = Replica::open(path, Schema::domain(), &domain_mutators(),
-                              {.tenant = who.tenant, .user = who.user});
+  auto opened =
+      Replica::open(path, Schema::domain(), &domain_mutators(),
+                    {.tenant = who.tenant,
+                     .user = who.user,
+                     // One id per device file, as the app's runtime would make.
+                     .client_id = "device-" + std::to_string(std::hash<std::string>{}(path))});
   ASSERT_TRUE(opened.ok()) << opened.status().to_string();
   replica = std::move(opened).value();
   client = std::make_unique<SyncClient>(*replica, SyncClientOptions{.max_changes_per_pull = 50});

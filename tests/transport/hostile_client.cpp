@@ -2,8 +2,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,8 +30,89 @@ int remaining_ms(Clock::time_point deadline) {
 
 }  // namespace
 
+SSL_CTX* insecure_tls_client() {
+  static SSL_CTX* context = [] {
+    SSL_CTX* made = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(made, SSL_VERIFY_NONE, nullptr);
+    return made;
+  }();
+  return context;
+}
+
 RawSocket::RawSocket(uint16_t port) : RawSocket(unconnected()) {
   connect(port);
+}
+
+RawSocket::RawSocket(uint16_t port, SSL_CTX* tls) : RawSocket(port) {
+  if (tls != nullptr && connected()) start_tls(tls);
+}
+
+bool RawSocket::start_tls(SSL_CTX* tls) {
+  if (!connected()) return false;
+  ssl_ = SSL_new(tls);
+  SSL_set_fd(ssl_, fd_);
+  // Non-blocking from here: every TLS call waits with poll() up to its own deadline.
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    int done = SSL_connect(ssl_);
+    if (done == 1) return true;
+    int why = SSL_get_error(ssl_, done);
+    short wanted = why == SSL_ERROR_WANT_READ ? POLLIN : why == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    pollfd watch{fd_, wanted, 0};
+    if (wanted == 0 || ::poll(&watch, 1, remaining_ms(deadline)) <= 0) {
+      ERR_clear_error();
+      close();
+      return false;
+    }
+  }
+}
+
+void RawSocket::free_tls() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_ = nullptr;
+  ERR_clear_error();
+}
+
+bool RawSocket::tls_send(std::string_view bytes) {
+  auto deadline = Clock::now() + std::chrono::seconds(5);  // as SO_SNDTIMEO for plain
+  while (!bytes.empty()) {
+    int sent = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+    if (sent > 0) {
+      bytes.remove_prefix(static_cast<size_t>(sent));
+      continue;
+    }
+    int why = SSL_get_error(ssl_, sent);
+    short wanted = why == SSL_ERROR_WANT_READ ? POLLIN : why == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    pollfd watch{fd_, wanted, 0};
+    if (wanted == 0 || ::poll(&watch, 1, remaining_ms(deadline)) <= 0) {
+      ERR_clear_error();
+      return false;
+    }
+  }
+  return true;
+}
+
+long RawSocket::tls_read(char* buffer, size_t size, Clock::time_point deadline) {
+  for (;;) {
+    int got = SSL_read(ssl_, buffer, static_cast<int>(size));
+    if (got > 0) return got;
+    int why = SSL_get_error(ssl_, got);
+    if (why == SSL_ERROR_ZERO_RETURN) return 0;
+    if (why == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+      ERR_clear_error();
+      return errno == 0 || got == 0 ? 0 : -1;  // EOF without close_notify is a close too
+    }
+    short wanted = why == SSL_ERROR_WANT_READ ? POLLIN : why == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (wanted == 0) {
+      ERR_clear_error();
+      return -1;
+    }
+    pollfd watch{fd_, wanted, 0};
+    int ready = ::poll(&watch, 1, remaining_ms(deadline));
+    if (ready < 0) return -1;
+    if (ready == 0) return -2;
+  }
 }
 
 RawSocket RawSocket::unconnected() {
@@ -58,9 +142,11 @@ bool RawSocket::connect(uint16_t port) {
   return true;
 }
 
-RawSocket::RawSocket(RawSocket&& other) noexcept : fd_(other.fd_), connected_(other.connected_) {
+RawSocket::RawSocket(RawSocket&& other) noexcept
+    : fd_(other.fd_), connected_(other.connected_), ssl_(other.ssl_) {
   other.fd_ = -1;
   other.connected_ = false;
+  other.ssl_ = nullptr;
 }
 
 RawSocket& RawSocket::operator=(RawSocket&& other) noexcept {
@@ -68,8 +154,10 @@ RawSocket& RawSocket::operator=(RawSocket&& other) noexcept {
     close();
     fd_ = other.fd_;
     connected_ = other.connected_;
+    ssl_ = other.ssl_;
     other.fd_ = -1;
     other.connected_ = false;
+    other.ssl_ = nullptr;
   }
   return *this;
 }
@@ -79,6 +167,7 @@ RawSocket::~RawSocket() {
 }
 
 void RawSocket::close() {
+  free_tls();  // no close_notify: a hostile client just hangs up
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   connected_ = false;
@@ -86,6 +175,7 @@ void RawSocket::close() {
 
 void RawSocket::reset() {
   if (fd_ < 0) return;
+  free_tls();
   linger option{1, 0};
   ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &option, sizeof(option));
   close();
@@ -93,6 +183,7 @@ void RawSocket::reset() {
 
 bool RawSocket::send(std::string_view bytes) {
   if (fd_ < 0) return false;
+  if (ssl_ != nullptr) return tls_send(bytes);
   while (!bytes.empty()) {
     ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
@@ -104,6 +195,11 @@ bool RawSocket::send(std::string_view bytes) {
 
 std::string RawSocket::read_some(std::chrono::milliseconds timeout) {
   if (fd_ < 0) return "";
+  if (ssl_ != nullptr) {
+    char buffer[64 * 1024];
+    long got = tls_read(buffer, sizeof(buffer), Clock::now() + timeout);
+    return got <= 0 ? std::string() : std::string(buffer, static_cast<size_t>(got));
+  }
   pollfd watch{fd_, POLLIN, 0};
   if (::poll(&watch, 1, static_cast<int>(timeout.count())) <= 0) return "";
   char buffer[64 * 1024];
@@ -117,6 +213,12 @@ std::string RawSocket::read_until(std::string_view needle, std::chrono::millisec
   auto deadline = Clock::now() + timeout;
   char buffer[4096];
   while (out.find(needle) == std::string::npos) {
+    if (ssl_ != nullptr) {
+      long got = tls_read(buffer, sizeof(buffer), deadline);
+      if (got <= 0) break;
+      out.append(buffer, static_cast<size_t>(got));
+      continue;
+    }
     pollfd watch{fd_, POLLIN, 0};
     if (::poll(&watch, 1, remaining_ms(deadline)) <= 0) break;
     ssize_t got = ::recv(fd_, buffer, sizeof(buffer), 0);
@@ -131,6 +233,12 @@ bool RawSocket::drain_until_closed(std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::vector<char> buffer(256 * 1024);
   for (;;) {
+    if (ssl_ != nullptr) {
+      long got = tls_read(buffer.data(), buffer.size(), deadline);
+      if (got == -2) return false;
+      if (got <= 0) return true;
+      continue;
+    }
     pollfd watch{fd_, POLLIN, 0};
     int ready = ::poll(&watch, 1, remaining_ms(deadline));
     if (ready <= 0) return false;
@@ -146,6 +254,13 @@ bool RawSocket::peer_closed() {
   if (::poll(&watch, 1, 0) <= 0) return false;
   if (watch.revents & (POLLERR | POLLHUP | POLLRDHUP)) return true;
   char byte;
+  if (ssl_ != nullptr) {  // readable: records that may be data, a ticket or close_notify
+    int got = SSL_peek(ssl_, &byte, 1);
+    if (got > 0) return false;
+    int why = SSL_get_error(ssl_, got);
+    ERR_clear_error();
+    return why != SSL_ERROR_WANT_READ && why != SSL_ERROR_WANT_WRITE;
+  }
   ssize_t got = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }

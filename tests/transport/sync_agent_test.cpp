@@ -357,7 +357,17 @@ TEST(SyncAgentHelpers, ParsesServerUrls) {
   EXPECT_EQ(prefixed->host, "::1");
   EXPECT_EQ(prefixed->stream_target(), "/outpost/v1/stream");
   EXPECT_EQ(parse_server_url("http://example.com")->port, "80");
-  EXPECT_EQ(parse_server_url("https://x:1").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(plain->tls);
+  auto secure = parse_server_url("https://sync.example.com/outpost");
+  ASSERT_TRUE(secure.ok());
+  EXPECT_TRUE(secure->tls);
+  EXPECT_EQ(secure->host, "sync.example.com");
+  EXPECT_EQ(secure->port, "443");
+  EXPECT_EQ(secure->stream_target(), "/outpost/v1/stream");
+  EXPECT_TRUE(parse_server_url("wss://[::1]:8443")->tls);
+  EXPECT_EQ(parse_server_url("wss://[::1]:8443")->port, "8443");
+  EXPECT_EQ(parse_server_url("httpx://x:1").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_server_url("127.0.0.1:1").status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(parse_server_url("ftp://x:1").status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(parse_server_url("http://x:0").status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(parse_server_url("http://x:70000").status().code(), ErrorCode::kInvalidArgument);
@@ -619,6 +629,7 @@ TEST_F(SyncAgentTest, ReplicaOfAnotherUserIsRefused) {
   ReplicaOptions other;
   other.tenant = kTenant;
   other.user = "someone-else";
+  other.client_id = "someone-elses-phone";
   auto replica = Replica::open(dir_.file("other.db"), Schema::domain(), &domain_mutators(), other);
   ASSERT_TRUE(replica.ok());
   auto agent = SyncAgent::create(options(), std::move(replica).value());

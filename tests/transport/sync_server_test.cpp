@@ -421,20 +421,43 @@ TEST_P(SyncServerTest, StreamReaderThatNeverReadsIsDisconnected) {
   ASSERT_FALSE(other.receive_until(protocol::ServerFrame::kPong, frame));
 }
 
-TEST_P(SyncServerTest, StopClosesStreamsWithANormalCloseFrame) {
+TEST_P(SyncServerTest, StopClosesStreamsWithAReconnectHintAndTellsTheHooks) {
+  struct Seen {
+    std::mutex mutex;
+    std::vector<std::string> events;
+  };
+  auto seen = std::make_shared<Seen>();
+  SyncServerOptions options;
+  options.on_stream = [seen](const Principal& who, bool open) {
+    std::lock_guard lock(seen->mutex);
+    seen->events.push_back(open ? "opened " + who.tenant + "/" + who.user + "/" + who.device
+                                : "closed " + who.device);
+  };
+  start_server(options);
   WsClient client;
   ASSERT_FALSE(client.connect(server_->port(), token()));
   ASSERT_FALSE(client.send(ping_frame(5)));
   protocol::ServerFrame frame;
   ASSERT_FALSE(client.receive_until(protocol::ServerFrame::kPong, frame));
+  {
+    std::lock_guard lock(seen->mutex);
+    ASSERT_EQ(seen->events.size(), 1u);
+    EXPECT_EQ(seen->events[0], "opened " + std::string(kTenant) + "/" + kUser + "/phone");
+  }
 
   std::thread stopper([this] { server_->stop(); });
   beast::error_code ec = client.receive(frame);
   stopper.join();
   EXPECT_EQ(ec, websocket::error::closed);
-  EXPECT_EQ(client.reason().code, websocket::close_code::normal);
+  // 1012 "service restart": the device reconnects, to this server restarted or another.
+  EXPECT_EQ(client.reason().code, websocket::close_code::service_restart);
+  EXPECT_EQ(std::string(client.reason().reason.c_str()), kRestartCloseReason);
   EXPECT_EQ(server_->connection_count(), 0u);
   EXPECT_EQ(server_->port(), 0);
+  EXPECT_EQ(server_->stats().streams_opened, 1u);
+  std::lock_guard lock(seen->mutex);
+  ASSERT_EQ(seen->events.size(), 2u);
+  EXPECT_EQ(seen->events[1], "closed phone");
 }
 
 TEST_P(SyncServerTest, StartFailsOnAnAddressInUse) {

@@ -32,7 +32,7 @@ class WalCheckpointerTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Replica> open_replica(int autocheckpoint_pages) {
-    ReplicaOptions options{.tenant = "acme", .user = "agent-1"};
+    ReplicaOptions options{.tenant = "acme", .user = "agent-1", .client_id = "device-1"};
     options.wal_autocheckpoint_pages = autocheckpoint_pages;
     return std::move(
                Replica::open(dir_ + "/device.db", Schema::domain(), &domain_mutators(), options))

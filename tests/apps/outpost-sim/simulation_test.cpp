@@ -102,14 +102,14 @@ TEST(Simulation, PlayedVoicemailIsVerifiedAndDownloadsCutByKillsResume) {
 }
 
 TEST(Simulation, ADamagedCachedBlobIsCaught) {
-  // The checker's self-test for invariant (5): cached blob files changed behind the cache.
+  // The checker's self-test for invariant (6): cached blob files changed behind the cache.
   SimOptions options = small(4);
   options.faults.play = 0.4;
   options.damage_cached_blobs = true;
   options.keep_on_failure = false;
   SimResult result = run_simulation(options);
   bool caught = false;
-  for (const auto& violation : result.violations) caught |= violation.invariant == "(5) blobs";
+  for (const auto& violation : result.violations) caught |= violation.invariant == "(6) blobs";
   EXPECT_TRUE(caught);
 }
 

@@ -1,0 +1,186 @@
+// Internal to the replica's .cpp files (replica_*.cpp), never included elsewhere: the
+// connection and its bookkeeping (`Replica::Impl`, a RecordAccess for local mutators), the
+// apply/rebase steps run inside one transaction (`ApplyRun`), and small shared helpers.
+// Which file holds what: docs/architecture.md ("engine/").
+// Thread rules: as Replica (one owner thread at a time).
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "engine/change_set.h"
+#include "engine/collection_table.h"
+#include "engine/mutator.h"
+#include "engine/replica.h"
+#include "engine/schema.h"
+#include "engine/status.h"
+#include "outpost/protocol.pb.h"
+
+namespace outpost {
+
+// The connection, the per-collection tables and the rebase bookkeeping.
+class Replica::Impl : public RecordAccess {
+ public:
+  Impl(SQLite::Database db, const Schema& schema) : db(std::move(db)), schema(schema) {}
+
+  SQLite::Database db;
+  const Schema& schema;
+  std::map<std::string, std::unique_ptr<CollectionTable>, std::less<>> tables;
+  // (collection, key) of rows whose server version is parked in _shadow.
+  std::set<std::pair<std::string, std::string>> shadowed;
+  // Shadow entries added in the current (sub)transaction, undone if it rolls back.
+  std::vector<std::pair<std::string, std::string>> shadow_added;
+  ChangeSet pending_changes;
+
+  CollectionTable& table(const Collection& collection) { return *tables.at(collection.name); }
+
+  // A prepared statement for `sql`, kept for the connection's life, reset and unbound.
+  // Callers reset it again after reading so no read transaction stays open.
+  SQLite::Statement& cached(const char* sql);
+  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+
+  // The statement of a query or search: cached like the others (a UI runs the same few
+  // queries over and over; preparing one costs as much as reading a page of results), up
+  // to kMaxCachedStatements distinct ones; past that, prepared into `once` for this call.
+  SQLite::Statement& cached_or_once(const std::string& sql, std::optional<SQLite::Statement>& once);
+  static constexpr size_t kMaxCachedStatements = 256;
+
+  // Bulk-indexes the rows written in this transaction; call right before committing.
+  void flush_search();
+  void discard_search();
+  std::map<std::string, std::unordered_set<int64_t>> save_search() const;
+  void restore_search(std::map<std::string, std::unordered_set<int64_t>> saved);
+
+  void forget_shadow_added();
+
+  // ------------------------------------------------ other connections (decision 007)
+  // PRAGMA data_version: changes exactly when another connection (another process, or
+  // another Replica in this one) committed to the file since this one last looked.
+  int64_t data_version();
+  void load_shadow();
+  // First thing in every write transaction (the write lock held, so nobody commits until
+  // ours ends): another connection's commit may have parked or restored rows, so the
+  // in-memory shadow set is reloaded. Everything else is read from the file each time.
+  void revalidate();
+  // Appends this transaction's changes to `_journal` for other connections and drops the
+  // rows past kJournalKeep. Inside the transaction, right before committing.
+  void journal(const ChangeSet& changes);
+
+  int64_t cache_version = -1;     // data_version when `shadowed` was loaded
+  int64_t notified_version = -1;  // data_version when refresh() last read the journal
+  int64_t journal_seen = 0;       // newest `_journal` seq refresh() has accounted for
+  bool has_journal = false;       // false for a read-only open of a file from before it
+  std::string origin;             // this connection's tag on its `_journal` rows
+
+  // Parks the server's version of a row before a local mutation first touches it.
+  void capture_shadow(const Collection& collection, const std::string& key);
+  uint64_t shadow_version(const Collection& collection, const std::string& key);
+
+  // RecordAccess for local mutators: writes go to the UI table, the server's version of
+  // each touched row is parked first.
+  Result<std::unique_ptr<google::protobuf::Message>> get(const Collection& collection,
+                                                         const std::string& key) override;
+  Status put(const google::protobuf::Message& record) override;
+  Status remove(const Collection& collection, const std::string& key) override;
+};
+
+namespace replica_internal {
+
+// A SQLite error as a Status: kCorrupt, kReadOnly or kIo.
+Status from_sqlite(const SQLite::Exception& e, const std::string& context);
+
+// A stored or received body as a record of `collection`; nullptr when it does not parse.
+std::unique_ptr<google::protobuf::Message> parse_record(const Collection& collection,
+                                                        const std::string& body);
+
+// Whether `collection` belongs to scopes of `scope`'s kind (org or user).
+bool collection_in_scope(const Collection& collection, const std::string& scope);
+
+// Resets a cached statement when the read ends (however it ends), so that no read
+// transaction stays open between calls.
+struct ResetOnExit {
+  SQLite::Statement& statement;
+  ~ResetOnExit() {
+    try {
+      statement.reset();
+    } catch (const SQLite::Exception&) {
+      // The statement's last step failed: that error was reported by the step itself.
+    }
+  }
+};
+
+// The apply/rebase steps, run inside one transaction of a Replica::Impl. The apply steps
+// and the rebase live in replica_apply.cpp, the reset and restart steps in
+// replica_reset.cpp.
+class ApplyRun {
+ public:
+  ApplyRun(Replica::Impl& impl, const Schema& schema, const MutatorRegistry* mutators,
+           MutationOrigin origin)
+      : impl_(impl), schema_(schema), mutators_(mutators), origin_(std::move(origin)) {}
+
+  ApplyReport report;
+  bool outbox_changed = false;
+
+  // One server change: into the UI table if newer, or into `_shadow` for a parked row.
+  Status apply_change(const protocol::Change& change);
+  // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
+  bool cursors_still(const std::vector<ScopeCursor>& expected);
+  void set_cursor(const std::string& scope, uint64_t seq, const std::string& token);
+  // A page of a reset manifest. The first page of a reset starts it afresh; the last one
+  // (no more pages) records the head to jump to once the differing keys are fetched.
+  void store_manifest(const protocol::ScopeChanges& scope);
+  // A rejected outcome moves its mutation from `_outbox` to `_rejected`.
+  void reject(const protocol::MutationResult& result);
+  // The highest id a server reported processed, kept for PushRequest.processed_through:
+  // a server restored from an older backup takes new ids after it (docs/protocol.md §4).
+  void note_processed(uint64_t last_mutation_id);
+  void confirm_through(uint64_t last_mutation_id);
+
+  // `_reset.complete` of a scope that restarted from scratch (restart_scope) and waits for
+  // its snapshot to complete; 0 and 1 are a compaction reset's manifest states.
+  static constexpr int kRestarting = 2;
+  // Every row of `scope` loses its server version (0: older than anything the server
+  // sends) and the cursor starts over; finish_restart() removes what the snapshot lacked.
+  void restart(const std::string& scope);
+  // After the restart's snapshot: rows it did not deliver (still version 0) are gone on
+  // the server. Rows with pending local changes keep their local state; their parked
+  // server version becomes "absent" and the rebase decides.
+  void finish_restart(const std::string& scope);
+
+  // Server versions parked in the shadow changed outside apply_change (a reset).
+  void mark_shadow_touched() { touched_shadow_ = true; }
+  bool needs_rebase() const;
+  // Restores the server's version of every parked row, then re-runs the pending
+  // mutations on top, each in a savepoint so a failing one leaves no partial effect.
+  Status rebase();
+
+ private:
+  // Restores every parked row to the server's version and empties `_shadow`.
+  Status restore_shadow();
+
+  Replica::Impl& impl_;
+  const Schema& schema_;
+  const MutatorRegistry* mutators_;
+  MutationOrigin origin_;
+  bool touched_shadow_ = false;
+};
+
+// Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
+// before committing. On any error everything rolls back, in memory too. On success
+// impl.pending_changes holds what the transaction changed (also in the journal).
+Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
+                                         bool cursors_changed,
+                                         const std::function<Status()>& steps);
+
+}  // namespace replica_internal
+}  // namespace outpost
