@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -398,8 +398,9 @@ Result<bool> BlobClient::download(BlobCache& cache, const BlobHash& hash, const 
     }
     remaining -= piece;
     OUTPOST_RETURN_IF_ERROR(partial.append(buffer.data(), piece));
-    if (progress && !progress(partial.size(), *total)) {
-      if (remaining > 0) connection_->close();
+    // Cancelling stops what is left; after the last piece there is nothing left to stop.
+    if (progress && !progress(partial.size(), *total) && remaining > 0) {
+      connection_->close();
       return error(ErrorCode::kCancelled, "the download was cancelled");
     }
   }

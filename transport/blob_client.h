@@ -40,8 +40,9 @@ struct BlobClientOptions {
   TlsClientOptions tls_options;
 };
 
-// Bytes done of total (total 0 while unknown). Returning false cancels (kCancelled); the
-// partial stays for the next attempt.
+// Bytes done of total (total 0 while unknown), after each piece. Returning false cancels
+// what is left (kCancelled); the partial stays for the next attempt. After the last piece
+// nothing is left: the download completes.
 using BlobProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
 // The record a device names to read a blob (the server checks that it references it).
