@@ -1,5 +1,7 @@
 #include "adapters/demo_data.h"
 
+#include "adapters/sim_media.h"
+
 #include <ctime>
 #include <functional>
 #include <random>
@@ -224,7 +226,7 @@ Status seed_demo_data(ServerCore& core, const DemoDataOptions& options) {
     voicemail.set_received_ms(options.now_ms - (options.voicemails - i) * 47 * 60 * 1000);
     voicemail.set_duration_s(static_cast<int32_t>(10 + random() % 90));
     voicemail.set_read(i + 2 < options.voicemails);
-    voicemail.set_audio_uri("https://media.example.invalid/voicemail/" + voicemail.id());
+    attach_sim_audio(voicemail);  // the server fetches the audio lazily (adapters/sim_media.h)
     OUTPOST_RETURN_IF_ERROR(writer.put(user, voicemail));
   }
   return writer.flush();

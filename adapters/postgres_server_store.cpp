@@ -330,6 +330,16 @@ Result<std::unique_ptr<ServerWriteTx>> PostgresServerStore::begin_write() {
   }
 }
 
+Result<std::vector<std::string>> PostgresServerStore::list_scopes() {
+  return pool_->run("list_scopes", [&](Conn& c) -> Result<std::vector<std::string>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec("SELECT scope FROM outpost_scopes ORDER BY scope");
+    std::vector<std::string> out;
+    for (const auto& row : r) out.push_back(text_of_bytea(row[0]));
+    return out;
+  });
+}
+
 Result<ScopeInfo> PostgresServerStore::scope_info(const std::string& scope) {
   return pool_->run("scope_info", [&](Conn& c) -> Result<ScopeInfo> {
     pqxx::nontransaction tx(c.db);

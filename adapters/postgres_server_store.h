@@ -62,6 +62,7 @@ class PostgresServerStore final : public ServerStore {
 
   Result<std::unique_ptr<ServerWriteTx>> begin_write() override;
   Result<ScopeInfo> scope_info(const std::string& scope) override;
+  Result<std::vector<std::string>> list_scopes() override;
   Result<LogPage> read_log(const std::string& scope, uint64_t after_seq, uint32_t max_entries,
                            uint64_t max_bytes, int max_priority) override;
   Result<SnapshotPage> read_snapshot(const std::string& scope, const SnapshotPosition& after,

@@ -1,5 +1,7 @@
 #include "adapters/sim_platform.h"
 
+#include "adapters/sim_media.h"
+
 #include <algorithm>
 #include <sstream>
 
@@ -235,6 +237,7 @@ void SimPlatform::leave_voicemail(const AgentRef& agent, AgentSim& sim, int64_t 
   voicemail.set_caller_address("+32 475 654321");
   voicemail.set_received_ms(now_ms);
   voicemail.set_duration_s(static_cast<int32_t>(5 + random_.below(120)));
+  attach_sim_audio(voicemail);
   *event_for(agent, out).mutable_voicemail_left() = voicemail;
   ++counters_.voicemails;
 }

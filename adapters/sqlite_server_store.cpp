@@ -399,6 +399,15 @@ Result<ScopeInfo> SqliteServerStore::scope_info(const std::string& scope) {
   });
 }
 
+Result<std::vector<std::string>> SqliteServerStore::list_scopes() {
+  return readers_->run("list_scopes", [&](ReadConn& c) -> Result<std::vector<std::string>> {
+    SQLite::Statement query(c.db, "SELECT scope FROM scopes ORDER BY scope");
+    std::vector<std::string> out;
+    while (query.executeStep()) out.push_back(query.getColumn(0).getString());
+    return out;
+  });
+}
+
 Result<LogPage> SqliteServerStore::read_log(const std::string& scope, uint64_t after_seq,
                                             uint32_t max_entries, uint64_t max_bytes,
                                             int max_priority) {

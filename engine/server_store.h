@@ -151,6 +151,8 @@ class ServerStore {
   virtual Result<std::unique_ptr<ServerWriteTx>> begin_write() = 0;
 
   virtual Result<ScopeInfo> scope_info(const std::string& scope) = 0;
+  // Every scope ever written, in name order (blob garbage collection reads them all).
+  virtual Result<std::vector<std::string>> list_scopes() = 0;
   // Log entries with seq > after_seq in seq order, bounded by count and bytes (at least
   // one entry is returned if any exists). max_priority >= 0 keeps only entries with
   // priority <= max_priority (the urgent preview); -1 keeps all.

@@ -5,7 +5,7 @@
 namespace outpost {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 17> kNames = {{
     {ErrorCode::kOk, "ok"},
     {ErrorCode::kInvalidArgument, "invalid_argument"},
     {ErrorCode::kNotFound, "not_found"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames = {{
     {ErrorCode::kUnavailable, "unavailable"},
     {ErrorCode::kCancelled, "cancelled"},
     {ErrorCode::kInternal, "internal"},
+    {ErrorCode::kOutOfRange, "out_of_range"},
 }};
 
 }  // namespace

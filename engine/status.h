@@ -37,6 +37,7 @@ enum class ErrorCode {
                         // a scope lock out of order, too many connections (Retry-After)
   kCancelled,
   kInternal,
+  kOutOfRange,  // a byte range outside the blob (HTTP 416 with Content-Range: bytes */size)
 };
 
 std::string_view error_code_name(ErrorCode code);

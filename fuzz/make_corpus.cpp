@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/blob.h"
 #include "engine/cursor_token.h"
 #include "engine/domain_mutators.h"
 #include "engine/schema.h"
@@ -380,6 +381,30 @@ void write_genesys(Writer& out) {
 
 }  // namespace
 
+// The blob routes' decoders (fuzz/blob_http_fuzzer.cpp): byte 0 picks the decoder.
+void write_blob_seeds(Writer& out) {
+  const std::string hex = outpost::sha256_of("abc").hex();
+  const std::string size100("\x64\x00\x00\x00", 4);
+  out.add("blob_http", "range-first-last", std::string(1, '\0') + size100 + "bytes=10-19");
+  out.add("blob_http", "range-suffix", std::string(1, '\0') + size100 + "bytes=-30");
+  out.add("blob_http", "range-multi", std::string(1, '\0') + size100 + "bytes=0-1,2-3");
+  out.add("blob_http", "range-past-end", std::string(1, '\0') + size100 + "bytes=100-");
+  out.add("blob_http", "target-download", "\x01/v1/blobs/" + hex + "?ref=voicemail/voicemail%2D5");
+  out.add("blob_http", "target-upload", "\x02/v1/uploads/" + hex);  // as headers: refused
+  out.add("blob_http", "target-upload-path", "\x01/v1/uploads/" + hex);
+  out.add("blob_http", "upload-headers",
+          "\x02"
+          "4194304\n10000000");
+  // Two chunks of the fuzzed upload ("the bytes of the fuzzed upload", 30 bytes).
+  auto chunk = [](const std::string& text) {
+    return std::string(1, static_cast<char>(text.size() & 0xff)) +
+           std::string(1, static_cast<char>(text.size() >> 8)) + text;
+  };
+  out.add("blob_http", "upload-chunks",
+          "\x03" + chunk("0\n30\nthe bytes of ") + chunk("13\n30\nthe fuzzed upload"));
+  out.add("blob_http", "upload-wrong-offset", "\x03" + chunk("5\n30\nthe"));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_corpus DIR\n";
@@ -389,5 +414,6 @@ int main(int argc, char** argv) {
   write_all(writer);
   write_device_frames(writer);
   write_genesys(writer);
+  write_blob_seeds(writer);
   return 0;
 }

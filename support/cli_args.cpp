@@ -20,6 +20,12 @@ Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::stri
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    // A one-letter valued flag may also be written "-o VALUE".
+    if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-' && contains(valued, arg.substr(1))) {
+      if (i + 1 >= argc) return error(ErrorCode::kInvalidArgument, arg + " needs a value");
+      out.flags[arg.substr(1)].push_back(argv[++i]);
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg == "--") {
       out.positional.push_back(arg);
       continue;

@@ -24,7 +24,7 @@ struct ParsedArgs {
 };
 
 // `valued` names flags that take a value; `switches` names flags that do not. A flag may
-// be given as "--name value" or "--name=value".
+// be given as "--name value" or "--name=value", a one-letter valued flag also as "-n value".
 Result<ParsedArgs> parse_args(int argc, char** argv, const std::vector<std::string>& valued,
                               const std::vector<std::string>& switches);
 

@@ -65,6 +65,7 @@ constexpr std::pair<ErrorCode, unsigned> kHttpStatusTable[] = {
     {ErrorCode::kPermissionDenied, 403}, {ErrorCode::kNotFound, 404},
     {ErrorCode::kSchemaTooNew, 409},     {ErrorCode::kFailedPrecondition, 409},
     {ErrorCode::kTooLarge, 413},         {ErrorCode::kUnavailable, 503},
+    {ErrorCode::kOutOfRange, 416},
 };
 
 }  // namespace

@@ -47,7 +47,7 @@ inline constexpr std::string_view kErrorHeader = "X-Outpost-Error";
 
 // The HTTP status of an error code: kInvalidArgument 400, kUnauthenticated 401,
 // kPermissionDenied 403, kNotFound 404, kSchemaTooNew and kFailedPrecondition 409,
-// kTooLarge 413, kUnavailable 503, everything else 500.
+// kTooLarge 413, kOutOfRange 416, kUnavailable 503, everything else 500.
 unsigned http_status_for(ErrorCode code);
 
 // The same table read backwards, for answers that carry no X-Outpost-Error (a proxy's): the

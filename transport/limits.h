@@ -23,6 +23,26 @@ inline constexpr size_t kMaxDecompressedBody = 32 * kMiB;
 // The request line plus all headers (the bearer token travels here).
 inline constexpr size_t kMaxHeaderBytes = 16 * kKiB;
 
+// --- Blobs (docs/protocol.md §9; the size bounds per kind are BlobLimits, engine/blob.h) ---
+
+// One upload chunk (PUT /v1/uploads/<hash> body, raw bytes): within the HTTP body bound.
+inline constexpr size_t kMaxUploadChunk = kMaxCompressedBody;
+// What a device sends per upload chunk.
+inline constexpr size_t kClientBlobChunk = 4 * kMiB;
+// What a device reads, hashes and writes at a time while downloading (one request): small
+// enough that the piece is still in the CPU's cache when it is hashed and written (1 MiB
+// measured 0.2-0.3x a plain copy, 64-256 KiB 0.5-1.2x; decision 031).
+inline constexpr size_t kClientBlobBuffer = 256 * kKiB;
+// The largest blob a device accepts from a server (past every server's configurable bound).
+inline constexpr uint64_t kMaxClientBlobBytes = 4ull * 1024 * kMiB;
+// A Range header's characters; anything longer is refused unparsed.
+inline constexpr size_t kMaxRangeHeader = 100;
+// The blob reference of a download (`?ref=<collection>/<key>`), percent-decoded.
+inline constexpr size_t kMaxBlobRefLength = 512;
+// The piece of a blob the server reads and writes at a time while streaming a response.
+inline constexpr size_t kBlobStreamPiece = 256 * kKiB;
+static_assert(kClientBlobChunk <= kMaxUploadChunk);
+
 // --- WebSocket -------------------------------------------------------------------------
 
 // One WebSocket message as it travels (one zstd-compressed protocol message).

@@ -143,6 +143,9 @@ void HttpSession<Stream>::on_read(beast::error_code ec) {
   http_api::HttpRequest& request = parser_->get();
   if (websocket::is_upgrade(request)) return upgrade();
   ServerCounters::add(context_.counters.http_requests);
+  if (blob_http::is_blob_path(http_api::request_path(to_view(request.target())))) {
+    return reply_blob();
+  }
   http_api::HttpResponse response =
       http_api::handle_request(request, context_.core, context_.tokens, context_.now_ms());
   reply(std::move(response), !request.keep_alive());
@@ -184,11 +187,37 @@ void HttpSession<Stream>::upgrade() {
 }
 
 template <class Stream>
-void HttpSession<Stream>::reply(http_api::HttpResponse response, bool close) {
+void HttpSession<Stream>::reply_blob() {
+  http_api::HttpRequest& request = parser_->get();
+  const bool close = !request.keep_alive() || stop_requested_ || context_.stopping;
+  if (context_.options.blobs == nullptr) {
+    return reply(error_response(error(ErrorCode::kNotFound, "this server keeps no blobs"),
+                                request.version()),
+                 close);
+  }
+  blob_http::BlobAnswer answer = blob_http::answer_blob_request(request, *context_.options.blobs,
+                                                                context_.tokens, context_.now_ms());
+  if (answer.body == nullptr) {
+    // A HEAD of a download keeps the Content-Length of the blob it describes.
+    const bool head = request.method() == http::verb::head && answer.head.result_int() < 300;
+    return reply(std::move(answer.head), close, !head);
+  }
+  answer.head.keep_alive(!close);
+  blob_ = std::make_unique<BlobStream>(std::move(answer));
+  state_ = State::kWriting;
+  blob_->write(stream_, context_.options.idle_timeout,
+               [self = self_ptr(), close](beast::error_code ec) {
+                 self->blob_.reset();
+                 self->on_write(ec, close);
+               });
+}
+
+template <class Stream>
+void HttpSession<Stream>::reply(http_api::HttpResponse response, bool close, bool prepare) {
   close = close || stop_requested_ || context_.stopping;
   response_ = std::move(response);
   response_.keep_alive(!close);
-  response_.prepare_payload();
+  if (prepare) response_.prepare_payload();
   beast::get_lowest_layer(stream_).expires_after(context_.options.idle_timeout);
   state_ = State::kWriting;
   http::async_write(stream_, response_, [self = self_ptr(), close](beast::error_code ec, size_t) {

@@ -3,7 +3,10 @@
 // http_util's handle_request, keeps the connection alive between requests (idle timeout),
 // bounds how long a response the peer does not read may wait, refuses a connection past
 // the cap with 503, answers bad requests and then lingers so the peer reads the answer,
-// and hands an authenticated upgrade to /v1/stream to a StreamSession.
+// and hands an authenticated upgrade to /v1/stream to a StreamSession. The blob routes
+// (docs/protocol.md §9) are answered by blob_http; a download's bytes stream from the blob
+// store a piece at a time (server_blob_stream.h), on this connection only: records on
+// other connections never wait for a blob.
 //
 // Thread rules: everything runs on the connection's strand; the Session overrides may be
 // called from any thread and only post to it. Distinct objects: safe.
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "transport/http_util.h"
+#include "transport/server_blob_stream.h"
 #include "transport/server_session.h"
 
 namespace outpost::server_impl {
@@ -48,7 +52,10 @@ class HttpSession final : public Session {
   // The lingering close then reads what the peer sends, so it gets this response.
   void refuse_over_capacity();
   void upgrade();
-  void reply(http_api::HttpResponse response, bool close);
+  // `prepare`: set Content-Length from the body (not for a HEAD that states the blob's).
+  void reply(http_api::HttpResponse response, bool close, bool prepare = true);
+  // GET/HEAD /v1/blobs/…, HEAD/PUT /v1/uploads/… (blocking store calls, as push and pull).
+  void reply_blob();
   void on_write(boost::beast::error_code ec, bool close);
   // Half-closes, then reads and drops what the peer still sends (bounded in time and
   // bytes) so that it reads our response before it sees the connection end.
@@ -61,6 +68,7 @@ class HttpSession final : public Session {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   http_api::HttpResponse response_;
+  std::unique_ptr<BlobStream> blob_;  // a download being written
   std::vector<char> linger_buffer_;
   size_t lingered_ = 0;
   State state_ = State::kReading;

@@ -1,5 +1,6 @@
 #include "transport/sync_agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -251,6 +252,9 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
       summary.status = error(ErrorCode::kCancelled, message);
     }
   }
+  if (summary.caught_up && options_.prefetch_voicemail_audio) {
+    summary.prefetch = prefetch_voicemail_audio(deadline);
+  }
   if (started_here) stop();
   std::lock_guard lock(state_mutex_);
   summary.progress = progress_;
@@ -266,6 +270,69 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
   summary.stats.pokes -= before.pokes;
   summary.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return summary;
+}
+
+PrefetchReport SyncAgent::prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  Result<PrefetchPlan> plan = error(ErrorCode::kInternal, "not read");
+  Status read = with_replica([&](Replica& replica) { plan = plan_prefetch(replica, now_ms); });
+  PrefetchReport report;
+  if (!read.ok() || !plan.ok()) {
+    report.last_error = read.ok() ? plan.status() : read;
+    return report;
+  }
+  return prefetch_planned(*plan, deadline);
+}
+
+PrefetchReport SyncAgent::prefetch_planned(const PrefetchPlan& plan,
+                                           std::chrono::steady_clock::time_point deadline) {
+  PrefetchReport report;
+  if (plan.wanted.empty()) return report;
+  auto cache = open_blob_cache();
+  if (!cache.ok()) {
+    report.last_error = cache.status();
+    return report;
+  }
+  BlobClient client(blob_client_options());
+  return prefetch_blobs(plan.wanted, **cache, client, plan.pinned, deadline);
+}
+
+Result<std::unique_ptr<BlobCache>> SyncAgent::open_blob_cache() const {
+  BlobCacheOptions cache_options;
+  cache_options.dir =
+      options_.blob_cache_dir.empty() ? options_.replica_path + ".blobs" : options_.blob_cache_dir;
+  cache_options.max_bytes = options_.blob_cache_bytes;
+  return BlobCache::open(cache_options);
+}
+
+BlobClientOptions SyncAgent::blob_client_options() const {
+  BlobClientOptions client_options;
+  client_options.server_url = options_.server_url;
+  client_options.token = current_token();
+  client_options.tls = tls_;  // the trust the agent's own connections use
+  client_options.tls_options = options_.tls;
+  return client_options;
+}
+
+Result<std::string> SyncAgent::voicemail_audio(const std::string& voicemail_id,
+                                               const BlobProgress& progress) {
+  // The record is read on the loop thread; the download runs here, never on the loop.
+  Result<BlobHash> hash = error(ErrorCode::kInternal, "not read");
+  OUTPOST_RETURN_IF_ERROR(
+      with_replica([&](Replica& replica) { hash = voicemail_audio_hash(replica, voicemail_id); }));
+  OUTPOST_RETURN_IF_ERROR(hash.status());
+  return fetch_blob(*hash, BlobRecordRef{"voicemail", voicemail_id}, progress);
+}
+
+Result<std::string> SyncAgent::fetch_blob(const BlobHash& hash, const BlobRecordRef& ref,
+                                          const BlobProgress& progress) {
+  OUTPOST_ASSIGN_OR_RETURN(auto cache, open_blob_cache());
+  OUTPOST_ASSIGN_OR_RETURN(auto cached, cache->find(hash));
+  if (cached) return *cached;
+  BlobClient client(blob_client_options());
+  return client.fetch(*cache, hash, ref, progress);
 }
 
 SyncProgress SyncAgent::progress() const {

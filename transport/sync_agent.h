@@ -38,6 +38,7 @@
 #include "engine/status.h"
 #include "engine/sync_client.h"
 #include "outpost/protocol.pb.h"
+#include "transport/device_blobs.h"    // PrefetchReport
 #include "transport/server_address.h"  // ServerAddress, parse_server_url
 #include "transport/tls_client.h"      // TlsClientOptions
 #include "transport/token_claims.h"    // read_token_claims_unverified
@@ -116,6 +117,16 @@ struct SyncAgentOptions {
   // then pushed and subscribers told the keys they changed. 0: never. Decision 007.
   std::chrono::milliseconds foreign_commit_poll{50};
 
+  // Blobs (transport/device_blobs.h). With prefetch_voicemail_audio, sync_for() spends the
+  // budget left once the records are up to date on the audio of unheard voicemail of today
+  // and the last 24 hours, newest first
+  // (for unmetered networks; off by default: audio is then fetched when played). The
+  // records never wait for blobs.
+  bool prefetch_voicemail_audio = false;
+  // The device's blob cache; empty: replica_path + ".blobs".
+  std::string blob_cache_dir;
+  uint64_t blob_cache_bytes = kDefaultBlobCacheBytes;
+
   // Loop thread, after each applied response or phase change.
   std::function<void(const SyncProgress&)> on_progress;
   // Loop thread, on each state change; `status` says why (the error for kBackoff/kFailed)
@@ -144,7 +155,8 @@ struct SyncSummary {
   bool caught_up = false;
   bool budget_exhausted = false;
   SyncProgress progress;
-  SyncStats stats;  // deltas over this call
+  SyncStats stats;          // deltas over this call
+  PrefetchReport prefetch;  // prefetch_voicemail_audio: the audio fetched after the records
   std::chrono::milliseconds elapsed{0};
 };
 
@@ -211,11 +223,35 @@ class SyncAgent {
   // The replica, for the loop thread (or any thread while stopped) only.
   Replica& replica() { return *replica_; }
 
+  // Blobs (transport/device_blobs.h), blocking: call from a worker thread, never the loop
+  // thread or a callback. The verified audio file of a voicemail: the blob cache's copy
+  // (offline too), else downloaded (resuming a partial) with the agent's server, token and
+  // TLS trust, `progress` called on this thread (false cancels). Errors: kNotFound (no such
+  // voicemail, or no audio), kUnavailable (offline and not cached: retry), kCorrupt,
+  // kCancelled, the server's (kPermissionDenied...).
+  Result<std::string> voicemail_audio(const std::string& voicemail_id,
+                                      const BlobProgress& progress = {});
+  // What sync_for() does after the records with prefetch_voicemail_audio: the audio of
+  // new unheard voicemail, newest first, until `deadline`; then the cache is evicted down
+  // to its cap (today's unheard voicemail pinned). The caller's thread, as above.
+  PrefetchReport prefetch_voicemail_audio(std::chrono::steady_clock::time_point deadline);
+  // The same in two steps, for a caller that reads the replica itself (the C API):
+  // plan_prefetch(replica) (device_blobs.h), then this.
+  PrefetchReport prefetch_planned(const PrefetchPlan& plan,
+                                  std::chrono::steady_clock::time_point deadline);
+  // A verified blob by hash, naming the record that references it: the cache's copy, else
+  // downloaded. Errors as voicemail_audio.
+  Result<std::string> fetch_blob(const BlobHash& hash, const BlobRecordRef& ref,
+                                 const BlobProgress& progress = {});
+  // What a BlobClient for this agent's server needs (URL, current token, TLS context).
+  BlobClientOptions blob_client_options() const;
+
   class Loop;  // implementation detail (sync_agent_loop.h)
 
  private:
   SyncAgent(SyncAgentOptions options, ServerAddress address, std::unique_ptr<Replica> replica);
   bool post_task(std::function<void(Loop&)> task);
+  Result<std::unique_ptr<BlobCache>> open_blob_cache() const;
   std::shared_ptr<Loop> current_loop() const;
   std::string current_token() const;
   uint64_t token_generation() const;

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/blob_service.h"
 #include "engine/server_core.h"
 #include "engine/status.h"
 #include "transport/limits.h"
@@ -55,6 +56,9 @@ struct SyncServerOptions {
   // An HTTP keep-alive connection waiting for (or reading) its next request, a response
   // the peer does not read, a silent WebSocket (pinged at half of it). Tests shorten it.
   std::chrono::milliseconds idle_timeout{limits::kIdleTimeoutSeconds * 1000};
+  // The blob routes (docs/protocol.md §9; transport/blob_http.h). Null: they answer 404.
+  // Must outlive the server.
+  BlobService* blobs = nullptr;
   // Serve TLS (https/wss) with this certificate: every connection must open with a TLS
   // handshake (bounded by handshake_timeout); each new connection takes the context's
   // current certificate, so TlsServerContext::reload() affects new connections only.

@@ -17,7 +17,7 @@ options:
   --scenario NAME     initial_sync | catch_up | ui_reads | draft_save | fanout |
                       idle_connections (with the /metrics scrape and the console's first
                       paint at that many devices) | device_reports | push | tls_sync |
-                      genesys_lag | genesys_mirror | all (default)
+                      genesys_lag | genesys_mirror | blob_transfer | all (default)
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
                       use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)

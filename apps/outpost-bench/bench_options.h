@@ -12,7 +12,7 @@ namespace outpost::bench {
 
 inline constexpr const char* kScenarios[] = {
     "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",        "idle_connections",
-    "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror"};
+    "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror", "blob_transfer"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;
@@ -24,6 +24,7 @@ struct BenchOptions {
   std::vector<uint64_t> records = {10'000, 100'000};  // initial_sync sizes; the last: catch_up
   std::vector<int> devices = {100, 1'000};            // fanout sizes
   int idle_connections = 10'000;
+  uint64_t blob_bytes = 100ull * 1024 * 1024;  // blob_transfer
   std::string scenario = "all";
   bool quick = false;
   bool table = false;     // the human table on stderr even when it is not a terminal

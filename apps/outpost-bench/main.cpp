@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "apps/outpost-bench/bench_context.h"
+#include "apps/outpost-bench/blob_scenarios.h"
 #include "apps/outpost-bench/genesys_lag.h"
 #include "apps/outpost-bench/genesys_mirror.h"
 #include "apps/outpost-bench/idle_connections.h"
@@ -134,6 +135,10 @@ Status run(BenchContext& context) {
       OUTPOST_RETURN_IF_ERROR(run_fanout(context, devices, o.quick ? 5 : 20));
     }
   }
+  if (o.wants("blob_transfer")) {
+    OUTPOST_RETURN_IF_ERROR(
+        run_blob_transfer(context, o.quick ? 8ull * 1024 * 1024 : o.blob_bytes));
+  }
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(
         context, o.idle_connections, std::chrono::seconds(o.quick ? 1 : 10), o.quick ? 3 : 10));
@@ -186,6 +191,7 @@ int main(int argc, char** argv) {
   context.setup.data_dir = context.work_dir + "/server";
   context.setup.store_url = context.options.store_url;
   context.setup.threads = context.options.server_threads;
+  context.setup.extra_args = {"--max-attachment-mb", std::to_string(kBenchMaxAttachmentMb)};
   std::filesystem::create_directories(context.setup.data_dir);
 
   Status result = Status::Ok();

@@ -10,6 +10,9 @@
 #include <sstream>
 #include <vector>
 
+#include "adapters/sim_media.h"
+#include "engine/blob.h"
+
 namespace outpost::server_app {
 namespace {
 
@@ -31,10 +34,35 @@ Result<upstream::Event> parse_event(const std::string& json) {
   return event;
 }
 
+// A voicemail naming the simulated platform's media (a sim-media: audio URI) without its
+// hash gets the hash and size the platform would send with it (adapters/sim_media.h), so
+// a hand-made event's audio is playable (the push story). false: nothing to fill.
+bool complete_sim_audio(upstream::Event& event) {
+  domain::Voicemail* voicemail = event.has_voicemail_left()      ? event.mutable_voicemail_left()
+                                 : event.has_voicemail_updated() ? event.mutable_voicemail_updated()
+                                                                 : nullptr;
+  if (voicemail == nullptr || !voicemail->audio_sha256().empty() ||
+      voicemail->audio_uri().rfind(kSimMediaScheme, 0) != 0) {
+    return false;
+  }
+  auto wav = fetch_sim_media(voicemail->audio_uri(), UINT64_MAX);
+  if (!wav.ok()) return false;  // applied as given: the server answers 404 for its audio
+  voicemail->set_audio_sha256(sha256_of(*wav).hex());
+  voicemail->set_audio_size(static_cast<int64_t>(wav->size()));
+  return true;
+}
+
 }  // namespace
 
-Status queue_event(const std::string& data_dir, const std::string& json) {
-  OUTPOST_RETURN_IF_ERROR(parse_event(json).status());
+Status queue_event(const std::string& data_dir, const std::string& given) {
+  OUTPOST_ASSIGN_OR_RETURN(upstream::Event event, parse_event(given));
+  std::string json = given;
+  if (complete_sim_audio(event)) {
+    google::protobuf::util::JsonPrintOptions options;
+    json.clear();
+    auto printed = google::protobuf::util::MessageToJsonString(event, &json, options);
+    if (!printed.ok()) return error(ErrorCode::kInternal, std::string(printed.message()));
+  }
   const fs::path inbox = fs::path(data_dir) / "inbox";
   std::error_code ec;
   fs::create_directories(inbox, ec);

@@ -21,8 +21,10 @@ namespace outpost::server_app {
 inline constexpr std::size_t kMaxInboxFileBytes = 1 << 20;
 inline constexpr int kMaxInboxFilesPerPass = 100;
 
-// Writes `json` (checked to be an upstream::Event) into DIR/inbox. Errors: kInvalidArgument
-// for JSON that is not an event, kIo.
+// Writes `json` (checked to be an upstream::Event) into DIR/inbox. A voicemail whose
+// audio_uri is the simulated platform's (sim-media:) and has no audio_sha256 gets the hash
+// and size of that media filled in, as the platform would send them. Errors:
+// kInvalidArgument for JSON that is not an event, kIo.
 Status queue_event(const std::string& data_dir, const std::string& json);
 
 class EventInbox {

@@ -17,8 +17,10 @@
 #include <thread>
 
 #include "adapters/demo_data.h"
+#include "adapters/dir_blob_store.h"
 #include "adapters/postgres_commit_feed.h"
 #include "adapters/postgres_server_store.h"
+#include "adapters/sim_media.h"
 #include "adapters/sim_platform.h"
 #include "adapters/sqlite_server_store.h"
 #include "apps/outpost-server/event_inbox.h"
@@ -28,6 +30,7 @@
 #include "apps/outpost-server/push_setup.h"
 #include "apps/outpost-server/server_config.h"
 #include "apps/outpost-server/upstream_loop.h"
+#include "engine/blob_service.h"
 #include "engine/domain_mutators.h"
 #include "engine/domain_server.h"
 #include "engine/schema.h"
@@ -162,6 +165,59 @@ class Compactor {
   std::thread thread_;
 };
 
+// Removes blobs no record references (BlobService::collect_garbage), every `every`, on its
+// own thread; stop() finishes the pass in progress and joins.
+class BlobCollector {
+ public:
+  BlobCollector(BlobService& blobs, ServerStore& store, std::chrono::seconds every,
+                server_app::Logger& log)
+      : blobs_(blobs), store_(store), every_(every), log_(log), thread_([this] { run(); }) {}
+  ~BlobCollector() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // An upload waits this long for the record that will reference it.
+  static constexpr int64_t kGraceMs = 24 * 3600 * 1000;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, every_, [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      auto scopes = store_.list_scopes();
+      auto report = scopes.ok() ? blobs_.collect_garbage(*scopes, wall_clock_ms(), kGraceMs)
+                                : Result<BlobGcReport>(scopes.status());
+      if (!report.ok()) {
+        log_.warn("blob gc: " + report.status().to_string(), {{"component", "blobs"}});
+      } else if (report->removed > 0 || report->stale_uploads > 0) {
+        log_.info("blob gc", {{"component", "blobs"},
+                              {"removed", std::to_string(report->removed)},
+                              {"removed_bytes", std::to_string(report->removed_bytes)},
+                              {"stale_uploads", std::to_string(report->stale_uploads)}});
+      }
+      lock.lock();
+    }
+  }
+
+  BlobService& blobs_;
+  ServerStore& store_;
+  std::chrono::seconds every_;
+  server_app::Logger& log_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // SIGTERM/SIGINT: /readyz fails at once; drain_ms later the listeners close, in-flight
 // requests finish and streams close with a reconnect hint (docs/operations.md).
 void drain(const server_app::ServeConfig& config, int signal_number, server_app::Logger& log,
@@ -187,6 +243,18 @@ int run_serve(const server_app::ServeConfig& config) {
   // Before the core: it observes the core and must outlive it.
   server_app::Operations operations(config, log, wall_clock_ms);
   ServerCore core(**store, Schema::domain(), domain_mutators());
+  auto blob_store = DirBlobStore::open(config.blobs_dir);
+  if (!blob_store.ok())
+    return fail_logged(blob_store.status().with_context("opening the blob store"));
+  BlobServiceOptions blob_options;
+  blob_options.limits.max_voicemail_bytes = config.max_voicemail_mb * 1024 * 1024;
+  blob_options.limits.max_attachment_bytes = config.max_attachment_mb * 1024 * 1024;
+  // The platform's media, fetched the first time a device asks: the simulated platform's
+  // (demo data and --upstream sim); a Genesys adapter adds its media endpoint here.
+  blob_options.fetch_media = [](std::string_view uri, uint64_t max_bytes) {
+    return fetch_sim_media(uri, max_bytes);
+  };
+  BlobService blobs(**store, **blob_store, Schema::domain(), blob_options);
 
   std::shared_ptr<TlsServerContext> tls;
   if (!config.tls_cert.empty()) {
@@ -227,6 +295,7 @@ int run_serve(const server_app::ServeConfig& config) {
   options.port = config.port;
   options.threads = config.threads;
   options.tls = tls;
+  options.blobs = &blobs;
   options.log = [&log](std::string_view line) {
     log.log(
         line.rfind("listening", 0) == 0 ? server_app::LogLevel::kInfo : server_app::LogLevel::kWarn,
@@ -303,6 +372,7 @@ int run_serve(const server_app::ServeConfig& config) {
   }
   Compactor compactor(core, std::chrono::seconds(config.compact_every_seconds), config.keep_log,
                       log);
+  BlobCollector collector(blobs, **store, std::chrono::seconds(config.blob_gc_every_seconds), log);
   std::unique_ptr<server_app::UpstreamLoop> upstream_loop;
   if (platform) {
     upstream_loop = std::make_unique<server_app::UpstreamLoop>(
@@ -339,6 +409,7 @@ int run_serve(const server_app::ServeConfig& config) {
   pusher.stop();
   log.info("stopped");
   compactor.stop();
+  collector.stop();
   operations.stop();
   return 0;
 }

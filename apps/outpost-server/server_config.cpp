@@ -14,6 +14,8 @@ const char* const kUsage = R"(usage:
   outpost-server serve --data DIR --listen HOST:PORT [--threads N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
                        [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
+                       [--blobs DIR] [--max-voicemail-mb N] [--max-attachment-mb N]
+                       [--blob-gc-every SECONDS]
                        [--tls-cert FILE --tls-key FILE]
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
@@ -52,6 +54,10 @@ const char* const kUsage = R"(usage:
       HTTP: FILE holds the certificate chain (PEM, the server's first), the key its
       unencrypted PEM key. SIGHUP reads both again: new connections get the new
       certificate, open ones continue (a bad file is logged and the old one kept).
+      Blobs (voicemail audio, attachments; docs/protocol.md §9) live in --blobs DIR
+      (default DIR/blobs; with PostgreSQL, a directory every process shares, decision 027),
+      at most --max-voicemail-mb (10) and --max-attachment-mb (25) each. Every
+      --blob-gc-every seconds (3600) blobs no record references, stored over a day ago, go.
   outpost-server token --data DIR --tenant T --user U --device D [--ttl SECONDS]
       Prints a bearer token signed with DIR/token.key (default ttl: 30 days).
   outpost-server seed --data DIR [--store URL] [--tenant T] [--user U] [--contacts N]
@@ -84,6 +90,11 @@ const std::vector<std::string> kValuedFlags = {"data",
                                                "sim-agents",
                                                "sim-step-ms",
                                                "sim-web-edit-delay-ms",
+                                               "blobs",
+                                               "max-voicemail-mb",
+                                               "max-attachment-mb",
+                                               "blob-gc-every",
+
                                                "apns-key",
                                                "apns-key-id",
                                                "apns-team",
@@ -139,7 +150,11 @@ const std::vector<std::string> kServeSettings = {"data",
                                                  "genesys-agents",
                                                  "genesys-credentials",
                                                  "genesys-ca",
-                                                 "genesys-step-ms"};
+                                                 "genesys-step-ms",
+                                                 "blobs",
+                                                 "max-voicemail-mb",
+                                                 "max-attachment-mb",
+                                                 "blob-gc-every"};
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
@@ -339,6 +354,24 @@ Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
   return Status::Ok();
 }
 
+// The blob store's directory, its size bounds and the GC period (docs/protocol.md §9).
+Status parse_blobs(const cli::ParsedArgs& args, ServeConfig& config) {
+  config.blobs_dir = args.flag("blobs").value_or(config.data_dir + "/blobs");
+  if (auto mb = args.flag("max-voicemail-mb")) {
+    OUTPOST_RETURN_IF_ERROR(
+        parse_int<uint64_t>("max-voicemail-mb", *mb, 1, 4096, config.max_voicemail_mb));
+  }
+  if (auto mb = args.flag("max-attachment-mb")) {
+    OUTPOST_RETURN_IF_ERROR(
+        parse_int<uint64_t>("max-attachment-mb", *mb, 1, 4096, config.max_attachment_mb));
+  }
+  if (auto every = args.flag("blob-gc-every")) {
+    OUTPOST_RETURN_IF_ERROR(
+        parse_int("blob-gc-every", *every, 1, 7 * 24 * 3600, config.blob_gc_every_seconds));
+  }
+  return Status::Ok();
+}
+
 Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeConfig& config) {
   OUTPOST_ASSIGN_OR_RETURN(config.data_dir, required(args, "data"));
   OUTPOST_ASSIGN_OR_RETURN(std::string listen, required(args, "listen"));
@@ -355,6 +388,7 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
         parse_int<uint64_t>("keep-log", *keep, 0, uint64_t{1} << 40, config.keep_log));
   }
   OUTPOST_RETURN_IF_ERROR(parse_store(args, config.store));
+  OUTPOST_RETURN_IF_ERROR(parse_blobs(args, config));
   if (auto connections = args.flag("pg-connections")) {
     OUTPOST_RETURN_IF_ERROR(
         parse_int<uint32_t>("pg-connections", *connections, 1, 1000, config.pg_connections));

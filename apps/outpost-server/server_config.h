@@ -68,6 +68,11 @@ struct ServeConfig {
   // Both set: serve TLS with this certificate chain and key (PEM), re-read on SIGHUP.
   std::string tls_cert;
   std::string tls_key;
+  // Blobs: the store's directory (default data_dir/blobs), the size bounds, the GC period.
+  std::string blobs_dir;
+  uint64_t max_voicemail_mb = 10;
+  uint64_t max_attachment_mb = 25;
+  int blob_gc_every_seconds = 3600;
 };
 
 // Queues a platform event for a running server (DIR/inbox, applied within ~200 ms).

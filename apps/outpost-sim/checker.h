@@ -9,7 +9,9 @@
 //     (docs/reliability.md defines "typed" and "deliberately deleted" precisely);
 // (4) no device holds a record of a scope it may not read.
 // A fifth, (5) never log out an agent who has a live stream or a voice interaction, is
-// checked at every step by the push actor (push_actor.h).
+// checked at every step by the push actor (push_actor.h). A sixth, (6) every blob a device
+// holds verifies and every referenced blob is on the device or fetchable, is checked at
+// quiescence by SimBlobs (blobs.h).
 // Thread rules: plain functions over objects of one simulation.
 #pragma once
 

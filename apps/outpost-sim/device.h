@@ -38,6 +38,7 @@ class SimDevice {
   const std::string& name() const { return who_.device; }
   const Principal& who() const { return who_; }
   const std::string& client_id() const { return client_id_; }
+  const std::string& path() const { return path_; }  // the replica file
 
   Status open(const Schema& schema, const MutatorRegistry& mutators);
   // The app dies (SIGKILL): its files stay as they are on disk this instant (no clean

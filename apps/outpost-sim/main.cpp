@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
       "(%llu refused locally, %llu rejected by the server), %llu words typed, %llu platform "
       "events, %llu frames, faults: %llu drops, %llu ghosts, %llu resets, %llu partitions, "
       "%llu kills, %llu server restarts, %llu sleeps past the horizon, %llu compactions; "
-      "push: %llu wakes, %llu inactivity logouts; longest quiescence %lld ms simulated; "
-      "%.1f s\n",
+      "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); push: %llu wakes, "
+      "%llu inactivity logouts; longest quiescence %lld ms simulated; %.1f s\n",
       static_cast<unsigned long long>(cli.first_seed),
       static_cast<unsigned long long>(cli.last_seed), cli.sim.devices, cli.sim.users, cli.sim.steps,
       static_cast<unsigned long long>(total.steps),
@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.kills), static_cast<unsigned long long>(total.restarts),
       static_cast<unsigned long long>(total.sleeps),
       static_cast<unsigned long long>(total.compactions),
+      static_cast<unsigned long long>(total.blob_plays),
+      static_cast<unsigned long long>(total.blob_downloads_cut),
+      static_cast<unsigned long long>(total.blob_resumed),
       static_cast<unsigned long long>(total.push_wakes),
       static_cast<unsigned long long>(total.push_logouts), static_cast<long long>(total.quiesce_ms),
       seconds);

@@ -62,12 +62,15 @@ fault knobs (probabilities; per frame for the network, else per step):
   --drop P (0.01)  --duplicate P (0.02)  --straggle P (0.3)  --reset P (0.01)
   --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
   --compact P (0.01)  --platform P (0.12)  --mutate P (0.35)
+  --play P (0.05)     a user plays a voicemail: its audio fetched, maybe cut off (blobs)
   --no-faults         all fault probabilities 0 (the workload and the platform still run)
   --platform-kind K   how adapters/sim_platform.h runs: events (default: one action per
                       platform step, the web typing unique words) or sim (on the clock,
                       as outpost-server --upstream sim runs it, polled on platform steps)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
+  --damage-blobs      checker self-test: the devices' cached blobs are changed behind the
+                      cache before the check; invariant (6) must fail
 )";
 }
 
@@ -127,6 +130,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.lead_sim_platform = kind == "sim";
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
+    } else if (flag == "--damage-blobs") {
+      cli.sim.damage_cached_blobs = true;
     } else if (flag == "--keep") {
       cli.sim.keep_files = true;
     } else if (flag == "--dir") {
@@ -153,6 +158,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       OUTPOST_RETURN_IF_ERROR(probability(faults.platform));
     } else if (flag == "--mutate") {
       OUTPOST_RETURN_IF_ERROR(probability(faults.mutate));
+    } else if (flag == "--play") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.play));
     } else if (flag == "--no-faults") {
       faults.network.drop = faults.network.duplicate = faults.network.straggle = 0;
       faults.reset = faults.partition = faults.kill = faults.restart = faults.sleep = 0;

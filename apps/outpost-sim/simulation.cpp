@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "apps/outpost-sim/blobs.h"
 #include "apps/outpost-sim/device.h"
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/platform.h"
@@ -81,6 +82,7 @@ class Simulation {
   std::vector<std::unique_ptr<SimDevice>> devices_;
   std::vector<int64_t> heal_at_;  // per device: when its partition heals
   std::unique_ptr<Workload> workload_;
+  std::unique_ptr<SimBlobs> blobs_;
   SimPushActor push_;
   std::vector<Violation> violations_;
   SimStats stats_;
@@ -118,6 +120,9 @@ Status Simulation::setup() {
                                                  options_.seed, options_.lead_sim_platform);
   server_->set_platform(&platform_->platform());
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
+  // Blob plays draw from their own stream: the rest of the run is as without them.
+  blobs_ = std::make_unique<SimBlobs>(dir_, options_.seed ^ 0xb10b5eedULL, trace_);
+  OUTPOST_RETURN_IF_ERROR(blobs_->open());
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];
     std::string name = "d" + std::to_string(i);
@@ -303,6 +308,9 @@ void Simulation::step() {
       }
     }
   }
+  if (Status played = blobs_->step(devices_, *server_, faults.play); !played.ok()) {
+    fail("(P) protocol", "blob play: " + played.to_string(), {});
+  }
   push_step();
   for (auto& device : devices_) {
     if (device->partitioned && heal_at_[device->index()] <= now_ms_) {
@@ -382,6 +390,10 @@ SimResult Simulation::run() {
       for (auto& violation : check_invariants(devices_, *server_, world_, ledger_)) {
         fail(violation.invariant, violation.detail, violation.terms);
       }
+      if (options_.damage_cached_blobs) blobs_->damage_caches(devices_);
+      for (auto& violation : blobs_->check(devices_, *server_)) {
+        fail(violation.invariant, violation.detail, violation.terms);
+      }
     }
   }
   const NetworkStats& net = network_.stats();
@@ -389,6 +401,11 @@ SimResult Simulation::run() {
   stats_.drops = net.drops;
   stats_.ghosts = net.ghosts;
   stats_.connections = net.connections;
+  if (blobs_) {
+    stats_.blob_plays = blobs_->stats().plays;
+    stats_.blob_downloads_cut = blobs_->stats().downloads_cut;
+    stats_.blob_resumed = blobs_->stats().resumed;
+  }
   if (workload_) {
     stats_.mutations = workload_->stats().mutations;
     stats_.local_refusals = workload_->stats().local_refusals;
@@ -442,6 +459,9 @@ void SimStats::add(const SimStats& other) {
   sleeps += other.sleeps;
   compactions += other.compactions;
   platform_events += other.platform_events;
+  blob_plays += other.blob_plays;
+  blob_downloads_cut += other.blob_downloads_cut;
+  blob_resumed += other.blob_resumed;
   push_wakes += other.push_wakes;
   push_logouts += other.push_logouts;
   quiesce_ms = std::max(quiesce_ms, other.quiesce_ms);

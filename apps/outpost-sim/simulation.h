@@ -26,6 +26,7 @@ struct FaultOptions {
   double compact = 0.01;     // a random scope is compacted, keeping 0-8 log entries
   double platform = 0.12;    // the platform makes an edit for a random user
   double mutate = 0.35;      // a random device's user does something
+  double play = 0.05;        // a user plays a voicemail (its audio fetched, maybe cut off)
 };
 
 struct SimOptions {
@@ -47,6 +48,9 @@ struct SimOptions {
   // Checker self-test (--lossy-restart): each server restart loses every write since the
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
+  // Checker self-test (--damage-blobs): before the check, one byte is appended to every
+  // blob in the devices' caches (bypassing the cache). Invariant (6) must then fail.
+  bool damage_cached_blobs = false;
   // How adapters/sim_platform.h runs: one action per platform step, its web edits typing
   // unique words (default), or on the clock as outpost-server runs it (--platform-kind sim).
   bool lead_sim_platform = false;
@@ -71,9 +75,12 @@ struct SimStats {
   uint64_t sleeps = 0;
   uint64_t compactions = 0;
   uint64_t platform_events = 0;
-  int64_t quiesce_ms = 0;     // simulated time quiescence took
-  uint64_t push_wakes = 0;    // background pushes the push actor sent
-  uint64_t push_logouts = 0;  // inactivity logouts (invariant (5) checked at each)
+  uint64_t blob_plays = 0;
+  uint64_t blob_downloads_cut = 0;  // a play killed mid-download
+  uint64_t blob_resumed = 0;        // a download resumed from its partial
+  int64_t quiesce_ms = 0;           // simulated time quiescence took
+  uint64_t push_wakes = 0;          // background pushes the push actor sent
+  uint64_t push_logouts = 0;        // inactivity logouts (invariant (5) checked at each)
   void add(const SimStats& other);
 };
 

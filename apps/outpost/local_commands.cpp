@@ -209,13 +209,14 @@ bool is_local_command(const std::string& command) {
 }
 
 const std::vector<std::string>& device_valued_flags() {
-  static const std::vector<std::string> kFlags = {
-      "db", "server", "token", "where", "order", "limit", "budget", "app-version", "ca", "pin"};
+  static const std::vector<std::string> kFlags = {"db",    "server", "token",  "where",
+                                                  "order", "limit",  "budget", "app-version",
+                                                  "ca",    "pin",    "blobs",  "o"};
   return kFlags;
 }
 
 const std::vector<std::string>& device_switches() {
-  static const std::vector<std::string> kSwitches = {"json", "desc", "help"};
+  static const std::vector<std::string> kSwitches = {"json", "desc", "help", "prefetch"};
   return kSwitches;
 }
 

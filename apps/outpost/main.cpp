@@ -1,8 +1,10 @@
 // outpost: the device CLI. Opens a replica file and reads or writes it with no server
 // (get, query, search, sql, mutate, status, pending, rejected, discard); with --server and
-// --token it syncs (sync, watch, wake).
+// --token it syncs (sync, watch, wake); blob and play read blobs from the device's cache,
+// downloading what is missing when --server and --token are given.
 #include <iostream>
 
+#include "apps/outpost/blob_commands.h"
 #include "apps/outpost/local_commands.h"
 #include "apps/outpost/sync_commands.h"
 #include "engine/domain_mutators.h"
@@ -27,14 +29,21 @@ Offline commands (no server needed):
   dump                                every record, sorted (compare two devices)
 
 Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come from the token):
-  sync [--budget SECONDS]             until caught up; exit 0, 1 on error, 3 out of budget
+  sync [--budget SECONDS] [--prefetch]  until caught up; exit 0, 1 on error, 3 out of budget;
+                                      --prefetch: then today's unheard voicemail audio
   watch                               stay connected, print each change until Ctrl-C
-  wake [--budget SECONDS]             what a push-woken app does: sync within the budget
-                                      (default 25), urgent first; print unread voicemail
+  wake [--budget SECONDS] [--prefetch]  what a push-woken app does: sync within the budget
+                                      (default 25), urgent first; print unread voicemail;
+                                      --prefetch: then its audio, within the budget
   (--app-version TEXT: what the device reports to the server's fleet console)
   An https:// (or wss://) server is verified against the system's CA certificates, or:
   --ca FILE                           the CA certificates (PEM) to trust instead
   --pin FILE                          accept only this server certificate (PEM)
+
+Blob commands (the cache is --blobs DIR, default FILE.blobs; --server and --token only for
+what is not cached):
+  blob get HASH -o FILE               a blob, verified by its SHA-256
+  play VOICEMAIL_ID [-o FILE]         write the voicemail's audio (VOICEMAIL_ID.wav), mark it read
 )";
 
 }  // namespace
@@ -62,6 +71,7 @@ int main(int argc, char** argv) {
   }
   const std::string& command = args.positional[0];
   if (cli::is_sync_command(command)) return cli::run_sync_command(args, std::cout, std::cerr);
+  if (cli::is_blob_command(command)) return cli::run_blob_command(args, std::cout, std::cerr);
   if (!cli::is_local_command(command)) {
     std::cerr << "outpost: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -154,6 +154,14 @@ std::set<uint64_t> rejected_ids(SyncAgent& agent) {
   return ids;
 }
 
+// What --prefetch fetched of the voicemail audio after the records.
+void print_prefetch(const PrefetchReport& prefetch, std::ostream& out) {
+  out << "  voicemail audio     " << prefetch.fetched << " fetched (" << human_bytes(prefetch.bytes)
+      << "), " << prefetch.already_cached << " cached, " << prefetch.left_for_later
+      << " left for later, " << prefetch.failed << " failed\n";
+  if (!prefetch.last_error.ok()) out << "    " << prefetch.last_error.to_string() << "\n";
+}
+
 int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   Connection connection;
   if (!connection_args(args, connection, err)) return kExitUsage;
@@ -177,12 +185,15 @@ int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   SyncAgentOptions options;
   if (tty)
     options.on_progress = [&view](const SyncProgress& progress) { view.draw(progress, false); };
+  options.prefetch_voicemail_audio = args.has("prefetch");
+  if (auto blobs = args.flag("blobs")) options.blob_cache_dir = *blobs;
   auto agent = open_agent(connection, std::move(options));
   if (!agent.ok()) {
     err << "outpost: " << agent.status().to_string() << "\n";
     return kExitError;
   }
   std::set<uint64_t> rejected_before = rejected_ids(**agent);
+  const bool options_prefetch = args.has("prefetch");
 
   SyncSummary summary = (*agent)->sync_for(budget, for_options);  // stops the agent again
 
@@ -213,6 +224,7 @@ int sync_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   out << "  wire                " << human_bytes(summary.stats.bytes_received) << " received, "
       << summary.stats.frames_sent << " requests, " << summary.stats.connects << " connection"
       << (summary.stats.connects == 1 ? "" : "s") << "\n";
+  if (options_prefetch) print_prefetch(summary.prefetch, out);
   out.flush();
   if (summary.caught_up) return kExitOk;
   err << "outpost: " << summary.status.to_string() << "\n";
@@ -318,6 +330,10 @@ int wake_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   }
   SyncAgentOptions options;
   options.urgent_first = true;  // a woken app with little time: urgent records first
+  // On an unmetered network the app also fetches new voicemail audio within the budget, so
+  // it plays offline later (--prefetch).
+  options.prefetch_voicemail_audio = args.has("prefetch");
+  if (auto blobs = args.flag("blobs")) options.blob_cache_dir = *blobs;
   auto agent = open_agent(connection, std::move(options));
   if (!agent.ok()) {
     err << "outpost: " << agent.status().to_string() << "\n";
@@ -356,6 +372,7 @@ int wake_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
           << domain::Presence_Name(static_cast<domain::Presence>(presence)) << "\n";
     }
   });
+  if (args.has("prefetch")) print_prefetch(summary.prefetch, out);
   out.flush();
   if (summary.caught_up) return kExitOk;
   err << "outpost: " << summary.status.to_string() << "\n";

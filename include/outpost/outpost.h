@@ -391,6 +391,57 @@ OUTPOST_API outpost_status outpost_agent_progress_get(outpost_agent* agent,
 /* The state's name ("connected"). Static. */
 OUTPOST_API const char* outpost_agent_state_name(outpost_agent_state state);
 
+/* ------------------------------------------------------------------ blobs (voicemail audio)
+ * Blobs (the audio of a voicemail, attachments) travel apart from records and never hold
+ * them up (docs/protocol.md section 9). The agent keeps them in a cache directory beside its
+ * replica (replica_path + ".blobs", 256 MiB, least recently used evicted; today's unheard
+ * voicemail is never evicted), and hashes every one (SHA-256) before handing it out.
+ *
+ * Progress callbacks run on the thread that made the call, between pieces of a download
+ * (256 KiB each), with the bytes the device holds and the blob's size; returning false
+ * cancels the rest of the download (the call returns OUTPOST_CANCELLED; what arrived is
+ * kept and the next call resumes from it, as after an app kill; after the last piece there
+ * is no rest and the call succeeds). */
+typedef bool (*outpost_blob_progress_fn)(void* user_data, uint64_t done, uint64_t total);
+
+/* The path (UTF-8, in `path`) of the verified audio file of voicemail `voicemail_id`:
+ * the cached copy, offline too, else downloaded from the agent's server with its token and
+ * TLS trust (resuming a download that an app kill cut). Play the file or copy it before the
+ * next call that may evict it. Playing does not mark the voicemail read: mutate
+ * "mark_voicemail_read" when the user listened. `progress` may be NULL.
+ * Blocks for the download: call it from a worker thread (not the UI thread), not from a
+ * callback (FAILED_PRECONDITION). Several threads may call it at once; two downloads of
+ * one blob wait for each other. Errors: NOT_FOUND (no such voicemail, or it has no
+ * audio), UNAVAILABLE (not cached and the server cannot be reached: retry when online),
+ * CORRUPT (the bytes did not verify; the next call downloads again), CANCELLED,
+ * PERMISSION_DENIED (the server no longer lets this user read it), FAILED_PRECONDITION
+ * (an https server the agent does not trust). */
+OUTPOST_API outpost_status outpost_agent_voicemail_audio(outpost_agent* agent,
+                                                         const char* voicemail_id,
+                                                         size_t voicemail_id_len,
+                                                         outpost_blob_progress_fn progress,
+                                                         void* progress_user_data,
+                                                         outpost_bytes* path, outpost_error* error);
+
+typedef struct outpost_prefetch_summary {
+  uint64_t fetched;        /* downloaded now */
+  uint64_t already_cached; /* on the device before */
+  uint64_t left_for_later; /* the budget ran out first (a cut download keeps its part) */
+  uint64_t failed;         /* the call returns the last failure's error */
+  uint64_t bytes;          /* downloaded now */
+} outpost_prefetch_summary;
+
+/* What a woken app on an unmetered network does after outpost_agent_sync_for: downloads
+ * the audio of new unheard voicemail (received today or in the last 24 hours), newest
+ * first, until `budget_ms` passes, so the user can play it offline later; then evicts
+ * the cache down to its size (today's unheard voicemail stays). `summary` may be NULL.
+ * Blocks: a worker thread, not from a callback. OK also when the budget left some for
+ * later (see the summary); errors: the last failed download's (UNAVAILABLE offline...). */
+OUTPOST_API outpost_status outpost_agent_prefetch_voicemail(outpost_agent* agent,
+                                                            uint32_t budget_ms,
+                                                            outpost_prefetch_summary* summary,
+                                                            outpost_error* error);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

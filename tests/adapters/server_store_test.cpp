@@ -151,6 +151,18 @@ class ServerStoreTest : public StoreTestBase, public ::testing::WithParamInterfa
 INSTANTIATE_TEST_SUITE_P(Stores, ServerStoreTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
+TEST_P(ServerStoreTest, ListScopesNamesEveryWrittenScopeInOrder) {
+  // Blob garbage collection reads every scope's records (engine/blob_service.h).
+  auto store = open_store();
+  EXPECT_TRUE(take(store->list_scopes()).empty());
+  put_one(*store, "user/t1/u2", "contacts", "a", 1, "A");
+  put_one(*store, "org/t1", "contacts", "a", 1, "A");
+  put_one(*store, "user/t1/u1", "contacts", "a", 1, "A");
+  remove_one(*store, "user/t1/u1", "contacts", "a");  // an emptied scope is still listed
+  EXPECT_EQ(take(store->list_scopes()),
+            (std::vector<std::string>{"org/t1", "user/t1/u1", "user/t1/u2"}));
+}
+
 TEST_P(ServerStoreTest, PutGetRemoveVersionsAreSeqs) {
   auto store = open_store();
   const std::string scope = "user/t1/u1";

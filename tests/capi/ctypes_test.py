@@ -7,6 +7,7 @@ through the credentials callback, a rejected mutation retried.
     ctypes_test.py --lib build/capi/liboutpost.so --server build/apps/outpost-server
 """
 import argparse
+import hashlib
 import ctypes
 import json
 import os
@@ -56,6 +57,7 @@ PROGRESS_FN = CFUNCTYPE(None, c_void_p, POINTER(Progress))
 CREDENTIALS_FN = CFUNCTYPE(None, c_void_p, c_void_p, POINTER(Error))
 CHANGES_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t)
 SIGNAL_FN = CFUNCTYPE(None, c_void_p)
+BLOB_PROGRESS_FN = CFUNCTYPE(c_bool, c_void_p, c_uint64, c_uint64)
 
 
 class AgentOptions(Structure):
@@ -109,6 +111,8 @@ def load(path):
         "outpost_replica_drain_changes": (c_int, [p, c_uint64, POINTER(Bytes), POINTER(c_bool),
                                                   e]),
         "outpost_replica_unsubscribe": (c_int, [p, c_uint64, e]),
+        "outpost_agent_voicemail_audio": (c_int, [p, c_char_p, c_size_t, BLOB_PROGRESS_FN,
+                                                  c_void_p, POINTER(Bytes), e]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -302,6 +306,31 @@ class CTypesTest(unittest.TestCase):
         tablet = self.agent("tablet")
         self.assertEqual(tablet.sync_for(20000)[0], OK)
         self.assertEqual(tablet.get("draft", "py-1")["body"], "Dear Ann,")
+
+    def test_voicemail_audio_is_a_verified_file_with_progress(self):
+        phone = self.agent("phone")
+        self.assertEqual(phone.sync_for(20000)[0], OK)
+        voicemail = [v for v in phone.query({"collection": "voicemail", "limit": 20})
+                     if v.get("audio_sha256")][0]
+        seen = []
+
+        def on_progress(user, done, total):
+            seen.append((done, total))
+            return True
+        progress = BLOB_PROGRESS_FN(on_progress)
+        ident, out = voicemail["id"].encode(), Bytes()
+        call(LIB.outpost_agent_voicemail_audio, phone.handle, ident, len(ident), progress, None,
+             byref(out))
+        path = take(out)
+        with open(path, "rb") as audio:
+            data = audio.read()
+        self.assertEqual(hashlib.sha256(data).hexdigest(), voicemail["audio_sha256"])
+        self.assertEqual(data[:4], b"RIFF")
+        self.assertEqual(seen[-1], (len(data), len(data)))
+        with self.assertRaises(OutpostError) as missing:
+            call(LIB.outpost_agent_voicemail_audio, phone.handle, b"nope", 4, progress, None,
+                 byref(out))
+        self.assertEqual(missing.exception.code, NOT_FOUND)
 
     def test_change_callbacks_arrive_on_the_agents_thread_and_wake(self):
         phone, tablet = self.agent("phone"), self.agent("tablet")

@@ -10,7 +10,7 @@ namespace {
 
 TEST(Schema, DomainDerivesCollectionsFromOptions) {
   const Schema& schema = Schema::domain();
-  EXPECT_EQ(schema.version(), 1u);
+  EXPECT_EQ(schema.version(), 2u);
   for (const char* name : {"agent_state", "interaction", "voicemail", "draft", "note", "queue",
                            "favourite", "user_setting", "contact", "canned_response", "wrapup_code",
                            "aux_reason", "colleague", "org_setting"}) {

@@ -106,6 +106,7 @@ inline HttpReply http_call(uint16_t port, http::verb verb, const std::string& ta
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * limits::kMiB);
+  parser.skip(verb == http::verb::head);  // its Content-Length describes a body not sent
   stream.expires_after(kIoTimeout);
   reply.ec = run_io(
       context, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });

@@ -91,6 +91,28 @@ TEST(Simulation, APassingRunLeavesNoFiles) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Simulation, PlayedVoicemailIsVerifiedAndDownloadsCutByKillsResume) {
+  SimOptions options = small(4);
+  options.faults.play = 0.4;
+  SimResult result = run_simulation(options);
+  EXPECT_TRUE(result.ok()) << (result.violations.empty() ? "" : result.violations[0].detail);
+  EXPECT_GT(result.stats.blob_plays, 10u);
+  EXPECT_GT(result.stats.blob_downloads_cut, 0u);
+  EXPECT_GT(result.stats.blob_resumed, 0u);
+}
+
+TEST(Simulation, ADamagedCachedBlobIsCaught) {
+  // The checker's self-test for invariant (6): cached blob files changed behind the cache.
+  SimOptions options = small(4);
+  options.faults.play = 0.4;
+  options.damage_cached_blobs = true;
+  options.keep_on_failure = false;
+  SimResult result = run_simulation(options);
+  bool caught = false;
+  for (const auto& violation : result.violations) caught |= violation.invariant == "(6) blobs";
+  EXPECT_TRUE(caught);
+}
+
 TEST(Simulation, AServerThatForgetsCommittedWritesIsCaught) {
   // The checker's self-test: restarts that roll the store back must break (1) or (2), or
   // the protocol (P): the server now refuses a device's mutation ids that skip past what
