@@ -11,7 +11,7 @@
 namespace outpost::bench {
 
 inline constexpr const char* kScenarios[] = {
-    "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",        "idle_connections",
+    "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",         "idle_connections",
     "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror", "blob_transfer"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
