@@ -73,49 +73,6 @@ const char* const kUsage = R"(usage:
 
 namespace {
 
-const std::vector<std::string> kValuedFlags = {"data",
-                                               "listen",
-                                               "threads",
-                                               "tenant",
-                                               "user",
-                                               "device",
-                                               "ttl",
-                                               "contacts",
-                                               "compact-every",
-                                               "keep-log",
-                                               "store",
-                                               "pg-connections",
-                                               "upstream",
-                                               "sim-seed",
-                                               "sim-agents",
-                                               "sim-step-ms",
-                                               "sim-web-edit-delay-ms",
-                                               "blobs",
-                                               "max-voicemail-mb",
-                                               "max-attachment-mb",
-                                               "blob-gc-every",
-
-                                               "apns-key",
-                                               "apns-key-id",
-                                               "apns-team",
-                                               "apns-url",
-                                               "fcm-account",
-                                               "fcm-url",
-                                               "fcm-token-url",
-                                               "push-ca",
-                                               "config",
-                                               "admin-listen",
-                                               "admin-token-file",
-                                               "drain-ms",
-                                               "log-format",
-                                               "tls-cert",
-                                               "tls-key",
-                                               "genesys-api",
-                                               "genesys-login",
-                                               "genesys-agents",
-                                               "genesys-credentials",
-                                               "genesys-ca",
-                                               "genesys-step-ms"};
 constexpr size_t kMaxAdminToken = 512;
 // The settings of `serve`: flags, OUTPOST_<FLAG> variables and config file lines.
 const std::vector<std::string> kServeSettings = {"data",
@@ -155,6 +112,12 @@ const std::vector<std::string> kServeSettings = {"data",
                                                  "max-voicemail-mb",
                                                  "max-attachment-mb",
                                                  "blob-gc-every"};
+// Every flag that takes a value: serve's settings, and those of token and seed.
+const std::vector<std::string> kValuedFlags = [] {
+  std::vector<std::string> flags = kServeSettings;
+  flags.insert(flags.end(), {"tenant", "user", "device", "ttl", "contacts"});
+  return flags;
+}();
 const std::vector<std::string> kSwitches = {"help"};
 
 Status invalid(const std::string& message) {
