@@ -19,6 +19,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/outpost.h"
 #include "support/tls_certs.h"
+#include "tests/capi/capi_test_support.h"
 #include "tests/engine/test_support.h"
 #include "transport/blob_cache.h"
 #include "transport/sync_server.h"
@@ -28,26 +29,11 @@
 namespace outpost {
 namespace {
 
+using capi_testing::Err;
+using capi_testing::take;
+using capi_testing::wall_ms;
+
 constexpr int64_t kHour = 3600'000;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Err {
-  outpost_error error{};
-  ~Err() { outpost_error_clear(&error); }
-  outpost_error* operator&() { return &error; }
-  std::string message() const { return error.message ? error.message : ""; }
-};
-
-std::string take(outpost_bytes& bytes) {
-  std::string out(bytes.data ? bytes.data : "", bytes.len);
-  outpost_bytes_free(&bytes);
-  return out;
-}
 
 // What the progress callback saw; `cancel_at_first` makes the first call cancel.
 struct Progress {

@@ -20,6 +20,7 @@
 #include "engine/server_core.h"
 #include "outpost/domain.pb.h"
 #include "support/tls_certs.h"
+#include "tests/capi/capi_test_support.h"
 #include "tests/engine/test_support.h"
 #include "transport/sync_server.h"
 #include "transport/tls_server.h"
@@ -27,6 +28,10 @@
 
 namespace outpost {
 namespace {
+
+using capi_testing::Err;
+using capi_testing::take;
+using capi_testing::wall_ms;
 
 using namespace std::chrono_literals;
 
@@ -40,26 +45,6 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
     std::this_thread::sleep_for(10ms);
   }
   return done();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Owns an outpost_error and says what it held.
-struct Err {
-  outpost_error error{};
-  ~Err() { outpost_error_clear(&error); }
-  outpost_error* operator&() { return &error; }
-  std::string message() const { return error.message ? error.message : ""; }
-};
-
-std::string take(outpost_bytes& bytes) {
-  std::string out(bytes.data ? bytes.data : "", bytes.len);
-  outpost_bytes_free(&bytes);
-  return out;
 }
 
 outpost_status mutate(outpost_replica* replica, const std::string& name, const std::string& json,
