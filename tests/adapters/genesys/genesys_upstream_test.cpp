@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/adapters/genesys/fake_genesys_process.h"
+#include "tests/adapters/genesys/fake_genesys_options.h"
 
 namespace outpost::genesys {
 namespace {
@@ -30,18 +30,9 @@ class GenesysUpstreamTest : public ::testing::Test {
   }
 
   GenesysOptions options() {
-    GenesysOptions o;
-    o.rest.api_base = fake_->api();
-    o.rest.login_base = fake_->api();
-    o.rest.client_id = fake_->get("client_id");
-    o.rest.client_secret = fake_->get("client_secret");
-    o.rest.backoff_ms = {50, 100, 200};
-    o.rest.retry_after_scale = 0.05;
-    o.rest.requests_per_minute = 6000;
+    GenesysOptions o = testing::options_against(*fake_);
     o.rest.timeout_ms = 5000;
-    o.tenant = "acme";
     o.users = {"agent-1"};
-    o.retry_after_failure = 200ms;
     o.log = [this](const std::string& line) {
       std::lock_guard lock(log_mutex_);
       log_ += line + "\n";

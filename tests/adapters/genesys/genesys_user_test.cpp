@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "adapters/genesys/genesys_upstream.h"
-#include "tests/adapters/genesys/fake_genesys_process.h"
+#include "tests/adapters/genesys/fake_genesys_options.h"
 
 namespace outpost::genesys {
 namespace {
@@ -27,17 +27,8 @@ class GenesysUserTest : public ::testing::Test {
   }
 
   void start() {
-    GenesysOptions o;
-    o.rest.api_base = fake_->api();
-    o.rest.login_base = fake_->api();
-    o.rest.client_id = fake_->get("client_id");
-    o.rest.client_secret = fake_->get("client_secret");
-    o.rest.backoff_ms = {50, 100, 200};
-    o.rest.retry_after_scale = 0.05;
-    o.rest.requests_per_minute = 6000;
-    o.tenant = "acme";
+    GenesysOptions o = testing::options_against(*fake_);
     o.users = {"agent-1", "agent-2"};
-    o.retry_after_failure = 200ms;
     o.intent_wait = 5s;
     upstream_ = std::make_unique<GenesysUpstream>(std::move(o));
     upstream_->start();
