@@ -77,8 +77,8 @@ PushService::PushService(ServerCore& core, DomainServer* domain, outpost::Platfo
     auto rng = std::make_shared<std::mt19937_64>(static_cast<uint64_t>(now()));
     options_.jitter = [rng] { return std::uniform_real_distribution<double>(0, 1)(*rng); };
   }
-  senders_[0] = std::move(apns);
-  senders_[1] = std::move(fcm);
+  senders_[kApnsIndex] = std::move(apns);
+  senders_[kFcmIndex] = std::move(fcm);
   for (int i = 0; i < 2; ++i) {
     if (senders_[i]) {
       deliveries_[i] =
@@ -427,7 +427,7 @@ void PushService::act(int64_t now) {
         continue;
       }
       Push& push = std::get<Push>(action);
-      const int index = push.target.platform == Platform::kApns ? 0 : 1;
+      const std::size_t index = push.target.platform == Platform::kApns ? kApnsIndex : kFcmIndex;
       if (!deliveries_[index]) {
         ++work_.no_sender;
         continue;
@@ -493,6 +493,10 @@ void PushService::run() {
     for (const auto& [user, devices] : targets_) known += devices.size();
     work_.policy = sum;
     work_.targets = known;
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (senders_[i]) work_.senders[i] = senders_[i]->counters();
+      if (deliveries_[i]) work_.deliveries[i] = deliveries_[i]->counters();
+    }
     lock.lock();
     const uint64_t dropped = stats_.events_dropped;
     stats_ = work_;

@@ -9,6 +9,7 @@
 // stop() and stats() from any one thread.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -67,7 +68,12 @@ struct PushServiceStats {
   std::uint64_t restart_wakes = 0;    // wakes fed at start (decision 018)
   std::uint64_t targets = 0;          // targets known now
   PolicyCounters policy;              // summed over tenants
+  // Per platform (kApnsIndex, kFcmIndex): the sender's HTTP outcomes and the retry queue's.
+  std::array<SenderCounters, 2> senders{};
+  std::array<DeliveryCounters, 2> deliveries{};
 };
+inline constexpr std::size_t kApnsIndex = 0;
+inline constexpr std::size_t kFcmIndex = 1;
 
 class PushService {
  public:

@@ -349,6 +349,7 @@ int run_serve(const server_app::ServeConfig& config) {
     upstream_connected = [g = genesys.get()] { return g->connected(); };
     server_app::add_genesys_metrics(operations.registry(), *genesys);
   }
+  server_app::add_push_metrics(operations.registry(), pusher);
   if (Status started = operations.start(core, server, upstream_connected); !started.ok()) {
     return fail_logged(started);
   }

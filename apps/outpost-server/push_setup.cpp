@@ -51,4 +51,69 @@ Result<std::unique_ptr<push::PushService>> make_push_service(
                                              std::move(fcm), std::move(options));
 }
 
+void add_push_metrics(ops::Registry& registry, const push::PushService& pusher) {
+  registry.add_collector([&pusher](ops::Sample& sample) {
+    const push::PushServiceStats s = pusher.stats();
+    sample.family("outpost_push_targets", "Push targets (APNs/FCM devices) the server knows.",
+                  ops::MetricType::kGauge);
+    sample.value("outpost_push_targets", {}, static_cast<double>(s.targets));
+    const std::pair<const char*, uint64_t> kEvents[] = {
+        {"wakes", s.policy.wakes},
+        {"coalesced", s.policy.coalesced},
+        {"rate_limited", s.policy.rate_limited},
+        {"policy_dropped", s.policy.dropped},
+        {"notifications", s.policy.notifications},
+        {"inactivity_checks", s.policy.inactivity_checks},
+        {"keepalives", s.policy.keepalives},
+        {"logouts", s.logouts},
+        {"delivered", s.delivered},
+        {"failed", s.failed},
+        {"targets_removed", s.targets_removed},
+        {"restart_wakes", s.restart_wakes},
+        {"no_sender", s.no_sender},
+        {"events_dropped", s.events_dropped},
+        {"submit_dropped", s.submit_dropped}};
+    sample.family("outpost_push_service_total",
+                  "The push thread: wakes, coalesced and rate-limited commits, visible "
+                  "notifications, inactivity timers, logouts, messages delivered or failed, "
+                  "dead targets removed, queues full.",
+                  ops::MetricType::kCounter);
+    for (const auto& [event, value] : kEvents) {
+      sample.value("outpost_push_service_total", {{"event", event}}, static_cast<double>(value));
+    }
+    sample.family("outpost_push_sender_total",
+                  "APNs and FCM requests by outcome: answers, provider token refreshes and "
+                  "rejections, retries and messages given up.",
+                  ops::MetricType::kCounter);
+    const char* kPlatforms[] = {"apns", "fcm"};
+    static_assert(push::kApnsIndex == 0 && push::kFcmIndex == 1);
+    for (std::size_t i = 0; i < 2; ++i) {
+      const push::SenderCounters& c = s.senders[i];
+      const push::DeliveryCounters& d = s.deliveries[i];
+      const std::pair<const char*, uint64_t> kOutcomes[] = {
+          {"requests", c.requests},
+          {"delivered", c.delivered},
+          {"removed_targets", c.removed_targets},
+          {"rate_limited", c.rate_limited},
+          {"unavailable", c.unavailable},
+          {"server_errors", c.server_errors},
+          {"timeouts", c.timeouts},
+          {"transport_errors", c.transport_errors},
+          {"provider_token_refreshes", c.provider_token_refreshes},
+          {"provider_token_rejected", c.provider_token_rejected},
+          {"token_errors", c.token_errors},
+          {"payload_too_large", c.payload_too_large},
+          {"failed", c.failed},
+          {"retries", d.retries},
+          {"gave_up", d.gave_up},
+          {"queue_full", d.queue_full}};
+      for (const auto& [outcome, value] : kOutcomes) {
+        sample.value("outpost_push_sender_total",
+                     {{"platform", kPlatforms[i]}, {"outcome", outcome}},
+                     static_cast<double>(value));
+      }
+    }
+  });
+}
+
 }  // namespace outpost::server_app

@@ -13,6 +13,7 @@
 #include "support/process.h"
 #include "tests/adapters/push/fake_service.h"
 #include "tests/adapters/push/sender_test_support.h"
+#include "tests/apps/http_probe.h"
 #include "tests/apps/server_token.h"
 
 namespace outpost {
@@ -51,13 +52,24 @@ class PushEndToEnd : public ::testing::Test {
                                   "--apns-key-id",    fake_.get("key_id"),
                                   "--apns-team",      fake_.get("team_id"),
                                   "--apns-url",       fake_.get("base_url"),
-                                  "--push-ca",        fake_.get("ca")};
+                                  "--push-ca",        fake_.get("ca"),
+                                  "--admin-listen",   "127.0.0.1:0"};
     server_ = std::make_unique<Process>(argv, dir_ + "/server.log");
-    ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
+    ASSERT_TRUE(server_->wait_for_output("outpost-server admin on ", 20s)) << server_->output();
     std::string log = server_->output();
     auto at = log.find("outpost-server listening on ") + 28;
     std::string address = log.substr(at, log.find_first_of(" \n", at) - at);
     url_ = "http://127.0.0.1:" + address.substr(address.rfind(':') + 1);
+    admin_ = testing::port_after(log, "outpost-server admin on ");
+    ASSERT_FALSE(admin_.empty()) << log;
+  }
+
+  // One series' value on the admin listener's /metrics, or -1 when it is not there.
+  double metric(const std::string& series) {
+    const std::string metrics = testing::http_get(admin_, "/metrics");
+    const auto at = metrics.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(metrics.substr(at + series.size() + 2));
   }
 
   void platform_event(const std::string& json) {
@@ -111,6 +123,7 @@ class PushEndToEnd : public ::testing::Test {
   std::string dir_;
   std::string url_;
   std::string token_;
+  std::string admin_;
   std::unique_ptr<Process> server_;
 };
 
@@ -176,6 +189,14 @@ TEST_F(PushEndToEnd, KilledPhoneIsWokenForAVoicemailThenLoggedOutAfterInactivity
   ASSERT_EQ(run_command(phone_args({"wake", "--budget", "10"}), &out), 0) << out;
   EXPECT_NE(out.find("presence            PRESENCE_OFFLINE"), std::string::npos) << out;
   EXPECT_NE(server_->output().find("logged acme/agent-1 out after inactivity"), std::string::npos);
+  // What was sent is on /metrics: wake, voicemail, check, keepalive and logout delivered by
+  // APNs, one logout, no FCM request.
+  EXPECT_GE(metric(R"(outpost_push_sender_total{platform="apns",outcome="delivered"})"), 5);
+  EXPECT_GE(metric(R"(outpost_push_sender_total{platform="apns",outcome="requests"})"), 5);
+  EXPECT_EQ(metric(R"(outpost_push_sender_total{platform="fcm",outcome="requests"})"), 0);
+  EXPECT_EQ(metric(R"(outpost_push_service_total{event="logouts"})"), 1);
+  EXPECT_GE(metric(R"(outpost_push_service_total{event="wakes"})"), 1);
+  EXPECT_EQ(metric("outpost_push_targets"), 1);
 
   // Logout from the app removes the target: nothing more is sent.
   ASSERT_EQ(
