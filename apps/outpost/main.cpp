@@ -32,6 +32,8 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
   sync [--budget SECONDS] [--prefetch]  until caught up; exit 0, 1 on error, 3 out of budget;
                                       --prefetch: then today's unheard voicemail audio
   watch                               stay connected, print each change until Ctrl-C
+                                      (COLLECTION<TAB>KEY<TAB>put|delete; "*<TAB>*<TAB>reload"
+                                      when another process changed too much to list)
   wake [--budget SECONDS] [--prefetch]  what a push-woken app does: sync within the budget
                                       (default 25), urgent first; print unread voicemail;
                                       --prefetch: then its audio, within the budget

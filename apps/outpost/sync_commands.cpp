@@ -281,6 +281,8 @@ int watch_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
   // replica may be read to tell a put from a delete.
   agent.subscribe(
       [&agent, &out](const ChangeSet& changes) {
+        // Another process changed more than the replica's journal could say key by key.
+        if (changes.everything_changed) out << "*\t*\treload\n";
         for (const auto& [collection, keys] : changes.keys) {
           for (const std::string& key : keys) {
             auto record = agent.replica().get(collection, key);

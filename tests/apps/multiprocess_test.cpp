@@ -280,6 +280,19 @@ TEST_P(MultiProcessWatch, ARunningWatchPushesAndReportsAnotherProcessesMutation)
     if (!on_server) std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(on_server);
+  // Stopped while another process commits more than the journal keeps (256 commits): the
+  // watch cannot list the keys, and says to re-read everything.
+  watch.signal(SIGSTOP);
+  {
+    auto replica = Replica::open(db("phone"), Schema::domain(), &domain_mutators());
+    ASSERT_TRUE(replica.ok()) << replica.status().to_string();
+    for (int i = 0; i < 300; ++i) {
+      const std::string json = R"({"name": "burst-)" + std::to_string(i) + R"(", "value": "1"})";
+      ASSERT_TRUE((*replica)->mutate_json("set_user_setting", json, 1'795'000'000'000).ok());
+    }
+  }
+  watch.signal(SIGCONT);
+  EXPECT_TRUE(watch.wait_for_output("*\t*\treload\n", 10s)) << watch.output();
   watch.signal(SIGTERM);
   EXPECT_EQ(watch.wait(20s), 0) << watch.output();
   stop_server();
