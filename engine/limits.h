@@ -54,8 +54,12 @@ inline constexpr size_t kMaxAppVersionBytes = 64;
 inline constexpr size_t kMaxPushTokenLength = 512;
 // An APNs topic (bundle id) or FCM app id.
 inline constexpr size_t kMaxPushAppIdLength = 255;
-// Push targets one user may hold (one per device); the server reads at most this many.
+// Push targets one user's devices are woken through (one per device): past it, the most
+// recently registered are kept and the others counted, not woken.
 inline constexpr size_t kMaxPushTargetsPerUser = 32;
+// The push thread reads at most this many of a user's push_target records to choose them.
+inline constexpr size_t kMaxPushTargetsScanned = 256;
+static_assert(kMaxPushTargetsPerUser <= kMaxPushTargetsScanned);
 
 static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
 static_assert(kDefaultBatchBytes <= kMaxBatchBytes);

@@ -1,5 +1,7 @@
 #include "adapters/push/push_service.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <random>
 #include <variant>
@@ -169,11 +171,29 @@ Status PushService::refresh_targets(const std::string& tenant_name, const std::s
   auto& known = targets_[ukey];
   std::map<std::string, uint64_t> seen;
   OUTPOST_ASSIGN_OR_RETURN(auto keys, core_.store().read_manifest(scope, "push_target", "",
-                                                                  limits::kMaxPushTargetsPerUser));
+                                                                  limits::kMaxPushTargetsScanned));
+  std::vector<std::pair<uint64_t, std::string>> newest_first;
   for (const KeyVersion& key : keys) {
     if (key.collection != "push_target") break;
-    seen[key.key] = key.version;
+    newest_first.emplace_back(key.version, key.key);
   }
+  std::sort(newest_first.begin(), newest_first.end(), std::greater<>());
+  // More devices than a user may be woken on: the most recently registered are kept; the
+  // others are counted and logged when their number changes.
+  const size_t over = newest_first.size() > limits::kMaxPushTargetsPerUser
+                          ? newest_first.size() - limits::kMaxPushTargetsPerUser
+                          : 0;
+  if (over != (over_limit_.count(ukey) ? over_limit_[ukey] : 0)) {
+    if (over > 0) {
+      log(ukey + " has " + std::to_string(newest_first.size()) + " push targets; the " +
+          std::to_string(over) + " registered longest ago are not woken");
+      over_limit_[ukey] = over;
+    } else {
+      over_limit_.erase(ukey);
+    }
+  }
+  if (over > 0) newest_first.resize(limits::kMaxPushTargetsPerUser);
+  for (const auto& [version, key] : newest_first) seen[key] = version;
   PushPolicy& policy = tenant(tenant_name).policy;
   for (auto it = known.begin(); it != known.end();) {
     if (seen.count(it->first)) {
@@ -491,6 +511,8 @@ void PushService::run() {
       sum.notifications += c.notifications;
     }
     for (const auto& [user, devices] : targets_) known += devices.size();
+    work_.targets_over_limit = 0;
+    for (const auto& [user, over] : over_limit_) work_.targets_over_limit += over;
     work_.policy = sum;
     work_.targets = known;
     for (std::size_t i = 0; i < 2; ++i) {

@@ -63,11 +63,12 @@ struct PushServiceStats {
   std::uint64_t no_sender = 0;       // a target of a platform with no sender configured
   std::uint64_t delivered = 0;
   std::uint64_t failed = 0;
-  std::uint64_t targets_removed = 0;  // dead tokens deleted from the store
-  std::uint64_t logouts = 0;          // presence offline sent
-  std::uint64_t restart_wakes = 0;    // wakes fed at start (decision 018)
-  std::uint64_t targets = 0;          // targets known now
-  PolicyCounters policy;              // summed over tenants
+  std::uint64_t targets_removed = 0;     // dead tokens deleted from the store
+  std::uint64_t logouts = 0;             // presence offline sent
+  std::uint64_t restart_wakes = 0;       // wakes fed at start (decision 018)
+  std::uint64_t targets = 0;             // targets known now
+  std::uint64_t targets_over_limit = 0;  // now: past kMaxPushTargetsPerUser, not woken
+  PolicyCounters policy;                 // summed over tenants
   // Per platform (kApnsIndex, kFcmIndex): the sender's HTTP outcomes and the retry queue's.
   std::array<SenderCounters, 2> senders{};
   std::array<DeliveryCounters, 2> deliveries{};
@@ -134,6 +135,7 @@ class PushService {
   // "tenant/user" -> device -> (record version, target).
   std::map<std::string, std::map<std::string, std::pair<uint64_t, Target>>> targets_;
   std::map<std::string, std::set<std::string>> voice_;  // "tenant/user" -> voice interactions
+  std::map<std::string, size_t> over_limit_;            // "tenant/user" -> targets not woken
   uint64_t next_message_ = 0;
   PushServiceStats work_;  // the thread's counters, copied into stats_ after each round
 

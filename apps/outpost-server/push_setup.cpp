@@ -57,6 +57,10 @@ void add_push_metrics(ops::Registry& registry, const push::PushService& pusher) 
     sample.family("outpost_push_targets", "Push targets (APNs/FCM devices) the server knows.",
                   ops::MetricType::kGauge);
     sample.value("outpost_push_targets", {}, static_cast<double>(s.targets));
+    sample.family("outpost_push_targets_over_limit",
+                  "Push targets not woken: a user's devices past the 32 most recently registered.",
+                  ops::MetricType::kGauge);
+    sample.value("outpost_push_targets_over_limit", {}, static_cast<double>(s.targets_over_limit));
     const std::pair<const char*, uint64_t> kEvents[] = {
         {"wakes", s.policy.wakes},
         {"coalesced", s.policy.coalesced},

@@ -257,6 +257,39 @@ TEST_F(PushServiceTest, TheOrgMayShowTheCallerAndALoginWithUnreadVoicemailNotifi
   EXPECT_TRUE(named);
 }
 
+// A user may be woken on 32 devices. A 33rd registration used to be silently never woken
+// (the first 32 keys were read); now the 32 most recently registered are kept, and the
+// one left out is counted.
+TEST_F(PushServiceTest, PastThirtyTwoDevicesTheMostRecentlyRegisteredAreWoken) {
+  setting(kSettingSilentAfterMs, "600000");
+  setting(kSettingKeepaliveAfterMs, "1200000");
+  start_service();
+  std::vector<std::string> tokens;
+  for (int i = 0; i <= 32; ++i) {
+    std::string token = hex_token('c');
+    const std::string digits = std::to_string(10 + i);  // two decimal digits are hex too
+    token.replace(0, digits.size(), digits);
+    tokens.push_back(token);
+    // Keys sort in the order of registration: the first 32 keys are the oldest 32.
+    register_target("device-" + std::to_string(10 + i), token);
+  }
+  // The registrations themselves wake the sleeping devices; wait until the push thread has
+  // read all 33, then only the voicemail's notification counts.
+  for (int i = 0; i < 250 && service_->stats().targets_over_limit == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(service_->stats().targets, 32u);
+  EXPECT_EQ(service_->stats().targets_over_limit, 1u);
+  fake_->clear();
+  voicemail("vm-many");
+  // The newest gets the notification (and a wake, unless its hourly wakes are spent).
+  const auto newest = kinds_for(tokens.back(), 2, std::chrono::seconds(1));
+  EXPECT_NE(std::find(newest.begin(), newest.end(), "voicemail"), newest.end())
+      << "the newest device was not notified";
+  EXPECT_TRUE(kinds_for(tokens.front(), 1, std::chrono::milliseconds(300)).empty())
+      << "the device registered longest ago was notified";
+}
+
 TEST_F(PushServiceTest, ATokenApnsReportsUnregisteredIsDeletedFromTheStore) {
   setting(kSettingSilentAfterMs, "600000");
   setting(kSettingKeepaliveAfterMs, "1200000");
