@@ -7,6 +7,7 @@
 
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
+#include "engine/limits.h"
 #include "engine/platform.h"
 #include "engine/replica.h"
 #include "engine/server_core.h"
@@ -16,6 +17,7 @@
 #include "support/views.h"
 #include "test_support.h"
 #include "tests/support/domain_harness.h"
+#include "transport/limits.h"
 
 namespace outpost {
 namespace {
@@ -178,6 +180,73 @@ TEST_F(SyncConvergence, AnInitialSyncDeliversUrgentRecordsFirst) {
   sync(phone);
   expect_converged(phone);
   EXPECT_EQ(phone.replica->count("contact").value(), 120u);
+}
+
+// Pages are bounded by bytes as well as by count (decision 033): big records come a few
+// to a page within the byte budget (one larger than it alone), small ones fill the count,
+// and every page fits the frame the device accepts.
+TEST_F(SyncConvergence, PagesAreCappedByBytesAndSmallRecordsFillTheCount) {
+  constexpr int kBig = 6;
+  constexpr int kSmall = 2500;
+  // What a change adds to its cost once encoded: its tags and lengths, op, a 64-bit
+  // version and its own tag and length. A full page then fits one frame uncompressed.
+  constexpr uint64_t kEncodingOverhead = 32;
+  static_assert(limits::kMaxBatchBytes + limits::kMaxChangesPerBatch * kEncodingOverhead <=
+                limits::kMaxFrame);
+  for (int i = 0; i < kBig; ++i) {
+    d::Contact contact;
+    contact.set_id("big-" + std::to_string(i));
+    contact.set_title(std::string(900 * 1024, static_cast<char>('a' + i)));
+    seed("org/acme", contact);
+  }
+  d::Contact huge;  // over the whole byte budget: it still goes, alone
+  huge.set_id("big-9");
+  huge.set_title(std::string(limits::kMaxBatchBytes + 1024, 'h'));
+  seed("org/acme", huge);
+  for (int i = 0; i < kSmall; ++i) {
+    d::Contact contact;
+    contact.set_id("small-" + std::to_string(10000 + i));
+    contact.set_first_name("Ann");
+    seed("org/acme", contact);
+  }
+  Device& phone = device("phone", "acme", "ann");
+  phone.client->on_connected();
+  int pages_with_big = 0;
+  int full_count_pages = 0;
+  for (int exchange = 0; exchange < 50; ++exchange) {
+    auto frame = phone.client->next_request();
+    ASSERT_TRUE(frame.ok()) << frame.status().to_string();
+    if (!frame->has_value()) break;
+    ASSERT_TRUE((*frame)->has_pull());
+    (*frame)->mutable_pull()->set_max_changes(limits::kMaxChangesPerBatch);
+    (*frame)->mutable_pull()->set_max_bytes(limits::kMaxBatchBytes);
+    auto response = core_->pull(phone.who, (*frame)->pull());
+    ASSERT_TRUE(response.ok()) << response.status().to_string();
+    uint64_t cost = 0;
+    int changes = 0;
+    int big = 0;
+    for (const auto& scope : response->scopes()) {
+      for (const auto& change : scope.changes()) {
+        cost += change.collection().size() + change.key().size() + change.body().size();
+        ++changes;
+        if (change.key().rfind("big-", 0) == 0) ++big;
+      }
+    }
+    EXPECT_LE(changes, static_cast<int>(limits::kMaxChangesPerBatch));
+    EXPECT_TRUE(changes <= 1 || cost <= limits::kMaxBatchBytes) << cost << " in " << changes;
+    // The encoding adds at most kEncodingOverhead per change (and a little per scope), so
+    // a full page stays within the frame the device accepts.
+    EXPECT_LE(response->ByteSizeLong(), cost + changes * kEncodingOverhead + limits::kKiB);
+    EXPECT_TRUE(changes <= 1 || response->ByteSizeLong() <= limits::kMaxFrame);
+    if (big > 0) ++pages_with_big;
+    if (changes == static_cast<int>(limits::kMaxChangesPerBatch)) ++full_count_pages;
+    ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+  }
+  // 4 of 0.9 MiB, 2 (the next would pass 4 MiB), the huge one alone.
+  EXPECT_EQ(pages_with_big, 3);
+  EXPECT_EQ(full_count_pages, 1);  // 2,000 small ones, then the other 500
+  expect_converged(phone);
+  EXPECT_EQ(phone.replica->count("contact").value(), static_cast<uint64_t>(kBig + 1 + kSmall));
 }
 
 TEST_F(SyncConvergence, PushIsExactlyOnceEvenWhenRepeated) {
