@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   // it allows). Not passed below the default, so an older server binary runs them too.
   const size_t wanted_connections =
       static_cast<size_t>(context.options.idle_connections) + kIdleConnectionsHeadroom;
-  if (wanted_connections > limits::kMaxConnections) {
+  if (context.options.wants("idle_connections") && wanted_connections > limits::kMaxConnections) {
     context.setup.extra_args.insert(context.setup.extra_args.end(),
                                     {"--max-connections", std::to_string(wanted_connections)});
   }
