@@ -30,9 +30,6 @@
 
 namespace outpost::server_impl {
 
-// Read and write buffers larger than this are released after the message that grew them.
-inline constexpr size_t kKeptBuffer = 64 * limits::kKiB;
-
 class Session;
 
 // Every live connection, so stop() can shut them down and commits can poke them.

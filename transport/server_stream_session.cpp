@@ -159,7 +159,8 @@ void StreamSession<Stream>::on_read(beast::error_code ec) {
   ServerCounters::add(context_.counters.frames_received);
   std::string message = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());
-  if (read_buffer_.capacity() > kKeptBuffer) read_buffer_.shrink_to_fit();
+  // Released between frames: an idle stream holds no read buffer (decision 033).
+  read_buffer_.shrink_to_fit();
   if (closing_) return;
   if (answer(message)) do_read();
 }
@@ -308,8 +309,8 @@ void StreamSession<Stream>::do_write() {
 template <class Stream>
 void StreamSession<Stream>::on_write(beast::error_code ec) {
   writing_ = false;
-  write_buffer_.clear();
-  if (write_buffer_.capacity() > kKeptBuffer) write_buffer_.shrink_to_fit();
+  // Released once written: an idle stream holds no write buffer (decision 033).
+  std::string().swap(write_buffer_);
   if (ec) {
     if (!is_ordinary_disconnect(ec)) context_.log("websocket write: " + ec.message());
     return abort();

@@ -211,26 +211,42 @@ Result<std::string> zstd_decompress(std::string_view input, size_t max_output) {
 
 // --- StreamCompressor -------------------------------------------------------------------
 
-StreamCompressor::StreamCompressor(int level) : context_(ZSTD_createCCtx()) {
-  if (!context_) {
-    failure_ = error(ErrorCode::kInternal, "cannot create zstd context");
-    return;
-  }
+StreamCompressor::StreamCompressor(int level) : level_(level) {
   if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
     failure_ =
         error(ErrorCode::kInvalidArgument, "zstd level out of range: " + std::to_string(level));
-    return;
   }
+}
+
+StreamCompressor::StreamCompressor(StreamCompressor&& other) noexcept
+    : context_(std::move(other.context_)),
+      level_(other.level_),
+      failure_(std::move(other.failure_)),
+      moved_from_(std::exchange(other.moved_from_, true)) {}
+
+StreamCompressor& StreamCompressor::operator=(StreamCompressor&& other) noexcept {
+  if (this != &other) {
+    context_ = std::move(other.context_);
+    level_ = other.level_;
+    failure_ = std::move(other.failure_);
+    moved_from_ = std::exchange(other.moved_from_, true);
+  }
+  return *this;
+}
+
+Status StreamCompressor::ensure_context() {
+  if (context_) return Status::Ok();
+  CompressContext context(ZSTD_createCCtx());
+  if (!context) return fail(error(ErrorCode::kInternal, "cannot create zstd context"));
   for (auto [parameter, value] :
-       {std::pair{ZSTD_c_compressionLevel, level},
+       {std::pair{ZSTD_c_compressionLevel, level_},
         std::pair{ZSTD_c_windowLog, limits::kStreamWindowLog},
         std::pair{ZSTD_c_hashLog, kStreamHashLog}, std::pair{ZSTD_c_chainLog, kStreamHashLog}}) {
-    size_t result = ZSTD_CCtx_setParameter(context_.get(), parameter, value);
-    if (ZSTD_isError(result)) {
-      failure_ = zstd_failure(ErrorCode::kInternal, "zstd setup", result);
-      return;
-    }
+    size_t result = ZSTD_CCtx_setParameter(context.get(), parameter, value);
+    if (ZSTD_isError(result)) return fail(zstd_failure(ErrorCode::kInternal, "zstd setup", result));
   }
+  context_ = std::move(context);
+  return Status::Ok();
 }
 
 Status StreamCompressor::fail(Status status) {
@@ -243,7 +259,8 @@ Result<std::string> StreamCompressor::compress_message(std::string_view message)
     return error(ErrorCode::kFailedPrecondition,
                  "stream compressor unusable after: " + failure_.to_string());
   }
-  if (!context_) return error(ErrorCode::kFailedPrecondition, "stream compressor moved from");
+  if (moved_from_) return error(ErrorCode::kFailedPrecondition, "stream compressor moved from");
+  OUTPOST_RETURN_IF_ERROR(ensure_context());
 
   std::string output;
   append_varint(output, message.size());
@@ -269,14 +286,31 @@ Result<std::string> StreamCompressor::compress_message(std::string_view message)
 
 // --- StreamDecompressor -----------------------------------------------------------------
 
-StreamDecompressor::StreamDecompressor() : context_(ZSTD_createDCtx()) {
-  if (!context_) {
-    failure_ = error(ErrorCode::kInternal, "cannot create zstd context");
-    return;
+StreamDecompressor::StreamDecompressor(StreamDecompressor&& other) noexcept
+    : context_(std::move(other.context_)),
+      failure_(std::move(other.failure_)),
+      started_(other.started_),
+      moved_from_(std::exchange(other.moved_from_, true)) {}
+
+StreamDecompressor& StreamDecompressor::operator=(StreamDecompressor&& other) noexcept {
+  if (this != &other) {
+    context_ = std::move(other.context_);
+    failure_ = std::move(other.failure_);
+    started_ = other.started_;
+    moved_from_ = std::exchange(other.moved_from_, true);
   }
+  return *this;
+}
+
+Status StreamDecompressor::ensure_context() {
+  if (context_) return Status::Ok();
+  DecompressContext context(ZSTD_createDCtx());
+  if (!context) return fail(error(ErrorCode::kInternal, "cannot create zstd context"));
   size_t result =
-      ZSTD_DCtx_setParameter(context_.get(), ZSTD_d_windowLogMax, limits::kStreamWindowLog);
-  if (ZSTD_isError(result)) failure_ = zstd_failure(ErrorCode::kInternal, "zstd setup", result);
+      ZSTD_DCtx_setParameter(context.get(), ZSTD_d_windowLogMax, limits::kStreamWindowLog);
+  if (ZSTD_isError(result)) return fail(zstd_failure(ErrorCode::kInternal, "zstd setup", result));
+  context_ = std::move(context);
+  return Status::Ok();
 }
 
 Status StreamDecompressor::fail(Status status) {
@@ -290,7 +324,8 @@ Result<std::string> StreamDecompressor::decompress_message(std::string_view mess
     return error(ErrorCode::kFailedPrecondition,
                  "stream decompressor unusable after: " + failure_.to_string());
   }
-  if (!context_) return error(ErrorCode::kFailedPrecondition, "stream decompressor moved from");
+  if (moved_from_) return error(ErrorCode::kFailedPrecondition, "stream decompressor moved from");
+  OUTPOST_RETURN_IF_ERROR(ensure_context());
 
   Result<uint64_t> declared = take_varint(message);
   if (!declared.ok()) return fail(declared.status());

@@ -54,13 +54,15 @@ struct DecompressContextDeleter {
 // stream cut at a block boundary looks complete.
 // After any error the compressor is poisoned: the peer's decompressor can no longer follow
 // it, so every later call fails and the connection must be closed.
+// The zstd context (about 500 KiB once used) is created by the first message, so a
+// connection that never sends holds none (decision 033).
 class StreamCompressor {
  public:
-  // A failure to set up the context (bad level, no memory) poisons the object; the first
-  // compress_message() reports it.
+  // A bad level poisons the object at once; a failure to set up the context (no memory)
+  // poisons it at the first message. Either way compress_message() reports it.
   explicit StreamCompressor(int level = kDefaultZstdLevel);
-  StreamCompressor(StreamCompressor&&) noexcept = default;
-  StreamCompressor& operator=(StreamCompressor&&) noexcept = default;
+  StreamCompressor(StreamCompressor&& other) noexcept;
+  StreamCompressor& operator=(StreamCompressor&& other) noexcept;
   StreamCompressor(const StreamCompressor&) = delete;
   StreamCompressor& operator=(const StreamCompressor&) = delete;
   ~StreamCompressor() = default;
@@ -69,22 +71,29 @@ class StreamCompressor {
   Result<std::string> compress_message(std::string_view message);
 
   bool poisoned() const { return !failure_.ok(); }
+  // Whether the zstd context exists yet (it does from the first message on).
+  bool holds_context() const { return context_ != nullptr; }
 
  private:
   Status fail(Status status);
+  // Creates and configures the context on first use.
+  Status ensure_context();
 
   std::unique_ptr<ZSTD_CCtx_s, zstd_detail::CompressContextDeleter> context_;
+  int level_;
   Status failure_;
+  bool moved_from_ = false;
 };
 
 // The receiving half: decodes the messages of one StreamCompressor, in order.
 // After any error — including kTooLarge, since the skipped message is part of the history
 // later messages refer to — the decompressor is poisoned and every later call fails.
+// Like the compressor, its zstd context (about 350 KiB) is created by the first message.
 class StreamDecompressor {
  public:
-  StreamDecompressor();
-  StreamDecompressor(StreamDecompressor&&) noexcept = default;
-  StreamDecompressor& operator=(StreamDecompressor&&) noexcept = default;
+  StreamDecompressor() = default;
+  StreamDecompressor(StreamDecompressor&& other) noexcept;
+  StreamDecompressor& operator=(StreamDecompressor&& other) noexcept;
   StreamDecompressor(const StreamDecompressor&) = delete;
   StreamDecompressor& operator=(const StreamDecompressor&) = delete;
   ~StreamDecompressor() = default;
@@ -99,13 +108,17 @@ class StreamDecompressor {
                                          size_t max_output = limits::kMaxDecompressedFrame);
 
   bool poisoned() const { return !failure_.ok(); }
+  // Whether the zstd context exists yet (it does from the first message on).
+  bool holds_context() const { return context_ != nullptr; }
 
  private:
   Status fail(Status status);
+  Status ensure_context();
 
   std::unique_ptr<ZSTD_DCtx_s, zstd_detail::DecompressContextDeleter> context_;
   Status failure_;
   bool started_ = false;  // the first message, which opens the stream's frame, was read
+  bool moved_from_ = false;
 };
 
 }  // namespace outpost

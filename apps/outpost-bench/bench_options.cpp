@@ -21,7 +21,8 @@ options:
   --records N[,N..]   initial sync sizes (default 10000,100000; catch_up and tls_sync
                       use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
-  --idle N            idle streaming connections to open (default 10000)
+  --idle N            idle streaming connections to open (default 10000, at most 50000;
+                      no more than the descriptor limit lets the bench and a server hold)
   --quick             a CI-sized run (under a minute)
   --table             print the table on stderr even when it is not a terminal
   --store URL         forwarded to `outpost-server serve/seed --store URL` (default: the

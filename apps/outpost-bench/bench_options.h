@@ -17,7 +17,7 @@ inline constexpr const char* kScenarios[] = {
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;
 inline constexpr int kMaxDevices = 2'000;
-inline constexpr int kMaxIdleConnections = 15'000;
+inline constexpr int kMaxIdleConnections = 50'000;
 inline constexpr int kMaxServers = 8;
 
 struct BenchOptions {

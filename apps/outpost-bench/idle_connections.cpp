@@ -7,6 +7,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -14,7 +19,9 @@
 
 #include "apps/outpost-bench/ops_scenarios.h"
 #include "outpost/mutations.pb.h"
+#include "outpost/protocol.pb.h"
 #include "transport/sync_agent.h"
+#include "transport/zstd_codec.h"
 
 namespace outpost::bench {
 namespace {
@@ -32,6 +39,33 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
 constexpr auto kPokeRoundTimeout = std::chrono::seconds(20);
 constexpr auto kPokePause = std::chrono::milliseconds(200);
 constexpr auto kWriterReadyTimeout = std::chrono::seconds(30);
+constexpr auto kPingTimeout = std::chrono::seconds(60);
+// The first stage's size: the figure of the earlier runs, the baseline per connection.
+constexpr int kBaselineConnections = 10'000;
+// Clients per source address (127.1.0.1, 127.1.0.2, ...): well under the ~28,000
+// ephemeral ports one source address has towards one server port.
+constexpr int kConnectionsPerSource = 10'000;
+// Descriptors the bench and each server keep for everything else (store files,
+// listeners, the writer device, the scrapes).
+constexpr rlim_t kReservedDescriptors = 300;
+
+// The connections one process can hold under its descriptor limit (the bench raised the
+// soft limit to the hard one; the servers inherit it).
+int descriptor_room() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return kMaxIdleConnections;
+  }
+  if (limit.rlim_cur <= kReservedDescriptors) return 0;
+  return static_cast<int>(
+      std::min<rlim_t>(limit.rlim_cur - kReservedDescriptors, kMaxIdleConnections));
+}
+
+// The source address of client `index`: 127.1.0.1 for the first kConnectionsPerSource...
+net::ip::address_v4 source_address(int index) {
+  const auto source = static_cast<uint32_t>(index / kConnectionsPerSource);
+  return net::ip::address_v4((127u << 24) | (1u << 16) | (source + 1));
+}
 
 struct Counters {
   int opened = 0;
@@ -41,7 +75,8 @@ struct Counters {
   // The poke rounds: a frame arriving while a round is on counts once per connection.
   int round = 0;
   Clock::time_point round_started;
-  int poked = 0;  // connections that got this round's frame
+  int poked = 0;   // connections that got this round's frame
+  int ponged = 0;  // connections whose ping was answered
   std::vector<double> poke_ms;
 };
 
@@ -51,15 +86,34 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
  public:
   IdleClient(net::io_context& io, Counters& counters) : ws_(io), counters_(counters) {}
 
-  void start(tcp::endpoint endpoint, std::string host, std::string target,
-             std::string authorization, std::function<void()> settled) {
+  void start(net::ip::address_v4 source, tcp::endpoint endpoint, std::string host,
+             std::string target, std::string authorization, std::function<void()> settled) {
     host_ = std::move(host);
     target_ = std::move(target);
     authorization_ = std::move(authorization);
     settled_ = std::move(settled);
+    if (beast::error_code ec = bind_source(source)) return fail(ec);
     beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
     beast::get_lowest_layer(ws_).async_connect(
         endpoint, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
+  }
+
+  // One ping each way through the connection's zstd contexts, as a device that has
+  // spoken once: the server then holds its compressor and decompressor. The client's own
+  // compressor is used once and dropped (later frames are counted, not decoded).
+  void ping() {
+    if (!open_) return;
+    protocol::ClientFrame frame;
+    frame.mutable_ping()->set_sent_ms(1);
+    StreamCompressor compressor;
+    Result<std::string> wire = compressor.compress_message(frame.SerializeAsString());
+    if (!wire.ok()) return;
+    ping_ = std::move(wire).value();
+    awaiting_pong_ = true;
+    ws_.binary(true);
+    ws_.async_write(net::buffer(ping_), [self = shared_from_this()](beast::error_code, size_t) {
+      std::string().swap(self->ping_);
+    });
   }
 
   void close() {
@@ -68,6 +122,21 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   }
 
  private:
+  // Binds the socket to `source` before the connect; the port is picked at connect time
+  // (IP_BIND_ADDRESS_NO_PORT), per destination, rather than one for every destination.
+  beast::error_code bind_source(net::ip::address_v4 source) {
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    socket.open(tcp::v4(), ec);
+    if (ec) return ec;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    int on = 1;
+    (void)::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+#endif
+    socket.bind(tcp::endpoint(source, 0), ec);
+    return ec;
+  }
+
   void on_connect(beast::error_code ec) {
     if (ec) return fail(ec);
     beast::get_lowest_layer(ws_).expires_never();
@@ -101,7 +170,9 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
       }
       self->buffer_.clear();
       Counters& c = self->counters_;
-      if (c.round > self->poked_round_) {
+      if (std::exchange(self->awaiting_pong_, false)) {
+        ++c.ponged;
+      } else if (c.round > self->poked_round_) {
         self->poked_round_ = c.round;
         ++c.poked;
         c.poke_ms.push_back(
@@ -127,7 +198,75 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   std::string host_, target_, authorization_;
   std::function<void()> settled_;
   bool open_ = false;
+  bool awaiting_pong_ = false;
+  std::string ping_;
   int poked_round_ = 0;
+};
+
+void run_for(net::io_context& io, Clock::duration duration) {
+  io.restart();
+  io.run_for(duration);
+}
+
+double servers_rss_mib(BenchContext& context) {
+  double rss = 0;
+  for (auto& server : context.servers) rss += server->usage().rss_mib;
+  return rss;
+}
+
+// The servers' RSS with `open` idle connections held.
+struct Stage {
+  int open = 0;
+  double rss_mib = 0;
+  double kib_per_connection = 0;
+};
+
+// The idle clients, opened kOpeningAtOnce at a time and spread over the servers.
+struct Fleet {
+  net::io_context& io;
+  Counters& counters;
+  const std::vector<tcp::endpoint>& endpoints;
+  const std::vector<std::string>& targets;
+  const std::vector<std::string>& tokens;
+  std::vector<std::shared_ptr<IdleClient>> clients;
+  int next = 0;
+  int in_flight = 0;
+  int limit = 0;
+
+  // Opens clients until `size` have connected or failed (bounded by kOpenTimeout).
+  void open_to(int size) {
+    limit = size;
+    net::post(io, [this] { open_more(); });
+    const auto deadline = Clock::now() + kOpenTimeout;
+    while (Clock::now() < deadline && counters.opened + counters.failed < limit) {
+      run_for(io, std::chrono::milliseconds(50));
+    }
+  }
+
+  void open_more() {
+    while (in_flight < kOpeningAtOnce && next < limit) {
+      const auto index = static_cast<size_t>(next);
+      const size_t server = index % endpoints.size();
+      auto client = std::make_shared<IdleClient>(io, counters);
+      clients.push_back(client);
+      ++in_flight;
+      ++next;
+      client->start(source_address(static_cast<int>(index)), endpoints[server], "127.0.0.1",
+                    targets[server], "Bearer " + tokens[index], [this] {
+                      --in_flight;
+                      net::post(io, [this] { open_more(); });
+                    });
+    }
+  }
+
+  // One ping from every open client; returns when `open` were answered (or kPingTimeout).
+  void ping_all(int open) {
+    for (auto& client : clients) client->ping();
+    const auto deadline = Clock::now() + kPingTimeout;
+    while (Clock::now() < deadline && counters.ponged < open) {
+      run_for(io, std::chrono::milliseconds(50));
+    }
+  }
 };
 
 }  // namespace
@@ -154,43 +293,37 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
                            static_cast<unsigned short>(std::stoi(address.port)));
     targets.push_back(address.stream_target());
   }
-  double rss_before = 0;
-  for (auto& server : context.servers) rss_before += server->usage().rss_mib;
+  const double rss_before = servers_rss_mib(context);
+
+  // What the descriptor limit lets open: the clients all live in this process, each
+  // server holds its share.
+  const int room = descriptor_room();
+  const int target = std::min({connections, room, room * static_cast<int>(endpoints.size())});
 
   net::io_context io;
   Counters counters;
-  std::vector<std::shared_ptr<IdleClient>> clients;
-  clients.reserve(static_cast<size_t>(connections));
-  int next = 0;
-  int in_flight = 0;
+  Fleet fleet{io, counters, endpoints, targets, tokens};
+  fleet.clients.reserve(static_cast<size_t>(target));
+  // Stages: 10,000 (the baseline per connection), then all; each opened (bounded), held,
+  // then the servers' RSS read.
+  std::vector<Stage> stages;
   const auto start = Clock::now();
-  std::function<void()> open_more = [&] {
-    while (in_flight < kOpeningAtOnce && next < connections) {
-      const size_t server = static_cast<size_t>(next) % endpoints.size();
-      auto client = std::make_shared<IdleClient>(io, counters);
-      clients.push_back(client);
-      ++in_flight;
-      ++next;
-      client->start(endpoints[server], "127.0.0.1", targets[server],
-                    "Bearer " + tokens[static_cast<size_t>(next - 1)], [&] {
-                      --in_flight;
-                      net::post(io, open_more);
-                    });
-    }
-  };
-  net::post(io, open_more);
-  // Open them all (bounded), then hold.
-  const auto open_deadline = start + kOpenTimeout;
-  while (Clock::now() < open_deadline && counters.opened + counters.failed < connections) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(50));
+  for (int size : {std::min(kBaselineConnections, target), target}) {
+    if (!stages.empty() && size <= fleet.limit) break;
+    fleet.open_to(size);
+    run_for(io, hold);
+    Stage stage{counters.opened - counters.dropped, servers_rss_mib(context)};
+    stage.kib_per_connection =
+        stage.open > 0 ? (stage.rss_mib - rss_before) * 1024 / stage.open : 0.0;
+    stages.push_back(stage);
   }
   const double open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  io.restart();
-  io.run_for(hold);
-  double rss = 0;
-  for (auto& server : context.servers) rss += server->usage().rss_mib;
-  const int open = counters.opened - counters.dropped;
+  // Then one ping each: what a device that has spoken once costs (its zstd history).
+  fleet.ping_all(stages.back().open);
+  run_for(io, hold);
+  const double rss_after_ping = servers_rss_mib(context);
+  const double rss = stages.back().rss_mib;
+  const int open = stages.back().open;
   const int dropped = counters.dropped;
   OUTPOST_RETURN_IF_ERROR(measure_admin(context, open, scrapes, true));
 
@@ -233,18 +366,17 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
   }
   writer->stop();
 
-  for (auto& client : clients) client->close();
-  io.restart();
-  io.run_for(std::chrono::milliseconds(200));
-  clients.clear();
+  for (auto& client : fleet.clients) client->close();
+  run_for(io, std::chrono::milliseconds(200));
+  fleet.clients.clear();
   if (counters.opened == 0) {
     return error(ErrorCode::kUnavailable,
                  "no idle connection could be opened: " + counters.first_error);
   }
   std::vector<Param> params = context.common_params();
-  for (Param p : {param("target", connections), param("opened", counters.opened),
-                  param("failed", counters.failed), param("dropped", dropped),
-                  param("open_seconds", open_seconds),
+  for (Param p : {param("target", connections), param("descriptor_room", room),
+                  param("opened", counters.opened), param("failed", counters.failed),
+                  param("dropped", dropped), param("open_seconds", open_seconds),
                   param("hold_seconds", static_cast<int>(hold.count()))}) {
     params.push_back(std::move(p));
   }
@@ -253,8 +385,36 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
                       static_cast<double>(connections), static_cast<double>(open) / connections,
                       params});
   params.push_back(param("rss_before_mib", rss_before));
-  params.push_back(param("kib_per_connection", open > 0 ? (rss - rss_before) * 1024 / open : 0.0));
+  params.push_back(param("kib_per_connection", stages.back().kib_per_connection));
   context.report.add({"idle_connections.server_rss", rss, "MiB", 0, 0, params});
+  // Per connection at the full size beside the same at 10,000, and what `connections`
+  // would take at that rate when the descriptor limit stopped the run short of it.
+  const Stage& first = stages.front();
+  std::vector<Param> per_connection = context.common_params();
+  for (Param p : {param("connections", open), param("baseline_connections", first.open),
+                  param("rss_mib", rss), param("baseline_rss_mib", first.rss_mib),
+                  param("rss_before_mib", rss_before),
+                  param("projected_rss_mib",
+                        rss_before + stages.back().kib_per_connection * connections / 1024),
+                  param("projected_connections", connections)}) {
+    per_connection.push_back(std::move(p));
+  }
+  const double baseline = stages.size() > 1 ? first.kib_per_connection : 0.0;
+  // After one ping each, beside the same connections before it.
+  std::vector<Param> after_ping = context.common_params();
+  for (Param p : {param("connections", open), param("ponged", counters.ponged),
+                  param("rss_mib", rss_after_ping), param("rss_before_ping_mib", rss)}) {
+    after_ping.push_back(std::move(p));
+  }
+  const double kib_after_ping = open > 0 ? (rss_after_ping - rss_before) * 1024 / open : 0.0;
+  context.report.add(
+      {"idle_connections.kib_per_connection_after_ping", kib_after_ping, "KiB",
+       stages.back().kib_per_connection,
+       stages.back().kib_per_connection > 0 ? kib_after_ping / stages.back().kib_per_connection : 0,
+       after_ping});
+  context.report.add(
+      {"idle_connections.kib_per_connection", stages.back().kib_per_connection, "KiB", baseline,
+       baseline > 0 ? stages.back().kib_per_connection / baseline : 0, per_connection});
   std::vector<Param> poke_params = context.common_params();
   for (Param p : {param("connections", open), param("rounds", poke_rounds),
                   param("delivered", static_cast<uint64_t>(counters.poke_ms.size())),

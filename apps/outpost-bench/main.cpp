@@ -20,13 +20,14 @@
 #include "apps/outpost-bench/sync_scenarios.h"
 #include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
+#include "transport/limits.h"
 
 namespace {
 
 using namespace outpost;
 using namespace outpost::bench;
 
-// Room for 10,000 idle connections and 1,000 devices' sockets and files; the servers
+// Room for the idle connections and 1,000 devices' sockets and files; the servers
 // inherit it.
 void raise_open_files_limit() {
   struct rlimit limit {};
@@ -192,6 +193,15 @@ int main(int argc, char** argv) {
   context.setup.store_url = context.options.store_url;
   context.setup.threads = context.options.server_threads;
   context.setup.extra_args = {"--max-attachment-mb", std::to_string(kBenchMaxAttachmentMb)};
+  // Room for the idle connections (and the writer device, the scrapes) past the default
+  // cap; the descriptor limit still bounds them (run_idle_connections opens no more than
+  // it allows). Not passed below the default, so an older server binary runs them too.
+  const size_t wanted_connections =
+      static_cast<size_t>(context.options.idle_connections) + kIdleConnectionsHeadroom;
+  if (context.options.wants("idle_connections") && wanted_connections > limits::kMaxConnections) {
+    context.setup.extra_args.insert(context.setup.extra_args.end(),
+                                    {"--max-connections", std::to_string(wanted_connections)});
+  }
   std::filesystem::create_directories(context.setup.data_dir);
 
   Status result = Status::Ok();

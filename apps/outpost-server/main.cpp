@@ -4,6 +4,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -60,6 +62,27 @@ Status ensure_dir(const std::string& dir) {
 int fail(const Status& status) {
   std::cerr << "outpost-server: " << status.to_string() << "\n";
   return 1;
+}
+
+// Descriptors beside the connections: the store's files, the listeners, push and upstream
+// clients, the admin listener's scrapes.
+constexpr rlim_t kReservedDescriptors = 256;
+
+// Raises the soft descriptor limit to the hard one; warns when even that cannot hold
+// `max_connections` (accepts then fail with EMFILE before the 503 cap is reached).
+void raise_open_files_limit(size_t max_connections, server_app::Logger& log) {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+    (void)getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + kReservedDescriptors) {
+    log.warn("the descriptor limit is below --max-connections",
+             {{"nofile", std::to_string(limit.rlim_cur)},
+              {"max_connections", std::to_string(max_connections)}});
+  }
 }
 
 int run_token(const server_app::TokenConfig& config) {
@@ -234,6 +257,7 @@ int run_serve(const server_app::ServeConfig& config) {
     log.error(status.to_string());
     return 1;
   };
+  raise_open_files_limit(config.max_connections, log);
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail_logged(made);
   auto store = open_store(config.data_dir, config.store, config.pg_connections);
   if (!store.ok()) return fail_logged(store.status().with_context("opening the store"));
@@ -294,6 +318,7 @@ int run_serve(const server_app::ServeConfig& config) {
   options.address = config.host;
   options.port = config.port;
   options.threads = config.threads;
+  options.max_connections = config.max_connections;
   options.tls = tls;
   options.blobs = &blobs;
   options.log = [&log](std::string_view line) {

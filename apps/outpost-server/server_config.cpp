@@ -11,7 +11,7 @@
 namespace outpost::server_app {
 
 const char* const kUsage = R"(usage:
-  outpost-server serve --data DIR --listen HOST:PORT [--threads N]
+  outpost-server serve --data DIR --listen HOST:PORT [--threads N] [--max-connections N]
                        [--compact-every SECONDS] [--keep-log ENTRIES]
                        [--store postgres://USER@HOST:PORT/DB] [--pg-connections N]
                        [--blobs DIR] [--max-voicemail-mb N] [--max-attachment-mb N]
@@ -20,6 +20,9 @@ const char* const kUsage = R"(usage:
       Serves the sync protocol (docs/protocol.md) from DIR/outpost.db, signing tokens with
       DIR/token.key (both created when missing). PORT 0 picks a free port; the first line
       on stdout is "outpost-server listening on HOST:PORT". SIGINT/SIGTERM stop gracefully.
+      --max-connections N (default 10000) open connections, streams and HTTP together;
+      one past it is answered 503 with Retry-After and closed. The descriptor limit
+      (ulimit -n) must be above it: the server raises its soft limit to the hard one.
       Every --compact-every seconds (default 300) each scope written since the last pass
       keeps its newest --keep-log log entries (default 100000); devices whose cursor is
       older reset per key.
@@ -78,6 +81,7 @@ constexpr size_t kMaxAdminToken = 512;
 const std::vector<std::string> kServeSettings = {"data",
                                                  "listen",
                                                  "threads",
+                                                 "max-connections",
                                                  "compact-every",
                                                  "keep-log",
                                                  "store",
@@ -341,6 +345,10 @@ Status check_serve(const cli::ParsedArgs& args, const Environment& env, ServeCon
   OUTPOST_RETURN_IF_ERROR(parse_listen(listen, config.host, config.port));
   if (auto threads = args.flag("threads")) {
     OUTPOST_RETURN_IF_ERROR(parse_int("threads", *threads, 1, 256, config.threads));
+  }
+  if (auto connections = args.flag("max-connections")) {
+    OUTPOST_RETURN_IF_ERROR(parse_int<size_t>("max-connections", *connections, 1,
+                                              kMaxServeConnections, config.max_connections));
   }
   if (auto every = args.flag("compact-every")) {
     OUTPOST_RETURN_IF_ERROR(

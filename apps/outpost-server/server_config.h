@@ -10,16 +10,21 @@
 
 #include "apps/outpost-server/config_sources.h"
 #include "engine/status.h"
+#include "transport/limits.h"
 
 namespace outpost::server_app {
 
 inline constexpr int64_t kDefaultTokenTtlSeconds = 30LL * 24 * 3600;
+// The largest --max-connections accepted (each connection holds a descriptor).
+inline constexpr size_t kMaxServeConnections = 1'000'000;
 
 struct ServeConfig {
   std::string data_dir;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   int threads = 2;
+  // Open connections (HTTP and WebSocket); one past it is answered 503 (decision 033).
+  size_t max_connections = limits::kMaxConnections;
   // Compaction: every `compact_every_seconds`, each scope written since the last pass keeps
   // its newest `keep_log` log entries; older ones are compacted (devices behind reset).
   int compact_every_seconds = 300;

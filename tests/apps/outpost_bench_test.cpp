@@ -105,6 +105,8 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
                                "fanout.server_cpu",
                                "idle_connections",
                                "idle_connections.server_rss",
+                               "idle_connections.kib_per_connection",
+                               "idle_connections.kib_per_connection_after_ping",
                                "idle_connections.poke",
                                "admin.metrics_scrape",
                                "admin.device_page",

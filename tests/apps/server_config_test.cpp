@@ -52,6 +52,26 @@ TEST(ServerConfig, UpstreamSimFlags) {
   EXPECT_EQ(std::get<ServeConfig>(*plain).upstream, "");
 }
 
+TEST(ServerConfig, MaxConnectionsDefaultsToTheLimitAndIsBounded) {
+  auto plain = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(std::get<ServeConfig>(*plain).max_connections, limits::kMaxConnections);
+  auto raised =
+      parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--max-connections", "50000"});
+  ASSERT_TRUE(raised.ok()) << raised.status().to_string();
+  EXPECT_EQ(std::get<ServeConfig>(*raised).max_connections, 50000u);
+  auto from_env = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0"},
+                        Environment{{"OUTPOST_MAX_CONNECTIONS", "20000"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().to_string();
+  EXPECT_EQ(std::get<ServeConfig>(*from_env).max_connections, 20000u);
+  for (const char* bad : {"0", "-1", "lots", "1000001"}) {
+    auto refused =
+        parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--max-connections", bad});
+    EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(refused.status().message().find("--max-connections"), std::string::npos) << bad;
+  }
+}
+
 TEST(ServerConfig, BadUpstreamFlagsAreRefusedWithTheReason) {
   auto other = parse({"serve", "--data", "d", "--listen", "127.0.0.1:0", "--upstream", "avaya"});
   EXPECT_EQ(other.status().code(), ErrorCode::kInvalidArgument);

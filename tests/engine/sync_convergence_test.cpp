@@ -7,6 +7,7 @@
 
 #include "adapters/sqlite_server_store.h"
 #include "engine/domain_mutators.h"
+#include "engine/limits.h"
 #include "engine/platform.h"
 #include "engine/replica.h"
 #include "engine/server_core.h"
@@ -16,6 +17,7 @@
 #include "support/views.h"
 #include "test_support.h"
 #include "tests/support/domain_harness.h"
+#include "transport/limits.h"
 
 namespace outpost {
 namespace {
@@ -178,6 +180,85 @@ TEST_F(SyncConvergence, AnInitialSyncDeliversUrgentRecordsFirst) {
   sync(phone);
   expect_converged(phone);
   EXPECT_EQ(phone.replica->count("contact").value(), 120u);
+}
+
+// Pages are bounded by bytes as well as by count (decision 033): big records come a few
+// to a page within the byte budget the device asks for (one larger than it alone), small
+// ones fill the count, and the device converges. The budget here is 512 KiB so the test
+// stays small; the server caps it at kMaxBatchBytes, asserted below to fit one frame.
+TEST_F(SyncConvergence, PagesAreCappedByBytesAndSmallRecordsFillTheCount) {
+  constexpr uint64_t kBudget = 512 * limits::kKiB;
+  constexpr int kBig = 6;
+  constexpr int kSmall = static_cast<int>(limits::kMaxChangesPerBatch) + 100;
+  // What a change adds to its cost once encoded: its tags and lengths, op, a 64-bit
+  // version and its own tag and length. A full page then fits one frame uncompressed.
+  constexpr uint64_t kEncodingOverhead = 32;
+  static_assert(limits::kMaxBatchBytes + limits::kMaxChangesPerBatch * kEncodingOverhead <=
+                limits::kMaxFrame);
+  std::vector<d::Contact> contacts;
+  for (int i = 0; i < kBig; ++i) {
+    d::Contact& contact = contacts.emplace_back();
+    contact.set_id("big-" + std::to_string(i));
+    contact.set_title(std::string(120 * 1024, static_cast<char>('a' + i)));
+  }
+  d::Contact& huge = contacts.emplace_back();  // over the whole budget: it still goes, alone
+  huge.set_id("big-9");
+  huge.set_title(std::string(kBudget + 1024, 'h'));
+  for (int i = 0; i < kSmall; ++i) {
+    d::Contact& contact = contacts.emplace_back();
+    contact.set_id("small-" + std::to_string(10000 + i));
+    contact.set_first_name("Ann");
+  }
+  const Collection* collection = Schema::domain().find(d::Contact::descriptor());
+  ASSERT_TRUE(core_
+                  ->write([&](ServerWriteTx& tx) -> Status {
+                    for (const d::Contact& contact : contacts) {
+                      auto version =
+                          tx.put("org/acme", collection->name, collection->key_of(contact),
+                                 collection->priority, contact.SerializeAsString());
+                      if (!version.ok()) return version.status();
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  Device& phone = device("phone", "acme", "ann");
+  phone.client->on_connected();
+  int pages_with_big = 0;
+  int full_count_pages = 0;
+  for (int exchange = 0; exchange < 50; ++exchange) {
+    auto frame = phone.client->next_request();
+    ASSERT_TRUE(frame.ok()) << frame.status().to_string();
+    if (!frame->has_value()) break;
+    ASSERT_TRUE((*frame)->has_pull());
+    (*frame)->mutable_pull()->set_max_changes(limits::kMaxChangesPerBatch);
+    (*frame)->mutable_pull()->set_max_bytes(kBudget);
+    auto response = core_->pull(phone.who, (*frame)->pull());
+    ASSERT_TRUE(response.ok()) << response.status().to_string();
+    uint64_t cost = 0;
+    int changes = 0;
+    int big = 0;
+    for (const auto& scope : response->scopes()) {
+      for (const auto& change : scope.changes()) {
+        cost += change.collection().size() + change.key().size() + change.body().size();
+        ++changes;
+        if (change.key().rfind("big-", 0) == 0) ++big;
+      }
+    }
+    EXPECT_LE(changes, static_cast<int>(limits::kMaxChangesPerBatch));
+    EXPECT_TRUE(changes <= 1 || cost <= kBudget) << cost << " in " << changes;
+    // The encoding adds at most kEncodingOverhead per change (and a little per scope), so
+    // a full page stays within the frame the device accepts.
+    EXPECT_LE(response->ByteSizeLong(), cost + changes * kEncodingOverhead + limits::kKiB);
+    EXPECT_TRUE(changes <= 1 || response->ByteSizeLong() <= limits::kMaxFrame);
+    if (big > 0) ++pages_with_big;
+    if (changes == static_cast<int>(limits::kMaxChangesPerBatch)) ++full_count_pages;
+    ASSERT_TRUE(phone.client->on_pull_response(*response).ok());
+  }
+  // 4 of 120 KiB, 2 (the huge one would pass the budget), the huge one alone.
+  EXPECT_EQ(pages_with_big, 3);
+  EXPECT_EQ(full_count_pages, 1);  // 2,000 small ones, then the other 100
+  expect_converged(phone);
+  EXPECT_EQ(phone.replica->count("contact").value(), static_cast<uint64_t>(kBig + 1 + kSmall));
 }
 
 TEST_F(SyncConvergence, PushIsExactlyOnceEvenWhenRepeated) {

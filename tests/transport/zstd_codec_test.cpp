@@ -454,6 +454,29 @@ TEST(ZstdStream, MovesAndRefusesUseAfterMove) {
   EXPECT_EQ(decompressor.decompress_message(*wire).status().code(), ErrorCode::kFailedPrecondition);
 }
 
+// An idle connection that never sends or receives holds no zstd state (decision 033).
+TEST(ZstdStream, ContextsAreCreatedByTheFirstMessage) {
+  StreamCompressor compressor;
+  StreamDecompressor decompressor;
+  EXPECT_FALSE(compressor.holds_context());
+  EXPECT_FALSE(decompressor.holds_context());
+  Result<std::string> wire = compressor.compress_message("first");
+  ASSERT_TRUE(wire.ok());
+  EXPECT_TRUE(compressor.holds_context());
+  EXPECT_FALSE(decompressor.holds_context());
+  Result<std::string> decoded = decompressor.decompress_message(*wire);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, "first");
+  EXPECT_TRUE(decompressor.holds_context());
+  // A moved-to object keeps the history; moving it on keeps it working.
+  StreamCompressor later = std::move(compressor);
+  StreamDecompressor later_decompressor;
+  later_decompressor = std::move(decompressor);
+  Result<std::string> second = later.compress_message("first again");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(later_decompressor.decompress_message(*second).value(), "first again");
+}
+
 TEST(ZstdStream, BadLevelPoisonsTheCompressor) {
   StreamCompressor compressor(1000);
   EXPECT_TRUE(compressor.poisoned());
