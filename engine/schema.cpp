@@ -48,6 +48,7 @@ Result<std::shared_ptr<Collection>> build_collection(const Descriptor* descripto
   auto out = std::make_shared<Collection>();
   out->name = options.name();
   out->descriptor = descriptor;
+  out->prototype = google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor);
   out->scope = options.scope();
   out->merge = options.merge();
   out->priority = options.priority();
@@ -150,9 +151,11 @@ std::string Collection::key_of(const google::protobuf::Message& record) const {
 }
 
 std::unique_ptr<google::protobuf::Message> Collection::new_record() const {
-  const google::protobuf::Message* prototype =
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor);
-  return std::unique_ptr<google::protobuf::Message>(prototype->New());
+  const google::protobuf::Message* from =
+      prototype != nullptr
+          ? prototype
+          : google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor);
+  return std::unique_ptr<google::protobuf::Message>(from->New());
 }
 
 Result<Schema> Schema::from_descriptors(const std::vector<const Descriptor*>& descriptors,

@@ -49,6 +49,9 @@ struct Collection {
   std::string key_of(const google::protobuf::Message& record) const;
   // A fresh, empty record of this collection's type.
   std::unique_ptr<google::protobuf::Message> new_record() const;
+  // The generated default instance new_record() copies, looked up once when the schema is
+  // built (the factory's lookup takes a lock and a hash probe: per row on every read).
+  const google::protobuf::Message* prototype = nullptr;
 };
 
 class Schema {

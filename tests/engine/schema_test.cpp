@@ -37,6 +37,19 @@ TEST(Schema, DomainDerivesCollectionsFromOptions) {
   EXPECT_EQ(schema.find(domain::Draft::descriptor())->name, "draft");
 }
 
+TEST(Schema, NewRecordIsAFreshMessageOfTheCollectionsType) {
+  for (const auto& collection : Schema::domain().collections()) {
+    ASSERT_NE(collection->prototype, nullptr) << collection->name;
+    auto first = collection->new_record();
+    auto second = collection->new_record();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first->GetDescriptor(), collection->descriptor) << collection->name;
+    EXPECT_NE(first.get(), second.get());
+    EXPECT_NE(first.get(), collection->prototype);
+    EXPECT_EQ(first->ByteSizeLong(), 0u) << collection->name;
+  }
+}
+
 TEST(Schema, RequireNamesTheUnknownCollection) {
   auto missing = Schema::domain().require("nope");
   ASSERT_FALSE(missing.ok());
