@@ -66,7 +66,9 @@ int run_token(const server_app::TokenConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
   auto key = load_or_create_key(config.data_dir);
   if (!key.ok()) return fail(key.status());
-  TokenAuthority tokens(std::move(key).value());
+  TokenAuthority tokens(*key);
+  // The agents' platform logins, sealed under a key derived from the token key (decision 035).
+  server_app::LoginVault logins(config.data_dir + "/platform-logins", *key);
   protocol::TokenClaims claims;
   claims.set_tenant(config.tenant);
   claims.set_user(config.user);
@@ -250,8 +252,15 @@ int run_serve(const server_app::ServeConfig& config) {
   blob_options.limits.max_voicemail_bytes = config.max_voicemail_mb * 1024 * 1024;
   blob_options.limits.max_attachment_bytes = config.max_attachment_mb * 1024 * 1024;
   // The platform's media, fetched the first time a device asks: the simulated platform's
-  // (demo data and --upstream sim); a Genesys adapter adds its media endpoint here.
-  blob_options.fetch_media = [](std::string_view uri, uint64_t max_bytes) {
+  // (demo data and --upstream sim), or Genesys voicemail recordings (genesys-media: URIs,
+  // the media endpoint; set below before the server starts).
+  genesys::GenesysUpstream* genesys_media = nullptr;
+  blob_options.fetch_media = [&genesys_media](std::string_view uri,
+                                              uint64_t max_bytes) -> Result<std::string> {
+    if (uri.rfind(genesys::kGenesysMediaScheme, 0) == 0) {
+      if (genesys_media == nullptr) return error(ErrorCode::kNotFound, "no Genesys upstream");
+      return genesys_media->fetch_media(uri, max_bytes);
+    }
     return fetch_sim_media(uri, max_bytes);
   };
   BlobService blobs(**store, **blob_store, Schema::domain(), blob_options);
@@ -324,8 +333,13 @@ int run_serve(const server_app::ServeConfig& config) {
     genesys_config->log = [&log](const std::string& line) {
       log.log(server_app::LogLevel::kWarn, line, {{"component", "genesys"}});
     };
-    genesys = std::make_unique<genesys::GenesysUpstream>(std::move(genesys_config).value());
+    genesys_config->max_voicemail_bytes = blob_options.limits.max_voicemail_bytes;
+    server_app::wire_genesys_media(*genesys_config, **store, **blob_store, genesys_config->log);
+    server_app::wire_genesys_logins(*genesys_config, logins);
+    genesys = std::make_unique<genesys::GenesysUpstream>(*genesys_config);
+    server_app::restore_genesys_logins(*genesys, *genesys_config, logins);
     core.set_platform(genesys.get());
+    genesys_media = genesys.get();
   }
   // The push thread hears commits after they commit, and streams opening and closing; it
   // only ever queues from those callbacks (docs/push.md).

@@ -365,6 +365,9 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: fault["truncate"]])
             self.close_connection = True
+            with fake.lock:
+                fake.requests.append({"method": "GET", "path": self.path, "status": 200,
+                                      "user": None, "truncated": True})
             return
         self.answer(status, raw=data, headers={"content-type": "audio/wav"} if status == 200 else {})
 
