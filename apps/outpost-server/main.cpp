@@ -66,9 +66,7 @@ int run_token(const server_app::TokenConfig& config) {
   if (Status made = ensure_dir(config.data_dir); !made.ok()) return fail(made);
   auto key = load_or_create_key(config.data_dir);
   if (!key.ok()) return fail(key.status());
-  TokenAuthority tokens(*key);
-  // The agents' platform logins, sealed under a key derived from the token key (decision 035).
-  server_app::LoginVault logins(config.data_dir + "/platform-logins", *key);
+  TokenAuthority tokens(std::move(key).value());
   protocol::TokenClaims claims;
   claims.set_tenant(config.tenant);
   claims.set_user(config.user);
@@ -241,7 +239,9 @@ int run_serve(const server_app::ServeConfig& config) {
   if (!store.ok()) return fail_logged(store.status().with_context("opening the store"));
   auto key = load_or_create_key(config.data_dir);
   if (!key.ok()) return fail_logged(key.status().with_context("loading the token key"));
-  TokenAuthority tokens(std::move(key).value());
+  TokenAuthority tokens(*key);
+  // The agents' platform logins, sealed under a key derived from the token key (decision 035).
+  server_app::LoginVault logins(config.data_dir + "/platform-logins", *key);
   // Before the core: it observes the core and must outlive it.
   server_app::Operations operations(config, log, wall_clock_ms);
   ServerCore core(**store, Schema::domain(), domain_mutators());

@@ -383,11 +383,15 @@ TEST_F(GenesysEndToEnd, VoicemailAudioPlaysAndReadAndDeleteReachGenesys) {
   // The server's blob store loses the recording (an older backup): fetched again.
   const int downloads = fake_->count_requests("GET", "/media/");
   std::filesystem::remove(dir_ + "/server/blobs/sha256/" + hash.substr(0, 2) + "/" + hash);
-  ASSERT_TRUE(sync_until("tablet", [](Replica& r) { return get<d::Voicemail>(r, "vm-a"); }));
+  ASSERT_TRUE(
+      sync_until("tablet", [](Replica& r) { return get<d::Voicemail>(r, "vm-a").has_value(); }));
   EXPECT_EQ(play("tablet"), audio);
   EXPECT_EQ(fake_->count_requests("GET", "/media/"), downloads + 1);
   // Played = read, on the platform too; then deleted there.
-  ASSERT_TRUE(sync_until("phone", [](Replica& r) { return get<d::Voicemail>(r, "vm-a")->read(); }));
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto v = get<d::Voicemail>(r, "vm-a");
+    return v && v->read();
+  }));
   auto on_platform = [&](const char* field) {
     return fake_->state().at("voicemails").at("vm-a").at(field).as_bool();
   };
@@ -408,8 +412,9 @@ TEST_F(GenesysEndToEnd, VoicemailAudioPlaysAndReadAndDeleteReachGenesys) {
 TEST_F(GenesysEndToEnd, ALoginSurvivesARestartAndStillActsForItsUser) {
   fake_->control("config", R"({"token_ttl_s": 2})");
   start_server();
-  ASSERT_TRUE(sync_until("phone", [](Replica& r) { return get<d::AgentState>(r, "agent-1"); }))
-      << server_->output();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::AgentState>(r, "agent-1").has_value();
+  })) << server_->output();
   const std::string login = fake_->user_login("agent-1");
   ASSERT_EQ(hand_over_login("agent-1", login), 204) << server_->output();
   const auto handed = std::chrono::steady_clock::now();
