@@ -439,7 +439,8 @@ TEST_F(GenesysEndToEnd, ALoginSurvivesARestartAndStillActsForItsUser) {
     return s && s->presence() == d::PRESENCE_READY;
   })) << server_->output();
   std::string writer = "none";
-  for (const auto& r : fake_->control("requests").as_array()) {
+  const boost::json::value requests = fake_->control("requests");
+  for (const auto& r : requests.as_array()) {
     const auto& o = r.as_object();
     if (o.at("method") == "PATCH" && o.at("path") == "/api/v2/users/agent-1/presences/purecloud") {
       writer = o.at("user").is_string() ? std::string(o.at("user").as_string()) : "client";
