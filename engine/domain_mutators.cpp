@@ -176,11 +176,26 @@ Status mark_voicemail_read(MutationContext& ctx, const m::MarkVoicemailRead& arg
   OUTPOST_ASSIGN_OR_RETURN(auto voicemail, ctx.get<d::Voicemail>(args.id()));
   if (!voicemail) return Status::Ok();  // deleted meanwhile: delete wins
   if (voicemail->read()) return Status::Ok();
+  // The platform's copy follows (its web interface, its unread count); a refusal keeps
+  // the voicemail unread and tells the device why.
+  OUTPOST_ASSIGN_OR_RETURN(PlatformAnswer answer,
+                           ctx.ask_platform([&](Platform& platform, const AgentRef& agent) {
+                             return platform.mark_voicemail_read(agent, args.id(), ctx.now_ms);
+                           }));
+  if (!answer.accepted) return rejected(answer.reason);
   voicemail->set_read(true);
   return ctx.put(*voicemail);
 }
 
 Status delete_voicemail(MutationContext& ctx, const m::DeleteVoicemail& args) {
+  OUTPOST_ASSIGN_OR_RETURN(auto voicemail, ctx.get<d::Voicemail>(args.id()));
+  if (!voicemail) return Status::Ok();
+  // Deleted on the platform too, or the next reconcile would bring it back.
+  OUTPOST_ASSIGN_OR_RETURN(PlatformAnswer answer,
+                           ctx.ask_platform([&](Platform& platform, const AgentRef& agent) {
+                             return platform.delete_voicemail(agent, args.id(), ctx.now_ms);
+                           }));
+  if (!answer.accepted) return rejected(answer.reason);
   return ctx.remove<d::Voicemail>(args.id());
 }
 

@@ -62,6 +62,12 @@ Status put_voicemail(MutationContext& ctx, d::Voicemail voicemail, bool left) {
   OUTPOST_ASSIGN_OR_RETURN(auto current, ctx.get<d::Voicemail>(voicemail.id()));
   if (!current && !left) return Status::Ok();                // the user deleted it: delete wins
   if (current && current->read()) voicemail.set_read(true);  // read stays read
+  // The recording never changes: an update that does not name it keeps the one known.
+  if (current && voicemail.audio_sha256().empty() && !current->audio_sha256().empty()) {
+    voicemail.set_audio_uri(current->audio_uri());
+    voicemail.set_audio_sha256(current->audio_sha256());
+    voicemail.set_audio_size(current->audio_size());
+  }
   return ctx.put(voicemail);
 }
 

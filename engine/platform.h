@@ -42,6 +42,19 @@ class Platform {
   virtual Result<PlatformAnswer> set_queue_joined(const AgentRef& agent,
                                                   const std::string& queue_id, bool joined,
                                                   int64_t now_ms) = 0;
+  // The device marked a voicemail read / deleted it: the platform's copy follows. A refusal
+  // rejects the mutation with its reason. Default: accepted (nothing to tell).
+  virtual Result<PlatformAnswer> mark_voicemail_read(const AgentRef& agent,
+                                                     const std::string& voicemail_id,
+                                                     int64_t now_ms) {
+    (void)agent, (void)voicemail_id, (void)now_ms;
+    return PlatformAnswer::accept();
+  }
+  virtual Result<PlatformAnswer> delete_voicemail(const AgentRef& agent,
+                                                  const std::string& voicemail_id, int64_t now_ms) {
+    (void)agent, (void)voicemail_id, (void)now_ms;
+    return PlatformAnswer::accept();
+  }
   // The agent's own login on the platform, handed over by the agent's device (the JSON
   // token answer of the platform's login; POST /v1/platform/login, docs/genesys.md), for
   // the endpoints that act "for the logged-in user". Implementations must use it for this

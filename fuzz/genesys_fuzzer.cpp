@@ -116,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)g::decode_error(body);
       check_code(g::decode_token(body).status(), kAllowed, "token");
       check_code(g::decode_user_id(body).status(), kAllowed, "user");
+      check_code(g::decode_media_uri(body).status(), kAllowed, "media link");
       (void)g::parse_iso_ms(body);
       break;
     }

@@ -231,6 +231,15 @@ Status GenesysUpstream::set_user_login(const AgentRef& agent, const std::string&
     std::lock_guard lock(mutex_);
     ++counters_.user_logins;
   }
+  if (options_.login_changed) options_.login_changed(agent.user, &token);
+  return Status::Ok();
+}
+
+Status GenesysUpstream::restore_user_login(const std::string& user, const Token& token) {
+  if (!mirrored(AgentRef{options_.tenant, user})) {
+    return error(ErrorCode::kNotFound, "this agent is not mirrored");
+  }
+  rest_.set_user_token(user, token);
   return Status::Ok();
 }
 

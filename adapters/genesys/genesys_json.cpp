@@ -229,6 +229,16 @@ Result<std::string> decode_user_id(std::string_view body) {
   return id;
 }
 
+Result<std::string> decode_media_uri(std::string_view body) {
+  OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(body));
+  std::string uri = str(obj, "mediaFileUri");
+  if (uri.empty()) return error(ErrorCode::kNotFound, "the media answer has no download link");
+  if (uri.size() > 4096 || (uri.rfind("https://", 0) != 0 && uri.rfind("http://", 0) != 0)) {
+    return error(ErrorCode::kInvalidArgument, "the media download link is not an http(s) URI");
+  }
+  return uri;
+}
+
 ErrorBody decode_error(std::string_view body) {
   ErrorBody out;
   auto obj = parse_object(body);

@@ -52,6 +52,10 @@ Result<Token> decode_token(std::string_view body);
 // GET /api/v2/users/me: the user's id (kInvalidArgument without one).
 Result<std::string> decode_user_id(std::string_view body);
 
+// GET /api/v2/voicemail/messages/{id}/media: the download link (`mediaFileUri`, an http(s)
+// URI; kNotFound when the answer has none, kInvalidArgument for anything else).
+Result<std::string> decode_media_uri(std::string_view body);
+
 // An ErrorBody's message (and code), for a refusal shown to the agent.
 struct ErrorBody {
   std::string code;

@@ -198,6 +198,7 @@ Status GenesysUpstream::mirror_agent(const std::string& user) {
       [&](const std::string& entity, const std::string& corr) {
         auto vm = decode_voicemail(entity);
         if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
+        attach_audio(user, *vm);
         upstream::Event event;
         event.set_tenant(options_.tenant);
         event.set_user(user);

@@ -15,12 +15,13 @@ using Clock = std::chrono::steady_clock;
 
 struct Sink {
   std::string* body;
+  uint64_t limit = kMaxBodyBytes;
   bool too_large = false;
 };
 
 size_t write_body(char* data, size_t size, size_t count, void* out) {
   auto* sink = static_cast<Sink*>(out);
-  if (sink->body->size() + size * count > kMaxBodyBytes) {
+  if (sink->body->size() + size * count > sink->limit) {
     sink->too_large = true;
     return 0;  // aborts the transfer
   }
@@ -154,14 +155,14 @@ bool RestClient::take_budget(Clock::time_point deadline) {
 
 RestClient::Raw RestClient::perform(const std::string& method, const std::string& url,
                                     const std::vector<std::string>& headers,
-                                    const std::string& body) {
+                                    const std::string& body, uint64_t max_bytes) {
   Raw raw;
   CURL* easy = curl_easy_init();
   if (!easy) {
     raw.transport = error(ErrorCode::kInternal, "curl_easy_init failed");
     return raw;
   }
-  Sink sink{&raw.body};
+  Sink sink{&raw.body, max_bytes};
   Headers seen;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -256,9 +257,12 @@ Result<std::string> RestClient::refresh_user(const std::string& user) {
     ++counters_.user_refreshes;
   }
   auto refused = [&](const std::string& why) {
-    std::lock_guard lock(mutex_);
-    ++counters_.user_refresh_failures;
-    user_tokens_.erase(user);
+    {
+      std::lock_guard lock(mutex_);
+      ++counters_.user_refresh_failures;
+      user_tokens_.erase(user);
+    }
+    if (options_.user_token_changed) options_.user_token_changed(user, nullptr);
     return error(ErrorCode::kUnauthenticated,
                  "the Genesys login of " + user + " expired (" + why + "); log in again");
   };
@@ -277,17 +281,22 @@ Result<std::string> RestClient::refresh_user(const std::string& user) {
   }
   auto fresh = decode_token(raw.body);
   if (!fresh.ok()) return refused("unreadable answer");
-  std::lock_guard lock(mutex_);
-  auto it = user_tokens_.find(user);
-  if (it == user_tokens_.end() || it->second.refresh != refresh) {
-    // Replaced (a new login) while we refreshed: the newer login wins.
-    if (it != user_tokens_.end()) return it->second.access;
-    return error(ErrorCode::kFailedPrecondition, "no Genesys login for " + user);
+  Token renewed = *fresh;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = user_tokens_.find(user);
+    if (it == user_tokens_.end() || it->second.refresh != refresh) {
+      // Replaced (a new login) while we refreshed: the newer login wins.
+      if (it != user_tokens_.end()) return it->second.access;
+      return error(ErrorCode::kFailedPrecondition, "no Genesys login for " + user);
+    }
+    it->second.access = fresh->access_token;
+    if (!fresh->refresh_token.empty()) it->second.refresh = fresh->refresh_token;
+    it->second.expires = Clock::now() + std::chrono::milliseconds(fresh->expires_in_s * 900);
+    renewed.refresh_token = it->second.refresh;
   }
-  it->second.access = fresh->access_token;
-  if (!fresh->refresh_token.empty()) it->second.refresh = fresh->refresh_token;
-  it->second.expires = Clock::now() + std::chrono::milliseconds(fresh->expires_in_s * 900);
-  return it->second.access;
+  if (options_.user_token_changed) options_.user_token_changed(user, &renewed);
+  return renewed.access_token;
 }
 
 Result<std::string> RestClient::bearer(const std::string& user, bool force) {
@@ -301,6 +310,34 @@ Result<std::string> RestClient::bearer(const std::string& user, bool force) {
     if (!force && Clock::now() < it->second.expires) return it->second.access;
   }
   return refresh_user(user);
+}
+
+Result<RestResponse> RestClient::download(const std::string& url, uint64_t max_bytes,
+                                          Clock::time_point deadline) {
+  for (size_t backoffs = 0;; ++backoffs) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_) return error(ErrorCode::kCancelled, "stopped");
+      ++counters_.downloads;
+    }
+    Raw raw = perform("GET", url, {}, "", max_bytes);
+    if (raw.transport.code() == ErrorCode::kTooLarge) return raw.transport;
+    const bool failed = !raw.transport.ok() || retryable_5xx(raw.status);
+    if (!failed)
+      return RestResponse{raw.status, std::move(raw.body), std::move(raw.correlation_id)};
+    {
+      std::lock_guard lock(mutex_);
+      if (!raw.transport.ok()) ++counters_.transport_errors;
+    }
+    const std::string what =
+        raw.transport.ok() ? "HTTP " + std::to_string(raw.status) : raw.transport.message();
+    if (backoffs >= options_.backoff_ms.size()) {
+      return error(ErrorCode::kUnavailable, "media download: " + what);
+    }
+    auto when = Clock::now() + std::chrono::milliseconds(options_.backoff_ms[backoffs]);
+    if (when > deadline) return error(ErrorCode::kUnavailable, "media download: " + what);
+    if (!sleep_until(when)) return error(ErrorCode::kCancelled, "stopped");
+  }
 }
 
 Result<RestResponse> RestClient::call(const std::string& method, const std::string& target,

@@ -46,6 +46,9 @@ struct RestOptions {
   // 300 per token/app and user; the default stays under).
   double requests_per_minute = 240;
   std::function<void(const std::string&)> log;
+  // A user's token renewed (the refresh grant rotates the refresh token) or, with nullptr,
+  // ended (its refresh refused). Called outside the client's lock.
+  std::function<void(const std::string& user, const Token* token)> user_token_changed;
 };
 
 struct RestResponse {
@@ -81,6 +84,14 @@ class RestClient {
                                 std::chrono::steady_clock::time_point deadline =
                                     std::chrono::steady_clock::time_point::max());
 
+  // GET of a download link the platform gave (a pre-signed URL on its media host): no
+  // bearer (the link carries its own signature, and a token must not travel to another
+  // host), no request budget (not the API), at most `max_bytes`, transport errors and
+  // 502/503/504 retried with the backoff. Returns the answer with any status (a 403 is an
+  // expired link). The URL is never logged. Errors: kTooLarge, kUnavailable, kCancelled.
+  Result<RestResponse> download(const std::string& url, uint64_t max_bytes,
+                                std::chrono::steady_clock::time_point deadline);
+
   // Holds `user`'s token (access, refresh, lifetime in seconds), replacing any before.
   void set_user_token(const std::string& user, const Token& token);
   void forget_user_token(const std::string& user);
@@ -90,7 +101,8 @@ class RestClient {
 
   struct Counters {
     uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, token_fetches = 0, refreshed_401 = 0,
-             transport_errors = 0, budget_waits = 0, user_refreshes = 0, user_refresh_failures = 0;
+             transport_errors = 0, budget_waits = 0, user_refreshes = 0, user_refresh_failures = 0,
+             downloads = 0;
   };
   Counters counters() const;
 
@@ -103,7 +115,8 @@ class RestClient {
     Status transport;
   };
   Raw perform(const std::string& method, const std::string& url,
-              const std::vector<std::string>& headers, const std::string& body);
+              const std::vector<std::string>& headers, const std::string& body,
+              uint64_t max_bytes = kMaxBodyBytes);
   Result<std::string> token(bool force);
   // `user` empty: the client's token; else that user's, refreshed when due or forced.
   Result<std::string> bearer(const std::string& user, bool force);

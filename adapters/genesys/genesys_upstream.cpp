@@ -34,6 +34,12 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
     : options_(std::move(options)), rest_([this] {
         RestOptions rest = options_.rest;
         if (!rest.log) rest.log = options_.log;
+        // Only the mirrored agents' own logins are kept (not the login probes).
+        rest.user_token_changed = [this](const std::string& user, const Token* token) {
+          if (options_.login_changed && mirrored(AgentRef{options_.tenant, user})) {
+            options_.login_changed(user, token);
+          }
+        };
         return rest;
       }()) {}
 
@@ -265,6 +271,7 @@ void GenesysUpstream::handle_event(const std::string& topic, const std::string& 
     if (!vm.ok()) return decode_failed("voicemail event", vm.status(), corr);
     const std::string action = voicemail_action(body);
     if (action == "delete") return;  // deleted on the platform: not carried (docs/genesys.md)
+    attach_audio(user, *vm);
     upstream::Event event;
     event.set_tenant(options_.tenant);
     event.set_user(user);

@@ -32,8 +32,13 @@
 #include "adapters/genesys/genesys_json.h"
 #include "adapters/genesys/genesys_rest.h"
 #include "adapters/upstream.h"
+#include "engine/blob.h"
 
 namespace outpost::genesys {
+
+// Voicemail audio URIs the adapter puts in records (audio_uri): "genesys-media:voicemail/<id>".
+inline constexpr std::string_view kGenesysMediaScheme = "genesys-media:";
+std::string genesys_media_uri(std::string_view voicemail_id);
 
 struct GenesysOptions {
   RestOptions rest;
@@ -53,6 +58,19 @@ struct GenesysOptions {
   size_t max_intents_in_flight = 32;
   size_t contact_scan_limit = 200;  // 10..200
   bool mirror_contacts = true;
+  // Voicemail recordings (decision 034): downloaded and hashed when a voicemail is first
+  // mirrored, at most this many bytes (the blob bound of voicemail).
+  uint64_t max_voicemail_bytes = 10ull * 1024 * 1024;
+  // Whether the store already names this voicemail's audio (then it is not downloaded
+  // again after a restart). Empty: always download.
+  std::function<bool(const std::string& user, const std::string& voicemail_id)> audio_stored;
+  // The downloaded bytes and their hash (the server puts them in its blob store, so a
+  // device's first play needs no second download). Called on the adapter's thread.
+  std::function<void(const BlobHash& hash, const std::string& bytes)> media_fetched;
+  // A mirrored agent's login handed over, renewed (its refresh token rotated) or, with
+  // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
+  // the adapter's threads, outside its locks.
+  std::function<void(const std::string& user, const Token* token)> login_changed;
   std::function<void(const std::string&)> log;
 };
 
@@ -85,17 +103,31 @@ class GenesysUpstream : public Upstream {
   // the token), kUnavailable.
   Status set_user_login(const AgentRef& agent, const std::string& login_json,
                         int64_t now_ms) override;
+  // A login kept from before a restart (decision 035), already checked to be this agent's
+  // when it was handed over: held again without asking the platform (a refused refresh
+  // ends it as any login). Errors: kNotFound (not a mirrored agent).
+  Status restore_user_login(const std::string& user, const Token& token);
   // An email reply draft saved in the app: queued, the worker PUTs it to the platform
   // (`…/emails/{id}/messages/draft`), the latest per conversation. It is also the base the
   // web interface's next edit of that draft merges against (guide 2.1.4.3).
   void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) override;
+  // The device's read and delete of a voicemail: PATCH {read:true} / DELETE
+  // /api/v2/voicemail/messages/{id} (decision 023's intents; 404 is accepted: it is gone).
+  Result<PlatformAnswer> mark_voicemail_read(const AgentRef& agent, const std::string& voicemail_id,
+                                             int64_t now_ms) override;
+  Result<PlatformAnswer> delete_voicemail(const AgentRef& agent, const std::string& voicemail_id,
+                                          int64_t now_ms) override;
+  // The bytes of a genesys-media: URI (the server's BlobService::fetch_media): a fresh
+  // download link from the media endpoint, then the download, at most max_bytes. Errors:
+  // kNotFound (not such a URI, no such voicemail), kTooLarge, kUnavailable.
+  Result<std::string> fetch_media(std::string_view uri, uint64_t max_bytes);
 
   struct Counters {
     uint64_t events = 0, notifications = 0, heartbeats = 0, decode_errors = 0, gaps = 0,
              channels_created = 0, agent_reconciles = 0, org_reconciles = 0,
              incomplete_listings = 0, intents = 0, intents_pending = 0, refusals = 0,
              duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
-             web_draft_edits = 0;
+             web_draft_edits = 0, audio_fetched = 0, audio_failures = 0;
     RestClient::Counters rest;
   };
   Counters counters() const;
@@ -147,6 +179,12 @@ class GenesysUpstream : public Upstream {
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& correlation);
   domain::InteractionState known_interaction_state(const std::string& key) const;
+  // genesys_voicemail.cpp
+  void attach_audio(const std::string& user, domain::Voicemail& voicemail);
+  Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
+                                            uint64_t max_bytes);
+  Result<PlatformAnswer> voicemail_intent(const AgentRef& agent, const std::string& id,
+                                          const std::string& method, const std::string& body);
 
   void emit(upstream::Event event, const std::string& dedupe_key);
   void emit_presence(const std::string& user, upstream::PresenceChanged change);
@@ -180,7 +218,8 @@ class GenesysUpstream : public Upstream {
   std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
   std::atomic<bool> connected_{false};
-  std::map<std::string, DraftLink> drafts_;  // by conversation id
+  std::map<std::string, DraftLink> drafts_;                       // by conversation id
+  std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size
 };
 
 }  // namespace outpost::genesys

@@ -1,10 +1,13 @@
 #include "apps/outpost-server/genesys_setup.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "apps/outpost-server/upstream_loop.h"
+#include "engine/server_core.h"
 
 namespace outpost::server_app {
 namespace {
@@ -67,6 +70,72 @@ Result<genesys::GenesysOptions> genesys_options(const ServeConfig& config, const
   return options;
 }
 
+void wire_genesys_media(genesys::GenesysOptions& options, ServerStore& store, BlobStore& blobs,
+                        std::function<void(const std::string&)> log) {
+  const std::string tenant = options.tenant;
+  options.audio_stored = [&store, tenant](const std::string& user, const std::string& id) {
+    auto stored = store.get(Principal{tenant, user, "platform"}.user_scope(), "voicemail", id);
+    if (!stored.ok() || !*stored) return false;
+    domain::Voicemail voicemail;
+    return voicemail.ParseFromString((*stored)->body) && !voicemail.audio_sha256().empty();
+  };
+  options.media_fetched = [&blobs, log](const BlobHash& hash, const std::string& bytes) {
+    // Not fatal: the blob service fetches the recording again when a device asks.
+    if (Status put = blobs.put(hash, bytes); !put.ok() && log) {
+      log("genesys: storing a voicemail recording: " + put.to_string());
+    }
+  };
+}
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void wire_genesys_logins(genesys::GenesysOptions& options, LoginVault& vault) {
+  const std::string tenant = options.tenant;
+  options.login_changed = [&vault, tenant](const std::string& user, const genesys::Token* token) {
+    const AgentRef agent{tenant, user};
+    if (token == nullptr) {
+      (void)vault.forget(agent);
+      return;
+    }
+    boost::json::object sealed{{"access_token", token->access_token},
+                               {"refresh_token", token->refresh_token},
+                               {"expires_at_ms", wall_ms() + token->expires_in_s * 1000}};
+    (void)vault.save(agent, boost::json::serialize(sealed));  // not kept: log in again later
+  };
+}
+
+void restore_genesys_logins(genesys::GenesysUpstream& upstream,
+                            const genesys::GenesysOptions& options, LoginVault& vault) {
+  for (const std::string& user : options.users) {
+    auto kept = vault.load(AgentRef{options.tenant, user});
+    if (!kept.ok() || !*kept) continue;
+    boost::system::error_code ec;
+    auto value = boost::json::parse(**kept, ec);
+    if (ec || !value.is_object()) continue;
+    const auto& obj = value.as_object();
+    const auto* access = obj.if_contains("access_token");
+    const auto* refresh = obj.if_contains("refresh_token");
+    const auto* expires = obj.if_contains("expires_at_ms");
+    if (!access || !access->is_string() || !refresh || !refresh->is_string() || !expires ||
+        !expires->is_int64()) {
+      continue;
+    }
+    genesys::Token token;
+    token.access_token = std::string(access->as_string());
+    token.refresh_token = std::string(refresh->as_string());
+    token.expires_in_s = std::max<int64_t>(0, (expires->as_int64() - wall_ms()) / 1000);
+    (void)upstream.restore_user_login(user, token);
+  }
+}
+
 void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream& upstream) {
   registry.add_collector([&upstream](ops::Sample& sample) {
     sample.family("outpost_genesys_connected",
@@ -91,7 +160,9 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"refusals", c.refusals},
         {"user_logins", c.user_logins},
         {"drafts_put", c.drafts_put},
-        {"web_draft_edits", c.web_draft_edits}};
+        {"web_draft_edits", c.web_draft_edits},
+        {"audio_fetched", c.audio_fetched},
+        {"audio_failures", c.audio_failures}};
     sample.family("outpost_genesys_events_total",
                   "Genesys adapter events: events emitted, notifications and heartbeats read, "
                   "gaps, reconciles, decode errors, intents and refusals, user logins, drafts.",
@@ -108,7 +179,8 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"user_refreshes", c.rest.user_refreshes},
         {"user_refresh_failures", c.rest.user_refresh_failures},
         {"transport_errors", c.rest.transport_errors},
-        {"budget_waits", c.rest.budget_waits}};
+        {"budget_waits", c.rest.budget_waits},
+        {"downloads", c.rest.downloads}};
     sample.family("outpost_genesys_rest_total",
                   "Genesys REST calls: requests made, retries after 429 and 5xx, token fetches "
                   "and refreshes, transport errors, waits for the org's request budget.",

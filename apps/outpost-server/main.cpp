@@ -263,7 +263,9 @@ int run_serve(const server_app::ServeConfig& config) {
   if (!store.ok()) return fail_logged(store.status().with_context("opening the store"));
   auto key = load_or_create_key(config.data_dir);
   if (!key.ok()) return fail_logged(key.status().with_context("loading the token key"));
-  TokenAuthority tokens(std::move(key).value());
+  TokenAuthority tokens(*key);
+  // The agents' platform logins, sealed under a key derived from the token key (decision 035).
+  server_app::LoginVault logins(config.data_dir + "/platform-logins", *key);
   // Before the core: it observes the core and must outlive it.
   server_app::Operations operations(config, log, wall_clock_ms);
   ServerCore core(**store, Schema::domain(), domain_mutators());
@@ -274,8 +276,15 @@ int run_serve(const server_app::ServeConfig& config) {
   blob_options.limits.max_voicemail_bytes = config.max_voicemail_mb * 1024 * 1024;
   blob_options.limits.max_attachment_bytes = config.max_attachment_mb * 1024 * 1024;
   // The platform's media, fetched the first time a device asks: the simulated platform's
-  // (demo data and --upstream sim); a Genesys adapter adds its media endpoint here.
-  blob_options.fetch_media = [](std::string_view uri, uint64_t max_bytes) {
+  // (demo data and --upstream sim), or Genesys voicemail recordings (genesys-media: URIs,
+  // the media endpoint; set below before the server starts).
+  genesys::GenesysUpstream* genesys_media = nullptr;
+  blob_options.fetch_media = [&genesys_media](std::string_view uri,
+                                              uint64_t max_bytes) -> Result<std::string> {
+    if (uri.rfind(genesys::kGenesysMediaScheme, 0) == 0) {
+      if (genesys_media == nullptr) return error(ErrorCode::kNotFound, "no Genesys upstream");
+      return genesys_media->fetch_media(uri, max_bytes);
+    }
     return fetch_sim_media(uri, max_bytes);
   };
   BlobService blobs(**store, **blob_store, Schema::domain(), blob_options);
@@ -349,8 +358,13 @@ int run_serve(const server_app::ServeConfig& config) {
     genesys_config->log = [&log](const std::string& line) {
       log.log(server_app::LogLevel::kWarn, line, {{"component", "genesys"}});
     };
-    genesys = std::make_unique<genesys::GenesysUpstream>(std::move(genesys_config).value());
+    genesys_config->max_voicemail_bytes = blob_options.limits.max_voicemail_bytes;
+    server_app::wire_genesys_media(*genesys_config, **store, **blob_store, genesys_config->log);
+    server_app::wire_genesys_logins(*genesys_config, logins);
+    genesys = std::make_unique<genesys::GenesysUpstream>(*genesys_config);
+    server_app::restore_genesys_logins(*genesys, *genesys_config, logins);
     core.set_platform(genesys.get());
+    genesys_media = genesys.get();
   }
   // The push thread hears commits after they commit, and streams opening and closing; it
   // only ever queues from those callbacks (docs/push.md).

@@ -8,10 +8,12 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
 #include "adapters/sqlite_server_store.h"
+#include "engine/blob.h"
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "outpost/domain.pb.h"
@@ -348,6 +350,107 @@ TEST_F(GenesysEndToEnd, ALoginActsForItsUserAndWebEditsMergeWithTheApps) {
   const std::string access(boost::json::parse(login).at("access_token").as_string());
   EXPECT_EQ(server_output_.find(access), std::string::npos) << "a user's token logged";
   expect_devices_equal_server({"phone", "tablet"});
+}
+
+// Voicemail audio from Genesys (decision 034): the recording hashed when mirrored, played on
+// a device (the blob route), fetched again from the media endpoint when the server's blob
+// store lost it; playing marks it read and a delete reaches the platform.
+TEST_F(GenesysEndToEnd, VoicemailAudioPlaysAndReadAndDeleteReachGenesys) {
+  fake_->control("voicemail", R"({"user":"agent-1","id":"vm-a","seconds":2})");
+  start_server();
+  std::string hash;
+  ASSERT_TRUE(sync_until("phone", [&](Replica& r) {
+    auto vm = get<d::Voicemail>(r, "vm-a");
+    if (vm) hash = vm->audio_sha256();
+    return vm && !hash.empty();
+  })) << server_->output();
+  auto play = [&](const std::string& name) {
+    std::string out;
+    const std::string file = dir_ + "/" + name + ".wav";
+    int rc =
+        run_command({OUTPOST_DEVICE_BIN, "--db", dir_ + "/" + name + ".db", "--server", url_,
+                     "--token", testing::mint_token(OUTPOST_SERVER_BIN, dir_ + "/server", name),
+                     "play", "vm-a", "-o", file},
+                    &out);
+    EXPECT_EQ(rc, 0) << out;
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string audio = play("phone");
+  EXPECT_EQ(audio.substr(0, 4), "RIFF");
+  EXPECT_EQ(audio.size(), 44u + 2 * 8000);
+  EXPECT_EQ(sha256_of(audio).hex(), hash);
+  // The server's blob store loses the recording (an older backup): fetched again.
+  const int downloads = fake_->count_requests("GET", "/media/");
+  std::filesystem::remove(dir_ + "/server/blobs/sha256/" + hash.substr(0, 2) + "/" + hash);
+  ASSERT_TRUE(
+      sync_until("tablet", [](Replica& r) { return get<d::Voicemail>(r, "vm-a").has_value(); }));
+  EXPECT_EQ(play("tablet"), audio);
+  EXPECT_EQ(fake_->count_requests("GET", "/media/"), downloads + 1);
+  // Played = read, on the platform too; then deleted there.
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto v = get<d::Voicemail>(r, "vm-a");
+    return v && v->read();
+  }));
+  auto on_platform = [&](const char* field) {
+    return fake_->state().at("voicemails").at("vm-a").at(field).as_bool();
+  };
+  EXPECT_TRUE(on_platform("read"));
+  ASSERT_EQ(device("phone", {"mutate", "delete_voicemail", R"({"id":"vm-a"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) { return !get<d::Voicemail>(r, "vm-a"); }))
+      << server_->output();
+  EXPECT_TRUE(on_platform("deleted"));
+  ASSERT_TRUE(sync_until("tablet", [](Replica& r) { return !get<d::Voicemail>(r, "vm-a"); }));
+  stop_server();
+  expect_devices_equal_server({"phone", "tablet"});
+}
+
+// A login handed over survives a server restart (decision 035): sealed in the data
+// directory (no readable token there), restored at start, renewed with its refresh token
+// when it expired meanwhile (the rotated one sealed again); the write after the restart
+// still acts as the agent.
+TEST_F(GenesysEndToEnd, ALoginSurvivesARestartAndStillActsForItsUser) {
+  fake_->control("config", R"({"token_ttl_s": 2})");
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::AgentState>(r, "agent-1").has_value();
+  })) << server_->output();
+  const std::string login = fake_->user_login("agent-1");
+  ASSERT_EQ(hand_over_login("agent-1", login), 204) << server_->output();
+  const auto handed = std::chrono::steady_clock::now();
+  stop_server();
+  const std::string path = dir_ + "/server/platform-logins/acme+agent-1.login";
+  auto read = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string sealed = read();
+  ASSERT_FALSE(sealed.empty());
+  const std::string access(boost::json::parse(login).at("access_token").as_string());
+  const std::string refresh(boost::json::parse(login).at("refresh_token").as_string());
+  EXPECT_EQ(sealed.find(access), std::string::npos);
+  EXPECT_EQ(sealed.find(refresh), std::string::npos);
+
+  std::this_thread::sleep_until(handed + 2200ms);  // the access token expired meanwhile
+  start_server();
+  ASSERT_EQ(device("phone", {"mutate", "set_agent_state", R"({"presence":"PRESENCE_READY"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto s = get<d::AgentState>(r, "agent-1");
+    return s && s->presence() == d::PRESENCE_READY;
+  })) << server_->output();
+  std::string writer = "none";
+  const boost::json::value requests = fake_->control("requests");
+  for (const auto& r : requests.as_array()) {
+    const auto& o = r.as_object();
+    if (o.at("method") == "PATCH" && o.at("path") == "/api/v2/users/agent-1/presences/purecloud") {
+      writer = o.at("user").is_string() ? std::string(o.at("user").as_string()) : "client";
+    }
+  }
+  EXPECT_EQ(writer, "agent-1") << "the write after the restart did not act as the agent";
+  EXPECT_GE(fake_->control("stats").at("refreshes").to_number<int>(), 1);
+  EXPECT_NE(read(), sealed);  // the rotated refresh token sealed again
+  stop_server();
+  EXPECT_EQ(server_output_.find(access), std::string::npos) << "a user's token logged";
 }
 
 }  // namespace

@@ -99,6 +99,67 @@ TEST_F(Records, ReadVoicemailStaysReadWhateverThePlatformSendsLater) {
   world_.expect_converged(phone);
 }
 
+// A platform that refuses every voicemail write (a Genesys 403), else the simulator's answers.
+class VoicemailRefusingPlatform : public SimPlatform {
+ public:
+  using SimPlatform::SimPlatform;
+  Result<PlatformAnswer> mark_voicemail_read(const AgentRef&, const std::string&,
+                                             int64_t) override {
+    return PlatformAnswer::refuse("You may not change this voicemail");
+  }
+  Result<PlatformAnswer> delete_voicemail(const AgentRef&, const std::string&, int64_t) override {
+    return PlatformAnswer::refuse("You may not change this voicemail");
+  }
+};
+
+TEST_F(Records, APlatformRefusalOfAVoicemailReadOrDeleteRejectsItWithTheReason) {
+  VoicemailRefusingPlatform refusing(quiet_platform(), world_.store());
+  world_.core().set_platform(&refusing);
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  voicemail_event("vm-1", true);
+  world_.sync(phone);
+  m::MarkVoicemailRead read;
+  read.set_id("vm-1");
+  phone.mutate("mark_voicemail_read", read, world_.now_ms);
+  m::DeleteVoicemail remove;
+  remove.set_id("vm-1");
+  phone.mutate("delete_voicemail", remove, world_.now_ms);
+  world_.sync(phone);
+  auto rejected = phone.replica->rejected();
+  ASSERT_EQ(rejected->size(), 2u);
+  for (const auto& r : *rejected) {
+    EXPECT_EQ(r.code, "rejected");
+    EXPECT_EQ(r.reason, "You may not change this voicemail");
+  }
+  auto kept = world_.server_get<d::Voicemail>("user/acme/agent-1", "vm-1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_FALSE(kept->read());
+  ASSERT_TRUE(phone.get<d::Voicemail>("vm-1").has_value());
+  world_.expect_converged(phone);
+  world_.core().set_platform(&world_.platform());
+}
+
+// The platform's recording never changes: an update that does not name it (the Genesys
+// adapter after a restart, decision 034) keeps the hash the record has.
+TEST_F(Records, AVoicemailUpdateWithoutItsAudioKeepsTheRecording) {
+  upstream::Event event;
+  event.set_tenant("acme");
+  event.set_user("agent-1");
+  d::Voicemail& left = *event.mutable_voicemail_left();
+  left.set_id("vm-1");
+  left.set_audio_uri("genesys-media:voicemail/vm-1");
+  left.set_audio_sha256(std::string(64, 'a'));
+  left.set_audio_size(1234);
+  world_.platform_event(event);
+  voicemail_event("vm-1", false);  // no audio fields
+  auto kept = world_.server_get<d::Voicemail>("user/acme/agent-1", "vm-1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->transcription(), "please call back");
+  EXPECT_EQ(kept->audio_sha256(), std::string(64, 'a'));
+  EXPECT_EQ(kept->audio_size(), 1234);
+  EXPECT_EQ(kept->audio_uri(), "genesys-media:voicemail/vm-1");
+}
+
 TEST_F(Records, DeleteWinsOverAConcurrentMarkReadAndALateUpdate) {
   TestDevice& phone = world_.device("phone", "acme", "agent-1");
   TestDevice& tablet = world_.device("tablet", "acme", "agent-1");

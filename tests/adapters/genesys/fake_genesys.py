@@ -55,7 +55,7 @@ class Fake:
         self.refresh_tokens = {}  # refresh token -> user id (rotated on use)
         self.config = {"token_ttl_s": 86400, "heartbeat_s": 30.0, "channel_ttl_s": 86400,
                        "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100,
-                       "pong": True}
+                       "pong": True, "media_url_ttl_s": 60}
         self.faults = []  # scripted answers, first match wins
         self.miss_notifications = 0
         self.requests = []  # (method, path, status)
@@ -65,7 +65,7 @@ class Fake:
         self.ws_port = 0
         self.stats = {"notifications_sent": 0, "notifications_missed": 0, "sockets_opened": 0,
                       "heartbeats": 0, "tokens_issued": 0, "user_tokens_issued": 0,
-                      "refreshes": 0}
+                      "refreshes": 0, "media_downloads": 0}
         self.org.notify = self.notify
 
     # ------------------------------------------------------------------ tokens and limits
@@ -249,7 +249,8 @@ class Handler(BaseHTTPRequestHandler):
     def answer(self, status, body=None, headers=None, raw=None):
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        if "content-type" not in (headers or {}):
+            self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.send_header("inin-correlation-id", str(uuid.uuid4()))
         for name, value in (headers or {}).items():
@@ -299,6 +300,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(url.path, query)
         if url.path == "/oauth/token":
             return self.token()
+        if url.path.startswith("/media/"):
+            return self.media(url.path)
         with fake.lock:
             token = fake.token_ok(self.headers.get("authorization"))
             self.who = fake.token_users.get(token) if token else None
@@ -338,6 +341,35 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault.get("truncate"):
             raw = json.dumps(answer).encode()[: fault["truncate"]]
         self.answer(status, answer, limit_headers, raw)
+
+    def media(self, path):
+        """The media host's download link (pre-signed: a bearer alongside is refused, as a
+        pre-signed URL with a second auth mechanism is [inf])."""
+        fake = self.fake
+        with fake.lock:
+            fault = fake.take_fault(self.command, path)
+        if fault and fault.get("delay_ms"):
+            time.sleep(fault["delay_ms"] / 1000.0)
+        if fault and fault.get("status"):
+            return self.answer(fault["status"], raw=b"scripted fault")
+        if self.headers.get("authorization"):
+            return self.answer(400, raw=b"InvalidArgument: only one auth mechanism allowed")
+        with fake.lock:
+            status, data = fake.org.media_download(path[len("/media/"):].split(".")[0])
+            fake.stats["media_downloads"] += 1 if status == 200 else 0
+        if fault and fault.get("truncate") and status == 200:
+            # The connection drops mid-body: the full length announced, a part sent.
+            self.send_response(200)
+            self.send_header("content-type", "audio/wav")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: fault["truncate"]])
+            self.close_connection = True
+            with fake.lock:
+                fake.requests.append({"method": "GET", "path": self.path, "status": 200,
+                                      "user": None, "truncated": True})
+            return
+        self.answer(status, raw=data, headers={"content-type": "audio/wav"} if status == 200 else {})
 
     def token(self):
         fake = self.fake

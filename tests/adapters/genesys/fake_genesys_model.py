@@ -56,6 +56,19 @@ def listing(entities, query, base_path, max_page, default_size=25):
     return 200, body
 
 
+def voicemail_audio(v):
+    """A voicemail's recording: a WAV (8 kHz, 8-bit mono) of its duration (at most 30 s),
+    the same bytes for the same voicemail id every time."""
+    seconds = max(1, min(30, int(v.get("audioRecordingDurationSeconds") or 1)))
+    seed = sum(v["id"].encode()) % 50 + 20
+    samples = bytes((128 + ((i * seed // 8) % 64) - 32) & 0xFF for i in range(seconds * 8000))
+    header = b"RIFF" + (36 + len(samples)).to_bytes(4, "little") + b"WAVEfmt " + \
+        (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + \
+        (8000).to_bytes(4, "little") + (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + \
+        (8).to_bytes(2, "little") + b"data" + len(samples).to_bytes(4, "little")
+    return header + samples
+
+
 def public(conv):
     """A conversation as the API shows it (the fake's own bookkeeping keys start with _)."""
     return {k: v for k, v in conv.items() if not k.startswith("_")}
@@ -96,6 +109,7 @@ class Org:
         self.conversations = {}
         self.drafts = {}  # conversation id -> EmailMessage
         self.voicemails = {}
+        self.media_links = {}  # download token -> (voicemail id, expires epoch s)
         self.contacts = [self.make_contact(i) for i in range(contacts)]
         self.libraries = [{"id": "lib-1", "name": "General", "version": 1, "dateCreated": iso()},
                           {"id": "lib-2", "name": "Billing", "version": 3, "dateCreated": iso()}]
@@ -259,6 +273,9 @@ class Org:
                            if v["user"]["id"] == m.group(1) and not v["deleted"]),
                           key=lambda v: v["createdDate"], reverse=True)
             return listing(mine, query, path, max_page)
+        m = re.fullmatch(r"/api/v2/voicemail/messages/([^/]+)/media", path)
+        if m and method == "GET":
+            return self.voicemail_media(m.group(1), query, fake)
         m = re.fullmatch(r"/api/v2/voicemail/messages/([^/]+)", path)
         if m:
             return self.voicemail(method, m.group(1), body)
@@ -318,6 +335,10 @@ class Org:
         m = re.fullmatch(r"/api/v2/users/([^/]+)/.+", path)
         if m and m.group(1) != who:
             return err(403, "missing.permissions", "A user token acts only for its own user")
+        m = re.fullmatch(r"/api/v2/voicemail/messages/([^/]+)", path)
+        vm = self.voicemails.get(m.group(1)) if m else None
+        if vm is not None and vm["user"]["id"] != who:
+            return err(403, "missing.permissions", "Not your voicemail")
         m = re.fullmatch(r"/api/v2/conversations/(?:[a-z]+/)?([^/]+)/.+", path)
         conv = self.conversations.get(m.group(1)) if m else None
         if conv is not None and (self.agent_participant(conv) or {}).get("userId") != who:
@@ -493,6 +514,32 @@ class Org:
                         dict(v, action="delete"))
             return 204, None
         return err(405, "method.not.allowed", "")
+
+    def voicemail_media(self, ident, query, fake):
+        """The media endpoint: {id, mediaFileUri, mediaImageUri, waveformData}; the URI is a
+        short-lived download link (a pre-signed URL on the real media host [inf]; here
+        /media/<token> on this port, valid media_url_ttl_s, served without a bearer)."""
+        v = self.voicemails.get(ident)
+        if v is None or v["deleted"]:
+            return err(404, "not.found", "voicemail not found")
+        fmt = query.get("formatId", "WEBM")
+        if fmt not in ("WAV", "NONE"):
+            return err(400, "bad.request", "the fake serves formatId=WAV (or NONE) only")
+        answer = {"id": ident, "mediaImageUri": "", "waveformData": [0.1, 0.5, 0.2]}
+        if fmt == "WAV":
+            token = uuid.uuid4().hex
+            self.media_links[token] = (ident, time.time() + fake.config["media_url_ttl_s"])
+            answer["mediaFileUri"] = "%s/media/%s.wav" % (self.api_base, token)
+        return 200, answer
+
+    def media_download(self, token):
+        """GET of a download link: (status, bytes or error text)."""
+        ident, expires = self.media_links.get(token, (None, 0))
+        if ident is None:
+            return 404, b"NoSuchKey"
+        if expires <= time.time():
+            return 403, b"AccessDenied: Request has expired"
+        return 200, voicemail_audio(self.voicemails[ident])
 
     def scan(self, query):
         try:

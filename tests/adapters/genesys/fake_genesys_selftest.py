@@ -40,6 +40,8 @@ class Client:
                 return resp.status, dict(resp.headers), text if raw else (json.loads(text) if text else None)
         except urllib.error.HTTPError as e:
             text = e.read()
+            if raw:
+                return e.code, dict(e.headers), text
             return e.code, dict(e.headers), json.loads(text) if text else None
 
     def login(self):
@@ -312,6 +314,35 @@ class FakeGenesysTest(unittest.TestCase):
         self.assertEqual((status, refusal["code"]), (400, "conversation.message.disconnected"))
         self.assertEqual([x["textBody"] for x in self.c.control("state")["sent"]][-2:],
                          ["Thanks", "Hello"])
+
+    def test_voicemail_media_link_read_and_delete(self):
+        vm = self.c.control("voicemail", {"user": "agent-1", "seconds": 2})
+        path = "/api/v2/voicemail/messages/%s" % vm["id"]
+        self.assertEqual(self.c.call("GET", path + "/media?formatId=MP3")[0], 400)
+        status, _, media = self.c.call("GET", path + "/media?formatId=WAV")
+        self.assertEqual((status, media["id"]), (200, vm["id"]))
+        # The link is pre-signed: no bearer (a second auth mechanism is refused).
+        self.assertEqual(self.c.call("GET", media["mediaFileUri"], raw=True)[0], 400)
+        status, headers, audio = self.c.call("GET", media["mediaFileUri"], token=False, raw=True)
+        self.assertEqual((status, audio[:4], len(audio)), (200, b"RIFF", 44 + 2 * 8000))
+        again = self.c.call("GET", self.c.call("GET", path + "/media?formatId=WAV")[2]["mediaFileUri"],
+                            token=False, raw=True)[2]
+        self.assertEqual(again, audio)  # the same recording every time
+        # Short-lived: an expired link is 403.
+        self.c.control("config", {"media_url_ttl_s": 0})
+        link = self.c.call("GET", path + "/media?formatId=WAV")[2]["mediaFileUri"]
+        self.assertEqual(self.c.call("GET", link, token=False, raw=True)[0], 403)
+        self.c.control("config", {"media_url_ttl_s": 60})
+        # Read and delete; a user token acts on its own user's voicemail only.
+        code = self.c.control("login", {"user": "agent-2"})["code"]
+        other = Client(self.ready)
+        other.token = self.grant("grant_type=authorization_code&code=" + code)[1]["access_token"]
+        self.assertEqual(other.call("PATCH", path, {"read": True})[0], 403)
+        self.assertEqual(other.call("DELETE", path)[0], 403)
+        self.assertEqual(self.c.call("PATCH", path, {"read": True})[2]["read"], True)
+        self.assertEqual(self.c.call("DELETE", path)[0], 204)
+        self.assertEqual(self.c.call("DELETE", path)[0], 404)
+        self.assertEqual(self.c.call("GET", path + "/media?formatId=WAV")[0], 404)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,145 @@
+// The Genesys adapter's voicemail beyond the mirror: the recording (the media endpoint gives
+// a short-lived download link; the adapter hashes the bytes when it first mirrors a voicemail
+// so the record can name its blob, decision 034, and fetches them again for the server's
+// blob service when they are not stored), and the device's read and delete written back as
+// intents of decision 023.
+#include <boost/json.hpp>
+
+#include "adapters/genesys/genesys_upstream.h"
+#include "engine/blob.h"
+
+namespace outpost::genesys {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kMediaDeadline{30};
+constexpr std::chrono::seconds kWriteDeadline{60};
+constexpr size_t kMaxKnownAudio = 50'000;  // hashes remembered in memory
+
+bool plain_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string genesys_media_uri(std::string_view voicemail_id) {
+  return std::string(kGenesysMediaScheme) + "voicemail/" + std::string(voicemail_id);
+}
+
+Result<std::string> GenesysUpstream::fetch_voicemail_audio(const std::string& user,
+                                                           const std::string& id,
+                                                           uint64_t max_bytes) {
+  if (!plain_id(id)) return error(ErrorCode::kNotFound, "not a Genesys voicemail id");
+  const auto deadline = Clock::now() + kMediaDeadline;
+  // A link may expire between the two requests (it is short-lived): one more link then.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::string path = "/api/v2/voicemail/messages/" + id + "/media?formatId=WAV";
+    auto media = user.empty() ? rest_.call("GET", path, "", deadline)
+                              : rest_.call_for(user, "GET", path, "", deadline);
+    if (!media.ok()) return media.status();
+    if (media->status == 404)
+      return error(ErrorCode::kNotFound, "the platform has no such voicemail");
+    if (media->status != 200) {
+      return error(ErrorCode::kUnavailable,
+                   "voicemail media: HTTP " + std::to_string(media->status));
+    }
+    auto uri = decode_media_uri(media->body);
+    if (!uri.ok()) {
+      decode_failed("voicemail media", uri.status(), media->correlation_id);
+      return error(ErrorCode::kNotFound, "the platform gave no download link");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(RestResponse audio, rest_.download(*uri, max_bytes, deadline));
+    if (audio.status == 200) {
+      if (audio.body.empty()) return error(ErrorCode::kNotFound, "the recording is empty");
+      return std::move(audio.body);
+    }
+    if (audio.status != 403) break;  // 403: the link expired; anything else: give up
+  }
+  return error(ErrorCode::kUnavailable, "the recording could not be downloaded");
+}
+
+Result<std::string> GenesysUpstream::fetch_media(std::string_view uri, uint64_t max_bytes) {
+  const std::string prefix = std::string(kGenesysMediaScheme) + "voicemail/";
+  if (uri.rfind(prefix, 0) != 0) return error(ErrorCode::kNotFound, "not a Genesys media URI");
+  const std::string id(uri.substr(prefix.size()));
+  // The client's token: the blob service serves the device whose record names this
+  // voicemail (decision 028 checked it); no user's login is needed for the admin read.
+  auto bytes = fetch_voicemail_audio("", id, max_bytes);
+  if (!bytes.ok() && bytes.status().code() == ErrorCode::kTooLarge) return bytes.status();
+  return bytes;
+}
+
+void GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& voicemail) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = audio_.find(voicemail.id()); it != audio_.end()) {
+      voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
+      voicemail.set_audio_sha256(it->second.first);
+      voicemail.set_audio_size(it->second.second);
+      return;
+    }
+  }
+  // Hashed before (another run of this server): the store keeps the hash (the domain keeps
+  // a voicemail's audio when an update comes without it), no need to download again.
+  if (options_.audio_stored && options_.audio_stored(user, voicemail.id())) return;
+  auto bytes = fetch_voicemail_audio(user, voicemail.id(), options_.max_voicemail_bytes);
+  if (!bytes.ok()) {
+    // Mirrored without audio for now; the next reconcile tries again.
+    std::lock_guard lock(mutex_);
+    ++counters_.audio_failures;
+    if (options_.log) {
+      options_.log("genesys: voicemail " + voicemail.id() + " audio: " + bytes.status().message());
+    }
+    return;
+  }
+  const BlobHash hash = sha256_of(*bytes);
+  if (options_.media_fetched) options_.media_fetched(hash, *bytes);
+  std::lock_guard lock(mutex_);
+  ++counters_.audio_fetched;
+  if (audio_.size() >= kMaxKnownAudio) audio_.clear();
+  audio_[voicemail.id()] = {hash.hex(), static_cast<int64_t>(bytes->size())};
+  voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
+  voicemail.set_audio_sha256(hash.hex());
+  voicemail.set_audio_size(static_cast<int64_t>(bytes->size()));
+}
+
+Result<PlatformAnswer> GenesysUpstream::mark_voicemail_read(const AgentRef& agent,
+                                                            const std::string& voicemail_id,
+                                                            int64_t) {
+  return voicemail_intent(agent, voicemail_id, "PATCH",
+                          boost::json::serialize(boost::json::object{{"read", true}}));
+}
+
+Result<PlatformAnswer> GenesysUpstream::delete_voicemail(const AgentRef& agent,
+                                                         const std::string& voicemail_id, int64_t) {
+  return voicemail_intent(agent, voicemail_id, "DELETE", "");
+}
+
+Result<PlatformAnswer> GenesysUpstream::voicemail_intent(const AgentRef& agent,
+                                                         const std::string& id,
+                                                         const std::string& method,
+                                                         const std::string& body) {
+  if (!mirrored(agent)) {
+    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
+  }
+  if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
+  const std::string user = agent.user;
+  return run_intent("voicemail/" + user + "/" + id + "/" + method,
+                    [this, user, id, method, body]() -> Result<PlatformAnswer> {
+                      auto answer = rest_.call_for(user, method, "/api/v2/voicemail/messages/" + id,
+                                                   body, Clock::now() + kWriteDeadline);
+                      // Gone on the platform already (deleted in another client): what the
+                      // device asked holds.
+                      if (answer.ok() && answer->status == 404) return PlatformAnswer::accept();
+                      return answer_of(answer,
+                                       method == "DELETE" ? "voicemail delete" : "voicemail read");
+                    });
+}
+
+}  // namespace outpost::genesys
