@@ -16,7 +16,10 @@ inline constexpr const char* kIdleTenant = "idle";
 
 // Opens `connections` streams (spread over the servers), holds them for `hold`, reports
 // how many stayed open and the servers' RSS; then `poke_rounds` times a change in their
-// scope, until each connection has its poke frame. Errors: none could be opened.
+// scope, until each connection has its poke frame (idle_connections.poke); then each
+// connection sends one pull announcing carried changes (decision 032) and the same rounds
+// run again until each has the change itself (idle_connections.carried, beside the poke).
+// Errors: none could be opened.
 Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
                             int poke_rounds);
 
