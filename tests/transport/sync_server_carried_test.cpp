@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "engine/scope.h"
 #include "tests/transport/sync_server_fixture.h"
 
 namespace outpost::server_test {
@@ -81,7 +82,9 @@ TEST_P(SyncServerCarriedTest, OneEncodingPerCommitSharedByEveryStreamAtItsBase) 
   // Bob (same tenant, another user) streams and accepts carried frames too.
   WsClient bob;
   ASSERT_FALSE(bob.connect(server_->port(), token(kTenant, "bob", "phone")));
-  ASSERT_FALSE(bob.send(pull_frame("bob", true)));
+  protocol::ClientFrame bobs_pull = pull_frame("bob", true);
+  bobs_pull.mutable_pull()->mutable_cursors(0)->set_scope(ScopeName::format_user(kTenant, "bob"));
+  ASSERT_FALSE(bob.send(bobs_pull));
   protocol::ServerFrame bobs;
   ASSERT_FALSE(bob.receive_until(protocol::ServerFrame::kPull, bobs));
   const SyncServerStats before = server_->stats();
