@@ -299,8 +299,17 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
     io.run_for(std::chrono::milliseconds(5));
   }
   const int announced = counters.answered;
+  // The server's own count of carried frames: the rounds' frames were the changes.
+  auto sent_before = transport_event(context, "carried_sent");
+  auto encoded_before = transport_event(context, "carried_encodings");
   OUTPOST_ASSIGN_OR_RETURN(PokeRounds carried,
                            poke_rounds(io, counters, *writer, open, rounds, rounds + 1));
+  auto sent_after = transport_event(context, "carried_sent");
+  auto encoded_after = transport_event(context, "carried_encodings");
+  const uint64_t carried_sent =
+      sent_before.ok() && sent_after.ok() ? *sent_after - *sent_before : 0;
+  const uint64_t carried_encodings =
+      encoded_before.ok() && encoded_after.ok() ? *encoded_after - *encoded_before : 0;
   writer->stop();
 
   for (auto& client : clients) client->close();
@@ -337,7 +346,8 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
        {param("connections", open), param("announced", announced), param("rounds", rounds),
         param("delivered", static_cast<uint64_t>(carried.ms.size())),
         param("expected", static_cast<uint64_t>(open) * rounds),
-        param("incomplete_rounds", carried.incomplete),
+        param("incomplete_rounds", carried.incomplete), param("carried_sent", carried_sent),
+        param("carried_encodings", carried_encodings),
         param("baseline", "idle_connections.poke: a plain poke, same connections")}) {
     carried_params.push_back(std::move(p));
   }
