@@ -348,7 +348,7 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
         param("expected", static_cast<uint64_t>(open) * rounds),
         param("incomplete_rounds", carried.incomplete), param("carried_sent", carried_sent),
         param("carried_encodings", carried_encodings),
-        param("baseline", "idle_connections.poke: a plain poke, same connections")}) {
+        param("baseline_is", "idle_connections.poke: a plain poke, same connections")}) {
     carried_params.push_back(std::move(p));
   }
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {

@@ -608,7 +608,7 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
        param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
        param("incomplete_rounds", run.incomplete_rounds),
        param("carried_applied", run.carried_applied), param("carried_refused", run.carried_refused),
-       param("baseline", "plain pokes (devices that do not accept carried changes)"),
+       param("baseline_is", "plain pokes (devices that do not accept carried changes)"),
        param("baseline_delivered", static_cast<uint64_t>(plain.latencies_ms.size()))});
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     const double value = percentile(sorted, p);

@@ -106,6 +106,7 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
                                "idle_connections",
                                "idle_connections.server_rss",
                                "idle_connections.poke",
+                               "idle_connections.carried",
                                "admin.metrics_scrape",
                                "admin.device_page",
                                "device_reports.push_pull",
