@@ -150,7 +150,7 @@ class TxScopes {
     for (const auto& [name, state] : scopes_) {
       if (!state.written()) continue;
       save(name, state);
-      heads.push_back(CommittedHead{name, state.head});
+      heads.push_back(CommittedHead{name, state.head, state.initial_head});
     }
     return heads;
   }

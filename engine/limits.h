@@ -32,6 +32,10 @@ inline constexpr uint32_t kMaxFetchKeysPerPull = 2000;
 inline constexpr uint32_t kMaxRejectionsPerPull = 100;
 // A push's client id, in bytes.
 inline constexpr size_t kMaxClientIdLength = 128;
+// A commit's changes travel with its poke (ServerFrame.carried, decision 032) up to this
+// many changes and bytes (as a pull budget counts them); a bigger commit is a plain poke.
+inline constexpr uint32_t kMaxCarriedChanges = 256;
+inline constexpr uint64_t kMaxCarriedBytes = 256 * kKiB;
 
 // --- What a device asks for (SyncClientOptions' defaults) --------------------------------
 
@@ -63,6 +67,9 @@ static_assert(kMaxPushTargetsPerUser <= kMaxPushTargetsScanned);
 
 static_assert(kDefaultChangesPerBatch <= kMaxChangesPerBatch);
 static_assert(kDefaultBatchBytes <= kMaxBatchBytes);
+// A carried batch is never more than a device asks for in one pull.
+static_assert(kMaxCarriedChanges <= kClientChangesPerPull);
+static_assert(kMaxCarriedBytes <= kClientBytesPerPull);
 // A device's defaults stay within the server's caps, so it is never refused for them.
 static_assert(kClientChangesPerPull <= kMaxChangesPerBatch);
 static_assert(kClientBytesPerPull <= kMaxBatchBytes);

@@ -141,6 +141,25 @@ std::vector<std::string> ServerCore::scopes_of(const Principal& who) const {
   return {who.user_scope(), who.org_scope()};
 }
 
+Result<std::optional<protocol::ScopeChanges>> ServerCore::carried_changes(const CommittedHead& head,
+                                                                          uint32_t max_changes,
+                                                                          uint64_t max_bytes) {
+  using None = std::optional<protocol::ScopeChanges>;
+  if (!head.base_seq || *head.base_seq == 0 || *head.base_seq >= head.head_seq) return None();
+  protocol::Cursor cursor;
+  cursor.set_scope(head.scope);
+  cursor.set_seq(*head.base_seq);
+  PullBudget budget{max_changes, max_bytes};
+  protocol::ScopeChanges out;
+  // The pull's own mode choice: behind the horizon it is a reset manifest, not carried.
+  OUTPOST_RETURN_IF_ERROR(pull_scope(cursor, false, budget, out));
+  if (out.reset() || out.has_more() || !out.cursor_token().empty() ||
+      out.cursor() < head.head_seq) {
+    return None();
+  }
+  return None(std::move(out));
+}
+
 void ServerCore::add_commit_listener(CommitListener listener) {
   std::lock_guard<std::mutex> lock(listeners_mutex_);
   listeners_.push_back(std::move(listener));

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,15 @@ class ServerCore {
   // request, an empty scope name, a cursor token this server did not seal for that scope),
   // kFailedPrecondition (a cursor ahead of the scope's head), kSchemaTooNew.
   Result<protocol::PullResponse> pull(const Principal& who, const protocol::PullRequest& request);
+
+  // The changes of one commit as a pull from its base would answer them for its scope:
+  // what travels with the poke to every stream at that base (decision 032). nullopt when
+  // they cannot travel — the base is unknown or 0 (a fresh device takes a snapshot), behind
+  // the compaction horizon (a reset), or the changes pass `max_changes` / `max_bytes`:
+  // those devices pull as before. Errors come from the store.
+  Result<std::optional<protocol::ScopeChanges>> carried_changes(const CommittedHead& head,
+                                                                uint32_t max_changes,
+                                                                uint64_t max_bytes);
 
   // The scopes a principal reads, in delivery order (user scope first: it holds the
   // urgent records).

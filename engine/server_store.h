@@ -92,6 +92,10 @@ struct RecordedOutcome {
 struct CommittedHead {
   std::string scope;
   uint64_t head_seq = 0;
+  // The head before this commit, when the committing store knows it (its own commits):
+  // the commit's changes are exactly the seqs in (base_seq, head_seq]. Unset for heads
+  // heard from other processes and for re-read heads.
+  std::optional<uint64_t> base_seq;
 };
 
 // One write transaction. Destroying it without commit() rolls everything back.

@@ -98,6 +98,48 @@ void SyncClient::on_poke(const protocol::Poke& poke) {
   if (poke.heads_size() == 0) behind_ = true;
 }
 
+bool SyncClient::carried_applies(const protocol::Carried& carried) const {
+  const protocol::ScopeChanges& changes = carried.changes();
+  if (in_flight_ > 0 || !fetched_target_.empty() || carried.base() == 0) return false;
+  if (changes.reset() || changes.has_more() || !changes.cursor_token().empty() ||
+      changes.manifest_size() > 0 || changes.cursor() <= carried.base() ||
+      changes.cursor() > changes.head_seq()) {
+    return false;
+  }
+  for (const auto& scope : progress_.scopes) {
+    if (scope.scope == changes.scope()) {
+      return scope.phase == SyncPhase::kIdle && scope.cursor == carried.base();
+    }
+  }
+  return false;  // not a scope this device follows
+}
+
+Result<bool> SyncClient::on_carried(const protocol::Carried& carried) {
+  const protocol::ScopeChanges& changes = carried.changes();
+  if (!carried_applies(carried)) {
+    behind_ = true;  // as a poke: the next request is a pull
+    return false;
+  }
+  protocol::PullResponse response;
+  *response.add_scopes() = changes;
+  // The file's cursor must still be `base` (another process may have moved it): else stale.
+  PullBasis basis{.cursors = {ScopeCursor{changes.scope(), carried.base(), ""}}};
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response, &basis));
+  if (report.stale) {
+    behind_ = true;
+    return false;
+  }
+  for (auto& scope : progress_.scopes) {
+    if (scope.scope != changes.scope()) continue;
+    scope.cursor = changes.cursor();
+    scope.head = std::max(scope.head, changes.head_seq());
+    scope.records_done += changes.changes_size();
+    for (const auto& change : changes.changes()) scope.bytes_done += change.body().size();
+  }
+  if (!behind_ && now_ms_ > 0) last_sync_ms_ = now_ms_;
+  return true;
+}
+
 bool SyncClient::up_to_date() const {
   return !behind_ && !in_flight_ && progress_.pending_mutations == 0;
 }
@@ -152,6 +194,7 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   pull->set_protocol_version(protocol::VERSION_CURRENT);
   pull->set_max_changes(options_.max_changes_per_pull);
   pull->set_max_bytes(options_.max_bytes_per_pull);
+  pull->set_accepts_carried(options_.accept_carried);
   if (options_.send_reports) fill_report(pull->mutable_report(), progress_.pending_mutations);
   return pull;
 }

@@ -65,6 +65,9 @@ struct SyncClientOptions {
   // the operator's fleet console (docs/protocol.md §3). false: none is sent.
   bool send_reports = true;
   std::string app_version;  // the app's, as it wants operators to see it (at most 64 bytes)
+  // Pulls say `accepts_carried`: a server may send a commit's changes with its poke
+  // (ServerFrame.carried, decision 032). false: only plain pokes (as a device predating it).
+  bool accept_carried = true;
 };
 
 class SyncClient {
@@ -103,6 +106,14 @@ class SyncClient {
   void on_connected();
   // New changes committed on the server.
   void on_poke(const protocol::Poke& poke);
+  // A commit's changes carried with its poke (docs/protocol.md §5). Applied like a pull's
+  // answer for that scope (Replica::apply, same cursor checks) only when nothing is in
+  // flight, the scope is one this device follows and is idle (no snapshot, reset or
+  // restart under way), `base` is its cursor (with no token, in memory and in the file)
+  // and the frame is a plain log answer that ends within what it says is the head.
+  // Otherwise it is refused as a poke: the device is behind and its next request is a
+  // pull; nothing is stored. Returns whether it was applied; errors come from the replica.
+  Result<bool> on_carried(const protocol::Carried& carried);
   // Ask for urgent records first on the next pull (a woken app with little time).
   void set_urgent_first(bool urgent) { urgent_first_ = urgent; }
   // The wall clock (ms since the epoch) as the transport last read it: stamps the device
@@ -127,6 +138,8 @@ class SyncClient {
   void fill_report(protocol::DeviceReport* report, uint64_t outbox_depth) const;
   // Records a pull going out: what it was built from (Replica::apply's basis).
   void sent_pull(PullBasis basis);
+  // Whether a carried frame may be applied now (on_carried's rules, before the file's).
+  bool carried_applies(const protocol::Carried& carried) const;
 
   ReplicaSync replica_;
   SyncClientOptions options_;

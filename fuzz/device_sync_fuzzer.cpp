@@ -1,7 +1,8 @@
 // What a device receives from a server, through the device's own sync logic: the input
 // is a sequence of ServerFrames (each prefixed by a 2-byte little-endian length, as
 // serialized protobuf: the compression layer has its own target) dispatched the way
-// SyncAgent's loop does (push and pull answers to the request in flight, pokes, errors)
+// SyncAgent's loop does (push and pull answers to the request in flight, pokes, changes
+// carried with a poke, errors)
 // into a SyncClient over a real replica file with pending mutations.
 // Contract: no crash, UB or escaping exception; a bad frame is an error value, and the
 // replica stays usable (its outbox can still be read).
@@ -69,6 +70,9 @@ void run(std::string_view rest) {
         break;
       case protocol::ServerFrame::kPoke:
         client.on_poke(frame.poke());
+        break;
+      case protocol::ServerFrame::kCarried:
+        status = client.on_carried(frame.carried()).status();
         break;
       case protocol::ServerFrame::kError:
         if (client.request_in_flight()) client.on_request_failed();

@@ -315,6 +315,20 @@ void write_device_frames(Writer& out) {
   protocol::Cursor* head = poke.mutable_poke()->add_heads();
   head->set_scope("user/acme/alice");
   head->set_seq(9);
+  // A commit's changes carried with its poke (decision 032), from the pulled cursor.
+  protocol::ServerFrame carried;
+  carried.mutable_carried()->set_base(2);
+  protocol::ScopeChanges* next = carried.mutable_carried()->mutable_changes();
+  next->set_scope("user/acme/alice");
+  setting.set_value("light");
+  change = next->add_changes();
+  change->set_collection("user_setting");
+  change->set_key("theme");
+  change->set_op(protocol::Change::PUT);
+  change->set_version(3);
+  change->set_body(setting.SerializeAsString());
+  next->set_cursor(3);
+  next->set_head_seq(3);
   protocol::ServerFrame failed;
   failed.mutable_error()->set_code("unavailable");
   failed.mutable_error()->set_retryable(true);
@@ -327,6 +341,7 @@ void write_device_frames(Writer& out) {
   out.add("device_sync", "push-pull", serialized({pushed, pulled, poke, pulled}));
   out.add("device_sync", "reset", serialized({pushed, reset, pulled}));
   out.add("device_sync", "error", serialized({failed, pushed, failed, pulled}));
+  out.add("device_sync", "carried", serialized({pushed, pulled, carried, poke, pulled}));
 }
 
 // genesys: byte 0 picks the decoder (fuzz/genesys_fuzzer.cpp), the rest is a body shaped

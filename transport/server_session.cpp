@@ -46,13 +46,20 @@ void SessionRegistry::disable_pokes() {
 }
 
 void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
+  // Encoded lazily, by the first session at the commit's base (server_carried.h).
+  auto commit = std::make_shared<CommitNotice>();
+  commit->heads = heads;
+  for (const CommittedHead& head : heads) {
+    commit->carried.push_back(head.base_seq ? std::make_shared<CarriedCommit>(head) : nullptr);
+  }
+  std::shared_ptr<const CommitNotice> shared = std::move(commit);
   std::vector<std::shared_ptr<Session>> keep;
   {
     std::lock_guard lock(mutex_);
     if (!pokes_enabled_) return;
     for (auto& [raw, weak] : sessions_) {
       if (auto strong = weak.lock()) {
-        strong->on_commit(heads);  // only posts to the session's strand
+        strong->on_commit(shared);  // only posts to the session's strand
         keep.push_back(std::move(strong));
       }
     }

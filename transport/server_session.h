@@ -25,12 +25,21 @@
 #include <vector>
 
 #include "engine/server_core.h"
+#include "transport/server_carried.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
 
 namespace outpost::server_impl {
 
 class Session;
+
+// One commit as the sessions hear it: the heads that moved and, for each, its changes to
+// carry with the poke (null where the commit's base is unknown: heads from other
+// processes). Shared, read-only, by every session.
+struct CommitNotice {
+  std::vector<CommittedHead> heads;
+  std::vector<std::shared_ptr<CarriedCommit>> carried;  // parallel to heads
+};
 
 // Every live connection, so stop() can shut them down and commits can poke them.
 // Shared with the commit listener, which ServerCore keeps forever: it outlives the server.
@@ -65,6 +74,8 @@ struct ServerCounters {
   std::atomic<uint64_t> frames_received{0};       // WebSocket messages read
   std::atomic<uint64_t> frames_sent{0};           // WebSocket messages written (pokes too)
   std::atomic<uint64_t> slow_peers_cut{0};        // streams cut for a full outgoing queue
+  std::atomic<uint64_t> carried_encodings{0};     // commits' changes encoded to travel (032)
+  std::atomic<uint64_t> carried_sent{0};          // carried frames queued on streams
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
@@ -102,7 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Any thread. Close the socket now.
   virtual void force_close() = 0;
   // Any thread (the committing one). Heads that moved; only streams care.
-  virtual void on_commit(const std::vector<CommittedHead>& heads) {}
+  virtual void on_commit(const std::shared_ptr<const CommitNotice>& commit) {}
   // Any thread. Commits may have been missed: poke with the current heads.
   virtual void on_resync() {}
 

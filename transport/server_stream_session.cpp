@@ -79,14 +79,53 @@ void StreamSession<Stream>::force_close() {
 }
 
 template <class Stream>
-void StreamSession<Stream>::on_commit(const std::vector<CommittedHead>& heads) {
-  std::vector<CommittedHead> readable;
-  for (const CommittedHead& head : heads) {
-    if (principal_.may_read(head.scope)) readable.push_back(head);
+void StreamSession<Stream>::on_commit(const std::shared_ptr<const CommitNotice>& commit) {
+  std::vector<size_t> readable;
+  for (size_t i = 0; i < commit->heads.size(); ++i) {
+    if (principal_.may_read(commit->heads[i].scope)) readable.push_back(i);
   }
   if (readable.empty()) return;
-  net::post(strand_,
-            [self = self_ptr(), readable = std::move(readable)] { self->queue_poke(readable); });
+  net::post(strand_, [self = self_ptr(), commit, readable = std::move(readable)] {
+    self->queue_commit(*commit, readable);
+  });
+}
+
+template <class Stream>
+void StreamSession<Stream>::queue_commit(const CommitNotice& commit,
+                                         const std::vector<size_t>& readable) {
+  std::vector<CommittedHead> poke;
+  for (size_t i : readable) {
+    const CommittedHead& head = commit.heads[i];
+    const std::shared_ptr<CarriedCommit>& carried = commit.carried[i];
+    auto known = device_cursors_.find(head.scope);
+    if (carried && accepts_carried_ && accepted_ && !closing_ && known != device_cursors_.end() &&
+        head.base_seq && known->second == *head.base_seq) {
+      if (auto frame = carried->frame(context_.core, context_.counters.carried_encodings)) {
+        known->second = carried->cursor();
+        ServerCounters::add(context_.counters.carried_sent);
+        enqueue(Outgoing{false, {}, std::move(frame)});
+        continue;
+      }
+    }
+    poke.push_back(head);
+  }
+  if (!poke.empty()) queue_poke(poke);
+}
+
+template <class Stream>
+void StreamSession<Stream>::note_cursors(const protocol::PullRequest& request,
+                                         const protocol::PullResponse& response) {
+  if (request.accepts_carried()) accepts_carried_ = true;
+  for (const protocol::ScopeChanges& scope : response.scopes()) {
+    // Only a complete log answer leaves the device at a known position: a snapshot or
+    // reset in progress, a fetch, an urgent preview or a partial page are followed by pulls.
+    if (request.fetch_scope().empty() && !request.urgent_first() && !scope.reset() &&
+        !scope.has_more() && scope.cursor_token().empty() && scope.cursor() > 0) {
+      device_cursors_[scope.scope()] = scope.cursor();
+    } else {
+      device_cursors_.erase(scope.scope());
+    }
+  }
 }
 
 template <class Stream>
@@ -133,7 +172,7 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
   if (stop_requested_ || context_.stopping) return begin_close(restart_close());
   if (!pending_heads_.empty() && !poke_queued_) {
     poke_queued_ = true;
-    enqueue(Outgoing{true, {}});
+    enqueue(Outgoing{true, {}, nullptr});
   }
   do_read();
 }
@@ -206,8 +245,10 @@ bool StreamSession<Stream>::answer(const std::string& message) {
       auto result =
           http_api::call_core([&] { return context_.core.pull(principal_, frame.pull()); });
       if (result.ok()) {
+        note_cursors(frame.pull(), result.value());
         *out.mutable_pull() = std::move(result).value();
       } else {
+        device_cursors_.clear();  // the device pulls again from wherever it is
         *out.mutable_error() = http_api::to_wire_error(result.status());
       }
       break;
@@ -231,7 +272,7 @@ void StreamSession<Stream>::send(const protocol::ServerFrame& frame) {
     context_.log("cannot serialize a ServerFrame");
     return abort();
   }
-  enqueue(Outgoing{false, std::move(bytes)});
+  enqueue(Outgoing{false, std::move(bytes), nullptr});
 }
 
 template <class Stream>
@@ -253,7 +294,7 @@ void StreamSession<Stream>::queue_poke(const std::vector<CommittedHead>& heads) 
   }
   if (!accepted_ || poke_queued_) return;  // sent after the handshake / already queued
   poke_queued_ = true;
-  enqueue(Outgoing{true, {}});
+  enqueue(Outgoing{true, {}, nullptr});
 }
 
 template <class Stream>
@@ -266,13 +307,13 @@ void StreamSession<Stream>::enqueue(Outgoing item) {
     return abort();
   }
   // One answer is always let through, however large: the bound is on the backlog.
-  if (!queue_.empty() && queued_bytes_ + item.frame.size() > context_.options.max_queued_bytes) {
+  if (!queue_.empty() && queued_bytes_ + item.size() > context_.options.max_queued_bytes) {
     context_.log("websocket outgoing queue full (queued bytes); disconnecting " +
                  principal_.device);
     ServerCounters::add(context_.counters.slow_peers_cut);
     return abort();
   }
-  queued_bytes_ += item.frame.size();
+  queued_bytes_ += item.size();
   queue_.push_back(std::move(item));
   if (!writing_) do_write();
 }
@@ -281,7 +322,7 @@ template <class Stream>
 void StreamSession<Stream>::do_write() {
   Outgoing item = std::move(queue_.front());
   queue_.pop_front();
-  queued_bytes_ -= item.frame.size();
+  queued_bytes_ -= item.size();
   if (item.poke) {
     protocol::ServerFrame frame;
     for (const auto& [scope, seq] : pending_heads_) {
@@ -293,7 +334,10 @@ void StreamSession<Stream>::do_write() {
     poke_queued_ = false;
     if (!frame.SerializeToString(&item.frame)) return abort();
   }
-  Result<std::string> compressed = compressor_.compress_message(item.frame);
+  // Only this is per connection: the stream's own zstd context (a carried frame's bytes
+  // are shared with every stream at the same cursor).
+  Result<std::string> compressed =
+      compressor_.compress_message(item.shared ? *item.shared : item.frame);
   if (!compressed.ok()) {
     context_.log("websocket compression: " + compressed.status().to_string());
     return abort();

@@ -55,15 +55,17 @@ class StreamSession final : public Session {
 
   void shutdown() override;
   void force_close() override;
-  void on_commit(const std::vector<CommittedHead>& heads) override;
+  void on_commit(const std::shared_ptr<const CommitNotice>& commit) override;
   void on_resync() override;
 
  private:
-  // A message waiting to be sent: a serialized ServerFrame, or the one coalesced poke,
-  // built from pending_heads_ when its turn comes.
+  // A message waiting to be sent: a serialized ServerFrame, the one coalesced poke (built
+  // from pending_heads_ when its turn comes), or a carried frame shared with other streams.
   struct Outgoing {
     bool poke = false;
     std::string frame;
+    std::shared_ptr<const std::string> shared;
+    size_t size() const { return shared ? shared->size() : frame.size(); }
   };
 
   std::shared_ptr<StreamSession> self_ptr();
@@ -77,6 +79,10 @@ class StreamSession final : public Session {
   // A protocol violation: say why in an error frame, then close with `code`.
   void fail(const Status& failure, boost::beast::websocket::close_code code);
   void queue_poke(const std::vector<CommittedHead>& heads);
+  // A commit's readable heads: carried to a device at the commit's base, else poked.
+  void queue_commit(const CommitNotice& commit, const std::vector<size_t>& readable);
+  // Where the device will be once it has applied `response` (a pull this stream answered).
+  void note_cursors(const protocol::PullRequest& request, const protocol::PullResponse& response);
   void enqueue(Outgoing item);
   void do_write();
   void on_write(boost::beast::error_code ec);
@@ -97,6 +103,11 @@ class StreamSession final : public Session {
   std::deque<Outgoing> queue_;
   size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;
+  // Decision 032: the device's pulls say it applies carried frames, and per scope the cursor
+  // it will hold once it has applied everything sent on this stream (known only after a
+  // complete log answer or a carried frame; absent otherwise). A hint: the device checks.
+  bool accepts_carried_ = false;
+  std::map<std::string, uint64_t> device_cursors_;
   boost::beast::websocket::close_reason close_reason_;
   bool accepted_ = false;
   bool stop_requested_ = false;

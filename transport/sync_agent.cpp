@@ -268,6 +268,8 @@ SyncSummary SyncAgent::sync_for(std::chrono::milliseconds budget, SyncForOptions
   summary.stats.changes_received -= before.changes_received;
   summary.stats.mutations_pushed -= before.mutations_pushed;
   summary.stats.pokes -= before.pokes;
+  summary.stats.carried_applied -= before.carried_applied;
+  summary.stats.carried_refused -= before.carried_refused;
   summary.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return summary;
 }

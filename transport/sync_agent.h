@@ -66,6 +66,10 @@ struct SyncStats {
   uint64_t changes_received = 0;
   uint64_t mutations_pushed = 0;  // distinct mutation ids sent
   uint64_t pokes = 0;
+  // Commits' changes carried with their pokes (decision 032): applied, or refused (a
+  // cursor that differs, a request in flight) and pulled instead.
+  uint64_t carried_applied = 0;
+  uint64_t carried_refused = 0;
 };
 
 struct SyncAgentOptions {

@@ -100,6 +100,13 @@ void SyncAgent::Loop::drain_inbox() {
     if (stopping_) break;
     task();
   }
+  // Frames that arrived together are one hand-off: the client's next request (a read of
+  // the outbox) and the published progress once for all of them, not per frame.
+  if (pump_due_ && !stopping_) {
+    pump_due_ = false;
+    publish_progress();
+    pump();
+  }
 }
 
 void SyncAgent::Loop::io_send(uint64_t id, std::string frame) {
@@ -191,7 +198,7 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
         agent_.stats_.pokes++;
       }
       client.on_poke(frame.poke());
-      pump();
+      pump_due_ = true;  // drain_inbox pumps once the frames that came with it are handled
       return;
     }
     case protocol::ServerFrame::kError: {
@@ -214,6 +221,23 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
       }
       return;
     }
+    case protocol::ServerFrame::kCarried: {
+      // A commit's changes with its poke: applied as a pull's answer would be, or refused
+      // (the client is then behind and pulls).
+      auto applied = client.on_carried(frame.carried());
+      if (!applied.ok()) {
+        status = applied.status();
+        break;
+      }
+      std::lock_guard lock(agent_.state_mutex_);
+      if (*applied) {
+        agent_.stats_.carried_applied++;
+        agent_.stats_.changes_received += frame.carried().changes().changes_size();
+      } else {
+        agent_.stats_.carried_refused++;
+      }
+      break;
+    }
     case protocol::ServerFrame::kPong:
       return;
     case protocol::ServerFrame::BODY_NOT_SET:
@@ -230,8 +254,7 @@ void SyncAgent::Loop::on_frame(uint64_t id, const protocol::ServerFrame& frame, 
     std::lock_guard lock(agent_.state_mutex_);
     agent_.consecutive_failures_ = 0;
   }
-  publish_progress();
-  pump();
+  pump_due_ = true;  // drain_inbox publishes and pumps after the frames that came with it
 }
 
 void SyncAgent::Loop::on_closed(uint64_t id, const Status& status, bool retryable) {

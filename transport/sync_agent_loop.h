@@ -128,6 +128,7 @@ class SyncAgent::Loop {
   bool retry_wait_ = false;  // a retryable error: the request waits for the timer
   bool failed_ = false;
   bool stopping_ = false;
+  bool pump_due_ = false;     // a frame was handled: drain_inbox pumps once after the batch
   uint64_t ticket_seen_ = 0;  // newest sync_for ticket this loop has acted on
   uint64_t highest_pushed_id_ = 0;
   uint64_t connection_token_generation_ = 0;  // the token generation connect() saw

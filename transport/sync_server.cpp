@@ -73,6 +73,8 @@ SyncServerStats SyncServer::stats() const {
   out.frames_received = read(c.frames_received);
   out.frames_sent = read(c.frames_sent);
   out.slow_peers_cut = read(c.slow_peers_cut);
+  out.carried_encodings = read(c.carried_encodings);
+  out.carried_sent = read(c.carried_sent);
   return out;
 }
 

@@ -83,6 +83,10 @@ struct SyncServerStats {
   uint64_t frames_received = 0;
   uint64_t frames_sent = 0;
   uint64_t slow_peers_cut = 0;  // streams cut for a full outgoing queue
+  // A commit's changes encoded once to travel with its poke (decision 032), and the carried
+  // frames queued on streams with them: sent / encodings is the sharing.
+  uint64_t carried_encodings = 0;
+  uint64_t carried_sent = 0;
 };
 
 // The close reason a stopping server gives every stream (code 1012, "service restart"):

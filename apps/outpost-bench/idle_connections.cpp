@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "apps/outpost-bench/ops_scenarios.h"
+#include "engine/schema.h"
+#include "engine/scope.h"
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
 #include "transport/sync_agent.h"
@@ -78,6 +80,7 @@ struct Counters {
   int poked = 0;   // connections that got this round's frame
   int ponged = 0;  // connections whose ping was answered
   std::vector<double> poke_ms;
+  int answered = 0;  // connections whose announcing pull was answered
 };
 
 // One idle device: connects, upgrades, then keeps a read pending (Beast answers pings
@@ -119,6 +122,22 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   void close() {
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+  // Sends `pull` (the connection's first message, already compressed: every connection's
+  // zstd stream starts the same way) saying the device applies changes carried with the
+  // poke; its answer is the next frame, counted in `answered`, not as a poke.
+  void announce(std::shared_ptr<const std::string> pull) {
+    if (!open_) return;
+    awaiting_answer_ = true;
+    ws_.binary(true);
+    ws_.async_write(net::buffer(*pull),
+                    [self = shared_from_this(), pull](beast::error_code ec, size_t) {
+                      if (ec && self->open_) {
+                        ++self->counters_.dropped;
+                        self->open_ = false;
+                      }
+                    });
   }
 
  private:
@@ -172,6 +191,8 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
       Counters& c = self->counters_;
       if (std::exchange(self->awaiting_pong_, false)) {
         ++c.ponged;
+      } else if (std::exchange(self->awaiting_answer_, false)) {
+        ++c.answered;
       } else if (c.round > self->poked_round_) {
         self->poked_round_ = c.round;
         ++c.poked;
@@ -199,6 +220,7 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   std::function<void()> settled_;
   bool open_ = false;
   bool awaiting_pong_ = false;
+  bool awaiting_answer_ = false;
   std::string ping_;
   int poked_round_ = 0;
 };
@@ -269,10 +291,63 @@ struct Fleet {
   }
 };
 
+// A fresh device's pull of the idle agent's scopes, announcing carried changes, compressed
+// as the first message of a connection's zstd stream.
+Result<std::shared_ptr<const std::string>> announcing_pull() {
+  protocol::ClientFrame frame;
+  protocol::PullRequest* pull = frame.mutable_pull();
+  pull->set_client_id("idle-bench");
+  pull->set_schema_version(Schema::domain().version());
+  pull->set_protocol_version(protocol::VERSION_CURRENT);
+  pull->set_accepts_carried(true);
+  pull->add_cursors()->set_scope(ScopeName::format_user(kIdleTenant, "agent-idle"));
+  pull->add_cursors()->set_scope(ScopeName::format_org(kIdleTenant));
+  StreamCompressor compressor;
+  OUTPOST_ASSIGN_OR_RETURN(std::string bytes,
+                           compressor.compress_message(frame.SerializeAsString()));
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+// Poke rounds: the writer saves a draft, and the time until each open connection has the
+// round's frame (a poke, or the carried changes) is one sample.
+struct PokeRounds {
+  std::vector<double> ms;
+  int incomplete = 0;
+};
+
+Result<PokeRounds> poke_rounds(net::io_context& io, Counters& counters, SyncAgent& writer, int open,
+                               int rounds, int first_round) {
+  counters.poke_ms.clear();
+  PokeRounds out;
+  for (int round = first_round; round < first_round + rounds; ++round) {
+    counters.poked = 0;
+    counters.round_started = Clock::now();
+    counters.round = round;
+    OUTPOST_RETURN_IF_ERROR(writer.post([round](Replica& replica) {
+      mutations::SaveDraft args;
+      args.mutable_draft()->set_id("draft-idle");
+      args.mutable_draft()->set_interaction_id("conv-idle");
+      args.mutable_draft()->set_body("revision " + std::to_string(round));
+      (void)replica.mutate("save_draft", args, round);
+    }));
+    const auto round_deadline = Clock::now() + kPokeRoundTimeout;
+    while (counters.poked < open && Clock::now() < round_deadline) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(1));
+    }
+    if (counters.poked < open) ++out.incomplete;
+    counters.round = 0;
+    io.restart();
+    io.run_for(kPokePause);
+  }
+  out.ms = std::move(counters.poke_ms);
+  return out;
+}
+
 }  // namespace
 
 Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
-                            int poke_rounds) {
+                            int rounds) {
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
   // One device each (idle-0, idle-1, ...): the fleet console then holds `connections`
   // devices, and the admin figures below are taken at that size.
@@ -342,28 +417,29 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
     io.restart();
     io.run_for(std::chrono::milliseconds(10));
   }
-  int incomplete_rounds = 0;
-  for (int round = 1; round <= poke_rounds; ++round) {
-    counters.poked = 0;
-    counters.round_started = Clock::now();
-    counters.round = round;
-    OUTPOST_RETURN_IF_ERROR(writer->post([round](Replica& replica) {
-      mutations::SaveDraft args;
-      args.mutable_draft()->set_id("draft-idle");
-      args.mutable_draft()->set_interaction_id("conv-idle");
-      args.mutable_draft()->set_body("revision " + std::to_string(round));
-      (void)replica.mutate("save_draft", args, round);
-    }));
-    const auto round_deadline = Clock::now() + kPokeRoundTimeout;
-    while (counters.poked < open && Clock::now() < round_deadline) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(1));
-    }
-    if (counters.poked < open) ++incomplete_rounds;
-    counters.round = 0;
+  // First as before decision 032: the connections never pulled, so they get plain pokes.
+  OUTPOST_ASSIGN_OR_RETURN(PokeRounds plain, poke_rounds(io, counters, *writer, open, rounds, 1));
+  // Then each announces that it applies carried changes (one pull, answered): the same
+  // rounds now put the change itself on every socket, encoded once per commit.
+  OUTPOST_ASSIGN_OR_RETURN(auto pull, announcing_pull());
+  for (auto& client : fleet.clients) client->announce(pull);
+  const auto answered_deadline = Clock::now() + kPokeRoundTimeout;
+  while (counters.answered < open && Clock::now() < answered_deadline) {
     io.restart();
-    io.run_for(kPokePause);
+    io.run_for(std::chrono::milliseconds(5));
   }
+  const int announced = counters.answered;
+  // The server's own count of carried frames: the rounds' frames were the changes.
+  auto sent_before = transport_event(context, "carried_sent");
+  auto encoded_before = transport_event(context, "carried_encodings");
+  OUTPOST_ASSIGN_OR_RETURN(PokeRounds carried,
+                           poke_rounds(io, counters, *writer, open, rounds, rounds + 1));
+  auto sent_after = transport_event(context, "carried_sent");
+  auto encoded_after = transport_event(context, "carried_encodings");
+  const uint64_t carried_sent =
+      sent_before.ok() && sent_after.ok() ? *sent_after - *sent_before : 0;
+  const uint64_t carried_encodings =
+      encoded_before.ok() && encoded_after.ok() ? *encoded_after - *encoded_before : 0;
   writer->stop();
 
   for (auto& client : fleet.clients) client->close();
@@ -416,16 +492,32 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
       {"idle_connections.kib_per_connection", stages.back().kib_per_connection, "KiB", baseline,
        baseline > 0 ? stages.back().kib_per_connection / baseline : 0, per_connection});
   std::vector<Param> poke_params = context.common_params();
-  for (Param p : {param("connections", open), param("rounds", poke_rounds),
-                  param("delivered", static_cast<uint64_t>(counters.poke_ms.size())),
-                  param("expected", static_cast<uint64_t>(open) * poke_rounds),
-                  param("incomplete_rounds", incomplete_rounds)}) {
+  for (Param p : {param("connections", open), param("rounds", rounds),
+                  param("delivered", static_cast<uint64_t>(plain.ms.size())),
+                  param("expected", static_cast<uint64_t>(open) * rounds),
+                  param("incomplete_rounds", plain.incomplete)}) {
     poke_params.push_back(std::move(p));
+  }
+  std::vector<Param> carried_params = context.common_params();
+  for (Param p :
+       {param("connections", open), param("announced", announced), param("rounds", rounds),
+        param("delivered", static_cast<uint64_t>(carried.ms.size())),
+        param("expected", static_cast<uint64_t>(open) * rounds),
+        param("incomplete_rounds", carried.incomplete), param("carried_sent", carried_sent),
+        param("carried_encodings", carried_encodings),
+        param("baseline_is", "idle_connections.poke: a plain poke, same connections")}) {
+    carried_params.push_back(std::move(p));
   }
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     std::vector<Param> with_stat = poke_params;
     with_stat.push_back(param("stat", name));
-    context.report.add({"idle_connections.poke", percentile(counters.poke_ms, p), "ms", 0, 0,
+    const double poke = percentile(plain.ms, p);
+    context.report.add({"idle_connections.poke", poke, "ms", 0, 0, std::move(with_stat)});
+    // Decision 032: the change itself on every socket, beside the plain poke's arrival.
+    with_stat = carried_params;
+    with_stat.push_back(param("stat", name));
+    const double value = percentile(carried.ms, p);
+    context.report.add({"idle_connections.carried", value, "ms", poke, poke > 0 ? value / poke : 0,
                         std::move(with_stat)});
   }
   return Status::Ok();

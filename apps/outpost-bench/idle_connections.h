@@ -22,7 +22,10 @@ inline constexpr size_t kIdleConnectionsHeadroom = 1000;
 // Opens `connections` streams (spread over the servers; no more than the descriptor limit
 // lets the bench and each server hold), holds them for `hold`, reports how many stayed
 // open and the servers' RSS per connection beside the same at 10,000; then `poke_rounds`
-// times a change in their scope, until each connection has its poke frame.
+// times a change in their scope, until each connection has its poke frame
+// (idle_connections.poke); then each connection sends one pull announcing carried changes
+// (decision 032) and the same rounds run again until each has the change itself
+// (idle_connections.carried, beside the poke).
 // Errors: none could be opened.
 Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
                             int poke_rounds);

@@ -46,6 +46,19 @@ Result<std::string> get(uint16_t port, const std::string& target) {
   }
 }
 
+}  // namespace
+
+Result<uint64_t> transport_event(BenchContext& context, const std::string& event) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string body,
+                           get(context.servers.front()->admin_port(), "/metrics"));
+  const std::string key = "outpost_transport_events_total{event=\"" + event + "\"} ";
+  const size_t at = body.find(key);
+  if (at == std::string::npos) return error(ErrorCode::kNotFound, "no metric for " + event);
+  return static_cast<uint64_t>(std::stod(body.substr(at + key.size())));
+}
+
+namespace {
+
 // p50 milliseconds and the size of `scrapes` GETs of `target`.
 Status time_gets(BenchContext& context, const std::string& scenario, const std::string& target,
                  int scrapes, int connections) {

@@ -20,6 +20,10 @@ inline constexpr const char* kReportTenant = "reports";
 // and the console's first paint when `paint`.
 Status measure_admin(BenchContext& context, int connections, int scrapes, bool paint);
 
+// The first server's `outpost_transport_events_total{event="<event>"}` from its /metrics
+// (e.g. carried_sent, carried_encodings: decision 032). Errors: unreachable, not found.
+Result<uint64_t> transport_event(BenchContext& context, const std::string& event);
+
 // `rounds` rounds of one draft save pushed and pulled back, by a device with reports and
 // one without, alternating; p50 and p99 of each.
 Status run_device_reports(BenchContext& context, int rounds);

@@ -443,10 +443,24 @@ bool ready(SyncAgent& agent) {
          agent.stats().changes_received >= kFanoutContacts;
 }
 
-}  // namespace
+// What one fan-out measurement saw.
+struct FanoutRun {
+  std::vector<double> latencies_ms;
+  int ready_devices = 0;
+  int incomplete_rounds = 0;
+  double measured_seconds = 0;
+  double devices_cpu = 0;
+  double server_rss = 0;
+  double server_cpu = 0;
+  uint64_t carried_applied = 0;  // by the receivers (decision 032)
+  uint64_t carried_refused = 0;
+};
 
-Status run_fanout(BenchContext& context, int devices, int rounds) {
-  const std::string dir = context.scenario_dir("fanout-" + std::to_string(devices));
+// One fan-out measurement: `devices` receivers (announcing that they apply changes carried
+// with the poke, or not: the devices before decision 032) and a writer, `rounds` drafts.
+Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds, bool carried) {
+  const std::string dir =
+      context.scenario_dir("fanout-" + std::to_string(devices) + (carried ? "" : "-plain"));
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
   std::mutex mutex;
   std::vector<double> latencies_ms;
@@ -460,6 +474,7 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
     OUTPOST_ASSIGN_OR_RETURN(options.token,
                              context.tokens->issue(kFanoutTenant, kBenchUser, device));
     options.replica_path = dir + "/" + device + ".db";
+    options.client.accept_carried = carried;
     return options;
   };
   std::vector<std::unique_ptr<Receiver>> receivers;
@@ -518,8 +533,9 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  fprintf(stderr, "outpost-bench: fanout: %d of %d devices ready, measuring %d rounds\n",
-          ready_devices, devices, rounds);
+  fprintf(stderr, "outpost-bench: fanout (%s): %d of %d devices ready, measuring %d rounds\n",
+          carried ? "changes carried with the poke" : "plain pokes", ready_devices, devices,
+          rounds);
   std::vector<ProcessUsage> usage_before;
   for (auto& server : context.servers) usage_before.push_back(server->usage());
   const double devices_cpu_before = process_usage(getpid()).cpu_seconds;
@@ -555,35 +571,68 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
     server_rss += now.rss_mib;
     server_cpu += now.cpu_seconds - usage_before[i].cpu_seconds;
   }
+  FanoutRun run;
+  for (auto& receiver : receivers) {
+    const SyncStats stats = receiver->agent->stats();
+    run.carried_applied += stats.carried_applied;
+    run.carried_refused += stats.carried_refused;
+  }
   (*writer)->stop();
   stop_all();
   OUTPOST_RETURN_IF_ERROR(failed);
-
-  std::vector<double> sorted;
   {
     std::lock_guard lock(mutex);
-    sorted = latencies_ms;
+    run.latencies_ms = latencies_ms;
   }
+  run.ready_devices = ready_devices;
+  run.incomplete_rounds = incomplete_rounds;
+  run.measured_seconds = measured_seconds;
+  run.devices_cpu = devices_cpu;
+  run.server_rss = server_rss;
+  run.server_cpu = server_cpu;
+  return run;
+}
+
+}  // namespace
+
+// Both ways in one run: the devices before decision 032 (plain pokes, each device pulls)
+// are the baseline of the figures with the changes carried with the poke.
+Status run_fanout(BenchContext& context, int devices, int rounds) {
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun plain, measure_fanout(context, devices, rounds, false));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun run, measure_fanout(context, devices, rounds, true));
   const uint64_t expected = static_cast<uint64_t>(devices) * static_cast<uint64_t>(rounds);
-  const auto params =
-      with(context.common_params(),
-           {param("devices", devices), param("rounds", rounds), param("ready", ready_devices),
-            param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
-            param("incomplete_rounds", incomplete_rounds)});
+  const std::vector<double>& sorted = run.latencies_ms;
+  const auto params = with(
+      context.common_params(),
+      {param("devices", devices), param("rounds", rounds), param("ready", run.ready_devices),
+       param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
+       param("incomplete_rounds", run.incomplete_rounds),
+       param("carried_applied", run.carried_applied), param("carried_refused", run.carried_refused),
+       param("baseline_is", "plain pokes (devices that do not accept carried changes)"),
+       param("baseline_delivered", static_cast<uint64_t>(plain.latencies_ms.size()))});
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
-    context.report.add(
-        {"fanout", percentile(sorted, p), "ms", 0, 0, with(params, {param("stat", name)})});
+    const double value = percentile(sorted, p);
+    const double baseline = percentile(plain.latencies_ms, p);
+    context.report.add({"fanout", value, "ms", baseline, baseline > 0 ? value / baseline : 0,
+                        with(params, {param("stat", name)})});
   }
-  context.report.add({"fanout.server_rss", server_rss, "MiB", 0, 0, params});
+  context.report.add({"fanout.server_rss", run.server_rss, "MiB", plain.server_rss,
+                      plain.server_rss > 0 ? run.server_rss / plain.server_rss : 0, params});
+  const double cpu = 100.0 * run.server_cpu / run.measured_seconds;
+  const double plain_cpu = 100.0 * plain.server_cpu / plain.measured_seconds;
   context.report.add(
-      {"fanout.server_cpu", 100.0 * server_cpu / measured_seconds, "% of a core", 0, 0,
-       with(params, {param("cpu_seconds", server_cpu), param("wall_seconds", measured_seconds)})});
+      {"fanout.server_cpu", cpu, "% of a core", plain_cpu, plain_cpu > 0 ? cpu / plain_cpu : 0,
+       with(params,
+            {param("cpu_seconds", run.server_cpu), param("wall_seconds", run.measured_seconds)})});
   // The devices (and the writer) share this process: its CPU time per delivered change is
   // what each device costs, and with every device on the same cores it bounds the latency.
-  context.report.add(
-      {"fanout.device_cpu", sorted.empty() ? 0.0 : devices_cpu * 1e3 / sorted.size(), "ms/delivery",
-       0, 0,
-       with(params, {param("cpu_seconds", devices_cpu), param("wall_seconds", measured_seconds)})});
+  auto per_delivery = [](const FanoutRun& r) {
+    return r.latencies_ms.empty() ? 0.0 : r.devices_cpu * 1e3 / r.latencies_ms.size();
+  };
+  context.report.add({"fanout.device_cpu", per_delivery(run), "ms/delivery", per_delivery(plain),
+                      per_delivery(plain) > 0 ? per_delivery(run) / per_delivery(plain) : 0,
+                      with(params, {param("cpu_seconds", run.devices_cpu),
+                                    param("wall_seconds", run.measured_seconds)})});
   if (sorted.size() < expected) {
     fprintf(stderr, "outpost-bench: fanout at %d devices: %zu of %llu deliveries seen\n", devices,
             sorted.size(), static_cast<unsigned long long>(expected));

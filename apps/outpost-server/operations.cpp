@@ -60,11 +60,15 @@ void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
         {"http_requests", stats.http_requests},
         {"frames_received", stats.frames_received},
         {"frames_sent", stats.frames_sent},
-        {"slow_peers_cut", stats.slow_peers_cut}};
-    sample.family("outpost_transport_events_total",
-                  "Transport events: accepts, refusals past the connection cap, accept "
-                  "failures, HTTP requests, WebSocket frames, slow readers cut.",
-                  ops::MetricType::kCounter);
+        {"slow_peers_cut", stats.slow_peers_cut},
+        {"carried_encodings", stats.carried_encodings},
+        {"carried_sent", stats.carried_sent}};
+    sample.family(
+        "outpost_transport_events_total",
+        "Transport events: accepts, refusals past the connection cap, accept "
+        "failures, HTTP requests, WebSocket frames, slow readers cut, commits' changes encoded "
+        "to travel with the poke and carried frames sent.",
+        ops::MetricType::kCounter);
     for (const auto& [event, value] : kCounters) {
       sample.value("outpost_transport_events_total", {{"event", event}},
                    static_cast<double>(value));

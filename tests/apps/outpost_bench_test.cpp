@@ -108,6 +108,7 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
                                "idle_connections.kib_per_connection",
                                "idle_connections.kib_per_connection_after_ping",
                                "idle_connections.poke",
+                               "idle_connections.carried",
                                "admin.metrics_scrape",
                                "admin.device_page",
                                "device_reports.push_pull",

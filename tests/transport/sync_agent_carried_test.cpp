@@ -1,0 +1,182 @@
+// Decision 032 end to end: a real server (SqliteServerStore + ServerCore + SyncServer on
+// 127.0.0.1) and real devices (SyncAgents with their own replica files). A commit's changes
+// travel with the poke to the streamed devices that announced they apply them, encoded once
+// on the server; a device that does not announce it (as one predating the change) is poked
+// and pulls as before; the device that wrote the change pulls its confirmation. All converge.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/server_core.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "tests/engine/test_support.h"
+#include "tests/transport/server_requests.h"
+#include "transport/sync_agent.h"
+#include "transport/sync_server.h"
+#include "transport/token.h"
+
+namespace outpost {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kTenant = "T";
+constexpr const char* kUser = "U";
+const std::string kKey(32, 'k');
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+class SyncAgentCarriedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.file("server.db"));
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+    SyncServerOptions options;
+    options.shutdown_grace_ms = 1000;
+    server_ = std::make_unique<SyncServer>(*core_, tokens_, options);
+    ASSERT_TRUE(server_->start().ok());
+  }
+
+  void TearDown() override {
+    agents_.clear();
+    if (server_) server_->stop();
+    server_.reset();
+    core_.reset();
+    store_.reset();
+  }
+
+  // Voicemails [from, to) in the user scope, one upstream commit.
+  void seed(int from, int to) {
+    Status written = core_->write([&](ServerWriteTx& tx) -> Status {
+      for (int i = from; i < to; ++i) {
+        domain::Voicemail voicemail;
+        voicemail.set_id("vm-" + std::to_string(i));
+        voicemail.set_caller_name("caller " + std::to_string(i));
+        voicemail.set_received_ms(1'700'000'000'000 + i);
+        OUTPOST_ASSIGN_OR_RETURN(uint64_t version,
+                                 tx.put(user_scope(kTenant, kUser), "voicemail", voicemail.id(), 0,
+                                        voicemail.SerializeAsString()));
+        (void)version;
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(written.ok()) << written.to_string();
+  }
+
+  SyncAgent& start_agent(const std::string& device, bool accept_carried) {
+    SyncAgentOptions options;
+    options.server_url = "http://127.0.0.1:" + std::to_string(server_->port());
+    options.token =
+        server_test::issue_token(tokens_, kTenant, kUser, device, wall_ms(), wall_ms() + 3600'000);
+    options.replica_path = dir_.file(device + ".db");
+    options.backoff_base_ms = 20;
+    options.backoff_max_ms = 200;
+    options.random_seed = 7;
+    options.client.accept_carried = accept_carried;
+    auto agent = SyncAgent::open(std::move(options));
+    EXPECT_TRUE(agent.ok()) << agent.status().to_string();
+    agents_.push_back(std::move(agent).value());
+    EXPECT_TRUE(agents_.back()->start().ok());
+    return *agents_.back();
+  }
+
+  static uint64_t count(SyncAgent& agent, const std::string& collection) {
+    uint64_t n = 0;
+    (void)agent.with_replica([&](Replica& replica) {
+      auto counted = replica.count(collection);
+      n = counted.ok() ? *counted : 0;
+    });
+    return n;
+  }
+
+  static std::string theme(SyncAgent& agent) {
+    std::string value;
+    (void)agent.with_replica([&](Replica& replica) {
+      auto found = replica.get<domain::UserSetting>("theme");
+      if (found.ok() && found->has_value()) value = (*found)->value();
+    });
+    return value;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+  TokenAuthority tokens_{kKey};
+  std::unique_ptr<SyncServer> server_;
+  std::vector<std::unique_ptr<SyncAgent>> agents_;
+};
+
+TEST_F(SyncAgentCarriedTest, StreamedDevicesApplyCarriedChangesAndAnOlderDevicePulls) {
+  seed(0, 3);
+  SyncAgent& phone = start_agent("phone", true);
+  SyncAgent& tablet = start_agent("tablet", true);
+  SyncAgent& older = start_agent("older", false);
+  for (SyncAgent* agent : {&phone, &tablet, &older}) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 3; }));
+  }
+  const SyncServerStats before = server_->stats();
+
+  // An upstream commit: carried to the two streamed devices, one encoding between them.
+  seed(3, 5);
+  for (SyncAgent* agent : {&phone, &tablet, &older}) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 5; }));
+  }
+  EXPECT_EQ(phone.stats().carried_applied, 1u);
+  EXPECT_EQ(tablet.stats().carried_applied, 1u);
+  EXPECT_EQ(older.stats().carried_applied + older.stats().carried_refused, 0u);
+  EXPECT_GE(older.stats().pokes, 1u);
+  const SyncServerStats after = server_->stats();
+  EXPECT_EQ(after.carried_encodings - before.carried_encodings, 1u);
+  EXPECT_EQ(after.carried_sent - before.carried_sent, 2u);
+
+  // A device's own write: the others receive it (carried or pulled), the writer's outbox
+  // empties through its pull, and everyone agrees.
+  mutations::SetUserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("dark");
+  ASSERT_TRUE(phone
+                  .with_replica([&](Replica& replica) {
+                    ASSERT_TRUE(replica.mutate("set_user_setting", setting, wall_ms()).ok());
+                  })
+                  .ok());
+  phone.wake();
+  for (SyncAgent* agent : {&phone, &tablet, &older}) {
+    ASSERT_TRUE(eventually([&] { return theme(*agent) == "dark"; }));
+  }
+  ASSERT_TRUE(eventually([&] {
+    uint64_t pending = 1;
+    (void)phone.with_replica([&](Replica& replica) {
+      auto listed = replica.pending();
+      pending = listed.ok() ? listed->size() : 1;
+    });
+    return pending == 0;
+  }));
+  EXPECT_EQ(tablet.stats().carried_applied, 2u);
+  for (SyncAgent* agent : {&phone, &tablet, &older}) EXPECT_EQ(count(*agent, "voicemail"), 5u);
+}
+
+}  // namespace
+}  // namespace outpost

@@ -1,0 +1,166 @@
+// The server's side of decision 032 over real sockets, on both stores: a commit's changes
+// are encoded once (one log read, one protobuf encoding, counted) and carried with the poke
+// to every stream whose device is at the commit's base and announced it applies them; a
+// stream at another cursor, one that never announced it, and one of another user (who may
+// not read the scope) get what they got before — a plain poke, or nothing.
+#include <chrono>
+#include <thread>
+
+#include "engine/scope.h"
+#include "tests/transport/sync_server_fixture.h"
+
+namespace outpost::server_test {
+namespace {
+
+// A pull of both scopes from `cursors` (fresh when empty), saying whether carried frames
+// are welcome.
+protocol::ClientFrame pull_frame(const std::string& client_id, bool accepts_carried,
+                                 uint64_t user_seq = 0, uint64_t org_seq = 0) {
+  protocol::ClientFrame frame;
+  *frame.mutable_pull() = pull_request(client_id, {kUserScope, kOrgScope});
+  frame.mutable_pull()->mutable_cursors(0)->set_seq(user_seq);
+  frame.mutable_pull()->mutable_cursors(1)->set_seq(org_seq);
+  frame.mutable_pull()->set_accepts_carried(accepts_carried);
+  return frame;
+}
+
+// The user scope's cursor in a pull answer.
+uint64_t user_cursor(const protocol::PullResponse& response) {
+  for (const auto& scope : response.scopes()) {
+    if (scope.scope() == kUserScope) return scope.cursor();
+  }
+  return 0;
+}
+
+class SyncServerCarriedTest : public SyncServerTest {
+ protected:
+  // A stream of alice's device `name` that pulled once (accepting carried frames or not)
+  // and is caught up: the server knows its cursor.
+  std::unique_ptr<WsClient> caught_up(const std::string& name, bool accepts_carried) {
+    auto client = std::make_unique<WsClient>();
+    EXPECT_FALSE(client->connect(server_->port(), token(kTenant, kUser, name)));
+    EXPECT_FALSE(client->send(pull_frame(name, accepts_carried)));
+    protocol::ServerFrame answer;
+    EXPECT_FALSE(client->receive_until(protocol::ServerFrame::kPull, answer));
+    EXPECT_EQ(user_cursor(answer.pull()), store_->scope_info(kUserScope)->head_seq);
+    return client;
+  }
+
+  // A push of one setting over HTTP (a commit on another connection) and its new head.
+  uint64_t commit_setting(uint64_t id, const std::string& value) {
+    HttpReply reply =
+        push(setting_push("writer", id, "theme", value), token(kTenant, kUser, "web"));
+    EXPECT_EQ(reply.status(), 200u) << reply.message;
+    return store_->scope_info(kUserScope)->head_seq;
+  }
+};
+
+TEST_P(SyncServerCarriedTest, OneEncodingPerCommitSharedByEveryStreamAtItsBase) {
+  const uint64_t seeded = commit_setting(1, "dark");
+  constexpr int kDevices = 6;
+  std::vector<std::unique_ptr<WsClient>> devices;
+  for (int i = 0; i < kDevices; ++i) {
+    devices.push_back(caught_up("phone-" + std::to_string(i), true));
+  }
+  auto older = caught_up("older", false);  // never announced it: plain pokes
+  // Behind: it pulled before a commit this server did not hear of (another process's).
+  auto behind = caught_up("behind", true);
+  ServerCore elsewhere(*store_, Schema::domain(), domain_mutators());
+  ASSERT_TRUE(elsewhere
+                  .write([](ServerWriteTx& tx) {
+                    return tx.put(kUserScope, "user_setting", "other", 0, "x").status();
+                  })
+                  .ok());
+  const uint64_t base = store_->scope_info(kUserScope)->head_seq;
+  ASSERT_GT(base, seeded);
+  for (auto& device : devices) {  // these pull again and are at `base`
+    ASSERT_FALSE(device->send(pull_frame("again", true, seeded, 0)));
+    protocol::ServerFrame answer;
+    ASSERT_FALSE(device->receive_until(protocol::ServerFrame::kPull, answer));
+    ASSERT_EQ(user_cursor(answer.pull()), base);
+  }
+  // Bob (same tenant, another user) streams and accepts carried frames too.
+  WsClient bob;
+  ASSERT_FALSE(bob.connect(server_->port(), token(kTenant, "bob", "phone")));
+  protocol::ClientFrame bobs_pull = pull_frame("bob", true);
+  bobs_pull.mutable_pull()->mutable_cursors(0)->set_scope(ScopeName::format_user(kTenant, "bob"));
+  ASSERT_FALSE(bob.send(bobs_pull));
+  protocol::ServerFrame bobs;
+  ASSERT_FALSE(bob.receive_until(protocol::ServerFrame::kPull, bobs));
+  const SyncServerStats before = server_->stats();
+
+  const uint64_t head = commit_setting(2, "light");
+  for (auto& device : devices) {
+    protocol::ServerFrame frame;
+    ASSERT_FALSE(device->receive(frame));
+    ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kCarried);
+    EXPECT_EQ(frame.carried().base(), base);
+    EXPECT_EQ(frame.carried().changes().scope(), kUserScope);
+    EXPECT_EQ(frame.carried().changes().cursor(), head);
+    EXPECT_FALSE(frame.carried().changes().has_more());
+    protocol::PullResponse as_pull;
+    *as_pull.add_scopes() = frame.carried().changes();
+    auto setting = find_setting(as_pull, "theme");
+    ASSERT_TRUE(setting.has_value());
+    EXPECT_EQ(setting->value(), "light");
+  }
+  for (WsClient* poked : {older.get(), behind.get()}) {
+    protocol::ServerFrame frame;
+    ASSERT_FALSE(poked->receive(frame));
+    ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kPoke);
+    ASSERT_EQ(frame.poke().heads_size(), 1);
+    EXPECT_EQ(frame.poke().heads(0).seq(), head);
+  }
+  // Bob heard nothing of alice's scope: his first frame is his pong.
+  ASSERT_FALSE(bob.send(ping_frame(5)));
+  ASSERT_FALSE(bob.receive(bobs));
+  EXPECT_EQ(bobs.body_case(), protocol::ServerFrame::kPong);
+
+  SyncServerStats after = server_->stats();
+  EXPECT_EQ(after.carried_encodings - before.carried_encodings, 1u);
+  EXPECT_EQ(after.carried_sent - before.carried_sent, static_cast<uint64_t>(kDevices));
+
+  // The devices are at `head` now (the server counts what it carried): the next commit is
+  // carried again, one more encoding; the behind device, which has not pulled, is poked.
+  const uint64_t next = commit_setting(3, "blue");
+  for (auto& device : devices) {
+    protocol::ServerFrame frame;
+    ASSERT_FALSE(device->receive(frame));
+    ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kCarried);
+    EXPECT_EQ(frame.carried().base(), head);
+    EXPECT_EQ(frame.carried().changes().cursor(), next);
+  }
+  protocol::ServerFrame frame;
+  ASSERT_FALSE(behind->receive(frame));
+  EXPECT_EQ(frame.body_case(), protocol::ServerFrame::kPoke);
+  after = server_->stats();
+  EXPECT_EQ(after.carried_encodings - before.carried_encodings, 2u);
+  EXPECT_EQ(after.carried_sent - before.carried_sent, 2u * kDevices);
+}
+
+// Nobody at the base: nothing is encoded at all (the frame is built by the first stream
+// that needs it), and commits heard from other processes (no base) are only poked.
+TEST_P(SyncServerCarriedTest, NothingIsEncodedWhenNoStreamIsAtTheBase) {
+  commit_setting(1, "dark");
+  auto older = caught_up("older", false);
+  const SyncServerStats before = server_->stats();
+  const uint64_t head = commit_setting(2, "light");
+  protocol::ServerFrame frame;
+  ASSERT_FALSE(older->receive(frame));
+  ASSERT_EQ(frame.body_case(), protocol::ServerFrame::kPoke);
+  EXPECT_EQ(frame.poke().heads(0).seq(), head);
+
+  auto device = caught_up("phone", true);
+  server_->poke({CommittedHead{kUserScope, head}});  // as from a commit feed: no base
+  ASSERT_FALSE(device->receive(frame));
+  EXPECT_EQ(frame.body_case(), protocol::ServerFrame::kPoke);
+  const SyncServerStats after = server_->stats();
+  EXPECT_EQ(after.carried_encodings, before.carried_encodings);
+  EXPECT_EQ(after.carried_sent, before.carried_sent);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, SyncServerCarriedTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace outpost::server_test

@@ -1,0 +1,34 @@
+#include "transport/server_carried.h"
+
+#include "engine/limits.h"
+#include "transport/http_util.h"
+
+namespace outpost::server_impl {
+
+std::shared_ptr<const std::string> CarriedCommit::frame(ServerCore& core,
+                                                        std::atomic<uint64_t>& encodings) {
+  std::lock_guard lock(mutex_);
+  if (encoded_) return frame_;
+  encoded_ = true;
+  encodings.fetch_add(1, std::memory_order_relaxed);
+  auto changes = http_api::call_core([&] {
+    return core.carried_changes(head_, limits::kMaxCarriedChanges, limits::kMaxCarriedBytes);
+  });
+  if (!changes.ok() || !changes->has_value()) return nullptr;
+  protocol::ServerFrame out;
+  protocol::Carried* carried = out.mutable_carried();
+  carried->set_base(*head_.base_seq);
+  *carried->mutable_changes() = std::move(**changes);
+  auto bytes = std::make_shared<std::string>();
+  if (!out.SerializeToString(bytes.get())) return nullptr;
+  cursor_ = carried->changes().cursor();
+  frame_ = std::move(bytes);
+  return frame_;
+}
+
+uint64_t CarriedCommit::cursor() const {
+  std::lock_guard lock(mutex_);
+  return cursor_;
+}
+
+}  // namespace outpost::server_impl

@@ -1,0 +1,43 @@
+// Internal to the server runtime: one commit's changes for one scope, encoded once and
+// shared by every stream session whose device is at the commit's base, so that only the
+// per-connection compression is left per session (decision 032, docs/protocol.md §5).
+//
+// Thread rules: thread-safe. The registry makes one per moved head of a local commit and
+// hands the same object to every session; the first session that needs the frame encodes
+// it (one log read, one protobuf encoding), the others wait for it and share the bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/server_core.h"
+
+namespace outpost::server_impl {
+
+class CarriedCommit {
+ public:
+  explicit CarriedCommit(CommittedHead head) : head_(std::move(head)) {}
+
+  const CommittedHead& head() const { return head_; }
+
+  // The serialized ServerFrame{carried} for this commit, or nullptr when its changes do
+  // not travel (ServerCore::carried_changes said no, or the store failed: the sessions
+  // poke instead). Encoded on the first call, which adds one to `encodings`; later calls
+  // return the same bytes. Any thread.
+  std::shared_ptr<const std::string> frame(ServerCore& core, std::atomic<uint64_t>& encodings);
+  // The cursor the frame moves a device to (at least head().head_seq); 0 before frame()
+  // returned non-null.
+  uint64_t cursor() const;
+
+ private:
+  const CommittedHead head_;
+  mutable std::mutex mutex_;
+  bool encoded_ = false;                      // guarded by mutex_
+  std::shared_ptr<const std::string> frame_;  // guarded by mutex_
+  uint64_t cursor_ = 0;                       // guarded by mutex_
+};
+
+}  // namespace outpost::server_impl
