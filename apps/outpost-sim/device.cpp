@@ -150,6 +150,14 @@ Status SimDevice::on_frame(SimNetwork& network, uint64_t connection, const std::
     case protocol::ServerFrame::kPoke:
       client_->on_poke(frame.poke());
       break;
+    case protocol::ServerFrame::kCarried: {
+      OUTPOST_ASSIGN_OR_RETURN(bool applied, client_->on_carried(frame.carried()));
+      trace_.add(name() + " gets carried " + frame.carried().changes().scope() + "@" +
+                 std::to_string(frame.carried().base()) + "->" +
+                 std::to_string(frame.carried().changes().cursor()) +
+                 (applied ? " (applied)" : " (refused: pulls)"));
+      break;
+    }
     case protocol::ServerFrame::kError: {
       trace_.add(name() + " gets error " + frame.error().code() + ": " + frame.error().message());
       if (client_->request_in_flight()) client_->on_request_failed();

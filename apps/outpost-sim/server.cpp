@@ -4,6 +4,7 @@
 
 #include "apps/outpost-sim/crash_image.h"
 #include "engine/domain_mutators.h"
+#include "engine/limits.h"
 
 namespace outpost::sim {
 
@@ -75,11 +76,30 @@ Status SimServer::restart() {
 }
 
 void SimServer::poke(const std::vector<CommittedHead>& heads) {
+  // Decision 032: a commit's changes travel with its poke, encoded once per head. The real
+  // server sends them only to a stream it knows is at the base; this one sends them to
+  // every stream that may read the scope, so each device's refusal of a carried frame that
+  // does not follow its own cursor (late, reordered, after a pull moved it) is exercised.
+  std::vector<std::optional<std::string>> carried(heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    auto changes =
+        core_->carried_changes(heads[i], limits::kMaxCarriedChanges, limits::kMaxCarriedBytes);
+    if (!changes.ok() || !*changes) continue;
+    protocol::ServerFrame frame;
+    frame.mutable_carried()->set_base(heads[i].base_seq.value_or(0));
+    *frame.mutable_carried()->mutable_changes() = std::move(**changes);
+    carried[i] = frame.SerializeAsString();
+  }
   for (auto [device, connection] : connections_()) {
     const Principal& who = principal_of_(device);
     protocol::ServerFrame frame;
-    for (const auto& head : heads) {
+    for (size_t i = 0; i < heads.size(); ++i) {
+      const CommittedHead& head = heads[i];
       if (!who.may_read(head.scope)) continue;
+      if (carried_ && carried[i]) {
+        network_.send(connection, false, *carried[i], now_ms_);
+        continue;
+      }
       auto* cursor = frame.mutable_poke()->add_heads();
       cursor->set_scope(head.scope);
       cursor->set_seq(head.head_seq);

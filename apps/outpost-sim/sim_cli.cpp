@@ -58,6 +58,8 @@ the exit code is 1 when any seed fails.
   --no-shrink         do not look for the smallest failing step count
   --dir DIR           where run directories go (default /dev/shm, else $TMPDIR or /tmp)
   --keep              keep the run directory even when the run passes
+  --plain-pokes       commits' changes do not travel with the poke (decision 032); by
+                      default every stream gets them and each device checks their base
 fault knobs (probabilities; per frame for the network, else per step):
   --drop P (0.01)  --duplicate P (0.02)  --straggle P (0.3)  --reset P (0.01)
   --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
@@ -120,6 +122,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       OUTPOST_ASSIGN_OR_RETURN(cli.sim.steps, parse_int(flag, text, 0, kMaxSteps));
     } else if (flag == "--verbose") {
       cli.sim.verbose = true;
+    } else if (flag == "--plain-pokes") {
+      cli.sim.carried = false;
     } else if (flag == "--no-shrink") {
       cli.shrink = false;
     } else if (flag == "--platform-kind") {

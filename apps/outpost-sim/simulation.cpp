@@ -114,6 +114,7 @@ Status Simulation::setup() {
         return connected;
       });
   server_->forget_on_restart(options_.lossy_server_restart);
+  server_->carry_changes(options_.carried);
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
   platform_ = std::make_unique<SimContactCenter>(world_, ledger_, trace_, server_->core().store(),

@@ -37,6 +37,8 @@ struct SimOptions {
   // extension): its own Replica, SyncClient and connection, acting at any step like a
   // device of its own. Killing one process leaves the other running on the file.
   int two_process_devices = 0;
+  // Commits' changes travel with the poke (decision 032); false: plain pokes only.
+  bool carried = true;
   int steps = 400;
   FaultOptions faults;
   bool verbose = false;
