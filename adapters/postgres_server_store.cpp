@@ -15,6 +15,7 @@
 
 #include "adapters/postgres_server_store_internal.h"
 #include "adapters/write_bookkeeping.h"
+#include "engine/mutation_print.h"
 
 namespace outpost {
 namespace {
@@ -131,7 +132,12 @@ class PostgresWriteTx final : public ServerWriteTx {
     return run("record_outcome", [&]() -> Status {
       OUTPOST_RETURN_IF_ERROR(
           store_detail::check_outcome_after(client_id, outcome, locked_last(client_id)));
-      tx_->exec_prepared0("client_set", bytes(client_id), i64(outcome.mutation_id));
+      if (outcome.print != 0) {
+        tx_->exec_prepared0("client_set_print", bytes(client_id), i64(outcome.mutation_id),
+                            static_cast<int64_t>(outcome.print), i64(kMutationPrintWindow));
+      } else {
+        tx_->exec_prepared0("client_set", bytes(client_id), i64(outcome.mutation_id));
+      }
       if (outcome.applied) return Status::Ok();
       tx_->exec_prepared0("outcome_insert", bytes(client_id), i64(outcome.mutation_id),
                           bytes(outcome.code), bytes(outcome.reason));
@@ -521,6 +527,20 @@ Result<std::vector<RecordedOutcome>> PostgresServerStore::rejections(const std::
     for (const auto& row : r) {
       out.push_back(
           RecordedOutcome{u64(row[0]), false, text_of_bytea(row[1]), text_of_bytea(row[2])});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<StoredPrint>> PostgresServerStore::mutation_prints(const std::string& client_id,
+                                                                      uint64_t after_id,
+                                                                      uint64_t through_id) {
+  return pool_->run("mutation_prints", [&](Conn& c) -> Result<std::vector<StoredPrint>> {
+    pqxx::nontransaction tx(c.db);
+    pqxx::result r = tx.exec_prepared("prints", bytes(client_id), i64(after_id), i64(through_id));
+    std::vector<StoredPrint> out;
+    for (const auto& row : r) {
+      out.push_back(StoredPrint{u64(row[0]), static_cast<uint64_t>(row[1].as<int64_t>())});
     }
     return out;
   });

@@ -40,7 +40,7 @@ struct PostgresStoreOptions {
 class PostgresServerStore final : public ServerStore {
  public:
   // Store format in outpost_meta; tables of a newer one are refused.
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
   static constexpr uint32_t kMaxRejectionsPerClient = 1000;
   // How long a caller waits for a pooled connection before kUnavailable.
   static constexpr int kPoolWaitMs = 5000;
@@ -78,6 +78,8 @@ class PostgresServerStore final : public ServerStore {
   Result<std::optional<StoredRecord>> get(const std::string& scope, const std::string& collection,
                                           const std::string& key) override;
   Result<uint64_t> last_mutation_id(const std::string& client_id) override;
+  Result<std::vector<StoredPrint>> mutation_prints(const std::string& client_id, uint64_t after_id,
+                                                   uint64_t through_id) override;
   Result<std::vector<RecordedOutcome>> rejections(const std::string& client_id, uint64_t after_id,
                                                   uint32_t max_count) override;
   Status compact(const std::string& scope, uint64_t horizon_seq) override;

@@ -52,6 +52,16 @@ CREATE TABLE outpost_outcomes (
 );
 )sql";
 
+// Format 2: each client's newest mutation prints (engine/mutation_print.h).
+constexpr const char* kPrintsV2 = R"sql(
+CREATE TABLE outpost_prints (
+  client_id bytea NOT NULL,
+  mutation_id bigint NOT NULL,
+  print bigint NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)
+);
+)sql";
+
 // Serializes migrations of concurrently starting processes (an arbitrary constant).
 constexpr int64_t kMigrationLock = 0x4f50535401;
 
@@ -102,19 +112,23 @@ Status migrate(pqxx::connection& conn) {
   tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
   tx.exec0("CREATE TABLE IF NOT EXISTS outpost_meta (key text PRIMARY KEY, value bigint NOT NULL)");
   pqxx::result version = tx.exec("SELECT value FROM outpost_meta WHERE key = 'format_version'");
+  int64_t found = 1;
   if (version.empty()) {
     tx.exec0(kSchemaV1);
-    tx.exec_params0("INSERT INTO outpost_meta (key, value) VALUES ('format_version', $1)",
-                    PostgresServerStore::kFormatVersion);
+    tx.exec0("INSERT INTO outpost_meta (key, value) VALUES ('format_version', 1)");
   } else {
-    const int64_t found = version[0][0].as<int64_t>();
+    found = version[0][0].as<int64_t>();
     if (found > PostgresServerStore::kFormatVersion) {
       return error(ErrorCode::kSchemaTooNew,
                    "the database holds outpost store format " + std::to_string(found) +
                        "; this build reads up to format " +
                        std::to_string(PostgresServerStore::kFormatVersion));
     }
-    // Migrations from older formats go here, each bumping format_version.
+  }
+  // Migrations from older formats, each bumping format_version.
+  if (found < 2) {
+    tx.exec0(kPrintsV2);
+    tx.exec0("UPDATE outpost_meta SET value = 2 WHERE key = 'format_version'");
   }
   tx.commit();
   return Status::Ok();
@@ -164,6 +178,13 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("client_lock",
             "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1 FOR UPDATE");
   c.prepare("client_set", "UPDATE outpost_clients SET last_mutation_id = $2 WHERE client_id = $1");
+  // The client's last id and the mutation's print in one round trip, keeping the prints
+  // of ids above $2 - $4 (the newest kMutationPrintWindow).
+  c.prepare("client_set_print",
+            "WITH c AS (UPDATE outpost_clients SET last_mutation_id = $2 WHERE client_id = $1), "
+            "d AS (DELETE FROM outpost_prints WHERE client_id = $1 AND mutation_id <= $2 - $4) "
+            "INSERT INTO outpost_prints (client_id, mutation_id, print) VALUES ($1, $2, $3) ON "
+            "CONFLICT (client_id, mutation_id) DO UPDATE SET print = excluded.print");
   c.prepare("outcome_insert",
             "INSERT INTO outpost_outcomes (client_id, mutation_id, code, reason) VALUES ($1, $2, "
             "$3, $4)");
@@ -204,6 +225,9 @@ void prepare_statements(pqxx::connection& c) {
             "ON s.id = r.scope_id WHERE r.collection = $1 AND (s.scope, r.key) > ($2, $3) ORDER "
             "BY s.scope, r.key LIMIT $4");
   c.prepare("client_get", "SELECT last_mutation_id FROM outpost_clients WHERE client_id = $1");
+  c.prepare("prints",
+            "SELECT mutation_id, print FROM outpost_prints WHERE client_id = $1 AND mutation_id "
+            "> $2 AND mutation_id <= $3 ORDER BY mutation_id");
   c.prepare("rejections",
             "SELECT mutation_id, code, reason FROM outpost_outcomes WHERE client_id = $1 AND "
             "mutation_id > $2 ORDER BY mutation_id LIMIT $3");

@@ -15,6 +15,7 @@
 
 #include "adapters/sqlite_server_store_internal.h"
 #include "adapters/write_bookkeeping.h"
+#include "engine/mutation_print.h"
 
 namespace outpost {
 namespace {
@@ -196,6 +197,21 @@ class SqliteWriteTx final : public ServerWriteTx {
         w_.client_set.bind(1, client_id);
         w_.client_set.bind(2, i64(outcome.mutation_id));
         w_.client_set.exec();
+      }
+      if (outcome.print != 0) {
+        {
+          Use use(w_.print_insert);
+          w_.print_insert.bind(1, client_id);
+          w_.print_insert.bind(2, i64(outcome.mutation_id));
+          w_.print_insert.bind(3, static_cast<int64_t>(outcome.print));
+          w_.print_insert.exec();
+        }
+        if (outcome.mutation_id > kMutationPrintWindow) {
+          Use use(w_.print_prune);
+          w_.print_prune.bind(1, client_id);
+          w_.print_prune.bind(2, i64(outcome.mutation_id - kMutationPrintWindow));
+          w_.print_prune.exec();
+        }
       }
       if (outcome.applied) return Status::Ok();
       {
@@ -578,6 +594,23 @@ Result<std::vector<RecordedOutcome>> SqliteServerStore::rejections(const std::st
       out.push_back(RecordedOutcome{u64(c.rejections.getColumn(0)), false,
                                     c.rejections.getColumn(1).getString(),
                                     c.rejections.getColumn(2).getString()});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<StoredPrint>> SqliteServerStore::mutation_prints(const std::string& client_id,
+                                                                    uint64_t after_id,
+                                                                    uint64_t through_id) {
+  return readers_->run("mutation_prints", [&](ReadConn& c) -> Result<std::vector<StoredPrint>> {
+    std::vector<StoredPrint> out;
+    Use use(c.prints);
+    c.prints.bind(1, client_id);
+    c.prints.bind(2, i64(after_id));
+    c.prints.bind(3, i64(through_id));
+    while (c.prints.executeStep()) {
+      out.push_back(StoredPrint{u64(c.prints.getColumn(0)),
+                                static_cast<uint64_t>(c.prints.getColumn(1).getInt64())});
     }
     return out;
   });

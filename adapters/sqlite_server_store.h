@@ -48,7 +48,7 @@ class ReaderPool;
 class SqliteServerStore final : public ServerStore {
  public:
   // Store format written in the meta table; a file with a newer one is refused.
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
   // SQLite's application_id of an outpost server store ("OPST").
   static constexpr int32_t kApplicationId = 0x4f505354;
   static constexpr uint32_t kMaxRejectionsPerClient = 1000;
@@ -85,6 +85,8 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<StoredRecord>> get(const std::string& scope, const std::string& collection,
                                           const std::string& key) override;
   Result<uint64_t> last_mutation_id(const std::string& client_id) override;
+  Result<std::vector<StoredPrint>> mutation_prints(const std::string& client_id, uint64_t after_id,
+                                                   uint64_t through_id) override;
   Result<std::vector<RecordedOutcome>> rejections(const std::string& client_id, uint64_t after_id,
                                                   uint32_t max_count) override;
   Status compact(const std::string& scope, uint64_t horizon_seq) override;

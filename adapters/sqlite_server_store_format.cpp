@@ -59,6 +59,16 @@ CREATE TABLE outcomes (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Format 2: each client's newest mutation prints (engine/mutation_print.h).
+constexpr const char* kPrintsV2 = R"sql(
+CREATE TABLE prints (
+  client_id TEXT NOT NULL,
+  mutation_id INTEGER NOT NULL,
+  print INTEGER NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 ErrorCode code_for_sqlite(int rc) {
@@ -133,11 +143,16 @@ Status configure_and_migrate(SQLite::Database& db, const std::string& path) {
   if (!db.tableExists("meta")) {
     db.exec(kSchemaV1);
     db.exec("PRAGMA application_id = " + std::to_string(SqliteServerStore::kApplicationId));
-    SQLite::Statement insert(db, "INSERT INTO meta (key, value) VALUES ('format_version', ?1)");
-    insert.bind(1, SqliteServerStore::kFormatVersion);
+    SQLite::Statement insert(db, "INSERT INTO meta (key, value) VALUES ('format_version', 1)");
     insert.exec();
   }
-  // Migrations from older formats go here, each bumping format_version.
+  // Migrations from older formats, each bumping format_version.
+  const int64_t version =
+      db.execAndGet("SELECT value FROM meta WHERE key = 'format_version'").getInt64();
+  if (version < 2) {
+    db.exec(kPrintsV2);
+    db.exec("UPDATE meta SET value = 2 WHERE key = 'format_version'");
+  }
   tx.commit();
   return Status::Ok();
 }

@@ -127,6 +127,11 @@ struct WriteConn {
       "DO UPDATE SET last_mutation_id = excluded.last_mutation_id"};
   SQLite::Statement outcome_insert{
       db, "INSERT INTO outcomes (client_id, mutation_id, code, reason) VALUES (?1, ?2, ?3, ?4)"};
+  SQLite::Statement print_insert{
+      db, "INSERT OR REPLACE INTO prints (client_id, mutation_id, print) VALUES (?1, ?2, ?3)"};
+  // Keeps the prints of a client's ids above ?2 (its newest kMutationPrintWindow).
+  SQLite::Statement print_prune{db,
+                                "DELETE FROM prints WHERE client_id = ?1 AND mutation_id <= ?2"};
   // Keeps the newest ?2 + 1 rejections of a client.
   SQLite::Statement outcome_prune{
       db,
@@ -179,6 +184,10 @@ struct ReadConn {
       db,
       "SELECT mutation_id, code, reason FROM outcomes WHERE client_id = ?1 AND mutation_id > ?2 "
       "ORDER BY mutation_id LIMIT ?3"};
+  SQLite::Statement prints{
+      db,
+      "SELECT mutation_id, print FROM prints WHERE client_id = ?1 AND mutation_id > ?2 AND "
+      "mutation_id <= ?3 ORDER BY mutation_id"};
 };
 
 // Read connections: SQLite connections must not be shared between threads, so each read

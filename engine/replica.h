@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/change_set.h"
+#include "engine/mutation_print.h"
 #include "engine/mutator.h"
 #include "engine/schema.h"
 #include "engine/status.h"
@@ -208,6 +209,12 @@ class Replica {
   Result<uint64_t> retry_rejected(uint64_t rejected_id, int64_t now_ms,
                                   const google::protobuf::Message* replacement_args = nullptr);
   Result<std::vector<ScopeCursor>> cursors();
+  // The server refused ids from reused.first on as processed for other mutations (this
+  // file was restored from an older copy: engine/mutation_print.h): pending mutations with
+  // those ids take new ones following reused.last, in order, in one transaction with the
+  // outbox's numbering and processed_through, and are replayed. Errors: kInvalidArgument
+  // (first 0 or after last), kIo, kCorrupt.
+  Result<ApplyReport> renumber_pending(const ReusedIds& reused);
 
   // Applies a pull response in one transaction: each scope's changes (skipping those not
   // newer than what the device has), its new cursor, rejections, and — when the response

@@ -190,3 +190,39 @@ Result<std::vector<ScopeCursor>> Replica::cursors() {
 }
 
 }  // namespace outpost
+
+namespace outpost {
+
+Result<ApplyReport> Replica::renumber_pending(const ReusedIds& reused) {
+  if (reused.first == 0 || reused.first > reused.last) {
+    return error(ErrorCode::kInvalidArgument, "renumber_pending: first " +
+                                                  std::to_string(reused.first) + " after last " +
+                                                  std::to_string(reused.last));
+  }
+  const int64_t shift = static_cast<int64_t>(reused.last + 1 - reused.first);
+  replica_internal::ApplyRun run(*impl_, schema_, mutators_,
+                                 MutationOrigin{tenant_, user_, client_id_});
+  auto report = replica_internal::in_apply_transaction(
+      *impl_, run, "renumber pending mutations", false, [&]() -> Status {
+        // Through negative ids: an UPDATE checks the primary key row by row, in no
+        // promised order, so a shift straight up could collide with a row not moved yet.
+        SQLite::Statement away(impl_->db, "UPDATE _outbox SET id = -(id + ?1) WHERE id >= ?2");
+        away.bind(1, shift);
+        away.bind(2, static_cast<int64_t>(reused.first));
+        if (away.exec() == 0) return Status::Ok();
+        impl_->db.exec("UPDATE _outbox SET id = -id WHERE id < 0");
+        // New mutations follow the renumbered ones.
+        impl_->db.exec(
+            "UPDATE sqlite_sequence SET seq = (SELECT max(id) FROM _outbox) "
+            "WHERE name = '_outbox' AND seq < (SELECT max(id) FROM _outbox)");
+        run.note_processed(reused.last);
+        run.outbox_changed = true;
+        run.mark_shadow_touched();  // replayed with their new ids
+        return Status::Ok();
+      });
+  if (!report.ok()) return report;
+  notify(std::move(impl_->pending_changes));
+  return report;
+}
+
+}  // namespace outpost

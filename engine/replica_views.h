@@ -107,6 +107,9 @@ class ReplicaSync {
   Result<ApplyReport> restart_scope(const std::string& scope) {
     return replica_->restart_scope(scope);
   }
+  Result<ApplyReport> renumber_pending(const ReusedIds& reused) {
+    return replica_->renumber_pending(reused);
+  }
 
  private:
   Replica* replica_;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/cursor_token.h"
+#include "engine/mutation_print.h"
 
 namespace outpost {
 namespace {
@@ -16,6 +17,10 @@ constexpr int kMaxPushAttempts = 3;
 
 std::string client_key(const Principal& who, const std::string& client_id) {
   return who.tenant + "/" + who.user + "/" + client_id;
+}
+
+uint64_t print_of(const protocol::Mutation& mutation) {
+  return mutation_print(mutation.name(), mutation.args(), mutation.created_ms());
 }
 
 // Records seen by a server mutator: each collection lives in the caller's user scope or
@@ -240,7 +245,8 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who,
         mutation.created_ms(), now_ms, platform_);
     outcome = mutator->server(context, *args);
     if (outcome.ok()) {
-      OUTPOST_RETURN_IF_ERROR(tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", ""}));
+      OUTPOST_RETURN_IF_ERROR(
+          tx.record_outcome(key, RecordedOutcome{mutation.id(), true, "", "", print_of(mutation)}));
       OUTPOST_RETURN_IF_ERROR(tx.release_savepoint());
       result.set_outcome(protocol::MutationResult::APPLIED);
       return result;
@@ -253,7 +259,8 @@ Result<protocol::MutationResult> ServerCore::apply_one(const Principal& who,
   result.set_code(std::string(error_code_name(outcome.code())));
   result.set_reason(outcome.message());
   OUTPOST_RETURN_IF_ERROR(tx.record_outcome(
-      key, RecordedOutcome{mutation.id(), false, result.code(), result.reason()}));
+      key,
+      RecordedOutcome{mutation.id(), false, result.code(), result.reason(), print_of(mutation)}));
   return result;
 }
 
@@ -314,6 +321,13 @@ Result<protocol::PushResponse> ServerCore::push_attempt(const Principal& who,
     }
     ++expected;
   }
+  std::vector<StoredPrint> claimed;
+  for (const auto& mutation : request.mutations()) {
+    if (mutation.id() > last) break;
+    claimed.push_back(StoredPrint{mutation.id(), print_of(mutation)});
+  }
+  OUTPOST_RETURN_IF_ERROR(
+      check_reused_ids(key, request.client_id(), last, request.processed_through(), claimed));
   std::map<uint64_t, RecordedOutcome> recorded;
   if (request.mutations_size() > 0 && request.mutations(0).id() <= last) {
     OUTPOST_ASSIGN_OR_RETURN(auto old,
@@ -396,6 +410,23 @@ Result<protocol::PullResponse> ServerCore::pull_unobserved(const Principal& who,
   // Read before the logs: every mutation up to it has its effects in what follows.
   OUTPOST_ASSIGN_OR_RETURN(uint64_t last, store_.last_mutation_id(key));
   response.set_last_mutation_id(last);
+  if (request.pending_prints_size() > 0) {
+    if (static_cast<uint64_t>(request.pending_prints_size()) > kMutationPrintWindow) {
+      return error(ErrorCode::kTooLarge,
+                   "at most " + std::to_string(kMutationPrintWindow) + " pending prints per pull");
+    }
+    std::vector<StoredPrint> claimed;
+    uint64_t previous = 0;
+    for (const auto& pending : request.pending_prints()) {
+      if (pending.id() <= previous) {
+        return error(ErrorCode::kInvalidArgument, "pending prints must have increasing ids");
+      }
+      previous = pending.id();
+      if (pending.id() <= last) claimed.push_back(StoredPrint{pending.id(), pending.print()});
+    }
+    OUTPOST_RETURN_IF_ERROR(
+        check_reused_ids(key, request.client_id(), last, request.processed_through(), claimed));
+  }
   OUTPOST_RETURN_IF_ERROR(pull_rejections(key, request.pending_from(), response));
 
   if (request.fetch_size() > 0) {
@@ -430,6 +461,35 @@ Result<std::vector<const protocol::Cursor*>> ServerCore::pull_cursors(
     return (a->scope() == who.user_scope()) > (b->scope() == who.user_scope());
   });
   return cursors;
+}
+
+Status ServerCore::check_reused_ids(const std::string& client_key, const std::string& client_id,
+                                    uint64_t last, uint64_t processed_through,
+                                    const std::vector<StoredPrint>& claimed) {
+  if (claimed.empty()) return Status::Ok();
+  // Prints are kept for the newest ids only. An id further back that the device was never
+  // told is processed cannot be one of its retries: a device learns the outcome of each
+  // push before it goes that far past it.
+  const uint64_t floor = last > kMutationPrintWindow ? last - kMutationPrintWindow : 0;
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stored,
+      store_.mutation_prints(client_key, std::max(claimed.front().mutation_id - 1, floor), last));
+  std::map<uint64_t, uint64_t> by_id;
+  for (const StoredPrint& print : stored) by_id[print.mutation_id] = print.print;
+  for (const StoredPrint& mine : claimed) {
+    auto it = by_id.find(mine.mutation_id);
+    const bool reused = it != by_id.end()
+                            ? it->second != mine.print
+                            : mine.mutation_id <= floor && mine.mutation_id > processed_through;
+    if (!reused) continue;
+    return error(ErrorCode::kFailedPrecondition,
+                 mutation_ids_reused(ReusedIds{mine.mutation_id, last}) + ": mutation " +
+                     std::to_string(mine.mutation_id) + " of client '" + client_id +
+                     "' is not the one this server processed under that id (a replica " +
+                     "restored from an older copy?); its pending mutations from there on " +
+                     "take ids after " + std::to_string(last));
+  }
+  return Status::Ok();
 }
 
 Status ServerCore::pull_rejections(const std::string& client_key, uint64_t pending_from,

@@ -123,6 +123,13 @@ class ServerCore {
   // The request's cursors, checked (names, grants, duplicates), the user scope first.
   Result<std::vector<const protocol::Cursor*>> pull_cursors(
       const Principal& who, const protocol::PullRequest& request) const;
+  // Refuses (kFailedPrecondition, led by mutation_ids_reused) when one of `claimed` (id,
+  // print of a device's mutation, ids in order) has an id at or below `last` that this
+  // server processed for another mutation: the device's file was restored from an older
+  // copy (engine/mutation_print.h). `processed_through`: what the device was told.
+  Status check_reused_ids(const std::string& client_key, const std::string& client_id,
+                          uint64_t last, uint64_t processed_through,
+                          const std::vector<StoredPrint>& claimed);
   // The recorded rejections from `pending_from` on (the push answer may have been lost).
   Status pull_rejections(const std::string& client_key, uint64_t pending_from,
                          protocol::PullResponse& response);

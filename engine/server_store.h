@@ -86,6 +86,13 @@ struct RecordedOutcome {
   bool applied = false;
   std::string code;    // error code name when rejected
   std::string reason;  // when rejected
+  uint64_t print = 0;  // the mutation's fingerprint (engine/mutation_print.h); 0: none
+};
+
+// The fingerprint the server recorded for one processed mutation id of a client.
+struct StoredPrint {
+  uint64_t mutation_id = 0;
+  uint64_t print = 0;
 };
 
 // Scopes whose head moved in one committed transaction (for pokes).
@@ -184,6 +191,11 @@ class ServerStore {
                                                             uint32_t max_records) = 0;
 
   virtual Result<uint64_t> last_mutation_id(const std::string& client_id) = 0;
+  // The prints recorded for the client's mutation ids in (after_id, through_id], oldest
+  // first. A store keeps those of each client's newest kMutationPrintWindow ids.
+  virtual Result<std::vector<StoredPrint>> mutation_prints(const std::string& client_id,
+                                                           uint64_t after_id,
+                                                           uint64_t through_id) = 0;
   // Rejections recorded for the client with mutation id > after_id, oldest first.
   virtual Result<std::vector<RecordedOutcome>> rejections(const std::string& client_id,
                                                           uint64_t after_id,

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/cursor_token.h"
+#include "engine/mutation_print.h"
 #include "engine/scope.h"
 
 namespace outpost {
@@ -68,6 +69,12 @@ Result<bool> SyncClient::on_request_refused(const Status& refusal) {
   if (refusal.code() != ErrorCode::kFailedPrecondition &&
       refusal.code() != ErrorCode::kInvalidArgument) {
     return false;
+  }
+  if (auto reused = find_mutation_ids_reused(refusal.message());
+      reused && refusal.code() == ErrorCode::kFailedPrecondition) {
+    OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.renumber_pending(*reused));
+    (void)report;
+    return true;
   }
   bool restarted = false;
   for (const std::string& scope : scopes_) {
@@ -208,8 +215,17 @@ void SyncClient::fill_report(protocol::DeviceReport* report, uint64_t outbox_dep
 Result<std::optional<protocol::ClientFrame>> SyncClient::next_pull(uint64_t newest_pending) {
   protocol::ClientFrame frame;
   protocol::PullRequest* pull = new_pull(frame);
-  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(1));
+  // The oldest pending mutations, with their prints: the server confirms none of them by
+  // an id it processed for another mutation (engine/mutation_print.h).
+  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(kMutationPrintWindow));
   if (!pending.empty()) pull->set_pending_from(pending[0].id);
+  for (const PendingMutation& mutation : pending) {
+    auto* print = pull->add_pending_prints();
+    print->set_id(mutation.id);
+    print->set_print(mutation_print(mutation.name, mutation.args, mutation.created_ms));
+  }
+  OUTPOST_ASSIGN_OR_RETURN(uint64_t processed, replica_.processed_through());
+  pull->set_processed_through(processed);
   OUTPOST_ASSIGN_OR_RETURN(auto cursors, replica_.cursors());
   PullBasis basis{.newest_pending = newest_pending};
   for (const std::string& scope : scopes_) {

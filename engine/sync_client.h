@@ -99,7 +99,10 @@ class SyncClient {
   // a changed cursor key), that scope starts over from scratch (Replica::restart_scope: the
   // outbox and pending mutations stay) and the answer is true: the caller sends the next
   // request after its usual backoff, as for a retryable error. Otherwise false: the refusal
-  // stands. Either way the request in flight is forgotten, as by on_request_failed.
+  // stands. When it says ids of pending mutations were processed for other mutations
+  // (mutation_ids_reused, engine/mutation_print.h: a file restored from an older copy),
+  // those mutations are renumbered (Replica::renumber_pending) and the answer is true.
+  // Either way the request in flight is forgotten, as by on_request_failed.
   // Errors come from the replica.
   Result<bool> on_request_refused(const Status& refusal);
   // A new connection: mutations not yet confirmed are pushed again (the server dedups).

@@ -1,0 +1,224 @@
+// A replica file restored from an older copy (a phone restored from its backup, an app's
+// data copied to a new phone) numbers its next mutations with ids the server has already
+// processed for that client: they must still be applied, never taken for retries.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "adapters/sqlite_server_store.h"
+#include "engine/domain_mutators.h"
+#include "engine/mutation_print.h"
+#include "engine/replica.h"
+#include "engine/server_core.h"
+#include "engine/sync_client.h"
+#include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
+#include "support/views.h"
+#include "test_support.h"
+
+namespace outpost {
+namespace {
+
+namespace d = outpost::domain;
+namespace m = outpost::mutations;
+namespace fs = std::filesystem;
+
+constexpr const char* kScope = "user/acme/ann";
+
+class SyncRestoredReplica : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteServerStore::open(dir_.file("server.db"));
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    core_ = std::make_unique<ServerCore>(*store_, Schema::domain(), domain_mutators());
+    open_phone();
+  }
+
+  void open_phone() {
+    ReplicaOptions options{.tenant = "acme", .user = "ann", .client_id = "ann-phone"};
+    auto replica =
+        Replica::open(dir_.file("phone.db"), Schema::domain(), &domain_mutators(), options);
+    ASSERT_TRUE(replica.ok()) << replica.status().to_string();
+    replica_ = std::move(replica).value();
+    client_ = std::make_unique<SyncClient>(*replica_, SyncClientOptions{});
+    client_->on_connected();
+  }
+
+  void close_phone() {
+    client_.reset();
+    replica_.reset();
+  }
+
+  // The file as a backup would hold it (the last connection closed: no -wal left).
+  void copy_phone_to(const std::string& name) {
+    close_phone();
+    ASSERT_FALSE(fs::exists(dir_.file("phone.db-wal")));
+    fs::copy_file(dir_.file("phone.db"), dir_.file(name), fs::copy_options::overwrite_existing);
+    open_phone();
+  }
+
+  void restore_phone_from(const std::string& name) {
+    close_phone();
+    fs::copy_file(dir_.file(name), dir_.file("phone.db"), fs::copy_options::overwrite_existing);
+    open_phone();
+  }
+
+  uint64_t save_draft(const std::string& id, const std::string& body) {
+    m::SaveDraft edit;
+    edit.mutable_draft()->set_id(id);
+    edit.mutable_draft()->set_body(body);
+    auto mutation = replica_->mutate("save_draft", edit, 1);
+    EXPECT_TRUE(mutation.ok()) << mutation.status().to_string();
+    return mutation.ok() ? *mutation : 0;
+  }
+
+  // Requests and answers until the device has nothing left to send.
+  void sync() {
+    const Principal who{"acme", "ann", "phone"};
+    client_->on_poke(protocol::Poke());
+    for (int i = 0; i < 100; ++i) {
+      auto frame = client_->next_request();
+      ASSERT_TRUE(frame.ok()) << frame.status().to_string();
+      if (!frame->has_value()) return;
+      if ((*frame)->has_push()) {
+        auto response = core_->push(who, (*frame)->push(), 1);
+        if (!response.ok()) {
+          auto again = client_->on_request_refused(response.status());
+          ASSERT_TRUE(again.ok() && *again) << response.status().to_string();
+          continue;
+        }
+        ASSERT_TRUE(client_->on_push_response(*response).ok());
+      } else {
+        auto response = core_->pull(who, (*frame)->pull());
+        if (!response.ok()) {
+          auto again = client_->on_request_refused(response.status());
+          ASSERT_TRUE(again.ok() && *again) << response.status().to_string();
+          continue;
+        }
+        ASSERT_TRUE(client_->on_pull_response(*response).ok());
+      }
+    }
+    FAIL() << "never settled";
+  }
+
+  std::string server_draft_body(const std::string& id) {
+    auto body = store_->get(kScope, "draft", id);
+    if (!body.ok() || !body->has_value()) return "(none)";
+    d::Draft draft;
+    EXPECT_TRUE(draft.ParseFromString((*body)->body));
+    return draft.body();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteServerStore> store_;
+  std::unique_ptr<ServerCore> core_;
+  std::unique_ptr<Replica> replica_;
+  std::unique_ptr<SyncClient> client_;
+};
+
+TEST_F(SyncRestoredReplica, WordsTypedAfterARestoreFromAnOlderBackupReachTheServer) {
+  save_draft("d1", "before the backup");
+  sync();
+  // The backup holds one mutation the server has not seen yet: after the restore it is a
+  // true retry of what the phone sent before it was lost.
+  save_draft("d2", "in the backup, sent after it");
+  copy_phone_to("backup.db");
+  for (int i = 3; i <= 6; ++i) save_draft("d" + std::to_string(i), "after the backup");
+  sync();
+  ASSERT_EQ(server_draft_body("d6"), "after the backup");
+
+  restore_phone_from("backup.db");
+  const uint64_t reused = save_draft("d7", "typed on the restored phone");
+  EXPECT_LE(reused, 6u) << "the restored file numbers from its own past";
+  save_draft("d1", "edited on the restored phone");
+  sync();
+
+  EXPECT_EQ(server_draft_body("d7"), "typed on the restored phone");
+  EXPECT_EQ(server_draft_body("d1"), "edited on the restored phone");
+  EXPECT_EQ(server_draft_body("d2"), "in the backup, sent after it");
+  EXPECT_TRUE(replica_->pending()->empty());
+  EXPECT_TRUE(replica_->rejected()->empty());
+  EXPECT_EQ(support::device_view(*replica_, SCOPE_USER), support::server_view(*store_, {kScope}));
+}
+
+// A pull confirms pending mutations by id: the same check, from the prints it carries.
+TEST_F(SyncRestoredReplica, APullWhosePendingPrintsDifferIsRefusedBeforeItConfirmsAnything) {
+  for (int i = 1; i <= 3; ++i) save_draft("d" + std::to_string(i), "sent");
+  sync();
+  const Principal who{"acme", "ann", "phone"};
+  auto pull_with = [&](uint64_t id, uint64_t print, uint64_t processed_through) {
+    protocol::PullRequest pull;
+    pull.set_client_id("ann-phone");
+    pull.set_schema_version(Schema::domain().version());
+    pull.set_protocol_version(protocol::VERSION_CURRENT);
+    pull.set_pending_from(id);
+    pull.set_processed_through(processed_through);
+    auto* pending = pull.add_pending_prints();
+    pending->set_id(id);
+    pending->set_print(print);
+    return core_->pull(who, pull);
+  };
+  m::SaveDraft edit;
+  edit.mutable_draft()->set_id("d2");
+  edit.mutable_draft()->set_body("sent");
+  // What the device sent as mutation 2 (same name, args and time): a retry, answered.
+  auto pending = replica_->pending();
+  ASSERT_TRUE(pending.ok() && pending->empty());
+  const uint64_t other = mutation_print("save_draft", "something else", 1);
+  auto refused = pull_with(2, other, 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kFailedPrecondition);
+  auto reused = find_mutation_ids_reused(refused.status().message());
+  ASSERT_TRUE(reused.has_value()) << refused.status().to_string();
+  EXPECT_EQ(reused->first, 2u);
+  EXPECT_EQ(reused->last, 3u);
+  // An id above the server's last is not checked (it is new), nor one whose print matches.
+  EXPECT_TRUE(pull_with(4, other, 0).ok());
+}
+
+TEST_F(SyncRestoredReplica, RenumberingKeepsTheOrderAndTheNextIdFollows) {
+  for (int i = 1; i <= 4; ++i) save_draft("d" + std::to_string(i), "v" + std::to_string(i));
+  auto renumbered = replica_->renumber_pending(ReusedIds{2, 10});
+  ASSERT_TRUE(renumbered.ok()) << renumbered.status().to_string();
+  auto pending = replica_->pending();
+  ASSERT_TRUE(pending.ok());
+  std::vector<uint64_t> ids;
+  for (const auto& mutation : *pending) ids.push_back(mutation.id);
+  EXPECT_EQ(ids, (std::vector<uint64_t>{1, 11, 12, 13}));
+  EXPECT_EQ(save_draft("d5", "v5"), 14u);
+  EXPECT_EQ(*replica_->processed_through(), 10u);
+  EXPECT_EQ(replica_->renumber_pending(ReusedIds{0, 3}).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(replica_->renumber_pending(ReusedIds{5, 3}).status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(MutationPrint, IsStableAndTellsNameArgsAndTimeApart) {
+  const uint64_t print = mutation_print("save_draft", "args", 5);
+  EXPECT_EQ(print, mutation_print("save_draft", "args", 5));
+  EXPECT_NE(print, mutation_print("save_drafts", "args", 5));
+  EXPECT_NE(print, mutation_print("save_draft", "argz", 5));
+  EXPECT_NE(print, mutation_print("save_draft", "args", 6));
+  // Length-prefixed: moving a byte from the name to the args changes the print.
+  EXPECT_NE(mutation_print("ab", "c", 1), mutation_print("a", "bc", 1));
+  EXPECT_NE(mutation_print("", "", 0), 0u);
+}
+
+TEST(MutationPrint, TheRefusalDetailParsesBackAndNothingElseDoes) {
+  auto found = find_mutation_ids_reused("409: " + mutation_ids_reused(ReusedIds{4, 9}) + ": x");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->first, 4u);
+  EXPECT_EQ(found->last, 9u);
+  for (const char* bad :
+       {"", "mutation_ids_reused(", "mutation_ids_reused(4,9", "mutation_ids_reused(,9)",
+        "mutation_ids_reused(4,)", "mutation_ids_reused(0,9)", "mutation_ids_reused(9,4)",
+        "mutation_ids_reused(4,9x)", "mutation_ids_reused(-4,9)",
+        "mutation_ids_reused(4,99999999999999999999)", "mutation_ids_reused(4)9)"}) {
+    EXPECT_FALSE(find_mutation_ids_reused(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace outpost
