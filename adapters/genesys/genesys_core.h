@@ -153,6 +153,8 @@ class GenesysCore {
   void reconcile_org(Next next);
   void reconcile_agents(std::shared_ptr<std::vector<std::string>> users, size_t at, Next next);
   void reconcile_agent(const std::string& user, Next next);
+  // GET presence and routing status, emitted (with `force`, even when unchanged).
+  void read_presence(const std::string& user, bool force, Next next);
   void reconcile_conversations(const std::string& user, int page, Next next);
   void refresh_conversations(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
                              size_t at, Next next);

@@ -55,6 +55,13 @@ Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t n
     }
     Result<PlatformAnswer> answer = it->second->answer;
     intents_.erase(it);
+    // The caller writes this answer now, maybe after the platform moved on (another
+    // client's change came first): read the presence back so the mirror ends as the
+    // platform is (found by outpost-sim, decision 038).
+    if (key.rfind("presence/", 0) == 0 && answer.ok()) {
+      const size_t slash = key.find('/', 9);
+      read_presence(key.substr(9, slash - 9), true, [](Status) {});
+    }
     return answer;
   }
   size_t running = 0;

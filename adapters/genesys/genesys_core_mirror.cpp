@@ -113,43 +113,56 @@ void GenesysCore::reconcile_agents(std::shared_ptr<std::vector<std::string>> use
   });
 }
 
-void GenesysCore::reconcile_agent(const std::string& user, Next next) {
+void GenesysCore::read_presence(const std::string& user, bool force, Next next) {
   const std::string base = "/api/v2/users/" + user;
-  call("GET", base + "/presences/purecloud", "", [this, user, base, next](Result<CoreAnswer> p) {
-    if (!p.ok()) return next(p.status());
-    if (p->status != 200) return next(http_error("presence of " + user, p->status));
-    const CoreAnswer presence = *p;
-    call("GET", base + "/routingstatus", "", [this, user, presence, next](Result<CoreAnswer> r) {
-      if (!r.ok()) return next(r.status());
-      if (r->status != 200) return next(http_error("routing status of " + user, r->status));
-      auto change = decode_presence(presence.body, presence_map_);
-      auto status = decode_routing_status(r->body);
-      if (!change.ok()) {
-        decode_failed("presence", change.status(), presence.correlation_id);
-      } else if (!status.ok()) {
-        decode_failed("routing status", status.status(), r->correlation_id);
-      } else {
-        change->set_routing_status(*status);
-        emit_presence(user, std::move(change).value());
-      }
-      reconcile_conversations(user, 1, [this, user, next](Status conversations) {
-        if (!conversations.ok()) return next(conversations);
-        list(
-            with_paging("/api/v2/voicemail/users/" + user + "/messages"), "entities",
-            [this, user](const std::string& entity, const std::string& corr) {
-              auto vm = decode_voicemail(entity);
-              if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
-              upstream::Event event;
-              event.set_tenant(options_.tenant);
-              event.set_user(user);
-              *event.mutable_voicemail_left() = std::move(vm).value();
-              emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
-            },
-            [this, next](Status voicemail) {
-              if (voicemail.ok()) ++counters_.agent_reconciles;
-              next(voicemail);
-            });
-      });
+  call("GET", base + "/presences/purecloud", "",
+       [this, user, base, force, next](Result<CoreAnswer> p) {
+         if (!p.ok()) return next(p.status());
+         if (p->status != 200) return next(http_error("presence of " + user, p->status));
+         const CoreAnswer presence = *p;
+         call("GET", base + "/routingstatus", "",
+              [this, user, presence, force, next](Result<CoreAnswer> r) {
+                if (!r.ok()) return next(r.status());
+                if (r->status != 200)
+                  return next(http_error("routing status of " + user, r->status));
+                auto change = decode_presence(presence.body, presence_map_);
+                auto status = decode_routing_status(r->body);
+                if (!change.ok()) {
+                  decode_failed("presence", change.status(), presence.correlation_id);
+                } else if (!status.ok()) {
+                  decode_failed("routing status", status.status(), r->correlation_id);
+                } else {
+                  change->set_routing_status(*status);
+                  // A read-back after a write: the server may hold what the write's late
+                  // answer said, not what the platform has now; sent even if unchanged.
+                  if (force) last_sent_.erase("presence/" + user);
+                  emit_presence(user, std::move(change).value());
+                }
+                next(Status::Ok());
+              });
+       });
+}
+
+void GenesysCore::reconcile_agent(const std::string& user, Next next) {
+  read_presence(user, false, [this, user, next](Status presence) {
+    if (!presence.ok()) return next(presence);
+    reconcile_conversations(user, 1, [this, user, next](Status conversations) {
+      if (!conversations.ok()) return next(conversations);
+      list(
+          with_paging("/api/v2/voicemail/users/" + user + "/messages"), "entities",
+          [this, user](const std::string& entity, const std::string& corr) {
+            auto vm = decode_voicemail(entity);
+            if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
+            upstream::Event event;
+            event.set_tenant(options_.tenant);
+            event.set_user(user);
+            *event.mutable_voicemail_left() = std::move(vm).value();
+            emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
+          },
+          [this, next](Status voicemail) {
+            if (voicemail.ok()) ++counters_.agent_reconciles;
+            next(voicemail);
+          });
     });
   });
 }

@@ -105,7 +105,7 @@ GenesysModel::GenesysModel(std::vector<std::string> users, int64_t now_ms)
   }
   const char* const kCodes[] = {"Resolved", "Callback", "Escalated", "No answer"};
   for (int i = 0; i < 4; ++i) {
-    wrapup_codes_.push_back(json::object{{"id", "gc-wrapup-" + std::to_string(i + 1)},
+    wrapup_codes_.push_back(json::object{{"id", "wrapup-" + std::to_string(i + 1)},
                                          {"name", kCodes[i]},
                                          {"description", ""},
                                          {"dateCreated", iso(now_ms)}});

@@ -213,7 +213,7 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
   if (user.tenant != tenant_) return;
   now_ms_ = std::max(now_ms_, now_ms);
   ++stats_.platform_actions;
-  switch (random_.weighted({4, 3, 2, 2})) {
+  switch (random_.weighted({3, 4, 2, 2})) {
     case 0: {
       static const char* const kMedia[] = {"voice", "email", "message", "callback"};
       const std::string id = model_.route(user.user, kMedia[random_.below(4)], now_ms_);
