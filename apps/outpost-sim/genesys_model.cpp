@@ -654,7 +654,14 @@ bool GenesysModel::disconnect_one(const std::string& user, size_t pick, int64_t 
     if (str(c, "endTime").empty() && agent && str(*agent, "userId") == user) live.push_back(id);
   }
   if (live.empty()) return false;
-  Object& c = conversations_.at(live[pick % live.size()]);
+  return disconnect(live[pick % live.size()], now_ms);
+}
+
+bool GenesysModel::disconnect(const std::string& conversation_id, int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  auto it = conversations_.find(conversation_id);
+  if (it == conversations_.end()) return false;
+  Object& c = it->second;
   const std::string now = iso(now_ms_);
   for (auto& pv : c["participants"].as_array()) {
     for (const auto& [media, key] : kMediaKeys) {
@@ -694,6 +701,19 @@ std::string GenesysModel::leave_voicemail(const std::string& user, int64_t now_m
   event["action"] = "create";
   notify("v2.users." + user + ".voicemail.messages", event);
   return id;
+}
+
+bool GenesysModel::supervisor_sets(const std::string& user, const std::string& definition,
+                                   int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  if (users_.count(user) == 0) return false;
+  for (const auto& d : definitions_) {
+    if (str(d.as_object(), "id") == definition && !d.as_object().at("deactivated").as_bool()) {
+      set_presence(user, definition);
+      return true;
+    }
+  }
+  return false;
 }
 
 void GenesysModel::supervisor_presence(const std::string& user, size_t pick, int64_t now_ms) {

@@ -65,8 +65,11 @@ class GenesysModel {
   // The platform's own activity.
   std::string route(const std::string& user, const std::string& media, int64_t now_ms);
   bool disconnect_one(const std::string& user, size_t pick, int64_t now_ms);
+  bool disconnect(const std::string& conversation_id, int64_t now_ms);
   std::string leave_voicemail(const std::string& user, int64_t now_ms);
   void supervisor_presence(const std::string& user, size_t pick, int64_t now_ms);
+  // False when the definition is unknown or deactivated.
+  bool supervisor_sets(const std::string& user, const std::string& definition, int64_t now_ms);
 
   // The state the mirror must equal.
   std::string presence_definition(const std::string& user) const;
