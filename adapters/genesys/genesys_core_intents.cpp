@@ -58,7 +58,7 @@ Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t n
     // The caller writes this answer now, maybe after the platform moved on (another
     // client's change came first): read the presence back so the mirror ends as the
     // platform is (found by outpost-sim, decision 038).
-    if (key.rfind("presence/", 0) == 0 && answer.ok()) {
+    if (key.rfind("presence/", 0) == 0 && answer.ok() && answer->accepted) {
       const size_t slash = key.find('/', 9);
       read_presence(key.substr(9, slash - 9), true, [](Status) {});
     }
