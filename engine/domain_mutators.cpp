@@ -219,6 +219,12 @@ Status wrap_up(MutationContext& ctx, const m::WrapUp& args) {
   for (const std::string& id : args.interaction_ids()) {
     OUTPOST_ASSIGN_OR_RETURN(auto interaction, ctx.get<d::Interaction>(id));
     if (!interaction) return rejected("no interaction '" + id + "'");
+    // Wrapped up on the platform already (another device, the web): a refusal leaves the
+    // platform's wrap-up on the record, with the refusal's reason.
+    const d::Interaction before = *interaction;
+    const bool platform_wrapped = before.state() == d::INTERACTION_QUALIFIED &&
+                                  !before.wrapup_code_id().empty() && !before.wrapup_skipped();
+    if (platform_wrapped && args.skip()) continue;  // nothing to skip: it is wrapped up
     // The choice is kept either way: a refused wrap-up stays pending with the platform's
     // message and the user's code and notes, ready to be retried.
     interaction->set_wrapup_code_id(args.skip() ? "" : args.code_id());
@@ -232,6 +238,9 @@ Status wrap_up(MutationContext& ctx, const m::WrapUp& args) {
     if (answer.accepted) {
       interaction->set_wrapup_refusal("");
       interaction->set_state(d::INTERACTION_QUALIFIED);
+    } else if (platform_wrapped) {
+      *interaction = before;
+      interaction->set_wrapup_refusal(answer.reason);
     } else {
       interaction->set_wrapup_refusal(answer.reason);
     }

@@ -144,10 +144,18 @@ Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
   const std::string body = boost::json::serialize(
       boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
   const std::string user = agent.user;
-  return run_intent("presence/" + agent.user + "/" + definition, [this, user, path, body] {
+  auto answer = run_intent("presence/" + agent.user + "/" + definition, [this, user, path, body] {
     return answer_of(rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
                      "presence");
   });
+  // The caller writes this answer now, maybe after the platform moved on (another
+  // client's change came first): the worker reads the presence back (decision 038).
+  if (answer.ok() && answer->accepted) {
+    std::lock_guard lock(mutex_);
+    agents_[user].read_back = true;
+    wake_.notify_all();
+  }
+  return answer;
 }
 
 Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
@@ -180,7 +188,19 @@ Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
                                  "/participants/" + conversation->participant_id +
                                  "/communications/" + conversation->communication_id + "/wrapup";
         const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
-        return answer_of(rest_.call_for(user, "POST", path, body, deadline), "wrap-up");
+        auto posted = rest_.call_for(user, "POST", path, body, deadline);
+        if (posted.ok() && posted->status == 409) {
+          // Already submitted: ours, when the answer to our own POST was lost and the
+          // retry came second (found by outpost-sim, decision 038)?
+          auto again = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
+          if (again.ok() && again->status == 200) {
+            auto now = decode_conversation(again->body, user);
+            if (now.ok() && now->interaction.wrapup_code_id() == code_id) {
+              return PlatformAnswer::accept();
+            }
+          }
+        }
+        return answer_of(posted, "wrap-up");
       });
 }
 

@@ -155,7 +155,7 @@ Status GenesysUpstream::mirror_responses() {
   return Status::Ok();
 }
 
-Status GenesysUpstream::mirror_agent(const std::string& user) {
+Status GenesysUpstream::read_presence(const std::string& user, bool force) {
   const std::string base = "/api/v2/users/" + user;
   OUTPOST_ASSIGN_OR_RETURN(RestResponse presence, rest_.call("GET", base + "/presences/purecloud"));
   OUTPOST_ASSIGN_OR_RETURN(RestResponse routing, rest_.call("GET", base + "/routingstatus"));
@@ -172,8 +172,35 @@ Status GenesysUpstream::mirror_agent(const std::string& user) {
     decode_failed("routing status", status.status(), routing.correlation_id);
   } else {
     change->set_routing_status(*status);
+    if (force) {
+      std::lock_guard lock(mutex_);
+      last_sent_.erase("presence/" + user);
+    }
     emit_presence(user, std::move(change).value());
   }
+  return Status::Ok();
+}
+
+void GenesysUpstream::read_back_presences() {
+  std::vector<std::string> users;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [user, agent] : agents_) {
+      if (agent.read_back) users.push_back(user);
+      agent.read_back = false;
+    }
+  }
+  for (const std::string& user : users) {
+    Status read = read_presence(user, true);
+    if (!read.ok() && options_.log) {
+      options_.log("genesys: presence read-back of " + user + ": " + read.to_string());
+    }
+  }
+}
+
+Status GenesysUpstream::mirror_agent(const std::string& user) {
+  const std::string base = "/api/v2/users/" + user;
+  OUTPOST_RETURN_IF_ERROR(read_presence(user, false));
   for (const char* joined : {"true", "false"}) {
     OUTPOST_RETURN_IF_ERROR(each_page(with_paging(base + "/queues?joined=" + joined), "entities",
                                       [&](const std::string& entity, const std::string& corr) {

@@ -415,6 +415,7 @@ void GenesysUpstream::run() {
     }
     connected_ = channel->socket.is_open();
     put_drafts();
+    read_back_presences();
     read_channel(*channel);
     connected_ = channel->socket.is_open();
   }

@@ -155,6 +155,7 @@ class GenesysUpstream : public Upstream {
     upstream::PresenceChanged presence;
     bool presence_known = false;
     int64_t offline_requested_ms = 0;  // our own OFFLINE: not the website closing
+    bool read_back = false;            // a presence write answered: read it back
   };
 
   void run();
@@ -166,6 +167,9 @@ class GenesysUpstream : public Upstream {
   // genesys_mirror.cpp
   Status mirror_org();
   Status mirror_agent(const std::string& user);
+  // GET presence and routing status, emitted (with `force`, even when unchanged).
+  Status read_presence(const std::string& user, bool force);
+  void read_back_presences();
   Status load_presence_definitions(std::vector<upstream::Event>* out);
   Status each_page(
       const std::string& first, const std::string& member,

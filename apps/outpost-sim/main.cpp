@@ -14,9 +14,11 @@ using outpost::sim::SimOptions;
 using outpost::sim::SimResult;
 
 void print_failure(uint64_t seed, const SimOptions& options, const SimResult& result) {
-  printf("FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d)\n",
+  printf("FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d%s%s)\n",
          static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-         options.devices, options.two_process_devices, options.users, options.steps);
+         options.devices, options.two_process_devices, options.users, options.steps,
+         options.genesys ? " --platform-kind genesys" : "",
+         options.break_gap_reconcile ? " --break-gap-reconcile" : "");
   for (const auto& violation : result.violations) {
     printf("  %s: %s\n", violation.invariant.c_str(), violation.detail.c_str());
   }
@@ -130,6 +132,16 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.push_wakes),
       static_cast<unsigned long long>(total.push_logouts), static_cast<long long>(total.quiesce_ms),
       seconds);
+  if (cli.sim.genesys) {
+    printf(
+        "genesys: %llu adapter requests, %llu request/notification faults, %llu socket drops "
+        "and channel expiries, %llu gaps, %llu events applied\n",
+        static_cast<unsigned long long>(total.genesys_requests),
+        static_cast<unsigned long long>(total.genesys_faults),
+        static_cast<unsigned long long>(total.genesys_socket_faults),
+        static_cast<unsigned long long>(total.genesys_gaps),
+        static_cast<unsigned long long>(total.genesys_events));
+  }
   if (!failing.empty()) {
     printf("failing seeds:");
     for (uint64_t seed : failing) printf(" %llu", static_cast<unsigned long long>(seed));

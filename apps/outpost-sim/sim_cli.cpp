@@ -68,7 +68,14 @@ fault knobs (probabilities; per frame for the network, else per step):
   --no-faults         all fault probabilities 0 (the workload and the platform still run)
   --platform-kind K   how adapters/sim_platform.h runs: events (default: one action per
                       platform step, the web typing unique words) or sim (on the clock,
-                      as outpost-server --upstream sim runs it, polled on platform steps)
+                      as outpost-server --upstream sim runs it, polled on platform steps);
+                      genesys: tenant acme is mirrored by the Genesys adapter's sans-I/O
+                      core from an in-process Genesys Cloud over a seeded network of its
+                      own (requests lost, late, 429, 503, answers lost, sockets dropped,
+                      notifications missed, channels expired; decision 038), and the
+                      mirror must equal the platform at quiescence
+  --break-gap-reconcile  checker self-test (genesys): the adapter does not reconcile after
+                      a notification gap; the mirror check (M) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --damage-blobs      checker self-test: the devices' cached blobs are changed behind the
@@ -128,10 +135,14 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.shrink = false;
     } else if (flag == "--platform-kind") {
       OUTPOST_ASSIGN_OR_RETURN(std::string kind, value());
-      if (kind != "sim" && kind != "events") {
-        return error(ErrorCode::kInvalidArgument, "--platform-kind is 'events' or 'sim'");
+      if (kind != "sim" && kind != "events" && kind != "genesys") {
+        return error(ErrorCode::kInvalidArgument,
+                     "--platform-kind is 'events', 'sim' or 'genesys'");
       }
       cli.sim.lead_sim_platform = kind == "sim";
+      cli.sim.genesys = kind == "genesys";
+    } else if (flag == "--break-gap-reconcile") {
+      cli.sim.break_gap_reconcile = true;
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
     } else if (flag == "--damage-blobs") {

@@ -9,6 +9,7 @@
 
 #include "apps/outpost-sim/blobs.h"
 #include "apps/outpost-sim/device.h"
+#include "apps/outpost-sim/genesys_sim.h"
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/platform.h"
 #include "apps/outpost-sim/push_actor.h"
@@ -67,6 +68,10 @@ class Simulation {
   void push_step();
   void restart_server();
   void put_to_sleep(SimDevice& device);
+  // One platform action for `user`: the Genesys model's for tenant acme in genesys mode,
+  // else the simulated contact center's.
+  Status platform_step(const SimUser& user);
+  void pump_genesys();
 
   SimOptions options_;
   SimRandom random_;
@@ -78,6 +83,7 @@ class Simulation {
   uint64_t step_ = 0;
   std::string dir_;
   std::unique_ptr<SimContactCenter> platform_;  // declared before server_: outlives it
+  std::unique_ptr<SimGenesys> genesys_;         // genesys mode: tenant acme's platform
   std::unique_ptr<SimServer> server_;
   std::vector<std::unique_ptr<SimDevice>> devices_;
   std::vector<int64_t> heal_at_;  // per device: when its partition heals
@@ -120,6 +126,12 @@ Status Simulation::setup() {
   platform_ = std::make_unique<SimContactCenter>(world_, ledger_, trace_, server_->core().store(),
                                                  options_.seed, options_.lead_sim_platform);
   server_->set_platform(&platform_->platform());
+  if (options_.genesys) {
+    genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, GenesysFaults{},
+                                            options_.break_gap_reconcile);
+    genesys_->set_others(&platform_->platform());
+    server_->set_platform(genesys_.get());
+  }
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
   // Blob plays draw from their own stream: the rest of the run is as without them.
   blobs_ = std::make_unique<SimBlobs>(dir_, options_.seed ^ 0xb10b5eedULL, trace_);
@@ -157,6 +169,10 @@ Status Simulation::setup() {
       [this](const std::vector<CommittedHead>& heads) { push_.on_commit(heads, now_ms_); });
   platform_->set_observer(
       [this](const upstream::Event& event, int64_t now) { push_.on_platform_event(event, now); });
+  if (genesys_) {
+    genesys_->set_observer(
+        [this](const upstream::Event& event, int64_t now) { push_.on_platform_event(event, now); });
+  }
   return Status::Ok();
 }
 
@@ -210,6 +226,20 @@ void Simulation::push_step() {
   }
 }
 
+Status Simulation::platform_step(const SimUser& user) {
+  if (genesys_ && user.tenant == "acme") {
+    genesys_->act(user, now_ms_);
+    return Status::Ok();
+  }
+  return platform_->step(server_->core(), user, now_ms_);
+}
+
+void Simulation::pump_genesys() {
+  if (!genesys_) return;
+  Status pumped = genesys_->pump(server_->core(), now_ms_);
+  if (!pumped.ok()) fail("(P) protocol", "genesys: " + pumped.to_string(), {});
+}
+
 void Simulation::restart_server() {
   for (auto& device : devices_) {
     // The process is gone: requests in flight die with it; devices see their sockets close.
@@ -218,6 +248,7 @@ void Simulation::restart_server() {
     }
   }
   Status restarted = server_->restart();
+  if (genesys_) genesys_->restart(now_ms_);
   if (!restarted.ok()) fail("(P) protocol", "server restart: " + restarted.to_string(), {});
   stats_.restarts++;
 }
@@ -231,10 +262,11 @@ void Simulation::put_to_sleep(SimDevice& device) {
   // horizon passes its cursor.
   Status status;
   if (options_.faults.platform > 0) {
-    status = platform_->delete_something(server_->core(), user, now_ms_);
-    for (int i = 0; status.ok() && i < 2; ++i) {
-      status = platform_->step(server_->core(), user, now_ms_);
+    // The Genesys platform deletes nothing on its own (docs/genesys.md: not carried).
+    if (!genesys_ || user.tenant != "acme") {
+      status = platform_->delete_something(server_->core(), user, now_ms_);
     }
+    for (int i = 0; status.ok() && i < 2; ++i) status = platform_step(user);
     stats_.platform_events += 3;
   }
   if (status.ok()) status = server_->core().compact(user.user_scope(), 0);
@@ -249,6 +281,8 @@ void Simulation::step() {
   now_ms_ += random_.between(1, kMaxStepMs);
   trace_.set_clock(step_, now_ms_);
   deliver();
+  if (genesys_) genesys_->step_faults(now_ms_);
+  pump_genesys();
   const FaultOptions& faults = options_.faults;
 
   if (random_.chance(faults.reset)) {
@@ -295,7 +329,7 @@ void Simulation::step() {
   }
   if (random_.chance(faults.platform)) {
     const SimUser& user = random_.pick(world_.users);
-    Status status = platform_->step(server_->core(), user, now_ms_);
+    Status status = platform_step(user);
     if (!status.ok()) fail("(P) protocol", "platform event: " + status.to_string(), {});
     stats_.platform_events++;
   }
@@ -333,6 +367,7 @@ bool Simulation::quiesce() {
   trace_.add("quiescence: faults off, partitions healed, devices woken");
   network_.calm();
   platform_->calm();
+  if (genesys_) genesys_->calm(now_ms_);
   const int64_t started = now_ms_;
   const int64_t deadline = now_ms_ + options_.quiesce_budget_ms;
   for (auto& device : devices_) {
@@ -343,7 +378,8 @@ bool Simulation::quiesce() {
   while (now_ms_ < deadline) {
     trace_.set_clock(step_, now_ms_);
     deliver();
-    bool settled = network_.in_flight() == 0;
+    pump_genesys();
+    bool settled = network_.in_flight() == 0 && (!genesys_ || genesys_->quiet());
     for (auto& device : devices_) {
       Status status = device->maybe_connect(network_, now_ms_);
       if (status.ok()) status = device->pump(network_, now_ms_);
@@ -354,12 +390,16 @@ bool Simulation::quiesce() {
       }
       settled = settled && device->settled();
     }
-    if (settled && network_.in_flight() == 0) {
+    if (settled && network_.in_flight() == 0 && (!genesys_ || genesys_->quiet())) {
       stats_.quiesce_ms = now_ms_ - started;
       trace_.add("quiescent after " + std::to_string(stats_.quiesce_ms) + " ms");
       return true;
     }
     auto next = network_.next_due();
+    if (genesys_) {
+      auto genesys_next = genesys_->next_due();
+      if (genesys_next && (!next || *genesys_next < *next)) next = genesys_next;
+    }
     now_ms_ = next ? std::max(now_ms_ + 1, *next) : now_ms_ + kIdleTickMs;
   }
   std::string unsettled;
@@ -373,7 +413,8 @@ bool Simulation::quiesce() {
   }
   fail("(Q) quiescence",
        "not settled " + std::to_string(options_.quiesce_budget_ms) +
-           " ms after the faults stopped:" + unsettled + ", " +
+           " ms after the faults stopped:" + unsettled +
+           (genesys_ && !genesys_->quiet() ? ", the Genesys adapter not quiet" : "") + ", " +
            std::to_string(network_.in_flight()) + " frames in flight",
        {});
   return false;
@@ -390,6 +431,11 @@ SimResult Simulation::run() {
     if (quiesce()) {
       for (auto& violation : check_invariants(devices_, *server_, world_, ledger_)) {
         fail(violation.invariant, violation.detail, violation.terms);
+      }
+      if (genesys_) {
+        for (const std::string& difference : genesys_->check(server_->core().store())) {
+          fail("(M) mirror = platform", difference, {});
+        }
       }
       if (options_.damage_cached_blobs) blobs_->damage_caches(devices_);
       for (auto& violation : blobs_->check(devices_, *server_)) {
@@ -415,6 +461,14 @@ SimResult Simulation::run() {
   stats_.words_typed = ledger_.words_typed();
   stats_.push_wakes = push_.stats().wakes;
   stats_.push_logouts = push_.stats().logouts;
+  if (genesys_) {
+    const GenesysSimStats g = genesys_->stats();
+    stats_.genesys_requests = g.requests;
+    stats_.genesys_faults = g.dropped + g.lost_answers + g.throttled + g.unavailable + g.missed;
+    stats_.genesys_socket_faults = g.socket_drops + g.expiries;
+    stats_.genesys_events = g.events;
+    stats_.genesys_gaps = g.gaps;
+  }
 
   result.violations = violations_;
   result.stats = stats_;
@@ -465,6 +519,11 @@ void SimStats::add(const SimStats& other) {
   blob_resumed += other.blob_resumed;
   push_wakes += other.push_wakes;
   push_logouts += other.push_logouts;
+  genesys_requests += other.genesys_requests;
+  genesys_faults += other.genesys_faults;
+  genesys_socket_faults += other.genesys_socket_faults;
+  genesys_events += other.genesys_events;
+  genesys_gaps += other.genesys_gaps;
   quiesce_ms = std::max(quiesce_ms, other.quiesce_ms);
 }
 

@@ -56,6 +56,12 @@ struct SimOptions {
   // How adapters/sim_platform.h runs: one action per platform step, its web edits typing
   // unique words (default), or on the clock as outpost-server runs it (--platform-kind sim).
   bool lead_sim_platform = false;
+  // --platform-kind genesys (decision 038): tenant acme mirrored by the Genesys adapter's
+  // sans-I/O core from apps/outpost-sim/genesys_model.h over a seeded network; the mirror
+  // is checked against the platform at quiescence (M).
+  bool genesys = false;
+  // Checker self-test (--break-gap-reconcile): the core skips its reconcile after a gap.
+  bool break_gap_reconcile = false;
   // Quiescence must settle within this many simulated milliseconds.
   int64_t quiesce_budget_ms = 10 * 60 * 1000;
 };
@@ -83,6 +89,12 @@ struct SimStats {
   int64_t quiesce_ms = 0;           // simulated time quiescence took
   uint64_t push_wakes = 0;          // background pushes the push actor sent
   uint64_t push_logouts = 0;        // inactivity logouts (invariant (5) checked at each)
+  // --platform-kind genesys: the adapter's requests, its faults, its events and gaps.
+  uint64_t genesys_requests = 0;
+  uint64_t genesys_faults = 0;  // requests lost, answers lost, 429s, 503s, notifications missed
+  uint64_t genesys_socket_faults = 0;  // sockets dropped, channels expired
+  uint64_t genesys_events = 0;
+  uint64_t genesys_gaps = 0;
   void add(const SimStats& other);
 };
 

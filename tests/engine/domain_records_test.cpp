@@ -243,6 +243,60 @@ TEST_F(Records, OfflineWrapUpOfSeveralInteractionsWithAPlatformRefusal) {
   world_.expect_converged(phone);
 }
 
+// A platform that refuses every wrap-up as Genesys refuses a second one (HTTP 409).
+class WrapUpRefusingPlatform : public SimPlatform {
+ public:
+  using SimPlatform::SimPlatform;
+  Result<PlatformAnswer> wrap_up(const AgentRef&, const d::Interaction&, const std::string&,
+                                 int64_t) override {
+    return PlatformAnswer::refuse("Wrap-up was already submitted");
+  }
+};
+
+// Found by outpost-sim --platform-kind genesys (decision 038): two devices wrap up the same
+// call; the platform took the first and refused the second, whose code replaced the
+// platform's on the record (the journal showed a code the platform never had).
+TEST_F(Records, ARefusedWrapUpOfAnInteractionThePlatformWrappedKeepsThePlatformsCode) {
+  d::WrapupCode solved, callback;
+  solved.set_id("wrapup-1");
+  solved.set_name("Solved");
+  callback.set_id("wrapup-2");
+  callback.set_name("Callback");
+  world_.seed("acme", "agent-1", solved);
+  world_.seed("acme", "agent-1", callback);
+  d::Interaction wrapped = interaction("c-1", world_.now_ms - 60'000, d::INTERACTION_QUALIFIED);
+  wrapped.set_wrapup_code_id("wrapup-1");
+  wrapped.set_wrapup_code_name("Solved");
+  wrapped.set_wrapup_required(false);
+  interaction_event(wrapped);
+  WrapUpRefusingPlatform refusing(quiet_platform(), world_.store());
+  world_.core().set_platform(&refusing);
+  TestDevice& tablet = world_.device("tablet", "acme", "agent-1");
+  world_.sync(tablet);
+  m::WrapUp late;
+  late.add_interaction_ids("c-1");
+  late.set_code_id("wrapup-2");
+  tablet.mutate("wrap_up", late, world_.now_ms);
+  world_.sync(tablet);
+  auto server = world_.server_get<d::Interaction>("user/acme/agent-1", "c-1");
+  ASSERT_TRUE(server.has_value());
+  EXPECT_EQ(server->state(), d::INTERACTION_QUALIFIED);
+  EXPECT_EQ(server->wrapup_code_id(), "wrapup-1") << "the platform's wrap-up stands";
+  EXPECT_EQ(server->wrapup_code_name(), "Solved");
+  EXPECT_EQ(server->wrapup_refusal(), "Wrap-up was already submitted") << "the reason is kept";
+  // A skip (which the platform never hears of) changes nothing the platform wrapped up.
+  world_.core().set_platform(&world_.platform());
+  m::WrapUp skip;
+  skip.add_interaction_ids("c-1");
+  skip.set_skip(true);
+  tablet.mutate("wrap_up", skip, world_.now_ms);
+  world_.sync(tablet);
+  server = world_.server_get<d::Interaction>("user/acme/agent-1", "c-1");
+  EXPECT_EQ(server->wrapup_code_id(), "wrapup-1");
+  EXPECT_FALSE(server->wrapup_skipped());
+  world_.expect_converged(tablet);
+}
+
 TEST_F(Records, AWrapUpWithAnUnknownCodeIsKeptAsAnEditableRejectedItem) {
   d::WrapupCode code;
   code.set_id("wrapup-2");

@@ -345,5 +345,74 @@ class FakeGenesysTest(unittest.TestCase):
         self.assertEqual(self.c.call("GET", path + "/media?formatId=WAV")[0], 404)
 
 
+def pointer(value, path):
+    """The value at a JSON pointer ('/a/0/b'); '/a#' is the length of the array at /a."""
+    length = path.endswith("#")
+    for part in [p for p in path.rstrip("#").split("/") if p]:
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return len(value) if length else value
+
+
+def substitute(value, saved):
+    if isinstance(value, str):
+        for name, text in saved.items():
+            value = value.replace("${%s}" % name, text)
+        return value
+    if isinstance(value, list):
+        return [substitute(v, saved) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, saved) for k, v in value.items()}
+    return value
+
+
+class SharedPlatformCases(unittest.TestCase):
+    """platform_cases.json: the same requests and answers outpost-sim's in-process model of
+    Genesys Cloud is held to (tests/apps/outpost-sim/genesys_model_test.cpp), each case on a
+    fresh org."""
+
+    def run_case(self, case, users):
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_genesys.py"),
+                                 "--users", ",".join(users), "--contacts", "0"],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            c = Client(json.loads(proc.stdout.readline()))
+            c.login()
+            saved = {}
+            for step in case["steps"]:
+                step = substitute(step, saved)
+                if "act" in step:
+                    act = step["act"]
+                    if act == "route":
+                        result = c.control("route", {"user": step["user"], "media": step["media"]})
+                    elif act == "disconnect":
+                        result = c.control("disconnect", {"conversation": step["conversation"]})
+                    elif act == "voicemail":
+                        result = c.control("voicemail", {"user": step["user"]})
+                    else:
+                        result = c.control("presence", {"user": step["user"],
+                                                        "definition": step["definition"]})
+                    status = 200
+                else:
+                    method, path = step["request"].split(" ", 1)
+                    status, _, result = c.call(method, path, step.get("body"))
+                where = "%s: %s" % (case["name"], step.get("request", step.get("act")))
+                self.assertEqual(status, step.get("status", 200), where)
+                for path, want in step.get("expect", {}).items():
+                    self.assertEqual(pointer(result, path), want, where + " " + path)
+                for name, path in step.get("save", {}).items():
+                    saved[name] = str(pointer(result, path))
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+
+    def test_every_shared_case(self):
+        with open(os.path.join(HERE, "platform_cases.json")) as f:
+            cases = json.load(f)
+        for case in cases["cases"]:
+            with self.subTest(case=case["name"]):
+                self.run_case(case, cases["users"])
+
+
 if __name__ == "__main__":
     unittest.main()

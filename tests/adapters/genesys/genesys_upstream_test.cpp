@@ -167,6 +167,59 @@ TEST_F(GenesysUpstreamTest, WrapUpRefusedWhileActiveAcceptedAfter) {
   EXPECT_TRUE(wait_event([](auto& e) { return interaction(e, "c-w", d::INTERACTION_QUALIFIED); }));
 }
 
+// Found by outpost-sim --platform-kind genesys (decision 038): the answer to our own
+// wrap-up lost on the way (a timeout), the retried POST is refused as a second wrap-up.
+TEST_F(GenesysUpstreamTest, AWrapUpWhoseAnswerWasLostIsAcceptedWhenThePlatformHoldsOurCode) {
+  auto o = options();
+  o.rest.timeout_ms = 800;
+  o.rest.backoff_ms = {1500};  // the retry comes after the platform took the first POST
+  o.intent_wait = 10s;
+  start(o);
+  fake_->control("route", R"({"user":"agent-1","media":"voice","id":"c-lost"})");
+  fake_->control("disconnect", R"({"conversation":"c-lost"})");
+  fake_->control("faults", R"({"method":"POST","path":"/api/v2/conversations/calls/c-lost",
+                               "delay_ms":1500})");
+  d::Interaction it;
+  it.set_id("c-lost");
+  auto answer = upstream_->wrap_up({"acme", "agent-1"}, it, "wrapup-1", 0);
+  ASSERT_TRUE(answer.ok()) << answer.status().to_string() << logs();
+  EXPECT_TRUE(answer->accepted) << answer->reason;
+  EXPECT_EQ(fake_->state().at("wrapups").as_array().size(), 1u);
+  // Another code than the platform's is still refused.
+  auto other = upstream_->wrap_up({"acme", "agent-1"}, it, "wrapup-2", 0);
+  ASSERT_TRUE(other.ok()) << other.status().to_string();
+  EXPECT_FALSE(other->accepted);
+  EXPECT_EQ(other->reason, "Wrap-up was already submitted");
+}
+
+// Found by outpost-sim --platform-kind genesys (decision 038): a presence write answered
+// late, its answer taken after a supervisor changed the presence again; the server writes
+// the late answer, so the adapter reads the presence back (sent even though unchanged).
+TEST_F(GenesysUpstreamTest, APresenceWriteIsReadBackAfterItsAnswerIsTaken) {
+  auto o = options();
+  o.intent_wait = 300ms;
+  start(o);
+  fake_->control("faults", R"({"method":"PATCH","path":"/api/v2/users/agent-1/presences",
+                               "delay_ms":1200})");
+  AgentRef agent{"acme", "agent-1"};
+  auto first = upstream_->set_presence(agent, d::PRESENCE_READY, "", 0);
+  EXPECT_EQ(first.status().code(), ErrorCode::kUnavailable);
+  auto away = [](const upstream::Event& e) {
+    return e.has_presence() && e.presence().presence() == d::PRESENCE_NOT_READY &&
+           e.presence().aux_reason_id() == "pd-away";
+  };
+  ASSERT_TRUE(wait_event([](const upstream::Event& e) {
+    return e.has_presence() && e.presence().presence() == d::PRESENCE_READY;
+  })) << logs();
+  fake_->control("presence", R"({"user":"agent-1","definition":"pd-away"})");
+  ASSERT_TRUE(wait_event(away)) << logs();
+  auto late = upstream_->set_presence(agent, d::PRESENCE_READY, "", 0);
+  ASSERT_TRUE(late.ok()) << late.status().to_string();
+  EXPECT_TRUE(late->accepted);  // the server now writes READY: stale
+  seen_.clear();
+  EXPECT_TRUE(wait_event(away, 5s)) << "the platform's presence read back after the write";
+}
+
 TEST_F(GenesysUpstreamTest, RateLimitsServerErrorsAndRevokedTokensAreRetried) {
   start(options());
   fake_->control("faults", R"([

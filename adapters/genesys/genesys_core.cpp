@@ -1,0 +1,399 @@
+// The sans-I/O Genesys core: requests with the retry rules, the notification channel and
+// its gaps, the notifications as events, and what poll() would take. The reconcile is
+// genesys_core_mirror.cpp; the intents genesys_core_intents.cpp.
+#include "adapters/genesys/genesys_core.h"
+
+#include <boost/json.hpp>
+
+namespace outpost::genesys {
+namespace {
+
+constexpr int64_t kOwnOfflineWindowMs = 60'000;
+constexpr int64_t kDefaultChannelTtlMs = 86'400'000;
+
+}  // namespace
+
+struct GenesysCore::Call {
+  std::string method, target, body;
+  Done done;
+  size_t attempts = 0;  // 5xx and transport retries used
+  int throttled = 0;    // 429 retries used
+  int64_t sent_ms = 0;
+  int64_t due_ms = 0;  // while waiting: when to send again
+};
+
+GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {}
+GenesysCore::~GenesysCore() = default;
+
+void GenesysCore::advance(int64_t now_ms) {
+  if (now_ms > now_ms_) now_ms_ = now_ms;
+}
+
+// --------------------------------------------------------------------------- requests
+
+void GenesysCore::call(const std::string& method, const std::string& target,
+                       const std::string& body, Done done) {
+  auto c = std::make_shared<Call>();
+  c->method = method;
+  c->target = target;
+  c->body = body;
+  c->done = std::move(done);
+  issue(c);
+}
+
+void GenesysCore::issue(const std::shared_ptr<Call>& c) {
+  const uint64_t id = ++next_request_;
+  c->sent_ms = now_ms_;
+  in_flight_[id] = c;
+  ++counters_.requests;
+  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body});
+}
+
+void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, bool throttled) {
+  if (throttled) {
+    if (++c->throttled > options_.max_429_retries || delay_ms > options_.max_retry_after_ms) {
+      return c->done(error(ErrorCode::kUnavailable, c->method + " " + c->target + ": throttled"));
+    }
+    ++counters_.retried_429;
+  } else {
+    if (c->attempts >= options_.backoff_ms.size()) {
+      return c->done(error(ErrorCode::kUnavailable,
+                           c->method + " " + c->target + ": unavailable after retries"));
+    }
+    delay_ms = options_.backoff_ms[c->attempts++];
+    ++counters_.retried_5xx;
+  }
+  c->due_ms = now_ms_ + delay_ms;
+  waiting_.push_back(c);
+}
+
+void GenesysCore::settle(const std::shared_ptr<Call>& c, const CoreAnswer& answer) {
+  if (answer.transport_error || answer.status == 502 || answer.status == 503 ||
+      answer.status == 504) {
+    return retry_later(c, 0, false);
+  }
+  if (answer.status == 429) {
+    const int64_t wait =
+        answer.retry_after_ms >= 0 ? answer.retry_after_ms : options_.default_retry_after_ms;
+    return retry_later(c, wait, true);
+  }
+  c->done(answer);
+}
+
+void GenesysCore::on_answer(uint64_t id, const CoreAnswer& answer, int64_t now_ms) {
+  advance(now_ms);
+  auto it = in_flight_.find(id);
+  if (it == in_flight_.end()) return;  // timed out already: the retry carries on
+  std::shared_ptr<Call> c = it->second;
+  in_flight_.erase(it);
+  settle(c, answer);
+}
+
+void GenesysCore::tick(int64_t now_ms) {
+  advance(now_ms);
+  // Requests past their timeout count as transport errors (the answer may still come: it
+  // is then ignored).
+  std::vector<std::shared_ptr<Call>> expired;
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (now_ms_ - it->second->sent_ms >= options_.request_timeout_ms) {
+      expired.push_back(it->second);
+      it = in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& c : expired) {
+    ++counters_.timeouts;
+    CoreAnswer timeout;
+    timeout.transport_error = true;
+    settle(c, timeout);
+  }
+  std::vector<std::shared_ptr<Call>> due;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if ((*it)->due_ms <= now_ms_) {
+      due.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& c : due) issue(c);
+
+  if (channel_ == ChannelState::kDown && now_ms_ >= channel_retry_at_) open_channel();
+  if (channel_ == ChannelState::kOpen) {
+    const int64_t silent = now_ms_ - last_message_ms_;
+    if (silent > options_.heartbeat_timeout_ms) {
+      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
+      channel_lost("no heartbeat; the channel is treated as dead");
+    } else if (silent > options_.heartbeat_timeout_ms / 2 && !pinged_) {
+      pinged_ = true;
+      socket_out_.push_back({SocketCommand::Kind::kSend, R"({"message":"ping"})"});
+    } else if (now_ms_ > channel_expires_ms_ - options_.channel_renew_margin_ms) {
+      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
+      channel_lost("the channel expires soon: renewed");
+    }
+  }
+  maybe_reconcile();
+}
+
+std::optional<int64_t> GenesysCore::next_deadline() const {
+  std::optional<int64_t> next;
+  auto consider = [&](int64_t at) {
+    if (!next || at < *next) next = at;
+  };
+  for (const auto& [id, c] : in_flight_) consider(c->sent_ms + options_.request_timeout_ms);
+  for (const auto& c : waiting_) consider(c->due_ms);
+  if (channel_ == ChannelState::kDown) consider(channel_retry_at_);
+  if (channel_ == ChannelState::kOpen) {
+    consider(last_message_ms_ +
+             (pinged_ ? options_.heartbeat_timeout_ms : options_.heartbeat_timeout_ms / 2) + 1);
+    consider(channel_expires_ms_ - options_.channel_renew_margin_ms + 1);
+    if (!reconciling_) {
+      if (need_org_ || need_agents_) consider(reconcile_retry_at_);
+      consider(last_agents_ms_ + options_.agent_reconcile_every_ms + 1);
+    }
+  }
+  return next;
+}
+
+std::vector<CoreRequest> GenesysCore::take_requests() {
+  std::vector<CoreRequest> out;
+  out.swap(requests_out_);
+  return out;
+}
+
+std::vector<SocketCommand> GenesysCore::take_socket_commands() {
+  std::vector<SocketCommand> out;
+  out.swap(socket_out_);
+  return out;
+}
+
+std::vector<upstream::Event> GenesysCore::take_events() {
+  std::vector<upstream::Event> out;
+  out.swap(events_out_);
+  return out;
+}
+
+bool GenesysCore::connected() const {
+  return channel_ == ChannelState::kOpen;
+}
+
+bool GenesysCore::quiet() const {
+  return channel_ == ChannelState::kOpen && !reconciling_ && !need_org_ && !need_agents_ &&
+         in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
+}
+
+// --------------------------------------------------------------------------- the channel
+
+void GenesysCore::open_channel() {
+  channel_ = ChannelState::kCreating;
+  const uint64_t generation = ++channel_generation_;
+  call("POST", "/api/v2/notifications/channels", "{}", [this, generation](Result<CoreAnswer> made) {
+    if (generation != channel_generation_) return;
+    if (!made.ok()) return channel_failed("create channel: " + made.status().message());
+    if (made->status != 200 && made->status != 201) {
+      return channel_failed("create channel: HTTP " + std::to_string(made->status));
+    }
+    boost::system::error_code ec;
+    auto value = boost::json::parse(made->body, ec);
+    if (ec || !value.is_object()) return channel_failed("create channel: not a Channel");
+    const auto& obj = value.as_object();
+    auto text = [&](const char* key) {
+      const auto* v = obj.if_contains(key);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    const std::string id = text("id");
+    const std::string uri = text("connectUri");
+    if (id.empty() || uri.empty()) return channel_failed("create channel: no id or connectUri");
+    channel_expires_ms_ = parse_iso_ms(text("expires")).value_or(now_ms_ + kDefaultChannelTtlMs);
+    boost::json::array topics;
+    for (const std::string& user : options_.users) {
+      for (const char* topic :
+           {"presence", "routingStatus", "conversations", "voicemail.messages"}) {
+        topics.push_back(boost::json::object{{"id", "v2.users." + user + "." + topic}});
+      }
+    }
+    channel_ = ChannelState::kSubscribing;
+    call("PUT", "/api/v2/notifications/channels/" + id + "/subscriptions",
+         boost::json::serialize(topics), [this, generation, uri](Result<CoreAnswer> subscribed) {
+           if (generation != channel_generation_) return;
+           if (!subscribed.ok())
+             return channel_failed("subscribe: " + subscribed.status().message());
+           if (subscribed->status != 200) {
+             return channel_failed("subscribe: HTTP " + std::to_string(subscribed->status));
+           }
+           channel_ = ChannelState::kOpening;
+           socket_out_.push_back({SocketCommand::Kind::kOpen, uri});
+         });
+  });
+}
+
+void GenesysCore::channel_failed(const std::string&) {
+  channel_ = ChannelState::kDown;
+  ++channel_generation_;
+  channel_retry_at_ = now_ms_ + options_.retry_after_failure_ms;
+  socket_out_.push_back({SocketCommand::Kind::kClose, ""});
+}
+
+void GenesysCore::channel_lost(const std::string&) {
+  channel_ = ChannelState::kDown;
+  ++channel_generation_;
+  channel_retry_at_ = now_ms_;  // a new channel at once; its opening reconciles
+}
+
+void GenesysCore::on_socket_opened(int64_t now_ms) {
+  advance(now_ms);
+  if (channel_ != ChannelState::kOpening) return;
+  channel_ = ChannelState::kOpen;
+  last_message_ms_ = now_ms_;
+  pinged_ = false;
+  ++counters_.channels_created;
+  if (had_channel_) ++counters_.gaps;
+  // Subscribe first, then reconcile (decision 024): whatever the gap missed is read now.
+  if (!had_channel_ || !options_.skip_gap_reconcile) need_agents_ = true;
+  had_channel_ = true;
+  maybe_reconcile();
+}
+
+void GenesysCore::on_socket_closed(int64_t now_ms) {
+  advance(now_ms);
+  if (channel_ == ChannelState::kOpen) {
+    channel_lost("the socket closed");
+  } else if (channel_ == ChannelState::kOpening) {
+    channel_failed("the socket did not open");
+  }
+}
+
+void GenesysCore::on_socket_message(std::string_view text, int64_t now_ms) {
+  advance(now_ms);
+  if (channel_ != ChannelState::kOpen) return;
+  last_message_ms_ = now_ms_;
+  pinged_ = false;
+  auto n = decode_notification(text);
+  if (!n.ok()) return decode_failed("notification", n.status(), "");
+  switch (n->kind) {
+    case Notification::Kind::kHeartbeat:
+      ++counters_.heartbeats;
+      break;
+    case Notification::Kind::kEvent:
+      ++counters_.notifications;
+      handle_event(n->topic, n->body, n->correlation_id);
+      break;
+    case Notification::Kind::kSocketClosing:
+    case Notification::Kind::kChannelGone:
+      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
+      channel_lost("the platform is closing the channel");
+      break;
+    default:
+      break;
+  }
+}
+
+void GenesysCore::handle_event(const std::string& topic, const std::string& body,
+                               const std::string& corr) {
+  constexpr std::string_view kPrefix = "v2.users.";
+  if (topic.rfind(kPrefix, 0) != 0) return;
+  const size_t dot = topic.find('.', kPrefix.size());
+  if (dot == std::string::npos) return;
+  const std::string user = topic.substr(kPrefix.size(), dot - kPrefix.size());
+  const std::string what = topic.substr(dot + 1);
+  if (!is_mirrored(AgentRef{options_.tenant, user})) return;
+  if (what == "presence") {
+    auto change = decode_presence(body, presence_map_);
+    if (!change.ok()) return decode_failed("presence event", change.status(), corr);
+    if (change->presence() == domain::PRESENCE_OFFLINE) {
+      const int64_t asked = agents_[user].offline_requested_ms;
+      if (asked == 0 || now_ms_ - asked > kOwnOfflineWindowMs) {
+        change->set_cause(upstream::CAUSE_WEBSITE_CLOSED);
+      }
+    }
+    return emit_presence(user, std::move(change).value());
+  }
+  if (what == "routingStatus") {
+    auto status = decode_routing_status(body);
+    if (!status.ok()) return decode_failed("routing status event", status.status(), corr);
+    if (!agents_[user].presence_known) return;  // the reconcile brings both
+    upstream::PresenceChanged change = agents_[user].presence;
+    change.set_routing_status(*status);
+    return emit_presence(user, std::move(change));
+  }
+  if (what == "conversations" || what.rfind("conversations.", 0) == 0) {
+    emit_conversation(user, body, corr);
+    return;
+  }
+  if (what == "voicemail.messages") {
+    auto vm = decode_voicemail(body);
+    if (!vm.ok()) return decode_failed("voicemail event", vm.status(), corr);
+    const std::string action = voicemail_action(body);
+    if (action == "delete") return;  // not carried (docs/genesys.md)
+    upstream::Event event;
+    event.set_tenant(options_.tenant);
+    event.set_user(user);
+    const std::string id = vm->id();
+    if (action == "create") {
+      *event.mutable_voicemail_left() = std::move(vm).value();
+    } else {
+      *event.mutable_voicemail_updated() = std::move(vm).value();
+    }
+    emit(std::move(event), "voicemail/" + user + "/" + id);
+  }
+}
+
+// --------------------------------------------------------------------------- events
+
+void GenesysCore::decode_failed(const std::string&, const Status&, const std::string&) {
+  ++counters_.decode_errors;
+}
+
+void GenesysCore::emit(upstream::Event event, const std::string& key) {
+  std::string bytes = event.SerializeAsString();
+  auto& last = last_sent_[key];
+  if (last == bytes) {
+    ++counters_.duplicates_skipped;
+    return;
+  }
+  last = std::move(bytes);
+  if (event.has_interaction()) interaction_state_[key] = event.interaction().state();
+  ++counters_.events;
+  events_out_.push_back(std::move(event));
+}
+
+void GenesysCore::emit_presence(const std::string& user, upstream::PresenceChanged change) {
+  AgentMirror& agent = agents_[user];
+  if (change.routing_status().empty()) change.set_routing_status(agent.presence.routing_status());
+  agent.presence = change;
+  agent.presence.set_cause(upstream::CAUSE_PLATFORM);
+  agent.presence_known = true;
+  upstream::Event event;
+  event.set_tenant(options_.tenant);
+  event.set_user(user);
+  *event.mutable_presence() = std::move(change);
+  emit(std::move(event), "presence/" + user);
+}
+
+std::string GenesysCore::emit_conversation(const std::string& user, const std::string& body,
+                                           const std::string& corr) {
+  auto conversation = decode_conversation(body, user);
+  if (conversation.status().code() == ErrorCode::kNotFound) return "";
+  if (!conversation.ok()) {
+    decode_failed("conversation", conversation.status(), corr);
+    return "";
+  }
+  std::string media = conversation->media_path;
+  upstream::Event event;
+  event.set_tenant(options_.tenant);
+  event.set_user(user);
+  *event.mutable_interaction() = std::move(conversation->interaction);
+  const std::string key = "interaction/" + user + "/" + event.interaction().id();
+  emit(std::move(event), key);
+  return media;
+}
+
+bool GenesysCore::is_mirrored(const AgentRef& agent) const {
+  if (agent.tenant != options_.tenant) return false;
+  for (const std::string& user : options_.users)
+    if (user == agent.user) return true;
+  return false;
+}
+
+}  // namespace outpost::genesys

@@ -1,0 +1,213 @@
+// The sans-I/O core of the Genesys Cloud mirror (decision 038): the channel's life (create,
+// subscribe, open, heartbeats, renewal, gaps), the reconciliation by REST with paging, the
+// notifications as upstream events, and the intents of decision 023 as request chains.
+// Inputs: decoded REST answers (by request id), the socket's text messages, its opening and
+// closing, and `now`. Outputs: requests to send, socket commands, upstream events, intent
+// answers, the next deadline. No sockets, threads, clocks or randomness: outpost-sim drives
+// it through its seeded network (apps/outpost-sim/genesys_sim.h). The REST retry rules of
+// genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
+// Slice: presence, routing status, presence definitions, wrap-up codes, the journal
+// (analytics query, conversations), voicemail listing; writes: presence, wrap-up, queue,
+// voicemail read/delete, email reply and message sends. The threaded GenesysUpstream does
+// not run on it yet (docs/genesys.md, "What remains").
+// Thread rules: one owner; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/genesys/genesys_json.h"
+#include "engine/platform.h"
+#include "engine/status.h"
+#include "outpost/upstream.pb.h"
+
+namespace outpost::genesys {
+
+struct CoreOptions {
+  std::string tenant;
+  std::vector<std::string> users;
+  int64_t request_timeout_ms = 10'000;
+  std::vector<int64_t> backoff_ms = {3'000, 9'000, 27'000};
+  int64_t default_retry_after_ms = 3'000;
+  int64_t max_retry_after_ms = 180'000;
+  int max_429_retries = 20;
+  int64_t heartbeat_timeout_ms = 75'000;
+  int64_t retry_after_failure_ms = 5'000;
+  int64_t channel_renew_margin_ms = 600'000;
+  int64_t agent_reconcile_every_ms = 900'000;
+  int64_t org_reconcile_every_ms = 3'600'000;
+  int64_t answer_keep_ms = 120'000;
+  size_t max_intents_in_flight = 32;
+  // Test hook (the simulator's self-test, docs/reliability.md): a new channel after a gap
+  // does not reconcile the agents. The mirror check must then fail.
+  bool skip_gap_reconcile = false;
+};
+
+struct CoreRequest {
+  uint64_t id = 0;
+  std::string method;
+  std::string target;  // a path ("/api/v2/...") or a nextUri
+  std::string body;
+};
+
+struct CoreAnswer {
+  long status = 0;
+  std::string body;
+  std::string correlation_id;
+  int64_t retry_after_ms = -1;  // Retry-After of a 429, -1 when absent
+  bool transport_error = false;
+};
+
+struct SocketCommand {
+  enum class Kind { kOpen, kSend, kClose };
+  Kind kind = Kind::kOpen;
+  std::string text;  // kOpen: the connectUri; kSend: the message
+};
+
+struct CoreCounters {
+  uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, timeouts = 0, channels_created = 0,
+           gaps = 0, agent_reconciles = 0, org_reconciles = 0, notifications = 0, heartbeats = 0,
+           decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0;
+};
+
+class GenesysCore {
+ public:
+  explicit GenesysCore(CoreOptions options);
+  ~GenesysCore();
+  GenesysCore(const GenesysCore&) = delete;
+  GenesysCore& operator=(const GenesysCore&) = delete;
+
+  // ---- inputs
+  // Timers: retries due, request timeouts, heartbeats, renewal, reconciles.
+  void tick(int64_t now_ms);
+  // The answer to request `id` (a late answer to a request already timed out is ignored).
+  void on_answer(uint64_t id, const CoreAnswer& answer, int64_t now_ms);
+  void on_socket_opened(int64_t now_ms);
+  void on_socket_message(std::string_view text, int64_t now_ms);
+  void on_socket_closed(int64_t now_ms);
+
+  // ---- outputs
+  std::vector<CoreRequest> take_requests();
+  std::vector<SocketCommand> take_socket_commands();
+  std::vector<upstream::Event> take_events();
+  // The earliest time tick() has something to do (nullopt: nothing scheduled).
+  std::optional<int64_t> next_deadline() const;
+
+  // ---- intents (decision 023 with no wait: the first call starts the chain and answers
+  // kUnavailable; a later call with the same arguments takes the answer once it came).
+  Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
+                                      const std::string& aux_reason_id, int64_t now_ms);
+  Result<PlatformAnswer> wrap_up(const AgentRef& agent, const std::string& interaction_id,
+                                 const std::string& code_id, int64_t now_ms);
+  Result<PlatformAnswer> set_queue_joined(const AgentRef& agent, const std::string& queue_id,
+                                          bool joined, int64_t now_ms);
+  Result<PlatformAnswer> send(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms);
+  Result<PlatformAnswer> mark_voicemail_read(const AgentRef& agent, const std::string& id,
+                                             int64_t now_ms);
+  Result<PlatformAnswer> delete_voicemail(const AgentRef& agent, const std::string& id,
+                                          int64_t now_ms);
+
+  // The channel is open, no reconcile is due or running, no request is in flight or
+  // waiting, no event waits to be taken.
+  bool quiet() const;
+  bool connected() const;
+  bool mirrored() const { return mirrored_; }
+  const CoreCounters& counters() const { return counters_; }
+
+ private:
+  using Done = std::function<void(Result<CoreAnswer>)>;
+  using Next = std::function<void(Status)>;
+  using EntityFn = std::function<void(const std::string& entity, const std::string& corr)>;
+  using Answered = std::function<void(Result<PlatformAnswer>)>;
+  struct Call;
+  struct Listing;
+  struct Intent;
+  struct AgentMirror {
+    upstream::PresenceChanged presence;
+    bool presence_known = false;
+    int64_t offline_requested_ms = 0;
+  };
+  enum class ChannelState { kDown, kCreating, kSubscribing, kOpening, kOpen };
+
+  // REST with the retry rules.
+  void call(const std::string& method, const std::string& target, const std::string& body,
+            Done done);
+  void issue(const std::shared_ptr<Call>& call);
+  void settle(const std::shared_ptr<Call>& call, const CoreAnswer& answer);
+  void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
+
+  // genesys_core.cpp: the channel and the notifications.
+  void open_channel();
+  void channel_failed(const std::string& why);
+  void channel_lost(const std::string& why);
+  void handle_event(const std::string& topic, const std::string& body, const std::string& corr);
+
+  // genesys_core_mirror.cpp: the reconcile.
+  void maybe_reconcile();
+  void reconcile_org(Next next);
+  void reconcile_agents(std::shared_ptr<std::vector<std::string>> users, size_t at, Next next);
+  void reconcile_agent(const std::string& user, Next next);
+  // GET presence and routing status, emitted (with `force`, even when unchanged).
+  void read_presence(const std::string& user, bool force, Next next);
+  void reconcile_conversations(const std::string& user, int page, Next next);
+  void refresh_conversations(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
+                             size_t at, Next next);
+  void each_page(const std::shared_ptr<Listing>& listing, const std::string& target, Next next);
+  void list(const std::string& first, const std::string& member, EntityFn fn, Next next);
+
+  // genesys_core_intents.cpp
+  Result<PlatformAnswer> run_intent(const std::string& key, int64_t now_ms,
+                                    const std::function<void(Answered)>& start);
+  Result<PlatformAnswer> answer_of(const Result<CoreAnswer>& answer, const std::string& what);
+  void write(const std::string& method, const std::string& target, const std::string& body,
+             const std::string& what, Answered answered);
+  bool is_mirrored(const AgentRef& agent) const;
+
+  void emit(upstream::Event event, const std::string& key);
+  void emit_presence(const std::string& user, upstream::PresenceChanged change);
+  std::string emit_conversation(const std::string& user, const std::string& body,
+                                const std::string& corr);
+  void decode_failed(const std::string& what, const Status& status, const std::string& corr);
+  void advance(int64_t now_ms);
+
+  CoreOptions options_;
+  int64_t now_ms_ = 0;
+  uint64_t next_request_ = 0;
+  std::map<uint64_t, std::shared_ptr<Call>> in_flight_;
+  std::vector<std::shared_ptr<Call>> waiting_;  // retries not yet due
+  std::vector<CoreRequest> requests_out_;
+  std::vector<SocketCommand> socket_out_;
+  std::vector<upstream::Event> events_out_;
+
+  ChannelState channel_ = ChannelState::kDown;
+  uint64_t channel_generation_ = 0;
+  int64_t channel_retry_at_ = 0;
+  int64_t channel_expires_ms_ = 0;
+  int64_t last_message_ms_ = 0;
+  bool pinged_ = false;
+  bool had_channel_ = false;
+
+  bool need_org_ = true;
+  bool need_agents_ = false;
+  bool reconciling_ = false;
+  int64_t reconcile_retry_at_ = 0;
+  int64_t last_org_ms_ = 0;
+  int64_t last_agents_ms_ = 0;
+  bool mirrored_ = false;
+
+  PresenceMap presence_map_;
+  bool presence_loaded_ = false;
+  std::map<std::string, AgentMirror> agents_;
+  std::map<std::string, std::string> last_sent_;
+  std::map<std::string, domain::InteractionState> interaction_state_;
+  std::map<std::string, std::shared_ptr<Intent>> intents_;
+  CoreCounters counters_;
+};
+
+}  // namespace outpost::genesys

@@ -1,0 +1,137 @@
+// A deterministic in-process model of one Genesys Cloud org for outpost-sim's genesys mode
+// (decision 038), written from shared/reference/platform-apis.md §1 with the behaviours of
+// the Python fake (tests/adapters/genesys/fake_genesys_model.py) that the adapter's core
+// meets: presence definitions (System and User), users' presence and routing status,
+// wrap-up codes, conversations with participants and communications (the conversation API
+// and the analytics query shapes), wrap-up with its refusals, email drafts and sends,
+// voicemail with read/delete, queues, notification channels with subscriptions and a
+// socket per channel (heartbeats, pong, socket_closing, expiry). Ids, times and answers
+// depend only on the calls made: no clock, no randomness (the simulation draws).
+// Thread rules: one object per simulation, used by its single thread.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace outpost::sim {
+
+struct ModelAnswer {
+  long status = 0;
+  std::string body;
+};
+
+// What the checker compares with the server's mirror.
+struct ModelConversation {
+  std::string id;
+  std::string user;
+  bool ended = false;
+  std::string wrapup_code;  // "" until submitted
+};
+struct ModelVoicemail {
+  std::string id;
+  std::string user;
+  bool read = false;
+  bool deleted = false;
+};
+
+class GenesysModel {
+ public:
+  GenesysModel(std::vector<std::string> users, int64_t now_ms);
+
+  // One REST call: `target` is a path with an optional query.
+  ModelAnswer handle(const std::string& method, const std::string& target, const std::string& body,
+                     int64_t now_ms);
+
+  // The socket of a channel (connectUri "sim://channels/<id>"): false when the channel is
+  // unknown or expired. While open, notifications and heartbeats queue for it.
+  bool open_socket(const std::string& uri, int64_t now_ms);
+  void close_socket();
+  // A text the adapter sends on the socket (ping: a pong follows).
+  void socket_send(const std::string& text);
+  // Heartbeats every heartbeat_ms and the channel's expiry (socket_closing, then closed).
+  void tick(int64_t now_ms);
+  // Messages for the open socket, in order; `closed` set when the platform closed it.
+  std::vector<std::string> take_socket_messages(bool* closed);
+  bool socket_open() const { return !socket_channel_.empty(); }
+  // The channel's life (tests shrink it); expires every open channel at `now_ms`.
+  void set_channel_ttl_ms(int64_t ttl) { channel_ttl_ms_ = ttl; }
+  void set_heartbeat_ms(int64_t ms) { heartbeat_ms_ = ms; }
+  void expire_channels(int64_t now_ms);
+
+  // The platform's own activity.
+  std::string route(const std::string& user, const std::string& media, int64_t now_ms);
+  bool disconnect_one(const std::string& user, size_t pick, int64_t now_ms);
+  bool disconnect(const std::string& conversation_id, int64_t now_ms);
+  std::string leave_voicemail(const std::string& user, int64_t now_ms);
+  void supervisor_presence(const std::string& user, size_t pick, int64_t now_ms);
+  // False when the definition is unknown or deactivated.
+  bool supervisor_sets(const std::string& user, const std::string& definition, int64_t now_ms);
+
+  // The state the mirror must equal.
+  std::string presence_definition(const std::string& user) const;
+  std::string system_presence(const std::string& definition) const;
+  std::vector<ModelConversation> conversations() const;
+  std::vector<ModelVoicemail> voicemails() const;
+  const std::vector<std::string>& users() const { return user_ids_; }
+  std::vector<std::string> aux_definitions() const;  // active User definitions
+  uint64_t requests() const { return requests_; }
+
+ private:
+  using Object = boost::json::object;
+  ModelAnswer user_route(const std::string& method, const std::string& user,
+                         const std::string& rest, const std::map<std::string, std::string>& query,
+                         const boost::json::value& body, const std::string& path);
+  ModelAnswer analytics_query(const boost::json::value& body);
+  ModelAnswer wrapup(const std::string& id, const std::string& participant, const std::string& comm,
+                     const boost::json::value& body);
+  ModelAnswer voicemail(const std::string& method, const std::string& id,
+                        const boost::json::value& body);
+  ModelAnswer channels(const std::string& method, const std::string& path,
+                       const boost::json::value& body);
+  ModelAnswer listing(const boost::json::array& entities,
+                      const std::map<std::string, std::string>& query, const std::string& path);
+  Object user_presence(const std::string& user) const;
+  void set_presence(const std::string& user, const std::string& definition);
+  Object* agent_participant(Object& conversation);
+  Object analytics_tree(const Object& conversation) const;
+  void notify(const std::string& topic, boost::json::value body);
+  void notify_conversation(Object& conversation);
+  std::string iso(int64_t ms) const;
+  std::string next_id(const std::string& prefix);
+
+  int64_t now_ms_ = 0;
+  std::vector<std::string> user_ids_;
+  boost::json::array definitions_;
+  boost::json::array wrapup_codes_;
+  struct User {
+    std::string definition = "pd-offline";
+    std::string routing = "OFF_QUEUE";
+    std::string modified;
+    std::map<std::string, bool> queues;
+  };
+  std::map<std::string, User> users_;
+  std::map<std::string, Object> conversations_;  // insertion order kept by ids (sequence)
+  std::vector<std::string> conversation_order_;
+  std::map<std::string, Object> drafts_;
+  std::map<std::string, Object> voicemails_;
+  std::vector<std::string> voicemail_order_;
+  struct Channel {
+    std::set<std::string> topics;
+    int64_t expires_ms = 0;
+  };
+  std::map<std::string, Channel> channels_;
+  std::string socket_channel_;
+  std::vector<std::string> socket_out_;
+  bool socket_closed_ = false;
+  int64_t last_heartbeat_ms_ = 0;
+  int64_t heartbeat_ms_ = 30'000;
+  int64_t channel_ttl_ms_ = 86'400'000;
+  uint64_t seq_ = 0;
+  uint64_t requests_ = 0;
+};
+
+}  // namespace outpost::sim

@@ -1,0 +1,136 @@
+// outpost-sim's genesys mode (decision 038): the adapter's sans-I/O core
+// (adapters/genesys/genesys_core.h) mirrors tenant acme's org from the in-process model of
+// Genesys Cloud (genesys_model.h) through a seeded network of its own: each request and
+// notification is delayed, and may be lost, reordered with the others, answered 429 with a
+// Retry-After or 503, or done by the platform with its answer lost (a timeout); the
+// notification socket may drop (noticed at once or only by missing heartbeats), miss
+// notifications, or its channel expire. The core's events are applied through the
+// engine's DomainServer as the server's upstream loop applies them (one the platform
+// could not serve yet is tried again on later steps, in order); the server's
+// authoritative mutators ask it as their Platform. A server restart is a fresh core.
+// At quiescence the faults stop and the socket drops once more: the adapter's own gap
+// reconcile must bring the mirror to the platform's state, which check() compares.
+// Thread rules: one object per simulation, used by its single thread.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/genesys/genesys_core.h"
+#include "adapters/sim_random.h"
+#include "apps/outpost-sim/genesys_model.h"
+#include "apps/outpost-sim/trace.h"
+#include "apps/outpost-sim/world.h"
+#include "engine/platform.h"
+#include "engine/server_core.h"
+
+namespace outpost::sim {
+
+struct GenesysFaults {
+  int64_t min_delay_ms = 2;
+  int64_t max_delay_ms = 150;
+  double drop = 0.02;          // per request: lost on the way (the core times out)
+  double lost_answer = 0.02;   // per request: done by the platform, the answer lost
+  double throttle = 0.04;      // per request: 429 with a Retry-After of 0-2 s
+  double unavailable = 0.03;   // per request: 503
+  double miss = 0.05;          // per notification: never delivered
+  double socket_drop = 0.004;  // per step: the socket drops (half of the time silently)
+  double expire = 0.002;       // per step: the channel expires (socket_closing)
+};
+
+struct GenesysSimStats {
+  uint64_t requests = 0, dropped = 0, lost_answers = 0, throttled = 0, unavailable = 0,
+           notifications = 0, missed = 0, socket_drops = 0, expiries = 0, events = 0,
+           event_retries = 0, platform_actions = 0, gaps = 0, reconciles = 0, restarts = 0;
+};
+
+class SimGenesys : public Platform {
+ public:
+  // `break_gap_reconcile`: the checker's self-test (the core skips its reconcile after a
+  // gap); the mirror check must then fail.
+  SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t now_ms, GenesysFaults faults,
+             bool break_gap_reconcile);
+
+  // One action of the platform for `user` (routing, a customer hanging up, a voicemail, a
+  // supervisor's presence change). Users of the other tenant: nothing.
+  void act(const SimUser& user, int64_t now_ms);
+  // Delivers what is due, runs the core and the model, applies the core's events through
+  // `core`. Errors: the server failed an event (the run reports it).
+  Status pump(ServerCore& core, int64_t now_ms);
+  // Per-step faults of the socket and the channel.
+  void step_faults(int64_t now_ms);
+  std::optional<int64_t> next_due() const;
+  // The server process restarted: the adapter starts again (its state and calls gone).
+  void restart(int64_t now_ms);
+  // Quiescence: no more faults; the socket drops once more (the last gap).
+  void calm(int64_t now_ms);
+  bool quiet() const;
+  // The mirror equals the platform: presence, the journal, voicemail (one line per difference).
+  std::vector<std::string> check(ServerStore& store) const;
+  // Hears each event once applied (the push actor).
+  void set_observer(std::function<void(const upstream::Event&, int64_t)> observer) {
+    observer_ = std::move(observer);
+  }
+  // Its stats with the current adapter's gaps and reconciles.
+  GenesysSimStats stats() const;
+  // Where the intents of the other tenant's agents go (the simulated contact center).
+  void set_others(Platform* others) { others_ = others; }
+
+  // Platform: the core's intents.
+  Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
+                                      const std::string& aux_reason_id, int64_t now_ms) override;
+  Result<PlatformAnswer> wrap_up(const AgentRef& agent, const domain::Interaction& interaction,
+                                 const std::string& code_id, int64_t now_ms) override;
+  Result<PlatformAnswer> send(const AgentRef& agent, const domain::Draft& draft,
+                              int64_t now_ms) override;
+  Result<PlatformAnswer> set_queue_joined(const AgentRef& agent, const std::string& queue_id,
+                                          bool joined, int64_t now_ms) override;
+  Result<PlatformAnswer> mark_voicemail_read(const AgentRef& agent, const std::string& id,
+                                             int64_t now_ms) override;
+  Result<PlatformAnswer> delete_voicemail(const AgentRef& agent, const std::string& id,
+                                          int64_t now_ms) override;
+
+ private:
+  struct Message {
+    enum class Kind { kRequest, kAnswer, kSocketOpen, kSocketText, kSocketClosed } kind;
+    uint64_t epoch = 0;   // the core it belongs to (restarts)
+    uint64_t socket = 0;  // the socket generation (texts, opens, closes)
+    genesys::CoreRequest request;
+    genesys::CoreAnswer answer;
+    std::string text;
+  };
+  genesys::CoreOptions core_options() const;
+  void enqueue(int64_t due_ms, Message message);
+  int64_t delay();
+  void flush(int64_t now_ms);  // the core's requests and socket commands, the model's texts
+  void deliver(const Message& message, int64_t now_ms);
+  Status apply_events(ServerCore& core, int64_t now_ms);
+
+  Trace& trace_;
+  SimRandom random_;
+  GenesysFaults faults_;
+  bool break_gap_reconcile_;
+  std::string tenant_;
+  std::vector<std::string> users_;
+  GenesysModel model_;
+  std::unique_ptr<genesys::GenesysCore> core_;
+  uint64_t epoch_ = 0;
+  uint64_t socket_ = 0;
+  int64_t socket_last_due_ = 0;
+  int64_t now_ms_ = 0;
+  std::map<std::pair<int64_t, uint64_t>, Message> queue_;
+  uint64_t seq_ = 0;
+  std::deque<upstream::Event> pending_;
+  int head_attempts_ = 0;
+  std::function<void(const upstream::Event&, int64_t)> observer_;
+  GenesysSimStats stats_;
+  Platform* others_ = nullptr;
+  bool mine(const AgentRef& agent) const { return agent.tenant == tenant_ || others_ == nullptr; }
+};
+
+}  // namespace outpost::sim

@@ -1,0 +1,211 @@
+// The sans-I/O Genesys core (decision 038) on its own, answered by outpost-sim's model of
+// Genesys Cloud through a hand-stepped driver: subscribe before reconciling, the retry
+// rules (429 with Retry-After, 503, timeouts), intents started by the first call and taken
+// by the retry, a gap reconciled, and the read-backs. outpost-sim drives it under faults.
+#include "adapters/genesys/genesys_core.h"
+
+#include <gtest/gtest.h>
+
+#include "apps/outpost-sim/genesys_model.h"
+
+namespace outpost::genesys {
+namespace {
+
+namespace d = outpost::domain;
+constexpr int64_t kStart = 1'795'000'000'000;
+
+class GenesysCoreTest : public ::testing::Test {
+ protected:
+  GenesysCoreTest() : model_({"agent-1"}, kStart), core_(options()) {}
+
+  static CoreOptions options() {
+    CoreOptions o;
+    o.tenant = "acme";
+    o.users = {"agent-1"};
+    o.request_timeout_ms = 1'000;
+    o.backoff_ms = {100, 300};
+    o.heartbeat_timeout_ms = 3'000;
+    o.retry_after_failure_ms = 200;
+    return o;
+  }
+
+  // Answers every request the core made (with `answer` overriding the model's when set),
+  // opens the socket it asks for, delivers the model's socket messages; repeats until the
+  // core asks nothing more.
+  void run(const std::function<std::optional<CoreAnswer>(const CoreRequest&)>& answer = {}) {
+    for (int round = 0; round < 200; ++round) {
+      core_.tick(now_);
+      bool any = false;
+      for (const CoreRequest& r : core_.take_requests()) {
+        any = true;
+        log_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
+        std::optional<CoreAnswer> scripted = answer ? answer(r) : std::nullopt;
+        if (scripted) {
+          core_.on_answer(r.id, *scripted, now_);
+          continue;
+        }
+        auto a = model_.handle(r.method, r.target, r.body, now_);
+        CoreAnswer ca;
+        ca.status = a.status;
+        ca.body = a.body;
+        core_.on_answer(r.id, ca, now_);
+      }
+      for (const SocketCommand& c : core_.take_socket_commands()) {
+        any = true;
+        if (c.kind == SocketCommand::Kind::kOpen) {
+          log_.push_back("socket open");
+          if (model_.open_socket(c.text, now_)) {
+            core_.on_socket_opened(now_);
+          } else {
+            core_.on_socket_closed(now_);
+          }
+        } else if (c.kind == SocketCommand::Kind::kClose) {
+          model_.close_socket();
+        } else {
+          model_.socket_send(c.text);
+        }
+      }
+      bool closed = false;
+      for (const std::string& m : model_.take_socket_messages(&closed)) {
+        any = true;
+        core_.on_socket_message(m, now_);
+      }
+      if (closed) core_.on_socket_closed(now_);
+      for (auto& e : core_.take_events()) events_.push_back(std::move(e));
+      if (!any) {
+        auto next = core_.next_deadline();
+        if (core_.quiet() || !next || *next > now_ + 10'000) return;
+        now_ = std::max(now_ + 1, *next);
+      }
+    }
+  }
+
+  size_t count(const std::string& line) const {
+    return static_cast<size_t>(std::count(log_.begin(), log_.end(), line));
+  }
+
+  sim::GenesysModel model_;
+  GenesysCore core_;
+  int64_t now_ = kStart;
+  std::vector<std::string> log_;
+  std::vector<upstream::Event> events_;
+};
+
+TEST_F(GenesysCoreTest, SubscribesOpensTheSocketThenMirrors) {
+  run();
+  ASSERT_GE(log_.size(), 4u);
+  EXPECT_EQ(log_[0], "POST /api/v2/notifications/channels");
+  EXPECT_EQ(log_[1].rfind("PUT /api/v2/notifications/channels/", 0), 0u);
+  EXPECT_EQ(log_[2], "socket open");
+  EXPECT_EQ(log_[3], "GET /api/v2/presence/definitions");
+  EXPECT_TRUE(core_.quiet());
+  EXPECT_TRUE(core_.mirrored());
+  bool presence = false, aux = false, codes = false;
+  for (const auto& e : events_) {
+    presence |= e.has_presence() && e.presence().presence() == d::PRESENCE_OFFLINE;
+    aux |= e.has_aux_reason() && e.aux_reason().id() == "aux-lunch";
+    codes |= e.has_wrapup_code() && e.wrapup_code().id() == "wrapup-4";
+  }
+  EXPECT_TRUE(presence && aux && codes);
+  // Live: a routed conversation arrives as a notification.
+  events_.clear();
+  const std::string id = model_.route("agent-1", "email", now_);
+  run();
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].interaction().id(), id);
+  EXPECT_EQ(events_[0].interaction().state(), d::INTERACTION_CONNECTED);
+}
+
+TEST_F(GenesysCoreTest, ThrottledUnavailableAndTimedOutRequestsAreRetried) {
+  int throttled = 0, failed = 0, silent = 0;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    CoreAnswer a;
+    if (r.target.rfind("/api/v2/presence/definitions", 0) == 0 && throttled++ == 0) {
+      a.status = 429;
+      a.retry_after_ms = 700;
+      return a;
+    }
+    if (r.target.rfind("/api/v2/routing/wrapupcodes", 0) == 0 && failed++ == 0) {
+      a.status = 503;
+      return a;
+    }
+    if (r.target.rfind("/api/v2/users/agent-1/routingstatus", 0) == 0 && silent++ == 0) {
+      a.transport_error = true;  // as the timeout would
+      return a;
+    }
+    return std::nullopt;
+  });
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(core_.counters().retried_429, 1u);
+  EXPECT_EQ(core_.counters().retried_5xx, 2u);
+  EXPECT_EQ(count("GET /api/v2/presence/definitions"), 2u);
+}
+
+TEST_F(GenesysCoreTest, AnIntentIsStartedByTheFirstCallAndTakenByTheRetry) {
+  run();
+  const AgentRef agent{"acme", "agent-1"};
+  auto first = core_.set_presence(agent, d::PRESENCE_READY, "", now_);
+  EXPECT_EQ(first.status().code(), ErrorCode::kUnavailable);
+  run();
+  EXPECT_EQ(model_.presence_definition("agent-1"), "pd-onqueue");
+  auto taken = core_.set_presence(agent, d::PRESENCE_READY, "", now_);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_TRUE(taken->accepted);
+  // A deactivated definition is the platform's refusal, kept with its message.
+  (void)core_.set_presence(agent, d::PRESENCE_NOT_READY, "aux-old", now_);
+  run();
+  auto refused = core_.set_presence(agent, d::PRESENCE_NOT_READY, "aux-old", now_);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->accepted);
+  EXPECT_EQ(refused->reason, "presence definition aux-old is not valid");
+}
+
+TEST_F(GenesysCoreTest, AcceptedPresenceIsReadBackAndALostWrapUpAnswerIsOurs) {
+  run();
+  const AgentRef agent{"acme", "agent-1"};
+  (void)core_.set_presence(agent, d::PRESENCE_READY, "", now_);
+  run();
+  model_.supervisor_sets("agent-1", "pd-away", now_);
+  run();
+  events_.clear();
+  ASSERT_TRUE(core_.set_presence(agent, d::PRESENCE_READY, "", now_).ok());
+  run();
+  ASSERT_FALSE(events_.empty()) << "read back, though unchanged since the last event";
+  EXPECT_EQ(events_.back().presence().aux_reason_id(), "pd-away");
+
+  const std::string id = model_.route("agent-1", "voice", now_);
+  model_.disconnect(id, now_);
+  run();
+  // The platform takes the POST, its answer is lost; the retry is refused as a second one.
+  bool lost = false;
+  (void)core_.wrap_up(agent, id, "wrapup-2", now_);
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "POST" || lost) return std::nullopt;
+    lost = true;
+    model_.handle(r.method, r.target, r.body, now_);
+    CoreAnswer a;
+    a.transport_error = true;
+    return a;
+  });
+  auto answer = core_.wrap_up(agent, id, "wrapup-2", now_);
+  ASSERT_TRUE(answer.ok()) << answer.status().to_string();
+  EXPECT_TRUE(answer->accepted) << answer->reason;
+}
+
+TEST_F(GenesysCoreTest, AGapOpensANewChannelAndReconciles) {
+  run();
+  const uint64_t reconciles = core_.counters().agent_reconciles;
+  model_.close_socket();  // silently: only the missing heartbeats tell
+  const std::string missed = model_.leave_voicemail("agent-1", now_);
+  now_ += 3'500;
+  run();
+  EXPECT_EQ(core_.counters().gaps, 1u);
+  EXPECT_EQ(core_.counters().agent_reconciles, reconciles + 1);
+  bool found = false;
+  for (const auto& e : events_)
+    found |= e.has_voicemail_left() && e.voicemail_left().id() == missed;
+  EXPECT_TRUE(found) << "the voicemail left during the gap comes with the reconcile";
+}
+
+}  // namespace
+}  // namespace outpost::genesys
