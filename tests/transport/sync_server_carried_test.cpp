@@ -220,10 +220,11 @@ TEST_P(SyncServerCarriedTest, FormatTwoRefusesABadMessageAndChangesNothing) {
   const std::string plain = push.SerializeAsString();
 
   StreamCompressor format_one;
-  // One whole frame, streamed without a pledged size: its header has no content size.
+  // One whole frame whose header does not record its content size.
   std::string unknown_size(ZSTD_compressBound(plain.size()) + 32, '\0');
   {
     ZSTD_CCtx* context = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 0);
     ZSTD_inBuffer in{plain.data(), plain.size(), 0};
     ZSTD_outBuffer out{unknown_size.data(), unknown_size.size(), 0};
     while (ZSTD_compressStream2(context, &out, &in, ZSTD_e_end) != 0) {
