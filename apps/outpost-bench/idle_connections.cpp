@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -378,7 +379,7 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
                            StreamFormat format, bool with_plain_rounds) {
   FleetRun run;
   // Fresh servers for each fleet: what one format leaves allocated is not the other's.
-  OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+  (void)context.stop_servers();  // what an earlier scenario left running
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
   const int scrapes = context.options.quick ? 3 : 20;
   if (with_plain_rounds) OUTPOST_RETURN_IF_ERROR(measure_admin(context, 0, scrapes, false));
@@ -479,7 +480,12 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
     return error(ErrorCode::kUnavailable,
                  "no idle connection could be opened: " + counters.first_error);
   }
-  OUTPOST_RETURN_IF_ERROR(context.stop_servers());
+  // A server holding thousands of streams may need its SIGKILL to stop in time: the
+  // figures are taken, so that is reported, not fatal.
+  if (Status stopped = context.stop_servers(); !stopped.ok()) {
+    fprintf(stderr, "outpost-bench: idle_connections: stopping the servers: %s\n",
+            stopped.to_string().substr(0, 300).c_str());
+  }
   return run;
 }
 
