@@ -42,11 +42,11 @@ class CarriedCommit {
  private:
   const CommittedHead head_;
   mutable std::mutex mutex_;
-  bool encoded_ = false;                      // guarded by mutex_
-  std::shared_ptr<const std::string> frame_;  // guarded by mutex_
-  uint64_t cursor_ = 0;                       // guarded by mutex_
-  std::mutex message_mutex_;                  // taken before mutex_, never after
-  bool compressed_ = false;                   // guarded by message_mutex_
+  bool encoded_ = false;                        // guarded by mutex_
+  std::shared_ptr<const std::string> frame_;    // guarded by mutex_
+  uint64_t cursor_ = 0;                         // guarded by mutex_
+  std::mutex message_mutex_;                    // taken before mutex_, never after
+  bool compressed_ = false;                     // guarded by message_mutex_
   std::shared_ptr<const std::string> message_;  // guarded by message_mutex_
 };
 

@@ -207,7 +207,8 @@ void SyncAgent::Loop::Session::on_handshake(beast::error_code ec) {
   queued_bytes_ = 0;
   for (std::string& frame : queue_) {
     auto compressed = codec_.encode(frame);
-    if (!compressed.ok()) return fail(compressed.status().with_context("compressing a frame"), true);
+    if (!compressed.ok())
+      return fail(compressed.status().with_context("compressing a frame"), true);
     frame = std::move(compressed).value();
     queued_bytes_ += frame.size();
   }

@@ -89,9 +89,9 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds idle_timeout_;
   bool offer_message_format_;
-  WireCodec codec_;  // format 1 until the upgrade's answer says 2 (decision 039)
+  WireCodec codec_;                // format 1 until the upgrade's answer says 2 (decision 039)
   std::deque<std::string> queue_;  // compressed once open_, serialized before
-  size_t queued_bytes_ = 0;  // of queue_
+  size_t queued_bytes_ = 0;        // of queue_
   bool handshaking_ = false;
   bool open_ = false;
   bool writing_ = false;
