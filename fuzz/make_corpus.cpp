@@ -187,6 +187,13 @@ void write_all(Writer& out) {
   *pulled.mutable_pull() = pulls[0];
   out.add("wire_frames", "stream", mode(2, client_stream({ping, pushed, pulled, ping})));
   out.add("wire_frames", "stream-empty-frame", mode(2, client_stream({ping, empty, ping})));
+  {  // stream format 2 (decision 039): each message its own zstd frame
+    std::vector<std::string> messages;
+    for (const auto* frame : {&ping, &pushed, &pulled, &empty}) {
+      messages.push_back(outpost::zstd_compress_message_frame(frame->SerializeAsString()).value());
+    }
+    out.add("wire_frames", "message-stream", mode(3, framed(messages)));
+  }
 
   // zstd: 0 decompress with a bound (byte 1), 1 round trip, 2 stream with a bound.
   const std::string text = push.SerializeAsString() + "some text some text some text";
@@ -204,6 +211,14 @@ void write_all(Writer& out) {
     std::vector<std::string> messages;
     for (int i = 0; i < 4; ++i) messages.push_back(compressor.compress_message(text).value());
     out.add("zstd", "stream", mode(2, std::string(1, 20) + framed(messages)));
+  }
+  {  // standalone message frames (decision 039): a good one, an empty one, a bomb's header
+    std::string bomb = "\x28\xB5\x2F\xFD\xA0";
+    bomb += std::string("\x00\x00\x00\x02\x09\x00\x00x", 8);
+    out.add("zstd", "message-frames",
+            mode(3, std::string(1, 20) +
+                        framed({outpost::zstd_compress_message_frame(text).value(),
+                                outpost::zstd_compress_message_frame("").value(), bomb})));
   }
 
   // token: 0 verify, 1 base64url, 2 Authorization header, 3 signed claims payload.

@@ -4,6 +4,9 @@
 //                 2: the messages of one WebSocket stream, each prefixed by a 2-byte
 //                    little-endian length, through one StreamDecompressor
 //                    (decode_client_frame, as StreamSession does).
+//                 3: the same, on a stream that negotiated format 2 (decision 039): each
+//                    message its own zstd frame, through a WireCodec; no message's failure
+//                    affects the next.
 // Contract: no crash or UB; only the documented error codes; a decoded message is within
 // its bound; once the stream's compression fails, every later message fails.
 #include <cstddef>
@@ -55,20 +58,37 @@ void decode_stream(std::string_view rest) {
   }
 }
 
+void decode_message_stream(std::string_view rest) {
+  outpost::WireCodec codec(outpost::StreamFormat::kMessage);
+  for (std::string_view message; outpost::fuzz::next_message(rest, message);) {
+    auto frame = outpost::decode_client_frame(codec, message);
+    check_code(frame.status(), {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge},
+               "decode_client_frame (format 2)");
+    if (frame.ok()) {
+      check(frame->body_case() != outpost::protocol::ClientFrame::BODY_NOT_SET,
+            "an empty ClientFrame was accepted");
+    }
+    check(!codec.holds_context(), "a format-2 stream created a per-connection context");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       decode_http_body<outpost::protocol::PushRequest>(rest);
       break;
     case 1:
       decode_http_body<outpost::protocol::PullRequest>(rest);
       break;
-    default:
+    case 2:
       decode_stream(rest);
+      break;
+    default:
+      decode_message_stream(rest);
   }
   return 0;
 }

@@ -5,6 +5,10 @@
 //                    and a bound one byte short is kTooLarge;
 //                 2: the messages of one stream (2-byte little-endian length prefix each)
 //                    through StreamDecompressor, each bounded by 2^(byte 1 % 26).
+//                 3: standalone message frames (stream format 2, decision 039), prefixed
+//                    the same way, through zstd_decompress_message_frame with that bound:
+//                    each decodes alone within it or fails cleanly, a failure leaves nothing
+//                    behind (a known good frame still decodes), and what decoded round-trips.
 // Run with -malloc_limit_mb (scripts/fuzz does) so an allocation past the bound crashes.
 #include <cstddef>
 #include <cstdint>
@@ -59,21 +63,43 @@ void stream(std::string_view rest, size_t bound) {
   }
 }
 
+void message_frames(std::string_view rest, size_t bound) {
+  static const std::string kGood = "a known good message, decoded after every other one";
+  static const std::string kGoodFrame = outpost::zstd_compress_message_frame(kGood).value();
+  for (std::string_view message; outpost::fuzz::next_message(rest, message);) {
+    auto plain = outpost::zstd_decompress_message_frame(message, bound);
+    check_code(plain.status(), {ErrorCode::kInvalidArgument, ErrorCode::kTooLarge},
+               "zstd_decompress_message_frame");
+    if (plain.ok()) {
+      check(plain->size() <= bound, "zstd_decompress_message_frame passed its bound");
+      auto again = outpost::zstd_compress_message_frame(plain.value());
+      check(again.ok(), "zstd_compress_message_frame failed on decoded bytes");
+      auto back = outpost::zstd_decompress_message_frame(again.value(), bound);
+      check(back.ok() && back.value() == plain.value(), "message frame round trip changed bytes");
+    }
+    auto good = outpost::zstd_decompress_message_frame(kGoodFrame);
+    check(good.ok() && good.value() == kGood, "a message left state behind for the next one");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const size_t bound = size_t{1} << (data[1] % 26);
   std::string_view rest(reinterpret_cast<const char*>(data) + 2, size - 2);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       decompress(rest, bound);
       break;
     case 1:
       round_trip(rest);
       break;
-    default:
+    case 2:
       stream(rest, bound);
+      break;
+    default:
+      message_frames(rest, bound);
   }
   return 0;
 }

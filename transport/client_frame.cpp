@@ -4,10 +4,9 @@
 
 namespace outpost {
 
-Result<protocol::ClientFrame> decode_client_frame(StreamDecompressor& decompressor,
-                                                  std::string_view message) {
-  OUTPOST_ASSIGN_OR_RETURN(std::string plain,
-                           decompressor.decompress_message(message, limits::kMaxDecompressedFrame));
+namespace {
+
+Result<protocol::ClientFrame> parse_client_frame(const std::string& plain) {
   protocol::ClientFrame frame;
   if (!frame.ParseFromString(plain)) {
     return error(ErrorCode::kInvalidArgument, "malformed ClientFrame");
@@ -16,6 +15,20 @@ Result<protocol::ClientFrame> decode_client_frame(StreamDecompressor& decompress
     return error(ErrorCode::kInvalidArgument, "empty ClientFrame");
   }
   return frame;
+}
+
+}  // namespace
+
+Result<protocol::ClientFrame> decode_client_frame(StreamDecompressor& decompressor,
+                                                  std::string_view message) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string plain,
+                           decompressor.decompress_message(message, limits::kMaxDecompressedFrame));
+  return parse_client_frame(plain);
+}
+
+Result<protocol::ClientFrame> decode_client_frame(WireCodec& codec, std::string_view message) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string plain, codec.decode(message, limits::kMaxDecompressedFrame));
+  return parse_client_frame(plain);
 }
 
 }  // namespace outpost

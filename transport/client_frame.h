@@ -10,6 +10,7 @@
 
 #include "engine/status.h"
 #include "outpost/protocol.pb.h"
+#include "transport/wire_codec.h"
 #include "transport/zstd_codec.h"
 
 namespace outpost {
@@ -22,5 +23,8 @@ namespace outpost {
 // closes the connection either way.
 Result<protocol::ClientFrame> decode_client_frame(StreamDecompressor& decompressor,
                                                   std::string_view message);
+// The same through a connection's WireCodec (format 1 or 2, decision 039). In format 2 a
+// decoding error concerns this message only (there is no stream to poison).
+Result<protocol::ClientFrame> decode_client_frame(WireCodec& codec, std::string_view message);
 
 }  // namespace outpost

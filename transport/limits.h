@@ -71,6 +71,11 @@ inline constexpr size_t kMaxQueuedBytesToServer = 16 * kMiB;
 // Both sides hold one compressor and one decompressor per connection, so this bounds the
 // memory of an idle connection; a peer whose frames ask for a larger window is refused.
 inline constexpr int kStreamWindowLog = 16;
+// log2 of the largest zstd window of a standalone message (stream format 2, decision 039):
+// each message is its own frame, decoded with a context kept per thread, not per
+// connection. 4 MiB covers a whole page (kMaxBatchBytes); a frame asking for more is
+// refused (too_large).
+inline constexpr int kMessageWindowLog = 22;
 
 // --- Sync batches: in engine/limits.h (the engine enforces them) ------------------------
 

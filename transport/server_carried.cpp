@@ -2,6 +2,7 @@
 
 #include "engine/limits.h"
 #include "transport/http_util.h"
+#include "transport/zstd_codec.h"
 
 namespace outpost::server_impl {
 
@@ -24,6 +25,21 @@ std::shared_ptr<const std::string> CarriedCommit::frame(ServerCore& core,
   cursor_ = carried->changes().cursor();
   frame_ = std::move(bytes);
   return frame_;
+}
+
+std::shared_ptr<const std::string> CarriedCommit::message(ServerCore& core,
+                                                          std::atomic<uint64_t>& encodings,
+                                                          std::atomic<uint64_t>& compressions) {
+  std::lock_guard lock(message_mutex_);
+  if (compressed_) return message_;
+  compressed_ = true;
+  std::shared_ptr<const std::string> plain = frame(core, encodings);
+  if (!plain) return nullptr;
+  compressions.fetch_add(1, std::memory_order_relaxed);
+  Result<std::string> compressed = zstd_compress_message_frame(*plain);
+  if (!compressed.ok()) return nullptr;
+  message_ = std::make_shared<const std::string>(std::move(compressed).value());
+  return message_;
 }
 
 uint64_t CarriedCommit::cursor() const {

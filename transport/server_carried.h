@@ -5,6 +5,7 @@
 // Thread rules: thread-safe. The registry makes one per moved head of a local commit and
 // hands the same object to every session; the first session that needs the frame encodes
 // it (one log read, one protobuf encoding), the others wait for it and share the bytes.
+// Sessions in stream format 2 (decision 039) share the compressed message too.
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,12 @@ class CarriedCommit {
   // poke instead). Encoded on the first call, which adds one to `encodings`; later calls
   // return the same bytes. Any thread.
   std::shared_ptr<const std::string> frame(ServerCore& core, std::atomic<uint64_t>& encodings);
+  // The same frame as one standalone zstd message (stream format 2, decision 039): built
+  // from frame() and compressed on the first call, which adds one to `compressions`; every
+  // later call, from any session, returns the same bytes, sent as they are. nullptr when
+  // frame() is, or compression failed.
+  std::shared_ptr<const std::string> message(ServerCore& core, std::atomic<uint64_t>& encodings,
+                                             std::atomic<uint64_t>& compressions);
   // The cursor the frame moves a device to (at least head().head_seq); 0 before frame()
   // returned non-null.
   uint64_t cursor() const;
@@ -35,9 +42,12 @@ class CarriedCommit {
  private:
   const CommittedHead head_;
   mutable std::mutex mutex_;
-  bool encoded_ = false;                      // guarded by mutex_
-  std::shared_ptr<const std::string> frame_;  // guarded by mutex_
-  uint64_t cursor_ = 0;                       // guarded by mutex_
+  bool encoded_ = false;                        // guarded by mutex_
+  std::shared_ptr<const std::string> frame_;    // guarded by mutex_
+  uint64_t cursor_ = 0;                         // guarded by mutex_
+  std::mutex message_mutex_;                    // taken before mutex_, never after
+  bool compressed_ = false;                     // guarded by message_mutex_
+  std::shared_ptr<const std::string> message_;  // guarded by message_mutex_
 };
 
 }  // namespace outpost::server_impl

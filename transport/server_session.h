@@ -76,6 +76,7 @@ struct ServerCounters {
   std::atomic<uint64_t> slow_peers_cut{0};        // streams cut for a full outgoing queue
   std::atomic<uint64_t> carried_encodings{0};     // commits' changes encoded to travel (032)
   std::atomic<uint64_t> carried_sent{0};          // carried frames queued on streams
+  std::atomic<uint64_t> carried_compressions{0};  // carried frames compressed once (039)
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);

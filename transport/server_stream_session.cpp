@@ -100,10 +100,16 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit,
     auto known = device_cursors_.find(head.scope);
     if (carried && accepts_carried_ && accepted_ && !closing_ && known != device_cursors_.end() &&
         head.base_seq && known->second == *head.base_seq) {
-      if (auto frame = carried->frame(context_.core, context_.counters.carried_encodings)) {
+      // Format 2: the message compressed once for every stream; format 1: the serialized
+      // frame, compressed here by this stream's own zstd context.
+      const bool standalone = codec_.format() == StreamFormat::kMessage;
+      auto frame = standalone ? carried->message(context_.core, context_.counters.carried_encodings,
+                                                 context_.counters.carried_compressions)
+                              : carried->frame(context_.core, context_.counters.carried_encodings);
+      if (frame) {
         known->second = carried->cursor();
         ServerCounters::add(context_.counters.carried_sent);
-        enqueue(Outgoing{false, {}, std::move(frame)});
+        enqueue(Outgoing{false, {}, std::move(frame), standalone});
         continue;
       }
     }
@@ -149,9 +155,15 @@ void StreamSession<Stream>::on_start(http_api::HttpRequest request, bool running
   timeouts.idle_timeout = context_.options.idle_timeout;
   timeouts.keep_alive_pings = true;
   ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-    response.set(http::field::server, http_api::kServerName);
-  }));
+  // Decision 039: a device offering stream format 2 gets it, said in the 101 response.
+  const auto offered = request.find(kStreamFormatHeader);
+  codec_ = WireCodec(stream_format_offered(
+      offered == request.end() ? std::string_view() : std::string_view(offered->value())));
+  ws_.set_option(websocket::stream_base::decorator(
+      [standalone = codec_.format() == StreamFormat::kMessage](websocket::response_type& response) {
+        response.set(http::field::server, http_api::kServerName);
+        if (standalone) response.set(kStreamFormatHeader, kMessageFormatValue);
+      }));
   ws_.read_message_max(limits::kMaxFrame);
   ws_.binary(true);
   if (!running) stop_requested_ = true;
@@ -221,7 +233,7 @@ bool StreamSession<Stream>::answer(const std::string& message) {
     fail(error(ErrorCode::kUnauthenticated, "token expired"), websocket::close_code::policy_error);
     return false;
   }
-  Result<protocol::ClientFrame> decoded = decode_client_frame(decompressor_, message);
+  Result<protocol::ClientFrame> decoded = decode_client_frame(codec_, message);
   if (!decoded.ok()) {
     fail(decoded.status(), decoded.status().code() == ErrorCode::kTooLarge
                                ? websocket::close_code::too_big
@@ -334,17 +346,22 @@ void StreamSession<Stream>::do_write() {
     poke_queued_ = false;
     if (!frame.SerializeToString(&item.frame)) return abort();
   }
-  // Only this is per connection: the stream's own zstd context (a carried frame's bytes
-  // are shared with every stream at the same cursor).
-  Result<std::string> compressed =
-      compressor_.compress_message(item.shared ? *item.shared : item.frame);
-  if (!compressed.ok()) {
-    context_.log("websocket compression: " + compressed.status().to_string());
-    return abort();
-  }
-  write_buffer_ = std::move(compressed).value();
   writing_ = true;
-  ws_.async_write(net::buffer(write_buffer_),
+  if (item.compressed) {
+    // Format 2: a carried frame compressed once, the same bytes on every stream at its base.
+    write_shared_ = std::move(item.shared);
+  } else {
+    // Format 1: the stream's own zstd context (a carried frame's serialized bytes are still
+    // shared); format 2: a standalone message, compressed with the thread's context.
+    Result<std::string> compressed = codec_.encode(item.shared ? *item.shared : item.frame);
+    if (!compressed.ok()) {
+      context_.log("websocket compression: " + compressed.status().to_string());
+      writing_ = false;
+      return abort();
+    }
+    write_buffer_ = std::move(compressed).value();
+  }
+  ws_.async_write(net::buffer(write_shared_ ? *write_shared_ : write_buffer_),
                   net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec, size_t) {
                     self->on_write(ec);
                   }));
@@ -355,6 +372,7 @@ void StreamSession<Stream>::on_write(beast::error_code ec) {
   writing_ = false;
   // Released once written: an idle stream holds no write buffer (decision 033).
   std::string().swap(write_buffer_);
+  write_shared_.reset();
   if (ec) {
     if (!is_ordinary_disconnect(ec)) context_.log("websocket write: " + ec.message());
     return abort();

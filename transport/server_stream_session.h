@@ -24,7 +24,7 @@
 #include "engine/server_core.h"
 #include "transport/http_util.h"
 #include "transport/server_session.h"
-#include "transport/zstd_codec.h"
+#include "transport/wire_codec.h"
 
 namespace outpost::server_impl {
 
@@ -60,11 +60,14 @@ class StreamSession final : public Session {
 
  private:
   // A message waiting to be sent: a serialized ServerFrame, the one coalesced poke (built
-  // from pending_heads_ when its turn comes), or a carried frame shared with other streams.
+  // from pending_heads_ when its turn comes), or a carried frame shared with other streams
+  // — serialized (format 1: this stream compresses it) or already compressed as one
+  // standalone message (format 2, decision 039: sent as is).
   struct Outgoing {
     bool poke = false;
     std::string frame;
     std::shared_ptr<const std::string> shared;
+    bool compressed = false;  // `shared` is the message as it travels
     size_t size() const { return shared ? shared->size() : frame.size(); }
   };
 
@@ -96,10 +99,12 @@ class StreamSession final : public Session {
   const Principal principal_;  // immutable: read by on_commit from other threads
   const int64_t expires_ms_;
   FrameBudget budget_;
-  StreamCompressor compressor_;
-  StreamDecompressor decompressor_;
+  // The connection's compression, in the format its upgrade negotiated (decision 039): in
+  // format 2 it holds no zstd context at all.
+  WireCodec codec_;
   boost::beast::flat_buffer read_buffer_;
   std::string write_buffer_;
+  std::shared_ptr<const std::string> write_shared_;  // a shared message being written
   std::deque<Outgoing> queue_;
   size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;

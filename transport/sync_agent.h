@@ -110,6 +110,10 @@ struct SyncAgentOptions {
   TlsClientOptions tls;
   // Urgent records first when pulling (a woken app with little time).
   bool urgent_first = false;
+  // Offer stream format 2 in the upgrade (each message its own zstd frame, decision 039;
+  // used when the server answers it, format 1 otherwise). false: format 1 only, what every
+  // device did before (the benchmark's baseline).
+  bool offer_message_format = true;
   // Checkpoint the replica's WAL from a thread of the agent's own (transport/
   // wal_checkpointer.h) for as long as the agent exists, so no commit — a draft save the UI
   // waits for — pays the checkpoint's copy and fsync. false: SQLite's automatic checkpoint

@@ -56,7 +56,8 @@ SyncAgent::Loop::Session::Session(Loop& loop, uint64_t id)
       address_(loop.agent_.address_),
       token_(loop.agent_.current_token()),
       connect_timeout_(loop.agent_.options_.connect_timeout),
-      idle_timeout_(loop.agent_.options_.idle_timeout) {
+      idle_timeout_(loop.agent_.options_.idle_timeout),
+      offer_message_format_(loop.agent_.options_.offer_message_format) {
   if (tls_ != nullptr) {
     tls_ws_.emplace(loop.io_, tls_->native());
   } else {
@@ -84,19 +85,22 @@ void SyncAgent::Loop::Session::start() {
 
 void SyncAgent::Loop::Session::send(std::string frame) {
   if (finished_) return;
-  auto compressed = compressor_.compress_message(frame);
-  if (!compressed.ok()) {
-    fail(compressed.status().with_context("compressing a frame"), true);
-    return;
+  if (open_) {
+    auto compressed = codec_.encode(frame);
+    if (!compressed.ok()) {
+      fail(compressed.status().with_context("compressing a frame"), true);
+      return;
+    }
+    frame = std::move(compressed).value();
   }
   // Bounded by name (limits::kMaxQueuedBytesToServer); one request at a time keeps it far
   // below, so reaching it means the server stopped reading: reconnect with backoff.
-  if (!queue_.empty() && queued_bytes_ + compressed->size() > limits::kMaxQueuedBytesToServer) {
+  if (!queue_.empty() && queued_bytes_ + frame.size() > limits::kMaxQueuedBytesToServer) {
     fail(error(ErrorCode::kUnavailable, "send queue full: the server is not reading"), true);
     return;
   }
-  queued_bytes_ += compressed->size();
-  queue_.push_back(std::move(compressed).value());
+  queued_bytes_ += frame.size();
+  queue_.push_back(std::move(frame));
   if (open_ && !writing_) write_next();
 }
 
@@ -170,10 +174,12 @@ void SyncAgent::Loop::Session::start_websocket() {
                          : address_.host + ":" + address_.port;
   with_ws([&](auto& ws) {
     ws.set_option(timeouts);
-    ws.set_option(websocket::stream_base::decorator([authorization](websocket::request_type& req) {
-      req.set(http::field::authorization, authorization);
-      req.set(http::field::user_agent, "outpost-device");
-    }));
+    ws.set_option(websocket::stream_base::decorator(
+        [authorization, offer = offer_message_format_](websocket::request_type& req) {
+          req.set(http::field::authorization, authorization);
+          req.set(http::field::user_agent, "outpost-device");
+          if (offer) req.set(kStreamFormatHeader, kMessageFormatValue);
+        }));
     ws.read_message_max(limits::kMaxFrame);
     ws.binary(true);
     ws.auto_fragment(false);
@@ -190,8 +196,22 @@ void SyncAgent::Loop::Session::on_handshake(beast::error_code ec) {
     return fail(status, retryable);
   }
   if (ec) return fail(from_beast(ec, "WebSocket handshake"), true);
+  // Decision 039: format 2 only when offered and answered; a server before it says nothing.
+  const auto answered = response_.find(kStreamFormatHeader);
+  codec_ = WireCodec(offer_message_format_ && answered != response_.end()
+                         ? stream_format_offered(answered->value())
+                         : StreamFormat::kStream);
   open_ = true;
   response_ = {};
+  // What was queued before the upgrade, compressed now that the format is known, in order.
+  queued_bytes_ = 0;
+  for (std::string& frame : queue_) {
+    auto compressed = codec_.encode(frame);
+    if (!compressed.ok())
+      return fail(compressed.status().with_context("compressing a frame"), true);
+    frame = std::move(compressed).value();
+    queued_bytes_ += frame.size();
+  }
   loop_.io_opened(id_);
   read_next();
   if (!queue_.empty()) write_next();
@@ -225,7 +245,7 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   if (ec) return fail(from_beast(ec, "reading the stream"), true);
   std::string wire = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  auto plain = decompressor_.decompress_message(wire, limits::kMaxDecompressedFrame);
+  auto plain = codec_.decode(wire, limits::kMaxDecompressedFrame);
   if (!plain.ok()) return fail(plain.status().with_context("server frame"), true);
   auto frame = std::make_shared<protocol::ServerFrame>();
   if (!frame->ParseFromString(*plain)) {

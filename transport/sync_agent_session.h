@@ -23,7 +23,7 @@
 #include "transport/server_address.h"
 #include "transport/sync_agent_loop.h"
 #include "transport/tls_client.h"
-#include "transport/zstd_codec.h"
+#include "transport/wire_codec.h"
 
 namespace outpost {
 
@@ -39,8 +39,9 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
   uint64_t id() const { return id_; }
 
   void start();
-  // Queues one frame (compressed here); over limits::kMaxQueuedBytesToServer the session
-  // fails as retryable.
+  // Queues one frame (compressed here, once the upgrade said in which format: frames sent
+  // before it wait uncompressed); over limits::kMaxQueuedBytesToServer the session fails
+  // as retryable.
   void send(std::string frame);
   // Closes without reporting to the loop (the loop asked for it).
   void close();
@@ -87,10 +88,10 @@ class SyncAgent::Loop::Session : public std::enable_shared_from_this<Session> {
   std::string token_;
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds idle_timeout_;
-  StreamCompressor compressor_;
-  StreamDecompressor decompressor_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;  // of queue_
+  bool offer_message_format_;
+  WireCodec codec_;                // format 1 until the upgrade's answer says 2 (decision 039)
+  std::deque<std::string> queue_;  // compressed once open_, serialized before
+  size_t queued_bytes_ = 0;        // of queue_
   bool handshaking_ = false;
   bool open_ = false;
   bool writing_ = false;

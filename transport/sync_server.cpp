@@ -74,6 +74,7 @@ SyncServerStats SyncServer::stats() const {
   out.frames_sent = read(c.frames_sent);
   out.slow_peers_cut = read(c.slow_peers_cut);
   out.carried_encodings = read(c.carried_encodings);
+  out.carried_compressions = read(c.carried_compressions);
   out.carried_sent = read(c.carried_sent);
   return out;
 }

@@ -87,6 +87,9 @@ struct SyncServerStats {
   // frames queued on streams with them: sent / encodings is the sharing.
   uint64_t carried_encodings = 0;
   uint64_t carried_sent = 0;
+  // Carried frames compressed once as standalone messages and shared by every stream in
+  // format 2 (decision 039); a stream in format 1 compresses with its own context instead.
+  uint64_t carried_compressions = 0;
 };
 
 // The close reason a stopping server gives every stream (code 1012, "service restart"):

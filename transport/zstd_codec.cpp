@@ -209,6 +209,120 @@ Result<std::string> zstd_decompress(std::string_view input, size_t max_output) {
   return std::move(run.output);
 }
 
+// --- Standalone message frames (stream format 2) -----------------------------------------
+
+namespace {
+
+// One compressor and one decompressor per thread that uses them: a server thread compresses
+// for every connection it serves, so the contexts' memory is per thread, not per
+// connection. Their parameters are set once; each use starts a new frame.
+ZSTD_CCtx* message_compressor() {
+  thread_local CompressContext context = [] {
+    CompressContext made(ZSTD_createCCtx());
+    if (made) {
+      for (auto [parameter, value] :
+           {std::pair{ZSTD_c_compressionLevel, kDefaultZstdLevel},
+            std::pair{ZSTD_c_windowLog, limits::kMessageWindowLog},
+            std::pair{ZSTD_c_checksumFlag, 0}, std::pair{ZSTD_c_contentSizeFlag, 1}}) {
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(made.get(), parameter, value)))
+          return CompressContext();
+      }
+    }
+    return made;
+  }();
+  return context.get();
+}
+
+ZSTD_DCtx* message_decompressor() {
+  thread_local DecompressContext context = [] {
+    DecompressContext made(ZSTD_createDCtx());
+    if (made && ZSTD_isError(ZSTD_DCtx_setParameter(made.get(), ZSTD_d_windowLogMax,
+                                                    limits::kMessageWindowLog))) {
+      return DecompressContext();
+    }
+    return made;
+  }();
+  return context.get();
+}
+
+}  // namespace
+
+Result<std::string> zstd_compress_message_frame(std::string_view message) {
+  ZSTD_CCtx* context = message_compressor();
+  if (context == nullptr) return error(ErrorCode::kInternal, "cannot create zstd context");
+  std::string output(ZSTD_compressBound(message.size()), '\0');
+  size_t result =
+      ZSTD_compress2(context, output.data(), output.size(), message.data(), message.size());
+  if (ZSTD_isError(result)) return zstd_failure(ErrorCode::kInternal, "zstd compress", result);
+  output.resize(result);
+  output.shrink_to_fit();
+  return output;
+}
+
+Result<std::string> zstd_decompress_message_frame(std::string_view message, size_t max_output) {
+  uint32_t magic = 0;
+  for (int i = 3; i >= 0 && message.size() >= 4; --i) {
+    magic = (magic << 8) | static_cast<uint8_t>(message[i]);
+  }
+  if (magic != kZstdFrameMagic) {
+    return error(ErrorCode::kInvalidArgument, "message is not one current-format zstd frame");
+  }
+  unsigned long long declared = ZSTD_getFrameContentSize(message.data(), message.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR) {
+    return error(ErrorCode::kInvalidArgument, "corrupt zstd frame header");
+  }
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return error(ErrorCode::kInvalidArgument, "zstd message frame without its content size");
+  }
+  if (declared > max_output) {
+    return error(ErrorCode::kTooLarge, "message declares " + std::to_string(declared) +
+                                           " bytes, more than " + std::to_string(max_output));
+  }
+  if (ZSTD_getDictID_fromFrame(message.data(), message.size()) != 0) {
+    return error(ErrorCode::kInvalidArgument, "zstd message frame names an unknown dictionary");
+  }
+  // The window, read from the frame header (RFC 8878 §3.1.1.1): zstd's own limit is not
+  // applied when the output buffer happens to hold the whole content, so check it here,
+  // the same for every message whatever the buffers.
+  const auto descriptor = static_cast<uint8_t>(message[4]);
+  uint64_t window = declared;  // single segment: the window is the content
+  if ((descriptor & 0x20) == 0) {
+    if (message.size() < 6)
+      return error(ErrorCode::kInvalidArgument, "truncated zstd frame header");
+    const auto byte = static_cast<uint8_t>(message[5]);
+    const uint64_t base = uint64_t{1} << (kMinWindowLog + (byte >> 3));
+    window = base + (base / 8) * (byte & 7);
+  }
+  if (window > (uint64_t{1} << limits::kMessageWindowLog)) {
+    return error(ErrorCode::kTooLarge,
+                 "zstd message frame asks for a window of " + std::to_string(window) +
+                     " bytes, more than " +
+                     std::to_string(uint64_t{1} << limits::kMessageWindowLog));
+  }
+  size_t frame_size = ZSTD_findFrameCompressedSize(message.data(), message.size());
+  if (ZSTD_isError(frame_size)) return decode_failure(frame_size);
+  if (frame_size != message.size()) {
+    return error(ErrorCode::kInvalidArgument, "trailing bytes after the message's zstd frame");
+  }
+  ZSTD_DCtx* context = message_decompressor();
+  if (context == nullptr) return error(ErrorCode::kInternal, "cannot create zstd context");
+  ZSTD_DCtx_reset(context, ZSTD_reset_session_only);
+  const auto expected = static_cast<size_t>(declared);
+  Result<DecodeRun> run =
+      run_decoder(context, message, expected, std::min(expected, message.size() * kTrustedRatio),
+                  /*stop_at_frame_end=*/true);
+  // Whatever happened, the next message starts from a clean session.
+  ZSTD_DCtx_reset(context, ZSTD_reset_session_only);
+  if (!run.ok()) return run.status();
+  if (run->exceeded_cap || run->output.size() != expected || !run->frame_ended ||
+      run->input_consumed != message.size()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "zstd message frame does not decode to its declared " + std::to_string(expected) +
+                     " bytes");
+  }
+  return std::move(run->output);
+}
+
 // --- StreamCompressor -------------------------------------------------------------------
 
 StreamCompressor::StreamCompressor(int level) : level_(level) {

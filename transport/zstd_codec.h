@@ -36,6 +36,26 @@ Result<std::string> zstd_compress(std::string_view input, int level = kDefaultZs
 // larger window); kInvalidArgument for empty, corrupt, truncated or trailing input.
 Result<std::string> zstd_decompress(std::string_view input, size_t max_output);
 
+// Stream format 2 (docs/protocol.md §3, decision 039): one WebSocket message is exactly one
+// standalone zstd frame, so a message compressed once may be sent as is on any number of
+// connections, and a connection keeps no history between messages. Both functions use a
+// zstd context kept per thread (created on first use), never one per connection.
+//
+// Compresses `message` into one frame recording its content size (no checksum: the
+// transport is reliable), window at most 2^limits::kMessageWindowLog.
+// Errors: kInternal if zstd fails (no memory).
+Result<std::string> zstd_compress_message_frame(std::string_view message);
+
+// Decodes one such frame. Refused before any decoding: not a current-format zstd frame
+// (legacy and skippable frames included), a frame without its content size, a content
+// size above `max_output`, a window above 2^limits::kMessageWindowLog, a dictionary id.
+// The output grows as the data proves itself (a few bytes cannot buy a large buffer).
+// Nothing is kept between calls: a bad message affects no other.
+// Errors: kTooLarge (content or window over the bound); kInvalidArgument for everything
+// else (corrupt, truncated, trailing bytes, content not matching its declared size).
+Result<std::string> zstd_decompress_message_frame(
+    std::string_view message, size_t max_output = limits::kMaxDecompressedFrame);
+
 namespace zstd_detail {
 struct CompressContextDeleter {
   void operator()(ZSTD_CCtx_s* context) const;

@@ -11,8 +11,9 @@
 namespace outpost::bench {
 
 inline constexpr const char* kScenarios[] = {
-    "initial_sync",   "catch_up", "ui_reads", "draft_save",  "fanout",         "idle_connections",
-    "device_reports", "push",     "tls_sync", "genesys_lag", "genesys_mirror", "blob_transfer"};
+    "initial_sync",     "catch_up",       "ui_reads",     "draft_save", "fanout",
+    "idle_connections", "device_reports", "push",         "tls_sync",   "genesys_lag",
+    "genesys_mirror",   "blob_transfer",  "wire_encoding"};
 
 // Bounds of every knob: a benchmark run that cannot finish is refused up front.
 inline constexpr uint64_t kMaxRecords = 2'000'000;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -23,7 +24,7 @@
 #include "outpost/mutations.pb.h"
 #include "outpost/protocol.pb.h"
 #include "transport/sync_agent.h"
-#include "transport/zstd_codec.h"
+#include "transport/wire_codec.h"
 
 namespace outpost::bench {
 namespace {
@@ -87,7 +88,8 @@ struct Counters {
 // while a read is pending) and discards what arrives (pokes).
 class IdleClient : public std::enable_shared_from_this<IdleClient> {
  public:
-  IdleClient(net::io_context& io, Counters& counters) : ws_(io), counters_(counters) {}
+  IdleClient(net::io_context& io, Counters& counters, StreamFormat format)
+      : ws_(io), counters_(counters), format_(format) {}
 
   void start(net::ip::address_v4 source, tcp::endpoint endpoint, std::string host,
              std::string target, std::string authorization, std::function<void()> settled) {
@@ -101,22 +103,16 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
         endpoint, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
 
-  // One ping each way through the connection's zstd contexts, as a device that has
-  // spoken once: the server then holds its compressor and decompressor. The client's own
-  // compressor is used once and dropped (later frames are counted, not decoded).
-  void ping() {
+  // One ping each way, as a device that has spoken once: in format 1 the server then holds
+  // the connection's zstd compressor and decompressor (and their history); in format 2 it
+  // holds none. `ping` is the connection's first message, already compressed (the same
+  // bytes for every client; frames received are counted, not decoded).
+  void ping(std::shared_ptr<const std::string> ping) {
     if (!open_) return;
-    protocol::ClientFrame frame;
-    frame.mutable_ping()->set_sent_ms(1);
-    StreamCompressor compressor;
-    Result<std::string> wire = compressor.compress_message(frame.SerializeAsString());
-    if (!wire.ok()) return;
-    ping_ = std::move(wire).value();
     awaiting_pong_ = true;
     ws_.binary(true);
-    ws_.async_write(net::buffer(ping_), [self = shared_from_this()](beast::error_code, size_t) {
-      std::string().swap(self->ping_);
-    });
+    ws_.async_write(net::buffer(*ping),
+                    [self = shared_from_this(), ping](beast::error_code, size_t) {});
   }
 
   void close() {
@@ -124,9 +120,10 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
     beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
-  // Sends `pull` (the connection's first message, already compressed: every connection's
-  // zstd stream starts the same way) saying the device applies changes carried with the
-  // poke; its answer is the next frame, counted in `answered`, not as a poke.
+  // Sends `pull` (the connection's second message, after the ping, already compressed:
+  // every connection's zstd stream goes the same way) saying the device applies changes
+  // carried with the poke; its answer is the next frame, counted in `answered`, not as a
+  // poke.
   void announce(std::shared_ptr<const std::string> pull) {
     if (!open_) return;
     awaiting_answer_ = true;
@@ -163,9 +160,12 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
     timeouts.handshake_timeout = kHandshakeTimeout;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
-        [authorization = authorization_](websocket::request_type& request) {
+        [authorization = authorization_, format = format_](websocket::request_type& request) {
           request.set(beast::http::field::authorization, authorization);
           request.set(beast::http::field::user_agent, "outpost-bench-idle");
+          if (format == StreamFormat::kMessage) {
+            request.set(kStreamFormatHeader, kMessageFormatValue);  // decision 039
+          }
         }));
     ws_.async_handshake(host_, target_, [self = shared_from_this()](beast::error_code ec) {
       self->on_handshake(ec);
@@ -216,12 +216,12 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   Counters& counters_;
+  const StreamFormat format_;
   std::string host_, target_, authorization_;
   std::function<void()> settled_;
   bool open_ = false;
   bool awaiting_pong_ = false;
   bool awaiting_answer_ = false;
-  std::string ping_;
   int poked_round_ = 0;
 };
 
@@ -250,6 +250,7 @@ struct Fleet {
   const std::vector<tcp::endpoint>& endpoints;
   const std::vector<std::string>& targets;
   const std::vector<std::string>& tokens;
+  const StreamFormat format;
   std::vector<std::shared_ptr<IdleClient>> clients;
   int next = 0;
   int in_flight = 0;
@@ -269,7 +270,7 @@ struct Fleet {
     while (in_flight < kOpeningAtOnce && next < limit) {
       const auto index = static_cast<size_t>(next);
       const size_t server = index % endpoints.size();
-      auto client = std::make_shared<IdleClient>(io, counters);
+      auto client = std::make_shared<IdleClient>(io, counters, format);
       clients.push_back(client);
       ++in_flight;
       ++next;
@@ -282,8 +283,8 @@ struct Fleet {
   }
 
   // One ping from every open client; returns when `open` were answered (or kPingTimeout).
-  void ping_all(int open) {
-    for (auto& client : clients) client->ping();
+  void ping_all(int open, const std::shared_ptr<const std::string>& ping) {
+    for (auto& client : clients) client->ping(ping);
     const auto deadline = Clock::now() + kPingTimeout;
     while (Clock::now() < deadline && counters.ponged < open) {
       run_for(io, std::chrono::milliseconds(50));
@@ -291,9 +292,17 @@ struct Fleet {
   }
 };
 
-// A fresh device's pull of the idle agent's scopes, announcing carried changes, compressed
-// as the first message of a connection's zstd stream.
-Result<std::shared_ptr<const std::string>> announcing_pull() {
+// What every idle client sends, compressed once in the connection's format: a ping, then a
+// fresh device's pull of the idle agent's scopes announcing carried changes (in format 1
+// the second message of the connection's zstd stream).
+struct ClientMessages {
+  std::shared_ptr<const std::string> ping;
+  std::shared_ptr<const std::string> pull;
+};
+
+Result<ClientMessages> client_messages(StreamFormat format) {
+  protocol::ClientFrame ping;
+  ping.mutable_ping()->set_sent_ms(1);
   protocol::ClientFrame frame;
   protocol::PullRequest* pull = frame.mutable_pull();
   pull->set_client_id("idle-bench");
@@ -302,10 +311,11 @@ Result<std::shared_ptr<const std::string>> announcing_pull() {
   pull->set_accepts_carried(true);
   pull->add_cursors()->set_scope(ScopeName::format_user(kIdleTenant, "agent-idle"));
   pull->add_cursors()->set_scope(ScopeName::format_org(kIdleTenant));
-  StreamCompressor compressor;
-  OUTPOST_ASSIGN_OR_RETURN(std::string bytes,
-                           compressor.compress_message(frame.SerializeAsString()));
-  return std::make_shared<const std::string>(std::move(bytes));
+  WireCodec codec(format);
+  OUTPOST_ASSIGN_OR_RETURN(std::string ping_bytes, codec.encode(ping.SerializeAsString()));
+  OUTPOST_ASSIGN_OR_RETURN(std::string pull_bytes, codec.encode(frame.SerializeAsString()));
+  return ClientMessages{std::make_shared<const std::string>(std::move(ping_bytes)),
+                        std::make_shared<const std::string>(std::move(pull_bytes))};
 }
 
 // Poke rounds: the writer saves a draft, and the time until each open connection has the
@@ -344,22 +354,35 @@ Result<PokeRounds> poke_rounds(net::io_context& io, Counters& counters, SyncAgen
   return out;
 }
 
-}  // namespace
+// One fleet of idle clients in one stream format against freshly started servers: opened
+// in stages, held, one ping each, then (format 1 only, the decision-032 baseline) plain
+// poke rounds, then each announces carried changes and the same rounds carry the change.
+struct FleetRun {
+  std::vector<Stage> stages;
+  double rss_before = 0;
+  double rss_after_ping = 0;
+  double open_seconds = 0;
+  int room = 0;
+  int opened = 0, failed = 0, dropped = 0, ponged = 0, announced = 0;
+  std::string first_error;
+  PokeRounds plain;
+  PokeRounds carried;
+  uint64_t carried_sent = 0, carried_encodings = 0, carried_compressions = 0;
+};
 
-Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
-                            int rounds) {
+uint64_t event_delta(const Result<uint64_t>& before, const Result<uint64_t>& after) {
+  return before.ok() && after.ok() ? *after - *before : 0;
+}
+
+Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>& tokens,
+                           int connections, std::chrono::seconds hold, int rounds,
+                           StreamFormat format, bool with_plain_rounds) {
+  FleetRun run;
+  // Fresh servers for each fleet: what one format leaves allocated is not the other's.
+  (void)context.stop_servers();  // what an earlier scenario left running
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
-  // One device each (idle-0, idle-1, ...): the fleet console then holds `connections`
-  // devices, and the admin figures below are taken at that size.
-  std::vector<std::string> tokens;
-  tokens.reserve(static_cast<size_t>(connections));
-  for (int i = 0; i < connections; ++i) {
-    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kIdleTenant, "agent-idle",
-                                                                      "idle-" + std::to_string(i)));
-    tokens.push_back(std::move(token));
-  }
   const int scrapes = context.options.quick ? 3 : 20;
-  OUTPOST_RETURN_IF_ERROR(measure_admin(context, 0, scrapes, false));
+  if (with_plain_rounds) OUTPOST_RETURN_IF_ERROR(measure_admin(context, 0, scrapes, false));
   std::vector<tcp::endpoint> endpoints;
   std::vector<std::string> targets;
   for (size_t i = 0; i < context.servers.size(); ++i) {
@@ -368,39 +391,40 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
                            static_cast<unsigned short>(std::stoi(address.port)));
     targets.push_back(address.stream_target());
   }
-  const double rss_before = servers_rss_mib(context);
+  OUTPOST_ASSIGN_OR_RETURN(ClientMessages messages, client_messages(format));
+  run.rss_before = servers_rss_mib(context);
 
   // What the descriptor limit lets open: the clients all live in this process, each
   // server holds its share.
-  const int room = descriptor_room();
-  const int target = std::min({connections, room, room * static_cast<int>(endpoints.size())});
+  run.room = descriptor_room();
+  const int target =
+      std::min({connections, run.room, run.room * static_cast<int>(endpoints.size())});
 
   net::io_context io;
   Counters counters;
-  Fleet fleet{io, counters, endpoints, targets, tokens};
+  Fleet fleet{io, counters, endpoints, targets, tokens, format};
   fleet.clients.reserve(static_cast<size_t>(target));
   // Stages: 10,000 (the baseline per connection), then all; each opened (bounded), held,
   // then the servers' RSS read.
-  std::vector<Stage> stages;
   const auto start = Clock::now();
   for (int size : {std::min(kBaselineConnections, target), target}) {
-    if (!stages.empty() && size <= fleet.limit) break;
+    if (!run.stages.empty() && size <= fleet.limit) break;
     fleet.open_to(size);
     run_for(io, hold);
     Stage stage{counters.opened - counters.dropped, servers_rss_mib(context)};
     stage.kib_per_connection =
-        stage.open > 0 ? (stage.rss_mib - rss_before) * 1024 / stage.open : 0.0;
-    stages.push_back(stage);
+        stage.open > 0 ? (stage.rss_mib - run.rss_before) * 1024 / stage.open : 0.0;
+    run.stages.push_back(stage);
   }
-  const double open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  // Then one ping each: what a device that has spoken once costs (its zstd history).
-  fleet.ping_all(stages.back().open);
+  run.open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // Then one ping each: what a device that has spoken once costs (in format 1 its zstd
+  // contexts and history).
+  fleet.ping_all(run.stages.back().open, messages.ping);
   run_for(io, hold);
-  const double rss_after_ping = servers_rss_mib(context);
-  const double rss = stages.back().rss_mib;
-  const int open = stages.back().open;
-  const int dropped = counters.dropped;
-  OUTPOST_RETURN_IF_ERROR(measure_admin(context, open, scrapes, true));
+  run.rss_after_ping = servers_rss_mib(context);
+  const int open = run.stages.back().open;
+  run.dropped = counters.dropped;
+  if (with_plain_rounds) OUTPOST_RETURN_IF_ERROR(measure_admin(context, open, scrapes, true));
 
   // Pokes: another device of the same agent saves a draft; every idle connection should
   // get a poke frame (it would then pull). The time until each has it is the server's
@@ -417,109 +441,188 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
     io.restart();
     io.run_for(std::chrono::milliseconds(10));
   }
+  int next_round = 1;
   // First as before decision 032: the connections never pulled, so they get plain pokes.
-  OUTPOST_ASSIGN_OR_RETURN(PokeRounds plain, poke_rounds(io, counters, *writer, open, rounds, 1));
+  if (with_plain_rounds) {
+    OUTPOST_ASSIGN_OR_RETURN(run.plain, poke_rounds(io, counters, *writer, open, rounds, 1));
+    next_round += rounds;
+  }
   // Then each announces that it applies carried changes (one pull, answered): the same
   // rounds now put the change itself on every socket, encoded once per commit.
-  OUTPOST_ASSIGN_OR_RETURN(auto pull, announcing_pull());
-  for (auto& client : fleet.clients) client->announce(pull);
+  for (auto& client : fleet.clients) client->announce(messages.pull);
   const auto answered_deadline = Clock::now() + kPokeRoundTimeout;
   while (counters.answered < open && Clock::now() < answered_deadline) {
     io.restart();
     io.run_for(std::chrono::milliseconds(5));
   }
-  const int announced = counters.answered;
+  run.announced = counters.answered;
   // The server's own count of carried frames: the rounds' frames were the changes.
   auto sent_before = transport_event(context, "carried_sent");
   auto encoded_before = transport_event(context, "carried_encodings");
-  OUTPOST_ASSIGN_OR_RETURN(PokeRounds carried,
-                           poke_rounds(io, counters, *writer, open, rounds, rounds + 1));
-  auto sent_after = transport_event(context, "carried_sent");
-  auto encoded_after = transport_event(context, "carried_encodings");
-  const uint64_t carried_sent =
-      sent_before.ok() && sent_after.ok() ? *sent_after - *sent_before : 0;
-  const uint64_t carried_encodings =
-      encoded_before.ok() && encoded_after.ok() ? *encoded_after - *encoded_before : 0;
+  auto compressed_before = transport_event(context, "carried_compressions");
+  OUTPOST_ASSIGN_OR_RETURN(run.carried,
+                           poke_rounds(io, counters, *writer, open, rounds, next_round));
+  run.carried_sent = event_delta(sent_before, transport_event(context, "carried_sent"));
+  run.carried_encodings =
+      event_delta(encoded_before, transport_event(context, "carried_encodings"));
+  run.carried_compressions =
+      event_delta(compressed_before, transport_event(context, "carried_compressions"));
   writer->stop();
 
   for (auto& client : fleet.clients) client->close();
   run_for(io, std::chrono::milliseconds(200));
   fleet.clients.clear();
+  run.opened = counters.opened;
+  run.failed = counters.failed;
+  run.ponged = counters.ponged;
+  run.first_error = counters.first_error;
   if (counters.opened == 0) {
     return error(ErrorCode::kUnavailable,
                  "no idle connection could be opened: " + counters.first_error);
   }
+  // A server holding thousands of streams may need its SIGKILL to stop in time: the
+  // figures are taken, so that is reported, not fatal.
+  if (Status stopped = context.stop_servers(); !stopped.ok()) {
+    fprintf(stderr, "outpost-bench: idle_connections: stopping the servers: %s\n",
+            stopped.to_string().substr(0, 300).c_str());
+  }
+  return run;
+}
+
+double kib_after_ping(const FleetRun& run) {
+  const int open = run.stages.back().open;
+  return open > 0 ? (run.rss_after_ping - run.rss_before) * 1024 / open : 0.0;
+}
+
+// Decision 039: the same fleet in stream format 2 beside format 1 of the same run.
+void report_message_format(BenchContext& context, const FleetRun& stream, const FleetRun& message,
+                           int rounds) {
+  const int open = message.stages.back().open;
   std::vector<Param> params = context.common_params();
-  for (Param p : {param("target", connections), param("descriptor_room", room),
-                  param("opened", counters.opened), param("failed", counters.failed),
-                  param("dropped", dropped), param("open_seconds", open_seconds),
+  for (Param p : {param("connections", open), param("ponged", message.ponged),
+                  param("rss_mib", message.rss_after_ping),
+                  param("rss_before_ping_mib", message.stages.back().rss_mib),
+                  param("baseline_is", "stream format 1, same connections count, same run")}) {
+    params.push_back(std::move(p));
+  }
+  const double base = kib_after_ping(stream);
+  context.report.add({"idle_connections.message_format.kib_per_connection_after_ping",
+                      kib_after_ping(message), "KiB", base,
+                      base > 0 ? kib_after_ping(message) / base : 0, params});
+  std::vector<Param> carried_params = context.common_params();
+  for (Param p :
+       {param("connections", open), param("announced", message.announced), param("rounds", rounds),
+        param("delivered", static_cast<uint64_t>(message.carried.ms.size())),
+        param("expected", static_cast<uint64_t>(open) * rounds),
+        param("incomplete_rounds", message.carried.incomplete),
+        param("carried_sent", message.carried_sent),
+        param("carried_encodings", message.carried_encodings),
+        param("carried_compressions", message.carried_compressions),
+        param("baseline_is", "idle_connections.carried: stream format 1, same run")}) {
+    carried_params.push_back(std::move(p));
+  }
+  for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
+    std::vector<Param> with_stat = carried_params;
+    with_stat.push_back(param("stat", name));
+    const double value = percentile(message.carried.ms, p);
+    const double baseline = percentile(stream.carried.ms, p);
+    context.report.add({"idle_connections.message_format.carried", value, "ms", baseline,
+                        baseline > 0 ? value / baseline : 0, std::move(with_stat)});
+  }
+}
+
+}  // namespace
+
+Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
+                            int rounds) {
+  // One device each (idle-0, idle-1, ...): the fleet console then holds `connections`
+  // devices, and the admin figures below are taken at that size.
+  std::vector<std::string> tokens;
+  tokens.reserve(static_cast<size_t>(connections));
+  for (int i = 0; i < connections; ++i) {
+    OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kIdleTenant, "agent-idle",
+                                                                      "idle-" + std::to_string(i)));
+    tokens.push_back(std::move(token));
+  }
+  // Format 1 first (every figure before decision 039), then the same on restarted servers
+  // with every client in format 2.
+  OUTPOST_ASSIGN_OR_RETURN(FleetRun stream_run, run_fleet(context, tokens, connections, hold,
+                                                          rounds, StreamFormat::kStream, true));
+  OUTPOST_ASSIGN_OR_RETURN(FleetRun message_run, run_fleet(context, tokens, connections, hold,
+                                                           rounds, StreamFormat::kMessage, false));
+  OUTPOST_RETURN_IF_ERROR(context.start_servers());  // as the scenarios after this expect
+  const FleetRun& run = stream_run;
+  const int open = run.stages.back().open;
+  const double rss = run.stages.back().rss_mib;
+  std::vector<Param> params = context.common_params();
+  for (Param p : {param("target", connections), param("descriptor_room", run.room),
+                  param("opened", run.opened), param("failed", run.failed),
+                  param("dropped", run.dropped), param("open_seconds", run.open_seconds),
                   param("hold_seconds", static_cast<int>(hold.count()))}) {
     params.push_back(std::move(p));
   }
-  if (!counters.first_error.empty()) params.push_back(param("first_error", counters.first_error));
+  if (!run.first_error.empty()) params.push_back(param("first_error", run.first_error));
   context.report.add({"idle_connections", static_cast<double>(open), "connections",
                       static_cast<double>(connections), static_cast<double>(open) / connections,
                       params});
-  params.push_back(param("rss_before_mib", rss_before));
-  params.push_back(param("kib_per_connection", stages.back().kib_per_connection));
+  params.push_back(param("rss_before_mib", run.rss_before));
+  params.push_back(param("kib_per_connection", run.stages.back().kib_per_connection));
   context.report.add({"idle_connections.server_rss", rss, "MiB", 0, 0, params});
   // Per connection at the full size beside the same at 10,000, and what `connections`
   // would take at that rate when the descriptor limit stopped the run short of it.
-  const Stage& first = stages.front();
+  const Stage& first = run.stages.front();
   std::vector<Param> per_connection = context.common_params();
   for (Param p : {param("connections", open), param("baseline_connections", first.open),
                   param("rss_mib", rss), param("baseline_rss_mib", first.rss_mib),
-                  param("rss_before_mib", rss_before),
+                  param("rss_before_mib", run.rss_before),
                   param("projected_rss_mib",
-                        rss_before + stages.back().kib_per_connection * connections / 1024),
+                        run.rss_before + run.stages.back().kib_per_connection * connections / 1024),
                   param("projected_connections", connections)}) {
     per_connection.push_back(std::move(p));
   }
-  const double baseline = stages.size() > 1 ? first.kib_per_connection : 0.0;
+  const double baseline = run.stages.size() > 1 ? first.kib_per_connection : 0.0;
   // After one ping each, beside the same connections before it.
   std::vector<Param> after_ping = context.common_params();
-  for (Param p : {param("connections", open), param("ponged", counters.ponged),
-                  param("rss_mib", rss_after_ping), param("rss_before_ping_mib", rss)}) {
+  for (Param p : {param("connections", open), param("ponged", run.ponged),
+                  param("rss_mib", run.rss_after_ping), param("rss_before_ping_mib", rss)}) {
     after_ping.push_back(std::move(p));
   }
-  const double kib_after_ping = open > 0 ? (rss_after_ping - rss_before) * 1024 / open : 0.0;
-  context.report.add(
-      {"idle_connections.kib_per_connection_after_ping", kib_after_ping, "KiB",
-       stages.back().kib_per_connection,
-       stages.back().kib_per_connection > 0 ? kib_after_ping / stages.back().kib_per_connection : 0,
-       after_ping});
-  context.report.add(
-      {"idle_connections.kib_per_connection", stages.back().kib_per_connection, "KiB", baseline,
-       baseline > 0 ? stages.back().kib_per_connection / baseline : 0, per_connection});
+  const double before_ping = run.stages.back().kib_per_connection;
+  context.report.add({"idle_connections.kib_per_connection_after_ping", kib_after_ping(run), "KiB",
+                      before_ping, before_ping > 0 ? kib_after_ping(run) / before_ping : 0,
+                      after_ping});
+  context.report.add({"idle_connections.kib_per_connection", before_ping, "KiB", baseline,
+                      baseline > 0 ? before_ping / baseline : 0, per_connection});
   std::vector<Param> poke_params = context.common_params();
   for (Param p : {param("connections", open), param("rounds", rounds),
-                  param("delivered", static_cast<uint64_t>(plain.ms.size())),
+                  param("delivered", static_cast<uint64_t>(run.plain.ms.size())),
                   param("expected", static_cast<uint64_t>(open) * rounds),
-                  param("incomplete_rounds", plain.incomplete)}) {
+                  param("incomplete_rounds", run.plain.incomplete)}) {
     poke_params.push_back(std::move(p));
   }
   std::vector<Param> carried_params = context.common_params();
   for (Param p :
-       {param("connections", open), param("announced", announced), param("rounds", rounds),
-        param("delivered", static_cast<uint64_t>(carried.ms.size())),
+       {param("connections", open), param("announced", run.announced), param("rounds", rounds),
+        param("delivered", static_cast<uint64_t>(run.carried.ms.size())),
         param("expected", static_cast<uint64_t>(open) * rounds),
-        param("incomplete_rounds", carried.incomplete), param("carried_sent", carried_sent),
-        param("carried_encodings", carried_encodings),
+        param("incomplete_rounds", run.carried.incomplete), param("carried_sent", run.carried_sent),
+        param("carried_encodings", run.carried_encodings),
         param("baseline_is", "idle_connections.poke: a plain poke, same connections")}) {
     carried_params.push_back(std::move(p));
   }
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     std::vector<Param> with_stat = poke_params;
     with_stat.push_back(param("stat", name));
-    const double poke = percentile(plain.ms, p);
+    const double poke = percentile(run.plain.ms, p);
     context.report.add({"idle_connections.poke", poke, "ms", 0, 0, std::move(with_stat)});
     // Decision 032: the change itself on every socket, beside the plain poke's arrival.
     with_stat = carried_params;
     with_stat.push_back(param("stat", name));
-    const double value = percentile(carried.ms, p);
+    const double value = percentile(run.carried.ms, p);
     context.report.add({"idle_connections.carried", value, "ms", poke, poke > 0 ? value / poke : 0,
                         std::move(with_stat)});
   }
+  report_message_format(context, stream_run, message_run, rounds);
   return Status::Ok();
 }
 

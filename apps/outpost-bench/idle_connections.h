@@ -25,7 +25,10 @@ inline constexpr size_t kIdleConnectionsHeadroom = 1000;
 // times a change in their scope, until each connection has its poke frame
 // (idle_connections.poke); then each connection sends one pull announcing carried changes
 // (decision 032) and the same rounds run again until each has the change itself
-// (idle_connections.carried, beside the poke).
+// (idle_connections.carried, beside the poke). All of that in stream format 1; then the
+// servers are restarted and a fleet of the same size in stream format 2 (decision 039)
+// is opened, pinged and sent the carried rounds (idle_connections.message_format.*,
+// beside format 1 of the same run).
 // Errors: none could be opened.
 Status run_idle_connections(BenchContext& context, int connections, std::chrono::seconds hold,
                             int poke_rounds);

@@ -18,6 +18,7 @@
 #include "apps/outpost-bench/ops_scenarios.h"
 #include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
+#include "apps/outpost-bench/wire_encoding.h"
 #include "engine/domain_mutators.h"
 #include "support/read_fixture.h"
 #include "transport/limits.h"
@@ -139,6 +140,9 @@ Status run(BenchContext& context) {
   if (o.wants("blob_transfer")) {
     OUTPOST_RETURN_IF_ERROR(
         run_blob_transfer(context, o.quick ? 8ull * 1024 * 1024 : o.blob_bytes));
+  }
+  if (o.wants("wire_encoding")) {
+    OUTPOST_RETURN_IF_ERROR(run_wire_encoding(context, o.quick ? 4'000 : o.records.back()));
   }
   if (o.wants("idle_connections")) {
     OUTPOST_RETURN_IF_ERROR(run_idle_connections(

@@ -457,10 +457,13 @@ struct FanoutRun {
 };
 
 // One fan-out measurement: `devices` receivers (announcing that they apply changes carried
-// with the poke, or not: the devices before decision 032) and a writer, `rounds` drafts.
-Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds, bool carried) {
+// with the poke, or not: the devices before decision 032; offering stream format 2 or not:
+// the devices before decision 039) and a writer, `rounds` drafts.
+Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds, bool carried,
+                                 bool message_format) {
   const std::string dir =
-      context.scenario_dir("fanout-" + std::to_string(devices) + (carried ? "" : "-plain"));
+      context.scenario_dir("fanout-" + std::to_string(devices) + (carried ? "" : "-plain") +
+                           (message_format ? "-message" : ""));
   OUTPOST_RETURN_IF_ERROR(context.start_servers());
   std::mutex mutex;
   std::vector<double> latencies_ms;
@@ -475,6 +478,7 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
                              context.tokens->issue(kFanoutTenant, kBenchUser, device));
     options.replica_path = dir + "/" + device + ".db";
     options.client.accept_carried = carried;
+    options.offer_message_format = message_format;
     return options;
   };
   std::vector<std::unique_ptr<Receiver>> receivers;
@@ -533,9 +537,11 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  fprintf(stderr, "outpost-bench: fanout (%s): %d of %d devices ready, measuring %d rounds\n",
-          carried ? "changes carried with the poke" : "plain pokes", ready_devices, devices,
-          rounds);
+  fprintf(stderr,
+          "outpost-bench: fanout (%s, stream format %d): %d of %d devices ready, "
+          "measuring %d rounds\n",
+          carried ? "changes carried with the poke" : "plain pokes", message_format ? 2 : 1,
+          ready_devices, devices, rounds);
   std::vector<ProcessUsage> usage_before;
   for (auto& server : context.servers) usage_before.push_back(server->usage());
   const double devices_cpu_before = process_usage(getpid()).cpu_seconds;
@@ -595,21 +601,36 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
 
 }  // namespace
 
-// Both ways in one run: the devices before decision 032 (plain pokes, each device pulls)
-// are the baseline of the figures with the changes carried with the poke.
+// Three ways in one run: the devices before decision 032 (plain pokes, each device pulls,
+// stream format 1) are the baseline of the figures with the changes carried with the poke —
+// in stream format 1 (`fanout.stream_format`, decision 032's devices) and in format 2
+// (`fanout`, today's devices: one compression per commit shared by all, decision 039).
 Status run_fanout(BenchContext& context, int devices, int rounds) {
-  OUTPOST_ASSIGN_OR_RETURN(FanoutRun plain, measure_fanout(context, devices, rounds, false));
-  OUTPOST_ASSIGN_OR_RETURN(FanoutRun run, measure_fanout(context, devices, rounds, true));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun plain, measure_fanout(context, devices, rounds, false, false));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun stream, measure_fanout(context, devices, rounds, true, false));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun run, measure_fanout(context, devices, rounds, true, true));
+  for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
+    const double value = percentile(stream.latencies_ms, p);
+    const double baseline = percentile(plain.latencies_ms, p);
+    context.report.add(
+        {"fanout.stream_format", value, "ms", baseline, baseline > 0 ? value / baseline : 0,
+         with(context.common_params(),
+              {param("devices", devices), param("rounds", rounds), param("stat", name),
+               param("delivered", static_cast<uint64_t>(stream.latencies_ms.size())),
+               param("carried_applied", stream.carried_applied),
+               param("baseline_is", "plain pokes, stream format 1")})});
+  }
   const uint64_t expected = static_cast<uint64_t>(devices) * static_cast<uint64_t>(rounds);
   const std::vector<double>& sorted = run.latencies_ms;
-  const auto params = with(
-      context.common_params(),
-      {param("devices", devices), param("rounds", rounds), param("ready", run.ready_devices),
-       param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
-       param("incomplete_rounds", run.incomplete_rounds),
-       param("carried_applied", run.carried_applied), param("carried_refused", run.carried_refused),
-       param("baseline_is", "plain pokes (devices that do not accept carried changes)"),
-       param("baseline_delivered", static_cast<uint64_t>(plain.latencies_ms.size()))});
+  const auto params =
+      with(context.common_params(),
+           {param("devices", devices), param("rounds", rounds), param("ready", run.ready_devices),
+            param("delivered", static_cast<uint64_t>(sorted.size())), param("expected", expected),
+            param("incomplete_rounds", run.incomplete_rounds),
+            param("carried_applied", run.carried_applied),
+            param("carried_refused", run.carried_refused), param("stream_format", 2),
+            param("baseline_is", "plain pokes (devices that do not accept carried changes)"),
+            param("baseline_delivered", static_cast<uint64_t>(plain.latencies_ms.size()))});
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     const double value = percentile(sorted, p);
     const double baseline = percentile(plain.latencies_ms, p);

@@ -62,12 +62,14 @@ void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
         {"frames_sent", stats.frames_sent},
         {"slow_peers_cut", stats.slow_peers_cut},
         {"carried_encodings", stats.carried_encodings},
-        {"carried_sent", stats.carried_sent}};
+        {"carried_sent", stats.carried_sent},
+        {"carried_compressions", stats.carried_compressions}};
     sample.family(
         "outpost_transport_events_total",
         "Transport events: accepts, refusals past the connection cap, accept "
         "failures, HTTP requests, WebSocket frames, slow readers cut, commits' changes encoded "
-        "to travel with the poke and carried frames sent.",
+        "to travel with the poke, carried frames sent and carried frames compressed once for "
+        "every stream in format 2.",
         ops::MetricType::kCounter);
     for (const auto& [event, value] : kCounters) {
       sample.value("outpost_transport_events_total", {{"event", event}},

@@ -3,6 +3,8 @@
 // travel with the poke to the streamed devices that announced they apply them, encoded once
 // on the server; a device that does not announce it (as one predating the change) is poked
 // and pulls as before; the device that wrote the change pulls its confirmation. All converge.
+// Decision 039: devices that offer stream format 2 (the default) share one compressed
+// message per commit; a device that offers only format 1 (as one predating it) still works.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -86,7 +88,8 @@ class SyncAgentCarriedTest : public ::testing::Test {
     ASSERT_TRUE(written.ok()) << written.to_string();
   }
 
-  SyncAgent& start_agent(const std::string& device, bool accept_carried) {
+  SyncAgent& start_agent(const std::string& device, bool accept_carried,
+                         bool offer_message_format = true) {
     SyncAgentOptions options;
     options.server_url = "http://127.0.0.1:" + std::to_string(server_->port());
     options.token =
@@ -96,6 +99,7 @@ class SyncAgentCarriedTest : public ::testing::Test {
     options.backoff_max_ms = 200;
     options.random_seed = 7;
     options.client.accept_carried = accept_carried;
+    options.offer_message_format = offer_message_format;
     auto agent = SyncAgent::open(std::move(options));
     EXPECT_TRUE(agent.ok()) << agent.status().to_string();
     agents_.push_back(std::move(agent).value());
@@ -151,6 +155,7 @@ TEST_F(SyncAgentCarriedTest, StreamedDevicesApplyCarriedChangesAndAnOlderDeviceP
   const SyncServerStats after = server_->stats();
   EXPECT_EQ(after.carried_encodings - before.carried_encodings, 1u);
   EXPECT_EQ(after.carried_sent - before.carried_sent, 2u);
+  EXPECT_EQ(after.carried_compressions - before.carried_compressions, 1u);
 
   // A device's own write: the others receive it (carried or pulled), the writer's outbox
   // empties through its pull, and everyone agrees.
@@ -176,6 +181,44 @@ TEST_F(SyncAgentCarriedTest, StreamedDevicesApplyCarriedChangesAndAnOlderDeviceP
   }));
   EXPECT_EQ(tablet.stats().carried_applied, 2u);
   for (SyncAgent* agent : {&phone, &tablet, &older}) EXPECT_EQ(count(*agent, "voicemail"), 5u);
+}
+
+// Format 1 and format 2 devices side by side (decision 039): each gets the commit carried in
+// its own format, one encoding and one shared compression (for the format-2 devices) on
+// the server, and all converge, writes included.
+TEST_F(SyncAgentCarriedTest, FormatOneAndFormatTwoDevicesConverge) {
+  seed(0, 2);
+  SyncAgent& stream_one = start_agent("stream-1", true, /*offer_message_format=*/false);
+  SyncAgent& stream_two = start_agent("stream-2", true, /*offer_message_format=*/false);
+  SyncAgent& message_one = start_agent("message-1", true);
+  SyncAgent& message_two = start_agent("message-2", true);
+  std::vector<SyncAgent*> all = {&stream_one, &stream_two, &message_one, &message_two};
+  for (SyncAgent* agent : all) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 2; }));
+  }
+  const SyncServerStats before = server_->stats();
+  seed(2, 4);
+  for (SyncAgent* agent : all) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 4; }));
+    EXPECT_EQ(agent->stats().carried_applied, 1u);
+  }
+  const SyncServerStats after = server_->stats();
+  EXPECT_EQ(after.carried_encodings - before.carried_encodings, 1u);
+  EXPECT_EQ(after.carried_compressions - before.carried_compressions, 1u);
+  EXPECT_EQ(after.carried_sent - before.carried_sent, 4u);
+
+  mutations::SetUserSetting setting;
+  setting.set_name("theme");
+  setting.set_value("blue");
+  ASSERT_TRUE(stream_one
+                  .with_replica([&](Replica& replica) {
+                    ASSERT_TRUE(replica.mutate("set_user_setting", setting, wall_ms()).ok());
+                  })
+                  .ok());
+  stream_one.wake();
+  for (SyncAgent* agent : all) {
+    ASSERT_TRUE(eventually([&] { return theme(*agent) == "blue"; }));
+  }
 }
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include "transport/limits.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
+#include "transport/wire_codec.h"
 #include "transport/zstd_codec.h"
 
 namespace outpost::server_test {
@@ -136,8 +137,11 @@ class WsClient {
  public:
   WsClient() : ws_(context_) {}
 
+  // `offer`: the stream format asked for in the upgrade (decision 039); the codec then
+  // uses what the server answered (format()).
   beast::error_code connect(uint16_t port, const std::string& token,
-                            unsigned* http_status = nullptr) {
+                            unsigned* http_status = nullptr,
+                            StreamFormat offer = StreamFormat::kStream) {
     auto& layer = beast::get_lowest_layer(ws_);
     layer.expires_after(kIoTimeout);
     beast::error_code ec = run_io(context_, [&](auto handler) {
@@ -146,21 +150,28 @@ class WsClient {
     if (ec) return ec;
     layer.expires_never();
     ws_.set_option(websocket::stream_base::timeout{kIoTimeout, kIoTimeout, false});
-    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
-      if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
-    }));
+    ws_.set_option(
+        websocket::stream_base::decorator([token, offer](websocket::request_type& request) {
+          if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+          if (offer == StreamFormat::kMessage) {
+            request.set(kStreamFormatHeader, kMessageFormatValue);
+          }
+        }));
     ws_.read_message_max(64 * limits::kMiB);
     websocket::response_type response;
     ec = run_io(context_, [&](auto handler) {
       ws_.async_handshake(response, "127.0.0.1", "/v1/stream", std::move(handler));
     });
     if (http_status != nullptr) *http_status = response.result_int();
+    auto answered = response.find(kStreamFormatHeader);
+    codec_ = WireCodec(answered == response.end() ? StreamFormat::kStream
+                                                  : stream_format_offered(answered->value()));
     ws_.binary(true);
     return ec;
   }
 
   beast::error_code send(const protocol::ClientFrame& frame) {
-    auto compressed = compressor_.compress_message(frame.SerializeAsString());
+    auto compressed = codec_.encode(frame.SerializeAsString());
     EXPECT_TRUE(compressed.ok());
     return send_raw(compressed.value());
   }
@@ -177,7 +188,8 @@ class WsClient {
     beast::error_code ec =
         run_io(context_, [&](auto handler) { ws_.async_read(buffer, std::move(handler)); });
     if (ec) return ec;
-    auto plain = decompressor_.decompress_message(beast::buffers_to_string(buffer.data()));
+    last_message_ = beast::buffers_to_string(buffer.data());
+    auto plain = codec_.decode(last_message_);
     EXPECT_TRUE(plain.ok()) << plain.status().to_string();
     frame.Clear();
     if (plain.ok()) {
@@ -196,14 +208,17 @@ class WsClient {
   }
 
   websocket::close_reason reason() const { return ws_.reason(); }
+  // The format the upgrade settled on, and the last message received as it travelled.
+  StreamFormat format() const { return codec_.format(); }
+  const std::string& last_message() const { return last_message_; }
   // Drops the TCP connection without a close frame.
   void close() { beast::get_lowest_layer(ws_).close(); }
 
  private:
   net::io_context context_;
   websocket::stream<beast::tcp_stream> ws_;
-  StreamCompressor compressor_;
-  StreamDecompressor decompressor_;
+  WireCodec codec_;
+  std::string last_message_;
 };
 
 inline protocol::ClientFrame ping_frame(int64_t sent_ms) {

@@ -1,0 +1,345 @@
+#include "apps/outpost-bench/wire_encoding.h"
+
+#include <zdict.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "adapters/demo_data.h"
+#include "engine/scope.h"
+#include "outpost/domain.pb.h"
+#include "outpost/protocol.pb.h"
+#include "transport/wire_codec.h"
+#include "transport/zstd_codec.h"
+
+namespace outpost::bench {
+namespace {
+
+namespace d = outpost::domain;
+
+// A pull page, as the server sizes them for a fresh device (the bench's devices ask 2,000).
+constexpr size_t kPageChanges = 2000;
+// Single carried changes measured (each its own message).
+constexpr size_t kSingleMessages = 1000;
+// The dictionary: its capacity, and the records it is trained from (the first ones).
+constexpr size_t kDictionaryBytes = 32 * 1024;
+constexpr size_t kTrainingRecords = 5000;
+
+struct Record {
+  std::string collection;
+  std::string key;
+  std::string body;
+};
+
+std::string uuid(std::mt19937_64& random) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
+    out.push_back(kHex[random() % 16]);
+  }
+  return out;
+}
+
+// ~300-byte interaction records: a contact center's journal as a platform fills it.
+std::vector<Record> interaction_records(uint64_t count) {
+  static const char* const kFirst[] = {"Emma", "Lucas", "Olivia", "Noah",   "Louise", "Arthur",
+                                       "Mila", "Jules", "Elena",  "Victor", "Lina",   "Adam"};
+  static const char* const kLast[] = {"Peeters", "Janssens", "Maes",     "Jacobs",  "Mertens",
+                                      "Willems", "Claes",    "Goossens", "Wouters", "De Smet"};
+  static const char* const kQueues[] = {"Support", "Sales", "Billing", "Retention",
+                                        "Tech L2", "VIP",   "Returns", "Onboarding"};
+  static const char* const kCodes[] = {"Solved",       "Callback",  "Escalated",    "Info given",
+                                       "Wrong number", "Complaint", "Order placed", "Cancelled"};
+  static const char* const kWords[] = {
+      "customer", "asked",    "about",   "the",    "invoice",  "delivery", "refund",  "promised",
+      "callback", "tomorrow", "morning", "order",  "missing",  "item",     "changed", "address",
+      "account",  "password", "reset",   "agreed", "discount", "of",       "ten",     "percent"};
+  std::mt19937_64 random(19);
+  std::vector<std::pair<std::string, std::string>> agents, queues, codes;
+  for (int i = 0; i < 40; ++i) {
+    agents.emplace_back(uuid(random), std::string(kFirst[i % 12]) + "." + kLast[i % 10]);
+  }
+  for (const char* name : kQueues) queues.emplace_back(uuid(random), name);
+  for (const char* name : kCodes) codes.emplace_back(uuid(random), name);
+  std::vector<Record> out;
+  out.reserve(count);
+  int64_t started = 1'795'000'000'000;
+  for (uint64_t i = 0; i < count; ++i) {
+    d::Interaction interaction;
+    interaction.set_id(uuid(random));
+    interaction.set_media(static_cast<d::MediaType>(1 + random() % 4));
+    interaction.set_direction(random() % 3 == 0 ? d::DIRECTION_OUTBOUND : d::DIRECTION_INBOUND);
+    interaction.set_state(d::INTERACTION_QUALIFIED);
+    interaction.set_peer_address("+32 4" + std::to_string(70 + random() % 30) + " " +
+                                 std::to_string(100000 + random() % 900000));
+    interaction.set_peer_name(std::string(kFirst[random() % 12]) + " " + kLast[random() % 10]);
+    started += 5'000 + static_cast<int64_t>(random() % 60'000);
+    const int duration = 20 + static_cast<int>(random() % 1800);
+    interaction.set_started_ms(started);
+    interaction.set_ended_ms(started + duration * 1000LL);
+    interaction.set_duration_s(duration);
+    const auto& agent = agents[random() % agents.size()];
+    interaction.set_agent_user_id(agent.first);
+    const auto& queue = queues[random() % queues.size()];
+    interaction.set_queue_id(queue.first);
+    interaction.set_queue_name(queue.second);
+    const auto& code = codes[random() % codes.size()];
+    interaction.set_wrapup_code_id(code.first);
+    interaction.set_wrapup_code_name(code.second);
+    std::string note;
+    while (note.size() < 95) note += std::string(kWords[random() % std::size(kWords)]) + " ";
+    note.resize(100);
+    interaction.set_wrapup_notes(note);
+    interaction.set_day("2026-11-" + std::to_string(10 + i * 20 / std::max<uint64_t>(1, count)));
+    out.push_back({"interaction", interaction.id(), interaction.SerializeAsString()});
+  }
+  return out;
+}
+
+// The bench's own records: the demo contacts initial_sync syncs (demo_contact, seed 1).
+std::vector<Record> demo_records(uint64_t count) {
+  std::vector<Record> out;
+  out.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    out.push_back({"contact", "contact-" + std::to_string(i), demo_contact(i, 1)});
+  }
+  return out;
+}
+
+// The ServerFrame of a snapshot page (or, with one record, a carried change).
+std::string page_frame(const std::vector<Record>& records, size_t from, size_t to, bool carried) {
+  protocol::ServerFrame frame;
+  protocol::ScopeChanges* scope =
+      carried ? frame.mutable_carried()->mutable_changes() : frame.mutable_pull()->add_scopes();
+  scope->set_scope("org/bench");
+  for (size_t i = from; i < to; ++i) {
+    protocol::Change* change = scope->add_changes();
+    change->set_collection(records[i].collection);
+    change->set_key(records[i].key);
+    change->set_op(protocol::Change::PUT);
+    change->set_version(1000 + i);
+    change->set_body(records[i].body);
+  }
+  scope->set_cursor(carried ? 1000 + to : 0);
+  scope->set_head_seq(1000 + records.size());
+  if (carried) frame.mutable_carried()->set_base(1000 + from);
+  return frame.SerializeAsString();
+}
+
+void put_varint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+bool take_varint(std::string_view& in, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Field 1 read from a record (the key field of both shapes here: `id`).
+std::string_view first_field(std::string_view body) {
+  uint64_t tag = 0, length = 0;
+  if (!take_varint(body, tag) || tag != ((1 << 3) | 2) || !take_varint(body, length)) return {};
+  return body.substr(0, length);
+}
+
+// A page column-wise, reversibly: the keys (a 0 length when the key is the record's field 1,
+// as it is for every collection keyed by `id`), the versions, each record's field tags (its
+// shape), then per field number the lengths and the bytes of its values, integers as the
+// zigzag delta from the previous value of the same field (timestamps grow), each column
+// length-prefixed. Protobuf's wire format read without the schema.
+std::string column_page(const std::vector<Record>& records, size_t from, size_t to) {
+  std::string keys, versions, shape;
+  struct Field {
+    std::string lengths, bytes;
+    uint64_t last = 0;
+  };
+  std::map<uint64_t, Field> fields;
+  for (size_t i = from; i < to; ++i) {
+    if (first_field(records[i].body) == records[i].key) {
+      put_varint(keys, 0);
+    } else {
+      put_varint(keys, records[i].key.size() + 1);
+      keys += records[i].key;
+    }
+    put_varint(versions, 1);  // consecutive in a snapshot page
+    std::string_view body = records[i].body;
+    uint64_t tag = 0;
+    while (!body.empty() && take_varint(body, tag)) {
+      put_varint(shape, tag);
+      Field& field = fields[tag >> 3];
+      uint64_t value = 0;
+      switch (tag & 7) {
+        case 0: {
+          take_varint(body, value);
+          const auto delta = static_cast<int64_t>(value - field.last);
+          field.last = value;
+          put_varint(field.bytes,
+                     (static_cast<uint64_t>(delta) << 1) ^ static_cast<uint64_t>(delta >> 63));
+          break;
+        }
+        case 1:
+          field.bytes.append(body.substr(0, 8));
+          body.remove_prefix(std::min<size_t>(8, body.size()));
+          break;
+        case 5:
+          field.bytes.append(body.substr(0, 4));
+          body.remove_prefix(std::min<size_t>(4, body.size()));
+          break;
+        default:
+          take_varint(body, value);
+          put_varint(field.lengths, value);
+          field.bytes.append(body.substr(0, value));
+          body.remove_prefix(std::min<size_t>(value, body.size()));
+      }
+    }
+    put_varint(shape, 0);  // end of record
+  }
+  std::string out;
+  auto column = [&out](const std::string& bytes) {
+    put_varint(out, bytes.size());
+    out += bytes;
+  };
+  column(keys);
+  column(versions);
+  column(shape);
+  for (const auto& [number, field] : fields) {
+    put_varint(out, number);
+    column(field.lengths);
+    column(field.bytes);
+  }
+  return out;
+}
+
+struct Dictionary {
+  std::string bytes;
+  ZSTD_CDict* cdict = nullptr;
+  ~Dictionary() { ZSTD_freeCDict(cdict); }
+};
+
+// Trained from the first records' bodies, as a server would from a sample of a collection.
+Result<std::unique_ptr<Dictionary>> train(const std::vector<Record>& records) {
+  std::string samples;
+  std::vector<size_t> sizes;
+  for (size_t i = 0; i < std::min(records.size(), kTrainingRecords); ++i) {
+    samples += records[i].body;
+    sizes.push_back(records[i].body.size());
+  }
+  auto dictionary = std::make_unique<Dictionary>();
+  dictionary->bytes.resize(kDictionaryBytes);
+  size_t size =
+      ZDICT_trainFromBuffer(dictionary->bytes.data(), dictionary->bytes.size(), samples.data(),
+                            sizes.data(), static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(size)) {
+    return error(ErrorCode::kInternal,
+                 std::string("ZDICT_trainFromBuffer: ") + ZDICT_getErrorName(size));
+  }
+  dictionary->bytes.resize(size);
+  dictionary->cdict = ZSTD_createCDict(dictionary->bytes.data(), size, kDefaultZstdLevel);
+  if (dictionary->cdict == nullptr) return error(ErrorCode::kInternal, "ZSTD_createCDict");
+  return dictionary;
+}
+
+Result<size_t> with_dictionary(const Dictionary& dictionary, const std::string& message) {
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> context(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  std::string out(ZSTD_compressBound(message.size()), '\0');
+  size_t size = ZSTD_compress_usingCDict(context.get(), out.data(), out.size(), message.data(),
+                                         message.size(), dictionary.cdict);
+  if (ZSTD_isError(size)) return error(ErrorCode::kInternal, "ZSTD_compress_usingCDict");
+  return size;
+}
+
+// The bytes of each encoding, summed over the messages measured.
+struct Sizes {
+  uint64_t stream = 0, message = 0, dictionary = 0, columns = 0;
+};
+
+Status measure(BenchContext& context, const std::string& shape,
+               const std::vector<Record>& records) {
+  uint64_t raw = 0;
+  for (const Record& record : records) raw += record.body.size();
+  OUTPOST_ASSIGN_OR_RETURN(std::unique_ptr<Dictionary> dictionary, train(records));
+  Sizes pages;
+  StreamCompressor stream;
+  for (size_t from = 0; from < records.size(); from += kPageChanges) {
+    const size_t to = std::min(records.size(), from + kPageChanges);
+    const std::string frame = page_frame(records, from, to, false);
+    OUTPOST_ASSIGN_OR_RETURN(std::string one, stream.compress_message(frame));
+    pages.stream += one.size();
+    OUTPOST_ASSIGN_OR_RETURN(std::string two, zstd_compress_message_frame(frame));
+    pages.message += two.size();
+    OUTPOST_ASSIGN_OR_RETURN(size_t with, with_dictionary(*dictionary, frame));
+    pages.dictionary += with;
+    OUTPOST_ASSIGN_OR_RETURN(std::string columns,
+                             zstd_compress_message_frame(column_page(records, from, to)));
+    pages.columns += columns.size();
+  }
+  Sizes single;
+  uint64_t single_raw = 0;
+  StreamCompressor carried_stream;
+  const size_t singles = std::min(records.size(), kSingleMessages);
+  for (size_t i = 0; i < singles; ++i) {
+    single_raw += records[i].body.size();
+    const std::string frame = page_frame(records, i, i + 1, true);
+    OUTPOST_ASSIGN_OR_RETURN(std::string one, carried_stream.compress_message(frame));
+    single.stream += one.size();
+    OUTPOST_ASSIGN_OR_RETURN(std::string two, zstd_compress_message_frame(frame));
+    single.message += two.size();
+    OUTPOST_ASSIGN_OR_RETURN(size_t with, with_dictionary(*dictionary, frame));
+    single.dictionary += with;
+  }
+  const auto params = [&](uint64_t count, uint64_t messages) {
+    std::vector<Param> out = context.common_params();
+    for (Param p :
+         {param("shape", shape), param("records", count), param("messages", messages),
+          param("avg_record_bytes", raw / std::max<uint64_t>(1, records.size())),
+          param("dictionary_bytes", static_cast<uint64_t>(dictionary->bytes.size())),
+          param("trained_on", static_cast<uint64_t>(std::min(records.size(), kTrainingRecords))),
+          param("baseline_is", "raw protobuf record bodies")}) {
+      out.push_back(std::move(p));
+    }
+    return out;
+  };
+  const uint64_t page_count = (records.size() + kPageChanges - 1) / kPageChanges;
+  const auto report = [&](const std::string& name, uint64_t bytes, uint64_t baseline,
+                          std::vector<Param> with) {
+    context.report.add({"wire_encoding." + shape + "." + name, static_cast<double>(bytes), "bytes",
+                        static_cast<double>(baseline),
+                        baseline > 0 ? static_cast<double>(bytes) / baseline : 0, std::move(with)});
+  };
+  report("pages.stream_format", pages.stream, raw, params(records.size(), page_count));
+  report("pages.message_format", pages.message, raw, params(records.size(), page_count));
+  // The dictionary travels once per device (then cached): counted in.
+  report("pages.dictionary", pages.dictionary + dictionary->bytes.size(), raw,
+         params(records.size(), page_count));
+  report("pages.columns", pages.columns, raw, params(records.size(), page_count));
+  report("single.stream_format", single.stream, single_raw, params(singles, singles));
+  report("single.message_format", single.message, single_raw, params(singles, singles));
+  report("single.dictionary", single.dictionary, single_raw, params(singles, singles));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status run_wire_encoding(BenchContext& context, uint64_t records) {
+  OUTPOST_RETURN_IF_ERROR(measure(context, "demo", demo_records(records)));
+  return measure(context, "interaction", interaction_records(records));
+}
+
+}  // namespace outpost::bench
