@@ -259,7 +259,7 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
                                          const std::function<Status()>& steps) {
   impl.pending_changes = ChangeSet();
   try {
-    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(impl);
     impl.revalidate();
     Status status = steps();
     if (status.ok() && run.needs_rebase()) status = run.rebase();

@@ -48,6 +48,34 @@ SQLite::Statement& Replica::Impl::cached(const char* sql) {
   return *it->second;
 }
 
+namespace replica_internal {
+
+WriteTransaction::WriteTransaction(Replica::Impl& impl) : impl_(impl) {
+  SQLite::Statement& begin = impl_.cached("BEGIN IMMEDIATE");
+  begin.exec();
+  begin.reset();
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (!open_) return;
+  try {
+    SQLite::Statement& rollback = impl_.cached("ROLLBACK");
+    rollback.exec();
+    rollback.reset();
+  } catch (const SQLite::Exception&) {
+    // As SQLite::Transaction: SQLite already rolled back (an I/O error, a full disk).
+  }
+}
+
+void WriteTransaction::commit() {
+  SQLite::Statement& commit = impl_.cached("COMMIT");
+  commit.exec();
+  commit.reset();
+  open_ = false;
+}
+
+}  // namespace replica_internal
+
 SQLite::Statement& Replica::Impl::cached_or_once(const std::string& sql,
                                                  std::optional<SQLite::Statement>& once) {
   if (statements.size() < kMaxCachedStatements || statements.count(sql) != 0) {

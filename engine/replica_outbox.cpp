@@ -50,7 +50,7 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
   impl.shadow_added.clear();
   uint64_t id = 0;
   try {
-    SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+    replica_internal::WriteTransaction tx(impl);
     impl.revalidate();
     auto context = MutationContext::on_device(impl, schema_,
                                               MutationOrigin{tenant_, user_, client_id_}, now_ms);

@@ -70,7 +70,8 @@ void ApplyRun::restart(const std::string& scope) {
 // the server. Rows with pending local changes keep their local state; their parked
 // server version becomes "absent" and the rebase decides.
 void ApplyRun::finish_restart(const std::string& scope) {
-  SQLite::Statement state(impl_.db, "SELECT 1 FROM _reset WHERE scope = ? AND complete = ?");
+  // Asked after every complete log page (a carried change too): a cached statement.
+  SQLite::Statement& state = impl_.cached("SELECT 1 FROM _reset WHERE scope = ? AND complete = ?");
   state.bind(1, scope);
   state.bind(2, kRestarting);
   const bool restarting = state.executeStep();
@@ -109,11 +110,14 @@ using replica_internal::ApplyRun;
 using replica_internal::collection_in_scope;
 using replica_internal::from_sqlite;
 using replica_internal::in_apply_transaction;
+using replica_internal::ResetOnExit;
 
 Result<std::optional<uint64_t>> Replica::reset_target(const std::string& scope) {
   try {
-    SQLite::Statement select(impl_->db,
-                             "SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
+    // Asked before every pull: a cached statement, reset however the read ends.
+    SQLite::Statement& select =
+        impl_->cached("SELECT target_seq FROM _reset WHERE scope = ? AND complete = 1");
+    ResetOnExit reset{select};
     select.bind(1, scope);
     if (!select.executeStep()) return std::optional<uint64_t>();
     return std::optional<uint64_t>(static_cast<uint64_t>(select.getColumn(0).getInt64()));

@@ -1,5 +1,7 @@
 #include "transport/sync_agent_session.h"
 
+#include <google/protobuf/arena.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http.hpp>
 #include <utility>
@@ -43,6 +45,26 @@ std::pair<Status, bool> declined_upgrade(const websocket::response_type& respons
   }
   if (retryable) error_code = ErrorCode::kUnavailable;
   return {Status(error_code, message), retryable};
+}
+
+// A frame parsed into an arena that lives as long as the frame: a page of 2,000 changes is
+// a few large blocks instead of five allocations per change (the message and its three
+// strings' objects), and the loop thread frees it in one go.
+struct ArenaFrame {
+  static google::protobuf::ArenaOptions options() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 * 1024;
+    options.max_block_size = 1024 * 1024;
+    return options;
+  }
+  google::protobuf::Arena arena{options()};
+};
+
+std::shared_ptr<protocol::ServerFrame> parse_on_arena(const std::string& bytes) {
+  auto holder = std::make_shared<ArenaFrame>();
+  auto* frame = google::protobuf::Arena::CreateMessage<protocol::ServerFrame>(&holder->arena);
+  if (!frame->ParseFromString(bytes)) return nullptr;
+  return std::shared_ptr<protocol::ServerFrame>(std::move(holder), frame);
 }
 
 }  // namespace
@@ -247,8 +269,8 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   buffer_.consume(buffer_.size());
   auto plain = codec_.decode(wire, limits::kMaxDecompressedFrame);
   if (!plain.ok()) return fail(plain.status().with_context("server frame"), true);
-  auto frame = std::make_shared<protocol::ServerFrame>();
-  if (!frame->ParseFromString(*plain)) {
+  auto frame = parse_on_arena(*plain);
+  if (!frame) {
     return fail(error(ErrorCode::kInvalidArgument, "server frame: malformed protobuf"), true);
   }
   loop_.io_frame(id_, std::move(frame), bytes);

@@ -243,6 +243,12 @@ TEST(ReplicaKill, AKillMidSnapshotKeepsSearchCorrectAndTheLastPageBuildsTheWhole
         (*replica)->sql("SELECT count(*) FROM _meta WHERE name LIKE 'search_deferred%'");
     ASSERT_TRUE(deferred.ok());
     EXPECT_EQ(std::get<int64_t>(deferred->rows[0][0]), 0);
+    // The rebuild's larger term hash (decision 040) is back to FTS5's default for the
+    // row-by-row upkeep that follows.
+    auto hash = (*replica)->sql("SELECT v FROM f_contact_config WHERE k = 'hashsize'");
+    ASSERT_TRUE(hash.ok()) << hash.status().to_string();
+    ASSERT_EQ(hash->rows.size(), 1u);
+    EXPECT_EQ(std::get<int64_t>(hash->rows[0][0]), 1024 * 1024);
     EXPECT_TRUE((*replica)->check_integrity().ok()) << (*replica)->check_integrity().to_string();
     found = (*replica)->search("contact", "person0@", {});
     ASSERT_TRUE(found.ok());
