@@ -334,6 +334,16 @@ class Handler(BaseHTTPRequestHandler):
                                    limit_headers)
         with fake.lock:
             status, answer = fake.org.route(self.command, url.path, query, body, fake, self.who)
+        # The platform acted on the request; its answer comes late (`answer_after_ms`) or
+        # never (`no_answer`: the connection closes unanswered), so the caller cannot know.
+        if fault and fault.get("answer_after_ms"):
+            time.sleep(fault["answer_after_ms"] / 1000.0)
+        if fault and fault.get("no_answer"):
+            with fake.lock:
+                fake.requests.append({"method": self.command, "path": self.path,
+                                      "status": 0, "user": self.who})
+            self.close_connection = True
+            return
         if fault and fault.get("partial") and isinstance(answer, dict) and "entities" in answer:
             answer = dict(answer)
             answer["entities"] = answer["entities"][: len(answer["entities"]) // 2]

@@ -126,6 +126,8 @@ class Org:
                                    "dateCreated": iso()})
         self.wrapups_done = []  # (conversation, participant, code)
         self.sent = []  # email replies and messages sent
+        self.email_messages = {}  # conversation id -> [EmailMessage] (inbound and sent)
+        self.message_data = {}  # message id -> MessageData (SMS/chat, both directions)
         self.seq = 0
 
     def user_ids(self):
@@ -263,10 +265,19 @@ class Org:
         m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages", path)
         if m and method == "POST":
             return self.send_email(m.group(1), body)
+        if m and method == "GET":
+            return self.email_listing(m.group(1), query, path, max_page)
+        m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages/([^/]+)", path)
+        if m and method == "GET":
+            found = [e for e in self.email_messages.get(m.group(1), []) if e["id"] == m.group(2)]
+            return (200, found[0]) if found else err(404, "not.found", "message not found")
         m = re.fullmatch(r"/api/v2/conversations/messages/([^/]+)/communications/([^/]+)/messages",
                          path)
         if m and method == "POST":
             return self.send_message(m.group(1), m.group(2), body)
+        m = re.fullmatch(r"/api/v2/conversations/messages/([^/]+)/messages/bulk", path)
+        if m and method == "POST":
+            return self.messages_bulk(m.group(1), body)
         m = re.fullmatch(r"/api/v2/voicemail/users/([^/]+)/messages", path)
         if m and method == "GET":
             mine = sorted((v for v in self.voicemails.values()
@@ -358,8 +369,12 @@ class Org:
         if not text.strip():
             return err(400, "bad.request", "An email reply needs a body")
         sent = {"id": self.next_id("email"), "to": body.get("to", []), "subject":
-                body.get("subject", ""), "textBody": text, "time": iso(), "state": "Sent"}
+                body.get("subject", ""), "textBody": text, "time": iso(), "state": "Sent",
+                "from": {"email": "support@acme.example", "name": "Support"},
+                "selfUri": "/api/v2/conversations/emails/%s/messages/" % conversation_id}
+        sent["selfUri"] += sent["id"]
         self.sent.append(dict(sent, conversation=conversation_id, media="email"))
+        self.email_messages.setdefault(conversation_id, []).append(sent)
         self.drafts.pop(conversation_id, None)
         self.notify_conversation(conv)
         return 200, sent
@@ -385,7 +400,39 @@ class Org:
         sent = {"id": self.next_id("msg"), "textBody": text, "direction": "outbound",
                 "status": "queued", "timestamp": iso()}
         self.sent.append(dict(sent, conversation=conversation_id, media="message"))
+        self.message_data[sent["id"]] = dict(sent, _conversation=conversation_id)
+        comm.setdefault("messages", []).append(
+            {"messageId": sent["id"], "messageStatus": "queued", "messageTime": sent["timestamp"],
+             "messageSegmentCount": 1})
         return 202, sent
+
+    def email_listing(self, conversation_id, query, path, max_page):
+        """GET /conversations/emails/{id}/messages [outside the reference: the public API's
+        EmailMessagePreviewListing]: previews without the bodies (GET .../messages/{id} has
+        them)."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "email":
+            return err(404, "not.found", "email conversation not found")
+        previews = [{k: v for k, v in e.items() if k not in ("textBody", "htmlBody")}
+                    for e in self.email_messages.get(conversation_id, [])]
+        return listing(previews, query, path, max_page)
+
+    def messages_bulk(self, conversation_id, body):
+        """POST /conversations/messages/{id}/messages/bulk [messageId...] [outside the
+        reference: the public API's "get messages in batch"] -> TextMessageListing of
+        MessageData; ids of other conversations are left out."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "message":
+            return err(404, "not.found", "message conversation not found")
+        if not isinstance(body, list) or not all(isinstance(i, str) for i in body):
+            return err(400, "bad.request", "The body is a list of message ids")
+        if len(body) > 100:
+            return err(400, "bad.request", "At most 100 message ids")
+        found = [{k: v for k, v in self.message_data[i].items() if not k.startswith("_")}
+                 for i in body if i in self.message_data and
+                 self.message_data[i]["_conversation"] == conversation_id]
+        return 200, {"entities": found, "pageSize": len(found), "pageNumber": 1,
+                     "total": len(found), "pageCount": 1}
 
     def user_route(self, method, user, rest, query, body, path, max_page):
         if rest == "presences/purecloud":
@@ -671,6 +718,20 @@ class Org:
                         "connectedTime": now}]}
         if media == "email":
             agent[key][0]["subject"] = customer[key][0]["subject"] = body.get("subject", "Question")
+            self.email_messages[ident] = [{
+                "id": self.next_id("email"), "from": {"email": address, "name": customer["name"]},
+                "to": [{"email": "support@acme.example"}], "subject": body.get("subject",
+                                                                                "Question"),
+                "textBody": body.get("text", "Hello, I have a question."), "time": now,
+                "state": "Sent", "selfUri": "/api/v2/conversations/emails/%s/messages" % ident}]
+        if media == "message":
+            mid = self.next_id("msg")
+            self.message_data[mid] = {
+                "id": mid, "textBody": body.get("text", "Hello?"), "direction": "inbound",
+                "status": "received", "timestamp": now, "fromAddress": address,
+                "_conversation": ident}
+            customer[key][0]["messages"] = [{"messageId": mid, "messageStatus": "received",
+                                             "messageTime": now, "messageSegmentCount": 1}]
         conv = {"id": ident, "_media": media, "startTime": now, "participants": [customer, agent],
                 "selfUri": "/api/v2/conversations/" + ident}
         self.conversations[ident] = conv

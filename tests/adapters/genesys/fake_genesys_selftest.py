@@ -315,6 +315,41 @@ class FakeGenesysTest(unittest.TestCase):
         self.assertEqual([x["textBody"] for x in self.c.control("state")["sent"]][-2:],
                          ["Thanks", "Hello"])
 
+    def test_sent_messages_are_listed_and_a_send_may_go_unanswered(self):
+        email = self.c.control("route", {"user": "agent-1", "media": "email", "text": "Hi"})
+        path = "/api/v2/conversations/emails/%s/messages" % email["id"]
+        # The platform sends the reply but never answers: the connection closes unanswered.
+        self.c.control("faults", [{"method": "POST", "path": path, "no_answer": True}])
+        with self.assertRaises(Exception):
+            self.c.call("POST", path, {"textBody": "Thanks", "subject": "Re: Question"})
+        status, _, listing = self.c.call("GET", path)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(listing["entities"]), 2)  # the customer's and ours
+        self.assertNotIn("textBody", listing["entities"][1])  # previews carry no body
+        status, _, full = self.c.call("GET", path + "/" + listing["entities"][1]["id"])
+        self.assertEqual((status, full["textBody"], full["subject"]), (200, "Thanks", "Re: Question"))
+        self.assertEqual(self.c.call("GET", path + "/nope")[0], 404)
+        # A slow answer: the send is done before the answer leaves.
+        self.c.control("faults", [{"method": "POST", "path": path, "answer_after_ms": 300}])
+        self.assertEqual(self.c.call("POST", path, {"textBody": "Again"})[0], 200)
+        self.assertEqual(len(self.c.call("GET", path)[2]["entities"]), 3)
+        # Messages: the conversation names each message's id, the batch read gives its data.
+        chat = self.c.control("route", {"user": "agent-1", "media": "message", "text": "Yo"})
+        agent = [p for p in chat["participants"] if p["purpose"] == "agent"][0]
+        comm = agent["messages"][0]["id"]
+        send = "/api/v2/conversations/messages/%s/communications/%s/messages" % (chat["id"], comm)
+        self.assertEqual(self.c.call("POST", send, {"textBody": "Hello"})[0], 202)
+        _, _, conv = self.c.call("GET", "/api/v2/conversations/" + chat["id"])
+        ids = [d["messageId"] for p in conv["participants"] for c in p.get("messages", [])
+               for d in c.get("messages", [])]
+        self.assertEqual(len(ids), 2)
+        bulk = "/api/v2/conversations/messages/%s/messages/bulk" % chat["id"]
+        status, _, data = self.c.call("POST", bulk, ids + ["unknown"])
+        self.assertEqual(status, 200)
+        self.assertEqual(sorted((m["direction"], m["textBody"]) for m in data["entities"]),
+                         [("inbound", "Yo"), ("outbound", "Hello")])
+        self.assertEqual(self.c.call("POST", bulk, {"not": "a list"})[0], 400)
+
     def test_voicemail_media_link_read_and_delete(self):
         vm = self.c.control("voicemail", {"user": "agent-1", "seconds": 2})
         path = "/api/v2/voicemail/messages/%s" % vm["id"]
