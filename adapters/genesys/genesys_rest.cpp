@@ -365,9 +365,16 @@ Result<RestResponse> RestClient::call_for(const std::string& user, const std::st
   return answer;
 }
 
+Result<RestResponse> RestClient::call_once_for(const std::string& user, const std::string& method,
+                                               const std::string& target, const std::string& body,
+                                               Clock::time_point deadline) {
+  return call_with(has_user_token(user) ? user : "", method, target, body, deadline,
+                   /*retry_unknown=*/false);
+}
+
 Result<RestResponse> RestClient::call_with(const std::string& user, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           Clock::time_point deadline) {
+                                           Clock::time_point deadline, bool retry_unknown) {
   const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
                               ? target
                               : options_.api_base + target;
@@ -423,6 +430,14 @@ Result<RestResponse> RestClient::call_with(const std::string& user, const std::s
           raw.correlation_id + "]");
       if (!sleep_until(when)) return error(ErrorCode::kCancelled, "stopped");
       continue;
+    }
+    if ((transport_failed || retryable_5xx(raw.status)) && !retry_unknown) {
+      // The platform may have acted: the caller decides (decision 037).
+      if (!transport_failed) {
+        return RestResponse{raw.status, std::move(raw.body), std::move(raw.correlation_id)};
+      }
+      return error(ErrorCode::kUnavailable,
+                   method + " " + target + ": " + raw.transport.message() + " (outcome unknown)");
     }
     if (transport_failed || retryable_5xx(raw.status)) {
       std::string what =

@@ -84,6 +84,14 @@ class RestClient {
                                 std::chrono::steady_clock::time_point deadline =
                                     std::chrono::steady_clock::time_point::max());
 
+  // A call that must not be repeated blindly (a send: the platform takes no idempotency
+  // key), with call_for's token choice: a 401 (refresh, once) and a 429 are retried (the
+  // platform did not act); a transport error or timeout is kUnavailable at once and a
+  // 502/503/504 is returned as it is, since the platform may have acted (decision 037).
+  Result<RestResponse> call_once_for(const std::string& user, const std::string& method,
+                                     const std::string& target, const std::string& body,
+                                     std::chrono::steady_clock::time_point deadline);
+
   // GET of a download link the platform gave (a pre-signed URL on its media host): no
   // bearer (the link carries its own signature, and a token must not travel to another
   // host), no request budget (not the API), at most `max_bytes`, transport errors and
@@ -123,7 +131,8 @@ class RestClient {
   Result<std::string> refresh_user(const std::string& user);
   Result<RestResponse> call_with(const std::string& user, const std::string& method,
                                  const std::string& target, const std::string& body,
-                                 std::chrono::steady_clock::time_point deadline);
+                                 std::chrono::steady_clock::time_point deadline,
+                                 bool retry_unknown = true);
   // Waits for the budget, or `ms`; false when stopped or past the deadline.
   bool take_budget(std::chrono::steady_clock::time_point deadline);
   bool sleep_until(std::chrono::steady_clock::time_point when);

@@ -41,7 +41,8 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
           }
         };
         return rest;
-      }()) {}
+      }()),
+      sends_(options_.send_journal_dir) {}
 
 GenesysUpstream::~GenesysUpstream() {
   stop();

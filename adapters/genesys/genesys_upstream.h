@@ -14,7 +14,9 @@
 // runner of decision 023 (a slow platform never holds the store transaction open: the
 // caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
-// 006); sends are refused until wired (docs/genesys.md).
+// 006). Sends (email replies, messages) are journaled before their POST and, when an
+// earlier attempt's outcome is unknown, looked for among the conversation's messages
+// before any new POST, so a customer never gets one twice (decision 037).
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
@@ -31,6 +33,7 @@
 
 #include "adapters/genesys/genesys_json.h"
 #include "adapters/genesys/genesys_rest.h"
+#include "adapters/genesys/genesys_send_journal.h"
 #include "adapters/upstream.h"
 #include "engine/blob.h"
 
@@ -71,6 +74,9 @@ struct GenesysOptions {
   // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
   // the adapter's threads, outside its locks.
   std::function<void(const std::string& user, const Token* token)> login_changed;
+  // Where a send's attempts are journaled before its POST (decision 037: DATA/platform-sends);
+  // empty: in memory only (a restart forgets them).
+  std::string send_journal_dir;
   std::function<void(const std::string&)> log;
 };
 
@@ -127,7 +133,8 @@ class GenesysUpstream : public Upstream {
              channels_created = 0, agent_reconciles = 0, org_reconciles = 0,
              incomplete_listings = 0, intents = 0, intents_pending = 0, refusals = 0,
              duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
-             web_draft_edits = 0, audio_fetched = 0, audio_failures = 0;
+             web_draft_edits = 0, audio_fetched = 0, audio_failures = 0, sends_unknown = 0,
+             sends_found = 0;
     RestClient::Counters rest;
   };
   Counters counters() const;
@@ -179,6 +186,16 @@ class GenesysUpstream : public Upstream {
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& correlation);
   domain::InteractionState known_interaction_state(const std::string& key) const;
+  // genesys_sends.cpp (decision 037)
+  Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
+                                   const domain::Draft& draft);
+  // Whether the conversation already holds this draft's text as a message we sent.
+  Result<bool> find_sent(const std::string& user, const domain::Draft& draft,
+                         std::chrono::steady_clock::time_point deadline);
+  Result<bool> find_sent_email(const std::string& user, const domain::Draft& draft,
+                               std::chrono::steady_clock::time_point deadline);
+  Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
+                                 std::chrono::steady_clock::time_point deadline);
   // genesys_voicemail.cpp
   void attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
@@ -201,6 +218,7 @@ class GenesysUpstream : public Upstream {
 
   GenesysOptions options_;
   RestClient rest_;
+  SendJournal sends_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
