@@ -162,10 +162,13 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"drafts_put", c.drafts_put},
         {"web_draft_edits", c.web_draft_edits},
         {"audio_fetched", c.audio_fetched},
-        {"audio_failures", c.audio_failures}};
+        {"audio_failures", c.audio_failures},
+        {"sends_unknown", c.sends_unknown},
+        {"sends_found", c.sends_found}};
     sample.family("outpost_genesys_events_total",
                   "Genesys adapter events: events emitted, notifications and heartbeats read, "
-                  "gaps, reconciles, decode errors, intents and refusals, user logins, drafts.",
+                  "gaps, reconciles, decode errors, intents and refusals, user logins, drafts, "
+                  "sends whose answer was lost and sends found sent on a retry.",
                   ops::MetricType::kCounter);
     for (const auto& [event, value] : kEvents) {
       sample.value("outpost_genesys_events_total", {{"event", event}}, static_cast<double>(value));

@@ -135,6 +135,7 @@ TEST_F(GenesysSendTest, ASendInFlightWhenTheServerStopsIsNotSentAgainAfterAResta
   EXPECT_TRUE(text->accepted) << text->reason;
   EXPECT_EQ(sent_texts(), (std::vector<std::string>{"Thanks, Ann. It is fixed.", "On my way"}));
   EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/emails/c-mail/messages"), 0);
+  EXPECT_EQ(upstream_->counters().sends_found, 2u);
 
   // A send that never reached the platform is still sent: the journal only says "maybe".
   d::Draft second = sms();
