@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import websockets
 
-from fake_genesys_model import Org, iso, listing
+from fake_genesys_model import MAX_TOPICS, Org, iso, listing
 
 # ----------------------------------------------------------------------------- the server
 
@@ -173,6 +173,7 @@ class Fake:
                 return
             old = channel["socket"]
             channel["socket"] = socket  # one connection per channel
+            channel["used"] = time.time()
             self.stats["sockets_opened"] += 1
         if old is not None:
             await old.close()
@@ -189,8 +190,17 @@ class Fake:
                                                   "eventBody": {"message": "pong"}}))
                 elif message.get("message") == "subscribe":
                     with self.lock:
-                        channel["topics"].update(message.get("topics", []))
-                    await socket.send(json.dumps({"result": "200", "status": "subscribed"}))
+                        topics = channel["topics"] | set(message.get("topics", []))
+                        fits = len(topics) <= MAX_TOPICS
+                        if fits:
+                            channel["topics"] = topics
+                            channel["used"] = time.time()
+                    if fits:
+                        await socket.send(json.dumps({"result": "200", "status": "subscribed"}))
+                    else:
+                        await socket.send(json.dumps({
+                            "result": "400", "status": "error",
+                            "message": "A channel holds at most %d topics" % MAX_TOPICS}))
         except websockets.ConnectionClosed:
             pass
         finally:

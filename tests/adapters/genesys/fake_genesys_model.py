@@ -15,6 +15,8 @@ import uuid
 
 SYSTEM_PRESENCES = ["Available", "Away", "Busy", "Offline", "Idle", "OnQueue", "Meal",
                     "Training", "Meeting", "Break"]
+MAX_CHANNELS = 20  # per client [platform-apis.md 1.10]
+MAX_TOPICS = 1000  # per channel
 MEDIA_KEYS = {"voice": "calls", "email": "emails", "message": "messages", "callback": "callbacks"}
 
 
@@ -609,12 +611,17 @@ class Org:
         if path == "/api/v2/notifications/channels" and method == "POST":
             ident = str(uuid.uuid4())
             ttl = fake.config["channel_ttl_s"]
-            fake.channels[ident] = {"topics": set(), "expires": time.time() + ttl, "socket": None}
-            while len(fake.channels) > 20:  # the least recently made, without a socket first
-                idle = [c for c, v in fake.channels.items() if v["socket"] is None and c != ident]
-                victim = (idle or [c for c in fake.channels if c != ident])[0]
+            fake.channels[ident] = {"topics": set(), "expires": time.time() + ttl, "socket": None,
+                                    "used": time.time()}
+            while len(fake.channels) > MAX_CHANNELS:
+                # The 21st evicts the least recently used, preferring one without a live
+                # connection [platform-apis.md 1.10].
+                others = [c for c in fake.channels if c != ident]
+                idle = [c for c in others if fake.channels[c]["socket"] is None]
+                victim = min(idle or others, key=lambda c: fake.channels[c]["used"])
                 fake.close_socket(victim, "close")
                 del fake.channels[victim]
+                fake.stats["channels_evicted"] = fake.stats.get("channels_evicted", 0) + 1
             return 200, {"id": ident, "connectUri": "%s/channels/%s" % (self.ws_base, ident),
                          "expires": iso(time.time() + ttl)}
         m = re.fullmatch(r"/api/v2/notifications/channels/([^/]+)(/subscriptions)?", path)
@@ -626,20 +633,22 @@ class Org:
         if method in ("POST", "PUT"):
             if not isinstance(body, list):
                 return err(400, "bad.request", "a list of topics")
-            if method == "PUT":
-                channel["topics"].clear()
+            topics = set() if method == "PUT" else set(channel["topics"])
             entities = []
             for t in body:
-                topic = t.get("id", "")
+                topic = t.get("id", "") if isinstance(t, dict) else ""
                 user = re.fullmatch(r"v2\.users\.([^.]+)\..+", topic)
                 if user and user.group(1) in self.users:
-                    channel["topics"].add(topic)
+                    topics.add(topic)
                     entities.append({"id": topic, "state": "Permitted"})
                 else:
                     entities.append({"id": topic, "state": "Rejected",
                                      "rejectionReason": "unknown topic"})
-            if len(channel["topics"]) > 1000:
-                return err(400, "bad.request", "at most 1000 topics per channel")
+            if len(topics) > MAX_TOPICS:  # refused whole: the channel keeps its topics
+                return err(400, "notification.channel.topic.limit",
+                           "A channel holds at most %d topics" % MAX_TOPICS)
+            channel["topics"] = topics
+            channel["used"] = time.time()
             channel["expires"] = time.time() + fake.config["channel_ttl_s"]
             return 200, {"entities": entities}
         if method == "GET":

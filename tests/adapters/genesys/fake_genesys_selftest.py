@@ -239,6 +239,38 @@ class FakeGenesysTest(unittest.TestCase):
         _, _, listing = self.c.call("GET", "/api/v2/voicemail/users/agent-2/messages")
         self.assertIn("vm-lost", [v["id"] for v in listing["entities"]])  # REST has it
 
+    def test_a_channel_holds_1000_topics_and_the_21st_channel_evicts_the_least_used(self):
+        channel, _ = self.open_channel(["v2.users.agent-1.presence"])
+        path = "/api/v2/notifications/channels/%s/subscriptions" % channel["id"]
+        many = [{"id": "v2.users.agent-1.t%d" % i} for i in range(1000)]
+        self.assertEqual(self.c.call("PUT", path, many)[0], 200)
+        status, _, refusal = self.c.call("POST", path, [{"id": "v2.users.agent-2.presence"}])
+        self.assertEqual((status, refusal["code"]), (400, "notification.channel.topic.limit"))
+        self.assertEqual(len(self.c.call("GET", path)[2]["entities"]), 1000)  # unchanged
+        status, _, refusal = self.c.call("PUT", path, many + [{"id": "v2.users.agent-2.x"}])
+        self.assertEqual(status, 400)
+
+        async def over_the_socket():
+            async with websockets.connect(channel["connectUri"]) as ws:
+                await ws.send(json.dumps({"message": "subscribe", "topics": ["v2.users.agent-2.y"],
+                                          "correlationId": "c1"}))
+                while True:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if "result" in m:
+                        self.assertEqual((m["result"], m["status"]), ("400", "error"))
+                        return
+        asyncio.run(over_the_socket())
+
+        made = [self.open_channel(["v2.users.agent-1.presence"])[0]["id"] for _ in range(20)]
+        head = lambda cid: self.c.call("HEAD", "/api/v2/notifications/channels/" + cid)[0]
+        self.assertEqual([head(cid) for cid in made], [200] * 20)  # the older ones are gone
+        # The first made is used again (subscribed): the second is now the least used.
+        self.assertEqual(self.c.call("POST", "/api/v2/notifications/channels/%s/subscriptions"
+                                     % made[0], [{"id": "v2.users.agent-2.presence"}])[0], 200)
+        self.c.call("POST", "/api/v2/notifications/channels", {})
+        self.assertEqual((head(made[0]), head(made[1]), head(made[2])), (200, 404, 200))
+        self.assertEqual(self.c.control("stats")["channels"], 20)
+
     def test_expired_channel_is_gone(self):
         channel, _ = self.open_channel(["v2.users.agent-1.presence"])
         self.c.control("socket", {"action": "expire", "channel": channel["id"]})
