@@ -1,12 +1,13 @@
 // The Genesys Cloud adapter behind the Upstream interface: one org (its client credentials)
 // mirrored for one outpost tenant and a list of agents (Genesys user ids = outpost users).
-// A worker thread opens a notification channel (create, subscribe the agents' topics, the
-// WebSocket), then mirrors by REST with paging (genesys_mirror.cpp): the org's presence
-// definitions, wrap-up codes, external contacts (scan with cursors) and responses; each
-// agent's presence and routing status, queues, today's conversations and voicemail. Live
-// notifications become upstream events; after any gap (a dropped socket, missed heartbeats,
-// socket_closing, an expiring channel, a failed read) the agents are reconciled by REST, and
-// the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
+// A worker thread opens the notification channels (genesys_channels.cpp: 250 agents'
+// topics each, at most 20; create, subscribe, the WebSocket), then mirrors by REST with
+// paging (genesys_mirror.cpp): the org's presence definitions, wrap-up codes, external
+// contacts (scan with cursors) and responses; each agent's presence and routing status,
+// queues, today's conversations and voicemail. Live notifications become upstream events;
+// after a channel's gap (a dropped socket, missed heartbeats, socket_closing, an expiring
+// channel, a failed read) the agents on that channel are reconciled by REST, every agent
+// every `agent_reconcile_every`, and the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
 // identical to the last one sent for its record is not sent again.
 // Per-user logins (set_user_login): an agent's own token is used for that agent's writes
 // and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
@@ -55,6 +56,9 @@ struct GenesysOptions {
   // Re-create the channel this long before it expires (24 h).
   std::chrono::milliseconds channel_renew_margin{600'000};
   std::chrono::milliseconds agent_reconcile_every{900'000};
+  // Agents per notification channel: 4 topics each under the channel's 1000 (at most 250);
+  // at most 20 channels per client (5000 agents live; more are reconciled by REST only).
+  size_t agents_per_channel = 250;
   std::chrono::milliseconds org_reconcile_every{3'600'000};
   std::chrono::milliseconds intent_wait{1'500};    // decision 023
   std::chrono::milliseconds answer_keep{120'000};  // an answer nobody took is forgotten
@@ -140,7 +144,7 @@ class GenesysUpstream : public Upstream {
   Counters counters() const;
   // True once the first full mirror finished (tests and the server's start log).
   bool wait_mirrored(std::chrono::milliseconds timeout);
-  // True while the notification channel's socket is open (the server's /readyz).
+  // True while every notification channel's socket is open (the server's /readyz).
   bool connected() const { return connected_.load(); }
 
  private:
@@ -164,9 +168,13 @@ class GenesysUpstream : public Upstream {
     int64_t offline_requested_ms = 0;  // our own OFFLINE: not the website closing
   };
 
+  // genesys_channels.cpp
   void run();
+  // options_.users in groups, one per channel (at most 20; the rest are left out).
+  std::vector<std::vector<std::string>> channel_plan() const;
   Status open_channel(Channel& channel);
-  void read_channel(Channel& channel);
+  bool open_channels(std::vector<std::unique_ptr<Channel>>& channels, std::vector<char>& reconcile);
+  void read_channel(Channel& channel, std::chrono::milliseconds slice);
   void handle_notification(const Notification& n);
   void handle_event(const std::string& topic, const std::string& body,
                     const std::string& correlation);
