@@ -183,10 +183,12 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"user_refresh_failures", c.rest.user_refresh_failures},
         {"transport_errors", c.rest.transport_errors},
         {"budget_waits", c.rest.budget_waits},
-        {"downloads", c.rest.downloads}};
+        {"downloads", c.rest.downloads},
+        {"rate_limit_holds", c.rest.rate_limit_holds}};
     sample.family("outpost_genesys_rest_total",
                   "Genesys REST calls: requests made, retries after 429 and 5xx, token fetches "
-                  "and refreshes, transport errors, waits for the org's request budget.",
+                  "and refreshes, transport errors, waits for the org's request budget, holds "
+                  "while the platform's inin-ratelimit window was nearly spent.",
                   ops::MetricType::kCounter);
     for (const auto& [event, value] : kRest) {
       sample.value("outpost_genesys_rest_total", {{"event", event}}, static_cast<double>(value));

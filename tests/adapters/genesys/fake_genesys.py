@@ -24,6 +24,7 @@ import asyncio
 import base64
 import datetime
 import json
+import math
 import secrets
 import sys
 import threading
@@ -54,7 +55,8 @@ class Fake:
         self.codes = {}  # authorization code -> user id (one use)
         self.refresh_tokens = {}  # refresh token -> user id (rotated on use)
         self.config = {"token_ttl_s": 86400, "heartbeat_s": 30.0, "channel_ttl_s": 86400,
-                       "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100,
+                       "closing_grace_s": 60.0, "rate_allowed": 300, "rate_window_s": 60,
+                       "max_page_size": 100,
                        "pong": True, "media_url_ttl_s": 60}
         self.faults = []  # scripted answers, first match wins
         self.miss_notifications = 0
@@ -94,11 +96,12 @@ class Fake:
     def count_request(self, token):
         """The inin-ratelimit-* headers for this token's minute, and whether it is over."""
         now = time.time()
+        span = self.config["rate_window_s"]
         window = self.rate.setdefault(token, [now, 0])
-        if now - window[0] >= 60:
+        if now - window[0] >= span:
             window[0], window[1] = now, 0
         window[1] += 1
-        reset = max(1, int(60 - (now - window[0])))
+        reset = max(1, int(math.ceil(span - (now - window[0]))))
         headers = {"inin-ratelimit-allowed": str(self.config["rate_allowed"]),
                    "inin-ratelimit-count": str(window[1]), "inin-ratelimit-reset": str(reset)}
         return headers, window[1] > self.config["rate_allowed"], reset
