@@ -13,6 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr size_t kMaxEntryBytes = 4096;
+// Marks remembered in memory; past it, those on disk are read again when asked, and
+// without a directory the accepted ones are forgotten (their retries are long over).
+constexpr size_t kMaxRemembered = 10'000;
 
 const char* word_of(SendJournal::Mark mark) {
   return mark == SendJournal::Mark::kAccepted ? "accepted" : "attempted";
@@ -73,6 +76,11 @@ SendJournal::Mark SendJournal::get(const std::string& key) {
 Status SendJournal::set(const std::string& key, Mark mark) {
   if (mark == Mark::kNone) return forget(key);
   std::lock_guard lock(mutex_);
+  if (memory_.size() >= kMaxRemembered) {
+    for (auto it = memory_.begin(); it != memory_.end();) {
+      it = !dir_.empty() || it->second == Mark::kAccepted ? memory_.erase(it) : std::next(it);
+    }
+  }
   memory_[key] = mark;
   if (dir_.empty()) return Status::Ok();
   const std::string path = path_of(key);
