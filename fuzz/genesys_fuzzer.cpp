@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   g::PresenceMap map;
   map.system_of["lunch"] = "Meal";
-  switch (data[0] % 14) {
+  switch (data[0] % 16) {
     case 0: {
       auto page = g::decode_page(body);
       check_code(page.status(), kAllowed, "page");
@@ -110,6 +110,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 12: {
       auto n = g::decode_notification(body);
       check_code(n.status(), kAllowed, "notification");
+      break;
+    }
+    case 13: {
+      auto ids = g::decode_message_ids(body);
+      check_code(ids.status(), kAllowed, "message ids");
+      if (ids.ok()) {
+        check(ids->size() <= g::kMaxEntities, "message ids bound");
+        for (const auto& id : *ids) check(!id.empty(), "message id");
+      }
+      break;
+    }
+    case 14: {
+      auto m = g::decode_message_data(body);
+      check_code(m.status(), kAllowed, "message data");
+      if (m.ok()) check(!m->id.empty(), "message data id");
       break;
     }
     default: {

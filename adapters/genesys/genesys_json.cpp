@@ -623,6 +623,47 @@ std::string conversation_id(std::string_view body) {
   return obj.ok() ? str(*obj, "id") : std::string();
 }
 
+Result<std::vector<std::string>> decode_message_ids(std::string_view body) {
+  OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(body));
+  const json::array* participants = arr_of(obj, "participants");
+  if (!participants) return error(ErrorCode::kInvalidArgument, "conversation without participants");
+  std::vector<std::string> ids;
+  for (const json::value& p : *participants) {
+    if (!p.is_object()) return error(ErrorCode::kInvalidArgument, "participant not an object");
+    const json::array* comms = arr_of(p.as_object(), "messages");
+    if (!comms) continue;
+    for (const json::value& comm : *comms) {
+      if (!comm.is_object()) continue;
+      const json::array* details = arr_of(comm.as_object(), "messages");
+      if (!details) continue;
+      for (const json::value& detail : *details) {
+        if (!detail.is_object()) continue;
+        std::string id = str(detail.as_object(), "messageId");
+        if (id.empty()) continue;
+        if (ids.size() >= kMaxEntities) {
+          return error(ErrorCode::kTooLarge, "conversation with too many messages");
+        }
+        ids.push_back(std::move(id));
+      }
+    }
+  }
+  return ids;
+}
+
+Result<MessageData> decode_message_data(std::string_view body) {
+  OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(body));
+  MessageData out;
+  out.id = str(obj, "id");
+  OUTPOST_RETURN_IF_ERROR(need_id(out.id, "message"));
+  const std::string direction = str(obj, "direction");
+  if (direction != "inbound" && direction != "outbound") {
+    return unknown_enum("message direction", direction);
+  }
+  out.outbound = direction == "outbound";
+  out.text = str(obj, "textBody");
+  return out;
+}
+
 Result<Notification> decode_notification(std::string_view text) {
   OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(text));
   Notification n;

@@ -108,8 +108,21 @@ Result<domain::Interaction> decode_analytics_conversation(std::string_view body,
 Result<domain::Draft> decode_email_draft(std::string_view body);
 // The app's draft as an EmailMessage (to/cc/bcc, subject, textBody) for PUT or send.
 std::string encode_email_message(const domain::Draft& draft);
-// A Conversation's id ("" when absent or unreadable).
+// A Conversation's id ("" when absent or unreadable); also any entity's `id`.
 std::string conversation_id(std::string_view body);
+
+// The ids of a messaging Conversation's messages, every participant's
+// (participants[].messages[].messages[].messageId, the public API's MessageDetails), at most
+// kMaxEntities. kInvalidArgument when not a conversation.
+Result<std::vector<std::string>> decode_message_ids(std::string_view conversation);
+// One MessageData of the batch read (POST …/messages/{id}/messages/bulk): its id, direction
+// ("inbound" or "outbound"; any other is kInvalidArgument) and text.
+struct MessageData {
+  std::string id;
+  bool outbound = false;
+  std::string text;
+};
+Result<MessageData> decode_message_data(std::string_view body);
 
 // A message on the notifications WebSocket.
 struct Notification {

@@ -32,7 +32,19 @@ size_t write_body(char* data, size_t size, size_t count, void* out) {
 struct Headers {
   std::string correlation_id;
   std::string retry_after;
+  RateLimit rate_limit;
 };
+
+// A non-negative count header ("300"); -1 when absent or not a plain number.
+int64_t count_of(const std::string& value) {
+  if (value.empty() || value.size() > 12) return -1;
+  int64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
 
 size_t read_header(char* data, size_t size, size_t count, void* out) {
   auto* headers = static_cast<Headers*>(out);
@@ -48,6 +60,9 @@ size_t read_header(char* data, size_t size, size_t count, void* out) {
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
   if (name == "inin-correlation-id") headers->correlation_id = value;
   if (name == "retry-after") headers->retry_after = value;
+  if (name == "inin-ratelimit-allowed") headers->rate_limit.allowed = count_of(value);
+  if (name == "inin-ratelimit-count") headers->rate_limit.count = count_of(value);
+  if (name == "inin-ratelimit-reset") headers->rate_limit.reset_s = count_of(value);
   return size * count;
 }
 
@@ -137,6 +152,13 @@ bool RestClient::take_budget(Clock::time_point deadline) {
   bool waited = false;
   while (!stopped_) {
     auto now = Clock::now();
+    if (now < rate_hold_until_) {
+      // The platform's own count says its limit is near: wait for its window to reset.
+      if (rate_hold_until_ > deadline) return false;
+      waited = true;
+      wake_.wait_until(lock, rate_hold_until_, [this] { return stopped_; });
+      continue;
+    }
     double elapsed = std::chrono::duration<double, std::milli>(now - budget_at_).count();
     budget_ = std::min(cap, budget_ + elapsed * per_ms);
     budget_at_ = now;
@@ -189,6 +211,7 @@ RestClient::Raw RestClient::perform(const std::string& method, const std::string
   curl_easy_cleanup(easy);
   raw.correlation_id = seen.correlation_id;
   raw.retry_after = seen.retry_after;
+  raw.rate_limit = seen.rate_limit;
   if (sink.too_large) {
     raw.transport = error(ErrorCode::kTooLarge, "platform answer over the bound");
   } else if (code != CURLE_OK) {
@@ -340,6 +363,28 @@ Result<RestResponse> RestClient::download(const std::string& url, uint64_t max_b
   }
 }
 
+void RestClient::observe_rate_limit(const RateLimit& seen) {
+  if (seen.allowed <= 0 || seen.count < 0) return;
+  // Hold back when the requests left in the platform's window are within a margin (5%, at
+  // least 2) of none: the calls in flight may spend them.
+  const int64_t margin = std::max<int64_t>(2, seen.allowed / 20);
+  if (seen.allowed - seen.count > margin) return;
+  const int64_t reset_s = std::clamp<int64_t>(seen.reset_s < 0 ? 60 : seen.reset_s, 1, 60);
+  const auto until = Clock::now() + std::chrono::seconds(reset_s);
+  bool logged = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (until <= rate_hold_until_) return;
+    rate_hold_until_ = until;
+    ++counters_.rate_limit_holds;
+    logged = true;
+  }
+  if (logged) {
+    log("inin-ratelimit: " + std::to_string(seen.count) + " of " + std::to_string(seen.allowed) +
+        " used; holding requests for " + std::to_string(reset_s) + " s");
+  }
+}
+
 Result<RestResponse> RestClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, Clock::time_point deadline) {
   return call_with("", method, target, body, deadline);
@@ -365,9 +410,16 @@ Result<RestResponse> RestClient::call_for(const std::string& user, const std::st
   return answer;
 }
 
+Result<RestResponse> RestClient::call_once_for(const std::string& user, const std::string& method,
+                                               const std::string& target, const std::string& body,
+                                               Clock::time_point deadline) {
+  return call_with(has_user_token(user) ? user : "", method, target, body, deadline,
+                   /*retry_unknown=*/false);
+}
+
 Result<RestResponse> RestClient::call_with(const std::string& user, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           Clock::time_point deadline) {
+                                           Clock::time_point deadline, bool retry_unknown) {
   const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
                               ? target
                               : options_.api_base + target;
@@ -387,6 +439,7 @@ Result<RestResponse> RestClient::call_with(const std::string& user, const std::s
                                         "Content-Type: application/json",
                                         "Accept: application/json"};
     Raw raw = perform(method, url, headers, body);
+    observe_rate_limit(raw.rate_limit);
     {
       std::lock_guard lock(mutex_);
       ++counters_.requests;
@@ -423,6 +476,14 @@ Result<RestResponse> RestClient::call_with(const std::string& user, const std::s
           raw.correlation_id + "]");
       if (!sleep_until(when)) return error(ErrorCode::kCancelled, "stopped");
       continue;
+    }
+    if ((transport_failed || retryable_5xx(raw.status)) && !retry_unknown) {
+      // The platform may have acted: the caller decides (decision 037).
+      if (!transport_failed) {
+        return RestResponse{raw.status, std::move(raw.body), std::move(raw.correlation_id)};
+      }
+      return error(ErrorCode::kUnavailable,
+                   method + " " + target + ": " + raw.transport.message() + " (outcome unknown)");
     }
     if (transport_failed || retryable_5xx(raw.status)) {
       std::string what =

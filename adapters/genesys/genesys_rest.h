@@ -4,14 +4,15 @@
 // the documented per-minute limits), and the SDKs' retry rules from
 // shared/reference/platform-apis.md §1.0: 429 waits Retry-After (3 s when absent, gives up
 // past 3 min), 502/503/504 back off 3, 9, 27 s; timeouts and refused connections count as
-// unavailable. Answers are bounded (genesys::kMaxBodyBytes). Secrets are never logged.
-// Per-user tokens: endpoints that act "for the logged-in user" (and writes made for an
-// agent) take that user's own token (set_user_token: an authorization-code grant the device
-// obtained), renewed with its refresh token before it expires and once on a 401. A call
-// for user U only ever carries U's token, or the client's own where U has none
-// (call_for); never another user's.
-// Thread rules: safe from several threads (each call has its own curl handle; the token and
-// the budget are locked). stop() wakes every waiting call, which then fails kCancelled.
+// unavailable. The platform's inin-ratelimit-* headers adapt the budget: when its window is
+// nearly spent, calls wait for the window's reset instead of meeting 429s. Answers are bounded
+// (genesys::kMaxBodyBytes). Secrets are never logged. Per-user tokens: endpoints that act "for the
+// logged-in user" (and writes made for an agent) take that user's own token (set_user_token: an
+// authorization-code grant the device obtained), renewed with its refresh token before it expires
+// and once on a 401. A call for user U only ever carries U's token, or the client's own where U has
+// none (call_for); never another user's. Thread rules: safe from several threads (each call has its
+// own curl handle; the token and the budget are locked). stop() wakes every waiting call, which
+// then fails kCancelled.
 #pragma once
 
 #include <atomic>
@@ -51,6 +52,14 @@ struct RestOptions {
   std::function<void(const std::string& user, const Token* token)> user_token_changed;
 };
 
+// The platform's inin-ratelimit-* answer headers (-1 when absent): requests allowed in its
+// window, used so far, seconds until the window resets.
+struct RateLimit {
+  int64_t allowed = -1;
+  int64_t count = -1;
+  int64_t reset_s = -1;
+};
+
 struct RestResponse {
   long status = 0;
   std::string body;
@@ -84,6 +93,14 @@ class RestClient {
                                 std::chrono::steady_clock::time_point deadline =
                                     std::chrono::steady_clock::time_point::max());
 
+  // A call that must not be repeated blindly (a send: the platform takes no idempotency
+  // key), with call_for's token choice: a 401 (refresh, once) and a 429 are retried (the
+  // platform did not act); a transport error or timeout is kUnavailable at once and a
+  // 502/503/504 is returned as it is, since the platform may have acted (decision 037).
+  Result<RestResponse> call_once_for(const std::string& user, const std::string& method,
+                                     const std::string& target, const std::string& body,
+                                     std::chrono::steady_clock::time_point deadline);
+
   // GET of a download link the platform gave (a pre-signed URL on its media host): no
   // bearer (the link carries its own signature, and a token must not travel to another
   // host), no request budget (not the API), at most `max_bytes`, transport errors and
@@ -102,7 +119,7 @@ class RestClient {
   struct Counters {
     uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, token_fetches = 0, refreshed_401 = 0,
              transport_errors = 0, budget_waits = 0, user_refreshes = 0, user_refresh_failures = 0,
-             downloads = 0;
+             downloads = 0, rate_limit_holds = 0;
   };
   Counters counters() const;
 
@@ -112,6 +129,7 @@ class RestClient {
     std::string body;
     std::string correlation_id;
     std::string retry_after;
+    RateLimit rate_limit;
     Status transport;
   };
   Raw perform(const std::string& method, const std::string& url,
@@ -123,8 +141,13 @@ class RestClient {
   Result<std::string> refresh_user(const std::string& user);
   Result<RestResponse> call_with(const std::string& user, const std::string& method,
                                  const std::string& target, const std::string& body,
-                                 std::chrono::steady_clock::time_point deadline);
-  // Waits for the budget, or `ms`; false when stopped or past the deadline.
+                                 std::chrono::steady_clock::time_point deadline,
+                                 bool retry_unknown = true);
+  // Reads an answer's inin-ratelimit-* headers: when the platform's window is nearly spent,
+  // every call waits until it resets (inin-ratelimit-reset, at most 60 s).
+  void observe_rate_limit(const RateLimit& seen);
+  // Waits for the budget (and any hold of observe_rate_limit), or `ms`; false when stopped
+  // or past the deadline.
   bool take_budget(std::chrono::steady_clock::time_point deadline);
   bool sleep_until(std::chrono::steady_clock::time_point when);
   void log(const std::string& line) const;
@@ -142,6 +165,7 @@ class RestClient {
   std::map<std::string, UserToken> user_tokens_;
   double budget_ = 0;
   std::chrono::steady_clock::time_point budget_at_{};
+  std::chrono::steady_clock::time_point rate_hold_until_{};
   Counters counters_;
 };
 

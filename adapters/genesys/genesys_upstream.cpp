@@ -1,11 +1,9 @@
-// The live half of the Genesys adapter: the worker thread (the notification channel, its
-// renewal and gaps, when to reconcile), the notifications as upstream events, and the
-// queue poll() drains. The REST mirror is genesys_mirror.cpp; the writes genesys_intents.cpp.
+// The live half of the Genesys adapter: the notifications as upstream events, and the
+// queue poll() drains. The worker thread and its channels are genesys_channels.cpp; the
+// REST mirror genesys_mirror.cpp; the writes genesys_intents.cpp and genesys_sends.cpp.
 #include "adapters/genesys/genesys_upstream.h"
 
 #include <boost/json.hpp>
-
-#include "adapters/genesys/genesys_socket.h"
 
 namespace outpost::genesys {
 namespace {
@@ -22,16 +20,9 @@ int64_t wall_ms() {
 
 }  // namespace
 
-struct GenesysUpstream::Channel {
-  std::string id;
-  int64_t expires_ms = 0;
-  NotificationSocket socket;
-  Clock::time_point last_message = Clock::now();
-  bool pinged = false;
-};
-
 GenesysUpstream::GenesysUpstream(GenesysOptions options)
-    : options_(std::move(options)), rest_([this] {
+    : options_(std::move(options)),
+      rest_([this] {
         RestOptions rest = options_.rest;
         if (!rest.log) rest.log = options_.log;
         // Only the mirrored agents' own logins are kept (not the login probes).
@@ -41,7 +32,8 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
           }
         };
         return rest;
-      }()) {}
+      }()),
+      sends_(options_.send_journal_dir) {}
 
 GenesysUpstream::~GenesysUpstream() {
   stop();
@@ -171,56 +163,6 @@ std::string GenesysUpstream::emit_conversation(const std::string& user, const st
 
 // ------------------------------------------------------------------------- the channel
 
-Status GenesysUpstream::open_channel(Channel& channel) {
-  OUTPOST_ASSIGN_OR_RETURN(RestResponse made,
-                           rest_.call("POST", "/api/v2/notifications/channels", "{}"));
-  if (made.status != 200 && made.status != 201) {
-    return error(ErrorCode::kUnavailable, "create channel: HTTP " + std::to_string(made.status));
-  }
-  boost::system::error_code ec;
-  auto value = boost::json::parse(made.body, ec);
-  if (ec || !value.is_object()) {
-    return error(ErrorCode::kInvalidArgument, "create channel: not a Channel");
-  }
-  const auto& obj = value.as_object();
-  auto text = [&](const char* key) {
-    const auto* v = obj.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
-  channel.id = text("id");
-  const std::string uri = text("connectUri");
-  channel.expires_ms = parse_iso_ms(text("expires")).value_or(wall_ms() + 86'400'000LL);
-  if (channel.id.empty() || uri.empty()) {
-    return error(ErrorCode::kInvalidArgument, "create channel: no id or connectUri");
-  }
-  boost::json::array topics;
-  for (const std::string& user : options_.users) {
-    for (const char* topic : {"presence", "routingStatus", "conversations", "voicemail.messages"}) {
-      topics.push_back(boost::json::object{{"id", "v2.users." + user + "." + topic}});
-    }
-  }
-  OUTPOST_ASSIGN_OR_RETURN(
-      RestResponse subscribed,
-      rest_.call("PUT", "/api/v2/notifications/channels/" + channel.id + "/subscriptions",
-                 boost::json::serialize(topics)));
-  if (subscribed.status != 200) {
-    return error(ErrorCode::kUnavailable, "subscribe: HTTP " + std::to_string(subscribed.status));
-  }
-  auto page = decode_page(subscribed.body);
-  if (page.ok()) {
-    for (const std::string& entity : page->entities) {
-      if (entity.find("\"Rejected\"") != std::string::npos && options_.log) {
-        options_.log("genesys: topic rejected: " + entity);
-      }
-    }
-  }
-  OUTPOST_RETURN_IF_ERROR(channel.socket.open(uri, options_.ca_file, options_.socket_timeout));
-  channel.last_message = Clock::now();
-  std::lock_guard lock(mutex_);
-  ++counters_.channels_created;
-  return Status::Ok();
-}
-
 void GenesysUpstream::handle_event(const std::string& topic, const std::string& body,
                                    const std::string& corr) {
   // v2.users.{id}.{what}
@@ -290,137 +232,6 @@ void GenesysUpstream::handle_notification(const Notification& n) {
   std::lock_guard lock(mutex_);
   if (n.kind == Notification::Kind::kHeartbeat) ++counters_.heartbeats;
   if (n.kind == Notification::Kind::kEvent) ++counters_.notifications;
-}
-
-// Reads the channel for about a second. Closes the socket when the channel must be
-// replaced (closed, silent past the heartbeat timeout, socket_closing, gone): run() then
-// opens a new channel and reconciles.
-void GenesysUpstream::read_channel(Channel& channel) {
-  const auto until = Clock::now() + std::chrono::seconds(1);
-  while (Clock::now() < until && channel.socket.is_open()) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-    }
-    auto message = channel.socket.read(std::chrono::milliseconds(200));
-    if (!message.ok()) {
-      if (options_.log)
-        options_.log("genesys: notification socket: " + message.status().to_string());
-      channel.socket.close();
-      return;
-    }
-    const auto now = Clock::now();
-    if (!message->has_value()) {
-      const auto silent = now - channel.last_message;
-      if (silent > options_.heartbeat_timeout) {
-        if (options_.log) options_.log("genesys: no heartbeat; the channel is treated as dead");
-        channel.socket.close();
-        return;
-      }
-      if (silent > options_.heartbeat_timeout / 2 && !channel.pinged) {
-        channel.pinged = true;
-        (void)channel.socket.send(R"({"message":"ping"})");
-      }
-      continue;
-    }
-    channel.last_message = now;
-    channel.pinged = false;
-    auto n = decode_notification(**message);
-    if (!n.ok()) {
-      decode_failed("notification", n.status(), "");
-      continue;
-    }
-    handle_notification(*n);
-    switch (n->kind) {
-      case Notification::Kind::kEvent:
-        handle_event(n->topic, n->body, n->correlation_id);
-        break;
-      case Notification::Kind::kSocketClosing:
-      case Notification::Kind::kChannelGone:
-        if (options_.log) options_.log("genesys: the platform is closing the channel");
-        channel.socket.close();
-        return;
-      default:
-        break;
-    }
-  }
-}
-
-void GenesysUpstream::run() {
-  std::unique_ptr<Channel> channel;
-  bool need_org = true, need_agents = true;
-  auto last_org = Clock::now(), last_agents = Clock::now();
-  auto pause = [this](std::chrono::milliseconds how_long) {
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, how_long, [this] { return stopping_; });
-  };
-  auto log = [this](const std::string& line) {
-    if (options_.log) options_.log("genesys: " + line);
-  };
-  while (true) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-    }
-    const bool renew = channel && channel->socket.is_open() &&
-                       wall_ms() > channel->expires_ms - options_.channel_renew_margin.count();
-    if (!channel || !channel->socket.is_open() || renew) {
-      // Subscribe first, then reconcile: nothing falls between the REST read and the
-      // first notification.
-      auto fresh = std::make_unique<Channel>();
-      Status opened = open_channel(*fresh);
-      if (!opened.ok()) {
-        log("notification channel: " + opened.to_string());
-        connected_ = false;
-        if (channel) channel->socket.close();
-        pause(options_.retry_after_failure);
-        continue;
-      }
-      if (channel) {
-        std::lock_guard lock(mutex_);
-        ++counters_.gaps;
-      }
-      channel = std::move(fresh);
-      need_agents = true;
-    }
-    const auto now = Clock::now();
-    if (need_org || now - last_org > options_.org_reconcile_every) {
-      Status s = mirror_org();
-      if (!s.ok()) {
-        log("org mirror: " + s.to_string());
-        pause(options_.retry_after_failure);
-        continue;
-      }
-      need_org = false;
-      last_org = Clock::now();
-    }
-    if (need_agents || now - last_agents > options_.agent_reconcile_every) {
-      Status s = Status::Ok();
-      for (const std::string& user : options_.users) {
-        s = mirror_agent(user);
-        if (!s.ok()) break;
-      }
-      if (!s.ok()) {
-        log("agent mirror: " + s.to_string());
-        pause(options_.retry_after_failure);
-        continue;
-      }
-      need_agents = false;
-      last_agents = Clock::now();
-      {
-        std::lock_guard lock(mutex_);
-        mirrored_ = true;
-      }
-      wake_.notify_all();
-    }
-    connected_ = channel->socket.is_open();
-    put_drafts();
-    read_back_presences();
-    read_channel(*channel);
-    connected_ = channel->socket.is_open();
-  }
-  connected_ = false;
-  if (channel) channel->socket.close();
 }
 
 }  // namespace outpost::genesys

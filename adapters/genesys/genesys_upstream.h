@@ -1,12 +1,13 @@
 // The Genesys Cloud adapter behind the Upstream interface: one org (its client credentials)
 // mirrored for one outpost tenant and a list of agents (Genesys user ids = outpost users).
-// A worker thread opens a notification channel (create, subscribe the agents' topics, the
-// WebSocket), then mirrors by REST with paging (genesys_mirror.cpp): the org's presence
-// definitions, wrap-up codes, external contacts (scan with cursors) and responses; each
-// agent's presence and routing status, queues, today's conversations and voicemail. Live
-// notifications become upstream events; after any gap (a dropped socket, missed heartbeats,
-// socket_closing, an expiring channel, a failed read) the agents are reconciled by REST, and
-// the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
+// A worker thread opens the notification channels (genesys_channels.cpp: 250 agents'
+// topics each, at most 20; create, subscribe, the WebSocket), then mirrors by REST with
+// paging (genesys_mirror.cpp): the org's presence definitions, wrap-up codes, external
+// contacts (scan with cursors) and responses; each agent's presence and routing status,
+// queues, today's conversations and voicemail. Live notifications become upstream events;
+// after a channel's gap (a dropped socket, missed heartbeats, socket_closing, an expiring
+// channel, a failed read) the agents on that channel are reconciled by REST, every agent
+// every `agent_reconcile_every`, and the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
 // identical to the last one sent for its record is not sent again.
 // Per-user logins (set_user_login): an agent's own token is used for that agent's writes
 // and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
@@ -14,7 +15,9 @@
 // runner of decision 023 (a slow platform never holds the store transaction open: the
 // caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
-// 006); sends are refused until wired (docs/genesys.md).
+// 006). Sends (email replies, messages) are journaled before their POST and, when an
+// earlier attempt's outcome is unknown, looked for among the conversation's messages
+// before any new POST, so a customer never gets one twice (decision 037).
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
@@ -31,6 +34,7 @@
 
 #include "adapters/genesys/genesys_json.h"
 #include "adapters/genesys/genesys_rest.h"
+#include "adapters/genesys/genesys_send_journal.h"
 #include "adapters/upstream.h"
 #include "engine/blob.h"
 
@@ -52,6 +56,9 @@ struct GenesysOptions {
   // Re-create the channel this long before it expires (24 h).
   std::chrono::milliseconds channel_renew_margin{600'000};
   std::chrono::milliseconds agent_reconcile_every{900'000};
+  // Agents per notification channel: 4 topics each under the channel's 1000 (at most 250);
+  // at most 20 channels per client (5000 agents live; more are reconciled by REST only).
+  size_t agents_per_channel = 250;
   std::chrono::milliseconds org_reconcile_every{3'600'000};
   std::chrono::milliseconds intent_wait{1'500};    // decision 023
   std::chrono::milliseconds answer_keep{120'000};  // an answer nobody took is forgotten
@@ -71,6 +78,9 @@ struct GenesysOptions {
   // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
   // the adapter's threads, outside its locks.
   std::function<void(const std::string& user, const Token* token)> login_changed;
+  // Where a send's attempts are journaled before its POST (decision 037: DATA/platform-sends);
+  // empty: in memory only (a restart forgets them).
+  std::string send_journal_dir;
   std::function<void(const std::string&)> log;
 };
 
@@ -127,13 +137,14 @@ class GenesysUpstream : public Upstream {
              channels_created = 0, agent_reconciles = 0, org_reconciles = 0,
              incomplete_listings = 0, intents = 0, intents_pending = 0, refusals = 0,
              duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
-             web_draft_edits = 0, audio_fetched = 0, audio_failures = 0;
+             web_draft_edits = 0, audio_fetched = 0, audio_failures = 0, sends_unknown = 0,
+             sends_found = 0;
     RestClient::Counters rest;
   };
   Counters counters() const;
   // True once the first full mirror finished (tests and the server's start log).
   bool wait_mirrored(std::chrono::milliseconds timeout);
-  // True while the notification channel's socket is open (the server's /readyz).
+  // True while every notification channel's socket is open (the server's /readyz).
   bool connected() const { return connected_.load(); }
 
  private:
@@ -158,9 +169,13 @@ class GenesysUpstream : public Upstream {
     bool read_back = false;            // a presence write answered: read it back
   };
 
+  // genesys_channels.cpp
   void run();
+  // options_.users in groups, one per channel (at most 20; the rest are left out).
+  std::vector<std::vector<std::string>> channel_plan() const;
   Status open_channel(Channel& channel);
-  void read_channel(Channel& channel);
+  bool open_channels(std::vector<std::unique_ptr<Channel>>& channels, std::vector<char>& reconcile);
+  void read_channel(Channel& channel, std::chrono::milliseconds slice);
   void handle_notification(const Notification& n);
   void handle_event(const std::string& topic, const std::string& body,
                     const std::string& correlation);
@@ -183,6 +198,16 @@ class GenesysUpstream : public Upstream {
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& correlation);
   domain::InteractionState known_interaction_state(const std::string& key) const;
+  // genesys_sends.cpp (decision 037)
+  Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
+                                   const domain::Draft& draft);
+  // Whether the conversation already holds this draft's text as a message we sent.
+  Result<bool> find_sent(const std::string& user, const domain::Draft& draft,
+                         std::chrono::steady_clock::time_point deadline);
+  Result<bool> find_sent_email(const std::string& user, const domain::Draft& draft,
+                               std::chrono::steady_clock::time_point deadline);
+  Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
+                                 std::chrono::steady_clock::time_point deadline);
   // genesys_voicemail.cpp
   void attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
@@ -205,6 +230,7 @@ class GenesysUpstream : public Upstream {
 
   GenesysOptions options_;
   RestClient rest_;
+  SendJournal sends_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <sstream>
@@ -160,9 +161,16 @@ Status run_genesys_mirror(BenchContext& context, int contacts, int agents) {
   steady.push_back(param("agents", agents));
   steady.push_back(param("per_agent_reconcile", per_agent_reconcile));
   steady.push_back(param("per_org_reconcile", per_org_reconcile));
+  const auto by_budget =
+      static_cast<uint64_t>((budget_hour - per_org_reconcile) / (4 * per_agent_reconcile));
+  // Live notifications: 20 channels per client, 250 agents' 1000 topics each (decision 037).
+  const uint64_t by_channels = 20 * 250;
+  steady.push_back(param("max_agents_within_budget", by_budget));
+  steady.push_back(param("max_agents_by_channels", by_channels));
+  steady.push_back(param("largest_org_agents", std::min(by_budget, by_channels)));
+  // A dropped channel reconciles its agents: the requests that costs for a full channel.
   steady.push_back(
-      param("max_agents_within_budget",
-            static_cast<uint64_t>((budget_hour - per_org_reconcile) / (4 * per_agent_reconcile))));
+      param("requests_per_full_channel_gap", static_cast<uint64_t>(250 * per_agent_reconcile)));
   // The baseline: the budget's share per agent were the org that size.
   const double share = budget_hour / agents;
   context.report.add({"genesys_requests_per_agent_hour", per_agent_hour, "requests", share,

@@ -162,10 +162,13 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"drafts_put", c.drafts_put},
         {"web_draft_edits", c.web_draft_edits},
         {"audio_fetched", c.audio_fetched},
-        {"audio_failures", c.audio_failures}};
+        {"audio_failures", c.audio_failures},
+        {"sends_unknown", c.sends_unknown},
+        {"sends_found", c.sends_found}};
     sample.family("outpost_genesys_events_total",
                   "Genesys adapter events: events emitted, notifications and heartbeats read, "
-                  "gaps, reconciles, decode errors, intents and refusals, user logins, drafts.",
+                  "gaps, reconciles, decode errors, intents and refusals, user logins, drafts, "
+                  "sends whose answer was lost and sends found sent on a retry.",
                   ops::MetricType::kCounter);
     for (const auto& [event, value] : kEvents) {
       sample.value("outpost_genesys_events_total", {{"event", event}}, static_cast<double>(value));
@@ -180,10 +183,12 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"user_refresh_failures", c.rest.user_refresh_failures},
         {"transport_errors", c.rest.transport_errors},
         {"budget_waits", c.rest.budget_waits},
-        {"downloads", c.rest.downloads}};
+        {"downloads", c.rest.downloads},
+        {"rate_limit_holds", c.rest.rate_limit_holds}};
     sample.family("outpost_genesys_rest_total",
                   "Genesys REST calls: requests made, retries after 429 and 5xx, token fetches "
-                  "and refreshes, transport errors, waits for the org's request budget.",
+                  "and refreshes, transport errors, waits for the org's request budget, holds "
+                  "while the platform's inin-ratelimit window was nearly spent.",
                   ops::MetricType::kCounter);
     for (const auto& [event, value] : kRest) {
       sample.value("outpost_genesys_rest_total", {{"event", event}}, static_cast<double>(value));

@@ -359,6 +359,7 @@ int run_serve(const server_app::ServeConfig& config) {
       log.log(server_app::LogLevel::kWarn, line, {{"component", "genesys"}});
     };
     genesys_config->max_voicemail_bytes = blob_options.limits.max_voicemail_bytes;
+    genesys_config->send_journal_dir = config.data_dir + "/platform-sends";  // decision 037
     server_app::wire_genesys_media(*genesys_config, **store, **blob_store, genesys_config->log);
     server_app::wire_genesys_logins(*genesys_config, logins);
     genesys = std::make_unique<genesys::GenesysUpstream>(*genesys_config);

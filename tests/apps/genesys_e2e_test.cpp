@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -127,6 +128,14 @@ class GenesysEndToEnd : public ::testing::Test {
       EXPECT_TRUE((*replica)->pending()->empty()) << name;
       EXPECT_EQ(support::device_view(**replica), server) << name;
     }
+  }
+
+  bool phone_equals_server() {
+    auto store = SqliteServerStore::open(dir_ + "/server/outpost.db");
+    auto replica = Replica::open(dir_ + "/phone.db", Schema::domain(), &domain_mutators());
+    if (!store.ok() || !replica.ok()) return false;
+    return support::device_view(**replica) ==
+           support::server_view(**store, {"user/acme/agent-1", "org/acme"});
   }
 
   // POST /v1/platform/login as `user`'s device with this login JSON: the HTTP status.
@@ -451,6 +460,85 @@ TEST_F(GenesysEndToEnd, ALoginSurvivesARestartAndStillActsForItsUser) {
   EXPECT_NE(read(), sealed);  // the rotated refresh token sealed again
   stop_server();
   EXPECT_EQ(server_output_.find(access), std::string::npos) << "a user's token logged";
+}
+
+// A customer never gets the same reply twice (decision 037): the platform takes the
+// email reply and the SMS but the server is killed before their answers come back; the
+// restarted server, asked again by the device, reads the conversations' messages, finds
+// both sent and does not POST them again. The device's drafts end SENT.
+TEST_F(GenesysEndToEnd, ASendInFlightWhenTheServerIsKilledIsSentOnce) {
+  fake_->control("route", R"({"user":"agent-1","media":"email","id":"c-5","subject":"Order"})");
+  fake_->control("route", R"({"user":"agent-1","media":"message","id":"c-6"})");
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    return get<d::Interaction>(r, "c-5").has_value() && get<d::Interaction>(r, "c-6").has_value();
+  })) << server_->output();
+  // The platform sends at once and answers a minute later.
+  fake_->control("faults", R"([
+      {"method":"POST","path":"/api/v2/conversations/emails/c-5/messages","answer_after_ms":60000},
+      {"method":"POST","path":"/api/v2/conversations/messages/c-6/communications",
+       "answer_after_ms":60000}])");
+  ASSERT_EQ(device("phone", {"mutate", "save_draft",
+                             R"({"draft":{"id":"d-5","interaction_id":"c-5",
+                                 "kind":"DRAFT_EMAIL_REPLY","subject":"Re: Order",
+                                 "body":"Your order shipped today.","to":["ann@example.com"]}})"}),
+            0);
+  // The tablet sends the SMS, so both sends are in flight at once (a device's pushes wait
+  // in order behind its first unanswered one).
+  ASSERT_EQ(device("tablet", {"mutate", "save_draft",
+                              R"({"draft":{"id":"d-6","interaction_id":"c-6",
+                                  "kind":"DRAFT_SMS","body":"On my way"}})"}),
+            0);
+  ASSERT_EQ(device("phone", {"mutate", "send_draft", R"({"id":"d-5"})"}), 0);
+  ASSERT_EQ(device("tablet", {"mutate", "send_draft", R"({"id":"d-6"})"}), 0);
+  auto sent = [&] {
+    std::vector<std::string> texts;
+    const boost::json::value state = fake_->state();
+    for (const auto& s : state.at("sent").as_array())
+      texts.emplace_back(s.at("textBody").as_string());
+    std::sort(texts.begin(), texts.end());
+    return texts;
+  };
+  const std::vector<std::string> both{"On my way", "Your order shipped today."};
+  // Both devices push (and retry) while the platform holds the answers back.
+  std::thread tablet([&] { (void)sync("tablet"); });
+  std::thread phone([&] { (void)sync("phone"); });
+  for (int i = 0; i < 50 && sent() != both; ++i) std::this_thread::sleep_for(100ms);
+  const bool both_sent = sent() == both;
+  server_->signal(SIGKILL);  // killed mid-send: the answers are lost
+  (void)server_->wait(10s);
+  tablet.join();
+  phone.join();
+  ASSERT_TRUE(both_sent);
+  server_.reset();
+  fake_->control("clear");  // the platform answers again; the request log restarts
+
+  start_server();
+  // Each device's own send first, then both see both.
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto mail = get<d::Draft>(r, "d-5");
+    return mail && mail->status() == d::DRAFT_SENT;
+  })) << server_->output();
+  for (const char* name : {"tablet", "phone"}) {
+    ASSERT_TRUE(sync_until(name,
+                           [](Replica& r) {
+                             auto mail = get<d::Draft>(r, "d-5");
+                             auto sms = get<d::Draft>(r, "d-6");
+                             return mail && sms && mail->status() == d::DRAFT_SENT &&
+                                    sms->status() == d::DRAFT_SENT;
+                           }))
+        << name << server_->output();
+  }
+  EXPECT_EQ(sent(), both) << "a send was repeated";
+  EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/emails/c-5/messages"), 0);
+  EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/messages/c-6/communications"), 0);
+  // The restarted server mirrors the org again meanwhile: sync until the phone has it all.
+  for (int i = 0; i < 40 && !phone_equals_server(); ++i) {
+    (void)sync("phone");
+    std::this_thread::sleep_for(250ms);
+  }
+  stop_server();
+  expect_devices_equal_server({"phone"});
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import datetime
 import json
+import math
 import secrets
 import sys
 import threading
@@ -34,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import websockets
 
-from fake_genesys_model import Org, iso, listing
+from fake_genesys_model import MAX_TOPICS, Org, iso, listing
 
 # ----------------------------------------------------------------------------- the server
 
@@ -54,7 +55,8 @@ class Fake:
         self.codes = {}  # authorization code -> user id (one use)
         self.refresh_tokens = {}  # refresh token -> user id (rotated on use)
         self.config = {"token_ttl_s": 86400, "heartbeat_s": 30.0, "channel_ttl_s": 86400,
-                       "closing_grace_s": 60.0, "rate_allowed": 300, "max_page_size": 100,
+                       "closing_grace_s": 60.0, "rate_allowed": 300, "rate_window_s": 60,
+                       "max_page_size": 100,
                        "pong": True, "media_url_ttl_s": 60}
         self.faults = []  # scripted answers, first match wins
         self.miss_notifications = 0
@@ -94,11 +96,12 @@ class Fake:
     def count_request(self, token):
         """The inin-ratelimit-* headers for this token's minute, and whether it is over."""
         now = time.time()
+        span = self.config["rate_window_s"]
         window = self.rate.setdefault(token, [now, 0])
-        if now - window[0] >= 60:
+        if now - window[0] >= span:
             window[0], window[1] = now, 0
         window[1] += 1
-        reset = max(1, int(60 - (now - window[0])))
+        reset = max(1, int(math.ceil(span - (now - window[0]))))
         headers = {"inin-ratelimit-allowed": str(self.config["rate_allowed"]),
                    "inin-ratelimit-count": str(window[1]), "inin-ratelimit-reset": str(reset)}
         return headers, window[1] > self.config["rate_allowed"], reset
@@ -173,6 +176,7 @@ class Fake:
                 return
             old = channel["socket"]
             channel["socket"] = socket  # one connection per channel
+            channel["used"] = time.time()
             self.stats["sockets_opened"] += 1
         if old is not None:
             await old.close()
@@ -189,8 +193,17 @@ class Fake:
                                                   "eventBody": {"message": "pong"}}))
                 elif message.get("message") == "subscribe":
                     with self.lock:
-                        channel["topics"].update(message.get("topics", []))
-                    await socket.send(json.dumps({"result": "200", "status": "subscribed"}))
+                        topics = channel["topics"] | set(message.get("topics", []))
+                        fits = len(topics) <= MAX_TOPICS
+                        if fits:
+                            channel["topics"] = topics
+                            channel["used"] = time.time()
+                    if fits:
+                        await socket.send(json.dumps({"result": "200", "status": "subscribed"}))
+                    else:
+                        await socket.send(json.dumps({
+                            "result": "400", "status": "error",
+                            "message": "A channel holds at most %d topics" % MAX_TOPICS}))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -334,6 +347,16 @@ class Handler(BaseHTTPRequestHandler):
                                    limit_headers)
         with fake.lock:
             status, answer = fake.org.route(self.command, url.path, query, body, fake, self.who)
+        # The platform acted on the request; its answer comes late (`answer_after_ms`) or
+        # never (`no_answer`: the connection closes unanswered), so the caller cannot know.
+        if fault and fault.get("answer_after_ms"):
+            time.sleep(fault["answer_after_ms"] / 1000.0)
+        if fault and fault.get("no_answer"):
+            with fake.lock:
+                fake.requests.append({"method": self.command, "path": self.path,
+                                      "status": 0, "user": self.who})
+            self.close_connection = True
+            return
         if fault and fault.get("partial") and isinstance(answer, dict) and "entities" in answer:
             answer = dict(answer)
             answer["entities"] = answer["entities"][: len(answer["entities"]) // 2]

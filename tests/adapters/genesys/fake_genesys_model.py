@@ -15,6 +15,8 @@ import uuid
 
 SYSTEM_PRESENCES = ["Available", "Away", "Busy", "Offline", "Idle", "OnQueue", "Meal",
                     "Training", "Meeting", "Break"]
+MAX_CHANNELS = 20  # per client [platform-apis.md 1.10]
+MAX_TOPICS = 1000  # per channel
 MEDIA_KEYS = {"voice": "calls", "email": "emails", "message": "messages", "callback": "callbacks"}
 
 
@@ -126,6 +128,8 @@ class Org:
                                    "dateCreated": iso()})
         self.wrapups_done = []  # (conversation, participant, code)
         self.sent = []  # email replies and messages sent
+        self.email_messages = {}  # conversation id -> [EmailMessage] (inbound and sent)
+        self.message_data = {}  # message id -> MessageData (SMS/chat, both directions)
         self.seq = 0
 
     def user_ids(self):
@@ -263,10 +267,19 @@ class Org:
         m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages", path)
         if m and method == "POST":
             return self.send_email(m.group(1), body)
+        if m and method == "GET":
+            return self.email_listing(m.group(1), query, path, max_page)
+        m = re.fullmatch(r"/api/v2/conversations/emails/([^/]+)/messages/([^/]+)", path)
+        if m and method == "GET":
+            found = [e for e in self.email_messages.get(m.group(1), []) if e["id"] == m.group(2)]
+            return (200, found[0]) if found else err(404, "not.found", "message not found")
         m = re.fullmatch(r"/api/v2/conversations/messages/([^/]+)/communications/([^/]+)/messages",
                          path)
         if m and method == "POST":
             return self.send_message(m.group(1), m.group(2), body)
+        m = re.fullmatch(r"/api/v2/conversations/messages/([^/]+)/messages/bulk", path)
+        if m and method == "POST":
+            return self.messages_bulk(m.group(1), body)
         m = re.fullmatch(r"/api/v2/voicemail/users/([^/]+)/messages", path)
         if m and method == "GET":
             mine = sorted((v for v in self.voicemails.values()
@@ -358,8 +371,12 @@ class Org:
         if not text.strip():
             return err(400, "bad.request", "An email reply needs a body")
         sent = {"id": self.next_id("email"), "to": body.get("to", []), "subject":
-                body.get("subject", ""), "textBody": text, "time": iso(), "state": "Sent"}
+                body.get("subject", ""), "textBody": text, "time": iso(), "state": "Sent",
+                "from": {"email": "support@acme.example", "name": "Support"},
+                "selfUri": "/api/v2/conversations/emails/%s/messages/" % conversation_id}
+        sent["selfUri"] += sent["id"]
         self.sent.append(dict(sent, conversation=conversation_id, media="email"))
+        self.email_messages.setdefault(conversation_id, []).append(sent)
         self.drafts.pop(conversation_id, None)
         self.notify_conversation(conv)
         return 200, sent
@@ -385,7 +402,39 @@ class Org:
         sent = {"id": self.next_id("msg"), "textBody": text, "direction": "outbound",
                 "status": "queued", "timestamp": iso()}
         self.sent.append(dict(sent, conversation=conversation_id, media="message"))
+        self.message_data[sent["id"]] = dict(sent, _conversation=conversation_id)
+        comm.setdefault("messages", []).append(
+            {"messageId": sent["id"], "messageStatus": "queued", "messageTime": sent["timestamp"],
+             "messageSegmentCount": 1})
         return 202, sent
+
+    def email_listing(self, conversation_id, query, path, max_page):
+        """GET /conversations/emails/{id}/messages [outside the reference: the public API's
+        EmailMessagePreviewListing]: previews without the bodies (GET .../messages/{id} has
+        them)."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "email":
+            return err(404, "not.found", "email conversation not found")
+        previews = [{k: v for k, v in e.items() if k not in ("textBody", "htmlBody")}
+                    for e in self.email_messages.get(conversation_id, [])]
+        return listing(previews, query, path, max_page)
+
+    def messages_bulk(self, conversation_id, body):
+        """POST /conversations/messages/{id}/messages/bulk [messageId...] [outside the
+        reference: the public API's "get messages in batch"] -> TextMessageListing of
+        MessageData; ids of other conversations are left out."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None or conv.get("_media") != "message":
+            return err(404, "not.found", "message conversation not found")
+        if not isinstance(body, list) or not all(isinstance(i, str) for i in body):
+            return err(400, "bad.request", "The body is a list of message ids")
+        if len(body) > 100:
+            return err(400, "bad.request", "At most 100 message ids")
+        found = [{k: v for k, v in self.message_data[i].items() if not k.startswith("_")}
+                 for i in body if i in self.message_data and
+                 self.message_data[i]["_conversation"] == conversation_id]
+        return 200, {"entities": found, "pageSize": len(found), "pageNumber": 1,
+                     "total": len(found), "pageCount": 1}
 
     def user_route(self, method, user, rest, query, body, path, max_page):
         if rest == "presences/purecloud":
@@ -562,12 +611,17 @@ class Org:
         if path == "/api/v2/notifications/channels" and method == "POST":
             ident = str(uuid.uuid4())
             ttl = fake.config["channel_ttl_s"]
-            fake.channels[ident] = {"topics": set(), "expires": time.time() + ttl, "socket": None}
-            while len(fake.channels) > 20:  # the least recently made, without a socket first
-                idle = [c for c, v in fake.channels.items() if v["socket"] is None and c != ident]
-                victim = (idle or [c for c in fake.channels if c != ident])[0]
+            fake.channels[ident] = {"topics": set(), "expires": time.time() + ttl, "socket": None,
+                                    "used": time.time()}
+            while len(fake.channels) > MAX_CHANNELS:
+                # The 21st evicts the least recently used, preferring one without a live
+                # connection [platform-apis.md 1.10].
+                others = [c for c in fake.channels if c != ident]
+                idle = [c for c in others if fake.channels[c]["socket"] is None]
+                victim = min(idle or others, key=lambda c: fake.channels[c]["used"])
                 fake.close_socket(victim, "close")
                 del fake.channels[victim]
+                fake.stats["channels_evicted"] = fake.stats.get("channels_evicted", 0) + 1
             return 200, {"id": ident, "connectUri": "%s/channels/%s" % (self.ws_base, ident),
                          "expires": iso(time.time() + ttl)}
         m = re.fullmatch(r"/api/v2/notifications/channels/([^/]+)(/subscriptions)?", path)
@@ -579,20 +633,22 @@ class Org:
         if method in ("POST", "PUT"):
             if not isinstance(body, list):
                 return err(400, "bad.request", "a list of topics")
-            if method == "PUT":
-                channel["topics"].clear()
+            topics = set() if method == "PUT" else set(channel["topics"])
             entities = []
             for t in body:
-                topic = t.get("id", "")
+                topic = t.get("id", "") if isinstance(t, dict) else ""
                 user = re.fullmatch(r"v2\.users\.([^.]+)\..+", topic)
                 if user and user.group(1) in self.users:
-                    channel["topics"].add(topic)
+                    topics.add(topic)
                     entities.append({"id": topic, "state": "Permitted"})
                 else:
                     entities.append({"id": topic, "state": "Rejected",
                                      "rejectionReason": "unknown topic"})
-            if len(channel["topics"]) > 1000:
-                return err(400, "bad.request", "at most 1000 topics per channel")
+            if len(topics) > MAX_TOPICS:  # refused whole: the channel keeps its topics
+                return err(400, "notification.channel.topic.limit",
+                           "A channel holds at most %d topics" % MAX_TOPICS)
+            channel["topics"] = topics
+            channel["used"] = time.time()
             channel["expires"] = time.time() + fake.config["channel_ttl_s"]
             return 200, {"entities": entities}
         if method == "GET":
@@ -671,6 +727,20 @@ class Org:
                         "connectedTime": now}]}
         if media == "email":
             agent[key][0]["subject"] = customer[key][0]["subject"] = body.get("subject", "Question")
+            self.email_messages[ident] = [{
+                "id": self.next_id("email"), "from": {"email": address, "name": customer["name"]},
+                "to": [{"email": "support@acme.example"}], "subject": body.get("subject",
+                                                                                "Question"),
+                "textBody": body.get("text", "Hello, I have a question."), "time": now,
+                "state": "Sent", "selfUri": "/api/v2/conversations/emails/%s/messages" % ident}]
+        if media == "message":
+            mid = self.next_id("msg")
+            self.message_data[mid] = {
+                "id": mid, "textBody": body.get("text", "Hello?"), "direction": "inbound",
+                "status": "received", "timestamp": now, "fromAddress": address,
+                "_conversation": ident}
+            customer[key][0]["messages"] = [{"messageId": mid, "messageStatus": "received",
+                                             "messageTime": now, "messageSegmentCount": 1}]
         conv = {"id": ident, "_media": media, "startTime": now, "participants": [customer, agent],
                 "selfUri": "/api/v2/conversations/" + ident}
         self.conversations[ident] = conv

@@ -239,6 +239,38 @@ class FakeGenesysTest(unittest.TestCase):
         _, _, listing = self.c.call("GET", "/api/v2/voicemail/users/agent-2/messages")
         self.assertIn("vm-lost", [v["id"] for v in listing["entities"]])  # REST has it
 
+    def test_a_channel_holds_1000_topics_and_the_21st_channel_evicts_the_least_used(self):
+        channel, _ = self.open_channel(["v2.users.agent-1.presence"])
+        path = "/api/v2/notifications/channels/%s/subscriptions" % channel["id"]
+        many = [{"id": "v2.users.agent-1.t%d" % i} for i in range(1000)]
+        self.assertEqual(self.c.call("PUT", path, many)[0], 200)
+        status, _, refusal = self.c.call("POST", path, [{"id": "v2.users.agent-2.presence"}])
+        self.assertEqual((status, refusal["code"]), (400, "notification.channel.topic.limit"))
+        self.assertEqual(len(self.c.call("GET", path)[2]["entities"]), 1000)  # unchanged
+        status, _, refusal = self.c.call("PUT", path, many + [{"id": "v2.users.agent-2.x"}])
+        self.assertEqual(status, 400)
+
+        async def over_the_socket():
+            async with websockets.connect(channel["connectUri"]) as ws:
+                await ws.send(json.dumps({"message": "subscribe", "topics": ["v2.users.agent-2.y"],
+                                          "correlationId": "c1"}))
+                while True:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if "result" in m:
+                        self.assertEqual((m["result"], m["status"]), ("400", "error"))
+                        return
+        asyncio.run(over_the_socket())
+
+        made = [self.open_channel(["v2.users.agent-1.presence"])[0]["id"] for _ in range(20)]
+        head = lambda cid: self.c.call("HEAD", "/api/v2/notifications/channels/" + cid)[0]
+        self.assertEqual([head(cid) for cid in made], [200] * 20)  # the older ones are gone
+        # The first made is used again (subscribed): the second is now the least used.
+        self.assertEqual(self.c.call("POST", "/api/v2/notifications/channels/%s/subscriptions"
+                                     % made[0], [{"id": "v2.users.agent-2.presence"}])[0], 200)
+        self.c.call("POST", "/api/v2/notifications/channels", {})
+        self.assertEqual((head(made[0]), head(made[1]), head(made[2])), (200, 404, 200))
+        self.assertEqual(self.c.control("stats")["channels"], 20)
+
     def test_expired_channel_is_gone(self):
         channel, _ = self.open_channel(["v2.users.agent-1.presence"])
         self.c.control("socket", {"action": "expire", "channel": channel["id"]})
@@ -314,6 +346,41 @@ class FakeGenesysTest(unittest.TestCase):
         self.assertEqual((status, refusal["code"]), (400, "conversation.message.disconnected"))
         self.assertEqual([x["textBody"] for x in self.c.control("state")["sent"]][-2:],
                          ["Thanks", "Hello"])
+
+    def test_sent_messages_are_listed_and_a_send_may_go_unanswered(self):
+        email = self.c.control("route", {"user": "agent-1", "media": "email", "text": "Hi"})
+        path = "/api/v2/conversations/emails/%s/messages" % email["id"]
+        # The platform sends the reply but never answers: the connection closes unanswered.
+        self.c.control("faults", [{"method": "POST", "path": path, "no_answer": True}])
+        with self.assertRaises(Exception):
+            self.c.call("POST", path, {"textBody": "Thanks", "subject": "Re: Question"})
+        status, _, listing = self.c.call("GET", path)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(listing["entities"]), 2)  # the customer's and ours
+        self.assertNotIn("textBody", listing["entities"][1])  # previews carry no body
+        status, _, full = self.c.call("GET", path + "/" + listing["entities"][1]["id"])
+        self.assertEqual((status, full["textBody"], full["subject"]), (200, "Thanks", "Re: Question"))
+        self.assertEqual(self.c.call("GET", path + "/nope")[0], 404)
+        # A slow answer: the send is done before the answer leaves.
+        self.c.control("faults", [{"method": "POST", "path": path, "answer_after_ms": 300}])
+        self.assertEqual(self.c.call("POST", path, {"textBody": "Again"})[0], 200)
+        self.assertEqual(len(self.c.call("GET", path)[2]["entities"]), 3)
+        # Messages: the conversation names each message's id, the batch read gives its data.
+        chat = self.c.control("route", {"user": "agent-1", "media": "message", "text": "Yo"})
+        agent = [p for p in chat["participants"] if p["purpose"] == "agent"][0]
+        comm = agent["messages"][0]["id"]
+        send = "/api/v2/conversations/messages/%s/communications/%s/messages" % (chat["id"], comm)
+        self.assertEqual(self.c.call("POST", send, {"textBody": "Hello"})[0], 202)
+        _, _, conv = self.c.call("GET", "/api/v2/conversations/" + chat["id"])
+        ids = [d["messageId"] for p in conv["participants"] for c in p.get("messages", [])
+               for d in c.get("messages", [])]
+        self.assertEqual(len(ids), 2)
+        bulk = "/api/v2/conversations/messages/%s/messages/bulk" % chat["id"]
+        status, _, data = self.c.call("POST", bulk, ids + ["unknown"])
+        self.assertEqual(status, 200)
+        self.assertEqual(sorted((m["direction"], m["textBody"]) for m in data["entities"]),
+                         [("inbound", "Yo"), ("outbound", "Hello")])
+        self.assertEqual(self.c.call("POST", bulk, {"not": "a list"})[0], 400)
 
     def test_voicemail_media_link_read_and_delete(self):
         vm = self.c.control("voicemail", {"user": "agent-1", "seconds": 2})

@@ -357,5 +357,24 @@ TEST_F(GenesysUpstreamTest, TheRequestBudgetHoldsRequestsBack) {
   EXPECT_GT(std::chrono::steady_clock::now() - t0, 1s);
 }
 
+// The platform's inin-ratelimit-* headers say its window is nearly spent: the client waits
+// for the window's reset instead of meeting 429s (a budget far above the platform's).
+TEST(GenesysRest, TheRateLimitHeadersHoldRequestsBeforeThePlatformRefuses) {
+  testing::FakeGenesys fake("agent-1", 5);
+  ASSERT_TRUE(fake.ok()) << fake.log();
+  fake.control("config", R"({"rate_allowed": 20, "rate_window_s": 2})");
+  RestOptions o = testing::options_against(fake).rest;
+  o.requests_per_minute = 1'000'000;
+  RestClient rest(o);
+  for (int i = 0; i < 50; ++i) {
+    auto got = rest.call("GET", "/api/v2/routing/wrapupcodes");
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(got->status, 200);
+  }
+  EXPECT_EQ(rest.counters().retried_429, 0u);
+  EXPECT_GT(rest.counters().rate_limit_holds, 0u);
+  EXPECT_EQ(fake.count_requests("GET", "/api/v2/routing/wrapupcodes"), 50);
+}
+
 }  // namespace
 }  // namespace outpost::genesys
