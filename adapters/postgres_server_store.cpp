@@ -176,11 +176,13 @@ class PostgresWriteTx final : public ServerWriteTx {
       std::vector<CommittedHead> heads =
           scopes_.save_written([&](const std::string& name, const ScopeState& s) {
             tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
-            // Delivered to listeners only if this transaction commits.
-            const std::string payload =
-                name.size() > kMaxNotifiedScope
-                    ? instance_ + " *"
-                    : instance_ + " " + std::to_string(s.head) + " " + hex(name);
+            // Delivered to listeners only if this transaction commits. The base (the head
+            // before this commit, under this transaction's lock) lets the other processes
+            // carry the changes with their pokes (decision 041).
+            const std::string payload = name.size() > kMaxNotifiedScope
+                                            ? instance_ + " *"
+                                            : instance_ + ":" + std::to_string(s.initial_head) +
+                                                  " " + std::to_string(s.head) + " " + hex(name);
             tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
           });
       tx_->commit();
@@ -246,7 +248,10 @@ class PostgresWriteTx final : public ServerWriteTx {
   // Writes the held-back puts in one statement, then their count and bytes.
   void flush_puts() {
     if (buffered_.empty()) return;
-    pqxx::result old = tx_->exec(pg_detail::bulk_put_sql(buffered_));
+    const pg_detail::BulkPutColumns columns = pg_detail::bulk_put_columns(buffered_);
+    pqxx::result old = tx_->exec_prepared(
+        "bulk_put", bytes(columns.scope_ids), bytes(columns.collections), bytes(columns.keys),
+        bytes(columns.versions), bytes(columns.priorities), bytes(columns.bodies));
     std::vector<std::optional<uint64_t>> old_sizes(buffered_.size());
     for (const auto& row : old) old_sizes.at(row[0].as<size_t>()) = u64(row[1]);
     for (size_t n = 0; n < buffered_.size(); ++n) {
