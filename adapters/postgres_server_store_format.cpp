@@ -155,20 +155,23 @@ void prepare_statements(pqxx::connection& c) {
             "VALUES ($1, $4, $2, $3, 1, $5, $6)) SELECT size FROM old");
   // Held-back puts in one round trip (flush_puts): the columns arrive as arrays
   // (bulk_put_columns); every part of the statement reads the snapshot from before it, so
-  // `old` sees the bodies being replaced.
+  // `old` sees the bodies being replaced. Keys not there are plainly inserted, the others
+  // updated: no ON CONFLICT (its speculative insertion costs ~10% here), since no other
+  // transaction writes the scope's records while this one holds the scope's row lock.
   c.prepare("bulk_put",
             "WITH input AS (SELECT t.n - 1 AS n, t.scope_id, t.collection, t.key, t.version, "
             "t.priority, t.body FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], "
             "$5::integer[], $6::bytea[]) WITH ORDINALITY AS t(scope_id, collection, key, version, "
             "priority, body, n)), old AS (SELECT i.n, octet_length(r.body) AS size FROM input i "
             "JOIN outpost_records r ON r.scope_id = i.scope_id AND r.collection = i.collection "
-            "AND r.key = i.key), up AS (INSERT INTO outpost_records (scope_id, collection, key, "
+            "AND r.key = i.key), fresh AS (INSERT INTO outpost_records (scope_id, collection, key, "
             "version, priority, body) SELECT scope_id, collection, key, version, priority, body "
-            "FROM input ON CONFLICT (scope_id, collection, key) DO UPDATE SET version = "
-            "excluded.version, priority = excluded.priority, body = excluded.body), log AS "
-            "(INSERT INTO outpost_changes (scope_id, seq, collection, key, op, priority, body) "
-            "SELECT scope_id, version, collection, key, 1, priority, body FROM input) SELECT n, "
-            "size FROM old");
+            "FROM input WHERE n NOT IN (SELECT n FROM old)), replaced AS (UPDATE outpost_records "
+            "r SET version = i.version, priority = i.priority, body = i.body FROM input i WHERE "
+            "i.n IN (SELECT n FROM old) AND r.scope_id = i.scope_id AND r.collection = "
+            "i.collection AND r.key = i.key), log AS (INSERT INTO outpost_changes (scope_id, seq, "
+            "collection, key, op, priority, body) SELECT scope_id, version, collection, key, 1, "
+            "priority, body FROM input) SELECT n, size FROM old");
   // A delete in one round trip; the tombstone is only written if a record went.
   c.prepare("remove",
             "WITH gone AS (DELETE FROM outpost_records WHERE scope_id = $1 AND collection = $2 "

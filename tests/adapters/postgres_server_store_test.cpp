@@ -414,6 +414,32 @@ TEST(PostgresServerStore, AKilledServerIsRetryableLeavesNothingHalfWrittenAndRes
   EXPECT_EQ(heard[1].base_seq, std::optional<uint64_t>(2));
 }
 
+// A full batch of puts is written while the caller goes on (decision 041): when its
+// connection dies meanwhile, the transaction fails at a later call, retryably, and nothing
+// of it is written; the store serves the next transaction.
+TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole) {
+  pg_test::TestDatabase db;
+  auto store = open_store(db.url());
+  auto tx = take(store->begin_write());
+  for (int i = 0; i < 2'000; ++i) {  // the 2,000th put sends the batch
+    take(tx->put("org/t1", "contacts", "k" + std::to_string(i), 0, "body"));
+  }
+  pg_test::query(db.url(),
+                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                 "current_database() AND pid <> pg_backend_pid()");
+  auto later = tx->put("org/t1", "contacts", "later", 0, "body");  // held: may still say ok
+  auto committed = tx->commit();
+  ASSERT_FALSE(committed.ok());
+  EXPECT_EQ(committed.status().code(), ErrorCode::kUnavailable) << committed.status().to_string();
+  tx.reset();
+  EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 0u);
+  EXPECT_FALSE(take(store->get("org/t1", "contacts", "k0")).has_value());
+  auto again = take(store->begin_write());
+  EXPECT_EQ(take(again->put("org/t1", "contacts", "k0", 0, "body")), 1u);
+  take(again->commit());
+  EXPECT_EQ(take(store->scope_info("org/t1")).record_count, 1u);
+}
+
 TEST(PostgresCommitFeed, PayloadsParseStrictly) {
   std::string instance;
   CommittedHead head;
