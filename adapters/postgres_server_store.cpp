@@ -260,13 +260,16 @@ class PostgresWriteTx final : public ServerWriteTx {
     return scopes_.add(scope, s);
   }
 
-  // Writes the held-back puts in one statement and waits for it (their count and bytes).
+  // Writes the held-back puts in one statement on this thread, then their count and bytes.
   void flush_puts() {
-    send_puts();
     wait_sent();
+    if (buffered_.empty()) return;
+    count_written(buffered_, buffered_scopes_, write_batch(*tx_, buffered_));
+    drop_puts();
   }
   // Sends the held-back puts as one statement on a thread of its own (after the batch
   // sent before it), so the caller makes the next batch meanwhile; wait_sent() joins it.
+  // Only for full batches: a thread costs more than a small statement.
   void send_puts() {
     wait_sent();
     if (buffered_.empty()) return;
@@ -275,10 +278,7 @@ class PostgresWriteTx final : public ServerWriteTx {
     batch->scopes = std::move(buffered_scopes_);
     drop_puts();
     batch->written = std::async(std::launch::async, [tx = tx_.get(), puts = &batch->puts] {
-      const pg_detail::BulkPutColumns columns = pg_detail::bulk_put_columns(*puts);
-      return tx->exec_prepared("bulk_put", bytes(columns.scope_ids), bytes(columns.collections),
-                               bytes(columns.keys), bytes(columns.versions),
-                               bytes(columns.priorities), bytes(columns.bodies));
+      return write_batch(*tx, *puts);
     });
     sent_ = std::move(batch);
   }
@@ -286,12 +286,22 @@ class PostgresWriteTx final : public ServerWriteTx {
   void wait_sent() {
     if (!sent_) return;
     const std::unique_ptr<SentBatch> batch = std::move(sent_);
-    const pqxx::result old = batch->written.get();
-    std::vector<std::optional<uint64_t>> old_sizes(batch->puts.size());
+    count_written(batch->puts, batch->scopes, batch->written.get());
+  }
+  static pqxx::result write_batch(pqxx::work& tx, const std::vector<pg_detail::BufferedPut>& puts) {
+    const pg_detail::BulkPutColumns columns = pg_detail::bulk_put_columns(puts);
+    return tx.exec_prepared("bulk_put", bytes(columns.scope_ids), bytes(columns.collections),
+                            bytes(columns.keys), bytes(columns.versions), bytes(columns.priorities),
+                            bytes(columns.bodies));
+  }
+  // The written puts' record counts and bytes, from the old body sizes bulk_put answered.
+  void count_written(const std::vector<pg_detail::BufferedPut>& puts,
+                     const std::vector<std::string>& scopes, const pqxx::result& old) {
+    std::vector<std::optional<uint64_t>> old_sizes(puts.size());
     for (const auto& row : old) old_sizes.at(row[0].as<size_t>()) = u64(row[1]);
-    for (size_t n = 0; n < batch->puts.size(); ++n) {
-      const pg_detail::BufferedPut& put = batch->puts[n];
-      ScopeState* s = scopes_.find(batch->scopes[n]);
+    for (size_t n = 0; n < puts.size(); ++n) {
+      const pg_detail::BufferedPut& put = puts[n];
+      ScopeState* s = scopes_.find(scopes[n]);
       const uint64_t head = s->head;
       s->put(put.seq, put.collection, put.key, old_sizes[n], put.body.size());
       s->head = head;  // later puts of the scope took their seqs already
