@@ -329,7 +329,9 @@ class PostgresWriteTx final : public ServerWriteTx {
   Status failure_;
   // Puts not yet sent (flush_puts), with their scopes' names and their keys. At most one
   // batch is being written while the next fills: 2 × 4 MiB held per transaction at most.
-  static constexpr size_t kMaxBufferedPuts = 2000;
+  // 500 rather than 2,000: a 2,000-put transaction (a seeding batch) then overlaps three of
+  // its four statements with the caller making the next puts (decision 041).
+  static constexpr size_t kMaxBufferedPuts = 500;
   static constexpr size_t kMaxBufferedBytes = 4 << 20;
   struct SentBatch {
     std::vector<pg_detail::BufferedPut> puts;

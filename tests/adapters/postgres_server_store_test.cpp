@@ -421,7 +421,7 @@ TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole
   pg_test::TestDatabase db;
   auto store = open_store(db.url());
   auto tx = take(store->begin_write());
-  for (int i = 0; i < 2'000; ++i) {  // the 2,000th put sends the batch
+  for (int i = 0; i < 2'000; ++i) {  // every 500th put sends a batch
     take(tx->put("org/t1", "contacts", "k" + std::to_string(i), 0, "body"));
   }
   pg_test::query(db.url(),
