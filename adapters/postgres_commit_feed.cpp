@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "adapters/postgres_server_store.h"
 
@@ -29,24 +31,42 @@ class Receiver final : public pqxx::notification_receiver {
   std::vector<std::string>& payloads_;
 };
 
+// A decimal seq of at most 19 digits (below 2^63, as PostgreSQL's bigint holds it).
+bool parse_seq(std::string_view text, uint64_t& seq) {
+  if (text.empty() || text.size() > 19) return false;
+  seq = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    seq = seq * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
 }  // namespace
 
 bool parse_commit_payload(const std::string& payload, std::string& instance, CommittedHead& head) {
   const size_t space = payload.find(' ');
   if (space == std::string::npos || space == 0) return false;
-  instance = payload.substr(0, space);
+  const std::string_view tag(payload.data(), space);
+  const size_t colon = tag.find(':');
+  std::optional<uint64_t> base;
+  if (colon != std::string_view::npos) {
+    uint64_t value = 0;
+    if (colon == 0 || !parse_seq(tag.substr(colon + 1), value)) return false;
+    base = value;
+  }
+  instance = std::string(tag.substr(0, colon));
   const std::string rest = payload.substr(space + 1);
   if (rest == "*") {
+    if (base) return false;
     head = CommittedHead{"", 0};
     return true;
   }
   const size_t second = rest.find(' ');
   if (second == std::string::npos || second == 0) return false;
   uint64_t seq = 0;
-  for (size_t i = 0; i < second; ++i) {
-    if (rest[i] < '0' || rest[i] > '9') return false;
-    seq = seq * 10 + static_cast<uint64_t>(rest[i] - '0');
-  }
+  if (!parse_seq(std::string_view(rest).substr(0, second), seq)) return false;
+  if (base && *base >= seq) return false;
   const std::string hex = rest.substr(second + 1);
   if (hex.empty() || hex.size() % 2 != 0) return false;
   std::string scope;
@@ -57,7 +77,7 @@ bool parse_commit_payload(const std::string& payload, std::string& instance, Com
     if (hi < 0 || lo < 0) return false;
     scope.push_back(static_cast<char>(hi * 16 + lo));
   }
-  head = CommittedHead{std::move(scope), seq};
+  head = CommittedHead{std::move(scope), seq, base};
   return true;
 }
 

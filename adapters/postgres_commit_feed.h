@@ -1,6 +1,7 @@
 // Commits made by other outpost-server processes on the same PostgreSQL database, heard
 // through LISTEN outpost_commits on one dedicated connection and handed to the owner as
-// moved heads (the same shape ServerCore's commit listeners get for local commits).
+// moved heads (the same shape ServerCore's commit listeners get for local commits, each
+// with its base, so the changes travel with the pokes here too: decision 041).
 // When the connection is lost it reconnects with backoff; after every (re)connect it calls
 // on_resync, because notifications sent meanwhile are gone: the owner pokes every device
 // (pulls are idempotent), so nothing is missed.
@@ -61,8 +62,10 @@ class PostgresCommitFeed {
   std::thread thread_;
 };
 
-// Parses "<instance> <head> <hex scope>" or "<instance> *" (all scopes: head 0, scope "").
-// False for anything else.
+// Parses "<instance>:<base> <head> <hex scope>" (head.base_seq set: the commit's changes
+// can travel with the poke, decision 041), "<instance> <head> <hex scope>" (a store before
+// it: no base) or "<instance> *" (all scopes: head 0, scope ""). A base must be below the
+// head. False for anything else.
 bool parse_commit_payload(const std::string& payload, std::string& instance, CommittedHead& head);
 
 }  // namespace outpost

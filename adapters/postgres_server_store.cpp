@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -76,12 +77,14 @@ class PostgresWriteTx final : public ServerWriteTx {
   Result<uint64_t> put(const std::string& scope, const std::string& collection,
                        const std::string& key, int priority, const std::string& body) override {
     OUTPOST_RETURN_IF_ERROR(store_detail::check_put(collection, priority, body));
-    return run("put", [&]() -> Result<uint64_t> {
+    return run("put", /*after_sent=*/false, [&]() -> Result<uint64_t> {
+      // A scope not yet locked takes a statement: the connection must be free.
+      if (scopes_.find(scope) == nullptr) wait_sent();
       ScopeState& s = *lock_scope(scope, /*create=*/true);
       // Held back until the next statement; a key already held goes first (one statement
       // may not write a row twice).
       if (!buffered_keys_.emplace(s.id, collection, key).second) {
-        flush_puts();
+        send_puts();
         buffered_keys_.emplace(s.id, collection, key);
       }
       const uint64_t seq = s.next_seq();
@@ -89,8 +92,9 @@ class PostgresWriteTx final : public ServerWriteTx {
       buffered_bytes_ += collection.size() + key.size() + body.size();
       buffered_.push_back(pg_detail::BufferedPut{s.id, collection, key, seq, priority, body});
       buffered_scopes_.push_back(scope);
+      // A full batch goes out while the caller makes the next one (pipelined).
       if (buffered_.size() >= kMaxBufferedPuts || buffered_bytes_ >= kMaxBufferedBytes) {
-        flush_puts();
+        send_puts();
       }
       return seq;
     });
@@ -165,7 +169,9 @@ class PostgresWriteTx final : public ServerWriteTx {
 
   Status rollback_to_savepoint() override {
     return run("rollback to savepoint", [&]() -> Status {
-      if (scopes_.savepoint_open()) drop_puts();  // all after the savepoint: never sent
+      // Held puts all came after the savepoint (it flushed): dropped unsent. A batch sent
+      // after it was written (run waited for it) and is undone with the rest below.
+      if (scopes_.savepoint_open()) drop_puts();
       return scopes_.rollback_to_savepoint([&] {
         tx_->exec0("ROLLBACK TO SAVEPOINT outpost_mutation");
         tx_->exec0("RELEASE SAVEPOINT outpost_mutation");
@@ -182,11 +188,13 @@ class PostgresWriteTx final : public ServerWriteTx {
       std::vector<CommittedHead> heads =
           scopes_.save_written([&](const std::string& name, const ScopeState& s) {
             tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
-            // Delivered to listeners only if this transaction commits.
-            const std::string payload =
-                name.size() > kMaxNotifiedScope
-                    ? instance_ + " *"
-                    : instance_ + " " + std::to_string(s.head) + " " + hex(name);
+            // Delivered to listeners only if this transaction commits. The base (the head
+            // before this commit, under this transaction's lock) lets the other processes
+            // carry the changes with their pokes (decision 041).
+            const std::string payload = name.size() > kMaxNotifiedScope
+                                            ? instance_ + " *"
+                                            : instance_ + ":" + std::to_string(s.initial_head) +
+                                                  " " + std::to_string(s.head) + " " + hex(name);
             tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
           });
       tx_->commit();
@@ -197,9 +205,15 @@ class PostgresWriteTx final : public ServerWriteTx {
   }
 
  private:
-  // Runs one operation; a database error rolls the whole transaction back at once.
+  // Runs one operation; a database error rolls the whole transaction back at once. Every
+  // operation but a put first waits for the batch of puts being written (wait_sent): only
+  // one statement runs on the connection at a time, and its error is the operation's.
   template <typename F>
   auto run(std::string_view what, F&& f) -> decltype(f()) {
+    return run(what, /*after_sent=*/true, std::forward<F>(f));
+  }
+  template <typename F>
+  auto run(std::string_view what, bool after_sent, F&& f) -> decltype(f()) {
     if (!failure_.ok()) {
       // A retryable failure stays retryable for the caller that goes on to commit.
       const ErrorCode code = failure_.code() == ErrorCode::kUnavailable
@@ -210,6 +224,7 @@ class PostgresWriteTx final : public ServerWriteTx {
     }
     if (!tx_) return error(ErrorCode::kFailedPrecondition, "write transaction already committed");
     try {
+      if (after_sent) wait_sent();
       return f();
     } catch (const std::exception& e) {
       if (pg_detail::connection_lost(e)) lease_.mark_lost();
@@ -221,6 +236,8 @@ class PostgresWriteTx final : public ServerWriteTx {
 
   void abort() noexcept {
     if (!tx_) return;
+    if (sent_) sent_->written.wait();  // the connection is free again; its outcome is moot
+    sent_.reset();
     try {
       tx_->abort();
     } catch (const std::exception&) {
@@ -249,20 +266,52 @@ class PostgresWriteTx final : public ServerWriteTx {
     return scopes_.add(scope, s);
   }
 
-  // Writes the held-back puts in one statement, then their count and bytes.
+  // Writes the held-back puts in one statement on this thread, then their count and bytes.
   void flush_puts() {
+    wait_sent();
     if (buffered_.empty()) return;
-    pqxx::result old = tx_->exec(pg_detail::bulk_put_sql(buffered_));
-    std::vector<std::optional<uint64_t>> old_sizes(buffered_.size());
+    count_written(buffered_, buffered_scopes_, write_batch(*tx_, buffered_));
+    drop_puts();
+  }
+  // Sends the held-back puts as one statement on a thread of its own (after the batch
+  // sent before it), so the caller makes the next batch meanwhile; wait_sent() joins it.
+  // Only for full batches: a thread costs more than a small statement.
+  void send_puts() {
+    wait_sent();
+    if (buffered_.empty()) return;
+    auto batch = std::make_unique<SentBatch>();
+    batch->puts = std::move(buffered_);
+    batch->scopes = std::move(buffered_scopes_);
+    drop_puts();
+    batch->written = std::async(std::launch::async, [tx = tx_.get(), puts = &batch->puts] {
+      return write_batch(*tx, *puts);
+    });
+    sent_ = std::move(batch);
+  }
+  // Waits for the batch being written (its error is thrown here), then counts its puts.
+  void wait_sent() {
+    if (!sent_) return;
+    const std::unique_ptr<SentBatch> batch = std::move(sent_);
+    count_written(batch->puts, batch->scopes, batch->written.get());
+  }
+  static pqxx::result write_batch(pqxx::work& tx, const std::vector<pg_detail::BufferedPut>& puts) {
+    const pg_detail::BulkPutColumns columns = pg_detail::bulk_put_columns(puts);
+    return tx.exec_prepared("bulk_put", bytes(columns.scope_ids), bytes(columns.collections),
+                            bytes(columns.keys), bytes(columns.versions), bytes(columns.priorities),
+                            bytes(columns.bodies));
+  }
+  // The written puts' record counts and bytes, from the old body sizes bulk_put answered.
+  void count_written(const std::vector<pg_detail::BufferedPut>& puts,
+                     const std::vector<std::string>& scopes, const pqxx::result& old) {
+    std::vector<std::optional<uint64_t>> old_sizes(puts.size());
     for (const auto& row : old) old_sizes.at(row[0].as<size_t>()) = u64(row[1]);
-    for (size_t n = 0; n < buffered_.size(); ++n) {
-      const pg_detail::BufferedPut& put = buffered_[n];
-      ScopeState* s = scopes_.find(buffered_scopes_[n]);
+    for (size_t n = 0; n < puts.size(); ++n) {
+      const pg_detail::BufferedPut& put = puts[n];
+      ScopeState* s = scopes_.find(scopes[n]);
       const uint64_t head = s->head;
       s->put(put.seq, put.collection, put.key, old_sizes[n], put.body.size());
       s->head = head;  // later puts of the scope took their seqs already
     }
-    drop_puts();
   }
   void drop_puts() {
     buffered_.clear();
@@ -284,9 +333,18 @@ class PostgresWriteTx final : public ServerWriteTx {
   std::unique_ptr<pqxx::work> tx_;
   store_detail::TxScopes scopes_;
   Status failure_;
-  // Puts not yet sent (flush_puts), with their scopes' names and their keys.
-  static constexpr size_t kMaxBufferedPuts = 2000;
+  // Puts not yet sent (flush_puts), with their scopes' names and their keys. At most one
+  // batch is being written while the next fills: 2 × 4 MiB held per transaction at most.
+  // 500 rather than 2,000: a 2,000-put transaction (a seeding batch) then overlaps three of
+  // its four statements with the caller making the next puts (decision 041).
+  static constexpr size_t kMaxBufferedPuts = 500;
   static constexpr size_t kMaxBufferedBytes = 4 << 20;
+  struct SentBatch {
+    std::vector<pg_detail::BufferedPut> puts;
+    std::vector<std::string> scopes;
+    std::future<pqxx::result> written;  // the statement's answer, or its exception
+  };
+  std::unique_ptr<SentBatch> sent_;
   std::vector<pg_detail::BufferedPut> buffered_;
   std::vector<std::string> buffered_scopes_;
   std::set<std::tuple<int64_t, std::string, std::string>> buffered_keys_;

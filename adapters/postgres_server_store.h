@@ -48,7 +48,9 @@ class PostgresServerStore final : public ServerStore {
   static constexpr uint32_t kCompactBatch = 10000;
   // How long a statement waits for a row lock (a scope's or client's) before kUnavailable.
   static constexpr int kLockTimeoutMs = 30000;
-  // The NOTIFY channel; payload "<instance> <head> <hex scope>" (or "<instance> *": poke all).
+  // The NOTIFY channel; payload "<instance>:<base> <head> <hex scope>" (the commit's seqs are
+  // (base, head]), or "<instance> *": poke all. Stores before decision 041 sent no ":<base>";
+  // they read "<instance>:<base>" as another instance's tag, so they still poke.
   static constexpr const char* kChannel = "outpost_commits";
 
   // Connects, then creates or migrates the tables under an advisory lock (several

@@ -1,4 +1,5 @@
 // The PostgreSQL store's tables, migrations, prepared statements and error mapping.
+#include <cstdint>
 #include <string>
 
 #include "adapters/postgres_server_store_internal.h"
@@ -166,6 +167,25 @@ void prepare_statements(pqxx::connection& c) {
             "excluded.version, priority = excluded.priority, body = excluded.body), log AS "
             "(INSERT INTO outpost_changes (scope_id, seq, collection, key, op, priority, body) "
             "VALUES ($1, $4, $2, $3, 1, $5, $6)) SELECT size FROM old");
+  // Held-back puts in one round trip (flush_puts): the columns arrive as arrays
+  // (bulk_put_columns); every part of the statement reads the snapshot from before it, so
+  // `old` sees the bodies being replaced. Keys not there are plainly inserted, the others
+  // updated: no ON CONFLICT (its speculative insertion costs ~10% here), since no other
+  // transaction writes the scope's records while this one holds the scope's row lock.
+  c.prepare("bulk_put",
+            "WITH input AS (SELECT t.n - 1 AS n, t.scope_id, t.collection, t.key, t.version, "
+            "t.priority, t.body FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], "
+            "$5::integer[], $6::bytea[]) WITH ORDINALITY AS t(scope_id, collection, key, version, "
+            "priority, body, n)), old AS (SELECT i.n, octet_length(r.body) AS size FROM input i "
+            "JOIN outpost_records r ON r.scope_id = i.scope_id AND r.collection = i.collection "
+            "AND r.key = i.key), fresh AS (INSERT INTO outpost_records (scope_id, collection, key, "
+            "version, priority, body) SELECT scope_id, collection, key, version, priority, body "
+            "FROM input WHERE n NOT IN (SELECT n FROM old)), replaced AS (UPDATE outpost_records "
+            "r SET version = i.version, priority = i.priority, body = i.body FROM input i WHERE "
+            "i.n IN (SELECT n FROM old) AND r.scope_id = i.scope_id AND r.collection = "
+            "i.collection AND r.key = i.key), log AS (INSERT INTO outpost_changes (scope_id, seq, "
+            "collection, key, op, priority, body) SELECT scope_id, version, collection, key, 1, "
+            "priority, body FROM input) SELECT n, size FROM old");
   // A delete in one round trip; the tombstone is only written if a record went.
   c.prepare("remove",
             "WITH gone AS (DELETE FROM outpost_records WHERE scope_id = $1 AND collection = $2 "
@@ -235,48 +255,75 @@ void prepare_statements(pqxx::connection& c) {
 
 namespace {
 
-void append_bytea(std::string& sql, const std::string& raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  sql += "E'\\\\x";  // E'': the same whatever standard_conforming_strings says
-  for (unsigned char c : raw) {
-    sql += kDigits[c >> 4];
-    sql += kDigits[c & 0xf];
+// PostgreSQL's binary format is big-endian.
+void put_u32(std::string& out, uint32_t value) {
+  const char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
+                         static_cast<char>(value >> 8), static_cast<char>(value)};
+  out.append(bytes, 4);
+}
+void put_u64(std::string& out, uint64_t value) {
+  put_u32(out, static_cast<uint32_t>(value >> 32));
+  put_u32(out, static_cast<uint32_t>(value));
+}
+
+// A one-dimensional array of `count` elements without nulls, as array_recv reads it: the
+// element type's OID must be the one the statement casts the parameter to.
+std::string array_header(uint32_t element_oid, size_t count, size_t payload) {
+  std::string out;
+  out.reserve(20 + payload);
+  put_u32(out, 1);  // dimensions
+  put_u32(out, 0);  // flags: no nulls
+  put_u32(out, element_oid);
+  put_u32(out, static_cast<uint32_t>(count));
+  put_u32(out, 1);  // lower bound
+  return out;
+}
+
+constexpr uint32_t kByteaOid = 17;
+constexpr uint32_t kInt8Oid = 20;
+constexpr uint32_t kInt4Oid = 23;
+
+template <typename Get>
+std::string bytea_array(const std::vector<BufferedPut>& puts, Get get) {
+  size_t payload = 0;
+  for (const BufferedPut& put : puts) payload += 4 + get(put).size();
+  std::string out = array_header(kByteaOid, puts.size(), payload);
+  for (const BufferedPut& put : puts) {
+    const std::string& value = get(put);
+    put_u32(out, static_cast<uint32_t>(value.size()));  // check_put bounds it by INT_MAX
+    out += value;
   }
-  sql += "'::bytea";
+  return out;
+}
+
+template <typename Get>
+std::string int8_array(const std::vector<BufferedPut>& puts, Get get) {
+  std::string out = array_header(kInt8Oid, puts.size(), puts.size() * 12);
+  for (const BufferedPut& put : puts) {
+    put_u32(out, 8);
+    put_u64(out, static_cast<uint64_t>(get(put)));
+  }
+  return out;
 }
 
 }  // namespace
 
-std::string bulk_put_sql(const std::vector<BufferedPut>& puts) {
-  size_t size = 600;
+BulkPutColumns bulk_put_columns(const std::vector<BufferedPut>& puts) {
+  BulkPutColumns columns;
+  columns.scope_ids = int8_array(puts, [](const BufferedPut& p) { return p.scope_id; });
+  columns.collections =
+      bytea_array(puts, [](const BufferedPut& p) -> const std::string& { return p.collection; });
+  columns.keys =
+      bytea_array(puts, [](const BufferedPut& p) -> const std::string& { return p.key; });
+  columns.versions = int8_array(puts, [](const BufferedPut& p) { return p.seq; });
+  columns.priorities = array_header(kInt4Oid, puts.size(), puts.size() * 8);
   for (const BufferedPut& put : puts) {
-    size += 2 * (put.collection.size() + put.key.size() + put.body.size()) + 100;
+    put_u32(columns.priorities, 4);
+    put_u32(columns.priorities, static_cast<uint32_t>(put.priority));
   }
-  std::string sql;
-  sql.reserve(size);
-  sql += "WITH input(n, scope_id, collection, key, version, priority, body) AS (VALUES ";
-  for (size_t n = 0; n < puts.size(); ++n) {
-    const BufferedPut& put = puts[n];
-    if (n > 0) sql += ',';
-    sql += '(' + std::to_string(n) + ',' + std::to_string(put.scope_id) + "::bigint,";
-    append_bytea(sql, put.collection);
-    sql += ',';
-    append_bytea(sql, put.key);
-    sql += ',' + std::to_string(put.seq) + "::bigint," + std::to_string(put.priority) + ',';
-    append_bytea(sql, put.body);
-    sql += ')';
-  }
-  // Every part reads the snapshot from before the statement: `old` sees the bodies replaced.
-  sql +=
-      "), old AS (SELECT i.n, octet_length(r.body) AS size FROM input i JOIN outpost_records r "
-      "ON r.scope_id = i.scope_id AND r.collection = i.collection AND r.key = i.key), up AS "
-      "(INSERT INTO outpost_records (scope_id, collection, key, version, priority, body) SELECT "
-      "scope_id, collection, key, version, priority, body FROM input ON CONFLICT (scope_id, "
-      "collection, key) DO UPDATE SET version = excluded.version, priority = excluded.priority, "
-      "body = excluded.body), log AS (INSERT INTO outpost_changes (scope_id, seq, collection, "
-      "key, op, priority, body) SELECT scope_id, version, collection, key, 1, priority, body "
-      "FROM input) SELECT n, size FROM old";
-  return sql;
+  columns.bodies =
+      bytea_array(puts, [](const BufferedPut& p) -> const std::string& { return p.body; });
+  return columns;
 }
 
 }  // namespace outpost::pg_detail

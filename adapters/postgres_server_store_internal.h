@@ -42,10 +42,20 @@ struct BufferedPut {
   int priority = 0;
   std::string body;
 };
-// The statement writing `puts` (distinct keys) into records and the change log, answering
-// (n, old body size) for each put n that replaced a record. Values are inlined as hex
-// bytea literals: nothing from the caller reaches the SQL text unescaped.
-std::string bulk_put_sql(const std::vector<BufferedPut>& puts);
+// The prepared statement "bulk_put" writes puts (distinct keys) into records and the change
+// log in one round trip, answering (n, old body size) for each put n that replaced a record.
+// Its six parameters are the puts' columns, each one PostgreSQL array in binary form
+// (array_send's layout), bound as binary parameters: no SQL text per row, no hex, no
+// escaping, one small plan (decision 041).
+struct BulkPutColumns {
+  std::string scope_ids;    // bigint[]
+  std::string collections;  // bytea[]
+  std::string keys;         // bytea[]
+  std::string versions;     // bigint[] (the seqs)
+  std::string priorities;   // integer[]
+  std::string bodies;       // bytea[]
+};
+BulkPutColumns bulk_put_columns(const std::vector<BufferedPut>& puts);
 
 inline pqxx::binarystring bytes(const std::string& value) {
   return pqxx::binarystring(value.data(), value.size());

@@ -8,10 +8,14 @@
 //   fanout        D streaming devices spread over P server stacks on one store; a change
 //                 committed through stack 0 until it is in each device's store: p50/p99 ms.
 //                 P > 1 needs PostgreSQL: each stack has its own pool, port and LISTEN
-//                 connection (PostgresCommitFeed), as separate processes would.
+//                 connection (PostgresCommitFeed), as separate processes would. Twice, each
+//                 time with fresh devices: first devices that take plain pokes and pull
+//                 (the baseline), then devices that take the changes carried with the poke
+//                 (decision 032; from the other stacks through the feed, decision 041).
 //
 // Usage: outpost_store_bench [--store URL] [--records N] [--agents T] [--pushes K]
 //                            [--devices D] [--processes P] [--changes C]
+//                            [--only initial_sync|push|fanout]
 // The PostgreSQL database should be empty (the bench writes tenant "bench").
 #include <algorithm>
 #include <atomic>
@@ -130,6 +134,7 @@ class Stack {
     return std::move(tokens_.issue(claims)).value();
   }
   ServerCore& core() { return *core_; }
+  const SyncServer& server() const { return *server_; }
 
  private:
   TokenAuthority tokens_{std::string(32, 'k')};
@@ -200,7 +205,7 @@ void push(const std::string& store_url, const std::string& dir, int agents, int 
 }
 
 void fanout(const std::string& store_url, const std::string& dir, int processes, int devices,
-            int changes) {
+            int changes, bool carried) {
   std::vector<std::unique_ptr<Stack>> stacks;
   for (int p = 0; p < processes; ++p) stacks.push_back(std::make_unique<Stack>(store_url, dir));
   write_contacts(stacks[0]->core(), 0, 10, 0);
@@ -214,8 +219,9 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
     SyncAgentOptions options;
     options.server_url = stack.url();
     options.token = stack.token("device-" + std::to_string(i));
-    options.replica_path =
-        dir + "/fanout-" + std::to_string(processes) + "-" + std::to_string(i) + ".db";
+    options.replica_path = dir + "/fanout-" + std::to_string(processes) + "-" +
+                           (carried ? "carried-" : "plain-") + std::to_string(i) + ".db";
+    options.client.accept_carried = carried;
     auto agent = SyncAgent::open(options);
     if (!agent.ok()) die("agent", agent.status());
     (*agent)->subscribe([&](const ChangeSet& changes) {
@@ -253,7 +259,19 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  for (auto& agent : agents) agent->stop();
+  uint64_t applied = 0;
+  uint64_t refused = 0;
+  for (auto& agent : agents) {
+    agent->stop();
+    applied += agent->stats().carried_applied;
+    refused += agent->stats().carried_refused;
+  }
+  uint64_t sent = 0;
+  uint64_t encodings = 0;
+  for (auto& stack : stacks) {
+    sent += stack->server().stats().carried_sent;
+    encodings += stack->server().stats().carried_encodings;
+  }
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto pct = [&](double p) {
     return latencies_ms.empty()
@@ -261,9 +279,13 @@ void fanout(const std::string& store_url, const std::string& dir, int processes,
                : latencies_ms[std::min(latencies_ms.size() - 1, size_t(p * latencies_ms.size()))];
   };
   printf(
-      "fanout         p50 %6.1f ms, p99 %6.1f ms   (%d devices over %d server stack(s), %d "
-      "changes, %zu/%d delivered)\n",
-      pct(0.5), pct(0.99), devices, processes, changes, latencies_ms.size(), devices * changes);
+      "fanout %-7s p50 %6.1f ms, p99 %6.1f ms   (%d devices over %d server stack(s), %d "
+      "changes, %zu/%d delivered; carried: %lu sent, %lu encodings, %lu applied, %lu "
+      "refused)\n",
+      carried ? "carried" : "plain", pct(0.5), pct(0.99), devices, processes, changes,
+      latencies_ms.size(), devices * changes, static_cast<unsigned long>(sent),
+      static_cast<unsigned long>(encodings), static_cast<unsigned long>(applied),
+      static_cast<unsigned long>(refused));
 }
 
 }  // namespace
@@ -276,6 +298,7 @@ int main(int argc, char** argv) {
   int devices = 30;
   int processes = 1;
   int changes = 20;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) {
@@ -297,10 +320,13 @@ int main(int argc, char** argv) {
       processes = std::stoi(value);
     else if (arg == "--changes")
       changes = std::stoi(value);
+    else if (arg == "--only" && (value == "initial_sync" || value == "push" || value == "fanout"))
+      only = value;
     else {
       fprintf(stderr,
               "usage: outpost_store_bench [--store postgres://...] [--records N] [--agents T] "
-              "[--pushes K] [--devices D] [--processes P] [--changes C]\n");
+              "[--pushes K] [--devices D] [--processes P] [--changes C] "
+              "[--only initial_sync|push|fanout]\n");
       return 2;
     }
   }
@@ -312,10 +338,15 @@ int main(int argc, char** argv) {
                           "/outpost-store-bench-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   printf("store: %s\n", store.empty() ? "sqlite (embedded)" : "postgresql");
-  initial_sync(store, dir, records);
-  push(store, dir, agents, pushes, 1);
-  push(store, dir, agents, pushes / 4, 10);
-  fanout(store, dir, processes, devices, changes);
+  if (only.empty() || only == "initial_sync") initial_sync(store, dir, records);
+  if (only.empty() || only == "push") {
+    push(store, dir, agents, pushes, 1);
+    push(store, dir, agents, pushes / 4, 10);
+  }
+  if (only.empty() || only == "fanout") {
+    fanout(store, dir, processes, devices, changes, /*carried=*/false);  // the baseline
+    fanout(store, dir, processes, devices, changes, /*carried=*/true);
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -33,7 +33,9 @@ Sync commands (--server http://HOST:PORT --token TOKEN; tenant and user come fro
                                       --prefetch: then today's unheard voicemail audio
   watch                               stay connected, print each change until Ctrl-C
                                       (COLLECTION<TAB>KEY<TAB>put|delete; "*<TAB>*<TAB>reload"
-                                      when another process changed too much to list)
+                                      when another process changed too much to list;
+                                      on exit, on stderr: changes received and commits
+                                      carried with the poke)
   wake [--budget SECONDS] [--prefetch]  what a push-woken app does: sync within the budget
                                       (default 25), urgent first; print unread voicemail;
                                       --prefetch: then its audio, within the budget

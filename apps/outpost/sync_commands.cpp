@@ -311,6 +311,10 @@ int watch_command(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
   }
   agent.stop();
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  // What arrived how: pulled, or carried with the poke (decision 032).
+  const SyncStats stats = agent.stats();
+  err << "stopped: " << stats.changes_received << " changes received, " << stats.carried_applied
+      << " commits carried with the poke applied, " << stats.carried_refused << " refused\n";
   return exit_code;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -371,6 +372,7 @@ TEST(PostgresServerStore, AKilledServerIsRetryableLeavesNothingHalfWrittenAndRes
     ASSERT_EQ(heard.size(), 1u);  // the local store's own commit is skipped
     EXPECT_EQ(heard[0].scope, "org/t1");
     EXPECT_EQ(heard[0].head_seq, 1u);
+    EXPECT_EQ(heard[0].base_seq, std::optional<uint64_t>(0));  // decision 041
   }
 
   // Mid-transaction: two writes done, PostgreSQL dies before the commit.
@@ -409,6 +411,33 @@ TEST(PostgresServerStore, AKilledServerIsRetryableLeavesNothingHalfWrittenAndRes
       5s));
   std::lock_guard lock(mu);
   EXPECT_EQ(heard[1].head_seq, 3u);
+  EXPECT_EQ(heard[1].base_seq, std::optional<uint64_t>(2));
+}
+
+// A full batch of puts is written while the caller goes on (decision 041): when its
+// connection dies meanwhile, the transaction fails at a later call, retryably, and nothing
+// of it is written; the store serves the next transaction.
+TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole) {
+  pg_test::TestDatabase db;
+  auto store = open_store(db.url());
+  auto tx = take(store->begin_write());
+  for (int i = 0; i < 2'000; ++i) {  // every 500th put sends a batch
+    take(tx->put("org/t1", "contacts", "k" + std::to_string(i), 0, "body"));
+  }
+  pg_test::query(db.url(),
+                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                 "current_database() AND pid <> pg_backend_pid()");
+  auto later = tx->put("org/t1", "contacts", "later", 0, "body");  // held: may still say ok
+  auto committed = tx->commit();
+  ASSERT_FALSE(committed.ok());
+  EXPECT_EQ(committed.status().code(), ErrorCode::kUnavailable) << committed.status().to_string();
+  tx.reset();
+  EXPECT_EQ(take(store->scope_info("org/t1")).head_seq, 0u);
+  EXPECT_FALSE(take(store->get("org/t1", "contacts", "k0")).has_value());
+  auto again = take(store->begin_write());
+  EXPECT_EQ(take(again->put("org/t1", "contacts", "k0", 0, "body")), 1u);
+  take(again->commit());
+  EXPECT_EQ(take(store->scope_info("org/t1")).record_count, 1u);
 }
 
 TEST(PostgresCommitFeed, PayloadsParseStrictly) {
@@ -418,9 +447,22 @@ TEST(PostgresCommitFeed, PayloadsParseStrictly) {
   EXPECT_EQ(instance, "ab12");
   EXPECT_EQ(head.scope, "org/t1");
   EXPECT_EQ(head.head_seq, 42u);
+  EXPECT_FALSE(head.base_seq.has_value());  // a store before decision 041: a plain poke
+  // With the commit's base (decision 041): its changes are the seqs in (40, 42].
+  ASSERT_TRUE(parse_commit_payload("ab12:40 42 6f72672f7431", instance, head));
+  EXPECT_EQ(instance, "ab12");
+  EXPECT_EQ(head.scope, "org/t1");
+  EXPECT_EQ(head.head_seq, 42u);
+  EXPECT_EQ(head.base_seq, std::optional<uint64_t>(40));
+  ASSERT_TRUE(parse_commit_payload("ab12:0 1 61", instance, head));
+  EXPECT_EQ(head.base_seq, std::optional<uint64_t>(0));
   ASSERT_TRUE(parse_commit_payload("ab12 *", instance, head));
   EXPECT_EQ(head.scope, "");
-  for (const char* bad : {"", "ab12", " 1 61", "ab12 x 61", "ab12 1 6", "ab12 1 zz", "ab12 1 "}) {
+  EXPECT_FALSE(head.base_seq.has_value());
+  for (const char* bad :
+       {"", "ab12", " 1 61", "ab12 x 61", "ab12 1 6", "ab12 1 zz", "ab12 1 ", ":3 4 61",
+        "ab12: 4 61", "ab12:x 4 61", "ab12:4 4 61", "ab12:5 4 61", "ab12:3 *", "ab12:1:2 4 61",
+        "ab12 99999999999999999999 61", "ab12:-1 4 61"}) {
     EXPECT_FALSE(parse_commit_payload(bad, instance, head)) << bad;
   }
 }

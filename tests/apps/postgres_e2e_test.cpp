@@ -15,6 +15,7 @@
 #include "engine/replica.h"
 #include "support/process.h"
 #include "support/views.h"
+#include "tests/apps/http_probe.h"
 #include "tests/apps/server_token.h"
 #include "tests/support/pg_test.h"
 
@@ -42,19 +43,36 @@ class PostgresEndToEnd : public ::testing::Test {
   }
 
   // Starts one more outpost-server on the database; returns its index.
-  size_t start_server(const std::string& store_url, const std::string& listen = "127.0.0.1:0") {
+  // With `admin`, it has an admin listener too (its port in admins_[index]).
+  size_t start_server(const std::string& store_url, const std::string& listen = "127.0.0.1:0",
+                      bool admin = false) {
     const size_t index = servers_.size();
+    std::vector<std::string> args = {OUTPOST_SERVER_BIN, "serve", "--data",  dir_ + "/server",
+                                     "--listen",         listen,  "--store", store_url,
+                                     "--pg-connections", "4"};
+    if (admin) args.insert(args.end(), {"--admin-listen", "127.0.0.1:0"});
     auto server = std::make_unique<Process>(
-        std::vector<std::string>{OUTPOST_SERVER_BIN, "serve", "--data", dir_ + "/server",
-                                 "--listen", listen, "--store", store_url, "--pg-connections", "4"},
-        dir_ + "/server-" + std::to_string(index) + "-" + std::to_string(++starts_) + ".log");
+        args, dir_ + "/server-" + std::to_string(index) + "-" + std::to_string(++starts_) + ".log");
     EXPECT_TRUE(server->wait_for_output("outpost-server listening on ", 20s)) << server->output();
+    if (admin) {
+      EXPECT_TRUE(server->wait_for_output("outpost-server admin on ", 20s)) << server->output();
+    }
     const std::string out = server->output();
     const size_t at = out.find("outpost-server listening on ") + 28;
     const std::string address = out.substr(at, out.find_first_of(" \n", at) - at);
     urls_.push_back("http://127.0.0.1:" + address.substr(address.rfind(':') + 1));
+    admins_.push_back(admin ? testing::port_after(out, "outpost-server admin on ") : "");
     servers_.push_back(std::move(server));
     return index;
+  }
+
+  // A transport counter on server `index`'s /metrics (outpost_transport_events_total), or -1.
+  double transport_event(size_t index, const std::string& event) {
+    const std::string metrics = testing::http_get(admins_.at(index), "/metrics");
+    const std::string series = "outpost_transport_events_total{event=\"" + event + "\"} ";
+    const size_t at = metrics.find(series);
+    if (at == std::string::npos) return -1;
+    return std::stod(metrics.substr(at + series.size()));
   }
 
   void stop_servers() {
@@ -131,6 +149,7 @@ class PostgresEndToEnd : public ::testing::Test {
   std::string dir_;
   std::vector<std::unique_ptr<Process>> servers_;
   std::vector<std::string> urls_;
+  std::vector<std::string> admins_;
   int starts_ = 0;
 };
 
@@ -183,6 +202,54 @@ TEST_F(PostgresEndToEnd, ThreeServersOnOneDatabaseDevicesMoveBetweenThemAndConve
     EXPECT_EQ(device_view(device), server) << device;
   }
   for (const auto& [key, count] : setting_writes(*store)) EXPECT_EQ(count, 1) << key;
+}
+
+// Decision 041: a commit made through server 0 reaches the device streaming from server 1
+// as the changes themselves (server 1 heard the commit's base through the commit feed and
+// encoded the carried frame for its own streams), not as a poke the device pulls after.
+TEST_F(PostgresEndToEnd, ThreeServersOnOneDatabaseACommitThroughOneIsCarriedToDevicesOnAnother) {
+  pg_test::TestDatabase db;
+  start_server(db.url());
+  start_server(db.url(), "127.0.0.1:0", /*admin=*/true);
+  start_server(db.url());
+  ASSERT_EQ(servers_.size(), 3u);
+  std::string out;
+  ASSERT_EQ(run_command(sync_args("phone", 1), &out), 0) << out;
+  auto watcher = watch("phone", 1);  // streams from server 1
+  ASSERT_TRUE(watcher->wait_for_output("connected to", 10s)) << watcher->output();
+  // The watcher's first pull announced it takes carried changes and left it at the head:
+  // server 1 now knows its cursor. Wait until that pull was answered.
+  ASSERT_EQ(mutate("tablet", "warm-up", "0"), 0);
+  ASSERT_EQ(run_command(sync_args("tablet", 2), &out), 0) << out;
+  ASSERT_TRUE(watcher->wait_for_output("warm-up", 10s)) << watcher->output();
+  const double sent_before = transport_event(1, "carried_sent");
+  ASSERT_GE(sent_before, 0) << testing::http_get(admins_[1], "/metrics");
+
+  constexpr int kCommits = 3;
+  for (int i = 0; i < kCommits; ++i) {
+    const std::string name = "through-0-" + std::to_string(i);
+    ASSERT_EQ(mutate("tablet", name, std::to_string(i)), 0);
+    ASSERT_EQ(run_command(sync_args("tablet", 0), &out), 0) << out;
+    ASSERT_TRUE(watcher->wait_for_output("user_setting\t" + name + "\tput", 10s))
+        << watcher->output();
+  }
+  // Server 1 sent the commits of server 0 as carried frames (each of the tablet's pushes is
+  // one commit of the user scope; the tablet's pulls commit nothing).
+  EXPECT_GE(transport_event(1, "carried_sent") - sent_before, kCommits);
+  EXPECT_GE(transport_event(1, "carried_encodings"), kCommits);
+  watcher->signal(SIGTERM);
+  EXPECT_EQ(watcher->wait(20s), 0) << watcher->output();
+  // The device applied them as carried frames, by its own count.
+  const std::string said = watcher->output();
+  const size_t at = said.find("commits carried with the poke applied");
+  ASSERT_NE(at, std::string::npos) << said;
+  const size_t number = said.rfind(", ", at) + 2;
+  EXPECT_GE(std::stoi(said.substr(number, at - number)), kCommits) << said;
+  stop_servers();
+
+  auto store = open_store(db.url());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(device_view("phone"), support::server_view(*store, kScopes));
 }
 
 TEST_F(PostgresEndToEnd, TheSamePushThroughTwoServersAtOnceIsAppliedOnce) {
