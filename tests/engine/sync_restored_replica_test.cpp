@@ -160,10 +160,6 @@ TEST_F(SyncRestoredReplica, APullWhosePendingPrintsDifferIsRefusedBeforeItConfir
     pending->set_print(print);
     return core_->pull(who, pull);
   };
-  m::SaveDraft edit;
-  edit.mutable_draft()->set_id("d2");
-  edit.mutable_draft()->set_body("sent");
-  // What the device sent as mutation 2 (same name, args and time): a retry, answered.
   auto pending = replica_->pending();
   ASSERT_TRUE(pending.ok() && pending->empty());
   const uint64_t other = mutation_print("save_draft", "something else", 1);
@@ -176,6 +172,21 @@ TEST_F(SyncRestoredReplica, APullWhosePendingPrintsDifferIsRefusedBeforeItConfir
   EXPECT_EQ(reused->last, 3u);
   // An id above the server's last is not checked (it is new), nor one whose print matches.
   EXPECT_TRUE(pull_with(4, other, 0).ok());
+
+  // Bounded and ordered, like everything a device sends.
+  protocol::PullRequest pull;
+  pull.set_client_id("ann-phone");
+  pull.set_schema_version(Schema::domain().version());
+  pull.set_protocol_version(protocol::VERSION_CURRENT);
+  for (uint64_t id = 1; id <= kMutationPrintWindow + 1; ++id) {
+    auto* pending = pull.add_pending_prints();
+    pending->set_id(id);
+    pending->set_print(1);
+  }
+  EXPECT_EQ(core_->pull(who, pull).status().code(), ErrorCode::kTooLarge);
+  pull.mutable_pending_prints()->DeleteSubrange(2, kMutationPrintWindow - 1);
+  pull.mutable_pending_prints(1)->set_id(1);
+  EXPECT_EQ(core_->pull(who, pull).status().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SyncRestoredReplica, RenumberingKeepsTheOrderAndTheNextIdFollows) {

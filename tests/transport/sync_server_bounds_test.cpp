@@ -144,12 +144,18 @@ TEST_P(SyncServerBoundsTest, APushThatSkipsAMutationIdIsRefused) {
   EXPECT_EQ(heads(), after_two) << "nothing of a refused push is applied";
   EXPECT_NE(before, after_two);
 
-  // What a legitimate device sends is accepted: a retried batch with new ids after it,
-  // and a rejected mutation followed by the next one.
-  protocol::PushRequest retried = setting_push("phone-1", 1, "setting-0", "again");
-  for (uint64_t id : {2, 3}) {
-    *retried.add_mutations() = setting_push("phone-1", id, "setting-x", "x").mutations(0);
-  }
+  // Processed ids sent again with other mutations (a replica restored from an older
+  // copy): refused whole, naming the first reused id (decision 042).
+  protocol::PushRequest reused = setting_push("phone-1", 1, "setting-0", "value-1");
+  *reused.add_mutations() = setting_push("phone-1", 2, "setting-x", "x").mutations(0);
+  expect_error(push(reused, token()), 409, "failed_precondition");
+  EXPECT_EQ(heads(), after_two);
+
+  // What a legitimate device sends is accepted: a retried batch (the same mutations) with
+  // new ids after it, and a rejected mutation followed by the next one.
+  protocol::PushRequest retried = setting_push("phone-1", 1, "setting-0", "value-1");
+  *retried.add_mutations() = setting_push("phone-1", 2, "setting-1", "value-2").mutations(0);
+  *retried.add_mutations() = setting_push("phone-1", 3, "setting-x", "x").mutations(0);
   retried.mutable_mutations(2)->set_name("launch_rockets");  // rejected: not_found
   HttpReply reply = push(retried, token());
   ASSERT_EQ(reply.status(), 200u) << reply.message;
