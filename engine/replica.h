@@ -213,7 +213,7 @@ class Replica {
   // file was restored from an older copy: engine/mutation_print.h): pending mutations with
   // those ids take new ones following reused.last, in order, in one transaction with the
   // outbox's numbering and processed_through, and are replayed. Errors: kInvalidArgument
-  // (first 0 or after last), kIo, kCorrupt.
+  // (first 0 or after last, last from 2^62 on), kIo, kCorrupt.
   Result<ApplyReport> renumber_pending(const ReusedIds& reused);
 
   // Applies a pull response in one transaction: each scope's changes (skipping those not

@@ -194,7 +194,8 @@ Result<std::vector<ScopeCursor>> Replica::cursors() {
 namespace outpost {
 
 Result<ApplyReport> Replica::renumber_pending(const ReusedIds& reused) {
-  if (reused.first == 0 || reused.first > reused.last) {
+  // Ids are SQLite integers: a `last` past 2^62 can only come from a broken server.
+  if (reused.first == 0 || reused.first > reused.last || reused.last >= (uint64_t{1} << 62)) {
     return error(ErrorCode::kInvalidArgument, "renumber_pending: first " +
                                                   std::to_string(reused.first) + " after last " +
                                                   std::to_string(reused.last));

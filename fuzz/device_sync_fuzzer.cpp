@@ -75,7 +75,14 @@ void run(std::string_view rest) {
         status = client.on_carried(frame.carried()).status();
         break;
       case protocol::ServerFrame::kError:
-        if (client.request_in_flight()) client.on_request_failed();
+        // As SyncAgent: a refusal may restart a scope or renumber the pending mutations.
+        if (client.request_in_flight()) {
+          status = client
+                       .on_request_refused(
+                           outpost::Status(outpost::error_code_from_name(frame.error().code()),
+                                           "server: " + frame.error().message()))
+                       .status();
+        }
         break;
       default:
         break;

@@ -13,6 +13,7 @@
 #include "engine/blob.h"
 #include "engine/cursor_token.h"
 #include "engine/domain_mutators.h"
+#include "engine/mutation_print.h"
 #include "engine/schema.h"
 #include "fuzz/fuzz_support.h"
 #include "outpost/domain.pb.h"
@@ -348,6 +349,12 @@ void write_device_frames(Writer& out) {
   failed.mutable_error()->set_code("unavailable");
   failed.mutable_error()->set_retryable(true);
 
+  // A restored replica's reused ids (decision 042): the device renumbers and pushes again.
+  protocol::ServerFrame reused;
+  reused.mutable_error()->set_code("failed_precondition");
+  reused.mutable_error()->set_message(outpost::mutation_ids_reused(outpost::ReusedIds{1, 5}) +
+                                      ": restored");
+
   auto serialized = [](const std::vector<protocol::ServerFrame>& frames) {
     std::vector<std::string> messages;
     for (const auto& frame : frames) messages.push_back(frame.SerializeAsString());
@@ -357,6 +364,7 @@ void write_device_frames(Writer& out) {
   out.add("device_sync", "reset", serialized({pushed, reset, pulled}));
   out.add("device_sync", "error", serialized({failed, pushed, failed, pulled}));
   out.add("device_sync", "carried", serialized({pushed, pulled, carried, poke, pulled}));
+  out.add("device_sync", "reused", serialized({reused, pushed, pulled}));
 }
 
 // genesys: byte 0 picks the decoder (fuzz/genesys_fuzzer.cpp), the rest is a body shaped

@@ -204,6 +204,9 @@ TEST_F(SyncRestoredReplica, RenumberingKeepsTheOrderAndTheNextIdFollows) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(replica_->renumber_pending(ReusedIds{5, 3}).status().code(),
             ErrorCode::kInvalidArgument);
+  EXPECT_EQ(replica_->renumber_pending(ReusedIds{2, ~uint64_t{0}}).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(save_draft("d6", "v6"), 15u) << "a refused renumbering changes nothing";
 }
 
 TEST(MutationPrint, IsStableAndTellsNameArgsAndTimeApart) {
