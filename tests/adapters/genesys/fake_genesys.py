@@ -261,6 +261,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, status, body=None, headers=None, raw=None):
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        # Recorded before the answer goes out: a client that has its answer finds its
+        # request counted.
+        with self.fake.lock:
+            self.fake.requests.append({"method": self.command, "path": self.path,
+                                       "status": status, "user": getattr(self, "who", None)})
         self.send_response(status)
         if "content-type" not in (headers or {}):
             self.send_header("content-type", "application/json")
@@ -271,9 +276,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        with self.fake.lock:
-            self.fake.requests.append({"method": self.command, "path": self.path,
-                                       "status": status, "user": getattr(self, "who", None)})
 
     def read_body(self):
         length = int(self.headers.get("content-length") or 0)
