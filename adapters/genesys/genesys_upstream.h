@@ -7,8 +7,8 @@
 // queues, today's conversations and voicemail. Live notifications become upstream events;
 // after a channel's gap (a dropped socket, missed heartbeats, socket_closing, an expiring
 // channel, a failed read) the agents on that channel are reconciled by REST, every agent
-// every `agent_reconcile_every`, and the org every `org_reconcile_every`. Events are queued until poll() takes them; an event
-// identical to the last one sent for its record is not sent again.
+// every `agent_reconcile_every`, and the org every `org_reconcile_every`. Events are queued until
+// poll() takes them; an event identical to the last one sent for its record is not sent again.
 // Per-user logins (set_user_login): an agent's own token is used for that agent's writes
 // and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
 // Writes: presence, queue membership and wrap-up go to the REST API through the intent
