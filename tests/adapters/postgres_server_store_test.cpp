@@ -21,18 +21,14 @@
 #include "outpost/domain.pb.h"
 #include "outpost/mutations.pb.h"
 #include "tests/support/pg_test.h"
+#include "tests/support/result_or_throw.h"
 
 namespace outpost {
 namespace {
 
 using namespace std::chrono_literals;
 
-template <typename T>
-T take(Result<T> result) {
-  if (!result.ok()) throw std::runtime_error(result.status().to_string());
-  return std::move(result).value();
-}
-
+using testing::take;
 std::unique_ptr<PostgresServerStore> open_store(const std::string& url, size_t connections = 4) {
   PostgresStoreOptions options;
   options.url = url;

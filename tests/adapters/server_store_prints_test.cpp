@@ -12,21 +12,15 @@
 #include "adapters/sqlite_server_store.h"
 #include "engine/mutation_print.h"
 #include "tests/support/pg_test.h"
+#include "tests/support/result_or_throw.h"
 
 namespace outpost {
 namespace {
 
 namespace fs = std::filesystem;
 
-template <typename T>
-T take(Result<T> result) {
-  if (!result.ok()) throw std::runtime_error(result.status().to_string());
-  return std::move(result).value();
-}
-
-void check(const Status& status) {
-  if (!status.ok()) throw std::runtime_error(status.to_string());
-}
+using testing::check;
+using testing::take;
 
 class StorePrintsTest : public ::testing::TestWithParam<std::string> {
  protected:

@@ -24,22 +24,15 @@
 #include <tuple>
 
 #include "tests/support/pg_test.h"
+#include "tests/support/result_or_throw.h"
 
 namespace outpost {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Unwraps a Result; a failure becomes an exception that GoogleTest reports.
-template <typename T>
-T take(Result<T> result) {
-  if (!result.ok()) throw std::runtime_error(result.status().to_string());
-  return std::move(result).value();
-}
-
-void check(const Status& status) {
-  if (!status.ok()) throw std::runtime_error(status.to_string());
-}
+using testing::check;
+using testing::take;
 
 using Key = std::pair<std::string, std::string>;  // (collection, key)
 struct Value {
