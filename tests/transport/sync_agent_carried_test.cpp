@@ -125,6 +125,19 @@ class SyncAgentCarriedTest : public ::testing::Test {
     return value;
   }
 
+  // The user sets the theme on `agent`'s device, which then syncs.
+  static void set_theme(SyncAgent& agent, const std::string& value) {
+    mutations::SetUserSetting setting;
+    setting.set_name("theme");
+    setting.set_value(value);
+    ASSERT_TRUE(agent
+                    .with_replica([&](Replica& replica) {
+                      ASSERT_TRUE(replica.mutate("set_user_setting", setting, wall_ms()).ok());
+                    })
+                    .ok());
+    agent.wake();
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<SqliteServerStore> store_;
   std::unique_ptr<ServerCore> core_;
@@ -159,15 +172,7 @@ TEST_F(SyncAgentCarriedTest, StreamedDevicesApplyCarriedChangesAndAnOlderDeviceP
 
   // A device's own write: the others receive it (carried or pulled), the writer's outbox
   // empties through its pull, and everyone agrees.
-  mutations::SetUserSetting setting;
-  setting.set_name("theme");
-  setting.set_value("dark");
-  ASSERT_TRUE(phone
-                  .with_replica([&](Replica& replica) {
-                    ASSERT_TRUE(replica.mutate("set_user_setting", setting, wall_ms()).ok());
-                  })
-                  .ok());
-  phone.wake();
+  ASSERT_NO_FATAL_FAILURE(set_theme(phone, "dark"));
   for (SyncAgent* agent : {&phone, &tablet, &older}) {
     ASSERT_TRUE(eventually([&] { return theme(*agent) == "dark"; }));
   }
@@ -207,15 +212,7 @@ TEST_F(SyncAgentCarriedTest, FormatOneAndFormatTwoDevicesConverge) {
   EXPECT_EQ(after.carried_compressions - before.carried_compressions, 1u);
   EXPECT_EQ(after.carried_sent - before.carried_sent, 4u);
 
-  mutations::SetUserSetting setting;
-  setting.set_name("theme");
-  setting.set_value("blue");
-  ASSERT_TRUE(stream_one
-                  .with_replica([&](Replica& replica) {
-                    ASSERT_TRUE(replica.mutate("set_user_setting", setting, wall_ms()).ok());
-                  })
-                  .ok());
-  stream_one.wake();
+  ASSERT_NO_FATAL_FAILURE(set_theme(stream_one, "blue"));
   for (SyncAgent* agent : all) {
     ASSERT_TRUE(eventually([&] { return theme(*agent) == "blue"; }));
   }
