@@ -330,7 +330,12 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
                                     [&](const auto& scope) { return scope.scope() == followed; });
           }
         }
-        for (const protocol::MutationResult& result : response.rejections()) run.reject(result);
+        // Rejections of ids the request named only: an id the outbox took after the request
+        // left is a new mutation, and an outcome the server holds for that id belongs to
+        // another one (a file restored from an older copy reuses ids; decision 042).
+        for (const protocol::MutationResult& result : response.rejections()) {
+          if (basis == nullptr || result.id() <= basis->newest_pending) run.reject(result);
+        }
         // Only a complete response carries every effect of the mutations it confirms.
         run.note_processed(response.last_mutation_id());
         uint64_t confirmed = response.last_mutation_id();

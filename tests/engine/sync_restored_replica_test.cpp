@@ -189,6 +189,55 @@ TEST_F(SyncRestoredReplica, APullWhosePendingPrintsDifferIsRefusedBeforeItConfir
   EXPECT_EQ(core_->pull(who, pull).status().code(), ErrorCode::kInvalidArgument);
 }
 
+// A pull's rejections are the outcomes of the ids it named. One answered after the restored
+// phone typed a new mutation at a reused id must not turn that new mutation into the old
+// one's rejection (outpost-sim's restore fault found it: the note was refused as "draft id
+// is required" and never sent).
+TEST_F(SyncRestoredReplica, AnOldRejectionAtAReusedIdDoesNotRefuseWhatWasTypedAfterTheRestore) {
+  save_draft("d1", "before the backup");
+  sync();
+  save_draft("d2", "in the backup, sent after it");  // id 2, pending in the backup
+  copy_phone_to("backup.db");
+  sync();
+  // Before it was lost, the phone also had id 3 refused by the server.
+  const Principal who{"acme", "ann", "phone"};
+  protocol::PushRequest push;
+  push.set_client_id("ann-phone");
+  push.set_schema_version(Schema::domain().version());
+  push.set_protocol_version(protocol::VERSION_CURRENT);
+  auto* refused = push.add_mutations();
+  refused->set_id(3);
+  refused->set_name("save_draft");
+  refused->set_args(m::SaveDraft().SerializeAsString());  // no draft id
+  refused->set_created_ms(1);
+  auto pushed = core_->push(who, push, 1);
+  ASSERT_TRUE(pushed.ok()) << pushed.status().to_string();
+  ASSERT_EQ(pushed->results(0).outcome(), protocol::MutationResult::REJECTED);
+
+  restore_phone_from("backup.db");
+  client_->on_poke(protocol::Poke());
+  auto retry = client_->next_request();  // id 2 again: a true retry
+  ASSERT_TRUE(retry.ok() && retry->has_value() && (*retry)->has_push());
+  auto retried = core_->push(who, (*retry)->push(), 1);
+  ASSERT_TRUE(retried.ok()) << retried.status().to_string();
+  ASSERT_TRUE(client_->on_push_response(*retried).ok());
+  auto pull = client_->next_request();  // names id 2 only
+  ASSERT_TRUE(pull.ok() && pull->has_value() && (*pull)->has_pull());
+  const uint64_t typed = save_draft("d7", "typed while the pull was out");
+  ASSERT_EQ(typed, 3u) << "the restored file numbers from its own past";
+  auto answer = core_->pull(who, (*pull)->pull());
+  ASSERT_TRUE(answer.ok()) << answer.status().to_string();
+  ASSERT_TRUE(client_->on_pull_response(*answer).ok());
+  EXPECT_TRUE(replica_->rejected()->empty()) << "the old refusal of id 3 landed on d7";
+
+  sync();
+  EXPECT_EQ(server_draft_body("d7"), "typed while the pull was out");
+  EXPECT_EQ(server_draft_body("d2"), "in the backup, sent after it");
+  EXPECT_TRUE(replica_->pending()->empty());
+  EXPECT_TRUE(replica_->rejected()->empty());
+  EXPECT_EQ(support::device_view(*replica_, SCOPE_USER), support::server_view(*store_, {kScope}));
+}
+
 TEST_F(SyncRestoredReplica, RenumberingKeepsTheOrderAndTheNextIdFollows) {
   for (int i = 1; i <= 4; ++i) save_draft("d" + std::to_string(i), "v" + std::to_string(i));
   auto renumbered = replica_->renumber_pending(ReusedIds{2, 10});
