@@ -53,6 +53,26 @@ void check_mutations(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer
   std::map<std::string, uint64_t> highest;
   for (const auto& [key, record] : ledger.mutations()) {
     const std::string mid = "m" + std::to_string(record.id);
+    if (!record.print_mismatch.empty()) {
+      out.push_back({kName,
+                     "mutation " + std::to_string(record.id) + " of client " + record.client_id +
+                         " (" + record.name + " " + record.summary + "): " + record.print_mismatch,
+                     {mid}});
+      continue;
+    }
+    if (!record.restored_from.empty()) {
+      // Taken back by a restore: it may be lost with it, never applied twice.
+      if (record.applied > 1 || (record.applied != 0 && record.rejected)) {
+        out.push_back({kName,
+                       "m" + std::to_string(record.id) + " (" + record.name + " " + record.summary +
+                           ") of " + record.restored_from +
+                           ", taken back by a restore, was applied " +
+                           std::to_string(record.applied) + " times" +
+                           (record.rejected ? " and rejected" : ""),
+                       {mid}});
+      }
+      continue;
+    }
     auto owner = by_client.find(record.client_id);
     if (record.name.empty() || owner == by_client.end()) {
       out.push_back({kName,

@@ -2,7 +2,9 @@
 // and the real stores:
 // (1) every id mutate() returned was applied on the server exactly once, or rejected with
 //     a reason that the device holds in rejected() (and the server recorded); nothing is
-//     still pending, and the server applied nothing the devices never issued;
+//     still pending, and the server applied nothing the devices never issued, nor another
+//     mutation (another print) at an id a device used; a mutation a restore from a backup
+//     took back (issued after the copy, unsent) may be lost, never applied twice;
 // (2) every device's records equal the server's records of its two scopes, byte for byte;
 // (3) every typed word that was not deliberately deleted is in the final text, or its
 //     conflict copy, of its draft or note, on the server and on every device of the user

@@ -1,6 +1,6 @@
 #include "apps/outpost-sim/device.h"
 
-#include "apps/outpost-sim/crash_image.h"
+#include "engine/mutation_print.h"
 
 namespace outpost::sim {
 
@@ -46,6 +46,36 @@ Status SimDevice::kill(SimNetwork& network, int64_t now_ms) {
   replica_.reset();
   if (!image.ok()) return image.status();
   return image->restore();
+}
+
+Status SimDevice::take_backup(uint64_t next_mutation_id) {
+  if (other_process != nullptr) {
+    return error(ErrorCode::kFailedPrecondition, "a two-process device is not backed up");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto image, CrashImage::take(path_, "backup"));
+  backup_ = std::move(image);
+  backup_next_id_ = next_mutation_id;
+  trace_.add(name() + " is backed up (next mutation m" + std::to_string(next_mutation_id) + ")");
+  return Status::Ok();
+}
+
+Result<uint64_t> SimDevice::restore_backup(SimNetwork& network, int64_t now_ms) {
+  if (!backup_) return error(ErrorCode::kFailedPrecondition, name() + " has no backup");
+  trace_.add(name() + " is restored from its backup (next mutation m" +
+             std::to_string(backup_next_id_) + ")");
+  OUTPOST_RETURN_IF_ERROR(kill(network, now_ms));
+  Status restored = backup_->restore();  // the copy is used up: a next backup comes later
+  backup_.reset();
+  OUTPOST_RETURN_IF_ERROR(restored);
+  return backup_next_id_;
+}
+
+Result<uint64_t> SimDevice::pending_print(uint64_t id) {
+  OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_->pending(0));
+  for (const PendingMutation& mutation : pending) {
+    if (mutation.id == id) return mutation_print(mutation.name, mutation.args, mutation.created_ms);
+  }
+  return error(ErrorCode::kNotFound, name() + " has no pending m" + std::to_string(id));
 }
 
 Status SimDevice::maybe_connect(SimNetwork& network, int64_t now_ms) {
@@ -158,20 +188,35 @@ Status SimDevice::on_frame(SimNetwork& network, uint64_t connection, const std::
                  (applied ? " (applied)" : " (refused: pulls)"));
       break;
     }
-    case protocol::ServerFrame::kError: {
-      trace_.add(name() + " gets error " + frame.error().code() + ": " + frame.error().message());
-      if (client_->request_in_flight()) client_->on_request_failed();
-      Status server_error(error_code_from_name(frame.error().code()),
-                          "server: " + frame.error().message());
-      disconnect(network, now_ms, "server error");
-      if (!frame.error().retryable()) return server_error;
-      return Status::Ok();
-    }
+    case protocol::ServerFrame::kError:
+      return on_error_frame(network, frame.error(), now_ms);
     default:
       return error(ErrorCode::kInvalidArgument, "unexpected server frame");
   }
   OUTPOST_RETURN_IF_ERROR(status);
   return pump(network, now_ms);
+}
+
+Status SimDevice::on_error_frame(SimNetwork& network, const protocol::Error& frame,
+                                 int64_t now_ms) {
+  trace_.add(name() + " gets error " + frame.code() + ": " + frame.message());
+  Status server_error(error_code_from_name(frame.code()), "server: " + frame.message());
+  bool restarted = false;
+  if (client_->request_in_flight()) {
+    OUTPOST_ASSIGN_OR_RETURN(auto before, replica_->pending(0));
+    OUTPOST_ASSIGN_OR_RETURN(restarted, client_->on_request_refused(server_error));
+    OUTPOST_ASSIGN_OR_RETURN(auto after, replica_->pending(0));
+    std::string moves;
+    for (size_t i = 0; i < before.size() && before.size() == after.size(); ++i) {
+      if (before[i].id == after[i].id) continue;
+      renumbered_.emplace_back(before[i].id, after[i].id);
+      moves += " m" + std::to_string(before[i].id) + "->m" + std::to_string(after[i].id);
+    }
+    if (!moves.empty()) trace_.add(name() + " renumbers its outbox:" + moves);
+  }
+  disconnect(network, now_ms, "server error");
+  if (!frame.retryable() && !restarted) return server_error;
+  return Status::Ok();
 }
 
 bool SimDevice::settled() const {

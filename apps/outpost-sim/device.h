@@ -1,16 +1,23 @@
 // One simulated device: its replica file, the real SyncClient, and the connection logic of
 // transport/sync_agent_loop.cpp replayed over the simulated network (connect -> on_connected
 // and a pull; one request at a time, a pipelined pull as a page arrives; a lost
-// connection -> on_request_failed and a reconnect after jittered backoff). kill() drops
-// the Replica and the client mid-flight without any goodbye; open() reopens the file.
+// connection -> on_request_failed and a reconnect after jittered backoff; a server's error
+// frame -> on_request_refused as the agent does, so a restarted scope or a renumbered outbox
+// is replayed too). kill() drops the Replica and the client mid-flight without any goodbye;
+// open() reopens the file. take_backup() copies the replica's files as a phone backup
+// would; restore_backup() kills the app and puts that copy back (decision 042's case).
 // Thread rules: one object per device, used by the simulation's single thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "adapters/sim_random.h"
+#include "apps/outpost-sim/crash_image.h"
 #include "apps/outpost-sim/network.h"
 #include "apps/outpost-sim/trace.h"
 #include "engine/mutator.h"
@@ -47,6 +54,18 @@ class SimDevice {
   // process still has the file open, only this process's objects go.
   Status kill(SimNetwork& network, int64_t now_ms);
   bool alive() const { return replica_ != nullptr; }
+
+  // The replica's files copied as they are this instant (a phone's backup), with the next
+  // mutation id they will hand out. Only for a device without a second process.
+  Status take_backup(uint64_t next_mutation_id);
+  bool has_backup() const { return backup_.has_value(); }
+  // Kills the app (as kill()) and replaces its files with the backup, which is used up;
+  // returns the backup's next mutation id. kFailedPrecondition without a backup.
+  Result<uint64_t> restore_backup(SimNetwork& network, int64_t now_ms);
+  // The print (engine/mutation_print.h) of pending mutation `id`. kNotFound if not pending.
+  Result<uint64_t> pending_print(uint64_t id);
+  // The renumbering (old id, new id) a refusal caused since the last call, if any.
+  std::vector<std::pair<uint64_t, uint64_t>> take_renumbered() { return std::move(renumbered_); }
   Replica& replica() { return *replica_; }
   SyncClient& client() { return *client_; }
 
@@ -79,6 +98,9 @@ class SimDevice {
  private:
   void send(SimNetwork& network, const protocol::ClientFrame& frame, int64_t now_ms);
   void lose_connection(int64_t now_ms);
+  // The agent's answer to an error frame (transport/sync_agent_loop.cpp): the refusal goes
+  // to on_request_refused; renumbered ids are kept for take_renumbered().
+  Status on_error_frame(SimNetwork& network, const protocol::Error& error, int64_t now_ms);
   std::string frame_summary(const protocol::ClientFrame& frame) const;
 
   int index_;
@@ -92,6 +114,9 @@ class SimDevice {
   uint64_t connection_ = 0;
   int64_t reconnect_at_ms_ = 0;
   Backoff backoff_{DeviceLimits::kBackoffBaseMs, DeviceLimits::kBackoffMaxMs};
+  std::optional<CrashImage> backup_;
+  uint64_t backup_next_id_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> renumbered_;
 };
 
 }  // namespace outpost::sim

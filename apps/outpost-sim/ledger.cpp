@@ -12,22 +12,92 @@ MutationRecord* Ledger::find(const std::string& client_id, uint64_t id) {
   return it == mutations_.end() ? nullptr : &it->second;
 }
 
-void Ledger::server_applied(const std::string& client_id, uint64_t id) {
+MutationRecord* Ledger::record_for(const std::string& client_id, uint64_t id, uint64_t print) {
+  auto it = mutations_.find({client_id, id});
+  if (it != mutations_.end() && (it->second.print == 0 || it->second.print == print)) {
+    return &it->second;
+  }
+  for (auto& [key, record] : mutations_) {
+    if (record.restored_from == client_id && record.id == id && record.print == print) {
+      return &record;
+    }
+  }
   MutationRecord& record = mutations_[{client_id, id}];
+  if (!record.name.empty()) {
+    record.print_mismatch =
+        "the server took another mutation (print " + std::to_string(print) + ") at this id";
+    return nullptr;
+  }
   record.client_id = client_id;
   record.id = id;
-  record.applied++;
-  if (record.applied_order == 0) record.applied_order = next_order();
+  record.print = print;
+  return &record;
 }
 
-void Ledger::server_rejected(const std::string& client_id, uint64_t id, const std::string& code,
-                             const std::string& reason) {
-  MutationRecord& record = mutations_[{client_id, id}];
-  record.client_id = client_id;
-  record.id = id;
-  record.rejected = true;
-  record.code = code;
-  record.reason = reason;
+void Ledger::server_applied(const std::string& client_id, uint64_t id, uint64_t print) {
+  MutationRecord* record = record_for(client_id, id, print);
+  if (record == nullptr) return;
+  record->applied++;
+  if (record->applied_order == 0) record->applied_order = next_order();
+}
+
+void Ledger::server_rejected(const std::string& client_id, uint64_t id, uint64_t print,
+                             const std::string& code, const std::string& reason) {
+  MutationRecord* record = record_for(client_id, id, print);
+  if (record == nullptr) return;
+  MutationRecord& target = *record;
+  target.rejected = true;
+  target.code = code;
+  target.reason = reason;
+}
+
+void Ledger::renumbered(const std::string& client_id,
+                        const std::vector<std::pair<uint64_t, uint64_t>>& moves) {
+  std::vector<MutationRecord> moved;
+  for (const auto& [from, to] : moves) {
+    auto it = mutations_.find({client_id, from});
+    if (it == mutations_.end()) continue;
+    moved.push_back(std::move(it->second));
+    moved.back().id = to;
+    mutations_.erase(it);
+  }
+  for (MutationRecord& record : moved) {
+    const uint64_t id = record.id;
+    mutations_[{client_id, id}] = std::move(record);
+  }
+  std::map<uint64_t, uint64_t> new_id(moves.begin(), moves.end());
+  for (TextEdit& edit : edits_) {
+    if (edit.from_platform || edit.client_id != client_id) continue;
+    auto it = new_id.find(edit.mutation_id);
+    if (it != new_id.end()) edit.mutation_id = it->second;
+  }
+}
+
+void Ledger::restored(const std::string& client_id, uint64_t next_id, const std::string& tag) {
+  restored_clients_.insert(client_id);
+  const std::string archive = client_id + "~" + tag;
+  auto it = mutations_.lower_bound({client_id, next_id});
+  while (it != mutations_.end() && it->first.first == client_id) {
+    MutationRecord record = std::move(it->second);
+    it = mutations_.erase(it);
+    record.restored_from = client_id;
+    record.client_id = archive;
+    record.lost_to_restore = record.applied == 0 && !record.rejected;
+    const uint64_t id = record.id;
+    mutations_[{archive, id}] = std::move(record);
+  }
+  for (TextEdit& edit : edits_) {
+    if (!edit.from_platform && edit.client_id == client_id && edit.mutation_id >= next_id) {
+      edit.client_id = archive;
+    }
+  }
+}
+
+uint64_t Ledger::next_id(const std::string& client_id) const {
+  auto it = mutations_.lower_bound({client_id + '\x01', 0});
+  if (it == mutations_.begin()) return 1;
+  --it;
+  return it->first.first == client_id ? it->first.second + 1 : 1;
 }
 
 void Ledger::add_platform_edit(TextEdit edit) {

@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
       "seeds %llu..%llu, %d devices, %d users, %d steps each: %llu steps, %llu mutations "
       "(%llu refused locally, %llu rejected by the server), %llu words typed, %llu platform "
       "events, %llu frames, faults: %llu drops, %llu ghosts, %llu resets, %llu partitions, "
-      "%llu kills, %llu server restarts, %llu sleeps past the horizon, %llu compactions; "
+      "%llu kills, %llu backups, %llu restores (%llu mutations renumbered), %llu server restarts, "
+      "%llu sleeps past the horizon, %llu compactions; "
       "%llu voicemails played (%llu downloads cut by a kill, %llu resumed); push: %llu wakes, "
       "%llu inactivity logouts; longest quiescence %lld ms simulated; %.1f s\n",
       static_cast<unsigned long long>(cli.first_seed),
@@ -123,7 +124,10 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.frames), static_cast<unsigned long long>(total.drops),
       static_cast<unsigned long long>(total.ghosts), static_cast<unsigned long long>(total.resets),
       static_cast<unsigned long long>(total.partitions),
-      static_cast<unsigned long long>(total.kills), static_cast<unsigned long long>(total.restarts),
+      static_cast<unsigned long long>(total.kills), static_cast<unsigned long long>(total.backups),
+      static_cast<unsigned long long>(total.restores),
+      static_cast<unsigned long long>(total.renumbered),
+      static_cast<unsigned long long>(total.restarts),
       static_cast<unsigned long long>(total.sleeps),
       static_cast<unsigned long long>(total.compactions),
       static_cast<unsigned long long>(total.blob_plays),

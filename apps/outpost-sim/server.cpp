@@ -1,10 +1,14 @@
 #include "apps/outpost-sim/server.h"
 
+#include <SQLiteCpp/Database.h>
+
 #include <cstdlib>
+#include <map>
 
 #include "apps/outpost-sim/crash_image.h"
 #include "engine/domain_mutators.h"
 #include "engine/limits.h"
+#include "engine/mutation_print.h"
 
 namespace outpost::sim {
 
@@ -120,17 +124,31 @@ Status SimServer::handle(const Envelope& envelope) {
   protocol::ServerFrame answer;
   Status failed;
   if (request.has_push()) {
+    if (forget_prints_) {
+      try {
+        SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+        db.exec("DELETE FROM prints");
+      } catch (const std::exception& e) {
+        return error(ErrorCode::kIo, std::string("forgetting the prints: ") + e.what());
+      }
+    }
     ran_ok_.clear();
     auto response = core_->push(who, request.push(), now_ms);
     if (response.ok()) {
+      std::map<uint64_t, uint64_t> prints;  // id -> the pushed mutation's print
+      for (const auto& mutation : request.push().mutations()) {
+        prints[mutation.id()] =
+            mutation_print(mutation.name(), mutation.args(), mutation.created_ms());
+      }
       std::string results;
       for (const auto& result : response->results()) {
         const bool fresh = ran_ok_.count(result.id()) != 0;
+        const uint64_t print = prints[result.id()];
         if (result.outcome() == protocol::MutationResult::APPLIED && fresh) {
-          ledger_.server_applied(request.push().client_id(), result.id());
+          ledger_.server_applied(request.push().client_id(), result.id(), print);
           results += " m" + std::to_string(result.id()) + "=applied";
         } else if (result.outcome() == protocol::MutationResult::REJECTED) {
-          ledger_.server_rejected(request.push().client_id(), result.id(), result.code(),
+          ledger_.server_rejected(request.push().client_id(), result.id(), print, result.code(),
                                   result.reason());
           results += " m" + std::to_string(result.id()) + "=rejected(" + result.reason() + ")";
         } else {
@@ -163,8 +181,16 @@ Status SimServer::handle(const Envelope& envelope) {
   if (!envelope.ghost) {
     network_.send(envelope.connection, false, answer.SerializeAsString(), now_ms);
   }
-  // Only an unavailable store is an error a correct device may provoke.
-  if (!failed.ok() && failed.code() != ErrorCode::kUnavailable) return failed;
+  // Only an unavailable store is an error a correct device may provoke, and a reused-ids
+  // refusal one whose replica was restored from an older copy.
+  const bool reused_after_restore =
+      failed.code() == ErrorCode::kFailedPrecondition &&
+      find_mutation_ids_reused(failed.message()).has_value() &&
+      ledger_.was_restored(request.has_push() ? request.push().client_id()
+                                              : request.pull().client_id());
+  if (!failed.ok() && failed.code() != ErrorCode::kUnavailable && !reused_after_restore) {
+    return failed;
+  }
   return Status::Ok();
 }
 

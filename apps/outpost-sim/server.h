@@ -51,6 +51,8 @@ class SimServer {
   // restart (a disk that acknowledged writes it never kept). Devices then hold confirmed
   // mutations the server lost, which invariants (1) and (2) must report.
   void forget_on_restart(bool forget) { forget_on_restart_ = forget; }
+  // Checker self-test: the store's mutation prints are deleted before every push.
+  void forget_prints(bool forget) { forget_prints_ = forget; }
   // Decision 032: commits' changes sent with the poke (the default), or plain pokes only.
   void carry_changes(bool carry) { carried_ = carry; }
 
@@ -79,6 +81,7 @@ class SimServer {
   Platform* platform_ = nullptr;
   std::function<void(const std::vector<CommittedHead>&)> commit_observer_;
   bool forget_on_restart_ = false;
+  bool forget_prints_ = false;
   bool carried_ = true;
   uint64_t restarts_ = 0;
   std::optional<CrashImage> older_image_;  // forget_on_restart: the state to fall back to

@@ -65,6 +65,8 @@ fault knobs (probabilities; per frame for the network, else per step):
   --partition P (0.004)  --kill P (0.008)  --restart P (0.003)  --sleep P (0.004)
   --compact P (0.01)  --platform P (0.12)  --mutate P (0.35)
   --play P (0.05)     a user plays a voicemail: its audio fetched, maybe cut off (blobs)
+  --backup P (0.01)   a device's replica files are copied (a phone backup)
+  --restore P (0.003) a device with a backup is restored from it (decision 042)
   --no-faults         all fault probabilities 0 (the workload and the platform still run)
   --platform-kind K   how adapters/sim_platform.h runs: events (default: one action per
                       platform step, the web typing unique words) or sim (on the clock,
@@ -78,6 +80,9 @@ fault knobs (probabilities; per frame for the network, else per step):
                       a notification gap; the mirror check (M) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
+  --forget-prints     checker self-test: the server's mutation prints are emptied before
+                      every push, so a restored device's reused ids pass as retries
+                      (decision 042's bug); invariant (1) or (3) must fail
   --damage-blobs      checker self-test: the devices' cached blobs are changed behind the
                       cache before the check; invariant (6) must fail
 )";
@@ -143,6 +148,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.genesys = kind == "genesys";
     } else if (flag == "--break-gap-reconcile") {
       cli.sim.break_gap_reconcile = true;
+    } else if (flag == "--forget-prints") {
+      cli.sim.forget_prints = true;
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
     } else if (flag == "--damage-blobs") {
@@ -161,6 +168,10 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       OUTPOST_RETURN_IF_ERROR(probability(faults.reset));
     } else if (flag == "--partition") {
       OUTPOST_RETURN_IF_ERROR(probability(faults.partition));
+    } else if (flag == "--backup") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.backup));
+    } else if (flag == "--restore") {
+      OUTPOST_RETURN_IF_ERROR(probability(faults.restore));
     } else if (flag == "--kill") {
       OUTPOST_RETURN_IF_ERROR(probability(faults.kill));
     } else if (flag == "--restart") {
@@ -178,6 +189,7 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
     } else if (flag == "--no-faults") {
       faults.network.drop = faults.network.duplicate = faults.network.straggle = 0;
       faults.reset = faults.partition = faults.kill = faults.restart = faults.sleep = 0;
+      faults.backup = faults.restore = 0;
       faults.compact = 0;
     } else {
       return error(ErrorCode::kInvalidArgument, "unknown flag '" + flag + "' (see --help)");

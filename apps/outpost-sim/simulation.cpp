@@ -45,6 +45,8 @@ class Simulation {
   void step();
   bool quiesce();
   void deliver();
+  // A random device that has a backup is restored from it (FaultOptions::restore).
+  void restore_a_backup();
   void fail(const std::string& invariant, const std::string& detail,
             std::vector<std::string> terms) {
     trace_.add("VIOLATION " + invariant + ": " + detail);
@@ -120,6 +122,7 @@ Status Simulation::setup() {
         return connected;
       });
   server_->forget_on_restart(options_.lossy_server_restart);
+  server_->forget_prints(options_.forget_prints);
   server_->carry_changes(options_.carried);
   OUTPOST_RETURN_IF_ERROR(server_->open());
   OUTPOST_RETURN_IF_ERROR(seed_world(server_->core(), world_, now_ms_));
@@ -190,6 +193,11 @@ void Simulation::deliver() {
       }
     } else {
       Status handled = device.on_frame(network_, envelope->connection, envelope->bytes, now_ms_);
+      auto moves = device.take_renumbered();
+      if (!moves.empty()) {
+        ledger_.renumbered(device.client_id(), moves);
+        stats_.renumbered += moves.size();
+      }
       if (!handled.ok()) {
         fail("(P) protocol", device.name() + " failed on a server frame: " + handled.to_string(),
              {"d" + std::to_string(device.index())});
@@ -277,6 +285,23 @@ void Simulation::put_to_sleep(SimDevice& device) {
   stats_.compactions += 2;
 }
 
+void Simulation::restore_a_backup() {
+  std::vector<SimDevice*> candidates;
+  for (auto& device : devices_) {
+    if (device->alive() && device->has_backup()) candidates.push_back(device.get());
+  }
+  if (candidates.empty()) return;
+  SimDevice& device = *candidates[random_.below(candidates.size())];
+  auto next_id = device.restore_backup(network_, now_ms_);
+  if (!next_id.ok()) {
+    fail("(P) protocol", device.name() + " restore: " + next_id.status().to_string(), {});
+    return;
+  }
+  stats_.restores++;
+  ledger_.restored(device.client_id(), *next_id, "r" + std::to_string(stats_.restores));
+  device.down_until_ms = now_ms_ + random_.between(100, 5'000);
+}
+
 void Simulation::step() {
   now_ms_ += random_.between(1, kMaxStepMs);
   trace_.set_clock(step_, now_ms_);
@@ -313,6 +338,15 @@ void Simulation::step() {
       stats_.kills++;
     }
   }
+  if (random_.chance(faults.backup)) {
+    SimDevice* device = random_device(true);
+    if (device != nullptr && device->other_process == nullptr) {
+      Status taken = device->take_backup(ledger_.next_id(device->client_id()));
+      if (!taken.ok()) fail("(P) protocol", device->name() + " backup: " + taken.to_string(), {});
+      stats_.backups++;
+    }
+  }
+  if (random_.chance(faults.restore)) restore_a_backup();
   if (random_.chance(faults.restart)) restart_server();
   if (random_.chance(faults.sleep)) {
     SimDevice* device = random_device(true);
@@ -510,6 +544,9 @@ void SimStats::add(const SimStats& other) {
   resets += other.resets;
   partitions += other.partitions;
   kills += other.kills;
+  backups += other.backups;
+  restores += other.restores;
+  renumbered += other.renumbered;
   restarts += other.restarts;
   sleeps += other.sleeps;
   compactions += other.compactions;

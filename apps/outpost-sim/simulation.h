@@ -27,6 +27,11 @@ struct FaultOptions {
   double platform = 0.12;    // the platform makes an edit for a random user
   double mutate = 0.35;      // a random device's user does something
   double play = 0.05;        // a user plays a voicemail (its audio fetched, maybe cut off)
+  double backup = 0.01;      // a device's replica files are copied (a phone backup)
+  // A device with a backup is killed and its files replaced by that copy (restored phone,
+  // decision 042): what was typed after the copy and not yet sent is gone with it, what
+  // is typed after the restore must reach the server.
+  double restore = 0.003;
 };
 
 struct SimOptions {
@@ -50,6 +55,10 @@ struct SimOptions {
   // Checker self-test (--lossy-restart): each server restart loses every write since the
   // previous one. The invariants must then fail.
   bool lossy_server_restart = false;
+  // Checker self-test (--forget-prints): before each push the server's window of
+  // mutation prints is emptied, so a restored device's reused ids pass as retries
+  // (decision 042's bug). Invariant (1) or (3) must then fail.
+  bool forget_prints = false;
   // Checker self-test (--damage-blobs): before the check, one byte is appended to every
   // blob in the devices' caches (bypassing the cache). Invariant (6) must then fail.
   bool damage_cached_blobs = false;
@@ -79,6 +88,9 @@ struct SimStats {
   uint64_t resets = 0;
   uint64_t partitions = 0;
   uint64_t kills = 0;
+  uint64_t backups = 0;
+  uint64_t restores = 0;    // devices restored from a backup
+  uint64_t renumbered = 0;  // pending mutations renumbered after a refusal
   uint64_t restarts = 0;
   uint64_t sleeps = 0;
   uint64_t compactions = 0;

@@ -44,11 +44,13 @@ Result<uint64_t> Workload::mutate(SimDevice& device, const std::string& name,
     return uint64_t{0};
   }
   stats_.mutations++;
+  OUTPOST_ASSIGN_OR_RETURN(const uint64_t print, device.pending_print(*id));
   ledger_.add_mutation(MutationRecord{.device = device.index(),
                                       .client_id = device.client_id(),
                                       .id = *id,
                                       .name = name,
-                                      .summary = summary});
+                                      .summary = summary,
+                                      .print = print});
   trace_.add(device.name() + " m" + std::to_string(*id) + " " + name + " " + summary);
   return *id;
 }

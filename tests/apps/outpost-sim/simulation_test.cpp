@@ -139,6 +139,44 @@ TEST(Simulation, AServerThatForgetsCommittedWritesIsCaught) {
   EXPECT_EQ(caught, 3);
 }
 
+TEST(Simulation, PhonesRestoredFromOlderBackupsKeepEveryInvariant) {
+  // Decision 042: a restored replica reuses mutation ids; the server refuses them by print
+  // and the device renumbers. Backups and restores at raised rates.
+  SimStats total;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    SimOptions options = small(seed);
+    options.steps = 300;
+    options.faults.backup = 0.05;
+    options.faults.restore = 0.02;
+    SimResult result = run_simulation(options);
+    EXPECT_TRUE(result.ok()) << "seed " << seed << "\n" << describe(result);
+    total.add(result.stats);
+  }
+  EXPECT_GT(total.restores, 4u);
+  EXPECT_GT(total.renumbered, 0u) << "no restored phone ever reused an id the server knew";
+}
+
+TEST(Simulation, AServerThatTakesReusedIdsForRetriesIsCaught) {
+  // The checker's self-test for the restore fault: with the server's prints forgotten, a
+  // restored phone's new mutations at reused ids pass as retries and are lost (1).
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SimOptions options = small(seed);
+    options.steps = 300;
+    options.faults.backup = 0.05;
+    options.faults.restore = 0.02;
+    options.forget_prints = true;
+    options.keep_on_failure = false;
+    SimResult result = run_simulation(options);
+    bool lost = false;
+    for (const auto& violation : result.violations) {
+      lost |= violation.invariant.rfind("(1)", 0) == 0 || violation.invariant.rfind("(3)", 0) == 0;
+    }
+    caught += lost;
+  }
+  EXPECT_GE(caught, 2);
+}
+
 SimOptions genesys(uint64_t seed) {
   SimOptions options = small(seed);
   options.genesys = true;
@@ -167,9 +205,10 @@ TEST(Simulation, GenesysModeReplaysAndKeepsTheMirrorEqualToThePlatform) {
 TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotReconcileAfterAGap) {
   // The checker's self-test for (M): the core skips its reconcile after a notification gap;
   // what the gaps and the missed notifications lost stays lost. (Not every seed loses
-  // something for good: a later notification often repairs a missed one; these do.)
+  // something for good: a later notification often repairs a missed one; about half do.
+  // Any change to what the simulation draws moves which ones: count, do not name them.)
   int caught = 0;
-  for (uint64_t seed : {4, 6}) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
     SimOptions options = genesys(seed);
     options.break_gap_reconcile = true;
     SimResult result = run_simulation(options);
@@ -183,7 +222,7 @@ TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotReconcileAfterAGap) {
     SimResult intact = run_simulation(options);
     EXPECT_TRUE(intact.ok()) << "seed " << seed << "\n" << describe(intact);
   }
-  EXPECT_EQ(caught, 2);
+  EXPECT_GE(caught, 3);
 }
 
 }  // namespace
