@@ -443,6 +443,15 @@ void write_blob_seeds(Writer& out) {
   out.add("blob_http", "upload-wrong-offset", "\x03" + chunk("5\n30\nthe"));
 }
 
+// The commit feed's NOTIFY payloads (fuzz/postgres_notify_fuzzer.cpp), as the store writes
+// them ("<instance>:<base> <head> <hex scope>"), as a store before decision 041 did, and
+// the all-scopes form.
+void write_notify_seeds(Writer& out) {
+  out.add("postgres_notify", "with-base", "9f2c41:41 42 757365722f61636d652f616c696365");
+  out.add("postgres_notify", "without-base", "9f2c41 42 6f72672f61636d65");
+  out.add("postgres_notify", "all-scopes", "9f2c41 *");
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_corpus DIR\n";
@@ -453,5 +462,6 @@ int main(int argc, char** argv) {
   write_device_frames(writer);
   write_genesys(writer);
   write_blob_seeds(writer);
+  write_notify_seeds(writer);
   return 0;
 }
