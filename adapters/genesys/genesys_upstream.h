@@ -17,7 +17,9 @@
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
 // 006). Sends (email replies, messages) are journaled before their POST and, when an
 // earlier attempt's outcome is unknown, looked for among the conversation's messages
-// before any new POST, so a customer never gets one twice (decision 037).
+// before any new POST, so a customer never gets one twice (decision 037). New callbacks
+// and new emails (decision 044) carry their send key to the platform and are looked for by
+// it before any second POST.
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
@@ -144,6 +146,8 @@ class GenesysUpstream : public Upstream {
   Counters counters() const;
   // True once the first full mirror finished (tests and the server's start log).
   bool wait_mirrored(std::chrono::milliseconds timeout);
+  // The org's request budget its REST client was given (the server's /metrics).
+  double requests_per_minute() const { return options_.rest.requests_per_minute; }
   // True while every notification channel's socket is open (the server's /readyz).
   bool connected() const { return connected_.load(); }
 
@@ -208,6 +212,14 @@ class GenesysUpstream : public Upstream {
                                std::chrono::steady_clock::time_point deadline);
   Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
                                  std::chrono::steady_clock::time_point deadline);
+  // genesys_new_conversations.cpp (decision 044): callbacks and new emails, at most once.
+  Result<PlatformAnswer> send_new_conversation(const AgentRef& agent, const domain::Draft& draft,
+                                               int64_t now_ms);
+  Result<PlatformAnswer> create_once(const std::string& key, const std::string& user,
+                                     const domain::Draft& draft);
+  // Whether the platform holds a conversation made by the send `key` (its participant
+  // attribute), by the analytics query.
+  Result<bool> find_created(const std::string& key, std::chrono::steady_clock::time_point deadline);
   // genesys_voicemail.cpp
   void attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
