@@ -215,7 +215,9 @@ TEST_F(GenesysNewConversationTest, ANewEmailIsSentOnBehalfOfItsQueue) {
   auto sent = answer(email_draft());
   ASSERT_TRUE(sent.ok()) << sent.status().to_string();
   EXPECT_TRUE(sent->accepted) << sent->reason;
-  const json::object last = fake_->state().as_object().at("sent").as_array().back().as_object();
+  const json::array out = fake_->state().as_object().at("sent").as_array();
+  ASSERT_EQ(out.size(), 1u);
+  const json::object& last = out[0].as_object();
   EXPECT_EQ(last.at("textBody").as_string(), "It shipped today.");
   EXPECT_EQ(last.at("subject").as_string(), "Your order");
   EXPECT_EQ(last.at("to").at(0).at("email").as_string(), "bo@example.com");
