@@ -17,9 +17,7 @@
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
 // 006). Sends (email replies, messages) are journaled before their POST and, when an
 // earlier attempt's outcome is unknown, looked for among the conversation's messages
-// before any new POST, so a customer never gets one twice (decision 037). New callbacks
-// and new emails (decision 044) carry their send key to the platform and are looked for by
-// it before any second POST.
+// before any new POST, so a customer never gets one twice (decision 037).
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
@@ -212,7 +210,9 @@ class GenesysUpstream : public Upstream {
                                std::chrono::steady_clock::time_point deadline);
   Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
                                  std::chrono::steady_clock::time_point deadline);
-  // genesys_new_conversations.cpp (decision 044): callbacks and new emails, at most once.
+  // genesys_new_conversations.cpp (decision 044): callbacks and new emails, at most once
+  // (journaled as decision 037's sends; the send key travels as a participant attribute and
+  // an unknown attempt is looked for by it before any second POST).
   Result<PlatformAnswer> send_new_conversation(const AgentRef& agent, const domain::Draft& draft,
                                                int64_t now_ms);
   Result<PlatformAnswer> create_once(const std::string& key, const std::string& user,
