@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "adapters/genesys/genesys_json.h"
@@ -221,6 +222,29 @@ TEST_F(GenesysNewConversationTest, ANewEmailIsSentOnBehalfOfItsQueue) {
   EXPECT_EQ(last.at("textBody").as_string(), "It shipped today.");
   EXPECT_EQ(last.at("subject").as_string(), "Your order");
   EXPECT_EQ(last.at("to").at(0).at("email").as_string(), "bo@example.com");
+}
+
+TEST_F(GenesysNewConversationTest, ANewEmailWithTheAgentsLoginBecomesTheAgentsInteraction) {
+  start();
+  ASSERT_TRUE(upstream_->set_user_login(agent_, fake_->user_login("agent-1"), 0).ok());
+  auto sent = answer(email_draft());
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  ASSERT_TRUE(sent->accepted) << sent->reason;
+  // The platform notifies the agent's new conversation; the mirror shows it as outbound.
+  std::optional<d::Interaction> mine;
+  for (int i = 0; i < 100 && !mine; ++i) {
+    auto events = upstream_->poll(0);
+    ASSERT_TRUE(events.ok());
+    for (const upstream::Event& e : *events) {
+      if (e.has_interaction() && e.interaction().direction() == d::DIRECTION_OUTBOUND &&
+          e.interaction().media() == d::MEDIA_EMAIL) {
+        mine = e.interaction();
+      }
+    }
+    if (!mine) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/emails"), 1);
 }
 
 TEST_F(GenesysNewConversationTest, RefusalsKeepTheirReasonAndChecksComeBeforeAnyPost) {
