@@ -35,14 +35,18 @@ int64_t wall_ms() {
 Result<PlatformAnswer> GenesysUpstream::send_new_conversation(const AgentRef& agent,
                                                               const domain::Draft& draft,
                                                               int64_t now_ms) {
-  if (std::string why = new_conversation_refusal(draft, now_ms > 0 ? now_ms : wall_ms());
-      !why.empty()) {
-    std::lock_guard lock(mutex_);
-    ++counters_.refusals;
-    return PlatformAnswer::refuse(why);
-  }
   const std::string key =
       "send/" + agent.user + "/" + draft.id() + "/" + std::to_string(draft.revision());
+  // A send already attempted is answered by the journal or the read-back, not checked
+  // again: its callback's time may have passed since the attempt that made it.
+  if (sends_.get(key) == SendJournal::Mark::kNone) {
+    if (std::string why = new_conversation_refusal(draft, now_ms > 0 ? now_ms : wall_ms());
+        !why.empty()) {
+      std::lock_guard lock(mutex_);
+      ++counters_.refusals;
+      return PlatformAnswer::refuse(why);
+    }
+  }
   return run_intent(
       key, [this, key, user = agent.user, copy = draft] { return create_once(key, user, copy); });
 }

@@ -208,6 +208,10 @@ TEST_F(GenesysNewConversationTest, ACallbackReachesThePlatformWithItsFields) {
   // Asked again (the device's retry after a lost answer): from the journal, no second POST.
   sent = answer(callback_draft(at));
   ASSERT_TRUE(sent.ok() && sent->accepted);
+  // Even once its time has passed (the retry comes late): accepted, not checked again.
+  sent = upstream_->send(agent_, callback_draft(at), at + 60'000);
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  EXPECT_TRUE(sent->accepted) << sent->reason;
   EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/callbacks"), 1);
 }
 
