@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "adapters/genesys/genesys_json.h"
+#include "adapters/genesys/genesys_new_conversations.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
@@ -133,6 +134,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_code(g::decode_user_id(body).status(), kAllowed, "user");
       check_code(g::decode_media_uri(body).status(), kAllowed, "media link");
       (void)g::parse_iso_ms(body);
+      // decision 044's answers: a created conversation, the analytics read-back.
+      auto created = g::decode_created_conversation(body);
+      check_code(created.status(), kAllowed, "created conversation");
+      if (created.ok()) check(!created->empty(), "created conversation id");
+      auto found = g::decode_found_conversations(body);
+      check_code(found.status(), kAllowed, "found conversations");
+      if (found.ok()) check(found->size() <= g::kMaxEntities, "found conversations bound");
       break;
     }
   }

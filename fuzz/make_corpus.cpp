@@ -410,6 +410,11 @@ void write_genesys(Writer& out) {
       {12, R"({"result":"404","message":"channel gone"})"},
       {13, R"({"access_token":"t","token_type":"bearer","expires_in":86400})"},
       {13, R"({"status":429,"code":"too.many.requests","message":"m","contextId":"c"})"},
+      // decision 044: a created callback's answer, the analytics read-back's.
+      {15, R"({"conversation":{"id":"cb-1","selfUri":"/api/v2/conversations/cb-1"},)"
+           R"("callbackIdentifiers":[{"type":"EXTERNAL","id":"p-1"}]})"},
+      {15, R"({"totalHits":1,"conversations":[{"conversationId":"cb-1",)"
+           R"("participants":[{"purpose":"customer","attributes":{"outpostSendKey":"k"}}]}]})"},
   };
   int n = 0;
   for (const auto& [decoder, body] : seeds) {

@@ -9,6 +9,7 @@
 // lost the answer before its store committed it).
 #include <boost/json.hpp>
 
+#include "adapters/genesys/genesys_new_conversations.h"
 #include "adapters/genesys/genesys_upstream.h"
 
 namespace outpost::genesys {
@@ -24,13 +25,16 @@ constexpr size_t kBulkIds = 100;  // the batch read's ids per request
 }  // namespace
 
 Result<PlatformAnswer> GenesysUpstream::send(const AgentRef& agent, const domain::Draft& draft,
-                                             int64_t) {
+                                             int64_t now_ms) {
   if (!mirrored(agent)) {
     return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
   }
+  if (new_conversation_of(draft) != NewConversation::kNone) {
+    return send_new_conversation(agent, draft, now_ms);  // decision 044
+  }
   if (draft.kind() != domain::DRAFT_EMAIL_REPLY && draft.kind() != domain::DRAFT_SMS &&
       draft.kind() != domain::DRAFT_CHAT_MESSAGE) {
-    // New outbound emails and callback requests: the reference documents neither.
+    // An unspecified kind: nothing to send.
     return PlatformAnswer::refuse("this kind of send is not wired to Genesys Cloud yet");
   }
   if (draft.interaction_id().empty())

@@ -144,6 +144,8 @@ class GenesysUpstream : public Upstream {
   Counters counters() const;
   // True once the first full mirror finished (tests and the server's start log).
   bool wait_mirrored(std::chrono::milliseconds timeout);
+  // The org's request budget its REST client was given (the server's /metrics).
+  double requests_per_minute() const { return options_.rest.requests_per_minute; }
   // True while every notification channel's socket is open (the server's /readyz).
   bool connected() const { return connected_.load(); }
 
@@ -208,6 +210,16 @@ class GenesysUpstream : public Upstream {
                                std::chrono::steady_clock::time_point deadline);
   Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
                                  std::chrono::steady_clock::time_point deadline);
+  // genesys_new_conversations.cpp (decision 044): callbacks and new emails, at most once
+  // (journaled as decision 037's sends; the send key travels as a participant attribute and
+  // an unknown attempt is looked for by it before any second POST).
+  Result<PlatformAnswer> send_new_conversation(const AgentRef& agent, const domain::Draft& draft,
+                                               int64_t now_ms);
+  Result<PlatformAnswer> create_once(const std::string& key, const std::string& user,
+                                     const domain::Draft& draft);
+  // Whether the platform holds a conversation made by the send `key` (its participant
+  // attribute), by the analytics query.
+  Result<bool> find_created(const std::string& key, std::chrono::steady_clock::time_point deadline);
   // genesys_voicemail.cpp
   void attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,

@@ -43,6 +43,7 @@ Result<genesys::GenesysOptions> genesys_options(const ServeConfig& config, const
   options.rest.api_base = config.genesys_api;
   options.rest.login_base = config.genesys_login;
   options.rest.ca_file = config.genesys_ca;
+  options.rest.requests_per_minute = config.genesys_requests_per_minute;
   options.ca_file = config.genesys_ca;
   if (!config.genesys_credentials.empty()) {
     OUTPOST_RETURN_IF_ERROR(read_credentials_file(config.genesys_credentials, options.rest));
@@ -137,6 +138,12 @@ void restore_genesys_logins(genesys::GenesysUpstream& upstream,
 }
 
 void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream& upstream) {
+  registry.add_collector([budget = upstream.requests_per_minute()](ops::Sample& sample) {
+    sample.family("outpost_genesys_budget_requests_per_minute",
+                  "The org's REST request budget (--genesys-requests-per-minute).",
+                  ops::MetricType::kGauge);
+    sample.value("outpost_genesys_budget_requests_per_minute", {}, budget);
+  });
   registry.add_collector([&upstream](ops::Sample& sample) {
     sample.family("outpost_genesys_connected",
                   "1 while the Genesys notification channel's WebSocket is open.",

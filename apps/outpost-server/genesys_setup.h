@@ -40,7 +40,8 @@ void restore_genesys_logins(genesys::GenesysUpstream& upstream,
 // The adapter's counters on /metrics: outpost_genesys_connected (the notification channel),
 // outpost_genesys_events_total{event} (notifications, heartbeats, gaps, reconciles, decode
 // errors, refusals, pending intents...), outpost_genesys_rest_total{event} (requests,
-// 429/5xx retries, token fetches, refreshes, transport errors). `upstream` outlives
+// 429/5xx retries, token fetches, refreshes, transport errors), and the request budget
+// it was given (outpost_genesys_budget_requests_per_minute). `upstream` outlives
 // `registry`'s renders.
 void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream& upstream);
 

@@ -40,6 +40,8 @@ const char* const kUsage = R"(usage:
       client credentials from --genesys-credentials FILE (JSON {"client_id",
       "client_secret"}) or OUTPOST_GENESYS_CLIENT_ID / OUTPOST_GENESYS_CLIENT_SECRET,
       optionally --genesys-ca PEM; events applied every --genesys-step-ms (default 200).
+      --genesys-requests-per-minute N (6..6000, default 240) is the org's REST budget
+      (a burst of N/6); raise it only as far as the org's own rate limits allow.
       Push (docs/push.md): --apns-key FILE.p8 --apns-key-id ID --apns-team ID [--apns-url
       URL] sends to APNs; --fcm-account FILE.json [--fcm-url URL] [--fcm-token-url URL]
       to FCM; --push-ca FILE trusts that CA instead of the system's (the test fakes).
@@ -112,6 +114,7 @@ const std::vector<std::string> kServeSettings = {"data",
                                                  "genesys-credentials",
                                                  "genesys-ca",
                                                  "genesys-step-ms",
+                                                 "genesys-requests-per-minute",
                                                  "blobs",
                                                  "max-voicemail-mb",
                                                  "max-attachment-mb",
@@ -298,7 +301,8 @@ Status parse_push(const cli::ParsedArgs& args, ServeConfig& config) {
 Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
   const bool genesys_flags = args.flag("genesys-api") || args.flag("genesys-login") ||
                              args.flag("genesys-agents") || args.flag("genesys-credentials") ||
-                             args.flag("genesys-ca") || args.flag("genesys-step-ms");
+                             args.flag("genesys-ca") || args.flag("genesys-step-ms") ||
+                             args.flag("genesys-requests-per-minute");
   if (config.upstream != "genesys") {
     if (genesys_flags) return invalid("--genesys-... flags need --upstream genesys");
     return Status::Ok();
@@ -317,6 +321,11 @@ Status parse_genesys(const cli::ParsedArgs& args, ServeConfig& config) {
   if (auto step = args.flag("genesys-step-ms")) {
     OUTPOST_RETURN_IF_ERROR(
         parse_int("genesys-step-ms", *step, 10, 60'000, config.genesys_step_ms));
+  }
+  if (auto budget = args.flag("genesys-requests-per-minute")) {
+    OUTPOST_RETURN_IF_ERROR(parse_int("genesys-requests-per-minute", *budget,
+                                      kMinGenesysRequestsPerMinute, kMaxGenesysRequestsPerMinute,
+                                      config.genesys_requests_per_minute));
   }
   return Status::Ok();
 }

@@ -17,6 +17,9 @@ namespace outpost::server_app {
 inline constexpr int64_t kDefaultTokenTtlSeconds = 30LL * 24 * 3600;
 // The largest --max-connections accepted (each connection holds a descriptor).
 inline constexpr size_t kMaxServeConnections = 1'000'000;
+// --genesys-requests-per-minute: at least a burst of one request (N/6), at most 100 a second.
+inline constexpr int kMinGenesysRequestsPerMinute = 6;
+inline constexpr int kMaxGenesysRequestsPerMinute = 6000;
 
 struct ServeConfig {
   std::string data_dir;
@@ -46,6 +49,9 @@ struct ServeConfig {
   std::string genesys_credentials;
   std::string genesys_ca;
   int genesys_step_ms = 200;  // how often the server applies the adapter's events
+  // The org's REST budget (genesys::RestOptions::requests_per_minute; the burst is a
+  // sixth of it). The default stays under the documented 300 a minute per client.
+  int genesys_requests_per_minute = 240;
   // Empty: the embedded SQLite store DIR/outpost.db. Else a PostgreSQL URL.
   std::string store;
   uint32_t pg_connections = 8;

@@ -314,6 +314,7 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
   if (path == "/api/v2/analytics/conversations/details/query" && method == "POST") {
     return analytics_query(body);
   }
+  if (path == "/api/v2/conversations/callbacks" && method == "POST") return create_callback(body);
   if (top == "conversations" && parts.size() == 5 && method == "GET") {
     auto it = conversations_.find(parts[4]);
     if (it == conversations_.end()) return err(404, "not.found", "conversation not found");
@@ -410,12 +411,15 @@ ModelAnswer GenesysModel::analytics_query(const json::value& body) {
   if (slash == std::string::npos) return err(400, "bad.request", "interval must be ISO/ISO");
   const std::string start = interval.substr(0, slash), end = interval.substr(slash + 1);
   std::set<std::string> users;
+  std::map<std::string, std::string> properties;  // participant attribute -> value
   if (const auto* filters = q.if_contains("segmentFilters"); filters && filters->is_array()) {
     for (const auto& f : filters->as_array()) {
       const auto* predicates = f.as_object().if_contains("predicates");
       if (!predicates) continue;
       for (const auto& p : predicates->as_array()) {
         if (str(p.as_object(), "dimension") == "userId") users.insert(str(p.as_object(), "value"));
+        if (str(p.as_object(), "type") == "property" && !str(p.as_object(), "property").empty())
+          properties[str(p.as_object(), "property")] = str(p.as_object(), "value");
       }
     }
   }
@@ -434,6 +438,7 @@ ModelAnswer GenesysModel::analytics_query(const json::value& body) {
     Object& conversation = conversations_.at(id);
     Object* agent = agent_participant(conversation);
     if (!users.empty() && (agent == nullptr || users.count(str(*agent, "userId")) == 0)) continue;
+    if (!has_attributes(conversation, properties)) continue;
     // ISO times of one format compare as strings.
     const std::string started = str(conversation, "startTime");
     if (started >= start && started < end) found.push_back(analytics_tree(conversation));

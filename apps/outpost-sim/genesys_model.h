@@ -4,10 +4,10 @@
 // meets: presence definitions (System and User), users' presence and routing status,
 // wrap-up codes, conversations with participants and communications (the conversation API
 // and the analytics query shapes), wrap-up with its refusals, email drafts and sends,
-// voicemail with read/delete, queues, notification channels with subscriptions and a
-// socket per channel (heartbeats, pong, socket_closing, expiry). Ids, times and answers
-// depend only on the calls made: no clock, no randomness (the simulation draws).
-// Thread rules: one object per simulation, used by its single thread.
+// voicemail with read/delete, queues, new callbacks (decision 044), notification channels with
+// subscriptions and a socket per channel (heartbeats, pong, socket_closing, expiry). Ids, times and
+// answers depend only on the calls made: no clock, no randomness (the simulation draws). Thread
+// rules: one object per simulation, used by its single thread.
 #pragma once
 
 #include <boost/json.hpp>
@@ -86,6 +86,12 @@ class GenesysModel {
                          const std::string& rest, const std::map<std::string, std::string>& query,
                          const boost::json::value& body, const std::string& path);
   ModelAnswer analytics_query(const boost::json::value& body);
+  // genesys_model_callbacks.cpp (decision 044): POST /conversations/callbacks, and the
+  // analytics query's "property" predicates on participant attributes.
+  ModelAnswer create_callback(const boost::json::value& body);
+  bool queue_exists(const std::string& id) const;
+  bool has_attributes(const Object& conversation,
+                      const std::map<std::string, std::string>& wanted) const;
   ModelAnswer wrapup(const std::string& id, const std::string& participant, const std::string& comm,
                      const boost::json::value& body);
   ModelAnswer voicemail(const std::string& method, const std::string& id,

@@ -21,6 +21,7 @@
 #include "support/process.h"
 #include "support/views.h"
 #include "tests/adapters/genesys/fake_genesys_process.h"
+#include "tests/apps/http_probe.h"
 #include "tests/apps/server_token.h"
 
 namespace outpost {
@@ -67,6 +68,7 @@ class GenesysEndToEnd : public ::testing::Test {
                                   fake_->dir() + "/credentials.json",
                                   "--genesys-step-ms",
                                   "50"};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     server_ = std::make_unique<Process>(argv, dir_ + "/server.log");
     ASSERT_TRUE(server_->wait_for_output("outpost-server listening on ", 20s)) << server_->output();
     std::string out = server_->output();
@@ -168,6 +170,7 @@ class GenesysEndToEnd : public ::testing::Test {
   }
 
   std::string agents_ = "acme/agent-1";
+  std::vector<std::string> extra_args_;  // more serve flags
   std::string server_output_;
   std::string dir_;
   std::unique_ptr<genesys::testing::FakeGenesys> fake_;
@@ -539,6 +542,83 @@ TEST_F(GenesysEndToEnd, ASendInFlightWhenTheServerIsKilledIsSentOnce) {
   }
   stop_server();
   expect_devices_equal_server({"phone"});
+}
+
+// Decision 044: a callback scheduled on the phone reaches Genesys with its fields once, even
+// when the server is killed while the platform holds its answer back; one the platform
+// refuses keeps its text and the platform's reason. The server runs with its own request
+// budget (--genesys-requests-per-minute), shown on /metrics.
+TEST_F(GenesysEndToEnd, ACallbackScheduledOnAPhoneIsMadeOnceAcrossAKill) {
+  extra_args_ = {"--genesys-requests-per-minute", "600"};
+  start_server();
+  const std::string admin = testing::port_after(server_->output(), "outpost-server admin on ");
+  EXPECT_NE(
+      testing::http_get(admin, "/metrics").find("outpost_genesys_budget_requests_per_minute 600"),
+      std::string::npos);
+  const int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() +
+                     3'600'000;
+  auto callback = [&](const std::string& id, const std::string& queue) {
+    return R"({"draft":{"id":")" + id + R"(","kind":"DRAFT_CALLBACK_REQUEST","queue_id":")" +
+           queue + R"(","callback_number":"+358 40 111 2223","callback_at_ms":")" +
+           std::to_string(at) + R"(","subject":"Ann Example","body":"About the invoice"}})";
+  };
+  // The platform refuses a queue it does not have: the draft keeps its text and the reason.
+  ASSERT_EQ(device("phone", {"mutate", "save_draft", callback("d-cb-0", "queue-9")}), 0);
+  ASSERT_EQ(device("phone", {"mutate", "send_draft", R"({"id":"d-cb-0"})"}), 0);
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto cb = get<d::Draft>(r, "d-cb-0");
+    return cb && cb->status() == d::DRAFT_REFUSED;
+  })) << server_->output();
+  {
+    auto replica = Replica::open(dir_ + "/phone.db", Schema::domain(), &domain_mutators());
+    ASSERT_TRUE(replica.ok());
+    auto refused = get<d::Draft>(**replica, "d-cb-0");
+    ASSERT_TRUE(refused);
+    EXPECT_NE(refused->refusal().find("queue-9 does not exist"), std::string::npos)
+        << refused->refusal();
+    EXPECT_EQ(refused->body(), "About the invoice");
+    EXPECT_EQ(refused->callback_number(), "+358 40 111 2223");
+  }
+
+  // The platform schedules at once and answers a minute later; the server is killed.
+  fake_->control("faults", R"({"method":"POST","path":"/api/v2/conversations/callbacks",
+                              "answer_after_ms":60000})");
+  ASSERT_EQ(device("phone", {"mutate", "save_draft", callback("d-cb-1", "queue-1")}), 0);
+  ASSERT_EQ(device("phone", {"mutate", "send_draft", R"({"id":"d-cb-1"})"}), 0);
+  auto made = [&] { return fake_->state().at("callbacks").as_array(); };
+  std::thread phone([&] { (void)sync("phone"); });
+  for (int i = 0; i < 50 && made().empty(); ++i) std::this_thread::sleep_for(100ms);
+  const bool scheduled = made().size() == 1;
+  server_->signal(SIGKILL);
+  (void)server_->wait(10s);
+  phone.join();
+  ASSERT_TRUE(scheduled);
+  server_.reset();
+  fake_->control("clear");  // the platform answers again; the request log restarts
+
+  start_server();
+  ASSERT_TRUE(sync_until("phone", [](Replica& r) {
+    auto cb = get<d::Draft>(r, "d-cb-1");
+    return cb && cb->status() == d::DRAFT_SENT;
+  })) << server_->output();
+  const boost::json::array callbacks = made();
+  ASSERT_EQ(callbacks.size(), 1u) << "a callback was made twice";
+  const boost::json::object& cb = callbacks[0].as_object();
+  EXPECT_EQ(cb.at("queueId").as_string(), "queue-1");
+  EXPECT_EQ(boost::json::serialize(cb.at("callbackNumbers")), R"(["+358401112223"])");
+  EXPECT_EQ(cb.at("callbackUserName").as_string(), "Ann Example");
+  time_t seconds = static_cast<time_t>(at / 1000);
+  struct tm utc {};
+  gmtime_r(&seconds, &utc);
+  char iso[64];
+  std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(at % 1000));
+  EXPECT_EQ(cb.at("callbackScheduledTime").as_string(), iso);
+  EXPECT_EQ(fake_->count_requests("POST", "/api/v2/conversations/callbacks"), 0);
+  stop_server();
 }
 
 }  // namespace

@@ -108,6 +108,48 @@ TEST(ServerConfig, UpstreamGenesysFlags) {
                    .ok());
 }
 
+TEST(ServerConfig, GenesysRequestBudgetIsBoundedAndReachesTheRestClient) {
+  const std::vector<std::string> base{"serve",           "--data",         "d",
+                                      "--listen",        "127.0.0.1:0",    "--upstream",
+                                      "genesys",         "--genesys-api",  "https://api.x",
+                                      "--genesys-login", "https://login.x"};
+  auto with = [&](std::vector<std::string> extra, Environment env = {}) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return parse(args, env);
+  };
+  auto plain = with({});
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  EXPECT_EQ(std::get<ServeConfig>(*plain).genesys_requests_per_minute, 240);
+  auto raised = with({"--genesys-requests-per-minute", "900"});
+  ASSERT_TRUE(raised.ok()) << raised.status().to_string();
+  ServeConfig config = std::get<ServeConfig>(*raised);
+  EXPECT_EQ(config.genesys_requests_per_minute, 900);
+  auto from_env = with({}, Environment{{"OUTPOST_GENESYS_REQUESTS_PER_MINUTE", "120"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().to_string();
+  EXPECT_EQ(std::get<ServeConfig>(*from_env).genesys_requests_per_minute, 120);
+  for (const char* bad : {"0", "5", "6001", "-240", "fast", "240.5"}) {
+    auto refused = with({"--genesys-requests-per-minute", bad});
+    EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(refused.status().message().find("--genesys-requests-per-minute must be an integer "
+                                              "from 6 to 6000"),
+              std::string::npos)
+        << refused.status().message();
+  }
+  auto orphan = parse(
+      {"serve", "--data", "d", "--listen", "127.0.0.1:0", "--genesys-requests-per-minute", "600"});
+  EXPECT_NE(orphan.status().message().find("--upstream genesys"), std::string::npos);
+  // The adapter's REST client gets it.
+  config.genesys_agents = "acme/u-1";
+  auto options = genesys_options(config, [](const char* name) -> const char* {
+    return std::string(name) == "OUTPOST_GENESYS_CLIENT_ID"       ? "id"
+           : std::string(name) == "OUTPOST_GENESYS_CLIENT_SECRET" ? "secret"
+                                                                  : nullptr;
+  });
+  ASSERT_TRUE(options.ok()) << options.status().to_string();
+  EXPECT_EQ(options->rest.requests_per_minute, 900);
+}
+
 TEST(ServerConfig, GenesysCredentialsFromEnvironmentOrFileNeverInMessages) {
   ServeConfig config;
   config.upstream = "genesys";

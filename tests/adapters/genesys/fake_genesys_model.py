@@ -130,6 +130,7 @@ class Org:
         self.sent = []  # email replies and messages sent
         self.email_messages = {}  # conversation id -> [EmailMessage] (inbound and sent)
         self.message_data = {}  # message id -> MessageData (SMS/chat, both directions)
+        self.callbacks = []  # callbacks scheduled (CreateCallbackCommand as received)
         self.seq = 0
 
     def user_ids(self):
@@ -217,10 +218,13 @@ class Org:
                                      "direction": comm.get("direction", "inbound"),
                                      "ani": p.get("address", ""), "addressFrom": p.get("address", ""),
                                      "segments": [segment]})
-            parts.append({"participantId": p["id"], "participantName": p.get("name", ""),
-                          "purpose": p["purpose"], "userId": p.get("userId"), "sessions": sessions})
+            part = {"participantId": p["id"], "participantName": p.get("name", ""),
+                    "purpose": p["purpose"], "userId": p.get("userId"), "sessions": sessions}
+            if p.get("attributes"):
+                part["attributes"] = p["attributes"]
+            parts.append(part)
         tree = {"conversationId": conv["id"], "conversationStart": conv["startTime"],
-                "originatingDirection": "inbound", "participants": parts}
+                "originatingDirection": conv.get("_direction", "inbound"), "participants": parts}
         if conv.get("endTime"):
             tree["conversationEnd"] = conv["endTime"]
         return tree
@@ -253,6 +257,10 @@ class Org:
             return listing(self.wrapup_codes, query, path, max_page)
         if path == "/api/v2/analytics/conversations/details/query" and method == "POST":
             return self.analytics_query(body)
+        if path == "/api/v2/conversations/callbacks" and method == "POST":
+            return self.create_callback(body, who)
+        if path == "/api/v2/conversations/emails" and method == "POST":
+            return self.create_email(body, who)
         m = re.fullmatch(r"/api/v2/conversations/([^/]+)", path)
         if m and method == "GET":
             conv = self.conversations.get(m.group(1))
@@ -408,6 +416,112 @@ class Org:
              "messageSegmentCount": 1})
         return 202, sent
 
+    PHONE = re.compile(r"\+?[0-9][0-9 ()-]{2,30}")
+    EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+    def routed_queue(self, body):
+        """The queue of a create request: queueId, or routingData.queueId."""
+        ident = body.get("queueId") or (body.get("routingData") or {}).get("queueId")
+        return ident, next((q for q in self.queues if q["id"] == ident), None)
+
+    def create_callback(self, body, who):
+        """POST /api/v2/conversations/callbacks [outside the reference: the public API's
+        CreateCallbackCommand -> CreateCallbackResponse {conversation, callbackIdentifiers}].
+        The callback waits on its queue (an acd participant) until its scheduled time;
+        `data` becomes the customer participant's attributes [inf]."""
+        ident, queue = self.routed_queue(body)
+        if not ident:
+            return err(400, "bad.request", "A callback needs a queueId or routingData")
+        if queue is None:
+            return err(400, "callback.queue.invalid", "Queue %s does not exist" % ident)
+        numbers = body.get("callbackNumbers")
+        if not isinstance(numbers, list) or not numbers or \
+                not all(isinstance(n, str) and self.PHONE.fullmatch(n) for n in numbers):
+            return err(400, "callback.number.invalid",
+                       "callbackNumbers must hold at least one valid phone number")
+        when = body.get("callbackScheduledTime")
+        if when is not None:
+            try:
+                at = parse_iso(when)
+            except (ValueError, AttributeError):
+                return err(400, "bad.request", "callbackScheduledTime must be ISO-8601")
+            if at < time.time() - 60:
+                return err(400, "callback.scheduled.time.past",
+                           "The callback's scheduled time is in the past")
+        data = body.get("data") or {}
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            return err(400, "bad.request", "data is a map of strings")
+        now = iso()
+        conv_id = self.next_id("cb")
+        callback = {"id": self.next_id("comm"), "state": "scheduled", "direction": "outbound",
+                    "callbackNumbers": numbers, "callbackUserName": body.get("callbackUserName", ""),
+                    "callbackScheduledTime": when or now}
+        customer = {"id": self.next_id("p"), "purpose": "customer",
+                    "name": body.get("callbackUserName", ""), "address": "tel:" + numbers[0],
+                    "startTime": now, "attributes": dict(data), "callbacks": [dict(callback)]}
+        acd = {"id": self.next_id("p"), "purpose": "acd", "queueId": ident,
+               "queueName": queue["name"], "startTime": now,
+               "callbacks": [dict(callback, id=self.next_id("comm"))]}
+        conv = {"id": conv_id, "_media": "callback", "_direction": "outbound", "startTime": now,
+                "participants": [customer, acd], "selfUri": "/api/v2/conversations/" + conv_id}
+        self.conversations[conv_id] = conv
+        self.callbacks.append(dict(body, conversation=conv_id, user=who))
+        return 200, {"conversation": {"id": conv_id, "selfUri": conv["selfUri"]},
+                     "callbackIdentifiers": [{"type": "EXTERNAL", "id": customer["id"]},
+                                             {"type": "ACD", "id": acd["id"]}]}
+
+    def create_email(self, body, who):
+        """POST /api/v2/conversations/emails with direction OUTBOUND [outside the reference:
+        the public API's CreateEmailRequest -> EmailConversation]: a new email on behalf of
+        a queue, sent by the platform. With a user token the conversation is that agent's
+        (it pops up in the agent's interface, guide 2.1.5.2.4.2) [inf]; `attributes` are the
+        customer participant's."""
+        if body.get("direction") != "OUTBOUND":
+            return err(400, "bad.request", "Only OUTBOUND emails are created here")
+        if body.get("provider") != "PureCloud Email":
+            return err(400, "bad.request", "provider must be PureCloud Email")
+        ident, queue = self.routed_queue(body)
+        if not ident:
+            return err(400, "bad.request", "An outbound email needs its queueId")
+        if queue is None:
+            return err(400, "email.queue.invalid", "Queue %s does not exist" % ident)
+        to = body.get("toAddress")
+        if not isinstance(to, str) or not self.EMAIL.fullmatch(to):
+            return err(400, "email.address.invalid", "toAddress is not an email address")
+        text = body.get("textBody") or body.get("htmlBody") or ""
+        if not text.strip():
+            return err(400, "bad.request", "An email needs a body")
+        attributes = body.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            return err(400, "bad.request", "attributes is a map of strings")
+        now = iso()
+        conv_id = self.next_id("c")
+        subject = body.get("subject", "")
+        customer = {"id": self.next_id("p"), "purpose": "customer", "name": body.get("toName", ""),
+                    "address": to, "startTime": now, "attributes": dict(attributes),
+                    "emails": [{"id": self.next_id("comm"), "state": "connected",
+                                "direction": "outbound", "subject": subject}]}
+        participants = [customer]
+        if who is not None:
+            participants.append({
+                "id": self.next_id("p"), "purpose": "agent", "userId": who, "queueId": ident,
+                "queueName": queue["name"], "startTime": now, "wrapupRequired": True,
+                "wrapupPrompt": "mandatory", "attributes": {},
+                "emails": [{"id": self.next_id("comm"), "state": "connected",
+                            "direction": "outbound", "connectedTime": now, "subject": subject}]})
+        conv = {"id": conv_id, "_media": "email", "_direction": "outbound", "startTime": now,
+                "participants": participants, "selfUri": "/api/v2/conversations/" + conv_id}
+        self.conversations[conv_id] = conv
+        sent = {"id": self.next_id("email"), "to": [{"email": to, "name": body.get("toName", "")}],
+                "subject": subject, "textBody": text, "time": now, "state": "Sent",
+                "from": {"email": "support@acme.example", "name": queue["name"]},
+                "selfUri": "/api/v2/conversations/emails/%s/messages/" % conv_id}
+        sent["selfUri"] += sent["id"]
+        self.email_messages[conv_id] = [sent]
+        self.sent.append(dict(sent, conversation=conv_id, media="email", new=True))
+        self.notify_conversation(conv)
+        return 200, public(conv)
+
     def email_listing(self, conversation_id, query, path, max_page):
         """GET /conversations/emails/{id}/messages [outside the reference: the public API's
         EmailMessagePreviewListing]: previews without the bodies (GET .../messages/{id} has
@@ -478,16 +592,23 @@ class Org:
         except Exception:
             return err(400, "bad.request", "interval must be ISO/ISO")
         users = set()
+        properties = {}  # participant attribute -> value ("property" predicates)
         for f in body.get("segmentFilters", []):
             for p in f.get("predicates", []):
                 if p.get("dimension") == "userId":
                     users.add(p.get("value"))
+                if p.get("type") == "property" and p.get("property"):
+                    properties[p["property"]] = p.get("value")
         paging = body.get("paging") or {}
         size, number = min(int(paging.get("pageSize", 25)), 100), int(paging.get("pageNumber", 1))
         found = []
         for conv in sorted(self.conversations.values(), key=lambda c: c["startTime"]):
             agent = self.agent_participant(conv)
             if users and (agent is None or agent.get("userId") not in users):
+                continue
+            if properties and not any(all(q.get("attributes", {}).get(k) == v
+                                          for k, v in properties.items())
+                                      for q in conv["participants"]):
                 continue
             if start <= parse_iso(conv["startTime"]) < end:
                 found.append(self.analytics_tree(conv))
@@ -669,7 +790,7 @@ class Org:
             return 200, {"users": {u: {"presence": self.user_presence(s), "routing": s["routing"],
                                        "queues": s["queues"]} for u, s in self.users.items()},
                          "wrapups": self.wrapups_done, "drafts": self.drafts, "sent": self.sent,
-                         "voicemails": self.voicemails}
+                         "callbacks": self.callbacks, "voicemails": self.voicemails}
         if path == "/fake/contacts":
             self.contacts = [self.make_contact(i) for i in range(int(body.get("count", 0)))]
             return 200, {"count": len(self.contacts)}

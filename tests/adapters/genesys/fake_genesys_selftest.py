@@ -382,6 +382,79 @@ class FakeGenesysTest(unittest.TestCase):
                          [("inbound", "Yo"), ("outbound", "Hello")])
         self.assertEqual(self.c.call("POST", bulk, {"not": "a list"})[0], 400)
 
+    def find_by_attribute(self, name, value):
+        status, _, body = self.c.call("POST", "/api/v2/analytics/conversations/details/query", {
+            "interval": "2000-01-01T00:00:00.000Z/2100-01-01T00:00:00.000Z",
+            "segmentFilters": [{"type": "and", "predicates": [
+                {"type": "property", "propertyType": "string", "property": name,
+                 "value": value}]}]})
+        self.assertEqual(status, 200)
+        return [c["conversationId"] for c in body.get("conversations", [])]
+
+    def test_a_callback_is_scheduled_on_a_queue_and_found_by_its_data(self):
+        path = "/api/v2/conversations/callbacks"
+        good = {"queueId": "queue-1", "callbackNumbers": ["+358401112223"],
+                "callbackUserName": "Ann", "callbackScheduledTime": "2099-01-01T10:00:00.000Z",
+                "data": {"outpostSendKey": "k-1"}}
+        refusals = [(dict(good, queueId=None), "bad.request"),
+                    (dict(good, queueId="queue-9"), "callback.queue.invalid"),
+                    (dict(good, callbackNumbers=[]), "callback.number.invalid"),
+                    (dict(good, callbackNumbers=["call me"]), "callback.number.invalid"),
+                    (dict(good, callbackScheduledTime="2001-01-01T10:00:00.000Z"),
+                     "callback.scheduled.time.past")]
+        for body, code in refusals:
+            status, _, answer = self.c.call("POST", path, body)
+            self.assertEqual((status, answer["code"]), (400, code), body)
+        status, _, created = self.c.call("POST", path, good)
+        self.assertEqual(status, 200)
+        conv_id = created["conversation"]["id"]
+        self.assertEqual(len(created["callbackIdentifiers"]), 2)
+        _, _, conv = self.c.call("GET", "/api/v2/conversations/" + conv_id)
+        self.assertEqual([p["purpose"] for p in conv["participants"]], ["customer", "acd"])
+        self.assertEqual(conv["participants"][1]["queueId"], "queue-1")
+        self.assertEqual(self.c.control("state")["callbacks"][-1]["callbackNumbers"],
+                         ["+358401112223"])
+        self.assertEqual(self.find_by_attribute("outpostSendKey", "k-1"), [conv_id])
+        self.assertEqual(self.find_by_attribute("outpostSendKey", "k-2"), [])
+        # Its faults: the platform schedules it and never answers; a 503 schedules nothing.
+        self.c.control("faults", [{"method": "POST", "path": path, "no_answer": True},
+                                  {"method": "POST", "path": path, "status": 503}])
+        with self.assertRaises(Exception):
+            self.c.call("POST", path, dict(good, data={"outpostSendKey": "k-3"}))
+        self.assertEqual(len(self.find_by_attribute("outpostSendKey", "k-3")), 1)
+        self.assertEqual(self.c.call("POST", path, dict(good, data={"outpostSendKey": "k-4"}))[0],
+                         503)
+        self.assertEqual(self.find_by_attribute("outpostSendKey", "k-4"), [])
+
+    def test_a_new_email_is_sent_on_behalf_of_a_queue_and_shows_for_its_agent(self):
+        path = "/api/v2/conversations/emails"
+        good = {"direction": "OUTBOUND", "provider": "PureCloud Email", "queueId": "queue-1",
+                "toAddress": "bo@example.com", "toName": "Bo", "subject": "Your order",
+                "textBody": "It shipped.", "attributes": {"outpostSendKey": "e-1"}}
+        for body, code in [(dict(good, queueId="queue-9"), "email.queue.invalid"),
+                           (dict(good, toAddress="bo"), "email.address.invalid"),
+                           (dict(good, textBody=" "), "bad.request"),
+                           (dict(good, direction="INBOUND"), "bad.request")]:
+            status, _, answer = self.c.call("POST", path, body)
+            self.assertEqual((status, answer["code"]), (400, code), body)
+        # With the agent's own token the conversation is the agent's.
+        code = self.c.control("login", {"user": "agent-1"})["code"]
+        _, user = self.grant("grant_type=authorization_code&code=" + code)
+        agent = Client(self.ready)
+        agent.token = user["access_token"]
+        status, _, conv = agent.call("POST", path, good)
+        self.assertEqual(status, 200)
+        self.assertEqual([(p["purpose"], p.get("userId")) for p in conv["participants"]],
+                         [("customer", None), ("agent", "agent-1")])
+        _, _, mine = agent.call("GET", "/api/v2/conversations")
+        self.assertIn(conv["id"], [c["id"] for c in mine["entities"]])
+        sent = self.c.control("state")["sent"][-1]
+        self.assertEqual((sent["conversation"], sent["textBody"], sent["subject"]),
+                         (conv["id"], "It shipped.", "Your order"))
+        self.assertEqual(self.find_by_attribute("outpostSendKey", "e-1"), [conv["id"]])
+        self.c.control("faults", [{"method": "POST", "path": path, "answer_after_ms": 300}])
+        self.assertEqual(self.c.call("POST", path, dict(good, attributes={}))[0], 200)
+
     def test_voicemail_media_link_read_and_delete(self):
         vm = self.c.control("voicemail", {"user": "agent-1", "seconds": 2})
         path = "/api/v2/voicemail/messages/%s" % vm["id"]
