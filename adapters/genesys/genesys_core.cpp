@@ -14,7 +14,7 @@ constexpr int64_t kDefaultChannelTtlMs = 86'400'000;
 }  // namespace
 
 struct GenesysCore::Call {
-  std::string method, target, body;
+  std::string method, target, body, user;
   Done done;
   size_t attempts = 0;  // 5xx and transport retries used
   int throttled = 0;    // 429 retries used
@@ -32,8 +32,9 @@ void GenesysCore::advance(int64_t now_ms) {
 // --------------------------------------------------------------------------- requests
 
 void GenesysCore::call(const std::string& method, const std::string& target,
-                       const std::string& body, Done done) {
+                       const std::string& body, Done done, const std::string& user) {
   auto c = std::make_shared<Call>();
+  c->user = user;
   c->method = method;
   c->target = target;
   c->body = body;
@@ -46,7 +47,7 @@ void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   c->sent_ms = now_ms_;
   in_flight_[id] = c;
   ++counters_.requests;
-  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body});
+  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body, c->user});
 }
 
 void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, bool throttled) {
@@ -118,6 +119,7 @@ void GenesysCore::tick(int64_t now_ms) {
     }
   }
   for (auto& c : due) issue(c);
+  if (!options_.run_mirror) return;
 
   if (channel_ == ChannelState::kDown && now_ms_ >= channel_retry_at_) open_channel();
   if (channel_ == ChannelState::kOpen) {
@@ -143,6 +145,7 @@ std::optional<int64_t> GenesysCore::next_deadline() const {
   };
   for (const auto& [id, c] : in_flight_) consider(c->sent_ms + options_.request_timeout_ms);
   for (const auto& c : waiting_) consider(c->due_ms);
+  if (!options_.run_mirror) return next;
   if (channel_ == ChannelState::kDown) consider(channel_retry_at_);
   if (channel_ == ChannelState::kOpen) {
     consider(last_message_ms_ +
@@ -178,7 +181,15 @@ bool GenesysCore::connected() const {
   return channel_ == ChannelState::kOpen;
 }
 
+void GenesysCore::set_presence_map(PresenceMap map) {
+  presence_map_ = std::move(map);
+  presence_loaded_ = true;
+}
+
 bool GenesysCore::quiet() const {
+  if (!options_.run_mirror) {
+    return in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
+  }
   return channel_ == ChannelState::kOpen && !reconciling_ && !need_org_ && !need_agents_ &&
          in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
 }

@@ -8,8 +8,10 @@
 // genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
 // (analytics query, conversations), voicemail listing; writes: presence, wrap-up, queue,
-// voicemail read/delete, email reply and message sends. The threaded GenesysUpstream does
-// not run on it yet (docs/genesys.md, "What remains").
+// voicemail read/delete, email reply and message sends. Production runs its writes (presence,
+// wrap-up, queue, voicemail read/delete) on it through GenesysCoreDriver (decision 043), with
+// `run_mirror` off: the threaded GenesysUpstream still runs the channels and the reconcile
+// and hands the core the org's presence definitions (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -44,6 +46,11 @@ struct CoreOptions {
   int64_t org_reconcile_every_ms = 3'600'000;
   int64_t answer_keep_ms = 120'000;
   size_t max_intents_in_flight = 32;
+  // The channel and the reconcile run here (outpost-sim). Off: only the intents run (and the
+  // presence read-back after an accepted write); set_presence_map() gives the definitions.
+  bool run_mirror = true;
+  // Refusals are logged with their correlation id when set.
+  std::function<void(const std::string&)> log;
   // Test hook (the simulator's self-test, docs/reliability.md): a new channel after a gap
   // does not reconcile the agents. The mirror check must then fail.
   bool skip_gap_reconcile = false;
@@ -54,6 +61,9 @@ struct CoreRequest {
   std::string method;
   std::string target;  // a path ("/api/v2/...") or a nextUri
   std::string body;
+  // The agent whose own login (decision 030) carries this request when the driver holds
+  // one; empty: the client's token. Set for an agent's writes and their reads.
+  std::string user;
 };
 
 struct CoreAnswer {
@@ -116,6 +126,13 @@ class GenesysCore {
   // The channel is open, no reconcile is due or running, no request is in flight or
   // waiting, no event waits to be taken.
   bool quiet() const;
+  // The org's presence definitions, read elsewhere (with run_mirror off).
+  void set_presence_map(PresenceMap map);
+  // How many intents have been answered by the platform (or given up) so far, and how many
+  // intent calls returned "not answered yet": a driver that waits on an intent compares them
+  // before and after a call (decision 043).
+  uint64_t intents_answered() const { return intents_answered_; }
+  uint64_t intents_not_yet() const { return intents_not_yet_; }
   bool connected() const;
   bool mirrored() const { return mirrored_; }
   const CoreCounters& counters() const { return counters_; }
@@ -137,7 +154,7 @@ class GenesysCore {
 
   // REST with the retry rules.
   void call(const std::string& method, const std::string& target, const std::string& body,
-            Done done);
+            Done done, const std::string& user = "");
   void issue(const std::shared_ptr<Call>& call);
   void settle(const std::shared_ptr<Call>& call, const CoreAnswer& answer);
   void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
@@ -166,7 +183,7 @@ class GenesysCore {
                                     const std::function<void(Answered)>& start);
   Result<PlatformAnswer> answer_of(const Result<CoreAnswer>& answer, const std::string& what);
   void write(const std::string& method, const std::string& target, const std::string& body,
-             const std::string& what, Answered answered);
+             const std::string& what, const std::string& user, Answered answered);
   bool is_mirrored(const AgentRef& agent) const;
 
   void emit(upstream::Event event, const std::string& key);
@@ -208,6 +225,8 @@ class GenesysCore {
   std::map<std::string, domain::InteractionState> interaction_state_;
   std::map<std::string, std::shared_ptr<Intent>> intents_;
   CoreCounters counters_;
+  uint64_t intents_answered_ = 0;
+  uint64_t intents_not_yet_ = 0;
 };
 
 }  // namespace outpost::genesys

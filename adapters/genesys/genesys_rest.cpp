@@ -417,9 +417,24 @@ Result<RestResponse> RestClient::call_once_for(const std::string& user, const st
                    /*retry_unknown=*/false);
 }
 
+Result<RestResponse> RestClient::call_single(const std::string& user, const std::string& method,
+                                             const std::string& target, const std::string& body,
+                                             Clock::time_point deadline) {
+  const bool as_user = !user.empty() && has_user_token(user);
+  auto answer = call_with(as_user ? user : "", method, target, body, deadline,
+                          /*retry_unknown=*/false, /*single=*/true);
+  // The login ended under us (refused refresh): the client's own token still works.
+  if (as_user && !answer.ok() && answer.status().code() == ErrorCode::kUnauthenticated &&
+      !has_user_token(user)) {
+    return call_with("", method, target, body, deadline, false, true);
+  }
+  return answer;
+}
+
 Result<RestResponse> RestClient::call_with(const std::string& user, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           Clock::time_point deadline, bool retry_unknown) {
+                                           Clock::time_point deadline, bool retry_unknown,
+                                           bool single) {
   const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
                               ? target
                               : options_.api_base + target;
@@ -455,6 +470,15 @@ Result<RestResponse> RestClient::call_with(const std::string& user, const std::s
       }
       OUTPOST_RETURN_IF_ERROR(bearer(user, true).status());
       continue;
+    }
+    if (!transport_failed && raw.status == 429 && single) {
+      RestResponse throttled{raw.status, std::move(raw.body), std::move(raw.correlation_id)};
+      if (!raw.retry_after.empty()) {
+        throttled.retry_after_ms =
+            static_cast<int64_t>(static_cast<double>(std::atoll(raw.retry_after.c_str())) * 1000.0 *
+                                 options_.retry_after_scale);
+      }
+      return throttled;
     }
     if (!transport_failed && raw.status == 429) {
       int64_t wait_ms = options_.default_retry_after_ms;
