@@ -66,6 +66,10 @@ size_t read_header(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+int abort_when_stopped(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
 bool retryable_5xx(long status) {
   return status == 502 || status == 503 || status == 504;
 }
@@ -127,6 +131,7 @@ void RestClient::stop() {
     std::lock_guard lock(mutex_);
     stopped_ = true;
   }
+  cancelled_.store(true);
   wake_.notify_all();
 }
 
@@ -195,6 +200,11 @@ RestClient::Raw RestClient::perform(const std::string& method, const std::string
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, read_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &seen);
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  // stop() ends a transfer in flight too (libcurl asks at least once a second), so a server
+  // stopping does not wait out a platform that does not answer.
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, abort_when_stopped);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &cancelled_);
   if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "HEAD") curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);

@@ -12,7 +12,7 @@
 // and once on a 401. A call for user U only ever carries U's token, or the client's own where U has
 // none (call_for); never another user's. Thread rules: safe from several threads (each call has its
 // own curl handle; the token and the budget are locked). stop() wakes every waiting call, which
-// then fails kCancelled.
+// then fails kCancelled, and ends the transfers in flight (within about a second).
 #pragma once
 
 #include <atomic>
@@ -166,6 +166,7 @@ class RestClient {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopped_ = false;
+  std::atomic<bool> cancelled_{false};  // stopped_, read by transfers in flight
   std::string token_;
   std::chrono::steady_clock::time_point token_expires_{};
   struct UserToken {
