@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ struct CoreOptions {
   int64_t org_reconcile_every_ms = 3'600'000;
   int64_t answer_keep_ms = 120'000;
   size_t max_intents_in_flight = 32;
+  // Agents per notification channel (4 topics each under its 1000: at most 250) and channels
+  // per OAuth client (the 21st would evict one); agents past them are reconciled only.
+  size_t agents_per_channel = 250;
+  size_t max_channels = 20;
   // The channel and the reconcile run here (outpost-sim). Off: only the intents run (and the
   // presence read-back after an accepted write); set_presence_map() gives the definitions.
   bool run_mirror = true;
@@ -77,7 +82,15 @@ struct CoreAnswer {
 struct SocketCommand {
   enum class Kind { kOpen, kSend, kClose };
   Kind kind = Kind::kOpen;
-  std::string text;  // kOpen: the connectUri; kSend: the message
+  std::string text;    // kOpen: the connectUri; kSend: the message
+  size_t channel = 0;  // which channel's socket (0 .. channel_count() - 1)
+};
+
+// What a reconcile finished (the driver's caller mirrors what the core does not, for the
+// same agents: decision 043).
+struct CoreReconciled {
+  bool org = false;
+  std::vector<std::string> users;
 };
 
 struct CoreCounters {
@@ -98,14 +111,22 @@ class GenesysCore {
   void tick(int64_t now_ms);
   // The answer to request `id` (a late answer to a request already timed out is ignored).
   void on_answer(uint64_t id, const CoreAnswer& answer, int64_t now_ms);
-  void on_socket_opened(int64_t now_ms);
-  void on_socket_message(std::string_view text, int64_t now_ms);
-  void on_socket_closed(int64_t now_ms);
+  // The socket of channel `channel` (SocketCommand::channel).
+  void on_socket_opened(int64_t now_ms, size_t channel = 0);
+  void on_socket_message(std::string_view text, int64_t now_ms, size_t channel = 0);
+  void on_socket_closed(int64_t now_ms, size_t channel = 0);
+  // The agent's own login is held (decision 030): its voicemail is listed with the endpoint
+  // for the logged-in user, carried by that login (CoreRequest::user).
+  void set_own_login(const std::string& user, bool held);
+  // The event last sent under `key` was not kept whole (its recording failed): the next
+  // reconcile sends it again even if unchanged.
+  void forget(const std::string& key);
 
   // ---- outputs
   std::vector<CoreRequest> take_requests();
   std::vector<SocketCommand> take_socket_commands();
   std::vector<upstream::Event> take_events();
+  CoreReconciled take_reconciled();
   // The earliest time tick() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> next_deadline() const;
 
@@ -126,6 +147,7 @@ class GenesysCore {
   // The channel is open, no reconcile is due or running, no request is in flight or
   // waiting, no event waits to be taken.
   bool quiet() const;
+  size_t channel_count() const { return channels_.size(); }
   // The org's presence definitions, read elsewhere (with run_mirror off).
   void set_presence_map(PresenceMap map);
   // How many intents have been answered by the platform (or given up) so far, and how many
@@ -151,6 +173,17 @@ class GenesysCore {
     int64_t offline_requested_ms = 0;
   };
   enum class ChannelState { kDown, kCreating, kSubscribing, kOpening, kOpen };
+  struct Channel {
+    std::vector<std::string> users;  // the agents whose topics it holds
+    ChannelState state = ChannelState::kDown;
+    uint64_t generation = 0;
+    int64_t retry_at = 0;
+    int64_t expires_ms = 0;
+    int64_t last_message_ms = 0;
+    bool pinged = false;
+    bool had = false;             // opened before: the next opening follows a gap
+    bool need_reconcile = false;  // its agents are reconciled once every channel is open
+  };
 
   // REST with the retry rules.
   void call(const std::string& method, const std::string& target, const std::string& body,
@@ -160,9 +193,11 @@ class GenesysCore {
   void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
 
   // genesys_core.cpp: the channel and the notifications.
-  void open_channel();
-  void channel_failed(const std::string& why);
-  void channel_lost(const std::string& why);
+  void open_channel(size_t channel);
+  void channel_failed(size_t channel, const std::string& why);
+  void channel_lost(size_t channel, const std::string& why);
+  void tick_channel(size_t channel);
+  bool all_open() const;
   void handle_event(const std::string& topic, const std::string& body, const std::string& corr);
 
   // genesys_core_mirror.cpp: the reconcile.
@@ -176,7 +211,8 @@ class GenesysCore {
   void refresh_conversations(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
                              size_t at, Next next);
   void each_page(const std::shared_ptr<Listing>& listing, const std::string& target, Next next);
-  void list(const std::string& first, const std::string& member, EntityFn fn, Next next);
+  void list(const std::string& first, const std::string& member, EntityFn fn, Next next,
+            const std::string& user = "");
 
   // genesys_core_intents.cpp
   Result<PlatformAnswer> run_intent(const std::string& key, int64_t now_ms,
@@ -202,16 +238,11 @@ class GenesysCore {
   std::vector<SocketCommand> socket_out_;
   std::vector<upstream::Event> events_out_;
 
-  ChannelState channel_ = ChannelState::kDown;
-  uint64_t channel_generation_ = 0;
-  int64_t channel_retry_at_ = 0;
-  int64_t channel_expires_ms_ = 0;
-  int64_t last_message_ms_ = 0;
-  bool pinged_ = false;
-  bool had_channel_ = false;
+  std::vector<Channel> channels_;
+  std::vector<std::string> unchanneled_;  // past max_channels: reconciled by REST only
 
   bool need_org_ = true;
-  bool need_agents_ = false;
+  bool need_all_ = true;  // every agent, the unchanneled too (the first and the periodic)
   bool reconciling_ = false;
   int64_t reconcile_retry_at_ = 0;
   int64_t last_org_ms_ = 0;
@@ -224,6 +255,8 @@ class GenesysCore {
   std::map<std::string, std::string> last_sent_;
   std::map<std::string, domain::InteractionState> interaction_state_;
   std::map<std::string, std::shared_ptr<Intent>> intents_;
+  std::set<std::string> own_logins_;
+  CoreReconciled reconciled_;
   CoreCounters counters_;
   uint64_t intents_answered_ = 0;
   uint64_t intents_not_yet_ = 0;
