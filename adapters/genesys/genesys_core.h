@@ -3,8 +3,8 @@
 // gaps, a gap reconciling its channel's agents), the reconciliation by REST with paging, the
 // notifications as upstream events, and the intents of decision 023 as request chains.
 // Inputs: decoded REST answers (by request id), each channel's socket text messages, its
-// opening and closing, and `now`. Outputs: requests to send, socket commands, upstream events, intent
-// answers, the next deadline. No sockets, threads, clocks or randomness: outpost-sim drives
+// opening and closing, and `now`. Outputs: requests to send, socket commands, upstream events,
+// intent answers, the next deadline. No sockets, threads, clocks or randomness: outpost-sim drives
 // it through its seeded network (apps/outpost-sim/genesys_sim.h). The REST retry rules of
 // genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
