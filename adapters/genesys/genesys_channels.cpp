@@ -276,7 +276,6 @@ void GenesysUpstream::run() {
     }
     connected_ = all_open();
     put_drafts();
-    read_back_presences();
     const auto slice = std::chrono::milliseconds(
         std::max<int64_t>(50, 1000 / static_cast<int64_t>(std::max<size_t>(1, channels.size()))));
     for (auto& channel : channels) read_channel(*channel, slice);

@@ -3,6 +3,7 @@
 // genesys_core_mirror.cpp; the intents genesys_core_intents.cpp.
 #include "adapters/genesys/genesys_core.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace outpost::genesys {
@@ -10,11 +11,12 @@ namespace {
 
 constexpr int64_t kOwnOfflineWindowMs = 60'000;
 constexpr int64_t kDefaultChannelTtlMs = 86'400'000;
+constexpr size_t kMaxAgentsPerChannel = 250;  // 4 topics each under a channel's 1000
 
 }  // namespace
 
 struct GenesysCore::Call {
-  std::string method, target, body;
+  std::string method, target, body, user;
   Done done;
   size_t attempts = 0;  // 5xx and transport retries used
   int throttled = 0;    // 429 retries used
@@ -22,7 +24,21 @@ struct GenesysCore::Call {
   int64_t due_ms = 0;  // while waiting: when to send again
 };
 
-GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {}
+GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
+  const size_t per = std::clamp<size_t>(options_.agents_per_channel, 1, kMaxAgentsPerChannel);
+  for (size_t i = 0; i < options_.users.size(); ++i) {
+    if (i % per == 0) {
+      if (channels_.size() == options_.max_channels) {
+        unchanneled_.assign(options_.users.begin() + static_cast<std::ptrdiff_t>(i),
+                            options_.users.end());
+        break;
+      }
+      channels_.emplace_back();
+    }
+    channels_.back().users.push_back(options_.users[i]);
+  }
+  if (options_.users.empty()) channels_.emplace_back();  // the org's channel alone
+}
 GenesysCore::~GenesysCore() = default;
 
 void GenesysCore::advance(int64_t now_ms) {
@@ -32,8 +48,9 @@ void GenesysCore::advance(int64_t now_ms) {
 // --------------------------------------------------------------------------- requests
 
 void GenesysCore::call(const std::string& method, const std::string& target,
-                       const std::string& body, Done done) {
+                       const std::string& body, Done done, const std::string& user) {
   auto c = std::make_shared<Call>();
+  c->user = user;
   c->method = method;
   c->target = target;
   c->body = body;
@@ -46,7 +63,7 @@ void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   c->sent_ms = now_ms_;
   in_flight_[id] = c;
   ++counters_.requests;
-  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body});
+  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body, c->user});
 }
 
 void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, bool throttled) {
@@ -118,22 +135,32 @@ void GenesysCore::tick(int64_t now_ms) {
     }
   }
   for (auto& c : due) issue(c);
-
-  if (channel_ == ChannelState::kDown && now_ms_ >= channel_retry_at_) open_channel();
-  if (channel_ == ChannelState::kOpen) {
-    const int64_t silent = now_ms_ - last_message_ms_;
-    if (silent > options_.heartbeat_timeout_ms) {
-      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
-      channel_lost("no heartbeat; the channel is treated as dead");
-    } else if (silent > options_.heartbeat_timeout_ms / 2 && !pinged_) {
-      pinged_ = true;
-      socket_out_.push_back({SocketCommand::Kind::kSend, R"({"message":"ping"})"});
-    } else if (now_ms_ > channel_expires_ms_ - options_.channel_renew_margin_ms) {
-      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
-      channel_lost("the channel expires soon: renewed");
-    }
-  }
+  if (!options_.run_mirror) return;
+  for (size_t i = 0; i < channels_.size(); ++i) tick_channel(i);
   maybe_reconcile();
+}
+
+void GenesysCore::tick_channel(size_t i) {
+  Channel& ch = channels_[i];
+  if (ch.state == ChannelState::kDown && now_ms_ >= ch.retry_at) open_channel(i);
+  if (ch.state != ChannelState::kOpen) return;
+  const int64_t silent = now_ms_ - ch.last_message_ms;
+  if (silent > options_.heartbeat_timeout_ms) {
+    socket_out_.push_back({SocketCommand::Kind::kClose, "", i});
+    channel_lost(i, "no heartbeat; the channel is treated as dead");
+  } else if (silent > options_.heartbeat_timeout_ms / 2 && !ch.pinged) {
+    ch.pinged = true;
+    socket_out_.push_back({SocketCommand::Kind::kSend, R"({"message":"ping"})", i});
+  } else if (now_ms_ > ch.expires_ms - options_.channel_renew_margin_ms) {
+    socket_out_.push_back({SocketCommand::Kind::kClose, "", i});
+    channel_lost(i, "the channel expires soon: renewed");
+  }
+}
+
+bool GenesysCore::all_open() const {
+  for (const Channel& ch : channels_)
+    if (ch.state != ChannelState::kOpen) return false;
+  return true;
 }
 
 std::optional<int64_t> GenesysCore::next_deadline() const {
@@ -143,15 +170,20 @@ std::optional<int64_t> GenesysCore::next_deadline() const {
   };
   for (const auto& [id, c] : in_flight_) consider(c->sent_ms + options_.request_timeout_ms);
   for (const auto& c : waiting_) consider(c->due_ms);
-  if (channel_ == ChannelState::kDown) consider(channel_retry_at_);
-  if (channel_ == ChannelState::kOpen) {
-    consider(last_message_ms_ +
-             (pinged_ ? options_.heartbeat_timeout_ms : options_.heartbeat_timeout_ms / 2) + 1);
-    consider(channel_expires_ms_ - options_.channel_renew_margin_ms + 1);
-    if (!reconciling_) {
-      if (need_org_ || need_agents_) consider(reconcile_retry_at_);
-      consider(last_agents_ms_ + options_.agent_reconcile_every_ms + 1);
-    }
+  if (!options_.run_mirror) return next;
+  bool need = need_org_ || need_all_;
+  for (const Channel& ch : channels_) {
+    need = need || ch.need_reconcile;
+    if (ch.state == ChannelState::kDown) consider(ch.retry_at);
+    if (ch.state != ChannelState::kOpen) continue;
+    consider(ch.last_message_ms +
+             (ch.pinged ? options_.heartbeat_timeout_ms : options_.heartbeat_timeout_ms / 2) + 1);
+    consider(ch.expires_ms - options_.channel_renew_margin_ms + 1);
+  }
+  if (all_open() && !reconciling_) {
+    if (need) consider(reconcile_retry_at_);
+    consider(last_agents_ms_ + options_.agent_reconcile_every_ms + 1);
+    consider(last_org_ms_ + options_.org_reconcile_every_ms + 1);
   }
   return next;
 }
@@ -174,101 +206,145 @@ std::vector<upstream::Event> GenesysCore::take_events() {
   return out;
 }
 
+CoreReconciled GenesysCore::take_reconciled() {
+  CoreReconciled out;
+  std::swap(out, reconciled_);
+  return out;
+}
+
+void GenesysCore::set_own_login(const std::string& user, bool held) {
+  if (held) {
+    own_logins_.insert(user);
+  } else {
+    own_logins_.erase(user);
+  }
+}
+
+void GenesysCore::forget(const std::string& key) {
+  last_sent_.erase(key);
+}
+
 bool GenesysCore::connected() const {
-  return channel_ == ChannelState::kOpen;
+  return all_open();
+}
+
+void GenesysCore::set_presence_map(PresenceMap map) {
+  presence_map_ = std::move(map);
+  presence_loaded_ = true;
 }
 
 bool GenesysCore::quiet() const {
-  return channel_ == ChannelState::kOpen && !reconciling_ && !need_org_ && !need_agents_ &&
-         in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
+  if (!options_.run_mirror) {
+    return in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
+  }
+  for (const Channel& ch : channels_)
+    if (ch.need_reconcile) return false;
+  return all_open() && !reconciling_ && !need_org_ && !need_all_ && in_flight_.empty() &&
+         waiting_.empty() && events_out_.empty() && requests_out_.empty();
 }
 
 // --------------------------------------------------------------------------- the channel
 
-void GenesysCore::open_channel() {
-  channel_ = ChannelState::kCreating;
-  const uint64_t generation = ++channel_generation_;
-  call("POST", "/api/v2/notifications/channels", "{}", [this, generation](Result<CoreAnswer> made) {
-    if (generation != channel_generation_) return;
-    if (!made.ok()) return channel_failed("create channel: " + made.status().message());
-    if (made->status != 200 && made->status != 201) {
-      return channel_failed("create channel: HTTP " + std::to_string(made->status));
-    }
-    boost::system::error_code ec;
-    auto value = boost::json::parse(made->body, ec);
-    if (ec || !value.is_object()) return channel_failed("create channel: not a Channel");
-    const auto& obj = value.as_object();
-    auto text = [&](const char* key) {
-      const auto* v = obj.if_contains(key);
-      return v && v->is_string() ? std::string(v->as_string()) : std::string();
-    };
-    const std::string id = text("id");
-    const std::string uri = text("connectUri");
-    if (id.empty() || uri.empty()) return channel_failed("create channel: no id or connectUri");
-    channel_expires_ms_ = parse_iso_ms(text("expires")).value_or(now_ms_ + kDefaultChannelTtlMs);
-    boost::json::array topics;
-    for (const std::string& user : options_.users) {
-      for (const char* topic :
-           {"presence", "routingStatus", "conversations", "voicemail.messages"}) {
-        topics.push_back(boost::json::object{{"id", "v2.users." + user + "." + topic}});
-      }
-    }
-    channel_ = ChannelState::kSubscribing;
-    call("PUT", "/api/v2/notifications/channels/" + id + "/subscriptions",
-         boost::json::serialize(topics), [this, generation, uri](Result<CoreAnswer> subscribed) {
-           if (generation != channel_generation_) return;
-           if (!subscribed.ok())
-             return channel_failed("subscribe: " + subscribed.status().message());
-           if (subscribed->status != 200) {
-             return channel_failed("subscribe: HTTP " + std::to_string(subscribed->status));
+void GenesysCore::open_channel(size_t i) {
+  Channel& ch = channels_[i];
+  ch.state = ChannelState::kCreating;
+  const uint64_t generation = ++ch.generation;
+  call("POST", "/api/v2/notifications/channels", "{}",
+       [this, i, generation](Result<CoreAnswer> made) {
+         Channel& ch = channels_[i];
+         if (generation != ch.generation) return;
+         if (!made.ok()) return channel_failed(i, "create channel: " + made.status().message());
+         if (made->status != 200 && made->status != 201) {
+           return channel_failed(i, "create channel: HTTP " + std::to_string(made->status));
+         }
+         boost::system::error_code ec;
+         auto value = boost::json::parse(made->body, ec);
+         if (ec || !value.is_object()) return channel_failed(i, "create channel: not a Channel");
+         const auto& obj = value.as_object();
+         auto text = [&](const char* key) {
+           const auto* v = obj.if_contains(key);
+           return v && v->is_string() ? std::string(v->as_string()) : std::string();
+         };
+         const std::string id = text("id");
+         const std::string uri = text("connectUri");
+         if (id.empty() || uri.empty())
+           return channel_failed(i, "create channel: no id or connectUri");
+         ch.expires_ms = parse_iso_ms(text("expires")).value_or(now_ms_ + kDefaultChannelTtlMs);
+         boost::json::array topics;
+         for (const std::string& user : ch.users) {
+           for (const char* topic :
+                {"presence", "routingStatus", "conversations", "voicemail.messages"}) {
+             topics.push_back(boost::json::object{{"id", "v2.users." + user + "." + topic}});
            }
-           channel_ = ChannelState::kOpening;
-           socket_out_.push_back({SocketCommand::Kind::kOpen, uri});
-         });
-  });
+         }
+         ch.state = ChannelState::kSubscribing;
+         call("PUT", "/api/v2/notifications/channels/" + id + "/subscriptions",
+              boost::json::serialize(topics),
+              [this, i, generation, uri](Result<CoreAnswer> subscribed) {
+                Channel& ch = channels_[i];
+                if (generation != ch.generation) return;
+                if (!subscribed.ok())
+                  return channel_failed(i, "subscribe: " + subscribed.status().message());
+                if (subscribed->status != 200) {
+                  return channel_failed(i, "subscribe: HTTP " + std::to_string(subscribed->status));
+                }
+                ch.state = ChannelState::kOpening;
+                socket_out_.push_back({SocketCommand::Kind::kOpen, uri, i});
+              });
+       });
 }
 
-void GenesysCore::channel_failed(const std::string&) {
-  channel_ = ChannelState::kDown;
-  ++channel_generation_;
-  channel_retry_at_ = now_ms_ + options_.retry_after_failure_ms;
-  socket_out_.push_back({SocketCommand::Kind::kClose, ""});
+void GenesysCore::channel_failed(size_t i, const std::string& why) {
+  Channel& ch = channels_[i];
+  ch.state = ChannelState::kDown;
+  ++ch.generation;
+  ch.retry_at = now_ms_ + options_.retry_after_failure_ms;
+  socket_out_.push_back({SocketCommand::Kind::kClose, "", i});
+  if (options_.log) options_.log("genesys: notification channel: " + why);
 }
 
-void GenesysCore::channel_lost(const std::string&) {
-  channel_ = ChannelState::kDown;
-  ++channel_generation_;
-  channel_retry_at_ = now_ms_;  // a new channel at once; its opening reconciles
+void GenesysCore::channel_lost(size_t i, const std::string& why) {
+  Channel& ch = channels_[i];
+  ch.state = ChannelState::kDown;
+  ++ch.generation;
+  ch.retry_at = now_ms_;  // a new channel at once; its opening reconciles its agents
+  if (options_.log) options_.log("genesys: " + why);
 }
 
-void GenesysCore::on_socket_opened(int64_t now_ms) {
+void GenesysCore::on_socket_opened(int64_t now_ms, size_t i) {
   advance(now_ms);
-  if (channel_ != ChannelState::kOpening) return;
-  channel_ = ChannelState::kOpen;
-  last_message_ms_ = now_ms_;
-  pinged_ = false;
+  if (i >= channels_.size()) return;
+  Channel& ch = channels_[i];
+  if (ch.state != ChannelState::kOpening) return;
+  ch.state = ChannelState::kOpen;
+  ch.last_message_ms = now_ms_;
+  ch.pinged = false;
   ++counters_.channels_created;
-  if (had_channel_) ++counters_.gaps;
-  // Subscribe first, then reconcile (decision 024): whatever the gap missed is read now.
-  if (!had_channel_ || !options_.skip_gap_reconcile) need_agents_ = true;
-  had_channel_ = true;
+  if (ch.had) ++counters_.gaps;
+  // Subscribe first, then reconcile (decision 024): whatever the gap missed is read now,
+  // for this channel's agents only.
+  if (!ch.had || !options_.skip_gap_reconcile) ch.need_reconcile = true;
+  ch.had = true;
   maybe_reconcile();
 }
 
-void GenesysCore::on_socket_closed(int64_t now_ms) {
+void GenesysCore::on_socket_closed(int64_t now_ms, size_t i) {
   advance(now_ms);
-  if (channel_ == ChannelState::kOpen) {
-    channel_lost("the socket closed");
-  } else if (channel_ == ChannelState::kOpening) {
-    channel_failed("the socket did not open");
+  if (i >= channels_.size()) return;
+  if (channels_[i].state == ChannelState::kOpen) {
+    channel_lost(i, "the notification socket closed");
+  } else if (channels_[i].state == ChannelState::kOpening) {
+    channel_failed(i, "the socket did not open");
   }
 }
 
-void GenesysCore::on_socket_message(std::string_view text, int64_t now_ms) {
+void GenesysCore::on_socket_message(std::string_view text, int64_t now_ms, size_t i) {
   advance(now_ms);
-  if (channel_ != ChannelState::kOpen) return;
-  last_message_ms_ = now_ms_;
-  pinged_ = false;
+  if (i >= channels_.size()) return;
+  Channel& ch = channels_[i];
+  if (ch.state != ChannelState::kOpen) return;
+  ch.last_message_ms = now_ms_;
+  ch.pinged = false;
   auto n = decode_notification(text);
   if (!n.ok()) return decode_failed("notification", n.status(), "");
   switch (n->kind) {
@@ -281,8 +357,8 @@ void GenesysCore::on_socket_message(std::string_view text, int64_t now_ms) {
       break;
     case Notification::Kind::kSocketClosing:
     case Notification::Kind::kChannelGone:
-      socket_out_.push_back({SocketCommand::Kind::kClose, ""});
-      channel_lost("the platform is closing the channel");
+      socket_out_.push_back({SocketCommand::Kind::kClose, "", i});
+      channel_lost(i, "the platform is closing the channel");
       break;
     default:
       break;
@@ -341,8 +417,13 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
 
 // --------------------------------------------------------------------------- events
 
-void GenesysCore::decode_failed(const std::string&, const Status&, const std::string&) {
+void GenesysCore::decode_failed(const std::string& what, const Status& status,
+                                const std::string& corr) {
   ++counters_.decode_errors;
+  if (options_.log) {
+    options_.log("genesys: dropped a " + what + " the adapter cannot read: " + status.to_string() +
+                 " [correlation " + (corr.empty() ? "none" : corr) + "]");
+  }
 }
 
 void GenesysCore::emit(upstream::Event event, const std::string& key) {

@@ -1,15 +1,18 @@
-// The sans-I/O core of the Genesys Cloud mirror (decision 038): the channel's life (create,
-// subscribe, open, heartbeats, renewal, gaps), the reconciliation by REST with paging, the
+// The sans-I/O core of the Genesys Cloud mirror (decision 038): the notification channels'
+// life (250 agents' topics each, at most 20; create, subscribe, open, heartbeats, renewal,
+// gaps, a gap reconciling its channel's agents), the reconciliation by REST with paging, the
 // notifications as upstream events, and the intents of decision 023 as request chains.
-// Inputs: decoded REST answers (by request id), the socket's text messages, its opening and
-// closing, and `now`. Outputs: requests to send, socket commands, upstream events, intent
-// answers, the next deadline. No sockets, threads, clocks or randomness: outpost-sim drives
+// Inputs: decoded REST answers (by request id), each channel's socket text messages, its
+// opening and closing, and `now`. Outputs: requests to send, socket commands, upstream events,
+// intent answers, the next deadline. No sockets, threads, clocks or randomness: outpost-sim drives
 // it through its seeded network (apps/outpost-sim/genesys_sim.h). The REST retry rules of
 // genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
 // (analytics query, conversations), voicemail listing; writes: presence, wrap-up, queue,
-// voicemail read/delete, email reply and message sends. The threaded GenesysUpstream does
-// not run on it yet (docs/genesys.md, "What remains").
+// voicemail read/delete, email reply and message sends. Production runs its writes (presence,
+// wrap-up, queue, voicemail read/delete) on it through GenesysCoreDriver (decision 043), with
+// `run_mirror` off: the threaded GenesysUpstream still runs the channels and the reconcile
+// and hands the core the org's presence definitions (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +48,15 @@ struct CoreOptions {
   int64_t org_reconcile_every_ms = 3'600'000;
   int64_t answer_keep_ms = 120'000;
   size_t max_intents_in_flight = 32;
+  // Agents per notification channel (4 topics each under its 1000: at most 250) and channels
+  // per OAuth client (the 21st would evict one); agents past them are reconciled only.
+  size_t agents_per_channel = 250;
+  size_t max_channels = 20;
+  // The channel and the reconcile run here (outpost-sim). Off: only the intents run (and the
+  // presence read-back after an accepted write); set_presence_map() gives the definitions.
+  bool run_mirror = true;
+  // Refusals are logged with their correlation id when set.
+  std::function<void(const std::string&)> log;
   // Test hook (the simulator's self-test, docs/reliability.md): a new channel after a gap
   // does not reconcile the agents. The mirror check must then fail.
   bool skip_gap_reconcile = false;
@@ -54,6 +67,9 @@ struct CoreRequest {
   std::string method;
   std::string target;  // a path ("/api/v2/...") or a nextUri
   std::string body;
+  // The agent whose own login (decision 030) carries this request when the driver holds
+  // one; empty: the client's token. Set for an agent's writes and their reads.
+  std::string user;
 };
 
 struct CoreAnswer {
@@ -67,7 +83,15 @@ struct CoreAnswer {
 struct SocketCommand {
   enum class Kind { kOpen, kSend, kClose };
   Kind kind = Kind::kOpen;
-  std::string text;  // kOpen: the connectUri; kSend: the message
+  std::string text;    // kOpen: the connectUri; kSend: the message
+  size_t channel = 0;  // which channel's socket (0 .. channel_count() - 1)
+};
+
+// What a reconcile finished (the driver's caller mirrors what the core does not, for the
+// same agents: decision 043).
+struct CoreReconciled {
+  bool org = false;
+  std::vector<std::string> users;
 };
 
 struct CoreCounters {
@@ -88,14 +112,22 @@ class GenesysCore {
   void tick(int64_t now_ms);
   // The answer to request `id` (a late answer to a request already timed out is ignored).
   void on_answer(uint64_t id, const CoreAnswer& answer, int64_t now_ms);
-  void on_socket_opened(int64_t now_ms);
-  void on_socket_message(std::string_view text, int64_t now_ms);
-  void on_socket_closed(int64_t now_ms);
+  // The socket of channel `channel` (SocketCommand::channel).
+  void on_socket_opened(int64_t now_ms, size_t channel = 0);
+  void on_socket_message(std::string_view text, int64_t now_ms, size_t channel = 0);
+  void on_socket_closed(int64_t now_ms, size_t channel = 0);
+  // The agent's own login is held (decision 030): its voicemail is listed with the endpoint
+  // for the logged-in user, carried by that login (CoreRequest::user).
+  void set_own_login(const std::string& user, bool held);
+  // The event last sent under `key` was not kept whole (its recording failed): the next
+  // reconcile sends it again even if unchanged.
+  void forget(const std::string& key);
 
   // ---- outputs
   std::vector<CoreRequest> take_requests();
   std::vector<SocketCommand> take_socket_commands();
   std::vector<upstream::Event> take_events();
+  CoreReconciled take_reconciled();
   // The earliest time tick() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> next_deadline() const;
 
@@ -116,6 +148,14 @@ class GenesysCore {
   // The channel is open, no reconcile is due or running, no request is in flight or
   // waiting, no event waits to be taken.
   bool quiet() const;
+  size_t channel_count() const { return channels_.size(); }
+  // The org's presence definitions, read elsewhere (with run_mirror off).
+  void set_presence_map(PresenceMap map);
+  // How many intents have been answered by the platform (or given up) so far, and how many
+  // intent calls returned "not answered yet": a driver that waits on an intent compares them
+  // before and after a call (decision 043).
+  uint64_t intents_answered() const { return intents_answered_; }
+  uint64_t intents_not_yet() const { return intents_not_yet_; }
   bool connected() const;
   bool mirrored() const { return mirrored_; }
   const CoreCounters& counters() const { return counters_; }
@@ -134,18 +174,31 @@ class GenesysCore {
     int64_t offline_requested_ms = 0;
   };
   enum class ChannelState { kDown, kCreating, kSubscribing, kOpening, kOpen };
+  struct Channel {
+    std::vector<std::string> users;  // the agents whose topics it holds
+    ChannelState state = ChannelState::kDown;
+    uint64_t generation = 0;
+    int64_t retry_at = 0;
+    int64_t expires_ms = 0;
+    int64_t last_message_ms = 0;
+    bool pinged = false;
+    bool had = false;             // opened before: the next opening follows a gap
+    bool need_reconcile = false;  // its agents are reconciled once every channel is open
+  };
 
   // REST with the retry rules.
   void call(const std::string& method, const std::string& target, const std::string& body,
-            Done done);
+            Done done, const std::string& user = "");
   void issue(const std::shared_ptr<Call>& call);
   void settle(const std::shared_ptr<Call>& call, const CoreAnswer& answer);
   void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
 
   // genesys_core.cpp: the channel and the notifications.
-  void open_channel();
-  void channel_failed(const std::string& why);
-  void channel_lost(const std::string& why);
+  void open_channel(size_t channel);
+  void channel_failed(size_t channel, const std::string& why);
+  void channel_lost(size_t channel, const std::string& why);
+  void tick_channel(size_t channel);
+  bool all_open() const;
   void handle_event(const std::string& topic, const std::string& body, const std::string& corr);
 
   // genesys_core_mirror.cpp: the reconcile.
@@ -159,14 +212,15 @@ class GenesysCore {
   void refresh_conversations(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
                              size_t at, Next next);
   void each_page(const std::shared_ptr<Listing>& listing, const std::string& target, Next next);
-  void list(const std::string& first, const std::string& member, EntityFn fn, Next next);
+  void list(const std::string& first, const std::string& member, EntityFn fn, Next next,
+            const std::string& user = "");
 
   // genesys_core_intents.cpp
   Result<PlatformAnswer> run_intent(const std::string& key, int64_t now_ms,
                                     const std::function<void(Answered)>& start);
   Result<PlatformAnswer> answer_of(const Result<CoreAnswer>& answer, const std::string& what);
   void write(const std::string& method, const std::string& target, const std::string& body,
-             const std::string& what, Answered answered);
+             const std::string& what, const std::string& user, Answered answered);
   bool is_mirrored(const AgentRef& agent) const;
 
   void emit(upstream::Event event, const std::string& key);
@@ -185,16 +239,11 @@ class GenesysCore {
   std::vector<SocketCommand> socket_out_;
   std::vector<upstream::Event> events_out_;
 
-  ChannelState channel_ = ChannelState::kDown;
-  uint64_t channel_generation_ = 0;
-  int64_t channel_retry_at_ = 0;
-  int64_t channel_expires_ms_ = 0;
-  int64_t last_message_ms_ = 0;
-  bool pinged_ = false;
-  bool had_channel_ = false;
+  std::vector<Channel> channels_;
+  std::vector<std::string> unchanneled_;  // past max_channels: reconciled by REST only
 
   bool need_org_ = true;
-  bool need_agents_ = false;
+  bool need_all_ = true;  // every agent, the unchanneled too (the first and the periodic)
   bool reconciling_ = false;
   int64_t reconcile_retry_at_ = 0;
   int64_t last_org_ms_ = 0;
@@ -207,7 +256,11 @@ class GenesysCore {
   std::map<std::string, std::string> last_sent_;
   std::map<std::string, domain::InteractionState> interaction_state_;
   std::map<std::string, std::shared_ptr<Intent>> intents_;
+  std::set<std::string> own_logins_;
+  CoreReconciled reconciled_;
   CoreCounters counters_;
+  uint64_t intents_answered_ = 0;
+  uint64_t intents_not_yet_ = 0;
 };
 
 }  // namespace outpost::genesys

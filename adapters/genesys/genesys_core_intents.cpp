@@ -36,6 +36,10 @@ Result<PlatformAnswer> GenesysCore::answer_of(const Result<CoreAnswer>& answer,
   if (status >= 400 && status < 500 && status != 401 && status != 429 && status != 408) {
     ++counters_.refusals;
     ErrorBody body = decode_error(answer->body);
+    if (options_.log) {
+      options_.log("genesys: " + what + " refused: " + body.code + " [correlation " +
+                   answer->correlation_id + "]");
+    }
     return PlatformAnswer::refuse(
         body.message.empty() ? "refused (HTTP " + std::to_string(status) + ")" : body.message);
   }
@@ -51,6 +55,7 @@ Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t n
   }
   if (auto it = intents_.find(key); it != intents_.end()) {
     if (!it->second->done) {
+      ++intents_not_yet_;
       return error(ErrorCode::kUnavailable, "the platform has not answered yet");
     }
     Result<PlatformAnswer> answer = it->second->answer;
@@ -76,18 +81,23 @@ Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t n
     intent->answer = std::move(answer);
     intent->done = true;
     intent->done_ms = now_ms_;
+    ++intents_answered_;
   });
   if (intent->done) {  // answered without a request
     intents_.erase(key);
     return intent->answer;
   }
+  ++intents_not_yet_;
   return error(ErrorCode::kUnavailable, "the platform has not answered yet; the device retries");
 }
 
 void GenesysCore::write(const std::string& method, const std::string& target,
-                        const std::string& body, const std::string& what, Answered answered) {
-  call(method, target, body,
-       [this, what, answered](Result<CoreAnswer> answer) { answered(answer_of(answer, what)); });
+                        const std::string& body, const std::string& what, const std::string& user,
+                        Answered answered) {
+  call(
+      method, target, body,
+      [this, what, answered](Result<CoreAnswer> answer) { answered(answer_of(answer, what)); },
+      user);
 }
 
 Result<PlatformAnswer> GenesysCore::set_presence(const AgentRef& agent, domain::Presence presence,
@@ -116,8 +126,9 @@ Result<PlatformAnswer> GenesysCore::set_presence(const AgentRef& agent, domain::
   const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
   const std::string body = boost::json::serialize(
       boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
-  return run_intent("presence/" + agent.user + "/" + definition, now_ms,
-                    [&](Answered answered) { write("PATCH", path, body, "presence", answered); });
+  return run_intent("presence/" + agent.user + "/" + definition, now_ms, [&](Answered answered) {
+    write("PATCH", path, body, "presence", agent.user, answered);
+  });
 }
 
 Result<PlatformAnswer> GenesysCore::wrap_up(const AgentRef& agent,
@@ -132,43 +143,49 @@ Result<PlatformAnswer> GenesysCore::wrap_up(const AgentRef& agent,
   const std::string user = agent.user;
   const std::string conversation = "/api/v2/conversations/" + id;
   return run_intent("wrapup/" + user + "/" + id + "/" + code_id, now_ms, [&](Answered answered) {
-    call("GET", conversation, "",
-         [this, id, user, code_id, conversation, answered](Result<CoreAnswer> got) {
-           if (got.ok() && got->status == 404) {
-             return answered(PlatformAnswer::refuse("the platform does not know this interaction"));
-           }
-           if (!got.ok() || got->status != 200) return answered(answer_of(got, "wrap-up"));
-           auto c = decode_conversation(got->body, user);
-           if (c.status().code() == ErrorCode::kNotFound) {
-             return answered(PlatformAnswer::refuse("you take no part in this interaction"));
-           }
-           if (!c.ok()) {
-             decode_failed("conversation", c.status(), got->correlation_id);
-             return answered(error(ErrorCode::kUnavailable, "wrap-up: unreadable conversation"));
-           }
-           const std::string path = "/api/v2/conversations/" + c->media_path + "/" + id +
-                                    "/participants/" + c->participant_id + "/communications/" +
-                                    c->communication_id + "/wrapup";
-           const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
-           call("POST", path, body,
-                [this, user, code_id, conversation, answered](Result<CoreAnswer> posted) {
-                  if (!posted.ok() || posted->status != 409) {
-                    return answered(answer_of(posted, "wrap-up"));
-                  }
-                  // Already submitted: ours, when the answer to our own POST was lost?
-                  const Result<PlatformAnswer> refused = answer_of(posted, "wrap-up");
-                  call("GET", conversation, "",
-                       [user, code_id, refused, answered](Result<CoreAnswer> again) {
-                         if (again.ok() && again->status == 200) {
-                           auto now = decode_conversation(again->body, user);
-                           if (now.ok() && now->interaction.wrapup_code_id() == code_id) {
-                             return answered(PlatformAnswer::accept());
-                           }
-                         }
-                         answered(refused);
-                       });
-                });
-         });
+    call(
+        "GET", conversation, "",
+        [this, id, user, code_id, conversation, answered](Result<CoreAnswer> got) {
+          if (got.ok() && got->status == 404) {
+            return answered(PlatformAnswer::refuse("the platform does not know this interaction"));
+          }
+          if (!got.ok() || got->status != 200) return answered(answer_of(got, "wrap-up"));
+          auto c = decode_conversation(got->body, user);
+          if (c.status().code() == ErrorCode::kNotFound) {
+            return answered(PlatformAnswer::refuse("you take no part in this interaction"));
+          }
+          if (!c.ok()) {
+            decode_failed("conversation", c.status(), got->correlation_id);
+            return answered(error(ErrorCode::kUnavailable, "wrap-up: unreadable conversation"));
+          }
+          const std::string path = "/api/v2/conversations/" + c->media_path + "/" + id +
+                                   "/participants/" + c->participant_id + "/communications/" +
+                                   c->communication_id + "/wrapup";
+          const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
+          call(
+              "POST", path, body,
+              [this, user, code_id, conversation, answered](Result<CoreAnswer> posted) {
+                if (!posted.ok() || posted->status != 409) {
+                  return answered(answer_of(posted, "wrap-up"));
+                }
+                // Already submitted: ours, when the answer to our own POST was lost?
+                const Result<PlatformAnswer> refused = answer_of(posted, "wrap-up");
+                call(
+                    "GET", conversation, "",
+                    [user, code_id, refused, answered](Result<CoreAnswer> again) {
+                      if (again.ok() && again->status == 200) {
+                        auto now = decode_conversation(again->body, user);
+                        if (now.ok() && now->interaction.wrapup_code_id() == code_id) {
+                          return answered(PlatformAnswer::accept());
+                        }
+                      }
+                      answered(refused);
+                    },
+                    user);
+              },
+              user);
+        },
+        user);
   });
 }
 
@@ -181,9 +198,10 @@ Result<PlatformAnswer> GenesysCore::set_queue_joined(const AgentRef& agent,
   }
   const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
   const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  return run_intent(
-      "queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), now_ms,
-      [&](Answered answered) { write("PATCH", path, body, "queue membership", answered); });
+  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), now_ms,
+                    [&](Answered answered) {
+                      write("PATCH", path, body, "queue membership", agent.user, answered);
+                    });
 }
 
 Result<PlatformAnswer> GenesysCore::send(const AgentRef& agent, const domain::Draft& draft,
@@ -206,36 +224,40 @@ Result<PlatformAnswer> GenesysCore::send(const AgentRef& agent, const domain::Dr
         if (copy.kind() == domain::DRAFT_EMAIL_REPLY) {
           const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
           const std::string message = encode_email_message(copy);
-          return call("PUT", base + "/draft", message,
-                      [this, base, message, answered](Result<CoreAnswer> saved) {
-                        auto saved_answer = answer_of(saved, "email draft");
-                        if (!saved_answer.ok() || !saved_answer->accepted) {
-                          return answered(saved_answer);
-                        }
-                        write("POST", base, message, "email send", answered);
-                      });
+          return call(
+              "PUT", base + "/draft", message,
+              [this, base, message, user, answered](Result<CoreAnswer> saved) {
+                auto saved_answer = answer_of(saved, "email draft");
+                if (!saved_answer.ok() || !saved_answer->accepted) {
+                  return answered(saved_answer);
+                }
+                write("POST", base, message, "email send", user, answered);
+              },
+              user);
         }
-        call("GET", "/api/v2/conversations/" + id, "",
-             [this, user, id, copy, answered](Result<CoreAnswer> got) {
-               if (got.ok() && got->status == 404) {
-                 return answered(
-                     PlatformAnswer::refuse("the platform does not know this interaction"));
-               }
-               if (!got.ok() || got->status != 200) return answered(answer_of(got, "message send"));
-               auto c = decode_conversation(got->body, user);
-               if (c.status().code() == ErrorCode::kNotFound) {
-                 return answered(PlatformAnswer::refuse("you take no part in this interaction"));
-               }
-               if (!c.ok()) return answered(error(ErrorCode::kUnavailable, "unreadable"));
-               if (c->media_path != "messages") {
-                 return answered(PlatformAnswer::refuse("this interaction takes no messages"));
-               }
-               write("POST",
-                     "/api/v2/conversations/messages/" + id + "/communications/" +
-                         c->communication_id + "/messages",
-                     boost::json::serialize(boost::json::object{{"textBody", copy.body()}}),
-                     "message send", answered);
-             });
+        call(
+            "GET", "/api/v2/conversations/" + id, "",
+            [this, user, id, copy, answered](Result<CoreAnswer> got) {
+              if (got.ok() && got->status == 404) {
+                return answered(
+                    PlatformAnswer::refuse("the platform does not know this interaction"));
+              }
+              if (!got.ok() || got->status != 200) return answered(answer_of(got, "message send"));
+              auto c = decode_conversation(got->body, user);
+              if (c.status().code() == ErrorCode::kNotFound) {
+                return answered(PlatformAnswer::refuse("you take no part in this interaction"));
+              }
+              if (!c.ok()) return answered(error(ErrorCode::kUnavailable, "unreadable"));
+              if (c->media_path != "messages") {
+                return answered(PlatformAnswer::refuse("this interaction takes no messages"));
+              }
+              write("POST",
+                    "/api/v2/conversations/messages/" + id + "/communications/" +
+                        c->communication_id + "/messages",
+                    boost::json::serialize(boost::json::object{{"textBody", copy.body()}}),
+                    "message send", user, answered);
+            },
+            user);
       });
 }
 
@@ -249,13 +271,15 @@ Result<PlatformAnswer> GenesysCore::mark_voicemail_read(const AgentRef& agent,
   const std::string body = boost::json::serialize(boost::json::object{{"read", true}});
   return run_intent("voicemail/" + agent.user + "/" + id + "/PATCH", now_ms,
                     [&](Answered answered) {
-                      call("PATCH", "/api/v2/voicemail/messages/" + id, body,
-                           [this, answered](Result<CoreAnswer> answer) {
-                             if (answer.ok() && answer->status == 404) {
-                               return answered(PlatformAnswer::accept());
-                             }
-                             answered(answer_of(answer, "voicemail read"));
-                           });
+                      call(
+                          "PATCH", "/api/v2/voicemail/messages/" + id, body,
+                          [this, answered](Result<CoreAnswer> answer) {
+                            if (answer.ok() && answer->status == 404) {
+                              return answered(PlatformAnswer::accept());
+                            }
+                            answered(answer_of(answer, "voicemail read"));
+                          },
+                          agent.user);
                     });
 }
 
@@ -268,13 +292,15 @@ Result<PlatformAnswer> GenesysCore::delete_voicemail(const AgentRef& agent, cons
   if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
   return run_intent("voicemail/" + agent.user + "/" + id + "/DELETE", now_ms,
                     [&](Answered answered) {
-                      call("DELETE", "/api/v2/voicemail/messages/" + id, "",
-                           [this, answered](Result<CoreAnswer> answer) {
-                             if (answer.ok() && answer->status == 404) {
-                               return answered(PlatformAnswer::accept());
-                             }
-                             answered(answer_of(answer, "voicemail delete"));
-                           });
+                      call(
+                          "DELETE", "/api/v2/voicemail/messages/" + id, "",
+                          [this, answered](Result<CoreAnswer> answer) {
+                            if (answer.ok() && answer->status == 404) {
+                              return answered(PlatformAnswer::accept());
+                            }
+                            answered(answer_of(answer, "voicemail delete"));
+                          },
+                          agent.user);
                     });
 }
 

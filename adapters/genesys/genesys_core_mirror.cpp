@@ -27,6 +27,7 @@ Status http_error(const std::string& what, long status) {
 
 struct GenesysCore::Listing {
   std::string first;
+  std::string user;  // whose login carries the pages (empty: the client's)
   std::string member;
   EntityFn fn;
   size_t pages = 0;
@@ -36,36 +37,53 @@ struct GenesysCore::Listing {
 };
 
 void GenesysCore::maybe_reconcile() {
-  if (reconciling_ || channel_ != ChannelState::kOpen) return;
+  // Subscribed first (decision 024): no reconcile until every channel is open.
+  if (reconciling_ || !all_open()) return;
   if (now_ms_ - last_org_ms_ > options_.org_reconcile_every_ms) need_org_ = true;
   if (mirrored_ && now_ms_ - last_agents_ms_ > options_.agent_reconcile_every_ms) {
-    need_agents_ = true;
+    need_all_ = true;
   }
-  if ((!need_org_ && !need_agents_) || now_ms_ < reconcile_retry_at_) return;
+  // The agents: every one, or those of the channels that had a gap.
+  std::vector<size_t> gapped;
+  for (size_t i = 0; i < channels_.size(); ++i)
+    if (channels_[i].need_reconcile) gapped.push_back(i);
+  if ((!need_org_ && !need_all_ && gapped.empty()) || now_ms_ < reconcile_retry_at_) return;
   const bool org = need_org_;
-  const bool agents = need_agents_;
-  need_org_ = need_agents_ = false;
+  const bool all = need_all_;
+  auto users = std::make_shared<std::vector<std::string>>();
+  if (all) {
+    *users = options_.users;
+  } else {
+    for (size_t i : gapped)
+      users->insert(users->end(), channels_[i].users.begin(), channels_[i].users.end());
+  }
+  need_org_ = need_all_ = false;
+  for (size_t i : gapped) channels_[i].need_reconcile = false;
   reconciling_ = true;
-  auto finish = [this, org, agents](Status status) {
+  auto finish = [this, org, all, gapped, users](Status status) {
     reconciling_ = false;
     if (!status.ok()) {
+      if (options_.log) options_.log("genesys: reconcile: " + status.to_string());
       need_org_ = need_org_ || org;
-      need_agents_ = need_agents_ || agents;
+      need_all_ = need_all_ || all;
+      for (size_t i : gapped) channels_[i].need_reconcile = true;
       reconcile_retry_at_ = now_ms_ + options_.retry_after_failure_ms;
       return;
     }
     if (org) {
       last_org_ms_ = now_ms_;
       ++counters_.org_reconciles;
+      reconciled_.org = true;
     }
-    if (agents) {
+    if (all) {
       last_agents_ms_ = now_ms_;
       mirrored_ = true;
     }
+    reconciled_.users.insert(reconciled_.users.end(), users->begin(), users->end());
   };
-  auto run_agents = [this, agents, finish](Status status) {
-    if (!status.ok() || !agents) return finish(status);
-    reconcile_agents(std::make_shared<std::vector<std::string>>(options_.users), 0, finish);
+  auto run_agents = [this, users, finish](Status status) {
+    if (!status.ok() || users->empty()) return finish(status);
+    reconcile_agents(users, 0, finish);
   };
   if (org) return reconcile_org(run_agents);
   run_agents(Status::Ok());
@@ -148,8 +166,12 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
     if (!presence.ok()) return next(presence);
     reconcile_conversations(user, 1, [this, user, next](Status conversations) {
       if (!conversations.ok()) return next(conversations);
+      // With the agent's own login, the endpoint for the logged-in user; else the admin one.
+      const bool own = own_logins_.count(user) > 0;
       list(
-          with_paging("/api/v2/voicemail/users/" + user + "/messages"), "entities",
+          with_paging(own ? "/api/v2/voicemail/me/messages"
+                          : "/api/v2/voicemail/users/" + user + "/messages"),
+          "entities",
           [this, user](const std::string& entity, const std::string& corr) {
             auto vm = decode_voicemail(entity);
             if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
@@ -162,7 +184,8 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
           [this, next](Status voicemail) {
             if (voicemail.ok()) ++counters_.agent_reconciles;
             next(voicemail);
-          });
+          },
+          own ? user : std::string());
     });
   });
 }
@@ -242,10 +265,11 @@ void GenesysCore::refresh_conversations(const std::string& user,
        });
 }
 
-void GenesysCore::list(const std::string& first, const std::string& member, EntityFn fn,
-                       Next next) {
+void GenesysCore::list(const std::string& first, const std::string& member, EntityFn fn, Next next,
+                       const std::string& user) {
   auto listing = std::make_shared<Listing>();
   listing->first = first;
+  listing->user = user;
   listing->member = member;
   listing->fn = std::move(fn);
   each_page(listing, first, std::move(next));
@@ -256,28 +280,32 @@ void GenesysCore::each_page(const std::shared_ptr<Listing>& listing, const std::
   if (listing->pages++ >= kMaxPages) {
     return next(error(ErrorCode::kTooLarge, "listing over the page bound"));
   }
-  call("GET", target, "", [this, listing, target, next](Result<CoreAnswer> answer) {
-    if (!answer.ok()) return next(answer.status());
-    if (answer->status != 200) return next(http_error("GET " + target, answer->status));
-    auto page = decode_page(answer->body, listing->member);
-    if (!page.ok()) {
-      decode_failed("page of " + listing->first, page.status(), answer->correlation_id);
-      return next(page.status());
-    }
-    for (const std::string& entity : page->entities) listing->fn(entity, answer->correlation_id);
-    listing->seen += page->entities.size();
-    if (page->total >= 0) listing->total = page->total;
-    if (!page->next_uri.empty() && page->page_size > 0 &&
-        static_cast<int64_t>(page->entities.size()) < page->page_size) {
-      listing->short_page = true;
-    }
-    if (!page->next_uri.empty()) return each_page(listing, page->next_uri, next);
-    if (listing->short_page ||
-        (listing->total >= 0 && listing->seen < static_cast<size_t>(listing->total))) {
-      return next(error(ErrorCode::kUnavailable, listing->first + ": a partial listing"));
-    }
-    next(Status::Ok());
-  });
+  call(
+      "GET", target, "",
+      [this, listing, target, next](Result<CoreAnswer> answer) {
+        if (!answer.ok()) return next(answer.status());
+        if (answer->status != 200) return next(http_error("GET " + target, answer->status));
+        auto page = decode_page(answer->body, listing->member);
+        if (!page.ok()) {
+          decode_failed("page of " + listing->first, page.status(), answer->correlation_id);
+          return next(page.status());
+        }
+        for (const std::string& entity : page->entities)
+          listing->fn(entity, answer->correlation_id);
+        listing->seen += page->entities.size();
+        if (page->total >= 0) listing->total = page->total;
+        if (!page->next_uri.empty() && page->page_size > 0 &&
+            static_cast<int64_t>(page->entities.size()) < page->page_size) {
+          listing->short_page = true;
+        }
+        if (!page->next_uri.empty()) return each_page(listing, page->next_uri, next);
+        if (listing->short_page ||
+            (listing->total >= 0 && listing->seen < static_cast<size_t>(listing->total))) {
+          return next(error(ErrorCode::kUnavailable, listing->first + ": a partial listing"));
+        }
+        next(Status::Ok());
+      },
+      listing->user);
 }
 
 }  // namespace outpost::genesys

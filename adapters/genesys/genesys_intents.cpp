@@ -1,9 +1,11 @@
-// The writes of the Genesys adapter (decision 023): each intent runs on its own thread; the
-// authoritative mutator, inside its store transaction, waits at most `intent_wait` for the
-// answer. Past that it gets kUnavailable (the device keeps the mutation and retries with
-// backoff) while the call goes on; the retry finds the answer under the same key, takes it
-// and it is forgotten. Identical intents share one call. An agent's writes carry the agent's
-// own login when the device handed it over (call_for), else the client's token.
+// The writes of the Genesys adapter (decision 023). Presence, wrap-up and queue membership
+// (and voicemail read/delete, genesys_voicemail.cpp) are the sans-I/O core's intents, run by
+// GenesysCoreDriver (decision 043): the authoritative mutator, inside its store transaction,
+// waits at most `intent_wait` for the answer; past that it gets kUnavailable (the device keeps
+// the mutation and retries with backoff) while the call goes on; the retry finds the answer
+// under the same key. Sends (genesys_sends.cpp, decision 037) still run on their own thread
+// through run_intent below. An agent's writes carry the agent's own login when the device
+// handed it over, else the client's token. The agent's login itself is checked here.
 #include <boost/json.hpp>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -115,110 +117,37 @@ Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
 Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
                                                      domain::Presence presence,
                                                      const std::string& aux_reason_id, int64_t) {
-  if (!mirrored(agent)) {
-    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
-  }
-  std::string definition;
-  {
+  if (mirrored(agent) && presence == domain::PRESENCE_OFFLINE) {
+    // Our own OFFLINE: the notification that follows is not the website closing.
     std::lock_guard lock(mutex_);
-    if (!presence_loaded_) {
-      return error(ErrorCode::kUnavailable, "presence definitions not loaded yet");
-    }
-    switch (presence) {
-      case domain::PRESENCE_READY:
-        definition = presence_map_.on_queue_id;
-        break;
-      case domain::PRESENCE_OFFLINE:
-        definition = presence_map_.offline_id;
-        agents_[agent.user].offline_requested_ms = wall_ms();
-        break;
-      case domain::PRESENCE_NOT_READY:
-        definition = aux_reason_id.empty() ? presence_map_.available_id : aux_reason_id;
-        break;
-      default:
-        return PlatformAnswer::refuse("unknown presence");
-    }
+    agents_[agent.user].offline_requested_ms = wall_ms();
   }
-  if (definition.empty()) return PlatformAnswer::refuse("the org has no such presence");
-  const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
-  const std::string body = boost::json::serialize(
-      boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
-  const std::string user = agent.user;
-  auto answer = run_intent("presence/" + agent.user + "/" + definition, [this, user, path, body] {
-    return answer_of(rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
-                     "presence");
-  });
-  // The caller writes this answer now, maybe after the platform moved on (another
-  // client's change came first): the worker reads the presence back (decision 038).
-  if (answer.ok() && answer->accepted) {
-    std::lock_guard lock(mutex_);
-    agents_[user].read_back = true;
-    wake_.notify_all();
-  }
-  return answer;
+  // The core reads an accepted write's presence back once its answer is taken (decision 038).
+  return core_.intent(
+      [&](GenesysCore& core, int64_t now_ms) {
+        return core.set_presence(agent, presence, aux_reason_id, now_ms);
+      },
+      options_.intent_wait);
 }
 
 Result<PlatformAnswer> GenesysUpstream::wrap_up(const AgentRef& agent,
                                                 const domain::Interaction& interaction,
                                                 const std::string& code_id, int64_t) {
-  if (!mirrored(agent)) {
-    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
-  }
-  if (code_id.empty()) return PlatformAnswer::accept();  // skipped: nothing to submit
-  const std::string id = interaction.id();
-  const std::string user = agent.user;
-  return run_intent(
-      "wrapup/" + user + "/" + id + "/" + code_id,
-      [this, id, user, code_id]() -> Result<PlatformAnswer> {
-        const auto deadline = Clock::now() + kWriteDeadline;
-        auto got = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
-        if (got.ok() && got->status == 404) {
-          return PlatformAnswer::refuse("the platform does not know this interaction");
-        }
-        if (!got.ok() || got->status != 200) return answer_of(got, "wrap-up");
-        auto conversation = decode_conversation(got->body, user);
-        if (conversation.status().code() == ErrorCode::kNotFound) {
-          return PlatformAnswer::refuse("you take no part in this interaction");
-        }
-        if (!conversation.ok()) {
-          decode_failed("conversation", conversation.status(), got->correlation_id);
-          return error(ErrorCode::kUnavailable, "wrap-up: unreadable conversation");
-        }
-        const std::string path = "/api/v2/conversations/" + conversation->media_path + "/" + id +
-                                 "/participants/" + conversation->participant_id +
-                                 "/communications/" + conversation->communication_id + "/wrapup";
-        const std::string body = boost::json::serialize(boost::json::object{{"code", code_id}});
-        auto posted = rest_.call_for(user, "POST", path, body, deadline);
-        if (posted.ok() && posted->status == 409) {
-          // Already submitted: ours, when the answer to our own POST was lost and the
-          // retry came second (found by outpost-sim, decision 038)?
-          auto again = rest_.call_for(user, "GET", "/api/v2/conversations/" + id, "", deadline);
-          if (again.ok() && again->status == 200) {
-            auto now = decode_conversation(again->body, user);
-            if (now.ok() && now->interaction.wrapup_code_id() == code_id) {
-              return PlatformAnswer::accept();
-            }
-          }
-        }
-        return answer_of(posted, "wrap-up");
-      });
+  return core_.intent(
+      [&](GenesysCore& core, int64_t now_ms) {
+        return core.wrap_up(agent, interaction.id(), code_id, now_ms);
+      },
+      options_.intent_wait);
 }
 
 Result<PlatformAnswer> GenesysUpstream::set_queue_joined(const AgentRef& agent,
                                                          const std::string& queue_id, bool joined,
                                                          int64_t) {
-  if (!mirrored(agent)) {
-    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
-  }
-  const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
-  const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  const std::string user = agent.user;
-  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"),
-                    [this, user, path, body] {
-                      return answer_of(
-                          rest_.call_for(user, "PATCH", path, body, Clock::now() + kWriteDeadline),
-                          "queue membership");
-                    });
+  return core_.intent(
+      [&](GenesysCore& core, int64_t now_ms) {
+        return core.set_queue_joined(agent, queue_id, joined, now_ms);
+      },
+      options_.intent_wait);
 }
 
 Status GenesysUpstream::set_user_login(const AgentRef& agent, const std::string& login_json,

@@ -79,6 +79,8 @@ Status GenesysUpstream::load_presence_definitions(std::vector<upstream::Event>* 
     presence_map_ = definitions->map;
     presence_loaded_ = true;
   }
+  // The core's presence writes name the same definitions (outside our lock: decision 043).
+  core_.with_core([&](GenesysCore& core) { core.set_presence_map(definitions->map); });
   for (auto& reason : definitions->aux_reasons) {
     upstream::Event event;
     event.set_tenant(options_.tenant);
@@ -179,23 +181,6 @@ Status GenesysUpstream::read_presence(const std::string& user, bool force) {
     emit_presence(user, std::move(change).value());
   }
   return Status::Ok();
-}
-
-void GenesysUpstream::read_back_presences() {
-  std::vector<std::string> users;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [user, agent] : agents_) {
-      if (agent.read_back) users.push_back(user);
-      agent.read_back = false;
-    }
-  }
-  for (const std::string& user : users) {
-    Status read = read_presence(user, true);
-    if (!read.ok() && options_.log) {
-      options_.log("genesys: presence read-back of " + user + ": " + read.to_string());
-    }
-  }
 }
 
 Status GenesysUpstream::mirror_agent(const std::string& user) {

@@ -66,6 +66,10 @@ size_t read_header(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+int abort_when_stopped(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
 bool retryable_5xx(long status) {
   return status == 502 || status == 503 || status == 504;
 }
@@ -127,6 +131,7 @@ void RestClient::stop() {
     std::lock_guard lock(mutex_);
     stopped_ = true;
   }
+  cancelled_.store(true);
   wake_.notify_all();
 }
 
@@ -195,6 +200,11 @@ RestClient::Raw RestClient::perform(const std::string& method, const std::string
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, read_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &seen);
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  // stop() ends a transfer in flight too (libcurl asks at least once a second), so a server
+  // stopping does not wait out a platform that does not answer.
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, abort_when_stopped);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &cancelled_);
   if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "HEAD") curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
@@ -417,9 +427,24 @@ Result<RestResponse> RestClient::call_once_for(const std::string& user, const st
                    /*retry_unknown=*/false);
 }
 
+Result<RestResponse> RestClient::call_single(const std::string& user, const std::string& method,
+                                             const std::string& target, const std::string& body,
+                                             Clock::time_point deadline) {
+  const bool as_user = !user.empty() && has_user_token(user);
+  auto answer = call_with(as_user ? user : "", method, target, body, deadline,
+                          /*retry_unknown=*/false, /*single=*/true);
+  // The login ended under us (refused refresh): the client's own token still works.
+  if (as_user && !answer.ok() && answer.status().code() == ErrorCode::kUnauthenticated &&
+      !has_user_token(user)) {
+    return call_with("", method, target, body, deadline, false, true);
+  }
+  return answer;
+}
+
 Result<RestResponse> RestClient::call_with(const std::string& user, const std::string& method,
                                            const std::string& target, const std::string& body,
-                                           Clock::time_point deadline, bool retry_unknown) {
+                                           Clock::time_point deadline, bool retry_unknown,
+                                           bool single) {
   const std::string url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0
                               ? target
                               : options_.api_base + target;
@@ -455,6 +480,15 @@ Result<RestResponse> RestClient::call_with(const std::string& user, const std::s
       }
       OUTPOST_RETURN_IF_ERROR(bearer(user, true).status());
       continue;
+    }
+    if (!transport_failed && raw.status == 429 && single) {
+      RestResponse throttled{raw.status, std::move(raw.body), std::move(raw.correlation_id)};
+      if (!raw.retry_after.empty()) {
+        throttled.retry_after_ms =
+            static_cast<int64_t>(static_cast<double>(std::atoll(raw.retry_after.c_str())) * 1000.0 *
+                                 options_.retry_after_scale);
+      }
+      return throttled;
     }
     if (!transport_failed && raw.status == 429) {
       int64_t wait_ms = options_.default_retry_after_ms;

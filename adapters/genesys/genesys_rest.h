@@ -12,7 +12,7 @@
 // and once on a 401. A call for user U only ever carries U's token, or the client's own where U has
 // none (call_for); never another user's. Thread rules: safe from several threads (each call has its
 // own curl handle; the token and the budget are locked). stop() wakes every waiting call, which
-// then fails kCancelled.
+// then fails kCancelled, and ends the transfers in flight (within about a second).
 #pragma once
 
 #include <atomic>
@@ -63,7 +63,8 @@ struct RateLimit {
 struct RestResponse {
   long status = 0;
   std::string body;
-  std::string correlation_id;  // inin-correlation-id
+  std::string correlation_id;   // inin-correlation-id
+  int64_t retry_after_ms = -1;  // a 429's Retry-After (call_single only), -1 when absent
 };
 
 class RestClient {
@@ -100,6 +101,15 @@ class RestClient {
   Result<RestResponse> call_once_for(const std::string& user, const std::string& method,
                                      const std::string& target, const std::string& body,
                                      std::chrono::steady_clock::time_point deadline);
+
+  // One attempt, for a caller that applies the retry rules itself (GenesysCore through
+  // GenesysCoreDriver, decision 043): the token (and call_for's choice of it), a 401's
+  // refresh and retry, the budget and the rate-limit holds stay here; a 429 (with its
+  // Retry-After, scaled by retry_after_scale) and a 502/503/504 are returned as answers, a
+  // transport error or timeout is kUnavailable.
+  Result<RestResponse> call_single(const std::string& user, const std::string& method,
+                                   const std::string& target, const std::string& body,
+                                   std::chrono::steady_clock::time_point deadline);
 
   // GET of a download link the platform gave (a pre-signed URL on its media host): no
   // bearer (the link carries its own signature, and a token must not travel to another
@@ -142,7 +152,7 @@ class RestClient {
   Result<RestResponse> call_with(const std::string& user, const std::string& method,
                                  const std::string& target, const std::string& body,
                                  std::chrono::steady_clock::time_point deadline,
-                                 bool retry_unknown = true);
+                                 bool retry_unknown = true, bool single = false);
   // Reads an answer's inin-ratelimit-* headers: when the platform's window is nearly spent,
   // every call waits until it resets (inin-ratelimit-reset, at most 60 s).
   void observe_rate_limit(const RateLimit& seen);
@@ -156,6 +166,7 @@ class RestClient {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopped_ = false;
+  std::atomic<bool> cancelled_{false};  // stopped_, read by transfers in flight
   std::string token_;
   std::chrono::steady_clock::time_point token_expires_{};
   struct UserToken {

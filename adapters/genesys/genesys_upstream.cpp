@@ -33,7 +33,42 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
         };
         return rest;
       }()),
+      core_(core_options(), rest_),
       sends_(options_.send_journal_dir) {}
+
+CoreDriverOptions GenesysUpstream::core_options() {
+  const RestOptions& rest = options_.rest;
+  CoreDriverOptions o;
+  o.core.tenant = options_.tenant;
+  o.core.users = options_.users;
+  o.core.run_mirror = false;  // the worker runs the channels and the reconcile (decision 043)
+  // The driver's RestClient deadline is half of this: a request's curl timeout and a wait for
+  // the budget fit in it, so the core hears the transport error before its own timeout.
+  o.core.request_timeout_ms = 2 * (rest.timeout_ms + rest.connect_timeout_ms) + 2'000;
+  o.core.backoff_ms = rest.backoff_ms;
+  o.core.default_retry_after_ms = static_cast<int64_t>(
+      static_cast<double>(rest.default_retry_after_ms) * rest.retry_after_scale);
+  o.core.max_retry_after_ms = rest.max_retry_after_ms;
+  o.core.max_429_retries = 5;  // as RestClient::call
+  o.core.answer_keep_ms = options_.answer_keep.count();
+  o.core.max_intents_in_flight = options_.max_intents_in_flight;
+  o.core.log = rest.log ? rest.log : options_.log;
+  o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
+  return o;
+}
+
+void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
+  for (upstream::Event& event : events) {
+    // With run_mirror off the core emits nothing but these (its reconcile does not run).
+    if (!event.has_presence()) continue;
+    const std::string user = event.user();
+    {
+      std::lock_guard lock(mutex_);
+      last_sent_.erase("presence/" + user);  // a read-back: sent even when unchanged
+    }
+    emit_presence(user, std::move(*event.mutable_presence()));
+  }
+}
 
 GenesysUpstream::~GenesysUpstream() {
   stop();
@@ -42,6 +77,7 @@ GenesysUpstream::~GenesysUpstream() {
 void GenesysUpstream::start() {
   std::lock_guard lock(mutex_);
   if (worker_.joinable() || stopping_) return;
+  core_.start();
   worker_ = std::thread([this] { run(); });
 }
 
@@ -53,6 +89,7 @@ void GenesysUpstream::stop() {
   rest_.stop();
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
+  core_.stop();
   std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> threads;
   {
     std::lock_guard lock(mutex_);
@@ -82,6 +119,14 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
     out = counters_;
   }
   out.rest = rest_.counters();
+  // The writes run on the core: its intents, refusals and retries count here too.
+  const CoreCounters core = core_.counters();
+  out.intents += core.intents;
+  out.refusals += core.refusals;
+  out.decode_errors += core.decode_errors;
+  out.intents_pending += core_.intents_pending();
+  out.rest.retried_429 += core.retried_429;
+  out.rest.retried_5xx += core.retried_5xx;
   return out;
 }
 

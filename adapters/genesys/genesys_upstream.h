@@ -11,13 +11,16 @@
 // poll() takes them; an event identical to the last one sent for its record is not sent again.
 // Per-user logins (set_user_login): an agent's own token is used for that agent's writes
 // and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
-// Writes: presence, queue membership and wrap-up go to the REST API through the intent
-// runner of decision 023 (a slow platform never holds the store transaction open: the
-// caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
-// the device's retry takes the answer). A 4xx refusal is the record's refusal (decision
-// 006). Sends (email replies, messages) are journaled before their POST and, when an
-// earlier attempt's outcome is unknown, looked for among the conversation's messages
-// before any new POST, so a customer never gets one twice (decision 037).
+// Writes: presence, queue membership, wrap-up and voicemail read/delete are the intents of
+// the sans-I/O GenesysCore, the code outpost-sim checks, run by GenesysCoreDriver
+// (decision 043) with decision 023's bounded wait (a slow platform never holds the store
+// transaction open: the caller waits at most `intent_wait`, then gets kUnavailable while the
+// call finishes, and the device's retry takes the answer); an accepted presence write is read
+// back by the core. A 4xx refusal is the record's refusal (decision 006). Sends (email
+// replies, messages) still run on their own threads here (genesys_sends.cpp): they are
+// journaled before their POST and, when an earlier attempt's outcome is unknown, looked for
+// among the conversation's messages before any new POST, so a customer never gets one twice
+// (decision 037); the core has no journal yet (docs/genesys.md, "What remains").
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
@@ -32,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/genesys/genesys_core_driver.h"
 #include "adapters/genesys/genesys_json.h"
 #include "adapters/genesys/genesys_rest.h"
 #include "adapters/genesys/genesys_send_journal.h"
@@ -168,7 +172,6 @@ class GenesysUpstream : public Upstream {
     upstream::PresenceChanged presence;
     bool presence_known = false;
     int64_t offline_requested_ms = 0;  // our own OFFLINE: not the website closing
-    bool read_back = false;            // a presence write answered: read it back
   };
 
   // genesys_channels.cpp
@@ -186,7 +189,6 @@ class GenesysUpstream : public Upstream {
   Status mirror_agent(const std::string& user);
   // GET presence and routing status, emitted (with `force`, even when unchanged).
   Status read_presence(const std::string& user, bool force);
-  void read_back_presences();
   Status load_presence_definitions(std::vector<upstream::Event>* out);
   Status each_page(
       const std::string& first, const std::string& member,
@@ -224,15 +226,18 @@ class GenesysUpstream : public Upstream {
   void attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
                                             uint64_t max_bytes);
-  Result<PlatformAnswer> voicemail_intent(const AgentRef& agent, const std::string& id,
-                                          const std::string& method, const std::string& body);
 
   void emit(upstream::Event event, const std::string& dedupe_key);
   void emit_presence(const std::string& user, upstream::PresenceChanged change);
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);
   PresenceMap presence_map() const;
 
-  // decision 023: run `call` on its own thread, wait at most intent_wait for its answer.
+  // The core's events: the read-backs after an accepted presence write, sent even when
+  // unchanged (called under the driver's lock).
+  void core_events(std::vector<upstream::Event> events);
+  CoreDriverOptions core_options();
+  // decision 023 for sends (the core's intents go through core_): run `call` on its own
+  // thread, wait at most intent_wait for its answer.
   Result<PlatformAnswer> run_intent(const std::string& key,
                                     std::function<Result<PlatformAnswer>()> call);
   // A REST answer to a write as the platform's answer: 2xx accepted, 4xx refused with the
@@ -242,6 +247,7 @@ class GenesysUpstream : public Upstream {
 
   GenesysOptions options_;
   RestClient rest_;
+  GenesysCoreDriver core_;  // the writes (decision 043)
   SendJournal sends_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

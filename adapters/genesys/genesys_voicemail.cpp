@@ -2,7 +2,7 @@
 // a short-lived download link; the adapter hashes the bytes when it first mirrors a voicemail
 // so the record can name its blob, decision 034, and fetches them again for the server's
 // blob service when they are not stored), and the device's read and delete written back as
-// intents of decision 023.
+// the core's intents (decision 023 through GenesysCoreDriver, decision 043).
 #include <boost/json.hpp>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -13,7 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kMediaDeadline{30};
-constexpr std::chrono::seconds kWriteDeadline{60};
 constexpr size_t kMaxKnownAudio = 50'000;  // hashes remembered in memory
 
 bool plain_id(std::string_view id) {
@@ -112,34 +111,20 @@ void GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& v
 Result<PlatformAnswer> GenesysUpstream::mark_voicemail_read(const AgentRef& agent,
                                                             const std::string& voicemail_id,
                                                             int64_t) {
-  return voicemail_intent(agent, voicemail_id, "PATCH",
-                          boost::json::serialize(boost::json::object{{"read", true}}));
+  return core_.intent(
+      [&](GenesysCore& core, int64_t now_ms) {
+        return core.mark_voicemail_read(agent, voicemail_id, now_ms);
+      },
+      options_.intent_wait);
 }
 
 Result<PlatformAnswer> GenesysUpstream::delete_voicemail(const AgentRef& agent,
                                                          const std::string& voicemail_id, int64_t) {
-  return voicemail_intent(agent, voicemail_id, "DELETE", "");
-}
-
-Result<PlatformAnswer> GenesysUpstream::voicemail_intent(const AgentRef& agent,
-                                                         const std::string& id,
-                                                         const std::string& method,
-                                                         const std::string& body) {
-  if (!mirrored(agent)) {
-    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
-  }
-  if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
-  const std::string user = agent.user;
-  return run_intent("voicemail/" + user + "/" + id + "/" + method,
-                    [this, user, id, method, body]() -> Result<PlatformAnswer> {
-                      auto answer = rest_.call_for(user, method, "/api/v2/voicemail/messages/" + id,
-                                                   body, Clock::now() + kWriteDeadline);
-                      // Gone on the platform already (deleted in another client): what the
-                      // device asked holds.
-                      if (answer.ok() && answer->status == 404) return PlatformAnswer::accept();
-                      return answer_of(answer,
-                                       method == "DELETE" ? "voicemail delete" : "voicemail read");
-                    });
+  return core_.intent(
+      [&](GenesysCore& core, int64_t now_ms) {
+        return core.delete_voicemail(agent, voicemail_id, now_ms);
+      },
+      options_.intent_wait);
 }
 
 }  // namespace outpost::genesys

@@ -225,13 +225,17 @@ GenesysModel::Object GenesysModel::analytics_tree(const Object& conversation) co
 }
 
 void GenesysModel::notify(const std::string& topic, json::value body) {
-  if (socket_channel_.empty()) return;
-  const Channel& channel = channels_.at(socket_channel_);
-  if (channel.topics.count(topic) == 0) return;
-  socket_out_.push_back(
-      json::serialize(json::object{{"topicName", topic},
-                                   {"eventBody", std::move(body)},
-                                   {"metadata", Object{{"CorrelationId", next_id("corr")}}}}));
+  std::string text;
+  for (auto& [slot, socket] : sockets_) {
+    if (socket.channel.empty() || channels_.at(socket.channel).topics.count(topic) == 0) continue;
+    if (text.empty()) {
+      text =
+          json::serialize(json::object{{"topicName", topic},
+                                       {"eventBody", body},
+                                       {"metadata", Object{{"CorrelationId", next_id("corr")}}}});
+    }
+    socket.out.push_back(text);
+  }
 }
 
 void GenesysModel::notify_conversation(Object& conversation) {
@@ -557,44 +561,52 @@ ModelAnswer GenesysModel::channels(const std::string& method, const std::string&
 
 // ------------------------------------------------------------------------- the socket
 
-bool GenesysModel::open_socket(const std::string& uri, int64_t now_ms) {
+bool GenesysModel::open_socket(const std::string& uri, int64_t now_ms, size_t slot) {
   now_ms_ = std::max(now_ms_, now_ms);
   const std::string prefix = "sim://channels/";
   if (uri.rfind(prefix, 0) != 0) return false;
   auto it = channels_.find(uri.substr(prefix.size()));
   if (it == channels_.end() || it->second.expires_ms <= now_ms_) return false;
-  close_socket();
-  socket_channel_ = it->first;
-  socket_closed_ = false;
-  last_heartbeat_ms_ = now_ms_;
+  close_socket(slot);
+  Socket& socket = sockets_[slot];
+  socket.channel = it->first;
+  socket.closed = false;
+  socket.last_heartbeat_ms = now_ms_;
   return true;
 }
 
-void GenesysModel::close_socket() {
-  socket_channel_.clear();
-  socket_out_.clear();
+void GenesysModel::close_socket(size_t slot) {
+  sockets_.erase(slot);
 }
 
-void GenesysModel::socket_send(const std::string& text) {
-  if (socket_channel_.empty()) return;
+bool GenesysModel::socket_open(size_t slot) const {
+  auto it = sockets_.find(slot);
+  return it != sockets_.end() && !it->second.channel.empty();
+}
+
+void GenesysModel::socket_send(const std::string& text, size_t slot) {
+  if (!socket_open(slot)) return;
   if (text.find("\"ping\"") != std::string::npos) {
-    socket_out_.push_back(R"({"topicName":"channel.metadata","eventBody":{"message":"pong"}})");
+    sockets_[slot].out.push_back(
+        R"({"topicName":"channel.metadata","eventBody":{"message":"pong"}})");
   }
 }
 
 void GenesysModel::tick(int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
-  if (socket_channel_.empty()) return;
-  if (channels_.at(socket_channel_).expires_ms <= now_ms_) {
-    socket_out_.push_back(R"({"topicName":"v2.system.socket_closing","eventBody":{}})");
-    socket_channel_.clear();
-    socket_closed_ = true;
-    return;
-  }
-  while (now_ms_ - last_heartbeat_ms_ >= heartbeat_ms_) {
-    last_heartbeat_ms_ += heartbeat_ms_;
-    socket_out_.push_back(
-        R"({"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}})");
+  for (auto& [slot, socket] : sockets_) {
+    if (socket.channel.empty()) continue;
+    if (channels_.at(socket.channel).expires_ms <= now_ms_) {
+      socket.out.push_back(R"({"topicName":"v2.system.socket_closing","eventBody":{}})");
+      socket.channel.clear();
+      socket.closed = true;
+      continue;
+    }
+    while (now_ms_ - socket.last_heartbeat_ms >= heartbeat_ms_) {
+      socket.last_heartbeat_ms += heartbeat_ms_;
+      socket.out.push_back(
+          R"({"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}})");
+    }
   }
 }
 
@@ -603,11 +615,14 @@ void GenesysModel::expire_channels(int64_t now_ms) {
   for (auto& [id, channel] : channels_) channel.expires_ms = std::min(channel.expires_ms, now_ms_);
 }
 
-std::vector<std::string> GenesysModel::take_socket_messages(bool* closed) {
+std::vector<std::string> GenesysModel::take_socket_messages(bool* closed, size_t slot) {
   std::vector<std::string> out;
-  out.swap(socket_out_);
-  *closed = socket_closed_;
-  socket_closed_ = false;
+  *closed = false;
+  auto it = sockets_.find(slot);
+  if (it == sockets_.end()) return out;
+  out.swap(it->second.out);
+  *closed = it->second.closed;
+  if (it->second.channel.empty()) sockets_.erase(it);  // closed by the platform: gone
   return out;
 }
 

@@ -46,17 +46,18 @@ class GenesysModel {
   ModelAnswer handle(const std::string& method, const std::string& target, const std::string& body,
                      int64_t now_ms);
 
-  // The socket of a channel (connectUri "sim://channels/<id>"): false when the channel is
-  // unknown or expired. While open, notifications and heartbeats queue for it.
-  bool open_socket(const std::string& uri, int64_t now_ms);
-  void close_socket();
+  // The socket of a channel (connectUri "sim://channels/<id>") in the adapter's slot `slot`
+  // (one per notification channel it holds): false when the channel is unknown or expired.
+  // While open, notifications and heartbeats queue for it.
+  bool open_socket(const std::string& uri, int64_t now_ms, size_t slot = 0);
+  void close_socket(size_t slot = 0);
   // A text the adapter sends on the socket (ping: a pong follows).
-  void socket_send(const std::string& text);
-  // Heartbeats every heartbeat_ms and the channel's expiry (socket_closing, then closed).
+  void socket_send(const std::string& text, size_t slot = 0);
+  // Heartbeats every heartbeat_ms and the channels' expiry (socket_closing, then closed).
   void tick(int64_t now_ms);
-  // Messages for the open socket, in order; `closed` set when the platform closed it.
-  std::vector<std::string> take_socket_messages(bool* closed);
-  bool socket_open() const { return !socket_channel_.empty(); }
+  // Messages for the slot's socket, in order; `closed` set when the platform closed it.
+  std::vector<std::string> take_socket_messages(bool* closed, size_t slot = 0);
+  bool socket_open(size_t slot = 0) const;
   // The channel's life (tests shrink it); expires every open channel at `now_ms`.
   void set_channel_ttl_ms(int64_t ttl) { channel_ttl_ms_ = ttl; }
   void set_heartbeat_ms(int64_t ms) { heartbeat_ms_ = ms; }
@@ -130,10 +131,13 @@ class GenesysModel {
     int64_t expires_ms = 0;
   };
   std::map<std::string, Channel> channels_;
-  std::string socket_channel_;
-  std::vector<std::string> socket_out_;
-  bool socket_closed_ = false;
-  int64_t last_heartbeat_ms_ = 0;
+  struct Socket {
+    std::string channel;  // empty: closed
+    std::vector<std::string> out;
+    bool closed = false;  // by the platform
+    int64_t last_heartbeat_ms = 0;
+  };
+  std::map<size_t, Socket> sockets_;  // by the adapter's slot
   int64_t heartbeat_ms_ = 30'000;
   int64_t channel_ttl_ms_ = 86'400'000;
   uint64_t seq_ = 0;

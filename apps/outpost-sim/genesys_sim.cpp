@@ -61,6 +61,8 @@ g::CoreOptions SimGenesys::core_options() const {
   options.agent_reconcile_every_ms = 3'600'000;  // never within a run: gaps must do it
   options.org_reconcile_every_ms = 3'600'000;
   options.skip_gap_reconcile = break_gap_reconcile_;
+  // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
+  options.agents_per_channel = faults_.channel_agents;
   return options;
 }
 
@@ -94,39 +96,47 @@ void SimGenesys::flush(int64_t now_ms) {
     enqueue(now_ms + delay(), std::move(message));
   }
   for (const g::SocketCommand& command : core_->take_socket_commands()) {
+    const size_t slot = command.channel;
     switch (command.kind) {
       case g::SocketCommand::Kind::kOpen: {
-        ++socket_;
-        model_.close_socket();
-        Message message{Message::Kind::kSocketOpen, epoch_, socket_, {}, {}, command.text};
-        socket_last_due_ = now_ms + delay();
-        enqueue(socket_last_due_, std::move(message));
+        ++socket_[slot];
+        model_.close_socket(slot);
+        Message message{
+            Message::Kind::kSocketOpen, epoch_, socket_[slot], {}, {}, command.text, slot};
+        socket_last_due_[slot] = now_ms + delay();
+        enqueue(socket_last_due_[slot], std::move(message));
         break;
       }
       case g::SocketCommand::Kind::kClose:
-        ++socket_;
-        model_.close_socket();
+        ++socket_[slot];
+        model_.close_socket(slot);
         break;
       case g::SocketCommand::Kind::kSend:
-        model_.socket_send(command.text);
+        model_.socket_send(command.text, slot);
         break;
     }
   }
-  bool closed = false;
-  for (std::string& text : model_.take_socket_messages(&closed)) {
-    ++stats_.notifications;
-    if (random_.chance(faults_.miss)) {
-      ++stats_.missed;
-      continue;
+  for (size_t slot = 0; slot < core_->channel_count(); ++slot) {
+    bool closed = false;
+    int64_t& last_due = socket_last_due_[slot];
+    for (std::string& text : model_.take_socket_messages(&closed, slot)) {
+      ++stats_.notifications;
+      if (random_.chance(faults_.miss)) {
+        ++stats_.missed;
+        continue;
+      }
+      // In order on the socket: never before the previous message.
+      last_due = std::max(last_due, now_ms + delay());
+      enqueue(
+          last_due,
+          Message{
+              Message::Kind::kSocketText, epoch_, socket_[slot], {}, {}, std::move(text), slot});
     }
-    // In order on the socket: never before the previous message.
-    socket_last_due_ = std::max(socket_last_due_, now_ms + delay());
-    enqueue(socket_last_due_,
-            Message{Message::Kind::kSocketText, epoch_, socket_, {}, {}, std::move(text)});
-  }
-  if (closed) {
-    socket_last_due_ = std::max(socket_last_due_, now_ms + delay());
-    enqueue(socket_last_due_, Message{Message::Kind::kSocketClosed, epoch_, socket_, {}, {}, ""});
+    if (closed) {
+      last_due = std::max(last_due, now_ms + delay());
+      enqueue(last_due,
+              Message{Message::Kind::kSocketClosed, epoch_, socket_[slot], {}, {}, "", slot});
+    }
   }
 }
 
@@ -151,20 +161,22 @@ void SimGenesys::deliver(const Message& message, int64_t now_ms) {
       if (message.epoch == epoch_) core_->on_answer(message.request.id, message.answer, now_ms);
       return;
     case Message::Kind::kSocketOpen:
-      if (message.epoch != epoch_ || message.socket != socket_) return;
-      if (model_.open_socket(message.text, now_ms)) {
-        core_->on_socket_opened(now_ms);
+      if (message.epoch != epoch_ || message.socket != socket_[message.slot]) return;
+      if (model_.open_socket(message.text, now_ms, message.slot)) {
+        core_->on_socket_opened(now_ms, message.slot);
       } else {
-        core_->on_socket_closed(now_ms);
+        core_->on_socket_closed(now_ms, message.slot);
       }
       return;
     case Message::Kind::kSocketText:
-      if (message.epoch == epoch_ && message.socket == socket_) {
-        core_->on_socket_message(message.text, now_ms);
+      if (message.epoch == epoch_ && message.socket == socket_[message.slot]) {
+        core_->on_socket_message(message.text, now_ms, message.slot);
       }
       return;
     case Message::Kind::kSocketClosed:
-      if (message.epoch == epoch_ && message.socket == socket_) core_->on_socket_closed(now_ms);
+      if (message.epoch == epoch_ && message.socket == socket_[message.slot]) {
+        core_->on_socket_closed(now_ms, message.slot);
+      }
       return;
   }
 }
@@ -241,15 +253,15 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
 
 void SimGenesys::step_faults(int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
-  if (random_.chance(faults_.socket_drop) && model_.socket_open()) {
-    ++stats_.socket_drops;
-    model_.close_socket();
-    if (random_.chance(0.5)) {
-      trace_.add("genesys: the notification socket drops");
-      enqueue(now_ms_ + delay(),
-              Message{Message::Kind::kSocketClosed, epoch_, socket_, {}, {}, ""});
-    } else {
-      trace_.add("genesys: the notification socket dies silently");
+  if (random_.chance(faults_.socket_drop)) {
+    std::vector<size_t> open;
+    for (size_t slot = 0; slot < core_->channel_count(); ++slot)
+      if (model_.socket_open(slot)) open.push_back(slot);
+    if (!open.empty()) {
+      ++stats_.socket_drops;
+      // One channel: no draw for it (the runs of one channel replay as before).
+      const size_t slot = open.size() == 1 ? open[0] : open[random_.below(open.size())];
+      drop_socket(slot, random_.chance(0.5));
     }
   }
   if (random_.chance(faults_.expire)) {
@@ -259,13 +271,28 @@ void SimGenesys::step_faults(int64_t now_ms) {
   }
 }
 
+void SimGenesys::drop_socket(size_t slot, bool noticed) {
+  model_.close_socket(slot);
+  const std::string which = "channel " + std::to_string(slot) + "'s notification socket";
+  if (noticed) {
+    trace_.add("genesys: " + which + " drops");
+    enqueue(now_ms_ + delay(),
+            Message{Message::Kind::kSocketClosed, epoch_, socket_[slot], {}, {}, "", slot});
+  } else {
+    trace_.add("genesys: " + which + " dies silently");
+  }
+}
+
 std::optional<int64_t> SimGenesys::next_due() const {
   std::optional<int64_t> next = core_->next_deadline();
   if (!queue_.empty()) {
     const int64_t due = queue_.begin()->first.first;
     if (!next || due < *next) next = due;
   }
-  if (model_.socket_open()) {
+  bool open = false;
+  for (size_t slot = 0; slot < core_->channel_count(); ++slot)
+    open = open || model_.socket_open(slot);
+  if (open) {
     // The next heartbeat.
     const int64_t beat = now_ms_ + kHeartbeatMs;
     if (!next || beat < *next) next = beat;
@@ -280,8 +307,10 @@ void SimGenesys::restart(int64_t now_ms) {
   stats_.reconciles += counters.agent_reconciles;
   ++stats_.restarts;
   ++epoch_;
-  ++socket_;
-  model_.close_socket();
+  for (size_t slot = 0; slot < core_->channel_count(); ++slot) {
+    ++socket_[slot];
+    model_.close_socket(slot);
+  }
   pending_.clear();  // the process's queue is gone; the fresh core mirrors again
   head_attempts_ = 0;
   core_ = std::make_unique<g::GenesysCore>(core_options());
@@ -292,10 +321,10 @@ void SimGenesys::calm(int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   faults_.drop = faults_.lost_answer = faults_.throttle = faults_.unavailable = 0;
   faults_.miss = faults_.socket_drop = faults_.expire = 0;
-  // The last gap: whatever was missed must come back through the adapter's own reconcile.
-  model_.close_socket();
-  enqueue(now_ms_ + delay(), Message{Message::Kind::kSocketClosed, epoch_, socket_, {}, {}, ""});
-  trace_.add("genesys: faults off; the notification socket drops a last time");
+  // The last gap, on every channel: whatever was missed must come back through the
+  // adapter's own reconcile.
+  trace_.add("genesys: faults off; the notification sockets drop a last time");
+  for (size_t slot = 0; slot < core_->channel_count(); ++slot) drop_socket(slot, true);
 }
 
 GenesysSimStats SimGenesys::stats() const {

@@ -41,6 +41,8 @@ struct GenesysFaults {
   double miss = 0.05;          // per notification: never delivered
   double socket_drop = 0.004;  // per step: the socket drops (half of the time silently)
   double expire = 0.002;       // per step: the channel expires (socket_closing)
+  // Not a fault: the core's agents per channel (production's 250: one channel here).
+  size_t channel_agents = 250;
 };
 
 struct GenesysSimStats {
@@ -103,6 +105,7 @@ class SimGenesys : public Platform {
     genesys::CoreRequest request;
     genesys::CoreAnswer answer;
     std::string text;
+    size_t slot = 0;  // which channel's socket
   };
   genesys::CoreOptions core_options() const;
   void enqueue(int64_t due_ms, Message message);
@@ -120,8 +123,11 @@ class SimGenesys : public Platform {
   GenesysModel model_;
   std::unique_ptr<genesys::GenesysCore> core_;
   uint64_t epoch_ = 0;
-  uint64_t socket_ = 0;
-  int64_t socket_last_due_ = 0;
+  // Per channel (the core's slot): the socket generation and the last text's delivery time.
+  std::map<size_t, uint64_t> socket_;
+  std::map<size_t, int64_t> socket_last_due_;
+  // Drops slot's socket (the platform closes it, noticed at once or not at all).
+  void drop_socket(size_t slot, bool noticed);
   int64_t now_ms_ = 0;
   std::map<std::pair<int64_t, uint64_t>, Message> queue_;
   uint64_t seq_ = 0;

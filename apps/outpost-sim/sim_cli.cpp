@@ -76,6 +76,8 @@ fault knobs (probabilities; per frame for the network, else per step):
                       own (requests lost, late, 429, 503, answers lost, sockets dropped,
                       notifications missed, channels expired; decision 038), and the
                       mirror must equal the platform at quiescence
+  --genesys-channel-agents N  agents per notification channel of the Genesys core (default
+                      250 as in production; 1: a channel per agent, gaps one at a time)
   --break-gap-reconcile  checker self-test (genesys): the adapter does not reconcile after
                       a notification gap; the mirror check (M) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
@@ -150,6 +152,13 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_gap_reconcile = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
+    } else if (flag == "--genesys-channel-agents") {
+      OUTPOST_ASSIGN_OR_RETURN(std::string text, value());
+      OUTPOST_ASSIGN_OR_RETURN(uint64_t agents, parse_u64(flag, text));
+      if (agents < 1 || agents > 250) {
+        return error(ErrorCode::kInvalidArgument, "--genesys-channel-agents is 1..250");
+      }
+      cli.sim.genesys_channel_agents = static_cast<int>(agents);
     } else if (flag == "--lossy-restart") {
       cli.sim.lossy_server_restart = true;
     } else if (flag == "--damage-blobs") {

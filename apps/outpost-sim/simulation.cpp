@@ -130,7 +130,9 @@ Status Simulation::setup() {
                                                  options_.seed, options_.lead_sim_platform);
   server_->set_platform(&platform_->platform());
   if (options_.genesys) {
-    genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, GenesysFaults{},
+    GenesysFaults faults;
+    faults.channel_agents = static_cast<size_t>(std::max(1, options_.genesys_channel_agents));
+    genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile);
     genesys_->set_others(&platform_->platform());
     server_->set_platform(genesys_.get());

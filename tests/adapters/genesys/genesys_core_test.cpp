@@ -16,12 +16,17 @@ constexpr int64_t kStart = 1'795'000'000'000;
 
 class GenesysCoreTest : public ::testing::Test {
  protected:
-  GenesysCoreTest() : model_({"agent-1"}, kStart), core_(options()) {}
+  explicit GenesysCoreTest(const std::vector<std::string>& users = {"agent-1"},
+                           size_t agents_per_channel = 250, size_t max_channels = 20)
+      : model_(users, kStart), core_(options(users, agents_per_channel, max_channels)) {}
 
-  static CoreOptions options() {
+  static CoreOptions options(const std::vector<std::string>& users, size_t agents_per_channel,
+                             size_t max_channels) {
     CoreOptions o;
     o.tenant = "acme";
-    o.users = {"agent-1"};
+    o.users = users;
+    o.agents_per_channel = agents_per_channel;
+    o.max_channels = max_channels;
     o.request_timeout_ms = 1'000;
     o.backoff_ms = {100, 300};
     o.heartbeat_timeout_ms = 3'000;
@@ -54,23 +59,25 @@ class GenesysCoreTest : public ::testing::Test {
         any = true;
         if (c.kind == SocketCommand::Kind::kOpen) {
           log_.push_back("socket open");
-          if (model_.open_socket(c.text, now_)) {
-            core_.on_socket_opened(now_);
+          if (model_.open_socket(c.text, now_, c.channel)) {
+            core_.on_socket_opened(now_, c.channel);
           } else {
-            core_.on_socket_closed(now_);
+            core_.on_socket_closed(now_, c.channel);
           }
         } else if (c.kind == SocketCommand::Kind::kClose) {
-          model_.close_socket();
+          model_.close_socket(c.channel);
         } else {
-          model_.socket_send(c.text);
+          model_.socket_send(c.text, c.channel);
         }
       }
-      bool closed = false;
-      for (const std::string& m : model_.take_socket_messages(&closed)) {
-        any = true;
-        core_.on_socket_message(m, now_);
+      for (size_t slot = 0; slot < core_.channel_count(); ++slot) {
+        bool closed = false;
+        for (const std::string& m : model_.take_socket_messages(&closed, slot)) {
+          any = true;
+          core_.on_socket_message(m, now_, slot);
+        }
+        if (closed) core_.on_socket_closed(now_, slot);
       }
-      if (closed) core_.on_socket_closed(now_);
       for (auto& e : core_.take_events()) events_.push_back(std::move(e));
       if (!any) {
         auto next = core_.next_deadline();
@@ -205,6 +212,89 @@ TEST_F(GenesysCoreTest, AGapOpensANewChannelAndReconciles) {
   for (const auto& e : events_)
     found |= e.has_voicemail_left() && e.voicemail_left().id() == missed;
   EXPECT_TRUE(found) << "the voicemail left during the gap comes with the reconcile";
+}
+
+// Several notification channels (decision 037 in the core, decision 043): agents_per_channel
+// agents' topics each, a gap reconciling only the agents of its channel, agents past
+// max_channels reconciled by REST only.
+class GenesysCoreChannelsTest : public GenesysCoreTest {
+ protected:
+  GenesysCoreChannelsTest() : GenesysCoreTest({"agent-1", "agent-2", "agent-3"}, 2) {
+    model_.set_heartbeat_ms(1'000);
+  }
+  // Time passes with the platform's heartbeats on the open sockets.
+  void pass(int64_t ms) {
+    for (int64_t step = 0; step < ms; step += 250) {
+      now_ += 250;
+      model_.tick(now_);
+      run();
+    }
+  }
+};
+
+TEST_F(GenesysCoreChannelsTest, EachChannelCarriesItsAgentsAndAGapReconcilesOnlyThem) {
+  run();
+  EXPECT_EQ(core_.channel_count(), 2u);
+  EXPECT_EQ(count("POST /api/v2/notifications/channels"), 2u);
+  EXPECT_EQ(count("socket open"), 2u);
+  ASSERT_TRUE(core_.mirrored());
+  const CoreReconciled first = core_.take_reconciled();
+  EXPECT_TRUE(first.org);
+  EXPECT_EQ(first.users, (std::vector<std::string>{"agent-1", "agent-2", "agent-3"}));
+  // Live on the second channel.
+  events_.clear();
+  const std::string id = model_.route("agent-3", "email", now_);
+  run();
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].interaction().id(), id);
+  // The second channel's socket dies silently: only its agent is reconciled.
+  const uint64_t reconciles = core_.counters().agent_reconciles;
+  model_.close_socket(1);
+  const std::string missed = model_.leave_voicemail("agent-3", now_);
+  log_.clear();
+  pass(3'500);
+  EXPECT_EQ(core_.counters().gaps, 1u);
+  EXPECT_EQ(core_.counters().agent_reconciles, reconciles + 1);
+  EXPECT_EQ(count("GET /api/v2/users/agent-3/presences/purecloud"), 1u);
+  EXPECT_EQ(count("GET /api/v2/users/agent-1/presences/purecloud"), 0u);
+  EXPECT_EQ(count("POST /api/v2/notifications/channels"), 1u) << "the first channel stays";
+  EXPECT_EQ(core_.take_reconciled().users, std::vector<std::string>{"agent-3"});
+  bool found = false;
+  for (const auto& e : events_)
+    found |= e.has_voicemail_left() && e.voicemail_left().id() == missed;
+  EXPECT_TRUE(found);
+}
+
+class GenesysCoreUnchanneledTest : public GenesysCoreTest {
+ protected:
+  GenesysCoreUnchanneledTest() : GenesysCoreTest({"agent-1", "agent-2"}, 1, 1) {}
+};
+
+TEST_F(GenesysCoreUnchanneledTest, AgentsPastTheChannelsAreReconciledOnly) {
+  run();
+  EXPECT_EQ(core_.channel_count(), 1u);
+  EXPECT_EQ(core_.counters().agent_reconciles, 2u) << "the first mirror reads both";
+  EXPECT_EQ(count("GET /api/v2/users/agent-2/presences/purecloud"), 1u);
+  // No topic of agent-2's is subscribed: its conversation waits for a periodic reconcile.
+  events_.clear();
+  model_.route("agent-2", "email", now_);
+  run();
+  EXPECT_TRUE(events_.empty());
+}
+
+TEST_F(GenesysCoreTest, AnAgentsOwnLoginListsItsVoicemailAsTheLoggedInUser) {
+  core_.set_own_login("agent-1", true);
+  std::vector<std::string> carried;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.target.rfind("/api/v2/voicemail/", 0) != 0) return std::nullopt;
+    carried.push_back(r.target.substr(0, r.target.find('?')) + " as " + r.user);
+    CoreAnswer a;
+    a.status = 200;
+    a.body = R"({"entities":[],"pageSize":100,"pageNumber":1,"total":0})";
+    return a;
+  });
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(carried, std::vector<std::string>{"/api/v2/voicemail/me/messages as agent-1"});
 }
 
 }  // namespace

@@ -1,0 +1,161 @@
+// The core's I/O: a thread per request in flight (RestClient is blocking; the core bounds
+// the intents in flight, so the threads are bounded too), a timer thread for the core's
+// deadlines (request timeouts, retries due), and the bounded wait of decision 023.
+#include "adapters/genesys/genesys_core_driver.h"
+
+#include <algorithm>
+
+namespace outpost::genesys {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct GenesysCoreDriver::Request {
+  bool done = false;  // set under mutex_ as the thread's last act
+  std::thread thread;
+};
+
+GenesysCoreDriver::GenesysCoreDriver(CoreDriverOptions options, RestClient& rest)
+    : options_(std::move(options)),
+      rest_(rest),
+      core_(options_.core),
+      // The RestClient's own deadline (budget waits included) ends before the core's request
+      // timeout, so the core normally hears the transport error rather than timing out.
+      request_deadline_(std::max<int64_t>(options_.core.request_timeout_ms / 2, 1)) {}
+
+GenesysCoreDriver::~GenesysCoreDriver() {
+  stop();
+}
+
+void GenesysCoreDriver::start() {
+  std::lock_guard lock(mutex_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  timer_ = std::thread([this] { run(); });
+}
+
+void GenesysCoreDriver::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  std::vector<std::shared_ptr<Request>> requests;
+  {
+    std::lock_guard lock(mutex_);
+    requests.swap(requests_);
+  }
+  for (auto& r : requests)
+    if (r->thread.joinable()) r->thread.join();
+}
+
+void GenesysCoreDriver::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    core_.tick(wall_ms());
+    pump();
+    reap();
+    // At most a second asleep: the wall clock may jump, and finished threads get joined.
+    int64_t sleep_ms = 1'000;
+    if (auto next = core_.next_deadline()) {
+      sleep_ms = std::clamp<int64_t>(*next - wall_ms(), 1, sleep_ms);
+    }
+    wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms));
+  }
+}
+
+void GenesysCoreDriver::pump() {
+  if (stopping_) return;
+  for (CoreRequest& request : core_.take_requests()) {
+    auto r = std::make_shared<Request>();
+    requests_.push_back(r);
+    r->thread = std::thread([this, r, request = std::move(request)] {
+      perform(request);
+      std::lock_guard lock(mutex_);
+      r->done = true;
+    });
+  }
+  std::vector<upstream::Event> events = core_.take_events();
+  if (!events.empty() && options_.events) options_.events(std::move(events));
+  wake_.notify_all();  // the timer's deadline may have moved; waiting intents look again
+}
+
+void GenesysCoreDriver::reap() {
+  // A finished thread set `done` under this lock and returns right after: joining it here
+  // does not wait on the lock we hold.
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (!(*it)->done) {
+      ++it;
+      continue;
+    }
+    (*it)->thread.join();
+    it = requests_.erase(it);
+  }
+}
+
+void GenesysCoreDriver::perform(const CoreRequest& request) {
+  auto got = rest_.call_single(request.user, request.method, request.target, request.body,
+                               Clock::now() + request_deadline_);
+  CoreAnswer answer;
+  if (got.ok()) {
+    answer.status = got->status;
+    answer.body = std::move(got->body);
+    answer.correlation_id = std::move(got->correlation_id);
+    answer.retry_after_ms = got->retry_after_ms;
+  } else {
+    answer.transport_error = true;  // timeouts, refused connections, a spent budget
+  }
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  core_.on_answer(request.id, answer, wall_ms());
+  pump();
+}
+
+Result<PlatformAnswer> GenesysCoreDriver::intent(const IntentCall& call,
+                                                 std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  if (stopping_) return error(ErrorCode::kUnavailable, "the adapter is stopping");
+  const auto deadline = Clock::now() + wait;
+  while (true) {
+    reap();
+    const uint64_t not_yet = core_.intents_not_yet();
+    Result<PlatformAnswer> answer = call(core_, wall_ms());
+    pump();
+    if (core_.intents_not_yet() == not_yet) return answer;  // answered (or refused at once)
+    const uint64_t answered = core_.intents_answered();
+    const bool changed = wake_.wait_until(
+        lock, deadline, [&] { return stopping_ || core_.intents_answered() != answered; });
+    if (!changed || stopping_) {
+      ++intents_pending_;
+      return answer;
+    }
+    // Some intent was answered: ours, maybe; asking again takes it or finds it still running.
+  }
+}
+
+void GenesysCoreDriver::with_core(const std::function<void(GenesysCore&)>& fn) {
+  std::lock_guard lock(mutex_);
+  fn(core_);
+  pump();
+}
+
+CoreCounters GenesysCoreDriver::counters() const {
+  std::lock_guard lock(mutex_);
+  return core_.counters();
+}
+
+uint64_t GenesysCoreDriver::intents_pending() const {
+  std::lock_guard lock(mutex_);
+  return intents_pending_;
+}
+
+}  // namespace outpost::genesys

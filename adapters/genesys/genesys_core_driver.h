@@ -1,0 +1,81 @@
+// Runs the sans-I/O GenesysCore (decision 038) with real I/O (decision 043): its requests go
+// through the RestClient (OAuth, a 401's refresh, the org's budget and the inin-ratelimit
+// holds stay there; the retry rules are the core's, so RestClient::call_single makes one
+// attempt), each on its own thread; the answers are fed back; a timer thread ticks the core
+// at its next deadline with the wall clock. An intent call (decision 023) runs the core's
+// intent under the driver's lock and then waits at most `wait` for its answer: the caller's
+// store transaction is never held longer, a slow platform's answer is kept by the core for
+// the device's retry (answer_keep).
+// This stage runs the core's intents only (CoreOptions::run_mirror off): GenesysUpstream's
+// worker still runs the channels and the reconcile (docs/genesys.md, "What remains").
+// Thread rules: every public method is safe from several threads. The event sink is called
+// under the driver's lock: it must not call back into the driver.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "adapters/genesys/genesys_core.h"
+#include "adapters/genesys/genesys_rest.h"
+
+namespace outpost::genesys {
+
+struct CoreDriverOptions {
+  CoreOptions core;
+  // The core's events (with run_mirror off: the read-backs after an accepted presence write).
+  std::function<void(std::vector<upstream::Event>)> events;
+};
+
+class GenesysCoreDriver {
+ public:
+  // `rest` outlives the driver; stopping it (RestClient::stop) ends every call in flight.
+  GenesysCoreDriver(CoreDriverOptions options, RestClient& rest);
+  ~GenesysCoreDriver();
+  GenesysCoreDriver(const GenesysCoreDriver&) = delete;
+  GenesysCoreDriver& operator=(const GenesysCoreDriver&) = delete;
+
+  void start();
+  // Joins the timer thread and every request thread (stop the RestClient first so they end
+  // at once). Idempotent.
+  void stop();
+
+  // Calls `intent` (one of the core's intent methods) with the core and the time, then, while
+  // that call's answer has not come, waits at most `wait` and asks again (the same arguments
+  // find the same intent). Past `wait`: the core's kUnavailable ("not answered yet"); the
+  // call goes on and the device's retry takes its answer.
+  using IntentCall = std::function<Result<PlatformAnswer>(GenesysCore&, int64_t now_ms)>;
+  Result<PlatformAnswer> intent(const IntentCall& intent, std::chrono::milliseconds wait);
+  // Runs `fn` on the core under the driver's lock (inputs such as set_presence_map).
+  void with_core(const std::function<void(GenesysCore&)>& fn);
+
+  CoreCounters counters() const;
+  // Intent calls that returned before their answer came (the wait ran out).
+  uint64_t intents_pending() const;
+
+ private:
+  struct Request;
+  void run();
+  // Sends what the core asks for and hands its events on. Caller holds mutex_.
+  void pump();
+  void perform(const CoreRequest& request);
+  void reap();
+
+  CoreDriverOptions options_;
+  RestClient& rest_;
+  GenesysCore core_;
+  std::chrono::milliseconds request_deadline_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::thread timer_;
+  std::vector<std::shared_ptr<Request>> requests_;
+  uint64_t intents_pending_ = 0;
+};
+
+}  // namespace outpost::genesys
