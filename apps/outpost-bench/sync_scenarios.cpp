@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -550,10 +551,17 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
           carried ? "changes carried with the poke" : "plain pokes", message_format ? 2 : 1,
           ready_devices, devices, rounds);
   // Idle: every device connected and caught up, nothing to deliver.
-  const double idle_cpu_before = process_usage(getpid()).cpu_seconds;
+  // getrusage: microseconds, where /proc's clock ticks (10 ms) would read 0 at 100 devices.
+  auto self_cpu_seconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  };
+  const double idle_cpu_before = self_cpu_seconds();
   const auto idle_start = Clock::now();
   std::this_thread::sleep_for(kFanoutIdleWindow);
-  const double idle_cpu = process_usage(getpid()).cpu_seconds - idle_cpu_before;
+  const double idle_cpu = self_cpu_seconds() - idle_cpu_before;
   const double idle_device_seconds = seconds_since(idle_start) * (devices + 1);  // + the writer
   std::vector<ProcessUsage> usage_before;
   for (auto& server : context.servers) usage_before.push_back(server->usage());

@@ -26,6 +26,7 @@
 #include "tests/engine/test_support.h"
 #include "tests/transport/server_requests.h"
 #include "transport/sync_agent.h"
+#include "transport/sync_agent_commit_watch.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
 
@@ -273,9 +274,14 @@ TEST_F(SyncAgentCarriedTest, AnotherProcessesCommitIsNoticedWithTheWatchAndWithT
     mutations::SetUserSetting setting;
     setting.set_name("theme");
     setting.set_value(c.theme);
+    const uint64_t ticks = CommitWatch::process().ticks();
     const auto committed = std::chrono::steady_clock::now();
     ASSERT_TRUE((*extension)->mutate("set_user_setting", setting, wall_ms()).ok());
     ASSERT_TRUE(eventually([&] { return told.load(); })) << c.device;
+    // The watched agent's replica is on the process's watch, which ticks while it runs.
+    if (c.agent == &watched) {
+      EXPECT_GT(CommitWatch::process().ticks(), ticks);
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - committed)
                         .count();

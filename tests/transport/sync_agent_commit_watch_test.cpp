@@ -12,7 +12,7 @@
 
 #include "engine/domain_mutators.h"
 #include "outpost/mutations.pb.h"
-#include "test_support.h"
+#include "tests/engine/test_support.h"
 
 namespace outpost {
 namespace {
@@ -23,6 +23,7 @@ std::unique_ptr<Replica> open_replica(const std::string& path) {
   ReplicaOptions options;
   options.tenant = "acme";
   options.user = "agent1";
+  options.client_id = "watched-client";
   auto opened = Replica::open(path, Schema::domain(), &domain_mutators(), options);
   EXPECT_TRUE(opened.ok()) << opened.status().to_string();
   return opened.ok() ? std::move(opened).value() : nullptr;
@@ -49,13 +50,18 @@ bool eventually(Predicate predicate, std::chrono::milliseconds within = 10s) {
 // process, in effect), with the wakes the watch gave the owner and the tick of the last.
 struct File {
   explicit File(const std::string& path) : owner(open_replica(path)), other(open_replica(path)) {}
+  ~File() {
+    if (watcher != nullptr) watcher->remove(id);  // before the replica (its mapping) goes
+  }
   std::unique_ptr<Replica> owner;
   std::unique_ptr<Replica> other;
   std::atomic<int> wakes{0};
   std::atomic<uint64_t> woken_at_tick{0};
   uint64_t id = 0;
+  CommitWatch* watcher = nullptr;
 
   void watch(CommitWatch& watch, std::chrono::milliseconds interval = 5ms) {
+    watcher = &watch;
     Replica::CommitStampReader reader = owner->commit_stamp_reader();
     ASSERT_TRUE(reader);
     id = watch.add(reader, interval, [this, &watch] {
@@ -79,6 +85,7 @@ class CommitWatchTest : public ::testing::Test {
 
 TEST_F(CommitWatchTest, AnotherConnectionsCommitWakesOnlyItsFileAtTheNextTick) {
   File a(dir_.file("a.db")), b(dir_.file("b.db"));
+  ASSERT_TRUE(a.owner && a.other && b.owner && b.other);
   a.watch(watch_);
   b.watch(watch_);
   // The first tick wakes each once (a commit before add() must not go unnoticed).
@@ -101,6 +108,7 @@ TEST_F(CommitWatchTest, AnotherConnectionsCommitWakesOnlyItsFileAtTheNextTick) {
 
 TEST_F(CommitWatchTest, OwnCommitsMarkedSeenWakeNobodyButLaterOnesDo) {
   File a(dir_.file("a.db"));
+  ASSERT_TRUE(a.owner && a.other);
   a.watch(watch_);
   ASSERT_TRUE(eventually([&] { return a.wakes == 1; }));
   commit(*a.owner, "own");
@@ -127,6 +135,7 @@ TEST_F(CommitWatchTest, OwnCommitsMarkedSeenWakeNobodyButLaterOnesDo) {
 
 TEST_F(CommitWatchTest, LookAgainWakesOnTheNextTickAndRemoveStopsWakes) {
   File a(dir_.file("a.db")), b(dir_.file("b.db"));
+  ASSERT_TRUE(a.owner && a.other && b.owner && b.other);
   a.watch(watch_);
   b.watch(watch_);
   ASSERT_TRUE(eventually([&] { return a.wakes == 1 && b.wakes == 1; }));
