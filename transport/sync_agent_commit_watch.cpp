@@ -6,8 +6,10 @@
 namespace outpost {
 
 CommitWatch& CommitWatch::process() {
-  static CommitWatch watch;
-  return watch;
+  // Never destroyed: an agent stopped by a static destructor at exit may still remove()
+  // itself, whatever the order of destruction. Its thread ends with the process.
+  static CommitWatch* const watch = new CommitWatch();
+  return *watch;
 }
 
 CommitWatch::~CommitWatch() {

@@ -27,11 +27,11 @@ class CommitWatch {
   using Wake = std::function<void()>;
 
   // The process's watch (its thread starts with the first add() and, with nothing to
-  // watch, waits without waking).
+  // watch, waits without waking; it is never destroyed).
   static CommitWatch& process();
 
   CommitWatch() = default;
-  ~CommitWatch();  // joins the thread
+  ~CommitWatch();  // joins the thread (a watch of one's own: tests)
   CommitWatch(const CommitWatch&) = delete;
   CommitWatch& operator=(const CommitWatch&) = delete;
 

@@ -1,6 +1,6 @@
 // The agent's loop (implementation detail of SyncAgent, included only by the agent's own
 // .cpp files): the libuv loop thread that owns the replica and the SyncClient (pump,
-// frames, backoff, timers, the foreign-commit poll) and the asio I/O thread its
+// frames, backoff, timers, the foreign-commit check) and the asio I/O thread its
 // WebSocket session (sync_agent_session.h) runs on.
 // Thread rules: members marked [loop] run on the loop thread, [io] on the I/O thread;
 // post() is safe from any thread.
