@@ -55,7 +55,8 @@ void CommitWatch::look_again(uint64_t id) {
 }
 
 std::chrono::milliseconds CommitWatch::interval_locked() const {
-  auto interval = std::chrono::milliseconds::max();
+  if (entries_.empty()) return std::chrono::seconds(1);  // never used to wait: no entries
+  auto interval = entries_.begin()->second.interval;
   for (const auto& [id, entry] : entries_) interval = std::min(interval, entry.interval);
   return interval;
 }
@@ -66,6 +67,7 @@ void CommitWatch::run() {
   while (!stopping_) {
     if (entries_.empty()) {
       changed_.wait(lock, [this] { return stopping_ || !entries_.empty(); });
+      if (stopping_) break;
       next = std::chrono::steady_clock::now() + interval_locked();
       continue;
     }
