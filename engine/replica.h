@@ -21,6 +21,8 @@
 
 #include <google/protobuf/message.h>
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -261,6 +263,20 @@ class Replica {
   // Costs one PRAGMA data_version (a shared-memory read in WAL mode) when nothing
   // changed. Read-only replicas may call it too. Errors: kIo, kCorrupt.
   Result<ChangeSet> refresh();
+
+  // Whether any connection may have committed, without asking SQLite (decision 046): a copy
+  // of the WAL-index header in the file's shared memory (-shm), which every commit of every
+  // connection and process rewrites. Equal stamps: no commit in between; different ones: a
+  // commit (or a WAL restart) since, which refresh() then sorts out.
+  struct CommitStamp {
+    std::array<uint32_t, 12> words{};
+    bool operator==(const CommitStamp&) const = default;
+  };
+  using CommitStampReader = std::function<CommitStamp()>;
+  // Owner thread. The reader reads shared memory only (no lock, no system call) and is
+  // safe from any thread for as long as this Replica is open. Empty when the file has no
+  // shared WAL index (not in WAL mode, exclusive locking): then only refresh() can tell.
+  CommitStampReader commit_stamp_reader();
 
   // Runs PRAGMA integrity_check; Ok when the file is sound.
   Status check_integrity();

@@ -10,8 +10,10 @@
 //     Replica: it posts decoded ServerFrames to the loop (mutex-guarded queue + uv_async).
 //   With background_checkpoints (the default) a third thread, for the agent's lifetime,
 //   checkpoints the replica's WAL when its commits ask (transport/wal_checkpointer.h).
-// Other processes on the same replica file: a loop timer (foreign_commit_poll) notices
-// their commits, pushes their mutations and tells subscribers what they changed.
+// Other processes on the same replica file: the process's commit watch (one thread for all
+// agents, sync_agent_commit_watch.h) wakes the loop when the file's commit stamp moves,
+// within foreign_commit_poll; the loop pushes their mutations and tells subscribers what
+// they changed.
 // Thread rules: every public member function is safe from any thread unless it says
 // otherwise; callbacks (on_progress, on_state) run on the loop thread and must not block.
 // Files: sync_agent.cpp (this facade), sync_agent_loop.h (the loop thread: pump, frames,
@@ -119,11 +121,17 @@ struct SyncAgentOptions {
   // waits for — pays the checkpoint's copy and fsync. false: SQLite's automatic checkpoint
   // inside commits (ReplicaOptions::wal_autocheckpoint_pages).
   bool background_checkpoints = true;
-  // Other processes may write the replica file too (an app extension, the CLI): this often
-  // the loop asks the replica whether another connection committed (Replica::refresh: one
-  // PRAGMA data_version, a shared-memory read, when nothing changed); their mutations are
-  // then pushed and subscribers told the keys they changed. 0: never. Decision 007.
+  // Other processes may write the replica file too (an app extension, the CLI): within
+  // this bound (plus a wake-up of the loop) the agent notices another connection's commit,
+  // pushes its mutations and tells subscribers the keys it changed. 0: never. Decision 007.
   std::chrono::milliseconds foreign_commit_poll{50};
+  // How (decision 046): true: the process's one watch thread (sync_agent_commit_watch.h)
+  // compares the replica's commit stamp in shared memory every foreign_commit_poll and
+  // wakes this loop only when it moved (its own commits are accounted for after each batch
+  // of frames). false, or a file without a shared WAL index: the loop's own timer asks
+  // Replica::refresh() (a PRAGMA data_version) every foreign_commit_poll, as every agent did
+  // before (the benchmark's baseline devices).
+  bool foreign_commit_watch = true;
 
   // Blobs (transport/device_blobs.h). With prefetch_voicemail_audio, sync_for() spends the
   // budget left once the records are up to date on the audio of unheard voicemail of today

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "transport/sync_agent_commit_watch.h"
 #include "transport/sync_agent_session.h"
 
 namespace outpost {
@@ -21,17 +22,11 @@ Status SyncAgent::Loop::start() {
   uv_timer_init(&uv_loop_, &timer_);
   uv_timer_init(&uv_loop_, &request_timer_);
   uv_timer_init(&uv_loop_, &foreign_timer_);
-  if (const auto poll = agent_.options_.foreign_commit_poll; poll.count() > 0) {
-    const auto interval = static_cast<uint64_t>(poll.count());
-    uv_timer_start(
-        &foreign_timer_,
-        [](uv_timer_t* timer) { static_cast<Loop*>(timer->loop->data)->on_foreign_commit_check(); },
-        interval, interval);
-  }
   {
     std::lock_guard lock(inbox_mutex_);
     alive_ = true;
   }
+  watch_foreign_commits();
   io_work_.emplace(net::make_work_guard(io_));
   io_thread_ = std::thread([this] {
     for (;;) {
@@ -52,9 +47,33 @@ Status SyncAgent::Loop::start() {
   return Status::Ok();
 }
 
+void SyncAgent::Loop::watch_foreign_commits() {
+  const auto poll = agent_.options_.foreign_commit_poll;
+  if (poll.count() <= 0) return;
+  // The replica is still this thread's: the loop thread has not started.
+  if (agent_.options_.foreign_commit_watch) stamp_reader_ = agent_.replica_->commit_stamp_reader();
+  if (stamp_reader_) {
+    watch_id_ = CommitWatch::process().add(stamp_reader_, poll,
+                                           [this] { post([this] { on_foreign_commit_check(); }); });
+    return;
+  }
+  const auto interval = static_cast<uint64_t>(poll.count());
+  uv_timer_start(
+      &foreign_timer_,
+      [](uv_timer_t* timer) { static_cast<Loop*>(timer->loop->data)->on_foreign_commit_check(); },
+      interval, interval);
+}
+
+void SyncAgent::Loop::unwatch() {
+  if (watch_id_ == 0) return;
+  CommitWatch::process().remove(watch_id_);  // no wake runs after this
+  watch_id_ = 0;
+}
+
 void SyncAgent::Loop::stop() {
   post([this] { begin_stop(); });
   if (loop_thread_.joinable()) loop_thread_.join();
+  unwatch();  // begin_stop did, unless the loop never ran it
   {
     std::lock_guard lock(inbox_mutex_);
     alive_ = false;
@@ -71,6 +90,7 @@ void SyncAgent::Loop::stop() {
 
 void SyncAgent::Loop::begin_stop() {
   stopping_ = true;
+  unwatch();
   if (connection_id_ != 0) io_close(connection_id_);
   if (agent_.client_->request_in_flight()) agent_.client_->on_request_failed();
   connection_id_ = 0;
@@ -101,9 +121,11 @@ void SyncAgent::Loop::drain_inbox() {
     task();
   }
   // Frames that arrived together are one hand-off: the client's next request (a read of
-  // the outbox) and the published progress once for all of them, not per frame.
+  // the outbox) and the published progress once for all of them, not per frame. Their
+  // commits moved the replica's stamp: accounted for here, so they wake nobody.
   if (pump_due_ && !stopping_) {
     pump_due_ = false;
+    if (watch_id_ != 0) on_foreign_commit_check();
     publish_progress();
     pump();
   }
@@ -481,13 +503,19 @@ void SyncAgent::Loop::on_request_timeout() {
 
 void SyncAgent::Loop::on_foreign_commit_check() {
   if (stopping_) return;
+  // The stamp first: a commit after it moves the stamp again (the watch wakes us), one
+  // before it is what refresh() reads now.
+  std::optional<Replica::CommitStamp> stamp;
+  if (watch_id_ != 0) stamp = stamp_reader_();
   // Subscribers are told inside refresh(); new mutations in the outbox are pushed now.
   auto changes = agent_.replica_->refresh();
   if (!changes.ok()) {
     // A busy or briefly unreadable file: the next tick looks again.
+    if (watch_id_ != 0) CommitWatch::process().look_again(watch_id_);
     if (changes.status().code() != ErrorCode::kIo) handle_client_error(changes.status());
     return;
   }
+  if (stamp) CommitWatch::process().seen(watch_id_, *stamp);
   if (changes->outbox_changed || changes->everything_changed) pump();
 }
 

@@ -1,6 +1,6 @@
 // The agent's loop (implementation detail of SyncAgent, included only by the agent's own
 // .cpp files): the libuv loop thread that owns the replica and the SyncClient (pump,
-// frames, backoff, timers, the foreign-commit poll) and the asio I/O thread its
+// frames, backoff, timers, the foreign-commit check) and the asio I/O thread its
 // WebSocket session (sync_agent_session.h) runs on.
 // Thread rules: members marked [loop] run on the loop thread, [io] on the I/O thread;
 // post() is safe from any thread.
@@ -94,6 +94,10 @@ class SyncAgent::Loop {
   void on_timer();
   void on_request_timeout();
   void on_foreign_commit_check();
+  // Foreign commits through the process's CommitWatch when the replica has a commit stamp
+  // (else the loop's foreign_timer_). Set up in start(); unwatch() is idempotent.
+  void watch_foreign_commits();
+  void unwatch();
   void begin_stop();
 
   // [io]
@@ -107,7 +111,7 @@ class SyncAgent::Loop {
   uv_async_t inbox_async_{};
   uv_timer_t timer_{};
   uv_timer_t request_timer_{};  // bounds the wait for the answer to the request in flight
-  uv_timer_t foreign_timer_{};  // looks for commits by other processes (foreign_commit_poll)
+  uv_timer_t foreign_timer_{};  // looks for commits by other processes without a watch
   std::thread loop_thread_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
@@ -134,6 +138,10 @@ class SyncAgent::Loop {
   uint64_t connection_token_generation_ = 0;  // the token generation connect() saw
   bool awaiting_token_ = false;               // refused; on_token_expired asked for one
   uint32_t tokens_refused_in_row_ = 0;        // reset by an answered request
+
+  // Set by start() before the loop thread runs; then [loop] (the watch id 0: no watch).
+  Replica::CommitStampReader stamp_reader_;
+  uint64_t watch_id_ = 0;
 
   // [io]
   std::shared_ptr<Session> session_;

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +36,9 @@ constexpr uint64_t kDemoSeed = 1;  // DemoDataOptions::seed, what `outpost-serve
 constexpr auto kFanoutReadyTimeout = std::chrono::minutes(5);
 constexpr auto kFanoutRoundTimeout = std::chrono::seconds(30);
 constexpr auto kFanoutPause = std::chrono::milliseconds(100);
+// How long the ready devices sit idle (nothing sent to them) while the bench process's CPU
+// is measured, before the rounds: what a device costs per second doing nothing.
+constexpr auto kFanoutIdleWindow = std::chrono::seconds(1);
 constexpr const char* kFanoutDraft = "draft-fanout";
 
 double seconds_since(Clock::time_point start) {
@@ -452,15 +456,18 @@ struct FanoutRun {
   double devices_cpu = 0;
   double server_rss = 0;
   double server_cpu = 0;
-  uint64_t carried_applied = 0;  // by the receivers (decision 032)
+  double idle_cpu_us_per_device_second = 0;  // the bench process over kFanoutIdleWindow
+  uint64_t carried_applied = 0;              // by the receivers (decision 032)
   uint64_t carried_refused = 0;
 };
 
 // One fan-out measurement: `devices` receivers (announcing that they apply changes carried
 // with the poke, or not: the devices before decision 032; offering stream format 2 or not:
-// the devices before decision 039) and a writer, `rounds` drafts.
+// the devices before decision 039; noticing other processes' commits through the process's
+// commit watch or each with its own timer: the devices before decision 046) and a writer,
+// `rounds` drafts.
 Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds, bool carried,
-                                 bool message_format) {
+                                 bool message_format, bool commit_watch) {
   const std::string dir =
       context.scenario_dir("fanout-" + std::to_string(devices) + (carried ? "" : "-plain") +
                            (message_format ? "-message" : ""));
@@ -479,6 +486,7 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
     options.replica_path = dir + "/" + device + ".db";
     options.client.accept_carried = carried;
     options.offer_message_format = message_format;
+    options.foreign_commit_watch = commit_watch;
     return options;
   };
   std::vector<std::unique_ptr<Receiver>> receivers;
@@ -542,6 +550,19 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
           "measuring %d rounds\n",
           carried ? "changes carried with the poke" : "plain pokes", message_format ? 2 : 1,
           ready_devices, devices, rounds);
+  // Idle: every device connected and caught up, nothing to deliver.
+  // getrusage: microseconds, where /proc's clock ticks (10 ms) would read 0 at 100 devices.
+  auto self_cpu_seconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  };
+  const double idle_cpu_before = self_cpu_seconds();
+  const auto idle_start = Clock::now();
+  std::this_thread::sleep_for(kFanoutIdleWindow);
+  const double idle_cpu = self_cpu_seconds() - idle_cpu_before;
+  const double idle_device_seconds = seconds_since(idle_start) * (devices + 1);  // + the writer
   std::vector<ProcessUsage> usage_before;
   for (auto& server : context.servers) usage_before.push_back(server->usage());
   const double devices_cpu_before = process_usage(getpid()).cpu_seconds;
@@ -596,19 +617,26 @@ Result<FanoutRun> measure_fanout(BenchContext& context, int devices, int rounds,
   run.devices_cpu = devices_cpu;
   run.server_rss = server_rss;
   run.server_cpu = server_cpu;
+  run.idle_cpu_us_per_device_second = idle_cpu * 1e6 / idle_device_seconds;
   return run;
 }
 
 }  // namespace
 
 // Three ways in one run: the devices before decision 032 (plain pokes, each device pulls,
-// stream format 1) are the baseline of the figures with the changes carried with the poke —
-// in stream format 1 (`fanout.stream_format`, decision 032's devices) and in format 2
+// stream format 1, a foreign-commit poll timer each) are the baseline of the figures with the
+// changes carried with the poke — in stream format 1 (`fanout.stream_format`, decision 032's
+// devices) and in format 2
 // (`fanout`, today's devices: one compression per commit shared by all, decision 039).
+// The first two passes' devices also each poll their replica with a timer of their own
+// (before decision 046); today's use the process's commit watch.
 Status run_fanout(BenchContext& context, int devices, int rounds) {
-  OUTPOST_ASSIGN_OR_RETURN(FanoutRun plain, measure_fanout(context, devices, rounds, false, false));
-  OUTPOST_ASSIGN_OR_RETURN(FanoutRun stream, measure_fanout(context, devices, rounds, true, false));
-  OUTPOST_ASSIGN_OR_RETURN(FanoutRun run, measure_fanout(context, devices, rounds, true, true));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun plain,
+                           measure_fanout(context, devices, rounds, false, false, false));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun stream,
+                           measure_fanout(context, devices, rounds, true, false, false));
+  OUTPOST_ASSIGN_OR_RETURN(FanoutRun run,
+                           measure_fanout(context, devices, rounds, true, true, true));
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     const double value = percentile(stream.latencies_ms, p);
     const double baseline = percentile(plain.latencies_ms, p);
@@ -654,6 +682,16 @@ Status run_fanout(BenchContext& context, int devices, int rounds) {
                       per_delivery(plain) > 0 ? per_delivery(run) / per_delivery(plain) : 0,
                       with(params, {param("cpu_seconds", run.devices_cpu),
                                     param("wall_seconds", run.measured_seconds)})});
+  // Decision 046: what an idle device costs per second (its foreign-commit check, timers),
+  // against devices that each poll with a timer of their own.
+  context.report.add(
+      {"fanout.idle_device_cpu", run.idle_cpu_us_per_device_second, "us/device-second",
+       plain.idle_cpu_us_per_device_second,
+       plain.idle_cpu_us_per_device_second > 0
+           ? run.idle_cpu_us_per_device_second / plain.idle_cpu_us_per_device_second
+           : 0,
+       with(context.common_params(),
+            {param("devices", devices), param("baseline_is", "plain pokes, a poll timer each")})});
   if (sorted.size() < expected) {
     fprintf(stderr, "outpost-bench: fanout at %d devices: %zu of %llu deliveries seen\n", devices,
             sorted.size(), static_cast<unsigned long long>(expected));

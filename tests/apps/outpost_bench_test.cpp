@@ -112,6 +112,7 @@ TEST_F(OutpostBench, QuickRunPrintsOneWellFormedFigurePerLine) {
                                "idle_connections.message_format.carried",
                                "idle_connections.message_format.kib_per_connection_after_ping",
                                "fanout.stream_format",
+                               "fanout.idle_device_cpu",
                                "wire_encoding.demo.pages.columns",
                                "wire_encoding.interaction.pages.columns",
                                "wire_encoding.interaction.single.dictionary",

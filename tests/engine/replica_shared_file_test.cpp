@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <thread>
 
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
@@ -183,6 +184,41 @@ TEST_F(ReplicaSharedFile, AConnectionAwayLongerThanTheJournalLearnsEverythingCha
   ASSERT_TRUE(rows.ok());
   EXPECT_GE(std::get<int64_t>(rows->rows[0][0]), kJournalKeep);
   EXPECT_LT(std::get<int64_t>(rows->rows[0][0]), kJournalKeep + kJournalPruneEvery);
+}
+
+// Decision 046: the stamp read from shared memory moves with every commit of any
+// connection (what the agent's commit watch compares) and with nothing else, and can be
+// read from another thread than the owner's.
+TEST_F(ReplicaSharedFile, TheCommitStampMovesWithEveryCommitOfAnyConnection) {
+  auto app = open();
+  auto extension = open();
+  auto reader_replica = open(/*read_only=*/true);
+  ASSERT_TRUE(app && extension && reader_replica);
+  Replica::CommitStampReader stamp = app->commit_stamp_reader();
+  ASSERT_TRUE(stamp) << "a WAL replica has a shared WAL index";
+  ASSERT_TRUE(reader_replica->commit_stamp_reader()) << "a read-only replica too";
+
+  Replica::CommitStamp before = stamp();
+  EXPECT_EQ(stamp(), before);
+  EXPECT_EQ(value(*app, "theme"), "<absent>");  // reads move nothing
+  ASSERT_TRUE(app->refresh().ok());
+  EXPECT_EQ(stamp(), before);
+
+  set(*extension, "theme", "dark");  // another connection's commit
+  const Replica::CommitStamp after_other = stamp();
+  EXPECT_NE(after_other, before);
+  EXPECT_EQ(reader_replica->commit_stamp_reader()(), after_other);
+
+  set(*app, "ringtone", "bell");  // its own
+  EXPECT_NE(stamp(), after_other);
+
+  // From another thread while the owner's connection sits idle.
+  const Replica::CommitStamp mine = stamp();
+  set(*extension, "theme", "light");
+  Replica::CommitStamp seen_elsewhere;
+  std::thread([&] { seen_elsewhere = stamp(); }).join();
+  EXPECT_NE(seen_elsewhere, mine);
+  EXPECT_EQ(seen_elsewhere, stamp());
 }
 
 TEST(ReplicaJournal, EntriesRoundTripAndMalformedOnesAreRefused) {

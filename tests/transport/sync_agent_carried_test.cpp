@@ -5,9 +5,13 @@
 // and pulls as before; the device that wrote the change pulls its confirmation. All converge.
 // Decision 039: devices that offer stream format 2 (the default) share one compressed
 // message per commit; a device that offers only format 1 (as one predating it) still works.
+// Decision 046: a burst of commits all reaches every device, and another process's commit
+// on a device's file is noticed by the process's commit watch (or the loop's own timer).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,6 +26,7 @@
 #include "tests/engine/test_support.h"
 #include "tests/transport/server_requests.h"
 #include "transport/sync_agent.h"
+#include "transport/sync_agent_commit_watch.h"
 #include "transport/sync_server.h"
 #include "transport/token.h"
 
@@ -89,7 +94,7 @@ class SyncAgentCarriedTest : public ::testing::Test {
   }
 
   SyncAgent& start_agent(const std::string& device, bool accept_carried,
-                         bool offer_message_format = true) {
+                         bool offer_message_format = true, bool foreign_commit_watch = true) {
     SyncAgentOptions options;
     options.server_url = "http://127.0.0.1:" + std::to_string(server_->port());
     options.token =
@@ -100,6 +105,7 @@ class SyncAgentCarriedTest : public ::testing::Test {
     options.random_seed = 7;
     options.client.accept_carried = accept_carried;
     options.offer_message_format = offer_message_format;
+    options.foreign_commit_watch = foreign_commit_watch;
     auto agent = SyncAgent::open(std::move(options));
     EXPECT_TRUE(agent.ok()) << agent.status().to_string();
     agents_.push_back(std::move(agent).value());
@@ -215,6 +221,74 @@ TEST_F(SyncAgentCarriedTest, FormatOneAndFormatTwoDevicesConverge) {
   ASSERT_NO_FATAL_FAILURE(set_theme(stream_one, "blue"));
   for (SyncAgent* agent : all) {
     ASSERT_TRUE(eventually([&] { return theme(*agent) == "blue"; }));
+  }
+}
+
+// Decision 046: commits in a burst (frames that reach a device together are one hand-off to
+// its loop, whose commits mark the watch's stamp seen) are all applied, on devices with the
+// commit watch and with the loop's own timer alike.
+TEST_F(SyncAgentCarriedTest, ABurstOfCommitsIsAllAppliedByEveryDevice) {
+  seed(0, 1);
+  SyncAgent& watched = start_agent("watched", true);
+  SyncAgent& polled = start_agent("polled", true, true, /*foreign_commit_watch=*/false);
+  for (SyncAgent* agent : {&watched, &polled}) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 1; }));
+  }
+  for (int i = 1; i <= 40; ++i) seed(i, i + 1);  // 40 commits, as fast as the server takes them
+  for (SyncAgent* agent : {&watched, &polled}) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 41; }))
+        << count(*agent, "voicemail");
+    const SyncStats stats = agent->stats();
+    EXPECT_GE(stats.carried_applied + stats.carried_refused, 1u);
+    EXPECT_EQ(stats.connection_failures, 0u);
+  }
+}
+
+// Another process's commit on a device's replica file (an app extension): noticed without a
+// wake-up call, subscribers told its keys and its mutation pushed (the other device gets
+// it), with the process's commit watch (the default) and with the loop's own timer. The
+// time it took is printed (its bound is foreign_commit_poll plus a loop wake-up), not judged.
+TEST_F(SyncAgentCarriedTest, AnotherProcessesCommitIsNoticedWithTheWatchAndWithTheTimer) {
+  seed(0, 1);
+  SyncAgent& watched = start_agent("watched", true);
+  SyncAgent& polled = start_agent("polled", true, true, /*foreign_commit_watch=*/false);
+  for (SyncAgent* agent : {&watched, &polled}) {
+    ASSERT_TRUE(eventually([&] { return count(*agent, "voicemail") == 1; }));
+  }
+  struct Case {
+    SyncAgent* agent;
+    SyncAgent* peer;
+    const char* device;
+    const char* theme;
+  };
+  for (const Case& c : {Case{&watched, &polled, "watched", "watched-dark"},
+                        Case{&polled, &watched, "polled", "polled-light"}}) {
+    std::atomic<bool> told{false};
+    const uint64_t id = c.agent->subscribe([&](const ChangeSet& changes) {
+      auto keys = changes.keys.find("user_setting");
+      if (keys != changes.keys.end() && keys->second.count("theme") != 0) told = true;
+    });
+    auto extension = Replica::open(dir_.file(std::string(c.device) + ".db"), Schema::domain(),
+                                   &domain_mutators());
+    ASSERT_TRUE(extension.ok()) << extension.status().to_string();
+    mutations::SetUserSetting setting;
+    setting.set_name("theme");
+    setting.set_value(c.theme);
+    const uint64_t ticks = CommitWatch::process().ticks();
+    const auto committed = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*extension)->mutate("set_user_setting", setting, wall_ms()).ok());
+    ASSERT_TRUE(eventually([&] { return told.load(); })) << c.device;
+    // The watched agent's replica is on the process's watch, which ticks while it runs.
+    if (c.agent == &watched) {
+      EXPECT_GT(CommitWatch::process().ticks(), ticks);
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - committed)
+                        .count();
+    std::printf("%s: another process's commit told to subscribers after %lld ms\n", c.device,
+                static_cast<long long>(ms));
+    ASSERT_TRUE(eventually([&] { return theme(*c.peer) == c.theme; })) << c.device;
+    c.agent->unsubscribe(id);
   }
 }
 
