@@ -187,6 +187,16 @@ TEST_P(SyncServerDirectTest, AStreamThatStopsReadingGetsEveryFrameWholeAndInOrde
   for (uint64_t i = 0; i < kCommits; ++i) {
     values.push_back(random_text(200'000, static_cast<unsigned>(i)));
     commit_setting(2 + i, values.back());
+    // The frame is encoded by the first stream that needs it (decision 032), from the log
+    // as it is then: wait until it was sent or queued, so that it holds this commit alone
+    // and not the next one too (which would make the next commit a poke: correct, but not
+    // what is tested here).
+    const auto deadline = std::chrono::steady_clock::now() + kIoTimeout;
+    while (server_->stats().carried_sent < before.carried_sent + i + 1 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(server_->stats().carried_sent, before.carried_sent + i + 1);
   }
   uint64_t cursor = 0;
   for (uint64_t i = 0; i < kCommits; ++i) {
