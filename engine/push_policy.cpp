@@ -45,14 +45,13 @@ PushPolicy::Device& PushPolicy::device(const std::string& user_id, const std::st
     }
     d.user = user_id;
   }
-  users_[user_id].devices.insert(id);
+  users_[user_id].devices.emplace(id, &d);
   return d;
 }
 
 bool PushPolicy::user_busy(const User& u) const {
-  for (const auto& id : u.devices) {
-    auto it = devices_.find(id);
-    if (it != devices_.end() && (it->second.live || it->second.voice)) return true;
+  for (const auto& [id, d] : u.devices) {
+    if (d->live || d->voice) return true;
   }
   return false;
 }
@@ -60,8 +59,8 @@ bool PushPolicy::user_busy(const User& u) const {
 bool PushPolicy::has_live_stream(const std::string& user_id) const {
   auto u = users_.find(user_id);
   if (u == users_.end()) return false;
-  for (const auto& id : u->second.devices) {
-    if (devices_.at(id).live) return true;
+  for (const auto& [id, d] : u->second.devices) {
+    if (d->live) return true;
   }
   return false;
 }
@@ -69,8 +68,8 @@ bool PushPolicy::has_live_stream(const std::string& user_id) const {
 bool PushPolicy::in_voice(const std::string& user_id) const {
   auto u = users_.find(user_id);
   if (u == users_.end()) return false;
-  for (const auto& id : u->second.devices) {
-    if (devices_.at(id).voice) return true;
+  for (const auto& [id, d] : u->second.devices) {
+    if (d->voice) return true;
   }
   return false;
 }
@@ -131,8 +130,8 @@ void PushPolicy::queue(Action action) {
 
 void PushPolicy::notify_user(const std::string& user_id, PushKind kind, std::string title,
                              std::string body, std::string voicemail_id) {
-  for (const auto& id : users_[user_id].devices) {
-    const Device& d = devices_.at(id);
+  for (const auto& [id, device] : users_[user_id].devices) {
+    const Device& d = *device;
     // A device with a live stream shows the change itself.
     if (!d.target || d.live) continue;
     Push push{.device = id, .target = *d.target, .kind = kind};
@@ -151,8 +150,8 @@ void PushPolicy::on_event(const Event& event, Millis now) {
         if constexpr (std::is_same_v<T, ScopeCommitted>) {
           auto u = users_.find(e.user);
           if (u == users_.end()) return;
-          for (const auto& id : u->second.devices) {
-            Device& d = devices_.at(id);
+          for (const auto& [id, device] : u->second.devices) {
+            Device& d = *device;
             if (!d.target || d.live) continue;
             if (d.pending) {
               // Coalesce: the newest commit replaces the pending one (the device pulls all
@@ -237,8 +236,8 @@ void PushPolicy::fire_inactivity(const std::string& id, Millis now) {
   const Millis due = u.due;
   switch (u.stage) {
     case Stage::kIdle:
-      for (const auto& dev : u.devices) {
-        Device& d = devices_.at(dev);
+      for (const auto& [dev, device] : u.devices) {
+        Device& d = *device;
         if (!d.target) continue;
         // Exempt from the window (one per idle period) but counted in it.
         rate_allowed_at(d, now);

@@ -170,7 +170,9 @@ class PushPolicy {
   };
   enum class Stage { kNone, kIdle, kChecked, kKeepalive, kLoggedOut };
   struct User {
-    std::set<std::string> devices;
+    // Its devices, each with its entry in devices_ (a map: the entry never moves), so a
+    // commit's walk of a user's devices looks none of them up by name (decision 047).
+    std::map<std::string, Device*> devices;
     Stage stage = Stage::kNone;
     Millis idle_since = 0;
     Millis due = 0;  // when the current stage's next step fires

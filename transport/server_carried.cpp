@@ -2,6 +2,7 @@
 
 #include "engine/limits.h"
 #include "transport/http_util.h"
+#include "transport/server_write_gate.h"
 #include "transport/zstd_codec.h"
 
 namespace outpost::server_impl {
@@ -22,7 +23,7 @@ std::shared_ptr<const std::string> CarriedCommit::frame(ServerCore& core,
   *carried->mutable_changes() = std::move(**changes);
   auto bytes = std::make_shared<std::string>();
   if (!out.SerializeToString(bytes.get())) return nullptr;
-  cursor_ = carried->changes().cursor();
+  cursor_.store(carried->changes().cursor(), std::memory_order_release);
   frame_ = std::move(bytes);
   return frame_;
 }
@@ -30,21 +31,29 @@ std::shared_ptr<const std::string> CarriedCommit::frame(ServerCore& core,
 std::shared_ptr<const std::string> CarriedCommit::message(ServerCore& core,
                                                           std::atomic<uint64_t>& encodings,
                                                           std::atomic<uint64_t>& compressions) {
+  // Every stream at the base asks, from both I/O threads: after the first, no lock.
+  if (message_ready_.load(std::memory_order_acquire)) return message_;
   std::lock_guard lock(message_mutex_);
   if (compressed_) return message_;
   compressed_ = true;
   std::shared_ptr<const std::string> plain = frame(core, encodings);
-  if (!plain) return nullptr;
-  compressions.fetch_add(1, std::memory_order_relaxed);
-  Result<std::string> compressed = zstd_compress_message_frame(*plain);
-  if (!compressed.ok()) return nullptr;
-  message_ = std::make_shared<const std::string>(std::move(compressed).value());
+  if (plain) {
+    compressions.fetch_add(1, std::memory_order_relaxed);
+    Result<std::string> compressed = zstd_compress_message_frame(*plain);
+    if (compressed.ok()) {
+      message_ = std::make_shared<const std::string>(std::move(compressed).value());
+      wire_ = std::make_shared<const std::string>(server_binary_frame(*message_));
+    }
+  }
+  message_ready_.store(true, std::memory_order_release);
   return message_;
 }
 
-uint64_t CarriedCommit::cursor() const {
-  std::lock_guard lock(mutex_);
-  return cursor_;
+std::shared_ptr<const std::string> CarriedCommit::wire_frame(ServerCore& core,
+                                                             std::atomic<uint64_t>& encodings,
+                                                             std::atomic<uint64_t>& compressions) {
+  if (!message(core, encodings, compressions)) return nullptr;
+  return wire_;  // final once message() returned
 }
 
 }  // namespace outpost::server_impl

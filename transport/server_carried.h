@@ -35,19 +35,28 @@ class CarriedCommit {
   // frame() is, or compression failed.
   std::shared_ptr<const std::string> message(ServerCore& core, std::atomic<uint64_t>& encodings,
                                              std::atomic<uint64_t>& compressions);
+  // The same message as one complete WebSocket frame from the server (binary, final,
+  // unmasked: header and payload), built with message() and shared the same way, for the
+  // plain-TCP streams that put it on their socket themselves (decision 047). nullptr when
+  // message() is.
+  std::shared_ptr<const std::string> wire_frame(ServerCore& core, std::atomic<uint64_t>& encodings,
+                                                std::atomic<uint64_t>& compressions);
   // The cursor the frame moves a device to (at least head().head_seq); 0 before frame()
   // returned non-null.
-  uint64_t cursor() const;
+  uint64_t cursor() const { return cursor_.load(std::memory_order_acquire); }
 
  private:
   const CommittedHead head_;
   mutable std::mutex mutex_;
   bool encoded_ = false;                        // guarded by mutex_
   std::shared_ptr<const std::string> frame_;    // guarded by mutex_
-  uint64_t cursor_ = 0;                         // guarded by mutex_
+  std::atomic<uint64_t> cursor_{0};             // written under mutex_
   std::mutex message_mutex_;                    // taken before mutex_, never after
   bool compressed_ = false;                     // guarded by message_mutex_
   std::shared_ptr<const std::string> message_;  // guarded by message_mutex_
+  std::shared_ptr<const std::string> wire_;     // guarded by message_mutex_
+  // Set (release) once message_ and wire_ are final: later calls read them without the lock.
+  std::atomic<bool> message_ready_{false};
 };
 
 }  // namespace outpost::server_impl

@@ -20,6 +20,8 @@ namespace {
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 // stop(): after the grace period, cut connections and wait this long for them to go.
 constexpr auto kForceCloseWait = std::chrono::seconds(2);
+// Fan-out groups per I/O thread (decision 047): a commit is one task per group.
+constexpr size_t kFanoutGroupsPerThread = 4;
 
 }  // namespace
 
@@ -103,6 +105,10 @@ Status Listener::start() {
 
   started_ = true;
   work_.emplace(ioc_.get_executor());
+  // Decision 047: a few fan-out groups per thread, so both threads share a commit's
+  // sessions and a busy group does not hold the others back.
+  context_.registry->start_fanout(ioc_,
+                                  static_cast<size_t>(options.threads) * kFanoutGroupsPerThread);
   do_accept();
   for (int i = 0; i < options.threads; ++i) {
     threads_.emplace_back([this] { run_thread(); });

@@ -2,7 +2,10 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/websocket/error.hpp>
+
+#include <algorithm>
 
 namespace outpost::server_impl {
 
@@ -10,9 +13,15 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+void SessionRegistry::start_fanout(net::io_context& context, size_t groups) {
+  std::lock_guard lock(mutex_);
+  fanout_.clear();
+  for (size_t i = 0; i < groups; ++i) fanout_.push_back(net::make_strand(context));
+}
+
 void SessionRegistry::add(Session* session, std::weak_ptr<Session> weak) {
   std::lock_guard lock(mutex_);
-  sessions_.emplace(session, std::move(weak));
+  sessions_.emplace(session, Entry{std::move(weak), next_group_++});
 }
 
 void SessionRegistry::remove(Session* session) {
@@ -24,8 +33,8 @@ void SessionRegistry::remove(Session* session) {
 std::vector<std::shared_ptr<Session>> SessionRegistry::snapshot() {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<Session>> out;
-  for (auto& [raw, weak] : sessions_) {
-    if (auto strong = weak.lock()) out.push_back(std::move(strong));
+  for (auto& [raw, entry] : sessions_) {
+    if (auto strong = entry.weak.lock()) out.push_back(std::move(strong));
   }
   return out;
 }
@@ -43,6 +52,7 @@ bool SessionRegistry::wait_empty(std::chrono::milliseconds timeout) {
 void SessionRegistry::disable_pokes() {
   std::lock_guard lock(mutex_);
   pokes_enabled_ = false;
+  fanout_.clear();
 }
 
 void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
@@ -53,19 +63,30 @@ void SessionRegistry::poke(const std::vector<CommittedHead>& heads) {
     commit->carried.push_back(head.base_seq ? std::make_shared<CarriedCommit>(head) : nullptr);
   }
   std::shared_ptr<const CommitNotice> shared = std::move(commit);
-  std::vector<std::shared_ptr<Session>> keep;
-  {
-    std::lock_guard lock(mutex_);
-    if (!pokes_enabled_) return;
-    for (auto& [raw, weak] : sessions_) {
-      if (auto strong = weak.lock()) {
-        strong->on_commit(shared);  // only posts to the session's strand
-        keep.push_back(std::move(strong));
+  using Group = std::vector<std::shared_ptr<Session>>;
+  Group keep;  // not running yet: each session queues the commit on its own strand
+  std::lock_guard lock(mutex_);
+  if (!pokes_enabled_) return;
+  if (fanout_.empty()) {
+    for (auto& [raw, entry] : sessions_) {
+      if (auto strong = entry.weak.lock()) keep.push_back(std::move(strong));
+    }
+  } else {
+    std::vector<Group> groups(fanout_.size());
+    for (auto& [raw, entry] : sessions_) {
+      if (auto strong = entry.weak.lock()) {
+        groups[entry.group % groups.size()].push_back(std::move(strong));
       }
     }
+    // Posted under the lock, so every group strand has the commits in announcement order.
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i].empty()) continue;
+      net::post(fanout_[i], [group = std::move(groups[i]), shared] {
+        for (const auto& session : group) session->on_commit(shared);
+      });
+    }
   }
-  // `keep` may hold the last references: sessions are destroyed here, outside the lock
-  // their destructor takes.
+  for (const auto& session : keep) session->on_commit(shared);  // only posts, to its strand
 }
 
 void SessionRegistry::poke_all() {
@@ -73,8 +94,8 @@ void SessionRegistry::poke_all() {
   {
     std::lock_guard lock(mutex_);
     if (!pokes_enabled_) return;
-    for (auto& [raw, weak] : sessions_) {
-      if (auto strong = weak.lock()) {
+    for (auto& [raw, entry] : sessions_) {
+      if (auto strong = entry.weak.lock()) {
         strong->on_resync();  // only posts to the session's strand
         keep.push_back(std::move(strong));
       }

@@ -10,6 +10,8 @@
 // and only post to that strand.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
@@ -43,13 +45,22 @@ struct CommitNotice {
 
 // Every live connection, so stop() can shut them down and commits can poke them.
 // Shared with the commit listener, which ServerCore keeps forever: it outlives the server.
+//
+// Decision 047: once the listener runs, a commit reaches the sessions through a few fan-out
+// tasks rather than a task per session: each session belongs to one of a fixed number of
+// groups, and each commit posts one task per group on that group's strand (so every session
+// hears commits in the order they were announced), which hands the commit to each of its
+// sessions on an I/O thread, where an idle session strand runs it at once.
 class SessionRegistry {
  public:
+  // Called by the listener once its threads run: `groups` fan-out strands on `context`.
+  void start_fanout(boost::asio::io_context& context, size_t groups);
   void add(Session* session, std::weak_ptr<Session> weak);
   void remove(Session* session);
   std::vector<std::shared_ptr<Session>> snapshot();
   size_t size() const;
   bool wait_empty(std::chrono::milliseconds timeout);
+  // No more pokes, and the fan-out's strands are let go: call before the io_context goes.
   void disable_pokes();
   // Called by ServerCore on the committing thread, or for commits of other processes.
   void poke(const std::vector<CommittedHead>& heads);
@@ -57,10 +68,18 @@ class SessionRegistry {
   void poke_all();
 
  private:
+  struct Entry {
+    std::weak_ptr<Session> weak;
+    size_t group = 0;  // its fan-out group (decision 047)
+  };
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
   mutable std::mutex mutex_;
   std::condition_variable empty_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<Session*, Entry> sessions_;
   bool pokes_enabled_ = true;
+  std::vector<Strand> fanout_;  // empty before start_fanout and after disable_pokes
+  size_t next_group_ = 0;
 };
 
 // What the sessions and the listener count, in one place: a metrics endpoint reads these.
@@ -77,6 +96,8 @@ struct ServerCounters {
   std::atomic<uint64_t> carried_encodings{0};     // commits' changes encoded to travel (032)
   std::atomic<uint64_t> carried_sent{0};          // carried frames queued on streams
   std::atomic<uint64_t> carried_compressions{0};  // carried frames compressed once (039)
+  std::atomic<uint64_t> direct_sends{0};          // frames sent by one send() (047)
+  std::atomic<uint64_t> direct_partial_sends{0};  // ... whose rest was written after
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);

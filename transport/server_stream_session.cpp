@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "transport/client_frame.h"
 
@@ -44,6 +45,8 @@ StreamSession<Stream>::StreamSession(ServerContext& context, Stream&& stream,
       ws_(std::move(stream)),
       strand_(ws_.get_executor()),
       principal_(std::move(who.who)),
+      user_scope_(principal_.user_scope()),
+      org_scope_(principal_.org_scope()),
       expires_ms_(who.expires_ms),
       budget_(context.options.frames_per_second, context.options.frame_burst) {}
 
@@ -80,42 +83,85 @@ void StreamSession<Stream>::force_close() {
 
 template <class Stream>
 void StreamSession<Stream>::on_commit(const std::shared_ptr<const CommitNotice>& commit) {
-  std::vector<size_t> readable;
-  for (size_t i = 0; i < commit->heads.size(); ++i) {
-    if (principal_.may_read(commit->heads[i].scope)) readable.push_back(i);
+  if (std::none_of(commit->heads.begin(), commit->heads.end(),
+                   [this](const CommittedHead& head) { return reads(head.scope); })) {
+    return;
   }
-  if (readable.empty()) return;
-  net::post(strand_, [self = self_ptr(), commit, readable = std::move(readable)] {
-    self->queue_commit(*commit, readable);
-  });
+  // Decision 047: the registry calls this from a batch task on an I/O thread, where an
+  // idle strand runs the handler at once (no task queued per session); from any other
+  // thread, or when the strand is busy, it is queued as before.
+  net::dispatch(strand_, [self = self_ptr(), commit] { self->queue_commit(*commit); });
 }
 
 template <class Stream>
-void StreamSession<Stream>::queue_commit(const CommitNotice& commit,
-                                         const std::vector<size_t>& readable) {
+void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
   std::vector<CommittedHead> poke;
-  for (size_t i : readable) {
+  for (size_t i = 0; i < commit.heads.size(); ++i) {
     const CommittedHead& head = commit.heads[i];
+    if (!reads(head.scope)) continue;
     const std::shared_ptr<CarriedCommit>& carried = commit.carried[i];
     auto known = device_cursors_.find(head.scope);
     if (carried && accepts_carried_ && accepted_ && !closing_ && known != device_cursors_.end() &&
         head.base_seq && known->second == *head.base_seq) {
-      // Format 2: the message compressed once for every stream; format 1: the serialized
-      // frame, compressed here by this stream's own zstd context.
-      const bool standalone = codec_.format() == StreamFormat::kMessage;
-      auto frame = standalone ? carried->message(context_.core, context_.counters.carried_encodings,
-                                                 context_.counters.carried_compressions)
-                              : carried->frame(context_.core, context_.counters.carried_encodings);
-      if (frame) {
+      ServerCounters& counters = context_.counters;
+      if (codec_.format() == StreamFormat::kMessage) {
+        // Format 2: the message compressed once for every stream; on plain TCP with nothing
+        // in flight, the whole WebSocket frame built once, put on the socket here.
+        auto wire = carried->wire_frame(context_.core, counters.carried_encodings,
+                                        counters.carried_compressions);
+        if (wire && send_direct(wire)) {
+          known->second = carried->cursor();
+          ServerCounters::add(counters.carried_sent);
+          continue;
+        }
+        auto message = wire ? carried->message(context_.core, counters.carried_encodings,
+                                               counters.carried_compressions)
+                            : nullptr;
+        if (message) {
+          known->second = carried->cursor();
+          ServerCounters::add(counters.carried_sent);
+          enqueue(Outgoing{false, {}, std::move(message), true});
+          continue;
+        }
+      } else if (auto frame = carried->frame(context_.core, counters.carried_encodings)) {
+        // Format 1: the serialized frame, compressed by this stream's own zstd context.
         known->second = carried->cursor();
-        ServerCounters::add(context_.counters.carried_sent);
-        enqueue(Outgoing{false, {}, std::move(frame), standalone});
+        ServerCounters::add(counters.carried_sent);
+        enqueue(Outgoing{false, {}, std::move(frame), false});
         continue;
       }
     }
     poke.push_back(head);
   }
   if (!poke.empty()) queue_poke(poke);
+}
+
+template <class Stream>
+bool StreamSession<Stream>::send_direct(const std::shared_ptr<const std::string>& wire) {
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    return false;  // TLS: the bytes must go through the TLS stream (Beast's path)
+  } else {
+    WriteGate<Stream>& gate = ws_.next_layer();
+    if (writing_ || !queue_.empty() || close_started_ || aborted_ || !ws_.is_open() ||
+        !gate.idle()) {
+      return false;
+    }
+    beast::error_code ec;
+    const size_t sent = gate.send_now(net::buffer(*wire), ec);
+    if (sent == 0) return false;  // full, or failing: the queued write takes it (and the error)
+    if (sent == wire->size()) {
+      ServerCounters::add(context_.counters.frames_sent);
+      ServerCounters::add(context_.counters.direct_sends);
+      return true;
+    }
+    // Partial: the rest goes before any other byte; later messages queue behind it.
+    ServerCounters::add(context_.counters.direct_partial_sends);
+    writing_ = true;
+    direct_rest_ = wire;
+    gate.write_rest(net::buffer(*wire) + sent,
+                    [self = self_ptr()](beast::error_code ec, size_t) { self->on_write(ec); });
+    return true;
+  }
 }
 
 template <class Stream>
@@ -373,6 +419,7 @@ void StreamSession<Stream>::on_write(beast::error_code ec) {
   // Released once written: an idle stream holds no write buffer (decision 033).
   std::string().swap(write_buffer_);
   write_shared_.reset();
+  direct_rest_.reset();
   if (ec) {
     if (!is_ordinary_disconnect(ec)) context_.log("websocket write: " + ec.message());
     return abort();

@@ -24,6 +24,7 @@
 #include "engine/server_core.h"
 #include "transport/http_util.h"
 #include "transport/server_session.h"
+#include "transport/server_write_gate.h"
 #include "transport/wire_codec.h"
 
 namespace outpost::server_impl {
@@ -82,8 +83,15 @@ class StreamSession final : public Session {
   // A protocol violation: say why in an error frame, then close with `code`.
   void fail(const Status& failure, boost::beast::websocket::close_code code);
   void queue_poke(const std::vector<CommittedHead>& heads);
+  // Whether this stream's principal reads `scope` (its two scope names, made once).
+  bool reads(const std::string& scope) const { return scope == user_scope_ || scope == org_scope_; }
   // A commit's readable heads: carried to a device at the commit's base, else poked.
-  void queue_commit(const CommitNotice& commit, const std::vector<size_t>& readable);
+  void queue_commit(const CommitNotice& commit);
+  // Decision 047: a carried frame in format 2 put on a plain TCP socket by one
+  // non-blocking send, when nothing is queued or in flight; the rest of a partial send is
+  // written before anything else. False when it must be queued instead (TLS, a write in
+  // flight, the socket full, the stream closing).
+  bool send_direct(const std::shared_ptr<const std::string>& wire);
   // Where the device will be once it has applied `response` (a pull this stream answered).
   void note_cursors(const protocol::PullRequest& request, const protocol::PullResponse& response);
   void enqueue(Outgoing item);
@@ -94,9 +102,10 @@ class StreamSession final : public Session {
   void do_close();
   void abort();
 
-  boost::beast::websocket::stream<Stream> ws_;
+  boost::beast::websocket::stream<WriteGate<Stream>> ws_;
   const boost::asio::any_io_executor strand_;
-  const Principal principal_;  // immutable: read by on_commit from other threads
+  const Principal principal_;                 // immutable: read by on_commit from other threads
+  const std::string user_scope_, org_scope_;  // principal_'s, immutable
   const int64_t expires_ms_;
   FrameBudget budget_;
   // The connection's compression, in the format its upgrade negotiated (decision 039): in
@@ -105,6 +114,7 @@ class StreamSession final : public Session {
   boost::beast::flat_buffer read_buffer_;
   std::string write_buffer_;
   std::shared_ptr<const std::string> write_shared_;  // a shared message being written
+  std::shared_ptr<const std::string> direct_rest_;   // a direct send's frame, rest in flight
   std::deque<Outgoing> queue_;
   size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;

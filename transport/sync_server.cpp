@@ -76,6 +76,8 @@ SyncServerStats SyncServer::stats() const {
   out.carried_encodings = read(c.carried_encodings);
   out.carried_compressions = read(c.carried_compressions);
   out.carried_sent = read(c.carried_sent);
+  out.direct_sends = read(c.direct_sends);
+  out.direct_partial_sends = read(c.direct_partial_sends);
   return out;
 }
 

@@ -90,6 +90,11 @@ struct SyncServerStats {
   // Carried frames compressed once as standalone messages and shared by every stream in
   // format 2 (decision 039); a stream in format 1 compresses with its own context instead.
   uint64_t carried_compressions = 0;
+  // Carried frames a plain-TCP stream put on its socket itself with one non-blocking send
+  // (decision 047; also counted in frames_sent), and those of them the kernel took only in
+  // part (the rest was written before anything else).
+  uint64_t direct_sends = 0;
+  uint64_t direct_partial_sends = 0;
 };
 
 // The close reason a stopping server gives every stream (code 1012, "service restart"):

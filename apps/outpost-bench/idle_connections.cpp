@@ -14,10 +14,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "apps/outpost-bench/idle_reader.h"
 #include "apps/outpost-bench/ops_scenarios.h"
 #include "engine/schema.h"
 #include "engine/scope.h"
@@ -120,21 +122,16 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
     beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
-  // Sends `pull` (the connection's second message, after the ping, already compressed:
-  // every connection's zstd stream goes the same way) saying the device applies changes
-  // carried with the poke; its answer is the next frame, counted in `answered`, not as a
-  // poke.
-  void announce(std::shared_ptr<const std::string> pull) {
-    if (!open_) return;
-    awaiting_answer_ = true;
-    ws_.binary(true);
-    ws_.async_write(net::buffer(*pull),
-                    [self = shared_from_this(), pull](beast::error_code ec, size_t) {
-                      if (ec && self->open_) {
-                        ++self->counters_.dropped;
-                        self->open_ = false;
-                      }
-                    });
+  // Decision 047: the measured rounds read every socket through one IdleReader. Cancels
+  // the pending read (Beast then leaves the socket alone); true when the connection is
+  // open and was handed over, its socket in `fd`.
+  bool hand_over(int& fd) {
+    if (!open_) return false;
+    handing_over_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().cancel(ignored);
+    fd = beast::get_lowest_layer(ws_).socket().native_handle();
+    return true;
   }
 
  private:
@@ -182,6 +179,7 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
 
   void read() {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec && self->handing_over_) return;  // the IdleReader reads from now on
       if (ec) {
         if (self->open_) ++self->counters_.dropped;
         self->open_ = false;
@@ -199,7 +197,7 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
         c.poke_ms.push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - c.round_started).count());
       }
-      self->read();
+      if (!self->handing_over_) self->read();
     });
   }
 
@@ -222,6 +220,7 @@ class IdleClient : public std::enable_shared_from_this<IdleClient> {
   bool open_ = false;
   bool awaiting_pong_ = false;
   bool awaiting_answer_ = false;
+  bool handing_over_ = false;
   int poked_round_ = 0;
 };
 
@@ -318,17 +317,77 @@ Result<ClientMessages> client_messages(StreamFormat format) {
                         std::make_shared<const std::string>(std::move(pull_bytes))};
 }
 
+// The open clients' sockets under one IdleReader for the rounds (decision 047), with each
+// one's place in them: the same reader for every format and baseline of the scenario.
+struct ReaderFleet {
+  explicit ReaderFleet(Counters& counters)
+      : counters(counters),
+        reader([this](size_t index, Clock::time_point readable) { on_message(index, readable); },
+               [this](size_t) { ++this->counters.dropped; }) {}
+
+  Status add(int fd) {
+    OUTPOST_RETURN_IF_ERROR(reader.add(fd));
+    poked_round.push_back(0);
+    awaiting_answer.push_back(false);
+    return Status::Ok();
+  }
+
+  // Reads for `duration` (one epoll wake-up at a time).
+  void run_for(Clock::duration duration) {
+    const auto until = Clock::now() + duration;
+    do {
+      reader.poll(std::chrono::milliseconds(1));
+    } while (Clock::now() < until);
+  }
+
+  // A message: the answer to the announcing pull, or this round's frame (counted once per
+  // connection, at the time its socket was readable).
+  void on_message(size_t index, Clock::time_point readable) {
+    if (awaiting_answer[index]) {
+      awaiting_answer[index] = false;
+      ++counters.answered;
+    } else if (counters.round > poked_round[index]) {
+      poked_round[index] = counters.round;
+      ++counters.poked;
+      counters.poke_ms.push_back(
+          std::chrono::duration<double, std::milli>(readable - counters.round_started).count());
+    }
+  }
+
+  Counters& counters;
+  std::vector<int> poked_round;
+  std::vector<bool> awaiting_answer;
+  IdleReader reader;
+};
+
 // Poke rounds: the writer saves a draft, and the time until each open connection has the
-// round's frame (a poke, or the carried changes) is one sample.
+// round's frame (a poke, or the carried changes) is one sample. The servers' CPU time and
+// the load average over the rounds come with them.
 struct PokeRounds {
   std::vector<double> ms;
   int incomplete = 0;
+  double server_cpu_seconds = 0;
+  double load_before = 0, load_after = 0;
 };
 
-Result<PokeRounds> poke_rounds(net::io_context& io, Counters& counters, SyncAgent& writer, int open,
-                               int rounds, int first_round) {
+double servers_cpu_seconds(BenchContext& context) {
+  double cpu = 0;
+  for (auto& server : context.servers) cpu += server->usage().cpu_seconds;
+  return cpu;
+}
+
+double load_average() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : 0.0;
+}
+
+Result<PokeRounds> poke_rounds(BenchContext& context, ReaderFleet& readers, SyncAgent& writer,
+                               int open, int rounds, int first_round) {
+  Counters& counters = readers.counters;
   counters.poke_ms.clear();
   PokeRounds out;
+  out.load_before = load_average();
+  const double cpu_before = servers_cpu_seconds(context);
   for (int round = first_round; round < first_round + rounds; ++round) {
     counters.poked = 0;
     counters.round_started = Clock::now();
@@ -342,14 +401,14 @@ Result<PokeRounds> poke_rounds(net::io_context& io, Counters& counters, SyncAgen
     }));
     const auto round_deadline = Clock::now() + kPokeRoundTimeout;
     while (counters.poked < open && Clock::now() < round_deadline) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(1));
+      readers.reader.poll(std::chrono::milliseconds(1));
     }
     if (counters.poked < open) ++out.incomplete;
     counters.round = 0;
-    io.restart();
-    io.run_for(kPokePause);
+    readers.run_for(kPokePause);
   }
+  out.server_cpu_seconds = servers_cpu_seconds(context) - cpu_before;
+  out.load_after = load_average();
   out.ms = std::move(counters.poke_ms);
   return out;
 }
@@ -364,11 +423,23 @@ struct FleetRun {
   double open_seconds = 0;
   int room = 0;
   int opened = 0, failed = 0, dropped = 0, ponged = 0, announced = 0;
+  int dropped_in_rounds = 0;  // connections lost between the hand-over and the end
   std::string first_error;
   PokeRounds plain;
   PokeRounds carried;
   uint64_t carried_sent = 0, carried_encodings = 0, carried_compressions = 0;
 };
+
+// What every round figure carries besides its percentile: the servers' CPU per delivered
+// frame over the rounds (load-independent evidence) and the load average around them.
+void add_round_params(std::vector<Param>& params, const PokeRounds& rounds) {
+  const double delivered = static_cast<double>(rounds.ms.size());
+  params.push_back(param("server_cpu_seconds", rounds.server_cpu_seconds));
+  params.push_back(param("server_cpu_us_per_delivery",
+                         delivered > 0 ? rounds.server_cpu_seconds * 1e6 / delivered : 0.0));
+  params.push_back(param("load_before", rounds.load_before));
+  params.push_back(param("load_after", rounds.load_after));
+}
 
 uint64_t event_delta(const Result<uint64_t>& before, const Result<uint64_t>& after) {
   return before.ok() && after.ok() ? *after - *before : 0;
@@ -426,6 +497,17 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
   run.dropped = counters.dropped;
   if (with_plain_rounds) OUTPOST_RETURN_IF_ERROR(measure_admin(context, open, scrapes, true));
 
+  // Decision 047: from here on one IdleReader reads every open socket (epoll, batched),
+  // for the plain rounds, the announcing pulls and the carried rounds alike.
+  std::vector<int> fds;
+  for (auto& client : fleet.clients) {
+    int fd = -1;
+    if (client->hand_over(fd)) fds.push_back(fd);
+  }
+  run_for(io, std::chrono::milliseconds(200));  // the cancelled reads complete
+  auto readers = std::make_unique<ReaderFleet>(counters);
+  for (int fd : fds) OUTPOST_RETURN_IF_ERROR(readers->add(fd));
+
   // Pokes: another device of the same agent saves a draft; every idle connection should
   // get a poke frame (it would then pull). The time until each has it is the server's
   // fan-out alone, without 10,000 devices' own work on these cores.
@@ -438,22 +520,23 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
   OUTPOST_RETURN_IF_ERROR(writer->start());
   const auto writer_deadline = Clock::now() + kWriterReadyTimeout;
   while (Clock::now() < writer_deadline && writer->state() != AgentState::kConnected) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(10));
+    readers->run_for(std::chrono::milliseconds(10));
   }
   int next_round = 1;
   // First as before decision 032: the connections never pulled, so they get plain pokes.
   if (with_plain_rounds) {
-    OUTPOST_ASSIGN_OR_RETURN(run.plain, poke_rounds(io, counters, *writer, open, rounds, 1));
+    OUTPOST_ASSIGN_OR_RETURN(run.plain, poke_rounds(context, *readers, *writer, open, rounds, 1));
     next_round += rounds;
   }
   // Then each announces that it applies carried changes (one pull, answered): the same
   // rounds now put the change itself on every socket, encoded once per commit.
-  for (auto& client : fleet.clients) client->announce(messages.pull);
+  for (size_t i = 0; i < readers->awaiting_answer.size(); ++i) {
+    readers->awaiting_answer[i] = true;
+    readers->reader.send(i, *messages.pull);
+  }
   const auto answered_deadline = Clock::now() + kPokeRoundTimeout;
   while (counters.answered < open && Clock::now() < answered_deadline) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
+    readers->reader.poll(std::chrono::milliseconds(5));
   }
   run.announced = counters.answered;
   // The server's own count of carried frames: the rounds' frames were the changes.
@@ -461,7 +544,7 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
   auto encoded_before = transport_event(context, "carried_encodings");
   auto compressed_before = transport_event(context, "carried_compressions");
   OUTPOST_ASSIGN_OR_RETURN(run.carried,
-                           poke_rounds(io, counters, *writer, open, rounds, next_round));
+                           poke_rounds(context, *readers, *writer, open, rounds, next_round));
   run.carried_sent = event_delta(sent_before, transport_event(context, "carried_sent"));
   run.carried_encodings =
       event_delta(encoded_before, transport_event(context, "carried_encodings"));
@@ -469,6 +552,8 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
       event_delta(compressed_before, transport_event(context, "carried_compressions"));
   writer->stop();
 
+  run.dropped_in_rounds = counters.dropped - run.dropped;
+  readers.reset();
   for (auto& client : fleet.clients) client->close();
   run_for(io, std::chrono::milliseconds(200));
   fleet.clients.clear();
@@ -518,9 +603,11 @@ void report_message_format(BenchContext& context, const FleetRun& stream, const 
         param("carried_sent", message.carried_sent),
         param("carried_encodings", message.carried_encodings),
         param("carried_compressions", message.carried_compressions),
+        param("dropped_in_rounds", message.dropped_in_rounds),
         param("baseline_is", "idle_connections.carried: stream format 1, same run")}) {
     carried_params.push_back(std::move(p));
   }
+  add_round_params(carried_params, message.carried);
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     std::vector<Param> with_stat = carried_params;
     with_stat.push_back(param("stat", name));
@@ -600,6 +687,7 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
                   param("incomplete_rounds", run.plain.incomplete)}) {
     poke_params.push_back(std::move(p));
   }
+  add_round_params(poke_params, run.plain);
   std::vector<Param> carried_params = context.common_params();
   for (Param p :
        {param("connections", open), param("announced", run.announced), param("rounds", rounds),
@@ -607,9 +695,11 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
         param("expected", static_cast<uint64_t>(open) * rounds),
         param("incomplete_rounds", run.carried.incomplete), param("carried_sent", run.carried_sent),
         param("carried_encodings", run.carried_encodings),
+        param("dropped_in_rounds", run.dropped_in_rounds),
         param("baseline_is", "idle_connections.poke: a plain poke, same connections")}) {
     carried_params.push_back(std::move(p));
   }
+  add_round_params(carried_params, run.carried);
   for (const auto& [name, p] : {std::pair{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}}) {
     std::vector<Param> with_stat = poke_params;
     with_stat.push_back(param("stat", name));

@@ -63,13 +63,16 @@ void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
         {"slow_peers_cut", stats.slow_peers_cut},
         {"carried_encodings", stats.carried_encodings},
         {"carried_sent", stats.carried_sent},
-        {"carried_compressions", stats.carried_compressions}};
+        {"carried_compressions", stats.carried_compressions},
+        {"direct_sends", stats.direct_sends},
+        {"direct_partial_sends", stats.direct_partial_sends}};
     sample.family(
         "outpost_transport_events_total",
         "Transport events: accepts, refusals past the connection cap, accept "
         "failures, HTTP requests, WebSocket frames, slow readers cut, commits' changes encoded "
-        "to travel with the poke, carried frames sent and carried frames compressed once for "
-        "every stream in format 2.",
+        "to travel with the poke, carried frames sent, carried frames compressed once for "
+        "every stream in format 2, and carried frames put on a socket by one send (the partial "
+        "ones apart).",
         ops::MetricType::kCounter);
     for (const auto& [event, value] : kCounters) {
       sample.value("outpost_transport_events_total", {{"event", event}},

@@ -143,6 +143,13 @@ class WsClient {
                             unsigned* http_status = nullptr,
                             StreamFormat offer = StreamFormat::kStream) {
     auto& layer = beast::get_lowest_layer(ws_);
+    if (receive_buffer_ > 0) {  // set before the connect, so the window is that small
+      beast::error_code ec;
+      layer.socket().open(tcp::v4(), ec);
+      if (ec) return ec;
+      layer.socket().set_option(net::socket_base::receive_buffer_size(receive_buffer_), ec);
+      if (ec) return ec;
+    }
     layer.expires_after(kIoTimeout);
     beast::error_code ec = run_io(context_, [&](auto handler) {
       layer.async_connect(server_endpoint(port), std::move(handler));
@@ -207,6 +214,9 @@ class WsClient {
     }
   }
 
+  // A small receive buffer for the next connect(): a client that does not read then backs
+  // the server's writes up quickly.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
   websocket::close_reason reason() const { return ws_.reason(); }
   // The format the upgrade settled on, and the last message received as it travelled.
   StreamFormat format() const { return codec_.format(); }
@@ -219,6 +229,7 @@ class WsClient {
   websocket::stream<beast::tcp_stream> ws_;
   WireCodec codec_;
   std::string last_message_;
+  int receive_buffer_ = 0;
 };
 
 inline protocol::ClientFrame ping_frame(int64_t sent_ms) {
