@@ -77,6 +77,7 @@ struct ServerCounters {
   std::atomic<uint64_t> carried_encodings{0};     // commits' changes encoded to travel (032)
   std::atomic<uint64_t> carried_sent{0};          // carried frames queued on streams
   std::atomic<uint64_t> carried_compressions{0};  // carried frames compressed once (039)
+  std::atomic<uint64_t> column_pages_sent{0};     // pull answers' scopes sent column-wise (045)
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);

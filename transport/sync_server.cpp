@@ -76,6 +76,7 @@ SyncServerStats SyncServer::stats() const {
   out.carried_encodings = read(c.carried_encodings);
   out.carried_compressions = read(c.carried_compressions);
   out.carried_sent = read(c.carried_sent);
+  out.column_pages_sent = read(c.column_pages_sent);
   return out;
 }
 

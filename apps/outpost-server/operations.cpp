@@ -63,7 +63,8 @@ void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
         {"slow_peers_cut", stats.slow_peers_cut},
         {"carried_encodings", stats.carried_encodings},
         {"carried_sent", stats.carried_sent},
-        {"carried_compressions", stats.carried_compressions}};
+        {"carried_compressions", stats.carried_compressions},
+        {"column_pages_sent", stats.column_pages_sent}};
     sample.family(
         "outpost_transport_events_total",
         "Transport events: accepts, refusals past the connection cap, accept "
