@@ -120,8 +120,16 @@ class Encoder {
           break;
         default:
           if (!in.canonical_varint(value) || !in.take(value, bytes)) return false;
-          put_varint(field->lengths, value);
-          field->values.append(bytes);
+          {
+            // Front coding: the bytes this value shares with the column's previous one.
+            const size_t limit = std::min(bytes.size(), field->previous.size());
+            size_t shared = 0;
+            while (shared < limit && bytes[shared] == field->previous[shared]) ++shared;
+            put_varint(field->lengths, shared);
+            put_varint(field->lengths, bytes.size() - shared);
+            field->values.append(bytes.substr(shared));
+            field->previous = bytes;  // a view of the caller's body, alive while encoding
+          }
           if (at_first && tag == kKeyTag) first = bytes;
       }
       at_first = false;
@@ -173,6 +181,7 @@ class Encoder {
     uint32_t tag = 0;
     std::string lengths, values;
     uint64_t last = 0;
+    std::string_view previous;  // wire type 2: the column's previous value
   };
   struct Columns {
     std::string collection, ops, versions, key_lengths, key_bytes, shapes;
@@ -191,7 +200,7 @@ class Encoder {
     } else {
       large_[tag] = fields_.size();
     }
-    fields_.push_back(Field{tag, {}, {}, 0});
+    fields_.push_back(Field{tag, {}, {}, 0, {}});
     return &fields_.back();
   }
 
@@ -223,6 +232,7 @@ struct FieldReader {
   Reader lengths;
   Reader values;
   uint64_t last = 0;
+  std::string previous;  // wire type 2: the column's previous value (front coding)
 };
 
 class Decoder {
@@ -253,7 +263,7 @@ class Decoder {
         return refuse("lengths in a column of wire type " + std::to_string(column.tag() & 7));
       }
       fields_.push_back(
-          FieldReader{column.tag(), Reader(column.lengths()), Reader(column.values())});
+          FieldReader{column.tag(), Reader(column.lengths()), Reader(column.values()), 0, {}});
     }
     std::vector<std::pair<uint32_t, size_t>> sorted;
     for (size_t i = 0; i < fields_.size(); ++i) sorted.emplace_back(fields_[i].tag, i);
@@ -370,18 +380,28 @@ class Decoder {
           put_varint(scratch_, tag);
           scratch_.append(bytes);
           break;
-        default:
-          if (!field->lengths.varint(value)) return refuse("a lengths column ends early");
+        default: {
+          uint64_t shared = 0;
+          if (!field->lengths.varint(shared) || !field->lengths.varint(value)) {
+            return refuse("a lengths column ends early");
+          }
+          if (shared > field->previous.size()) {
+            return refuse("a value sharing more bytes than the previous one holds");
+          }
           if (!field->values.take(value, bytes)) return refuse("a value longer than its column");
-          OUTPOST_RETURN_IF_ERROR(spend(varint_size(tag) + varint_size(value) + bytes.size()));
+          const uint64_t size = shared + bytes.size();
+          OUTPOST_RETURN_IF_ERROR(spend(varint_size(tag) + varint_size(size) + size));
           put_varint(scratch_, tag);
-          put_varint(scratch_, value);
+          put_varint(scratch_, size);
           if (at_first && tag == kKeyTag) {
             has_first = true;
             first_at = scratch_.size();
-            first_size = bytes.size();
+            first_size = size;
           }
-          scratch_.append(bytes);
+          field->previous.resize(shared);
+          field->previous.append(bytes);
+          scratch_.append(field->previous);
+        }
       }
     }
   }

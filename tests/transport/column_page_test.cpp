@@ -158,6 +158,27 @@ TEST(ColumnPage, AMixedPageOfSeveralCollectionsComesBack) {
   expect_same(changes, round_trip(changes));
 }
 
+TEST(ColumnPage, ValuesSharingAPrefixWithThePreviousOneComeBack) {
+  // Front coding of length-delimited columns: ids and e-mails that share their beginning,
+  // values that are a prefix of the previous one, empty ones, and a repeated field whose
+  // previous value is in the same body.
+  const char* values[] = {"contact-100", "contact-1000", "contact-10", "", "contact-10", "c",
+                          "contact-1001"};
+  Changes changes;
+  for (int i = 0; i < 7; ++i) {
+    domain::Contact contact;
+    contact.set_id(values[i]);
+    contact.set_first_name(values[(i + 3) % 7]);
+    contact.set_work_email(std::string(values[i]) + "@example.com");
+    protocol::Change* change = changes.Add();
+    change->set_collection("contact");
+    change->set_key(contact.id());
+    change->set_op(protocol::Change::PUT);
+    change->set_body(contact.SerializeAsString() + contact.SerializeAsString());
+  }
+  expect_same(changes, round_trip(changes));
+}
+
 TEST(ColumnPage, UnknownCollectionsAndFieldsComeBack) {
   // A collection this device's schema does not have, with fields of every wire type at
   // numbers no schema uses (up to the largest field number): re-laid without the schema.
@@ -295,10 +316,15 @@ TEST_F(ColumnPageRefusal, LyingCountsAreRefused) {
 TEST_F(ColumnPageRefusal, ABadLengthIsRefused) {
   for (int i = 0; i < page_.fields_size(); ++i) {
     if ((page_.fields(i).tag() & 7) != 2) continue;
-    protocol::ColumnPage bad = page_;
-    std::string* lengths = bad.mutable_fields(i)->mutable_lengths();
-    (*lengths)[0] = '\x7f';  // the first value says 127 bytes
-    expect_refused(bad, "length of column " + std::to_string(i));
+    // The first value: 0 bytes shared with a previous one (there is none), then its length.
+    protocol::ColumnPage longer = page_;
+    (*longer.mutable_fields(i)->mutable_lengths())[1] = '\x7f';  // says 127 bytes
+    expect_refused(longer, "length of column " + std::to_string(i));
+    protocol::ColumnPage shared = page_;
+    (*shared.mutable_fields(i)->mutable_lengths())[0] = '\x01';  // shares a byte with nothing
+    Status status = decode(shared);
+    EXPECT_NE(status.message().find("sharing more bytes"), std::string::npos)
+        << status.to_string();
   }
   protocol::ColumnPage key = page_;
   key.set_key_lengths(std::string("\xff\xff\x03", 3) + key.key_lengths().substr(1));
