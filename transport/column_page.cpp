@@ -19,6 +19,8 @@ using Changes = google::protobuf::RepeatedPtrField<protocol::Change>;
 // Tags below this are looked up in an array (field numbers below 32: every domain field).
 constexpr uint32_t kSmallTags = 256;
 constexpr uint32_t kKeyTag = (1 << 3) | 2;  // field 1, length-delimited: a record's id
+// What the decoder reserves for a body at most, before the data proves itself.
+constexpr size_t kBodyReserveCap = 4096;
 
 size_t varint_size(uint64_t value) {
   size_t size = 1;
@@ -29,7 +31,11 @@ size_t varint_size(uint64_t value) {
   return size;
 }
 
-void put_varint(std::string& out, uint64_t value) {
+inline void put_varint(std::string& out, uint64_t value) {
+  if (value < 0x80) {
+    out.push_back(static_cast<char>(value));
+    return;
+  }
   char buffer[10];
   size_t n = 0;
   while (value >= 0x80) {
@@ -56,6 +62,11 @@ struct Reader {
   size_t left() const { return static_cast<size_t>(end - at); }
   // A varint of at most 10 bytes whose value fits 64 bits; its encoded size in `size`.
   bool varint(uint64_t& value, size_t* size = nullptr) {
+    if (at < end && static_cast<uint8_t>(*at) < 0x80) {  // most are one byte
+      value = static_cast<uint8_t>(*at++);
+      if (size != nullptr) *size = 1;
+      return true;
+    }
     value = 0;
     const char* start = at;
     for (int shift = 0; shift < 70 && at < end; shift += 7) {
@@ -232,7 +243,11 @@ struct FieldReader {
   Reader lengths;
   Reader values;
   uint64_t last = 0;
-  std::string previous;  // wire type 2: the column's previous value (front coding)
+  // Wire type 2: where the column's previous value is (front coding): in the body of an
+  // earlier change (arena strings, not modified again) or of the one being built.
+  const std::string* previous_in = nullptr;
+  size_t previous_at = 0;
+  size_t previous_size = 0;
 };
 
 class Decoder {
@@ -263,7 +278,7 @@ class Decoder {
         return refuse("lengths in a column of wire type " + std::to_string(column.tag() & 7));
       }
       fields_.push_back(
-          FieldReader{column.tag(), Reader(column.lengths()), Reader(column.values()), 0, {}});
+          FieldReader{column.tag(), Reader(column.lengths()), Reader(column.values())});
     }
     std::vector<std::pair<uint32_t, size_t>> sorted;
     for (size_t i = 0; i < fields_.size(); ++i) sorted.emplace_back(fields_[i].tag, i);
@@ -296,20 +311,24 @@ class Decoder {
     version_ += unzigzag(delta);
     size_t first_at = 0, first_size = 0;
     bool has_first = false;
-    OUTPOST_RETURN_IF_ERROR(body(first_at, first_size, has_first));
+    // Built in place (no copy): the record's body, sized like the previous one (capped: a
+    // hostile page's one huge body must not make every later record reserve as much).
+    std::string& body = *out.mutable_body();
+    body.reserve(std::min(last_body_size_, kBodyReserveCap));
+    OUTPOST_RETURN_IF_ERROR(this->body(body, first_at, first_size, has_first));
+    last_body_size_ = body.size();
     std::string_view key;
     if (key_length == 0) {
       if (!has_first) return refuse("a key taken from a body whose first field is not field 1");
-      key = std::string_view(scratch_).substr(first_at, first_size);
+      key = std::string_view(body).substr(first_at, first_size);
     } else if (!key_bytes_.take(key_length - 1, key)) {
       return refuse("a key longer than its column");
     }
-    OUTPOST_RETURN_IF_ERROR(spend(key.size() + names[index].size()));
+    if (!spend(key.size() + names[index].size())) return too_large();
     out.set_collection(names[index].data(), names[index].size());
     out.set_key(key.data(), key.size());
     out.set_op(static_cast<protocol::Change::Op>(op));
     out.set_version(version_);
-    out.set_body(scratch_);
     return Status::Ok();
   }
 
@@ -332,13 +351,15 @@ class Decoder {
   }
 
  private:
-  Status spend(size_t bytes) {
-    if (bytes > max_bytes_ - spent_) {
-      return error(ErrorCode::kTooLarge,
-                   "column page: expands beyond " + std::to_string(max_bytes_) + " bytes");
-    }
+  // Counts `bytes` of output against max_bytes; false past it (then too_large()).
+  bool spend(size_t bytes) {
+    if (bytes > max_bytes_ - spent_) return false;
     spent_ += bytes;
-    return Status::Ok();
+    return true;
+  }
+  [[gnu::cold]] Status too_large() const {
+    return error(ErrorCode::kTooLarge,
+                 "column page: expands beyond " + std::to_string(max_bytes_) + " bytes");
   }
 
   FieldReader* find(uint64_t tag) {
@@ -351,10 +372,9 @@ class Decoder {
     return &fields_[it->second];
   }
 
-  // One body rebuilt into scratch_ from its shape; the first field's value located. Each
+  // One body rebuilt into `out` from its shape; the first field's value located. Each
   // field's bytes are counted against max_bytes before they are appended.
-  Status body(size_t& first_at, size_t& first_size, bool& has_first) {
-    scratch_.clear();
+  Status body(std::string& out, size_t& first_at, size_t& first_size, bool& has_first) {
     for (bool at_first = true;; at_first = false) {
       uint64_t tag = 0;
       if (!shapes_.varint(tag)) return refuse("shapes end inside a body");
@@ -367,40 +387,44 @@ class Decoder {
         case 0:
           if (!field->values.varint(value)) return refuse("a varint column ends early");
           field->last += unzigzag(value);
-          OUTPOST_RETURN_IF_ERROR(spend(varint_size(tag) + varint_size(field->last)));
-          put_varint(scratch_, tag);
-          put_varint(scratch_, field->last);
+          if (!spend(varint_size(tag) + varint_size(field->last))) return too_large();
+          put_varint(out, tag);
+          put_varint(out, field->last);
           break;
         case 1:
         case 5:
           if (!field->values.take((tag & 7) == 1 ? 8 : 4, bytes)) {
             return refuse("a fixed-width column ends early");
           }
-          OUTPOST_RETURN_IF_ERROR(spend(varint_size(tag) + bytes.size()));
-          put_varint(scratch_, tag);
-          scratch_.append(bytes);
+          if (!spend(varint_size(tag) + bytes.size())) return too_large();
+          put_varint(out, tag);
+          out.append(bytes);
           break;
         default: {
           uint64_t shared = 0;
           if (!field->lengths.varint(shared) || !field->lengths.varint(value)) {
             return refuse("a lengths column ends early");
           }
-          if (shared > field->previous.size()) {
+          if (shared > field->previous_size) {
             return refuse("a value sharing more bytes than the previous one holds");
           }
           if (!field->values.take(value, bytes)) return refuse("a value longer than its column");
           const uint64_t size = shared + bytes.size();
-          OUTPOST_RETURN_IF_ERROR(spend(varint_size(tag) + varint_size(size) + size));
-          put_varint(scratch_, tag);
-          put_varint(scratch_, size);
+          if (!spend(varint_size(tag) + varint_size(size) + size)) return too_large();
+          put_varint(out, tag);
+          put_varint(out, size);
           if (at_first && tag == kKeyTag) {
             has_first = true;
-            first_at = scratch_.size();
+            first_at = out.size();
             first_size = size;
           }
-          field->previous.resize(shared);
-          field->previous.append(bytes);
-          scratch_.append(field->previous);
+          const size_t at = out.size();
+          // The overload that copies from a string allows that string to be `out` itself.
+          if (shared > 0) out.append(*field->previous_in, field->previous_at, shared);
+          out.append(bytes);
+          field->previous_in = &out;
+          field->previous_at = at;
+          field->previous_size = size;
         }
       }
     }
@@ -414,7 +438,7 @@ class Decoder {
   std::array<int16_t, kSmallTags> small_{};
   std::vector<std::pair<uint64_t, size_t>> large_;  // sorted by tag
   uint64_t version_ = 0;
-  std::string scratch_;
+  size_t last_body_size_ = 0;
 };
 
 }  // namespace
