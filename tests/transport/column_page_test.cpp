@@ -162,8 +162,8 @@ TEST(ColumnPage, ValuesSharingAPrefixWithThePreviousOneComeBack) {
   // Front coding of length-delimited columns: ids and e-mails that share their beginning,
   // values that are a prefix of the previous one, empty ones, and a repeated field whose
   // previous value is in the same body.
-  const char* values[] = {"contact-100", "contact-1000", "contact-10", "", "contact-10", "c",
-                          "contact-1001"};
+  const char* values[] = {"contact-100", "contact-1000", "contact-10", "", "contact-10",
+                          "c",           "contact-1001"};
   Changes changes;
   for (int i = 0; i < 7; ++i) {
     domain::Contact contact;
@@ -323,8 +323,7 @@ TEST_F(ColumnPageRefusal, ABadLengthIsRefused) {
     protocol::ColumnPage shared = page_;
     (*shared.mutable_fields(i)->mutable_lengths())[0] = '\x01';  // shares a byte with nothing
     Status status = decode(shared);
-    EXPECT_NE(status.message().find("sharing more bytes"), std::string::npos)
-        << status.to_string();
+    EXPECT_NE(status.message().find("sharing more bytes"), std::string::npos) << status.to_string();
   }
   protocol::ColumnPage key = page_;
   key.set_key_lengths(std::string("\xff\xff\x03", 3) + key.key_lengths().substr(1));
