@@ -295,6 +295,12 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
         }
         bool complete = true;
         for (const protocol::ScopeChanges& scope : response.scopes()) {
+          if (scope.has_columns()) {
+            // Decision 045: the transport expands column pages; one that reached here was not.
+            return error(
+                ErrorCode::kInvalidArgument,
+                "a column page reached the replica unexpanded (scope '" + scope.scope() + "')");
+          }
           // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the
           // search index is built once the snapshot is in, not per row (decision 029).
           if (!scope.reset() && scope.changes_size() > 0 && run.stored_seq(scope.scope()) == 0) {

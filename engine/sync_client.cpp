@@ -109,7 +109,7 @@ bool SyncClient::carried_applies(const protocol::Carried& carried) const {
   const protocol::ScopeChanges& changes = carried.changes();
   if (in_flight_ > 0 || !fetched_target_.empty() || carried.base() == 0) return false;
   if (changes.reset() || changes.has_more() || !changes.cursor_token().empty() ||
-      changes.manifest_size() > 0 || changes.cursor() <= carried.base() ||
+      changes.manifest_size() > 0 || changes.has_columns() || changes.cursor() <= carried.base() ||
       changes.cursor() > changes.head_seq()) {
     return false;
   }
@@ -202,6 +202,7 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   pull->set_max_changes(options_.max_changes_per_pull);
   pull->set_max_bytes(options_.max_bytes_per_pull);
   pull->set_accepts_carried(options_.accept_carried);
+  pull->set_accepts_column_pages(options_.accept_column_pages);
   if (options_.send_reports) fill_report(pull->mutable_report(), progress_.pending_mutations);
   return pull;
 }

@@ -68,6 +68,11 @@ struct SyncClientOptions {
   // Pulls say `accepts_carried`: a server may send a commit's changes with its poke
   // (ServerFrame.carried, decision 032). false: only plain pokes (as a device predating it).
   bool accept_carried = true;
+  // Pulls say `accepts_column_pages` (decision 045): a server may send a page's changes
+  // column-wise (ScopeChanges.columns), which the transport must expand before
+  // on_pull_response (transport/column_page.h: expand_column_pages; SyncAgent does).
+  // Replica::apply refuses a page that was not. false: plain pages (as a device predating it).
+  bool accept_column_pages = true;
 };
 
 class SyncClient {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/demo_data.h"
 #include "engine/blob.h"
 #include "engine/cursor_token.h"
 #include "engine/domain_mutators.h"
@@ -19,6 +20,7 @@
 #include "outpost/domain.pb.h"
 #include "outpost/protocol.pb.h"
 #include "transport/base64url.h"
+#include "transport/column_page.h"
 #include "transport/limits.h"
 #include "transport/zstd_codec.h"
 
@@ -457,6 +459,36 @@ void write_notify_seeds(Writer& out) {
   out.add("postgres_notify", "all-scopes", "9f2c41 *");
 }
 
+// column_page: 0 a ColumnPage, 1 a ServerFrame whose pull answer holds one, 2 record bodies.
+void write_column_pages(Writer& out) {
+  google::protobuf::RepeatedPtrField<protocol::Change> changes;
+  for (uint64_t i = 0; i < 24; ++i) {
+    protocol::Change* change = changes.Add();
+    change->set_collection(i % 4 == 3 ? "voicemail" : "contact");
+    change->set_key("contact-" + std::to_string(i));
+    change->set_op(i % 6 == 5 ? protocol::Change::DELETE : protocol::Change::PUT);
+    change->set_version(100 + i * 3);
+    if (change->op() == protocol::Change::PUT) change->set_body(outpost::demo_contact(i, 1));
+  }
+  const protocol::ColumnPage page = *outpost::encode_column_page(changes);
+  const std::string bytes = page.SerializeAsString();
+  out.add("column_page", "page", mode(0, bytes));
+  out.add("column_page", "page-truncated", mode(0, bytes.substr(0, bytes.size() - 7)));
+  protocol::ColumnPage lying = page;
+  lying.set_count(page.count() + 1);
+  out.add("column_page", "page-count-lies", mode(0, lying.SerializeAsString()));
+  protocol::ServerFrame frame;
+  protocol::ScopeChanges* scope = frame.mutable_pull()->add_scopes();
+  scope->set_scope("org/acme");
+  *scope->mutable_columns() = page;
+  scope->set_cursor(200);
+  scope->set_head_seq(200);
+  out.add("column_page", "frame", mode(1, frame.SerializeAsString()));
+  std::vector<std::string> bodies;
+  for (const protocol::Change& change : changes) bodies.push_back(change.body());
+  out.add("column_page", "bodies", mode(2, framed(bodies)));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_corpus DIR\n";
@@ -468,5 +500,6 @@ int main(int argc, char** argv) {
   write_genesys(writer);
   write_blob_seeds(writer);
   write_notify_seeds(writer);
+  write_column_pages(writer);
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "transport/http_util.h"
 
+#include "transport/column_page.h"
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
@@ -245,6 +247,8 @@ HttpResponse handle_request(const HttpRequest& request, ServerCore& core,
   if (!decoded.ok()) return error_response(decoded, version);
   auto result = call_core([&] { return core.pull(who->who, pull); });
   if (!result.ok()) return error_response(result.status(), version);
+  // Decision 045: a device that expands column pages gets its pages column-wise.
+  if (pull.accepts_column_pages()) encode_column_pages(result.value());
   return message_response(result.value(), version);
 }
 

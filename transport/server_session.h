@@ -98,6 +98,7 @@ struct ServerCounters {
   std::atomic<uint64_t> carried_compressions{0};  // carried frames compressed once (039)
   std::atomic<uint64_t> direct_sends{0};          // frames sent by one send() (047)
   std::atomic<uint64_t> direct_partial_sends{0};  // ... whose rest was written after
+  std::atomic<uint64_t> column_pages_sent{0};     // pull answers' scopes sent column-wise (045)
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "transport/client_frame.h"
+#include "transport/column_page.h"
 
 namespace outpost::server_impl {
 
@@ -305,6 +306,12 @@ bool StreamSession<Stream>::answer(const std::string& message) {
       if (result.ok()) {
         note_cursors(frame.pull(), result.value());
         *out.mutable_pull() = std::move(result).value();
+        // Decision 045: a device that expands column pages gets its pages column-wise.
+        if (frame.pull().accepts_column_pages() && context_.options.send_column_pages) {
+          const int pages = encode_column_pages(*out.mutable_pull());
+          context_.counters.column_pages_sent.fetch_add(static_cast<uint64_t>(pages),
+                                                        std::memory_order_relaxed);
+        }
       } else {
         device_cursors_.clear();  // the device pulls again from wherever it is
         *out.mutable_error() = http_api::to_wire_error(result.status());

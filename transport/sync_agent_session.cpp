@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <utility>
 
+#include "transport/column_page.h"
 #include "transport/http_util.h"
 #include "transport/limits.h"
 
@@ -272,6 +273,12 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
   auto frame = parse_on_arena(*plain);
   if (!frame) {
     return fail(error(ErrorCode::kInvalidArgument, "server frame: malformed protobuf"), true);
+  }
+  if (frame->has_pull()) {
+    // Decision 045: column pages expanded here, on the I/O thread, before the loop sees the
+    // answer; a bad one drops the connection and nothing of the answer is applied.
+    Status expanded = expand_column_pages(*frame->mutable_pull(), limits::kMaxDecompressedFrame);
+    if (!expanded.ok()) return fail(expanded.with_context("server frame"), true);
   }
   loop_.io_frame(id_, std::move(frame), bytes);
   read_next();

@@ -78,6 +78,7 @@ SyncServerStats SyncServer::stats() const {
   out.carried_sent = read(c.carried_sent);
   out.direct_sends = read(c.direct_sends);
   out.direct_partial_sends = read(c.direct_partial_sends);
+  out.column_pages_sent = read(c.column_pages_sent);
   return out;
 }
 

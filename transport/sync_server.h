@@ -71,6 +71,9 @@ struct SyncServerOptions {
   // thread and the fleet view. Called on the connection's strand: it must only queue or
   // count. Empty: nobody listens.
   std::function<void(const Principal&, bool open)> on_stream;
+  // Pull answers on streams go column-wise to devices that accept them (decision 045).
+  // false: plain pages to every device, as a server before it (tests of the negotiation).
+  bool send_column_pages = true;
 };
 
 // How many times the transport did what, since start (for /metrics).
@@ -95,6 +98,8 @@ struct SyncServerStats {
   // part (the rest was written before anything else).
   uint64_t direct_sends = 0;
   uint64_t direct_partial_sends = 0;
+  // Scopes of pull answers sent column-wise on streams (decision 045).
+  uint64_t column_pages_sent = 0;
 };
 
 // The close reason a stopping server gives every stream (code 1012, "service restart"):

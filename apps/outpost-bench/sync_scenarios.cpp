@@ -74,7 +74,8 @@ struct SyncRun {
 constexpr const char* kCriticalSlice[] = {"agent_state", "interaction", "voicemail"};
 
 Result<SyncRun> sync_device(const std::string& url, const std::string& token,
-                            const std::string& replica_path, const TlsClientOptions& tls = {}) {
+                            const std::string& replica_path, const TlsClientOptions& tls = {},
+                            bool column_pages = true) {
   SyncAgentOptions options;
   options.server_url = url;
   options.tls = tls;
@@ -82,6 +83,7 @@ Result<SyncRun> sync_device(const std::string& url, const std::string& token,
   options.replica_path = replica_path;
   options.client.max_changes_per_pull = kPullChanges;
   options.client.max_bytes_per_pull = kPullBytes;
+  options.client.accept_column_pages = column_pages;
   OUTPOST_ASSIGN_OR_RETURN(auto agent, SyncAgent::open(options));
   // Runs inline on the loop thread, right after each commit.
   std::atomic<double> critical_seconds{0};
@@ -309,6 +311,14 @@ Status run_initial_sync(BenchContext& context, uint64_t records, bool then_catch
   const ProcessUsage before = process_usage(getpid());
   OUTPOST_ASSIGN_OR_RETURN(SyncRun initial, sync_device(context.server_url(0), token, device_db));
   const ProcessUsage after = process_usage(getpid());
+  // The same-run baseline of decision 045: another fresh device of the same user, plain
+  // pages (as a device before it), its bytes and its CPU.
+  OUTPOST_ASSIGN_OR_RETURN(std::string plain_token,
+                           context.tokens->issue(tenant, kBenchUser, "bench-device-plain"));
+  const ProcessUsage plain_before = process_usage(getpid());
+  OUTPOST_ASSIGN_OR_RETURN(SyncRun plain, sync_device(context.server_url(0), plain_token,
+                                                      dir + "/device-plain.db", {}, false));
+  const double plain_cpu = process_usage(getpid()).cpu_seconds - plain_before.cpu_seconds;
 
   const Rows rows = replica_rows(device_db);
   const double raw_seconds = raw_insert_seconds(dir + "/raw.db", rows);
@@ -349,6 +359,22 @@ Status run_initial_sync(BenchContext& context, uint64_t records, bool then_catch
       {"initial_sync.wire", static_cast<double>(initial.bytes), "bytes",
        static_cast<double>(rows.body_bytes),
        ratio_of(static_cast<double>(initial.bytes), static_cast<double>(rows.body_bytes)), params});
+  // Column pages (decision 045, the default) against plain pages, same run, same records.
+  const auto plain_params = with(params, {param("plain_seconds", plain.seconds)});
+  context.report.add(
+      {"initial_sync.wire_plain_pages", static_cast<double>(plain.bytes), "bytes",
+       static_cast<double>(rows.body_bytes),
+       ratio_of(static_cast<double>(plain.bytes), static_cast<double>(rows.body_bytes)),
+       plain_params});
+  context.report.add(
+      {"initial_sync.wire_vs_plain_pages", static_cast<double>(initial.bytes), "bytes",
+       static_cast<double>(plain.bytes),
+       ratio_of(static_cast<double>(initial.bytes), static_cast<double>(plain.bytes)),
+       plain_params});
+  context.report.add(
+      {"initial_sync.device_cpu_vs_plain_pages", device_cpu, "s", plain_cpu,
+       ratio_of(device_cpu, plain_cpu),
+       with(plain_params, {param("plain_cpu_vs_typed", ratio_of(plain_cpu, typed_cpu))})});
   context.report.add({"initial_sync.device_rss", after.peak_rss_mib, "MiB", 0, 0,
                       with(params, {param("rss_before_mib", before.rss_mib)})});
   if (!then_catch_up) return Status::Ok();

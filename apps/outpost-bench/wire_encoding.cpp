@@ -3,6 +3,7 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -15,6 +16,7 @@
 #include "engine/scope.h"
 #include "outpost/domain.pb.h"
 #include "outpost/protocol.pb.h"
+#include "transport/column_page.h"
 #include "transport/wire_codec.h"
 #include "transport/zstd_codec.h"
 
@@ -113,6 +115,14 @@ std::vector<Record> demo_records(uint64_t count) {
   return out;
 }
 
+// In the order of a server's snapshot, (priority, collection, key): contact-0, contact-1,
+// contact-10, …; interactions by their random UUIDs.
+std::vector<Record> by_key(std::vector<Record> records) {
+  std::stable_sort(records.begin(), records.end(),
+                   [](const Record& a, const Record& b) { return a.key < b.key; });
+  return records;
+}
+
 // The ServerFrame of a snapshot page (or, with one record, a carried change).
 std::string page_frame(const std::vector<Record>& records, size_t from, size_t to, bool carried) {
   protocol::ServerFrame frame;
@@ -133,96 +143,20 @@ std::string page_frame(const std::vector<Record>& records, size_t from, size_t t
   return frame.SerializeAsString();
 }
 
-void put_varint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
-    value >>= 7;
+// A page as the server sends it to a device that accepts column pages (decision 045,
+// transport/column_page.h), checked to expand back to the very same frame.
+Result<std::string> column_page(const std::string& plain_frame) {
+  protocol::ServerFrame frame;
+  if (!frame.ParseFromString(plain_frame)) return error(ErrorCode::kInternal, "page frame");
+  const bool large = frame.pull().scopes(0).changes_size() >= kMinColumnPageChanges;
+  if (encode_column_pages(*frame.mutable_pull()) != (large ? 1 : 0)) {
+    return error(ErrorCode::kInternal, "a page did not encode column-wise");
   }
-  out.push_back(static_cast<char>(value));
-}
-
-bool take_varint(std::string_view& in, uint64_t& value) {
-  value = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    value |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-// Field 1 read from a record (the key field of both shapes here: `id`).
-std::string_view first_field(std::string_view body) {
-  uint64_t tag = 0, length = 0;
-  if (!take_varint(body, tag) || tag != ((1 << 3) | 2) || !take_varint(body, length)) return {};
-  return body.substr(0, length);
-}
-
-// A page column-wise, reversibly: the keys (a 0 length when the key is the record's field 1,
-// as it is for every collection keyed by `id`), the versions, each record's field tags (its
-// shape), then per field number the lengths and the bytes of its values, integers as the
-// zigzag delta from the previous value of the same field (timestamps grow), each column
-// length-prefixed. Protobuf's wire format read without the schema.
-std::string column_page(const std::vector<Record>& records, size_t from, size_t to) {
-  std::string keys, versions, shape;
-  struct Field {
-    std::string lengths, bytes;
-    uint64_t last = 0;
-  };
-  std::map<uint64_t, Field> fields;
-  for (size_t i = from; i < to; ++i) {
-    if (first_field(records[i].body) == records[i].key) {
-      put_varint(keys, 0);
-    } else {
-      put_varint(keys, records[i].key.size() + 1);
-      keys += records[i].key;
-    }
-    put_varint(versions, 1);  // consecutive in a snapshot page
-    std::string_view body = records[i].body;
-    uint64_t tag = 0;
-    while (!body.empty() && take_varint(body, tag)) {
-      put_varint(shape, tag);
-      Field& field = fields[tag >> 3];
-      uint64_t value = 0;
-      switch (tag & 7) {
-        case 0: {
-          take_varint(body, value);
-          const auto delta = static_cast<int64_t>(value - field.last);
-          field.last = value;
-          put_varint(field.bytes,
-                     (static_cast<uint64_t>(delta) << 1) ^ static_cast<uint64_t>(delta >> 63));
-          break;
-        }
-        case 1:
-          field.bytes.append(body.substr(0, 8));
-          body.remove_prefix(std::min<size_t>(8, body.size()));
-          break;
-        case 5:
-          field.bytes.append(body.substr(0, 4));
-          body.remove_prefix(std::min<size_t>(4, body.size()));
-          break;
-        default:
-          take_varint(body, value);
-          put_varint(field.lengths, value);
-          field.bytes.append(body.substr(0, value));
-          body.remove_prefix(std::min<size_t>(value, body.size()));
-      }
-    }
-    put_varint(shape, 0);  // end of record
-  }
-  std::string out;
-  auto column = [&out](const std::string& bytes) {
-    put_varint(out, bytes.size());
-    out += bytes;
-  };
-  column(keys);
-  column(versions);
-  column(shape);
-  for (const auto& [number, field] : fields) {
-    put_varint(out, number);
-    column(field.lengths);
-    column(field.bytes);
+  std::string out = frame.SerializeAsString();
+  OUTPOST_RETURN_IF_ERROR(
+      expand_column_pages(*frame.mutable_pull(), limits::kMaxDecompressedFrame));
+  if (frame.SerializeAsString() != plain_frame) {
+    return error(ErrorCode::kInternal, "a column page did not expand to its page");
   }
   return out;
 }
@@ -286,8 +220,8 @@ Status measure(BenchContext& context, const std::string& shape,
     pages.message += two.size();
     OUTPOST_ASSIGN_OR_RETURN(size_t with, with_dictionary(*dictionary, frame));
     pages.dictionary += with;
-    OUTPOST_ASSIGN_OR_RETURN(std::string columns,
-                             zstd_compress_message_frame(column_page(records, from, to)));
+    OUTPOST_ASSIGN_OR_RETURN(std::string laid, column_page(frame));
+    OUTPOST_ASSIGN_OR_RETURN(std::string columns, zstd_compress_message_frame(laid));
     pages.columns += columns.size();
   }
   Sizes single;
@@ -339,7 +273,10 @@ Status measure(BenchContext& context, const std::string& shape,
 
 Status run_wire_encoding(BenchContext& context, uint64_t records) {
   OUTPOST_RETURN_IF_ERROR(measure(context, "demo", demo_records(records)));
-  return measure(context, "interaction", interaction_records(records));
+  OUTPOST_RETURN_IF_ERROR(measure(context, "interaction", interaction_records(records)));
+  // As a server's snapshot sends them: in key order (decision 045 measured both orders).
+  OUTPOST_RETURN_IF_ERROR(measure(context, "demo_key_order", by_key(demo_records(records))));
+  return measure(context, "interaction_key_order", by_key(interaction_records(records)));
 }
 
 }  // namespace outpost::bench

@@ -65,7 +65,8 @@ void add_transport_counters(ops::Registry& registry, const SyncServer& server) {
         {"carried_sent", stats.carried_sent},
         {"carried_compressions", stats.carried_compressions},
         {"direct_sends", stats.direct_sends},
-        {"direct_partial_sends", stats.direct_partial_sends}};
+        {"direct_partial_sends", stats.direct_partial_sends},
+        {"column_pages_sent", stats.column_pages_sent}};
     sample.family(
         "outpost_transport_events_total",
         "Transport events: accepts, refusals past the connection cap, accept "

@@ -54,6 +54,25 @@ TEST_F(ReplicaBadInput, UnknownCollectionOrMutator) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// Decision 045: column pages are the transport's to expand; one that reaches the replica
+// (a transport that asked for them and did not expand) is refused whole, nothing applied.
+TEST_F(ReplicaBadInput, AColumnPageThatWasNotExpandedIsRefused) {
+  std::string before = snapshot();
+  protocol::PullResponse response;
+  protocol::ScopeChanges* scope = response.add_scopes();
+  scope->set_scope("org/acme");
+  scope->set_cursor(5);
+  scope->set_head_seq(5);
+  scope->mutable_columns()->set_count(1);
+  auto applied = replica_->apply(response);
+  EXPECT_EQ(applied.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(applied.status().message().find("unexpanded"), std::string::npos);
+  EXPECT_EQ(snapshot(), before);
+  auto cursors = replica_->cursors();
+  ASSERT_TRUE(cursors.ok());
+  for (const ScopeCursor& cursor : *cursors) EXPECT_EQ(cursor.seq, 0u) << cursor.scope;
+}
+
 // Found by fuzz/cli_fuzzer.cpp: search text that is not UTF-8 reached the FTS5 MATCH
 // expression and came back as an "io" error (fts5 syntax / phrase errors).
 TEST_F(ReplicaBadInput, SearchTextThatIsNotUtf8) {
