@@ -110,10 +110,15 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
         // in flight, the whole WebSocket frame built once, put on the socket here.
         auto wire = carried->wire_frame(context_.core, counters.carried_encodings,
                                         counters.carried_compressions);
-        if (wire && send_direct(wire)) {
-          known->second = carried->cursor();
+        if (wire) {
+          // Counted before its bytes can reach the device, as on the queued paths below (a
+          // device that has the frame finds it counted); taken back if it was not sent here.
           ServerCounters::add(counters.carried_sent);
-          continue;
+          if (send_direct(wire)) {
+            known->second = carried->cursor();
+            continue;
+          }
+          counters.carried_sent.fetch_sub(1, std::memory_order_relaxed);
         }
         auto message = wire ? carried->message(context_.core, counters.carried_encodings,
                                                counters.carried_compressions)
