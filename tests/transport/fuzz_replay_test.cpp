@@ -1,5 +1,6 @@
-// The column_page fuzz target (fuzz/column_page_fuzzer.cpp, decision 045) replayed under the
-// regular build:
+// A fuzz target replayed under the regular build (one test binary per target, linked with
+// fuzz/<target>_fuzzer.cpp; OUTPOST_FUZZ_TARGET names its corpus, OUTPOST_FUZZ_REPLAY_SUITE
+// the test suite, OUTPOST_FUZZ_MIN_SEEDS how many seeds it must find):
 // its checked-in seeds, then seeded random mutations of them, through the same contract
 // checks. libFuzzer (scripts/fuzz) explores far more; this keeps the target compiling and
 // its contracts exercised in every test run.
@@ -18,8 +19,8 @@ namespace {
 
 std::vector<std::string> seeds() {
   std::vector<std::string> out;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(OUTPOST_SOURCE_DIR "/fuzz/corpus/column_page")) {
+  for (const auto& entry : std::filesystem::directory_iterator(
+           OUTPOST_SOURCE_DIR "/fuzz/corpus/" OUTPOST_FUZZ_TARGET)) {
     std::ifstream in(entry.path(), std::ios::binary);
     out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
@@ -30,9 +31,9 @@ void run(const std::string& input) {
   LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
 
-TEST(ColumnPageFuzzReplay, SeedsAndTheirMutationsKeepTheContracts) {
+TEST(OUTPOST_FUZZ_REPLAY_SUITE, SeedsAndTheirMutationsKeepTheContracts) {
   const auto corpus = seeds();
-  ASSERT_GE(corpus.size(), 5u);
+  ASSERT_GE(corpus.size(), size_t{OUTPOST_FUZZ_MIN_SEEDS});
   for (const auto& seed : corpus) run(seed);
   std::mt19937_64 random(7);
   for (int i = 0; i < 20000; ++i) {
