@@ -12,6 +12,7 @@ namespace {
 constexpr int64_t kOwnOfflineWindowMs = 60'000;
 constexpr int64_t kDefaultChannelTtlMs = 86'400'000;
 constexpr size_t kMaxAgentsPerChannel = 250;  // 4 topics each under a channel's 1000
+constexpr size_t kMaxEmailsSeen = 10'000;
 
 }  // namespace
 
@@ -209,6 +210,12 @@ std::vector<upstream::Event> GenesysCore::take_events() {
 CoreReconciled GenesysCore::take_reconciled() {
   CoreReconciled out;
   std::swap(out, reconciled_);
+  return out;
+}
+
+std::vector<CoreEmailSeen> GenesysCore::take_emails_seen() {
+  std::vector<CoreEmailSeen> out;
+  out.swap(emails_seen_);
   return out;
 }
 
@@ -466,6 +473,9 @@ std::string GenesysCore::emit_conversation(const std::string& user, const std::s
   event.set_user(user);
   *event.mutable_interaction() = std::move(conversation->interaction);
   const std::string key = "interaction/" + user + "/" + event.interaction().id();
+  if (media == "emails" && emails_seen_.size() < kMaxEmailsSeen) {
+    emails_seen_.push_back({user, event.interaction().id()});
+  }
   emit(std::move(event), key);
   return media;
 }

@@ -91,7 +91,16 @@ struct SocketCommand {
 // same agents: decision 043).
 struct CoreReconciled {
   bool org = false;
+  bool all = false;  // every agent (the first full mirror, and every agent_reconcile_every)
   std::vector<std::string> users;
+};
+
+// An email conversation the core was notified of or read again (changed or not): its reply
+// draft may have been edited in the web interface, which the driver's caller checks
+// (decision 049).
+struct CoreEmailSeen {
+  std::string user;
+  std::string conversation;
 };
 
 struct CoreCounters {
@@ -128,6 +137,8 @@ class GenesysCore {
   std::vector<SocketCommand> take_socket_commands();
   std::vector<upstream::Event> take_events();
   CoreReconciled take_reconciled();
+  // At most 10,000 wait to be taken (the simulator never takes them).
+  std::vector<CoreEmailSeen> take_emails_seen();
   // The earliest time tick() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> next_deadline() const;
 
@@ -258,6 +269,7 @@ class GenesysCore {
   std::map<std::string, std::shared_ptr<Intent>> intents_;
   std::set<std::string> own_logins_;
   CoreReconciled reconciled_;
+  std::vector<CoreEmailSeen> emails_seen_;
   CoreCounters counters_;
   uint64_t intents_answered_ = 0;
   uint64_t intents_not_yet_ = 0;

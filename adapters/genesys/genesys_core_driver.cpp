@@ -1,14 +1,20 @@
 // The core's I/O: a thread per request in flight (RestClient is blocking; the core bounds
 // the intents in flight, so the threads are bounded too), a timer thread for the core's
-// deadlines (request timeouts, retries due), and the bounded wait of decision 023.
+// deadlines (request timeouts, retries due, heartbeats, renewals, reconciles), a thread per
+// notification channel's socket, and the bounded wait of decision 023.
 #include "adapters/genesys/genesys_core_driver.h"
 
 #include <algorithm>
+#include <deque>
+
+#include "adapters/genesys/genesys_socket.h"
 
 namespace outpost::genesys {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// A socket thread reads this long at a time, then looks for the core's next command.
+constexpr std::chrono::milliseconds kSocketSlice{100};
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -21,6 +27,18 @@ int64_t wall_ms() {
 struct GenesysCoreDriver::Request {
   bool done = false;  // set under mutex_ as the thread's last act
   std::thread thread;
+};
+
+// One channel's socket. Its commands, queued by pump() under mutex_, run in order on its
+// thread. Opens and closes are counted as queued and as done: while they differ, what the
+// socket reports belongs to a life the core has already ended, and is dropped.
+struct GenesysCoreDriver::Socket {
+  size_t channel = 0;
+  std::deque<SocketCommand> commands;
+  uint64_t lifecycle_queued = 0;
+  uint64_t lifecycle_done = 0;
+  std::thread thread;
+  bool current() const { return lifecycle_queued == lifecycle_done; }
 };
 
 GenesysCoreDriver::GenesysCoreDriver(CoreDriverOptions options, RestClient& rest)
@@ -39,6 +57,15 @@ void GenesysCoreDriver::start() {
   std::lock_guard lock(mutex_);
   if (started_ || stopping_) return;
   started_ = true;
+  if (options_.core.run_mirror) {
+    for (size_t i = 0; i < core_.channel_count(); ++i) {
+      auto socket = std::make_unique<Socket>();
+      socket->channel = i;
+      Socket* raw = socket.get();
+      socket->thread = std::thread([this, raw] { run_socket(*raw); });
+      sockets_.push_back(std::move(socket));
+    }
+  }
   timer_ = std::thread([this] { run(); });
 }
 
@@ -48,7 +75,10 @@ void GenesysCoreDriver::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  socket_wake_.notify_all();
   if (timer_.joinable()) timer_.join();
+  for (auto& socket : sockets_)
+    if (socket->thread.joinable()) socket->thread.join();
   std::vector<std::shared_ptr<Request>> requests;
   {
     std::lock_guard lock(mutex_);
@@ -84,9 +114,84 @@ void GenesysCoreDriver::pump() {
       r->done = true;
     });
   }
+  bool socket_commands = false;
+  for (SocketCommand& command : core_.take_socket_commands()) {
+    if (command.channel >= sockets_.size()) continue;
+    Socket& socket = *sockets_[command.channel];
+    if (command.kind != SocketCommand::Kind::kSend) ++socket.lifecycle_queued;
+    socket.commands.push_back(std::move(command));
+    socket_commands = true;
+  }
+  if (socket_commands) socket_wake_.notify_all();
   std::vector<upstream::Event> events = core_.take_events();
   if (!events.empty() && options_.events) options_.events(std::move(events));
+  CoreReconciled reconciled = core_.take_reconciled();
+  if ((reconciled.org || reconciled.all || !reconciled.users.empty()) && options_.reconciled) {
+    options_.reconciled(std::move(reconciled));
+  }
+  std::vector<CoreEmailSeen> emails = core_.take_emails_seen();
+  if (!emails.empty() && options_.emails_seen) options_.emails_seen(std::move(emails));
   wake_.notify_all();  // the timer's deadline may have moved; waiting intents look again
+}
+
+void GenesysCoreDriver::run_socket(Socket& s) {
+  NotificationSocket socket;
+  std::unique_lock lock(mutex_);
+  auto log = [this](const std::string& line) {
+    if (options_.core.log) options_.core.log("genesys: notification socket: " + line);
+  };
+  while (!stopping_) {
+    if (!s.commands.empty()) {
+      SocketCommand command = std::move(s.commands.front());
+      s.commands.pop_front();
+      lock.unlock();
+      Status opened = Status::Ok();
+      switch (command.kind) {
+        case SocketCommand::Kind::kOpen:
+          opened = socket.open(command.text, options_.ca_file, options_.socket_timeout);
+          break;
+        case SocketCommand::Kind::kSend:
+          // A failed send shows as a failed read next.
+          if (socket.is_open()) (void)socket.send(command.text);
+          break;
+        case SocketCommand::Kind::kClose:
+          socket.close();
+          break;
+      }
+      lock.lock();
+      if (command.kind == SocketCommand::Kind::kSend) continue;
+      ++s.lifecycle_done;
+      if (command.kind != SocketCommand::Kind::kOpen || !s.current() || stopping_) continue;
+      if (opened.ok()) {
+        core_.on_socket_opened(wall_ms(), s.channel);
+      } else {
+        log(opened.to_string());
+        core_.on_socket_closed(wall_ms(), s.channel);
+      }
+      pump();
+      continue;
+    }
+    if (!socket.is_open()) {
+      socket_wake_.wait(lock, [&] { return stopping_ || !s.commands.empty(); });
+      continue;
+    }
+    lock.unlock();
+    auto message = socket.read(kSocketSlice);
+    lock.lock();
+    if (stopping_) break;
+    if (!message.ok()) {
+      socket.close();
+      if (!s.current()) continue;
+      log(message.status().to_string());
+      core_.on_socket_closed(wall_ms(), s.channel);
+      pump();
+    } else if (message->has_value() && s.current()) {
+      core_.on_socket_message(**message, wall_ms(), s.channel);
+      pump();
+    }
+  }
+  lock.unlock();
+  socket.close();
 }
 
 void GenesysCoreDriver::reap() {
@@ -146,6 +251,16 @@ void GenesysCoreDriver::with_core(const std::function<void(GenesysCore&)>& fn) {
   std::lock_guard lock(mutex_);
   fn(core_);
   pump();
+}
+
+bool GenesysCoreDriver::connected() const {
+  std::lock_guard lock(mutex_);
+  return options_.core.run_mirror && !stopping_ && core_.connected();
+}
+
+bool GenesysCoreDriver::mirrored() const {
+  std::lock_guard lock(mutex_);
+  return core_.mirrored();
 }
 
 CoreCounters GenesysCoreDriver::counters() const {

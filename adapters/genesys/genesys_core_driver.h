@@ -6,10 +6,13 @@
 // intent under the driver's lock and then waits at most `wait` for its answer: the caller's
 // store transaction is never held longer, a slow platform's answer is kept by the core for
 // the device's retry (answer_keep).
-// This stage runs the core's intents only (CoreOptions::run_mirror off): GenesysUpstream's
-// worker still runs the channels and the reconcile (docs/genesys.md, "What remains").
-// Thread rules: every public method is safe from several threads. The event sink is called
-// under the driver's lock: it must not call back into the driver.
+// With CoreOptions::run_mirror (production, decision 049) the driver also owns a
+// notification socket per channel: a thread each executes the core's SocketCommands for its
+// channel in order (open, send, close) and, between them, reads the socket, feeding
+// on_socket_opened/message/closed back under the driver's lock. An event of a socket the core
+// has already asked to close or re-open is dropped (it belongs to the channel's old life).
+// Thread rules: every public method is safe from several threads. The sinks are called
+// under the driver's lock: they must not call back into the driver.
 #pragma once
 
 #include <chrono>
@@ -29,6 +32,13 @@ struct CoreDriverOptions {
   CoreOptions core;
   // The core's events (with run_mirror off: the read-backs after an accepted presence write).
   std::function<void(std::vector<upstream::Event>)> events;
+  // With run_mirror: what each reconcile finished, and the email conversations seen (after
+  // the events of the same step).
+  std::function<void(CoreReconciled)> reconciled;
+  std::function<void(std::vector<CoreEmailSeen>)> emails_seen;
+  // The notification sockets (run_mirror): wss:// trust, and the connect and upgrade bound.
+  std::string ca_file;
+  std::chrono::milliseconds socket_timeout{10'000};
 };
 
 class GenesysCoreDriver {
@@ -54,12 +64,19 @@ class GenesysCoreDriver {
   void with_core(const std::function<void(GenesysCore&)>& fn);
 
   CoreCounters counters() const;
+  // Every notification channel's socket is open (run_mirror).
+  bool connected() const;
+  // The first full mirror finished (run_mirror).
+  bool mirrored() const;
   // Intent calls that returned before their answer came (the wait ran out).
   uint64_t intents_pending() const;
 
  private:
   struct Request;
+  struct Socket;
   void run();
+  // A channel's socket thread.
+  void run_socket(Socket& socket);
   // Sends what the core asks for and hands its events on. Caller holds mutex_.
   void pump();
   void perform(const CoreRequest& request);
@@ -75,6 +92,8 @@ class GenesysCoreDriver {
   bool stopping_ = false;
   std::thread timer_;
   std::vector<std::shared_ptr<Request>> requests_;
+  std::condition_variable socket_wake_;
+  std::vector<std::unique_ptr<Socket>> sockets_;  // by channel (run_mirror)
   uint64_t intents_pending_ = 0;
 };
 

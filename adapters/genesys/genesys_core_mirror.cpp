@@ -78,6 +78,7 @@ void GenesysCore::maybe_reconcile() {
     if (all) {
       last_agents_ms_ = now_ms_;
       mirrored_ = true;
+      reconciled_.all = true;
     }
     reconciled_.users.insert(reconciled_.users.end(), users->begin(), users->end());
   };

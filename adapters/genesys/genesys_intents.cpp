@@ -17,12 +17,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kWriteDeadline{60};
 constexpr size_t kMaxLoginBytes = 16 * 1024;
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 struct GenesysUpstream::Intent {
@@ -117,12 +111,8 @@ Result<PlatformAnswer> GenesysUpstream::run_intent(const std::string& key,
 Result<PlatformAnswer> GenesysUpstream::set_presence(const AgentRef& agent,
                                                      domain::Presence presence,
                                                      const std::string& aux_reason_id, int64_t) {
-  if (mirrored(agent) && presence == domain::PRESENCE_OFFLINE) {
-    // Our own OFFLINE: the notification that follows is not the website closing.
-    std::lock_guard lock(mutex_);
-    agents_[agent.user].offline_requested_ms = wall_ms();
-  }
-  // The core reads an accepted write's presence back once its answer is taken (decision 038).
+  // The core marks our own OFFLINE (the notification that follows is not the website
+  // closing) and reads an accepted write's presence back once its answer is taken (decision 038).
   return core_.intent(
       [&](GenesysCore& core, int64_t now_ms) {
         return core.set_presence(agent, presence, aux_reason_id, now_ms);
@@ -176,6 +166,7 @@ Status GenesysUpstream::set_user_login(const AgentRef& agent, const std::string&
     return error(ErrorCode::kPermissionDenied, "this login is another user's");
   }
   rest_.set_user_token(agent.user, token);
+  core_.with_core([&](GenesysCore& core) { core.set_own_login(agent.user, true); });
   {
     std::lock_guard lock(mutex_);
     ++counters_.user_logins;
@@ -189,6 +180,7 @@ Status GenesysUpstream::restore_user_login(const std::string& user, const Token&
     return error(ErrorCode::kNotFound, "this agent is not mirrored");
   }
   rest_.set_user_token(user, token);
+  core_.with_core([&](GenesysCore& core) { core.set_own_login(user, true); });
   return Status::Ok();
 }
 

@@ -1,21 +1,23 @@
-// The live half of the Genesys adapter: the notifications as upstream events, and the
-// queue poll() drains. The worker thread and its channels are genesys_channels.cpp; the
-// REST mirror genesys_mirror.cpp; the writes genesys_intents.cpp and genesys_sends.cpp.
+// The Genesys adapter's shell: its parts (the REST client, the core's driver, the send
+// journal), the core's outputs queued for poll() or for the worker (genesys_follow.cpp),
+// and the counters. The writes are genesys_intents.cpp and genesys_sends.cpp.
 #include "adapters/genesys/genesys_upstream.h"
-
-#include <boost/json.hpp>
 
 namespace outpost::genesys {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxPendingEvents = 500'000;
-constexpr int64_t kOwnOfflineWindowMs = 60'000;
+constexpr size_t kMaxFollowed = 100'000;  // voicemails and email checks waiting for the worker
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The core's dedupe key of an event (genesys_core.cpp emit()).
+std::string core_key(const upstream::Event& e) {
+  if (e.has_presence()) return "presence/" + e.user();
+  if (e.has_interaction()) return "interaction/" + e.user() + "/" + e.interaction().id();
+  if (e.has_voicemail_left()) return "voicemail/" + e.user() + "/" + e.voicemail_left().id();
+  if (e.has_voicemail_updated()) return "voicemail/" + e.user() + "/" + e.voicemail_updated().id();
+  if (e.has_aux_reason()) return "aux_reason/" + e.aux_reason().id();
+  if (e.has_wrapup_code()) return "wrapup_code/" + e.wrapup_code().id();
+  return "";
 }
 
 }  // namespace
@@ -27,9 +29,10 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
         if (!rest.log) rest.log = options_.log;
         // Only the mirrored agents' own logins are kept (not the login probes).
         rest.user_token_changed = [this](const std::string& user, const Token* token) {
-          if (options_.login_changed && mirrored(AgentRef{options_.tenant, user})) {
-            options_.login_changed(user, token);
-          }
+          if (!mirrored(AgentRef{options_.tenant, user})) return;
+          // The core lists the voicemail with the agent's own login while it is held.
+          core_.with_core([&](GenesysCore& core) { core.set_own_login(user, token != nullptr); });
+          if (options_.login_changed) options_.login_changed(user, token);
         };
         return rest;
       }()),
@@ -41,7 +44,14 @@ CoreDriverOptions GenesysUpstream::core_options() {
   CoreDriverOptions o;
   o.core.tenant = options_.tenant;
   o.core.users = options_.users;
-  o.core.run_mirror = false;  // the worker runs the channels and the reconcile (decision 043)
+  o.core.run_mirror = true;  // the channels and the reconcile run on the core (decision 049)
+  o.core.heartbeat_timeout_ms = options_.heartbeat_timeout.count();
+  o.core.retry_after_failure_ms = options_.retry_after_failure.count();
+  o.core.channel_renew_margin_ms = options_.channel_renew_margin.count();
+  o.core.agent_reconcile_every_ms = options_.agent_reconcile_every.count();
+  o.core.org_reconcile_every_ms = options_.org_reconcile_every.count();
+  o.core.agents_per_channel = options_.agents_per_channel;
+  o.core.max_channels = 20;  // per OAuth client: a 21st would evict one of ours
   // The driver's RestClient deadline is half of this: a request's curl timeout and a wait for
   // the budget fit in it, so the core hears the transport error before its own timeout.
   o.core.request_timeout_ms = 2 * (rest.timeout_ms + rest.connect_timeout_ms) + 2'000;
@@ -54,20 +64,52 @@ CoreDriverOptions GenesysUpstream::core_options() {
   o.core.max_intents_in_flight = options_.max_intents_in_flight;
   o.core.log = rest.log ? rest.log : options_.log;
   o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
+  o.reconciled = [this](CoreReconciled reconciled) { core_reconciled(std::move(reconciled)); };
+  o.emails_seen = [this](std::vector<CoreEmailSeen> emails) {
+    core_emails_seen(std::move(emails));
+  };
+  o.ca_file = options_.ca_file;
+  o.socket_timeout = options_.socket_timeout;
   return o;
 }
 
 void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
+  std::lock_guard lock(mutex_);
   for (upstream::Event& event : events) {
-    // With run_mirror off the core emits nothing but these (its reconcile does not run).
-    if (!event.has_presence()) continue;
-    const std::string user = event.user();
-    {
-      std::lock_guard lock(mutex_);
-      last_sent_.erase("presence/" + user);  // a read-back: sent even when unchanged
+    // Already deduplicated by the core (its read-backs are sent even when unchanged).
+    if (event.has_voicemail_left() || event.has_voicemail_updated()) {
+      // The worker attaches the recording first.
+      if (voicemails_.size() < kMaxFollowed) {
+        voicemails_.push_back(std::move(event));
+      } else {
+        to_forget_.push_back(core_key(event));
+      }
+      continue;
     }
-    emit_presence(user, std::move(*event.mutable_presence()));
+    if (pending_.size() >= kMaxPendingEvents) {
+      to_forget_.push_back(core_key(event));  // nobody polls: the next reconcile sends it again
+      continue;
+    }
+    pending_.push_back(std::move(event));
   }
+  wake_.notify_all();
+}
+
+void GenesysUpstream::core_reconciled(CoreReconciled reconciled) {
+  std::lock_guard lock(mutex_);
+  follow_org_ = follow_org_ || reconciled.org;
+  follow_users_.insert(reconciled.users.begin(), reconciled.users.end());
+  all_reconciled_ = all_reconciled_ || reconciled.all;
+  wake_.notify_all();
+}
+
+void GenesysUpstream::core_emails_seen(std::vector<CoreEmailSeen> emails) {
+  std::lock_guard lock(mutex_);
+  for (CoreEmailSeen& seen : emails) {
+    if (emails_seen_.size() >= kMaxFollowed) break;  // the next reconcile reads them again
+    emails_seen_.push_back(std::move(seen));
+  }
+  wake_.notify_all();
 }
 
 GenesysUpstream::~GenesysUpstream() {
@@ -119,8 +161,16 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
     out = counters_;
   }
   out.rest = rest_.counters();
-  // The writes run on the core: its intents, refusals and retries count here too.
+  // The mirror and the writes run on the core: its counts are the adapter's.
   const CoreCounters core = core_.counters();
+  out.events += core.events;
+  out.notifications += core.notifications;
+  out.heartbeats += core.heartbeats;
+  out.gaps += core.gaps;
+  out.channels_created += core.channels_created;
+  out.agent_reconciles += core.agent_reconciles;
+  out.org_reconciles += core.org_reconciles;
+  out.duplicates_skipped += core.duplicates_skipped;
   out.intents += core.intents;
   out.refusals += core.refusals;
   out.decode_errors += core.decode_errors;
@@ -133,11 +183,6 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
 bool GenesysUpstream::wait_mirrored(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return wake_.wait_for(lock, timeout, [this] { return mirrored_ || stopping_; }) && mirrored_;
-}
-
-PresenceMap GenesysUpstream::presence_map() const {
-  std::lock_guard lock(mutex_);
-  return presence_map_;
 }
 
 void GenesysUpstream::decode_failed(const std::string& what, const Status& status,
@@ -162,121 +207,8 @@ void GenesysUpstream::emit(upstream::Event event, const std::string& key) {
   }
   if (pending_.size() >= kMaxPendingEvents) return;  // nobody polls; a reconcile repeats it
   last = std::move(bytes);
-  if (event.has_interaction()) interaction_state_[key] = event.interaction().state();
   ++counters_.events;
   pending_.push_back(std::move(event));
-}
-
-domain::InteractionState GenesysUpstream::known_interaction_state(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  auto it = interaction_state_.find(key);
-  return it == interaction_state_.end() ? domain::INTERACTION_STATE_UNSPECIFIED : it->second;
-}
-
-void GenesysUpstream::emit_presence(const std::string& user, upstream::PresenceChanged change) {
-  {
-    std::lock_guard lock(mutex_);
-    AgentMirror& agent = agents_[user];
-    if (change.routing_status().empty()) change.set_routing_status(agent.presence.routing_status());
-    agent.presence = change;
-    agent.presence.set_cause(upstream::CAUSE_PLATFORM);
-    agent.presence_known = true;
-  }
-  upstream::Event event;
-  event.set_tenant(options_.tenant);
-  event.set_user(user);
-  *event.mutable_presence() = std::move(change);
-  emit(std::move(event), "presence/" + user);
-}
-
-std::string GenesysUpstream::emit_conversation(const std::string& user, const std::string& body,
-                                               const std::string& correlation) {
-  auto conversation = decode_conversation(body, user);
-  if (conversation.status().code() == ErrorCode::kNotFound) return "";  // not this agent's
-  if (!conversation.ok()) {
-    decode_failed("conversation", conversation.status(), correlation);
-    return "";
-  }
-  std::string media = conversation->media_path;
-  upstream::Event event;
-  event.set_tenant(options_.tenant);
-  event.set_user(user);
-  *event.mutable_interaction() = std::move(conversation->interaction);
-  emit(std::move(event), "interaction/" + user + "/" + event.interaction().id());
-  return media;
-}
-
-// ------------------------------------------------------------------------- the channel
-
-void GenesysUpstream::handle_event(const std::string& topic, const std::string& body,
-                                   const std::string& corr) {
-  // v2.users.{id}.{what}
-  constexpr std::string_view kPrefix = "v2.users.";
-  if (topic.rfind(kPrefix, 0) != 0) return;
-  size_t dot = topic.find('.', kPrefix.size());
-  if (dot == std::string::npos) return;
-  const std::string user = topic.substr(kPrefix.size(), dot - kPrefix.size());
-  const std::string what = topic.substr(dot + 1);
-  bool known = false;
-  for (const std::string& u : options_.users) known = known || u == user;
-  if (!known) return;
-  if (what == "presence") {
-    auto change = decode_presence(body, presence_map());
-    if (!change.ok()) return decode_failed("presence event", change.status(), corr);
-    if (change->presence() == domain::PRESENCE_OFFLINE) {
-      std::lock_guard lock(mutex_);
-      const int64_t asked = agents_[user].offline_requested_ms;
-      // An OFFLINE nobody here asked for: the website closing logged the agent off [inf].
-      if (asked == 0 || wall_ms() - asked > kOwnOfflineWindowMs) {
-        change->set_cause(upstream::CAUSE_WEBSITE_CLOSED);
-      }
-    }
-    return emit_presence(user, std::move(change).value());
-  }
-  if (what == "routingStatus") {
-    auto status = decode_routing_status(body);
-    if (!status.ok()) return decode_failed("routing status event", status.status(), corr);
-    upstream::PresenceChanged change;
-    {
-      std::lock_guard lock(mutex_);
-      if (!agents_[user].presence_known) return;  // the reconcile brings both
-      change = agents_[user].presence;
-    }
-    change.set_routing_status(*status);
-    return emit_presence(user, std::move(change));
-  }
-  if (what == "conversations" || what.rfind("conversations.", 0) == 0) {
-    // An email conversation changed: maybe its draft, in the web interface.
-    if (emit_conversation(user, body, corr) == "emails") {
-      const std::string id = conversation_id(body);
-      if (!id.empty()) check_web_draft(user, id);
-    }
-    return;
-  }
-  if (what == "voicemail.messages") {
-    auto vm = decode_voicemail(body);
-    if (!vm.ok()) return decode_failed("voicemail event", vm.status(), corr);
-    const std::string action = voicemail_action(body);
-    if (action == "delete") return;  // deleted on the platform: not carried (docs/genesys.md)
-    attach_audio(user, *vm);
-    upstream::Event event;
-    event.set_tenant(options_.tenant);
-    event.set_user(user);
-    if (action == "create") {
-      *event.mutable_voicemail_left() = std::move(vm).value();
-    } else {
-      *event.mutable_voicemail_updated() = std::move(vm).value();
-    }
-    const std::string id =
-        event.has_voicemail_left() ? event.voicemail_left().id() : event.voicemail_updated().id();
-    return emit(std::move(event), "voicemail/" + user + "/" + id);
-  }
-}
-
-void GenesysUpstream::handle_notification(const Notification& n) {
-  std::lock_guard lock(mutex_);
-  if (n.kind == Notification::Kind::kHeartbeat) ++counters_.heartbeats;
-  if (n.kind == Notification::Kind::kEvent) ++counters_.notifications;
 }
 
 }  // namespace outpost::genesys

@@ -1,36 +1,35 @@
 // The Genesys Cloud adapter behind the Upstream interface: one org (its client credentials)
 // mirrored for one outpost tenant and a list of agents (Genesys user ids = outpost users).
-// A worker thread opens the notification channels (genesys_channels.cpp: 250 agents'
-// topics each, at most 20; create, subscribe, the WebSocket), then mirrors by REST with
-// paging (genesys_mirror.cpp): the org's presence definitions, wrap-up codes, external
-// contacts (scan with cursors) and responses; each agent's presence and routing status,
-// queues, today's conversations and voicemail. Live notifications become upstream events;
-// after a channel's gap (a dropped socket, missed heartbeats, socket_closing, an expiring
-// channel, a failed read) the agents on that channel are reconciled by REST, every agent
-// every `agent_reconcile_every`, and the org every `org_reconcile_every`. Events are queued until
-// poll() takes them; an event identical to the last one sent for its record is not sent again.
-// Per-user logins (set_user_login): an agent's own token is used for that agent's writes
-// and the "logged-in user" endpoints (/voicemail/me); nothing else ever carries it.
-// Writes: presence, queue membership, wrap-up and voicemail read/delete are the intents of
-// the sans-I/O GenesysCore, the code outpost-sim checks, run by GenesysCoreDriver
-// (decision 043) with decision 023's bounded wait (a slow platform never holds the store
-// transaction open: the caller waits at most `intent_wait`, then gets kUnavailable while the
-// call finishes, and the device's retry takes the answer); an accepted presence write is read
-// back by the core. A 4xx refusal is the record's refusal (decision 006). Sends (email
-// replies, messages) still run on their own threads here (genesys_sends.cpp): they are
-// journaled before their POST and, when an earlier attempt's outcome is unknown, looked for
-// among the conversation's messages before any new POST, so a customer never gets one twice
-// (decision 037); the core has no journal yet (docs/genesys.md, "What remains").
+// The mirror runs on the sans-I/O GenesysCore, the code outpost-sim checks, through
+// GenesysCoreDriver (decisions 043, 049): the notification channels (250 agents' topics
+// each, at most 20) with a socket thread each, their heartbeats, renewal and gaps, the
+// reconcile by REST (presence definitions, wrap-up codes; each agent's presence and routing
+// status, today's conversations, voicemail), the notifications, and the writes (presence,
+// queue membership, wrap-up, voicemail read/delete) with decision 023's bounded wait (the
+// caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
+// the device's retry takes the answer). A 4xx refusal is the record's refusal (decision 006).
+// A worker thread here does what the core lacks, following what it reports: the org's
+// responses and external contacts after each org reconcile, each reconciled agent's queues,
+// the voicemail recordings of the core's voicemail events (a failed one is forgotten by the
+// core, so the next reconcile sends the voicemail again), the web-interface draft check of
+// each email conversation the core saw, and the app's drafts put to the platform. Sends
+// (email replies, messages, callbacks, new emails) run on their own threads here
+// (genesys_sends.cpp): journaled before their POST and, when an earlier attempt's outcome
+// is unknown, looked for before any new POST, so a customer never gets one twice (decision
+// 037); the core has no journal yet (docs/genesys.md, "What remains"). Events are queued
+// until poll() takes them; an event identical to the last one sent for its record is not
+// sent again. Per-user logins (set_user_login): an agent's own token is used for that
+// agent's writes and the "logged-in user" endpoints (/voicemail/me); nothing else carries it.
 // Thread rules: every public method is safe from several threads.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,7 +92,7 @@ class GenesysUpstream : public Upstream {
   explicit GenesysUpstream(GenesysOptions options);
   ~GenesysUpstream() override;
 
-  // Starts the worker thread (channel, mirror, notifications).
+  // Starts the core's driver (channels, mirror, notifications) and the worker.
   void start();
   // Stops it and every call in flight; joins. Idempotent.
   void stop();
@@ -151,10 +150,9 @@ class GenesysUpstream : public Upstream {
   // The org's request budget its REST client was given (the server's /metrics).
   double requests_per_minute() const { return options_.rest.requests_per_minute; }
   // True while every notification channel's socket is open (the server's /readyz).
-  bool connected() const { return connected_.load(); }
+  bool connected() const { return core_.connected(); }
 
  private:
-  struct Channel;
   struct Intent;
   // An email conversation's draft as both sides last agreed: the app's draft id and the
   // text the platform held (the base of a web-interface edit).
@@ -168,40 +166,19 @@ class GenesysUpstream : public Upstream {
   };
   void put_drafts();
   void check_web_draft(const std::string& user, const std::string& conversation_id);
-  struct AgentMirror {
-    upstream::PresenceChanged presence;
-    bool presence_known = false;
-    int64_t offline_requested_ms = 0;  // our own OFFLINE: not the website closing
-  };
 
-  // genesys_channels.cpp
+  // genesys_follow.cpp: the worker, following the core.
   void run();
-  // options_.users in groups, one per channel (at most 20; the rest are left out).
-  std::vector<std::vector<std::string>> channel_plan() const;
-  Status open_channel(Channel& channel);
-  bool open_channels(std::vector<std::unique_ptr<Channel>>& channels, std::vector<char>& reconcile);
-  void read_channel(Channel& channel, std::chrono::milliseconds slice);
-  void handle_notification(const Notification& n);
-  void handle_event(const std::string& topic, const std::string& body,
-                    const std::string& correlation);
-  // genesys_mirror.cpp
-  Status mirror_org();
-  Status mirror_agent(const std::string& user);
-  // GET presence and routing status, emitted (with `force`, even when unchanged).
-  Status read_presence(const std::string& user, bool force);
-  Status load_presence_definitions(std::vector<upstream::Event>* out);
+  // One round of what the core lacks; false when some of it failed (tried again later).
+  bool follow(std::vector<upstream::Event> voicemails, std::vector<CoreEmailSeen> emails, bool org,
+              std::vector<std::string> users);
   Status each_page(
       const std::string& first, const std::string& member,
       const std::function<void(const std::string& entity, const std::string& corr)>& fn,
-      size_t limit = 0, const std::string& as_user = "");
+      size_t limit = 0);
   Status mirror_contacts();
   Status mirror_responses();
-  Status mirror_conversations(const std::string& user);
-  Status refresh_conversation(const std::string& user, const std::string& id);
-  // Returns the conversation's media path ("emails", ...; empty when nothing was emitted).
-  std::string emit_conversation(const std::string& user, const std::string& body,
-                                const std::string& correlation);
-  domain::InteractionState known_interaction_state(const std::string& key) const;
+  Status mirror_queues(const std::string& user);
   // genesys_sends.cpp (decision 037)
   Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
                                    const domain::Draft& draft);
@@ -222,19 +199,18 @@ class GenesysUpstream : public Upstream {
   // Whether the platform holds a conversation made by the send `key` (its participant
   // attribute), by the analytics query.
   Result<bool> find_created(const std::string& key, std::chrono::steady_clock::time_point deadline);
-  // genesys_voicemail.cpp
-  void attach_audio(const std::string& user, domain::Voicemail& voicemail);
+  // genesys_voicemail.cpp. False when the recording should be there and could not be had.
+  bool attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
                                             uint64_t max_bytes);
 
   void emit(upstream::Event event, const std::string& dedupe_key);
-  void emit_presence(const std::string& user, upstream::PresenceChanged change);
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);
-  PresenceMap presence_map() const;
 
-  // The core's events: the read-backs after an accepted presence write, sent even when
-  // unchanged (called under the driver's lock).
+  // The core's outputs (called under the driver's lock: queued for poll() or the worker).
   void core_events(std::vector<upstream::Event> events);
+  void core_reconciled(CoreReconciled reconciled);
+  void core_emails_seen(std::vector<CoreEmailSeen> emails);
   CoreDriverOptions core_options();
   // decision 023 for sends (the core's intents go through core_): run `call` on its own
   // thread, wait at most intent_wait for its answer.
@@ -247,7 +223,7 @@ class GenesysUpstream : public Upstream {
 
   GenesysOptions options_;
   RestClient rest_;
-  GenesysCoreDriver core_;  // the writes (decision 043)
+  GenesysCoreDriver core_;  // the mirror and the writes (decisions 043, 049)
   SendJournal sends_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -255,17 +231,20 @@ class GenesysUpstream : public Upstream {
   bool mirrored_ = false;
   std::thread worker_;
   std::vector<upstream::Event> pending_;
-  std::map<std::string, std::string> last_sent_;  // dedupe key -> serialized event
-  std::map<std::string, AgentMirror> agents_;
-  std::map<std::string, domain::InteractionState> interaction_state_;  // by dedupe key
-  PresenceMap presence_map_;
-  bool presence_loaded_ = false;
+  std::map<std::string, std::string> last_sent_;  // the worker's own events: key -> serialized
+  // What the worker is to follow (from the core's sinks; under mutex_).
+  std::vector<upstream::Event> voicemails_;  // waiting for their recordings
+  std::vector<CoreEmailSeen> emails_seen_;
+  bool follow_org_ = false;
+  std::set<std::string> follow_users_;
+  bool all_reconciled_ = false;         // the core finished a full mirror
+  std::vector<std::string> to_forget_;  // events not kept whole: sent again by the core
+  std::chrono::steady_clock::time_point retry_at_{};
   std::map<std::string, std::shared_ptr<Intent>> intents_;
   // Each intent's thread; joined once its intent is done (a finished thread keeps its
   // stack until joined) and at stop().
   std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
-  std::atomic<bool> connected_{false};
   std::map<std::string, DraftLink> drafts_;                       // by conversation id
   std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size
 };

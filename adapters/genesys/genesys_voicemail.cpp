@@ -74,19 +74,19 @@ Result<std::string> GenesysUpstream::fetch_media(std::string_view uri, uint64_t 
   return bytes;
 }
 
-void GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& voicemail) {
+bool GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& voicemail) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = audio_.find(voicemail.id()); it != audio_.end()) {
       voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
       voicemail.set_audio_sha256(it->second.first);
       voicemail.set_audio_size(it->second.second);
-      return;
+      return true;
     }
   }
   // Hashed before (another run of this server): the store keeps the hash (the domain keeps
   // a voicemail's audio when an update comes without it), no need to download again.
-  if (options_.audio_stored && options_.audio_stored(user, voicemail.id())) return;
+  if (options_.audio_stored && options_.audio_stored(user, voicemail.id())) return true;
   auto bytes = fetch_voicemail_audio(user, voicemail.id(), options_.max_voicemail_bytes);
   if (!bytes.ok()) {
     // Mirrored without audio for now; the next reconcile tries again.
@@ -95,7 +95,7 @@ void GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& v
     if (options_.log) {
       options_.log("genesys: voicemail " + voicemail.id() + " audio: " + bytes.status().message());
     }
-    return;
+    return false;
   }
   const BlobHash hash = sha256_of(*bytes);
   if (options_.media_fetched) options_.media_fetched(hash, *bytes);
@@ -106,6 +106,7 @@ void GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& v
   voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
   voicemail.set_audio_sha256(hash.hex());
   voicemail.set_audio_size(static_cast<int64_t>(bytes->size()));
+  return true;
 }
 
 Result<PlatformAnswer> GenesysUpstream::mark_voicemail_read(const AgentRef& agent,
