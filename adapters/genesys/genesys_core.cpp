@@ -39,6 +39,11 @@ GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
     channels_.back().users.push_back(options_.users[i]);
   }
   if (options_.users.empty()) channels_.emplace_back();  // the org's channel alone
+  if (!unchanneled_.empty() && options_.log) {
+    options_.log("genesys: " + std::to_string(unchanneled_.size()) + " agents past " +
+                 std::to_string(channels_.size()) +
+                 " notification channels are reconciled by REST only");
+  }
 }
 GenesysCore::~GenesysCore() = default;
 
@@ -294,6 +299,11 @@ void GenesysCore::open_channel(size_t i) {
                   return channel_failed(i, "subscribe: " + subscribed.status().message());
                 if (subscribed->status != 200) {
                   return channel_failed(i, "subscribe: HTTP " + std::to_string(subscribed->status));
+                }
+                if (auto page = decode_page(subscribed->body); page.ok() && options_.log) {
+                  for (const std::string& entity : page->entities)
+                    if (entity.find("\"Rejected\"") != std::string::npos)
+                      options_.log("genesys: topic rejected: " + entity);
                 }
                 ch.state = ChannelState::kOpening;
                 socket_out_.push_back({SocketCommand::Kind::kOpen, uri, i});

@@ -9,10 +9,11 @@
 // genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
 // (analytics query, conversations), voicemail listing; writes: presence, wrap-up, queue,
-// voicemail read/delete, email reply and message sends. Production runs its writes (presence,
-// wrap-up, queue, voicemail read/delete) on it through GenesysCoreDriver (decision 043), with
-// `run_mirror` off: the threaded GenesysUpstream still runs the channels and the reconcile
-// and hands the core the org's presence definitions (docs/genesys.md, "What remains").
+// voicemail read/delete, email reply and message sends. Production runs it through
+// GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the reconcile,
+// the notifications and the writes (presence, wrap-up, queue, voicemail read/delete);
+// GenesysUpstream's worker follows what it reports (take_reconciled, take_emails_seen) for
+// what it does not mirror yet (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -52,8 +53,9 @@ struct CoreOptions {
   // per OAuth client (the 21st would evict one); agents past them are reconciled only.
   size_t agents_per_channel = 250;
   size_t max_channels = 20;
-  // The channel and the reconcile run here (outpost-sim). Off: only the intents run (and the
-  // presence read-back after an accepted write); set_presence_map() gives the definitions.
+  // The channels and the reconcile run here (production and outpost-sim). Off: only the
+  // intents run (and the presence read-back after an accepted write); set_presence_map()
+  // gives the definitions.
   bool run_mirror = true;
   // Refusals are logged with their correlation id when set.
   std::function<void(const std::string&)> log;

@@ -16,7 +16,8 @@ namespace outpost::genesys {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxPages = 10'000;  // 1M contacts at 100 a page
+constexpr size_t kMaxPages = 10'000;           // 1M contacts at 100 a page
+constexpr size_t kMaxPendingEvents = 500'000;  // as genesys_upstream.cpp
 constexpr int kListPageSize = 100;
 
 std::string with_paging(const std::string& path) {
@@ -85,9 +86,14 @@ bool GenesysUpstream::follow(std::vector<upstream::Event> voicemails,
     domain::Voicemail& vm = event.has_voicemail_left() ? *event.mutable_voicemail_left()
                                                        : *event.mutable_voicemail_updated();
     // Without its recording for now: the core sends it again on its next reconcile.
-    if (!attach_audio(event.user(), vm)) forget.push_back(voicemail_key(event));
-    std::lock_guard lock(mutex_);
-    pending_.push_back(std::move(event));
+    bool kept = attach_audio(event.user(), vm);
+    const std::string key = voicemail_key(event);
+    {
+      std::lock_guard lock(mutex_);
+      kept = kept && pending_.size() < kMaxPendingEvents;  // nobody polls: sent again later
+      if (pending_.size() < kMaxPendingEvents) pending_.push_back(std::move(event));
+    }
+    if (!kept) forget.push_back(key);
   }
   if (!forget.empty()) {
     core_.with_core([&](GenesysCore& core) {
