@@ -36,6 +36,7 @@ void GenesysUpstream::draft_saved(const AgentRef& agent, const domain::Draft& dr
   link.draft_id = draft.id();
   link.to_put = draft;
   link.put_pending = true;
+  drafts_due_ = true;
   wake_.notify_all();  // the worker puts it
 }
 

@@ -8,6 +8,7 @@
 // with the answer's correlation id, and nothing is emitted for it. A failed step is tried
 // again after retry_after_failure; the adapter is mirrored once the core's first full mirror
 // and everything following it are done.
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -49,6 +50,7 @@ void GenesysUpstream::run() {
     if (org) follow_org_ = false;
     for (const std::string& user : users) follow_users_.erase(user);
     const bool all = all_reconciled_;
+    drafts_due_ = false;
     lock.unlock();
 
     if (!forget.empty()) {
@@ -65,16 +67,16 @@ void GenesysUpstream::run() {
       mirrored_ = true;
       wake_.notify_all();
     }
+    // Woken by the core's sinks and draft_saved; a failed step waits for retry_at_, a draft
+    // put that failed for the next second.
+    const bool retrying = follow_org_ || !follow_users_.empty();
     auto ready = [&] {
-      if (stopping_ || !voicemails_.empty() || !emails_seen_.empty() || !to_forget_.empty()) {
-        return true;
-      }
-      if ((follow_org_ || !follow_users_.empty()) && Clock::now() >= retry_at_) return true;
-      for (const auto& [conversation, link] : drafts_)
-        if (link.put_pending) return true;
-      return false;
+      return stopping_ || drafts_due_ || !voicemails_.empty() || !emails_seen_.empty() ||
+             !to_forget_.empty() || (retrying && Clock::now() >= retry_at_);
     };
-    wake_.wait_for(lock, std::chrono::seconds(1), ready);
+    auto until = Clock::now() + std::chrono::seconds(1);
+    if (retrying) until = std::min(until, std::max(retry_at_, Clock::now()));
+    wake_.wait_until(lock, until, ready);
   }
 }
 

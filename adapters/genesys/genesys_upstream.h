@@ -237,6 +237,7 @@ class GenesysUpstream : public Upstream {
   std::vector<CoreEmailSeen> emails_seen_;
   bool follow_org_ = false;
   std::set<std::string> follow_users_;
+  bool drafts_due_ = false;             // draft_saved since the worker's last round
   bool all_reconciled_ = false;         // the core finished a full mirror
   std::vector<std::string> to_forget_;  // events not kept whole: sent again by the core
   std::chrono::steady_clock::time_point retry_at_{};
