@@ -133,17 +133,15 @@ bool parse_uuid(std::string_view text, Uuid& out) {
 
 void append_uuid_text(std::string& out, const Uuid& uuid) {
   static constexpr char kHex[] = "0123456789abcdef";
-  size_t n = 0;
-  for (size_t at = 0; at < kUuidText; ++at) {
-    if (uuid_dash(at)) {
-      out.push_back('-');
-      continue;
-    }
-    const auto byte = static_cast<uint8_t>(uuid[n++]);
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 15]);
-    ++at;
+  char text[kUuidText];
+  size_t at = 0;
+  for (size_t n = 0; n < kUuidBytes; ++n) {
+    if (uuid_dash(at)) text[at++] = '-';
+    const auto byte = static_cast<uint8_t>(uuid[n]);
+    text[at++] = kHex[byte >> 4];
+    text[at++] = kHex[byte & 15];
   }
+  out.append(text, kUuidText);
 }
 
 size_t shared_prefix(const char* a, const char* b, size_t limit) {
