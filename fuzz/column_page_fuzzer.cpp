@@ -5,7 +5,9 @@
 //                 1: a serialized ServerFrame, its pull answer expanded as the device's I/O
 //                    thread does before anything is applied;
 //                 2: record bodies (2-byte length-prefixed, fuzz_support's next_message),
-//                    laid column-wise by the server's encoder and expanded again.
+//                    laid column-wise by the server's encoder and expanded again: in
+//                    format 1 when byte 0 / 3 is even, else in format 2 (decision 053's
+//                    transforms, kColumnPageVersion).
 // Contract: no crash or UB; only kInvalidArgument or kTooLarge; a decoded page is within its
 // bounds and lays out again into a page that decodes to the same changes; an expanded
 // answer holds no columns; whatever the encoder accepts comes back byte for byte.
@@ -52,14 +54,18 @@ void decode_page(std::string_view bytes) {
     total += change.collection().size() + change.key().size() + change.body().size();
   }
   check(total <= kMaxBytes, "decoded past the byte bound");
-  // What decodes was laid out canonically: it lays out again, to the same changes.
-  auto again = outpost::encode_column_page(changes);
-  check(again.has_value(), "a decoded page does not encode again");
-  Changes twice;
-  check(outpost::decode_column_page(*again, outpost::limits::kMaxChangesPerBatch, kMaxBytes, twice)
+  // What decodes was laid out canonically: it lays out again, to the same changes, in
+  // either format.
+  for (uint32_t version : {uint32_t{1}, outpost::kColumnPageVersion}) {
+    auto again = outpost::encode_column_page(changes, version);
+    check(again.has_value(), "a decoded page does not encode again");
+    Changes twice;
+    check(
+        outpost::decode_column_page(*again, outpost::limits::kMaxChangesPerBatch, kMaxBytes, twice)
             .ok(),
         "a re-encoded page does not decode");
-  check(same(changes, twice), "a re-encoded page decodes to other changes");
+    check(same(changes, twice), "a re-encoded page decodes to other changes");
+  }
 }
 
 void expand_frame(std::string_view bytes) {
@@ -75,7 +81,7 @@ void expand_frame(std::string_view bytes) {
   }
 }
 
-void round_trip(std::string_view rest) {
+void round_trip(std::string_view rest, uint32_t version) {
   Changes changes;
   int i = 0;
   for (std::string_view body; outpost::fuzz::next_message(rest, body); ++i) {
@@ -86,7 +92,7 @@ void round_trip(std::string_view rest) {
     change->set_version(static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL);
     change->set_body(body.data(), body.size());
   }
-  auto page = outpost::encode_column_page(changes);
+  auto page = outpost::encode_column_page(changes, version);
   if (!page) return;  // not canonical protobuf: sent plain
   protocol::ColumnPage parsed;
   check(parsed.ParseFromString(page->SerializeAsString()), "an encoded page does not parse");
@@ -110,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       expand_frame(rest);
       break;
     default:
-      round_trip(rest);
+      round_trip(rest, data[0] / 3 % 2 == 0 ? 1 : outpost::kColumnPageVersion);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 // server must refuse. The fuzzers start from these; what they find grows the corpus in a
 // scratch directory, never here. Usage: make_corpus fuzz/corpus (scripts/fuzz --seed).
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -487,6 +488,35 @@ void write_column_pages(Writer& out) {
   std::vector<std::string> bodies;
   for (const protocol::Change& change : changes) bodies.push_back(change.body());
   out.add("column_page", "bodies", mode(2, framed(bodies)));
+  // Decision 053's transforms: interactions keyed by UUIDs, an end time beside each start.
+  google::protobuf::RepeatedPtrField<protocol::Change> interactions;
+  std::vector<std::string> interaction_bodies;
+  for (uint64_t i = 0; i < 24; ++i) {
+    outpost::domain::Interaction record;
+    char id[40];
+    std::snprintf(id, sizeof id, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
+                  static_cast<unsigned long long>(i * 0x9E3779B1 % 0xffffffff),
+                  static_cast<unsigned long long>(i * 7919 % 0xffff),
+                  static_cast<unsigned long long>(i * 31 % 0xfff),
+                  static_cast<unsigned long long>(i * 17 % 0xfff),
+                  static_cast<unsigned long long>(i * 0x5DEECE66D % 0xffffffffffff));
+    record.set_id(id);
+    record.set_started_ms(static_cast<int64_t>(1'795'000'000'000 + i * 97'531 % 3'600'000));
+    record.set_ended_ms(record.started_ms() + static_cast<int64_t>(20'000 + i * 1000));
+    record.set_duration_s(static_cast<int32_t>(20 + i));
+    record.set_queue_id("3f2a9c1e-0b7d-4e55-9a61-2c8d7e4f0a13");
+    protocol::Change* change = interactions.Add();
+    change->set_collection("interaction");
+    change->set_key(record.id());
+    change->set_op(protocol::Change::PUT);
+    change->set_version(300 + i);
+    change->set_body(record.SerializeAsString());
+    interaction_bodies.push_back(change->body());
+  }
+  const protocol::ColumnPage transformed =
+      *outpost::encode_column_page(interactions, outpost::kColumnPageVersion);
+  out.add("column_page", "page-transforms", mode(0, transformed.SerializeAsString()));
+  out.add("column_page", "bodies-transforms", mode(5, framed(interaction_bodies)));
 }
 
 int main(int argc, char** argv) {

@@ -93,6 +93,63 @@ struct Reader {
   }
 };
 
+// Decision 053's transforms (FieldColumn.transform).
+enum Transform : uint32_t {
+  kPlain = 0,
+  kFromField = 1,  // wire type 0: against the body's previous wire-type-0 value
+  kRaw = 2,        // wire type 0: the value as it is
+  kUuid = 1,       // wire type 2: 16 binary bytes, front-coded
+};
+constexpr size_t kUuidText = 36;
+constexpr size_t kUuidBytes = 16;
+using Uuid = std::array<char, kUuidBytes>;
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case too: it would not come back byte for byte
+}
+
+bool uuid_dash(size_t at) {
+  return at == 8 || at == 13 || at == 18 || at == 23;
+}
+
+// `text` as 16 bytes, if it is a UUID exactly as uuid_text writes it.
+bool parse_uuid(std::string_view text, Uuid& out) {
+  if (text.size() != kUuidText) return false;
+  size_t n = 0;
+  for (size_t at = 0; at < kUuidText; ++at) {
+    if (uuid_dash(at)) {
+      if (text[at] != '-') return false;
+      continue;
+    }
+    const int high = hex_digit(text[at]);
+    const int low = hex_digit(text[++at]);
+    if (high < 0 || low < 0) return false;
+    out[n++] = static_cast<char>(high << 4 | low);
+  }
+  return true;
+}
+
+void append_uuid_text(std::string& out, const Uuid& uuid) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char text[kUuidText];
+  size_t at = 0;
+  for (size_t n = 0; n < kUuidBytes; ++n) {
+    if (uuid_dash(at)) text[at++] = '-';
+    const auto byte = static_cast<uint8_t>(uuid[n]);
+    text[at++] = kHex[byte >> 4];
+    text[at++] = kHex[byte & 15];
+  }
+  out.append(text, kUuidText);
+}
+
+size_t shared_prefix(const char* a, const char* b, size_t limit) {
+  size_t shared = 0;
+  while (shared < limit && a[shared] == b[shared]) ++shared;
+  return shared;
+}
+
 bool known_wire_type(uint64_t tag) {
   const uint64_t wire = tag & 7;
   return (tag >> 3) != 0 && (wire == 0 || wire == 1 || wire == 2 || wire == 5);
@@ -102,13 +159,14 @@ bool known_wire_type(uint64_t tag) {
 
 class Encoder {
  public:
-  Encoder() { small_.fill(-1); }
+  explicit Encoder(bool transforms) : transforms_(transforms) { small_.fill(-1); }
 
   // One change's body into the shapes and field columns; false if it is not canonical
   // protobuf. `first` gets the value of its first field when that is field 1, wire type 2.
   bool body(std::string_view body, std::string_view& first) {
     Reader in(body);
     bool at_first = true;
+    uint64_t body_last = 0;  // the body's previous wire-type-0 value (kFromField)
     first = {};
     while (in.left() > 0) {
       uint64_t tag = 0;
@@ -122,7 +180,12 @@ class Encoder {
         case 0:
           if (!in.canonical_varint(value)) return false;
           put_varint(field->values, zigzag(value - field->last));
+          if (transforms_) {
+            put_varint(field->from_field, zigzag(value - body_last));
+            put_varint(field->raw, value);
+          }
           field->last = value;
+          body_last = value;
           break;
         case 1:
         case 5:
@@ -141,6 +204,7 @@ class Encoder {
             field->values.append(bytes.substr(shared));
             field->previous = bytes;  // a view of the caller's body, alive while encoding
           }
+          if (transforms_ && field->uuids) uuid(*field, bytes);
           if (at_first && tag == kKeyTag) first = bytes;
       }
       at_first = false;
@@ -181,6 +245,8 @@ class Encoder {
     for (Field& field : fields_) {
       protocol::FieldColumn* column = out.add_fields();
       column->set_tag(field.tag);
+      if (transforms_) choose(field);
+      if (field.transform != kPlain) set_column_transform(*column, field.transform);
       column->set_lengths(std::move(field.lengths));
       column->set_values(std::move(field.values));
     }
@@ -193,7 +259,47 @@ class Encoder {
     std::string lengths, values;
     uint64_t last = 0;
     std::string_view previous;  // wire type 2: the column's previous value
+    // With transforms, the column laid out each other way too; the smallest is sent.
+    uint32_t transform = kPlain;
+    std::string from_field, raw;            // wire type 0
+    bool uuids = true;                      // wire type 2: every value a UUID so far
+    std::string uuid_lengths, uuid_values;  // wire type 2
+    Uuid previous_uuid{};
   };
+
+  void uuid(Field& field, std::string_view text) {
+    Uuid bytes;
+    if (!parse_uuid(text, bytes)) {
+      field.uuids = false;
+      std::string().swap(field.uuid_lengths);
+      std::string().swap(field.uuid_values);
+      return;
+    }
+    const size_t shared = shared_prefix(bytes.data(), field.previous_uuid.data(), kUuidBytes);
+    put_varint(field.uuid_lengths, shared);
+    field.uuid_values.append(bytes.data() + shared, kUuidBytes - shared);
+    field.previous_uuid = bytes;
+  }
+
+  // The smallest layout of the column (ties keep the plain one): zstd compresses what is
+  // left after it, and a smaller input has, in practice, less left to compress.
+  static void choose(Field& field) {
+    if ((field.tag & 7) == 0) {
+      if (field.from_field.size() < std::min(field.values.size(), field.raw.size())) {
+        field.transform = kFromField;
+        field.values.swap(field.from_field);
+      } else if (field.raw.size() < field.values.size()) {
+        field.transform = kRaw;
+        field.values.swap(field.raw);
+      }
+    } else if ((field.tag & 7) == 2 && field.uuids &&
+               field.uuid_lengths.size() + field.uuid_values.size() <
+                   field.lengths.size() + field.values.size()) {
+      field.transform = kUuid;
+      field.lengths.swap(field.uuid_lengths);
+      field.values.swap(field.uuid_values);
+    }
+  }
   struct Columns {
     std::string collection, ops, versions, key_lengths, key_bytes, shapes;
   };
@@ -211,7 +317,8 @@ class Encoder {
     } else {
       large_[tag] = fields_.size();
     }
-    fields_.push_back(Field{tag, {}, {}, 0, {}});
+    fields_.push_back(Field{});
+    fields_.back().tag = tag;
     return &fields_.back();
   }
 
@@ -223,6 +330,7 @@ class Encoder {
     return last_name_;
   }
 
+  const bool transforms_;
   Columns page_;
   std::vector<Field> fields_;
   std::array<int16_t, kSmallTags> small_{};
@@ -240,9 +348,11 @@ Status refuse(const std::string& why) {
 
 struct FieldReader {
   uint32_t tag;
+  uint32_t transform;
   Reader lengths;
   Reader values;
   uint64_t last = 0;
+  Uuid previous_uuid{};  // kUuid
   // Wire type 2: where the column's previous value is (front coding): in the body of an
   // earlier change (arena strings, not modified again) or of the one being built.
   const std::string* previous_in = nullptr;
@@ -277,8 +387,15 @@ class Decoder {
       if ((column.tag() & 7) != 2 && !column.lengths().empty()) {
         return refuse("lengths in a column of wire type " + std::to_string(column.tag() & 7));
       }
+      const uint32_t wire = column.tag() & 7;
+      const uint32_t most = wire == 0 ? kRaw : wire == 2 ? kUuid : kPlain;
+      const uint32_t transform = column_transform(column);
+      if (transform > most) {
+        return refuse("transform " + std::to_string(transform) + " on a column of wire type " +
+                      std::to_string(wire));
+      }
       fields_.push_back(
-          FieldReader{column.tag(), Reader(column.lengths()), Reader(column.values())});
+          FieldReader{column.tag(), transform, Reader(column.lengths()), Reader(column.values())});
     }
     std::vector<std::pair<uint32_t, size_t>> sorted;
     for (size_t i = 0; i < fields_.size(); ++i) sorted.emplace_back(fields_[i].tag, i);
@@ -375,6 +492,7 @@ class Decoder {
   // One body rebuilt into `out` from its shape; the first field's value located. Each
   // field's bytes are counted against max_bytes before they are appended.
   Status body(std::string& out, size_t& first_at, size_t& first_size, bool& has_first) {
+    uint64_t body_last = 0;  // the body's previous wire-type-0 value (kFromField)
     for (bool at_first = true;; at_first = false) {
       uint64_t tag = 0;
       if (!shapes_.varint(tag)) return refuse("shapes end inside a body");
@@ -386,7 +504,12 @@ class Decoder {
       switch (tag & 7) {
         case 0:
           if (!field->values.varint(value)) return refuse("a varint column ends early");
-          field->last += unzigzag(value);
+          if (field->transform == kPlain) {
+            field->last += unzigzag(value);
+          } else {
+            field->last = field->transform == kFromField ? body_last + unzigzag(value) : value;
+          }
+          body_last = field->last;
           if (!spend(varint_size(tag) + varint_size(field->last))) return too_large();
           put_varint(out, tag);
           put_varint(out, field->last);
@@ -401,6 +524,11 @@ class Decoder {
           out.append(bytes);
           break;
         default: {
+          if (field->transform == kUuid) {
+            OUTPOST_RETURN_IF_ERROR(
+                uuid(*field, tag, at_first, out, first_at, first_size, has_first));
+            break;
+          }
           uint64_t shared = 0;
           if (!field->lengths.varint(shared) || !field->lengths.varint(value)) {
             return refuse("a lengths column ends early");
@@ -430,6 +558,28 @@ class Decoder {
     }
   }
 
+  // One kUuid value: its bytes after those it shares with the column's previous one, written
+  // out as the 36 characters it was.
+  Status uuid(FieldReader& field, uint64_t tag, bool at_first, std::string& out, size_t& first_at,
+              size_t& first_size, bool& has_first) {
+    uint64_t shared = 0;
+    std::string_view rest;
+    if (!field.lengths.varint(shared)) return refuse("a lengths column ends early");
+    if (shared > kUuidBytes) return refuse("a UUID sharing " + std::to_string(shared) + " bytes");
+    if (!field.values.take(kUuidBytes - shared, rest)) return refuse("a UUID column ends early");
+    std::copy(rest.begin(), rest.end(), field.previous_uuid.begin() + static_cast<long>(shared));
+    if (!spend(varint_size(tag) + 1 + kUuidText)) return too_large();
+    put_varint(out, tag);
+    put_varint(out, kUuidText);
+    if (at_first && tag == kKeyTag) {
+      has_first = true;
+      first_at = out.size();
+      first_size = kUuidText;
+    }
+    append_uuid_text(out, field.previous_uuid);
+    return Status::Ok();
+  }
+
   const protocol::ColumnPage& page_;
   const size_t max_bytes_;
   size_t spent_ = 0;
@@ -443,19 +593,66 @@ class Decoder {
 
 }  // namespace
 
-std::optional<protocol::ColumnPage> encode_column_page(const Changes& changes) {
-  Encoder encoder;
+namespace {
+
+// The last varint of field `number` among `message`'s unknown fields (a declared uint32
+// reads the same way: the last one wins, a value past 32 bits is truncated), else 0.
+uint32_t unknown_uint32(const google::protobuf::Message& message, int number) {
+  const google::protobuf::UnknownFieldSet& fields =
+      message.GetReflection()->GetUnknownFields(message);
+  uint32_t value = 0;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& field = fields.field(i);
+    if (field.number() == number && field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      value = static_cast<uint32_t>(field.varint());
+    }
+  }
+  return value;
+}
+
+void set_unknown_uint32(google::protobuf::Message& message, int number, uint32_t value) {
+  google::protobuf::UnknownFieldSet* fields =
+      message.GetReflection()->MutableUnknownFields(&message);
+  fields->DeleteByNumber(number);
+  if (value != 0) fields->AddVarint(number, value);
+}
+
+}  // namespace
+
+uint32_t column_transform(const protocol::FieldColumn& column) {
+  return unknown_uint32(column, kFieldColumnTransformField);
+}
+
+void set_column_transform(protocol::FieldColumn& column, uint32_t transform) {
+  set_unknown_uint32(column, kFieldColumnTransformField, transform);
+}
+
+uint32_t requested_column_page_version(const protocol::PullRequest& pull) {
+  return unknown_uint32(pull, kPullColumnPageVersionField);
+}
+
+void set_requested_column_page_version(protocol::PullRequest& pull, uint32_t version) {
+  set_unknown_uint32(pull, kPullColumnPageVersionField, version);
+}
+
+uint32_t column_page_version(const protocol::PullRequest& pull) {
+  if (!pull.accepts_column_pages()) return 0;
+  return std::clamp(requested_column_page_version(pull), uint32_t{1}, kColumnPageVersion);
+}
+
+std::optional<protocol::ColumnPage> encode_column_page(const Changes& changes, uint32_t version) {
+  Encoder encoder(version >= 2);
   for (const protocol::Change& change : changes) {
     if (!encoder.change(change)) return std::nullopt;
   }
   return encoder.finish(changes.size());
 }
 
-int encode_column_pages(protocol::PullResponse& response) {
+int encode_column_pages(protocol::PullResponse& response, uint32_t version) {
   int encoded = 0;
   for (protocol::ScopeChanges& scope : *response.mutable_scopes()) {
     if (scope.changes_size() < kMinColumnPageChanges) continue;
-    std::optional<protocol::ColumnPage> page = encode_column_page(scope.changes());
+    std::optional<protocol::ColumnPage> page = encode_column_page(scope.changes(), version);
     if (!page) continue;
     *scope.mutable_columns() = std::move(*page);
     scope.clear_changes();

@@ -23,16 +23,37 @@ inline constexpr int kMinColumnPageChanges = 16;
 // Distinct tags (field number, wire type) in one page: more, and the encoder sends the page
 // plain; the decoder refuses it.
 inline constexpr int kMaxColumnPageFields = 1024;
+// The column-page format this build reads and writes: 1 is decision 045's layout, 2 adds a
+// transform per column (decision 053: integers against another field of the same record or
+// as they are, UUIDs as 16 bytes), chosen per page by the encoder.
+inline constexpr uint32_t kColumnPageVersion = 2;
+
+// The format to answer `pull` with: 0 when it does not accept column pages, else the
+// highest both ends know.
+uint32_t column_page_version(const protocol::PullRequest& pull);
+
+// Decision 053's two fields, `uint32 column_page_version = 23` of PullRequest (the format
+// the device reads; absent: 1) and `uint32 transform = 4` of FieldColumn (absent: 0). They
+// travel exactly as if protocol.proto declared them, but it does not yet (declaring them
+// rebuilds most of the tree): they are read and written as unknown fields, here only.
+inline constexpr int kPullColumnPageVersionField = 23;
+inline constexpr int kFieldColumnTransformField = 4;
+uint32_t requested_column_page_version(const protocol::PullRequest& pull);
+void set_requested_column_page_version(protocol::PullRequest& pull, uint32_t version);
+uint32_t column_transform(const protocol::FieldColumn& column);
+void set_column_transform(protocol::FieldColumn& column, uint32_t transform);
 
 // The page of `changes`, or nullopt when a body cannot be re-laid exactly (not protobuf's
 // canonical wire format: groups, over-long varints, truncation) or the page needs more than
-// kMaxColumnPageFields columns: then it travels as it is.
+// kMaxColumnPageFields columns: then it travels as it is. `version` 2 lets each column take
+// the transform that makes it smallest (a device that reads version 2 only).
 std::optional<protocol::ColumnPage> encode_column_page(
-    const google::protobuf::RepeatedPtrField<protocol::Change>& changes);
+    const google::protobuf::RepeatedPtrField<protocol::Change>& changes, uint32_t version = 1);
 
 // The server's side: each scope of `response` with at least kMinColumnPageChanges changes
-// that encode is sent column-wise (`changes` moved into `columns`). Returns how many scopes.
-int encode_column_pages(protocol::PullResponse& response);
+// that encode is sent column-wise (`changes` moved into `columns`), in format `version`
+// (column_page_version of the pull). Returns how many scopes.
+int encode_column_pages(protocol::PullResponse& response, uint32_t version = 1);
 
 // The device's side, before anything is applied: appends the changes of `page` to `out` (on
 // out's arena, if any). Strictly bounded: at most `max_changes` changes, at most

@@ -248,7 +248,9 @@ HttpResponse handle_request(const HttpRequest& request, ServerCore& core,
   auto result = call_core([&] { return core.pull(who->who, pull); });
   if (!result.ok()) return error_response(result.status(), version);
   // Decision 045: a device that expands column pages gets its pages column-wise.
-  if (pull.accepts_column_pages()) encode_column_pages(result.value());
+  if (const uint32_t columns = column_page_version(pull); columns > 0) {
+    encode_column_pages(result.value(), columns);
+  }
   return message_response(result.value(), version);
 }
 

@@ -312,8 +312,9 @@ bool StreamSession<Stream>::answer(const std::string& message) {
         note_cursors(frame.pull(), result.value());
         *out.mutable_pull() = std::move(result).value();
         // Decision 045: a device that expands column pages gets its pages column-wise.
-        if (frame.pull().accepts_column_pages() && context_.options.send_column_pages) {
-          const int pages = encode_column_pages(*out.mutable_pull());
+        const uint32_t version = column_page_version(frame.pull());
+        if (version > 0 && context_.options.send_column_pages) {
+          const int pages = encode_column_pages(*out.mutable_pull(), version);
           context_.counters.column_pages_sent.fetch_add(static_cast<uint64_t>(pages),
                                                         std::memory_order_relaxed);
         }

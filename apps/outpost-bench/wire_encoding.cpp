@@ -145,11 +145,11 @@ std::string page_frame(const std::vector<Record>& records, size_t from, size_t t
 
 // A page as the server sends it to a device that accepts column pages (decision 045,
 // transport/column_page.h), checked to expand back to the very same frame.
-Result<std::string> column_page(const std::string& plain_frame) {
+Result<std::string> column_page(const std::string& plain_frame, uint32_t version) {
   protocol::ServerFrame frame;
   if (!frame.ParseFromString(plain_frame)) return error(ErrorCode::kInternal, "page frame");
   const bool large = frame.pull().scopes(0).changes_size() >= kMinColumnPageChanges;
-  if (encode_column_pages(*frame.mutable_pull()) != (large ? 1 : 0)) {
+  if (encode_column_pages(*frame.mutable_pull(), version) != (large ? 1 : 0)) {
     return error(ErrorCode::kInternal, "a page did not encode column-wise");
   }
   std::string out = frame.SerializeAsString();
@@ -201,7 +201,7 @@ Result<size_t> with_dictionary(const Dictionary& dictionary, const std::string& 
 
 // The bytes of each encoding, summed over the messages measured.
 struct Sizes {
-  uint64_t stream = 0, message = 0, dictionary = 0, columns = 0;
+  uint64_t stream = 0, message = 0, dictionary = 0, columns = 0, columns_045 = 0;
 };
 
 Status measure(BenchContext& context, const std::string& shape,
@@ -220,9 +220,13 @@ Status measure(BenchContext& context, const std::string& shape,
     pages.message += two.size();
     OUTPOST_ASSIGN_OR_RETURN(size_t with, with_dictionary(*dictionary, frame));
     pages.dictionary += with;
-    OUTPOST_ASSIGN_OR_RETURN(std::string laid, column_page(frame));
+    OUTPOST_ASSIGN_OR_RETURN(std::string laid, column_page(frame, kColumnPageVersion));
     OUTPOST_ASSIGN_OR_RETURN(std::string columns, zstd_compress_message_frame(laid));
     pages.columns += columns.size();
+    // Decision 045's format (version 1, no transforms), what older devices get.
+    OUTPOST_ASSIGN_OR_RETURN(std::string laid_045, column_page(frame, 1));
+    OUTPOST_ASSIGN_OR_RETURN(std::string columns_045, zstd_compress_message_frame(laid_045));
+    pages.columns_045 += columns_045.size();
   }
   Sizes single;
   uint64_t single_raw = 0;
@@ -263,6 +267,7 @@ Status measure(BenchContext& context, const std::string& shape,
   report("pages.dictionary", pages.dictionary + dictionary->bytes.size(), raw,
          params(records.size(), page_count));
   report("pages.columns", pages.columns, raw, params(records.size(), page_count));
+  report("pages.columns_045", pages.columns_045, raw, params(records.size(), page_count));
   report("single.stream_format", single.stream, single_raw, params(singles, singles));
   report("single.message_format", single.message, single_raw, params(singles, singles));
   report("single.dictionary", single.dictionary, single_raw, params(singles, singles));
