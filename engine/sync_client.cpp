@@ -7,13 +7,6 @@
 #include "engine/scope.h"
 
 namespace outpost {
-namespace {
-
-// PullRequest.column_page_version (decision 053), until protocol.proto declares it.
-constexpr int kColumnPageVersionField = 23;
-
-}  // namespace
-
 const char* sync_phase_name(SyncPhase phase) {
   switch (phase) {
     case SyncPhase::kIdle:
@@ -209,12 +202,9 @@ protocol::PullRequest* SyncClient::new_pull(protocol::ClientFrame& frame) const 
   pull->set_max_bytes(options_.max_bytes_per_pull);
   pull->set_accepts_carried(options_.accept_carried);
   pull->set_accepts_column_pages(options_.accept_column_pages);
-  // Decision 053: PullRequest field 23 (column_page_version), the format the transport's
-  // expand_column_pages reads (transport/column_page.h kColumnPageVersion; a test holds the
-  // two equal). protocol.proto does not declare it yet: written as an unknown field.
-  if (options_.accept_column_pages) {
-    pull->GetReflection()->MutableUnknownFields(pull)->AddVarint(kColumnPageVersionField, 2);
-  }
+  // Decision 053: the format the transport's expand_column_pages reads
+  // (transport/column_page.h kColumnPageVersion; a test holds the two equal).
+  if (options_.accept_column_pages) pull->set_column_page_version(2);
   if (options_.send_reports) fill_report(pull->mutable_report(), progress_.pending_mutations);
   return pull;
 }

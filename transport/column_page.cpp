@@ -246,7 +246,7 @@ class Encoder {
       protocol::FieldColumn* column = out.add_fields();
       column->set_tag(field.tag);
       if (transforms_) choose(field);
-      if (field.transform != kPlain) set_column_transform(*column, field.transform);
+      if (field.transform != kPlain) column->set_transform(field.transform);
       column->set_lengths(std::move(field.lengths));
       column->set_values(std::move(field.values));
     }
@@ -389,7 +389,7 @@ class Decoder {
       }
       const uint32_t wire = column.tag() & 7;
       const uint32_t most = wire == 0 ? kRaw : wire == 2 ? kUuid : kPlain;
-      const uint32_t transform = column_transform(column);
+      const uint32_t transform = column.transform();
       if (transform > most) {
         return refuse("transform " + std::to_string(transform) + " on a column of wire type " +
                       std::to_string(wire));
@@ -593,51 +593,9 @@ class Decoder {
 
 }  // namespace
 
-namespace {
-
-// The last varint of field `number` among `message`'s unknown fields (a declared uint32
-// reads the same way: the last one wins, a value past 32 bits is truncated), else 0.
-uint32_t unknown_uint32(const google::protobuf::Message& message, int number) {
-  const google::protobuf::UnknownFieldSet& fields =
-      message.GetReflection()->GetUnknownFields(message);
-  uint32_t value = 0;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const google::protobuf::UnknownField& field = fields.field(i);
-    if (field.number() == number && field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
-      value = static_cast<uint32_t>(field.varint());
-    }
-  }
-  return value;
-}
-
-void set_unknown_uint32(google::protobuf::Message& message, int number, uint32_t value) {
-  google::protobuf::UnknownFieldSet* fields =
-      message.GetReflection()->MutableUnknownFields(&message);
-  fields->DeleteByNumber(number);
-  if (value != 0) fields->AddVarint(number, value);
-}
-
-}  // namespace
-
-uint32_t column_transform(const protocol::FieldColumn& column) {
-  return unknown_uint32(column, kFieldColumnTransformField);
-}
-
-void set_column_transform(protocol::FieldColumn& column, uint32_t transform) {
-  set_unknown_uint32(column, kFieldColumnTransformField, transform);
-}
-
-uint32_t requested_column_page_version(const protocol::PullRequest& pull) {
-  return unknown_uint32(pull, kPullColumnPageVersionField);
-}
-
-void set_requested_column_page_version(protocol::PullRequest& pull, uint32_t version) {
-  set_unknown_uint32(pull, kPullColumnPageVersionField, version);
-}
-
 uint32_t column_page_version(const protocol::PullRequest& pull) {
   if (!pull.accepts_column_pages()) return 0;
-  return std::clamp(requested_column_page_version(pull), uint32_t{1}, kColumnPageVersion);
+  return std::clamp(pull.column_page_version(), uint32_t{1}, kColumnPageVersion);
 }
 
 std::optional<protocol::ColumnPage> encode_column_page(const Changes& changes, uint32_t version) {

@@ -32,17 +32,6 @@ inline constexpr uint32_t kColumnPageVersion = 2;
 // highest both ends know.
 uint32_t column_page_version(const protocol::PullRequest& pull);
 
-// Decision 053's two fields, `uint32 column_page_version = 23` of PullRequest (the format
-// the device reads; absent: 1) and `uint32 transform = 4` of FieldColumn (absent: 0). They
-// travel exactly as if protocol.proto declared them, but it does not yet (declaring them
-// rebuilds most of the tree): they are read and written as unknown fields, here only.
-inline constexpr int kPullColumnPageVersionField = 23;
-inline constexpr int kFieldColumnTransformField = 4;
-uint32_t requested_column_page_version(const protocol::PullRequest& pull);
-void set_requested_column_page_version(protocol::PullRequest& pull, uint32_t version);
-uint32_t column_transform(const protocol::FieldColumn& column);
-void set_column_transform(protocol::FieldColumn& column, uint32_t transform);
-
 // The page of `changes`, or nullopt when a body cannot be re-laid exactly (not protobuf's
 // canonical wire format: groups, over-long varints, truncation) or the page needs more than
 // kMaxColumnPageFields columns: then it travels as it is. `version` 2 lets each column take

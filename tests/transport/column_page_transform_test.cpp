@@ -67,8 +67,7 @@ Changes interactions(int count, uint64_t seed) {
 
 std::map<uint32_t, uint32_t> transforms(const protocol::ColumnPage& page) {
   std::map<uint32_t, uint32_t> out;
-  for (const protocol::FieldColumn& column : page.fields())
-    out[column.tag()] = column_transform(column);
+  for (const protocol::FieldColumn& column : page.fields()) out[column.tag()] = column.transform();
   return out;
 }
 
@@ -167,19 +166,19 @@ TEST(ColumnPageTransforms, IdenticalUuidsAndExtremeIntegersComeBack) {
 
 TEST(ColumnPageTransforms, TheDeviceAsksForTheFormatItsTransportReads) {
   protocol::PullRequest pull;
-  set_requested_column_page_version(pull, 2);
+  pull.set_column_page_version(2);
   EXPECT_EQ(column_page_version(pull), 0u);  // columns not accepted at all
   pull.set_accepts_column_pages(true);
-  set_requested_column_page_version(pull, 0);
+  pull.set_column_page_version(0);
   EXPECT_EQ(column_page_version(pull), 1u);  // a device of decision 045
-  set_requested_column_page_version(pull, 2);
+  pull.set_column_page_version(2);
   EXPECT_EQ(column_page_version(pull), 2u);
-  set_requested_column_page_version(pull, 99);  // a newer device gets what this server knows
+  pull.set_column_page_version(99);  // a newer device gets what this server knows
   EXPECT_EQ(column_page_version(pull), kColumnPageVersion);
-  // On the wire exactly as the declared field: varint 23, through a serialize and a parse.
+  // On the wire as field 23, varint, through a serialize and a parse.
   protocol::PullRequest parsed;
   ASSERT_TRUE(parsed.ParseFromString(pull.SerializeAsString()));
-  EXPECT_EQ(requested_column_page_version(parsed), 99u);
+  EXPECT_EQ(parsed.column_page_version(), 99u);
   EXPECT_NE(pull.SerializeAsString().find(std::string("\xb8\x01\x63", 3)), std::string::npos);
 }
 
@@ -225,15 +224,15 @@ class ColumnPageTransformRefusal : public ::testing::Test {
 
 TEST_F(ColumnPageTransformRefusal, UnknownTransformsAreRefused) {
   protocol::ColumnPage varint = page_;
-  set_column_transform(column(varint, tag(8, 0)), 3);
+  column(varint, tag(8, 0)).set_transform(3);
   expect_refused(varint, "transform 3 on a varint column");
   protocol::ColumnPage text = page_;
-  set_column_transform(column(text, tag(19, 2)), 2);
+  column(text, tag(19, 2)).set_transform(2);
   expect_refused(text, "transform 2 on a length-delimited column");
   protocol::ColumnPage fixed = page_;
   protocol::FieldColumn* extra = fixed.add_fields();
   extra->set_tag(tag(40, 1));
-  set_column_transform(*extra, 1);
+  extra->set_transform(1);
   expect_refused(fixed, "a transform on a fixed-width column");
 }
 
