@@ -108,7 +108,7 @@ Status status_for(std::string_view what, const std::exception& e) {
   return error(ErrorCode::kInternal, message);
 }
 
-Status migrate(pqxx::connection& conn) {
+Status migrate(pqxx::connection_base& conn) {
   pqxx::work tx(conn);
   tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
   tx.exec0("CREATE TABLE IF NOT EXISTS outpost_meta (key text PRIMARY KEY, value bigint NOT NULL)");
@@ -135,7 +135,7 @@ Status migrate(pqxx::connection& conn) {
   return Status::Ok();
 }
 
-void prepare_statements(pqxx::connection& c) {
+void prepare_statements(pqxx::connection_base& c) {
   {
     // A writer never waits forever for a scope or client row: a lock held that long means
     // a stuck transaction somewhere, and the caller gets unavailable (55P03) to retry.
@@ -153,10 +153,11 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("scope_lock_nowait",
             "SELECT id, head_seq, record_count, record_bytes FROM outpost_scopes WHERE scope = $1 "
             "FOR UPDATE NOWAIT");
+  // A scope's new head and counts, and its NOTIFY (delivered only if the transaction
+  // commits), in one round trip.
   c.prepare("scope_save",
-            "UPDATE outpost_scopes SET head_seq = $2, record_count = $3, record_bytes = $4 WHERE "
-            "id = $1");
-  c.prepare("notify", "SELECT pg_notify($1, $2)");
+            "WITH saved AS (UPDATE outpost_scopes SET head_seq = $2, record_count = $3, "
+            "record_bytes = $4 WHERE id = $1) SELECT pg_notify($5, $6)");
   // A put in one round trip: the old size (for the scope's byte count; the CTE's parts
   // all see the state before it), the record and its log entry.
   c.prepare("put",
