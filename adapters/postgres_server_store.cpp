@@ -628,12 +628,17 @@ Status PostgresServerStore::compact(const std::string& scope, uint64_t horizon_s
       const int64_t count = batch[0].as<int64_t>();
       const int64_t batch_end = batch[1].as<int64_t>();
       if (count > 0) {
-        // Each key's newest entry in the batch supersedes that key's older entries.
+        // Each entry in the batch supersedes the entry of its key before it: the one it
+        // names (prev_seq, any seq, compacted or not), or for a put of a key that had no
+        // record, the key's older tombstones. One statement, one snapshot: an entry that
+        // is itself superseded in the batch still names its own predecessor (decision 054).
         tx.exec_params0(
-            "DELETE FROM outpost_changes c USING (SELECT collection, key, max(seq) AS seq FROM "
-            "outpost_changes WHERE scope_id = $1 AND seq > $2 AND seq <= $3 GROUP BY "
-            "collection, key) n WHERE c.scope_id = $1 AND c.collection = n.collection AND c.key "
-            "= n.key AND c.seq < n.seq",
+            "WITH batch AS (SELECT collection, key, seq, op, prev_seq FROM outpost_changes "
+            "WHERE scope_id = $1 AND seq > $2 AND seq <= $3), gone AS (SELECT prev_seq AS seq "
+            "FROM batch WHERE prev_seq IS NOT NULL UNION SELECT t.seq FROM batch b JOIN "
+            "outpost_changes t ON t.scope_id = $1 AND t.op = 2 AND t.collection = b.collection "
+            "AND t.key = b.key AND t.seq < b.seq WHERE b.prev_seq IS NULL AND b.op = 1) DELETE "
+            "FROM outpost_changes c USING gone WHERE c.scope_id = $1 AND c.seq = gone.seq",
             id, compacted, batch_end);
         tx.exec_params0("UPDATE outpost_scopes SET compacted_seq = $2 WHERE id = $1", id,
                         batch_end);
