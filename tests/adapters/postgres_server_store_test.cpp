@@ -417,7 +417,7 @@ TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole
   pg_test::TestDatabase db;
   auto store = open_store(db.url());
   auto tx = take(store->begin_write());
-  for (int i = 0; i < 2'000; ++i) {  // every 500th put sends a batch
+  for (int i = 0; i < 2'000; ++i) {  // batches leave from the 100th put on
     take(tx->put("org/t1", "contacts", "k" + std::to_string(i), 0, "body"));
   }
   pg_test::query(db.url(),
