@@ -70,13 +70,13 @@ CREATE TABLE outpost_prints (
 // every entry's (collection, key) cost a bulk write ~10% of PostgreSQL's time per row.
 // Entries of format 2 get their predecessor from the log itself.
 constexpr const char* kPrevSeqV3 = R"sql(
-ALTER TABLE outpost_changes ADD COLUMN prev_seq bigint;
+ALTER TABLE outpost_changes ADD COLUMN IF NOT EXISTS prev_seq bigint;
 UPDATE outpost_changes c SET prev_seq = p.prev FROM (SELECT scope_id, seq, lag(seq) OVER
   (PARTITION BY scope_id, collection, key ORDER BY seq) AS prev FROM outpost_changes) p
   WHERE c.scope_id = p.scope_id AND c.seq = p.seq AND p.prev IS NOT NULL;
-CREATE INDEX outpost_changes_tombstones ON outpost_changes (scope_id, collection, key, seq)
-  WHERE op = 2;
-DROP INDEX outpost_changes_by_key;
+CREATE INDEX IF NOT EXISTS outpost_changes_tombstones ON outpost_changes
+  (scope_id, collection, key, seq) WHERE op = 2;
+DROP INDEX IF EXISTS outpost_changes_by_key;
 )sql";
 
 // Serializes migrations of concurrently starting processes (an arbitrary constant).
