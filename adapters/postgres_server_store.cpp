@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <climits>
 #include <functional>
-#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -92,8 +91,14 @@ class PostgresWriteTx final : public ServerWriteTx {
       buffered_bytes_ += collection.size() + key.size() + body.size();
       buffered_.push_back(pg_detail::BufferedPut{s.id, collection, key, seq, priority, body});
       buffered_scopes_.push_back(scope);
-      // A full batch goes out while the caller makes the next one (pipelined).
-      if (buffered_.size() >= kMaxBufferedPuts || buffered_bytes_ >= kMaxBufferedBytes) {
+      // A batch goes out while the caller makes the next one (pipelined): a full one at
+      // once (after the one being written), and from kMinSentPuts on whenever PostgreSQL
+      // has finished the one before, so that it is never idle while puts are held.
+      const size_t held = buffered_.size();
+      if (held >= kMaxBufferedPuts || buffered_bytes_ >= kMaxBufferedBytes) {
+        send_puts();
+      } else if (held >= kMinSentPuts && held % kReadyCheckEvery == 0 &&
+                 (!sent_ || pg_detail::bulk_put_answered(lease_->raw))) {
         send_puts();
       }
       return seq;
@@ -187,15 +192,15 @@ class PostgresWriteTx final : public ServerWriteTx {
       flush_puts();
       std::vector<CommittedHead> heads =
           scopes_.save_written([&](const std::string& name, const ScopeState& s) {
-            tx_->exec_prepared0("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes));
-            // Delivered to listeners only if this transaction commits. The base (the head
-            // before this commit, under this transaction's lock) lets the other processes
-            // carry the changes with their pokes (decision 041).
+            // The NOTIFY is delivered to listeners only if this transaction commits. The
+            // base (the head before this commit, under this transaction's lock) lets the
+            // other processes carry the changes with their pokes (decision 041).
             const std::string payload = name.size() > kMaxNotifiedScope
                                             ? instance_ + " *"
                                             : instance_ + ":" + std::to_string(s.initial_head) +
                                                   " " + std::to_string(s.head) + " " + hex(name);
-            tx_->exec_prepared("notify", PostgresServerStore::kChannel, payload);
+            tx_->exec_prepared("scope_save", s.id, i64(s.head), i64(s.count), i64(s.bytes),
+                               PostgresServerStore::kChannel, payload);
           });
       tx_->commit();
       tx_.reset();
@@ -236,7 +241,8 @@ class PostgresWriteTx final : public ServerWriteTx {
 
   void abort() noexcept {
     if (!tx_) return;
-    if (sent_) sent_->written.wait();  // the connection is free again; its outcome is moot
+    // The connection is free again once the batch sent is answered; its outcome is moot.
+    if (sent_ && lease_->db.is_open()) pg_detail::discard_answer(lease_->raw);
     sent_.reset();
     try {
       tx_->abort();
@@ -253,10 +259,13 @@ class PostgresWriteTx final : public ServerWriteTx {
   // locked without waiting, so no two transactions ever wait for each other.
   ScopeState* lock_scope(const std::string& scope, bool create) {
     if (ScopeState* known = scopes_.find(scope)) return known;
-    if (create) tx_->exec_prepared0("scope_create", bytes(scope));
     const bool in_order = scopes_.sorts_below_all(scope);
-    pqxx::result r =
-        tx_->exec_prepared(in_order ? "scope_lock" : "scope_lock_nowait", bytes(scope));
+    const char* lock = in_order ? "scope_lock" : "scope_lock_nowait";
+    pqxx::result r = tx_->exec_prepared(lock, bytes(scope));
+    if (r.empty() && create) {  // one round trip more, only for a scope's first write
+      tx_->exec_prepared0("scope_create", bytes(scope));
+      r = tx_->exec_prepared(lock, bytes(scope));
+    }
     if (r.empty()) return nullptr;
     ScopeState s;
     s.id = r[0][0].as<int64_t>();
@@ -266,16 +275,15 @@ class PostgresWriteTx final : public ServerWriteTx {
     return scopes_.add(scope, s);
   }
 
-  // Writes the held-back puts in one statement on this thread, then their count and bytes.
+  // Writes the held-back puts and waits for them, then counts them.
   void flush_puts() {
+    send_puts();
     wait_sent();
-    if (buffered_.empty()) return;
-    count_written(buffered_, buffered_scopes_, write_batch(*tx_, buffered_));
-    drop_puts();
   }
-  // Sends the held-back puts as one statement on a thread of its own (after the batch
-  // sent before it), so the caller makes the next batch meanwhile; wait_sent() joins it.
-  // Only for full batches: a thread costs more than a small statement.
+  // Sends the held-back puts as one statement (after the batch sent before it is answered)
+  // without waiting for its answer, so the caller makes the next batch meanwhile:
+  // libpq's asynchronous calls on this transaction's connection, no thread (decision 054).
+  // wait_sent() takes the answer before the connection runs anything else.
   void send_puts() {
     wait_sent();
     if (buffered_.empty()) return;
@@ -283,28 +291,21 @@ class PostgresWriteTx final : public ServerWriteTx {
     batch->puts = std::move(buffered_);
     batch->scopes = std::move(buffered_scopes_);
     drop_puts();
-    batch->written = std::async(std::launch::async, [tx = tx_.get(), puts = &batch->puts] {
-      return write_batch(*tx, *puts);
-    });
+    pg_detail::send_bulk_put(lease_->bulk_put_handle(), pg_detail::bulk_put_columns(batch->puts));
     sent_ = std::move(batch);
   }
-  // Waits for the batch being written (its error is thrown here), then counts its puts.
+  // Waits for the answer of the batch sent (its error is thrown here), then counts its puts.
   void wait_sent() {
     if (!sent_) return;
     const std::unique_ptr<SentBatch> batch = std::move(sent_);
-    count_written(batch->puts, batch->scopes, batch->written.get());
-  }
-  static pqxx::result write_batch(pqxx::work& tx, const std::vector<pg_detail::BufferedPut>& puts) {
-    const pg_detail::BulkPutColumns columns = pg_detail::bulk_put_columns(puts);
-    return tx.exec_prepared("bulk_put", bytes(columns.scope_ids), bytes(columns.collections),
-                            bytes(columns.keys), bytes(columns.versions), bytes(columns.priorities),
-                            bytes(columns.bodies));
+    count_written(batch->puts, batch->scopes, pg_detail::receive_bulk_put(lease_->raw));
   }
   // The written puts' record counts and bytes, from the old body sizes bulk_put answered.
   void count_written(const std::vector<pg_detail::BufferedPut>& puts,
-                     const std::vector<std::string>& scopes, const pqxx::result& old) {
+                     const std::vector<std::string>& scopes,
+                     const std::vector<std::pair<size_t, uint64_t>>& old) {
     std::vector<std::optional<uint64_t>> old_sizes(puts.size());
-    for (const auto& row : old) old_sizes.at(row[0].as<size_t>()) = u64(row[1]);
+    for (const auto& [n, size] : old) old_sizes.at(n) = size;
     for (size_t n = 0; n < puts.size(); ++n) {
       const pg_detail::BufferedPut& put = puts[n];
       ScopeState* s = scopes_.find(scopes[n]);
@@ -335,14 +336,17 @@ class PostgresWriteTx final : public ServerWriteTx {
   Status failure_;
   // Puts not yet sent (flush_puts), with their scopes' names and their keys. At most one
   // batch is being written while the next fills: 2 × 4 MiB held per transaction at most.
-  // 500 rather than 2,000: a 2,000-put transaction (a seeding batch) then overlaps three of
-  // its four statements with the caller making the next puts (decision 041).
-  static constexpr size_t kMaxBufferedPuts = 500;
+  // A batch goes from kMinSentPuts on when the one before is answered (checked every
+  // kReadyCheckEvery puts: a non-blocking read of the socket), so a transaction's first
+  // batch leaves after 100 puts; the caller waits only when 2,000 puts or 4 MiB are held
+  // while PostgreSQL is still busy (decision 054: 2,000 rather than 500, measured).
+  static constexpr size_t kMaxBufferedPuts = 2000;
   static constexpr size_t kMaxBufferedBytes = 4 << 20;
-  struct SentBatch {
+  static constexpr size_t kMinSentPuts = 100;
+  static constexpr size_t kReadyCheckEvery = 50;
+  struct SentBatch {  // sent, its answer not yet read
     std::vector<pg_detail::BufferedPut> puts;
     std::vector<std::string> scopes;
-    std::future<pqxx::result> written;  // the statement's answer, or its exception
   };
   std::unique_ptr<SentBatch> sent_;
   std::vector<pg_detail::BufferedPut> buffered_;
@@ -625,12 +629,17 @@ Status PostgresServerStore::compact(const std::string& scope, uint64_t horizon_s
       const int64_t count = batch[0].as<int64_t>();
       const int64_t batch_end = batch[1].as<int64_t>();
       if (count > 0) {
-        // Each key's newest entry in the batch supersedes that key's older entries.
+        // Each entry in the batch supersedes the entry of its key before it: the one it
+        // names (prev_seq, any seq, compacted or not), or for a put of a key that had no
+        // record, the key's older tombstones. One statement, one snapshot: an entry that
+        // is itself superseded in the batch still names its own predecessor (decision 054).
         tx.exec_params0(
-            "DELETE FROM outpost_changes c USING (SELECT collection, key, max(seq) AS seq FROM "
-            "outpost_changes WHERE scope_id = $1 AND seq > $2 AND seq <= $3 GROUP BY "
-            "collection, key) n WHERE c.scope_id = $1 AND c.collection = n.collection AND c.key "
-            "= n.key AND c.seq < n.seq",
+            "WITH batch AS (SELECT collection, key, seq, op, prev_seq FROM outpost_changes "
+            "WHERE scope_id = $1 AND seq > $2 AND seq <= $3), gone AS (SELECT prev_seq AS seq "
+            "FROM batch WHERE prev_seq IS NOT NULL UNION SELECT t.seq FROM batch b JOIN "
+            "outpost_changes t ON t.scope_id = $1 AND t.op = 2 AND t.collection = b.collection "
+            "AND t.key = b.key AND t.seq < b.seq WHERE b.prev_seq IS NULL AND b.op = 1) DELETE "
+            "FROM outpost_changes c USING gone WHERE c.scope_id = $1 AND c.seq = gone.seq",
             id, compacted, batch_end);
         tx.exec_params0("UPDATE outpost_scopes SET compacted_seq = $2 WHERE id = $1", id,
                         batch_end);

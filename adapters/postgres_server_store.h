@@ -40,7 +40,7 @@ struct PostgresStoreOptions {
 class PostgresServerStore final : public ServerStore {
  public:
   // Store format in outpost_meta; tables of a newer one are refused.
-  static constexpr int kFormatVersion = 2;
+  static constexpr int kFormatVersion = 3;
   static constexpr uint32_t kMaxRejectionsPerClient = 1000;
   // How long a caller waits for a pooled connection before kUnavailable.
   static constexpr int kPoolWaitMs = 5000;

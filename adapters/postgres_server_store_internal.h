@@ -28,9 +28,22 @@ Status status_for(std::string_view what, const std::exception& e);
 bool connection_lost(const std::exception& e);
 
 // Creates or migrates the tables in one transaction under an advisory lock.
-Status migrate(pqxx::connection& conn);
+Status migrate(pqxx::connection_base& conn);
 // Prepares every statement the store uses on a fresh connection.
-void prepare_statements(pqxx::connection& conn);
+void prepare_statements(pqxx::connection_base& conn);
+
+// libpqxx 6.4 keeps its libpq handle private; a connection policy (libpqxx's extension
+// point for how a connection is made) is handed it as it connects. The write transaction
+// uses it to send a batch of puts and go on without waiting for the answer (libpq's
+// asynchronous calls, decision 054). Read by the Conn constructed on the same thread.
+class HandlePolicy : public pqxx::connect_direct {
+ public:
+  explicit HandlePolicy(const std::string& options) : pqxx::connect_direct(options) {}
+  handle do_startconnect(handle orig) override;
+  static thread_local handle last_connected;
+};
+using Connection = pqxx::basic_connection_base<HandlePolicy>;
+using RawConn = pqxx::internal::pq::PGconn;
 
 // One put a write transaction holds back until its next statement (bulk writes travel as
 // one multi-row statement instead of a round trip per record).
@@ -57,6 +70,20 @@ struct BulkPutColumns {
 };
 BulkPutColumns bulk_put_columns(const std::vector<BufferedPut>& puts);
 
+// "bulk_put" through libpq's asynchronous calls on a connection no other statement is
+// running on (postgres_bulk_put.cpp). Errors are thrown as libpqxx's exceptions
+// (pqxx::broken_connection, pqxx::sql_error with its SQLSTATE), as a statement run
+// through libpqxx would throw them.
+// Sends the statement and returns without waiting for its answer.
+void send_bulk_put(RawConn* conn, const BulkPutColumns& columns);
+// True when the answer of the statement sent has arrived (reads what the socket holds;
+// never blocks).
+bool bulk_put_answered(RawConn* conn);
+// Waits for the answer: (n, old body size) for each put n that replaced a record.
+std::vector<std::pair<size_t, uint64_t>> receive_bulk_put(RawConn* conn);
+// Waits for the answer and drops it (the transaction is being rolled back).
+void discard_answer(RawConn* conn) noexcept;
+
 inline pqxx::binarystring bytes(const std::string& value) {
   return pqxx::binarystring(value.data(), value.size());
 }
@@ -71,8 +98,14 @@ inline uint64_t u64(const pqxx::field& field) {
 }
 
 struct Conn {
-  explicit Conn(const std::string& url) : db(url) { prepare_statements(db); }
-  pqxx::connection db;
+  explicit Conn(const std::string& url);
+  Connection db;
+  // db's libpq handle: valid while db.is_open(), since libpqxx is told never to reconnect
+  // it (a lost connection leaves the pool instead).
+  RawConn* raw = nullptr;
+  bool bulk_put_prepared = false;
+  // raw, once "bulk_put" is prepared on it (the first time: after the tables exist).
+  RawConn* bulk_put_handle();
 };
 
 // Bounded connections: at most `max` exist; a caller waits up to kPoolWaitMs for one.

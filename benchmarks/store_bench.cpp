@@ -3,6 +3,10 @@
 //
 //   initial_sync  N contacts (~300 bytes) written through ServerCore, then a fresh device
 //                 syncs them over a loopback WebSocket: records/s (and the write rate).
+//   bulk_write    (needs --store) the same N contacts written through ServerCore into the
+//                 SQLite store and into PostgreSQL, alternately, R rounds (--rounds), each
+//                 into an empty store: records/s, the ratio, and CPU µs per record of this
+//                 process and of the PostgreSQL cluster's processes (load-independent).
 //   push          T agents (distinct users) pushing at once through ServerCore, batches of
 //                 B mutations per push: mutations/s, for B = 1 (a commit each) and B = 10.
 //   fanout        D streaming devices spread over P server stacks on one store; a change
@@ -15,18 +19,23 @@
 //
 // Usage: outpost_store_bench [--store URL] [--records N] [--agents T] [--pushes K]
 //                            [--devices D] [--processes P] [--changes C]
-//                            [--only initial_sync|push|fanout]
+//                            [--rounds R] [--only initial_sync|bulk_write|push|fanout]
 // The PostgreSQL database should be empty (the bench writes tenant "bench").
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
+#include <pqxx/pqxx>
 
 #include "adapters/postgres_commit_feed.h"
 #include "adapters/postgres_server_store.h"
@@ -165,6 +174,110 @@ void initial_sync(const std::string& store_url, const std::string& dir, uint64_t
          records / seconds, static_cast<unsigned long>(records), seconds, write_rate);
 }
 
+// CPU seconds (user + system) of this process, all threads.
+double own_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto sec = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return sec(usage.ru_utime) + sec(usage.ru_stime);
+}
+
+// CPU seconds of other processes on this machine: the first field of /proc/PID/schedstat,
+// nanoseconds on a CPU (exact, where /proc/PID/stat counts 10 ms ticks).
+double pids_cpu_seconds(const std::vector<int>& pids) {
+  double total = 0;
+  for (int pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    double ns = 0;
+    if (in >> ns) total += ns / 1e9;  // a process gone meanwhile counts nothing
+  }
+  return total;
+}
+
+// The cluster's processes serving this database or the whole cluster (the store's pooled
+// backend, the WAL writer, checkpointer, background writer): PostgreSQL's share of a write.
+std::vector<int> pg_pids(const std::string& url) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  std::vector<int> pids;
+  for (const auto& row :
+       tx.exec("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname = "
+               "current_database() OR datname IS NULL)")) {
+    pids.push_back(row[0].as<int>());
+  }
+  return pids;
+}
+
+struct WriteRun {
+  double records_per_s = 0;
+  double own_us_per_record = 0;
+  double pg_us_per_record = 0;
+};
+
+// N contacts into an empty store (a fresh SQLite file, or PostgreSQL's tables emptied).
+WriteRun write_run(const std::string& store_url, const std::string& dir, uint64_t records) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<ServerStore> store = open_store(store_url, dir);
+  std::vector<int> pids;
+  if (!store_url.empty()) {
+    pqxx::connection conn(store_url);
+    pqxx::nontransaction tx(conn);
+    tx.exec0(
+        "TRUNCATE outpost_records, outpost_changes, outpost_scopes, outpost_clients, "
+        "outpost_outcomes, outpost_prints; CHECKPOINT");
+    pids = pg_pids(store_url);
+  }
+  ServerCore core(*store, Schema::domain(), domain_mutators());
+  const double own_before = own_cpu_seconds();
+  const double pg_before = pids_cpu_seconds(pids);
+  const auto start = Clock::now();
+  write_contacts(core, 0, records, 0);
+  const double seconds = seconds_since(start);
+  WriteRun run;
+  run.records_per_s = records / seconds;
+  run.own_us_per_record = (own_cpu_seconds() - own_before) * 1e6 / records;
+  run.pg_us_per_record = (pids_cpu_seconds(pids) - pg_before) * 1e6 / records;
+  return run;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+// The bulk write of issue 19's aim (PostgreSQL ≥ 0.8× the SQLite store): both stores in
+// the same run, alternating which goes first, so each ratio compares neighbouring seconds.
+void bulk_write(const std::string& store_url, const std::string& dir, uint64_t records,
+                int rounds) {
+  std::vector<double> ratios;
+  std::vector<double> sqlite_rates;
+  std::vector<double> pg_rates;
+  for (int round = 1; round <= rounds; ++round) {
+    WriteRun sqlite;
+    WriteRun pg;
+    if (round % 2 == 1) {
+      sqlite = write_run("", dir + "/bulk", records);
+      pg = write_run(store_url, dir + "/bulk", records);
+    } else {
+      pg = write_run(store_url, dir + "/bulk", records);
+      sqlite = write_run("", dir + "/bulk", records);
+    }
+    ratios.push_back(pg.records_per_s / sqlite.records_per_s);
+    sqlite_rates.push_back(sqlite.records_per_s);
+    pg_rates.push_back(pg.records_per_s);
+    printf(
+        "bulk_write %2d  sqlite %7.0f records/s (cpu %5.1f us/record)   postgresql %7.0f "
+        "records/s (cpu %5.1f + backend %5.1f us/record)   ratio %.2f\n",
+        round, sqlite.records_per_s, sqlite.own_us_per_record, pg.records_per_s,
+        pg.own_us_per_record, pg.pg_us_per_record, ratios.back());
+    fflush(stdout);
+  }
+  const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
+  printf("bulk_write median: sqlite %.0f, postgresql %.0f records/s, ratio %.2f (%.2f-%.2f)\n",
+         median(sqlite_rates), median(pg_rates), median(ratios), *low, *high);
+}
+
 void push(const std::string& store_url, const std::string& dir, int agents, int pushes, int batch) {
   Stack stack(store_url, dir);
   std::atomic<uint64_t> applied{0};
@@ -298,6 +411,7 @@ int main(int argc, char** argv) {
   int devices = 30;
   int processes = 1;
   int changes = 20;
+  int rounds = 5;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -320,13 +434,16 @@ int main(int argc, char** argv) {
       processes = std::stoi(value);
     else if (arg == "--changes")
       changes = std::stoi(value);
-    else if (arg == "--only" && (value == "initial_sync" || value == "push" || value == "fanout"))
+    else if (arg == "--rounds")
+      rounds = std::max(1, std::stoi(value));
+    else if (arg == "--only" && (value == "initial_sync" || value == "bulk_write" ||
+                                 value == "push" || value == "fanout"))
       only = value;
     else {
       fprintf(stderr,
               "usage: outpost_store_bench [--store postgres://...] [--records N] [--agents T] "
-              "[--pushes K] [--devices D] [--processes P] [--changes C] "
-              "[--only initial_sync|push|fanout]\n");
+              "[--pushes K] [--devices D] [--processes P] [--changes C] [--rounds R] "
+              "[--only initial_sync|bulk_write|push|fanout]\n");
       return 2;
     }
   }
@@ -334,11 +451,16 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--processes > 1 needs --store postgres://...\n");
     return 2;
   }
+  if (only == "bulk_write" && store.empty()) {
+    fprintf(stderr, "--only bulk_write needs --store postgres://... (it runs both stores)\n");
+    return 2;
+  }
   const std::string dir = std::filesystem::temp_directory_path().string() +
                           "/outpost-store-bench-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   printf("store: %s\n", store.empty() ? "sqlite (embedded)" : "postgresql");
   if (only.empty() || only == "initial_sync") initial_sync(store, dir, records);
+  if (only == "bulk_write") bulk_write(store, dir, records, rounds);
   if (only.empty() || only == "push") {
     push(store, dir, agents, pushes, 1);
     push(store, dir, agents, pushes / 4, 10);

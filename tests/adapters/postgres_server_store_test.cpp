@@ -417,7 +417,7 @@ TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole
   pg_test::TestDatabase db;
   auto store = open_store(db.url());
   auto tx = take(store->begin_write());
-  for (int i = 0; i < 2'000; ++i) {  // every 500th put sends a batch
+  for (int i = 0; i < 2'000; ++i) {  // batches leave from the 100th put on
     take(tx->put("org/t1", "contacts", "k" + std::to_string(i), 0, "body"));
   }
   pg_test::query(db.url(),
@@ -434,6 +434,100 @@ TEST(PostgresServerStore, ABatchSentWhileTheCallerGoesOnFailsTheTransactionWhole
   EXPECT_EQ(take(again->put("org/t1", "contacts", "k0", 0, "body")), 1u);
   take(again->commit());
   EXPECT_EQ(take(store->scope_info("org/t1")).record_count, 1u);
+}
+
+// A put PostgreSQL refuses inside a batch written while the caller goes on (here a
+// trigger stands in for any statement error): the transaction fails whole, at a later
+// call, and nothing of it is written; what was committed before is untouched.
+TEST(PostgresServerStore, APutThatFailsMidBatchChangesNothing) {
+  pg_test::TestDatabase db;
+  auto store = open_store(db.url());
+  {
+    auto tx = take(store->begin_write());
+    take(tx->put("org/t1", "contacts", "k1", 0, "before"));
+    take(tx->commit());
+  }
+  pg_test::query(db.url(),
+                 "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+                 "NEW.key = 'poison'::bytea THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; "
+                 "END $$; CREATE TRIGGER refuse_poison BEFORE INSERT ON outpost_records FOR EACH "
+                 "ROW EXECUTE FUNCTION refuse_poison()");
+  auto tx = take(store->begin_write());
+  Status failed = Status::Ok();
+  for (int i = 0; i < 1'200 && failed.ok(); ++i) {
+    const std::string key = i == 250 ? "poison" : "k" + std::to_string(i);
+    auto put = tx->put("org/t1", "contacts", key, 0, "during " + std::to_string(i));
+    if (!put.ok()) failed = put.status();
+  }
+  auto committed = tx->commit();
+  if (failed.ok()) failed = committed.status();
+  ASSERT_FALSE(committed.ok());
+  EXPECT_EQ(failed.code(), ErrorCode::kInternal) << failed.to_string();
+  EXPECT_NE(failed.to_string().find("poisoned"), std::string::npos) << failed.to_string();
+  tx.reset();
+  const ScopeInfo info = take(store->scope_info("org/t1"));
+  EXPECT_EQ(info.head_seq, 1u);
+  EXPECT_EQ(info.record_count, 1u);
+  EXPECT_EQ(take(store->get("org/t1", "contacts", "k1"))->body, "before");
+  EXPECT_FALSE(take(store->get("org/t1", "contacts", "k2")).has_value());
+  EXPECT_EQ(pg_test::query(db.url(), "SELECT count(*) FROM outpost_changes"), "1");
+  auto again = take(store->begin_write());  // the connection serves the next transaction
+  EXPECT_EQ(take(again->put("org/t1", "contacts", "k2", 0, "after")), 2u);
+  take(again->commit());
+  EXPECT_EQ(take(store->get("org/t1", "contacts", "k2"))->body, "after");
+}
+
+// Large bodies go out in batches of at most 4 MiB while the caller goes on: a 10 MiB
+// transaction of 256 KiB puts is written whole and exactly.
+TEST(PostgresServerStore, LargePutsGoOutInBoundedBatchesAndArriveWhole) {
+  pg_test::TestDatabase db;
+  auto store = open_store(db.url());
+  auto tx = take(store->begin_write());
+  for (int i = 0; i < 40; ++i) {
+    take(tx->put("org/t1", "blobs", "b" + std::to_string(i), 0,
+                 std::string(256 << 10, static_cast<char>('a' + i % 26))));
+  }
+  take(tx->commit());
+  tx.reset();
+  EXPECT_EQ(take(store->scope_info("org/t1")).record_count, 40u);
+  for (int i = 0; i < 40; i += 13) {
+    auto got = take(store->get("org/t1", "blobs", "b" + std::to_string(i)));
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->body, std::string(256 << 10, static_cast<char>('a' + i % 26)));
+    EXPECT_EQ(got->version, static_cast<uint64_t>(i + 1));
+  }
+}
+
+// Format 3 (decision 054): a format-2 log, whose entries do not name their predecessors,
+// gets them from the log itself on open, and compaction then keeps what it kept before:
+// each key's newest entry.
+TEST(PostgresServerStore, AFormat2LogIsMigratedAndCompactsAsBefore) {
+  pg_test::TestDatabase db;
+  {
+    auto store = open_store(db.url());
+    auto tx = take(store->begin_write());
+    take(tx->put("org/t1", "n", "a", 0, "a1"));  // 1: superseded by 3
+    take(tx->put("org/t1", "n", "b", 0, "b1"));  // 2: superseded by 4
+    take(tx->put("org/t1", "n", "a", 0, "a2"));  // 3: kept
+    take(tx->remove("org/t1", "n", "b", 0));     // 4: superseded by 5
+    take(tx->put("org/t1", "n", "b", 0, "b2"));  // 5: superseded by 6
+    take(tx->remove("org/t1", "n", "b", 0));     // 6: kept (above the horizon)
+    take(tx->put("org/t1", "n", "c", 0, "c1"));  // 7: kept
+    take(tx->commit());
+  }
+  pg_test::query(db.url(),
+                 "ALTER TABLE outpost_changes DROP COLUMN prev_seq; DROP INDEX "
+                 "outpost_changes_tombstones; CREATE INDEX outpost_changes_by_key ON "
+                 "outpost_changes (scope_id, collection, key, seq); UPDATE outpost_meta SET "
+                 "value = 2 WHERE key = 'format_version'");
+  auto store = open_store(db.url());
+  EXPECT_EQ(pg_test::query(db.url(), "SELECT value FROM outpost_meta"), "3");
+  ASSERT_TRUE(store->compact("org/t1", 0).ok());
+  std::vector<uint64_t> seqs;
+  for (const LogEntry& e : take(store->read_log("org/t1", 0, 100, UINT64_MAX, -1)).entries) {
+    seqs.push_back(e.seq);
+  }
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3, 6, 7}));
 }
 
 TEST(PostgresCommitFeed, PayloadsParseStrictly) {

@@ -338,6 +338,57 @@ TEST_P(ServerStoreTest, CompactionKeepsTheLatestPerKeyAndDropsOldTombstones) {
   EXPECT_EQ(take(store->scope_info("org/unknown")).horizon_seq, 0u);
 }
 
+// Bulk rewrites over keys written by earlier transactions (each replaced record's old size
+// and version come from the store, batch by batch), removes, and puts of removed keys:
+// the counts are exact and compaction to the head leaves one entry per live key, at its
+// version (PostgreSQL finds superseded entries by the predecessor each entry names,
+// decision 054).
+TEST_P(ServerStoreTest, BulkRewritesOfStoredKeysCountExactlyAndCompactToOneEntryPerKey) {
+  auto store = open_store();
+  const std::string scope = "org/t1";
+  std::map<std::string, std::string> want;
+  auto write = [&](int from, int to, const std::string& tag) {
+    auto tx = take(store->begin_write());
+    for (int i = from; i < to; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      const std::string body = tag + std::string(static_cast<size_t>(i % 7), 'x');
+      take(tx->put(scope, "contacts", key, 1, body));
+      want[key] = body;
+    }
+    take(tx->commit());
+  };
+  write(0, 1'200, "first");
+  write(200, 1'400, "second");  // 1,000 rewrites, 200 new
+  {
+    auto tx = take(store->begin_write());
+    for (int i = 0; i < 1'400; i += 10) {
+      take(tx->remove(scope, "contacts", "k" + std::to_string(i), 1));
+      want.erase("k" + std::to_string(i));
+    }
+    take(tx->commit());
+  }
+  write(0, 300, "third");  // puts of removed keys among rewrites
+  ScopeInfo info = take(store->scope_info(scope));
+  EXPECT_EQ(info.record_count, want.size());
+  uint64_t bytes = 0;
+  for (const auto& [key, body] : want) bytes += entry_cost("contacts", key, body);
+  EXPECT_EQ(info.record_bytes, bytes);
+
+  check(store->compact(scope, info.head_seq));
+  std::map<std::string, uint64_t> logged;
+  for (const LogEntry& e : whole_log(*store, scope)) {
+    EXPECT_EQ(e.op, ChangeOp::kPut) << e.key;
+    EXPECT_TRUE(logged.emplace(e.key, e.seq).second) << "two entries for " << e.key;
+  }
+  ASSERT_EQ(logged.size(), want.size());
+  for (const auto& [key, body] : want) {
+    auto got = take(store->get(scope, "contacts", key));
+    ASSERT_TRUE(got.has_value()) << key;
+    EXPECT_EQ(got->body, body);
+    EXPECT_EQ(logged[key], got->version) << key;
+  }
+}
+
 // A device replica: the log replayed onto a map from a cursor.
 struct Replica {
   uint64_t cursor = 0;

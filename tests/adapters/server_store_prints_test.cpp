@@ -51,6 +51,11 @@ class StorePrintsTest : public ::testing::TestWithParam<std::string> {
       return;
     }
     pg_test::query(database_->url(), "DROP TABLE outpost_prints");
+    // Format 3's log layout (decision 054) back to format 1's.
+    pg_test::query(database_->url(),
+                   "ALTER TABLE outpost_changes DROP COLUMN prev_seq; DROP INDEX "
+                   "outpost_changes_tombstones; CREATE INDEX outpost_changes_by_key ON "
+                   "outpost_changes (scope_id, collection, key, seq)");
     pg_test::query(database_->url(),
                    "UPDATE outpost_meta SET value = 1 WHERE key = 'format_version'");
   }
