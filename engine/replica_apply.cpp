@@ -295,8 +295,7 @@ void reload_shadow(Replica::Impl& impl) {
 }  // namespace
 
 Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
-                                         bool cursors_changed,
-                                         const std::function<Status()>& steps) {
+                                         bool cursors_changed, StepsRef steps) {
   impl.pending_changes = ChangeSet();
   try {
     WriteTransaction tx(impl);

@@ -72,6 +72,7 @@ WriteTransaction::WriteTransaction(Replica::Impl& impl) : impl_(impl) {
 
 WriteTransaction::~WriteTransaction() {
   if (!open_) return;
+  impl_.no_restart_known = false;  // learnt in what is rolled back
   try {
     SQLite::Statement& rollback = impl_.cached("ROLLBACK");
     rollback.exec();
@@ -162,6 +163,7 @@ void Replica::Impl::revalidate() {
   const int64_t version = data_version();
   tx_data_version = version;
   if (version == cache_version) return;
+  no_restart_known = false;  // another connection may have restarted a scope
   load_shadow();
   load_search_deferral();
   cache_version = version;

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -117,6 +118,11 @@ class Replica::Impl : public RecordAccess {
   std::optional<Replica::CommitStamp> own_commit_stamp;
   int64_t own_journal_seq = 0;  // the `_journal` row of this connection's last commit
   int64_t tx_journal_seq = 0;   // the row journal() wrote in the current write transaction
+
+  // No scope of the file waits for a restart's snapshot (`_reset.complete` 2), as far as
+  // this connection knows: set by ApplyRun::finish_restart after asking, cleared by a
+  // restart, a rolled-back transaction and another connection's commit (revalidate).
+  bool no_restart_known = false;
 
   int64_t cache_version = -1;     // data_version when `shadowed` was loaded
   int64_t notified_version = -1;  // data_version when refresh() last read the journal
@@ -254,12 +260,29 @@ class ApplyRun {
   bool touched_shadow_ = false;
 };
 
+// The steps of one transaction, by reference (no copy, no allocation: one per delivered
+// change adds up, decision 051). The callable must outlive the call it is passed to.
+class StepsRef {
+ public:
+  template <typename F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, StepsRef>)
+      StepsRef(F&& steps)  // NOLINT: implicit, as std::function's
+      : object_(const_cast<void*>(static_cast<const void*>(&steps))),
+        call_([](void* object) -> Status {
+          return (*static_cast<std::remove_reference_t<F>*>(object))();
+        }) {}
+  Status operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  Status (*call_)(void*);
+};
+
 // Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
 // before committing. On any error everything rolls back, in memory too. On success
 // impl.pending_changes holds what the transaction changed (also in the journal).
 Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
-                                         bool cursors_changed,
-                                         const std::function<Status()>& steps);
+                                         bool cursors_changed, StepsRef steps);
 
 }  // namespace replica_internal
 }  // namespace outpost
