@@ -199,6 +199,12 @@ class Replica {
   // ---------------------------------------------------------------- sync
   // Pending mutations in id order (at most max_count).
   Result<std::vector<PendingMutation>> pending(size_t max_count = 0);
+  // Moves whenever the outbox may have changed as far as this object knows: a commit of
+  // this connection that added, confirmed, rejected or renumbered mutations, and any
+  // commit of another connection that refresh() noticed. Equal values around a pending()
+  // read mean the outbox is as that read found it, unless another connection committed
+  // since and refresh() has not run yet (decision 051).
+  uint64_t outbox_generation() const { return outbox_generation_; }
   // The highest mutation id a server has reported processed to this replica (0: none),
   // sent with every push (PushRequest.processed_through).
   Result<uint64_t> processed_through();
@@ -230,6 +236,10 @@ class Replica {
   // once, whichever process fetched them. Confirmation stops at basis->newest_pending.
   Result<ApplyReport> apply(const protocol::PullResponse& response,
                             const PullBasis* basis = nullptr);
+  // A commit's changes carried with its poke (decision 032): apply() of a response with
+  // this one scope and nothing else, whose basis is the scope's cursor at `base` with no
+  // token — without building that response (no copy of the changes, decision 051).
+  Result<ApplyReport> apply_carried(const protocol::ScopeChanges& changes, uint64_t base);
   // Reset after compaction (per key, not a wipe): apply() stores the manifest pages of a
   // scope whose response says `reset`; once complete, reset_target() gives the head to
   // jump to, reset_fetch_list() the keys whose local version is older than the server's,
@@ -319,8 +329,12 @@ class Replica {
     Executor executor;
   };
   std::mutex subscribers_mutex_;
-  std::vector<Subscriber> subscribers_;
+  // Replaced whole by subscribe/unsubscribe, so a commit's notify() takes a reference
+  // instead of copying every listener.
+  std::shared_ptr<const std::vector<Subscriber>> subscribers_ =
+      std::make_shared<const std::vector<Subscriber>>();
   uint64_t next_subscriber_id_ = 1;
+  uint64_t outbox_generation_ = 0;  // owner thread (outbox_generation())
 };
 
 }  // namespace outpost

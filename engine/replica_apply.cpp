@@ -21,11 +21,11 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
   if (!put && change.op() != protocol::Change::DELETE) {
     return error(ErrorCode::kInvalidArgument, "change with an unknown op");
   }
-  // One message per collection, reused for every record of the run (parsing into it
-  // keeps its strings' buffers): no allocation through reflection per record.
+  // One message per collection, reused for every record (parsing into it keeps its
+  // strings' buffers): no allocation through reflection per record.
   Message* record = nullptr;
   if (put) {
-    std::unique_ptr<Message>& scratch = scratch_[collection];
+    std::unique_ptr<Message>& scratch = impl_.scratch_records[collection];
     if (!scratch) scratch = collection->new_record();
     std::string copied;
     if (!scratch->ParseFromString(change.body()) ||
@@ -81,6 +81,8 @@ void ApplyRun::defer_search(const std::string& scope) {
 }
 
 void ApplyRun::finish_deferred_search(const std::string& scope) {
+  // Asked after every complete page (a carried change too): mostly nothing is deferred.
+  if (!impl_.any_search_deferred()) return;
   for (const auto& collection : schema_.collections()) {
     if (!collection_in_scope(*collection, scope)) continue;
     CollectionTable& table = impl_.table(*collection);
@@ -104,19 +106,57 @@ uint64_t ApplyRun::stored_seq(const std::string& scope) {
 // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
 bool ApplyRun::cursors_still(const std::vector<ScopeCursor>& expected) {
   for (const ScopeCursor& cursor : expected) {
-    SQLite::Statement& select = impl_.cached("SELECT seq, token FROM _cursors WHERE scope = ?");
-    select.bind(1, cursor.scope);
-    uint64_t seq = 0;
-    std::string token;
-    if (select.executeStep()) {
-      seq = static_cast<uint64_t>(select.getColumn(0).getInt64());
-      SQLite::Column stored = select.getColumn(1);
-      token.assign(static_cast<const char*>(stored.getBlob()), stored.getBytes());
-    }
-    select.reset();
-    if (seq != cursor.seq || token != cursor.token) return false;
+    if (!cursor_still(cursor.scope, cursor.seq, cursor.token)) return false;
   }
   return true;
+}
+
+bool ApplyRun::cursor_still(const std::string& scope, uint64_t seq, std::string_view token) {
+  SQLite::Statement& select = impl_.cached("SELECT seq, token FROM _cursors WHERE scope = ?");
+  select.bind(1, scope);
+  uint64_t stored_seq = 0;
+  bool same_token = token.empty();
+  if (select.executeStep()) {
+    stored_seq = static_cast<uint64_t>(select.getColumn(0).getInt64());
+    SQLite::Column stored = select.getColumn(1);
+    same_token = std::string_view(static_cast<const char*>(stored.getBlob()),
+                                  static_cast<size_t>(stored.getBytes())) == token;
+  }
+  select.reset();
+  return stored_seq == seq && same_token;
+}
+
+Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
+                             std::optional<uint64_t> seq_before, bool& complete) {
+  if (scope.has_columns()) {
+    // Decision 045: the transport expands column pages; one that reached here was not.
+    return error(ErrorCode::kInvalidArgument,
+                 "a column page reached the replica unexpanded (scope '" + scope.scope() + "')");
+  }
+  // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the search
+  // index is built once the snapshot is in, not per row (decision 029).
+  if (!scope.reset() && scope.changes_size() > 0 &&
+      (seq_before ? *seq_before : stored_seq(scope.scope())) == 0) {
+    defer_search(scope.scope());
+  }
+  for (const protocol::Change& change : scope.changes()) {
+    OUTPOST_RETURN_IF_ERROR(apply_change(change));
+  }
+  if (scope.reset()) {
+    store_manifest(scope);
+    complete = false;
+    return Status::Ok();
+  }
+  set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
+  // The end of a restart's snapshot: a cursor without a token that is a real position (not
+  // a scope the page budget skipped before the snapshot began). The snapshot is then also
+  // complete (a log page for a scope never deferred is a no-op).
+  if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
+    finish_restart(scope.scope());
+    finish_deferred_search(scope.scope());
+  }
+  complete &= !scope.has_more();
+  return Status::Ok();
 }
 
 void ApplyRun::set_cursor(const std::string& scope, uint64_t seq, const std::string& token) {
@@ -255,8 +295,7 @@ void reload_shadow(Replica::Impl& impl) {
 }  // namespace
 
 Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
-                                         bool cursors_changed,
-                                         const std::function<Status()>& steps) {
+                                         bool cursors_changed, StepsRef steps) {
   impl.pending_changes = ChangeSet();
   try {
     WriteTransaction tx(impl);
@@ -294,38 +333,20 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
           return Status::Ok();
         }
         bool complete = true;
-        for (const protocol::ScopeChanges& scope : response.scopes()) {
-          if (scope.has_columns()) {
-            // Decision 045: the transport expands column pages; one that reached here was not.
-            return error(
-                ErrorCode::kInvalidArgument,
-                "a column page reached the replica unexpanded (scope '" + scope.scope() + "')");
+        for (int i = 0; i < response.scopes_size(); ++i) {
+          const protocol::ScopeChanges& scope = response.scopes(i);
+          // The cursor the basis named was just checked in this transaction: no second
+          // read of it (unless the scope came earlier in this response and moved it).
+          std::optional<uint64_t> seq_before;
+          if (basis != nullptr) {
+            for (const ScopeCursor& cursor : basis->cursors) {
+              if (cursor.scope == scope.scope()) seq_before = cursor.seq;
+            }
+            for (int j = 0; j < i && seq_before; ++j) {
+              if (response.scopes(j).scope() == scope.scope()) seq_before.reset();
+            }
           }
-          // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the
-          // search index is built once the snapshot is in, not per row (decision 029).
-          if (!scope.reset() && scope.changes_size() > 0 && run.stored_seq(scope.scope()) == 0) {
-            run.defer_search(scope.scope());
-          }
-          for (const protocol::Change& change : scope.changes()) {
-            OUTPOST_RETURN_IF_ERROR(run.apply_change(change));
-          }
-          if (scope.reset()) {
-            run.store_manifest(scope);
-            complete = false;
-            continue;
-          }
-          run.set_cursor(scope.scope(), scope.cursor(), scope.cursor_token());
-          // The end of a restart's snapshot: a cursor without a token that is a real
-          // position (not a scope the page budget skipped before the snapshot began).
-          if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
-            run.finish_restart(scope.scope());
-          }
-          // The snapshot is complete once the cursor is a real position (a log page
-          // for a scope never deferred is a no-op).
-          if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
-            run.finish_deferred_search(scope.scope());
-          }
-          complete &= !scope.has_more();
+          OUTPOST_RETURN_IF_ERROR(run.apply_scope(scope, seq_before, complete));
         }
         // Complete only if it covers every scope this replica follows: a mutation's effects
         // may be in either, so a response silent about one has not delivered them all.
@@ -349,6 +370,24 @@ Result<ApplyReport> Replica::apply(const protocol::PullResponse& response, const
         if (complete && confirmed > 0) run.confirm_through(confirmed);
         return Status::Ok();
       });
+  if (!report.ok()) return report;
+  notify(std::move(impl_->pending_changes));
+  return report;
+}
+
+Result<ApplyReport> Replica::apply_carried(const protocol::ScopeChanges& changes, uint64_t base) {
+  // apply() of {scopes: [changes]} with the basis {(scope, base, no token)}: one scope never
+  // covers both followed scopes, so nothing is confirmed, and there are no rejections.
+  ApplyRun run(*impl_, schema_, mutators_, MutationOrigin{tenant_, user_, client_id_});
+  auto report = in_apply_transaction(*impl_, run, "apply", true, [&]() -> Status {
+    if (!run.cursor_still(changes.scope(), base, {})) {
+      run.report.stale = true;
+      return Status::Ok();
+    }
+    bool complete = true;
+    OUTPOST_RETURN_IF_ERROR(run.apply_scope(changes, base, complete));
+    return Status::Ok();
+  });
   if (!report.ok()) return report;
   notify(std::move(impl_->pending_changes));
   return report;

@@ -38,19 +38,33 @@ bool collection_in_scope(const Collection& collection, const std::string& scope)
 
 using replica_internal::parse_record;
 
-SQLite::Statement& Replica::Impl::cached(const char* sql) {
+SQLite::Statement& Replica::Impl::prepared(const std::string& sql) {
   auto it = statements.find(sql);
   if (it == statements.end()) {
     it = statements.emplace(sql, std::make_unique<SQLite::Statement>(db, sql)).first;
   }
-  it->second->reset();
-  it->second->clearBindings();
   return *it->second;
+}
+
+SQLite::Statement& Replica::Impl::cached(const char* sql) {
+  SQLite::Statement* statement = nullptr;
+  if (auto found = statements_by_address.find(sql); found != statements_by_address.end()) {
+    statement = found->second;
+  } else {
+    statement = &prepared(sql);
+    statements_by_address.emplace(sql, statement);
+  }
+  statement->reset();
+  statement->clearBindings();
+  return *statement;
 }
 
 namespace replica_internal {
 
 WriteTransaction::WriteTransaction(Replica::Impl& impl) : impl_(impl) {
+  impl_.own_commit_stamp.reset();  // whatever happens next, the file moves past it
+  impl_.tx_data_version = -1;
+  impl_.tx_journal_seq = 0;
   SQLite::Statement& begin = impl_.cached("BEGIN IMMEDIATE");
   begin.exec();
   begin.reset();
@@ -58,6 +72,7 @@ WriteTransaction::WriteTransaction(Replica::Impl& impl) : impl_(impl) {
 
 WriteTransaction::~WriteTransaction() {
   if (!open_) return;
+  impl_.no_restart_known = false;  // learnt in what is rolled back
   try {
     SQLite::Statement& rollback = impl_.cached("ROLLBACK");
     rollback.exec();
@@ -68,10 +83,26 @@ WriteTransaction::~WriteTransaction() {
 }
 
 void WriteTransaction::commit() {
+  // Decision 051: when refresh() had accounted for every other connection's commit when
+  // this transaction began (its data_version then), this commit's stamp is "nothing to
+  // read" for refresh() — if it is the only commit since: the header's commit count one
+  // more than under our write lock. Another commit slipped in before the read below makes
+  // it two or more, and refresh() asks SQLite as usual.
+  const volatile uint32_t* header = impl_.wal_index_header;
+  std::optional<uint32_t> count_before;
+  if (header != nullptr && impl_.tx_data_version >= 0 &&
+      impl_.tx_data_version == impl_.notified_version) {
+    count_before = commit_count_word(read_commit_stamp(header));
+  }
   SQLite::Statement& commit = impl_.cached("COMMIT");
   commit.exec();
   commit.reset();
   open_ = false;
+  if (impl_.tx_journal_seq != 0) impl_.own_journal_seq = impl_.tx_journal_seq;
+  if (count_before) {
+    Replica::CommitStamp after = read_commit_stamp(header);
+    if (commit_count_word(after) == *count_before + 1) impl_.own_commit_stamp = after;
+  }
 }
 
 }  // namespace replica_internal
@@ -79,7 +110,10 @@ void WriteTransaction::commit() {
 SQLite::Statement& Replica::Impl::cached_or_once(const std::string& sql,
                                                  std::optional<SQLite::Statement>& once) {
   if (statements.size() < kMaxCachedStatements || statements.count(sql) != 0) {
-    return cached(sql.c_str());
+    SQLite::Statement& statement = prepared(sql);  // by text: `sql` is not a literal
+    statement.reset();
+    statement.clearBindings();
+    return statement;
   }
   return once.emplace(db, sql);
 }
@@ -127,7 +161,9 @@ void Replica::Impl::load_shadow() {
 
 void Replica::Impl::revalidate() {
   const int64_t version = data_version();
+  tx_data_version = version;
   if (version == cache_version) return;
+  no_restart_known = false;  // another connection may have restarted a scope
   load_shadow();
   load_search_deferral();
   cache_version = version;
@@ -161,6 +197,7 @@ void Replica::Impl::journal(const ChangeSet& changes) {
   insert.exec();
   // Pruning in batches keeps the common commit at one extra statement.
   const int64_t seq = db.getLastInsertRowid();
+  tx_journal_seq = seq;  // this connection's once the transaction commits
   if (seq % kJournalPruneEvery != 0) return;
   SQLite::Statement& prune = cached("DELETE FROM _journal WHERE seq <= ?");
   prune.bind(1, seq - kJournalKeep);

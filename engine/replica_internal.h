@@ -14,6 +14,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -41,13 +44,28 @@ class Replica::Impl : public RecordAccess {
   // Shadow entries added in the current (sub)transaction, undone if it rolls back.
   std::vector<std::pair<std::string, std::string>> shadow_added;
   ChangeSet pending_changes;
+  // ApplyRun::apply_change's parse target per collection, reused across records and runs
+  // (parsing into it keeps its strings' buffers: no allocation per delivered change).
+  std::map<const Collection*, std::unique_ptr<google::protobuf::Message>> scratch_records;
 
   CollectionTable& table(const Collection& collection) { return *tables.at(collection.name); }
+  // Whether any table's search index waits for a snapshot's end (decision 029).
+  bool any_search_deferred() const {
+    for (const auto& [name, table] : tables) {
+      if (table->search_deferred()) return true;
+    }
+    return false;
+  }
 
   // A prepared statement for `sql`, kept for the connection's life, reset and unbound.
-  // Callers reset it again after reading so no read transaction stays open.
+  // Callers reset it again after reading so no read transaction stays open. `sql` is a
+  // string literal: it is found by its address (no compare of the text per call,
+  // decision 051), so it must stay alive and unchanged for the connection's life.
   SQLite::Statement& cached(const char* sql);
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+  std::unordered_map<const char*, SQLite::Statement*> statements_by_address;
+  // The statement for `sql` (prepared on first use), found by its text; not reset.
+  SQLite::Statement& prepared(const std::string& sql);
 
   // The statement of a query or search: cached like the others (a UI runs the same few
   // queries over and over; preparing one costs as much as reading a page of results), up
@@ -85,6 +103,27 @@ class Replica::Impl : public RecordAccess {
   // rows past kJournalKeep. Inside the transaction, right before committing.
   void journal(const ChangeSet& changes);
 
+  // ------------------------------------------------ own commits (decision 051)
+  // The WAL-index header in the -shm mapping (decision 046's commit stamp), once
+  // map_wal_index_header() found it; null without a shared WAL index.
+  const volatile uint32_t* wal_index_header = nullptr;
+  bool wal_index_header_looked = false;  // refresh() asked map_wal_index_header() once
+  // Looks for the header until found (the connection must have read in WAL mode first).
+  const volatile uint32_t* map_wal_index_header();
+  // data_version as revalidate() read it in the current write transaction (-1: not read).
+  int64_t tx_data_version = -1;
+  // The commit stamp right after this connection's last commit, when that commit was the
+  // only one since everything refresh() had accounted for (WriteTransaction::commit): while
+  // the file's stamp still equals it, refresh() has nothing to read.
+  std::optional<Replica::CommitStamp> own_commit_stamp;
+  int64_t own_journal_seq = 0;  // the `_journal` row of this connection's last commit
+  int64_t tx_journal_seq = 0;   // the row journal() wrote in the current write transaction
+
+  // No scope of the file waits for a restart's snapshot (`_reset.complete` 2), as far as
+  // this connection knows: set by ApplyRun::finish_restart after asking, cleared by a
+  // restart, a rolled-back transaction and another connection's commit (revalidate).
+  bool no_restart_known = false;
+
   int64_t cache_version = -1;     // data_version when `shadowed` was loaded
   int64_t notified_version = -1;  // data_version when refresh() last read the journal
   int64_t journal_seen = 0;       // newest `_journal` seq refresh() has accounted for
@@ -104,6 +143,12 @@ class Replica::Impl : public RecordAccess {
 };
 
 namespace replica_internal {
+
+// A copy of the WAL-index header (Replica::CommitStamp), safe while another connection
+// writes it (replica_journal.cpp).
+Replica::CommitStamp read_commit_stamp(const volatile uint32_t* header);
+// The header's `iChange`: one more per commit, whichever connection made it.
+uint32_t commit_count_word(const Replica::CommitStamp& stamp);
 
 // A SQLite error as a Status: kCorrupt, kReadOnly or kIo.
 Status from_sqlite(const SQLite::Exception& e, const std::string& context);
@@ -160,6 +205,13 @@ class ApplyRun {
   Status apply_change(const protocol::Change& change);
   // Whether each scope's stored cursor (absent: seq 0, no token) is still `expected`'s.
   bool cursors_still(const std::vector<ScopeCursor>& expected);
+  bool cursor_still(const std::string& scope, uint64_t seq, std::string_view token);
+  // One scope of a response: its changes, then its cursor (or its manifest page for a
+  // reset), the end of a restart or of a deferred search index; `complete` becomes false
+  // when the scope has more. `seq_before`: the scope's stored cursor when the caller knows
+  // it (read from the file otherwise).
+  Status apply_scope(const protocol::ScopeChanges& scope, std::optional<uint64_t> seq_before,
+                     bool& complete);
   void set_cursor(const std::string& scope, uint64_t seq, const std::string& token);
   // A page of a reset manifest. The first page of a reset starts it afresh; the last one
   // (no more pages) records the head to jump to once the differing keys are fetched.
@@ -206,16 +258,31 @@ class ApplyRun {
   const MutatorRegistry* mutators_;
   MutationOrigin origin_;
   bool touched_shadow_ = false;
-  // apply_change's parse target per collection, reused across the run's records.
-  std::map<const Collection*, std::unique_ptr<google::protobuf::Message>> scratch_;
+};
+
+// The steps of one transaction, by reference (no copy, no allocation: one per delivered
+// change adds up, decision 051). The callable must outlive the call it is passed to.
+class StepsRef {
+ public:
+  template <typename F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, StepsRef>)
+      StepsRef(F&& steps)  // NOLINT: implicit, as std::function's
+      : object_(const_cast<void*>(static_cast<const void*>(&steps))),
+        call_([](void* object) -> Status {
+          return (*static_cast<std::remove_reference_t<F>*>(object))();
+        }) {}
+  Status operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  Status (*call_)(void*);
 };
 
 // Runs `steps` and then the rebase in one IMMEDIATE transaction, indexing what it wrote
 // before committing. On any error everything rolls back, in memory too. On success
 // impl.pending_changes holds what the transaction changed (also in the journal).
 Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, const char* what,
-                                         bool cursors_changed,
-                                         const std::function<Status()>& steps);
+                                         bool cursors_changed, StepsRef steps);
 
 }  // namespace replica_internal
 }  // namespace outpost

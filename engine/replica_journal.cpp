@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -85,26 +86,47 @@ bool decode_journal_entry(std::string_view bytes, ChangeSet& out) {
 }
 
 using replica_internal::from_sqlite;
+using replica_internal::read_commit_stamp;
 using replica_internal::ResetOnExit;
 
 uint64_t Replica::subscribe(Listener listener, Executor executor) {
   std::lock_guard<std::mutex> lock(subscribers_mutex_);
   uint64_t id = next_subscriber_id_++;
-  subscribers_.push_back(Subscriber{id, std::move(listener), std::move(executor)});
+  auto next = std::make_shared<std::vector<Subscriber>>(*subscribers_);
+  next->push_back(Subscriber{id, std::move(listener), std::move(executor)});
+  subscribers_ = std::move(next);
   return id;
 }
 
 void Replica::unsubscribe(uint64_t id) {
   std::lock_guard<std::mutex> lock(subscribers_mutex_);
-  std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
+  auto next = std::make_shared<std::vector<Subscriber>>(*subscribers_);
+  std::erase_if(*next, [id](const Subscriber& s) { return s.id == id; });
+  subscribers_ = std::move(next);
 }
 
 Result<ChangeSet> Replica::refresh() {
   Impl& impl = *impl_;
   ChangeSet changes;
+  // Decision 051: nobody committed since this connection's own last commit, which itself
+  // came right after everything already accounted for: nothing to read, no SQL. Its
+  // journal rows (and this connection's before it since the last read) are its own.
+  if (impl.own_commit_stamp && impl.has_journal && impl.wal_index_header != nullptr &&
+      read_commit_stamp(impl.wal_index_header) == *impl.own_commit_stamp) {
+    impl.journal_seen = std::max(impl.journal_seen, impl.own_journal_seq);
+    return changes;
+  }
+  impl.own_commit_stamp.reset();
   try {
     const int64_t version = impl.data_version();
+    if (!impl.wal_index_header_looked && impl.has_journal) {  // read in WAL mode by now
+      impl.wal_index_header_looked = true;
+      (void)impl.map_wal_index_header();
+    }
     if (version == impl.notified_version) return changes;
+    // Another connection committed: it may have added mutations (a share extension's
+    // save, the CLI), whatever its journal says (a writer without one, a dropped row).
+    ++outbox_generation_;
     if (!impl.has_journal) {
       impl.has_journal = impl.db.tableExists("_journal");
       if (!impl.has_journal) {
@@ -147,15 +169,21 @@ namespace {
 
 // SQLite's WAL-index (https://sqlite.org/walformat.html, "the wal-index header"): two
 // copies of a 48-byte header at the start of the -shm mapping; a commit writes the second,
-// then the first. Its first word is the format version, byte 12 `isInit`; a stamp is the
-// first copy (read while a commit writes it, it differs from both: one more refresh()).
+// then the first. Its first word is the format version, the third `iChange` (one more per
+// commit), byte 12 `isInit`; a stamp is the first copy (read while a commit writes it, it
+// differs from both: one more refresh()).
 constexpr uint32_t kWalIndexVersion = 3007000;
 constexpr int kWalIndexRegionBytes = 32768;
+constexpr size_t kWalIndexChangeWord = 2;
+
+}  // namespace
+
+namespace replica_internal {
 
 // Read while another connection (another process, or another thread here) may be writing
 // it, as SQLite's own readers do: a torn copy only differs from both, which costs one more
 // refresh(). Not an access for ThreadSanitizer to judge.
-__attribute__((no_sanitize("thread"))) Replica::CommitStamp read_wal_index_header(
+__attribute__((no_sanitize("thread"))) Replica::CommitStamp read_commit_stamp(
     const volatile uint32_t* header) {
   Replica::CommitStamp stamp;
   for (size_t i = 0; i < stamp.words.size(); ++i) stamp.words[i] = header[i];
@@ -163,12 +191,12 @@ __attribute__((no_sanitize("thread"))) Replica::CommitStamp read_wal_index_heade
   return stamp;
 }
 
-}  // namespace
+}  // namespace replica_internal
 
-Replica::CommitStampReader Replica::commit_stamp_reader() {
-  sqlite3* db = impl_->db.getHandle();
+const volatile uint32_t* Replica::Impl::map_wal_index_header() {
+  if (wal_index_header != nullptr) return wal_index_header;
   sqlite3_file* file = nullptr;
-  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+  if (sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
       file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||
       file->pMethods->xShmMap == nullptr) {
     return nullptr;
@@ -181,20 +209,37 @@ Replica::CommitStampReader Replica::commit_stamp_reader() {
     return nullptr;
   }
   const auto* header = static_cast<const volatile uint32_t*>(region);
-  auto read = [header] { return read_wal_index_header(header); };
   const auto* bytes = static_cast<const volatile uint8_t*>(region);
-  if (read().words[0] != kWalIndexVersion || bytes[12] != 1) return nullptr;  // isInit
-  return read;
+  if (read_commit_stamp(header).words[0] != kWalIndexVersion || bytes[12] != 1) {  // isInit
+    return nullptr;
+  }
+  wal_index_header = header;
+  return header;
+}
+
+namespace replica_internal {
+
+uint32_t commit_count_word(const Replica::CommitStamp& stamp) {
+  return stamp.words[kWalIndexChangeWord];
+}
+
+}  // namespace replica_internal
+
+Replica::CommitStampReader Replica::commit_stamp_reader() {
+  const volatile uint32_t* header = impl_->map_wal_index_header();
+  if (header == nullptr) return nullptr;
+  return [header] { return read_commit_stamp(header); };
 }
 
 void Replica::notify(const ChangeSet& changes) {
+  if (changes.outbox_changed || changes.everything_changed) ++outbox_generation_;
   if (changes.empty()) return;
-  std::vector<Subscriber> subscribers;
+  std::shared_ptr<const std::vector<Subscriber>> subscribers;
   {
     std::lock_guard<std::mutex> lock(subscribers_mutex_);
     subscribers = subscribers_;
   }
-  for (const Subscriber& subscriber : subscribers) {
+  for (const Subscriber& subscriber : *subscribers) {
     if (subscriber.executor) {
       Listener listener = subscriber.listener;
       subscriber.executor([listener, changes] { listener(changes); });

@@ -63,6 +63,7 @@ void ApplyRun::restart(const std::string& scope) {
   state.bind(1, scope);
   state.bind(2, kRestarting);
   state.exec();
+  impl_.no_restart_known = false;
   set_cursor(scope, 0, "");
 }
 
@@ -70,13 +71,21 @@ void ApplyRun::restart(const std::string& scope) {
 // the server. Rows with pending local changes keep their local state; their parked
 // server version becomes "absent" and the rebase decides.
 void ApplyRun::finish_restart(const std::string& scope) {
-  // Asked after every complete log page (a carried change too): a cached statement.
+  // Asked after every complete log page (a carried change too): answered from memory
+  // while this connection knows that no scope restarts (decision 051).
+  if (impl_.no_restart_known) return;
   SQLite::Statement& state = impl_.cached("SELECT 1 FROM _reset WHERE scope = ? AND complete = ?");
   state.bind(1, scope);
   state.bind(2, kRestarting);
   const bool restarting = state.executeStep();
   state.reset();
-  if (!restarting) return;
+  if (!restarting) {
+    SQLite::Statement& any = impl_.cached("SELECT 1 FROM _reset WHERE complete = ? LIMIT 1");
+    any.bind(1, kRestarting);
+    impl_.no_restart_known = !any.executeStep();
+    any.reset();
+    return;
+  }
   for (const auto& collection : schema_.collections()) {
     if (!collection_in_scope(*collection, scope)) continue;
     const std::string table = table_name(*collection);

@@ -91,6 +91,10 @@ class ReplicaSync {
                             const PullBasis* basis = nullptr) {
     return replica_->apply(response, basis);
   }
+  Result<ApplyReport> apply_carried(const protocol::ScopeChanges& changes, uint64_t base) {
+    return replica_->apply_carried(changes, base);
+  }
+  uint64_t outbox_generation() const { return replica_->outbox_generation(); }
   Result<ApplyReport> apply_push_results(const protocol::PushResponse& response) {
     return replica_->apply_push_results(response);
   }

@@ -126,11 +126,8 @@ Result<bool> SyncClient::on_carried(const protocol::Carried& carried) {
     behind_ = true;  // as a poke: the next request is a pull
     return false;
   }
-  protocol::PullResponse response;
-  *response.add_scopes() = changes;
   // The file's cursor must still be `base` (another process may have moved it): else stale.
-  PullBasis basis{.cursors = {ScopeCursor{changes.scope(), carried.base(), ""}}};
-  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply(response, &basis));
+  OUTPOST_ASSIGN_OR_RETURN(auto report, replica_.apply_carried(changes, carried.base()));
   if (report.stale) {
     behind_ = true;
     return false;
@@ -150,14 +147,19 @@ bool SyncClient::up_to_date() const {
   return !behind_ && !in_flight_ && progress_.pending_mutations == 0;
 }
 
-SyncProgress SyncClient::progress() const {
-  return progress_;
-}
-
 Result<std::optional<protocol::ClientFrame>> SyncClient::next_request() {
   if (in_flight_ > 0) return std::optional<protocol::ClientFrame>();
+  // Nothing to pull, and the outbox was empty with nothing added since (the pump after a
+  // carried change, decision 051): no read.
+  const uint64_t outbox_generation = replica_.outbox_generation();
+  if (!behind_ && outbox_empty_at_ == outbox_generation) {
+    progress_.phase = SyncPhase::kIdle;
+    return std::optional<protocol::ClientFrame>();
+  }
+  outbox_empty_at_.reset();
   OUTPOST_ASSIGN_OR_RETURN(auto pending, replica_.pending(0));
   progress_.pending_mutations = pending.size();
+  if (pending.empty() && options_.skip_unchanged_outbox) outbox_empty_at_ = outbox_generation;
   std::vector<const PendingMutation*> unsent;
   for (const auto& mutation : pending) {
     if (mutation.id > pushed_through_) unsent.push_back(&mutation);

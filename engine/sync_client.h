@@ -73,6 +73,11 @@ struct SyncClientOptions {
   // on_pull_response (transport/column_page.h: expand_column_pages; SyncAgent does).
   // Replica::apply refuses a page that was not. false: plain pages (as a device predating it).
   bool accept_column_pages = true;
+  // next_request() reads the outbox only when Replica::outbox_generation() moved since a
+  // read that found it empty (decision 051): the caller must then call Replica::refresh()
+  // (or pump after each local mutation and on its foreign-commit checks), or mutations
+  // another connection added wait for the next refresh. false: read it every time.
+  bool skip_unchanged_outbox = false;
 };
 
 class SyncClient {
@@ -132,7 +137,7 @@ class SyncClient {
 
   bool up_to_date() const;
   bool request_in_flight() const { return in_flight_ > 0; }
-  SyncProgress progress() const;
+  const SyncProgress& progress() const { return progress_; }
   std::vector<std::string> scopes() const { return scopes_; }
 
  private:
@@ -168,6 +173,9 @@ class SyncClient {
   std::vector<protocol::KeyRef> last_fetch_;  // the keys of the fetch in flight
   std::deque<PullBasis> pull_bases_;          // per pull in flight, oldest first
   SyncProgress progress_;
+  // The outbox generation at the last read that found the outbox empty (with
+  // skip_unchanged_outbox); nullopt: read it next time.
+  std::optional<uint64_t> outbox_empty_at_;
 };
 
 // Exponential backoff with full jitter, sans-I/O: the caller supplies the randomness.

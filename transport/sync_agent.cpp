@@ -98,7 +98,12 @@ SyncAgent::SyncAgent(SyncAgentOptions options, ServerAddress address,
                      std::unique_ptr<Replica> replica)
     : options_(std::move(options)), address_(std::move(address)), replica_(std::move(replica)) {
   token_ = options_.token;
-  client_ = std::make_unique<SyncClient>(*replica_, options_.client);
+  // The loop refreshes the replica on every foreign-commit check and pumps after local
+  // mutations, so the outbox is read only when something may have added to it (decision
+  // 051); without foreign-commit checks it is read on every pump, as before.
+  SyncClientOptions client_options = options_.client;
+  client_options.skip_unchanged_outbox = options_.foreign_commit_poll.count() > 0;
+  client_ = std::make_unique<SyncClient>(*replica_, client_options);
   client_->set_urgent_first(options_.urgent_first);
   progress_ = client_->progress();
   if (options_.background_checkpoints && !replica_->path().empty() &&

@@ -79,6 +79,7 @@ void SyncAgent::Loop::stop() {
     alive_ = false;
     inbox_.clear();  // destroys waiters' promises: they see a broken promise
   }
+  draining_.clear();  // what begin_stop's batch left unrun: the loop thread has ended
   net::post(io_, [this] {
     if (session_) session_->close();
     session_.reset();
@@ -110,24 +111,36 @@ void SyncAgent::Loop::begin_stop() {
   set_state(AgentState::kStopped);
 }
 
+bool SyncAgent::Loop::enqueue(Incoming incoming) {
+  std::lock_guard lock(inbox_mutex_);
+  if (!alive_) return false;
+  inbox_.push_back(std::move(incoming));
+  // One wake-up per batch: the loop takes the whole inbox when it drains.
+  if (inbox_.size() == 1) uv_async_send(&inbox_async_);
+  return true;
+}
+
 void SyncAgent::Loop::drain_inbox() {
-  std::deque<std::function<void()>> tasks;
   {
     std::lock_guard lock(inbox_mutex_);
-    tasks.swap(inbox_);
+    draining_.swap(inbox_);
   }
-  for (auto& task : tasks) {
+  for (Incoming& incoming : draining_) {
     if (stopping_) break;
-    task();
+    if (incoming.frame) {
+      on_frame(incoming.connection, *incoming.frame, incoming.wire_bytes);
+    } else {
+      incoming.task();
+    }
   }
-  // Frames that arrived together are one hand-off: the client's next request (a read of
-  // the outbox) and the published progress once for all of them, not per frame. Their
-  // commits moved the replica's stamp: accounted for here, so they wake nobody.
+  draining_.clear();  // frees the frames here, on the loop thread; keeps the capacity
+  // Frames that arrived together are one hand-off: the client's next request and the
+  // published progress once for all of them, not per frame. Their commits moved the
+  // replica's stamp: accounted for here, so they wake nobody.
   if (pump_due_ && !stopping_) {
     pump_due_ = false;
     if (watch_id_ != 0) on_foreign_commit_check();
-    publish_progress();
-    pump();
+    if (!pump()) publish_progress();
   }
 }
 
@@ -445,17 +458,17 @@ void SyncAgent::Loop::mark_behind() {
   agent_.client_->on_poke(protocol::Poke());
 }
 
-void SyncAgent::Loop::pump() {
-  if (!open_ || retry_wait_ || failed_ || stopping_) return;
+bool SyncAgent::Loop::pump() {
+  if (!open_ || retry_wait_ || failed_ || stopping_) return false;
   SyncClient& client = *agent_.client_;
-  if (client.request_in_flight()) return;
+  if (client.request_in_flight()) return false;
   client.set_clock(std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count());
   auto next = client.next_request();
   if (!next.ok()) {
     handle_client_error(next.status());
-    return;
+    return false;
   }
   if (!next->has_value()) {
     publish_progress();
@@ -466,9 +479,10 @@ void SyncAgent::Loop::pump() {
         agent_.state_changed_.notify_all();
       }
     }
-    return;
+    return true;
   }
   send_request(**next);
+  return false;
 }
 
 void SyncAgent::Loop::send_request(const protocol::ClientFrame& frame) {
@@ -530,10 +544,10 @@ void SyncAgent::Loop::set_state(AgentState state, const Status& status, uint64_t
 }
 
 void SyncAgent::Loop::publish_progress() {
-  SyncProgress progress = agent_.client_->progress();
+  const SyncProgress& progress = agent_.client_->progress();
   {
     std::lock_guard lock(agent_.state_mutex_);
-    agent_.progress_ = progress;
+    agent_.progress_ = progress;  // assigned into the same shape: no allocation
   }
   if (agent_.options_.on_progress) agent_.options_.on_progress(progress);
 }

@@ -19,6 +19,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/status.h"
 #include "engine/sync_client.h"
@@ -42,20 +43,16 @@ class SyncAgent::Loop {
 
   // Any thread: queue a task for the loop thread. False when the loop is not running
   // (the task is destroyed unrun).
-  bool post(std::function<void()> task) {
-    std::lock_guard lock(inbox_mutex_);
-    if (!alive_) return false;
-    inbox_.push_back(std::move(task));
-    uv_async_send(&inbox_async_);
-    return true;
-  }
+  bool post(std::function<void()> task) { return enqueue(Incoming{.task = std::move(task)}); }
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_.get_id(); }
 
   // [loop] entry points
   void wake();
   // set_token() gave a new token: reconnect now if waiting for one (on_token_expired).
   void on_token_changed();
-  void pump();
+  // Sends the next request, if any; true when there was none and the progress was
+  // published (then nothing else needs to publish it).
+  bool pump();
   // Sends one request on the open connection and arms its answer timeout.
   void send_request(const protocol::ClientFrame& frame);
 
@@ -63,8 +60,10 @@ class SyncAgent::Loop {
   void io_opened(uint64_t id) {
     post([this, id] { on_opened(id); });
   }
+  // A frame is queued as it is (no task allocated per frame); frames that arrive before
+  // the loop wakes are handled in one batch (decision 051).
   void io_frame(uint64_t id, std::shared_ptr<protocol::ServerFrame> frame, size_t wire_bytes) {
-    post([this, id, frame = std::move(frame), wire_bytes] { on_frame(id, *frame, wire_bytes); });
+    enqueue(Incoming{.connection = id, .frame = std::move(frame), .wire_bytes = wire_bytes});
   }
   void io_closed(uint64_t id, Status status, bool retryable) {
     post([this, id, status = std::move(status), retryable] { on_closed(id, status, retryable); });
@@ -72,6 +71,17 @@ class SyncAgent::Loop {
 
  private:
   class Session;
+
+  // One entry of the inbox: a server frame of connection `connection`, or else a task.
+  struct Incoming {
+    std::function<void()> task;
+    uint64_t connection = 0;
+    std::shared_ptr<protocol::ServerFrame> frame;
+    size_t wire_bytes = 0;
+  };
+  // Any thread: appends to the inbox and wakes the loop when the inbox was empty (a loop
+  // already woken drains what comes meanwhile). False when the loop is not running.
+  bool enqueue(Incoming incoming);
 
   // [loop]
   void drain_inbox();
@@ -118,8 +128,9 @@ class SyncAgent::Loop {
   std::thread io_thread_;
 
   std::mutex inbox_mutex_;
-  bool alive_ = false;                       // guarded by inbox_mutex_
-  std::deque<std::function<void()>> inbox_;  // guarded by inbox_mutex_
+  bool alive_ = false;              // guarded by inbox_mutex_
+  std::vector<Incoming> inbox_;     // guarded by inbox_mutex_
+  std::vector<Incoming> draining_;  // [loop] swapped with inbox_; keeps its capacity
 
   // [loop]
   enum class TimerMode { kNone, kReconnect, kRetryRequest };

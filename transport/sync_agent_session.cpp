@@ -266,9 +266,11 @@ void SyncAgent::Loop::Session::on_read(beast::error_code ec, size_t bytes) {
     return fail(error(ErrorCode::kTooLarge, "server frame over the frame limit"), true);
   }
   if (ec) return fail(from_beast(ec, "reading the stream"), true);
-  std::string wire = beast::buffers_to_string(buffer_.data());
+  // Decoded straight from the read buffer (one contiguous block): no copy of the message.
+  const auto wire = buffer_.data();
+  auto plain = codec_.decode(std::string_view(static_cast<const char*>(wire.data()), wire.size()),
+                             limits::kMaxDecompressedFrame);
   buffer_.consume(buffer_.size());
-  auto plain = codec_.decode(wire, limits::kMaxDecompressedFrame);
   if (!plain.ok()) return fail(plain.status().with_context("server frame"), true);
   auto frame = parse_on_arena(*plain);
   if (!frame) {

@@ -221,6 +221,71 @@ TEST_F(ReplicaSharedFile, TheCommitStampMovesWithEveryCommitOfAnyConnection) {
   EXPECT_EQ(seen_elsewhere, stamp());
 }
 
+// Decision 051: after this connection's own commit refresh() answers "nothing" without
+// asking SQLite while no other connection committed since — and every commit of another
+// connection after it, or between the two, is still reported key by key.
+TEST_F(ReplicaSharedFile, RefreshAfterOwnCommitsStillReportsEveryOtherCommit) {
+  auto agent = open();
+  auto app = open();
+  ASSERT_TRUE(agent && app);
+  ASSERT_TRUE(agent->refresh().ok());  // what the agent does first: nothing to read
+
+  set(*agent, "own", "1");
+  auto nothing = agent->refresh();
+  ASSERT_TRUE(nothing.ok()) << nothing.status().to_string();
+  EXPECT_TRUE(nothing->empty());
+
+  set(*app, "theme", "dark");  // right after the agent's own commit
+  auto changed = agent->refresh();
+  ASSERT_TRUE(changed.ok()) << changed.status().to_string();
+  EXPECT_TRUE(changed->outbox_changed);
+  EXPECT_FALSE(changed->everything_changed);
+  EXPECT_EQ(changed->keys["user_setting"], (std::set<std::string>{"theme"}));
+
+  // Another connection commits between two of the agent's own: the second one began with
+  // a commit the agent had not read, so refresh() reads it.
+  set(*agent, "own", "2");
+  set(*app, "lang", "nl");
+  set(*agent, "own", "3");
+  changed = agent->refresh();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->keys["user_setting"], (std::set<std::string>{"lang"}));
+  EXPECT_TRUE(agent->refresh()->empty());  // told once
+
+  // Many own commits, each followed by a refresh that reads nothing, outlive the journal's
+  // window: another connection's next commit is still reported key by key, not as
+  // "everything changed" (the own rows were accounted for without reading them).
+  for (int64_t i = 0; i < kJournalKeep + kJournalPruneEvery + 5; ++i) {
+    set(*agent, "own", std::to_string(i));
+    auto quiet = agent->refresh();
+    ASSERT_TRUE(quiet.ok());
+    ASSERT_TRUE(quiet->empty()) << i;
+  }
+  set(*app, "theme", "light");
+  changed = agent->refresh();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(changed->everything_changed);
+  EXPECT_EQ(changed->keys["user_setting"], (std::set<std::string>{"theme"}));
+  EXPECT_EQ(value(*agent, "theme"), "light");
+}
+
+// A transaction of the agent's that rolls back leaves nothing that refresh() would take
+// for its own: another connection's next commit is reported.
+TEST_F(ReplicaSharedFile, ARolledBackOwnTransactionHidesNoOtherCommit) {
+  auto agent = open();
+  auto app = open();
+  ASSERT_TRUE(agent && app);
+  ASSERT_TRUE(agent->refresh().ok());
+  set(*agent, "own", "1");
+  ASSERT_TRUE(agent->refresh()->empty());
+  m::SetUserSetting bad;  // no name: the mutator refuses it and the transaction rolls back
+  EXPECT_FALSE(agent->mutate("set_user_setting", bad, 1).ok());
+  set(*app, "theme", "dark");
+  auto changed = agent->refresh();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->keys["user_setting"], (std::set<std::string>{"theme"}));
+}
+
 TEST(ReplicaJournal, EntriesRoundTripAndMalformedOnesAreRefused) {
   ChangeSet changes;
   changes.add("draft", "draft-1");

@@ -4,6 +4,7 @@
 // and refuse, storing nothing, every carried batch whose base is not their own cursor, that
 // claims a cursor ahead of its head, that arrives with a request in flight or names a scope
 // the device does not follow. A refused device pulls and converges.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include "adapters/sqlite_server_store.h"
@@ -13,6 +14,7 @@
 #include "engine/server_core.h"
 #include "engine/sync_client.h"
 #include "outpost/domain.pb.h"
+#include "outpost/mutations.pb.h"
 #include "support/views.h"
 #include "test_support.h"
 #include "tests/support/domain_harness.h"
@@ -21,6 +23,7 @@ namespace outpost {
 namespace {
 
 namespace d = outpost::domain;
+namespace m = outpost::mutations;
 
 constexpr const char* kUserScope = "user/acme/ann";
 constexpr const char* kOrgScope = "org/acme";
@@ -277,6 +280,108 @@ TEST_F(SyncCarried, ADeviceThatDoesNotAcceptThemDoesNotAnnounceIt) {
   auto old_pull = older.next_request();
   ASSERT_TRUE(old_pull.ok() && old_pull->has_value());
   EXPECT_FALSE((*old_pull)->pull().accepts_carried());
+}
+
+}  // namespace
+}  // namespace outpost
+
+namespace outpost {
+namespace {
+
+m::SaveDraft draft_args(const std::string& id, const std::string& body) {
+  m::SaveDraft args;
+  args.mutable_draft()->set_id(id);
+  args.mutable_draft()->set_interaction_id("conversation-" + id);
+  args.mutable_draft()->set_body(body);
+  return args;
+}
+
+// The ids of the mutations a request pushes (none when it is not a push).
+std::vector<uint64_t> pushed_ids(const Result<std::optional<protocol::ClientFrame>>& next) {
+  std::vector<uint64_t> ids;
+  if (next.ok() && next->has_value() && (*next)->has_push()) {
+    for (const auto& mutation : (*next)->push().mutations()) ids.push_back(mutation.id());
+  }
+  return ids;
+}
+
+// Decision 051: with skip_unchanged_outbox an idle device does not read its outbox after a
+// carried change (which cannot add to it), and reads it again as soon as something may have:
+// a mutation through its own replica at once, another connection's once refresh() noticed
+// that commit (SyncAgent refreshes on every foreign-commit check). Nothing typed stays behind.
+TEST_F(SyncCarried, AnIdleDeviceReadsItsOutboxAgainOnlyWhenSomethingMayHaveAddedToIt) {
+  commit_voicemails(0, 3);
+  testing::TestDevice& phone = device("phone");
+  SyncClientOptions options;
+  options.skip_unchanged_outbox = true;
+  phone.client = std::make_unique<SyncClient>(*phone.replica, options);
+  testing::sync_in_process(*core_, phone, now_ms_);
+  ASSERT_TRUE(phone.client->up_to_date());
+
+  // A carried change does not move the outbox's generation: the pump after it reads nothing.
+  const uint64_t before_carried = phone.replica->outbox_generation();
+  auto applied = phone.client->on_carried(carried_of(commit_voicemails(3, 1)));
+  ASSERT_TRUE(applied.ok() && *applied);
+  EXPECT_EQ(phone.replica->outbox_generation(), before_carried);
+  auto next = phone.client->next_request();
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_FALSE(next->has_value());
+
+  // A mutation through this replica is pushed at once.
+  const uint64_t own = phone.mutate("save_draft", draft_args("d1", "mine"), now_ms_);
+  EXPECT_NE(phone.replica->outbox_generation(), before_carried);
+  next = phone.client->next_request();
+  EXPECT_EQ(pushed_ids(next), std::vector<uint64_t>{own});
+  phone.client->on_request_failed();  // not sent: synced below
+  testing::sync_in_process(*core_, phone, now_ms_);
+  ASSERT_TRUE(phone.client->up_to_date());
+  next = phone.client->next_request();
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->has_value());
+
+  // Another connection to the file (an app extension) adds one: this connection learns of
+  // it from refresh(), then pushes it. A client that reads the outbox every time (the
+  // option's default) pushes it without waiting for the refresh.
+  testing::TestDevice extension;
+  extension.path = phone.path;
+  extension.who = phone.who;
+  extension.open();
+  const uint64_t theirs = extension.mutate("save_draft", draft_args("d2", "theirs"), now_ms_);
+  SyncClient reads_every_time(*phone.replica);
+  reads_every_time.on_connected();
+  auto eager = reads_every_time.next_request();
+  EXPECT_EQ(pushed_ids(eager), std::vector<uint64_t>{theirs});
+  next = phone.client->next_request();
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->has_value()) << "read although nothing said the outbox moved";
+  auto refreshed = phone.replica->refresh();
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status().to_string();
+  EXPECT_TRUE(refreshed->outbox_changed);
+  next = phone.client->next_request();
+  EXPECT_EQ(pushed_ids(next), std::vector<uint64_t>{theirs});
+  phone.client->on_request_failed();
+  testing::sync_in_process(*core_, phone, now_ms_);
+  auto pending = phone.replica->pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+  EXPECT_TRUE(phone.get<d::Draft>("d2").has_value());
+}
+
+// The same without a journal entry to say so (a writer that does not keep one, or a
+// journal row already pruned): refresh() moves the generation for any commit of another
+// connection, whatever its entry says.
+TEST_F(SyncCarried, AnyCommitOfAnotherConnectionMovesTheOutboxGeneration) {
+  testing::TestDevice& phone = device("phone");
+  const uint64_t before = phone.replica->outbox_generation();
+  auto unchanged = phone.replica->refresh();
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(phone.replica->outbox_generation(), before);
+  // A commit that leaves no journal row: the journal's own table, emptied.
+  SQLite::Database db(phone.path, SQLite::OPEN_READWRITE);
+  db.exec("DELETE FROM _journal");
+  auto refreshed = phone.replica->refresh();
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status().to_string();
+  EXPECT_NE(phone.replica->outbox_generation(), before);
 }
 
 }  // namespace

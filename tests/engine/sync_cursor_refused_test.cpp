@@ -146,6 +146,36 @@ TEST_F(SyncCursorRefused, RestoredServerBehindTheCursorRestartsTheScopeKeepingPe
   expect_converged(restored);
 }
 
+// Decision 051: a connection that learnt that no scope restarts (it asks once, then answers
+// from memory) still finishes a restart that another connection to the file began (an app
+// extension that got the refusal): the rows the new snapshot lacks go.
+TEST_F(SyncCursorRefused, ARestartBegunByAnotherConnectionIsFinishedByThisOne) {
+  Server before = server("before.db");
+  for (int i = 0; i < 6; ++i) {
+    seed(before, kUserScope, voicemail("vm-" + std::to_string(i), "Caller " + std::to_string(i)));
+  }
+  testing::TestDevice& phone = device();
+  testing::sync_in_process(*before.core, phone, now_ms_);
+  seed(before, kUserScope, voicemail("vm-6", "Caller 6"));
+  testing::sync_in_process(*before.core, phone, now_ms_);  // a log page: no restart known
+  ASSERT_EQ(support::device_view(*phone.replica, SCOPE_USER).size(), 7u);
+
+  Server restored = server("restored.db");
+  seed(restored, kUserScope, voicemail("vm-0", "Caller 0"));
+  seed(restored, kUserScope, voicemail("vm-9", "Caller 9"));
+  testing::TestDevice extension;
+  extension.path = phone.path;
+  extension.who = phone.who;
+  extension.open();
+  auto restarted = extension.replica->restart_scope(kUserScope);
+  ASSERT_TRUE(restarted.ok()) << restarted.status().to_string();
+
+  testing::sync_in_process(*restored.core, phone, now_ms_);
+  expect_converged(restored);
+  EXPECT_FALSE(phone.get<d::Voicemail>("vm-5").has_value());
+  EXPECT_TRUE(phone.get<d::Voicemail>("vm-9").has_value());
+}
+
 // The backup predates mutations the device pushed and saw confirmed (so dropped from its
 // outbox): the restored server's last id for this client is behind the device's next one.
 // The device's new mutations must still reach it, not be refused as "skipping" ids forever.
