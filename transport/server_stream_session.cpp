@@ -244,6 +244,20 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
 template <class Stream>
 void StreamSession<Stream>::do_read() {
   if (closing_) return;
+  // Decision 052: wait for a message with a one-byte read. Beast's whole-message read
+  // prepares 1,536 bytes of the buffer before anything arrives, which every idle stream
+  // would hold; this holds one byte. Control frames (pings, close) are handled by Beast
+  // inside either read, and the message size bound applies to the message as a whole.
+  ws_.async_read_some(
+      read_buffer_, 1,
+      net::bind_executor(
+          strand_, [self = self_ptr()](beast::error_code ec, size_t) { self->on_first_byte(ec); }));
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_first_byte(beast::error_code ec) {
+  if (ec || ws_.is_message_done()) return on_read(ec);
+  // The rest of the message, appended to the same buffer.
   ws_.async_read(read_buffer_,
                  net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec, size_t) {
                    self->on_read(ec);

@@ -15,7 +15,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <chrono>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,6 +76,8 @@ class StreamSession final : public Session {
   void on_start(http_api::HttpRequest request, bool running);
   void on_accept(boost::beast::error_code ec);
   void do_read();
+  // A message's first byte arrived (or the read failed): the rest of it is read next.
+  void on_first_byte(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec);
   // One decoded frame answered; false when the connection is failed instead.
   bool answer(const std::string& message);
@@ -115,7 +117,9 @@ class StreamSession final : public Session {
   std::string write_buffer_;
   std::shared_ptr<const std::string> write_shared_;  // a shared message being written
   std::shared_ptr<const std::string> direct_rest_;   // a direct send's frame, rest in flight
-  std::deque<Outgoing> queue_;
+  // A list, not a deque: libstdc++'s deque allocates 576 bytes when constructed, which every
+  // idle stream would hold (decision 052).
+  std::list<Outgoing> queue_;
   size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;
   // Decision 032: the device's pulls say it applies carried frames, and per scope the cursor
