@@ -52,7 +52,8 @@ struct IdleCounters {
   int poked = 0;   // connections that got this round's frame
   int ponged = 0;  // connections whose ping was answered
   std::vector<double> poke_ms;
-  int answered = 0;  // connections whose announcing pull was answered
+  std::vector<double> arrived_ms;  // the same frames' kernel receive times (decision 052)
+  int answered = 0;                // connections whose announcing pull was answered
 };
 
 class IdleClient;

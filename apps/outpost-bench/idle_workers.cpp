@@ -225,8 +225,8 @@ Status run_idle_in_workers(BenchContext& context, const std::vector<std::string>
     for (auto& child : children) {
       if (!child->wait_for_output("\n" + prefix, kOpenTimeout + hold + kLineSlack)) {
         return error(ErrorCode::kUnavailable, "idle worker " + std::to_string(child->pid()) +
-                                                       " printed no '" + prefix +
-                                                       "': " + child->output().substr(0, 500));
+                                                  " printed no '" + prefix +
+                                                  "': " + child->output().substr(0, 500));
       }
       const WorkerLine one = parse_line(child->output(), prefix);
       sum.opened += one.opened;
