@@ -18,6 +18,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,7 +87,11 @@ class StreamSession final : public Session {
   void fail(const Status& failure, boost::beast::websocket::close_code code);
   void queue_poke(const std::vector<CommittedHead>& heads);
   // Whether this stream's principal reads `scope` (its two scope names, made once).
-  bool reads(const std::string& scope) const { return scope == user_scope_ || scope == org_scope_; }
+  bool reads(const std::string& scope) const { return slot_of(scope) >= 0; }
+  // Which of the two scopes `scope` is: 0 the user's, 1 the org's, -1 neither.
+  int slot_of(const std::string& scope) const {
+    return scope == user_scope_ ? 0 : scope == org_scope_ ? 1 : -1;
+  }
   // A commit's readable heads: carried to a device at the commit's base, else poked.
   void queue_commit(const CommitNotice& commit);
   // Decision 047: a carried frame in format 2 put on a plain TCP socket by one
@@ -126,7 +131,9 @@ class StreamSession final : public Session {
   // it will hold once it has applied everything sent on this stream (known only after a
   // complete log answer or a carried frame; absent otherwise). A hint: the device checks.
   bool accepts_carried_ = false;
-  std::map<std::string, uint64_t> device_cursors_;
+  // Per readable scope (slot_of): a stream reads exactly two, so two fields rather than a
+  // map looked up by name for every commit (decision 052).
+  std::optional<uint64_t> device_cursors_[2];
   boost::beast::websocket::close_reason close_reason_;
   bool accepted_ = false;
   bool stop_requested_ = false;
