@@ -113,7 +113,10 @@ void PushPolicy::cancel_wake(const std::string& id, Device& d) {
 }
 
 Millis PushPolicy::rate_allowed_at(Device& d, Millis now) const {
-  while (!d.sent.empty() && d.sent.front() <= now - settings_.rate_window) d.sent.pop_front();
+  const auto expired = std::find_if(d.sent.begin(), d.sent.end(), [&](Millis sent) {
+    return sent > now - settings_.rate_window;
+  });
+  d.sent.erase(d.sent.begin(), expired);
   const auto max = static_cast<std::size_t>(settings_.max_wakes_per_window);
   if (d.sent.size() < max) return now;
   return d.sent[d.sent.size() - max] + settings_.rate_window;

@@ -166,7 +166,9 @@ class PushPolicy {
     std::optional<Target> target;
     std::optional<ScopeCommitted> pending;  // the newest commit not yet announced
     Millis pending_due = 0;
-    std::deque<Millis> sent;  // background wake times inside the rate window
+    // Background wake times inside the rate window (a few); a vector, as libstdc++'s deque
+    // allocates 576 bytes when constructed, for every device (decision 052).
+    std::vector<Millis> sent;
   };
   enum class Stage { kNone, kIdle, kChecked, kKeepalive, kLoggedOut };
   struct User {

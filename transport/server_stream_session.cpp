@@ -99,11 +99,12 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
   std::vector<CommittedHead> poke;
   for (size_t i = 0; i < commit.heads.size(); ++i) {
     const CommittedHead& head = commit.heads[i];
-    if (!reads(head.scope)) continue;
+    const int slot = slot_of(head.scope);
+    if (slot < 0) continue;
     const std::shared_ptr<CarriedCommit>& carried = commit.carried[i];
-    auto known = device_cursors_.find(head.scope);
-    if (carried && accepts_carried_ && accepted_ && !closing_ && known != device_cursors_.end() &&
-        head.base_seq && known->second == *head.base_seq) {
+    std::optional<uint64_t>& known = device_cursors_[slot];
+    if (carried && accepts_carried_ && accepted_ && !closing_ && known && head.base_seq &&
+        *known == *head.base_seq) {
       ServerCounters& counters = context_.counters;
       if (codec_.format() == StreamFormat::kMessage) {
         // Format 2: the message compressed once for every stream; on plain TCP with nothing
@@ -115,7 +116,7 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
           // device that has the frame finds it counted); taken back if it was not sent here.
           ServerCounters::add(counters.carried_sent);
           if (send_direct(wire)) {
-            known->second = carried->cursor();
+            known = carried->cursor();
             continue;
           }
           counters.carried_sent.fetch_sub(1, std::memory_order_relaxed);
@@ -124,14 +125,14 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
                                                counters.carried_compressions)
                             : nullptr;
         if (message) {
-          known->second = carried->cursor();
+          known = carried->cursor();
           ServerCounters::add(counters.carried_sent);
           enqueue(Outgoing{false, {}, std::move(message), true});
           continue;
         }
       } else if (auto frame = carried->frame(context_.core, counters.carried_encodings)) {
         // Format 1: the serialized frame, compressed by this stream's own zstd context.
-        known->second = carried->cursor();
+        known = carried->cursor();
         ServerCounters::add(counters.carried_sent);
         enqueue(Outgoing{false, {}, std::move(frame), false});
         continue;
@@ -175,13 +176,15 @@ void StreamSession<Stream>::note_cursors(const protocol::PullRequest& request,
                                          const protocol::PullResponse& response) {
   if (request.accepts_carried()) accepts_carried_ = true;
   for (const protocol::ScopeChanges& scope : response.scopes()) {
+    const int slot = slot_of(scope.scope());
+    if (slot < 0) continue;  // not one this stream reads: no commit of it reaches the stream
     // Only a complete log answer leaves the device at a known position: a snapshot or
     // reset in progress, a fetch, an urgent preview or a partial page are followed by pulls.
     if (request.fetch_scope().empty() && !request.urgent_first() && !scope.reset() &&
         !scope.has_more() && scope.cursor_token().empty() && scope.cursor() > 0) {
-      device_cursors_[scope.scope()] = scope.cursor();
+      device_cursors_[slot] = scope.cursor();
     } else {
-      device_cursors_.erase(scope.scope());
+      device_cursors_[slot].reset();
     }
   }
 }
@@ -244,6 +247,20 @@ void StreamSession<Stream>::on_accept(beast::error_code ec) {
 template <class Stream>
 void StreamSession<Stream>::do_read() {
   if (closing_) return;
+  // Decision 052: wait for a message with a one-byte read. Beast's whole-message read
+  // prepares 1,536 bytes of the buffer before anything arrives, which every idle stream
+  // would hold; this holds one byte. Control frames (pings, close) are handled by Beast
+  // inside either read, and the message size bound applies to the message as a whole.
+  ws_.async_read_some(
+      read_buffer_, 1,
+      net::bind_executor(
+          strand_, [self = self_ptr()](beast::error_code ec, size_t) { self->on_first_byte(ec); }));
+}
+
+template <class Stream>
+void StreamSession<Stream>::on_first_byte(beast::error_code ec) {
+  if (ec || ws_.is_message_done()) return on_read(ec);
+  // The rest of the message, appended to the same buffer.
   ws_.async_read(read_buffer_,
                  net::bind_executor(strand_, [self = self_ptr()](beast::error_code ec, size_t) {
                    self->on_read(ec);
@@ -319,7 +336,7 @@ bool StreamSession<Stream>::answer(const std::string& message) {
                                                         std::memory_order_relaxed);
         }
       } else {
-        device_cursors_.clear();  // the device pulls again from wherever it is
+        for (auto& cursor : device_cursors_) cursor.reset();  // it pulls again from wherever it is
         *out.mutable_error() = http_api::to_wire_error(result.status());
       }
       break;

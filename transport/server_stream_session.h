@@ -15,9 +15,10 @@
 #include <boost/beast/websocket.hpp>
 
 #include <chrono>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,8 @@ class StreamSession final : public Session {
   void on_start(http_api::HttpRequest request, bool running);
   void on_accept(boost::beast::error_code ec);
   void do_read();
+  // A message's first byte arrived (or the read failed): the rest of it is read next.
+  void on_first_byte(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec);
   // One decoded frame answered; false when the connection is failed instead.
   bool answer(const std::string& message);
@@ -84,7 +87,11 @@ class StreamSession final : public Session {
   void fail(const Status& failure, boost::beast::websocket::close_code code);
   void queue_poke(const std::vector<CommittedHead>& heads);
   // Whether this stream's principal reads `scope` (its two scope names, made once).
-  bool reads(const std::string& scope) const { return scope == user_scope_ || scope == org_scope_; }
+  bool reads(const std::string& scope) const { return slot_of(scope) >= 0; }
+  // Which of the two scopes `scope` is: 0 the user's, 1 the org's, -1 neither.
+  int slot_of(const std::string& scope) const {
+    return scope == user_scope_ ? 0 : scope == org_scope_ ? 1 : -1;
+  }
   // A commit's readable heads: carried to a device at the commit's base, else poked.
   void queue_commit(const CommitNotice& commit);
   // Decision 047: a carried frame in format 2 put on a plain TCP socket by one
@@ -115,14 +122,18 @@ class StreamSession final : public Session {
   std::string write_buffer_;
   std::shared_ptr<const std::string> write_shared_;  // a shared message being written
   std::shared_ptr<const std::string> direct_rest_;   // a direct send's frame, rest in flight
-  std::deque<Outgoing> queue_;
+  // A list, not a deque: libstdc++'s deque allocates 576 bytes when constructed, which every
+  // idle stream would hold (decision 052).
+  std::list<Outgoing> queue_;
   size_t queued_bytes_ = 0;  // serialized frames in queue_
   std::map<std::string, uint64_t> pending_heads_;
   // Decision 032: the device's pulls say it applies carried frames, and per scope the cursor
   // it will hold once it has applied everything sent on this stream (known only after a
   // complete log answer or a carried frame; absent otherwise). A hint: the device checks.
   bool accepts_carried_ = false;
-  std::map<std::string, uint64_t> device_cursors_;
+  // Per readable scope (slot_of): a stream reads exactly two, so two fields rather than a
+  // map looked up by name for every commit (decision 052).
+  std::optional<uint64_t> device_cursors_[2];
   boost::beast::websocket::close_reason close_reason_;
   bool accepted_ = false;
   bool stop_requested_ = false;

@@ -22,7 +22,9 @@ options:
                       use the last; tls_sync: one device over wss against one over ws)
   --devices D[,D..]   fan-out sizes (default 100,1000)
   --idle N            idle streaming connections to open (default 10000, at most 50000;
-                      no more than the descriptor limit lets the bench and a server hold)
+                      no more than the descriptor limit lets a process hold: with
+                      --servers N > 1 the clients then run in worker processes of the
+                      bench, stream format 2, no rounds; decision 052)
   --quick             a CI-sized run (under a minute)
   --table             print the table on stderr even when it is not a terminal
   --store URL         forwarded to `outpost-server serve/seed --store URL` (default: the

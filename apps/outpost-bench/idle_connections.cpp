@@ -1,233 +1,33 @@
 #include "apps/outpost-bench/idle_connections.h"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
-
-#include <netinet/in.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <vector>
 
 #include "apps/outpost-bench/idle_reader.h"
+#include "apps/outpost-bench/idle_workers.h"
 #include "apps/outpost-bench/ops_scenarios.h"
-#include "engine/schema.h"
-#include "engine/scope.h"
 #include "outpost/mutations.pb.h"
-#include "outpost/protocol.pb.h"
 #include "transport/sync_agent.h"
-#include "transport/wire_codec.h"
 
 namespace outpost::bench {
 namespace {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-// Connections being opened at once: a bound on the servers' accept backlog and on SYNs.
-constexpr int kOpeningAtOnce = 128;
-constexpr auto kOpenTimeout = std::chrono::minutes(3);
-constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
 constexpr auto kPokeRoundTimeout = std::chrono::seconds(20);
 constexpr auto kPokePause = std::chrono::milliseconds(200);
 constexpr auto kWriterReadyTimeout = std::chrono::seconds(30);
-constexpr auto kPingTimeout = std::chrono::seconds(60);
 // The first stage's size: the figure of the earlier runs, the baseline per connection.
 constexpr int kBaselineConnections = 10'000;
-// Clients per source address (127.1.0.1, 127.1.0.2, ...): well under the ~28,000
-// ephemeral ports one source address has towards one server port.
-constexpr int kConnectionsPerSource = 10'000;
-// Descriptors the bench and each server keep for everything else (store files,
-// listeners, the writer device, the scrapes).
-constexpr rlim_t kReservedDescriptors = 300;
-
-// The connections one process can hold under its descriptor limit (the bench raised the
-// soft limit to the hard one; the servers inherit it).
-int descriptor_room() {
-  struct rlimit limit {};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
-    return kMaxIdleConnections;
-  }
-  if (limit.rlim_cur <= kReservedDescriptors) return 0;
-  return static_cast<int>(
-      std::min<rlim_t>(limit.rlim_cur - kReservedDescriptors, kMaxIdleConnections));
-}
-
-// The source address of client `index`: 127.1.0.1 for the first kConnectionsPerSource...
-net::ip::address_v4 source_address(int index) {
-  const auto source = static_cast<uint32_t>(index / kConnectionsPerSource);
-  return net::ip::address_v4((127u << 24) | (1u << 16) | (source + 1));
-}
-
-struct Counters {
-  int opened = 0;
-  int failed = 0;
-  int dropped = 0;  // opened, then closed by the server or an error
-  std::string first_error;
-  // The poke rounds: a frame arriving while a round is on counts once per connection.
-  int round = 0;
-  Clock::time_point round_started;
-  int poked = 0;   // connections that got this round's frame
-  int ponged = 0;  // connections whose ping was answered
-  std::vector<double> poke_ms;
-  int answered = 0;  // connections whose announcing pull was answered
-};
-
-// One idle device: connects, upgrades, then keeps a read pending (Beast answers pings
-// while a read is pending) and discards what arrives (pokes).
-class IdleClient : public std::enable_shared_from_this<IdleClient> {
- public:
-  IdleClient(net::io_context& io, Counters& counters, StreamFormat format)
-      : ws_(io), counters_(counters), format_(format) {}
-
-  void start(net::ip::address_v4 source, tcp::endpoint endpoint, std::string host,
-             std::string target, std::string authorization, std::function<void()> settled) {
-    host_ = std::move(host);
-    target_ = std::move(target);
-    authorization_ = std::move(authorization);
-    settled_ = std::move(settled);
-    if (beast::error_code ec = bind_source(source)) return fail(ec);
-    beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
-    beast::get_lowest_layer(ws_).async_connect(
-        endpoint, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
-  }
-
-  // One ping each way, as a device that has spoken once: in format 1 the server then holds
-  // the connection's zstd compressor and decompressor (and their history); in format 2 it
-  // holds none. `ping` is the connection's first message, already compressed (the same
-  // bytes for every client; frames received are counted, not decoded).
-  void ping(std::shared_ptr<const std::string> ping) {
-    if (!open_) return;
-    awaiting_pong_ = true;
-    ws_.binary(true);
-    ws_.async_write(net::buffer(*ping),
-                    [self = shared_from_this(), ping](beast::error_code, size_t) {});
-  }
-
-  void close() {
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-  }
-
-  // Decision 047: the measured rounds read every socket through one IdleReader. Cancels
-  // the pending read (Beast then leaves the socket alone); true when the connection is
-  // open and was handed over, its socket in `fd`.
-  bool hand_over(int& fd) {
-    if (!open_) return false;
-    handing_over_ = true;
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().cancel(ignored);
-    fd = beast::get_lowest_layer(ws_).socket().native_handle();
-    return true;
-  }
-
- private:
-  // Binds the socket to `source` before the connect; the port is picked at connect time
-  // (IP_BIND_ADDRESS_NO_PORT), per destination, rather than one for every destination.
-  beast::error_code bind_source(net::ip::address_v4 source) {
-    beast::error_code ec;
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    socket.open(tcp::v4(), ec);
-    if (ec) return ec;
-#ifdef IP_BIND_ADDRESS_NO_PORT
-    int on = 1;
-    (void)::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
-#endif
-    socket.bind(tcp::endpoint(source, 0), ec);
-    return ec;
-  }
-
-  void on_connect(beast::error_code ec) {
-    if (ec) return fail(ec);
-    beast::get_lowest_layer(ws_).expires_never();
-    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
-    timeouts.handshake_timeout = kHandshakeTimeout;
-    ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator(
-        [authorization = authorization_, format = format_](websocket::request_type& request) {
-          request.set(beast::http::field::authorization, authorization);
-          request.set(beast::http::field::user_agent, "outpost-bench-idle");
-          if (format == StreamFormat::kMessage) {
-            request.set(kStreamFormatHeader, kMessageFormatValue);  // decision 039
-          }
-        }));
-    ws_.async_handshake(host_, target_, [self = shared_from_this()](beast::error_code ec) {
-      self->on_handshake(ec);
-    });
-  }
-
-  void on_handshake(beast::error_code ec) {
-    if (ec) return fail(ec);
-    ++counters_.opened;
-    open_ = true;
-    settle();
-    read();
-  }
-
-  void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec && self->handing_over_) return;  // the IdleReader reads from now on
-      if (ec) {
-        if (self->open_) ++self->counters_.dropped;
-        self->open_ = false;
-        return;
-      }
-      self->buffer_.clear();
-      Counters& c = self->counters_;
-      if (std::exchange(self->awaiting_pong_, false)) {
-        ++c.ponged;
-      } else if (std::exchange(self->awaiting_answer_, false)) {
-        ++c.answered;
-      } else if (c.round > self->poked_round_) {
-        self->poked_round_ = c.round;
-        ++c.poked;
-        c.poke_ms.push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - c.round_started).count());
-      }
-      if (!self->handing_over_) self->read();
-    });
-  }
-
-  void fail(beast::error_code ec) {
-    ++counters_.failed;
-    if (counters_.first_error.empty()) counters_.first_error = ec.message();
-    settle();
-  }
-
-  void settle() {
-    if (settled_) std::exchange(settled_, nullptr)();
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
-  Counters& counters_;
-  const StreamFormat format_;
-  std::string host_, target_, authorization_;
-  std::function<void()> settled_;
-  bool open_ = false;
-  bool awaiting_pong_ = false;
-  bool awaiting_answer_ = false;
-  bool handing_over_ = false;
-  int poked_round_ = 0;
-};
-
-void run_for(net::io_context& io, Clock::duration duration) {
-  io.restart();
-  io.run_for(duration);
-}
 
 double servers_rss_mib(BenchContext& context) {
   double rss = 0;
@@ -242,87 +42,13 @@ struct Stage {
   double kib_per_connection = 0;
 };
 
-// The idle clients, opened kOpeningAtOnce at a time and spread over the servers.
-struct Fleet {
-  net::io_context& io;
-  Counters& counters;
-  const std::vector<tcp::endpoint>& endpoints;
-  const std::vector<std::string>& targets;
-  const std::vector<std::string>& tokens;
-  const StreamFormat format;
-  std::vector<std::shared_ptr<IdleClient>> clients;
-  int next = 0;
-  int in_flight = 0;
-  int limit = 0;
-
-  // Opens clients until `size` have connected or failed (bounded by kOpenTimeout).
-  void open_to(int size) {
-    limit = size;
-    net::post(io, [this] { open_more(); });
-    const auto deadline = Clock::now() + kOpenTimeout;
-    while (Clock::now() < deadline && counters.opened + counters.failed < limit) {
-      run_for(io, std::chrono::milliseconds(50));
-    }
-  }
-
-  void open_more() {
-    while (in_flight < kOpeningAtOnce && next < limit) {
-      const auto index = static_cast<size_t>(next);
-      const size_t server = index % endpoints.size();
-      auto client = std::make_shared<IdleClient>(io, counters, format);
-      clients.push_back(client);
-      ++in_flight;
-      ++next;
-      client->start(source_address(static_cast<int>(index)), endpoints[server], "127.0.0.1",
-                    targets[server], "Bearer " + tokens[index], [this] {
-                      --in_flight;
-                      net::post(io, [this] { open_more(); });
-                    });
-    }
-  }
-
-  // One ping from every open client; returns when `open` were answered (or kPingTimeout).
-  void ping_all(int open, const std::shared_ptr<const std::string>& ping) {
-    for (auto& client : clients) client->ping(ping);
-    const auto deadline = Clock::now() + kPingTimeout;
-    while (Clock::now() < deadline && counters.ponged < open) {
-      run_for(io, std::chrono::milliseconds(50));
-    }
-  }
-};
-
-// What every idle client sends, compressed once in the connection's format: a ping, then a
-// fresh device's pull of the idle agent's scopes announcing carried changes (in format 1
-// the second message of the connection's zstd stream).
-struct ClientMessages {
-  std::shared_ptr<const std::string> ping;
-  std::shared_ptr<const std::string> pull;
-};
-
-Result<ClientMessages> client_messages(StreamFormat format) {
-  protocol::ClientFrame ping;
-  ping.mutable_ping()->set_sent_ms(1);
-  protocol::ClientFrame frame;
-  protocol::PullRequest* pull = frame.mutable_pull();
-  pull->set_client_id("idle-bench");
-  pull->set_schema_version(Schema::domain().version());
-  pull->set_protocol_version(protocol::VERSION_CURRENT);
-  pull->set_accepts_carried(true);
-  pull->add_cursors()->set_scope(ScopeName::format_user(kIdleTenant, "agent-idle"));
-  pull->add_cursors()->set_scope(ScopeName::format_org(kIdleTenant));
-  WireCodec codec(format);
-  OUTPOST_ASSIGN_OR_RETURN(std::string ping_bytes, codec.encode(ping.SerializeAsString()));
-  OUTPOST_ASSIGN_OR_RETURN(std::string pull_bytes, codec.encode(frame.SerializeAsString()));
-  return ClientMessages{std::make_shared<const std::string>(std::move(ping_bytes)),
-                        std::make_shared<const std::string>(std::move(pull_bytes))};
-}
-
 // The open clients' sockets under one IdleReader for the rounds (decision 047), with each
 // one's place in them: the same reader for every format and baseline of the scenario.
 struct ReaderFleet {
-  explicit ReaderFleet(Counters& counters)
+  explicit ReaderFleet(IdleCounters& counters)
       : counters(counters),
-        reader([this](size_t index, Clock::time_point readable) { on_message(index, readable); },
+        reader([this](size_t index, Clock::time_point readable,
+                      Clock::time_point arrived) { on_message(index, readable, arrived); },
                [this](size_t) { ++this->counters.dropped; }) {}
 
   Status add(int fd) {
@@ -342,7 +68,7 @@ struct ReaderFleet {
 
   // A message: the answer to the announcing pull, or this round's frame (counted once per
   // connection, at the time its socket was readable).
-  void on_message(size_t index, Clock::time_point readable) {
+  void on_message(size_t index, Clock::time_point readable, Clock::time_point arrived) {
     if (awaiting_answer[index]) {
       awaiting_answer[index] = false;
       ++counters.answered;
@@ -351,10 +77,12 @@ struct ReaderFleet {
       ++counters.poked;
       counters.poke_ms.push_back(
           std::chrono::duration<double, std::milli>(readable - counters.round_started).count());
+      counters.arrived_ms.push_back(
+          std::chrono::duration<double, std::milli>(arrived - counters.round_started).count());
     }
   }
 
-  Counters& counters;
+  IdleCounters& counters;
   std::vector<int> poked_round;
   std::vector<bool> awaiting_answer;
   IdleReader reader;
@@ -365,6 +93,7 @@ struct ReaderFleet {
 // the load average over the rounds come with them.
 struct PokeRounds {
   std::vector<double> ms;
+  std::vector<double> arrived_ms;  // when the kernel queued each frame on its socket
   int incomplete = 0;
   double server_cpu_seconds = 0;
   double load_before = 0, load_after = 0;
@@ -383,8 +112,9 @@ double load_average() {
 
 Result<PokeRounds> poke_rounds(BenchContext& context, ReaderFleet& readers, SyncAgent& writer,
                                int open, int rounds, int first_round) {
-  Counters& counters = readers.counters;
+  IdleCounters& counters = readers.counters;
   counters.poke_ms.clear();
+  counters.arrived_ms.clear();
   PokeRounds out;
   out.load_before = load_average();
   const double cpu_before = servers_cpu_seconds(context);
@@ -410,6 +140,7 @@ Result<PokeRounds> poke_rounds(BenchContext& context, ReaderFleet& readers, Sync
   out.server_cpu_seconds = servers_cpu_seconds(context) - cpu_before;
   out.load_after = load_average();
   out.ms = std::move(counters.poke_ms);
+  out.arrived_ms = std::move(counters.arrived_ms);
   return out;
 }
 
@@ -472,14 +203,19 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
       std::min({connections, run.room, run.room * static_cast<int>(endpoints.size())});
 
   net::io_context io;
-  Counters counters;
-  Fleet fleet{io, counters, endpoints, targets, tokens, format};
-  fleet.clients.reserve(static_cast<size_t>(target));
+  IdleCounters counters;
+  std::vector<IdleClientSpec> specs;
+  for (int i = 0; i < target; ++i) {
+    const auto index = static_cast<size_t>(i);
+    const size_t server = index % endpoints.size();
+    specs.push_back({endpoints[server], targets[server], "Bearer " + tokens[index], i});
+  }
+  IdleFleet fleet(io, counters, std::move(specs), format);
   // Stages: 10,000 (the baseline per connection), then all; each opened (bounded), held,
   // then the servers' RSS read.
   const auto start = Clock::now();
   for (int size : {std::min(kBaselineConnections, target), target}) {
-    if (!run.stages.empty() && size <= fleet.limit) break;
+    if (!run.stages.empty() && size <= fleet.limit()) break;
     fleet.open_to(size);
     run_for(io, hold);
     Stage stage{counters.opened - counters.dropped, servers_rss_mib(context)};
@@ -499,12 +235,7 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
 
   // Decision 047: from here on one IdleReader reads every open socket (epoll, batched),
   // for the plain rounds, the announcing pulls and the carried rounds alike.
-  std::vector<int> fds;
-  for (auto& client : fleet.clients) {
-    int fd = -1;
-    if (client->hand_over(fd)) fds.push_back(fd);
-  }
-  run_for(io, std::chrono::milliseconds(200));  // the cancelled reads complete
+  const std::vector<int> fds = fleet.hand_over();
   auto readers = std::make_unique<ReaderFleet>(counters);
   for (int fd : fds) OUTPOST_RETURN_IF_ERROR(readers->add(fd));
 
@@ -554,9 +285,7 @@ Result<FleetRun> run_fleet(BenchContext& context, const std::vector<std::string>
 
   run.dropped_in_rounds = counters.dropped - run.dropped;
   readers.reset();
-  for (auto& client : fleet.clients) client->close();
-  run_for(io, std::chrono::milliseconds(200));
-  fleet.clients.clear();
+  fleet.close_all();
   run.opened = counters.opened;
   run.failed = counters.failed;
   run.ponged = counters.ponged;
@@ -614,7 +343,19 @@ void report_message_format(BenchContext& context, const FleetRun& stream, const 
     const double value = percentile(message.carried.ms, p);
     const double baseline = percentile(stream.carried.ms, p);
     context.report.add({"idle_connections.message_format.carried", value, "ms", baseline,
-                        baseline > 0 ? value / baseline : 0, std::move(with_stat)});
+                        baseline > 0 ? value / baseline : 0, with_stat});
+    // Decision 052: the same frames when the kernel queued them on the client sockets,
+    // beside when the reader found them readable (its own scheduling left out).
+    const double on_socket = percentile(message.carried.arrived_ms, p);
+    for (Param& named : with_stat) {
+      if (named.name == "baseline_is") {
+        named = param("baseline_is",
+                      "idle_connections.message_format.carried: the same frames, "
+                      "when the reader found them readable");
+      }
+    }
+    context.report.add({"idle_connections.message_format.carried_on_socket", on_socket, "ms", value,
+                        value > 0 ? on_socket / value : 0, std::move(with_stat)});
   }
 }
 
@@ -630,6 +371,12 @@ Status run_idle_connections(BenchContext& context, int connections, std::chrono:
     OUTPOST_ASSIGN_OR_RETURN(std::string token, context.tokens->issue(kIdleTenant, "agent-idle",
                                                                       "idle-" + std::to_string(i)));
     tokens.push_back(std::move(token));
+  }
+  // Past one process's descriptor limit with several servers: the clients live in worker
+  // processes (decision 052), in today's stream format only.
+  if (idle_needs_workers(context, connections)) {
+    OUTPOST_RETURN_IF_ERROR(run_idle_in_workers(context, tokens, connections, hold));
+    return context.start_servers();
   }
   // Format 1 first (every figure before decision 039), then the same on restarted servers
   // with every client in format 2.

@@ -10,11 +10,11 @@
 #include <chrono>
 
 #include "apps/outpost-bench/bench_context.h"
+#include "apps/outpost-bench/idle_fleet.h"
 #include "engine/status.h"
 
 namespace outpost::bench {
 
-inline constexpr const char* kIdleTenant = "idle";
 // The servers' --max-connections is the idle connections asked for plus this (the
 // writer device, the scrapes), and never below the default cap.
 inline constexpr size_t kIdleConnectionsHeadroom = 1000;

@@ -2,8 +2,10 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -34,6 +36,9 @@ Status IdleReader::add(int fd) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = clients_.size();
+  // Each received segment carries the kernel's receive time (decision 052).
+  int on = 1;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) {
     return error(ErrorCode::kUnavailable, std::string("epoll_ctl: ") + std::strerror(errno));
   }
@@ -92,6 +97,10 @@ void IdleReader::poll(std::chrono::milliseconds timeout) {
   if (ready <= 0) return;
   // Every socket of this wake-up was readable by now: one clock read for all of them.
   const Clock::time_point readable = Clock::now();
+  timespec real{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  realtime_to_steady_ = readable.time_since_epoch() - (std::chrono::seconds(real.tv_sec) +
+                                                       std::chrono::nanoseconds(real.tv_nsec));
   for (int i = 0; i < ready; ++i) {
     const auto index = static_cast<size_t>(events[i].data.u64);
     if (index >= clients_.size() || !clients_[index].open) continue;
@@ -104,10 +113,29 @@ void IdleReader::read_client(size_t index, Clock::time_point readable) {
   for (;;) {
     Client& client = clients_[index];
     if (!client.open) return;
-    const ssize_t got = ::recv(client.fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    iovec data{buffer_.data(), buffer_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t got = ::recvmsg(client.fd, &message, MSG_DONTWAIT);
     if (got > 0) {
       client.in.append(buffer_.data(), static_cast<size_t>(got));
-      if (!parse(index, readable)) return end(index);
+      // The receive time of the first segment this read returned (a round's frame is one
+      // segment); without one, when the socket was found readable.
+      Clock::time_point arrived = readable;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec at{};
+          std::memcpy(&at, CMSG_DATA(c), sizeof at);
+          arrived = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+              std::chrono::seconds(at.tv_sec) + std::chrono::nanoseconds(at.tv_nsec) +
+              realtime_to_steady_));
+        }
+      }
+      if (!parse(index, readable, arrived)) return end(index);
       if (static_cast<size_t>(got) < buffer_.size()) return;  // drained
       continue;
     }
@@ -117,7 +145,7 @@ void IdleReader::read_client(size_t index, Clock::time_point readable) {
   }
 }
 
-bool IdleReader::parse(size_t index, Clock::time_point readable) {
+bool IdleReader::parse(size_t index, Clock::time_point readable, Clock::time_point arrived) {
   size_t at = 0;
   for (;;) {
     Client& client = clients_[index];
@@ -145,7 +173,7 @@ bool IdleReader::parse(size_t index, Clock::time_point readable) {
       case 0x0:
       case 0x1:
       case 0x2:
-        if (fin) on_message_(index, readable);
+        if (fin) on_message_(index, readable, std::min(arrived, readable));
         break;
       case 0x8:
         return false;  // closed by the server

@@ -21,8 +21,11 @@ namespace outpost::bench {
 class IdleReader {
  public:
   using Clock = std::chrono::steady_clock;
-  // A complete data message on client `index`, readable at `readable`.
-  using OnMessage = std::function<void(size_t index, Clock::time_point readable)>;
+  // A complete data message on client `index`, readable at `readable`; `arrived` is when
+  // the kernel queued its last bytes on the client's socket (SO_TIMESTAMPNS, decision 052:
+  // on loopback that is inside the server's send), independent of when this reader ran.
+  using OnMessage =
+      std::function<void(size_t index, Clock::time_point readable, Clock::time_point arrived)>;
   // Client `index` ended (closed by the server, an error, a malformed frame).
   using OnClosed = std::function<void(size_t index)>;
 
@@ -54,7 +57,7 @@ class IdleReader {
   };
   void read_client(size_t index, Clock::time_point readable);
   // Splits client.in into frames; false on a close frame or a malformed one.
-  bool parse(size_t index, Clock::time_point readable);
+  bool parse(size_t index, Clock::time_point readable, Clock::time_point arrived);
   void flush(size_t index);
   void end(size_t index);
 
@@ -63,6 +66,9 @@ class IdleReader {
   int epoll_ = -1;
   std::vector<Client> clients_;
   std::vector<char> buffer_;
+  // The kernel's receive timestamps are CLOCK_REALTIME: steady = realtime + this offset,
+  // measured at each wake-up.
+  std::chrono::nanoseconds realtime_to_steady_{0};
 };
 
 }  // namespace outpost::bench

@@ -15,6 +15,7 @@
 #include "apps/outpost-bench/genesys_lag.h"
 #include "apps/outpost-bench/genesys_mirror.h"
 #include "apps/outpost-bench/idle_connections.h"
+#include "apps/outpost-bench/idle_workers.h"
 #include "apps/outpost-bench/ops_scenarios.h"
 #include "apps/outpost-bench/push_scenarios.h"
 #include "apps/outpost-bench/sync_scenarios.h"
@@ -170,6 +171,10 @@ Status run(BenchContext& context) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A client worker of idle_connections (decision 052), started by the bench itself.
+  if (argc == 3 && std::string(argv[1]) == "--idle-worker") {
+    return outpost::bench::run_idle_worker(argv[2]);
+  }
   auto options = parse_bench_options(argc, argv);
   if (!options.ok()) {
     if (options.status().code() == ErrorCode::kCancelled) {

@@ -8,10 +8,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "support/process.h"
+#include "tests/support/pg_test.h"
 
 namespace outpost {
 namespace {
@@ -43,11 +45,13 @@ class OutpostBench : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Runs outpost-bench with `args`; stdout in *out, stderr in *err.
-  int bench(const std::string& args, std::string* out, std::string* err) {
+  // Runs outpost-bench with `args` (after `prefix`, a command it runs under); stdout in
+  // *out, stderr in *err.
+  int bench(const std::string& args, std::string* out, std::string* err,
+            const std::string& prefix = "") {
     const std::string err_path = dir_ + "/stderr";
     const int code = run_command(
-        {"/bin/sh", "-c", std::string("exec ") + OUTPOST_BENCH_BIN + " " + args + " 2>" + err_path},
+        {"/bin/sh", "-c", "exec " + prefix + OUTPOST_BENCH_BIN + " " + args + " 2>" + err_path},
         out, std::chrono::seconds(240));
     *err = read_file(err_path);
     return code;
@@ -146,6 +150,34 @@ TEST_F(OutpostBench, QuickPushScenarioPrintsItsFiguresBesideTheirBaselines) {
   }
   EXPECT_EQ(scenarios, (std::set<std::string>{"push.commit_to_request", "push.wake_to_voicemail"}))
       << out << err;
+}
+
+// Decision 052: past one process's descriptor limit, with several servers on PostgreSQL,
+// the idle clients live in worker processes of the bench. Here the limit is lowered to 700
+// descriptors (room for 400 connections a process), so 600 connections over 2 servers
+// need 2 client processes; every one is opened, held and answers its ping.
+TEST_F(OutpostBench, IdleConnectionsPastOneProcesssLimitRunInClientProcesses) {
+  pg_test::TestDatabase db;
+  std::string out, err;
+  ASSERT_EQ(bench("--quick --scenario idle_connections --idle 600 --servers 2 --store " + db.url(),
+                  &out, &err, "prlimit --nofile=700:700 "),
+            0)
+      << err;
+  std::map<std::string, pb::Struct> figures;
+  for (const std::string& line : lines_of(out)) {
+    pb::Struct figure;
+    ASSERT_TRUE(pb::util::JsonStringToMessage(line, &figure).ok()) << line;
+    figures[figure.fields().at("scenario").string_value()] = figure;
+  }
+  ASSERT_TRUE(figures.count("idle_connections")) << out << err;
+  const auto& held = figures["idle_connections"].fields();
+  EXPECT_EQ(held.at("value").number_value(), 600) << out;
+  EXPECT_EQ(held.at("params").struct_value().fields().at("client_processes").number_value(), 2);
+  EXPECT_EQ(held.at("params").struct_value().fields().at("failed").number_value(), 0);
+  ASSERT_TRUE(figures.count("idle_connections.kib_per_connection_after_ping")) << out;
+  const auto& pinged = figures["idle_connections.kib_per_connection_after_ping"].fields();
+  EXPECT_EQ(pinged.at("params").struct_value().fields().at("ponged").number_value(), 600);
+  EXPECT_GT(figures["idle_connections.server_rss"].fields().at("value").number_value(), 0);
 }
 
 TEST_F(OutpostBench, RefusesSeveralServersOnTheEmbeddedStore) {

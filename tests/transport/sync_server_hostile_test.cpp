@@ -508,6 +508,47 @@ TEST_P(SyncServerHostileTest, WebSocketStoppedMidFrameIsDropped) {
   EXPECT_EQ(hostile::dump_sqlite(store_path()), before);
 }
 
+// Decision 052: the stream reads a message's first byte on its own (an idle stream then holds
+// no read buffer), then the rest into the same buffer. A message arriving a byte at a time,
+// or in fragments with a ping between them, is answered as one; a message whose second
+// fragment takes it past the frame bound is refused with 1009 like any other.
+TEST_P(SyncServerHostileTest, MessagesArrivingInPiecesAreReadWhole) {
+  // One masked client frame: `first` is FIN | opcode.
+  auto masked = [](uint8_t first, const std::string& payload) {
+    std::string frame = hostile::websocket_frame(payload);
+    frame[0] = static_cast<char>(first);
+    return frame;
+  };
+  RawStream stream;
+  ASSERT_TRUE(open(stream, token()));
+  protocol::ClientFrame ping;
+  ping.mutable_ping()->set_sent_ms(7);
+  for (char byte : masked(0x82, stream.compress_next(ping.SerializeAsString()))) {
+    ASSERT_TRUE(stream.socket().send(std::string(1, byte)));
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  auto pong = stream.receive();
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(pong->pong().sent_ms(), 7);
+
+  // Binary, not final, one byte; a ping; the continuation with the rest, final.
+  ping.mutable_ping()->set_sent_ms(8);
+  const std::string message = stream.compress_next(ping.SerializeAsString());
+  ASSERT_TRUE(stream.socket().send(masked(0x02, message.substr(0, 1)) + masked(0x89, "hi") +
+                                   masked(0x80, message.substr(1))));
+  pong = stream.receive();
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(pong->pong().sent_ms(), 8);
+
+  // One byte, then a continuation announcing the whole frame bound: the header is enough.
+  const std::string too_big = masked(0x80, std::string(limits::kMaxFrame, 'b'));
+  ASSERT_TRUE(stream.socket().send(masked(0x02, "x") + too_big.substr(0, 14)));
+  RawStream::Frame close = stream.read_frame();
+  EXPECT_EQ(close.opcode, 0x8);
+  EXPECT_EQ(close.close_code(), 1009u);
+  expect_stream_served();
+}
+
 TEST_P(SyncServerHostileTest, TenThousandConnectionAttempts) {
   constexpr int kAttempts = 10'000;
   constexpr int kWave = 1000;
