@@ -242,6 +242,12 @@ Status wrap_up(MutationContext& ctx, const m::WrapUp& args) {
       *interaction = before;
       interaction->set_wrapup_refusal(answer.reason);
     } else {
+      // Refused, and nothing wrapped up on the platform: a local skip (which the platform
+      // never heard of) was replaced by this choice, so the interaction is pending again,
+      // with the refused code and notes kept for a retry (decision 050).
+      if (before.state() == d::INTERACTION_QUALIFIED && before.wrapup_skipped()) {
+        interaction->set_state(d::INTERACTION_DISCONNECTED);
+      }
       interaction->set_wrapup_refusal(answer.reason);
     }
     OUTPOST_RETURN_IF_ERROR(ctx.put(*interaction));

@@ -89,7 +89,9 @@ struct MutationContext {
   template <typename Call>
   Result<PlatformAnswer> ask_platform(Call call) {
     if (!on_server || platform == nullptr) return PlatformAnswer::accept();
-    return call(*platform, AgentRef{tenant, user});
+    std::string mutation;
+    if (mutation_id != 0) mutation = client_id + "#" + std::to_string(mutation_id);
+    return call(*platform, AgentRef{tenant, user, std::move(mutation)});
   }
 
   // Typed helpers over `records`.

@@ -27,6 +27,11 @@ struct PlatformAnswer {
 struct AgentRef {
   std::string tenant;
   std::string user;
+  // The mutation asking (its client id and mutation id; empty: no device's mutation). A
+  // mutation that asks several times (a wrap-up of several interactions) is retried until
+  // every answer came: an adapter that answers later keeps its answers for this mutation's
+  // retries (decision 050), and never gives them to another mutation.
+  std::string mutation;
 };
 
 class Platform {

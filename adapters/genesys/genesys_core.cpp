@@ -392,7 +392,8 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
   const std::string what = topic.substr(dot + 1);
   if (!is_mirrored(AgentRef{options_.tenant, user})) return;
   if (what == "presence") {
-    auto change = decode_presence(body, presence_map_);
+    int64_t modified_ms = 0;
+    auto change = decode_presence(body, presence_map_, &modified_ms);
     if (!change.ok()) return decode_failed("presence event", change.status(), corr);
     if (change->presence() == domain::PRESENCE_OFFLINE) {
       const int64_t asked = agents_[user].offline_requested_ms;
@@ -400,7 +401,7 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
         change->set_cause(upstream::CAUSE_WEBSITE_CLOSED);
       }
     }
-    return emit_presence(user, std::move(change).value());
+    return emit_presence(user, std::move(change).value(), modified_ms);
   }
   if (what == "routingStatus") {
     auto status = decode_routing_status(body);
@@ -456,8 +457,16 @@ void GenesysCore::emit(upstream::Event event, const std::string& key) {
   events_out_.push_back(std::move(event));
 }
 
-void GenesysCore::emit_presence(const std::string& user, upstream::PresenceChanged change) {
+void GenesysCore::emit_presence(const std::string& user, upstream::PresenceChanged change,
+                                int64_t modified_ms) {
   AgentMirror& agent = agents_[user];
+  // Notifications come out of order with reads answered late (a retried routing status
+  // after the presence's GET): the platform's modifiedDate says which is newer.
+  if (modified_ms != 0 && modified_ms < agent.presence_modified_ms) {
+    if (options_.log) options_.log("genesys: an older presence of " + user + " is not taken");
+    return;
+  }
+  agent.presence_modified_ms = std::max(agent.presence_modified_ms, modified_ms);
   if (change.routing_status().empty()) change.set_routing_status(agent.presence.routing_status());
   agent.presence = change;
   agent.presence.set_cause(upstream::CAUSE_PLATFORM);

@@ -145,7 +145,9 @@ class GenesysCore {
   std::optional<int64_t> next_deadline() const;
 
   // ---- intents (decision 023 with no wait: the first call starts the chain and answers
-  // kUnavailable; a later call with the same arguments takes the answer once it came).
+  // kUnavailable; a later call with the same arguments takes the answer once it came; with
+  // AgentRef::mutation set, the answer stays for that mutation's retries, answer_keep past
+  // the last one: decision 050).
   Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
                                       const std::string& aux_reason_id, int64_t now_ms);
   Result<PlatformAnswer> wrap_up(const AgentRef& agent, const std::string& interaction_id,
@@ -184,6 +186,7 @@ class GenesysCore {
   struct AgentMirror {
     upstream::PresenceChanged presence;
     bool presence_known = false;
+    int64_t presence_modified_ms = 0;  // the newest modifiedDate taken
     int64_t offline_requested_ms = 0;
   };
   enum class ChannelState { kDown, kCreating, kSubscribing, kOpening, kOpen };
@@ -229,7 +232,7 @@ class GenesysCore {
             const std::string& user = "");
 
   // genesys_core_intents.cpp
-  Result<PlatformAnswer> run_intent(const std::string& key, int64_t now_ms,
+  Result<PlatformAnswer> run_intent(const std::string& what, const AgentRef& agent, int64_t now_ms,
                                     const std::function<void(Answered)>& start);
   Result<PlatformAnswer> answer_of(const Result<CoreAnswer>& answer, const std::string& what);
   void write(const std::string& method, const std::string& target, const std::string& body,
@@ -237,7 +240,10 @@ class GenesysCore {
   bool is_mirrored(const AgentRef& agent) const;
 
   void emit(upstream::Event event, const std::string& key);
-  void emit_presence(const std::string& user, upstream::PresenceChanged change);
+  // `modified_ms`: the presence's modifiedDate (0: unknown); one older than the newest
+  // taken is dropped (a read answered late, decision 050).
+  void emit_presence(const std::string& user, upstream::PresenceChanged change,
+                     int64_t modified_ms = 0);
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& corr);
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);

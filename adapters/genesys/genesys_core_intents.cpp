@@ -1,6 +1,8 @@
 // The sans-I/O core's writes (decision 023 without the wait): each intent is a chain of
 // requests under a key; the authoritative mutator's first call starts it and gets
-// kUnavailable, the device's retry takes the answer. A 4xx other than 401/408/429 is the
+// kUnavailable, the device's retry takes the answer. An answer taken by a device's mutation
+// stays for that mutation's retries (AgentRef::mutation, decision 050): a wrap-up of
+// several interactions settles once every answer came. A 4xx other than 401/408/429 is the
 // platform's refusal with its message; a wrap-up the platform says was already submitted
 // is read back, and accepted when it carries our code (a lost answer to our own POST).
 #include <boost/json.hpp>
@@ -24,7 +26,8 @@ bool plain_id(std::string_view id) {
 
 struct GenesysCore::Intent {
   bool done = false;
-  int64_t done_ms = 0;
+  bool taken = false;
+  int64_t done_ms = 0;  // answered, then last taken: kept answer_keep past it
   Result<PlatformAnswer> answer = error(ErrorCode::kUnavailable, "not answered");
 };
 
@@ -46,8 +49,13 @@ Result<PlatformAnswer> GenesysCore::answer_of(const Result<CoreAnswer>& answer,
   return error(ErrorCode::kUnavailable, what + ": HTTP " + std::to_string(status));
 }
 
-Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t now_ms,
+Result<PlatformAnswer> GenesysCore::run_intent(const std::string& what, const AgentRef& agent,
+                                               int64_t now_ms,
                                                const std::function<void(Answered)>& start) {
+  // A device's mutation may ask several times (one wrap-up, several interactions) and is
+  // retried until every answer came: its answers are its own, kept while it retries.
+  const bool kept = !agent.mutation.empty();
+  const std::string key = kept ? what + "@" + agent.mutation : what;
   advance(now_ms);
   for (auto it = intents_.begin(); it != intents_.end();) {
     const bool stale = it->second->done && now_ms_ - it->second->done_ms > options_.answer_keep_ms;
@@ -59,13 +67,18 @@ Result<PlatformAnswer> GenesysCore::run_intent(const std::string& key, int64_t n
       return error(ErrorCode::kUnavailable, "the platform has not answered yet");
     }
     Result<PlatformAnswer> answer = it->second->answer;
-    intents_.erase(it);
+    const bool first = !it->second->taken;
+    if (kept && answer.ok()) {
+      it->second->taken = true;
+      it->second->done_ms = now_ms_;  // kept answer_keep past its mutation's last retry
+    } else {
+      intents_.erase(it);  // no mutation to keep it for, or "try later": asked again
+    }
     // The caller writes this answer now, maybe after the platform moved on (another
     // client's change came first): read the presence back so the mirror ends as the
     // platform is (found by outpost-sim, decision 038).
-    if (key.rfind("presence/", 0) == 0 && answer.ok() && answer->accepted) {
-      const size_t slash = key.find('/', 9);
-      read_presence(key.substr(9, slash - 9), true, [](Status) {});
+    if (first && what.rfind("presence/", 0) == 0 && answer.ok() && answer->accepted) {
+      read_presence(agent.user, true, [](Status) {});
     }
     return answer;
   }
@@ -126,7 +139,8 @@ Result<PlatformAnswer> GenesysCore::set_presence(const AgentRef& agent, domain::
   const std::string path = "/api/v2/users/" + agent.user + "/presences/purecloud";
   const std::string body = boost::json::serialize(
       boost::json::object{{"presenceDefinition", boost::json::object{{"id", definition}}}});
-  return run_intent("presence/" + agent.user + "/" + definition, now_ms, [&](Answered answered) {
+  const std::string key = "presence/" + agent.user + "/" + definition;
+  return run_intent(key, agent, now_ms, [&](Answered answered) {
     write("PATCH", path, body, "presence", agent.user, answered);
   });
 }
@@ -142,7 +156,8 @@ Result<PlatformAnswer> GenesysCore::wrap_up(const AgentRef& agent,
   const std::string id = interaction_id;
   const std::string user = agent.user;
   const std::string conversation = "/api/v2/conversations/" + id;
-  return run_intent("wrapup/" + user + "/" + id + "/" + code_id, now_ms, [&](Answered answered) {
+  const std::string key = "wrapup/" + user + "/" + id + "/" + code_id;
+  return run_intent(key, agent, now_ms, [&](Answered answered) {
     call(
         "GET", conversation, "",
         [this, id, user, code_id, conversation, answered](Result<CoreAnswer> got) {
@@ -198,8 +213,8 @@ Result<PlatformAnswer> GenesysCore::set_queue_joined(const AgentRef& agent,
   }
   const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
   const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), now_ms,
-                    [&](Answered answered) {
+  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), agent,
+                    now_ms, [&](Answered answered) {
                       write("PATCH", path, body, "queue membership", agent.user, answered);
                     });
 }
@@ -219,7 +234,7 @@ Result<PlatformAnswer> GenesysCore::send(const AgentRef& agent, const domain::Dr
   const std::string user = agent.user;
   const domain::Draft copy = draft;
   return run_intent(
-      "send/" + user + "/" + draft.id() + "/" + std::to_string(draft.revision()), now_ms,
+      "send/" + user + "/" + draft.id() + "/" + std::to_string(draft.revision()), agent, now_ms,
       [&](Answered answered) {
         if (copy.kind() == domain::DRAFT_EMAIL_REPLY) {
           const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
@@ -269,7 +284,7 @@ Result<PlatformAnswer> GenesysCore::mark_voicemail_read(const AgentRef& agent,
   }
   if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
   const std::string body = boost::json::serialize(boost::json::object{{"read", true}});
-  return run_intent("voicemail/" + agent.user + "/" + id + "/PATCH", now_ms,
+  return run_intent("voicemail/" + agent.user + "/" + id + "/PATCH", agent, now_ms,
                     [&](Answered answered) {
                       call(
                           "PATCH", "/api/v2/voicemail/messages/" + id, body,
@@ -290,7 +305,7 @@ Result<PlatformAnswer> GenesysCore::delete_voicemail(const AgentRef& agent, cons
     return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
   }
   if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
-  return run_intent("voicemail/" + agent.user + "/" + id + "/DELETE", now_ms,
+  return run_intent("voicemail/" + agent.user + "/" + id + "/DELETE", agent, now_ms,
                     [&](Answered answered) {
                       call(
                           "DELETE", "/api/v2/voicemail/messages/" + id, "",

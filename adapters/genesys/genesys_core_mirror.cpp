@@ -144,7 +144,8 @@ void GenesysCore::read_presence(const std::string& user, bool force, Next next) 
                 if (!r.ok()) return next(r.status());
                 if (r->status != 200)
                   return next(http_error("routing status of " + user, r->status));
-                auto change = decode_presence(presence.body, presence_map_);
+                int64_t modified_ms = 0;
+                auto change = decode_presence(presence.body, presence_map_, &modified_ms);
                 auto status = decode_routing_status(r->body);
                 if (!change.ok()) {
                   decode_failed("presence", change.status(), presence.correlation_id);
@@ -155,7 +156,7 @@ void GenesysCore::read_presence(const std::string& user, bool force, Next next) 
                   // A read-back after a write: the server may hold what the write's late
                   // answer said, not what the platform has now; sent even if unchanged.
                   if (force) last_sent_.erase("presence/" + user);
-                  emit_presence(user, std::move(change).value());
+                  emit_presence(user, std::move(change).value(), modified_ms);
                 }
                 next(Status::Ok());
               });

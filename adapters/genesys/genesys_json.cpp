@@ -282,8 +282,10 @@ Result<PresenceDefinitions> decode_presence_definitions(std::string_view body) {
   return out;
 }
 
-Result<upstream::PresenceChanged> decode_presence(std::string_view body, const PresenceMap& map) {
+Result<upstream::PresenceChanged> decode_presence(std::string_view body, const PresenceMap& map,
+                                                  int64_t* modified_ms) {
   OUTPOST_ASSIGN_OR_RETURN(json::object obj, parse_object(body));
+  if (modified_ms != nullptr) *modified_ms = time_of(obj, "modifiedDate");
   const json::object* definition = obj_of(obj, "presenceDefinition");
   if (!definition) return error(ErrorCode::kInvalidArgument, "presence without definition");
   std::string id = str(*definition, "id");

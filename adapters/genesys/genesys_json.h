@@ -80,7 +80,10 @@ Result<PresenceDefinitions> decode_presence_definitions(std::string_view body);
 
 // A UserPresence (REST) or the presence topic's eventBody, mapped with the definitions:
 // OnQueue -> READY, Offline -> OFFLINE, any other -> NOT_READY with the definition as reason.
-Result<upstream::PresenceChanged> decode_presence(std::string_view body, const PresenceMap& map);
+// `modified_ms`, when given, gets its modifiedDate (0 when absent or unreadable): which of
+// two presences is newer (decision 050).
+Result<upstream::PresenceChanged> decode_presence(std::string_view body, const PresenceMap& map,
+                                                  int64_t* modified_ms = nullptr);
 // RoutingStatus (REST: {status}) or the routingStatus topic ({routingStatus{status}}).
 Result<std::string> decode_routing_status(std::string_view body);
 

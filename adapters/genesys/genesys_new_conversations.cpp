@@ -83,27 +83,14 @@ Result<PlatformAnswer> GenesysUpstream::create_once(const std::string& key, cons
       callback ? "/api/v2/conversations/callbacks" : "/api/v2/conversations/emails";
   const std::string body =
       callback ? encode_new_callback(draft, key) : encode_new_email(draft, key);
-  if (Status marked = sends_.set(key, SendJournal::Mark::kAttempted); !marked.ok()) {
-    return error(ErrorCode::kUnavailable, "cannot journal the send: " + marked.message());
-  }
-  auto response = rest_.call_once_for(user, "POST", path, body, deadline);
-  auto answer = answer_of(response, what);
-  if (!answer.ok()) {
-    // Unknown: the mark stays, and the device's retry looks before anything else.
-    std::lock_guard lock(mutex_);
-    ++counters_.sends_unknown;
-    return answer;
-  }
-  Status settled =
-      answer->accepted ? sends_.set(key, SendJournal::Mark::kAccepted) : sends_.forget(key);
-  if (!settled.ok() && options_.log) options_.log("genesys: " + settled.to_string());
-  if (answer->accepted && options_.log) {
-    auto created = decode_created_conversation(response->body);
-    options_.log("genesys: " + what + " made: conversation " +
-                 (created.ok() ? *created : std::string("(unreadable answer)")) + " [correlation " +
-                 response->correlation_id + "]");
-  }
-  return answer;
+  return post_journaled(
+      key, user, path, body, what, deadline, [this, what](const RestResponse& response) {
+        if (!options_.log) return;
+        auto created = decode_created_conversation(response.body);
+        options_.log("genesys: " + what + " made: conversation " +
+                     (created.ok() ? *created : std::string("(unreadable answer)")) +
+                     " [correlation " + response.correlation_id + "]");
+      });
 }
 
 // The analytics details query (the client's token: its role has

@@ -97,10 +97,18 @@ Result<PlatformAnswer> GenesysUpstream::send_once(const std::string& key, const 
     body = boost::json::serialize(boost::json::object{{"textBody", draft.body()}});
     what = "message send";
   }
+  return post_journaled(key, user, path, body, what, deadline);
+}
+
+Result<PlatformAnswer> GenesysUpstream::post_journaled(
+    const std::string& key, const std::string& user, const std::string& path,
+    const std::string& body, const std::string& what, Clock::time_point deadline,
+    const std::function<void(const RestResponse&)>& accepted) {
   if (Status marked = sends_.set(key, SendJournal::Mark::kAttempted); !marked.ok()) {
     return error(ErrorCode::kUnavailable, "cannot journal the send: " + marked.message());
   }
-  auto answer = answer_of(rest_.call_once_for(user, "POST", path, body, deadline), what);
+  auto response = rest_.call_once_for(user, "POST", path, body, deadline);
+  auto answer = answer_of(response, what);
   if (!answer.ok()) {
     // Unknown: the mark stays, and the device's retry looks before sending again.
     std::lock_guard lock(mutex_);
@@ -110,6 +118,7 @@ Result<PlatformAnswer> GenesysUpstream::send_once(const std::string& key, const 
   Status settled =
       answer->accepted ? sends_.set(key, SendJournal::Mark::kAccepted) : sends_.forget(key);
   if (!settled.ok() && options_.log) options_.log("genesys: " + settled.to_string());
+  if (answer->accepted && accepted) accepted(*response);
   return answer;
 }
 

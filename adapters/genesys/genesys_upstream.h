@@ -182,6 +182,15 @@ class GenesysUpstream : public Upstream {
   // genesys_sends.cpp (decision 037)
   Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
                                    const domain::Draft& draft);
+  // The single POST of a send at most once (decisions 037, 044): `key` journaled
+  // "attempted" first, one attempt, a definite answer settles the mark ("accepted" kept, a
+  // refusal forgotten), an unknown outcome leaves it for the retry to look before any other
+  // POST. `accepted` sees the platform's answer to an accepted POST.
+  Result<PlatformAnswer> post_journaled(
+      const std::string& key, const std::string& user, const std::string& path,
+      const std::string& body, const std::string& what,
+      std::chrono::steady_clock::time_point deadline,
+      const std::function<void(const RestResponse&)>& accepted = {});
   // Whether the conversation already holds this draft's text as a message we sent.
   Result<bool> find_sent(const std::string& user, const domain::Draft& draft,
                          std::chrono::steady_clock::time_point deadline);

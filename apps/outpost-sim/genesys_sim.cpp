@@ -20,7 +20,12 @@ constexpr int64_t kChannelTtlMs = 20'000;
 constexpr uint64_t kSeedSalt = 0x6e5e5135ULL;
 
 std::string event_name(const upstream::Event& event) {
-  return std::string(event.GetDescriptor()->FindFieldByNumber(event.kind_case())->name());
+  std::string name(event.GetDescriptor()->FindFieldByNumber(event.kind_case())->name());
+  if (event.has_presence()) {  // which presence: a stale one shows in the trace
+    name += " " + domain::Presence_Name(event.presence().presence()) + " " +
+            event.presence().aux_reason_id();
+  }
+  return name;
 }
 
 }  // namespace

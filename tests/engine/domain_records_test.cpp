@@ -297,6 +297,58 @@ TEST_F(Records, ARefusedWrapUpOfAnInteractionThePlatformWrappedKeepsThePlatforms
   world_.expect_converged(tablet);
 }
 
+// A platform that takes a skip (nothing is submitted) and refuses every code.
+class CodeRefusingPlatform : public SimPlatform {
+ public:
+  using SimPlatform::SimPlatform;
+  Result<PlatformAnswer> wrap_up(const AgentRef&, const d::Interaction&, const std::string& code,
+                                 int64_t) override {
+    if (code.empty()) return PlatformAnswer::accept();
+    return PlatformAnswer::refuse("The wrap-up code " + code + " does not exist");
+  }
+};
+
+// Found by outpost-sim --genesys-channel-agents 1 (decision 043, seed 11): a wrap-up the
+// platform refused, after a local skip of the same interaction, left it QUALIFIED with the
+// refused code and the skip cleared: qualified with a code the platform never took. The
+// user's later choice replaces the skip; refused, the interaction is pending again, with
+// the code, the notes and the platform's reason kept for a retry (decision 050).
+TEST_F(Records, ACodeRefusedAfterALocalSkipLeavesTheInteractionPendingWithTheCode) {
+  d::WrapupCode callback;
+  callback.set_id("wrapup-2");
+  callback.set_name("Callback");
+  world_.seed("acme", "agent-1", callback);
+  interaction_event(interaction("c-1", world_.now_ms - 60'000));
+  TestDevice& phone = world_.device("phone", "acme", "agent-1");
+  world_.sync(phone);
+  m::WrapUp skip;
+  skip.add_interaction_ids("c-1");
+  skip.set_skip(true);
+  phone.mutate("wrap_up", skip, world_.now_ms);
+  world_.sync(phone);
+  auto server = world_.server_get<d::Interaction>("user/acme/agent-1", "c-1");
+  ASSERT_TRUE(server.has_value());
+  ASSERT_EQ(server->state(), d::INTERACTION_QUALIFIED);
+  ASSERT_TRUE(server->wrapup_skipped());
+
+  CodeRefusingPlatform refusing(quiet_platform(), world_.store());
+  world_.core().set_platform(&refusing);
+  m::WrapUp coded;
+  coded.add_interaction_ids("c-1");
+  coded.set_code_id("wrapup-2");
+  coded.set_notes("call back on monday");
+  phone.mutate("wrap_up", coded, world_.now_ms);
+  world_.sync(phone);
+  server = world_.server_get<d::Interaction>("user/acme/agent-1", "c-1");
+  EXPECT_EQ(server->state(), d::INTERACTION_DISCONNECTED) << "the platform took no wrap-up";
+  EXPECT_FALSE(server->wrapup_skipped()) << "the user's later choice replaced the skip";
+  EXPECT_EQ(server->wrapup_code_id(), "wrapup-2") << "kept for a retry";
+  EXPECT_EQ(server->wrapup_notes(), "call back on monday");
+  EXPECT_EQ(server->wrapup_refusal(), "The wrap-up code wrapup-2 does not exist");
+  world_.expect_converged(phone);
+  world_.core().set_platform(&world_.platform());
+}
+
 TEST_F(Records, AWrapUpWithAnUnknownCodeIsKeptAsAnEditableRejectedItem) {
   d::WrapupCode code;
   code.set_id("wrapup-2");

@@ -199,6 +199,94 @@ TEST_F(GenesysCoreTest, AcceptedPresenceIsReadBackAndALostWrapUpAnswerIsOurs) {
   EXPECT_TRUE(answer->accepted) << answer->reason;
 }
 
+// Found by outpost-sim --genesys-channel-agents 1 (decision 043, seed 5): the wrap_up
+// mutator asks for each interaction in turn and stops at the first not answered yet. Each
+// retry took the answers already come and erased them, so the next retry started those
+// again: the mutation never settled. Its answers are kept for its retries (decision 050).
+TEST_F(GenesysCoreTest, AWrapUpOfSeveralInteractionsSettlesAsItsRetriesKeepTheAnswers) {
+  run();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(model_.route("agent-1", "voice", now_));
+    model_.disconnect(ids.back(), now_);
+  }
+  run();
+  log_.clear();
+  const AgentRef agent{"acme", "agent-1", "phone#7"};
+  // One attempt of the mutation: every interaction in order, stopping where not answered.
+  auto attempt = [&] {
+    for (const std::string& id : ids) {
+      auto answer = core_.wrap_up(agent, id, "wrapup-2", now_);
+      if (!answer.ok()) return false;
+      EXPECT_TRUE(answer->accepted) << id << ": " << answer->reason;
+    }
+    return true;
+  };
+  size_t attempts = 1;
+  while (!attempt() && attempts < 20) {
+    ++attempts;
+    run();
+  }
+  EXPECT_EQ(attempts, ids.size() + 1) << "one more interaction answered per retry";
+  size_t posts = 0;
+  for (const std::string& line : log_)
+    posts += line.rfind("POST ", 0) == 0 && line.size() > 7 &&
+             line.compare(line.size() - 7, 7, "/wrapup") == 0;
+  EXPECT_EQ(posts, ids.size()) << "each interaction wrapped up once";
+  for (const sim::ModelConversation& c : model_.conversations()) {
+    if (std::find(ids.begin(), ids.end(), c.id) != ids.end()) {
+      EXPECT_EQ(c.wrapup_code, "wrapup-2") << c.id;
+    }
+  }
+
+  // Kept for that mutation only: another mutation asks the platform again, and a refusal
+  // kept for one mutation is not the answer to a later one.
+  const std::string live = model_.route("agent-1", "voice", now_);
+  run();
+  const AgentRef early{"acme", "agent-1", "phone#8"};
+  (void)core_.wrap_up(early, live, "wrapup-2", now_);
+  run();
+  auto refused = core_.wrap_up(early, live, "wrapup-2", now_);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->accepted) << "the call is still active";
+  model_.disconnect(live, now_);
+  run();
+  const AgentRef later{"acme", "agent-1", "phone#9"};
+  EXPECT_FALSE(core_.wrap_up(later, live, "wrapup-2", now_).ok()) << "asked again";
+  run();
+  auto accepted = core_.wrap_up(later, live, "wrapup-2", now_);
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_TRUE(accepted->accepted) << accepted->reason;
+}
+
+// Found by outpost-sim --genesys-channel-agents 1 (seed 26 of 1..60): a presence read whose
+// routing status came late (retried) was emitted after a newer presence had been, and the
+// mirror kept the older one. A presence older (modifiedDate) than the newest known is not
+// taken (decision 050).
+TEST_F(GenesysCoreTest, APresenceReadOlderThanTheNewestKnownDoesNotOverwriteIt) {
+  run();
+  const AgentRef agent{"acme", "agent-1"};
+  (void)core_.set_presence(agent, d::PRESENCE_READY, "", now_);
+  run();
+  events_.clear();
+  ASSERT_TRUE(core_.set_presence(agent, d::PRESENCE_READY, "", now_).ok());  // reads back
+  bool late = false;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (late || r.target != "/api/v2/users/agent-1/routingstatus") return std::nullopt;
+    // The presence was read; before the routing status is, a supervisor changes it.
+    late = true;
+    now_ += 50;
+    model_.supervisor_sets("agent-1", "pd-away", now_);
+    CoreAnswer lost;
+    lost.transport_error = true;
+    return lost;
+  });
+  ASSERT_TRUE(late);
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().presence().presence(), d::PRESENCE_NOT_READY);
+  EXPECT_EQ(events_.back().presence().aux_reason_id(), "pd-away") << "the newer state stays";
+}
+
 TEST_F(GenesysCoreTest, AGapOpensANewChannelAndReconciles) {
   run();
   const uint64_t reconciles = core_.counters().agent_reconciles;
