@@ -46,7 +46,7 @@ SQLite::Statement& Replica::Impl::prepared(const std::string& sql) {
   return *it->second;
 }
 
-SQLite::Statement& Replica::Impl::cached(const char* sql) {
+SQLite::Statement& Replica::Impl::cached_by_address(const char* sql) {
   SQLite::Statement* statement = nullptr;
   if (auto found = statements_by_address.find(sql); found != statements_by_address.end()) {
     statement = found->second;

@@ -60,8 +60,14 @@ class Replica::Impl : public RecordAccess {
   // A prepared statement for `sql`, kept for the connection's life, reset and unbound.
   // Callers reset it again after reading so no read transaction stays open. `sql` is a
   // string literal: it is found by its address (no compare of the text per call,
-  // decision 051), so it must stay alive and unchanged for the connection's life.
-  SQLite::Statement& cached(const char* sql);
+  // decision 051), so it must stay alive and unchanged for the connection's life — taken as
+  // an array, so a `std::string`'s `c_str()` (whose address a later string may reuse for
+  // other text) does not compile.
+  template <size_t N>
+  SQLite::Statement& cached(const char (&sql)[N]) {
+    return cached_by_address(sql);
+  }
+  SQLite::Statement& cached_by_address(const char* sql);
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
   std::unordered_map<const char*, SQLite::Statement*> statements_by_address;
   // The statement for `sql` (prepared on first use), found by its text; not reset.
