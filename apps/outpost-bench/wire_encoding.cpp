@@ -16,6 +16,7 @@
 #include "engine/scope.h"
 #include "outpost/domain.pb.h"
 #include "outpost/protocol.pb.h"
+#include "support/random_ids.h"
 #include "transport/column_page.h"
 #include "transport/wire_codec.h"
 #include "transport/zstd_codec.h"
@@ -39,16 +40,6 @@ struct Record {
   std::string body;
 };
 
-std::string uuid(std::mt19937_64& random) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    out.push_back(kHex[random() % 16]);
-  }
-  return out;
-}
-
 // ~300-byte interaction records: a contact center's journal as a platform fills it.
 std::vector<Record> interaction_records(uint64_t count) {
   static const char* const kFirst[] = {"Emma", "Lucas", "Olivia", "Noah",   "Louise", "Arthur",
@@ -66,16 +57,17 @@ std::vector<Record> interaction_records(uint64_t count) {
   std::mt19937_64 random(19);
   std::vector<std::pair<std::string, std::string>> agents, queues, codes;
   for (int i = 0; i < 40; ++i) {
-    agents.emplace_back(uuid(random), std::string(kFirst[i % 12]) + "." + kLast[i % 10]);
+    agents.emplace_back(support::random_uuid(random),
+                        std::string(kFirst[i % 12]) + "." + kLast[i % 10]);
   }
-  for (const char* name : kQueues) queues.emplace_back(uuid(random), name);
-  for (const char* name : kCodes) codes.emplace_back(uuid(random), name);
+  for (const char* name : kQueues) queues.emplace_back(support::random_uuid(random), name);
+  for (const char* name : kCodes) codes.emplace_back(support::random_uuid(random), name);
   std::vector<Record> out;
   out.reserve(count);
   int64_t started = 1'795'000'000'000;
   for (uint64_t i = 0; i < count; ++i) {
     d::Interaction interaction;
-    interaction.set_id(uuid(random));
+    interaction.set_id(support::random_uuid(random));
     interaction.set_media(static_cast<d::MediaType>(1 + random() % 4));
     interaction.set_direction(random() % 3 == 0 ? d::DIRECTION_OUTBOUND : d::DIRECTION_INBOUND);
     interaction.set_state(d::INTERACTION_QUALIFIED);

@@ -17,22 +17,13 @@
 #include "engine/schema.h"
 #include "engine/sync_client.h"
 #include "outpost/domain.pb.h"
+#include "support/random_ids.h"
 #include "transport/column_page.h"
 
 namespace outpost {
 namespace {
 
 using Changes = google::protobuf::RepeatedPtrField<protocol::Change>;
-
-std::string uuid(std::mt19937_64& random) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    out.push_back(kHex[random() % 16]);
-  }
-  return out;
-}
 
 // Interactions as a snapshot sends them: in key (random UUID) order, so the start times
 // jump from row to row while each end is its start plus a duration.
@@ -41,7 +32,7 @@ Changes interactions(int count, uint64_t seed) {
   std::vector<domain::Interaction> records(static_cast<size_t>(count));
   int64_t started = 1'795'000'000'000;
   for (domain::Interaction& record : records) {
-    record.set_id(uuid(random));
+    record.set_id(support::random_uuid(random));
     record.set_state(domain::INTERACTION_QUALIFIED);
     started += 5'000 + static_cast<int64_t>(random() % 60'000);
     const int duration = 20 + static_cast<int>(random() % 1800);
