@@ -5,6 +5,7 @@
 // remain), and a user's queues joined or not (UserQueue: the queue with `joined`); and the
 // web interface's changes to them.
 #include <algorithm>
+#include <cstdio>
 
 #include "apps/outpost-sim/genesys_model.h"
 
@@ -15,8 +16,7 @@ namespace json = boost::json;
 
 constexpr size_t kContacts = 25;
 constexpr size_t kScanMin = 10, kScanMax = 200;
-const char* const kFirstNames[] = {"Ada", "Ben", "Chloe", "Dev", "Eli", "Fay", "Gus"};
-const char* const kLastNames[] = {"Moreau", "Okafor", "Lind", "Petit", "Sato", "Quinn"};
+const char* const kFirstNames[] = {"Ann", "Bo", "Cai", "Dita", "Eero", "Fay", "Gus", "Hild"};
 
 ModelAnswer answer(long status, const json::value& body) {
   return {status, json::serialize(body)};
@@ -34,34 +34,45 @@ std::string str(const json::object& o, const char* key) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// As the Python fake's: "resp-N" in library N % 2, email when N is odd, chat otherwise.
 json::object response(size_t n, const json::object& library, const std::string& created) {
-  const std::string id = "response-" + std::to_string(n);
+  const std::string id = "resp-" + std::to_string(n);
   return json::object{
       {"id", id},
-      {"name", "Reply " + std::to_string(n)},
+      {"name", "Answer " + std::to_string(n)},
       {"version", 1},
       {"libraries",
        json::array{json::object{{"id", library.at("id")}, {"name", library.at("name")}}}},
       {"texts", json::array{json::object{{"content", "Thank you, {{name}} (" + id + ")."},
                                          {"contentType", "text/plain"},
                                          {"type", "body"}}}},
-      {"interactionType", "email"},
+      {"interactionType", n % 2 ? "email" : "chat"},
       {"substitutions", json::array{json::object{{"id", "name"}}}},
       {"dateCreated", created}};
 }
 
 }  // namespace
 
+// As the Python fake's make_contact: "ec-00000" on.
 json::object GenesysModel::contact(size_t n, int64_t now_ms) const {
   const std::string first = kFirstNames[n % std::size(kFirstNames)];
-  const std::string last = kLastNames[n % std::size(kLastNames)];
-  return json::object{{"id", "contact-" + std::to_string(n)},
-                      {"firstName", first},
-                      {"lastName", last},
-                      {"workEmail", first + "." + std::to_string(n) + "@example.com"},
-                      {"type", "Curated"},
-                      {"createDate", iso(now_ms)},
-                      {"modifyDate", iso(now_ms)}};
+  char id[16], phone[24], e164[24];
+  snprintf(id, sizeof(id), "ec-%05zu", n);
+  snprintf(phone, sizeof(phone), "+358 40 %07zu", n);
+  snprintf(e164, sizeof(e164), "+35840%07zu", n);
+  std::string lower = first;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  return json::object{
+      {"id", id},
+      {"firstName", first},
+      {"lastName", "Person" + std::to_string(n)},
+      {"title", ""},
+      {"workPhone", json::object{{"display", phone}, {"e164", e164}}},
+      {"workEmail", lower + "." + std::to_string(n) + "@example.com"},
+      {"type", "Curated"},
+      {"externalOrganization", json::object{{"id", "eo-1"}, {"name", "Example Oy"}}},
+      {"modifyDate", iso(now_ms)},
+      {"createDate", iso(now_ms)}};
 }
 
 void GenesysModel::init_listings(int64_t now_ms) {
@@ -79,19 +90,19 @@ void GenesysModel::init_listings(int64_t now_ms) {
                                               {"mediaSettings", media}});
   }
   for (const char* name : {"General", "Billing"}) {
-    libraries_.push_back(json::object{{"id", "library-" + std::to_string(libraries_.size() + 1)},
+    libraries_.push_back(json::object{{"id", "lib-" + std::to_string(libraries_.size() + 1)},
                                       {"name", name},
                                       {"version", 1},
                                       {"dateCreated", iso(now_ms)}});
   }
-  for (size_t n = 1; n <= 5; ++n) {
+  for (size_t n = 1; n <= 7; ++n) {
     responses_.push_back(response(n, libraries_[n % 2].as_object(), iso(now_ms)));
   }
-  for (size_t n = 1; n <= kContacts; ++n) contacts_.push_back(contact(n, now_ms));
+  for (size_t n = 0; n < kContacts; ++n) contacts_.push_back(contact(n, now_ms));
 }
 
 void GenesysModel::add_contacts(size_t count) {
-  const size_t from = contacts_.size() + 1;
+  const size_t from = contacts_.size();
   for (size_t n = from; n < from + count; ++n) contacts_.push_back(contact(n, now_ms_));
 }
 
@@ -166,7 +177,7 @@ ModelAnswer GenesysModel::user_queues(const std::string& user,
 std::string GenesysModel::web_edit_org_listing(size_t pick, int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   if (pick % 3 == 0) {
-    contacts_.push_back(contact(contacts_.size() + 1, now_ms_));
+    contacts_.push_back(contact(contacts_.size(), now_ms_));
     return "contact " + str(contacts_.back().as_object(), "id") + " added";
   }
   if (pick % 3 == 1) {

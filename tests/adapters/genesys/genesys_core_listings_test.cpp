@@ -118,14 +118,14 @@ constexpr char kResponses[] = "GET /api/v2/responsemanagement/responses";
 constexpr char kLibraries[] = "GET /api/v2/responsemanagement/libraries";
 
 TEST_F(GenesysCoreListingsTest, ListsResponsesContactsAndQueuesPageByPage) {
-  model_.add_responses(120);  // the first library: two pages of 100
+  model_.add_responses(120);  // lib-1: 123, two pages of 100
   run();
   EXPECT_TRUE(core_.mirrored());
   EXPECT_TRUE(core_.quiet());
   EXPECT_EQ(requests(kLibraries), 1u);
-  EXPECT_EQ(requests(kResponses), 3u);  // library-1: 2 pages (nextUri), library-2: 1
+  EXPECT_EQ(requests(kResponses), 3u);  // lib-1: 2 pages (nextUri), lib-2: 1
   EXPECT_EQ(requests(kScan), 3u);       // 25 contacts, 10 a page, by cursor
-  EXPECT_EQ(count(upstream::Event::kCannedResponse), 125u);
+  EXPECT_EQ(count(upstream::Event::kCannedResponse), 127u);
   EXPECT_EQ(count(upstream::Event::kContact), 25u);
   std::map<std::string, bool> queues;
   for (const auto& e : events_) {
@@ -133,9 +133,9 @@ TEST_F(GenesysCoreListingsTest, ListsResponsesContactsAndQueuesPageByPage) {
       EXPECT_EQ(e.user(), "agent-1");
       queues[e.queue().id()] = e.queue().joined();
     }
-    if (e.has_canned_response() && e.canned_response().id() == "response-2") {
-      EXPECT_EQ(e.canned_response().library_id(), "library-1");
-      EXPECT_NE(e.canned_response().text().find("response-2"), std::string::npos);
+    if (e.has_canned_response() && e.canned_response().id() == "resp-2") {
+      EXPECT_EQ(e.canned_response().library_id(), "lib-1");
+      EXPECT_NE(e.canned_response().text().find("resp-2"), std::string::npos);
     }
   }
   const std::map<std::string, bool> want{{"queue-1", true}, {"queue-2", false}, {"queue-3", true}};
@@ -165,8 +165,8 @@ TEST_F(GenesysCoreListingsTest, OnlyWhatChangedIsSentAgainAndAGapListsTheAgentsQ
   EXPECT_EQ(requests(kScan), 3u);
   // The org's next reconcile: an edited contact and an edited response, and nothing else.
   events_.clear();
-  model_.web_edit_org_listing(1, now_);  // contact-1 edited
-  model_.web_edit_org_listing(2, now_);  // response-1 edited
+  model_.web_edit_org_listing(1, now_);  // ec-00000 edited
+  model_.web_edit_org_listing(2, now_);  // resp-1 edited
   now_ += 61'000;
   run();
   EXPECT_EQ(requests(kLibraries), 2u);
@@ -175,7 +175,7 @@ TEST_F(GenesysCoreListingsTest, OnlyWhatChangedIsSentAgainAndAGapListsTheAgentsQ
   ASSERT_EQ(count(upstream::Event::kCannedResponse), 1u);
   for (const auto& e : events_) {
     if (e.has_contact()) {
-      EXPECT_EQ(e.contact().id(), "contact-1");
+      EXPECT_EQ(e.contact().id(), "ec-00000");
     }
     if (e.has_canned_response()) {
       EXPECT_NE(e.canned_response().text().find("Edited"), std::string::npos);
@@ -189,7 +189,7 @@ TEST_F(GenesysCoreListingsTest, ABadEntityIsCountedLoggedAndSkipped) {
     if (!is_scan(r)) return std::nullopt;
     return edited(r, [](json::object& page) {
       auto& entities = page["entities"].as_array();
-      entities.push_back(json::object{{"id", "contact-alien"}, {"type", "Alien"}});
+      entities.push_back(json::object{{"id", "ec-alien"}, {"type", "Alien"}});
       entities.push_back(json::object{{"firstName", "No id"}});
     });
   });
@@ -198,8 +198,7 @@ TEST_F(GenesysCoreListingsTest, ABadEntityIsCountedLoggedAndSkipped) {
   EXPECT_NE(log_.find("external contact"), std::string::npos) << log_;
   EXPECT_NE(log_.find("correlation corr-"), std::string::npos) << log_;
   EXPECT_EQ(count(upstream::Event::kContact), 25u);
-  for (const auto& e : events_)
-    EXPECT_FALSE(e.has_contact() && e.contact().id() == "contact-alien");
+  for (const auto& e : events_) EXPECT_FALSE(e.has_contact() && e.contact().id() == "ec-alien");
 }
 
 TEST_F(GenesysCoreListingsTest, AFailedPageFailsTheListingWhichIsReadAgainWhole) {
@@ -278,7 +277,7 @@ TEST_F(GenesysCoreNoContactsTest, MirrorContactsOffListsNoContacts) {
   EXPECT_TRUE(core_.mirrored());
   EXPECT_EQ(requests(kScan), 0u);
   EXPECT_EQ(count(upstream::Event::kContact), 0u);
-  EXPECT_EQ(count(upstream::Event::kCannedResponse), 5u);
+  EXPECT_EQ(count(upstream::Event::kCannedResponse), 7u);
 }
 
 }  // namespace
