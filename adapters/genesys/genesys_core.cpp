@@ -186,6 +186,7 @@ std::optional<int64_t> GenesysCore::next_deadline() const {
              (ch.pinged ? options_.heartbeat_timeout_ms : options_.heartbeat_timeout_ms / 2) + 1);
     consider(ch.expires_ms - options_.channel_renew_margin_ms + 1);
   }
+  if (need_org_listings_ && !listing_org_) consider(org_listings_retry_at_);
   if (all_open() && !reconciling_) {
     if (need) consider(reconcile_retry_at_);
     consider(last_agents_ms_ + options_.agent_reconcile_every_ms + 1);
@@ -251,6 +252,7 @@ bool GenesysCore::quiet() const {
   }
   for (const Channel& ch : channels_)
     if (ch.need_reconcile) return false;
+  if (need_org_listings_ || listing_org_) return false;
   return all_open() && !reconciling_ && !need_org_ && !need_all_ && in_flight_.empty() &&
          waiting_.empty() && events_out_.empty() && requests_out_.empty();
 }

@@ -8,12 +8,13 @@
 // it through its seeded network (apps/outpost-sim/genesys_sim.h). The REST retry rules of
 // genesys_rest.h (429 Retry-After, 502/503/504 and timeouts with backoff) live here too.
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
-// (analytics query, conversations), voicemail listing; writes: presence, wrap-up, queue,
-// voicemail read/delete, email reply and message sends. Production runs it through
-// GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the reconcile,
-// the notifications and the writes (presence, wrap-up, queue, voicemail read/delete);
-// GenesysUpstream's worker follows what it reports (take_reconciled, take_emails_seen) for
-// what it does not mirror yet (docs/genesys.md, "What remains").
+// (analytics query, conversations), voicemail listing, the agents' queues, the org's
+// response libraries and responses and external contacts (decision 056); writes: presence,
+// wrap-up, queue, voicemail read/delete, email reply and message sends. Production runs it
+// through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the
+// reconcile, the notifications and the writes (presence, wrap-up, queue, voicemail
+// read/delete); GenesysUpstream's worker follows what it reports (take_reconciled,
+// take_emails_seen) for what it does not mirror yet (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -62,6 +63,10 @@ struct CoreOptions {
   // Test hook (the simulator's self-test, docs/reliability.md): a new channel after a gap
   // does not reconcile the agents. The mirror check must then fail.
   bool skip_gap_reconcile = false;
+  // The org's listings (decision 056): the external contacts scan's page size (10..200);
+  // mirror_contacts off: no contacts (outpost-sim's self-test, tests that need none).
+  size_t contact_scan_limit = 200;
+  bool mirror_contacts = true;
 };
 
 struct CoreRequest {
@@ -109,6 +114,7 @@ struct CoreCounters {
   uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, timeouts = 0, channels_created = 0,
            gaps = 0, agent_reconciles = 0, org_reconciles = 0, notifications = 0, heartbeats = 0,
            decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0;
+  uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
 };
 
 class GenesysCore {
@@ -228,8 +234,18 @@ class GenesysCore {
   void refresh_conversations(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
                              size_t at, Next next);
   void each_page(const std::shared_ptr<Listing>& listing, const std::string& target, Next next);
+  // `limit`: the page size asked for when the answer does not say it (the scan).
   void list(const std::string& first, const std::string& member, EntityFn fn, Next next,
-            const std::string& user = "");
+            const std::string& user = "", size_t limit = 0);
+
+  // genesys_core_listings.cpp (decision 056): the org's response libraries and responses
+  // and its external contacts (after an org reconcile, beside the agents' reconciles), each
+  // agent's queues joined and not (in its reconcile).
+  void maybe_list_org();
+  void list_responses(std::shared_ptr<std::vector<std::string>> libraries, size_t at, Next next);
+  void list_contacts(Next next);
+  void list_queues(const std::string& user, Next next);
+  void mark_mirrored();
 
   // genesys_core_intents.cpp
   Result<PlatformAnswer> run_intent(const std::string& what, const AgentRef& agent, int64_t now_ms,
@@ -268,6 +284,13 @@ class GenesysCore {
   int64_t last_org_ms_ = 0;
   int64_t last_agents_ms_ = 0;
   bool mirrored_ = false;
+  // The org's listings (genesys_core_listings.cpp): due, running, retried after a failure;
+  // the first full mirror needs both the agents and one listing done.
+  bool need_org_listings_ = false;
+  bool listing_org_ = false;
+  int64_t org_listings_retry_at_ = 0;
+  bool org_listed_ = false;
+  bool agents_mirrored_ = false;
 
   PresenceMap presence_map_;
   bool presence_loaded_ = false;

@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "adapters/genesys/genesys_socket.h"
+#include "adapters/genesys/genesys_socket_lives.h"
 
 namespace outpost::genesys {
 namespace {
@@ -30,15 +31,15 @@ struct GenesysCoreDriver::Request {
 };
 
 // One channel's socket. Its commands, queued by pump() under mutex_, run in order on its
-// thread. Opens and closes are counted as queued and as done: while they differ, what the
-// socket reports belongs to a life the core has already ended, and is dropped.
+// thread. Opens and closes are counted as queued and as done (genesys_socket_lives.h): while
+// they differ, what the socket reports belongs to a life the core has already ended, and is
+// dropped.
 struct GenesysCoreDriver::Socket {
   size_t channel = 0;
   std::deque<SocketCommand> commands;
-  uint64_t lifecycle_queued = 0;
-  uint64_t lifecycle_done = 0;
+  SocketLives lives;
   std::thread thread;
-  bool current() const { return lifecycle_queued == lifecycle_done; }
+  bool current() const { return lives.current(); }
 };
 
 GenesysCoreDriver::GenesysCoreDriver(CoreDriverOptions options, RestClient& rest)
@@ -118,7 +119,7 @@ void GenesysCoreDriver::pump() {
   for (SocketCommand& command : core_.take_socket_commands()) {
     if (command.channel >= sockets_.size()) continue;
     Socket& socket = *sockets_[command.channel];
-    if (command.kind != SocketCommand::Kind::kSend) ++socket.lifecycle_queued;
+    socket.lives.queued(command.kind);
     socket.commands.push_back(std::move(command));
     socket_commands = true;
   }
@@ -160,8 +161,7 @@ void GenesysCoreDriver::run_socket(Socket& s) {
       }
       lock.lock();
       if (command.kind == SocketCommand::Kind::kSend) continue;
-      ++s.lifecycle_done;
-      if (command.kind != SocketCommand::Kind::kOpen || !s.current() || stopping_) continue;
+      if (!s.lives.done(command.kind) || stopping_) continue;  // a close, or late news
       if (opened.ok()) {
         core_.on_socket_opened(wall_ms(), s.channel);
       } else {

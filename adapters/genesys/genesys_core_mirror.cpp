@@ -1,6 +1,7 @@
 // The sans-I/O core's reconcile, as chains of requests: the org (presence definitions,
 // wrap-up codes), then each agent (presence and routing status, the journal from the
-// analytics query with the unfinished conversations read again, voicemail), page by page.
+// analytics query with the unfinished conversations read again, voicemail, queues), page by
+// page; a finished org reconcile starts the org's listings (genesys_core_listings.cpp).
 // A failed step fails the reconcile, which is tried again after retry_after_failure.
 #include <boost/json.hpp>
 
@@ -34,9 +35,11 @@ struct GenesysCore::Listing {
   size_t seen = 0;
   int64_t total = -1;
   bool short_page = false;
+  size_t limit = 0;  // the page size asked for, when the answer does not say it
 };
 
 void GenesysCore::maybe_reconcile() {
+  maybe_list_org();
   // Subscribed first (decision 024): no reconcile until every channel is open.
   if (reconciling_ || !all_open()) return;
   if (now_ms_ - last_org_ms_ > options_.org_reconcile_every_ms) need_org_ = true;
@@ -74,13 +77,16 @@ void GenesysCore::maybe_reconcile() {
       last_org_ms_ = now_ms_;
       ++counters_.org_reconciles;
       reconciled_.org = true;
+      need_org_listings_ = true;  // beside the gap reconciles that may follow
     }
     if (all) {
       last_agents_ms_ = now_ms_;
-      mirrored_ = true;
-      reconciled_.all = true;
+      agents_mirrored_ = true;
+      if (mirrored_) reconciled_.all = true;
     }
     reconciled_.users.insert(reconciled_.users.end(), users->begin(), users->end());
+    mark_mirrored();
+    maybe_list_org();
   };
   auto run_agents = [this, users, finish](Status status) {
     if (!status.ok() || users->empty()) return finish(status);
@@ -183,9 +189,12 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
             *event.mutable_voicemail_left() = std::move(vm).value();
             emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
           },
-          [this, next](Status voicemail) {
-            if (voicemail.ok()) ++counters_.agent_reconciles;
-            next(voicemail);
+          [this, user, next](Status voicemail) {
+            if (!voicemail.ok()) return next(voicemail);
+            list_queues(user, [this, next](Status queues) {
+              if (queues.ok()) ++counters_.agent_reconciles;
+              next(queues);
+            });
           },
           own ? user : std::string());
     });
@@ -268,8 +277,9 @@ void GenesysCore::refresh_conversations(const std::string& user,
 }
 
 void GenesysCore::list(const std::string& first, const std::string& member, EntityFn fn, Next next,
-                       const std::string& user) {
+                       const std::string& user, size_t limit) {
   auto listing = std::make_shared<Listing>();
+  listing->limit = limit;
   listing->first = first;
   listing->user = user;
   listing->member = member;
@@ -296,13 +306,17 @@ void GenesysCore::each_page(const std::shared_ptr<Listing>& listing, const std::
           listing->fn(entity, answer->correlation_id);
         listing->seen += page->entities.size();
         if (page->total >= 0) listing->total = page->total;
-        if (!page->next_uri.empty() && page->page_size > 0 &&
-            static_cast<int64_t>(page->entities.size()) < page->page_size) {
+        // A page shorter than its size that still links onwards lost entities on the way.
+        const int64_t size =
+            page->page_size > 0 ? page->page_size : static_cast<int64_t>(listing->limit);
+        if (!page->next_uri.empty() && size > 0 &&
+            static_cast<int64_t>(page->entities.size()) < size) {
           listing->short_page = true;
         }
         if (!page->next_uri.empty()) return each_page(listing, page->next_uri, next);
         if (listing->short_page ||
             (listing->total >= 0 && listing->seen < static_cast<size_t>(listing->total))) {
+          ++counters_.incomplete_listings;
           return next(error(ErrorCode::kUnavailable, listing->first + ": a partial listing"));
         }
         next(Status::Ok());

@@ -17,6 +17,9 @@ std::string core_key(const upstream::Event& e) {
   if (e.has_voicemail_updated()) return "voicemail/" + e.user() + "/" + e.voicemail_updated().id();
   if (e.has_aux_reason()) return "aux_reason/" + e.aux_reason().id();
   if (e.has_wrapup_code()) return "wrapup_code/" + e.wrapup_code().id();
+  if (e.has_queue()) return "queue/" + e.user() + "/" + e.queue().id();
+  if (e.has_contact()) return "contact/" + e.contact().id();
+  if (e.has_canned_response()) return "canned_response/" + e.canned_response().id();
   return "";
 }
 
@@ -62,6 +65,8 @@ CoreDriverOptions GenesysUpstream::core_options() {
   o.core.max_429_retries = 5;  // as RestClient::call
   o.core.answer_keep_ms = options_.answer_keep.count();
   o.core.max_intents_in_flight = options_.max_intents_in_flight;
+  o.core.contact_scan_limit = options_.contact_scan_limit;
+  o.core.mirror_contacts = options_.mirror_contacts;
   o.core.log = rest.log ? rest.log : options_.log;
   o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
   o.reconciled = [this](CoreReconciled reconciled) { core_reconciled(std::move(reconciled)); };
@@ -97,8 +102,6 @@ void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
 
 void GenesysUpstream::core_reconciled(CoreReconciled reconciled) {
   std::lock_guard lock(mutex_);
-  follow_org_ = follow_org_ || reconciled.org;
-  follow_users_.insert(reconciled.users.begin(), reconciled.users.end());
   all_reconciled_ = all_reconciled_ || reconciled.all;
   wake_.notify_all();
 }
@@ -174,6 +177,7 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
   out.intents += core.intents;
   out.refusals += core.refusals;
   out.decode_errors += core.decode_errors;
+  out.incomplete_listings += core.incomplete_listings;
   out.intents_pending += core_.intents_pending();
   out.rest.retried_429 += core.retried_429;
   out.rest.retried_5xx += core.retried_5xx;

@@ -4,12 +4,12 @@
 // GenesysCoreDriver (decisions 043, 049): the notification channels (250 agents' topics
 // each, at most 20) with a socket thread each, their heartbeats, renewal and gaps, the
 // reconcile by REST (presence definitions, wrap-up codes; each agent's presence and routing
-// status, today's conversations, voicemail), the notifications, and the writes (presence,
+// status, today's conversations, voicemail, queues), the notifications, and the writes (presence,
 // queue membership, wrap-up, voicemail read/delete) with decision 023's bounded wait (the
 // caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision 006).
-// A worker thread here does what the core lacks, following what it reports: the org's
-// responses and external contacts after each org reconcile, each reconciled agent's queues,
+// The core also lists the org's responses and external contacts and each agent's queues
+// (decision 056). A worker thread here does what the core lacks, following what it reports:
 // the voicemail recordings of the core's voicemail events (a failed one is forgotten by the
 // core, so the next reconcile sends the voicemail again), the web-interface draft check of
 // each email conversation the core saw, and the app's drafts put to the platform. Sends
@@ -169,16 +169,8 @@ class GenesysUpstream : public Upstream {
 
   // genesys_follow.cpp: the worker, following the core.
   void run();
-  // One round of what the core lacks; false when some of it failed (tried again later).
-  bool follow(std::vector<upstream::Event> voicemails, std::vector<CoreEmailSeen> emails, bool org,
-              std::vector<std::string> users);
-  Status each_page(
-      const std::string& first, const std::string& member,
-      const std::function<void(const std::string& entity, const std::string& corr)>& fn,
-      size_t limit = 0);
-  Status mirror_contacts();
-  Status mirror_responses();
-  Status mirror_queues(const std::string& user);
+  // One round of what the core lacks.
+  void follow(std::vector<upstream::Event> voicemails, std::vector<CoreEmailSeen> emails);
   // genesys_sends.cpp (decision 037)
   Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
                                    const domain::Draft& draft);
@@ -244,12 +236,9 @@ class GenesysUpstream : public Upstream {
   // What the worker is to follow (from the core's sinks; under mutex_).
   std::vector<upstream::Event> voicemails_;  // waiting for their recordings
   std::vector<CoreEmailSeen> emails_seen_;
-  bool follow_org_ = false;
-  std::set<std::string> follow_users_;
   bool drafts_due_ = false;             // draft_saved since the worker's last round
   bool all_reconciled_ = false;         // the core finished a full mirror
   std::vector<std::string> to_forget_;  // events not kept whole: sent again by the core
-  std::chrono::steady_clock::time_point retry_at_{};
   std::map<std::string, std::shared_ptr<Intent>> intents_;
   // Each intent's thread; joined once its intent is done (a finished thread keeps its
   // stack until joined) and at stop().

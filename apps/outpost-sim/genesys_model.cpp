@@ -115,6 +115,7 @@ GenesysModel::GenesysModel(std::vector<std::string> users, int64_t now_ms)
     u.modified = iso(now_ms);
     u.queues = {{"queue-1", true}, {"queue-2", false}, {"queue-3", true}};
   }
+  init_listings(now_ms);
 }
 
 std::string GenesysModel::iso(int64_t ms) const {
@@ -363,6 +364,7 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
     return voicemail(method, parts[5], body);
   }
   if (top == "notifications") return channels(method, path, body);
+  if (ModelAnswer listed = org_listing(method, path, query); listed.status != 0) return listed;
   return err(404, "not.found", "no route for " + method + " " + path);
 }
 
@@ -403,7 +405,7 @@ ModelAnswer GenesysModel::user_route(const std::string& method, const std::strin
     u.queues[queue] = joined->as_bool();
     return answer(200, Object{{"id", queue}, {"joined", joined->as_bool()}});
   }
-  (void)query, (void)path;
+  if (rest == "queues" && method == "GET") return user_queues(user, query, path);
   return err(404, "not.found", "no route");
 }
 

@@ -81,7 +81,33 @@ class GenesysModel {
   std::vector<std::string> aux_definitions() const;  // active User definitions
   uint64_t requests() const { return requests_; }
 
+  // genesys_model_listings.cpp (decision 056): the org's response libraries and responses,
+  // its external contacts (GET …/scan/contacts by cursor), each user's queues (GET
+  // /users/{id}/queues?joined=); changed "on the web" now and then. Deletions are not
+  // modelled (the mirror does not carry them).
+  // A contact added or edited, or a response edited (pick chooses): what changed.
+  std::string web_edit_org_listing(size_t pick, int64_t now_ms);
+  // A queue of `user` joined or left in the web interface: what changed.
+  std::string web_change_queue(const std::string& user, size_t pick, int64_t now_ms);
+  void add_contacts(size_t count);   // a bigger org (tests, benchmarks)
+  void add_responses(size_t count);  // in the first library
+  // The checker's view: the entities as the platform answers them.
+  const boost::json::array& contact_entities() const { return contacts_; }
+  const boost::json::array& response_entities() const { return responses_; }
+  std::map<std::string, bool> queue_memberships(const std::string& user) const {
+    return users_.at(user).queues;
+  }
+
  private:
+  // genesys_model_listings.cpp; `status` 0: not a listing route.
+  void init_listings(int64_t now_ms);
+  ModelAnswer org_listing(const std::string& method, const std::string& path,
+                          const std::map<std::string, std::string>& query);
+  ModelAnswer user_queues(const std::string& user, const std::map<std::string, std::string>& query,
+                          const std::string& path);
+  boost::json::object contact(size_t n, int64_t now_ms) const;
+  boost::json::array libraries_, responses_, contacts_, queue_definitions_;
+
   using Object = boost::json::object;
   ModelAnswer user_route(const std::string& method, const std::string& user,
                          const std::string& rest, const std::map<std::string, std::string>& query,

@@ -31,11 +31,12 @@ std::string event_name(const upstream::Event& event) {
 }  // namespace
 
 SimGenesys::SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t now_ms,
-                       GenesysFaults faults, bool break_gap_reconcile)
+                       GenesysFaults faults, bool break_gap_reconcile, bool break_contacts)
     : trace_(trace),
       random_(seed ^ kSeedSalt),
       faults_(faults),
       break_gap_reconcile_(break_gap_reconcile),
+      break_contacts_(break_contacts),
       tenant_(kTenant),
       users_([&] {
         std::vector<std::string> users;
@@ -64,7 +65,10 @@ g::CoreOptions SimGenesys::core_options() const {
   options.retry_after_failure_ms = 500;
   options.channel_renew_margin_ms = 1'000;
   options.agent_reconcile_every_ms = 3'600'000;  // never within a run: gaps must do it
-  options.org_reconcile_every_ms = 3'600'000;
+  // The org's listings change on the web (decision 056): read again every 10 s.
+  options.org_reconcile_every_ms = 10'000;
+  options.contact_scan_limit = 10;  // the scan's smallest page: several cursors
+  options.mirror_contacts = !break_contacts_;
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
@@ -230,7 +234,7 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
   if (user.tenant != tenant_) return;
   now_ms_ = std::max(now_ms_, now_ms);
   ++stats_.platform_actions;
-  switch (random_.weighted({3, 4, 2, 2})) {
+  switch (random_.weighted({3, 4, 2, 2, 1, 1})) {
     case 0: {
       static const char* const kMedia[] = {"voice", "email", "message", "callback"};
       const std::string id = model_.route(user.user, kMedia[random_.below(4)], now_ms_);
@@ -247,10 +251,18 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
       trace_.add("genesys platform: " + id + " left for " + user.user);
       break;
     }
-    default:
+    case 3:
       model_.supervisor_presence(user.user, random_.below(100), now_ms_);
       trace_.add("genesys platform: a supervisor sets " + user.user + " to " +
                  model_.presence_definition(user.user));
+      break;
+    case 4:
+      // A listing read before this change may have passed it: the one after must run.
+      org_listings_due_ = core_->counters().org_listings + 2;
+      trace_.add("genesys web: " + model_.web_edit_org_listing(random_.below(1000), now_ms_));
+      break;
+    default:
+      trace_.add("genesys web: " + model_.web_change_queue(user.user, random_.below(100), now_ms_));
       break;
   }
   flush(now_ms_);
@@ -317,6 +329,7 @@ void SimGenesys::restart(int64_t now_ms) {
     model_.close_socket(slot);
   }
   pending_.clear();  // the process's queue is gone; the fresh core mirrors again
+  if (org_listings_due_ > 0) org_listings_due_ = 1;  // the fresh core lists after this
   head_attempts_ = 0;
   core_ = std::make_unique<g::GenesysCore>(core_options());
   trace_.add("genesys: the adapter restarts with the server");
@@ -340,7 +353,8 @@ GenesysSimStats SimGenesys::stats() const {
 }
 
 bool SimGenesys::quiet() const {
-  return queue_.empty() && pending_.empty() && core_->quiet();
+  return queue_.empty() && pending_.empty() && core_->quiet() &&
+         core_->counters().org_listings >= org_listings_due_;
 }
 
 Result<PlatformAnswer> SimGenesys::set_presence(const AgentRef& agent, d::Presence presence,
@@ -442,6 +456,7 @@ std::vector<std::string> SimGenesys::check(ServerStore& store) const {
                     " on the platform, not on the server");
     }
   }
+  check_listings(store, out);
   return out;
 }
 

@@ -54,9 +54,10 @@ struct GenesysSimStats {
 class SimGenesys : public Platform {
  public:
   // `break_gap_reconcile`: the checker's self-test (the core skips its reconcile after a
-  // gap); the mirror check must then fail.
+  // gap); `break_contacts`: the core does not list the external contacts (decision 056).
+  // The mirror check must then fail.
   SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t now_ms, GenesysFaults faults,
-             bool break_gap_reconcile);
+             bool break_gap_reconcile, bool break_contacts = false);
 
   // One action of the platform for `user` (routing, a customer hanging up, a voicemail, a
   // supervisor's presence change). Users of the other tenant: nothing.
@@ -72,7 +73,8 @@ class SimGenesys : public Platform {
   // Quiescence: no more faults; the socket drops once more (the last gap).
   void calm(int64_t now_ms);
   bool quiet() const;
-  // The mirror equals the platform: presence, the journal, voicemail (one line per difference).
+  // The mirror equals the platform: presence, the journal, voicemail, and the listings of
+  // decision 056: queues, contacts, canned responses (one line per difference).
   std::vector<std::string> check(ServerStore& store) const;
   // Hears each event once applied (the push actor).
   void set_observer(std::function<void(const upstream::Event&, int64_t)> observer) {
@@ -118,6 +120,11 @@ class SimGenesys : public Platform {
   SimRandom random_;
   GenesysFaults faults_;
   bool break_gap_reconcile_;
+  bool break_contacts_;
+  // The org's listings changed on the web: quiet only once the core has finished this many
+  // org listings (one that started after the change; decision 056).
+  uint64_t org_listings_due_ = 0;
+  void check_listings(ServerStore& store, std::vector<std::string>& out) const;
   std::string tenant_;
   std::vector<std::string> users_;
   GenesysModel model_;

@@ -18,11 +18,13 @@ void print_failure(uint64_t seed, const SimOptions& options, const SimResult& re
       options.genesys && options.genesys_channel_agents != 250
           ? " --genesys-channel-agents " + std::to_string(options.genesys_channel_agents)
           : "";
-  printf("FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d%s%s%s)\n",
-         static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-         options.devices, options.two_process_devices, options.users, options.steps,
-         options.genesys ? " --platform-kind genesys" : "",
-         options.break_gap_reconcile ? " --break-gap-reconcile" : "", channels.c_str());
+  printf(
+      "FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d%s%s%s%s)\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), options.devices,
+      options.two_process_devices, options.users, options.steps,
+      options.genesys ? " --platform-kind genesys" : "",
+      options.break_gap_reconcile ? " --break-gap-reconcile" : "",
+      options.break_contacts_reconcile ? " --break-contacts-reconcile" : "", channels.c_str());
   for (const auto& violation : result.violations) {
     printf("  %s: %s\n", violation.invariant.c_str(), violation.detail.c_str());
   }

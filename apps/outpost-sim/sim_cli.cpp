@@ -80,6 +80,8 @@ fault knobs (probabilities; per frame for the network, else per step):
                       250 as in production; 1: a channel per agent, gaps one at a time)
   --break-gap-reconcile  checker self-test (genesys): the adapter does not reconcile after
                       a notification gap; the mirror check (M) must fail
+  --break-contacts-reconcile  checker self-test (genesys): the adapter does not list the
+                      org's external contacts; the mirror check (M) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -150,6 +152,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.genesys = kind == "genesys";
     } else if (flag == "--break-gap-reconcile") {
       cli.sim.break_gap_reconcile = true;
+    } else if (flag == "--break-contacts-reconcile") {
+      cli.sim.break_contacts_reconcile = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

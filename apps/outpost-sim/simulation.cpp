@@ -133,7 +133,8 @@ Status Simulation::setup() {
     GenesysFaults faults;
     faults.channel_agents = static_cast<size_t>(std::max(1, options_.genesys_channel_agents));
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
-                                            options_.break_gap_reconcile);
+                                            options_.break_gap_reconcile,
+                                            options_.break_contacts_reconcile);
     genesys_->set_others(&platform_->platform());
     server_->set_platform(genesys_.get());
   }

@@ -71,6 +71,8 @@ struct SimOptions {
   bool genesys = false;
   // Checker self-test (--break-gap-reconcile): the core skips its reconcile after a gap.
   bool break_gap_reconcile = false;
+  // Checker self-test (genesys, decision 056): the core does not list the external contacts.
+  bool break_contacts_reconcile = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;

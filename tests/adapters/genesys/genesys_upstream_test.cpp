@@ -110,6 +110,23 @@ TEST_F(GenesysUpstreamTest, MirrorsTheOrgAndTheAgent) {
   EXPECT_EQ(upstream_->counters().decode_errors, 0u);
 }
 
+// Decision 056: the org's listings and the agents' queues run on the core, and the first
+// mirror waits for them: every one is queued for poll() when wait_mirrored returns.
+TEST_F(GenesysUpstreamTest, WaitMirroredWaitsForTheOrgsListingsAndTheQueues) {
+  start(options());
+  auto events = upstream_->poll(0);
+  ASSERT_TRUE(events.ok());
+  size_t contacts = 0, responses = 0, queues = 0;
+  for (const auto& e : *events) {
+    contacts += e.has_contact();
+    responses += e.has_canned_response();
+    queues += e.has_queue() && e.user() == "agent-1";
+  }
+  EXPECT_EQ(contacts, 250u);
+  EXPECT_EQ(responses, 7u);
+  EXPECT_EQ(queues, 3u);
+}
+
 TEST_F(GenesysUpstreamTest, LiveNotificationsBecomeEvents) {
   auto o = options();
   start(o);

@@ -226,5 +226,21 @@ TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotReconcileAfterAGap) {
   EXPECT_GE(caught, 2);
 }
 
+TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotListTheContacts) {
+  // The checker's self-test for the listings of decision 056: the core lists no external
+  // contacts; the org's contacts on the server then differ from the platform's (M).
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    SimOptions options = genesys(seed);
+    options.break_contacts_reconcile = true;
+    SimResult result = run_simulation(options);
+    bool mirror = false;
+    for (const auto& violation : result.violations) {
+      mirror |= violation.invariant == "(M) mirror = platform" &&
+                violation.detail.find("contact") != std::string::npos;
+    }
+    EXPECT_TRUE(mirror) << "seed " << seed << "\n" << describe(result);
+  }
+}
+
 }  // namespace
 }  // namespace outpost::sim

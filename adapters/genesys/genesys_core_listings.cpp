@@ -1,0 +1,128 @@
+// The sans-I/O core's listings of the org and of each agent's queues (decision 056), moved
+// from the adapter's worker: the response-management libraries, each library's responses
+// (paged by nextUri), the external contacts (the scan's cursors, `contact_scan_limit` a
+// page; the numbered listing stops at 1000), and an agent's queues joined and not joined.
+// Each page is bounded by the decoder (kMaxBodyBytes, kMaxEntities); each entity is decoded
+// on its own, a bad one counted and logged with the page's correlation id and nothing sent
+// for it. The org's listings run after each org reconcile, beside the gap reconciles (a
+// scan of 50,000 contacts does not hold back an agent's reconcile); a failed one is tried
+// again whole after retry_after_failure. What the platform deleted is not carried (as
+// before: a contact or response stays until the store's own retention).
+#include <algorithm>
+
+#include "adapters/genesys/genesys_core.h"
+
+namespace outpost::genesys {
+namespace {
+
+constexpr int kListPageSize = 100;
+constexpr size_t kMinScanLimit = 10, kMaxScanLimit = 200;  // the scan's own bounds
+
+std::string with_paging(const std::string& path) {
+  return path + (path.find('?') == std::string::npos ? "?" : "&") +
+         "pageSize=" + std::to_string(kListPageSize) + "&pageNumber=1";
+}
+
+}  // namespace
+
+void GenesysCore::maybe_list_org() {
+  if (!need_org_listings_ || listing_org_ || now_ms_ < org_listings_retry_at_) return;
+  need_org_listings_ = false;
+  listing_org_ = true;
+  auto libraries = std::make_shared<std::vector<std::string>>();
+  auto done = [this](Status status) {
+    listing_org_ = false;
+    if (!status.ok()) {
+      if (options_.log) options_.log("genesys: org listings: " + status.to_string());
+      need_org_listings_ = true;
+      org_listings_retry_at_ = now_ms_ + options_.retry_after_failure_ms;
+      return;
+    }
+    ++counters_.org_listings;
+    org_listed_ = true;
+    mark_mirrored();
+  };
+  list(
+      with_paging("/api/v2/responsemanagement/libraries"), "entities",
+      [this, libraries](const std::string& entity, const std::string& corr) {
+        const std::string id = conversation_id(entity);  // any entity's id
+        if (id.empty()) {
+          return decode_failed("library", error(ErrorCode::kInvalidArgument, "no id"), corr);
+        }
+        libraries->push_back(id);
+      },
+      [this, libraries, done](Status status) {
+        if (!status.ok()) return done(status);
+        list_responses(libraries, 0, [this, done](Status responses) {
+          if (!responses.ok() || !options_.mirror_contacts) return done(responses);
+          list_contacts(done);
+        });
+      });
+}
+
+void GenesysCore::list_responses(std::shared_ptr<std::vector<std::string>> libraries, size_t at,
+                                 Next next) {
+  if (at >= libraries->size()) return next(Status::Ok());
+  list(
+      with_paging("/api/v2/responsemanagement/responses?libraryId=" + (*libraries)[at]), "entities",
+      [this](const std::string& entity, const std::string& corr) {
+        auto response = decode_response(entity);
+        if (!response.ok()) return decode_failed("response", response.status(), corr);
+        upstream::Event event;
+        event.set_tenant(options_.tenant);
+        const std::string key = "canned_response/" + response->id();
+        *event.mutable_canned_response() = std::move(response).value();
+        emit(std::move(event), key);
+      },
+      [this, libraries, at, next](Status status) {
+        if (!status.ok()) return next(status);
+        list_responses(libraries, at + 1, next);
+      });
+}
+
+void GenesysCore::list_contacts(Next next) {
+  const size_t limit = std::clamp(options_.contact_scan_limit, kMinScanLimit, kMaxScanLimit);
+  // The nextUri carries the cursor (cursors.after) onwards.
+  list(
+      "/api/v2/externalcontacts/scan/contacts?limit=" + std::to_string(limit), "entities",
+      [this](const std::string& entity, const std::string& corr) {
+        auto contact = decode_contact(entity);
+        if (!contact.ok()) return decode_failed("external contact", contact.status(), corr);
+        upstream::Event event;
+        event.set_tenant(options_.tenant);
+        const std::string key = "contact/" + contact->id();
+        *event.mutable_contact() = std::move(contact).value();
+        emit(std::move(event), key);
+      },
+      std::move(next), "", limit);
+}
+
+void GenesysCore::list_queues(const std::string& user, Next next) {
+  auto one = [this, user](const char* joined, Next then) {
+    list(
+        with_paging("/api/v2/users/" + user + "/queues?joined=" + joined), "entities",
+        [this, user](const std::string& entity, const std::string& corr) {
+          auto queue = decode_user_queue(entity);
+          if (!queue.ok()) return decode_failed("queue", queue.status(), corr);
+          upstream::Event event;
+          event.set_tenant(options_.tenant);
+          event.set_user(user);
+          const std::string key = "queue/" + user + "/" + queue->id();
+          *event.mutable_queue() = std::move(queue).value();
+          emit(std::move(event), key);
+        },
+        std::move(then));
+  };
+  one("true", [one, next](Status joined) {
+    if (!joined.ok()) return next(joined);
+    one("false", next);
+  });
+}
+
+void GenesysCore::mark_mirrored() {
+  if (mirrored_ || !agents_mirrored_ || !org_listed_) return;
+  mirrored_ = true;
+  reconciled_.all = true;
+}
+
+}  // namespace outpost::genesys

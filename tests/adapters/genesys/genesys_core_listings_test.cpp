@@ -1,0 +1,284 @@
+// The core's listings (decision 056) against outpost-sim's model of Genesys Cloud through a
+// hand-stepped driver: the response libraries and each library's responses paged by
+// nextUri, the external contacts by the scan's cursors, each agent's queues joined and not;
+// a bad entity counted, logged with the correlation id and skipped; a failed page and a
+// partial page failing the listing, which is read again whole; a page over the bounds
+// refused whole; an unchanged record not sent again; a gap listing the agent's queues only.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "adapters/genesys/genesys_core.h"
+#include "apps/outpost-sim/genesys_model.h"
+
+namespace outpost::genesys {
+namespace {
+
+namespace json = boost::json;
+constexpr int64_t kStart = 1'795'000'000'000;
+
+CoreOptions listing_options(bool contacts = true) {
+  CoreOptions o;
+  o.tenant = "acme";
+  o.users = {"agent-1"};
+  o.request_timeout_ms = 1'000;
+  o.backoff_ms = {100, 300};
+  o.retry_after_failure_ms = 200;
+  o.org_reconcile_every_ms = 60'000;
+  o.contact_scan_limit = 10;
+  o.mirror_contacts = contacts;
+  return o;
+}
+
+class GenesysCoreListingsTest : public ::testing::Test {
+ protected:
+  explicit GenesysCoreListingsTest(CoreOptions o = listing_options())
+      : model_({"agent-1"}, kStart), core_([&] {
+          o.log = [this](const std::string& line) { log_ += line + "\n"; };
+          return o;
+        }()) {}
+
+  using Script = std::function<std::optional<CoreAnswer>(const CoreRequest&)>;
+  // Answers every request (`script` first, then the model, correlation "corr-<id>"), opens
+  // the sockets asked for, delivers the model's socket messages, until the core is quiet.
+  void run(const Script& script = {}) {
+    for (int round = 0; round < 2'000; ++round) {
+      model_.tick(now_);
+      core_.tick(now_);
+      bool any = false;
+      for (const CoreRequest& r : core_.take_requests()) {
+        any = true;
+        requests_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
+        std::optional<CoreAnswer> scripted = script ? script(r) : std::nullopt;
+        if (!scripted) {
+          auto a = model_.handle(r.method, r.target, r.body, now_);
+          scripted = CoreAnswer{a.status, a.body, "corr-" + std::to_string(r.id), -1, false};
+        }
+        core_.on_answer(r.id, *scripted, now_);
+      }
+      for (const SocketCommand& c : core_.take_socket_commands()) {
+        any = true;
+        if (c.kind == SocketCommand::Kind::kOpen) {
+          if (model_.open_socket(c.text, now_, c.channel)) {
+            core_.on_socket_opened(now_, c.channel);
+          } else {
+            core_.on_socket_closed(now_, c.channel);
+          }
+        } else if (c.kind == SocketCommand::Kind::kClose) {
+          model_.close_socket(c.channel);
+        } else {
+          model_.socket_send(c.text, c.channel);
+        }
+      }
+      bool closed = false;
+      for (const std::string& m : model_.take_socket_messages(&closed)) {
+        any = true;
+        core_.on_socket_message(m, now_);
+      }
+      if (closed) core_.on_socket_closed(now_);
+      for (auto& e : core_.take_events()) events_.push_back(std::move(e));
+      if (!any) {
+        auto next = core_.next_deadline();
+        if (core_.quiet() || !next || *next > now_ + 10'000) return;
+        now_ = std::max(now_ + 1, *next);
+      }
+    }
+  }
+
+  size_t requests(const std::string& line) const {
+    return static_cast<size_t>(std::count(requests_.begin(), requests_.end(), line));
+  }
+  size_t count(upstream::Event::KindCase kind) const {
+    return static_cast<size_t>(std::count_if(events_.begin(), events_.end(),
+                                             [&](const auto& e) { return e.kind_case() == kind; }));
+  }
+  // The model's answer to `r` with `edit` applied to its JSON.
+  CoreAnswer edited(const CoreRequest& r, const std::function<void(json::object&)>& edit) {
+    auto a = model_.handle(r.method, r.target, r.body, now_);
+    json::value v = json::parse(a.body);
+    edit(v.as_object());
+    return CoreAnswer{a.status, json::serialize(v), "corr-" + std::to_string(r.id), -1, false};
+  }
+  static bool is_scan(const CoreRequest& r, const std::string& cursor = "") {
+    if (r.target.rfind("/api/v2/externalcontacts/scan/contacts", 0) != 0) return false;
+    return cursor.empty() ? r.target.find("cursor=") == std::string::npos
+                          : r.target.find("cursor=" + cursor) != std::string::npos;
+  }
+
+  sim::GenesysModel model_;
+  std::string log_;
+  GenesysCore core_;
+  int64_t now_ = kStart;
+  std::vector<std::string> requests_;
+  std::vector<upstream::Event> events_;
+};
+
+constexpr char kScan[] = "GET /api/v2/externalcontacts/scan/contacts";
+constexpr char kResponses[] = "GET /api/v2/responsemanagement/responses";
+constexpr char kLibraries[] = "GET /api/v2/responsemanagement/libraries";
+
+TEST_F(GenesysCoreListingsTest, ListsResponsesContactsAndQueuesPageByPage) {
+  model_.add_responses(120);  // lib-1: 123, two pages of 100
+  run();
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_TRUE(core_.quiet());
+  EXPECT_EQ(requests(kLibraries), 1u);
+  EXPECT_EQ(requests(kResponses), 3u);  // lib-1: 2 pages (nextUri), lib-2: 1
+  EXPECT_EQ(requests(kScan), 3u);       // 25 contacts, 10 a page, by cursor
+  EXPECT_EQ(count(upstream::Event::kCannedResponse), 127u);
+  EXPECT_EQ(count(upstream::Event::kContact), 25u);
+  std::map<std::string, bool> queues;
+  for (const auto& e : events_) {
+    if (e.has_queue()) {
+      EXPECT_EQ(e.user(), "agent-1");
+      queues[e.queue().id()] = e.queue().joined();
+    }
+    if (e.has_canned_response() && e.canned_response().id() == "resp-2") {
+      EXPECT_EQ(e.canned_response().library_id(), "lib-1");
+      EXPECT_NE(e.canned_response().text().find("resp-2"), std::string::npos);
+    }
+  }
+  const std::map<std::string, bool> want{{"queue-1", true}, {"queue-2", false}, {"queue-3", true}};
+  EXPECT_EQ(queues, want);
+  EXPECT_EQ(requests("GET /api/v2/users/agent-1/queues"), 2u);  // joined=true, joined=false
+  EXPECT_EQ(core_.counters().org_listings, 1u);
+  EXPECT_EQ(core_.counters().decode_errors, 0u);
+}
+
+TEST_F(GenesysCoreListingsTest, OnlyWhatChangedIsSentAgainAndAGapListsTheAgentsQueuesOnly) {
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  events_.clear();
+  // A queue left on the web; a notification gap: the agent's reconcile lists its queues, the
+  // org's listings are not read again.
+  model_.web_change_queue("agent-1", 0, now_);  // queue-1
+  model_.close_socket();
+  core_.on_socket_closed(now_);
+  run();
+  ASSERT_EQ(count(upstream::Event::kQueue), 1u);
+  for (const auto& e : events_) {
+    if (!e.has_queue()) continue;
+    EXPECT_EQ(e.queue().id(), "queue-1");
+    EXPECT_FALSE(e.queue().joined());
+  }
+  EXPECT_EQ(requests(kLibraries), 1u);
+  EXPECT_EQ(requests(kScan), 3u);
+  // The org's next reconcile: an edited contact and an edited response, and nothing else.
+  events_.clear();
+  model_.web_edit_org_listing(1, now_);  // ec-00000 edited
+  model_.web_edit_org_listing(2, now_);  // resp-1 edited
+  now_ += 61'000;
+  run();
+  EXPECT_EQ(requests(kLibraries), 2u);
+  EXPECT_EQ(requests(kScan), 6u);
+  ASSERT_EQ(count(upstream::Event::kContact), 1u);
+  ASSERT_EQ(count(upstream::Event::kCannedResponse), 1u);
+  for (const auto& e : events_) {
+    if (e.has_contact()) {
+      EXPECT_EQ(e.contact().id(), "ec-00000");
+    }
+    if (e.has_canned_response()) {
+      EXPECT_NE(e.canned_response().text().find("Edited"), std::string::npos);
+    }
+  }
+  EXPECT_GT(core_.counters().duplicates_skipped, 25u);
+}
+
+TEST_F(GenesysCoreListingsTest, ABadEntityIsCountedLoggedAndSkipped) {
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (!is_scan(r)) return std::nullopt;
+    return edited(r, [](json::object& page) {
+      auto& entities = page["entities"].as_array();
+      entities.push_back(json::object{{"id", "ec-alien"}, {"type", "Alien"}});
+      entities.push_back(json::object{{"firstName", "No id"}});
+    });
+  });
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(core_.counters().decode_errors, 2u);
+  EXPECT_NE(log_.find("external contact"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("correlation corr-"), std::string::npos) << log_;
+  EXPECT_EQ(count(upstream::Event::kContact), 25u);
+  for (const auto& e : events_) EXPECT_FALSE(e.has_contact() && e.contact().id() == "ec-alien");
+}
+
+TEST_F(GenesysCoreListingsTest, AFailedPageFailsTheListingWhichIsReadAgainWhole) {
+  bool failed = false, mirrored_when_failed = true, unavailable = false;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (is_scan(r, "10") && !failed) {
+      failed = true;
+      mirrored_when_failed = core_.mirrored();
+      return CoreAnswer{500, R"({"status":500,"code":"internal"})", "corr-500", -1, false};
+    }
+    // A 503 is the call's own retry (backoff), not the listing's.
+    if (is_scan(r, "20") && !unavailable) {
+      unavailable = true;
+      return CoreAnswer{503, "", "corr-503", -1, false};
+    }
+    return std::nullopt;
+  });
+  EXPECT_TRUE(failed);
+  EXPECT_FALSE(mirrored_when_failed);  // the first mirror waits for the listings
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(requests(kScan), 2u + 4u);               // pages 1-2, then 1-3 with page 3 twice
+  EXPECT_EQ(count(upstream::Event::kContact), 25u);  // page 1 read twice, sent once
+  EXPECT_NE(log_.find("org listings"), std::string::npos) << log_;
+  EXPECT_EQ(core_.counters().org_listings, 1u);
+}
+
+TEST_F(GenesysCoreListingsTest, APartialScanIsCountedAndReadAgain) {
+  bool dropped = false;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (!is_scan(r) || dropped) return std::nullopt;
+    dropped = true;
+    // A page shorter than the limit that still links onwards: an entity lost on the way.
+    return edited(r, [](json::object& page) { page["entities"].as_array().pop_back(); });
+  });
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(core_.counters().incomplete_listings, 1u);
+  EXPECT_EQ(requests(kScan), 6u);
+  EXPECT_EQ(count(upstream::Event::kContact), 25u);
+}
+
+TEST_F(GenesysCoreListingsTest, APageOverTheBoundsIsRefusedWholeAndReadAgain) {
+  int bad = 0;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (!is_scan(r) || bad >= 2) return std::nullopt;
+    ++bad;
+    if (bad == 1) {  // more entities than a page may hold
+      json::array entities;
+      for (size_t i = 0; i <= kMaxEntities; ++i)
+        entities.push_back(json::object{{"id", "huge-" + std::to_string(i)}});
+      return CoreAnswer{200, json::serialize(json::object{{"entities", entities}}), "corr-huge", -1,
+                        false};
+    }
+    // A body over the decoder's bound.
+    return CoreAnswer{
+        200,
+        R"({"entities":[{"id":"huge-body","note":")" + std::string(kMaxBodyBytes, 'x') + R"("}]})",
+        "corr-big", -1, false};
+  });
+  EXPECT_EQ(bad, 2);
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(core_.counters().decode_errors, 2u);
+  EXPECT_NE(log_.find("corr-huge"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("corr-big"), std::string::npos) << log_;
+  EXPECT_EQ(count(upstream::Event::kContact), 25u);
+  for (const auto& e : events_)
+    EXPECT_FALSE(e.has_contact() && e.contact().id().rfind("huge", 0) == 0);
+}
+
+class GenesysCoreNoContactsTest : public GenesysCoreListingsTest {
+ protected:
+  GenesysCoreNoContactsTest() : GenesysCoreListingsTest(listing_options(false)) {}
+};
+
+TEST_F(GenesysCoreNoContactsTest, MirrorContactsOffListsNoContacts) {
+  run();
+  EXPECT_TRUE(core_.mirrored());
+  EXPECT_EQ(requests(kScan), 0u);
+  EXPECT_EQ(count(upstream::Event::kContact), 0u);
+  EXPECT_EQ(count(upstream::Event::kCannedResponse), 7u);
+}
+
+}  // namespace
+}  // namespace outpost::genesys
