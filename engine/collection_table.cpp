@@ -1,5 +1,6 @@
 #include "engine/collection_table.h"
 
+#include <algorithm>
 #include <set>
 
 namespace outpost {
@@ -88,18 +89,54 @@ void create_search_table(SQLite::Database& db, const Collection& c) {
   db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')");
 }
 
-std::string upsert_sql(const Collection& c, bool only_if_newer) {
+// The columns of `c` some index covers (its own or a compound one), the key excepted, in
+// column order; empty when there are more than kMaxSplitColumns (every column is then set
+// by the upsert itself).
+constexpr size_t kMaxSplitColumns = 30;
+std::vector<size_t> index_covered_columns(const Collection& c) {
+  std::set<std::string> covered;
+  for (const Column* column : c.indexed()) covered.insert(column->name);
+  for (const auto& columns : c.compound_indexes) covered.insert(columns.begin(), columns.end());
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < c.columns.size(); ++i) {
+    if (c.columns[i].field != c.key_field && covered.count(c.columns[i].name) != 0) {
+      positions.push_back(i);
+    }
+  }
+  if (positions.size() > kMaxSplitColumns) positions.clear();
+  return positions;
+}
+
+// Decision 058: the conflict branch sets only the columns no index covers. SQLite rewrites
+// the entry of every index whose column a SET names, even to the same value (a WAL frame
+// per index page per commit), so the indexed columns are left out and RETURNING says, as
+// a bit mask in `indexed` order, which of them the record changes (`IS NOT` the bound
+// value); CollectionTable::write() then sets only those. A new row returns 0.
+std::string upsert_sql(const Collection& c, bool only_if_newer,
+                       const std::vector<size_t>& indexed) {
   const std::string table = table_name(c);
   std::string names, params, updates;
-  for (const Column& column : c.columns) {
+  for (size_t i = 0; i < c.columns.size(); ++i) {
+    const Column& column = c.columns[i];
     names += column.name + ", ";
     params += "?, ";
-    if (column.field != c.key_field) updates += column.name + " = excluded." + column.name + ", ";
+    if (column.field == c.key_field ||
+        std::find(indexed.begin(), indexed.end(), i) != indexed.end()) {
+      continue;
+    }
+    updates += column.name + " = excluded." + column.name + ", ";
   }
   std::string sql = "INSERT INTO " + table + " (" + names + "_version, _body) VALUES (" + params +
                     "?, ?) ON CONFLICT(" + key_column(c) + ") DO UPDATE SET " + updates +
                     "_version = excluded._version, _body = excluded._body";
   if (only_if_newer) sql += " WHERE excluded._version > " + table + "._version";
+  if (indexed.empty()) return sql;
+  sql += " RETURNING ";
+  for (size_t bit = 0; bit < indexed.size(); ++bit) {
+    const size_t i = indexed[bit];
+    sql += std::string(bit == 0 ? "" : " | ") + "((" + c.columns[i].name + " IS NOT ?" +
+           std::to_string(i + 1) + ") << " + std::to_string(bit) + ")";
+  }
   return sql;
 }
 
@@ -161,8 +198,9 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
     : db_(db),
       collection_(c),
       get_(db, "SELECT _version, _body FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
-      upsert_(db, upsert_sql(c, false)),
-      upsert_if_newer_(db, upsert_sql(c, true)),
+      indexed_(index_covered_columns(c)),
+      upsert_(db, upsert_sql(c, false, indexed_)),
+      upsert_if_newer_(db, upsert_sql(c, true, indexed_)),
       remove_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
       remove_if_older_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) +
                                " = ? AND _version < ?") {
@@ -220,9 +258,7 @@ bool CollectionTable::write_searchable(const Message& record, const std::string&
   }
   if (existing) unindex(*existing);
   find_->reset();
-  upsert_.reset();
-  bind_record(upsert_, record, body, version);
-  upsert_.exec();
+  write(upsert_, record, body, version);
   // An upsert keeps the rowid of an existing row.
   pending_.insert(existing ? existing->rowid : db_.getLastInsertRowid());
   return true;
@@ -299,57 +335,112 @@ bool CollectionTable::read_into(const std::string& key, Message& out, bool* corr
   return !*corrupt;
 }
 
+namespace {
+
+// Binds the record's value of `column` to parameter `index`.
+void bind_column(SQLite::Statement& statement, int index, const Message& record,
+                 const Column& column) {
+  const google::protobuf::Reflection* reflection = record.GetReflection();
+  const FieldDescriptor* field = column.field;
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      statement.bind(index, reflection->GetInt32(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      statement.bind(index, static_cast<int64_t>(reflection->GetInt64(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      statement.bind(index, static_cast<int64_t>(reflection->GetUInt32(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      statement.bind(index, static_cast<int64_t>(reflection->GetUInt64(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      statement.bind(index, reflection->GetBool(record, field) ? 1 : 0);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      statement.bind(index, reflection->GetEnumValue(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      statement.bind(index, static_cast<double>(reflection->GetFloat(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      statement.bind(index, reflection->GetDouble(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING: {
+      // A reference into the record, which outlives the statement's exec(): no copy.
+      std::string scratch;
+      const std::string& value = reflection->GetStringReference(record, field, &scratch);
+      const bool copy = &value == &scratch;  // not stored as a std::string: copied
+      if (column.type == ColumnType::kBlob) {
+        copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
+             : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
+      } else {
+        copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;  // never a column
+  }
+}
+
+}  // namespace
+
 void CollectionTable::bind_record(SQLite::Statement& statement, const Message& record,
                                   const std::string& body, uint64_t version) {
-  const google::protobuf::Reflection* reflection = record.GetReflection();
   int index = 1;
-  for (const Column& column : collection_.columns) {
-    const FieldDescriptor* field = column.field;
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32:
-        statement.bind(index, reflection->GetInt32(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_INT64:
-        statement.bind(index, static_cast<int64_t>(reflection->GetInt64(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_UINT32:
-        statement.bind(index, static_cast<int64_t>(reflection->GetUInt32(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_UINT64:
-        statement.bind(index, static_cast<int64_t>(reflection->GetUInt64(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        statement.bind(index, reflection->GetBool(record, field) ? 1 : 0);
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM:
-        statement.bind(index, reflection->GetEnumValue(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_FLOAT:
-        statement.bind(index, static_cast<double>(reflection->GetFloat(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        statement.bind(index, reflection->GetDouble(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_STRING: {
-        // A reference into the record, which outlives the statement's exec(): no copy.
-        std::string scratch;
-        const std::string& value = reflection->GetStringReference(record, field, &scratch);
-        const bool copy = &value == &scratch;  // not stored as a std::string: copied
-        if (column.type == ColumnType::kBlob) {
-          copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
-               : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
-        } else {
-          copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
-        }
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        break;  // never a column
-    }
-    ++index;
-  }
+  for (const Column& column : collection_.columns) bind_column(statement, index++, record, column);
   statement.bind(index++, static_cast<int64_t>(version));
   statement.bindNoCopy(index, body.data(), static_cast<int>(body.size()));
+}
+
+bool CollectionTable::write(SQLite::Statement& upsert, const Message& record,
+                            const std::string& body, uint64_t version) {
+  upsert.reset();
+  bind_record(upsert, record, body, version);
+  if (indexed_.empty()) return upsert.exec() > 0;
+  // One step makes every change of an INSERT ... RETURNING; no row: not newer, unchanged.
+  if (!upsert.executeStep()) return false;
+  const auto changed = static_cast<uint32_t>(upsert.getColumn(0).getInt64());
+  upsert.reset();
+  if (changed != 0) set_indexed_columns(record, changed);
+  return true;
+}
+
+// Sets the indexed columns `changed` names (bits in `indexed_` order) on the row just
+// written: only their indexes' entries move.
+void CollectionTable::set_indexed_columns(const Message& record, uint32_t changed) {
+  // At most kMaxIndexUpdates statements; other combinations set every indexed column.
+  constexpr size_t kMaxIndexUpdates = 32;
+  if (set_indexed_.size() >= kMaxIndexUpdates && set_indexed_.count(changed) == 0) {
+    changed = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+  }
+  auto found = set_indexed_.find(changed);
+  if (found == set_indexed_.end()) {
+    std::string sql = "UPDATE " + table_name(collection_) + " SET ";
+    int param = 0;
+    for (size_t bit = 0; bit < indexed_.size(); ++bit) {
+      if ((changed & (uint32_t{1} << bit)) == 0) continue;
+      sql += std::string(param == 0 ? "" : ", ") + collection_.columns[indexed_[bit]].name;
+      sql += " = ?" + std::to_string(++param);
+    }
+    sql += " WHERE " + key_column(collection_) + " = ?" + std::to_string(param + 1);
+    found = set_indexed_.emplace(changed, std::make_unique<SQLite::Statement>(db_, sql)).first;
+  }
+  SQLite::Statement& update = *found->second;
+  update.reset();
+  int param = 0;
+  for (size_t bit = 0; bit < indexed_.size(); ++bit) {
+    if ((changed & (uint32_t{1} << bit)) == 0) continue;
+    bind_column(update, ++param, record, collection_.columns[indexed_[bit]]);
+  }
+  for (size_t i = 0; i < collection_.columns.size(); ++i) {
+    if (collection_.columns[i].field == collection_.key_field) {
+      bind_column(update, param + 1, record, collection_.columns[i]);
+    }
+  }
+  update.exec();
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
@@ -357,17 +448,13 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
     write_searchable(record, body, version, false);
     return;
   }
-  upsert_.reset();
-  bind_record(upsert_, record, body, version);
-  upsert_.exec();
+  write(upsert_, record, body, version);
 }
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
   if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
-  upsert_if_newer_.reset();
-  bind_record(upsert_if_newer_, record, body, version);
-  return upsert_if_newer_.exec() > 0;
+  return write(upsert_if_newer_, record, body, version);
 }
 
 bool CollectionTable::remove(const std::string& key) {

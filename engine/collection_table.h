@@ -14,7 +14,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/schema.h"
 #include "engine/status.h"
@@ -84,6 +86,11 @@ class CollectionTable {
   };
   void bind_record(SQLite::Statement& statement, const google::protobuf::Message& record,
                    const std::string& body, uint64_t version);
+  // Runs an upsert (upsert_ or upsert_if_newer_), then sets the indexed columns it left out
+  // that the record changes (decision 058). Returns whether it wrote.
+  bool write(SQLite::Statement& upsert, const google::protobuf::Message& record,
+             const std::string& body, uint64_t version);
+  void set_indexed_columns(const google::protobuf::Message& record, uint32_t changed);
   // Searchable collections: the current row, with its index entry removed if it has one.
   std::optional<Existing> find_for_search(const std::string& key);
   void unindex(const Existing& existing);
@@ -94,6 +101,8 @@ class CollectionTable {
   SQLite::Database& db_;
   const Collection& collection_;
   SQLite::Statement get_;
+  // Positions in collection_.columns of the columns an index covers (not the key).
+  std::vector<size_t> indexed_;
   SQLite::Statement upsert_;
   SQLite::Statement upsert_if_newer_;
   SQLite::Statement remove_;
@@ -107,6 +116,8 @@ class CollectionTable {
   std::unique_ptr<SQLite::Statement> index_rows_;
   std::unique_ptr<SQLite::Statement> forget_rows_;
   std::unordered_set<int64_t> pending_;  // rowids written but not yet indexed
+  // UPDATEs of the indexed columns by which of them changed (bits in indexed_ order).
+  std::unordered_map<uint32_t, std::unique_ptr<SQLite::Statement>> set_indexed_;
 };
 
 }  // namespace outpost
