@@ -107,37 +107,41 @@ std::vector<size_t> index_covered_columns(const Collection& c) {
   return positions;
 }
 
-// Decision 058: the conflict branch sets only the columns no index covers. SQLite rewrites
-// the entry of every index whose column a SET names, even to the same value (a WAL frame
-// per index page per commit), so the indexed columns are left out and RETURNING says, as
-// a bit mask in `indexed` order, which of them the record changes (`IS NOT` the bound
-// value); CollectionTable::write() then sets only those. A new row returns 0.
-std::string upsert_sql(const Collection& c, bool only_if_newer,
-                       const std::vector<size_t>& indexed) {
+// Decision 058: SQLite rewrites the entry of every index whose column an UPDATE's SET
+// names, even to the same value (a WAL frame per index page per commit). So the conflict
+// branch sets the columns no index covers, `_version`, `_body`, and of the indexed ones
+// (positions `indexed`) only those whose bit is in `changed`.
+std::string upsert_sql(const Collection& c, bool only_if_newer, const std::vector<size_t>& indexed,
+                       uint32_t changed) {
   const std::string table = table_name(c);
   std::string names, params, updates;
   for (size_t i = 0; i < c.columns.size(); ++i) {
     const Column& column = c.columns[i];
     names += column.name + ", ";
     params += "?, ";
-    if (column.field == c.key_field ||
-        std::find(indexed.begin(), indexed.end(), i) != indexed.end()) {
-      continue;
-    }
+    if (column.field == c.key_field) continue;
+    const auto at = std::find(indexed.begin(), indexed.end(), i);
+    if (at != indexed.end() && (changed & (uint32_t{1} << (at - indexed.begin()))) == 0) continue;
     updates += column.name + " = excluded." + column.name + ", ";
   }
   std::string sql = "INSERT INTO " + table + " (" + names + "_version, _body) VALUES (" + params +
                     "?, ?) ON CONFLICT(" + key_column(c) + ") DO UPDATE SET " + updates +
                     "_version = excluded._version, _body = excluded._body";
   if (only_if_newer) sql += " WHERE excluded._version > " + table + "._version";
-  if (indexed.empty()) return sql;
-  sql += " RETURNING ";
-  for (size_t bit = 0; bit < indexed.size(); ++bit) {
-    const size_t i = indexed[bit];
-    sql += std::string(bit == 0 ? "" : " | ") + "((" + c.columns[i].name + " IS NOT ?" +
-           std::to_string(i + 1) + ") << " + std::to_string(bit) + ")";
-  }
   return sql;
+}
+
+// Which indexed columns (bits in `indexed` order) the stored row holds another value in
+// than parameters 1..n: no row when the key is absent.
+std::string changed_indexed_sql(const Collection& c, const std::vector<size_t>& indexed) {
+  std::string sql = "SELECT ";
+  for (size_t bit = 0; bit < indexed.size(); ++bit) {
+    sql += std::string(bit == 0 ? "" : " | ") + "((" + c.columns[indexed[bit]].name + " IS NOT ?" +
+           std::to_string(bit + 1) + ") << " + std::to_string(bit) + ")";
+  }
+  if (indexed.empty()) sql += "0";
+  return sql + " FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?" +
+         std::to_string(indexed.size() + 1);
 }
 
 // FTS5's in-memory term hash while a whole index is rebuilt (decision 040), and FTS5's
@@ -199,8 +203,9 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
       collection_(c),
       get_(db, "SELECT _version, _body FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
       indexed_(index_covered_columns(c)),
-      upsert_(db, upsert_sql(c, false, indexed_)),
-      upsert_if_newer_(db, upsert_sql(c, true, indexed_)),
+      changed_indexed_(db, changed_indexed_sql(c, indexed_)),
+      upsert_(db, upsert_sql(c, false, indexed_, 0)),
+      upsert_if_newer_(db, upsert_sql(c, true, indexed_, 0)),
       remove_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
       remove_if_older_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) +
                                " = ? AND _version < ?") {
@@ -258,7 +263,7 @@ bool CollectionTable::write_searchable(const Message& record, const std::string&
   }
   if (existing) unindex(*existing);
   find_->reset();
-  write(upsert_, record, body, version);
+  write(false, record, body, version);
   // An upsert keeps the rowid of an existing row.
   pending_.insert(existing ? existing->rowid : db_.getLastInsertRowid());
   return true;
@@ -395,52 +400,48 @@ void CollectionTable::bind_record(SQLite::Statement& statement, const Message& r
   statement.bindNoCopy(index, body.data(), static_cast<int>(body.size()));
 }
 
-bool CollectionTable::write(SQLite::Statement& upsert, const Message& record,
-                            const std::string& body, uint64_t version) {
+bool CollectionTable::write(bool only_if_newer, const Message& record, const std::string& body,
+                            uint64_t version) {
+  SQLite::Statement& upsert = upsert_for(only_if_newer, changed_indexed_columns(record));
   upsert.reset();
   bind_record(upsert, record, body, version);
-  if (indexed_.empty()) return upsert.exec() > 0;
-  // One step makes every change of an INSERT ... RETURNING; no row: not newer, unchanged.
-  if (!upsert.executeStep()) return false;
-  const auto changed = static_cast<uint32_t>(upsert.getColumn(0).getInt64());
-  upsert.reset();
-  if (changed != 0) set_indexed_columns(record, changed);
-  return true;
+  return upsert.exec() > 0;
 }
 
-// Sets the indexed columns `changed` names (bits in `indexed_` order) on the row just
-// written: only their indexes' entries move.
-void CollectionTable::set_indexed_columns(const Message& record, uint32_t changed) {
-  // At most kMaxIndexUpdates statements; other combinations set every indexed column.
-  constexpr size_t kMaxIndexUpdates = 32;
-  if (set_indexed_.size() >= kMaxIndexUpdates && set_indexed_.count(changed) == 0) {
-    changed = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
-  }
-  auto found = set_indexed_.find(changed);
-  if (found == set_indexed_.end()) {
-    std::string sql = "UPDATE " + table_name(collection_) + " SET ";
-    int param = 0;
-    for (size_t bit = 0; bit < indexed_.size(); ++bit) {
-      if ((changed & (uint32_t{1} << bit)) == 0) continue;
-      sql += std::string(param == 0 ? "" : ", ") + collection_.columns[indexed_[bit]].name;
-      sql += " = ?" + std::to_string(++param);
-    }
-    sql += " WHERE " + key_column(collection_) + " = ?" + std::to_string(param + 1);
-    found = set_indexed_.emplace(changed, std::make_unique<SQLite::Statement>(db_, sql)).first;
-  }
-  SQLite::Statement& update = *found->second;
-  update.reset();
+uint32_t CollectionTable::changed_indexed_columns(const Message& record) {
+  if (indexed_.empty()) return 0;
+  changed_indexed_.reset();
   int param = 0;
-  for (size_t bit = 0; bit < indexed_.size(); ++bit) {
-    if ((changed & (uint32_t{1} << bit)) == 0) continue;
-    bind_column(update, ++param, record, collection_.columns[indexed_[bit]]);
+  for (size_t position : indexed_) {
+    bind_column(changed_indexed_, ++param, record, collection_.columns[position]);
   }
-  for (size_t i = 0; i < collection_.columns.size(); ++i) {
-    if (collection_.columns[i].field == collection_.key_field) {
-      bind_column(update, param + 1, record, collection_.columns[i]);
-    }
+  for (const Column& column : collection_.columns) {
+    if (column.field == collection_.key_field)
+      bind_column(changed_indexed_, param + 1, record, column);
   }
-  update.exec();
+  const uint32_t changed = changed_indexed_.executeStep()
+                               ? static_cast<uint32_t>(changed_indexed_.getColumn(0).getInt64())
+                               : 0;  // a new row: the INSERT sets every column
+  changed_indexed_.reset();
+  return changed;
+}
+
+SQLite::Statement& CollectionTable::upsert_for(bool only_if_newer, uint32_t changed) {
+  if (changed == 0) return only_if_newer ? upsert_if_newer_ : upsert_;
+  // At most kMaxUpsertVariants statements; other combinations set every indexed column.
+  constexpr size_t kMaxUpsertVariants = 32;
+  uint64_t key = (uint64_t{changed} << 1) | (only_if_newer ? 1 : 0);
+  if (upserts_by_change_.size() >= kMaxUpsertVariants && upserts_by_change_.count(key) == 0) {
+    changed = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+    key = (uint64_t{changed} << 1) | (only_if_newer ? 1 : 0);
+  }
+  auto found = upserts_by_change_.find(key);
+  if (found == upserts_by_change_.end()) {
+    auto statement = std::make_unique<SQLite::Statement>(
+        db_, upsert_sql(collection_, only_if_newer, indexed_, changed));
+    found = upserts_by_change_.emplace(key, std::move(statement)).first;
+  }
+  return *found->second;
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
@@ -448,13 +449,13 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
     write_searchable(record, body, version, false);
     return;
   }
-  write(upsert_, record, body, version);
+  write(false, record, body, version);
 }
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
   if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
-  return write(upsert_if_newer_, record, body, version);
+  return write(true, record, body, version);
 }
 
 bool CollectionTable::remove(const std::string& key) {

@@ -86,11 +86,13 @@ class CollectionTable {
   };
   void bind_record(SQLite::Statement& statement, const google::protobuf::Message& record,
                    const std::string& body, uint64_t version);
-  // Runs an upsert (upsert_ or upsert_if_newer_), then sets the indexed columns it left out
-  // that the record changes (decision 058). Returns whether it wrote.
-  bool write(SQLite::Statement& upsert, const google::protobuf::Message& record,
-             const std::string& body, uint64_t version);
-  void set_indexed_columns(const google::protobuf::Message& record, uint32_t changed);
+  // Upserts the row, setting of its indexed columns only those the record changes
+  // (decision 058). Returns whether it wrote.
+  bool write(bool only_if_newer, const google::protobuf::Message& record, const std::string& body,
+             uint64_t version);
+  // Bits (in indexed_ order) of the indexed columns whose stored value differs; 0 if absent.
+  uint32_t changed_indexed_columns(const google::protobuf::Message& record);
+  SQLite::Statement& upsert_for(bool only_if_newer, uint32_t changed);
   // Searchable collections: the current row, with its index entry removed if it has one.
   std::optional<Existing> find_for_search(const std::string& key);
   void unindex(const Existing& existing);
@@ -103,6 +105,8 @@ class CollectionTable {
   SQLite::Statement get_;
   // Positions in collection_.columns of the columns an index covers (not the key).
   std::vector<size_t> indexed_;
+  SQLite::Statement changed_indexed_;
+  // Upserts that set no indexed column; those that set some are in upserts_by_change_.
   SQLite::Statement upsert_;
   SQLite::Statement upsert_if_newer_;
   SQLite::Statement remove_;
@@ -116,8 +120,8 @@ class CollectionTable {
   std::unique_ptr<SQLite::Statement> index_rows_;
   std::unique_ptr<SQLite::Statement> forget_rows_;
   std::unordered_set<int64_t> pending_;  // rowids written but not yet indexed
-  // UPDATEs of the indexed columns by which of them changed (bits in indexed_ order).
-  std::unordered_map<uint32_t, std::unique_ptr<SQLite::Statement>> set_indexed_;
+  // Upserts by (indexed columns they set << 1 | only if newer).
+  std::unordered_map<uint64_t, std::unique_ptr<SQLite::Statement>> upserts_by_change_;
 };
 
 }  // namespace outpost
