@@ -31,6 +31,10 @@ using namespace outpost;
 namespace fs = std::filesystem;
 
 constexpr int kDraftSlots = 16;  // as the bench's draft_save: a few drafts saved in turn
+// Writes before measuring: past a run of new rows, an upsert stops looking for changed
+// indexed columns for a while (CollectionTable, decision 058); a device saving or
+// receiving its drafts is long past it.
+constexpr int kWarmUp = 200;
 
 // The page number of every frame in the -wal file (32-byte header, then per frame a
 // 24-byte header whose first word is the page number, big-endian, and the page).
@@ -88,7 +92,7 @@ void run(const std::string& dir, int count) {
   const std::string saves = dir + "/saves.db";
   auto saver = open_replica(saves);
   int64_t now_ms = 1'000'000;
-  for (int n = 0; n < kDraftSlots; ++n) {  // every slot exists before measuring
+  for (int n = 0; n < kWarmUp; ++n) {  // every slot exists before measuring
     mutations::SaveDraft args;
     *args.mutable_draft() = draft(n);
     if (!saver->mutate("save_draft", args, ++now_ms).ok()) throw std::runtime_error("save");
@@ -121,7 +125,7 @@ void run(const std::string& dir, int count) {
     if (!applied.ok()) throw std::runtime_error(applied.status().to_string());
     ++seq;
   };
-  for (int n = 0; n < kDraftSlots; ++n) deliver(n);
+  for (int n = 0; n < kWarmUp; ++n) deliver(n);
   report("carried delivery (apply_carried)", deliveries, count, [&] {
     for (int n = 0; n < count; ++n) deliver(n);
   });

@@ -410,6 +410,16 @@ bool CollectionTable::write(bool only_if_newer, const Message& record, const std
 
 uint32_t CollectionTable::changed_indexed_columns(const Message& record) {
   if (indexed_.empty()) return 0;
+  // A run of new rows (a snapshot page, initial sync) would pay a look-up per row for no
+  // frame saved: after kAbsentRun absent keys in a row the next kUnprobedWrites writes
+  // set every indexed column, as an upsert did before decision 058.
+  constexpr int kAbsentRun = 4;
+  constexpr int kUnprobedWrites = 64;
+  const auto every = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+  if (unprobed_writes_ > 0) {
+    --unprobed_writes_;
+    return every;
+  }
   changed_indexed_.reset();
   int param = 0;
   for (size_t position : indexed_) {
@@ -419,10 +429,16 @@ uint32_t CollectionTable::changed_indexed_columns(const Message& record) {
     if (column.field == collection_.key_field)
       bind_column(changed_indexed_, param + 1, record, column);
   }
-  const uint32_t changed = changed_indexed_.executeStep()
-                               ? static_cast<uint32_t>(changed_indexed_.getColumn(0).getInt64())
-                               : 0;  // a new row: the INSERT sets every column
+  const bool present = changed_indexed_.executeStep();
+  // A new row: the INSERT sets every column.
+  const auto changed =
+      present ? static_cast<uint32_t>(changed_indexed_.getColumn(0).getInt64()) : 0;
   changed_indexed_.reset();
+  absent_run_ = present ? 0 : absent_run_ + 1;
+  if (absent_run_ >= kAbsentRun) {
+    absent_run_ = 0;
+    unprobed_writes_ = kUnprobedWrites;
+  }
   return changed;
 }
 

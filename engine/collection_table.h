@@ -120,6 +120,8 @@ class CollectionTable {
   std::unique_ptr<SQLite::Statement> index_rows_;
   std::unique_ptr<SQLite::Statement> forget_rows_;
   std::unordered_set<int64_t> pending_;  // rowids written but not yet indexed
+  int absent_run_ = 0;                   // consecutive writes whose key was absent
+  int unprobed_writes_ = 0;              // writes left that set every indexed column unprobed
   // Upserts by (indexed columns they set << 1 | only if newer).
   std::unordered_map<uint64_t, std::unique_ptr<SQLite::Statement>> upserts_by_change_;
 };

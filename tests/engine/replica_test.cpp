@@ -269,6 +269,8 @@ TEST_F(ReplicaTest, IndexedColumnsFollowEveryUpdateWhetherTheyChangeOrNot) {
     first.push_back(testing::put_change("interaction", record.id(), record, 1));
   }
   pull(first, 1);
+  // Probing again for changed indexed columns (a run of new rows stops it for a while).
+  reopen();
   std::vector<protocol::Change> second = {
       // nothing indexed changes
       testing::put_change("interaction", "i0",
@@ -306,6 +308,19 @@ TEST_F(ReplicaTest, IndexedColumnsFollowEveryUpdateWhetherTheyChangeOrNot) {
                 "started_ms >= 1000"),
             "i1,i3");
   EXPECT_EQ(ids("WHERE peer_name = 'after'"), "i0,i1,i2,i3");
+  // After a run of new rows the upserts set every indexed column without looking: still
+  // exact.
+  std::vector<protocol::Change> third;
+  for (int i = 10; i < 16; ++i) {
+    auto record = interaction(i, "2026-11-25", 2000 + i, connected, "new");
+    third.push_back(testing::put_change("interaction", record.id(), record, 4));
+  }
+  third.push_back(testing::put_change("interaction", "i1",
+                                      interaction(1, "2026-11-25", 1001, connected, "after"), 4));
+  pull(third, 4);
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-24'"), "i3");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-25'"),
+            "i1,i10,i11,i12,i13,i14,i15");
   auto stale = replica_->get<d::Interaction>("i0");
   ASSERT_TRUE(stale.ok() && stale->has_value());
   EXPECT_EQ((*stale)->peer_name(), "after");
