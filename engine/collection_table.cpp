@@ -1,5 +1,6 @@
 #include "engine/collection_table.h"
 
+#include <algorithm>
 #include <set>
 
 namespace outpost {
@@ -88,19 +89,59 @@ void create_search_table(SQLite::Database& db, const Collection& c) {
   db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')");
 }
 
-std::string upsert_sql(const Collection& c, bool only_if_newer) {
+// The columns of `c` some index covers (its own or a compound one), the key excepted, in
+// column order; empty when there are more than kMaxSplitColumns (every column is then set
+// by the upsert itself).
+constexpr size_t kMaxSplitColumns = 30;
+std::vector<size_t> index_covered_columns(const Collection& c) {
+  std::set<std::string> covered;
+  for (const Column* column : c.indexed()) covered.insert(column->name);
+  for (const auto& columns : c.compound_indexes) covered.insert(columns.begin(), columns.end());
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < c.columns.size(); ++i) {
+    if (c.columns[i].field != c.key_field && covered.count(c.columns[i].name) != 0) {
+      positions.push_back(i);
+    }
+  }
+  if (positions.size() > kMaxSplitColumns) positions.clear();
+  return positions;
+}
+
+// Decision 058: SQLite rewrites the entry of every index whose column an UPDATE's SET
+// names, even to the same value (a WAL frame per index page per commit). So the conflict
+// branch sets the columns no index covers, `_version`, `_body`, and of the indexed ones
+// (positions `indexed`) only those whose bit is in `changed`.
+std::string upsert_sql(const Collection& c, bool only_if_newer, const std::vector<size_t>& indexed,
+                       uint32_t changed) {
   const std::string table = table_name(c);
   std::string names, params, updates;
-  for (const Column& column : c.columns) {
+  for (size_t i = 0; i < c.columns.size(); ++i) {
+    const Column& column = c.columns[i];
     names += column.name + ", ";
     params += "?, ";
-    if (column.field != c.key_field) updates += column.name + " = excluded." + column.name + ", ";
+    if (column.field == c.key_field) continue;
+    const auto at = std::find(indexed.begin(), indexed.end(), i);
+    if (at != indexed.end() && (changed & (uint32_t{1} << (at - indexed.begin()))) == 0) continue;
+    updates += column.name + " = excluded." + column.name + ", ";
   }
   std::string sql = "INSERT INTO " + table + " (" + names + "_version, _body) VALUES (" + params +
                     "?, ?) ON CONFLICT(" + key_column(c) + ") DO UPDATE SET " + updates +
                     "_version = excluded._version, _body = excluded._body";
   if (only_if_newer) sql += " WHERE excluded._version > " + table + "._version";
   return sql;
+}
+
+// Which indexed columns (bits in `indexed` order) the stored row holds another value in
+// than parameters 1..n: no row when the key is absent.
+std::string changed_indexed_sql(const Collection& c, const std::vector<size_t>& indexed) {
+  std::string sql = "SELECT ";
+  for (size_t bit = 0; bit < indexed.size(); ++bit) {
+    sql += std::string(bit == 0 ? "" : " | ") + "((" + c.columns[indexed[bit]].name + " IS NOT ?" +
+           std::to_string(bit + 1) + ") << " + std::to_string(bit) + ")";
+  }
+  if (indexed.empty()) sql += "0";
+  return sql + " FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?" +
+         std::to_string(indexed.size() + 1);
 }
 
 // FTS5's in-memory term hash while a whole index is rebuilt (decision 040), and FTS5's
@@ -161,8 +202,10 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
     : db_(db),
       collection_(c),
       get_(db, "SELECT _version, _body FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
-      upsert_(db, upsert_sql(c, false)),
-      upsert_if_newer_(db, upsert_sql(c, true)),
+      indexed_(index_covered_columns(c)),
+      changed_indexed_(db, changed_indexed_sql(c, indexed_)),
+      upsert_(db, upsert_sql(c, false, indexed_, 0)),
+      upsert_if_newer_(db, upsert_sql(c, true, indexed_, 0)),
       remove_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
       remove_if_older_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) +
                                " = ? AND _version < ?") {
@@ -220,9 +263,7 @@ bool CollectionTable::write_searchable(const Message& record, const std::string&
   }
   if (existing) unindex(*existing);
   find_->reset();
-  upsert_.reset();
-  bind_record(upsert_, record, body, version);
-  upsert_.exec();
+  write(false, record, body, version);
   // An upsert keeps the rowid of an existing row.
   pending_.insert(existing ? existing->rowid : db_.getLastInsertRowid());
   return true;
@@ -299,57 +340,124 @@ bool CollectionTable::read_into(const std::string& key, Message& out, bool* corr
   return !*corrupt;
 }
 
+namespace {
+
+// Binds the record's value of `column` to parameter `index`.
+void bind_column(SQLite::Statement& statement, int index, const Message& record,
+                 const Column& column) {
+  const google::protobuf::Reflection* reflection = record.GetReflection();
+  const FieldDescriptor* field = column.field;
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      statement.bind(index, reflection->GetInt32(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      statement.bind(index, static_cast<int64_t>(reflection->GetInt64(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      statement.bind(index, static_cast<int64_t>(reflection->GetUInt32(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      statement.bind(index, static_cast<int64_t>(reflection->GetUInt64(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      statement.bind(index, reflection->GetBool(record, field) ? 1 : 0);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      statement.bind(index, reflection->GetEnumValue(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      statement.bind(index, static_cast<double>(reflection->GetFloat(record, field)));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      statement.bind(index, reflection->GetDouble(record, field));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING: {
+      // A reference into the record, which outlives the statement's exec(): no copy.
+      std::string scratch;
+      const std::string& value = reflection->GetStringReference(record, field, &scratch);
+      const bool copy = &value == &scratch;  // not stored as a std::string: copied
+      if (column.type == ColumnType::kBlob) {
+        copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
+             : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
+      } else {
+        copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;  // never a column
+  }
+}
+
+}  // namespace
+
 void CollectionTable::bind_record(SQLite::Statement& statement, const Message& record,
                                   const std::string& body, uint64_t version) {
-  const google::protobuf::Reflection* reflection = record.GetReflection();
   int index = 1;
-  for (const Column& column : collection_.columns) {
-    const FieldDescriptor* field = column.field;
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32:
-        statement.bind(index, reflection->GetInt32(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_INT64:
-        statement.bind(index, static_cast<int64_t>(reflection->GetInt64(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_UINT32:
-        statement.bind(index, static_cast<int64_t>(reflection->GetUInt32(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_UINT64:
-        statement.bind(index, static_cast<int64_t>(reflection->GetUInt64(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        statement.bind(index, reflection->GetBool(record, field) ? 1 : 0);
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM:
-        statement.bind(index, reflection->GetEnumValue(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_FLOAT:
-        statement.bind(index, static_cast<double>(reflection->GetFloat(record, field)));
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        statement.bind(index, reflection->GetDouble(record, field));
-        break;
-      case FieldDescriptor::CPPTYPE_STRING: {
-        // A reference into the record, which outlives the statement's exec(): no copy.
-        std::string scratch;
-        const std::string& value = reflection->GetStringReference(record, field, &scratch);
-        const bool copy = &value == &scratch;  // not stored as a std::string: copied
-        if (column.type == ColumnType::kBlob) {
-          copy ? statement.bind(index, value.data(), static_cast<int>(value.size()))
-               : statement.bindNoCopy(index, value.data(), static_cast<int>(value.size()));
-        } else {
-          copy ? statement.bind(index, value) : statement.bindNoCopy(index, value);
-        }
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        break;  // never a column
-    }
-    ++index;
-  }
+  for (const Column& column : collection_.columns) bind_column(statement, index++, record, column);
   statement.bind(index++, static_cast<int64_t>(version));
   statement.bindNoCopy(index, body.data(), static_cast<int>(body.size()));
+}
+
+bool CollectionTable::write(bool only_if_newer, const Message& record, const std::string& body,
+                            uint64_t version) {
+  SQLite::Statement& upsert = upsert_for(only_if_newer, changed_indexed_columns(record));
+  upsert.reset();
+  bind_record(upsert, record, body, version);
+  return upsert.exec() > 0;
+}
+
+uint32_t CollectionTable::changed_indexed_columns(const Message& record) {
+  if (indexed_.empty()) return 0;
+  // A run of new rows (a snapshot page, initial sync) would pay a look-up per row for no
+  // frame saved: after kAbsentRun absent keys in a row the next kUnprobedWrites writes
+  // set every indexed column, as an upsert did before decision 058.
+  constexpr int kAbsentRun = 4;
+  constexpr int kUnprobedWrites = 64;
+  const auto every = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+  if (unprobed_writes_ > 0) {
+    --unprobed_writes_;
+    return every;
+  }
+  changed_indexed_.reset();
+  int param = 0;
+  for (size_t position : indexed_) {
+    bind_column(changed_indexed_, ++param, record, collection_.columns[position]);
+  }
+  for (const Column& column : collection_.columns) {
+    if (column.field == collection_.key_field)
+      bind_column(changed_indexed_, param + 1, record, column);
+  }
+  const bool present = changed_indexed_.executeStep();
+  // A new row: the INSERT sets every column.
+  const auto changed =
+      present ? static_cast<uint32_t>(changed_indexed_.getColumn(0).getInt64()) : 0;
+  changed_indexed_.reset();
+  absent_run_ = present ? 0 : absent_run_ + 1;
+  if (absent_run_ >= kAbsentRun) {
+    absent_run_ = 0;
+    unprobed_writes_ = kUnprobedWrites;
+  }
+  return changed;
+}
+
+SQLite::Statement& CollectionTable::upsert_for(bool only_if_newer, uint32_t changed) {
+  if (changed == 0) return only_if_newer ? upsert_if_newer_ : upsert_;
+  // At most kMaxUpsertVariants statements; other combinations set every indexed column.
+  constexpr size_t kMaxUpsertVariants = 32;
+  uint64_t key = (uint64_t{changed} << 1) | (only_if_newer ? 1 : 0);
+  if (upserts_by_change_.size() >= kMaxUpsertVariants && upserts_by_change_.count(key) == 0) {
+    changed = static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+    key = (uint64_t{changed} << 1) | (only_if_newer ? 1 : 0);
+  }
+  auto found = upserts_by_change_.find(key);
+  if (found == upserts_by_change_.end()) {
+    auto statement = std::make_unique<SQLite::Statement>(
+        db_, upsert_sql(collection_, only_if_newer, indexed_, changed));
+    found = upserts_by_change_.emplace(key, std::move(statement)).first;
+  }
+  return *found->second;
 }
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
@@ -357,17 +465,13 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
     write_searchable(record, body, version, false);
     return;
   }
-  upsert_.reset();
-  bind_record(upsert_, record, body, version);
-  upsert_.exec();
+  write(false, record, body, version);
 }
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
   if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
-  upsert_if_newer_.reset();
-  bind_record(upsert_if_newer_, record, body, version);
-  return upsert_if_newer_.exec() > 0;
+  return write(true, record, body, version);
 }
 
 bool CollectionTable::remove(const std::string& key) {

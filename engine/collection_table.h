@@ -14,7 +14,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/schema.h"
 #include "engine/status.h"
@@ -84,6 +86,13 @@ class CollectionTable {
   };
   void bind_record(SQLite::Statement& statement, const google::protobuf::Message& record,
                    const std::string& body, uint64_t version);
+  // Upserts the row, setting of its indexed columns only those the record changes
+  // (decision 058). Returns whether it wrote.
+  bool write(bool only_if_newer, const google::protobuf::Message& record, const std::string& body,
+             uint64_t version);
+  // Bits (in indexed_ order) of the indexed columns whose stored value differs; 0 if absent.
+  uint32_t changed_indexed_columns(const google::protobuf::Message& record);
+  SQLite::Statement& upsert_for(bool only_if_newer, uint32_t changed);
   // Searchable collections: the current row, with its index entry removed if it has one.
   std::optional<Existing> find_for_search(const std::string& key);
   void unindex(const Existing& existing);
@@ -94,6 +103,10 @@ class CollectionTable {
   SQLite::Database& db_;
   const Collection& collection_;
   SQLite::Statement get_;
+  // Positions in collection_.columns of the columns an index covers (not the key).
+  std::vector<size_t> indexed_;
+  SQLite::Statement changed_indexed_;
+  // Upserts that set no indexed column; those that set some are in upserts_by_change_.
   SQLite::Statement upsert_;
   SQLite::Statement upsert_if_newer_;
   SQLite::Statement remove_;
@@ -107,6 +120,10 @@ class CollectionTable {
   std::unique_ptr<SQLite::Statement> index_rows_;
   std::unique_ptr<SQLite::Statement> forget_rows_;
   std::unordered_set<int64_t> pending_;  // rowids written but not yet indexed
+  int absent_run_ = 0;                   // consecutive writes whose key was absent
+  int unprobed_writes_ = 0;              // writes left that set every indexed column unprobed
+  // Upserts by (indexed columns they set << 1 | only if newer).
+  std::unordered_map<uint64_t, std::unique_ptr<SQLite::Statement>> upserts_by_change_;
 };
 
 }  // namespace outpost

@@ -157,6 +157,20 @@ Result<ChangeSet> Replica::refresh() {
         changes.everything_changed = true;
       }
     }
+    if (first) {
+      // Nothing past what this connection saw. Seqs are never reused while the newest row
+      // stays (decision 058: no AUTOINCREMENT); a journal whose newest row is older than
+      // that was emptied from outside, and its next rows would reuse seqs: start over.
+      select.reset();
+      SQLite::Statement& newest = impl.cached("SELECT coalesce(max(seq), 0) FROM _journal");
+      ResetOnExit reset_newest{newest};
+      newest.executeStep();
+      const int64_t kept = newest.getColumn(0).getInt64();
+      if (kept < impl.journal_seen) {
+        changes.everything_changed = true;
+        impl.journal_seen = kept;
+      }
+    }
     impl.notified_version = version;
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "refresh");

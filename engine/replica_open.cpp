@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/replica_internal.h"
+#include "engine/replica_journal.h"
 
 namespace outpost {
 namespace {
@@ -57,6 +58,42 @@ Status read_meta(SQLite::Database& db, const std::string& path, const Schema& sc
   return Status::Ok();
 }
 
+// Decision 058: `_journal` without AUTOINCREMENT, so a commit does not write the
+// `sqlite_sequence` page too. What AUTOINCREMENT gave — a seq is never reused, so another
+// connection's `journal_seen` stays a valid watermark — now rests on the newest row never
+// being deleted (the prune keeps kJournalKeep rows): a new row is max(seq) + 1. A file
+// from an older build is rebuilt in place, in the layout transaction, seqs kept; if its
+// counter is past its newest row, a row at the counter (from no connection, "everything
+// changed") carries it. An older build writes the new table with the same statements.
+void migrate_journal(SQLite::Database& db) {
+  SQLite::Statement sql(db,
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '_journal'");
+  if (!sql.executeStep() ||
+      sql.getColumn(0).getString().find("AUTOINCREMENT") == std::string::npos) {
+    return;
+  }
+  sql.reset();
+  const int64_t newest = db.execAndGet("SELECT coalesce(max(seq), 0) FROM _journal").getInt64();
+  SQLite::Statement counter(db, "SELECT seq FROM sqlite_sequence WHERE name = '_journal'");
+  const int64_t issued = counter.executeStep() ? counter.getColumn(0).getInt64() : 0;
+  counter.reset();
+  db.exec(
+      "CREATE TABLE _journal_058 (seq INTEGER PRIMARY KEY, origin TEXT NOT NULL,"
+      " changes BLOB NOT NULL);"
+      "INSERT INTO _journal_058 (seq, origin, changes) SELECT seq, origin, changes FROM _journal;");
+  if (issued > newest) {
+    ChangeSet everything_changed;
+    everything_changed.everything_changed = true;
+    const std::string everything = encode_journal_entry(everything_changed);
+    SQLite::Statement carry(db,
+                            "INSERT INTO _journal_058 (seq, origin, changes) VALUES (?, '', ?)");
+    carry.bind(1, issued);
+    carry.bind(2, everything.data(), static_cast<int>(everything.size()));
+    carry.exec();
+  }
+  db.exec("DROP TABLE _journal; ALTER TABLE _journal_058 RENAME TO _journal;");
+}
+
 // The internal tables (created if missing) and one table per collection.
 void create_layout(SQLite::Database& db, const Schema& schema) {
   db.exec(
@@ -76,8 +113,9 @@ void create_layout(SQLite::Database& db, const Schema& schema) {
       "CREATE TABLE IF NOT EXISTS _manifest (scope TEXT NOT NULL, collection TEXT NOT NULL,"
       " key TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (scope, collection, key))"
       " WITHOUT ROWID;"
-      "CREATE TABLE IF NOT EXISTS _journal (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "CREATE TABLE IF NOT EXISTS _journal (seq INTEGER PRIMARY KEY,"
       " origin TEXT NOT NULL, changes BLOB NOT NULL);");
+  migrate_journal(db);
   for (const auto& collection : schema.collections()) {
     CollectionTable::create_or_migrate(db, *collection);
   }

@@ -1,8 +1,12 @@
 // A replica file written by an older schema is migrated additively when opened with a
-// newer one; a file written by a newer schema is refused and left untouched.
+// newer one; a file written by a newer schema is refused and left untouched. A file whose
+// `_journal` an older build made with AUTOINCREMENT is rebuilt in place (decision 058).
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "engine/replica.h"
+#include "engine/replica_journal.h"
 #include "outpost_test/person_v1.pb.h"
 #include "outpost_test/person_v2.pb.h"
 #include "test_support.h"
@@ -90,6 +94,110 @@ TEST(ReplicaMigration, AFileFromANewerSchemaIsRefusedAndUntouched) {
       << refused.status().message();
   EXPECT_EQ(testing::read_file(path), before);
   EXPECT_EQ(testing::read_file(path + "-wal"), wal_before);
+}
+
+// Decision 058. The test builds the file an older build wrote: the same layout, with
+// `_journal` made as it was (AUTOINCREMENT, its counter in `sqlite_sequence` at `counter`).
+class ReplicaJournalMigration : public ::testing::Test {
+ protected:
+  std::unique_ptr<Replica> open() {
+    auto opened = Replica::open(path_, schema_, &mutators_, {.client_id = "device-1"});
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
+  static void put(Replica& replica, const std::string& id) {
+    outpost_test::v1::PutPerson args;
+    args.mutable_person()->set_id(id);
+    args.mutable_person()->set_name("Person " + id);
+    ASSERT_TRUE(replica.mutate("put_person", args, 1).ok());
+  }
+
+  void make_old_format_file(int64_t commits, int64_t counter) {
+    {
+      auto replica = open();
+      ASSERT_TRUE(replica);
+      for (int64_t i = 0; i < commits; ++i) put(*replica, "p" + std::to_string(i));
+    }
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(
+        "BEGIN;"
+        "ALTER TABLE _journal RENAME TO _journal_new;"
+        "CREATE TABLE _journal (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " origin TEXT NOT NULL, changes BLOB NOT NULL);"
+        "INSERT INTO _journal SELECT * FROM _journal_new;"
+        "DROP TABLE _journal_new;"
+        "UPDATE sqlite_sequence SET seq = " +
+        std::to_string(counter) + " WHERE name = '_journal'; COMMIT;");
+    ASSERT_EQ(db.execAndGet("SELECT seq FROM sqlite_sequence WHERE name = '_journal'").getInt64(),
+              counter);
+  }
+
+  int64_t query(const std::string& sql) {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet(sql).getInt64();
+  }
+
+  bool journal_autoincrements() {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT sql FROM sqlite_master WHERE name = '_journal'")
+               .getString()
+               .find("AUTOINCREMENT") != std::string::npos;
+  }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.file("device.db");
+  Schema schema_ = schema_v1();
+  MutatorRegistry mutators_ = person_mutators<outpost_test::v1::PutPerson>();
+};
+
+TEST_F(ReplicaJournalMigration, AnOldJournalIsRebuiltInPlaceWithItsSeqsAndNothingElseLost) {
+  make_old_format_file(5, 5);
+  ASSERT_TRUE(journal_autoincrements());
+  auto agent = open();  // migrates
+  ASSERT_TRUE(agent);
+  EXPECT_FALSE(journal_autoincrements());
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_sequence WHERE name = '_journal'"), 0);
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT group_concat(seq) FROM _journal").getString(), "1,2,3,4,5");
+  EXPECT_EQ(agent->pending()->size(), 5u);  // the outbox and its counter are untouched
+  EXPECT_EQ(query("SELECT seq FROM sqlite_sequence WHERE name = '_outbox'"), 5);
+  // Another connection on the migrated file learns of the next commit, at seq 6.
+  auto app = open();
+  ASSERT_TRUE(app);
+  put(*agent, "p9");
+  auto changed = app->refresh();
+  ASSERT_TRUE(changed.ok()) << changed.status().to_string();
+  EXPECT_FALSE(changed->everything_changed);
+  EXPECT_EQ(changed->keys["person"].count("p9"), 1u);
+  EXPECT_EQ(query("SELECT max(seq) FROM _journal"), 6);
+  EXPECT_TRUE(agent->check_integrity().ok());
+}
+
+// A counter past the newest row (the newest rows gone): a row at the counter carries it,
+// so no seq an older connection may have seen is issued again, and a connection that
+// was told of the lost rows' seqs hears "everything changed" rather than nothing.
+TEST_F(ReplicaJournalMigration, ACounterPastTheNewestRowIsKeptByARowAtTheCounter) {
+  make_old_format_file(3, 40);
+  auto agent = open();
+  ASSERT_TRUE(agent);
+  EXPECT_FALSE(journal_autoincrements());
+  EXPECT_EQ(query("SELECT max(seq) FROM _journal"), 40);
+  EXPECT_EQ(query("SELECT count(*) FROM _journal WHERE origin = ''"), 1);
+  put(*agent, "p9");
+  EXPECT_EQ(query("SELECT max(seq) FROM _journal"), 41);
+}
+
+// The guarantee AUTOINCREMENT gave, kept by the prune: a seq is never reused, because the
+// newest row is never deleted; many commits past several prunes number on from the newest.
+TEST_F(ReplicaJournalMigration, SeqsAreNeverReusedAcrossPrunes) {
+  auto agent = open();
+  ASSERT_TRUE(agent);
+  const int64_t commits = kJournalKeep + 3 * kJournalPruneEvery + 1;
+  for (int64_t i = 0; i < commits; ++i) put(*agent, "p" + std::to_string(i % 7));
+  EXPECT_EQ(query("SELECT max(seq) FROM _journal"), commits);
+  EXPECT_LT(query("SELECT count(*) FROM _journal"), kJournalKeep + kJournalPruneEvery);
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_sequence WHERE name = '_journal'"), 0);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <memory>
 #include <thread>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "engine/domain_mutators.h"
 #include "engine/replica.h"
 #include "engine/replica_journal.h"
@@ -184,6 +186,33 @@ TEST_F(ReplicaSharedFile, AConnectionAwayLongerThanTheJournalLearnsEverythingCha
   ASSERT_TRUE(rows.ok());
   EXPECT_GE(std::get<int64_t>(rows->rows[0][0]), kJournalKeep);
   EXPECT_LT(std::get<int64_t>(rows->rows[0][0]), kJournalKeep + kJournalPruneEvery);
+}
+
+// Decision 058: without AUTOINCREMENT a new journal row is max(seq) + 1, so a journal
+// emptied from outside (a tool, a test) numbers its next rows from 1, below what the other
+// connections saw. They must not read that as "nothing new": they start over.
+TEST_F(ReplicaSharedFile, AJournalEmptiedFromOutsideMakesTheOthersStartOver) {
+  auto agent = open();
+  auto app = open();
+  ASSERT_TRUE(agent && app);
+  for (int i = 0; i < 5; ++i) set(*app, "s" + std::to_string(i), "v");
+  auto seen = agent->refresh();
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->keys["user_setting"].size(), 5u);
+  {
+    SQLite::Database db(dir_.file("device.db"), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM _journal");
+  }
+  set(*app, "after", "v");  // journaled at seq 1, below the agent's 5
+  auto changed = agent->refresh();
+  ASSERT_TRUE(changed.ok()) << changed.status().to_string();
+  EXPECT_TRUE(changed->everything_changed);
+  // And from then on key by key again.
+  set(*app, "later", "v");
+  auto next = agent->refresh();
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->everything_changed);
+  EXPECT_EQ(next->keys["user_setting"].count("later"), 1u);
 }
 
 // Decision 046: the stamp read from shared memory moves with every commit of any

@@ -246,6 +246,87 @@ TEST_F(ReplicaTest, QueryByIndexOrderedAndLimited) {
   EXPECT_EQ(replica_->query(query).status().code(), ErrorCode::kInvalidArgument);
 }
 
+// Decision 058: an upsert sets only the indexed columns the record changes (SQLite would
+// rewrite an index entry for every column it sets, even to the same value). Every column
+// must still follow every write: each index answers with the new values, never the old,
+// a write that is not newer changes nothing, and the indexes match the table.
+TEST_F(ReplicaTest, IndexedColumnsFollowEveryUpdateWhetherTheyChangeOrNot) {
+  auto interaction = [](int i, const std::string& day, int64_t started, d::InteractionState state,
+                        const std::string& peer) {
+    d::Interaction record;
+    record.set_id("i" + std::to_string(i));
+    record.set_day(day);
+    record.set_started_ms(started);
+    record.set_state(state);
+    record.set_peer_name(peer);
+    return record;
+  };
+  const auto connected = d::INTERACTION_CONNECTED;
+  const auto ended = d::INTERACTION_DISCONNECTED;
+  std::vector<protocol::Change> first;
+  for (int i = 0; i < 4; ++i) {
+    auto record = interaction(i, "2026-11-23", 1000 + i, connected, "before");
+    first.push_back(testing::put_change("interaction", record.id(), record, 1));
+  }
+  pull(first, 1);
+  // Probing again for changed indexed columns (a run of new rows stops it for a while).
+  reopen();
+  std::vector<protocol::Change> second = {
+      // nothing indexed changes
+      testing::put_change("interaction", "i0",
+                          interaction(0, "2026-11-23", 1000, connected, "after"), 2),
+      // one indexed column of the compound index
+      testing::put_change("interaction", "i1",
+                          interaction(1, "2026-11-24", 1001, connected, "after"), 2),
+      // two others
+      testing::put_change("interaction", "i2", interaction(2, "2026-11-23", 5002, ended, "after"),
+                          2),
+      // all of them, and back to a value another row holds
+      testing::put_change("interaction", "i3", interaction(3, "2026-11-24", 1000, ended, "after"),
+                          2),
+  };
+  pull(second, 2);
+  // Not newer: nothing moves, in the table or an index.
+  pull({testing::put_change("interaction", "i0", interaction(0, "2026-11-30", 9, ended, "stale"),
+                            2)},
+       3);
+  auto ids = [&](const std::string& where) {
+    auto rows = replica_->sql("SELECT group_concat(id) FROM (SELECT id FROM c_interaction " +
+                              where + " ORDER BY id)");
+    EXPECT_TRUE(rows.ok()) << rows.status().to_string();
+    if (!rows.ok() || std::holds_alternative<std::monostate>(rows->rows[0][0]))
+      return std::string();
+    return std::get<std::string>(rows->rows[0][0]);
+  };
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-23'"), "i0,i2");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-24'"), "i1,i3");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-30'"), "");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_started_ms WHERE started_ms = 1000"), "i0,i3");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_started_ms WHERE started_ms = 5002"), "i2");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_state WHERE state = " + std::to_string(ended)), "i2,i3");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day_started_ms WHERE day = '2026-11-24' AND "
+                "started_ms >= 1000"),
+            "i1,i3");
+  EXPECT_EQ(ids("WHERE peer_name = 'after'"), "i0,i1,i2,i3");
+  // After a run of new rows the upserts set every indexed column without looking: still
+  // exact.
+  std::vector<protocol::Change> third;
+  for (int i = 10; i < 16; ++i) {
+    auto record = interaction(i, "2026-11-25", 2000 + i, connected, "new");
+    third.push_back(testing::put_change("interaction", record.id(), record, 4));
+  }
+  third.push_back(testing::put_change("interaction", "i1",
+                                      interaction(1, "2026-11-25", 1001, connected, "after"), 4));
+  pull(third, 4);
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-24'"), "i3");
+  EXPECT_EQ(ids("INDEXED BY i_interaction_day WHERE day = '2026-11-25'"),
+            "i1,i10,i11,i12,i13,i14,i15");
+  auto stale = replica_->get<d::Interaction>("i0");
+  ASSERT_TRUE(stale.ok() && stale->has_value());
+  EXPECT_EQ((*stale)->peer_name(), "after");
+  EXPECT_TRUE(replica_->check_integrity().ok());  // every index entry matches its row
+}
+
 TEST_F(ReplicaTest, SearchFindsContainsMatchesOfThreeCharactersOrMore) {
   std::vector<protocol::Change> changes;
   const char* names[][3] = {{"Ann", "Verhoeven", "ann@example.com"},
