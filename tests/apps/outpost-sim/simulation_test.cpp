@@ -228,11 +228,10 @@ TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotReconcileAfterAGap) {
 
 TEST(Simulation, GenesysModeCatchesASendJournalThatForgets) {
   // The checker's self-test for (S), decision 055: with a journal that forgets every mark, a
-  // send whose answer was lost (or failed 503) is POSTed again by its retry. Intact, the same
-  // seeds send (email replies, messages, callbacks) and keep each send at most once.
-  // (Some of these seeds lose a send's answer and catch it: one of eight here, six of
-  // 1..20 in outpost-sim's own sweep; which ones moves with
-  // anything the simulation draws: count, do not name them.)
+  // send whose answer was lost is POSTed again by its retry. The runs send (email replies,
+  // messages, callbacks); a seed that catches it passes with the journal intact. (Some seeds
+  // lose a send's answer: one of these eight, six of 1..20 in outpost-sim's own sweep; which
+  // ones moves with anything the simulation draws: count, do not name them.)
   int caught = 0;
   uint64_t sends = 0;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
@@ -247,10 +246,12 @@ TEST(Simulation, GenesysModeCatchesASendJournalThatForgets) {
       twice |= violation.invariant == "(S) each send at most once";
     }
     caught += twice;
+    sends += broken.stats.genesys_sends;
+    if (!twice) continue;
+    // The seed that caught it passes with the journal intact (the sweeps run the others).
     options.break_send_journal = false;
     SimResult intact = run_simulation(options);
     EXPECT_TRUE(intact.ok()) << "seed " << seed << "\n" << describe(intact);
-    sends += intact.stats.genesys_sends;
   }
   EXPECT_GT(sends, 20u);
   EXPECT_GE(caught, 1);
