@@ -23,6 +23,10 @@ struct GenesysCore::Call {
   int throttled = 0;    // 429 retries used
   int64_t sent_ms = 0;
   int64_t due_ms = 0;  // while waiting: when to send again
+  // A send's single POST (decision 055): an unknown outcome (timeout, transport error,
+  // 502/503/504) is its answer, never retried; a 429 (the platform did not act) is.
+  bool once = false;
+  std::string send_key;
 };
 
 GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
@@ -49,6 +53,7 @@ GenesysCore::~GenesysCore() = default;
 
 void GenesysCore::advance(int64_t now_ms) {
   if (now_ms > now_ms_) now_ms_ = now_ms;
+  if (started_ms_ < 0) started_ms_ = now_ms_;
 }
 
 // --------------------------------------------------------------------------- requests
@@ -64,12 +69,25 @@ void GenesysCore::call(const std::string& method, const std::string& target,
   issue(c);
 }
 
+void GenesysCore::call_once(const std::string& target, const std::string& body, Done done,
+                            const std::string& user, const std::string& send_key) {
+  auto c = std::make_shared<Call>();
+  c->user = user;
+  c->method = "POST";
+  c->target = target;
+  c->body = body;
+  c->done = std::move(done);
+  c->once = true;
+  c->send_key = send_key;
+  issue(c);
+}
+
 void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   const uint64_t id = ++next_request_;
   c->sent_ms = now_ms_;
   in_flight_[id] = c;
   ++counters_.requests;
-  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body, c->user});
+  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body, c->user, c->send_key});
 }
 
 void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, bool throttled) {
@@ -93,6 +111,7 @@ void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, 
 void GenesysCore::settle(const std::shared_ptr<Call>& c, const CoreAnswer& answer) {
   if (answer.transport_error || answer.status == 502 || answer.status == 503 ||
       answer.status == 504) {
+    if (c->once) return c->done(answer);  // the platform may have acted: not sent again
     return retry_later(c, 0, false);
   }
   if (answer.status == 429) {

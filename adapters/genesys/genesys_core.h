@@ -10,11 +10,12 @@
 // Slice: presence, routing status, presence definitions, wrap-up codes, the journal
 // (analytics query, conversations), voicemail listing, the agents' queues, the org's
 // response libraries and responses and external contacts (decision 056); writes: presence,
-// wrap-up, queue, voicemail read/delete, email reply and message sends. Production runs it
-// through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the
-// reconcile, the notifications and the writes (presence, wrap-up, queue, voicemail
-// read/delete); GenesysUpstream's worker follows what it reports (take_reconciled,
-// take_emails_seen) for what it does not mirror yet (docs/genesys.md, "What remains").
+// wrap-up, queue, voicemail read/delete, and the sends at most once (decision 055: email
+// replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port).
+// Production runs it through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the
+// channels, the reconcile, the notifications and the writes; GenesysUpstream's worker follows
+// what it reports (take_reconciled, take_emails_seen) for what it does not mirror yet
+// (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "adapters/genesys/genesys_json.h"
+#include "adapters/genesys/genesys_send_marks.h"
 #include "engine/platform.h"
 #include "engine/status.h"
 #include "outpost/upstream.pb.h"
@@ -67,6 +69,12 @@ struct CoreOptions {
   // mirror_contacts off: no contacts (outpost-sim's self-test, tests that need none).
   size_t contact_scan_limit = 200;
   bool mirror_contacts = true;
+  // Where sends are journaled before their POST (decision 055); outlives the core. nullptr:
+  // the core's own marks in memory (a restart forgets them).
+  SendMarks* send_marks = nullptr;
+  // A fresh core looks for an earlier attempt of a send only this long after its start, when
+  // a POST of its previous life can no longer reach the platform; -1: request_timeout_ms.
+  int64_t send_settle_ms = -1;
 };
 
 struct CoreRequest {
@@ -77,6 +85,9 @@ struct CoreRequest {
   // The agent whose own login (decision 030) carries this request when the driver holds
   // one; empty: the client's token. Set for an agent's writes and their reads.
   std::string user;
+  // The send this POST makes (send/user/draft/revision), "" for any other request: logged,
+  // and counted by outpost-sim's at-most-once check (decision 055).
+  std::string send_key;
 };
 
 struct CoreAnswer {
@@ -113,7 +124,8 @@ struct CoreEmailSeen {
 struct CoreCounters {
   uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, timeouts = 0, channels_created = 0,
            gaps = 0, agent_reconciles = 0, org_reconciles = 0, notifications = 0, heartbeats = 0,
-           decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0;
+           decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0,
+           sends_unknown = 0, sends_found = 0;         // decision 055
   uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
 };
 
@@ -211,6 +223,9 @@ class GenesysCore {
   // REST with the retry rules.
   void call(const std::string& method, const std::string& target, const std::string& body,
             Done done, const std::string& user = "");
+  // A send's POST made once (decision 055): see Call::once.
+  void call_once(const std::string& target, const std::string& body, Done done,
+                 const std::string& user, const std::string& send_key);
   void issue(const std::shared_ptr<Call>& call);
   void settle(const std::shared_ptr<Call>& call, const CoreAnswer& answer);
   void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
@@ -254,6 +269,27 @@ class GenesysCore {
   void write(const std::string& method, const std::string& target, const std::string& body,
              const std::string& what, const std::string& user, Answered answered);
   bool is_mirrored(const AgentRef& agent) const;
+
+  // genesys_core_sends.cpp (decision 055): the sends at most once.
+  using Found = std::function<void(Result<bool>)>;
+  void send_chain(const std::string& key, const std::string& user, const domain::Draft& draft,
+                  Answered answered);
+  void post_send(const std::string& key, const std::string& user, const domain::Draft& draft,
+                 Answered answered);
+  void post_journaled(const std::string& key, const std::string& user, const std::string& path,
+                      const std::string& body, const std::string& what, Answered answered);
+  void find_sent_email(const std::string& user, const domain::Draft& draft, Found found);
+  void list_emails(const std::string& user, const domain::Draft& draft,
+                   std::shared_ptr<std::vector<std::string>> previews, const std::string& target,
+                   size_t pages, Found found);
+  void read_emails(const std::string& user, const domain::Draft& draft,
+                   std::shared_ptr<std::vector<std::string>> ids, size_t at, size_t read,
+                   Found found);
+  void find_sent_message(const std::string& user, const domain::Draft& draft, Found found);
+  void read_messages(const std::string& user, const domain::Draft& draft,
+                     std::shared_ptr<std::vector<std::string>> ids, size_t end, Found found);
+  void find_created(const std::string& key, Found found);
+  SendMarks& marks() { return options_.send_marks ? *options_.send_marks : own_marks_; }
 
   void emit(upstream::Event event, const std::string& key);
   // `modified_ms`: the presence's modifiedDate (0: unknown); one older than the newest
@@ -304,6 +340,12 @@ class GenesysCore {
   CoreCounters counters_;
   uint64_t intents_answered_ = 0;
   uint64_t intents_not_yet_ = 0;
+  // Sends (decision 055): the keys whose chain runs, the core's own marks when given none,
+  // and its first time (a retry looks for an earlier attempt only once a request of the
+  // previous life can no longer reach the platform).
+  std::set<std::string> sends_running_;
+  MemorySendMarks own_marks_;
+  int64_t started_ms_ = -1;
 };
 
 }  // namespace outpost::genesys

@@ -219,63 +219,6 @@ Result<PlatformAnswer> GenesysCore::set_queue_joined(const AgentRef& agent,
                     });
 }
 
-Result<PlatformAnswer> GenesysCore::send(const AgentRef& agent, const domain::Draft& draft,
-                                         int64_t now_ms) {
-  advance(now_ms);
-  if (!is_mirrored(agent)) {
-    return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
-  }
-  if (draft.kind() != domain::DRAFT_EMAIL_REPLY && draft.kind() != domain::DRAFT_SMS &&
-      draft.kind() != domain::DRAFT_CHAT_MESSAGE) {
-    return PlatformAnswer::refuse("this kind of send is not wired to Genesys Cloud yet");
-  }
-  const std::string id = draft.interaction_id();
-  if (id.empty()) return PlatformAnswer::refuse("a reply needs its interaction");
-  const std::string user = agent.user;
-  const domain::Draft copy = draft;
-  return run_intent(
-      "send/" + user + "/" + draft.id() + "/" + std::to_string(draft.revision()), agent, now_ms,
-      [&](Answered answered) {
-        if (copy.kind() == domain::DRAFT_EMAIL_REPLY) {
-          const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
-          const std::string message = encode_email_message(copy);
-          return call(
-              "PUT", base + "/draft", message,
-              [this, base, message, user, answered](Result<CoreAnswer> saved) {
-                auto saved_answer = answer_of(saved, "email draft");
-                if (!saved_answer.ok() || !saved_answer->accepted) {
-                  return answered(saved_answer);
-                }
-                write("POST", base, message, "email send", user, answered);
-              },
-              user);
-        }
-        call(
-            "GET", "/api/v2/conversations/" + id, "",
-            [this, user, id, copy, answered](Result<CoreAnswer> got) {
-              if (got.ok() && got->status == 404) {
-                return answered(
-                    PlatformAnswer::refuse("the platform does not know this interaction"));
-              }
-              if (!got.ok() || got->status != 200) return answered(answer_of(got, "message send"));
-              auto c = decode_conversation(got->body, user);
-              if (c.status().code() == ErrorCode::kNotFound) {
-                return answered(PlatformAnswer::refuse("you take no part in this interaction"));
-              }
-              if (!c.ok()) return answered(error(ErrorCode::kUnavailable, "unreadable"));
-              if (c->media_path != "messages") {
-                return answered(PlatformAnswer::refuse("this interaction takes no messages"));
-              }
-              write("POST",
-                    "/api/v2/conversations/messages/" + id + "/communications/" +
-                        c->communication_id + "/messages",
-                    boost::json::serialize(boost::json::object{{"textBody", copy.body()}}),
-                    "message send", user, answered);
-            },
-            user);
-      });
-}
-
 Result<PlatformAnswer> GenesysCore::mark_voicemail_read(const AgentRef& agent,
                                                         const std::string& id, int64_t now_ms) {
   advance(now_ms);

@@ -5,7 +5,7 @@
 // EmailConversation; the analytics query's "property" predicates on participant attributes).
 // Pure functions over drafts and bytes (fuzzed: fuzz/genesys_fuzzer): the checks made before
 // any POST, the request bodies, and the decoders of the answers. The adapter's side (journal,
-// the single POST, the read-back) is genesys_new_conversations.cpp.
+// the single POST, the read-back) is the core's, genesys_core_sends.cpp (decision 055).
 // Thread rules: stateless functions.
 #pragma once
 

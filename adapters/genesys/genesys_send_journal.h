@@ -3,9 +3,10 @@
 // "attempted" here, durably; a definite answer makes it "accepted" (kept, so a device that
 // retries after the server's store lost the answer is answered without asking again) or
 // forgets it (refused). A retry of an "attempted" send first reads the conversation's
-// messages. One file per key in DIR (DATA/platform-sends), named by the key's SHA-256,
-// written by rename with fsync; entries older than `keep` are removed at start.
-// Thread rules: safe from several threads (one lock).
+// messages. The core asks it through SendMarks (decision 055), under the driver's lock. One file
+// per key in DIR (DATA/platform-sends), named by the key's SHA-256, written by rename with fsync;
+// entries older than `keep` are removed at start. Thread rules: safe from several threads (one
+// lock).
 #pragma once
 
 #include <chrono>
@@ -13,21 +14,23 @@
 #include <mutex>
 #include <string>
 
+#include "adapters/genesys/genesys_send_marks.h"
 #include "engine/status.h"
 
 namespace outpost::genesys {
 
-class SendJournal {
+// The core's SendMarks port in production (decision 055).
+class SendJournal : public SendMarks {
  public:
-  enum class Mark { kNone, kAttempted, kAccepted };
+  using Mark = SendMarks::Mark;
 
   // `dir` empty: the marks live in memory only (a restart forgets them).
   explicit SendJournal(std::string dir, std::chrono::hours keep = std::chrono::hours(24 * 7));
 
-  Mark get(const std::string& key);
+  Mark get(const std::string& key) override;
   // Durable when this returns Ok. Errors: kIo.
-  Status set(const std::string& key, Mark mark);
-  Status forget(const std::string& key);
+  Status set(const std::string& key, Mark mark) override;
+  Status forget(const std::string& key) override;
 
  private:
   std::string path_of(const std::string& key) const;

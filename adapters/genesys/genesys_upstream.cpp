@@ -1,6 +1,6 @@
 // The Genesys adapter's shell: its parts (the REST client, the core's driver, the send
 // journal), the core's outputs queued for poll() or for the worker (genesys_follow.cpp),
-// and the counters. The writes are genesys_intents.cpp and genesys_sends.cpp.
+// and the counters. The writes are genesys_intents.cpp (all on the core).
 #include "adapters/genesys/genesys_upstream.h"
 
 namespace outpost::genesys {
@@ -39,8 +39,8 @@ GenesysUpstream::GenesysUpstream(GenesysOptions options)
         };
         return rest;
       }()),
-      core_(core_options(), rest_),
-      sends_(options_.send_journal_dir) {}
+      sends_(options_.send_journal_dir),
+      core_(core_options(), rest_) {}
 
 CoreDriverOptions GenesysUpstream::core_options() {
   const RestOptions& rest = options_.rest;
@@ -68,6 +68,9 @@ CoreDriverOptions GenesysUpstream::core_options() {
   o.core.contact_scan_limit = options_.contact_scan_limit;
   o.core.mirror_contacts = options_.mirror_contacts;
   o.core.log = rest.log ? rest.log : options_.log;
+  o.core.send_marks = &sends_;  // decision 055: DATA/platform-sends
+  // The previous process waited at most this long for any answer (curl's timeout).
+  o.core.send_settle_ms = rest.timeout_ms;
   o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
   o.reconciled = [this](CoreReconciled reconciled) { core_reconciled(std::move(reconciled)); };
   o.emails_seen = [this](std::vector<CoreEmailSeen> emails) {
@@ -135,13 +138,6 @@ void GenesysUpstream::stop() {
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
   core_.stop();
-  std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> threads;
-  {
-    std::lock_guard lock(mutex_);
-    threads.swap(intent_threads_);
-  }
-  for (auto& [intent, t] : threads)
-    if (t.joinable()) t.join();
 }
 
 std::vector<AgentRef> GenesysUpstream::agents() const {
@@ -178,6 +174,8 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
   out.refusals += core.refusals;
   out.decode_errors += core.decode_errors;
   out.incomplete_listings += core.incomplete_listings;
+  out.sends_unknown += core.sends_unknown;
+  out.sends_found += core.sends_found;
   out.intents_pending += core_.intents_pending();
   out.rest.retried_429 += core.retried_429;
   out.rest.retried_5xx += core.retried_5xx;

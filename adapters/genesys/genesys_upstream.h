@@ -13,10 +13,10 @@
 // the voicemail recordings of the core's voicemail events (a failed one is forgotten by the
 // core, so the next reconcile sends the voicemail again), the web-interface draft check of
 // each email conversation the core saw, and the app's drafts put to the platform. Sends
-// (email replies, messages, callbacks, new emails) run on their own threads here
-// (genesys_sends.cpp): journaled before their POST and, when an earlier attempt's outcome
-// is unknown, looked for before any new POST, so a customer never gets one twice (decision
-// 037); the core has no journal yet (docs/genesys.md, "What remains"). Events are queued
+// (email replies, messages, callbacks, new emails) run on the core too (decision 055):
+// journaled in SendJournal before their POST and, when an earlier attempt's outcome is
+// unknown, looked for before any new POST, so a customer never gets one twice (decisions
+// 037, 044). Events are queued
 // until poll() takes them; an event identical to the last one sent for its record is not
 // sent again. Per-user logins (set_user_login): an agent's own token is used for that
 // agent's writes and the "logged-in user" endpoints (/voicemail/me); nothing else carries it.
@@ -153,7 +153,6 @@ class GenesysUpstream : public Upstream {
   bool connected() const { return core_.connected(); }
 
  private:
-  struct Intent;
   // An email conversation's draft as both sides last agreed: the app's draft id and the
   // text the platform held (the base of a web-interface edit).
   struct DraftLink {
@@ -171,35 +170,6 @@ class GenesysUpstream : public Upstream {
   void run();
   // One round of what the core lacks.
   void follow(std::vector<upstream::Event> voicemails, std::vector<CoreEmailSeen> emails);
-  // genesys_sends.cpp (decision 037)
-  Result<PlatformAnswer> send_once(const std::string& key, const std::string& user,
-                                   const domain::Draft& draft);
-  // The single POST of a send at most once (decisions 037, 044): `key` journaled
-  // "attempted" first, one attempt, a definite answer settles the mark ("accepted" kept, a
-  // refusal forgotten), an unknown outcome leaves it for the retry to look before any other
-  // POST. `accepted` sees the platform's answer to an accepted POST.
-  Result<PlatformAnswer> post_journaled(
-      const std::string& key, const std::string& user, const std::string& path,
-      const std::string& body, const std::string& what,
-      std::chrono::steady_clock::time_point deadline,
-      const std::function<void(const RestResponse&)>& accepted = {});
-  // Whether the conversation already holds this draft's text as a message we sent.
-  Result<bool> find_sent(const std::string& user, const domain::Draft& draft,
-                         std::chrono::steady_clock::time_point deadline);
-  Result<bool> find_sent_email(const std::string& user, const domain::Draft& draft,
-                               std::chrono::steady_clock::time_point deadline);
-  Result<bool> find_sent_message(const std::string& user, const domain::Draft& draft,
-                                 std::chrono::steady_clock::time_point deadline);
-  // genesys_new_conversations.cpp (decision 044): callbacks and new emails, at most once
-  // (journaled as decision 037's sends; the send key travels as a participant attribute and
-  // an unknown attempt is looked for by it before any second POST).
-  Result<PlatformAnswer> send_new_conversation(const AgentRef& agent, const domain::Draft& draft,
-                                               int64_t now_ms);
-  Result<PlatformAnswer> create_once(const std::string& key, const std::string& user,
-                                     const domain::Draft& draft);
-  // Whether the platform holds a conversation made by the send `key` (its participant
-  // attribute), by the analytics query.
-  Result<bool> find_created(const std::string& key, std::chrono::steady_clock::time_point deadline);
   // genesys_voicemail.cpp. False when the recording should be there and could not be had.
   bool attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
@@ -213,19 +183,12 @@ class GenesysUpstream : public Upstream {
   void core_reconciled(CoreReconciled reconciled);
   void core_emails_seen(std::vector<CoreEmailSeen> emails);
   CoreDriverOptions core_options();
-  // decision 023 for sends (the core's intents go through core_): run `call` on its own
-  // thread, wait at most intent_wait for its answer.
-  Result<PlatformAnswer> run_intent(const std::string& key,
-                                    std::function<Result<PlatformAnswer>()> call);
-  // A REST answer to a write as the platform's answer: 2xx accepted, 4xx refused with the
-  // ErrorBody's message, anything else unavailable.
-  Result<PlatformAnswer> answer_of(const Result<RestResponse>& response, const std::string& what);
   bool mirrored(const AgentRef& agent) const;
 
   GenesysOptions options_;
   RestClient rest_;
-  GenesysCoreDriver core_;  // the mirror and the writes (decisions 043, 049)
-  SendJournal sends_;
+  SendJournal sends_;       // the core's SendMarks (decision 055): built before core_
+  GenesysCoreDriver core_;  // the mirror and the writes (decisions 043, 049, 055)
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -239,10 +202,6 @@ class GenesysUpstream : public Upstream {
   bool drafts_due_ = false;             // draft_saved since the worker's last round
   bool all_reconciled_ = false;         // the core finished a full mirror
   std::vector<std::string> to_forget_;  // events not kept whole: sent again by the core
-  std::map<std::string, std::shared_ptr<Intent>> intents_;
-  // Each intent's thread; joined once its intent is done (a finished thread keeps its
-  // stack until joined) and at stop().
-  std::vector<std::pair<std::shared_ptr<Intent>, std::thread>> intent_threads_;
   Counters counters_;
   std::map<std::string, DraftLink> drafts_;                       // by conversation id
   std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size

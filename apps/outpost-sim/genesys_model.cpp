@@ -320,6 +320,7 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
     return analytics_query(body);
   }
   if (path == "/api/v2/conversations/callbacks" && method == "POST") return create_callback(body);
+  if (path == "/api/v2/conversations/emails" && method == "POST") return create_email(body);
   if (top == "conversations" && parts.size() == 5 && method == "GET") {
     auto it = conversations_.find(parts[4]);
     if (it == conversations_.end()) return err(404, "not.found", "conversation not found");
@@ -341,12 +342,10 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       drafts_[parts[5]] = body.is_object() ? body.as_object() : Object{};
       return answer(200, drafts_[parts[5]]);
     }
-    if (parts.size() == 7 && method == "POST") return answer(200, Object{{"id", next_id("msg")}});
   }
-  if (top == "conversations" && parts.size() == 9 && parts[4] == "messages" &&
-      parts[6] == "communications" && parts[8] == "messages" && method == "POST") {
-    if (conversations_.count(parts[5]) == 0) return err(404, "not.found", "conversation not found");
-    return answer(200, Object{{"id", next_id("msg")}});
+  // The email and message sends and their reads (genesys_model_sends.cpp).
+  if (top == "conversations" && parts.size() >= 6) {
+    if (auto sent = send_route(method, parts, query, body); sent.status != 0) return sent;
   }
   if (top == "voicemail" && parts.size() == 7 && parts[4] == "users" && parts[6] == "messages" &&
       method == "GET") {
@@ -661,6 +660,7 @@ std::string GenesysModel::route(const std::string& user, const std::string& medi
                       {"startTime", now},
                       {"participants", json::array{customer, agent}},
                       {"selfUri", "/api/v2/conversations/" + id}};
+  first_message(conversation, media);
   conversations_[id] = conversation;
   conversation_order_.push_back(id);
   notify_conversation(conversations_[id]);

@@ -4,7 +4,8 @@
 // meets: presence definitions (System and User), users' presence and routing status,
 // wrap-up codes, conversations with participants and communications (the conversation API
 // and the analytics query shapes), wrap-up with its refusals, email drafts and sends,
-// voicemail with read/delete, queues, new callbacks (decision 044), notification channels with
+// voicemail with read/delete, queues, new callbacks and emails (decision 044), email and
+// message sends with the reads a retry looks with (decision 055), notification channels with
 // subscriptions and a socket per channel (heartbeats, pong, socket_closing, expiry). Ids, times and
 // answers depend only on the calls made: no clock, no randomness (the simulation draws). Thread
 // rules: one object per simulation, used by its single thread.
@@ -119,6 +120,16 @@ class GenesysModel {
   bool queue_exists(const std::string& id) const;
   bool has_attributes(const Object& conversation,
                       const std::map<std::string, std::string>& wanted) const;
+  // genesys_model_sends.cpp (decision 055): the email and message sends, the reads a retry
+  // looks with, new emails; status 0 when `parts` is none of its routes. A routed email or
+  // message conversation starts with the customer's message.
+  ModelAnswer send_route(const std::string& method, const std::vector<std::string>& parts,
+                         const std::map<std::string, std::string>& query,
+                         const boost::json::value& body);
+  ModelAnswer create_email(const boost::json::value& body);
+  void first_message(Object& conversation, const std::string& media);
+  std::map<std::string, boost::json::array> email_messages_;  // by conversation, oldest first
+  std::map<std::string, Object> message_data_;  // by message id, with its _conversation
   ModelAnswer wrapup(const std::string& id, const std::string& participant, const std::string& comm,
                      const boost::json::value& body);
   ModelAnswer voicemail(const std::string& method, const std::string& id,

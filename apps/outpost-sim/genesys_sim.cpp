@@ -72,6 +72,9 @@ g::CoreOptions SimGenesys::core_options() const {
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
+  // The journal outlives the core, as the file journal outlives the server's process.
+  options.send_marks = faults_.forget_sends ? static_cast<g::SendMarks*>(&forgetful_marks_)
+                                            : static_cast<g::SendMarks*>(&send_marks_);
   return options;
 }
 
@@ -155,6 +158,11 @@ void SimGenesys::deliver(const Message& message, int64_t now_ms) {
       // On the wire even when its adapter has restarted since: the platform acts on it.
       ModelAnswer answer = model_.handle(message.request.method, message.request.target,
                                          message.request.body, now_ms);
+      if (!message.request.send_key.empty() && answer.status >= 200 && answer.status < 300) {
+        ++stats_.sends;  // the platform acted on a send (its answer may yet be lost)
+        ++sends_reached_[message.request.send_key];
+        trace_.add("genesys platform: " + message.request.send_key + " sent");
+      }
       if (random_.chance(faults_.lost_answer)) {
         ++stats_.lost_answers;
         return;
@@ -321,6 +329,7 @@ void SimGenesys::restart(int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   const auto& counters = core_->counters();
   stats_.gaps += counters.gaps;
+  stats_.sends_found += counters.sends_found;
   stats_.reconciles += counters.agent_reconciles;
   ++stats_.restarts;
   ++epoch_;
@@ -345,8 +354,24 @@ void SimGenesys::calm(int64_t now_ms) {
   for (size_t slot = 0; slot < core_->channel_count(); ++slot) drop_socket(slot, true);
 }
 
+std::vector<std::string> SimGenesys::check_sends() const {
+  std::vector<std::string> out;
+  for (const auto& [key, times] : sends_reached_) {
+    if (times > 1) {
+      out.push_back(key + " reached the platform " + std::to_string(times) + " times");
+    }
+  }
+  for (const std::string& key : sends_accepted_) {
+    if (sends_reached_.count(key) == 0) {
+      out.push_back(key + " was accepted but never reached the platform");
+    }
+  }
+  return out;
+}
+
 GenesysSimStats SimGenesys::stats() const {
   GenesysSimStats out = stats_;
+  out.sends_found += core_->counters().sends_found;
   out.gaps += core_->counters().gaps;
   out.reconciles += core_->counters().agent_reconciles;
   return out;
@@ -372,7 +397,16 @@ Result<PlatformAnswer> SimGenesys::wrap_up(const AgentRef& agent, const d::Inter
 Result<PlatformAnswer> SimGenesys::send(const AgentRef& agent, const d::Draft& draft,
                                         int64_t now_ms) {
   if (!mine(agent)) return others_->send(agent, draft, now_ms);
-  return core_->send(agent, draft, now_ms);
+  Result<PlatformAnswer> answer = core_->send(agent, draft, now_ms);
+  if (answer.ok()) {
+    const std::string key =
+        "send/" + agent.user + "/" + draft.id() + "/" + std::to_string(draft.revision());
+    if (answer->accepted && sends_accepted_.insert(key).second) ++stats_.sends_accepted;
+    if (!answer->accepted) ++stats_.sends_refused;
+    trace_.add("genesys: " + key +
+               (answer->accepted ? " accepted" : " refused: " + answer->reason));
+  }
+  return answer;
 }
 
 Result<PlatformAnswer> SimGenesys::set_queue_joined(const AgentRef& agent,

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,16 @@ struct GenesysFaults {
   double expire = 0.002;       // per step: the channel expires (socket_closing)
   // Not a fault: the core's agents per channel (production's 250: one channel here).
   size_t channel_agents = 250;
+  // The checker's self-test (--break-send-journal): the core's send journal forgets every
+  // mark, so a retry after a lost answer sends again; the at-most-once check must fail.
+  bool forget_sends = false;
 };
 
 struct GenesysSimStats {
   uint64_t requests = 0, dropped = 0, lost_answers = 0, throttled = 0, unavailable = 0,
            notifications = 0, missed = 0, socket_drops = 0, expiries = 0, events = 0,
-           event_retries = 0, platform_actions = 0, gaps = 0, reconciles = 0, restarts = 0;
+           event_retries = 0, platform_actions = 0, gaps = 0, reconciles = 0, restarts = 0,
+           sends = 0, sends_accepted = 0, sends_refused = 0, sends_found = 0;  // decision 055
 };
 
 class SimGenesys : public Platform {
@@ -76,6 +81,9 @@ class SimGenesys : public Platform {
   // The mirror equals the platform: presence, the journal, voicemail, and the listings of
   // decision 056: queues, contacts, canned responses (one line per difference).
   std::vector<std::string> check(ServerStore& store) const;
+  // Each send reached the platform at most once, and an accepted one exactly once, across
+  // lost answers, timeouts and restarts (decision 055; one line per difference).
+  std::vector<std::string> check_sends() const;
   // Hears each event once applied (the push actor).
   void set_observer(std::function<void(const upstream::Event&, int64_t)> observer) {
     observer_ = std::move(observer);
@@ -143,6 +151,19 @@ class SimGenesys : public Platform {
   std::function<void(const upstream::Event&, int64_t)> observer_;
   GenesysSimStats stats_;
   Platform* others_ = nullptr;
+  // Sends (decision 055): the journal, durable across restarts as DATA/platform-sends is
+  // (a forgetting one for the self-test); the POSTs the platform acted on, by send key;
+  // the sends the core answered accepted.
+  class ForgetfulMarks : public genesys::SendMarks {
+   public:
+    Mark get(const std::string&) override { return Mark::kNone; }
+    Status set(const std::string&, Mark) override { return Status::Ok(); }
+    Status forget(const std::string&) override { return Status::Ok(); }
+  };
+  mutable genesys::MemorySendMarks send_marks_;  // handed to each core (core_options)
+  mutable ForgetfulMarks forgetful_marks_;
+  std::map<std::string, int> sends_reached_;
+  std::set<std::string> sends_accepted_;
   bool mine(const AgentRef& agent) const { return agent.tenant == tenant_ || others_ == nullptr; }
 };
 

@@ -19,12 +19,14 @@ void print_failure(uint64_t seed, const SimOptions& options, const SimResult& re
           ? " --genesys-channel-agents " + std::to_string(options.genesys_channel_agents)
           : "";
   printf(
-      "FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps %d%s%s%s%s)\n",
+      "FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps "
+      "%d%s%s%s%s%s)\n",
       static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), options.devices,
       options.two_process_devices, options.users, options.steps,
       options.genesys ? " --platform-kind genesys" : "",
       options.break_gap_reconcile ? " --break-gap-reconcile" : "",
-      options.break_contacts_reconcile ? " --break-contacts-reconcile" : "", channels.c_str());
+      options.break_contacts_reconcile ? " --break-contacts-reconcile" : "",
+      options.break_send_journal ? " --break-send-journal" : "", channels.c_str());
   for (const auto& violation : result.violations) {
     printf("  %s: %s\n", violation.invariant.c_str(), violation.detail.c_str());
   }
@@ -151,6 +153,13 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(total.genesys_socket_faults),
         static_cast<unsigned long long>(total.genesys_gaps),
         static_cast<unsigned long long>(total.genesys_events));
+    printf(
+        "genesys sends: %llu reached the platform, %llu accepted, %llu refused, %llu found by a "
+        "retry's look-up\n",
+        static_cast<unsigned long long>(total.genesys_sends),
+        static_cast<unsigned long long>(total.genesys_sends_accepted),
+        static_cast<unsigned long long>(total.genesys_sends_refused),
+        static_cast<unsigned long long>(total.genesys_sends_found));
   }
   if (!failing.empty()) {
     printf("failing seeds:");

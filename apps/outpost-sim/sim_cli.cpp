@@ -75,13 +75,17 @@ fault knobs (probabilities; per frame for the network, else per step):
                       core from an in-process Genesys Cloud over a seeded network of its
                       own (requests lost, late, 429, 503, answers lost, sockets dropped,
                       notifications missed, channels expired; decision 038), and the
-                      mirror must equal the platform at quiescence
+                      mirror must equal the platform at quiescence, each send (email
+                      reply, message, callback) reach it at most once (S)
   --genesys-channel-agents N  agents per notification channel of the Genesys core (default
                       250 as in production; 1: a channel per agent, gaps one at a time)
   --break-gap-reconcile  checker self-test (genesys): the adapter does not reconcile after
                       a notification gap; the mirror check (M) must fail
   --break-contacts-reconcile  checker self-test (genesys): the adapter does not list the
                       org's external contacts; the mirror check (M) must fail
+  --break-send-journal  checker self-test (genesys): the adapter's send journal forgets
+                      every mark, so a retry after a lost answer sends again; the
+                      at-most-once check (S) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -154,6 +158,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_gap_reconcile = true;
     } else if (flag == "--break-contacts-reconcile") {
       cli.sim.break_contacts_reconcile = true;
+    } else if (flag == "--break-send-journal") {
+      cli.sim.break_send_journal = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

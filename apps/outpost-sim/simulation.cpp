@@ -132,6 +132,7 @@ Status Simulation::setup() {
   if (options_.genesys) {
     GenesysFaults faults;
     faults.channel_agents = static_cast<size_t>(std::max(1, options_.genesys_channel_agents));
+    faults.forget_sends = options_.break_send_journal;
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);
@@ -139,6 +140,7 @@ Status Simulation::setup() {
     server_->set_platform(genesys_.get());
   }
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);
+  if (options_.genesys) workload_->set_genesys_tenant("acme");
   // Blob plays draw from their own stream: the rest of the run is as without them.
   blobs_ = std::make_unique<SimBlobs>(dir_, options_.seed ^ 0xb10b5eedULL, trace_);
   OUTPOST_RETURN_IF_ERROR(blobs_->open());
@@ -473,6 +475,9 @@ SimResult Simulation::run() {
         for (const std::string& difference : genesys_->check(server_->core().store())) {
           fail("(M) mirror = platform", difference, {});
         }
+        for (const std::string& difference : genesys_->check_sends()) {
+          fail("(S) each send at most once", difference, {});
+        }
       }
       if (options_.damage_cached_blobs) blobs_->damage_caches(devices_);
       for (auto& violation : blobs_->check(devices_, *server_)) {
@@ -505,6 +510,10 @@ SimResult Simulation::run() {
     stats_.genesys_socket_faults = g.socket_drops + g.expiries;
     stats_.genesys_events = g.events;
     stats_.genesys_gaps = g.gaps;
+    stats_.genesys_sends = g.sends;
+    stats_.genesys_sends_accepted = g.sends_accepted;
+    stats_.genesys_sends_refused = g.sends_refused;
+    stats_.genesys_sends_found = g.sends_found;
   }
 
   result.violations = violations_;
@@ -564,6 +573,10 @@ void SimStats::add(const SimStats& other) {
   genesys_socket_faults += other.genesys_socket_faults;
   genesys_events += other.genesys_events;
   genesys_gaps += other.genesys_gaps;
+  genesys_sends += other.genesys_sends;
+  genesys_sends_accepted += other.genesys_sends_accepted;
+  genesys_sends_refused += other.genesys_sends_refused;
+  genesys_sends_found += other.genesys_sends_found;
   quiesce_ms = std::max(quiesce_ms, other.quiesce_ms);
 }
 

@@ -73,6 +73,9 @@ struct SimOptions {
   bool break_gap_reconcile = false;
   // Checker self-test (genesys, decision 056): the core does not list the external contacts.
   bool break_contacts_reconcile = false;
+  // Checker self-test (--break-send-journal): the core's send journal forgets every mark;
+  // invariant (S) must then fail (decision 055).
+  bool break_send_journal = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;
@@ -112,6 +115,10 @@ struct SimStats {
   uint64_t genesys_socket_faults = 0;  // sockets dropped, channels expired
   uint64_t genesys_events = 0;
   uint64_t genesys_gaps = 0;
+  // Sends (decision 055): POSTs the platform acted on, sends accepted, refused, and found by
+  // a retry's look-up.
+  uint64_t genesys_sends = 0, genesys_sends_accepted = 0, genesys_sends_refused = 0,
+           genesys_sends_found = 0;
   void add(const SimStats& other);
 };
 

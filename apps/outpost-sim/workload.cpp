@@ -71,6 +71,11 @@ Status Workload::step(SimDevice& device, int64_t now_ms) {
     kSearch,
   };
   size_t kind = random_.weighted({30, 6, 2, 2, 12, 10, 6, 3, 8, 6, 5, 5});
+  // A Genesys tenant's users send more (decision 055: the at-most-once check needs sends);
+  // the draw is made only for them, so the other runs replay as before.
+  if (kind == kTypeDraft && device.who().tenant == genesys_tenant_ && random_.chance(0.3)) {
+    kind = kSendDraft;
+  }
   switch (kind) {
     case kTypeDraft:
       return type_draft(device, now_ms);
@@ -95,6 +100,9 @@ Status Workload::type_draft(SimDevice& device, int64_t now_ms) {
     draft.set_kind(d::DRAFT_EMAIL_REPLY);
     draft.set_subject("Re: your order");
     draft.add_to("customer@example.invalid");
+  }
+  if (device.who().tenant == genesys_tenant_ && (!local || local->status() == d::DRAFT_REFUSED)) {
+    OUTPOST_RETURN_IF_ERROR(aim_at_genesys(device, draft));
   }
   std::vector<std::string> words = split_words(draft.body());
   if (draft.conflicted()) {
@@ -152,6 +160,39 @@ Status Workload::erase_word(SimDevice& device, int64_t now_ms) {
                                    .client_id = device.client_id(),
                                    .mutation_id = mutation,
                                    .words = words});
+  return Status::Ok();
+}
+
+Status Workload::aim_at_genesys(SimDevice& device, d::Draft& draft) {
+  OUTPOST_ASSIGN_OR_RETURN(auto interactions, all<d::Interaction>(device.replica(), "interaction"));
+  std::vector<d::Interaction> open;
+  for (const d::Interaction& it : interactions) {
+    if (it.state() == d::INTERACTION_CONNECTED &&
+        (it.media() == d::MEDIA_EMAIL || it.media() == d::MEDIA_SMS)) {
+      open.push_back(it);
+    }
+  }
+  draft.clear_to();
+  draft.clear_queue_id();
+  draft.clear_callback_number();
+  const size_t pick = random_.below(open.size() + 1);
+  if (pick == open.size()) {  // a callback as soon as possible; the body is its note
+    draft.set_kind(d::DRAFT_CALLBACK_REQUEST);
+    draft.clear_interaction_id();
+    draft.set_queue_id("queue-1");
+    draft.set_callback_number("+358 40 111 2223");
+    draft.set_callback_at_ms(0);
+    draft.set_subject("Ann");
+  } else if (open[pick].media() == d::MEDIA_EMAIL) {
+    draft.set_kind(d::DRAFT_EMAIL_REPLY);
+    draft.set_interaction_id(open[pick].id());
+    draft.set_subject("Re: Question");
+    draft.add_to("ann@example.com");
+  } else {
+    draft.set_kind(d::DRAFT_SMS);
+    draft.set_interaction_id(open[pick].id());
+    draft.clear_subject();
+  }
   return Status::Ok();
 }
 

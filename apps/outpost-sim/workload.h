@@ -13,6 +13,7 @@
 #include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/trace.h"
 #include "apps/outpost-sim/world.h"
+#include "outpost/domain.pb.h"
 
 namespace outpost::sim {
 
@@ -29,6 +30,9 @@ class Workload {
   // One user action on `device` (alive). Errors are replica failures, not refusals.
   Status step(SimDevice& device, int64_t now_ms);
   const WorkloadStats& stats() const { return stats_; }
+  // --platform-kind genesys: this tenant's drafts answer its mirrored interactions (an email
+  // reply, an SMS) or ask a callback, so their sends reach the Genesys model (decision 055).
+  void set_genesys_tenant(std::string tenant) { genesys_tenant_ = std::move(tenant); }
 
  private:
   Status type_draft(SimDevice& device, int64_t now_ms);
@@ -40,6 +44,10 @@ class Workload {
                           const google::protobuf::Message& args, int64_t now_ms,
                           const std::string& summary);
   std::string new_word(SimDevice& device);
+  // What a Genesys tenant's new (or refused) draft answers: one of the device's connected
+  // email or message interactions, or a callback on queue-1.
+  Status aim_at_genesys(SimDevice& device, domain::Draft& draft);
+  std::string genesys_tenant_;
 
   const World& world_;
   Ledger& ledger_;
