@@ -41,37 +41,55 @@ PushPolicy::Device& PushPolicy::device(const std::string& user_id, const std::st
   if (d.user != user_id) {
     if (!d.user.empty()) {
       auto old = users_.find(d.user);
-      if (old != users_.end()) old->second.devices.erase(id);
+      if (old != users_.end()) {
+        old->second.devices.erase(id);
+        old->second.live_devices -= d.live ? 1 : 0;
+        old->second.voice_devices -= d.voice ? 1 : 0;
+      }
     }
     d.user = user_id;
+    User& u = users_[user_id];
+    u.live_devices += d.live ? 1 : 0;
+    u.voice_devices += d.voice ? 1 : 0;
   }
   users_[user_id].devices.emplace(id, &d);
   return d;
 }
 
 bool PushPolicy::user_busy(const User& u) const {
-  for (const auto& [id, d] : u.devices) {
-    if (d->live || d->voice) return true;
+  return u.live_devices > 0 || u.voice_devices > 0;
+}
+
+void PushPolicy::set_live(Device& d, bool live) {
+  if (d.live == live) return;
+  d.live = live;
+  User& u = users_[d.user];
+  if (live) {
+    ++u.live_devices;
+  } else {
+    --u.live_devices;
   }
-  return false;
+}
+
+void PushPolicy::set_voice(Device& d, bool voice) {
+  if (d.voice == voice) return;
+  d.voice = voice;
+  User& u = users_[d.user];
+  if (voice) {
+    ++u.voice_devices;
+  } else {
+    --u.voice_devices;
+  }
 }
 
 bool PushPolicy::has_live_stream(const std::string& user_id) const {
   auto u = users_.find(user_id);
-  if (u == users_.end()) return false;
-  for (const auto& [id, d] : u->second.devices) {
-    if (d->live) return true;
-  }
-  return false;
+  return u != users_.end() && u->second.live_devices > 0;
 }
 
 bool PushPolicy::in_voice(const std::string& user_id) const {
   auto u = users_.find(user_id);
-  if (u == users_.end()) return false;
-  for (const auto& [id, d] : u->second.devices) {
-    if (d->voice) return true;
-  }
-  return false;
+  return u != users_.end() && u->second.voice_devices > 0;
 }
 
 bool PushPolicy::logged_out(const std::string& user_id) const {
@@ -179,17 +197,17 @@ void PushPolicy::on_event(const Event& event, Millis now) {
           }
         } else if constexpr (std::is_same_v<T, StreamOpened>) {
           Device& d = device(e.user, e.device);
-          d.live = true;
+          set_live(d, true);
           cancel_wake(e.device, d);  // the stream delivers the change itself
           update_inactivity(e.user, now);
         } else if constexpr (std::is_same_v<T, StreamClosed>) {
-          device(e.user, e.device).live = false;
+          set_live(device(e.user, e.device), false);
           update_inactivity(e.user, now);
         } else if constexpr (std::is_same_v<T, VoiceStarted>) {
-          device(e.user, e.device).voice = true;
+          set_voice(device(e.user, e.device), true);
           update_inactivity(e.user, now);
         } else if constexpr (std::is_same_v<T, VoiceEnded>) {
-          device(e.user, e.device).voice = false;
+          set_voice(device(e.user, e.device), false);
           update_inactivity(e.user, now);
         } else if constexpr (std::is_same_v<T, Activity>) {
           auto u = users_.find(e.user);

@@ -28,13 +28,12 @@ std::shared_ptr<const std::string> CarriedCommit::frame(ServerCore& core,
   return frame_;
 }
 
-std::shared_ptr<const std::string> CarriedCommit::message(ServerCore& core,
-                                                          std::atomic<uint64_t>& encodings,
-                                                          std::atomic<uint64_t>& compressions) {
+bool CarriedCommit::build_message(ServerCore& core, std::atomic<uint64_t>& encodings,
+                                  std::atomic<uint64_t>& compressions) {
   // Every stream at the base asks, from both I/O threads: after the first, no lock.
-  if (message_ready_.load(std::memory_order_acquire)) return message_;
+  if (message_ready_.load(std::memory_order_acquire)) return message_ != nullptr;
   std::lock_guard lock(message_mutex_);
-  if (compressed_) return message_;
+  if (compressed_) return message_ != nullptr;
   compressed_ = true;
   std::shared_ptr<const std::string> plain = frame(core, encodings);
   if (plain) {
@@ -46,14 +45,21 @@ std::shared_ptr<const std::string> CarriedCommit::message(ServerCore& core,
     }
   }
   message_ready_.store(true, std::memory_order_release);
-  return message_;
+  return message_ != nullptr;
 }
 
-std::shared_ptr<const std::string> CarriedCommit::wire_frame(ServerCore& core,
-                                                             std::atomic<uint64_t>& encodings,
-                                                             std::atomic<uint64_t>& compressions) {
-  if (!message(core, encodings, compressions)) return nullptr;
-  return wire_;  // final once message() returned
+std::shared_ptr<const std::string> CarriedCommit::message(ServerCore& core,
+                                                          std::atomic<uint64_t>& encodings,
+                                                          std::atomic<uint64_t>& compressions) {
+  if (!build_message(core, encodings, compressions)) return nullptr;
+  return message_;  // final once built
+}
+
+const std::shared_ptr<const std::string>& CarriedCommit::wire_frame(
+    ServerCore& core, std::atomic<uint64_t>& encodings, std::atomic<uint64_t>& compressions) {
+  static const std::shared_ptr<const std::string> kNone;
+  if (!build_message(core, encodings, compressions)) return kNone;
+  return wire_;  // final once built
 }
 
 }  // namespace outpost::server_impl

@@ -37,15 +37,21 @@ class CarriedCommit {
                                              std::atomic<uint64_t>& compressions);
   // The same message as one complete WebSocket frame from the server (binary, final,
   // unmasked: header and payload), built with message() and shared the same way, for the
-  // plain-TCP streams that put it on their socket themselves (decision 047). nullptr when
-  // message() is.
-  std::shared_ptr<const std::string> wire_frame(ServerCore& core, std::atomic<uint64_t>& encodings,
-                                                std::atomic<uint64_t>& compressions);
+  // plain-TCP streams that put it on their socket themselves (decision 047). null when
+  // message() is. A reference to the shared bytes, final once built (decision 059: no
+  // reference count touched per stream); copy it to keep the bytes past this commit.
+  const std::shared_ptr<const std::string>& wire_frame(ServerCore& core,
+                                                       std::atomic<uint64_t>& encodings,
+                                                       std::atomic<uint64_t>& compressions);
   // The cursor the frame moves a device to (at least head().head_seq); 0 before frame()
   // returned non-null.
   uint64_t cursor() const { return cursor_.load(std::memory_order_acquire); }
 
  private:
+  // Builds the message once (any thread); true when there is one.
+  bool build_message(ServerCore& core, std::atomic<uint64_t>& encodings,
+                     std::atomic<uint64_t>& compressions);
+
   const CommittedHead head_;
   mutable std::mutex mutex_;
   bool encoded_ = false;                        // guarded by mutex_

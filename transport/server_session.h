@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +23,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -35,12 +38,22 @@ namespace outpost::server_impl {
 
 class Session;
 
+// A scope as the registry knows it while some stream reads it (decision 059): a number
+// given when the first such stream registers, never given again while the server lives, so
+// a session compares numbers rather than scope names per commit. 0: no stream reads it.
+using ScopeId = uint64_t;
+
+// A stream reads at most this many scopes: its user's and its org's.
+inline constexpr size_t kMaxSessionScopes = 2;
+
 // One commit as the sessions hear it: the heads that moved and, for each, its changes to
 // carry with the poke (null where the commit's base is unknown: heads from other
-// processes). Shared, read-only, by every session.
+// processes), and the id of its scope (0 when no stream read it at the commit). Shared,
+// read-only, by every session.
 struct CommitNotice {
   std::vector<CommittedHead> heads;
   std::vector<std::shared_ptr<CarriedCommit>> carried;  // parallel to heads
+  std::vector<ScopeId> scope_ids;                       // parallel to heads
 };
 
 // Every live connection, so stop() can shut them down and commits can poke them.
@@ -51,14 +64,27 @@ struct CommitNotice {
 // groups, and each commit posts one task per group on that group's strand (so every session
 // hears commits in the order they were announced), which hands the commit to each of its
 // sessions on an I/O thread, where an idle session strand runs it at once.
+//
+// Decision 059: streams are indexed by the scopes they read, so a commit visits only the
+// streams of its scopes (never the HTTP sessions, nor other users' streams), each once, and
+// a stream knows its scopes by ScopeId. A scope's entry goes with its last stream.
 class SessionRegistry {
  public:
   // Called by the listener once its threads run: `groups` fan-out strands on `context`.
   void start_fanout(boost::asio::io_context& context, size_t groups);
+  // A session that hears no commits (an HTTP session).
   void add(Session* session, std::weak_ptr<Session> weak);
+  // A stream reading `scopes` (at most kMaxSessionScopes; a repeated one counts once):
+  // each one's id goes to `ids`, in the same order (0 past `scopes`), written under the
+  // registry's lock, so a commit that finds the stream sees them.
+  void add(Session* session, std::weak_ptr<Session> weak, std::span<const std::string> scopes,
+           std::array<ScopeId, kMaxSessionScopes>& ids);
   void remove(Session* session);
   std::vector<std::shared_ptr<Session>> snapshot();
   size_t size() const;
+  // For tests: how many registered streams read `scope`, and how many scopes are indexed.
+  size_t readers_of(const std::string& scope) const;
+  size_t indexed_scopes() const;
   bool wait_empty(std::chrono::milliseconds timeout);
   // No more pokes, and the fan-out's strands are let go: call before the io_context goes.
   void disable_pokes();
@@ -68,18 +94,71 @@ class SessionRegistry {
   void poke_all();
 
  private:
+  struct ScopeMembers;
+  struct Member {
+    Session* session = nullptr;
+    std::weak_ptr<Session> weak;
+    size_t group = 0;
+  };
   struct Entry {
     std::weak_ptr<Session> weak;
     size_t group = 0;  // its fan-out group (decision 047)
+    // The scopes it reads and its place in each one's members (decision 059).
+    std::array<ScopeMembers*, kMaxSessionScopes> scopes{};
+    std::array<size_t, kMaxSessionScopes> index{};
+  };
+  struct ScopeMembers {
+    std::string name;
+    ScopeId id = 0;
+    std::vector<Member> members;
   };
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  // Takes `session` out of `scope`'s members (swapping the last one in); under mutex_.
+  void leave(ScopeMembers* scope, size_t index);
 
   mutable std::mutex mutex_;
   std::condition_variable empty_;
   std::unordered_map<Session*, Entry> sessions_;
+  // By name; an unordered_map's elements never move, so entries point at them.
+  std::unordered_map<std::string, ScopeMembers> scopes_;
+  ScopeId next_scope_id_ = 1;
   bool pokes_enabled_ = true;
   std::vector<Strand> fanout_;  // empty before start_fanout and after disable_pokes
   size_t next_group_ = 0;
+};
+
+// A running total that every I/O thread bumps for every frame it sends (decision 059): one
+// cache line per shard, each thread bumps its own, a reader sums them — so two threads
+// fanning out one commit do not pass one line back and forth 10,000 times. The calls of
+// std::atomic the sessions use; a sum read while threads bump it is some recent total, as
+// a relaxed atomic's would be (the shards wrap modulo 2^64, so a fetch_sub on another
+// thread's shard still sums right).
+class ShardedCounter {
+ public:
+  void fetch_add(uint64_t n, std::memory_order order = std::memory_order_relaxed) {
+    shards_[shard()].value.fetch_add(n, order);
+  }
+  void fetch_sub(uint64_t n, std::memory_order order = std::memory_order_relaxed) {
+    shards_[shard()].value.fetch_sub(n, order);
+  }
+  uint64_t load(std::memory_order order = std::memory_order_relaxed) const {
+    uint64_t sum = 0;
+    for (const Shard& one : shards_) sum += one.value.load(order);
+    return sum;
+  }
+
+ private:
+  static constexpr size_t kShards = 8;
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> value{0};
+  };
+  static size_t shard() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    return mine;
+  }
+  std::array<Shard, kShards> shards_;
 };
 
 // What the sessions and the listener count, in one place: a metrics endpoint reads these.
@@ -91,18 +170,19 @@ struct ServerCounters {
   std::atomic<uint64_t> http_requests{0};         // complete HTTP requests read (not upgrades)
   std::atomic<uint64_t> streams_opened{0};        // WebSocket handshakes completed
   std::atomic<uint64_t> frames_received{0};       // WebSocket messages read
-  std::atomic<uint64_t> frames_sent{0};           // WebSocket messages written (pokes too)
+  ShardedCounter frames_sent;                     // WebSocket messages written (pokes too)
   std::atomic<uint64_t> slow_peers_cut{0};        // streams cut for a full outgoing queue
   std::atomic<uint64_t> carried_encodings{0};     // commits' changes encoded to travel (032)
-  std::atomic<uint64_t> carried_sent{0};          // carried frames queued on streams
+  ShardedCounter carried_sent;                    // carried frames queued on streams
   std::atomic<uint64_t> carried_compressions{0};  // carried frames compressed once (039)
-  std::atomic<uint64_t> direct_sends{0};          // frames sent by one send() (047)
+  ShardedCounter direct_sends;                    // frames sent by one send() (047)
   std::atomic<uint64_t> direct_partial_sends{0};  // ... whose rest was written after
   std::atomic<uint64_t> column_pages_sent{0};     // pull answers' scopes sent column-wise (045)
 
   static void add(std::atomic<uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
   }
+  static void add(ShardedCounter& counter) { counter.fetch_add(1); }
 };
 
 // What every connection shares; owned by the listener, which outlives the sessions.
@@ -142,8 +222,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
  protected:
   // Call once, after make_shared, before the first asynchronous operation. Returns false
-  // when the server is already stopping (the caller then closes at once).
+  // when the server is already stopping (the caller then closes at once). A stream names
+  // the scopes it reads and gets their ids in `ids` (decision 059).
   bool register_self();
+  bool register_self(std::span<const std::string> scopes,
+                     std::array<ScopeId, kMaxSessionScopes>& ids);
 
   ServerContext& context_;
 };

@@ -63,7 +63,9 @@ std::shared_ptr<StreamSession<Stream>> StreamSession<Stream>::self_ptr() {
 
 template <class Stream>
 void StreamSession<Stream>::start(http_api::HttpRequest request) {
-  bool running = register_self();
+  // Decision 059: indexed by the two scopes it reads; commits name them by id.
+  const std::string scopes[] = {user_scope_, org_scope_};
+  bool running = register_self(scopes, scope_ids_);
   net::dispatch(strand_, [self = self_ptr(), request = std::move(request), running]() mutable {
     self->on_start(std::move(request), running);
   });
@@ -84,8 +86,9 @@ void StreamSession<Stream>::force_close() {
 
 template <class Stream>
 void StreamSession<Stream>::on_commit(const std::shared_ptr<const CommitNotice>& commit) {
-  if (std::none_of(commit->heads.begin(), commit->heads.end(),
-                   [this](const CommittedHead& head) { return reads(head.scope); })) {
+  // The registry hands a commit only to the streams of its scopes (decision 059).
+  if (std::none_of(commit->scope_ids.begin(), commit->scope_ids.end(),
+                   [this](ScopeId id) { return slot_of(id) >= 0; })) {
     return;
   }
   // Decision 047: the registry calls this from a batch task on an I/O thread, where an
@@ -99,7 +102,7 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
   std::vector<CommittedHead> poke;
   for (size_t i = 0; i < commit.heads.size(); ++i) {
     const CommittedHead& head = commit.heads[i];
-    const int slot = slot_of(head.scope);
+    const int slot = slot_of(commit.scope_ids[i]);
     if (slot < 0) continue;
     const std::shared_ptr<CarriedCommit>& carried = commit.carried[i];
     std::optional<uint64_t>& known = device_cursors_[slot];
@@ -109,8 +112,8 @@ void StreamSession<Stream>::queue_commit(const CommitNotice& commit) {
       if (codec_.format() == StreamFormat::kMessage) {
         // Format 2: the message compressed once for every stream; on plain TCP with nothing
         // in flight, the whole WebSocket frame built once, put on the socket here.
-        auto wire = carried->wire_frame(context_.core, counters.carried_encodings,
-                                        counters.carried_compressions);
+        const auto& wire = carried->wire_frame(context_.core, counters.carried_encodings,
+                                               counters.carried_compressions);
         if (wire) {
           // Counted before its bytes can reach the device, as on the queued paths below (a
           // device that has the frame finds it counted); taken back if it was not sent here.

@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <chrono>
 #include <list>
 #include <map>
@@ -86,11 +87,13 @@ class StreamSession final : public Session {
   // A protocol violation: say why in an error frame, then close with `code`.
   void fail(const Status& failure, boost::beast::websocket::close_code code);
   void queue_poke(const std::vector<CommittedHead>& heads);
-  // Whether this stream's principal reads `scope` (its two scope names, made once).
-  bool reads(const std::string& scope) const { return slot_of(scope) >= 0; }
   // Which of the two scopes `scope` is: 0 the user's, 1 the org's, -1 neither.
   int slot_of(const std::string& scope) const {
     return scope == user_scope_ ? 0 : scope == org_scope_ ? 1 : -1;
+  }
+  // The same by the registry's id (decision 059): a commit's heads carry their scopes' ids.
+  int slot_of(ScopeId id) const {
+    return id == 0 ? -1 : id == scope_ids_[0] ? 0 : id == scope_ids_[1] ? 1 : -1;
   }
   // A commit's readable heads: carried to a device at the commit's base, else poked.
   void queue_commit(const CommitNotice& commit);
@@ -113,6 +116,9 @@ class StreamSession final : public Session {
   const boost::asio::any_io_executor strand_;
   const Principal principal_;                 // immutable: read by on_commit from other threads
   const std::string user_scope_, org_scope_;  // principal_'s, immutable
+  // Their ids in the registry (decision 059), written once under its lock at registration,
+  // before any commit can reach this stream.
+  std::array<ScopeId, kMaxSessionScopes> scope_ids_{};
   const int64_t expires_ms_;
   FrameBudget budget_;
   // The connection's compression, in the format its upgrade negotiated (decision 039): in

@@ -61,9 +61,7 @@ size_t SyncServer::connection_count() const {
 
 SyncServerStats SyncServer::stats() const {
   const server_impl::ServerCounters& c = impl_->listener.context().counters;
-  auto read = [](const std::atomic<uint64_t>& counter) {
-    return counter.load(std::memory_order_relaxed);
-  };
+  auto read = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
   SyncServerStats out;
   out.connections_accepted = read(c.connections_accepted);
   out.connections_refused = read(c.connections_refused);

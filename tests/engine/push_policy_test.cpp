@@ -413,5 +413,51 @@ TEST(PushPolicyProperty, NeverLogsOutABusyAgentOverRandomSequences) {
   EXPECT_GT(total_logouts, 50);
 }
 
+// Decision 059: a user's live and voice devices are counted, not walked. Under random
+// opens, closes, voice starts and ends — devices moving between users too (another agent
+// signs in on the same phone) — the counts answer exactly what a walk of the devices would.
+TEST(PushPolicyProperty, BusyCountsMatchTheDevicesUnderChurn) {
+  const std::vector<std::string> users = {"u0", "u1", "u2"};
+  for (std::uint32_t seed = 1; seed <= 100; ++seed) {
+    std::mt19937 rng(seed);
+    PushPolicy policy;
+    std::map<std::string, std::string> owner;  // device -> its user (the last event's)
+    std::map<std::string, bool> live, voice;   // by device
+    for (int step = 0; step < 500; ++step) {
+      const std::string& u = users[rng() % users.size()];
+      const std::string dev = "d" + std::to_string(rng() % 5);
+      switch (rng() % 4) {
+        case 0:
+          policy.on_event(StreamOpened{u, dev}, step);
+          live[dev] = true;
+          break;
+        case 1:
+          policy.on_event(StreamClosed{u, dev}, step);
+          live[dev] = false;
+          break;
+        case 2:
+          policy.on_event(VoiceStarted{u, dev}, step);
+          voice[dev] = true;
+          break;
+        default:
+          policy.on_event(VoiceEnded{u, dev}, step);
+          voice[dev] = false;
+          break;
+      }
+      owner[dev] = u;
+      for (const auto& uu : users) {
+        bool any_live = false, any_voice = false;
+        for (const auto& [d, o] : owner) {
+          if (o != uu) continue;
+          any_live = any_live || live[d];
+          any_voice = any_voice || voice[d];
+        }
+        ASSERT_EQ(policy.has_live_stream(uu), any_live) << "seed " << seed << " step " << step;
+        ASSERT_EQ(policy.in_voice(uu), any_voice) << "seed " << seed << " step " << step;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace outpost::push
