@@ -2,12 +2,11 @@
 // the core reports (decision 049). After each org reconcile, the response libraries and
 // external contacts; after each reconciled agent, its queues; each voicemail event's
 // recording (decision 034; a failed one is forgotten by the core, so its next reconcile sends
-// the voicemail again); each email conversation the core saw, its draft checked for a web
-// edit; the app's drafts put to the platform. Listings are read page by page (nextUri, the
-// contact scan's cursors); each entity is decoded on its own: a bad one is counted and logged
-// with the answer's correlation id, and nothing is emitted for it. A failed step is tried
-// again after retry_after_failure; the adapter is mirrored once the core's first full mirror
-// and everything following it are done.
+// the voicemail again). (Drafts both ways run on the core: decision 057.) Listings are read page by
+// page (nextUri, the contact scan's cursors); each entity is decoded on its own: a bad one is
+// counted and logged with the answer's correlation id, and nothing is emitted for it. A failed step
+// is tried again after retry_after_failure; the adapter is mirrored once the core's first full
+// mirror and everything following it are done.
 #include <algorithm>
 #include <boost/json.hpp>
 
@@ -39,8 +38,6 @@ void GenesysUpstream::run() {
   while (!stopping_) {
     std::vector<upstream::Event> voicemails;
     voicemails.swap(voicemails_);
-    std::vector<CoreEmailSeen> emails;
-    emails.swap(emails_seen_);
     std::vector<std::string> forget;
     forget.swap(to_forget_);
     const bool retry_due = Clock::now() >= retry_at_;
@@ -50,7 +47,6 @@ void GenesysUpstream::run() {
     if (org) follow_org_ = false;
     for (const std::string& user : users) follow_users_.erase(user);
     const bool all = all_reconciled_;
-    drafts_due_ = false;
     lock.unlock();
 
     if (!forget.empty()) {
@@ -58,8 +54,7 @@ void GenesysUpstream::run() {
         for (const std::string& key : forget) core.forget(key);
       });
     }
-    const bool done = follow(std::move(voicemails), std::move(emails), org, users);
-    put_drafts();
+    const bool done = follow(std::move(voicemails), org, users);
 
     lock.lock();
     if (!done) retry_at_ = Clock::now() + options_.retry_after_failure;
@@ -67,12 +62,11 @@ void GenesysUpstream::run() {
       mirrored_ = true;
       wake_.notify_all();
     }
-    // Woken by the core's sinks and draft_saved; a failed step waits for retry_at_, a draft
-    // put that failed for the next second.
+    // Woken by the core's sinks; a failed step waits for retry_at_.
     const bool retrying = follow_org_ || !follow_users_.empty();
     auto ready = [&] {
-      return stopping_ || drafts_due_ || !voicemails_.empty() || !emails_seen_.empty() ||
-             !to_forget_.empty() || (retrying && Clock::now() >= retry_at_);
+      return stopping_ || !voicemails_.empty() || !to_forget_.empty() ||
+             (retrying && Clock::now() >= retry_at_);
     };
     auto until = Clock::now() + std::chrono::seconds(1);
     if (retrying) until = std::min(until, std::max(retry_at_, Clock::now()));
@@ -80,8 +74,7 @@ void GenesysUpstream::run() {
   }
 }
 
-bool GenesysUpstream::follow(std::vector<upstream::Event> voicemails,
-                             std::vector<CoreEmailSeen> emails, bool org,
+bool GenesysUpstream::follow(std::vector<upstream::Event> voicemails, bool org,
                              std::vector<std::string> users) {
   std::vector<std::string> forget;
   for (upstream::Event& event : voicemails) {
@@ -102,7 +95,6 @@ bool GenesysUpstream::follow(std::vector<upstream::Event> voicemails,
       for (const std::string& key : forget) core.forget(key);
     });
   }
-  for (const CoreEmailSeen& seen : emails) check_web_draft(seen.user, seen.conversation);
   auto log = [this](const std::string& line) {
     if (options_.log) options_.log("genesys: " + line);
   };

@@ -340,7 +340,16 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       drafts_[parts[5]] = body.is_object() ? body.as_object() : Object{};
       return answer(200, drafts_[parts[5]]);
     }
-    if (parts.size() == 7 && method == "POST") return answer(200, Object{{"id", next_id("msg")}});
+    if (parts.size() == 8 && parts[7] == "draft" && method == "GET") {
+      auto draft = drafts_.find(parts[5]);
+      if (draft == drafts_.end()) return err(404, "not.found", "no draft");
+      return answer(200, draft->second);
+    }
+    if (parts.size() == 7 && method == "POST") {
+      drafts_.erase(parts[5]);  // sent: the draft is gone (as the Python fake)
+      replied_.insert(parts[5]);
+      return answer(200, Object{{"id", next_id("msg")}});
+    }
   }
   if (top == "conversations" && parts.size() == 9 && parts[4] == "messages" &&
       parts[6] == "communications" && parts[8] == "messages" && method == "POST") {

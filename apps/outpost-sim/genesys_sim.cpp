@@ -48,6 +48,13 @@ SimGenesys::SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t 
       now_ms_(now_ms) {
   model_.set_heartbeat_ms(kHeartbeatMs);
   model_.set_channel_ttl_ms(kChannelTtlMs);
+  // An email conversation per agent and draft id for the devices' reply drafts.
+  for (const std::string& user : users_) {
+    for (const std::string& draft : world.draft_ids) {
+      draft_conversations_[ScopeName::format_user(tenant_, user) + "|" + draft] =
+          model_.route(user, "email", now_ms);
+    }
+  }
   core_ = std::make_unique<g::GenesysCore>(core_options());
 }
 
@@ -197,6 +204,7 @@ Status SimGenesys::pump(ServerCore& core, int64_t now_ms) {
     deliver(message, now_ms_);
     flush(now_ms_);
   }
+  if (!drafts_seeded_) OUTPOST_RETURN_IF_ERROR(seed_drafts(core));
   core_->tick(now_ms_);
   flush(now_ms_);
   return apply_events(core, now_ms_);
@@ -207,6 +215,7 @@ Status SimGenesys::apply_events(ServerCore& core, int64_t now_ms) {
   DomainServer server(core);
   while (!pending_.empty()) {
     const upstream::Event& event = pending_.front();
+    const bool moot = event.has_draft_edited() && moot_edit(core, event);
     Status status = server.apply(event, now_ms);
     if (status.code() == ErrorCode::kUnavailable && ++head_attempts_ < kMaxEventAttempts) {
       ++stats_.event_retries;
@@ -221,6 +230,7 @@ Status SimGenesys::apply_events(ServerCore& core, int64_t now_ms) {
                (event.user().empty() ? event.tenant() : event.user()) +
                (status.ok() ? "" : " (dropped: the platform never answered)"));
     if (status.ok() && observer_) observer_(event, now_ms);
+    if (status.ok() && event.has_draft_edited() && !moot) note_web_edit(event);
     pending_.pop_front();
   }
   return Status::Ok();
@@ -230,7 +240,7 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
   if (user.tenant != tenant_) return;
   now_ms_ = std::max(now_ms_, now_ms);
   ++stats_.platform_actions;
-  switch (random_.weighted({3, 4, 2, 2})) {
+  switch (random_.weighted({3, 4, 2, 2, 2})) {
     case 0: {
       static const char* const kMedia[] = {"voice", "email", "message", "callback"};
       const std::string id = model_.route(user.user, kMedia[random_.below(4)], now_ms_);
@@ -247,10 +257,13 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
       trace_.add("genesys platform: " + id + " left for " + user.user);
       break;
     }
-    default:
+    case 3:
       model_.supervisor_presence(user.user, random_.below(100), now_ms_);
       trace_.add("genesys platform: a supervisor sets " + user.user + " to " +
                  model_.presence_definition(user.user));
+      break;
+    default:
+      web_act(user);
       break;
   }
   flush(now_ms_);
@@ -318,6 +331,7 @@ void SimGenesys::restart(int64_t now_ms) {
   }
   pending_.clear();  // the process's queue is gone; the fresh core mirrors again
   head_attempts_ = 0;
+  drafts_seeded_ = false;
   core_ = std::make_unique<g::GenesysCore>(core_options());
   trace_.add("genesys: the adapter restarts with the server");
 }
@@ -442,6 +456,7 @@ std::vector<std::string> SimGenesys::check(ServerStore& store) const {
                     " on the platform, not on the server");
     }
   }
+  for (std::string& line : check_drafts(store)) out.push_back(std::move(line));
   return out;
 }
 
