@@ -111,7 +111,13 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
           return Status::Ok();  // already sent from the app: the web's late save is moot
         }
         if (!merged.ok()) return merged.status();
-        return ctx.put(*merged);
+        OUTPOST_RETURN_IF_ERROR(ctx.put(*merged));
+        // The merge may hold the app's edits the web did not see: the platform gets it back
+        // (it only queues; an unchanged text is not sent again), so both end equal.
+        if (ctx.platform != nullptr) {
+          ctx.platform->draft_saved(AgentRef{ctx.tenant, ctx.user}, *merged, now_ms);
+        }
+        return Status::Ok();
       }
       case upstream::Event::kNoteEdited: {
         const upstream::NoteEdited& edit = event.note_edited();

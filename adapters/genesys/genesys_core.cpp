@@ -12,7 +12,6 @@ namespace {
 constexpr int64_t kOwnOfflineWindowMs = 60'000;
 constexpr int64_t kDefaultChannelTtlMs = 86'400'000;
 constexpr size_t kMaxAgentsPerChannel = 250;  // 4 topics each under a channel's 1000
-constexpr size_t kMaxEmailsSeen = 10'000;
 
 }  // namespace
 
@@ -160,6 +159,7 @@ void GenesysCore::tick(int64_t now_ms) {
     }
   }
   for (auto& c : due) issue(c);
+  pump_drafts();
   if (!options_.run_mirror) return;
   for (size_t i = 0; i < channels_.size(); ++i) tick_channel(i);
   maybe_reconcile();
@@ -195,6 +195,7 @@ std::optional<int64_t> GenesysCore::next_deadline() const {
   };
   for (const auto& [id, c] : in_flight_) consider(c->sent_ms + options_.request_timeout_ms);
   for (const auto& c : waiting_) consider(c->due_ms);
+  if (auto drafts = drafts_deadline()) consider(*drafts);
   if (!options_.run_mirror) return next;
   bool need = need_org_ || need_all_;
   for (const Channel& ch : channels_) {
@@ -238,12 +239,6 @@ CoreReconciled GenesysCore::take_reconciled() {
   return out;
 }
 
-std::vector<CoreEmailSeen> GenesysCore::take_emails_seen() {
-  std::vector<CoreEmailSeen> out;
-  out.swap(emails_seen_);
-  return out;
-}
-
 void GenesysCore::set_own_login(const std::string& user, bool held) {
   if (held) {
     own_logins_.insert(user);
@@ -266,6 +261,7 @@ void GenesysCore::set_presence_map(PresenceMap map) {
 }
 
 bool GenesysCore::quiet() const {
+  if (!drafts_quiet()) return false;
   if (!options_.run_mirror) {
     return in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
   }
@@ -513,10 +509,10 @@ std::string GenesysCore::emit_conversation(const std::string& user, const std::s
   event.set_user(user);
   *event.mutable_interaction() = std::move(conversation->interaction);
   const std::string key = "interaction/" + user + "/" + event.interaction().id();
-  if (media == "emails" && emails_seen_.size() < kMaxEmailsSeen) {
-    emails_seen_.push_back({user, event.interaction().id()});
-  }
+  const std::string id = event.interaction().id();
   emit(std::move(event), key);
+  // Its reply draft may have been edited in the web interface (decision 057).
+  if (media == "emails") draft_seen(user, id);
   return media;
 }
 

@@ -11,11 +11,12 @@
 // (analytics query, conversations), voicemail listing, the agents' queues, the org's
 // response libraries and responses and external contacts (decision 056); writes: presence,
 // wrap-up, queue, voicemail read/delete, and the sends at most once (decision 055: email
-// replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port).
-// Production runs it through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the
-// channels, the reconcile, the notifications and the writes; GenesysUpstream's worker follows
-// what it reports (take_reconciled, take_emails_seen) for what it does not mirror yet
-// (docs/genesys.md, "What remains").
+// replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port);
+// email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
+// read back). Production runs it through GenesysCoreDriver (decisions 043, 049) with
+// `run_mirror` on: the channels, the reconcile, the notifications, the writes and the drafts;
+// GenesysUpstream's worker follows what it reports (take_reconciled) for what it does not
+// mirror yet (docs/genesys.md, "What remains").
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -113,20 +114,14 @@ struct CoreReconciled {
   std::vector<std::string> users;
 };
 
-// An email conversation the core was notified of or read again (changed or not): its reply
-// draft may have been edited in the web interface, which the driver's caller checks
-// (decision 049).
-struct CoreEmailSeen {
-  std::string user;
-  std::string conversation;
-};
-
 struct CoreCounters {
   uint64_t requests = 0, retried_429 = 0, retried_5xx = 0, timeouts = 0, channels_created = 0,
            gaps = 0, agent_reconciles = 0, org_reconciles = 0, notifications = 0, heartbeats = 0,
            decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0,
            sends_unknown = 0, sends_found = 0;         // decision 055
   uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
+  // Email reply drafts (decision 057).
+  uint64_t drafts_put = 0, drafts_read = 0, web_draft_edits = 0, drafts_refused = 0;
 };
 
 class GenesysCore {
@@ -157,8 +152,6 @@ class GenesysCore {
   std::vector<SocketCommand> take_socket_commands();
   std::vector<upstream::Event> take_events();
   CoreReconciled take_reconciled();
-  // At most 10,000 wait to be taken (the simulator never takes them).
-  std::vector<CoreEmailSeen> take_emails_seen();
   // The earliest time tick() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> next_deadline() const;
 
@@ -177,6 +170,21 @@ class GenesysCore {
                                              int64_t now_ms);
   Result<PlatformAnswer> delete_voicemail(const AgentRef& agent, const std::string& id,
                                           int64_t now_ms);
+
+  // ---- email reply drafts both ways (decision 057; genesys_core_drafts.cpp)
+  // An email reply draft the app saved (Platform::draft_saved): the latest text per
+  // conversation is PUT to the platform (`…/emails/{id}/messages/draft`, with the agent's
+  // login), one request per conversation at a time, again after retry_after_failure while
+  // the platform is unavailable; a refusal is logged. What the platform holds from us is
+  // the base of the next web edit. Each email conversation notified or read again has its
+  // platform draft read: a text other than that base is a DraftEdited{base, edited} event
+  // for the app's draft id (merged three-way by the server). At most 10,000 conversations.
+  void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms);
+  // A draft the store holds from before a start (a restarted server): its conversation's web
+  // edits are for this draft id. What the platform holds is not known, so its draft is read
+  // at the next tick: the stored text, it is the base; another (a web edit, or our PUT lost
+  // with the old process) is a DraftEdited without a base, merged keeping both texts.
+  void draft_known(const AgentRef& agent, const domain::Draft& draft);
 
   // The channel is open, no reconcile is due or running, no request is in flight or
   // waiting, no event waits to be taken.
@@ -298,6 +306,27 @@ class GenesysCore {
                      int64_t modified_ms = 0);
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& corr);
+
+  // genesys_core_drafts.cpp: an email conversation's draft as both sides last agreed.
+  struct DraftLink {
+    std::string user;
+    std::string draft_id;         // the app's (empty until the app saves one)
+    domain::Draft platform_copy;  // the text the platform last held from us or showed us
+    bool known = false;           // platform_copy read or written at least once
+    bool stored_only = false;     // platform_copy is the store's text, not yet read back
+    bool put_pending = false;     // to_put waits to be PUT
+    domain::Draft to_put;
+    bool check_pending = false;  // the platform's draft is to be read
+    bool busy = false;           // a PUT or a read in flight (one at a time)
+    int64_t retry_at = 0;        // a failed PUT is tried again from then
+  };
+  void draft_seen(const std::string& user, const std::string& conversation);
+  void pump_drafts();
+  void put_draft(const std::string& conversation);
+  void read_draft(const std::string& conversation);
+  void web_draft_read(const std::string& conversation, const CoreAnswer& answer);
+  bool drafts_quiet() const;
+  std::optional<int64_t> drafts_deadline() const;
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);
   void advance(int64_t now_ms);
 
@@ -336,7 +365,7 @@ class GenesysCore {
   std::map<std::string, std::shared_ptr<Intent>> intents_;
   std::set<std::string> own_logins_;
   CoreReconciled reconciled_;
-  std::vector<CoreEmailSeen> emails_seen_;
+  std::map<std::string, DraftLink> drafts_;  // by conversation id
   CoreCounters counters_;
   uint64_t intents_answered_ = 0;
   uint64_t intents_not_yet_ = 0;

@@ -130,8 +130,6 @@ void GenesysCoreDriver::pump() {
   if ((reconciled.org || reconciled.all || !reconciled.users.empty()) && options_.reconciled) {
     options_.reconciled(std::move(reconciled));
   }
-  std::vector<CoreEmailSeen> emails = core_.take_emails_seen();
-  if (!emails.empty() && options_.emails_seen) options_.emails_seen(std::move(emails));
   wake_.notify_all();  // the timer's deadline may have moved; waiting intents look again
 }
 

@@ -32,10 +32,8 @@ struct CoreDriverOptions {
   CoreOptions core;
   // The core's events (with run_mirror off: the read-backs after an accepted presence write).
   std::function<void(std::vector<upstream::Event>)> events;
-  // With run_mirror: what each reconcile finished, and the email conversations seen (after
-  // the events of the same step).
+  // With run_mirror: what each reconcile finished (after the events of the same step).
   std::function<void(CoreReconciled)> reconciled;
-  std::function<void(std::vector<CoreEmailSeen>)> emails_seen;
   // The notification sockets (run_mirror): wss:// trust, and the connect and upgrade bound.
   std::string ca_file;
   std::chrono::milliseconds socket_timeout{10'000};

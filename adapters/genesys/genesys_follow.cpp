@@ -1,10 +1,9 @@
 // The Genesys adapter's worker: what the sans-I/O core does not mirror yet, following what
 // the core reports (decision 049): each voicemail event's recording (decision 034; a failed
-// one is forgotten by the core, so its next reconcile sends the voicemail again); each email
-// conversation the core saw, its draft checked for a web edit; the app's drafts put to the
-// platform. (The org's listings and the agents' queues are the core's: decision 056.) The
-// adapter is mirrored once the core's first full mirror and the recordings it brought are
-// done.
+// one is forgotten by the core, so its next reconcile sends the voicemail again). (The org's
+// listings and the agents' queues: decision 056; the sends: decision 055; drafts both ways:
+// decision 057 — all on the core.) The adapter is mirrored once the core's first full mirror
+// and the recordings it brought are done.
 #include <algorithm>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -28,12 +27,9 @@ void GenesysUpstream::run() {
   while (!stopping_) {
     std::vector<upstream::Event> voicemails;
     voicemails.swap(voicemails_);
-    std::vector<CoreEmailSeen> emails;
-    emails.swap(emails_seen_);
     std::vector<std::string> forget;
     forget.swap(to_forget_);
     const bool all = all_reconciled_;
-    drafts_due_ = false;
     lock.unlock();
 
     if (!forget.empty()) {
@@ -41,26 +37,20 @@ void GenesysUpstream::run() {
         for (const std::string& key : forget) core.forget(key);
       });
     }
-    follow(std::move(voicemails), std::move(emails));
-    put_drafts();
+    follow(std::move(voicemails));
 
     lock.lock();
     if (all && !mirrored_ && voicemails_.empty()) {
       mirrored_ = true;
       wake_.notify_all();
     }
-    // Woken by the core's sinks and draft_saved; a draft put that failed waits for the next
-    // second.
-    auto ready = [&] {
-      return stopping_ || drafts_due_ || !voicemails_.empty() || !emails_seen_.empty() ||
-             !to_forget_.empty();
-    };
+    // Woken by the core's sinks.
+    auto ready = [&] { return stopping_ || !voicemails_.empty() || !to_forget_.empty(); };
     wake_.wait_until(lock, Clock::now() + std::chrono::seconds(1), ready);
   }
 }
 
-void GenesysUpstream::follow(std::vector<upstream::Event> voicemails,
-                             std::vector<CoreEmailSeen> emails) {
+void GenesysUpstream::follow(std::vector<upstream::Event> voicemails) {
   std::vector<std::string> forget;
   for (upstream::Event& event : voicemails) {
     domain::Voicemail& vm = event.has_voicemail_left() ? *event.mutable_voicemail_left()
@@ -80,7 +70,6 @@ void GenesysUpstream::follow(std::vector<upstream::Event> voicemails,
       for (const std::string& key : forget) core.forget(key);
     });
   }
-  for (const CoreEmailSeen& seen : emails) check_web_draft(seen.user, seen.conversation);
 }
 
 }  // namespace outpost::genesys

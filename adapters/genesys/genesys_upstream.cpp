@@ -7,7 +7,7 @@ namespace outpost::genesys {
 namespace {
 
 constexpr size_t kMaxPendingEvents = 500'000;
-constexpr size_t kMaxFollowed = 100'000;  // voicemails and email checks waiting for the worker
+constexpr size_t kMaxFollowed = 100'000;  // voicemails waiting for the worker
 
 // The core's dedupe key of an event (genesys_core.cpp emit()).
 std::string core_key(const upstream::Event& e) {
@@ -73,9 +73,6 @@ CoreDriverOptions GenesysUpstream::core_options() {
   o.core.send_settle_ms = rest.timeout_ms;
   o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
   o.reconciled = [this](CoreReconciled reconciled) { core_reconciled(std::move(reconciled)); };
-  o.emails_seen = [this](std::vector<CoreEmailSeen> emails) {
-    core_emails_seen(std::move(emails));
-  };
   o.ca_file = options_.ca_file;
   o.socket_timeout = options_.socket_timeout;
   return o;
@@ -109,13 +106,11 @@ void GenesysUpstream::core_reconciled(CoreReconciled reconciled) {
   wake_.notify_all();
 }
 
-void GenesysUpstream::core_emails_seen(std::vector<CoreEmailSeen> emails) {
-  std::lock_guard lock(mutex_);
-  for (CoreEmailSeen& seen : emails) {
-    if (emails_seen_.size() >= kMaxFollowed) break;  // the next reconcile reads them again
-    emails_seen_.push_back(std::move(seen));
-  }
-  wake_.notify_all();
+void GenesysUpstream::draft_saved(const AgentRef& agent, const domain::Draft& draft,
+                                  int64_t now_ms) {
+  // The core only queues it (decision 057): never a wait inside the caller's transaction.
+  // (An older `now_ms` than the core's clock leaves the clock where it is.)
+  core_.with_core([&](GenesysCore& core) { core.draft_saved(agent, draft, now_ms); });
 }
 
 GenesysUpstream::~GenesysUpstream() {
@@ -123,6 +118,16 @@ GenesysUpstream::~GenesysUpstream() {
 }
 
 void GenesysUpstream::start() {
+  // The stored drafts first, outside mutex_ (the driver's sinks take it under its lock).
+  if (options_.stored_drafts) {
+    for (const std::string& user : options_.users) {
+      const AgentRef agent{options_.tenant, user};
+      std::vector<domain::Draft> drafts = options_.stored_drafts(user);
+      core_.with_core([&](GenesysCore& core) {
+        for (const domain::Draft& draft : drafts) core.draft_known(agent, draft);
+      });
+    }
+  }
   std::lock_guard lock(mutex_);
   if (worker_.joinable() || stopping_) return;
   core_.start();
@@ -177,6 +182,9 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
   out.sends_unknown += core.sends_unknown;
   out.sends_found += core.sends_found;
   out.intents_pending += core_.intents_pending();
+  out.drafts_put += core.drafts_put;
+  out.drafts_read += core.drafts_read;
+  out.web_draft_edits += core.web_draft_edits;
   out.rest.retried_429 += core.retried_429;
   out.rest.retried_5xx += core.retried_5xx;
   return out;

@@ -11,12 +11,12 @@
 // The core also lists the org's responses and external contacts and each agent's queues
 // (decision 056). A worker thread here does what the core lacks, following what it reports:
 // the voicemail recordings of the core's voicemail events (a failed one is forgotten by the
-// core, so the next reconcile sends the voicemail again), the web-interface draft check of
-// each email conversation the core saw, and the app's drafts put to the platform. Sends
-// (email replies, messages, callbacks, new emails) run on the core too (decision 055):
-// journaled in SendJournal before their POST and, when an earlier attempt's outcome is
-// unknown, looked for before any new POST, so a customer never gets one twice (decisions
-// 037, 044). Events are queued
+// core, so the next reconcile sends the voicemail again). The app's email reply drafts and
+// the web interface's edits of them run on the core (decision 057). Sends (email replies,
+// messages, callbacks, new emails) run on the core too (decision 055): journaled in
+// SendJournal before their POST and, when an earlier attempt's outcome is unknown, looked
+// for before any new POST, so a customer never gets one twice (decisions 037, 044). Events
+// are queued
 // until poll() takes them; an event identical to the last one sent for its record is not
 // sent again. Per-user logins (set_user_login): an agent's own token is used for that
 // agent's writes and the "logged-in user" endpoints (/voicemail/me); nothing else carries it.
@@ -77,6 +77,9 @@ struct GenesysOptions {
   // The downloaded bytes and their hash (the server puts them in its blob store, so a
   // device's first play needs no second download). Called on the adapter's thread.
   std::function<void(const BlobHash& hash, const std::string& bytes)> media_fetched;
+  // The agent's email reply drafts the store holds, read at start (decision 057: a web
+  // edit after a restart is for the app's draft). Empty: none.
+  std::function<std::vector<domain::Draft>(const std::string& user)> stored_drafts;
   // A mirrored agent's login handed over, renewed (its refresh token rotated) or, with
   // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
   // the adapter's threads, outside its locks.
@@ -120,9 +123,9 @@ class GenesysUpstream : public Upstream {
   // when it was handed over: held again without asking the platform (a refused refresh
   // ends it as any login). Errors: kNotFound (not a mirrored agent).
   Status restore_user_login(const std::string& user, const Token& token);
-  // An email reply draft saved in the app: queued, the worker PUTs it to the platform
-  // (`…/emails/{id}/messages/draft`), the latest per conversation. It is also the base the
-  // web interface's next edit of that draft merges against (guide 2.1.4.3).
+  // An email reply draft saved in the app: handed to the core, which PUTs it to the platform
+  // (`…/emails/{id}/messages/draft`), the latest per conversation (decision 057). It is
+  // also the base the web interface's next edit of that draft merges against (guide 2.1.4.3).
   void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) override;
   // The device's read and delete of a voicemail: PATCH {read:true} / DELETE
   // /api/v2/voicemail/messages/{id} (decision 023's intents; 404 is accepted: it is gone).
@@ -153,23 +156,10 @@ class GenesysUpstream : public Upstream {
   bool connected() const { return core_.connected(); }
 
  private:
-  // An email conversation's draft as both sides last agreed: the app's draft id and the
-  // text the platform held (the base of a web-interface edit).
-  struct DraftLink {
-    std::string user;
-    std::string draft_id;
-    domain::Draft platform_copy;  // id = draft_id
-    bool known = false;           // platform_copy read or written at least once
-    bool put_pending = false;
-    domain::Draft to_put;
-  };
-  void put_drafts();
-  void check_web_draft(const std::string& user, const std::string& conversation_id);
-
   // genesys_follow.cpp: the worker, following the core.
   void run();
-  // One round of what the core lacks.
-  void follow(std::vector<upstream::Event> voicemails, std::vector<CoreEmailSeen> emails);
+  // One round of what the core lacks: the voicemail recordings.
+  void follow(std::vector<upstream::Event> voicemails);
   // genesys_voicemail.cpp. False when the recording should be there and could not be had.
   bool attach_audio(const std::string& user, domain::Voicemail& voicemail);
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
@@ -181,7 +171,6 @@ class GenesysUpstream : public Upstream {
   // The core's outputs (called under the driver's lock: queued for poll() or the worker).
   void core_events(std::vector<upstream::Event> events);
   void core_reconciled(CoreReconciled reconciled);
-  void core_emails_seen(std::vector<CoreEmailSeen> emails);
   CoreDriverOptions core_options();
   bool mirrored(const AgentRef& agent) const;
 
@@ -198,12 +187,9 @@ class GenesysUpstream : public Upstream {
   std::map<std::string, std::string> last_sent_;  // the worker's own events: key -> serialized
   // What the worker is to follow (from the core's sinks; under mutex_).
   std::vector<upstream::Event> voicemails_;  // waiting for their recordings
-  std::vector<CoreEmailSeen> emails_seen_;
-  bool drafts_due_ = false;             // draft_saved since the worker's last round
-  bool all_reconciled_ = false;         // the core finished a full mirror
-  std::vector<std::string> to_forget_;  // events not kept whole: sent again by the core
+  bool all_reconciled_ = false;              // the core finished a full mirror
+  std::vector<std::string> to_forget_;       // events not kept whole: sent again by the core
   Counters counters_;
-  std::map<std::string, DraftLink> drafts_;                       // by conversation id
   std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size
 };
 

@@ -80,6 +80,26 @@ void wire_genesys_media(genesys::GenesysOptions& options, ServerStore& store, Bl
     domain::Voicemail voicemail;
     return voicemail.ParseFromString((*stored)->body) && !voicemail.audio_sha256().empty();
   };
+  options.stored_drafts = [&store, tenant](const std::string& user) {
+    std::vector<domain::Draft> out;
+    const std::string scope = Principal{tenant, user, "platform"}.user_scope();
+    std::string after;
+    while (out.size() < 10'000) {  // the core follows at most 10,000 conversations
+      auto keys = store.read_manifest(scope, "draft", after, 500);
+      if (!keys.ok() || keys->empty()) break;
+      for (const KeyVersion& key : *keys) {
+        if (key.collection != "draft") return out;
+        auto stored = store.get(scope, "draft", key.key);
+        domain::Draft draft;
+        if (stored.ok() && *stored && draft.ParseFromString((*stored)->body) &&
+            draft.kind() == domain::DRAFT_EMAIL_REPLY) {
+          out.push_back(std::move(draft));
+        }
+        after = key.key;
+      }
+    }
+    return out;
+  };
   options.media_fetched = [&blobs, log](const BlobHash& hash, const std::string& bytes) {
     // Not fatal: the blob service fetches the recording again when a device asks.
     if (Status put = blobs.put(hash, bytes); !put.ok() && log) {

@@ -25,7 +25,9 @@ Result<genesys::GenesysOptions> genesys_options(const ServeConfig& config, const
 
 // Voicemail recordings (decision 034): the adapter asks the store whether a voicemail's audio
 // is already named (not downloaded again after a restart) and hands the bytes it downloads
-// to the blob store. `store` and `blobs` outlive the adapter.
+// to the blob store. Email reply drafts (decision 057): at start the adapter reads the
+// agents' stored drafts, so a web edit after a restart is for the app's draft.
+// `store` and `blobs` outlive the adapter.
 void wire_genesys_media(genesys::GenesysOptions& options, ServerStore& store, BlobStore& blobs,
                         std::function<void(const std::string&)> log);
 

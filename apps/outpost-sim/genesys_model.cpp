@@ -342,6 +342,11 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       drafts_[parts[5]] = body.is_object() ? body.as_object() : Object{};
       return answer(200, drafts_[parts[5]]);
     }
+    if (parts.size() == 8 && parts[7] == "draft" && method == "GET") {
+      auto draft = drafts_.find(parts[5]);
+      if (draft == drafts_.end()) return err(404, "not.found", "no draft");
+      return answer(200, draft->second);
+    }
   }
   // The email and message sends and their reads (genesys_model_sends.cpp).
   if (top == "conversations" && parts.size() >= 6) {

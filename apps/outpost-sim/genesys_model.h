@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,6 +73,18 @@ class GenesysModel {
   void supervisor_presence(const std::string& user, size_t pick, int64_t now_ms);
   // False when the definition is unknown or deactivated.
   bool supervisor_sets(const std::string& user, const std::string& definition, int64_t now_ms);
+
+  // genesys_model_web.cpp: the Genesys web interface (guide 2.1.4.3, decision 057). The agent
+  // inserts `word` into one of their email conversations' reply drafts (picked by `pick`);
+  // the conversation is notified. Returns its id, "" when the agent has no draft.
+  std::string web_edit_draft(const std::string& user, size_t pick, const std::string& word,
+                             int64_t now_ms);
+  // The website closes: the platform sets the agent Offline.
+  void web_logoff(const std::string& user, int64_t now_ms);
+  // An email conversation's reply draft text (textBody), nullptr when it has none; whether
+  // a reply was sent in it.
+  std::optional<std::string> draft_text(const std::string& conversation) const;
+  bool replied(const std::string& conversation) const { return replied_.count(conversation) > 0; }
 
   // The state the mirror must equal.
   std::string presence_definition(const std::string& user) const;
@@ -161,6 +174,7 @@ class GenesysModel {
   std::map<std::string, Object> conversations_;  // insertion order kept by ids (sequence)
   std::vector<std::string> conversation_order_;
   std::map<std::string, Object> drafts_;
+  std::set<std::string> replied_;  // email conversations a reply was sent in
   std::map<std::string, Object> voicemails_;
   std::vector<std::string> voicemail_order_;
   struct Channel {

@@ -120,7 +120,8 @@ ModelAnswer GenesysModel::send_route(const std::string& method,
                   {"from", Object{{"email", "support@acme.example"}, {"name", "Support"}}},
                   {"selfUri", "/api/v2/conversations/emails/" + id + "/messages/" + mid}};
       messages.push_back(sent);
-      drafts_.erase(id);
+      drafts_.erase(id);  // sent: the draft is gone (as the Python fake)
+      replied_.insert(id);
       notify_conversation(it->second);
       return ok(200, sent);
     }

@@ -49,6 +49,13 @@ SimGenesys::SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t 
       now_ms_(now_ms) {
   model_.set_heartbeat_ms(kHeartbeatMs);
   model_.set_channel_ttl_ms(kChannelTtlMs);
+  // An email conversation per agent and draft id for the devices' reply drafts.
+  for (const std::string& user : users_) {
+    for (const std::string& draft : world.draft_ids) {
+      draft_conversations_[ScopeName::format_user(tenant_, user) + "|" + draft] =
+          model_.route(user, "email", now_ms);
+    }
+  }
   core_ = std::make_unique<g::GenesysCore>(core_options());
 }
 
@@ -209,6 +216,7 @@ Status SimGenesys::pump(ServerCore& core, int64_t now_ms) {
     deliver(message, now_ms_);
     flush(now_ms_);
   }
+  if (!drafts_seeded_) OUTPOST_RETURN_IF_ERROR(seed_drafts(core));
   core_->tick(now_ms_);
   flush(now_ms_);
   return apply_events(core, now_ms_);
@@ -219,6 +227,7 @@ Status SimGenesys::apply_events(ServerCore& core, int64_t now_ms) {
   DomainServer server(core);
   while (!pending_.empty()) {
     const upstream::Event& event = pending_.front();
+    const bool moot = event.has_draft_edited() && moot_edit(core, event);
     Status status = server.apply(event, now_ms);
     if (status.code() == ErrorCode::kUnavailable && ++head_attempts_ < kMaxEventAttempts) {
       ++stats_.event_retries;
@@ -233,6 +242,7 @@ Status SimGenesys::apply_events(ServerCore& core, int64_t now_ms) {
                (event.user().empty() ? event.tenant() : event.user()) +
                (status.ok() ? "" : " (dropped: the platform never answered)"));
     if (status.ok() && observer_) observer_(event, now_ms);
+    if (status.ok() && event.has_draft_edited() && !moot) note_web_edit(event);
     pending_.pop_front();
   }
   return Status::Ok();
@@ -242,7 +252,7 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
   if (user.tenant != tenant_) return;
   now_ms_ = std::max(now_ms_, now_ms);
   ++stats_.platform_actions;
-  switch (random_.weighted({3, 4, 2, 2, 1, 1})) {
+  switch (random_.weighted({3, 4, 2, 2, 1, 1, 2})) {
     case 0: {
       static const char* const kMedia[] = {"voice", "email", "message", "callback"};
       const std::string id = model_.route(user.user, kMedia[random_.below(4)], now_ms_);
@@ -269,8 +279,11 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
       org_listings_due_ = core_->counters().org_listings + 2;
       trace_.add("genesys web: " + model_.web_edit_org_listing(random_.below(1000), now_ms_));
       break;
-    default:
+    case 5:
       trace_.add("genesys web: " + model_.web_change_queue(user.user, random_.below(100), now_ms_));
+      break;
+    default:
+      web_act(user);
       break;
   }
   flush(now_ms_);
@@ -340,6 +353,7 @@ void SimGenesys::restart(int64_t now_ms) {
   pending_.clear();  // the process's queue is gone; the fresh core mirrors again
   if (org_listings_due_ > 0) org_listings_due_ = 1;  // the fresh core lists after this
   head_attempts_ = 0;
+  drafts_seeded_ = false;
   core_ = std::make_unique<g::GenesysCore>(core_options());
   trace_.add("genesys: the adapter restarts with the server");
 }
@@ -491,6 +505,7 @@ std::vector<std::string> SimGenesys::check(ServerStore& store) const {
     }
   }
   check_listings(store, out);
+  for (std::string& line : check_drafts(store)) out.push_back(std::move(line));
   return out;
 }
 

@@ -25,6 +25,7 @@
 #include "adapters/genesys/genesys_core.h"
 #include "adapters/sim_random.h"
 #include "apps/outpost-sim/genesys_model.h"
+#include "apps/outpost-sim/ledger.h"
 #include "apps/outpost-sim/trace.h"
 #include "apps/outpost-sim/world.h"
 #include "engine/platform.h"
@@ -53,7 +54,8 @@ struct GenesysSimStats {
   uint64_t requests = 0, dropped = 0, lost_answers = 0, throttled = 0, unavailable = 0,
            notifications = 0, missed = 0, socket_drops = 0, expiries = 0, events = 0,
            event_retries = 0, platform_actions = 0, gaps = 0, reconciles = 0, restarts = 0,
-           sends = 0, sends_accepted = 0, sends_refused = 0, sends_found = 0;  // decision 055
+           sends = 0, sends_accepted = 0, sends_refused = 0, sends_found = 0,  // decision 055
+      web_edits = 0, web_logoffs = 0;
 };
 
 class SimGenesys : public Platform {
@@ -93,6 +95,16 @@ class SimGenesys : public Platform {
   // Where the intents of the other tenant's agents go (the simulated contact center).
   void set_others(Platform* others) { others_ = others; }
 
+  // ---- email reply drafts and the web interface (genesys_sim_web.cpp, decision 057)
+  // The web edits the words typed go to (a platform edit each, as --platform-kind sim's).
+  void set_ledger(Ledger* ledger) { ledger_ = ledger; }
+  // "<user scope>|<draft id>" -> the model's email conversation that draft replies to
+  // (made at the start, one per agent and draft id): the workload's drafts point there.
+  const std::map<std::string, std::string>& draft_conversations() const {
+    return draft_conversations_;
+  }
+  void draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) override;
+
   // Platform: the core's intents.
   Result<PlatformAnswer> set_presence(const AgentRef& agent, domain::Presence presence,
                                       const std::string& aux_reason_id, int64_t now_ms) override;
@@ -123,6 +135,15 @@ class SimGenesys : public Platform {
   void flush(int64_t now_ms);  // the core's requests and socket commands, the model's texts
   void deliver(const Message& message, int64_t now_ms);
   Status apply_events(ServerCore& core, int64_t now_ms);
+  // genesys_sim_web.cpp
+  void web_act(const SimUser& user);
+  // A fresh core learns the stored drafts' conversations (a restarted server).
+  Status seed_drafts(ServerCore& core);
+  // Whether a DraftEdited comes too late (the draft was sent from the app meanwhile).
+  bool moot_edit(ServerCore& core, const upstream::Event& event) const;
+  void note_web_edit(const upstream::Event& event);
+  // The platform's draft equals the server's for each draft not sent (one line per difference).
+  std::vector<std::string> check_drafts(ServerStore& store) const;
 
   Trace& trace_;
   SimRandom random_;
@@ -164,6 +185,10 @@ class SimGenesys : public Platform {
   mutable ForgetfulMarks forgetful_marks_;
   std::map<std::string, int> sends_reached_;
   std::set<std::string> sends_accepted_;
+  Ledger* ledger_ = nullptr;
+  std::map<std::string, std::string> draft_conversations_;
+  bool drafts_seeded_ = false;
+  uint64_t web_words_ = 0;
   bool mine(const AgentRef& agent) const { return agent.tenant == tenant_ || others_ == nullptr; }
 };
 

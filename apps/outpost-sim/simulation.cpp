@@ -137,6 +137,8 @@ Status Simulation::setup() {
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);
     genesys_->set_others(&platform_->platform());
+    genesys_->set_ledger(&ledger_);
+    world_.draft_interactions = genesys_->draft_conversations();
     server_->set_platform(genesys_.get());
   }
   workload_ = std::make_unique<Workload>(world_, ledger_, trace_, random_);

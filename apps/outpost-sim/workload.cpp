@@ -96,7 +96,9 @@ Status Workload::type_draft(SimDevice& device, int64_t now_ms) {
     draft = *local;
   } else {
     draft.set_id(id);
-    draft.set_interaction_id("conversation-1");
+    auto conversation = world_.draft_interactions.find(device.who().user_scope() + "|" + id);
+    draft.set_interaction_id(
+        conversation == world_.draft_interactions.end() ? "conversation-1" : conversation->second);
     draft.set_kind(d::DRAFT_EMAIL_REPLY);
     draft.set_subject("Re: your order");
     draft.add_to("customer@example.invalid");

@@ -29,6 +29,9 @@ struct World {
   std::vector<SimUser> users;
   // Draft ids the devices of a user type into (shared, so their edits meet).
   std::vector<std::string> draft_ids;
+  // "<user scope>|<draft id>" -> the conversation a new draft replies to (genesys mode: the
+  // model's email conversations, decision 057); absent: "conversation-1".
+  std::map<std::string, std::string> draft_interactions;
   // scope -> "collection/key" of records planted in that scope only.
   std::map<std::string, std::set<std::string>> private_keys;
 

@@ -1,0 +1,200 @@
+// The sans-I/O core's email reply drafts both ways (guide 2.1.4.3, web-interface blending;
+// decision 057): the app's saved drafts are PUT to the platform, the latest per
+// conversation, never inside a store transaction (the server's save only hands the draft
+// over); a draft edited in the Genesys web interface comes back as a DraftEdited whose base
+// is the text the platform last held from us, so the server merges it three-way with the
+// app's edits made since (engine/domain_merge.h), as for the simulator's web edits. One
+// request per conversation at a time: a read never races our own PUT.
+#include "adapters/genesys/genesys_core.h"
+
+namespace outpost::genesys {
+namespace {
+
+constexpr size_t kMaxDraftLinks = 10'000;
+
+bool same_text(const domain::Draft& a, const domain::Draft& b) {
+  return a.body() == b.body() && a.subject() == b.subject();
+}
+
+std::string draft_path(const std::string& conversation) {
+  return "/api/v2/conversations/emails/" + conversation + "/messages/draft";
+}
+
+bool refused(long status) {
+  return status >= 400 && status < 500 && status != 401 && status != 408 && status != 429;
+}
+
+}  // namespace
+
+void GenesysCore::draft_saved(const AgentRef& agent, const domain::Draft& draft, int64_t now_ms) {
+  advance(now_ms);
+  if (!is_mirrored(agent) || draft.kind() != domain::DRAFT_EMAIL_REPLY ||
+      draft.interaction_id().empty() || draft.status() == domain::DRAFT_SENT) {
+    return;
+  }
+  const std::string& conversation = draft.interaction_id();
+  auto it = drafts_.find(conversation);
+  if (it == drafts_.end()) {
+    if (drafts_.size() >= kMaxDraftLinks) {
+      if (options_.log) options_.log("genesys: too many email drafts followed; " + conversation);
+      return;
+    }
+    it = drafts_.emplace(conversation, DraftLink{}).first;
+  }
+  DraftLink& link = it->second;
+  if (!link.user.empty() && link.user != agent.user) return;  // another agent's conversation
+  link.user = agent.user;
+  link.draft_id = draft.id();
+  // Already what the platform holds (a web edit merged back unchanged): nothing to put.
+  if (link.known && !link.busy && same_text(link.platform_copy, draft)) {
+    link.put_pending = false;
+    return;
+  }
+  link.to_put = draft;
+  link.put_pending = true;
+  link.retry_at = 0;  // a new text goes at once
+  pump_drafts();
+}
+
+void GenesysCore::draft_known(const AgentRef& agent, const domain::Draft& draft) {
+  if (!is_mirrored(agent) || draft.kind() != domain::DRAFT_EMAIL_REPLY ||
+      draft.interaction_id().empty() || draft.status() == domain::DRAFT_SENT) {
+    return;
+  }
+  auto it = drafts_.find(draft.interaction_id());
+  if (it == drafts_.end()) {
+    if (drafts_.size() >= kMaxDraftLinks) return;
+    it = drafts_.emplace(draft.interaction_id(), DraftLink{}).first;
+  }
+  DraftLink& link = it->second;
+  if (!link.user.empty() && link.user != agent.user) return;
+  link.user = agent.user;
+  if (!link.draft_id.empty()) return;  // the app saved since: that is what counts
+  link.draft_id = draft.id();
+  link.platform_copy = draft;
+  link.stored_only = true;
+  link.check_pending = true;  // read at the next tick (which brings the clock)
+}
+
+void GenesysCore::draft_seen(const std::string& user, const std::string& conversation) {
+  auto it = drafts_.find(conversation);
+  if (it == drafts_.end()) {
+    if (drafts_.size() >= kMaxDraftLinks) return;  // the next notification reads it again
+    it = drafts_.emplace(conversation, DraftLink{}).first;
+  }
+  DraftLink& link = it->second;
+  if (!link.user.empty() && link.user != user) return;
+  link.user = user;
+  link.check_pending = true;
+  pump_drafts();
+}
+
+void GenesysCore::pump_drafts() {
+  for (auto& [conversation, link] : drafts_) {
+    if (link.busy) continue;
+    if (link.put_pending && now_ms_ >= link.retry_at) {
+      put_draft(conversation);
+    } else if (link.check_pending && !link.put_pending) {
+      read_draft(conversation);
+    }
+  }
+}
+
+void GenesysCore::put_draft(const std::string& conversation) {
+  DraftLink& link = drafts_[conversation];
+  link.busy = true;
+  link.put_pending = false;
+  const domain::Draft sent = link.to_put;
+  call(
+      "PUT", draft_path(conversation), encode_email_message(sent),
+      [this, conversation, sent](Result<CoreAnswer> answer) {
+        DraftLink& now = drafts_[conversation];
+        now.busy = false;
+        if (answer.ok() && answer->status >= 200 && answer->status < 300) {
+          now.platform_copy = sent;  // what the platform holds now, whatever comes next
+          now.known = true;
+          now.stored_only = false;
+          ++counters_.drafts_put;
+        } else if (answer.ok() && refused(answer->status)) {
+          // Refused (the conversation ended, say): the app's draft stays as it is.
+          ++counters_.drafts_refused;
+          if (options_.log) {
+            options_.log("genesys: draft of " + conversation + " refused: HTTP " +
+                         std::to_string(answer->status) + " [correlation " +
+                         answer->correlation_id + "]");
+          }
+        } else if (!now.put_pending) {
+          now.put_pending = true;  // unavailable past the retries: again later
+          now.to_put = sent;
+          now.retry_at = now_ms_ + options_.retry_after_failure_ms;
+        }
+        pump_drafts();
+      },
+      link.user);
+}
+
+void GenesysCore::read_draft(const std::string& conversation) {
+  DraftLink& link = drafts_[conversation];
+  link.busy = true;
+  link.check_pending = false;
+  call(
+      "GET", draft_path(conversation), "",
+      [this, conversation](Result<CoreAnswer> answer) {
+        drafts_[conversation].busy = false;
+        // None yet (404), or a failure: the next notification or reconcile reads it again.
+        if (answer.ok() && answer->status == 200) web_draft_read(conversation, *answer);
+        pump_drafts();
+      },
+      link.user);
+}
+
+void GenesysCore::web_draft_read(const std::string& conversation, const CoreAnswer& answer) {
+  DraftLink& link = drafts_[conversation];
+  auto web = decode_email_draft(answer.body);
+  if (!web.ok()) return decode_failed("email draft", web.status(), answer.correlation_id);
+  ++counters_.drafts_read;
+  if (link.stored_only && !link.known && same_text(link.platform_copy, *web)) {
+    link.known = true;  // the platform holds what the store does: the base
+    link.stored_only = false;
+    return;
+  }
+  link.stored_only = false;
+  if (link.known && same_text(link.platform_copy, *web)) return;  // ours, or unchanged
+  if (link.put_pending && same_text(link.to_put, *web)) return;   // ours, on its way
+  if (link.draft_id.empty()) link.draft_id = "genesys-draft-" + conversation;
+  web->set_id(link.draft_id);
+  web->set_interaction_id(conversation);
+  upstream::Event event;
+  event.set_tenant(options_.tenant);
+  event.set_user(link.user);
+  upstream::DraftEdited& edit = *event.mutable_draft_edited();
+  if (link.known) {
+    domain::Draft base = link.platform_copy;
+    base.set_id(link.draft_id);
+    base.set_interaction_id(conversation);
+    *edit.mutable_base() = std::move(base);
+  }
+  *edit.mutable_edited() = *web;
+  link.platform_copy = *web;
+  link.known = true;
+  ++counters_.web_draft_edits;
+  emit(std::move(event), "draft/" + link.user + "/" + conversation);
+}
+
+bool GenesysCore::drafts_quiet() const {
+  for (const auto& [conversation, link] : drafts_) {
+    if (link.busy || link.put_pending || link.check_pending) return false;
+  }
+  return true;
+}
+
+std::optional<int64_t> GenesysCore::drafts_deadline() const {
+  std::optional<int64_t> next;
+  for (const auto& [conversation, link] : drafts_) {
+    if (link.busy || !link.put_pending) continue;
+    if (!next || link.retry_at < *next) next = link.retry_at;
+  }
+  return next;
+}
+
+}  // namespace outpost::genesys

@@ -1,0 +1,238 @@
+// The sans-I/O core's email reply drafts both ways (decision 057) against outpost-sim's model
+// of Genesys Cloud, hand-stepped: the app's saves PUT, the latest per conversation, one
+// request at a time; a failed PUT tried again later, a refused one dropped; the web
+// interface's edit read back on the conversation's notification with the base the platform
+// held from us; our own save never taken for a web edit; a restarted core's drafts known
+// from the store.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "adapters/genesys/genesys_core.h"
+#include "apps/outpost-sim/genesys_model.h"
+
+namespace outpost::genesys {
+namespace {
+
+namespace d = outpost::domain;
+constexpr int64_t kStart = 1'795'000'000'000;
+const AgentRef kAgent{"acme", "agent-1"};
+
+CoreOptions options() {
+  CoreOptions o;
+  o.tenant = "acme";
+  o.users = {"agent-1"};
+  o.request_timeout_ms = 1'000;
+  o.backoff_ms = {100, 300};
+  o.heartbeat_timeout_ms = 3'000;
+  o.retry_after_failure_ms = 200;
+  return o;
+}
+
+d::Draft reply(const std::string& conversation, const std::string& body) {
+  d::Draft draft;
+  draft.set_id("draft-app");
+  draft.set_kind(d::DRAFT_EMAIL_REPLY);
+  draft.set_interaction_id(conversation);
+  draft.set_subject("Re: your order");
+  draft.add_to("ann@example.com");
+  draft.set_body(body);
+  return draft;
+}
+
+class GenesysCoreDraftsTest : public ::testing::Test {
+ protected:
+  // Answers the core's requests (`answer` overrides the model's when it returns one), runs
+  // its socket against the model, until it asks nothing more (the clock moves to its
+  // deadlines, at most `horizon_ms` ahead).
+  void run(const std::function<std::optional<CoreAnswer>(const CoreRequest&)>& answer = {},
+           int64_t horizon_ms = 10'000) {
+    for (int round = 0; round < 400; ++round) {
+      core_->tick(now_);
+      bool any = false;
+      for (const CoreRequest& r : core_->take_requests()) {
+        any = true;
+        log_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
+        std::optional<CoreAnswer> scripted = answer ? answer(r) : std::nullopt;
+        if (!scripted) {
+          auto a = model_.handle(r.method, r.target, r.body, now_);
+          scripted = CoreAnswer{a.status, a.body, "corr", -1, false};
+        }
+        core_->on_answer(r.id, *scripted, now_);
+      }
+      for (const SocketCommand& c : core_->take_socket_commands()) {
+        any = true;
+        if (c.kind == SocketCommand::Kind::kOpen) {
+          if (model_.open_socket(c.text, now_, c.channel)) {
+            core_->on_socket_opened(now_, c.channel);
+          } else {
+            core_->on_socket_closed(now_, c.channel);
+          }
+        } else if (c.kind == SocketCommand::Kind::kClose) {
+          model_.close_socket(c.channel);
+        } else {
+          model_.socket_send(c.text, c.channel);
+        }
+      }
+      bool closed = false;
+      for (const std::string& m : model_.take_socket_messages(&closed)) {
+        any = true;
+        core_->on_socket_message(m, now_);
+      }
+      if (closed) core_->on_socket_closed(now_);
+      for (auto& e : core_->take_events()) events_.push_back(std::move(e));
+      if (!any) {
+        auto next = core_->next_deadline();
+        if (core_->quiet() || !next || *next > now_ + horizon_ms) return;
+        now_ = std::max(now_ + 1, *next);
+      }
+    }
+  }
+
+  size_t count(const std::string& line) const {
+    return static_cast<size_t>(std::count(log_.begin(), log_.end(), line));
+  }
+  std::vector<upstream::DraftEdited> web_edits() const {
+    std::vector<upstream::DraftEdited> out;
+    for (const auto& e : events_)
+      if (e.has_draft_edited()) out.push_back(e.draft_edited());
+    return out;
+  }
+
+  sim::GenesysModel model_{{"agent-1"}, kStart};
+  std::unique_ptr<GenesysCore> core_ = std::make_unique<GenesysCore>(options());
+  int64_t now_ = kStart;
+  std::vector<std::string> log_;
+  std::vector<upstream::Event> events_;
+};
+
+TEST_F(GenesysCoreDraftsTest, TheLatestSaveIsPutAndAWebEditComesBackWithItsBase) {
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  const std::string put = "PUT /api/v2/conversations/emails/" + c + "/messages/draft";
+  const std::string get = "GET /api/v2/conversations/emails/" + c + "/messages/draft";
+  EXPECT_EQ(count(get), 1u);  // the conversation's notification: no draft yet (404)
+  EXPECT_TRUE(web_edits().empty());
+
+  // Three saves while the first PUT is on its way: the first and the latest reach the platform.
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  core_->draft_saved(kAgent, reply(c, "Hello Ann your order"), now_);
+  core_->draft_saved(kAgent, reply(c, "Hello Ann your order shipped"), now_);
+  EXPECT_FALSE(core_->quiet());
+  run();
+  EXPECT_EQ(count(put), 2u);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann your order shipped");
+  EXPECT_EQ(core_->counters().drafts_put, 2u);
+
+  // The agent types a word in the web interface: the notification makes the core read the
+  // draft, which comes back for the app's draft id with what the platform held from us.
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  run();
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().id(), "draft-app");
+  EXPECT_EQ(edits[0].edited().interaction_id(), c);
+  EXPECT_EQ(edits[0].edited().body(), "gweb1 Hello Ann your order shipped");
+  ASSERT_TRUE(edits[0].has_base());
+  EXPECT_EQ(edits[0].base().body(), "Hello Ann your order shipped");
+  EXPECT_EQ(core_->counters().web_draft_edits, 1u);
+
+  // The server's merge handed back unchanged is not PUT again; our own next save, read back
+  // on the next notification, is not a web edit.
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann your order shipped"), now_);
+  EXPECT_TRUE(core_->quiet());
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann your order shipped today"), now_);
+  run();
+  EXPECT_EQ(count(put), 3u);
+  ASSERT_TRUE(model_.disconnect(c, now_));
+  run();
+  EXPECT_EQ(count(get), 3u);
+  EXPECT_EQ(web_edits().size(), 1u);
+  EXPECT_TRUE(core_->quiet());
+}
+
+TEST_F(GenesysCoreDraftsTest, AFailedPutIsTriedAgainLaterAndARefusedOneIsDropped) {
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  // The platform is unavailable past the request's retries: the PUT waits
+  // retry_after_failure, then goes again (the platform back by then).
+  bool down = true;
+  auto unavailable = [&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (down && r.method == "PUT") return CoreAnswer{503, "", "corr", -1, false};
+    return std::nullopt;
+  };
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run(unavailable, 350);
+  EXPECT_FALSE(core_->quiet());
+  EXPECT_FALSE(model_.draft_text(c));
+  const auto due = core_->next_deadline();
+  ASSERT_TRUE(due.has_value());
+  down = false;
+  run(unavailable);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann");
+  EXPECT_TRUE(core_->quiet());
+
+  // A draft of a conversation the platform does not know is refused: dropped, not retried.
+  core_->draft_saved(kAgent, reply("gc-unknown", "Hi"), now_);
+  run();
+  EXPECT_EQ(core_->counters().drafts_refused, 1u);
+  EXPECT_EQ(count("PUT /api/v2/conversations/emails/gc-unknown/messages/draft"), 1u);
+  EXPECT_TRUE(core_->quiet());
+  // Not an email reply, not mirrored, or already sent: nothing.
+  d::Draft sent = reply(c, "Sent text");
+  sent.set_status(d::DRAFT_SENT);
+  core_->draft_saved(kAgent, sent, now_);
+  core_->draft_saved(AgentRef{"acme", "agent-9"}, reply(c, "Other"), now_);
+  EXPECT_TRUE(core_->take_requests().empty());
+}
+
+TEST_F(GenesysCoreDraftsTest, ARestartedCoreReadsTheStoredDraftsAndTakesADifferenceWithoutABase) {
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  const std::string c2 = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  d::Draft other = reply(c2, "Dear Bo");
+  other.set_id("draft-other");
+  core_->draft_saved(kAgent, other, now_);
+  run();
+  // The server restarts: a fresh core, told the drafts the store holds, reads their platform
+  // drafts at once (nothing is PUT). One was edited on the web meanwhile: it comes for the
+  // app's draft without a base (the server keeps both texts). The other is the store's
+  // text: it becomes the base, and a later web edit of it comes with that base.
+  // The model picks among the agent's drafts in conversation id order.
+  const std::string edited = model_.web_edit_draft("agent-1", 0, "gweb7", now_);
+  const std::string later = edited == c ? c2 : c;
+  ASSERT_TRUE(edited == c || edited == c2);
+  const std::map<std::string, std::pair<std::string, std::string>> of = {
+      {c, {"draft-app", "Hello Ann"}}, {c2, {"draft-other", "Dear Bo"}}};
+  core_ = std::make_unique<GenesysCore>(options());
+  log_.clear();
+  core_->draft_known(kAgent, reply(c, "Hello Ann"));
+  core_->draft_known(kAgent, other);
+  run();
+  EXPECT_EQ(count("GET /api/v2/conversations/emails/" + c + "/messages/draft"), 1u);
+  EXPECT_EQ(count("GET /api/v2/conversations/emails/" + c2 + "/messages/draft"), 1u);
+  for (const std::string& line : log_)
+    EXPECT_EQ(line.rfind("PUT /api/v2/conversations/emails", 0), std::string::npos) << line;
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().id(), of.at(edited).first);
+  EXPECT_EQ(edits[0].edited().body(), "gweb7 " + of.at(edited).second);
+  EXPECT_FALSE(edits[0].has_base());
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 1, "gweb8", now_), later);
+  run();
+  edits = web_edits();
+  ASSERT_EQ(edits.size(), 2u);
+  EXPECT_EQ(edits[1].edited().id(), of.at(later).first);
+  ASSERT_TRUE(edits[1].has_base());
+  EXPECT_EQ(edits[1].base().body(), of.at(later).second);
+}
+
+}  // namespace
+}  // namespace outpost::genesys
