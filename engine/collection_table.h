@@ -18,6 +18,7 @@
 
 #include "engine/schema.h"
 #include "engine/status.h"
+#include "engine/wire_record.h"
 
 namespace outpost {
 
@@ -53,6 +54,14 @@ class CollectionTable {
   // Inserts, or replaces only a row with an older version; returns whether it wrote.
   bool upsert_if_newer(const google::protobuf::Message& record, const std::string& body,
                        uint64_t version);
+  // The fast path of the apply (decision 060): reads `body`'s column values straight from
+  // its bytes into this table's scratch row; false when it is not a flat record in its
+  // canonical form, and the caller parses it with protobuf instead.
+  bool read_wire(std::string_view body);
+  // The key of the row read_wire() read last.
+  std::string_view wire_key() const { return wire_row_[key_column_].bytes; }
+  // upsert_if_newer() of the row read_wire() read last; `body` is the bytes it read.
+  bool upsert_wire_if_newer(const std::string& body, uint64_t version);
   // Returns whether a row was deleted.
   bool remove(const std::string& key);
   // Deletes the row only if its version is older than `version`.
@@ -84,11 +93,18 @@ class CollectionTable {
   };
   void bind_record(SQLite::Statement& statement, const google::protobuf::Message& record,
                    const std::string& body, uint64_t version);
+  // Binds the wire row to `statement` (a raw one: SQLiteCpp binds no text by view) and runs
+  // it; returns the rows it changed.
+  int exec_wire_row(sqlite3_stmt* statement, const std::string& body, uint64_t version);
+  void upsert_plain(const google::protobuf::Message& record, const std::string& body,
+                    uint64_t version);
   // Searchable collections: the current row, with its index entry removed if it has one.
-  std::optional<Existing> find_for_search(const std::string& key);
+  std::optional<Existing> find_for_search(std::string_view key);
   void unindex(const Existing& existing);
-  bool write_searchable(const google::protobuf::Message& record, const std::string& body,
-                        uint64_t version, bool only_if_newer);
+  // `upsert()` writes the row with the unconditional upsert.
+  template <typename Upsert>
+  bool write_searchable(std::string_view key, Upsert&& upsert, uint64_t version,
+                        bool only_if_newer);
   bool remove_searchable(const std::string& key, std::optional<uint64_t> older_than);
 
   SQLite::Database& db_;
@@ -107,6 +123,15 @@ class CollectionTable {
   std::unique_ptr<SQLite::Statement> index_rows_;
   std::unique_ptr<SQLite::Statement> forget_rows_;
   std::unordered_set<int64_t> pending_;  // rowids written but not yet indexed
+  // The fast path's reader, its scratch row (one value per column) and raw statements.
+  struct Finalize {
+    void operator()(sqlite3_stmt* statement) const;
+  };
+  std::unique_ptr<sqlite3_stmt, Finalize> wire_upsert_;
+  std::unique_ptr<sqlite3_stmt, Finalize> wire_upsert_if_newer_;
+  WireRecordReader wire_;
+  std::vector<WireValue> wire_row_;
+  size_t key_column_ = 0;
 };
 
 }  // namespace outpost

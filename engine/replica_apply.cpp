@@ -21,10 +21,17 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
   if (!put && change.op() != protocol::Change::DELETE) {
     return error(ErrorCode::kInvalidArgument, "change with an unknown op");
   }
-  // One message per collection, reused for every record (parsing into it keeps its
-  // strings' buffers): no allocation through reflection per record.
+  CollectionTable& table = impl_.table(*collection);
+  // The fast path (decision 060): a flat record's columns read straight from its bytes,
+  // no message. Anything else is parsed by protobuf into one message per collection,
+  // reused for every record (parsing into it keeps its strings' buffers).
   Message* record = nullptr;
-  if (put) {
+  const bool wire = put && table.read_wire(change.body());
+  if (wire && table.wire_key() != change.key()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "server sent a malformed " + collection->name + " '" + change.key() + "'");
+  }
+  if (put && !wire) {
     std::unique_ptr<Message>& scratch = impl_.scratch_records[collection];
     if (!scratch) scratch = collection->new_record();
     std::string copied;
@@ -54,9 +61,9 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
     touched_shadow_ |= wrote;
     return Status::Ok();
   }
-  CollectionTable& table = impl_.table(*collection);
-  bool wrote = put ? table.upsert_if_newer(*record, change.body(), change.version())
-                   : table.remove_if_older(change.key(), change.version());
+  bool wrote = !put   ? table.remove_if_older(change.key(), change.version())
+               : wire ? table.upsert_wire_if_newer(change.body(), change.version())
+                      : table.upsert_if_newer(*record, change.body(), change.version());
   if (wrote) {
     ++report.changes_applied;
     impl_.pending_changes.add(collection->name, change.key());

@@ -235,6 +235,14 @@ TEST(ReplicaKill, AKillMidSnapshotKeepsSearchCorrectAndTheLastPageBuildsTheWhole
     ASSERT_TRUE(applied.ok()) << applied.status().to_string();
     const uint64_t total = stored + kSnapshotPage;
     ASSERT_EQ((*replica)->count("contact").value(), total);
+    // Every row's typed columns are its body's fields (decision 060 reads them straight
+    // from the bytes), before and after the kill alike.
+    auto typed = (*replica)->sql(
+        "SELECT count(*) FROM c_contact WHERE first_name = 'Snapshotted' || "
+        "CAST(substr(id, 2) AS INTEGER) AND work_email = 'person' || "
+        "CAST(substr(id, 2) AS INTEGER) || '@example.org' AND last_name = ''");
+    ASSERT_TRUE(typed.ok()) << typed.status().to_string();
+    EXPECT_EQ(std::get<int64_t>(typed->rows[0][0]), static_cast<int64_t>(total));
     // The index itself holds every row (not a scan's answer), and matches the table.
     auto indexed = (*replica)->sql("SELECT count(*) FROM f_contact WHERE f_contact MATCH 'hot'");
     ASSERT_TRUE(indexed.ok()) << indexed.status().to_string();
