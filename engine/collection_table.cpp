@@ -153,9 +153,15 @@ void CollectionTable::create_or_migrate(SQLite::Database& db, const Collection& 
               " NOT NULL DEFAULT " + sql_default(column.type));
     }
   }
+  create_indexes(db, c);
+  create_search_table(db, c);
+}
+
+std::vector<std::pair<std::string, std::string>> CollectionTable::secondary_indexes(
+    const Collection& c) {
+  std::vector<std::pair<std::string, std::string>> out;
   for (const Column* column : c.indexed()) {
-    db.exec("CREATE INDEX IF NOT EXISTS i_" + c.name + "_" + column->name + " ON " + table + "(" +
-            column->name + ")");
+    out.emplace_back("i_" + c.name + "_" + column->name, column->name);
   }
   for (const auto& columns : c.compound_indexes) {
     std::string name = "i_" + c.name, list;
@@ -163,9 +169,30 @@ void CollectionTable::create_or_migrate(SQLite::Database& db, const Collection& 
       name += "_" + column;
       list += (list.empty() ? "" : ", ") + column;
     }
-    db.exec("CREATE INDEX IF NOT EXISTS " + name + " ON " + table + "(" + list + ")");
+    out.emplace_back(name, list);
   }
-  create_search_table(db, c);
+  return out;
+}
+
+void CollectionTable::create_indexes(SQLite::Database& db, const Collection& c) {
+  for (const auto& [name, columns] : secondary_indexes(c)) {
+    db.exec("CREATE INDEX IF NOT EXISTS " + name + " ON " + table_name(c) + "(" + columns + ")");
+  }
+}
+
+void CollectionTable::defer_indexes() {
+  if (!has_secondary_indexes_) return;
+  any_row_.reset();
+  const bool empty = !any_row_.executeStep();
+  any_row_.reset();
+  if (!empty) return;  // a restart over rows: the indexes stay and are kept in step
+  for (const auto& index : secondary_indexes(collection_)) {
+    db_.exec("DROP INDEX IF EXISTS " + index.first);
+  }
+}
+
+void CollectionTable::build_indexes() {
+  if (has_secondary_indexes_) create_indexes(db_, collection_);
 }
 
 CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
@@ -179,7 +206,9 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
           db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ? AND _version < ?"),
       wire_upsert_(prepare_raw(db, upsert_sql(c, false))),
       wire_upsert_if_newer_(prepare_raw(db, upsert_sql(c, true))),
-      wire_(c) {
+      wire_(c),
+      any_row_(db, "SELECT 1 FROM " + table_name(c) + " LIMIT 1"),
+      has_secondary_indexes_(!secondary_indexes(c).empty()) {
   for (size_t i = 0; i < c.columns.size(); ++i) {
     if (c.columns[i].field == c.key_field) key_column_ = i;
   }

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "engine/schema.h"
 #include "engine/status.h"
@@ -80,6 +82,18 @@ class CollectionTable {
   void set_search_deferred(bool deferred);
   // The whole index rebuilt from the table (FTS5 'rebuild'); leaves deferral.
   void rebuild_search_index();
+
+  // A snapshot into an empty table builds its secondary indexes once its rows are in
+  // (decision 060): defer_indexes() drops them while the table has no row (in the caller's
+  // transaction), build_indexes() creates the missing ones, sorted, when the snapshot
+  // completes. Reads stay exact meanwhile (without the index). The file is the state: a
+  // kill or a rolled-back last page leaves them missing until a snapshot's end or a
+  // writable open (its migration) creates them.
+  void defer_indexes();
+  void build_indexes();
+  // The collection's secondary indexes as (name, column list), in creation order.
+  static std::vector<std::pair<std::string, std::string>> secondary_indexes(const Collection& c);
+  static void create_indexes(SQLite::Database& db, const Collection& c);
   // The rows still to index: saved before a savepoint, restored when rolling back to it;
   // dropped when the whole transaction rolls back.
   std::unordered_set<int64_t> pending_search_rows() const { return pending_; }
@@ -132,6 +146,8 @@ class CollectionTable {
   WireRecordReader wire_;
   std::vector<WireValue> wire_row_;
   size_t key_column_ = 0;
+  SQLite::Statement any_row_;  // whether the table holds a row
+  bool has_secondary_indexes_ = false;
 };
 
 }  // namespace outpost

@@ -87,6 +87,18 @@ void ApplyRun::defer_search(const std::string& scope) {
   }
 }
 
+void ApplyRun::defer_indexes(const std::string& scope) {
+  for (const auto& collection : schema_.collections()) {
+    if (collection_in_scope(*collection, scope)) impl_.table(*collection).defer_indexes();
+  }
+}
+
+void ApplyRun::build_indexes(const std::string& scope) {
+  for (const auto& collection : schema_.collections()) {
+    if (collection_in_scope(*collection, scope)) impl_.table(*collection).build_indexes();
+  }
+}
+
 void ApplyRun::finish_deferred_search(const std::string& scope) {
   // Asked after every complete page (a carried change too): mostly nothing is deferred.
   if (!impl_.any_search_deferred()) return;
@@ -141,10 +153,13 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
                  "a column page reached the replica unexpanded (scope '" + scope.scope() + "')");
   }
   // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the search
-  // index is built once the snapshot is in, not per row (decision 029).
-  if (!scope.reset() && scope.changes_size() > 0 &&
-      (seq_before ? *seq_before : stored_seq(scope.scope())) == 0) {
+  // index (decision 029) and an empty table's secondary indexes (decision 060) are built
+  // once the snapshot is in, not per row.
+  const bool snapshot =
+      !scope.reset() && (seq_before ? *seq_before : stored_seq(scope.scope())) == 0;
+  if (snapshot && scope.changes_size() > 0) {
     defer_search(scope.scope());
+    defer_indexes(scope.scope());
   }
   for (const protocol::Change& change : scope.changes()) {
     OUTPOST_RETURN_IF_ERROR(apply_change(change));
@@ -161,6 +176,7 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
   if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
     finish_restart(scope.scope());
     finish_deferred_search(scope.scope());
+    if (snapshot) build_indexes(scope.scope());
   }
   complete &= !scope.has_more();
   return Status::Ok();

@@ -245,6 +245,10 @@ class ApplyRun {
   void defer_search(const std::string& scope);
   // The snapshot of `scope` is complete: each deferred search index is rebuilt in one pass.
   void finish_deferred_search(const std::string& scope);
+  // The same for secondary indexes (decision 060): dropped from `scope`'s empty tables
+  // before a snapshot page, created again (those missing) when the snapshot completes.
+  void defer_indexes(const std::string& scope);
+  void build_indexes(const std::string& scope);
   // The seq of `scope`'s stored cursor (0 when it has none).
   uint64_t stored_seq(const std::string& scope);
 
