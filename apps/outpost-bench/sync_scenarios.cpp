@@ -220,8 +220,11 @@ enum class TypedSettings { kReplica, kDefaults };
 // The physical limit of the work itself: plain SQLite writing the same rows into the same
 // typed tables with the same indexes, and building each FTS5 trigram index in one pass,
 // in one transaction (the tables are created before the clock starts, as a replica's are).
-double typed_insert_seconds(const std::string& path, const std::vector<TypedTable>& tables,
-                            TypedSettings settings) {
+// Not inlined: `valgrind --tool=callgrind --dump-before=*typed_insert_seconds*` then counts
+// each baseline apart (docs/performance.md).
+[[gnu::noinline]] double typed_insert_seconds(const std::string& path,
+                                              const std::vector<TypedTable>& tables,
+                                              TypedSettings settings) {
   SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
   const bool replica_settings = settings == TypedSettings::kReplica;
