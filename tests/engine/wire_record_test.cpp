@@ -290,8 +290,10 @@ TEST_P(WireRecord, LeavesEverythingButCanonicalColumnsToProtobuf) {
   const std::string id = std::string("\x0a\x02", 2) + "c1";
   EXPECT_TRUE(reader_->read(id, wire));
   EXPECT_EQ(wire[0].bytes, "c1");
-  // The last occurrence of a field wins, as protobuf reads it.
-  EXPECT_TRUE(reader_->read(id + std::string("\x0a\x02", 2) + "c2", wire));
+  // The last occurrence of a field wins, as protobuf reads it (the values are views into
+  // the body read, so it stays alive while they are looked at).
+  const std::string twice = id + std::string("\x0a\x02", 2) + "c2";
+  EXPECT_TRUE(reader_->read(twice, wire));
   EXPECT_EQ(wire[0].bytes, "c2");
   // Bytes need not be UTF-8; strings must.
   EXPECT_TRUE(reader_->read(id + std::string("\x82\x01\x02\xff\xfe", 5), wire));
