@@ -159,7 +159,10 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
       !scope.reset() && (seq_before ? *seq_before : stored_seq(scope.scope())) == 0;
   if (snapshot && scope.changes_size() > 0) {
     defer_search(scope.scope());
-    defer_indexes(scope.scope());
+    // Not with pending mutations: their rebase may roll back to a savepoint while it reads
+    // the outbox, and after a schema change in the transaction SQLite's ROLLBACK TO aborts
+    // every open cursor (SQLITE_ABORT_ROLLBACK), not only the writers.
+    if (impl_.shadowed.empty()) defer_indexes(scope.scope());
   }
   for (const protocol::Change& change : scope.changes()) {
     OUTPOST_RETURN_IF_ERROR(apply_change(change));
