@@ -93,10 +93,13 @@ void ApplyRun::defer_indexes(const std::string& scope) {
   }
 }
 
-void ApplyRun::build_indexes(const std::string& scope) {
-  for (const auto& collection : schema_.collections()) {
-    if (collection_in_scope(*collection, scope)) impl_.table(*collection).build_indexes();
+void ApplyRun::build_pending_indexes() {
+  for (const std::string& scope : index_scopes_) {
+    for (const auto& collection : schema_.collections()) {
+      if (collection_in_scope(*collection, scope)) impl_.table(*collection).build_indexes();
+    }
   }
+  index_scopes_.clear();
 }
 
 void ApplyRun::finish_deferred_search(const std::string& scope) {
@@ -161,7 +164,8 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
     defer_search(scope.scope());
     // Not with pending mutations: their rebase may roll back to a savepoint while it reads
     // the outbox, and after a schema change in the transaction SQLite's ROLLBACK TO aborts
-    // every open cursor (SQLITE_ABORT_ROLLBACK), not only the writers.
+    // every open cursor (SQLITE_ABORT_ROLLBACK), not only the writers. (The indexes are
+    // built after the rebase for the same reason.)
     if (impl_.shadowed.empty()) defer_indexes(scope.scope());
   }
   for (const protocol::Change& change : scope.changes()) {
@@ -179,7 +183,7 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
   if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
     finish_restart(scope.scope());
     finish_deferred_search(scope.scope());
-    if (snapshot) build_indexes(scope.scope());
+    if (snapshot) index_scopes_.push_back(scope.scope());
   }
   complete &= !scope.has_more();
   return Status::Ok();
@@ -328,6 +332,7 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
     impl.revalidate();
     Status status = steps();
     if (status.ok() && run.needs_rebase()) status = run.rebase();
+    if (status.ok()) run.build_pending_indexes();  // after the rebase's savepoints
     if (!status.ok()) {
       reload_shadow(impl);
       return status;
