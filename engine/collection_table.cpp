@@ -1,5 +1,7 @@
 #include "engine/collection_table.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <set>
 
@@ -144,6 +146,15 @@ std::string changed_indexed_sql(const Collection& c, const std::vector<size_t>& 
          std::to_string(indexed.size() + 1);
 }
 
+// A raw prepared statement of `db` (SQLiteCpp's Statement binds no text by view).
+sqlite3_stmt* prepare_raw(SQLite::Database& db, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  const int rc = sqlite3_prepare_v3(db.getHandle(), sql.c_str(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db.getHandle(), rc);
+  return statement;
+}
+
 // FTS5's in-memory term hash while a whole index is rebuilt (decision 040), and FTS5's
 // own default, restored afterwards. A snapshot's rebuild holds at most this much more.
 constexpr int64_t kRebuildTermHashBytes = 8 * 1024 * 1024;
@@ -183,9 +194,15 @@ void CollectionTable::create_or_migrate(SQLite::Database& db, const Collection& 
               " NOT NULL DEFAULT " + sql_default(column.type));
     }
   }
+  create_indexes(db, c);
+  create_search_table(db, c);
+}
+
+std::vector<std::pair<std::string, std::string>> CollectionTable::secondary_indexes(
+    const Collection& c) {
+  std::vector<std::pair<std::string, std::string>> out;
   for (const Column* column : c.indexed()) {
-    db.exec("CREATE INDEX IF NOT EXISTS i_" + c.name + "_" + column->name + " ON " + table + "(" +
-            column->name + ")");
+    out.emplace_back("i_" + c.name + "_" + column->name, column->name);
   }
   for (const auto& columns : c.compound_indexes) {
     std::string name = "i_" + c.name, list;
@@ -193,9 +210,30 @@ void CollectionTable::create_or_migrate(SQLite::Database& db, const Collection& 
       name += "_" + column;
       list += (list.empty() ? "" : ", ") + column;
     }
-    db.exec("CREATE INDEX IF NOT EXISTS " + name + " ON " + table + "(" + list + ")");
+    out.emplace_back(name, list);
   }
-  create_search_table(db, c);
+  return out;
+}
+
+void CollectionTable::create_indexes(SQLite::Database& db, const Collection& c) {
+  for (const auto& [name, columns] : secondary_indexes(c)) {
+    db.exec("CREATE INDEX IF NOT EXISTS " + name + " ON " + table_name(c) + "(" + columns + ")");
+  }
+}
+
+void CollectionTable::defer_indexes() {
+  if (!has_secondary_indexes_) return;
+  any_row_.reset();
+  const bool empty = !any_row_.executeStep();
+  any_row_.reset();
+  if (!empty) return;  // a restart over rows: the indexes stay and are kept in step
+  for (const auto& index : secondary_indexes(collection_)) {
+    db_.exec("DROP INDEX IF EXISTS " + index.first);
+  }
+}
+
+void CollectionTable::build_indexes() {
+  if (has_secondary_indexes_) create_indexes(db_, collection_);
 }
 
 CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
@@ -207,8 +245,17 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
       upsert_(db, upsert_sql(c, false, indexed_, 0)),
       upsert_if_newer_(db, upsert_sql(c, true, indexed_, 0)),
       remove_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ?"),
-      remove_if_older_(db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) +
-                               " = ? AND _version < ?") {
+      remove_if_older_(
+          db, "DELETE FROM " + table_name(c) + " WHERE " + key_column(c) + " = ? AND _version < ?"),
+      // The wire path sets every indexed column (it does not look the row up first).
+      wire_upsert_(prepare_raw(db, upsert_sql(c, false, indexed_, every_indexed()))),
+      wire_upsert_if_newer_(prepare_raw(db, upsert_sql(c, true, indexed_, every_indexed()))),
+      wire_(c),
+      any_row_(db, "SELECT 1 FROM " + table_name(c) + " LIMIT 1"),
+      has_secondary_indexes_(!secondary_indexes(c).empty()) {
+  for (size_t i = 0; i < c.columns.size(); ++i) {
+    if (c.columns[i].field == c.key_field) key_column_ = i;
+  }
   auto searchable = c.searchable();
   if (searchable.empty()) return;
   searchable_ = true;
@@ -231,9 +278,9 @@ CollectionTable::CollectionTable(SQLite::Database& db, const Collection& c)
   forget_rows_ = std::make_unique<SQLite::Statement>(db, "DELETE FROM temp.pending_" + c.name);
 }
 
-std::optional<CollectionTable::Existing> CollectionTable::find_for_search(const std::string& key) {
+std::optional<CollectionTable::Existing> CollectionTable::find_for_search(std::string_view key) {
   find_->reset();
-  find_->bindNoCopy(1, key);
+  find_->bind(1, std::string(key));  // copied: a view binds no text in SQLiteCpp
   if (!find_->executeStep()) return std::nullopt;
   Existing existing{find_->getColumn(0).getInt64(),
                     static_cast<uint64_t>(find_->getColumn(1).getInt64())};
@@ -254,16 +301,17 @@ void CollectionTable::unindex(const Existing& existing) {
   find_->reset();
 }
 
-bool CollectionTable::write_searchable(const Message& record, const std::string& body,
-                                       uint64_t version, bool only_if_newer) {
-  std::optional<Existing> existing = find_for_search(collection_.key_of(record));
+template <typename Upsert>
+bool CollectionTable::write_searchable(std::string_view key, Upsert&& upsert, uint64_t version,
+                                       bool only_if_newer) {
+  std::optional<Existing> existing = find_for_search(key);
   if (existing && only_if_newer && existing->version >= version) {
     find_->reset();
     return false;
   }
   if (existing) unindex(*existing);
   find_->reset();
-  write(false, record, body, version);
+  upsert();
   // An upsert keeps the rowid of an existing row.
   pending_.insert(existing ? existing->rowid : db_.getLastInsertRowid());
   return true;
@@ -462,7 +510,8 @@ SQLite::Statement& CollectionTable::upsert_for(bool only_if_newer, uint32_t chan
 
 void CollectionTable::upsert(const Message& record, const std::string& body, uint64_t version) {
   if (searchable_ && !search_deferred_) {
-    write_searchable(record, body, version, false);
+    write_searchable(
+        collection_.key_of(record), [&] { write(false, record, body, version); }, version, false);
     return;
   }
   write(false, record, body, version);
@@ -470,8 +519,64 @@ void CollectionTable::upsert(const Message& record, const std::string& body, uin
 
 bool CollectionTable::upsert_if_newer(const Message& record, const std::string& body,
                                       uint64_t version) {
-  if (searchable_ && !search_deferred_) return write_searchable(record, body, version, true);
+  if (searchable_ && !search_deferred_) {
+    return write_searchable(
+        collection_.key_of(record), [&] { write(false, record, body, version); }, version, true);
+  }
   return write(true, record, body, version);
+}
+
+void CollectionTable::Finalize::operator()(sqlite3_stmt* statement) const {
+  sqlite3_finalize(statement);
+}
+
+int CollectionTable::exec_wire_row(sqlite3_stmt* statement, const std::string& body,
+                                   uint64_t version) {
+  sqlite3_reset(statement);
+  int rc = SQLITE_OK;
+  int index = 1;
+  for (size_t i = 0; i < collection_.columns.size() && rc == SQLITE_OK; ++i, ++index) {
+    const WireValue& value = wire_row_[i];
+    // Views into the body, which outlives the step; never null (the columns are NOT NULL).
+    const char* bytes = value.bytes.empty() ? "" : value.bytes.data();
+    const int size = static_cast<int>(value.bytes.size());
+    switch (collection_.columns[i].type) {
+      case ColumnType::kInteger:
+        rc = sqlite3_bind_int64(statement, index, value.integer);
+        break;
+      case ColumnType::kReal:
+        rc = sqlite3_bind_double(statement, index, value.real);
+        break;
+      case ColumnType::kText:
+        rc = sqlite3_bind_text(statement, index, bytes, size, SQLITE_STATIC);
+        break;
+      case ColumnType::kBlob:
+        rc = sqlite3_bind_blob(statement, index, bytes, size, SQLITE_STATIC);
+        break;
+    }
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(statement, index++, static_cast<int64_t>(version));
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_bind_blob(statement, index, body.empty() ? "" : body.data(),
+                           static_cast<int>(body.size()), SQLITE_STATIC);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_step(statement);
+  const int changed = rc == SQLITE_DONE ? sqlite3_changes(db_.getHandle()) : 0;
+  sqlite3_reset(statement);
+  if (rc != SQLITE_DONE) throw SQLite::Exception(db_.getHandle(), rc);
+  return changed;
+}
+
+bool CollectionTable::read_wire(std::string_view body) {
+  return wire_.read(body, wire_row_);
+}
+
+bool CollectionTable::upsert_wire_if_newer(const std::string& body, uint64_t version) {
+  if (searchable_ && !search_deferred_) {
+    return write_searchable(
+        wire_key(), [&] { exec_wire_row(wire_upsert_.get(), body, version); }, version, true);
+  }
+  return exec_wire_row(wire_upsert_if_newer_.get(), body, version) > 0;
 }
 
 bool CollectionTable::remove(const std::string& key) {

@@ -16,10 +16,12 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "engine/schema.h"
 #include "engine/status.h"
+#include "engine/wire_record.h"
 
 namespace outpost {
 
@@ -55,6 +57,14 @@ class CollectionTable {
   // Inserts, or replaces only a row with an older version; returns whether it wrote.
   bool upsert_if_newer(const google::protobuf::Message& record, const std::string& body,
                        uint64_t version);
+  // The fast path of the apply (decision 060): reads `body`'s column values straight from
+  // its bytes into this table's scratch row; false when it is not a flat record in its
+  // canonical form, and the caller parses it with protobuf instead.
+  bool read_wire(std::string_view body);
+  // The key of the row read_wire() read last.
+  std::string_view wire_key() const { return wire_row_[key_column_].bytes; }
+  // upsert_if_newer() of the row read_wire() read last; `body` is the bytes it read.
+  bool upsert_wire_if_newer(const std::string& body, uint64_t version);
   // Returns whether a row was deleted.
   bool remove(const std::string& key);
   // Deletes the row only if its version is older than `version`.
@@ -73,6 +83,18 @@ class CollectionTable {
   void set_search_deferred(bool deferred);
   // The whole index rebuilt from the table (FTS5 'rebuild'); leaves deferral.
   void rebuild_search_index();
+
+  // A snapshot into an empty table builds its secondary indexes once its rows are in
+  // (decision 060): defer_indexes() drops them while the table has no row (in the caller's
+  // transaction), build_indexes() creates the missing ones, sorted, when the snapshot
+  // completes. Reads stay exact meanwhile (without the index). The file is the state: a
+  // kill or a rolled-back last page leaves them missing until a snapshot's end or a
+  // writable open (its migration) creates them.
+  void defer_indexes();
+  void build_indexes();
+  // The collection's secondary indexes as (name, column list), in creation order.
+  static std::vector<std::pair<std::string, std::string>> secondary_indexes(const Collection& c);
+  static void create_indexes(SQLite::Database& db, const Collection& c);
   // The rows still to index: saved before a savepoint, restored when rolling back to it;
   // dropped when the whole transaction rolls back.
   std::unordered_set<int64_t> pending_search_rows() const { return pending_; }
@@ -92,12 +114,21 @@ class CollectionTable {
              uint64_t version);
   // Bits (in indexed_ order) of the indexed columns whose stored value differs; 0 if absent.
   uint32_t changed_indexed_columns(const google::protobuf::Message& record);
+  // Every indexed column's bit.
+  uint32_t every_indexed() const {
+    return static_cast<uint32_t>((uint64_t{1} << indexed_.size()) - 1);
+  }
   SQLite::Statement& upsert_for(bool only_if_newer, uint32_t changed);
+  // Binds the wire row to `statement` (a raw one: SQLiteCpp binds no text by view) and runs
+  // it; returns the rows it changed.
+  int exec_wire_row(sqlite3_stmt* statement, const std::string& body, uint64_t version);
   // Searchable collections: the current row, with its index entry removed if it has one.
-  std::optional<Existing> find_for_search(const std::string& key);
+  std::optional<Existing> find_for_search(std::string_view key);
   void unindex(const Existing& existing);
-  bool write_searchable(const google::protobuf::Message& record, const std::string& body,
-                        uint64_t version, bool only_if_newer);
+  // `upsert()` writes the row with the unconditional upsert.
+  template <typename Upsert>
+  bool write_searchable(std::string_view key, Upsert&& upsert, uint64_t version,
+                        bool only_if_newer);
   bool remove_searchable(const std::string& key, std::optional<uint64_t> older_than);
 
   SQLite::Database& db_;
@@ -124,6 +155,17 @@ class CollectionTable {
   int unprobed_writes_ = 0;              // writes left that set every indexed column unprobed
   // Upserts by (indexed columns they set << 1 | only if newer).
   std::unordered_map<uint64_t, std::unique_ptr<SQLite::Statement>> upserts_by_change_;
+  // The fast path's reader, its scratch row (one value per column) and raw statements.
+  struct Finalize {
+    void operator()(sqlite3_stmt* statement) const;
+  };
+  std::unique_ptr<sqlite3_stmt, Finalize> wire_upsert_;
+  std::unique_ptr<sqlite3_stmt, Finalize> wire_upsert_if_newer_;
+  WireRecordReader wire_;
+  std::vector<WireValue> wire_row_;
+  size_t key_column_ = 0;
+  SQLite::Statement any_row_;  // whether the table holds a row
+  bool has_secondary_indexes_ = false;
 };
 
 }  // namespace outpost

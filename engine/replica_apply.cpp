@@ -21,10 +21,17 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
   if (!put && change.op() != protocol::Change::DELETE) {
     return error(ErrorCode::kInvalidArgument, "change with an unknown op");
   }
-  // One message per collection, reused for every record (parsing into it keeps its
-  // strings' buffers): no allocation through reflection per record.
+  CollectionTable& table = impl_.table(*collection);
+  // The fast path (decision 060): a flat record's columns read straight from its bytes,
+  // no message. Anything else is parsed by protobuf into one message per collection,
+  // reused for every record (parsing into it keeps its strings' buffers).
   Message* record = nullptr;
-  if (put) {
+  const bool wire = put && table.read_wire(change.body());
+  if (wire && table.wire_key() != change.key()) {
+    return error(ErrorCode::kInvalidArgument,
+                 "server sent a malformed " + collection->name + " '" + change.key() + "'");
+  }
+  if (put && !wire) {
     std::unique_ptr<Message>& scratch = impl_.scratch_records[collection];
     if (!scratch) scratch = collection->new_record();
     std::string copied;
@@ -54,9 +61,9 @@ Status ApplyRun::apply_change(const protocol::Change& change) {
     touched_shadow_ |= wrote;
     return Status::Ok();
   }
-  CollectionTable& table = impl_.table(*collection);
-  bool wrote = put ? table.upsert_if_newer(*record, change.body(), change.version())
-                   : table.remove_if_older(change.key(), change.version());
+  bool wrote = !put   ? table.remove_if_older(change.key(), change.version())
+               : wire ? table.upsert_wire_if_newer(change.body(), change.version())
+                      : table.upsert_if_newer(*record, change.body(), change.version());
   if (wrote) {
     ++report.changes_applied;
     impl_.pending_changes.add(collection->name, change.key());
@@ -78,6 +85,21 @@ void ApplyRun::defer_search(const std::string& scope) {
     insert.exec();
     table.set_search_deferred(true);
   }
+}
+
+void ApplyRun::defer_indexes(const std::string& scope) {
+  for (const auto& collection : schema_.collections()) {
+    if (collection_in_scope(*collection, scope)) impl_.table(*collection).defer_indexes();
+  }
+}
+
+void ApplyRun::build_pending_indexes() {
+  for (const std::string& scope : index_scopes_) {
+    for (const auto& collection : schema_.collections()) {
+      if (collection_in_scope(*collection, scope)) impl_.table(*collection).build_indexes();
+    }
+  }
+  index_scopes_.clear();
 }
 
 void ApplyRun::finish_deferred_search(const std::string& scope) {
@@ -134,10 +156,17 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
                  "a column page reached the replica unexpanded (scope '" + scope.scope() + "')");
   }
   // A snapshot page (the scope's cursor at 0: a fresh device or a restart): the search
-  // index is built once the snapshot is in, not per row (decision 029).
-  if (!scope.reset() && scope.changes_size() > 0 &&
-      (seq_before ? *seq_before : stored_seq(scope.scope())) == 0) {
+  // index (decision 029) and an empty table's secondary indexes (decision 060) are built
+  // once the snapshot is in, not per row.
+  const bool snapshot =
+      !scope.reset() && (seq_before ? *seq_before : stored_seq(scope.scope())) == 0;
+  if (snapshot && scope.changes_size() > 0) {
     defer_search(scope.scope());
+    // Not with pending mutations: their rebase may roll back to a savepoint while it reads
+    // the outbox, and after a schema change in the transaction SQLite's ROLLBACK TO aborts
+    // every open cursor (SQLITE_ABORT_ROLLBACK), not only the writers. (The indexes are
+    // built after the rebase for the same reason.)
+    if (impl_.shadowed.empty()) defer_indexes(scope.scope());
   }
   for (const protocol::Change& change : scope.changes()) {
     OUTPOST_RETURN_IF_ERROR(apply_change(change));
@@ -154,6 +183,7 @@ Status ApplyRun::apply_scope(const protocol::ScopeChanges& scope,
   if (scope.cursor_token().empty() && (scope.cursor() > 0 || !scope.has_more())) {
     finish_restart(scope.scope());
     finish_deferred_search(scope.scope());
+    if (snapshot) index_scopes_.push_back(scope.scope());
   }
   complete &= !scope.has_more();
   return Status::Ok();
@@ -302,6 +332,7 @@ Result<ApplyReport> in_apply_transaction(Replica::Impl& impl, ApplyRun& run, con
     impl.revalidate();
     Status status = steps();
     if (status.ok() && run.needs_rebase()) status = run.rebase();
+    if (status.ok()) run.build_pending_indexes();  // after the rebase's savepoints
     if (!status.ok()) {
       reload_shadow(impl);
       return status;

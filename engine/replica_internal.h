@@ -245,6 +245,12 @@ class ApplyRun {
   void defer_search(const std::string& scope);
   // The snapshot of `scope` is complete: each deferred search index is rebuilt in one pass.
   void finish_deferred_search(const std::string& scope);
+  // The same for secondary indexes (decision 060): dropped from `scope`'s empty tables
+  // before a snapshot page, created again (those missing) when the snapshot completes —
+  // after the rebase (build_pending_indexes), because SQLite's ROLLBACK TO, which the
+  // rebase uses, aborts every open cursor once the transaction changed the schema.
+  void defer_indexes(const std::string& scope);
+  void build_pending_indexes();
   // The seq of `scope`'s stored cursor (0 when it has none).
   uint64_t stored_seq(const std::string& scope);
 
@@ -264,6 +270,7 @@ class ApplyRun {
   const MutatorRegistry* mutators_;
   MutationOrigin origin_;
   bool touched_shadow_ = false;
+  std::vector<std::string> index_scopes_;  // snapshots completed here: their indexes to build
 };
 
 // The steps of one transaction, by reference (no copy, no allocation: one per delivered

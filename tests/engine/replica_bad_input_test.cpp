@@ -131,6 +131,46 @@ TEST_F(ReplicaBadInput, MalformedServerChangeAppliesNothing) {
   EXPECT_EQ(snapshot(), before);  // not even the good change, nor the cursor
 }
 
+// Decision 060: a contact (a flat record) takes the fast path, which leaves anything but a
+// canonical body to protobuf; a server contact protobuf refuses (a string that is not
+// UTF-8) or whose body names another key is refused whole, the good change before it too,
+// in a snapshot page (search deferred) and in a log page alike.
+TEST_F(ReplicaBadInput, AMalformedServerContactAppliesNothing) {
+  domain::Contact good;
+  good.set_id("c1");
+  good.set_first_name("Ann");
+  domain::Contact other;
+  other.set_id("c3");
+  const std::string not_utf8 = other.SerializeAsString() + std::string("\x12\x02\xc3\x28", 4);
+  for (uint64_t stored_cursor : {0u, 5u}) {
+    if (stored_cursor > 0) {
+      protocol::PullResponse first;
+      first.add_scopes()->set_scope("org/acme");
+      first.mutable_scopes(0)->set_cursor(stored_cursor);
+      ASSERT_TRUE(replica_->apply(first).ok());
+    }
+    for (const auto& [key, body] :
+         {std::pair<std::string, std::string>{"c3", not_utf8}, {"c2", good.SerializeAsString()}}) {
+      protocol::PullResponse response;
+      auto* scope = response.add_scopes();
+      scope->set_scope("org/acme");
+      *scope->add_changes() = testing::put_change("contact", "c1", good, 1);
+      auto* bad = scope->add_changes();
+      bad->set_collection("contact");
+      bad->set_key(key);
+      bad->set_op(protocol::Change::PUT);
+      bad->set_version(2);
+      bad->set_body(body);
+      scope->set_cursor(stored_cursor + 2);
+      std::string before = snapshot();
+      auto applied = replica_->apply(response);
+      EXPECT_EQ(applied.status().code(), ErrorCode::kInvalidArgument) << key;
+      EXPECT_EQ(snapshot(), before);
+      EXPECT_EQ(replica_->count("contact").value(), 0u);
+    }
+  }
+}
+
 TEST(ReplicaFiles, ACorruptFileIsRefusedAndUntouched) {
   testing::TempDir dir;
   const std::string path = dir.file("garbage.db");

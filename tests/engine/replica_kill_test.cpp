@@ -113,6 +113,14 @@ protocol::PullResponse snapshot_page(int page, bool last) {
   }
 }
 
+// Whether contact's secondary index (first_name) exists in the file.
+int64_t index_count(Replica& replica) {
+  auto rows = replica.sql(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'i_contact_first_name'");
+  EXPECT_TRUE(rows.ok()) << rows.status().to_string();
+  return rows.ok() ? std::get<int64_t>(rows->rows[0][0]) : -1;
+}
+
 template <typename Child>
 std::vector<char> run_and_kill(Child child_body, std::mt19937& rng) {
   int fds[2];
@@ -224,6 +232,9 @@ TEST(ReplicaKill, AKillMidSnapshotKeepsSearchCorrectAndTheLastPageBuildsTheWhole
     ASSERT_EQ(stored % kSnapshotPage, 0u) << "half a page applied";
     ASSERT_GE(stored, static_cast<uint64_t>(reported_pages * kSnapshotPage));
     if (stored > 0) ++resumed_with_rows;
+    // The writable open's migration created the secondary index the snapshot had dropped
+    // (decision 060): the rest of the snapshot keeps it in step.
+    EXPECT_EQ(index_count(**replica), 1);
     // Mid-snapshot, search finds exactly the stored rows.
     auto found = (*replica)->search("contact", "snapshotted", {.limit = 0});
     ASSERT_TRUE(found.ok()) << found.status().to_string();
@@ -235,6 +246,14 @@ TEST(ReplicaKill, AKillMidSnapshotKeepsSearchCorrectAndTheLastPageBuildsTheWhole
     ASSERT_TRUE(applied.ok()) << applied.status().to_string();
     const uint64_t total = stored + kSnapshotPage;
     ASSERT_EQ((*replica)->count("contact").value(), total);
+    // Every row's typed columns are its body's fields (decision 060 reads them straight
+    // from the bytes), before and after the kill alike.
+    auto typed = (*replica)->sql(
+        "SELECT count(*) FROM c_contact WHERE first_name = 'Snapshotted' || "
+        "CAST(substr(id, 2) AS INTEGER) AND work_email = 'person' || "
+        "CAST(substr(id, 2) AS INTEGER) || '@example.org' AND last_name = ''");
+    ASSERT_TRUE(typed.ok()) << typed.status().to_string();
+    EXPECT_EQ(std::get<int64_t>(typed->rows[0][0]), static_cast<int64_t>(total));
     // The index itself holds every row (not a scan's answer), and matches the table.
     auto indexed = (*replica)->sql("SELECT count(*) FROM f_contact WHERE f_contact MATCH 'hot'");
     ASSERT_TRUE(indexed.ok()) << indexed.status().to_string();
@@ -256,6 +275,41 @@ TEST(ReplicaKill, AKillMidSnapshotKeepsSearchCorrectAndTheLastPageBuildsTheWhole
     EXPECT_EQ((*replica)->search("contact", "snapshotted", {.limit = 0})->size(), total);
   }
   EXPECT_GT(resumed_with_rows, 0);  // some kills came after a page or more
+}
+
+// Decision 060: a snapshot into an empty table drops its secondary indexes and builds them
+// when the snapshot completes. Meanwhile an ordered query is still exact; a last page that
+// is refused (rolled back) leaves them missing, and the same page applied again builds them.
+TEST(ReplicaSnapshot, SecondaryIndexesAreBuiltWhenTheSnapshotCompletesEvenAfterARefusal) {
+  testing::TempDir dir;
+  auto replica = Replica::open(dir.file("device.db"), Schema::domain(), &domain_mutators(),
+                               {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
+  ASSERT_TRUE(replica.ok());
+  Replica& device = **replica;
+  EXPECT_EQ(index_count(device), 1);
+  for (int page = 0; page < 3; ++page) ASSERT_TRUE(device.apply(snapshot_page(page, false)).ok());
+  EXPECT_EQ(index_count(device), 0);
+  Query by_name;
+  by_name.collection = "contact";
+  by_name.where.push_back({"first_name", Condition::Op::kEq, std::string("Snapshotted7")});
+  auto found = device.query(by_name);
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  ASSERT_EQ(found->size(), 1u);
+  // The last page with a contact protobuf refuses at its end: nothing of it stays.
+  protocol::PullResponse refused = snapshot_page(3, true);
+  auto* bad = refused.mutable_scopes(0)->add_changes();
+  *bad = refused.scopes(0).changes(0);
+  bad->set_body(bad->body() + std::string("\x12\x02\xc3\x28", 4));  // not UTF-8
+  EXPECT_EQ(device.apply(refused).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index_count(device), 0);
+  EXPECT_EQ(device.count("contact").value(), 3u * kSnapshotPage);
+  ASSERT_TRUE(device.apply(snapshot_page(3, true)).ok());
+  EXPECT_EQ(index_count(device), 1);
+  EXPECT_EQ(device.count("contact").value(), 4u * kSnapshotPage);
+  EXPECT_TRUE(device.check_integrity().ok()) << device.check_integrity().to_string();
+  found = device.query(by_name);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 1u);
 }
 
 }  // namespace
