@@ -213,9 +213,17 @@ Result<PlatformAnswer> GenesysCore::set_queue_joined(const AgentRef& agent,
   }
   const std::string path = "/api/v2/users/" + agent.user + "/queues/" + queue_id;
   const std::string body = boost::json::serialize(boost::json::object{{"joined", joined}});
-  return run_intent("queue/" + agent.user + "/" + queue_id + (joined ? "/join" : "/leave"), agent,
-                    now_ms, [&](Answered answered) {
-                      write("PATCH", path, body, "queue membership", agent.user, answered);
+  // The server's record follows the write's answer, not an event: whatever the answer, the
+  // next listing sends the platform's membership even if it is what the core last sent
+  // (decision 056; a device's leave, then the web's join, was skipped as a duplicate).
+  const std::string mirrored_key = "queue/" + agent.user + "/" + queue_id;
+  return run_intent(mirrored_key + (joined ? "/join" : "/leave"), agent, now_ms,
+                    [&](Answered answered) {
+                      write("PATCH", path, body, "queue membership", agent.user,
+                            [this, mirrored_key, answered](Result<PlatformAnswer> answer) {
+                              forget(mirrored_key);
+                              answered(std::move(answer));
+                            });
                     });
 }
 

@@ -184,6 +184,32 @@ TEST_F(GenesysCoreListingsTest, OnlyWhatChangedIsSentAgainAndAGapListsTheAgentsQ
   EXPECT_GT(core_.counters().duplicates_skipped, 25u);
 }
 
+// outpost-sim's seed 18 (merged sweeps): a device left queue-1 through the core's write, so
+// the server's record changed by the mutator, not by an event; the web then joined it again,
+// and the next reconcile read "joined" — what the core had last sent — and skipped it as a
+// duplicate: the server kept "left" for good. A membership the core writes is sent again by
+// the next listing whatever it was before.
+TEST_F(GenesysCoreListingsTest, AMembershipWrittenByADeviceIsSentAgainByTheNextListing) {
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  const AgentRef agent{"acme", "agent-1", "phone#1"};
+  auto first = core_.set_queue_joined(agent, "queue-1", false, now_);
+  ASSERT_FALSE(first.ok());  // asked: the answer comes later
+  run();
+  auto left = core_.set_queue_joined(agent, "queue-1", false, now_);
+  ASSERT_TRUE(left.ok()) << left.status().to_string();
+  ASSERT_TRUE(left->accepted);
+  events_.clear();
+  model_.web_change_queue("agent-1", 0, now_);  // queue-1 joined again on the web
+  model_.close_socket();
+  core_.on_socket_closed(now_);
+  run();
+  bool joined = false;
+  for (const auto& e : events_)
+    joined |= e.has_queue() && e.queue().id() == "queue-1" && e.queue().joined();
+  EXPECT_TRUE(joined) << "the platform's queue-1 membership (joined) was never sent";
+}
+
 TEST_F(GenesysCoreListingsTest, ABadEntityIsCountedLoggedAndSkipped) {
   run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
     if (!is_scan(r)) return std::nullopt;
