@@ -174,7 +174,8 @@ class GenesysCore {
   // ---- email reply drafts both ways (decision 057; genesys_core_drafts.cpp)
   // An email reply draft the app saved (Platform::draft_saved): the latest text per
   // conversation is PUT to the platform (`…/emails/{id}/messages/draft`, with the agent's
-  // login), one request per conversation at a time, again after retry_after_failure while
+  // login; read first: a web edit found is sent instead, and the server's merge comes
+  // back), one request per conversation at a time, again after retry_after_failure while
   // the platform is unavailable; a refusal is logged. What the platform holds from us is
   // the base of the next web edit. Each email conversation notified or read again has its
   // platform draft read: a text other than that base is a DraftEdited{base, edited} event
@@ -322,9 +323,13 @@ class GenesysCore {
   };
   void draft_seen(const std::string& user, const std::string& conversation);
   void pump_drafts();
-  void put_draft(const std::string& conversation);
+  void put_draft(const std::string& conversation);  // GET first, then write_draft
+  void write_draft(const std::string& conversation, const domain::Draft& sent);
+  void put_failed(const std::string& conversation, const domain::Draft& sent,
+                  const Result<CoreAnswer>& answer);
   void read_draft(const std::string& conversation);
-  void web_draft_read(const std::string& conversation, const CoreAnswer& answer);
+  // True when the platform's draft is a web edit (a DraftEdited emitted).
+  bool web_draft_read(const std::string& conversation, const CoreAnswer& answer);
   bool drafts_quiet() const;
   std::optional<int64_t> drafts_deadline() const;
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);

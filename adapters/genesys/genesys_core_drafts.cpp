@@ -4,7 +4,8 @@
 // over); a draft edited in the Genesys web interface comes back as a DraftEdited whose base
 // is the text the platform last held from us, so the server merges it three-way with the
 // app's edits made since (engine/domain_merge.h), as for the simulator's web edits. One
-// request per conversation at a time: a read never races our own PUT.
+// request per conversation at a time: a read never races our own PUT; and each PUT reads
+// the platform's draft first, so a web edit not read yet is merged, not written over.
 #include "adapters/genesys/genesys_core.h"
 
 namespace outpost::genesys {
@@ -105,6 +106,37 @@ void GenesysCore::put_draft(const std::string& conversation) {
   link.busy = true;
   link.put_pending = false;
   const domain::Draft sent = link.to_put;
+  // Read before writing: the platform takes no precondition on a draft, and a PUT over a
+  // web edit not read yet would erase the words typed there (found by outpost-sim).
+  call(
+      "GET", draft_path(conversation), "",
+      [this, conversation, sent](Result<CoreAnswer> answer) {
+        DraftLink& now = drafts_[conversation];
+        if (answer.ok() && answer->status == 200) {
+          auto web = decode_email_draft(answer->body);
+          if (web.ok() && same_text(*web, sent)) {  // already there (our earlier PUT)
+            now.busy = false;
+            now.platform_copy = sent;
+            now.known = true;
+            now.stored_only = false;
+            return pump_drafts();
+          }
+          if (web_draft_read(conversation, *answer)) {
+            // A web edit, sent to the server; its merge (with this save) comes back through
+            // draft_saved, so this text is not put over it.
+            now.busy = false;
+            return pump_drafts();
+          }
+        } else if (!answer.ok() || answer->status != 404) {
+          now.busy = false;
+          return put_failed(conversation, sent, answer);
+        }
+        write_draft(conversation, sent);
+      },
+      link.user);
+}
+
+void GenesysCore::write_draft(const std::string& conversation, const domain::Draft& sent) {
   call(
       "PUT", draft_path(conversation), encode_email_message(sent),
       [this, conversation, sent](Result<CoreAnswer> answer) {
@@ -115,22 +147,30 @@ void GenesysCore::put_draft(const std::string& conversation) {
           now.known = true;
           now.stored_only = false;
           ++counters_.drafts_put;
-        } else if (answer.ok() && refused(answer->status)) {
-          // Refused (the conversation ended, say): the app's draft stays as it is.
-          ++counters_.drafts_refused;
-          if (options_.log) {
-            options_.log("genesys: draft of " + conversation + " refused: HTTP " +
-                         std::to_string(answer->status) + " [correlation " +
-                         answer->correlation_id + "]");
-          }
-        } else if (!now.put_pending) {
-          now.put_pending = true;  // unavailable past the retries: again later
-          now.to_put = sent;
-          now.retry_at = now_ms_ + options_.retry_after_failure_ms;
+          return pump_drafts();
         }
-        pump_drafts();
+        put_failed(conversation, sent, answer);
       },
-      link.user);
+      drafts_[conversation].user);
+}
+
+void GenesysCore::put_failed(const std::string& conversation, const domain::Draft& sent,
+                             const Result<CoreAnswer>& answer) {
+  DraftLink& now = drafts_[conversation];
+  if (answer.ok() && refused(answer->status)) {
+    // Refused (the conversation ended, say): the app's draft stays as it is.
+    ++counters_.drafts_refused;
+    if (options_.log) {
+      options_.log("genesys: draft of " + conversation + " refused: HTTP " +
+                   std::to_string(answer->status) + " [correlation " + answer->correlation_id +
+                   "]");
+    }
+  } else if (!now.put_pending) {
+    now.put_pending = true;  // unavailable past the retries: again later
+    now.to_put = sent;
+    now.retry_at = now_ms_ + options_.retry_after_failure_ms;
+  }
+  pump_drafts();
 }
 
 void GenesysCore::read_draft(const std::string& conversation) {
@@ -142,25 +182,36 @@ void GenesysCore::read_draft(const std::string& conversation) {
       [this, conversation](Result<CoreAnswer> answer) {
         drafts_[conversation].busy = false;
         // None yet (404), or a failure: the next notification or reconcile reads it again.
-        if (answer.ok() && answer->status == 200) web_draft_read(conversation, *answer);
+        DraftLink& link = drafts_[conversation];
+        if (answer.ok() && answer->status == 200) {
+          (void)web_draft_read(conversation, *answer);
+        } else if (answer.ok() && answer->status == 404 && link.stored_only && !link.known) {
+          // The store has a draft the platform lacks (our PUT lost with the old process).
+          link.stored_only = false;
+          link.to_put = link.platform_copy;
+          link.put_pending = true;
+        }
         pump_drafts();
       },
       link.user);
 }
 
-void GenesysCore::web_draft_read(const std::string& conversation, const CoreAnswer& answer) {
+bool GenesysCore::web_draft_read(const std::string& conversation, const CoreAnswer& answer) {
   DraftLink& link = drafts_[conversation];
   auto web = decode_email_draft(answer.body);
-  if (!web.ok()) return decode_failed("email draft", web.status(), answer.correlation_id);
+  if (!web.ok()) {
+    decode_failed("email draft", web.status(), answer.correlation_id);
+    return false;
+  }
   ++counters_.drafts_read;
   if (link.stored_only && !link.known && same_text(link.platform_copy, *web)) {
     link.known = true;  // the platform holds what the store does: the base
     link.stored_only = false;
-    return;
+    return false;
   }
   link.stored_only = false;
-  if (link.known && same_text(link.platform_copy, *web)) return;  // ours, or unchanged
-  if (link.put_pending && same_text(link.to_put, *web)) return;   // ours, on its way
+  if (link.known && same_text(link.platform_copy, *web)) return false;  // ours, or unchanged
+  if (link.put_pending && same_text(link.to_put, *web)) return false;   // ours, on its way
   if (link.draft_id.empty()) link.draft_id = "genesys-draft-" + conversation;
   web->set_id(link.draft_id);
   web->set_interaction_id(conversation);
@@ -179,6 +230,7 @@ void GenesysCore::web_draft_read(const std::string& conversation, const CoreAnsw
   link.known = true;
   ++counters_.web_draft_edits;
   emit(std::move(event), "draft/" + link.user + "/" + conversation);
+  return true;
 }
 
 bool GenesysCore::drafts_quiet() const {

@@ -339,10 +339,12 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       return err(404, "not.found", "email conversation not found");
     }
     if (parts.size() == 8 && parts[7] == "draft" && method == "PUT") {
+      note_overwrite(parts[5], body);
       drafts_[parts[5]] = body.is_object() ? body.as_object() : Object{};
       return answer(200, drafts_[parts[5]]);
     }
     if (parts.size() == 8 && parts[7] == "draft" && method == "GET") {
+      draft_read_ms_[parts[5]] = now_ms_;
       auto draft = drafts_.find(parts[5]);
       if (draft == drafts_.end()) return err(404, "not.found", "no draft");
       return answer(200, draft->second);

@@ -85,6 +85,12 @@ class GenesysModel {
   // a reply was sent in it.
   std::optional<std::string> draft_text(const std::string& conversation) const;
   bool replied(const std::string& conversation) const { return replied_.count(conversation) > 0; }
+  // Web words a PUT wrote over that were typed after the adapter's read of that draft made
+  // since its previous PUT (read, then write): it could not have seen them (the platform
+  // takes no precondition on a draft; the guide's 2.1.4.3 warns of it), so they are lost by
+  // the platform, not by the adapter. A PUT with no read since the last one (a blind write)
+  // exempts nothing, unless it repeats the last PUT's text (a retry, or a send's own PUT).
+  bool overwritten_unseen(const std::string& word) const { return unseen_.count(word) > 0; }
 
   // The state the mirror must equal.
   std::string presence_definition(const std::string& user) const;
@@ -127,6 +133,8 @@ class GenesysModel {
                          const std::string& rest, const std::map<std::string, std::string>& query,
                          const boost::json::value& body, const std::string& path);
   ModelAnswer analytics_query(const boost::json::value& body);
+  // genesys_model_web.cpp: a PUT about to replace `conversation`'s draft with `body`.
+  void note_overwrite(const std::string& conversation, const boost::json::value& body);
   // genesys_model_callbacks.cpp (decision 044): POST /conversations/callbacks, and the
   // analytics query's "property" predicates on participant attributes.
   ModelAnswer create_callback(const boost::json::value& body);
@@ -174,7 +182,12 @@ class GenesysModel {
   std::map<std::string, Object> conversations_;  // insertion order kept by ids (sequence)
   std::vector<std::string> conversation_order_;
   std::map<std::string, Object> drafts_;
-  std::set<std::string> replied_;  // email conversations a reply was sent in
+  std::set<std::string> replied_;                    // email conversations a reply was sent in
+  std::map<std::string, int64_t> draft_read_ms_;     // conversation -> the adapter's last GET
+  std::map<std::string, int64_t> draft_written_ms_;  // conversation -> its last PUT
+  std::map<std::string, std::string> last_put_;      // conversation -> its last PUT's text
+  std::map<std::string, int64_t> web_typed_ms_;      // web word -> when typed
+  std::set<std::string> unseen_;
   std::map<std::string, Object> voicemails_;
   std::vector<std::string> voicemail_order_;
   struct Channel {

@@ -3,6 +3,7 @@
 // as the Python fake's /fake/web/draft does [inf]) or closes the website (the platform sets
 // the agent Offline, which the server undoes).
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "apps/outpost-sim/genesys_model.h"
@@ -37,9 +38,38 @@ std::string GenesysModel::web_edit_draft(const std::string& user, size_t pick,
   std::string text;
   for (const std::string& w : words) text += (text.empty() ? "" : " ") + w;
   draft["textBody"] = text;
+  web_typed_ms_[word] = now_ms_;
   draft["time"] = iso(now_ms_);
   notify_conversation(conversations_.at(id));
   return id;
+}
+
+void GenesysModel::note_overwrite(const std::string& conversation, const boost::json::value& body) {
+  std::set<std::string> kept;
+  {
+    std::istringstream in(body.is_object() ? str_of(body.as_object(), "textBody") : "");
+    for (std::string w; in >> w;) kept.insert(w);
+  }
+  auto read = draft_read_ms_.find(conversation);
+  const int64_t read_ms = read == draft_read_ms_.end() ? -1 : read->second;
+  auto written = draft_written_ms_.find(conversation);
+  const bool read_since_write = written == draft_written_ms_.end() || read_ms >= written->second;
+  draft_written_ms_[conversation] = now_ms_;
+  // The same text again: a PUT whose first answer was lost, sent again by the retry rules,
+  // or a send's PUT (decision 037) — neither reads first (docs/genesys.md, "What remains").
+  std::string& last = last_put_[conversation];
+  const std::string text = body.is_object() ? str_of(body.as_object(), "textBody") : "";
+  const bool again = last == text;
+  last = text;
+  auto old = drafts_.find(conversation);
+  if (old == drafts_.end() || (!read_since_write && !again)) return;
+  std::istringstream in(str_of(old->second, "textBody"));
+  for (std::string w; in >> w;) {
+    auto typed = web_typed_ms_.find(w);
+    if (typed != web_typed_ms_.end() && kept.count(w) == 0 && typed->second >= read_ms) {
+      unseen_.insert(w);
+    }
+  }
 }
 
 void GenesysModel::web_logoff(const std::string& user, int64_t now_ms) {

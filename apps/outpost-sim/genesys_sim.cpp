@@ -242,7 +242,7 @@ Status SimGenesys::apply_events(ServerCore& core, int64_t now_ms) {
                (event.user().empty() ? event.tenant() : event.user()) +
                (status.ok() ? "" : " (dropped: the platform never answered)"));
     if (status.ok() && observer_) observer_(event, now_ms);
-    if (status.ok() && event.has_draft_edited() && !moot) note_web_edit(event);
+    if (status.ok() && event.has_draft_edited()) note_web_edit(event, moot);
     pending_.pop_front();
   }
   return Status::Ok();

@@ -141,7 +141,7 @@ class SimGenesys : public Platform {
   Status seed_drafts(ServerCore& core);
   // Whether a DraftEdited comes too late (the draft was sent from the app meanwhile).
   bool moot_edit(ServerCore& core, const upstream::Event& event) const;
-  void note_web_edit(const upstream::Event& event);
+  void note_web_edit(const upstream::Event& event, bool moot);
   // The platform's draft equals the server's for each draft not sent (one line per difference).
   std::vector<std::string> check_drafts(ServerStore& store) const;
 
@@ -189,6 +189,10 @@ class SimGenesys : public Platform {
   std::map<std::string, std::string> draft_conversations_;
   bool drafts_seeded_ = false;
   uint64_t web_words_ = 0;
+  // Words the web typed per conversation, not yet in a DraftEdited the server applied: the
+  // ledger takes each from the event that carries it (so a word the adapter drops stays
+  // here, and the check reports it).
+  std::map<std::string, std::set<std::string>> web_typed_;
   bool mine(const AgentRef& agent) const { return agent.tenant == tenant_ || others_ == nullptr; }
 };
 

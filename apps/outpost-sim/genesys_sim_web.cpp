@@ -35,6 +35,7 @@ void SimGenesys::web_act(const SimUser& user) {
   const std::string id = model_.web_edit_draft(user.user, random_.below(1'000), word, now_ms_);
   if (!id.empty()) {
     ++web_words_;
+    web_typed_[id].insert(word);
     ++stats_.web_edits;
     trace_.add("genesys platform: " + user.user + " types " + word + " into " + id +
                "'s draft on the web");
@@ -65,16 +66,17 @@ bool SimGenesys::moot_edit(ServerCore& core, const upstream::Event& event) const
   return current && current->status() == d::DRAFT_SENT;
 }
 
-void SimGenesys::note_web_edit(const upstream::Event& event) {
-  if (ledger_ == nullptr) return;
+void SimGenesys::note_web_edit(const upstream::Event& event, bool moot) {
+  // The words the model's web typed that this edit carries: independent of the adapter's
+  // base, so an edit that drops one leaves it pending (check_drafts reports it).
   const upstream::DraftEdited& edit = event.draft_edited();
-  const std::vector<std::string> before = split_words(edit.base().body());
   const std::vector<std::string> after = split_words(edit.edited().body());
-  const std::set<std::string> had(before.begin(), before.end());
+  std::set<std::string>& pending = web_typed_[edit.edited().interaction_id()];
   std::vector<std::string> typed;
   for (const std::string& word : after) {
-    if (had.count(word) == 0) typed.push_back(word);
+    if (pending.erase(word) != 0) typed.push_back(word);
   }
+  if (moot || ledger_ == nullptr) return;
   ledger_->count_typed(typed.size());
   ledger_->add_platform_edit(
       TextEdit{.record = text_record("draft", ScopeName::format_user(event.tenant(), event.user()),
@@ -94,6 +96,16 @@ std::vector<std::string> SimGenesys::check_drafts(ServerStore& store) const {
     if (!draft || draft->status() == d::DRAFT_SENT || draft->interaction_id() != conversation ||
         model_.replied(conversation)) {
       continue;
+    }
+    auto pending = web_typed_.find(conversation);
+    if (pending != web_typed_.end()) {
+      for (const std::string& word : pending->second) {
+        if (ledger_ == nullptr || ledger_->was_deleted(word) || model_.overwritten_unseen(word)) {
+          continue;  // erased on a device, or written over before the adapter could read it
+        }
+        out.push_back(scope + ": " + word + ", typed into draft " + id +
+                      " on the web, never reached the server (" + conversation + ")");
+      }
     }
     const std::optional<std::string> platform = model_.draft_text(conversation);
     if (!platform) {

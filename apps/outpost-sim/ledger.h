@@ -87,6 +87,7 @@ class Ledger {
   // A platform edit, applied now: takes the next place in the server's order.
   void add_platform_edit(TextEdit edit);
   void deliberately_deleted(const std::string& word) { deleted_words_.insert(word); }
+  bool was_deleted(const std::string& word) const { return deleted_words_.count(word) != 0; }
 
   // Words that must survive in each record at quiescence: those typed by every edit the
   // server applied after the record's last applied delete, less deliberate deletions.

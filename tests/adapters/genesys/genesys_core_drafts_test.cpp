@@ -1,9 +1,9 @@
 // The sans-I/O core's email reply drafts both ways (decision 057) against outpost-sim's model
 // of Genesys Cloud, hand-stepped: the app's saves PUT, the latest per conversation, one
-// request at a time; a failed PUT tried again later, a refused one dropped; the web
-// interface's edit read back on the conversation's notification with the base the platform
-// held from us; our own save never taken for a web edit; a restarted core's drafts known
-// from the store.
+// request at a time, each read first (a web edit not seen yet is merged, not written over); a
+// failed PUT tried again later, a refused one dropped; the web interface's edit read back on the
+// conversation's notification with the base the platform held from us; our own save never taken for
+// a web edit; a restarted core's drafts known from the store.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -150,9 +150,33 @@ TEST_F(GenesysCoreDraftsTest, TheLatestSaveIsPutAndAWebEditComesBackWithItsBase)
   EXPECT_EQ(count(put), 3u);
   ASSERT_TRUE(model_.disconnect(c, now_));
   run();
-  EXPECT_EQ(count(get), 3u);
+  EXPECT_EQ(count(get), 6u);  // each PUT reads first (3), and three notifications
   EXPECT_EQ(web_edits().size(), 1u);
   EXPECT_TRUE(core_->quiet());
+}
+
+TEST_F(GenesysCoreDraftsTest, ASaveReadsFirstSoAWebEditNotYetSeenIsMergedNotWrittenOver) {
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  // The web edit's notification is lost; the app saves again before any other read.
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  bool closed = false;
+  (void)model_.take_socket_messages(&closed);
+  core_->draft_saved(kAgent, reply(c, "Hello Ann your order"), now_);
+  run();
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().body(), "gweb1 Hello Ann");
+  EXPECT_EQ(edits[0].base().body(), "Hello Ann");
+  // Not written over: the server's merge (both edits) comes back through draft_saved.
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann");
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann your order"), now_);
+  run();
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann your order");
+  EXPECT_EQ(web_edits().size(), 1u);
 }
 
 TEST_F(GenesysCoreDraftsTest, AFailedPutIsTriedAgainLaterAndARefusedOneIsDropped) {
