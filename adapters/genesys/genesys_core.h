@@ -320,6 +320,9 @@ class GenesysCore {
     bool check_pending = false;  // the platform's draft is to be read
     bool busy = false;           // a PUT or a read in flight (one at a time)
     int64_t retry_at = 0;        // a failed PUT is tried again from then
+    // The text a send PUT before its POST (genesys_core_sends.cpp): read back, it is ours,
+    // not a web edit (outpost-sim seed 1 lost web words to that mistake).
+    std::optional<domain::Draft> sent_put;
   };
   void draft_seen(const std::string& user, const std::string& conversation);
   void pump_drafts();
@@ -330,6 +333,12 @@ class GenesysCore {
   void read_draft(const std::string& conversation);
   // True when the platform's draft is a web edit (a DraftEdited emitted).
   bool web_draft_read(const std::string& conversation, const CoreAnswer& answer);
+  // A send's PUT of its email reply draft reads the platform's draft first: a web edit not
+  // seen yet goes to the server (DraftEdited) and `then` gets kUnavailable (the device sends
+  // again, after the merge); otherwise Ok, and the text to PUT is marked ours on the link.
+  void read_before_send(const std::string& user, const domain::Draft& draft,
+                        std::function<void(Status)> then);
+  void send_put_done(const domain::Draft& draft);  // the send's PUT accepted: the new base
   bool drafts_quiet() const;
   std::optional<int64_t> drafts_deadline() const;
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);

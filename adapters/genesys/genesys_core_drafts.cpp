@@ -146,6 +146,7 @@ void GenesysCore::write_draft(const std::string& conversation, const domain::Dra
           now.platform_copy = sent;  // what the platform holds now, whatever comes next
           now.known = true;
           now.stored_only = false;
+          now.sent_put.reset();
           ++counters_.drafts_put;
           return pump_drafts();
         }
@@ -210,6 +211,11 @@ bool GenesysCore::web_draft_read(const std::string& conversation, const CoreAnsw
     return false;
   }
   link.stored_only = false;
+  if (link.sent_put && same_text(*link.sent_put, *web)) {  // a send's own PUT
+    link.platform_copy = *web;
+    link.known = true;
+    return false;
+  }
   if (link.known && same_text(link.platform_copy, *web)) return false;  // ours, or unchanged
   if (link.put_pending && same_text(link.to_put, *web)) return false;   // ours, on its way
   if (link.draft_id.empty()) link.draft_id = "genesys-draft-" + conversation;
@@ -231,6 +237,53 @@ bool GenesysCore::web_draft_read(const std::string& conversation, const CoreAnsw
   ++counters_.web_draft_edits;
   emit(std::move(event), "draft/" + link.user + "/" + conversation);
   return true;
+}
+
+void GenesysCore::read_before_send(const std::string& user, const domain::Draft& draft,
+                                   std::function<void(Status)> then) {
+  const std::string conversation = draft.interaction_id();
+  call(
+      "GET", draft_path(conversation), "",
+      [this, user, conversation, draft, then](Result<CoreAnswer> answer) {
+        if (answer.ok() && answer->status == 404) return then(Status::Ok());  // none there
+        if (!answer.ok() || answer->status != 200) {
+          return then(error(ErrorCode::kUnavailable,
+                            "reading the email draft before its send: " +
+                                (answer.ok() ? "HTTP " + std::to_string(answer->status)
+                                             : answer.status().message())));
+        }
+        auto web = decode_email_draft(answer->body);
+        if (!web.ok()) {
+          decode_failed("email draft", web.status(), answer->correlation_id);
+          return then(error(ErrorCode::kUnavailable, "unreadable email draft before its send"));
+        }
+        auto it = drafts_.find(conversation);
+        if (it == drafts_.end() && drafts_.size() < kMaxDraftLinks) {
+          it = drafts_.emplace(conversation, DraftLink{}).first;
+        }
+        if (it == drafts_.end() || (!it->second.user.empty() && it->second.user != user)) {
+          return then(Status::Ok());  // not followed: written as before
+        }
+        DraftLink& link = it->second;
+        link.user = user;
+        if (link.draft_id.empty()) link.draft_id = draft.id();
+        if (!same_text(*web, draft) && web_draft_read(conversation, *answer)) {
+          return then(error(ErrorCode::kUnavailable,
+                            "the draft was edited on the web meanwhile: its words go to the "
+                            "server first, then the send goes again"));
+        }
+        link.sent_put = draft;
+        then(Status::Ok());
+      },
+      user);
+}
+
+void GenesysCore::send_put_done(const domain::Draft& draft) {
+  auto it = drafts_.find(draft.interaction_id());
+  if (it == drafts_.end()) return;
+  it->second.platform_copy = draft;
+  it->second.known = true;
+  it->second.stored_only = false;
 }
 
 bool GenesysCore::drafts_quiet() const {

@@ -141,14 +141,19 @@ void GenesysCore::post_send(const std::string& key, const std::string& user,
     // Save the draft on the platform (the web interface sees it), then send it.
     const std::string base = "/api/v2/conversations/emails/" + id + "/messages";
     const std::string message = encode_email_message(draft);
-    return call(
-        "PUT", base + "/draft", message,
-        [this, key, base, message, user, answered](Result<CoreAnswer> saved) {
-          auto saved_answer = answer_of(saved, "email draft");
-          if (!saved_answer.ok() || !saved_answer->accepted) return answered(saved_answer);
-          post_journaled(key, user, base, message, "email send", answered);
-        },
-        user);
+    // Read first: a web edit not seen yet is not written over (nor sent without).
+    return read_before_send(user, draft, [=, this](Status read) {
+      if (!read.ok()) return answered(read);
+      call(
+          "PUT", base + "/draft", message,
+          [this, key, base, message, user, draft, answered](Result<CoreAnswer> saved) {
+            auto saved_answer = answer_of(saved, "email draft");
+            if (!saved_answer.ok() || !saved_answer->accepted) return answered(saved_answer);
+            send_put_done(draft);
+            post_journaled(key, user, base, message, "email send", answered);
+          },
+          user);
+    });
   }
   call(
       "GET", "/api/v2/conversations/" + id, "",

@@ -179,6 +179,93 @@ TEST_F(GenesysCoreDraftsTest, ASaveReadsFirstSoAWebEditNotYetSeenIsMergedNotWrit
   EXPECT_EQ(web_edits().size(), 1u);
 }
 
+TEST_F(GenesysCoreDraftsTest, ASendReadsTheDraftFirstSoAWebEditNotYetSeenIsNotSentOver) {
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  // The web edit's notification is lost; the app sends its text, without the web's word.
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  bool closed = false;
+  (void)model_.take_socket_messages(&closed);
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann"), now_).ok());  // started
+  run();
+  // Read first: the web edit goes to the server for the merge, and the send waits for it
+  // (unavailable: the device sends again, with the merged text).
+  auto answer = core_->send(kAgent, reply(c, "Hello Ann"), now_);
+  ASSERT_FALSE(answer.ok());
+  EXPECT_EQ(answer.status().code(), ErrorCode::kUnavailable);
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().body(), "gweb1 Hello Ann");
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann");
+  EXPECT_FALSE(model_.replied(c));
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "gweb1 Hello Ann"), now_).ok());  // started
+  run();
+  auto sent = core_->send(kAgent, reply(c, "gweb1 Hello Ann"), now_);
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  EXPECT_TRUE(sent->accepted);
+  EXPECT_TRUE(model_.replied(c));
+}
+
+TEST_F(GenesysCoreDraftsTest, ASendsOwnPutIsNeverTakenForAWebEdit) {
+  // outpost-sim seed 1 (branch gdrafts-readfirst): a web edit read (gweb5 gweb6, sent to the
+  // server), while the app's send PUT the server's older text; the merge's save then read
+  // that PUT first, took it for a web edit deleting the web's words, and the server's
+  // merge lost them.
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  run();
+  ASSERT_EQ(web_edits().size(), 1u);
+  // The send of the text before the merge: PUT, then its POST unanswered (the platform
+  // slow), so the platform's draft stays the send's text.
+  const auto slow_post = [](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method == "POST") return CoreAnswer{503, "{}", "corr", -1, false};
+    return std::nullopt;
+  };
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann"), now_).ok());
+  run(slow_post);
+  EXPECT_FALSE(model_.replied(c));
+  // The server's merge comes back: it is PUT, and the send's text is not a web edit.
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann"), now_);
+  run();
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u) << edits.back().edited().body();
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann");
+}
+
+TEST_F(GenesysCoreDraftsTest, ASendsPutWhoseAnswerIsLostIsNotTakenForAWebEditEither) {
+  // The seed-1 interleaving: the send's PUT lands but its answer is lost, and the save of
+  // the server's merge reads that text first.
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  run();
+  ASSERT_EQ(web_edits().size(), 1u);
+  const auto lost_put = [this](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT") return std::nullopt;
+    (void)model_.handle(r.method, r.target, r.body, now_);
+    return CoreAnswer{503, "{}", "corr", -1, false};
+  };
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann soon"), now_).ok());
+  run(lost_put);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann soon"), now_);
+  run();
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u) << edits.back().base().body() << " -> "
+                              << edits.back().edited().body();
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann soon");
+}
+
 TEST_F(GenesysCoreDraftsTest, AFailedPutIsTriedAgainLaterAndARefusedOneIsDropped) {
   run();
   const std::string c = model_.route("agent-1", "email", now_);
