@@ -323,6 +323,10 @@ class GenesysCore {
     // The text a send PUT before its POST (genesys_core_sends.cpp): read back, it is ours,
     // not a web edit (outpost-sim seed 1 lost web words to that mistake).
     std::optional<domain::Draft> sent_put;
+    // PUTs accepted (ours and a send's): a read sent before one and answered after it is
+    // stale (it may show the text before ours), so it is made again, never taken for a web
+    // edit (outpost-sim seed 30 at 300 steps).
+    uint64_t writes = 0;
   };
   void draft_seen(const std::string& user, const std::string& conversation);
   void pump_drafts();

@@ -106,12 +106,21 @@ void GenesysCore::put_draft(const std::string& conversation) {
   link.busy = true;
   link.put_pending = false;
   const domain::Draft sent = link.to_put;
+  const uint64_t writes = link.writes;
   // Read before writing: the platform takes no precondition on a draft, and a PUT over a
   // web edit not read yet would erase the words typed there (found by outpost-sim).
   call(
       "GET", draft_path(conversation), "",
-      [this, conversation, sent](Result<CoreAnswer> answer) {
+      [this, conversation, sent, writes](Result<CoreAnswer> answer) {
         DraftLink& now = drafts_[conversation];
+        if (now.writes != writes) {  // a send's PUT landed meanwhile: read again
+          now.busy = false;
+          if (!now.put_pending) {
+            now.put_pending = true;
+            now.to_put = sent;
+          }
+          return pump_drafts();
+        }
         if (answer.ok() && answer->status == 200) {
           auto web = decode_email_draft(answer->body);
           if (web.ok() && same_text(*web, sent)) {  // already there (our earlier PUT)
@@ -147,6 +156,7 @@ void GenesysCore::write_draft(const std::string& conversation, const domain::Dra
           now.known = true;
           now.stored_only = false;
           now.sent_put.reset();
+          ++now.writes;
           ++counters_.drafts_put;
           return pump_drafts();
         }
@@ -178,13 +188,16 @@ void GenesysCore::read_draft(const std::string& conversation) {
   DraftLink& link = drafts_[conversation];
   link.busy = true;
   link.check_pending = false;
+  const uint64_t writes = link.writes;
   call(
       "GET", draft_path(conversation), "",
-      [this, conversation](Result<CoreAnswer> answer) {
+      [this, conversation, writes](Result<CoreAnswer> answer) {
         drafts_[conversation].busy = false;
         // None yet (404), or a failure: the next notification or reconcile reads it again.
         DraftLink& link = drafts_[conversation];
-        if (answer.ok() && answer->status == 200) {
+        if (link.writes != writes) {
+          link.check_pending = true;  // a send's PUT landed meanwhile: read again
+        } else if (answer.ok() && answer->status == 200) {
           (void)web_draft_read(conversation, *answer);
         } else if (answer.ok() && answer->status == 404 && link.stored_only && !link.known) {
           // The store has a draft the platform lacks (our PUT lost with the old process).
@@ -242,9 +255,11 @@ bool GenesysCore::web_draft_read(const std::string& conversation, const CoreAnsw
 void GenesysCore::read_before_send(const std::string& user, const domain::Draft& draft,
                                    std::function<void(Status)> then) {
   const std::string conversation = draft.interaction_id();
+  auto known = drafts_.find(conversation);
+  const uint64_t writes = known == drafts_.end() ? 0 : known->second.writes;
   call(
       "GET", draft_path(conversation), "",
-      [this, user, conversation, draft, then](Result<CoreAnswer> answer) {
+      [this, user, conversation, draft, then, writes](Result<CoreAnswer> answer) {
         if (answer.ok() && answer->status == 404) return then(Status::Ok());  // none there
         if (!answer.ok() || answer->status != 200) {
           return then(error(ErrorCode::kUnavailable,
@@ -265,6 +280,9 @@ void GenesysCore::read_before_send(const std::string& user, const domain::Draft&
           return then(Status::Ok());  // not followed: written as before
         }
         DraftLink& link = it->second;
+        if (link.busy || link.writes != writes) {  // a PUT of it on its way, or landed since
+          return then(error(ErrorCode::kUnavailable, "the email draft is being saved"));
+        }
         link.user = user;
         if (link.draft_id.empty()) link.draft_id = draft.id();
         if (!same_text(*web, draft) && web_draft_read(conversation, *answer)) {
@@ -284,6 +302,7 @@ void GenesysCore::send_put_done(const domain::Draft& draft) {
   it->second.platform_copy = draft;
   it->second.known = true;
   it->second.stored_only = false;
+  ++it->second.writes;
 }
 
 bool GenesysCore::drafts_quiet() const {

@@ -266,6 +266,34 @@ TEST_F(GenesysCoreDraftsTest, ASendsPutWhoseAnswerIsLostIsNotTakenForAWebEditEit
   EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann soon");
 }
 
+TEST_F(GenesysCoreDraftsTest, AReadAnsweredAfterOurPutIsStaleNotAWebEdit) {
+  // outpost-sim seed 30 (300 steps): a send's read went out, the app's next save was PUT,
+  // then the read's answer (the text before that PUT) came back and was taken for a web
+  // edit deleting the save's words.
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann now"), now_).ok());  // started
+  core_->tick(now_);
+  auto held = core_->take_requests();
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held[0].method, "GET");
+  const auto early = model_.handle(held[0].method, held[0].target, held[0].body, now_);
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run({}, 0);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  core_->on_answer(held[0].id, CoreAnswer{early.status, early.body, "corr", -1, false}, now_);
+  run({}, 0);
+  for (auto& e : core_->take_events()) events_.push_back(std::move(e));
+  EXPECT_TRUE(web_edits().empty()) << web_edits().back().edited().body();
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  auto answer = core_->send(kAgent, reply(c, "Hello Ann now"), now_);
+  ASSERT_FALSE(answer.ok());  // unavailable: the device sends again
+  EXPECT_EQ(answer.status().code(), ErrorCode::kUnavailable);
+}
+
 TEST_F(GenesysCoreDraftsTest, AFailedPutIsTriedAgainLaterAndARefusedOneIsDropped) {
   run();
   const std::string c = model_.route("agent-1", "email", now_);
