@@ -327,6 +327,7 @@ class GenesysCore {
     // stale (it may show the text before ours), so it is made again, never taken for a web
     // edit (outpost-sim seed 30 at 300 steps).
     uint64_t writes = 0;
+    std::optional<domain::Draft> latest;  // the app's latest save (what the platform should hold)
   };
   void draft_seen(const std::string& user, const std::string& conversation);
   void pump_drafts();
@@ -343,6 +344,9 @@ class GenesysCore {
   void read_before_send(const std::string& user, const domain::Draft& draft,
                         std::function<void(Status)> then);
   void send_put_done(const domain::Draft& draft);  // the send's PUT accepted: the new base
+  // The send after that PUT did not go out: the app's latest save, if another text, is PUT
+  // again (else the platform keeps the send's older text).
+  void send_not_sent(const domain::Draft& draft);
   bool drafts_quiet() const;
   std::optional<int64_t> drafts_deadline() const;
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);

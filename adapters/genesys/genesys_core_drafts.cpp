@@ -46,6 +46,7 @@ void GenesysCore::draft_saved(const AgentRef& agent, const domain::Draft& draft,
   if (!link.user.empty() && link.user != agent.user) return;  // another agent's conversation
   link.user = agent.user;
   link.draft_id = draft.id();
+  link.latest = draft;
   // Already what the platform holds (a web edit merged back unchanged): nothing to put.
   if (link.known && !link.busy && same_text(link.platform_copy, draft)) {
     link.put_pending = false;
@@ -303,6 +304,17 @@ void GenesysCore::send_put_done(const domain::Draft& draft) {
   it->second.known = true;
   it->second.stored_only = false;
   ++it->second.writes;
+}
+
+void GenesysCore::send_not_sent(const domain::Draft& draft) {
+  auto it = drafts_.find(draft.interaction_id());
+  if (it == drafts_.end()) return;
+  DraftLink& link = it->second;
+  if (!link.latest || same_text(*link.latest, draft) || link.put_pending) return;
+  link.to_put = *link.latest;
+  link.put_pending = true;
+  link.retry_at = 0;
+  pump_drafts();
 }
 
 bool GenesysCore::drafts_quiet() const {

@@ -150,7 +150,11 @@ void GenesysCore::post_send(const std::string& key, const std::string& user,
             auto saved_answer = answer_of(saved, "email draft");
             if (!saved_answer.ok() || !saved_answer->accepted) return answered(saved_answer);
             send_put_done(draft);
-            post_journaled(key, user, base, message, "email send", answered);
+            post_journaled(key, user, base, message, "email send",
+                           [this, draft, answered](Result<PlatformAnswer> sent) {
+                             if (!sent.ok() || !sent->accepted) send_not_sent(draft);
+                             answered(std::move(sent));
+                           });
           },
           user);
     });

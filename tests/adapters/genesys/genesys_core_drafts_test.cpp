@@ -294,6 +294,27 @@ TEST_F(GenesysCoreDraftsTest, AReadAnsweredAfterOurPutIsStaleNotAWebEdit) {
   EXPECT_EQ(answer.status().code(), ErrorCode::kUnavailable);
 }
 
+TEST_F(GenesysCoreDraftsTest, ASendThatDoesNotGoOutLeavesTheLatestSaveOnThePlatform) {
+  // outpost-sim seed 151 (300 steps): the send of an older revision PUT its text, its POST
+  // did not go out, and the platform kept that text, not the app's latest save (M).
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run();
+  const auto refused_post = [](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method == "POST") return CoreAnswer{400, "{}", "corr", -1, false};
+    return std::nullopt;
+  };
+  EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann"), now_).ok());
+  run(refused_post);
+  EXPECT_FALSE(model_.replied(c));
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  EXPECT_TRUE(web_edits().empty());
+}
+
 TEST_F(GenesysCoreDraftsTest, AFailedPutIsTriedAgainLaterAndARefusedOneIsDropped) {
   run();
   const std::string c = model_.route("agent-1", "email", now_);
