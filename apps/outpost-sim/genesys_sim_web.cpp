@@ -92,9 +92,10 @@ std::vector<std::string> SimGenesys::check_drafts(ServerStore& store) const {
     const std::string scope = key.substr(0, bar);
     const std::string id = key.substr(bar + 1);
     auto draft = stored_draft(store, scope, id);
-    // Never typed, deleted, sent, or a reply sent in its conversation: nothing to compare.
+    // Never typed, deleted, sent, made another kind than an email reply (the core follows
+    // those only), or a reply sent in its conversation: nothing to compare.
     if (!draft || draft->status() == d::DRAFT_SENT || draft->interaction_id() != conversation ||
-        model_.replied(conversation)) {
+        draft->kind() != d::DRAFT_EMAIL_REPLY || model_.replied(conversation)) {
       continue;
     }
     auto pending = web_typed_.find(conversation);
