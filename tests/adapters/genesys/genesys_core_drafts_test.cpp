@@ -95,6 +95,18 @@ class GenesysCoreDraftsTest : public ::testing::Test {
   size_t count(const std::string& line) const {
     return static_cast<size_t>(std::count(log_.begin(), log_.end(), line));
   }
+  // An email conversation whose draft the app saved ("Hello Ann") and the web interface then
+  // edited ("gweb1"), that edit read back as the one DraftEdited so far; "" if not so.
+  std::string saved_then_edited_on_the_web() {
+    run();
+    const std::string c = model_.route("agent-1", "email", now_);
+    run();
+    core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+    run();
+    if (model_.web_edit_draft("agent-1", 0, "gweb1", now_) != c) return "";
+    run();
+    return web_edits().size() == 1 ? c : "";
+  }
   std::vector<upstream::DraftEdited> web_edits() const {
     std::vector<upstream::DraftEdited> out;
     for (const auto& e : events_)
@@ -214,14 +226,8 @@ TEST_F(GenesysCoreDraftsTest, ASendsOwnPutIsNeverTakenForAWebEdit) {
   // server), while the app's send PUT the server's older text; the merge's save then read
   // that PUT first, took it for a web edit deleting the web's words, and the server's
   // merge lost them.
-  run();
-  const std::string c = model_.route("agent-1", "email", now_);
-  run();
-  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
-  run();
-  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
-  run();
-  ASSERT_EQ(web_edits().size(), 1u);
+  const std::string c = saved_then_edited_on_the_web();
+  ASSERT_FALSE(c.empty());
   // The send of the text before the merge: PUT, then its POST unanswered (the platform
   // slow), so the platform's draft stays the send's text.
   const auto slow_post = [](const CoreRequest& r) -> std::optional<CoreAnswer> {
@@ -242,14 +248,8 @@ TEST_F(GenesysCoreDraftsTest, ASendsOwnPutIsNeverTakenForAWebEdit) {
 TEST_F(GenesysCoreDraftsTest, ASendsPutWhoseAnswerIsLostIsNotTakenForAWebEditEither) {
   // The seed-1 interleaving: the send's PUT lands but its answer is lost, and the save of
   // the server's merge reads that text first.
-  run();
-  const std::string c = model_.route("agent-1", "email", now_);
-  run();
-  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
-  run();
-  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
-  run();
-  ASSERT_EQ(web_edits().size(), 1u);
+  const std::string c = saved_then_edited_on_the_web();
+  ASSERT_FALSE(c.empty());
   const auto lost_put = [this](const CoreRequest& r) -> std::optional<CoreAnswer> {
     if (r.method != "PUT") return std::nullopt;
     (void)model_.handle(r.method, r.target, r.body, now_);
