@@ -17,6 +17,7 @@
 #include "engine/domain_mutators.h"
 #include "engine/mutation_print.h"
 #include "engine/schema.h"
+#include "engine/wire_record.h"
 #include "fuzz/fuzz_support.h"
 #include "outpost/domain.pb.h"
 #include "outpost/protocol.pb.h"
@@ -411,8 +412,13 @@ void write_genesys(Writer& out) {
            R"("eventBody":{"presenceDefinition":{"id":"q"}},"metadata":{"CorrelationId":"x"}})"},
       {12, R"({"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}})"},
       {12, R"({"result":"404","message":"channel gone"})"},
-      {13, R"({"access_token":"t","token_type":"bearer","expires_in":86400})"},
-      {13, R"({"status":429,"code":"too.many.requests","message":"m","contextId":"c"})"},
+      // decision 037's read-back of a send: a conversation's message ids, one message.
+      {13, R"({"id":"c","participants":[{"id":"p","messages":[{"id":"m","messages":[)"
+           R"({"messageId":"x1","messageStatus":"sent"}]}]}]})"},
+      {14, R"({"id":"x1","direction":"outbound","textBody":"On my way","status":"sent"})"},
+      // The catch-all mode (15): tokens, error bodies, the rest.
+      {15, R"({"access_token":"t","token_type":"bearer","expires_in":86400})"},
+      {15, R"({"status":429,"code":"too.many.requests","message":"m","contextId":"c"})"},
       // decision 044: a created callback's answer, the analytics read-back's.
       {15, R"({"conversation":{"id":"cb-1","selfUri":"/api/v2/conversations/cb-1"},)"
            R"("callbackIdentifiers":[{"type":"EXTERNAL","id":"p-1"}]})"},
@@ -519,6 +525,64 @@ void write_column_pages(Writer& out) {
   out.add("column_page", "bodies-transforms", mode(5, framed(interaction_bodies)));
 }
 
+// wire_record: byte 0 picks the n-th domain collection the fast column reader serves (in
+// the schema's order, as the fuzzer counts them), then a record body of it: one with every
+// column set, one with the key only, and a contact from the demo data.
+void write_wire_records(Writer& out) {
+  using google::protobuf::FieldDescriptor;
+  uint8_t n = 0;
+  for (const auto& collection : outpost::Schema::domain().collections()) {
+    if (!outpost::WireRecordReader(*collection).active()) continue;
+    std::unique_ptr<google::protobuf::Message> record = collection->new_record();
+    const auto* reflection = record->GetReflection();
+    for (const outpost::Column& column : collection->columns) {
+      const FieldDescriptor* field = column.field;
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT32:
+          reflection->SetInt32(record.get(), field, -7);
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          reflection->SetInt64(record.get(), field, kNowMs);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          reflection->SetUInt32(record.get(), field, 300);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          reflection->SetUInt64(record.get(), field, 1ULL << 40);
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          reflection->SetBool(record.get(), field, true);
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM: {
+          const auto* type = field->enum_type();
+          reflection->SetEnum(record.get(), field, type->value(type->value_count() - 1));
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          reflection->SetFloat(record.get(), field, 1.5f);
+          break;
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          reflection->SetDouble(record.get(), field, -0.25);
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          reflection->SetString(record.get(), field,
+                                std::string("s\xc3\xa9") + "ed-" + column.name);
+          break;
+        default:
+          break;
+      }
+    }
+    out.add("wire_record", collection->name + "-full", mode(n, record->SerializeAsString()));
+    std::unique_ptr<google::protobuf::Message> keyed = collection->new_record();
+    keyed->GetReflection()->SetString(keyed.get(), collection->key_field, "k-1");
+    out.add("wire_record", collection->name + "-key", mode(n, keyed->SerializeAsString()));
+    if (collection->name == "contact") {
+      out.add("wire_record", "contact-demo", mode(n, outpost::demo_contact(3, 1)));
+    }
+    ++n;
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_corpus DIR\n";
@@ -531,5 +595,6 @@ int main(int argc, char** argv) {
   write_blob_seeds(writer);
   write_notify_seeds(writer);
   write_column_pages(writer);
+  write_wire_records(writer);
   return 0;
 }
