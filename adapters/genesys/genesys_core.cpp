@@ -26,6 +26,8 @@ struct GenesysCore::Call {
   // 502/503/504) is its answer, never retried; a 429 (the platform did not act) is.
   bool once = false;
   std::string send_key;
+  CoreRequest::Kind kind = CoreRequest::Kind::kApi;  // a download (decision 064)
+  uint64_t max_bytes = 0;
 };
 
 GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
@@ -81,12 +83,23 @@ void GenesysCore::call_once(const std::string& target, const std::string& body, 
   issue(c);
 }
 
+void GenesysCore::download(const std::string& url, uint64_t max_bytes, Done done) {
+  auto c = std::make_shared<Call>();
+  c->method = "GET";
+  c->target = url;
+  c->kind = CoreRequest::Kind::kDownload;  // a voicemail recording's link (decision 064)
+  c->max_bytes = max_bytes;
+  c->done = std::move(done);
+  issue(c);
+}
+
 void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   const uint64_t id = ++next_request_;
   c->sent_ms = now_ms_;
   in_flight_[id] = c;
   ++counters_.requests;
-  requests_out_.push_back(CoreRequest{id, c->method, c->target, c->body, c->user, c->send_key});
+  requests_out_.push_back(
+      CoreRequest{id, c->method, c->target, c->body, c->user, c->send_key, c->kind, c->max_bytes});
 }
 
 void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, bool throttled) {
@@ -160,6 +173,7 @@ void GenesysCore::tick(int64_t now_ms) {
   }
   for (auto& c : due) issue(c);
   pump_drafts();
+  tick_recordings();
   if (!options_.run_mirror) return;
   for (size_t i = 0; i < channels_.size(); ++i) tick_channel(i);
   maybe_reconcile();
@@ -196,6 +210,7 @@ std::optional<int64_t> GenesysCore::next_deadline() const {
   for (const auto& [id, c] : in_flight_) consider(c->sent_ms + options_.request_timeout_ms);
   for (const auto& c : waiting_) consider(c->due_ms);
   if (auto drafts = drafts_deadline()) consider(*drafts);
+  if (auto recordings = recordings_deadline()) consider(*recordings);
   if (!options_.run_mirror) return next;
   bool need = need_org_ || need_all_;
   for (const Channel& ch : channels_) {
@@ -261,7 +276,7 @@ void GenesysCore::set_presence_map(PresenceMap map) {
 }
 
 bool GenesysCore::quiet() const {
-  if (!drafts_quiet()) return false;
+  if (!drafts_quiet() || !recordings_.empty()) return false;
   if (!options_.run_mirror) {
     return in_flight_.empty() && waiting_.empty() && events_out_.empty() && requests_out_.empty();
   }
@@ -446,7 +461,7 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
     } else {
       *event.mutable_voicemail_updated() = std::move(vm).value();
     }
-    emit(std::move(event), "voicemail/" + user + "/" + id);
+    emit_voicemail(std::move(event), "voicemail/" + user + "/" + id);  // with its recording
   }
 }
 

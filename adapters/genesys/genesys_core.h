@@ -13,10 +13,10 @@
 // wrap-up, queue, voicemail read/delete, and the sends at most once (decision 055: email
 // replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port);
 // email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
-// read back). Production runs it through GenesysCoreDriver (decisions 043, 049) with
-// `run_mirror` on: the channels, the reconcile, the notifications, the writes and the drafts;
-// GenesysUpstream's worker follows what it reports (take_reconciled) for what it does not
-// mirror yet (docs/genesys.md, "What remains").
+// read back); voicemail recordings downloaded and hashed before their event (decision 064:
+// a download request kind, take_media). Production runs it through GenesysCoreDriver
+// (decisions 043, 049) with `run_mirror` on: the channels, the reconcile, the notifications,
+// the writes, the drafts and the recordings.
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
@@ -37,6 +37,10 @@
 #include "outpost/upstream.pb.h"
 
 namespace outpost::genesys {
+
+// Voicemail audio URIs the adapter puts in records (audio_uri): "genesys-media:voicemail/<id>".
+inline constexpr std::string_view kGenesysMediaScheme = "genesys-media:";
+std::string genesys_media_uri(std::string_view voicemail_id);
 
 struct CoreOptions {
   std::string tenant;
@@ -76,9 +80,23 @@ struct CoreOptions {
   // A fresh core looks for an earlier attempt of a send only this long after its start, when
   // a POST of its previous life can no longer reach the platform; -1: request_timeout_ms.
   int64_t send_settle_ms = -1;
+  // Voicemail recordings (decisions 034, 064): a voicemail's event waits for its recording,
+  // downloaded (at most max_voicemail_bytes) and hashed so the record names its blob; off:
+  // voicemail events without audio. `audio_stored`, when set, is a port asked synchronously
+  // (as send_marks): the store names this voicemail's audio already, no download (a restart).
+  bool record_audio = true;
+  uint64_t max_voicemail_bytes = 10ull * 1024 * 1024;
+  std::function<bool(const std::string& user, const std::string& voicemail_id)> audio_stored;
+  // Test hook (outpost-sim's --break-recordings): the recording's bytes are mangled before
+  // they are hashed, so the record names a blob the platform does not have. (M) must fail.
+  bool break_recordings = false;
 };
 
 struct CoreRequest {
+  // kApi: the platform's REST API (the client's or the user's token, the org's budget);
+  // kDownload: GET of a download link the platform gave (`target` is the absolute URL, on
+  // its media host): no bearer, no budget, at most `max_bytes` (the answer is 413 past it).
+  enum class Kind { kApi, kDownload };
   uint64_t id = 0;
   std::string method;
   std::string target;  // a path ("/api/v2/...") or a nextUri
@@ -89,6 +107,15 @@ struct CoreRequest {
   // The send this POST makes (send/user/draft/revision), "" for any other request: logged,
   // and counted by outpost-sim's at-most-once check (decision 055).
   std::string send_key;
+  Kind kind = Kind::kApi;
+  uint64_t max_bytes = 0;  // kDownload
+};
+
+// A voicemail recording downloaded and hashed (decision 064): the driver hands it to the
+// server's blob store, so a device's first play needs no second download.
+struct CoreMedia {
+  std::string sha256_hex;
+  std::string bytes;
 };
 
 struct CoreAnswer {
@@ -122,6 +149,7 @@ struct CoreCounters {
   uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
   // Email reply drafts (decision 057).
   uint64_t drafts_put = 0, drafts_read = 0, web_draft_edits = 0, drafts_refused = 0;
+  uint64_t audio_fetched = 0, audio_failures = 0;  // decision 064
 };
 
 class GenesysCore {
@@ -152,6 +180,7 @@ class GenesysCore {
   std::vector<SocketCommand> take_socket_commands();
   std::vector<upstream::Event> take_events();
   CoreReconciled take_reconciled();
+  std::vector<CoreMedia> take_media();  // the recordings downloaded (decision 064)
   // The earliest time tick() has something to do (nullopt: nothing scheduled).
   std::optional<int64_t> next_deadline() const;
 
@@ -199,7 +228,8 @@ class GenesysCore {
   uint64_t intents_answered() const { return intents_answered_; }
   uint64_t intents_not_yet() const { return intents_not_yet_; }
   bool connected() const;
-  bool mirrored() const { return mirrored_; }
+  // The first full mirror finished, and no voicemail it brought waits for its recording.
+  bool mirrored() const { return mirrored_ && !recordings_running(); }
   const CoreCounters& counters() const { return counters_; }
 
  private:
@@ -301,6 +331,26 @@ class GenesysCore {
   SendMarks& marks() { return options_.send_marks ? *options_.send_marks : own_marks_; }
 
   void emit(upstream::Event event, const std::string& key);
+
+  // genesys_core_recordings.cpp (decision 064): a voicemail event waits for its recording
+  // (the media endpoint's link, then the download), emitted with its hash; a failure emits
+  // it without audio and forgets it (the next reconcile sends it again), and tries again
+  // after retry_after_failure, at most kRecordingAttempts times per sighting.
+  struct Recording {
+    upstream::Event event;  // the latest sighting, emitted once the recording is known
+    bool running = false;
+    int failures = 0;
+    int64_t retry_at = 0;
+  };
+  void emit_voicemail(upstream::Event event, const std::string& key);
+  void fetch_recording(const std::string& key, int link);
+  void recording_done(const std::string& key, std::string bytes);
+  void recording_failed(const std::string& key, const std::string& why, bool retry);
+  void recording_gone(const std::string& key);  // the media endpoint's 404
+  void tick_recordings();
+  std::optional<int64_t> recordings_deadline() const;
+  bool recordings_running() const;
+  void download(const std::string& url, uint64_t max_bytes, Done done);
   // `modified_ms`: the presence's modifiedDate (0: unknown); one older than the newest
   // taken is dropped (a read answered late, decision 050).
   void emit_presence(const std::string& user, upstream::PresenceChanged change,
@@ -389,6 +439,9 @@ class GenesysCore {
   CoreReconciled reconciled_;
   std::map<std::string, DraftLink> drafts_;  // by conversation id
   CoreCounters counters_;
+  std::map<std::string, Recording> recordings_;  // by event key, until emitted with audio
+  std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size
+  std::vector<CoreMedia> media_out_;
   uint64_t intents_answered_ = 0;
   uint64_t intents_not_yet_ = 0;
   // Sends (decision 055): the keys whose chain runs, the core's own marks when given none,

@@ -126,6 +126,7 @@ void GenesysCoreDriver::pump() {
   if (socket_commands) socket_wake_.notify_all();
   std::vector<upstream::Event> events = core_.take_events();
   if (!events.empty() && options_.events) options_.events(std::move(events));
+  for (CoreMedia& media : core_.take_media()) media_.push_back(std::move(media));
   CoreReconciled reconciled = core_.take_reconciled();
   if ((reconciled.org || reconciled.all || !reconciled.users.empty()) && options_.reconciled) {
     options_.reconciled(std::move(reconciled));
@@ -206,10 +207,16 @@ void GenesysCoreDriver::reap() {
 }
 
 void GenesysCoreDriver::perform(const CoreRequest& request) {
-  auto got = rest_.call_single(request.user, request.method, request.target, request.body,
-                               Clock::now() + request_deadline_);
+  const auto deadline = Clock::now() + request_deadline_;
+  // A download link (decision 064): no bearer, no budget, bounded; past the bound a 413.
+  auto got =
+      request.kind == CoreRequest::Kind::kDownload
+          ? rest_.download(request.target, request.max_bytes, deadline)
+          : rest_.call_single(request.user, request.method, request.target, request.body, deadline);
   CoreAnswer answer;
-  if (got.ok()) {
+  if (!got.ok() && got.status().code() == ErrorCode::kTooLarge) {
+    answer.status = 413;
+  } else if (got.ok()) {
     answer.status = got->status;
     answer.body = std::move(got->body);
     answer.correlation_id = std::move(got->correlation_id);
@@ -217,10 +224,15 @@ void GenesysCoreDriver::perform(const CoreRequest& request) {
   } else {
     answer.transport_error = true;  // timeouts, refused connections, a spent budget
   }
-  std::lock_guard lock(mutex_);
-  if (stopping_) return;
-  core_.on_answer(request.id, answer, wall_ms());
-  pump();
+  std::vector<CoreMedia> media;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    core_.on_answer(request.id, answer, wall_ms());
+    pump();
+    media.swap(media_);
+  }
+  if (!media.empty() && options_.media) options_.media(std::move(media));
 }
 
 Result<PlatformAnswer> GenesysCoreDriver::intent(const IntentCall& call,

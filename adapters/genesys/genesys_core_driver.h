@@ -2,7 +2,9 @@
 // through the RestClient (OAuth, a 401's refresh, the org's budget and the inin-ratelimit
 // holds stay there; the retry rules are the core's, so RestClient::call_single makes one
 // attempt), each on its own thread; the answers are fed back; a timer thread ticks the core
-// at its next deadline with the wall clock. An intent call (decision 023) runs the core's
+// at its next deadline with the wall clock. A download request (a voicemail recording's
+// link, decision 064) goes through RestClient::download (no bearer, no budget, bounded).
+// An intent call (decision 023) runs the core's
 // intent under the driver's lock and then waits at most `wait` for its answer: the caller's
 // store transaction is never held longer, a slow platform's answer is kept by the core for
 // the device's retry (answer_keep).
@@ -34,6 +36,9 @@ struct CoreDriverOptions {
   std::function<void(std::vector<upstream::Event>)> events;
   // With run_mirror: what each reconcile finished (after the events of the same step).
   std::function<void(CoreReconciled)> reconciled;
+  // The voicemail recordings the core downloaded (decision 064), called outside the lock on
+  // the download's thread (a blob store's write must not hold the core).
+  std::function<void(std::vector<CoreMedia>)> media;
   // The notification sockets (run_mirror): wss:// trust, and the connect and upgrade bound.
   std::string ca_file;
   std::chrono::milliseconds socket_timeout{10'000};
@@ -92,6 +97,7 @@ class GenesysCoreDriver {
   std::vector<std::shared_ptr<Request>> requests_;
   std::condition_variable socket_wake_;
   std::vector<std::unique_ptr<Socket>> sockets_;  // by channel (run_mirror)
+  std::vector<CoreMedia> media_;                  // taken from the core, for options_.media
   uint64_t intents_pending_ = 0;
 };
 

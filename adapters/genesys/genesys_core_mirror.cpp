@@ -187,7 +187,8 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
             event.set_tenant(options_.tenant);
             event.set_user(user);
             *event.mutable_voicemail_left() = std::move(vm).value();
-            emit(std::move(event), "voicemail/" + user + "/" + event.voicemail_left().id());
+            const std::string key = "voicemail/" + user + "/" + event.voicemail_left().id();
+            emit_voicemail(std::move(event), key);  // with its recording (decision 064)
           },
           [this, user, next](Status voicemail) {
             if (!voicemail.ok()) return next(voicemail);

@@ -1,13 +1,12 @@
 // The Genesys adapter's shell: its parts (the REST client, the core's driver, the send
-// journal), the core's outputs queued for poll() or for the worker (genesys_follow.cpp),
-// and the counters. The writes are genesys_intents.cpp (all on the core).
+// journal), the core's events queued for poll(), its recordings handed to media_fetched
+// (decision 064), and the counters. The writes are genesys_intents.cpp (all on the core).
 #include "adapters/genesys/genesys_upstream.h"
 
 namespace outpost::genesys {
 namespace {
 
 constexpr size_t kMaxPendingEvents = 500'000;
-constexpr size_t kMaxFollowed = 100'000;  // voicemails waiting for the worker
 
 // The core's dedupe key of an event (genesys_core.cpp emit()).
 std::string core_key(const upstream::Event& e) {
@@ -71,8 +70,18 @@ CoreDriverOptions GenesysUpstream::core_options() {
   o.core.send_marks = &sends_;  // decision 055: DATA/platform-sends
   // The previous process waited at most this long for any answer (curl's timeout).
   o.core.send_settle_ms = rest.timeout_ms;
+  // Voicemail recordings (decisions 034, 064): hashed by the core before the event.
+  o.core.record_audio = true;
+  o.core.max_voicemail_bytes = options_.max_voicemail_bytes;
+  o.core.audio_stored = options_.audio_stored;
   o.events = [this](std::vector<upstream::Event> events) { core_events(std::move(events)); };
-  o.reconciled = [this](CoreReconciled reconciled) { core_reconciled(std::move(reconciled)); };
+  o.media = [this](std::vector<CoreMedia> media) {
+    if (!options_.media_fetched) return;
+    for (const CoreMedia& m : media) {
+      auto hash = BlobHash::parse(m.sha256_hex);
+      if (hash.ok()) options_.media_fetched(*hash, m.bytes);
+    }
+  };
   o.ca_file = options_.ca_file;
   o.socket_timeout = options_.socket_timeout;
   return o;
@@ -81,28 +90,14 @@ CoreDriverOptions GenesysUpstream::core_options() {
 void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
   std::lock_guard lock(mutex_);
   for (upstream::Event& event : events) {
-    // Already deduplicated by the core (its read-backs are sent even when unchanged).
-    if (event.has_voicemail_left() || event.has_voicemail_updated()) {
-      // The worker attaches the recording first.
-      if (voicemails_.size() < kMaxFollowed) {
-        voicemails_.push_back(std::move(event));
-      } else {
-        to_forget_.push_back(core_key(event));
-      }
-      continue;
-    }
+    // Already deduplicated by the core (its read-backs are sent even when unchanged), the
+    // voicemails with their recordings.
     if (pending_.size() >= kMaxPendingEvents) {
       to_forget_.push_back(core_key(event));  // nobody polls: the next reconcile sends it again
       continue;
     }
     pending_.push_back(std::move(event));
   }
-  wake_.notify_all();
-}
-
-void GenesysUpstream::core_reconciled(CoreReconciled reconciled) {
-  std::lock_guard lock(mutex_);
-  all_reconciled_ = all_reconciled_ || reconciled.all;
   wake_.notify_all();
 }
 
@@ -128,10 +123,12 @@ void GenesysUpstream::start() {
       });
     }
   }
-  std::lock_guard lock(mutex_);
-  if (worker_.joinable() || stopping_) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (started_ || stopping_) return;
+    started_ = true;
+  }
   core_.start();
-  worker_ = std::thread([this] { run(); });
 }
 
 void GenesysUpstream::stop() {
@@ -141,7 +138,6 @@ void GenesysUpstream::stop() {
   }
   rest_.stop();
   wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
   core_.stop();
 }
 
@@ -152,9 +148,20 @@ std::vector<AgentRef> GenesysUpstream::agents() const {
 }
 
 Result<std::vector<upstream::Event>> GenesysUpstream::poll(int64_t) {
-  std::lock_guard lock(mutex_);
   std::vector<upstream::Event> out;
-  out.swap(pending_);
+  std::vector<std::string> forget;
+  {
+    std::lock_guard lock(mutex_);
+    out.swap(pending_);
+    forget.swap(to_forget_);
+  }
+  // Events dropped while nobody polled: the core's next reconcile sends them again. (Not
+  // under mutex_: the driver's sinks take it under the driver's lock.)
+  if (!forget.empty()) {
+    core_.with_core([&](GenesysCore& core) {
+      for (const std::string& key : forget) core.forget(key);
+    });
+  }
   return out;
 }
 
@@ -187,12 +194,22 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
   out.web_draft_edits += core.web_draft_edits;
   out.rest.retried_429 += core.retried_429;
   out.rest.retried_5xx += core.retried_5xx;
+  out.audio_fetched += core.audio_fetched;
+  out.audio_failures += core.audio_failures;
   return out;
 }
 
 bool GenesysUpstream::wait_mirrored(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return wake_.wait_for(lock, timeout, [this] { return mirrored_ || stopping_; }) && mirrored_;
+  // The core's first full mirror with the recordings it brought (their events are queued
+  // for poll() by then). Asked every 20 ms: the core's state is under the driver's lock,
+  // which its sinks hold when they take mutex_.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (core_.mirrored()) return true;
+    std::unique_lock lock(mutex_);
+    if (stopping_ || std::chrono::steady_clock::now() >= deadline) return false;
+    wake_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
+  }
 }
 
 void GenesysUpstream::decode_failed(const std::string& what, const Status& status,
@@ -205,20 +222,6 @@ void GenesysUpstream::decode_failed(const std::string& what, const Status& statu
     options_.log("genesys: dropped a " + what + " the adapter cannot read: " + status.to_string() +
                  " [correlation " + (corr.empty() ? "none" : corr) + "]");
   }
-}
-
-void GenesysUpstream::emit(upstream::Event event, const std::string& key) {
-  std::string bytes = event.SerializeAsString();
-  std::lock_guard lock(mutex_);
-  auto& last = last_sent_[key];
-  if (last == bytes) {
-    ++counters_.duplicates_skipped;
-    return;
-  }
-  if (pending_.size() >= kMaxPendingEvents) return;  // nobody polls; a reconcile repeats it
-  last = std::move(bytes);
-  ++counters_.events;
-  pending_.push_back(std::move(event));
 }
 
 }  // namespace outpost::genesys

@@ -9,10 +9,10 @@
 // caller waits at most `intent_wait`, then gets kUnavailable while the call finishes, and
 // the device's retry takes the answer). A 4xx refusal is the record's refusal (decision 006).
 // The core also lists the org's responses and external contacts and each agent's queues
-// (decision 056). A worker thread here does what the core lacks, following what it reports:
-// the voicemail recordings of the core's voicemail events (a failed one is forgotten by the
-// core, so the next reconcile sends the voicemail again). The app's email reply drafts and
-// the web interface's edits of them run on the core (decision 057). Sends (email replies,
+// (decision 056) and downloads and hashes each voicemail's recording before its event
+// (decision 064: a failed one is forgotten, so the next reconcile sends it again; the bytes
+// go to media_fetched). No thread of the adapter's own: the driver's. The app's email reply drafts
+// and the web interface's edits of them run on the core (decision 057). Sends (email replies,
 // messages, callbacks, new emails) run on the core too (decision 055): journaled in
 // SendJournal before their POST and, when an earlier attempt's outcome is unknown, looked
 // for before any new POST, so a customer never gets one twice (decisions 037, 044). Events
@@ -43,10 +43,6 @@
 
 namespace outpost::genesys {
 
-// Voicemail audio URIs the adapter puts in records (audio_uri): "genesys-media:voicemail/<id>".
-inline constexpr std::string_view kGenesysMediaScheme = "genesys-media:";
-std::string genesys_media_uri(std::string_view voicemail_id);
-
 struct GenesysOptions {
   RestOptions rest;
   std::string tenant;              // the outpost tenant this org is
@@ -75,7 +71,8 @@ struct GenesysOptions {
   // again after a restart). Empty: always download.
   std::function<bool(const std::string& user, const std::string& voicemail_id)> audio_stored;
   // The downloaded bytes and their hash (the server puts them in its blob store, so a
-  // device's first play needs no second download). Called on the adapter's thread.
+  // device's first play needs no second download). Called on a download's thread, outside
+  // the core's lock.
   std::function<void(const BlobHash& hash, const std::string& bytes)> media_fetched;
   // The agent's email reply drafts the store holds, read at start (decision 057: a web
   // edit after a restart is for the app's draft). Empty: none.
@@ -133,8 +130,9 @@ class GenesysUpstream : public Upstream {
                                              int64_t now_ms) override;
   Result<PlatformAnswer> delete_voicemail(const AgentRef& agent, const std::string& voicemail_id,
                                           int64_t now_ms) override;
-  // The bytes of a genesys-media: URI (the server's BlobService::fetch_media): a fresh
-  // download link from the media endpoint, then the download, at most max_bytes. Errors:
+  // The bytes of a genesys-media: URI (the server's BlobService::fetch_media, on demand when
+  // the blob store lacks them): a fresh download link from the media endpoint, then the
+  // download, at most max_bytes; synchronous, not the core's (decision 064). Errors:
   // kNotFound (not such a URI, no such voicemail), kTooLarge, kUnavailable.
   Result<std::string> fetch_media(std::string_view uri, uint64_t max_bytes);
 
@@ -156,21 +154,14 @@ class GenesysUpstream : public Upstream {
   bool connected() const { return core_.connected(); }
 
  private:
-  // genesys_follow.cpp: the worker, following the core.
-  void run();
-  // One round of what the core lacks: the voicemail recordings.
-  void follow(std::vector<upstream::Event> voicemails);
-  // genesys_voicemail.cpp. False when the recording should be there and could not be had.
-  bool attach_audio(const std::string& user, domain::Voicemail& voicemail);
+  // genesys_voicemail.cpp: the blob service's on-demand fetch.
   Result<std::string> fetch_voicemail_audio(const std::string& user, const std::string& id,
                                             uint64_t max_bytes);
 
-  void emit(upstream::Event event, const std::string& dedupe_key);
   void decode_failed(const std::string& what, const Status& status, const std::string& corr);
 
-  // The core's outputs (called under the driver's lock: queued for poll() or the worker).
+  // The core's events (called under the driver's lock: queued for poll()).
   void core_events(std::vector<upstream::Event> events);
-  void core_reconciled(CoreReconciled reconciled);
   CoreDriverOptions core_options();
   bool mirrored(const AgentRef& agent) const;
 
@@ -181,16 +172,10 @@ class GenesysUpstream : public Upstream {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  bool mirrored_ = false;
-  std::thread worker_;
+  bool started_ = false;
   std::vector<upstream::Event> pending_;
-  std::map<std::string, std::string> last_sent_;  // the worker's own events: key -> serialized
-  // What the worker is to follow (from the core's sinks; under mutex_).
-  std::vector<upstream::Event> voicemails_;  // waiting for their recordings
-  bool all_reconciled_ = false;              // the core finished a full mirror
-  std::vector<std::string> to_forget_;       // events not kept whole: sent again by the core
+  std::vector<std::string> to_forget_;  // events nobody took (a full queue): the core forgets
   Counters counters_;
-  std::map<std::string, std::pair<std::string, int64_t>> audio_;  // voicemail -> hash, size
 };
 
 }  // namespace outpost::genesys

@@ -1,8 +1,9 @@
-// The Genesys adapter's voicemail beyond the mirror: the recording (the media endpoint gives
-// a short-lived download link; the adapter hashes the bytes when it first mirrors a voicemail
-// so the record can name its blob, decision 034, and fetches them again for the server's
-// blob service when they are not stored), and the device's read and delete written back as
-// the core's intents (decision 023 through GenesysCoreDriver, decision 043).
+// The Genesys adapter's voicemail beyond the mirror: the recording fetched again, on demand,
+// for the server's blob service when its store lacks the bytes (the media endpoint gives a
+// short-lived download link; decision 034 — the core hashes each recording when it mirrors
+// the voicemail, decision 064, genesys_core_recordings.cpp), and the device's read and
+// delete written back as the core's intents (decision 023 through GenesysCoreDriver,
+// decision 043).
 #include <boost/json.hpp>
 
 #include "adapters/genesys/genesys_upstream.h"
@@ -13,7 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kMediaDeadline{30};
-constexpr size_t kMaxKnownAudio = 50'000;  // hashes remembered in memory
 
 bool plain_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -26,10 +26,6 @@ bool plain_id(std::string_view id) {
 }
 
 }  // namespace
-
-std::string genesys_media_uri(std::string_view voicemail_id) {
-  return std::string(kGenesysMediaScheme) + "voicemail/" + std::string(voicemail_id);
-}
 
 Result<std::string> GenesysUpstream::fetch_voicemail_audio(const std::string& user,
                                                            const std::string& id,
@@ -72,41 +68,6 @@ Result<std::string> GenesysUpstream::fetch_media(std::string_view uri, uint64_t 
   auto bytes = fetch_voicemail_audio("", id, max_bytes);
   if (!bytes.ok() && bytes.status().code() == ErrorCode::kTooLarge) return bytes.status();
   return bytes;
-}
-
-bool GenesysUpstream::attach_audio(const std::string& user, domain::Voicemail& voicemail) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = audio_.find(voicemail.id()); it != audio_.end()) {
-      voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
-      voicemail.set_audio_sha256(it->second.first);
-      voicemail.set_audio_size(it->second.second);
-      return true;
-    }
-  }
-  // Hashed before (another run of this server): the store keeps the hash (the domain keeps
-  // a voicemail's audio when an update comes without it), no need to download again.
-  if (options_.audio_stored && options_.audio_stored(user, voicemail.id())) return true;
-  auto bytes = fetch_voicemail_audio(user, voicemail.id(), options_.max_voicemail_bytes);
-  if (!bytes.ok()) {
-    // Mirrored without audio for now; the next reconcile tries again.
-    std::lock_guard lock(mutex_);
-    ++counters_.audio_failures;
-    if (options_.log) {
-      options_.log("genesys: voicemail " + voicemail.id() + " audio: " + bytes.status().message());
-    }
-    return false;
-  }
-  const BlobHash hash = sha256_of(*bytes);
-  if (options_.media_fetched) options_.media_fetched(hash, *bytes);
-  std::lock_guard lock(mutex_);
-  ++counters_.audio_fetched;
-  if (audio_.size() >= kMaxKnownAudio) audio_.clear();
-  audio_[voicemail.id()] = {hash.hex(), static_cast<int64_t>(bytes->size())};
-  voicemail.set_audio_uri(genesys_media_uri(voicemail.id()));
-  voicemail.set_audio_sha256(hash.hex());
-  voicemail.set_audio_size(static_cast<int64_t>(bytes->size()));
-  return true;
 }
 
 Result<PlatformAnswer> GenesysUpstream::mark_voicemail_read(const AgentRef& agent,

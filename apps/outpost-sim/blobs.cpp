@@ -43,7 +43,10 @@ Status SimBlobs::open() {
 
 BlobService SimBlobs::service(SimServer& server) {
   BlobServiceOptions options;
-  options.fetch_media = fetch_sim_media;
+  options.fetch_media = [this](std::string_view uri, uint64_t max_bytes) -> Result<std::string> {
+    if (media_source_ && uri.rfind(kSimMediaScheme, 0) != 0) return media_source_(uri, max_bytes);
+    return fetch_sim_media(uri, max_bytes);
+  };
   return BlobService(server.store(), *store_, Schema::domain(), options);
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ class SimBlobs {
   Status step(std::vector<std::unique_ptr<SimDevice>>& devices, SimServer& server, double chance);
   const BlobStats& stats() const { return stats_; }
 
+  // Genesys mode (decision 064): the platform's media the blob service fetches on demand
+  // (genesys-media: URIs; sim-media: ones stay the simulated platform's), and the recordings
+  // the adapter downloaded, stored as the server's media_fetched stores them.
+  using MediaSource = std::function<Result<std::string>(std::string_view uri, uint64_t max_bytes)>;
+  void set_media_source(MediaSource source) { media_source_ = std::move(source); }
+  Status put(const BlobHash& hash, std::string_view bytes) { return store_->put(hash, bytes); }
+
   // Checker self-test: appends a byte to every complete blob in the devices' caches.
   void damage_caches(std::vector<std::unique_ptr<SimDevice>>& devices);
 
@@ -63,6 +71,7 @@ class SimBlobs {
   Trace& trace_;
   std::unique_ptr<DirBlobStore> store_;
   BlobStats stats_;
+  MediaSource media_source_;
 };
 
 }  // namespace outpost::sim

@@ -280,6 +280,7 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
                                  const std::string& body_text, int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   ++requests_;
+  if (target.rfind(kMediaHost, 0) == 0) return media_download(target);  // genesys_model_media
   const size_t mark = target.find('?');
   const std::string path = target.substr(0, mark);
   const auto query = parse_query(mark == std::string::npos ? "" : target.substr(mark + 1));
@@ -365,6 +366,10 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       }
     }
     return listing(mine, query, path);
+  }
+  if (top == "voicemail" && parts.size() == 7 && parts[4] == "messages" && parts[6] == "media" &&
+      method == "GET") {
+    return voicemail_media(parts[5], query);
   }
   if (top == "voicemail" && parts.size() == 6 && parts[4] == "messages") {
     return voicemail(method, parts[5], body);

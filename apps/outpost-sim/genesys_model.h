@@ -101,6 +101,17 @@ class GenesysModel {
   std::vector<std::string> aux_definitions() const;  // active User definitions
   uint64_t requests() const { return requests_; }
 
+  // genesys_model_media.cpp (decisions 034, 064): a voicemail's recording. GET
+  // /api/v2/voicemail/messages/{id}/media?formatId=WAV answers {id, mediaFileUri, …}, a link
+  // on the media host (kMediaHost) valid media_link_ttl_ms; handle() of that link answers
+  // the WAV, 403 once it expired (AccessDenied), 404 for a link it never gave (NoSuchKey).
+  static constexpr std::string_view kMediaHost = "https://media.sim.invalid/";
+  // The platform's bytes of a voicemail's recording (a short WAV made from its id).
+  static std::string voicemail_audio(const std::string& voicemail_id);
+  void set_media_link_ttl_ms(int64_t ttl) { media_link_ttl_ms_ = ttl; }
+  // Whether the platform has this voicemail (not deleted).
+  bool has_voicemail(const std::string& id) const;
+
   // genesys_model_listings.cpp (decision 056): the org's response libraries and responses,
   // its external contacts (GET …/scan/contacts by cursor), each user's queues (GET
   // /users/{id}/queues?joined=); changed "on the web" now and then. Deletions are not
@@ -155,6 +166,12 @@ class GenesysModel {
                      const boost::json::value& body);
   ModelAnswer voicemail(const std::string& method, const std::string& id,
                         const boost::json::value& body);
+  ModelAnswer voicemail_media(const std::string& id,
+                              const std::map<std::string, std::string>& query);
+  ModelAnswer media_download(const std::string& target);
+  std::map<std::string, std::pair<std::string, int64_t>> media_links_;  // token -> id, expiry
+  int64_t media_link_ttl_ms_ = 60'000;
+  uint64_t media_links_made_ = 0;
   ModelAnswer channels(const std::string& method, const std::string& path,
                        const boost::json::value& body);
   ModelAnswer listing(const boost::json::array& entities,

@@ -82,6 +82,7 @@ g::CoreOptions SimGenesys::core_options() const {
   // The journal outlives the core, as the file journal outlives the server's process.
   options.send_marks = faults_.forget_sends ? static_cast<g::SendMarks*>(&forgetful_marks_)
                                             : static_cast<g::SendMarks*>(&send_marks_);
+  options.break_recordings = faults_.break_recordings;
   return options;
 }
 
@@ -101,6 +102,10 @@ void SimGenesys::flush(int64_t now_ms) {
       ++stats_.dropped;
       continue;  // never arrives; the core's timeout notices
     }
+    if (message.request.kind == g::CoreRequest::Kind::kDownload) {
+      flush_download(std::move(message), now_ms);
+      continue;
+    }
     if (random_.chance(faults_.throttle)) {
       ++stats_.throttled;
       message.kind = Message::Kind::kAnswer;
@@ -113,6 +118,10 @@ void SimGenesys::flush(int64_t now_ms) {
       message.answer.status = 503;
     }
     enqueue(now_ms + delay(), std::move(message));
+  }
+  for (g::CoreMedia& media : core_->take_media()) {
+    ++stats_.recordings;
+    if (media_sink_) media_sink_(media);
   }
   for (const g::SocketCommand& command : core_->take_socket_commands()) {
     const size_t slot = command.channel;
@@ -362,6 +371,7 @@ void SimGenesys::calm(int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   faults_.drop = faults_.lost_answer = faults_.throttle = faults_.unavailable = 0;
   faults_.miss = faults_.socket_drop = faults_.expire = 0;
+  faults_.media_expired = faults_.media_missing = faults_.media_slow = 0;
   // The last gap, on every channel: whatever was missed must come back through the
   // adapter's own reconcile.
   trace_.add("genesys: faults off; the notification sockets drop a last time");
@@ -505,6 +515,7 @@ std::vector<std::string> SimGenesys::check(ServerStore& store) const {
     }
   }
   check_listings(store, out);
+  check_recordings(store, out);
   for (std::string& line : check_drafts(store)) out.push_back(std::move(line));
   return out;
 }

@@ -48,6 +48,14 @@ struct GenesysFaults {
   // The checker's self-test (--break-send-journal): the core's send journal forgets every
   // mark, so a retry after a lost answer sends again; the at-most-once check must fail.
   bool forget_sends = false;
+  // Voicemail recordings (decision 064), per download link: answered 403 (the link expired
+  // on the way), 404 (NoSuchKey), or slow (past the core's request timeout).
+  double media_expired = 0.08;
+  double media_missing = 0.03;
+  double media_slow = 0.05;
+  // The checker's self-test (--break-recordings): the core hashes other bytes than the
+  // platform's recording; (M) must fail.
+  bool break_recordings = false;
 };
 
 struct GenesysSimStats {
@@ -56,6 +64,7 @@ struct GenesysSimStats {
            event_retries = 0, platform_actions = 0, gaps = 0, reconciles = 0, restarts = 0,
            sends = 0, sends_accepted = 0, sends_refused = 0, sends_found = 0,  // decision 055
       web_edits = 0, web_logoffs = 0;
+  uint64_t recordings = 0, media_faults = 0;  // decision 064
 };
 
 class SimGenesys : public Platform {
@@ -94,6 +103,14 @@ class SimGenesys : public Platform {
   GenesysSimStats stats() const;
   // Where the intents of the other tenant's agents go (the simulated contact center).
   void set_others(Platform* others) { others_ = others; }
+  // The recordings the core downloaded (decision 064) go here, as production's go to the
+  // server's blob store (GenesysOptions::media_fetched).
+  void set_media_sink(std::function<void(const genesys::CoreMedia&)> sink) {
+    media_sink_ = std::move(sink);
+  }
+  // The platform's recording of a genesys-media: URI (the blob service's on-demand fetch,
+  // as GenesysUpstream::fetch_media). Errors: kNotFound, kTooLarge.
+  Result<std::string> fetch_media(std::string_view uri, uint64_t max_bytes) const;
 
   // ---- email reply drafts and the web interface (genesys_sim_web.cpp, decision 057)
   // The web edits the words typed go to (a platform edit each, as --platform-kind sim's).
@@ -131,6 +148,8 @@ class SimGenesys : public Platform {
   };
   genesys::CoreOptions core_options() const;
   void enqueue(int64_t due_ms, Message message);
+  // A download link's request (decision 064): its faults, else delivered as any request.
+  void flush_download(Message message, int64_t now_ms);
   int64_t delay();
   void flush(int64_t now_ms);  // the core's requests and socket commands, the model's texts
   void deliver(const Message& message, int64_t now_ms);
@@ -172,6 +191,9 @@ class SimGenesys : public Platform {
   std::function<void(const upstream::Event&, int64_t)> observer_;
   GenesysSimStats stats_;
   Platform* others_ = nullptr;
+  std::function<void(const genesys::CoreMedia&)> media_sink_;
+  // Each mirrored voicemail names the hash of the platform's recording (decision 064).
+  void check_recordings(ServerStore& store, std::vector<std::string>& out) const;
   // Sends (decision 055): the journal, durable across restarts as DATA/platform-sends is
   // (a forgetting one for the self-test); the POSTs the platform acted on, by send key;
   // the sends the core answered accepted.

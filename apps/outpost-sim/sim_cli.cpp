@@ -86,6 +86,8 @@ fault knobs (probabilities; per frame for the network, else per step):
   --break-send-journal  checker self-test (genesys): the adapter's send journal forgets
                       every mark, so a retry after a lost answer sends again; the
                       at-most-once check (S) must fail
+  --break-recordings  checker self-test (genesys): the adapter hashes other bytes than a
+                      voicemail's recording; the mirror check (M) must fail
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -160,6 +162,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_contacts_reconcile = true;
     } else if (flag == "--break-send-journal") {
       cli.sim.break_send_journal = true;
+    } else if (flag == "--break-recordings") {
+      cli.sim.break_recordings = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

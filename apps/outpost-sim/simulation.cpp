@@ -133,6 +133,7 @@ Status Simulation::setup() {
     GenesysFaults faults;
     faults.channel_agents = static_cast<size_t>(std::max(1, options_.genesys_channel_agents));
     faults.forget_sends = options_.break_send_journal;
+    faults.break_recordings = options_.break_recordings;
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);
@@ -146,6 +147,17 @@ Status Simulation::setup() {
   // Blob plays draw from their own stream: the rest of the run is as without them.
   blobs_ = std::make_unique<SimBlobs>(dir_, options_.seed ^ 0xb10b5eedULL, trace_);
   OUTPOST_RETURN_IF_ERROR(blobs_->open());
+  if (genesys_) {
+    // The recordings the adapter hashed go to the server's blob store (as media_fetched);
+    // a blob not stored is fetched from the platform on demand (decision 064).
+    genesys_->set_media_sink([this](const genesys::CoreMedia& media) {
+      auto hash = BlobHash::parse(media.sha256_hex);
+      if (hash.ok()) (void)blobs_->put(*hash, media.bytes);
+    });
+    blobs_->set_media_source([this](std::string_view uri, uint64_t max_bytes) {
+      return genesys_->fetch_media(uri, max_bytes);
+    });
+  }
   for (int i = 0; i < std::max(1, options_.devices); ++i) {
     const SimUser& user = world_.users[static_cast<size_t>(i) % world_.users.size()];
     std::string name = "d" + std::to_string(i);
@@ -516,6 +528,8 @@ SimResult Simulation::run() {
     stats_.genesys_sends_accepted = g.sends_accepted;
     stats_.genesys_sends_refused = g.sends_refused;
     stats_.genesys_sends_found = g.sends_found;
+    stats_.genesys_recordings = g.recordings;
+    stats_.genesys_media_faults = g.media_faults;
   }
 
   result.violations = violations_;
@@ -579,6 +593,8 @@ void SimStats::add(const SimStats& other) {
   genesys_sends_accepted += other.genesys_sends_accepted;
   genesys_sends_refused += other.genesys_sends_refused;
   genesys_sends_found += other.genesys_sends_found;
+  genesys_recordings += other.genesys_recordings;
+  genesys_media_faults += other.genesys_media_faults;
   quiesce_ms = std::max(quiesce_ms, other.quiesce_ms);
 }
 

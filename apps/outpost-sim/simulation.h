@@ -76,6 +76,9 @@ struct SimOptions {
   // Checker self-test (--break-send-journal): the core's send journal forgets every mark;
   // invariant (S) must then fail (decision 055).
   bool break_send_journal = false;
+  // Checker self-test (--break-recordings, decision 064): the core hashes other bytes than
+  // the platform's voicemail recording; (M) must then fail.
+  bool break_recordings = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;
@@ -119,6 +122,8 @@ struct SimStats {
   // a retry's look-up.
   uint64_t genesys_sends = 0, genesys_sends_accepted = 0, genesys_sends_refused = 0,
            genesys_sends_found = 0;
+  // Voicemail recordings the core hashed, and download links faulted (decision 064).
+  uint64_t genesys_recordings = 0, genesys_media_faults = 0;
   void add(const SimStats& other);
 };
 

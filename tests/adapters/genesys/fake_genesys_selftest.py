@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -468,6 +469,14 @@ class FakeGenesysTest(unittest.TestCase):
         again = self.c.call("GET", self.c.call("GET", path + "/media?formatId=WAV")[2]["mediaFileUri"],
                             token=False, raw=True)[2]
         self.assertEqual(again, audio)  # the same recording every time
+        # A link the platform never gave is 404 (NoSuchKey); a slow media host (scripted).
+        unknown = media["mediaFileUri"].rsplit("/", 1)[0] + "/never-given.wav"
+        self.assertEqual(self.c.call("GET", unknown, token=False, raw=True)[0], 404)
+        link = self.c.call("GET", path + "/media?formatId=WAV")[2]["mediaFileUri"]
+        self.c.control("faults", {"method": "GET", "path": "/media/", "delay_ms": 300})
+        started = time.monotonic()
+        self.assertEqual(self.c.call("GET", link, token=False, raw=True)[2], audio)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
         # Short-lived: an expired link is 403.
         self.c.control("config", {"media_url_ttl_s": 0})
         link = self.c.call("GET", path + "/media?formatId=WAV")[2]["mediaFileUri"]

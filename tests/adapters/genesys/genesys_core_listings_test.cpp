@@ -10,6 +10,7 @@
 
 #include "adapters/genesys/genesys_core.h"
 #include "apps/outpost-sim/genesys_model.h"
+#include "tests/adapters/genesys/core_test_driver.h"
 
 namespace outpost::genesys {
 namespace {
@@ -38,56 +39,13 @@ class GenesysCoreListingsTest : public ::testing::Test {
           return o;
         }()) {}
 
-  using Script = std::function<std::optional<CoreAnswer>(const CoreRequest&)>;
+  using Script = CoreTestDriver::Script;
   // Answers every request (`script` first, then the model, correlation "corr-<id>"), opens
-  // the sockets asked for, delivers the model's socket messages, until the core is quiet.
-  void run(const Script& script = {}) {
-    for (int round = 0; round < 2'000; ++round) {
-      model_.tick(now_);
-      core_.tick(now_);
-      bool any = false;
-      for (const CoreRequest& r : core_.take_requests()) {
-        any = true;
-        requests_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
-        std::optional<CoreAnswer> scripted = script ? script(r) : std::nullopt;
-        if (!scripted) {
-          auto a = model_.handle(r.method, r.target, r.body, now_);
-          scripted = CoreAnswer{a.status, a.body, "corr-" + std::to_string(r.id), -1, false};
-        }
-        core_.on_answer(r.id, *scripted, now_);
-      }
-      for (const SocketCommand& c : core_.take_socket_commands()) {
-        any = true;
-        if (c.kind == SocketCommand::Kind::kOpen) {
-          if (model_.open_socket(c.text, now_, c.channel)) {
-            core_.on_socket_opened(now_, c.channel);
-          } else {
-            core_.on_socket_closed(now_, c.channel);
-          }
-        } else if (c.kind == SocketCommand::Kind::kClose) {
-          model_.close_socket(c.channel);
-        } else {
-          model_.socket_send(c.text, c.channel);
-        }
-      }
-      bool closed = false;
-      for (const std::string& m : model_.take_socket_messages(&closed)) {
-        any = true;
-        core_.on_socket_message(m, now_);
-      }
-      if (closed) core_.on_socket_closed(now_);
-      for (auto& e : core_.take_events()) events_.push_back(std::move(e));
-      if (!any) {
-        auto next = core_.next_deadline();
-        if (core_.quiet() || !next || *next > now_ + 10'000) return;
-        now_ = std::max(now_ + 1, *next);
-      }
-    }
-  }
+  // the sockets asked for, delivers the model's socket messages, until the core is quiet
+  // (the shared driver, core_test_driver.h).
+  void run(const Script& script = {}) { driver_.run(script); }
 
-  size_t requests(const std::string& line) const {
-    return static_cast<size_t>(std::count(requests_.begin(), requests_.end(), line));
-  }
+  size_t requests(const std::string& line) const { return driver_.count(line); }
   size_t count(upstream::Event::KindCase kind) const {
     return static_cast<size_t>(std::count_if(events_.begin(), events_.end(),
                                              [&](const auto& e) { return e.kind_case() == kind; }));
@@ -109,8 +67,8 @@ class GenesysCoreListingsTest : public ::testing::Test {
   std::string log_;
   GenesysCore core_;
   int64_t now_ = kStart;
-  std::vector<std::string> requests_;
-  std::vector<upstream::Event> events_;
+  CoreTestDriver driver_{model_, core_, now_};
+  std::vector<upstream::Event>& events_ = driver_.events;
 };
 
 constexpr char kScan[] = "GET /api/v2/externalcontacts/scan/contacts";

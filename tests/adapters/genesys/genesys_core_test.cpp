@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "apps/outpost-sim/genesys_model.h"
+#include "tests/adapters/genesys/core_test_driver.h"
 
 namespace outpost::genesys {
 namespace {
@@ -36,66 +37,17 @@ class GenesysCoreTest : public ::testing::Test {
 
   // Answers every request the core made (with `answer` overriding the model's when set),
   // opens the socket it asks for, delivers the model's socket messages; repeats until the
-  // core asks nothing more.
-  void run(const std::function<std::optional<CoreAnswer>(const CoreRequest&)>& answer = {}) {
-    for (int round = 0; round < 200; ++round) {
-      core_.tick(now_);
-      bool any = false;
-      for (const CoreRequest& r : core_.take_requests()) {
-        any = true;
-        log_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
-        std::optional<CoreAnswer> scripted = answer ? answer(r) : std::nullopt;
-        if (scripted) {
-          core_.on_answer(r.id, *scripted, now_);
-          continue;
-        }
-        auto a = model_.handle(r.method, r.target, r.body, now_);
-        CoreAnswer ca;
-        ca.status = a.status;
-        ca.body = a.body;
-        core_.on_answer(r.id, ca, now_);
-      }
-      for (const SocketCommand& c : core_.take_socket_commands()) {
-        any = true;
-        if (c.kind == SocketCommand::Kind::kOpen) {
-          log_.push_back("socket open");
-          if (model_.open_socket(c.text, now_, c.channel)) {
-            core_.on_socket_opened(now_, c.channel);
-          } else {
-            core_.on_socket_closed(now_, c.channel);
-          }
-        } else if (c.kind == SocketCommand::Kind::kClose) {
-          model_.close_socket(c.channel);
-        } else {
-          model_.socket_send(c.text, c.channel);
-        }
-      }
-      for (size_t slot = 0; slot < core_.channel_count(); ++slot) {
-        bool closed = false;
-        for (const std::string& m : model_.take_socket_messages(&closed, slot)) {
-          any = true;
-          core_.on_socket_message(m, now_, slot);
-        }
-        if (closed) core_.on_socket_closed(now_, slot);
-      }
-      for (auto& e : core_.take_events()) events_.push_back(std::move(e));
-      if (!any) {
-        auto next = core_.next_deadline();
-        if (core_.quiet() || !next || *next > now_ + 10'000) return;
-        now_ = std::max(now_ + 1, *next);
-      }
-    }
-  }
+  // core asks nothing more (the shared driver, core_test_driver.h).
+  void run(const CoreTestDriver::Script& answer = {}) { driver_.run(answer); }
 
-  size_t count(const std::string& line) const {
-    return static_cast<size_t>(std::count(log_.begin(), log_.end(), line));
-  }
+  size_t count(const std::string& line) const { return driver_.count(line); }
 
   sim::GenesysModel model_;
   GenesysCore core_;
   int64_t now_ = kStart;
-  std::vector<std::string> log_;
-  std::vector<upstream::Event> events_;
+  CoreTestDriver driver_{model_, core_, now_, {/*tick_model=*/false, /*max_rounds=*/200}};
+  std::vector<std::string>& log_ = driver_.log;
+  std::vector<upstream::Event>& events_ = driver_.events;
 };
 
 TEST_F(GenesysCoreTest, SubscribesOpensTheSocketThenMirrors) {

@@ -1,7 +1,8 @@
 // GenesysUpstream's voicemail against the fake Genesys Cloud: the recording downloaded through
 // the media endpoint's short-lived link and hashed when the voicemail is mirrored (decision
-// 034), fetched again for the blob service, not downloaded when the store already names it;
-// expired links and dropped downloads; the device's read and delete written back, with the
+// 034) — by the core since decision 064 — fetched again for the blob service, not downloaded
+// when the store already names it; expired links, slow and dropped downloads; the device's
+// read and delete written back, with the
 // platform's refusal.
 #include <gtest/gtest.h>
 
@@ -124,9 +125,15 @@ TEST_F(GenesysVoicemailTest, ExpiredLinksLeaveTheVoicemailWithoutAudioAndStoredO
   auto got = voicemail(early);
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->audio_sha256().empty());  // mirrored anyway; the next reconcile retries
-  EXPECT_GE(upstream_->counters().audio_failures, 1u);
-  // Two links asked (the second after the first expired), then it gave up.
-  EXPECT_EQ(fake_->count_requests("GET", "/api/v2/voicemail/messages/" + early + "/media"), 2);
+  // Tried three times after retry_after_failure (decision 064), two links each (the second
+  // after the first expired), then left to the next reconcile.
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       upstream_->counters().audio_failures < 3 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::this_thread::sleep_for(600ms);  // no fourth attempt comes
+  EXPECT_EQ(upstream_->counters().audio_failures, 3u);
+  EXPECT_EQ(fake_->count_requests("GET", "/api/v2/voicemail/messages/" + early + "/media"), 6);
 
   // A voicemail the store already names is not downloaded again (a restarted server).
   fake_->control("config", R"({"media_url_ttl_s": 60})");

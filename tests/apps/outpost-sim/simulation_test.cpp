@@ -242,6 +242,23 @@ TEST(Simulation, GenesysModeCatchesAnAdapterThatDoesNotListTheContacts) {
   }
 }
 
+TEST(Simulation, GenesysModeCatchesAnAdapterThatHashesTheWrongRecording) {
+  // The checker's self-test for the recordings of decision 064: the core hashes other bytes
+  // than the platform's recording, so the voicemails on the server name a blob the platform
+  // does not have (M). Every run leaves voicemails; the same seeds pass intact (above: 1..3).
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    SimOptions options = genesys(seed);
+    options.break_recordings = true;
+    SimResult result = run_simulation(options);
+    bool recording = false;
+    for (const auto& violation : result.violations) {
+      recording |= violation.invariant == "(M) mirror = platform" &&
+                   violation.detail.find("names recording") != std::string::npos;
+    }
+    EXPECT_TRUE(recording) << "seed " << seed << "\n" << describe(result);
+  }
+}
+
 TEST(Simulation, GenesysModeCatchesASendJournalThatForgets) {
   // The checker's self-test for (S), decision 055: with a journal that forgets every mark, a
   // send whose answer was lost is POSTed again by its retry. The runs send (email replies,
