@@ -26,6 +26,9 @@ struct GenesysCore::Call {
   // 502/503/504) is its answer, never retried; a 429 (the platform did not act) is.
   bool once = false;
   std::string send_key;
+  // A draft PUT (decision 062): every failure, a 429 too, is the caller's, which reads the
+  // draft again before writing (a blind retry would write over a web edit made meanwhile).
+  bool single = false;
 };
 
 GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
@@ -81,6 +84,18 @@ void GenesysCore::call_once(const std::string& target, const std::string& body, 
   issue(c);
 }
 
+void GenesysCore::call_single(const std::string& method, const std::string& target,
+                              const std::string& body, Done done, const std::string& user) {
+  auto c = std::make_shared<Call>();
+  c->user = user;
+  c->method = method;
+  c->target = target;
+  c->body = body;
+  c->done = std::move(done);
+  c->single = true;
+  issue(c);
+}
+
 void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   const uint64_t id = ++next_request_;
   c->sent_ms = now_ms_;
@@ -108,6 +123,7 @@ void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, 
 }
 
 void GenesysCore::settle(const std::shared_ptr<Call>& c, const CoreAnswer& answer) {
+  if (c->single) return c->done(answer);
   if (answer.transport_error || answer.status == 502 || answer.status == 503 ||
       answer.status == 504) {
     if (c->once) return c->done(answer);  // the platform may have acted: not sent again

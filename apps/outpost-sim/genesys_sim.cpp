@@ -49,6 +49,8 @@ SimGenesys::SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t 
       now_ms_(now_ms) {
   model_.set_heartbeat_ms(kHeartbeatMs);
   model_.set_channel_ttl_ms(kChannelTtlMs);
+  // A read's answer back and the PUT it prompts out: two hops (the step's lag fits in them).
+  model_.set_round_trip_ms(2 * faults_.max_delay_ms);
   // An email conversation per agent and draft id for the devices' reply drafts.
   for (const std::string& user : users_) {
     for (const std::string& draft : world.draft_ids) {
@@ -97,6 +99,7 @@ void SimGenesys::flush(int64_t now_ms) {
   for (g::CoreRequest& request : core_->take_requests()) {
     ++stats_.requests;
     Message message{Message::Kind::kRequest, epoch_, 0, std::move(request), {}, ""};
+    message.sent_ms = now_ms;
     if (random_.chance(faults_.drop)) {
       ++stats_.dropped;
       continue;  // never arrives; the core's timeout notices
@@ -164,7 +167,7 @@ void SimGenesys::deliver(const Message& message, int64_t now_ms) {
     case Message::Kind::kRequest: {
       // On the wire even when its adapter has restarted since: the platform acts on it.
       ModelAnswer answer = model_.handle(message.request.method, message.request.target,
-                                         message.request.body, now_ms);
+                                         message.request.body, now_ms, message.sent_ms);
       if (!message.request.send_key.empty() && answer.status >= 200 && answer.status < 300) {
         ++stats_.sends;  // the platform acted on a send (its answer may yet be lost)
         ++sends_reached_[message.request.send_key];

@@ -127,7 +127,8 @@ class SimGenesys : public Platform {
     genesys::CoreRequest request;
     genesys::CoreAnswer answer;
     std::string text;
-    size_t slot = 0;  // which channel's socket
+    size_t slot = 0;      // which channel's socket
+    int64_t sent_ms = 0;  // kRequest: when the core sent it (the model dates a draft PUT so)
   };
   genesys::CoreOptions core_options() const;
   void enqueue(int64_t due_ms, Message message);
