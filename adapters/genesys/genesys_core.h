@@ -76,6 +76,10 @@ struct CoreOptions {
   // A fresh core looks for an earlier attempt of a send only this long after its start, when
   // a POST of its previous life can no longer reach the platform; -1: request_timeout_ms.
   int64_t send_settle_ms = -1;
+  // Test hook (outpost-sim's --break-draft-retry, decision 062): a draft PUT goes through
+  // the REST retry rules, sent again blind after a timeout or a 5xx. The web-word check
+  // must then fail.
+  bool blind_draft_retries = false;
 };
 
 struct CoreRequest {

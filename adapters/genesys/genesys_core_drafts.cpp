@@ -209,7 +209,8 @@ void GenesysCore::write_draft(const std::string& conversation, const domain::Dra
   link.notified_while_writing = false;
   const int64_t sent_ms = now_ms_;
   // One attempt: a retry would be a blind write, long after the read (decision 062).
-  call_single(
+  const auto put = options_.blind_draft_retries ? &GenesysCore::call : &GenesysCore::call_single;
+  (this->*put)(
       "PUT", draft_path(conversation), encode_email_message(sent),
       [this, conversation, sent, sent_ms](Result<CoreAnswer> answer) {
         DraftLink& now = drafts_[conversation];

@@ -81,6 +81,7 @@ g::CoreOptions SimGenesys::core_options() const {
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
+  options.blind_draft_retries = faults_.blind_draft_retries;
   // The journal outlives the core, as the file journal outlives the server's process.
   options.send_marks = faults_.forget_sends ? static_cast<g::SendMarks*>(&forgetful_marks_)
                                             : static_cast<g::SendMarks*>(&send_marks_);

@@ -48,6 +48,8 @@ struct GenesysFaults {
   // The checker's self-test (--break-send-journal): the core's send journal forgets every
   // mark, so a retry after a lost answer sends again; the at-most-once check must fail.
   bool forget_sends = false;
+  // The checker's self-test (--break-draft-retry): the core retries a draft PUT blind.
+  bool blind_draft_retries = false;
 };
 
 struct GenesysSimStats {

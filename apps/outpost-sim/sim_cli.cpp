@@ -86,6 +86,9 @@ fault knobs (probabilities; per frame for the network, else per step):
   --break-send-journal  checker self-test (genesys): the adapter's send journal forgets
                       every mark, so a retry after a lost answer sends again; the
                       at-most-once check (S) must fail
+  --break-draft-retry  checker self-test (genesys): the adapter retries an email draft PUT
+                      blind, long after its read; a web word it writes over must be
+                      reported (M)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -160,6 +163,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_contacts_reconcile = true;
     } else if (flag == "--break-send-journal") {
       cli.sim.break_send_journal = true;
+    } else if (flag == "--break-draft-retry") {
+      cli.sim.break_draft_retry = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

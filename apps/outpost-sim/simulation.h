@@ -76,6 +76,9 @@ struct SimOptions {
   // Checker self-test (--break-send-journal): the core's send journal forgets every mark;
   // invariant (S) must then fail (decision 055).
   bool break_send_journal = false;
+  // Checker self-test (--break-draft-retry, decision 062): the core retries a draft PUT
+  // blind (the REST retry rules, no read first); the web-word check must fail.
+  bool break_draft_retry = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;
