@@ -5,7 +5,9 @@
 // is the text the platform last held from us, so the server merges it three-way with the
 // app's edits made since (engine/domain_merge.h), as for the simulator's web edits. One
 // request per conversation at a time: a read never races our own PUT; and each PUT reads
-// the platform's draft first, so a web edit not read yet is merged, not written over.
+// the platform's draft first, so a web edit not read yet is merged, not written over. A PUT
+// is made once (never retried blind); one of unknown outcome is looked for once it can no
+// longer land, taken as ours, and the latest save put back over it (decision 062).
 #include <algorithm>
 #include <cctype>
 #include <string_view>
