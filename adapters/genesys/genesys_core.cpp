@@ -28,6 +28,9 @@ struct GenesysCore::Call {
   std::string send_key;
   CoreRequest::Kind kind = CoreRequest::Kind::kApi;  // a download (decision 064)
   uint64_t max_bytes = 0;
+  // A draft PUT (decision 062): every failure, a 429 too, is the caller's, which reads the
+  // draft again before writing (a blind retry would write over a web edit made meanwhile).
+  bool single = false;
 };
 
 GenesysCore::GenesysCore(CoreOptions options) : options_(std::move(options)) {
@@ -93,6 +96,18 @@ void GenesysCore::download(const std::string& url, uint64_t max_bytes, Done done
   issue(c);
 }
 
+void GenesysCore::call_single(const std::string& method, const std::string& target,
+                              const std::string& body, Done done, const std::string& user) {
+  auto c = std::make_shared<Call>();
+  c->user = user;
+  c->method = method;
+  c->target = target;
+  c->body = body;
+  c->done = std::move(done);
+  c->single = true;
+  issue(c);
+}
+
 void GenesysCore::issue(const std::shared_ptr<Call>& c) {
   const uint64_t id = ++next_request_;
   c->sent_ms = now_ms_;
@@ -121,6 +136,7 @@ void GenesysCore::retry_later(const std::shared_ptr<Call>& c, int64_t delay_ms, 
 }
 
 void GenesysCore::settle(const std::shared_ptr<Call>& c, const CoreAnswer& answer) {
+  if (c->single) return c->done(answer);
   if (answer.transport_error || answer.status == 502 || answer.status == 503 ||
       answer.status == 504) {
     if (c->once) return c->done(answer);  // the platform may have acted: not sent again

@@ -90,6 +90,10 @@ struct CoreOptions {
   // Test hook (outpost-sim's --break-recordings): the recording's bytes are mangled before
   // they are hashed, so the record names a blob the platform does not have. (M) must fail.
   bool break_recordings = false;
+  // Test hook (outpost-sim's --break-draft-retry, decision 062): a draft PUT goes through
+  // the REST retry rules, sent again blind after a timeout or a 5xx. The web-word check
+  // must then fail.
+  bool blind_draft_retries = false;
 };
 
 struct CoreRequest {
@@ -150,6 +154,11 @@ struct CoreCounters {
   // Email reply drafts (decision 057).
   uint64_t drafts_put = 0, drafts_read = 0, web_draft_edits = 0, drafts_refused = 0;
   uint64_t audio_fetched = 0, audio_failures = 0;  // decision 064
+  // Decision 062: a PUT of ours whose outcome was unknown found on the platform afterwards
+  // (the app's latest save put back over it); a notification of the conversation while our
+  // PUT was on its way (a web edit may have been written over: its words stay only in the
+  // web editor).
+  uint64_t drafts_ghosts_found = 0, drafts_maybe_overwritten = 0;
 };
 
 class GenesysCore {
@@ -265,6 +274,9 @@ class GenesysCore {
   // A send's POST made once (decision 055): see Call::once.
   void call_once(const std::string& target, const std::string& body, Done done,
                  const std::string& user, const std::string& send_key);
+  // One attempt whatever the answer (a timeout comes as a transport error): Call::single.
+  void call_single(const std::string& method, const std::string& target, const std::string& body,
+                   Done done, const std::string& user);
   void issue(const std::shared_ptr<Call>& call);
   void settle(const std::shared_ptr<Call>& call, const CoreAnswer& answer);
   void retry_later(const std::shared_ptr<Call>& call, int64_t delay_ms, bool throttled);
@@ -378,6 +390,15 @@ class GenesysCore {
     // edit (outpost-sim seed 30 at 300 steps).
     uint64_t writes = 0;
     std::optional<domain::Draft> latest;  // the app's latest save (what the platform should hold)
+    // A PUT of ours (a save's or a send's) whose outcome is unknown (timed out, 502/503/504,
+    // never retried blind: decision 062): it may have landed, or land until ghost_until
+    // (its send + send_settle). The link neither reads nor writes before then; its next
+    // read finds the ghost's text (ours: the latest save goes back over it), the text before
+    // it, or a web edit over one of them (base unknown unless both are the same).
+    std::optional<domain::Draft> ghost;
+    int64_t ghost_until = 0;
+    bool writing = false;  // our PUT is on its way (its read answered)
+    bool notified_while_writing = false;
   };
   void draft_seen(const std::string& user, const std::string& conversation);
   void pump_drafts();
@@ -394,6 +415,11 @@ class GenesysCore {
   void read_before_send(const std::string& user, const domain::Draft& draft,
                         std::function<void(Status)> then);
   void send_put_done(const domain::Draft& draft);  // the send's PUT accepted: the new base
+  // The send's PUT, sent at `sent_ms`, got no answer that says what the platform did: its
+  // text is a ghost of the link (above).
+  void send_put_unknown(const domain::Draft& draft, int64_t sent_ms);
+  // The latest a request sent at `sent_ms` can still reach the platform (send_settle).
+  int64_t landing_bound(int64_t sent_ms) const;
   // The send after that PUT did not go out: the app's latest save, if another text, is PUT
   // again (else the platform keeps the send's older text).
   void send_not_sent(const domain::Draft& draft);

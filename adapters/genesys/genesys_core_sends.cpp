@@ -144,9 +144,15 @@ void GenesysCore::post_send(const std::string& key, const std::string& user,
     // Read first: a web edit not seen yet is not written over (nor sent without).
     return read_before_send(user, draft, [=, this](Status read) {
       if (!read.ok()) return answered(read);
-      call(
+      const int64_t sent_ms = now_ms_;
+      // One attempt, as a save's PUT (decision 062): the device's retry reads again.
+      call_single(
           "PUT", base + "/draft", message,
-          [this, key, base, message, user, draft, answered](Result<CoreAnswer> saved) {
+          [this, key, base, message, user, draft, answered, sent_ms](Result<CoreAnswer> saved) {
+            if (!saved.ok() || saved->transport_error || saved->status == 502 ||
+                saved->status == 503 || saved->status == 504) {
+              send_put_unknown(draft, sent_ms);  // it may have landed
+            }
             auto saved_answer = answer_of(saved, "email draft");
             if (!saved_answer.ok() || !saved_answer->accepted) return answered(saved_answer);
             send_put_done(draft);

@@ -143,6 +143,7 @@ class GenesysUpstream : public Upstream {
              duplicates_skipped = 0, user_logins = 0, drafts_read = 0, drafts_put = 0,
              web_draft_edits = 0, audio_fetched = 0, audio_failures = 0, sends_unknown = 0,
              sends_found = 0;
+    uint64_t drafts_ghosts_found = 0, drafts_maybe_overwritten = 0;  // decision 062
     RestClient::Counters rest;
   };
   Counters counters() const;

@@ -188,6 +188,8 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"user_logins", c.user_logins},
         {"drafts_put", c.drafts_put},
         {"web_draft_edits", c.web_draft_edits},
+        {"drafts_ghosts_found", c.drafts_ghosts_found},
+        {"drafts_maybe_overwritten", c.drafts_maybe_overwritten},
         {"audio_fetched", c.audio_fetched},
         {"audio_failures", c.audio_failures},
         {"sends_unknown", c.sends_unknown},

@@ -277,7 +277,7 @@ ModelAnswer GenesysModel::listing(const json::array& entities,
 }
 
 ModelAnswer GenesysModel::handle(const std::string& method, const std::string& target,
-                                 const std::string& body_text, int64_t now_ms) {
+                                 const std::string& body_text, int64_t now_ms, int64_t sent_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   ++requests_;
   if (target.rfind(kMediaHost, 0) == 0) return media_download(target);  // genesys_model_media
@@ -340,12 +340,12 @@ ModelAnswer GenesysModel::handle(const std::string& method, const std::string& t
       return err(404, "not.found", "email conversation not found");
     }
     if (parts.size() == 8 && parts[7] == "draft" && method == "PUT") {
-      note_overwrite(parts[5], body);
+      note_overwrite(parts[5], body, sent_ms < 0 ? now_ms_ : std::min(sent_ms, now_ms_));
       drafts_[parts[5]] = body.is_object() ? body.as_object() : Object{};
       return answer(200, drafts_[parts[5]]);
     }
     if (parts.size() == 8 && parts[7] == "draft" && method == "GET") {
-      draft_read_ms_[parts[5]] = now_ms_;
+      draft_reads_ms_[parts[5]].push_back(now_ms_);
       auto draft = drafts_.find(parts[5]);
       if (draft == drafts_.end()) return err(404, "not.found", "no draft");
       return answer(200, draft->second);

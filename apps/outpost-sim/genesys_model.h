@@ -44,9 +44,11 @@ class GenesysModel {
  public:
   GenesysModel(std::vector<std::string> users, int64_t now_ms);
 
-  // One REST call: `target` is a path with an optional query.
+  // One REST call: `target` is a path with an optional query. `sent_ms`: when the adapter
+  // sent it (-1: now; a request may land long after), which dates a draft PUT by the read
+  // its text was based on (overwritten_unseen).
   ModelAnswer handle(const std::string& method, const std::string& target, const std::string& body,
-                     int64_t now_ms);
+                     int64_t now_ms, int64_t sent_ms = -1);
 
   // The socket of a channel (connectUri "sim://channels/<id>") in the adapter's slot `slot`
   // (one per notification channel it holds): false when the channel is unknown or expired.
@@ -85,12 +87,19 @@ class GenesysModel {
   // a reply was sent in it.
   std::optional<std::string> draft_text(const std::string& conversation) const;
   bool replied(const std::string& conversation) const { return replied_.count(conversation) > 0; }
-  // Web words a PUT wrote over that were typed after the adapter's read of that draft made
-  // since its previous PUT (read, then write): it could not have seen them (the platform
-  // takes no precondition on a draft; the guide's 2.1.4.3 warns of it), so they are lost by
-  // the platform, not by the adapter. A PUT with no read since the last one (a blind write)
-  // exempts nothing, unless it repeats the last PUT's text (a retry, or a send's own PUT).
+  // Web words a PUT wrote over that the adapter could not have seen (the platform takes no
+  // precondition on a draft; the guide's 2.1.4.3 warns of it), so they are lost by the
+  // platform, not by the adapter (decision 062). The PUT is dated by its request's send
+  // time, not by its landing: honest when its request went out within one round trip
+  // (set_round_trip_ms) after a read of that draft reached the platform, that read after
+  // every PUT landed before the send (read, then write at once). It then exempts the words
+  // typed from that read on, even those typed while a late request was on its way. A blind
+  // write (no such read: a retry of the same PUT, a write long after its read) exempts
+  // nothing.
   bool overwritten_unseen(const std::string& word) const { return unseen_.count(word) > 0; }
+  // The longest a read's answer and the write it prompts take to come back and go out (the
+  // network's two hops and the driver's step; 0: the adapter answers at once, as the tests).
+  void set_round_trip_ms(int64_t ms) { round_trip_ms_ = ms; }
 
   // The state the mirror must equal.
   std::string presence_definition(const std::string& user) const;
@@ -145,7 +154,8 @@ class GenesysModel {
                          const boost::json::value& body, const std::string& path);
   ModelAnswer analytics_query(const boost::json::value& body);
   // genesys_model_web.cpp: a PUT about to replace `conversation`'s draft with `body`.
-  void note_overwrite(const std::string& conversation, const boost::json::value& body);
+  void note_overwrite(const std::string& conversation, const boost::json::value& body,
+                      int64_t sent_ms);
   // genesys_model_callbacks.cpp (decision 044): POST /conversations/callbacks, and the
   // analytics query's "property" predicates on participant attributes.
   ModelAnswer create_callback(const boost::json::value& body);
@@ -199,12 +209,14 @@ class GenesysModel {
   std::map<std::string, Object> conversations_;  // insertion order kept by ids (sequence)
   std::vector<std::string> conversation_order_;
   std::map<std::string, Object> drafts_;
-  std::set<std::string> replied_;                    // email conversations a reply was sent in
-  std::map<std::string, int64_t> draft_read_ms_;     // conversation -> the adapter's last GET
-  std::map<std::string, int64_t> draft_written_ms_;  // conversation -> its last PUT
-  std::map<std::string, std::string> last_put_;      // conversation -> its last PUT's text
-  std::map<std::string, int64_t> web_typed_ms_;      // web word -> when typed
+  std::set<std::string> replied_;  // email conversations a reply was sent in
+  // Per conversation, when the adapter's GETs of its draft and the PUTs of it landed
+  // (ascending, as the model's clock).
+  std::map<std::string, std::vector<int64_t>> draft_reads_ms_;
+  std::map<std::string, std::vector<int64_t>> draft_writes_ms_;
+  std::map<std::string, int64_t> web_typed_ms_;  // web word -> when typed
   std::set<std::string> unseen_;
+  int64_t round_trip_ms_ = 0;
   std::map<std::string, Object> voicemails_;
   std::vector<std::string> voicemail_order_;
   struct Channel {

@@ -44,25 +44,25 @@ std::string GenesysModel::web_edit_draft(const std::string& user, size_t pick,
   return id;
 }
 
-void GenesysModel::note_overwrite(const std::string& conversation, const boost::json::value& body) {
+void GenesysModel::note_overwrite(const std::string& conversation, const boost::json::value& body,
+                                  int64_t sent_ms) {
   std::set<std::string> kept;
   {
     std::istringstream in(body.is_object() ? str_of(body.as_object(), "textBody") : "");
     for (std::string w; in >> w;) kept.insert(w);
   }
-  auto read = draft_read_ms_.find(conversation);
-  const int64_t read_ms = read == draft_read_ms_.end() ? -1 : read->second;
-  auto written = draft_written_ms_.find(conversation);
-  const bool read_since_write = written == draft_written_ms_.end() || read_ms >= written->second;
-  draft_written_ms_[conversation] = now_ms_;
-  // The same text again: a PUT whose first answer was lost, sent again by the retry rules,
-  // or a send's PUT (decision 037) — neither reads first (docs/genesys.md, "What remains").
-  std::string& last = last_put_[conversation];
-  const std::string text = body.is_object() ? str_of(body.as_object(), "textBody") : "";
-  const bool again = last == text;
-  last = text;
+  // Dated by its request's send (decision 062): the last read and the last write that had
+  // reached the platform when it went out.
+  const auto last_before = [sent_ms](const std::vector<int64_t>& times) -> int64_t {
+    auto it = std::upper_bound(times.begin(), times.end(), sent_ms);
+    return it == times.begin() ? -1 : *std::prev(it);
+  };
+  const int64_t read_ms = last_before(draft_reads_ms_[conversation]);
+  const int64_t written_ms = last_before(draft_writes_ms_[conversation]);
+  draft_writes_ms_[conversation].push_back(now_ms_);
+  const bool honest = read_ms >= 0 && read_ms >= written_ms && sent_ms - read_ms <= round_trip_ms_;
   auto old = drafts_.find(conversation);
-  if (old == drafts_.end() || (!read_since_write && !again)) return;
+  if (old == drafts_.end() || !honest) return;
   std::istringstream in(str_of(old->second, "textBody"));
   for (std::string w; in >> w;) {
     auto typed = web_typed_ms_.find(w);

@@ -49,6 +49,8 @@ SimGenesys::SimGenesys(const World& world, Trace& trace, uint64_t seed, int64_t 
       now_ms_(now_ms) {
   model_.set_heartbeat_ms(kHeartbeatMs);
   model_.set_channel_ttl_ms(kChannelTtlMs);
+  // A read's answer back and the PUT it prompts out: two hops (the step's lag fits in them).
+  model_.set_round_trip_ms(2 * faults_.max_delay_ms);
   // An email conversation per agent and draft id for the devices' reply drafts.
   for (const std::string& user : users_) {
     for (const std::string& draft : world.draft_ids) {
@@ -79,6 +81,7 @@ g::CoreOptions SimGenesys::core_options() const {
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
+  options.blind_draft_retries = faults_.blind_draft_retries;
   // The journal outlives the core, as the file journal outlives the server's process.
   options.send_marks = faults_.forget_sends ? static_cast<g::SendMarks*>(&forgetful_marks_)
                                             : static_cast<g::SendMarks*>(&send_marks_);
@@ -98,6 +101,7 @@ void SimGenesys::flush(int64_t now_ms) {
   for (g::CoreRequest& request : core_->take_requests()) {
     ++stats_.requests;
     Message message{Message::Kind::kRequest, epoch_, 0, std::move(request), {}, ""};
+    message.sent_ms = now_ms;
     if (random_.chance(faults_.drop)) {
       ++stats_.dropped;
       continue;  // never arrives; the core's timeout notices
@@ -173,7 +177,7 @@ void SimGenesys::deliver(const Message& message, int64_t now_ms) {
     case Message::Kind::kRequest: {
       // On the wire even when its adapter has restarted since: the platform acts on it.
       ModelAnswer answer = model_.handle(message.request.method, message.request.target,
-                                         message.request.body, now_ms);
+                                         message.request.body, now_ms, message.sent_ms);
       if (!message.request.send_key.empty() && answer.status >= 200 && answer.status < 300) {
         ++stats_.sends;  // the platform acted on a send (its answer may yet be lost)
         ++sends_reached_[message.request.send_key];

@@ -56,6 +56,8 @@ struct GenesysFaults {
   // The checker's self-test (--break-recordings): the core hashes other bytes than the
   // platform's recording; (M) must fail.
   bool break_recordings = false;
+  // The checker's self-test (--break-draft-retry): the core retries a draft PUT blind.
+  bool blind_draft_retries = false;
 };
 
 struct GenesysSimStats {
@@ -144,7 +146,8 @@ class SimGenesys : public Platform {
     genesys::CoreRequest request;
     genesys::CoreAnswer answer;
     std::string text;
-    size_t slot = 0;  // which channel's socket
+    size_t slot = 0;      // which channel's socket
+    int64_t sent_ms = 0;  // kRequest: when the core sent it (the model dates a draft PUT so)
   };
   genesys::CoreOptions core_options() const;
   void enqueue(int64_t due_ms, Message message);

@@ -88,6 +88,9 @@ fault knobs (probabilities; per frame for the network, else per step):
                       at-most-once check (S) must fail
   --break-recordings  checker self-test (genesys): the adapter hashes other bytes than a
                       voicemail's recording; the mirror check (M) must fail
+  --break-draft-retry  checker self-test (genesys): the adapter retries an email draft PUT
+                      blind, long after its read; a web word it writes over must be
+                      reported (M)
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -164,6 +167,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_send_journal = true;
     } else if (flag == "--break-recordings") {
       cli.sim.break_recordings = true;
+    } else if (flag == "--break-draft-retry") {
+      cli.sim.break_draft_retry = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

@@ -79,6 +79,9 @@ struct SimOptions {
   // Checker self-test (--break-recordings, decision 064): the core hashes other bytes than
   // the platform's voicemail recording; (M) must then fail.
   bool break_recordings = false;
+  // Checker self-test (--break-draft-retry, decision 062): the core retries a draft PUT
+  // blind (the REST retry rules, no read first); the web-word check must fail.
+  bool break_draft_retry = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;

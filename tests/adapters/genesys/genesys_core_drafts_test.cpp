@@ -250,14 +250,20 @@ TEST_F(GenesysCoreDraftsTest, ASendsPutWhoseAnswerIsLostIsNotTakenForAWebEditEit
   // the server's merge reads that text first.
   const std::string c = saved_then_edited_on_the_web();
   ASSERT_FALSE(c.empty());
-  const auto lost_put = [this](const CoreRequest& r) -> std::optional<CoreAnswer> {
-    if (r.method != "PUT") return std::nullopt;
+  int puts = 0;
+  const auto lost_put = [this, &puts](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT" || ++puts > 1) return std::nullopt;  // the send's PUT
     (void)model_.handle(r.method, r.target, r.body, now_);
     return CoreAnswer{503, "{}", "corr", -1, false};
   };
   EXPECT_FALSE(core_->send(kAgent, reply(c, "Hello Ann soon"), now_).ok());
   run(lost_put);
-  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  // The PUT is made once (decision 062): the send answers unavailable, and the core, reading
+  // the draft once that PUT can no longer land, finds the send's text (ours, not a web
+  // edit) and puts the app's latest save back over it.
+  EXPECT_EQ(core_->counters().drafts_ghosts_found, 1u);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann");
+  EXPECT_EQ(web_edits().size(), 1u);
   core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann soon"), now_);
   run();
   auto edits = web_edits();
@@ -392,6 +398,145 @@ TEST_F(GenesysCoreDraftsTest, ARestartedCoreReadsTheStoredDraftsAndTakesADiffere
   EXPECT_EQ(edits[1].edited().id(), of.at(later).first);
   ASSERT_TRUE(edits[1].has_base());
   EXPECT_EQ(edits[1].base().body(), of.at(later).second);
+}
+
+TEST_F(GenesysCoreDraftsTest, ATimedOutPutIsNeverSentAgainBlindOverAWebEdit) {
+  // outpost-sim seed 71 (channel sweep, 400 steps): a save's PUT was lost on the way, and the
+  // retry rules sent the same text again 2 s after its read, blind, over the web's gweb1
+  // gweb2 typed meanwhile, which never reached the server.
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  int puts = 0;
+  const auto lost_then_typed = [&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT" || ++puts > 1) return std::nullopt;
+    // Lost on the way (the core sees a transport error); the web types meanwhile.
+    EXPECT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+    return CoreAnswer{0, "", "", -1, true};
+  };
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run(lost_then_typed);
+  // The save goes again reading first: the web's word goes to the server, not under a PUT.
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().body(), "gweb1 Hello Ann");
+  ASSERT_TRUE(edits[0].has_base());
+  EXPECT_EQ(edits[0].base().body(), "Hello Ann");
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann");
+  core_->draft_saved(kAgent, reply(c, "gweb1 Hello Ann soon"), now_);
+  run();
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "gweb1 Hello Ann soon");
+  EXPECT_EQ(web_edits().size(), 1u);
+}
+
+TEST_F(GenesysCoreDraftsTest, APutThatLandsAfterItsTimeoutIsFoundAndTheLatestSavePutBack) {
+  // A PUT the core gave up on can still land until send_settle after its send. The core
+  // neither reads nor writes that draft before then; then it reads it, takes the ghost's
+  // text for its own (not a web edit) and puts the app's latest save back over it.
+  CoreOptions o = options();
+  o.send_settle_ms = 3'000;
+  core_ = std::make_unique<GenesysCore>(o);
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  const std::string get = "GET /api/v2/conversations/emails/" + c + "/messages/draft";
+  const std::string put = "PUT /api/v2/conversations/emails/" + c + "/messages/draft";
+  std::optional<CoreRequest> held;
+  const auto hold = [&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT" || held) return std::nullopt;
+    held = r;  // on its way, slowly; the core sees a transport error
+    return CoreAnswer{0, "", "", -1, true};
+  };
+  const int64_t sent = now_;
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run(hold, 500);
+  ASSERT_TRUE(held.has_value());
+  const size_t gets = count(get), puts = count(put);
+  // The app saves again and the web types a word, notified: nothing goes yet.
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon today"), now_);
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+  now_ += 1'000;
+  run({}, 0);
+  EXPECT_EQ(count(get), gets);
+  EXPECT_EQ(count(put), puts);
+  // The ghost lands, over the web's word (beyond anyone's reach now: it stays only in the
+  // web editor).
+  (void)model_.handle(held->method, held->target, held->body, now_);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  run();
+  EXPECT_GE(now_, sent + 3'000);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon today");
+  EXPECT_TRUE(web_edits().empty()) << web_edits().back().edited().body();
+  EXPECT_EQ(core_->counters().drafts_ghosts_found, 1u);
+  EXPECT_TRUE(core_->quiet());
+}
+
+TEST_F(GenesysCoreDraftsTest, AWebEditOverALateLandedPutTakesItsTextAsTheBase) {
+  CoreOptions o = options();
+  o.send_settle_ms = 3'000;
+  core_ = std::make_unique<GenesysCore>(o);
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  std::optional<CoreRequest> held;
+  const auto hold = [&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT" || held) return std::nullopt;
+    held = r;
+    return CoreAnswer{0, "", "", -1, true};
+  };
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run(hold, 500);
+  ASSERT_TRUE(held.has_value());
+  (void)model_.handle(held->method, held->target, held->body, now_);
+  ASSERT_EQ(model_.web_edit_draft("agent-1", 0, "gweb2", now_), c);
+  run();
+  // Its base is the ghost's text (one word from it), not the text before (two): the merge
+  // adds gweb2 and deletes nothing.
+  auto edits = web_edits();
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].edited().body(), "gweb2 Hello Ann soon");
+  ASSERT_TRUE(edits[0].has_base());
+  EXPECT_EQ(edits[0].base().body(), "Hello Ann soon");
+}
+
+TEST_F(GenesysCoreDraftsTest, ANotificationWhileOurPutIsOnItsWayIsCountedAsAPossibleOverwrite) {
+  std::vector<std::string> logs;
+  CoreOptions o = options();
+  o.log = [&logs](const std::string& line) { logs.push_back(line); };
+  core_ = std::make_unique<GenesysCore>(o);
+  run();
+  const std::string c = model_.route("agent-1", "email", now_);
+  run();
+  core_->draft_saved(kAgent, reply(c, "Hello Ann"), now_);
+  run();
+  EXPECT_EQ(core_->counters().drafts_maybe_overwritten, 0u);
+  // The web types while our next PUT is on its way, and its notification comes before the
+  // PUT's answer: the PUT lands over the word.
+  const auto typed_meanwhile = [&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.method != "PUT") return std::nullopt;
+    EXPECT_EQ(model_.web_edit_draft("agent-1", 0, "gweb1", now_), c);
+    bool closed = false;
+    for (const std::string& m : model_.take_socket_messages(&closed)) {
+      core_->on_socket_message(m, now_);
+    }
+    auto a = model_.handle(r.method, r.target, r.body, now_);
+    return CoreAnswer{a.status, a.body, "corr-put-2", -1, false};
+  };
+  core_->draft_saved(kAgent, reply(c, "Hello Ann soon"), now_);
+  run(typed_meanwhile);
+  EXPECT_EQ(model_.draft_text(c).value_or("-"), "Hello Ann soon");
+  EXPECT_EQ(core_->counters().drafts_maybe_overwritten, 1u);
+  const bool logged = std::any_of(logs.begin(), logs.end(), [](const std::string& line) {
+    return line.find("may have been written over [correlation corr-put-2]") != std::string::npos;
+  });
+  EXPECT_TRUE(logged);
+  EXPECT_TRUE(web_edits().empty());
 }
 
 }  // namespace

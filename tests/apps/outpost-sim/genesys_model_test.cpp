@@ -166,5 +166,41 @@ TEST(GenesysModel, TheSocketCarriesSubscribedEventsHeartbeatsPongAndClosing) {
   EXPECT_FALSE(model.open_socket(uri, kNow + 3'000)) << "an expired channel is gone";
 }
 
+TEST(GenesysModel, ADraftPutExemptsTheWebWordsItWritesOverOnlyWhenItWentOutOnARead) {
+  // Decision 062: a PUT is dated by its request's send. Went out within a round trip of a
+  // read (no PUT landed between): the web words typed from that read on are the platform's
+  // loss, even those typed while it was on its way. Sent long after its read (a blind
+  // retry), or after a PUT landed since the read: nothing is exempt.
+  GenesysModel model({"agent-1"}, kNow);
+  model.set_round_trip_ms(300);
+  const std::string c = model.route("agent-1", "email", kNow);
+  const std::string path = "/api/v2/conversations/emails/" + c + "/messages/draft";
+  const auto body = [](const std::string& text) {
+    return json::serialize(json::object{{"subject", "Re"}, {"textBody", text}});
+  };
+  ASSERT_EQ(model.handle("PUT", path, body("Hello Ann"), kNow).status, 200);
+  int64_t t = kNow + 1'000;
+  int n = 0;
+  // One case: the web types a word before the read (`early`) and one after it; the read
+  // at t, a PUT sent at t + send_after that lands at t + land_after.
+  const auto overwrite = [&](int64_t send_after, int64_t land_after, bool put_between) {
+    const std::string early = "gweb" + std::to_string(++n), late = "gweb" + std::to_string(++n);
+    EXPECT_EQ(model.web_edit_draft("agent-1", 0, early, t - 10), c);
+    EXPECT_EQ(model.handle("GET", path, "", t).status, 200);
+    if (put_between) {
+      EXPECT_EQ(model.handle("PUT", path, body("x"), t + 50, t + 20).status, 200);
+    }
+    EXPECT_EQ(model.web_edit_draft("agent-1", 0, late, t + send_after + 10), c);
+    EXPECT_EQ(model.handle("PUT", path, body("Hello Ann"), t + land_after, t + send_after).status,
+              200);
+    t += 10'000;
+    return std::make_pair(model.overwritten_unseen(early), model.overwritten_unseen(late));
+  };
+  EXPECT_EQ(overwrite(100, 150, false), std::make_pair(false, true));       // at once, on time
+  EXPECT_EQ(overwrite(100, 2'500, false), std::make_pair(false, true));     // at once, landing late
+  EXPECT_EQ(overwrite(2'300, 2'400, false), std::make_pair(false, false));  // blind retry
+  EXPECT_EQ(overwrite(100, 150, true), std::make_pair(false, false));       // a PUT landed since
+}
+
 }  // namespace
 }  // namespace outpost::sim
