@@ -86,6 +86,9 @@ fault knobs (probabilities; per frame for the network, else per step):
   --break-send-journal  checker self-test (genesys): the adapter's send journal forgets
                       every mark, so a retry after a lost answer sends again; the
                       at-most-once check (S) must fail
+  --break-listing-deletes  checker self-test (genesys): the adapter's complete org
+                      listings delete nothing (decision 063); the mirror check (M) must
+                      fail once the web deleted a contact or response
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -160,6 +163,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_contacts_reconcile = true;
     } else if (flag == "--break-send-journal") {
       cli.sim.break_send_journal = true;
+    } else if (flag == "--break-listing-deletes") {
+      cli.sim.break_listing_deletes = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

@@ -133,6 +133,7 @@ Status Simulation::setup() {
     GenesysFaults faults;
     faults.channel_agents = static_cast<size_t>(std::max(1, options_.genesys_channel_agents));
     faults.forget_sends = options_.break_send_journal;
+    faults.skip_listing_deletes = options_.break_listing_deletes;
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);

@@ -76,6 +76,9 @@ struct SimOptions {
   // Checker self-test (--break-send-journal): the core's send journal forgets every mark;
   // invariant (S) must then fail (decision 055).
   bool break_send_journal = false;
+  // Checker self-test (--break-listing-deletes, decision 063): the Genesys core's complete
+  // org listings delete nothing; (M) must fail once the web deleted a contact or response.
+  bool break_listing_deletes = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;
