@@ -53,6 +53,11 @@ void GenesysUpstream::run() {
 void GenesysUpstream::follow(std::vector<upstream::Event> voicemails) {
   std::vector<std::string> forget;
   for (upstream::Event& event : voicemails) {
+    if (event.has_voicemail_deleted()) {  // after the voicemail's own events (decision 063)
+      std::lock_guard lock(mutex_);
+      if (pending_.size() < kMaxPendingEvents) pending_.push_back(std::move(event));
+      continue;
+    }
     domain::Voicemail& vm = event.has_voicemail_left() ? *event.mutable_voicemail_left()
                                                        : *event.mutable_voicemail_updated();
     // Without its recording for now: the core sends it again on its next reconcile.

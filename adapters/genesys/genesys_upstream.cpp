@@ -82,8 +82,9 @@ void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
   std::lock_guard lock(mutex_);
   for (upstream::Event& event : events) {
     // Already deduplicated by the core (its read-backs are sent even when unchanged).
-    if (event.has_voicemail_left() || event.has_voicemail_updated()) {
-      // The worker attaches the recording first.
+    if (event.has_voicemail_left() || event.has_voicemail_updated() ||
+        event.has_voicemail_deleted()) {
+      // The worker attaches the recording first (a deletion waits behind, in order).
       if (voicemails_.size() < kMaxFollowed) {
         voicemails_.push_back(std::move(event));
       } else {
@@ -125,6 +126,14 @@ void GenesysUpstream::start() {
       std::vector<domain::Draft> drafts = options_.stored_drafts(user);
       core_.with_core([&](GenesysCore& core) {
         for (const domain::Draft& draft : drafts) core.draft_known(agent, draft);
+      });
+    }
+  }
+  if (options_.stored_org_ids) {
+    for (const char* collection : {"contact", "canned_response"}) {
+      std::vector<std::string> ids = options_.stored_org_ids(collection);
+      core_.with_core([&](GenesysCore& core) {
+        for (const std::string& id : ids) core.org_record_known(collection, id);
       });
     }
   }
