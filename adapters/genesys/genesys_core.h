@@ -14,11 +14,11 @@
 // replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port);
 // email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
 // read back); deletions (decision 063: a voicemail the platform deleted, the contacts and
-// responses a complete listing no longer shows). Production runs it through GenesysCoreDriver (decisions 043, 049) with
-// `run_mirror` on: the channels, the reconcile, the notifications, the writes and the drafts;
-// GenesysUpstream's worker follows what it reports (take_reconciled) for what it does not
-// mirror yet (docs/genesys.md, "What remains").
-// Thread rules: one owner; not thread-safe.
+// responses a complete listing no longer shows). Production runs it through GenesysCoreDriver
+// (decisions 043, 049) with `run_mirror` on: the channels, the reconcile, the notifications, the
+// writes and the drafts; GenesysUpstream's worker follows what it reports (take_reconciled) for
+// what it does not mirror yet (docs/genesys.md, "What remains"). Thread rules: one owner; not
+// thread-safe.
 #pragma once
 
 #include <cstdint>
