@@ -78,6 +78,7 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
   const bool user_record = event.kind_case() == upstream::Event::kInteraction ||
                            event.kind_case() == upstream::Event::kVoicemailLeft ||
                            event.kind_case() == upstream::Event::kVoicemailUpdated ||
+                           event.kind_case() == upstream::Event::kVoicemailDeleted ||
                            event.kind_case() == upstream::Event::kDraftEdited ||
                            event.kind_case() == upstream::Event::kNoteEdited ||
                            event.kind_case() == upstream::Event::kPresence ||
@@ -137,6 +138,21 @@ Status DomainServer::apply(const upstream::Event& event, int64_t now_ms) {
         return ctx.put(event.contact());
       case upstream::Event::kCannedResponse:
         return ctx.put(event.canned_response());
+      case upstream::Event::kVoicemailDeleted:
+        if (event.voicemail_deleted().empty()) {
+          return error(ErrorCode::kInvalidArgument, "a voicemail deletion without id");
+        }
+        return ctx.remove<d::Voicemail>(event.voicemail_deleted());
+      case upstream::Event::kContactDeleted:
+        if (event.contact_deleted().empty()) {
+          return error(ErrorCode::kInvalidArgument, "a contact deletion without id");
+        }
+        return ctx.remove<d::Contact>(event.contact_deleted());
+      case upstream::Event::kCannedResponseDeleted:
+        if (event.canned_response_deleted().empty()) {
+          return error(ErrorCode::kInvalidArgument, "a canned response deletion without id");
+        }
+        return ctx.remove<d::CannedResponse>(event.canned_response_deleted());
       case upstream::Event::kColleague:
         return ctx.put(event.colleague());
       case upstream::Event::kQueue:

@@ -279,7 +279,9 @@ void GenesysCore::set_own_login(const std::string& user, bool held) {
 }
 
 void GenesysCore::forget(const std::string& key) {
-  last_sent_.erase(key);
+  // Kept as known, with no bytes: sent again, and an org record still deleted by the next
+  // complete listing that does not show it (decision 063).
+  if (auto it = last_sent_.find(key); it != last_sent_.end()) it->second.clear();
 }
 
 bool GenesysCore::connected() const {
@@ -467,11 +469,12 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
     auto vm = decode_voicemail(body);
     if (!vm.ok()) return decode_failed("voicemail event", vm.status(), corr);
     const std::string action = voicemail_action(body);
-    if (action == "delete") return;  // not carried (docs/genesys.md)
+    const std::string id = vm->id();
+    if (action == "delete") return voicemail_gone(user, id);
+    if (is_gone(id)) return;
     upstream::Event event;
     event.set_tenant(options_.tenant);
     event.set_user(user);
-    const std::string id = vm->id();
     if (action == "create") {
       *event.mutable_voicemail_left() = std::move(vm).value();
     } else {
@@ -482,6 +485,23 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
 }
 
 // --------------------------------------------------------------------------- events
+
+void GenesysCore::voicemail_gone(const std::string& user, const std::string& id) {
+  constexpr size_t kMaxGone = 10'000;
+  if (id.empty() || !voicemails_gone_.insert(id).second) return;
+  voicemails_gone_order_.push_back(id);
+  if (voicemails_gone_order_.size() > kMaxGone) {
+    voicemails_gone_.erase(voicemails_gone_order_.front());
+    voicemails_gone_order_.pop_front();
+  }
+  last_sent_.erase("voicemail/" + user + "/" + id);
+  upstream::Event event;
+  event.set_tenant(options_.tenant);
+  event.set_user(user);
+  event.set_voicemail_deleted(id);
+  ++counters_.events;
+  events_out_.push_back(std::move(event));
+}
 
 void GenesysCore::decode_failed(const std::string& what, const Status& status,
                                 const std::string& corr) {

@@ -14,13 +14,15 @@
 // replies, SMS/chat messages, new callbacks and emails, journaled through the SendMarks port);
 // email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
 // read back); voicemail recordings downloaded and hashed before their event (decision 064:
-// a download request kind, take_media). Production runs it through GenesysCoreDriver
-// (decisions 043, 049) with `run_mirror` on: the channels, the reconcile, the notifications,
-// the writes, the drafts and the recordings.
+// a download request kind, take_media); deletions (decision 063: a voicemail the platform
+// deleted, the contacts and responses a complete listing no longer shows). Production runs
+// it through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the
+// reconcile, the notifications, the writes, the drafts and the recordings.
 // Thread rules: one owner; not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +30,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "adapters/genesys/genesys_json.h"
@@ -74,6 +77,9 @@ struct CoreOptions {
   // mirror_contacts off: no contacts (outpost-sim's self-test, tests that need none).
   size_t contact_scan_limit = 200;
   bool mirror_contacts = true;
+  // Test hook (outpost-sim's --break-listing-deletes): a complete org listing deletes
+  // nothing (decision 063). The mirror check must then fail.
+  bool skip_listing_deletes = false;
   // Where sends are journaled before their POST (decision 055); outlives the core. nullptr:
   // the core's own marks in memory (a restart forgets them).
   SendMarks* send_marks = nullptr;
@@ -151,6 +157,7 @@ struct CoreCounters {
            decode_errors = 0, events = 0, duplicates_skipped = 0, intents = 0, refusals = 0,
            sends_unknown = 0, sends_found = 0;         // decision 055
   uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
+  uint64_t org_deletions = 0;                          // decision 063
   // Email reply drafts (decision 057).
   uint64_t drafts_put = 0, drafts_read = 0, web_draft_edits = 0, drafts_refused = 0;
   uint64_t audio_fetched = 0, audio_failures = 0;  // decision 064
@@ -183,6 +190,10 @@ class GenesysCore {
   // The event last sent under `key` was not kept whole (its recording failed): the next
   // reconcile sends it again even if unchanged.
   void forget(const std::string& key);
+  // An org record the server holds from before this core's start (decision 063):
+  // `collection` "contact" or "canned_response". A complete listing that does not show it
+  // deletes it from the server, as it does the records this core sent.
+  void org_record_known(const std::string& collection, const std::string& id);
 
   // ---- outputs
   std::vector<CoreRequest> take_requests();
@@ -312,6 +323,16 @@ class GenesysCore {
   void list_contacts(Next next);
   void list_queues(const std::string& user, Next next);
   void mark_mirrored();
+  // Decision 063: the ids a running org listing showed, per collection; `unsure` when one
+  // could not be told (an entity without id, more than the bound): it then deletes nothing.
+  struct Listed {
+    std::unordered_set<std::string> ids;
+    bool unsure = false;
+  };
+  void note_listed(Listed& listed, const std::string& entity);
+  // A complete listing of `collection`: every record sent or known and not listed is
+  // deleted from the server (an event each).
+  void delete_unlisted(const std::string& collection, Listed& listed);
 
   // genesys_core_intents.cpp
   Result<PlatformAnswer> run_intent(const std::string& what, const AgentRef& agent, int64_t now_ms,
@@ -369,6 +390,10 @@ class GenesysCore {
                      int64_t modified_ms = 0);
   std::string emit_conversation(const std::string& user, const std::string& body,
                                 const std::string& corr);
+  // The platform deleted the user's voicemail `id` (our DELETE answered, or its notification):
+  // a voicemail_deleted event once, and nothing more is sent for it (decision 063).
+  void voicemail_gone(const std::string& user, const std::string& id);
+  bool is_gone(const std::string& id) const { return voicemails_gone_.count(id) != 0; }
 
   // genesys_core_drafts.cpp: an email conversation's draft as both sides last agreed.
   struct DraftLink {
@@ -454,6 +479,11 @@ class GenesysCore {
   int64_t org_listings_retry_at_ = 0;
   bool org_listed_ = false;
   bool agents_mirrored_ = false;
+  Listed listed_responses_, listed_contacts_;  // decision 063
+  // Voicemails the platform deleted (ids are never reused), the newest 10,000: a page or a
+  // notification read before the delete does not bring one back (outpost-sim seed 119).
+  std::set<std::string> voicemails_gone_;
+  std::deque<std::string> voicemails_gone_order_;
 
   PresenceMap presence_map_;
   bool presence_loaded_ = false;

@@ -256,18 +256,24 @@ Result<PlatformAnswer> GenesysCore::delete_voicemail(const AgentRef& agent, cons
     return PlatformAnswer::refuse("this agent is not mirrored from Genesys Cloud");
   }
   if (!plain_id(id)) return PlatformAnswer::refuse("not a Genesys voicemail");
-  return run_intent("voicemail/" + agent.user + "/" + id + "/DELETE", agent, now_ms,
-                    [&](Answered answered) {
-                      call(
-                          "DELETE", "/api/v2/voicemail/messages/" + id, "",
-                          [this, answered](Result<CoreAnswer> answer) {
-                            if (answer.ok() && answer->status == 404) {
-                              return answered(PlatformAnswer::accept());
-                            }
-                            answered(answer_of(answer, "voicemail delete"));
-                          },
-                          agent.user);
-                    });
+  return run_intent(
+      "voicemail/" + agent.user + "/" + id + "/DELETE", agent, now_ms, [&](Answered answered) {
+        call(
+            "DELETE", "/api/v2/voicemail/messages/" + id, "",
+            [this, answered, user = agent.user, id](Result<CoreAnswer> answer) {
+              // Deleted, whether or not a device's retry takes the answer (a
+              // phone restored from a backup forgets its mutation: seed 119).
+              if (answer.ok() &&
+                  (answer->status == 404 || (answer->status >= 200 && answer->status < 300))) {
+                voicemail_gone(user, id);
+              }
+              if (answer.ok() && answer->status == 404) {
+                return answered(PlatformAnswer::accept());
+              }
+              answered(answer_of(answer, "voicemail delete"));
+            },
+            agent.user);
+      });
 }
 
 }  // namespace outpost::genesys

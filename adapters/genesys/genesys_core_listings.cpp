@@ -6,8 +6,10 @@
 // on its own, a bad one counted and logged with the page's correlation id and nothing sent
 // for it. The org's listings run after each org reconcile, beside the gap reconciles (a
 // scan of 50,000 contacts does not hold back an agent's reconcile); a failed one is tried
-// again whole after retry_after_failure. What the platform deleted is not carried (as
-// before: a contact or response stays until the store's own retention).
+// again whole after retry_after_failure. What the platform deleted goes by the listings
+// (decision 063): a listing of the responses (every library's) or of the contacts that
+// read every page deletes from the server each record sent before, or known from the
+// store (org_record_known), that it did not show; a failed or partial one deletes nothing.
 #include <algorithm>
 
 #include "adapters/genesys/genesys_core.h"
@@ -17,6 +19,9 @@ namespace {
 
 constexpr int kListPageSize = 100;
 constexpr size_t kMinScanLimit = 10, kMaxScanLimit = 200;  // the scan's own bounds
+// The ids a listing remembers to tell what it did not show (decision 063): 50,000 contacts
+// are about 4 MB; past this bound the listing deletes nothing.
+constexpr size_t kMaxListedIds = 250'000;
 
 std::string with_paging(const std::string& path) {
   return path + (path.find('?') == std::string::npos ? "?" : "&") +
@@ -29,6 +34,8 @@ void GenesysCore::maybe_list_org() {
   if (!need_org_listings_ || listing_org_ || now_ms_ < org_listings_retry_at_) return;
   need_org_listings_ = false;
   listing_org_ = true;
+  listed_responses_ = Listed{};
+  listed_contacts_ = Listed{};
   auto libraries = std::make_shared<std::vector<std::string>>();
   auto done = [this](Status status) {
     listing_org_ = false;
@@ -54,8 +61,14 @@ void GenesysCore::maybe_list_org() {
       [this, libraries, done](Status status) {
         if (!status.ok()) return done(status);
         list_responses(libraries, 0, [this, done](Status responses) {
-          if (!responses.ok() || !options_.mirror_contacts) return done(responses);
-          list_contacts(done);
+          if (!responses.ok()) return done(responses);
+          // Every library's responses read whole: one no library shows is gone.
+          delete_unlisted("canned_response", listed_responses_);
+          if (!options_.mirror_contacts) return done(responses);
+          list_contacts([this, done](Status contacts) {
+            if (contacts.ok()) delete_unlisted("contact", listed_contacts_);
+            done(contacts);
+          });
         });
       });
 }
@@ -66,6 +79,7 @@ void GenesysCore::list_responses(std::shared_ptr<std::vector<std::string>> libra
   list(
       with_paging("/api/v2/responsemanagement/responses?libraryId=" + (*libraries)[at]), "entities",
       [this](const std::string& entity, const std::string& corr) {
+        note_listed(listed_responses_, entity);
         auto response = decode_response(entity);
         if (!response.ok()) return decode_failed("response", response.status(), corr);
         upstream::Event event;
@@ -86,6 +100,7 @@ void GenesysCore::list_contacts(Next next) {
   list(
       "/api/v2/externalcontacts/scan/contacts?limit=" + std::to_string(limit), "entities",
       [this](const std::string& entity, const std::string& corr) {
+        note_listed(listed_contacts_, entity);
         auto contact = decode_contact(entity);
         if (!contact.ok()) return decode_failed("external contact", contact.status(), corr);
         upstream::Event event;
@@ -117,6 +132,58 @@ void GenesysCore::list_queues(const std::string& user, Next next) {
     if (!joined.ok()) return next(joined);
     one("false", next);
   });
+}
+
+void GenesysCore::note_listed(Listed& listed, const std::string& entity) {
+  if (listed.unsure) return;
+  // The id alone: an entity the decoder refuses is still on the platform, not deleted.
+  const std::string id = conversation_id(entity);  // any entity's id
+  if (id.empty() || listed.ids.size() >= kMaxListedIds) {
+    listed.unsure = true;
+    listed.ids.clear();
+    return;
+  }
+  listed.ids.insert(id);
+}
+
+void GenesysCore::delete_unlisted(const std::string& collection, Listed& listed) {
+  std::unordered_set<std::string> ids = std::move(listed.ids);
+  const bool unsure = listed.unsure;
+  listed = Listed{};
+  if (unsure) {
+    if (options_.log) {
+      options_.log("genesys: the " + collection +
+                   " listing could not tell every id; it deletes nothing");
+    }
+    return;
+  }
+  if (options_.skip_listing_deletes) return;
+  // Every record sent (or known from the store) under "<collection>/<id>".
+  const std::string prefix = collection + "/";
+  auto it = last_sent_.lower_bound(prefix);
+  while (it != last_sent_.end() && it->first.compare(0, prefix.size(), prefix) == 0) {
+    const std::string id = it->first.substr(prefix.size());
+    if (ids.count(id) != 0) {
+      ++it;
+      continue;
+    }
+    it = last_sent_.erase(it);
+    upstream::Event event;
+    event.set_tenant(options_.tenant);
+    if (collection == "contact") {
+      event.set_contact_deleted(id);
+    } else {
+      event.set_canned_response_deleted(id);
+    }
+    ++counters_.org_deletions;
+    ++counters_.events;
+    events_out_.push_back(std::move(event));
+  }
+}
+
+void GenesysCore::org_record_known(const std::string& collection, const std::string& id) {
+  if ((collection != "contact" && collection != "canned_response") || id.empty()) return;
+  last_sent_.try_emplace(collection + "/" + id);  // no bytes: the next listing sends it again
 }
 
 void GenesysCore::mark_mirrored() {

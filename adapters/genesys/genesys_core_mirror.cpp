@@ -183,6 +183,7 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
           [this, user](const std::string& entity, const std::string& corr) {
             auto vm = decode_voicemail(entity);
             if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
+            if (is_gone(vm->id())) return;  // a page read before its delete
             upstream::Event event;
             event.set_tenant(options_.tenant);
             event.set_user(user);

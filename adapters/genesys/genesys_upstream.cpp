@@ -91,7 +91,7 @@ void GenesysUpstream::core_events(std::vector<upstream::Event> events) {
   std::lock_guard lock(mutex_);
   for (upstream::Event& event : events) {
     // Already deduplicated by the core (its read-backs are sent even when unchanged), the
-    // voicemails with their recordings.
+    // voicemails with their recordings (a deletion after them, in the order the core emits).
     if (pending_.size() >= kMaxPendingEvents) {
       to_forget_.push_back(core_key(event));  // nobody polls: the next reconcile sends it again
       continue;
@@ -120,6 +120,14 @@ void GenesysUpstream::start() {
       std::vector<domain::Draft> drafts = options_.stored_drafts(user);
       core_.with_core([&](GenesysCore& core) {
         for (const domain::Draft& draft : drafts) core.draft_known(agent, draft);
+      });
+    }
+  }
+  if (options_.stored_org_ids) {
+    for (const char* collection : {"contact", "canned_response"}) {
+      std::vector<std::string> ids = options_.stored_org_ids(collection);
+      core_.with_core([&](GenesysCore& core) {
+        for (const std::string& id : ids) core.org_record_known(collection, id);
       });
     }
   }

@@ -77,6 +77,10 @@ struct GenesysOptions {
   // The agent's email reply drafts the store holds, read at start (decision 057: a web
   // edit after a restart is for the app's draft). Empty: none.
   std::function<std::vector<domain::Draft>(const std::string& user)> stored_drafts;
+  // The ids of the org's records of `collection` ("contact", "canned_response") the store
+  // holds, read at start: a complete listing deletes those the platform no longer has
+  // (decision 063). Empty: only what this process mirrored.
+  std::function<std::vector<std::string>(const std::string& collection)> stored_org_ids;
   // A mirrored agent's login handed over, renewed (its refresh token rotated) or, with
   // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
   // the adapter's threads, outside its locks.

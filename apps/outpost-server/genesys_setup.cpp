@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "apps/outpost-server/upstream_loop.h"
+#include "engine/scope.h"
 #include "engine/server_core.h"
 
 namespace outpost::server_app {
@@ -99,6 +100,20 @@ void wire_genesys_media(genesys::GenesysOptions& options, ServerStore& store, Bl
       }
     }
     return out;
+  };
+  options.stored_org_ids = [&store, tenant](const std::string& collection) {
+    std::vector<std::string> out;
+    const std::string scope = ScopeName::format_org(tenant);
+    std::string after;
+    while (true) {
+      auto keys = store.read_manifest(scope, collection, after, 500);
+      if (!keys.ok() || keys->empty()) return out;
+      for (const KeyVersion& key : *keys) {
+        if (key.collection != collection) return out;
+        out.push_back(key.key);
+        after = key.key;
+      }
+    }
   };
   options.media_fetched = [&blobs, log](const BlobHash& hash, const std::string& bytes) {
     // Not fatal: the blob service fetches the recording again when a device asks.

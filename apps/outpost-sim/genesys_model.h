@@ -122,10 +122,11 @@ class GenesysModel {
   bool has_voicemail(const std::string& id) const;
 
   // genesys_model_listings.cpp (decision 056): the org's response libraries and responses,
-  // its external contacts (GET …/scan/contacts by cursor), each user's queues (GET
-  // /users/{id}/queues?joined=); changed "on the web" now and then. Deletions are not
-  // modelled (the mirror does not carry them).
-  // A contact added or edited, or a response edited (pick chooses): what changed.
+  // its external contacts (GET …/scan/contacts by cursor, DELETE
+  // /externalcontacts/contacts/{id}), each user's queues (GET /users/{id}/queues?joined=);
+  // changed "on the web" now and then.
+  // A contact added, edited or deleted, a response added, edited or deleted (decision 063;
+  // pick chooses): what changed.
   std::string web_edit_org_listing(size_t pick, int64_t now_ms);
   // A queue of `user` joined or left in the web interface: what changed.
   std::string web_change_queue(const std::string& user, size_t pick, int64_t now_ms);
@@ -134,6 +135,8 @@ class GenesysModel {
   // The checker's view: the entities as the platform answers them.
   const boost::json::array& contact_entities() const { return contacts_; }
   const boost::json::array& response_entities() const { return responses_; }
+  // The contacts and responses deleted (REST or web), by id.
+  const std::set<std::string>& org_deleted() const { return org_deleted_; }
   std::map<std::string, bool> queue_memberships(const std::string& user) const {
     return users_.at(user).queues;
   }
@@ -147,6 +150,9 @@ class GenesysModel {
                           const std::string& path);
   boost::json::object contact(size_t n, int64_t now_ms) const;
   boost::json::array libraries_, responses_, contacts_, queue_definitions_;
+  size_t contacts_made_ = 0, responses_made_ = 0;  // ids are never reused after a deletion
+  bool delete_contact(const std::string& id);      // false: no such contact
+  std::set<std::string> org_deleted_;
 
   using Object = boost::json::object;
   ModelAnswer user_route(const std::string& method, const std::string& user,

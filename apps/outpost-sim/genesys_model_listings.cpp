@@ -2,8 +2,8 @@
 // §1.9 and the Python fake (tests/adapters/genesys/fake_genesys_model.py): response-management
 // libraries and responses (numbered pages, a library's responses by libraryId), the external
 // contacts scan (limit 10..200, the cursor an offset, nextUri and cursors.after while more
-// remain), and a user's queues joined or not (UserQueue: the queue with `joined`); and the
-// web interface's changes to them.
+// remain; DELETE of one contact, §1.8), and a user's queues joined or not (UserQueue: the
+// queue with `joined`); and the web interface's changes to them, deletions too (decision 063).
 #include <algorithm>
 #include <cstdio>
 
@@ -98,23 +98,38 @@ void GenesysModel::init_listings(int64_t now_ms) {
   for (size_t n = 1; n <= 7; ++n) {
     responses_.push_back(response(n, libraries_[n % 2].as_object(), iso(now_ms)));
   }
+  responses_made_ = 7;
   for (size_t n = 0; n < kContacts; ++n) contacts_.push_back(contact(n, now_ms));
+  contacts_made_ = kContacts;
 }
 
 void GenesysModel::add_contacts(size_t count) {
-  const size_t from = contacts_.size();
-  for (size_t n = from; n < from + count; ++n) contacts_.push_back(contact(n, now_ms_));
+  for (size_t i = 0; i < count; ++i) contacts_.push_back(contact(contacts_made_++, now_ms_));
 }
 
 void GenesysModel::add_responses(size_t count) {
-  const size_t from = responses_.size() + 1;
-  for (size_t n = from; n < from + count; ++n) {
-    responses_.push_back(response(n, libraries_[0].as_object(), iso(now_ms_)));
+  for (size_t i = 0; i < count; ++i) {
+    responses_.push_back(response(++responses_made_, libraries_[0].as_object(), iso(now_ms_)));
   }
+}
+
+bool GenesysModel::delete_contact(const std::string& id) {
+  for (auto it = contacts_.begin(); it != contacts_.end(); ++it) {
+    if (str(it->as_object(), "id") != id) continue;
+    contacts_.erase(it);
+    org_deleted_.insert(id);
+    return true;
+  }
+  return false;
 }
 
 ModelAnswer GenesysModel::org_listing(const std::string& method, const std::string& path,
                                       const std::map<std::string, std::string>& query) {
+  const std::string kOne = "/api/v2/externalcontacts/contacts/";
+  if (method == "DELETE" && path.rfind(kOne, 0) == 0 && path.size() > kOne.size()) {
+    if (!delete_contact(path.substr(kOne.size()))) return err(404, "not.found", "no such contact");
+    return {204, ""};
+  }
   if (method != "GET") return {};
   if (path == "/api/v2/responsemanagement/libraries") return listing(libraries_, query, path);
   if (path == "/api/v2/responsemanagement/responses") {
@@ -176,11 +191,30 @@ ModelAnswer GenesysModel::user_queues(const std::string& user,
 
 std::string GenesysModel::web_edit_org_listing(size_t pick, int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
-  if (pick % 3 == 0) {
-    contacts_.push_back(contact(contacts_.size(), now_ms_));
+  // A third of the changes are deletions (decision 063), never of the last of either.
+  const size_t what = pick % 6;
+  if (what == 3 && contacts_.size() > 1) {
+    const std::string id = str(contacts_[(pick / 6) % contacts_.size()].as_object(), "id");
+    delete_contact(id);
+    return "contact " + id + " deleted";
+  }
+  if (what == 4 && responses_.size() > 1) {
+    auto it = responses_.begin() + static_cast<std::ptrdiff_t>((pick / 6) % responses_.size());
+    const std::string id = str(it->as_object(), "id");
+    responses_.erase(it);
+    org_deleted_.insert(id);
+    return "response " + id + " deleted";
+  }
+  if (what == 5) {
+    const size_t n = ++responses_made_;
+    responses_.push_back(response(n, libraries_[n % 2].as_object(), iso(now_ms_)));
+    return "response " + str(responses_.back().as_object(), "id") + " added";
+  }
+  if (what % 3 == 0) {
+    contacts_.push_back(contact(contacts_made_++, now_ms_));
     return "contact " + str(contacts_.back().as_object(), "id") + " added";
   }
-  if (pick % 3 == 1) {
+  if (what % 3 == 1) {
     json::object& c = contacts_[(pick / 3) % contacts_.size()].as_object();
     c["lastName"] = str(c, "lastName") + "-" + std::to_string(pick % 97);
     c["modifyDate"] = iso(now_ms_);

@@ -78,6 +78,7 @@ g::CoreOptions SimGenesys::core_options() const {
   options.org_reconcile_every_ms = 10'000;
   options.contact_scan_limit = 10;  // the scan's smallest page: several cursors
   options.mirror_contacts = !break_contacts_;
+  options.skip_listing_deletes = faults_.skip_listing_deletes;
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
@@ -230,6 +231,7 @@ Status SimGenesys::pump(ServerCore& core, int64_t now_ms) {
     flush(now_ms_);
   }
   if (!drafts_seeded_) OUTPOST_RETURN_IF_ERROR(seed_drafts(core));
+  if (!org_records_seeded_) OUTPOST_RETURN_IF_ERROR(seed_org_records(core));
   core_->tick(now_ms_);
   flush(now_ms_);
   return apply_events(core, now_ms_);
@@ -265,7 +267,7 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
   if (user.tenant != tenant_) return;
   now_ms_ = std::max(now_ms_, now_ms);
   ++stats_.platform_actions;
-  switch (random_.weighted({3, 4, 2, 2, 1, 1, 2})) {
+  switch (random_.weighted({3, 4, 2, 2, 2, 1, 2})) {
     case 0: {
       static const char* const kMedia[] = {"voice", "email", "message", "callback"};
       const std::string id = model_.route(user.user, kMedia[random_.below(4)], now_ms_);
@@ -367,6 +369,7 @@ void SimGenesys::restart(int64_t now_ms) {
   if (org_listings_due_ > 0) org_listings_due_ = 1;  // the fresh core lists after this
   head_attempts_ = 0;
   drafts_seeded_ = false;
+  org_records_seeded_ = false;
   core_ = std::make_unique<g::GenesysCore>(core_options());
   trace_.add("genesys: the adapter restarts with the server");
 }

@@ -58,6 +58,9 @@ struct GenesysFaults {
   bool break_recordings = false;
   // The checker's self-test (--break-draft-retry): the core retries a draft PUT blind.
   bool blind_draft_retries = false;
+  // The checker's self-test (--break-listing-deletes, decision 063): a complete org listing
+  // deletes nothing from the server; the mirror check must fail.
+  bool skip_listing_deletes = false;
 };
 
 struct GenesysSimStats {
@@ -176,6 +179,10 @@ class SimGenesys : public Platform {
   // org listings (one that started after the change; decision 056).
   uint64_t org_listings_due_ = 0;
   void check_listings(ServerStore& store, std::vector<std::string>& out) const;
+  // The org's contacts and canned responses the store holds, told to a fresh core (as the
+  // server tells production's at its start, decision 063); genesys_sim_listings.cpp.
+  Status seed_org_records(ServerCore& core);
+  bool org_records_seeded_ = false;
   std::string tenant_;
   std::vector<std::string> users_;
   GenesysModel model_;

@@ -1,7 +1,10 @@
 // The genesys mode's check of the listings the core mirrors (decision 056): every user's
 // queue memberships, the org's external contacts and canned responses, on the server as the
 // platform has them at quiescence (each platform entity decoded as the adapter decodes it,
-// so the comparison is of the records the mirror should hold).
+// so the comparison is of the records the mirror should hold), and none on the server that
+// the platform no longer has (decision 063; the demo data's too: the platform is the only
+// source of these collections). A fresh core is told the store's records first, as the
+// production server tells its core.
 #include "adapters/genesys/genesys_json.h"
 #include "apps/outpost-sim/genesys_sim.h"
 #include "engine/scope.h"
@@ -11,6 +14,41 @@ namespace outpost::sim {
 
 namespace d = outpost::domain;
 namespace g = outpost::genesys;
+
+namespace {
+
+constexpr uint32_t kManifestPage = 500;
+
+// The keys of `collection` in the store's `scope`.
+Result<std::vector<std::string>> stored_keys(ServerStore& store, const std::string& scope,
+                                             const std::string& collection) {
+  std::vector<std::string> keys;
+  std::string after;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(auto page,
+                             store.read_manifest(scope, collection, after, kManifestPage));
+    bool more = false;
+    for (const KeyVersion& entry : page) {
+      if (entry.collection != collection) break;
+      keys.push_back(entry.key);
+      after = entry.key;
+      more = true;
+    }
+    if (!more || page.size() < kManifestPage) return keys;
+  }
+}
+
+}  // namespace
+
+Status SimGenesys::seed_org_records(ServerCore& core) {
+  org_records_seeded_ = true;
+  const std::string org = ScopeName::format_org(tenant_);
+  for (const char* collection : {"contact", "canned_response"}) {
+    OUTPOST_ASSIGN_OR_RETURN(auto keys, stored_keys(core.store(), org, collection));
+    for (const std::string& key : keys) core_->org_record_known(collection, key);
+  }
+  return Status::Ok();
+}
 
 void SimGenesys::check_listings(ServerStore& store, std::vector<std::string>& out) const {
   auto get = [&](const std::string& scope, const std::string& collection,
@@ -32,16 +70,18 @@ void SimGenesys::check_listings(ServerStore& store, std::vector<std::string>& ou
     }
   }
   const std::string org = ScopeName::format_org(tenant_);
-  size_t missing = 0, stale = 0;
-  std::string first;
+  size_t missing = 0, stale = 0, deleted = 0, never = 0;
+  std::string first, first_deleted;
   auto differs = [&](const std::string& what, bool present, bool equal) {
     if (present && equal) return;
     ++(present ? stale : missing);
     if (first.empty()) first = what + (present ? " differs" : " is missing");
   };
+  std::set<std::string> platform_contacts, platform_responses;
   for (const auto& entity : model_.contact_entities()) {
     auto want = g::decode_contact(boost::json::serialize(entity));
     if (!want.ok()) continue;
+    platform_contacts.insert(want->id());
     d::Contact have;
     auto body = get(org, "contact", want->id());
     const bool present = body && have.ParseFromString(*body);
@@ -52,15 +92,43 @@ void SimGenesys::check_listings(ServerStore& store, std::vector<std::string>& ou
   for (const auto& entity : model_.response_entities()) {
     auto want = g::decode_response(boost::json::serialize(entity));
     if (!want.ok()) continue;
+    platform_responses.insert(want->id());
     d::CannedResponse have;
     auto body = get(org, "canned_response", want->id());
     const bool present = body && have.ParseFromString(*body);
     differs("canned response " + want->id(), present,
             have.text() == want->text() && have.title() == want->title());
   }
-  if (missing + stale > 0) {
+  // What the platform no longer has (or never had) is not on the server either.
+  for (const auto& [collection, platform] : {std::pair{"contact", &platform_contacts},
+                                             std::pair{"canned_response", &platform_responses}}) {
+    auto keys = stored_keys(store, org, collection);
+    if (!keys.ok()) {
+      out.push_back("org: the server's " + std::string(collection) +
+                    " keys: " + keys.status().to_string());
+      continue;
+    }
+    for (const std::string& key : *keys) {
+      if (platform->count(key) != 0) continue;
+      const std::string what = std::string(collection) + " " + key;
+      if (model_.org_deleted().count(key) != 0) {
+        ++deleted;
+        if (first_deleted.empty()) first_deleted = what;
+      } else {
+        ++never;  // the demo data's: never on the platform
+        if (first.empty()) first = what + " was never on the platform";
+      }
+    }
+  }
+  if (deleted > 0) {
+    out.push_back("org: " + std::to_string(deleted) +
+                  " contacts or responses the platform deleted still on the server (first: " +
+                  first_deleted + ")");
+  }
+  if (missing + stale + never > 0) {
     out.push_back("org: " + std::to_string(missing) + " contacts or responses missing, " +
-                  std::to_string(stale) + " stale on the server (first: " + first + ")");
+                  std::to_string(stale) + " stale, " + std::to_string(never) +
+                  " on the server never on the platform (first: " + first + ")");
   }
 }
 

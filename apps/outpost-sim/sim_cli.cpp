@@ -91,6 +91,9 @@ fault knobs (probabilities; per frame for the network, else per step):
   --break-draft-retry  checker self-test (genesys): the adapter retries an email draft PUT
                       blind, long after its read; a web word it writes over must be
                       reported (M)
+  --break-listing-deletes  checker self-test (genesys): the adapter's complete org
+                      listings delete nothing (decision 063); the mirror check (M) must
+                      fail once the web deleted a contact or response
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -169,6 +172,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_recordings = true;
     } else if (flag == "--break-draft-retry") {
       cli.sim.break_draft_retry = true;
+    } else if (flag == "--break-listing-deletes") {
+      cli.sim.break_listing_deletes = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

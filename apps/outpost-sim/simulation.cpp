@@ -135,6 +135,7 @@ Status Simulation::setup() {
     faults.forget_sends = options_.break_send_journal;
     faults.break_recordings = options_.break_recordings;
     faults.blind_draft_retries = options_.break_draft_retry;
+    faults.skip_listing_deletes = options_.break_listing_deletes;
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);

@@ -82,6 +82,9 @@ struct SimOptions {
   // Checker self-test (--break-draft-retry, decision 062): the core retries a draft PUT
   // blind (the REST retry rules, no read first); the web-word check must fail.
   bool break_draft_retry = false;
+  // Checker self-test (--break-listing-deletes, decision 063): the Genesys core's complete
+  // org listings delete nothing; (M) must fail once the web deleted a contact or response.
+  bool break_listing_deletes = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;

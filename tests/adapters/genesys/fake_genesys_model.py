@@ -310,6 +310,13 @@ class Org:
             return status, answer
         if path == "/api/v2/externalcontacts/scan/contacts" and method == "GET":
             return self.scan(query)
+        m = re.fullmatch(r"/api/v2/externalcontacts/contacts/([^/]+)", path)
+        if m and method == "DELETE":  # decision 063: the scan no longer shows it
+            for i, contact in enumerate(self.contacts):
+                if contact["id"] == m.group(1):
+                    del self.contacts[i]
+                    return 204, None
+            return err(404, "not.found", "no such contact")
         if path == "/api/v2/responsemanagement/libraries" and method == "GET":
             return listing(self.libraries, query, path, max_page)
         if path == "/api/v2/responsemanagement/responses" and method == "GET":

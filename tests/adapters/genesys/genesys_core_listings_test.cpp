@@ -251,6 +251,129 @@ TEST_F(GenesysCoreListingsTest, APageOverTheBoundsIsRefusedWholeAndReadAgain) {
     EXPECT_FALSE(e.has_contact() && e.contact().id().rfind("huge", 0) == 0);
 }
 
+// Decision 063: what the platform no longer has goes by the listings.
+size_t deletions(const std::vector<upstream::Event>& events, const std::string& id) {
+  return static_cast<size_t>(std::count_if(events.begin(), events.end(), [&](const auto& e) {
+    return e.contact_deleted() == id || e.canned_response_deleted() == id;
+  }));
+}
+
+TEST_F(GenesysCoreListingsTest, ARecordThePlatformDeletedIsDeletedByTheNextCompleteListing) {
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  ASSERT_EQ(model_.handle("DELETE", "/api/v2/externalcontacts/contacts/ec-00003", "", now_).status,
+            204);
+  EXPECT_EQ(model_.web_edit_org_listing(4, now_), "response resp-1 deleted");
+  now_ += 61'000;
+  run();
+  EXPECT_EQ(deletions(events_, "ec-00003"), 1u);
+  EXPECT_EQ(deletions(events_, "resp-1"), 1u);
+  EXPECT_EQ(core_.counters().org_deletions, 2u);
+  for (const auto& e : events_) {
+    if (e.contact_deleted().empty() && e.canned_response_deleted().empty()) continue;
+    EXPECT_EQ(e.tenant(), "acme");
+    EXPECT_TRUE(e.user().empty());  // org records
+  }
+  // Not again: the next listing deletes nothing more.
+  now_ += 61'000;
+  run();
+  EXPECT_EQ(core_.counters().org_listings, 3u);
+  EXPECT_EQ(core_.counters().org_deletions, 2u);
+}
+
+TEST_F(GenesysCoreListingsTest, AFailedOrPartialListingDeletesNothing) {
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  ASSERT_EQ(model_.handle("DELETE", "/api/v2/externalcontacts/contacts/ec-00003", "", now_).status,
+            204);
+  now_ += 61'000;
+  // The scan's second page fails (after the call's own retries), then the first page comes
+  // short (ec-00009 lost on the way): neither listing deletes anything.
+  int failures = 0;
+  bool partial = true;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (is_scan(r, "10") && failures < 8) {
+      ++failures;
+      return CoreAnswer{500, R"({"status":500,"code":"internal"})", "corr-500", -1, false};
+    }
+    if (is_scan(r) && failures >= 8 && partial) {
+      return edited(r, [](json::object& page) { page["entities"].as_array().pop_back(); });
+    }
+    return std::nullopt;
+  });
+  EXPECT_GE(failures, 8);
+  EXPECT_GT(core_.counters().incomplete_listings, 0u);
+  EXPECT_EQ(deletions(events_, "ec-00003"), 0u);
+  EXPECT_EQ(deletions(events_, "ec-00009"), 0u);
+  EXPECT_EQ(core_.counters().org_deletions, 0u);
+  partial = false;
+  run();
+  EXPECT_EQ(deletions(events_, "ec-00003"), 1u);
+  EXPECT_EQ(deletions(events_, "ec-00009"), 0u);
+}
+
+TEST_F(GenesysCoreListingsTest, ALibraryGoneTakesItsResponses) {
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  now_ += 61'000;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.target.rfind("/api/v2/responsemanagement/libraries", 0) != 0) return std::nullopt;
+    return edited(r, [](json::object& page) {
+      page["entities"].as_array().pop_back();  // lib-2 deleted
+      page["total"] = 1;
+    });
+  });
+  // lib-2 held the odd responses.
+  for (const char* id : {"resp-1", "resp-3", "resp-5", "resp-7"})
+    EXPECT_EQ(deletions(events_, id), 1u) << id;
+  EXPECT_EQ(core_.counters().org_deletions, 4u);
+}
+
+TEST_F(GenesysCoreListingsTest, RecordsTheStoreHeldBeforeTheStartAreDeletedWhenNotListed) {
+  // A fresh core (a restarted server): the store's records, told before its first listing.
+  core_.org_record_known("contact", "ec-00001");
+  core_.org_record_known("contact", "contact-from-before");
+  core_.org_record_known("canned_response", "resp-old");
+  core_.org_record_known("queue", "not-an-org-listing");
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  EXPECT_EQ(deletions(events_, "contact-from-before"), 1u);
+  EXPECT_EQ(deletions(events_, "resp-old"), 1u);
+  EXPECT_EQ(deletions(events_, "ec-00001"), 0u);
+  EXPECT_EQ(core_.counters().org_deletions, 2u);
+  size_t sent = 0;  // ec-00001 is sent all the same: the store's copy may be older
+  for (const auto& e : events_) sent += e.has_contact() && e.contact().id() == "ec-00001";
+  EXPECT_EQ(sent, 1u);
+}
+
+class GenesysCoreBigOrgTest : public GenesysCoreListingsTest {
+ protected:
+  GenesysCoreBigOrgTest()
+      : GenesysCoreListingsTest([] {
+          CoreOptions o = listing_options();
+          o.contact_scan_limit = 200;
+          return o;
+        }()) {}
+};
+
+TEST_F(GenesysCoreBigOrgTest, FiftyThousandContactsAndThreeDeleted) {
+  model_.add_contacts(50'000 - 25);
+  run();
+  ASSERT_TRUE(core_.mirrored());
+  EXPECT_EQ(count(upstream::Event::kContact), 50'000u);
+  for (const char* id : {"ec-00007", "ec-25000", "ec-49999"}) {
+    ASSERT_EQ(
+        model_.handle("DELETE", std::string("/api/v2/externalcontacts/contacts/") + id, "", now_)
+            .status,
+        204);
+  }
+  events_.clear();
+  now_ += 61'000;
+  run();
+  EXPECT_EQ(core_.counters().org_deletions, 3u);
+  for (const char* id : {"ec-00007", "ec-25000", "ec-49999"}) EXPECT_EQ(deletions(events_, id), 1u);
+}
+
 class GenesysCoreNoContactsTest : public GenesysCoreListingsTest {
  protected:
   GenesysCoreNoContactsTest() : GenesysCoreListingsTest(listing_options(false)) {}

@@ -231,6 +231,35 @@ TEST_F(GenesysCoreRecordingsTest, AVoicemailGoneFromThePlatformIsNeitherSentNorT
   EXPECT_TRUE(core_.quiet());
 }
 
+// Decision 063 beside 064: a voicemail deleted on the platform while its recording downloads
+// (the link still serves the bytes) stays deleted: the finished recording must not send the
+// voicemail after its voicemail_deleted, which would bring it back on the server for good.
+TEST_F(GenesysCoreRecordingsTest, AVoicemailDeletedWhileItsRecordingDownloadsStaysDeleted) {
+  const std::string id = model_.leave_voicemail("agent-1", now_);
+  bool deleted = false;
+  driver_.run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (!is_download(r) || deleted) return std::nullopt;
+    deleted = true;
+    // Deleted on the web while the download is on its way; its notification arrives first.
+    EXPECT_EQ(model_.handle("DELETE", "/api/v2/voicemail/messages/" + id, "", now_).status, 204);
+    bool closed = false;
+    for (const std::string& m : model_.take_socket_messages(&closed, 0)) {
+      core_.on_socket_message(m, now_, 0);
+    }
+    return status(200, sim::GenesysModel::voicemail_audio(id));
+  });
+  ASSERT_TRUE(deleted);
+  bool gone = false;
+  for (const auto& e : driver_.events) {
+    if (e.voicemail_deleted() == id) gone = true;
+    const bool sent = (e.has_voicemail_left() && e.voicemail_left().id() == id) ||
+                      (e.has_voicemail_updated() && e.voicemail_updated().id() == id);
+    EXPECT_FALSE(gone && sent) << "the voicemail was sent after its deletion";
+  }
+  EXPECT_TRUE(gone) << "the delete notification is carried";
+  EXPECT_TRUE(core_.quiet());
+}
+
 TEST(GenesysCoreRecordingsPortTest, ARecordingTheStoreNamesIsNotDownloaded) {
   CoreOptions o = recording_options();
   o.audio_stored = [](const std::string& user, const std::string&) { return user == "agent-1"; };

@@ -254,6 +254,49 @@ TEST_F(GenesysCoreTest, AGapOpensANewChannelAndReconciles) {
   EXPECT_TRUE(found) << "the voicemail left during the gap comes with the reconcile";
 }
 
+// outpost-sim's seed 119 (--platform 0.3 --devices 4 --users 3 --steps 400): a device's
+// delete of gc-vm-97 reached the platform, but the device was restored from a backup before
+// its retry came, so no mutation took the answer; the delete notification was not carried
+// either, and the server kept the voicemail for good. What the platform deleted is carried:
+// our DELETE answered (whoever takes it), or its notification (the web's delete); and a
+// listing read before the delete does not bring it back.
+TEST_F(GenesysCoreTest, AVoicemailThePlatformDeletedIsDeletedFromTheServer) {
+  const std::string ours = model_.leave_voicemail("agent-1", now_);
+  const std::string webs = model_.leave_voicemail("agent-1", now_);
+  run();
+  const std::string listing = "/api/v2/voicemail/users/agent-1/messages?pageSize=100&pageNumber=1";
+  const std::string stale = model_.handle("GET", listing, "", now_).body;
+  auto deleted = [&](const std::string& id) {
+    return std::count_if(events_.begin(), events_.end(),
+                         [&](const auto& e) { return e.voicemail_deleted() == id; });
+  };
+  // The socket dies silently first: only our DELETE's answer can tell.
+  model_.close_socket();
+  const AgentRef device{"acme", "agent-1", "phone#18"};
+  EXPECT_FALSE(core_.delete_voicemail(device, ours, now_).ok());  // asked; never retried
+  run();
+  EXPECT_EQ(deleted(ours), 1) << "the platform deleted " << ours << "; the server must too";
+  core_.on_socket_closed(now_);  // the gap noticed: a new channel, its reconcile
+  run();
+  // Deleted on the web: its notification.
+  ASSERT_EQ(model_.handle("DELETE", "/api/v2/voicemail/messages/" + webs, "", now_).status, 204);
+  run();
+  EXPECT_EQ(deleted(webs), 1) << "the platform's delete notification is carried";
+  // A gap whose reconcile reads a page from before both deletes: nothing comes back.
+  events_.clear();
+  model_.close_socket();
+  core_.on_socket_closed(now_);
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.target != listing) return std::nullopt;
+    return CoreAnswer{200, stale, "corr-stale", -1, false};
+  });
+  for (const auto& e : events_) {
+    EXPECT_FALSE(e.has_voicemail_left() &&
+                 (e.voicemail_left().id() == ours || e.voicemail_left().id() == webs))
+        << e.voicemail_left().id() << " came back from a page read before its delete";
+  }
+}
+
 // Several notification channels (decision 037 in the core, decision 043): agents_per_channel
 // agents' topics each, a gap reconciling only the agents of its channel, agents past
 // max_channels reconciled by REST only.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -125,6 +126,29 @@ TEST_F(GenesysUpstreamTest, WaitMirroredWaitsForTheOrgsListingsAndTheQueues) {
   EXPECT_EQ(contacts, 250u);
   EXPECT_EQ(responses, 7u);
   EXPECT_EQ(queues, 3u);
+}
+
+// Decision 063: the org's records the store held before the start are told to the core, and
+// the first complete listing deletes those the platform no longer has.
+TEST_F(GenesysUpstreamTest, StoredOrgRecordsThePlatformNoLongerHasAreDeleted) {
+  GenesysOptions o = options();
+  o.stored_org_ids = [](const std::string& collection) {
+    return collection == "contact" ? std::vector<std::string>{"ec-00001", "contact-from-before"}
+                                   : std::vector<std::string>{"resp-old"};
+  };
+  start(std::move(o));
+  auto events = upstream_->poll(0);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> deleted;
+  for (const auto& e : *events) {
+    if (!e.contact_deleted().empty()) deleted.push_back("contact " + e.contact_deleted());
+    if (!e.canned_response_deleted().empty()) {
+      deleted.push_back("canned_response " + e.canned_response_deleted());
+    }
+  }
+  std::sort(deleted.begin(), deleted.end());
+  EXPECT_EQ(deleted,
+            (std::vector<std::string>{"canned_response resp-old", "contact contact-from-before"}));
 }
 
 TEST_F(GenesysUpstreamTest, LiveNotificationsBecomeEvents) {

@@ -259,6 +259,26 @@ TEST(Simulation, GenesysModeCatchesAnAdapterThatHashesTheWrongRecording) {
   }
 }
 
+TEST(Simulation, GenesysModeCatchesListingsThatDeleteNothing) {
+  // The checker's self-test for decision 063: the core's complete org listings delete
+  // nothing, so what the platform no longer has stays on the server (M): the demo data's
+  // contacts and responses, never on the platform, on every seed, and on some seeds those
+  // the model's web deleted (2 of outpost-sim's seeds 1..20 at 400 steps). The same seeds
+  // pass intact (GenesysModeReplaysAndKeepsTheMirrorEqualToThePlatform).
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    SimOptions options = genesys(seed);
+    options.break_listing_deletes = true;
+    SimResult result = run_simulation(options);
+    bool mirror = false;
+    for (const auto& violation : result.violations) {
+      mirror |= violation.invariant == "(M) mirror = platform" &&
+                violation.detail.find("contacts or responses") != std::string::npos &&
+                violation.detail.find("platform") != std::string::npos;
+    }
+    EXPECT_TRUE(mirror) << "seed " << seed << "\n" << describe(result);
+  }
+}
+
 TEST(Simulation, GenesysModeCatchesASendJournalThatForgets) {
   // The checker's self-test for (S), decision 055: with a journal that forgets every mark, a
   // send whose answer was lost is POSTed again by its retry. The runs send (email replies,
