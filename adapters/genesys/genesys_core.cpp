@@ -494,7 +494,11 @@ void GenesysCore::voicemail_gone(const std::string& user, const std::string& id)
     voicemails_gone_.erase(voicemails_gone_order_.front());
     voicemails_gone_order_.pop_front();
   }
-  last_sent_.erase("voicemail/" + user + "/" + id);
+  const std::string key = "voicemail/" + user + "/" + id;
+  last_sent_.erase(key);
+  // A recording on its way would send the voicemail after this deletion (decision 064's
+  // event waits for its recording): it is dropped, its answers find nothing.
+  recordings_.erase(key);
   upstream::Event event;
   event.set_tenant(options_.tenant);
   event.set_user(user);

@@ -72,7 +72,9 @@ void GenesysCore::emit_voicemail(upstream::Event event, const std::string& key) 
 }
 
 void GenesysCore::fetch_recording(const std::string& key, int link) {
-  Recording& r = recordings_.at(key);
+  auto it = recordings_.find(key);
+  if (it == recordings_.end()) return;  // the voicemail was deleted meanwhile (decision 063)
+  Recording& r = it->second;
   r.running = true;
   r.retry_at = 0;
   const std::string user = r.event.user();
