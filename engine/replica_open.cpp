@@ -99,9 +99,10 @@ void migrate_journal(SQLite::Database& db) {
 // Decision 065: `_outbox` without AUTOINCREMENT, so a save does not write the
 // `sqlite_sequence` page too. A mutation id is never reused (decision 042): a new one is
 // max(the outbox's newest id, `_meta.mutation_ids_issued`) + 1, and whatever deletes outbox
-// rows first raises `mutation_ids_issued` to the newest id, in the same transaction
-// (Replica::Impl::remember_issued_mutation_ids). A file from an older build is rebuilt
-// in place, in the layout transaction, ids kept and its counter carried into the floor.
+// rows first raises `mutation_ids_issued` to the newest id it deletes, in the same
+// transaction (`kRememberIssuedMutationIds` in ApplyRun::confirm_through and ::reject;
+// replica_internal.h). A file from an older build is rebuilt in place, in the layout
+// transaction, ids kept and its counter carried into the floor.
 void migrate_outbox(SQLite::Database& db) {
   SQLite::Statement sql(db,
                         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '_outbox'");
