@@ -212,6 +212,9 @@ void ApplyRun::reject(const protocol::MutationResult& result) {
                             result.code(),
                             result.reason()};
   select.reset();
+  SQLite::Statement& remember = impl_.cached(replica_internal::kRememberIssuedMutationIds);
+  remember.bind(1, static_cast<int64_t>(result.id()));
+  remember.exec();  // before its row leaves the outbox (decision 065)
   SQLite::Statement insert(impl_.db,
                            "INSERT OR REPLACE INTO _rejected (id, name, args, created_ms, "
                            "code, reason) VALUES (?, ?, ?, ?, ?, ?)");
@@ -240,6 +243,10 @@ void ApplyRun::note_processed(uint64_t last_mutation_id) {
 }
 
 void ApplyRun::confirm_through(uint64_t last_mutation_id) {
+  // The newest id is remembered before the outbox may lose it (decision 065).
+  SQLite::Statement& remember = impl_.cached(replica_internal::kRememberIssuedMutationIds);
+  remember.bind(1, static_cast<int64_t>(last_mutation_id));
+  remember.exec();
   SQLite::Statement& remove = impl_.cached("DELETE FROM _outbox WHERE id <= ?");
   remove.bind(1, static_cast<int64_t>(last_mutation_id));
   int removed = remove.exec();

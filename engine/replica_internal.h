@@ -150,6 +150,31 @@ class Replica::Impl : public RecordAccess {
 
 namespace replica_internal {
 
+// Mutation ids (decision 065; the server dedups by them, decision 042, so one is never
+// issued twice): `_outbox` has no AUTOINCREMENT, and `_meta.mutation_ids_issued` remembers
+// the newest id issued once the outbox may no longer hold it. Invariant: every id this file
+// ever issued is at most max(the outbox's newest id, mutation_ids_issued).
+//
+// The id of a new mutation, bound in the INSERT into `_outbox`.
+inline constexpr char kInsertIntoOutbox[] =
+    "INSERT INTO _outbox (id, name, args, created_ms) VALUES (max("
+    "coalesce((SELECT max(id) FROM _outbox), 0),"
+    " coalesce((SELECT CAST(value AS INTEGER) FROM _meta WHERE name = 'mutation_ids_issued'), 0)"
+    ") + 1, ?, ?, ?)";
+// Raises mutation_ids_issued to ?1 (never lowers it; writes nothing when it is already
+// there, so the page stays clean).
+inline constexpr char kRaiseMutationIdsIssued[] =
+    "INSERT INTO _meta (name, value) SELECT 'mutation_ids_issued', ?1 WHERE ?1 > 0 "
+    "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+    "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)";
+// The same to the outbox's newest id at or below ?1: run before a statement deletes outbox
+// rows up to ?1, in its transaction.
+inline constexpr char kRememberIssuedMutationIds[] =
+    "INSERT INTO _meta (name, value) SELECT 'mutation_ids_issued', newest FROM "
+    "(SELECT max(id) AS newest FROM _outbox WHERE id <= ?1) WHERE newest IS NOT NULL "
+    "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+    "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)";
+
 // A copy of the WAL-index header (Replica::CommitStamp), safe while another connection
 // writes it (replica_journal.cpp).
 Replica::CommitStamp read_commit_stamp(const volatile uint32_t* header);

@@ -15,7 +15,9 @@ namespace {
 using replica_internal::from_sqlite;
 
 // Version of the replica's own layout (internal tables), separate from the schema version.
-constexpr int64_t kFormatVersion = 1;
+// 2 (decision 065): `_outbox` without AUTOINCREMENT, its ids numbered on from
+// `_meta.mutation_ids_issued`, which a build of format 1 would not read: it refuses the file.
+constexpr int64_t kFormatVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 using Meta = std::map<std::string, std::string>;
@@ -94,11 +96,41 @@ void migrate_journal(SQLite::Database& db) {
   db.exec("DROP TABLE _journal; ALTER TABLE _journal_058 RENAME TO _journal;");
 }
 
+// Decision 065: `_outbox` without AUTOINCREMENT, so a save does not write the
+// `sqlite_sequence` page too. A mutation id is never reused (decision 042): a new one is
+// max(the outbox's newest id, `_meta.mutation_ids_issued`) + 1, and whatever deletes outbox
+// rows first raises `mutation_ids_issued` to the newest id it deletes, in the same
+// transaction (`kRememberIssuedMutationIds` in ApplyRun::confirm_through and ::reject;
+// replica_internal.h). A file from an older build is rebuilt in place, in the layout
+// transaction, ids kept and its counter carried into the floor.
+void migrate_outbox(SQLite::Database& db) {
+  SQLite::Statement sql(db,
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '_outbox'");
+  if (!sql.executeStep() ||
+      sql.getColumn(0).getString().find("AUTOINCREMENT") == std::string::npos) {
+    return;
+  }
+  sql.reset();
+  SQLite::Statement counter(db, "SELECT seq FROM sqlite_sequence WHERE name = '_outbox'");
+  const int64_t issued = counter.executeStep() ? counter.getColumn(0).getInt64() : 0;
+  counter.reset();
+  db.exec(
+      "CREATE TABLE _outbox_065 (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+      " args BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+      "INSERT INTO _outbox_065 (id, name, args, created_ms)"
+      " SELECT id, name, args, created_ms FROM _outbox;");
+  SQLite::Statement carry(db, replica_internal::kRaiseMutationIdsIssued);
+  carry.bind(1, issued);
+  carry.exec();
+  // Dropping the table drops its `sqlite_sequence` row too.
+  db.exec("DROP TABLE _outbox; ALTER TABLE _outbox_065 RENAME TO _outbox;");
+}
+
 // The internal tables (created if missing) and one table per collection.
 void create_layout(SQLite::Database& db, const Schema& schema) {
   db.exec(
       "CREATE TABLE IF NOT EXISTS _meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY,"
       " name TEXT NOT NULL, args BLOB NOT NULL, created_ms INTEGER NOT NULL);"
       "CREATE TABLE IF NOT EXISTS _rejected (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
       " args BLOB NOT NULL, created_ms INTEGER NOT NULL, code TEXT NOT NULL,"
@@ -116,6 +148,7 @@ void create_layout(SQLite::Database& db, const Schema& schema) {
       "CREATE TABLE IF NOT EXISTS _journal (seq INTEGER PRIMARY KEY,"
       " origin TEXT NOT NULL, changes BLOB NOT NULL);");
   migrate_journal(db);
+  migrate_outbox(db);
   for (const auto& collection : schema.collections()) {
     CollectionTable::create_or_migrate(db, *collection);
   }

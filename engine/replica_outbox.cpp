@@ -63,8 +63,7 @@ Result<uint64_t> Replica::mutate_internal(const std::string& name, const Message
     }
     const Message& stored_args = prepared ? *prepared : args;
     std::string serialized = stored_args.SerializeAsString();
-    SQLite::Statement& insert =
-        impl.cached("INSERT INTO _outbox (name, args, created_ms) VALUES (?, ?, ?)");
+    SQLite::Statement& insert = impl.cached(replica_internal::kInsertIntoOutbox);
     insert.bind(1, name);
     insert.bind(2, serialized.data(), static_cast<int>(serialized.size()));
     insert.bind(3, now_ms);
@@ -212,10 +211,7 @@ Result<ApplyReport> Replica::renumber_pending(const ReusedIds& reused) {
         away.bind(2, static_cast<int64_t>(reused.first));
         if (away.exec() == 0) return Status::Ok();
         impl_->db.exec("UPDATE _outbox SET id = -id WHERE id < 0");
-        // New mutations follow the renumbered ones.
-        impl_->db.exec(
-            "UPDATE sqlite_sequence SET seq = (SELECT max(id) FROM _outbox) "
-            "WHERE name = '_outbox' AND seq < (SELECT max(id) FROM _outbox)");
+        // New mutations follow the renumbered ones: the newest id only grew (decision 065).
         run.note_processed(reused.last);
         run.outbox_changed = true;
         run.mark_shadow_touched();  // replayed with their new ids

@@ -1,6 +1,7 @@
 // App kill: a child process writes to a replica and is SIGKILLed at a random moment. After
 // reopening, every mutation whose mutate() returned is in both the table and the outbox,
-// nothing half-applied is visible, and the file passes PRAGMA integrity_check.
+// nothing half-applied is visible, and the file passes PRAGMA integrity_check; no mutation
+// id is issued twice, whatever the kill interrupted.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -69,6 +70,40 @@ std::string draft_text(uint64_t n) {
     scope->set_cursor(seq);
     if (!(*replica)->apply(response).ok()) _exit(3);
     if (write(report_fd, &seq, sizeof(seq)) != sizeof(seq)) _exit(4);
+  }
+}
+
+// A pull response that confirms every mutation up to `last`: complete (both followed
+// scopes, nothing changed, the cursors moving on to `seq`), so the outbox empties.
+protocol::PullResponse confirming(uint64_t last, uint64_t seq) {
+  protocol::PullResponse response;
+  for (const char* name : {"user/acme/agent1", "org/acme"}) {
+    auto* scope = response.add_scopes();
+    scope->set_scope(name);
+    scope->set_cursor(seq);
+  }
+  response.set_last_mutation_id(last);
+  return response;
+}
+
+// Child: saves drafts and every third save has the server confirm them all (the outbox
+// empties), reporting each id mutate() returned, until killed.
+[[noreturn]] void save_and_confirm_until_killed(const std::string& path, int report_fd) {
+  auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
+                               {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
+  if (!replica.ok()) _exit(2);
+  if (write(report_fd, "R", 1) != 1) _exit(4);
+  auto cursors = (*replica)->cursors();
+  uint64_t seq = cursors.ok() && !cursors->empty() ? (*cursors)[0].seq : 0;
+  for (uint64_t n = 0;; ++n) {
+    m::SaveDraft args;
+    args.mutable_draft()->set_id("draft-" + std::to_string(n % 5));
+    args.mutable_draft()->set_body(draft_text(n));
+    auto mutation = (*replica)->mutate("save_draft", args, static_cast<int64_t>(n));
+    if (!mutation.ok()) _exit(3);
+    const uint64_t id = mutation.value();
+    if (write(report_fd, &id, sizeof(id)) != sizeof(id)) _exit(4);
+    if (n % 3 == 2 && !(*replica)->apply(confirming(id, ++seq)).ok()) _exit(3);
   }
 }
 
@@ -183,6 +218,48 @@ TEST(ReplicaKill, EveryReturnedMutationSurvivesSigkill) {
     EXPECT_EQ(drafts.value(), outbox.size());
   }
   EXPECT_GT(total_confirmed, static_cast<uint64_t>(kIterations));  // the children did work
+}
+
+// Decision 065: mutation ids come from the outbox's newest id and a floor kept in `_meta`
+// (no AUTOINCREMENT counter). A kill at any moment, the outbox emptied by confirmations or
+// not, never makes the file issue an id again: every id, the children's and this test's,
+// is above every one issued before it.
+TEST(ReplicaKill, NoMutationIdIsIssuedTwiceAcrossKillsWhileTheOutboxEmpties) {
+  testing::TempDir dir;
+  const std::string path = dir.file("device.db");
+  std::mt19937 rng(65);
+  uint64_t highest = 0;
+  for (int iteration = 0; iteration < kIterations / 2; ++iteration) {
+    auto reported = run_and_kill([&](int fd) { save_and_confirm_until_killed(path, fd); }, rng);
+    for (size_t i = 0; i + sizeof(uint64_t) <= reported.size(); i += sizeof(uint64_t)) {
+      uint64_t id = 0;
+      memcpy(&id, reported.data() + i, sizeof(id));
+      ASSERT_GT(id, highest) << "mutation id " << id << " issued again";
+      highest = id;
+    }
+    auto replica = Replica::open(path, Schema::domain(), &domain_mutators(),
+                                 {.tenant = "acme", .user = "agent1", .client_id = "device-1"});
+    ASSERT_TRUE(replica.ok()) << replica.status().to_string();
+    ASSERT_TRUE((*replica)->check_integrity().ok());
+    // This test's save always finds the outbox empty: what the kill left is confirmed.
+    auto pending = (*replica)->pending();
+    ASSERT_TRUE(pending.ok());
+    if (!pending->empty()) {
+      auto cursors = (*replica)->cursors();
+      ASSERT_TRUE(cursors.ok());
+      const uint64_t seq = cursors->empty() ? 0 : (*cursors)[0].seq;
+      ASSERT_TRUE((*replica)->apply(confirming(pending->back().id, seq + 1)).ok());
+      ASSERT_TRUE((*replica)->pending()->empty());
+    }
+    m::SaveDraft args;
+    args.mutable_draft()->set_id("after-the-kill");
+    args.mutable_draft()->set_body(draft_text(iteration));
+    auto next = (*replica)->mutate("save_draft", args, 0);
+    ASSERT_TRUE(next.ok()) << next.status().to_string();
+    ASSERT_GT(*next, highest) << "mutation id " << *next << " issued again after a kill";
+    highest = *next;
+  }
+  EXPECT_GT(highest, static_cast<uint64_t>(kIterations));  // the children did work
 }
 
 TEST(ReplicaKill, AppliedBatchesMoveTheCursorAtomically) {

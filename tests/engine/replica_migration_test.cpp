@@ -1,6 +1,7 @@
 // A replica file written by an older schema is migrated additively when opened with a
 // newer one; a file written by a newer schema is refused and left untouched. A file whose
-// `_journal` an older build made with AUTOINCREMENT is rebuilt in place (decision 058).
+// `_journal` an older build made with AUTOINCREMENT is rebuilt in place (decision 058), and
+// so is its `_outbox`, its counter carried (decision 065).
 #include <gtest/gtest.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -133,6 +134,41 @@ class ReplicaJournalMigration : public ::testing::Test {
               counter);
   }
 
+  // Decision 065: remakes `_outbox` as a build of format 1 made it (AUTOINCREMENT, its
+  // counter at `counter`), with the rows of ids `kept` only (the others confirmed).
+  void make_format_1_outbox(const std::string& kept, int64_t counter) {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(
+        "BEGIN;"
+        "ALTER TABLE _outbox RENAME TO _outbox_new;"
+        "CREATE TABLE _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " name TEXT NOT NULL, args BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+        "INSERT INTO _outbox SELECT * FROM _outbox_new WHERE id IN (" +
+        kept +
+        ");"
+        "DROP TABLE _outbox_new;"
+        "DELETE FROM sqlite_sequence WHERE name = '_outbox';"
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('_outbox', " +
+        std::to_string(counter) +
+        ");"
+        "DELETE FROM _meta WHERE name = 'mutation_ids_issued';"
+        "UPDATE _meta SET value = '1' WHERE name = 'format_version'; COMMIT;");
+    ASSERT_EQ(db.execAndGet("SELECT seq FROM sqlite_sequence WHERE name = '_outbox'").getInt64(),
+              counter);
+  }
+
+  bool outbox_autoincrements() {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT sql FROM sqlite_master WHERE name = '_outbox'")
+               .getString()
+               .find("AUTOINCREMENT") != std::string::npos;
+  }
+
+  std::string outbox_ids() {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT coalesce(group_concat(id), '') FROM _outbox").getString();
+  }
+
   int64_t query(const std::string& sql) {
     SQLite::Database db(path_, SQLite::OPEN_READONLY);
     return db.execAndGet(sql).getInt64();
@@ -160,8 +196,8 @@ TEST_F(ReplicaJournalMigration, AnOldJournalIsRebuiltInPlaceWithItsSeqsAndNothin
   EXPECT_EQ(query("SELECT count(*) FROM sqlite_sequence WHERE name = '_journal'"), 0);
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT group_concat(seq) FROM _journal").getString(), "1,2,3,4,5");
-  EXPECT_EQ(agent->pending()->size(), 5u);  // the outbox and its counter are untouched
-  EXPECT_EQ(query("SELECT seq FROM sqlite_sequence WHERE name = '_outbox'"), 5);
+  EXPECT_EQ(agent->pending()->size(), 5u);  // the outbox and its ids are untouched
+  EXPECT_EQ(query("SELECT max(id) FROM _outbox"), 5);
   // Another connection on the migrated file learns of the next commit, at seq 6.
   auto app = open();
   ASSERT_TRUE(app);
@@ -171,6 +207,7 @@ TEST_F(ReplicaJournalMigration, AnOldJournalIsRebuiltInPlaceWithItsSeqsAndNothin
   EXPECT_FALSE(changed->everything_changed);
   EXPECT_EQ(changed->keys["person"].count("p9"), 1u);
   EXPECT_EQ(query("SELECT max(seq) FROM _journal"), 6);
+  EXPECT_EQ(query("SELECT max(id) FROM _outbox"), 6);
   EXPECT_TRUE(agent->check_integrity().ok());
 }
 
@@ -197,7 +234,82 @@ TEST_F(ReplicaJournalMigration, SeqsAreNeverReusedAcrossPrunes) {
   for (int64_t i = 0; i < commits; ++i) put(*agent, "p" + std::to_string(i % 7));
   EXPECT_EQ(query("SELECT max(seq) FROM _journal"), commits);
   EXPECT_LT(query("SELECT count(*) FROM _journal"), kJournalKeep + kJournalPruneEvery);
-  EXPECT_EQ(query("SELECT count(*) FROM sqlite_sequence WHERE name = '_journal'"), 0);
+  // No counter at all in a file this build made: neither `_journal` nor `_outbox` (065).
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"), 0);
+}
+
+}  // namespace
+}  // namespace outpost
+
+namespace outpost {
+namespace {
+
+// Decision 065: `_outbox` without AUTOINCREMENT. A file of format 1 (before 058: both
+// `_journal` and `_outbox` with their counters) is rebuilt in place at open: ids and rows
+// kept, the counter carried into `_meta.mutation_ids_issued`, so no id it issued (ids 6..9
+// here, confirmed and gone) is issued again; the file becomes format 2.
+TEST_F(ReplicaJournalMigration, AnOldOutboxIsRebuiltInPlaceWithItsIdsAndItsCounterCarried) {
+  make_old_format_file(5, 5);
+  make_format_1_outbox("4, 5", 9);
+  ASSERT_TRUE(outbox_autoincrements());
+  auto agent = open();  // migrates
+  ASSERT_TRUE(agent);
+  EXPECT_FALSE(outbox_autoincrements());
+  EXPECT_FALSE(journal_autoincrements());
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_sequence"), 0);
+  EXPECT_EQ(query("SELECT CAST(value AS INTEGER) FROM _meta WHERE name = 'format_version'"), 2);
+  EXPECT_EQ(outbox_ids(), "4,5");
+  auto pending = agent->pending();
+  ASSERT_TRUE(pending.ok() && pending->size() == 2u);
+  EXPECT_EQ((*pending)[0].name, "put_person");
+  put(*agent, "p9");
+  EXPECT_EQ(outbox_ids(), "4,5,10");
+  EXPECT_TRUE(agent->check_integrity().ok());
+}
+
+// A file of format 1 from 058..064 (`_journal` already without a counter) whose outbox the
+// server had emptied: the counter is all that remembers its ids.
+TEST_F(ReplicaJournalMigration, AnOldFileWithAnEmptiedOutboxNumbersOnFromItsCounter) {
+  {
+    auto replica = open();
+    ASSERT_TRUE(replica);
+    for (int i = 0; i < 3; ++i) put(*replica, "p" + std::to_string(i));
+  }
+  make_format_1_outbox("0", 3);
+  ASSERT_EQ(outbox_ids(), "");
+  auto agent = open();
+  ASSERT_TRUE(agent);
+  EXPECT_FALSE(outbox_autoincrements());
+  put(*agent, "p9");
+  EXPECT_EQ(outbox_ids(), "4");
+  // Reopening a migrated file changes nothing more.
+  agent.reset();
+  agent = open();
+  ASSERT_TRUE(agent);
+  put(*agent, "p8");
+  EXPECT_EQ(outbox_ids(), "4,5");
+}
+
+// What an older build (format 1) does with a file this build wrote (format 2), seen from
+// this build: a file of a newer format is refused and left as it was. An older build would
+// number past an emptied outbox from 1, so it must not open the file at all.
+TEST_F(ReplicaJournalMigration, AFileOfANewerFormatIsRefusedAndUntouched) {
+  {
+    auto replica = open();
+    ASSERT_TRUE(replica);
+    put(*replica, "p1");
+  }
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE _meta SET value = '3' WHERE name = 'format_version'");
+  }
+  const std::string before = testing::read_file(path_);
+  auto refused = Replica::open(path_, schema_, &mutators_, {.client_id = "device-1"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kSchemaTooNew);
+  EXPECT_NE(refused.status().message().find("replica format 3"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(testing::read_file(path_), before);
 }
 
 }  // namespace

@@ -238,6 +238,74 @@ TEST_F(SyncRestoredReplica, AnOldRejectionAtAReusedIdDoesNotRefuseWhatWasTypedAf
   EXPECT_EQ(support::device_view(*replica_, SCOPE_USER), support::server_view(*store_, {kScope}));
 }
 
+// Decision 065: `_outbox` has no AUTOINCREMENT counter. Once the server confirmed every
+// mutation the outbox is empty, and the next id must still follow the last one issued:
+// beyond the server's print window (512 ids) an id at or below what the device was told
+// is processed is taken for a retry, answered "processed" and never run.
+TEST_F(SyncRestoredReplica, AnEmptiedOutboxNumbersOnAcrossAReopenAndTheServerRunsWhatFollows) {
+  const uint64_t sent = kMutationPrintWindow + 8;
+  for (uint64_t i = 1; i <= sent; ++i) save_draft("d" + std::to_string(i % 5), "sent");
+  sync();
+  ASSERT_TRUE(replica_->pending()->empty());
+  ASSERT_EQ(*replica_->processed_through(), sent);
+  EXPECT_EQ(save_draft("d1", "typed on the emptied outbox"), sent + 1);
+  sync();
+  close_phone();
+  open_phone();
+  EXPECT_EQ(save_draft("d2", "typed after the reopen"), sent + 2);
+  sync();
+  EXPECT_EQ(server_draft_body("d1"), "typed on the emptied outbox");
+  EXPECT_EQ(server_draft_body("d2"), "typed after the reopen");
+  EXPECT_TRUE(replica_->pending()->empty());
+  EXPECT_EQ(support::device_view(*replica_, SCOPE_USER), support::server_view(*store_, {kScope}));
+}
+
+// A crash image: the file and its -wal as a power cut leaves them (the connection open, the
+// commit that emptied the outbox still in the WAL). The id it numbers from is in the file,
+// written by the transaction that emptied the outbox, not in a connection's memory.
+TEST_F(SyncRestoredReplica, ACrashImageOfAnEmptiedOutboxNumbersOn) {
+  const uint64_t sent = kMutationPrintWindow + 3;
+  for (uint64_t i = 1; i <= sent; ++i) save_draft("d" + std::to_string(i % 5), "sent");
+  sync();
+  ASSERT_TRUE(replica_->pending()->empty());
+  ASSERT_GT(fs::file_size(dir_.file("phone.db-wal")), 0u);
+  fs::copy_file(dir_.file("phone.db"), dir_.file("crash.db"));
+  fs::copy_file(dir_.file("phone.db-wal"), dir_.file("crash.db-wal"));
+  close_phone();
+  fs::copy_file(dir_.file("crash.db"), dir_.file("phone.db"), fs::copy_options::overwrite_existing);
+  fs::copy_file(dir_.file("crash.db-wal"), dir_.file("phone.db-wal"));
+  open_phone();
+  ASSERT_TRUE(replica_->pending()->empty());
+  EXPECT_EQ(save_draft("d1", "typed after the crash"), sent + 1);
+  sync();
+  EXPECT_EQ(server_draft_body("d1"), "typed after the crash");
+  EXPECT_TRUE(replica_->check_integrity().ok());
+}
+
+// Decision 042's restore story with an outbox the backup held empty: the restored file
+// numbers from the backup's past (ids the server processed since), and the prints catch it.
+TEST_F(SyncRestoredReplica, ABackupTakenWithAnEmptyOutboxNumbersFromItsPastAndIsRenumbered) {
+  for (int i = 1; i <= 3; ++i) save_draft("d" + std::to_string(i), "before the backup");
+  sync();
+  ASSERT_TRUE(replica_->pending()->empty());
+  copy_phone_to("backup.db");
+  for (int i = 4; i <= 6; ++i) save_draft("d" + std::to_string(i), "after the backup");
+  sync();
+
+  restore_phone_from("backup.db");
+  EXPECT_EQ(save_draft("d7", "typed on the restored phone"), 4u)
+      << "the backup issued 1..3: the restored file numbers on from there, not from 1";
+  sync();
+  EXPECT_EQ(server_draft_body("d7"), "typed on the restored phone");
+  EXPECT_EQ(server_draft_body("d4"), "after the backup");
+  EXPECT_EQ(save_draft("d8", "and after that"), 8u)
+      << "d7 was renumbered to 7, past the server's 6";
+  sync();
+  EXPECT_EQ(server_draft_body("d8"), "and after that");
+  EXPECT_TRUE(replica_->pending()->empty());
+  EXPECT_EQ(support::device_view(*replica_, SCOPE_USER), support::server_view(*store_, {kScope}));
+}
+
 TEST_F(SyncRestoredReplica, RenumberingKeepsTheOrderAndTheNextIdFollows) {
   for (int i = 1; i <= 4; ++i) save_draft("d" + std::to_string(i), "v" + std::to_string(i));
   auto renumbered = replica_->renumber_pending(ReusedIds{2, 10});
