@@ -1,9 +1,9 @@
-// The core tests' driver: GenesysCore (decision 038) stepped by hand against outpost-sim's
-// model of Genesys Cloud. Each round answers every request the core made (a script first,
-// then the model; correlation "corr-<id>"), opens the sockets it asks for, delivers the
-// model's socket messages, and takes the core's events and recordings; when a round does
-// nothing, time moves to the core's next deadline, until the core is quiet (or has nothing
-// due within 10 s). Shared by the core's test files (genesys_core_test.cpp and the others).
+// The core tests' driver: GenesysCore (decision 038) stepped by hand against outpost-sim's model of
+// Genesys Cloud. Each round answers every request the core made (a script first, then the model;
+// correlation "corr-<id>"), opens the sockets it asks for, delivers the model's socket messages,
+// and takes the core's events and recordings; when a round does nothing, time moves to the core's
+// next deadline, until the core is quiet (or has nothing due within the horizon, 10 s unless told).
+// Shared by the core's test files (genesys_core_test.cpp and the others).
 // Thread rules: one test's thread.
 #pragma once
 
@@ -31,7 +31,10 @@ class CoreTestDriver {
   CoreTestDriver(sim::GenesysModel& model, GenesysCore& core, int64_t& now)
       : CoreTestDriver(model, core, now, Options{}) {}
 
-  void run(const Script& script = {});
+  // Until the core is quiet or has nothing due within `horizon_ms` (0: only what is due now).
+  void run(const Script& script = {}, int64_t horizon_ms = 10'000);
+  // Steps `core` from now on (a restarted process), keeping the log and the events.
+  void use(GenesysCore& core) { core_ = &core; }
   // How many times `line` ("METHOD path", "socket open") was logged.
   size_t count(const std::string& line) const;
 
@@ -41,7 +44,7 @@ class CoreTestDriver {
 
  private:
   sim::GenesysModel& model_;
-  GenesysCore& core_;
+  GenesysCore* core_;
   int64_t& now_;
   Options options_;
 };

@@ -1,18 +1,17 @@
-// The sans-I/O core's email reply drafts both ways (decision 057) against outpost-sim's model
-// of Genesys Cloud, hand-stepped: the app's saves PUT, the latest per conversation, one
-// request at a time, each read first (a web edit not seen yet is merged, not written over); a
-// failed PUT tried again later, a refused one dropped; the web interface's edit read back on the
-// conversation's notification with the base the platform held from us; our own save never taken for
-// a web edit; a restarted core's drafts known from the store.
+// The sans-I/O core's email reply drafts both ways (decision 057) against outpost-sim's model of
+// Genesys Cloud, stepped by the shared core test driver: the app's saves PUT, the latest per
+// conversation, one request at a time, each read first (a web edit not seen yet is merged, not
+// written over); a failed PUT tried again later, a refused one dropped; the web interface's edit
+// read back on the conversation's notification with the base the platform held from us; our own
+// save never taken for a web edit; a restarted core's drafts known from the store.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <functional>
 #include <map>
 #include <optional>
 
 #include "adapters/genesys/genesys_core.h"
 #include "apps/outpost-sim/genesys_model.h"
+#include "tests/adapters/genesys/core_test_driver.h"
 
 namespace outpost::genesys {
 namespace {
@@ -47,54 +46,14 @@ class GenesysCoreDraftsTest : public ::testing::Test {
  protected:
   // Answers the core's requests (`answer` overrides the model's when it returns one), runs
   // its socket against the model, until it asks nothing more (the clock moves to its
-  // deadlines, at most `horizon_ms` ahead).
-  void run(const std::function<std::optional<CoreAnswer>(const CoreRequest&)>& answer = {},
-           int64_t horizon_ms = 10'000) {
-    for (int round = 0; round < 400; ++round) {
-      core_->tick(now_);
-      bool any = false;
-      for (const CoreRequest& r : core_->take_requests()) {
-        any = true;
-        log_.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
-        std::optional<CoreAnswer> scripted = answer ? answer(r) : std::nullopt;
-        if (!scripted) {
-          auto a = model_.handle(r.method, r.target, r.body, now_);
-          scripted = CoreAnswer{a.status, a.body, "corr", -1, false};
-        }
-        core_->on_answer(r.id, *scripted, now_);
-      }
-      for (const SocketCommand& c : core_->take_socket_commands()) {
-        any = true;
-        if (c.kind == SocketCommand::Kind::kOpen) {
-          if (model_.open_socket(c.text, now_, c.channel)) {
-            core_->on_socket_opened(now_, c.channel);
-          } else {
-            core_->on_socket_closed(now_, c.channel);
-          }
-        } else if (c.kind == SocketCommand::Kind::kClose) {
-          model_.close_socket(c.channel);
-        } else {
-          model_.socket_send(c.text, c.channel);
-        }
-      }
-      bool closed = false;
-      for (const std::string& m : model_.take_socket_messages(&closed)) {
-        any = true;
-        core_->on_socket_message(m, now_);
-      }
-      if (closed) core_->on_socket_closed(now_);
-      for (auto& e : core_->take_events()) events_.push_back(std::move(e));
-      if (!any) {
-        auto next = core_->next_deadline();
-        if (core_->quiet() || !next || *next > now_ + horizon_ms) return;
-        now_ = std::max(now_ + 1, *next);
-      }
-    }
+  // deadlines, at most `horizon_ms` ahead): the shared driver, stepping the current core
+  // (a test may restart it).
+  void run(const CoreTestDriver::Script& answer = {}, int64_t horizon_ms = 10'000) {
+    driver_.use(*core_);
+    driver_.run(answer, horizon_ms);
   }
 
-  size_t count(const std::string& line) const {
-    return static_cast<size_t>(std::count(log_.begin(), log_.end(), line));
-  }
+  size_t count(const std::string& line) const { return driver_.count(line); }
   // An email conversation whose draft the app saved ("Hello Ann") and the web interface then
   // edited ("gweb1"), that edit read back as the one DraftEdited so far; "" if not so.
   std::string saved_then_edited_on_the_web() {
@@ -117,8 +76,10 @@ class GenesysCoreDraftsTest : public ::testing::Test {
   sim::GenesysModel model_{{"agent-1"}, kStart};
   std::unique_ptr<GenesysCore> core_ = std::make_unique<GenesysCore>(options());
   int64_t now_ = kStart;
-  std::vector<std::string> log_;
-  std::vector<upstream::Event> events_;
+  // The model's clock is the test's: no heartbeats or channel expiry unless a test ticks it.
+  CoreTestDriver driver_{model_, *core_, now_, {.tick_model = false, .max_rounds = 400}};
+  std::vector<std::string>& log_ = driver_.log;
+  std::vector<upstream::Event>& events_ = driver_.events;
 };
 
 TEST_F(GenesysCoreDraftsTest, TheLatestSaveIsPutAndAWebEditComesBackWithItsBase) {
