@@ -279,6 +279,27 @@ TEST(Simulation, GenesysModeCatchesListingsThatDeleteNothing) {
   }
 }
 
+TEST(Simulation, GenesysModeCatchesVoicemailListingsThatDeleteNothing) {
+  // The checker's self-test for issue 16 (decision 063): the core's complete voicemail
+  // listings delete nothing, so a voicemail the platform no longer has stays on the server
+  // (M): the demo data's voicemails, never on the platform, on every seed; and on some seeds
+  // one the web deleted whose delete notification was missed. The same seeds pass intact
+  // (GenesysModeReplaysAndKeepsTheMirrorEqualToThePlatform).
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    SimOptions options = genesys(seed);
+    options.break_voicemail_listing_deletes = true;
+    SimResult result = run_simulation(options);
+    bool mirror = false;
+    for (const auto& violation : result.violations) {
+      mirror |= violation.invariant == "(M) mirror = platform" &&
+                violation.detail.find("voicemail") != std::string::npos &&
+                (violation.detail.find("never on the platform") != std::string::npos ||
+                 violation.detail.find("deleted, still on the server") != std::string::npos);
+    }
+    EXPECT_TRUE(mirror) << "seed " << seed << "\n" << describe(result);
+  }
+}
+
 TEST(Simulation, GenesysModeCatchesASendJournalThatForgets) {
   // The checker's self-test for (S), decision 055: with a journal that forgets every mark, a
   // send whose answer was lost is POSTed again by its retry. The runs send (email replies,
