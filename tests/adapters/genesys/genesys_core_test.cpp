@@ -335,15 +335,21 @@ TEST_F(GenesysCoreTest, AVoicemailCreatedWhileTheListingRunsIsNotDeletedByIt) {
   const std::string old = model_.leave_voicemail("agent-1", now_);
   run();
   const std::string listing = "/api/v2/voicemail/users/agent-1/messages?pageSize=100&pageNumber=1";
-  // A gap; while its listing's page is on its way, a voicemail is left and notified: the page
-  // (read before it) does not show it.
+  // A gap; its listing's page is read, then lost on the way (a timeout, retried): meanwhile
+  // a voicemail is left, notified and sent with its recording; the retry is answered with
+  // the page read before it, which does not show it.
   model_.close_socket();
   now_ += 3'500;
-  std::string fresh;
+  std::string fresh, page;
   run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
-    if (r.target != listing || !fresh.empty()) return std::nullopt;
-    const std::string page = model_.handle("GET", listing, "", now_).body;
-    fresh = model_.leave_voicemail("agent-1", now_);  // notified on the reopened socket
+    if (r.target != listing) return std::nullopt;
+    if (page.empty()) {
+      page = model_.handle("GET", listing, "", now_).body;
+      fresh = model_.leave_voicemail("agent-1", now_);  // notified on the reopened socket
+      CoreAnswer lost;
+      lost.transport_error = true;
+      return lost;
+    }
     return CoreAnswer{200, page, "corr-page", -1, false};
   });
   ASSERT_FALSE(fresh.empty());
