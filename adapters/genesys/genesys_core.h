@@ -15,7 +15,8 @@
 // email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
 // read back); voicemail recordings downloaded and hashed before their event (decision 064:
 // a download request kind, take_media); deletions (decision 063: a voicemail the platform
-// deleted, the contacts and responses a complete listing no longer shows). Production runs
+// deleted, or a complete voicemail listing no longer shows and its read finds gone, the
+// contacts and responses a complete listing no longer shows). Production runs
 // it through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the
 // reconcile, the notifications, the writes, the drafts and the recordings.
 // Thread rules: one owner; not thread-safe.

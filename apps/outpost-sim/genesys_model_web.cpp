@@ -1,7 +1,7 @@
 // The model's Genesys web interface (guide 2.1.4.3, decision 057): the agent edits an email
 // reply draft there (one word typed at a place of the text; the conversation is notified,
 // as the Python fake's /fake/web/draft does [inf]) or closes the website (the platform sets
-// the agent Offline, which the server undoes).
+// the agent Offline, which the server undoes), or deletes a voicemail (decision 063).
 #include <algorithm>
 #include <set>
 #include <sstream>

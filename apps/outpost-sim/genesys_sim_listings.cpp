@@ -3,8 +3,9 @@
 // platform has them at quiescence (each platform entity decoded as the adapter decodes it,
 // so the comparison is of the records the mirror should hold), and none on the server that
 // the platform no longer has (decision 063; the demo data's too: the platform is the only
-// source of these collections). A fresh core is told the store's records first, as the
-// production server tells its core.
+// source of these collections), nor an agent's voicemail the platform never had. A fresh
+// core is told the store's records and voicemails first, as the production server tells
+// its core.
 #include "adapters/genesys/genesys_json.h"
 #include "apps/outpost-sim/genesys_sim.h"
 #include "engine/scope.h"
