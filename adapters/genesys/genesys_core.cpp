@@ -471,7 +471,7 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
     const std::string action = voicemail_action(body);
     const std::string id = vm->id();
     if (action == "delete") return voicemail_gone(user, id);
-    if (is_gone(id)) return;
+    if (is_gone(user, id)) return;
     upstream::Event event;
     event.set_tenant(options_.tenant);
     event.set_user(user);
@@ -488,8 +488,8 @@ void GenesysCore::handle_event(const std::string& topic, const std::string& body
 
 void GenesysCore::voicemail_gone(const std::string& user, const std::string& id) {
   constexpr size_t kMaxGone = 10'000;
-  if (id.empty() || !voicemails_gone_.insert(id).second) return;
-  voicemails_gone_order_.push_back(id);
+  if (id.empty() || !voicemails_gone_.insert(user + "/" + id).second) return;
+  voicemails_gone_order_.push_back(user + "/" + id);
   if (voicemails_gone_order_.size() > kMaxGone) {
     voicemails_gone_.erase(voicemails_gone_order_.front());
     voicemails_gone_order_.pop_front();

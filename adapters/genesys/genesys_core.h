@@ -15,7 +15,8 @@
 // email reply drafts both ways (decision 057: the app's saves PUT, the web interface's edits
 // read back); voicemail recordings downloaded and hashed before their event (decision 064:
 // a download request kind, take_media); deletions (decision 063: a voicemail the platform
-// deleted, the contacts and responses a complete listing no longer shows). Production runs
+// deleted, or a complete voicemail listing no longer shows and its read finds gone, the
+// contacts and responses a complete listing no longer shows). Production runs
 // it through GenesysCoreDriver (decisions 043, 049) with `run_mirror` on: the channels, the
 // reconcile, the notifications, the writes, the drafts and the recordings.
 // Thread rules: one owner; not thread-safe.
@@ -80,6 +81,9 @@ struct CoreOptions {
   // Test hook (outpost-sim's --break-listing-deletes): a complete org listing deletes
   // nothing (decision 063). The mirror check must then fail.
   bool skip_listing_deletes = false;
+  // Test hook (outpost-sim's --break-voicemail-listing-deletes): an agent's complete voicemail
+  // listing deletes nothing (decision 063). The mirror check must then fail.
+  bool skip_voicemail_listing_deletes = false;
   // Where sends are journaled before their POST (decision 055); outlives the core. nullptr:
   // the core's own marks in memory (a restart forgets them).
   SendMarks* send_marks = nullptr;
@@ -158,6 +162,8 @@ struct CoreCounters {
            sends_unknown = 0, sends_found = 0;         // decision 055
   uint64_t incomplete_listings = 0, org_listings = 0;  // decision 056
   uint64_t org_deletions = 0;                          // decision 063
+  // Decision 063: voicemails a complete listing did not show, read alone and found deleted.
+  uint64_t voicemails_unlisted = 0;
   // Email reply drafts (decision 057).
   uint64_t drafts_put = 0, drafts_read = 0, web_draft_edits = 0, drafts_refused = 0;
   uint64_t audio_fetched = 0, audio_failures = 0;  // decision 064
@@ -194,6 +200,11 @@ class GenesysCore {
   // `collection` "contact" or "canned_response". A complete listing that does not show it
   // deletes it from the server, as it does the records this core sent.
   void org_record_known(const std::string& collection, const std::string& id);
+  // A voicemail of `user` the server holds from before this core's start (decision 063):
+  // an agent's complete voicemail listing that does not show it reads it alone and deletes
+  // it from the server when the platform no longer has it, as it does the voicemails this
+  // core sent.
+  void voicemail_known(const std::string& user, const std::string& id);
 
   // ---- outputs
   std::vector<CoreRequest> take_requests();
@@ -322,6 +333,14 @@ class GenesysCore {
   void list_responses(std::shared_ptr<std::vector<std::string>> libraries, size_t at, Next next);
   void list_contacts(Next next);
   void list_queues(const std::string& user, Next next);
+  // An agent's voicemail (in its reconcile). Decision 063: the voicemails sent or known when
+  // it starts are its candidates (one notified or seen later is not judged by it); when
+  // every page was read, each candidate it did not show is read alone (a numbered page may
+  // skip one when another is deleted meanwhile) and, when the platform says it is deleted
+  // (404, or `deleted`), deleted from the server through voicemail_gone.
+  void list_voicemail(const std::string& user, Next next);
+  void confirm_unlisted(const std::string& user, std::shared_ptr<std::vector<std::string>> ids,
+                        size_t at, Next next);
   void mark_mirrored();
   // Decision 063: the ids a running org listing showed, per collection; `unsure` when one
   // could not be told (an entity without id, more than the bound): it then deletes nothing.
@@ -393,7 +412,11 @@ class GenesysCore {
   // The platform deleted the user's voicemail `id` (our DELETE answered, or its notification):
   // a voicemail_deleted event once, and nothing more is sent for it (decision 063).
   void voicemail_gone(const std::string& user, const std::string& id);
-  bool is_gone(const std::string& id) const { return voicemails_gone_.count(id) != 0; }
+  // By the agent and the id: Genesys ids are never reused, but the store may hold others'
+  // (the demo data's voicemail-1 of every agent: docs/reliability.md bug 18).
+  bool is_gone(const std::string& user, const std::string& id) const {
+    return voicemails_gone_.count(user + "/" + id) != 0;
+  }
 
   // genesys_core_drafts.cpp: an email conversation's draft as both sides last agreed.
   struct DraftLink {
@@ -480,7 +503,7 @@ class GenesysCore {
   bool org_listed_ = false;
   bool agents_mirrored_ = false;
   Listed listed_responses_, listed_contacts_;  // decision 063
-  // Voicemails the platform deleted (ids are never reused), the newest 10,000: a page or a
+  // Voicemails the platform deleted ("<user>/<id>"), the newest 10,000: a page or a
   // notification read before the delete does not bring one back (outpost-sim seed 119).
   std::set<std::string> voicemails_gone_;
   std::deque<std::string> voicemails_gone_order_;

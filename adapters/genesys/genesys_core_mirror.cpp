@@ -174,31 +174,13 @@ void GenesysCore::reconcile_agent(const std::string& user, Next next) {
     if (!presence.ok()) return next(presence);
     reconcile_conversations(user, 1, [this, user, next](Status conversations) {
       if (!conversations.ok()) return next(conversations);
-      // With the agent's own login, the endpoint for the logged-in user; else the admin one.
-      const bool own = own_logins_.count(user) > 0;
-      list(
-          with_paging(own ? "/api/v2/voicemail/me/messages"
-                          : "/api/v2/voicemail/users/" + user + "/messages"),
-          "entities",
-          [this, user](const std::string& entity, const std::string& corr) {
-            auto vm = decode_voicemail(entity);
-            if (!vm.ok()) return decode_failed("voicemail", vm.status(), corr);
-            if (is_gone(vm->id())) return;  // a page read before its delete
-            upstream::Event event;
-            event.set_tenant(options_.tenant);
-            event.set_user(user);
-            *event.mutable_voicemail_left() = std::move(vm).value();
-            const std::string key = "voicemail/" + user + "/" + event.voicemail_left().id();
-            emit_voicemail(std::move(event), key);  // with its recording (decision 064)
-          },
-          [this, user, next](Status voicemail) {
-            if (!voicemail.ok()) return next(voicemail);
-            list_queues(user, [this, next](Status queues) {
-              if (queues.ok()) ++counters_.agent_reconciles;
-              next(queues);
-            });
-          },
-          own ? user : std::string());
+      list_voicemail(user, [this, user, next](Status voicemail) {
+        if (!voicemail.ok()) return next(voicemail);
+        list_queues(user, [this, next](Status queues) {
+          if (queues.ok()) ++counters_.agent_reconciles;
+          next(queues);
+        });
+      });
     });
   });
 }

@@ -60,7 +60,7 @@ void GenesysCore::emit_voicemail(upstream::Event event, const std::string& key) 
     if (recordings_.size() >= kMaxRecordings) {
       // Too many waiting: without audio for now, sent again by the next reconcile.
       emit(std::move(event), key);
-      last_sent_.erase(key);
+      forget(key);  // kept as known: a listing that no longer shows it deletes it (063)
       return;
     }
     it = recordings_.emplace(key, Recording{}).first;
@@ -136,7 +136,7 @@ void GenesysCore::recording_failed(const std::string& key, const std::string& wh
   }
   // Without its recording for now, and forgotten: the next reconcile sends it again.
   emit(r.event, key);
-  last_sent_.erase(key);
+  forget(key);  // kept as known: a listing that no longer shows it deletes it (063)
   r.running = false;
   if (!retry || ++r.failures >= kRecordingAttempts) {
     recordings_.erase(it);

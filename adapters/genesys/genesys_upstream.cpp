@@ -131,6 +131,14 @@ void GenesysUpstream::start() {
       });
     }
   }
+  if (options_.stored_voicemail_ids) {
+    for (const std::string& user : options_.users) {
+      std::vector<std::string> ids = options_.stored_voicemail_ids(user);
+      core_.with_core([&](GenesysCore& core) {
+        for (const std::string& id : ids) core.voicemail_known(user, id);
+      });
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     if (started_ || stopping_) return;

@@ -81,6 +81,11 @@ struct GenesysOptions {
   // holds, read at start: a complete listing deletes those the platform no longer has
   // (decision 063). Empty: only what this process mirrored.
   std::function<std::vector<std::string>(const std::string& collection)> stored_org_ids;
+  // The ids of the agent's voicemails the store holds, read at start: a complete listing of
+  // the agent's voicemail deletes those the platform no longer has (decision 063: a delete
+  // notification missed, or sent while the server was down). Empty: only what this process
+  // mirrored.
+  std::function<std::vector<std::string>(const std::string& user)> stored_voicemail_ids;
   // A mirrored agent's login handed over, renewed (its refresh token rotated) or, with
   // nullptr, ended: the server keeps it sealed across restarts (decision 035). Called on
   // the adapter's threads, outside its locks.

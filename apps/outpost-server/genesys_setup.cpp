@@ -115,6 +115,20 @@ void wire_genesys_media(genesys::GenesysOptions& options, ServerStore& store, Bl
       }
     }
   };
+  options.stored_voicemail_ids = [&store, tenant](const std::string& user) {
+    std::vector<std::string> out;
+    const std::string scope = Principal{tenant, user, "platform"}.user_scope();
+    std::string after;
+    while (true) {
+      auto keys = store.read_manifest(scope, "voicemail", after, 500);
+      if (!keys.ok() || keys->empty()) return out;
+      for (const KeyVersion& key : *keys) {
+        if (key.collection != "voicemail") return out;
+        out.push_back(key.key);
+        after = key.key;
+      }
+    }
+  };
   options.media_fetched = [&blobs, log](const BlobHash& hash, const std::string& bytes) {
     // Not fatal: the blob service fetches the recording again when a device asks.
     if (Status put = blobs.put(hash, bytes); !put.ok() && log) {

@@ -83,6 +83,9 @@ class GenesysModel {
                              int64_t now_ms);
   // The website closes: the platform sets the agent Offline.
   void web_logoff(const std::string& user, int64_t now_ms);
+  // The agent deletes one of their voicemails (picked by `pick`) on the web: the delete
+  // notification as for a REST DELETE (decision 063). "" when they have none.
+  std::string web_delete_voicemail(const std::string& user, size_t pick, int64_t now_ms);
   // An email conversation's reply draft text (textBody), nullptr when it has none; whether
   // a reply was sent in it.
   std::optional<std::string> draft_text(const std::string& conversation) const;

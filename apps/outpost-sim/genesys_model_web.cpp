@@ -1,7 +1,7 @@
 // The model's Genesys web interface (guide 2.1.4.3, decision 057): the agent edits an email
 // reply draft there (one word typed at a place of the text; the conversation is notified,
 // as the Python fake's /fake/web/draft does [inf]) or closes the website (the platform sets
-// the agent Offline, which the server undoes).
+// the agent Offline, which the server undoes), or deletes a voicemail (decision 063).
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -75,6 +75,22 @@ void GenesysModel::note_overwrite(const std::string& conversation, const boost::
 void GenesysModel::web_logoff(const std::string& user, int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   if (users_.count(user) != 0) set_presence(user, "pd-offline");
+}
+
+std::string GenesysModel::web_delete_voicemail(const std::string& user, size_t pick,
+                                               int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  std::vector<std::string> mine;
+  for (const std::string& id : voicemail_order_) {
+    const Object& v = voicemails_.at(id);
+    if (!v.at("deleted").as_bool() && str_of(v.at("user").as_object(), "id") == user) {
+      mine.push_back(id);
+    }
+  }
+  if (mine.empty()) return "";
+  const std::string id = mine[pick % mine.size()];
+  voicemail("DELETE", id, boost::json::value());
+  return id;
 }
 
 std::optional<std::string> GenesysModel::draft_text(const std::string& conversation) const {

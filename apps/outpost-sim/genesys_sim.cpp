@@ -79,6 +79,7 @@ g::CoreOptions SimGenesys::core_options() const {
   options.contact_scan_limit = 10;  // the scan's smallest page: several cursors
   options.mirror_contacts = !break_contacts_;
   options.skip_listing_deletes = faults_.skip_listing_deletes;
+  options.skip_voicemail_listing_deletes = faults_.skip_voicemail_listing_deletes;
   options.skip_gap_reconcile = break_gap_reconcile_;
   // --genesys-channel-agents 1: a channel per agent, a gap reconciling its agent only.
   options.agents_per_channel = faults_.channel_agents;
@@ -280,6 +281,16 @@ void SimGenesys::act(const SimUser& user, int64_t now_ms) {
       }
       break;
     case 2: {
+      // A third of the time the agent deletes one on the web (decision 063: its notification
+      // may be missed; the next gap's listing must delete it).
+      if (random_.below(3) == 0) {
+        const std::string gone =
+            model_.web_delete_voicemail(user.user, random_.below(100), now_ms_);
+        if (!gone.empty()) {
+          trace_.add("genesys web: " + user.user + " deletes voicemail " + gone);
+          break;
+        }
+      }
       const std::string id = model_.leave_voicemail(user.user, now_ms_);
       trace_.add("genesys platform: " + id + " left for " + user.user);
       break;

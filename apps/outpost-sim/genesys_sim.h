@@ -61,6 +61,9 @@ struct GenesysFaults {
   // The checker's self-test (--break-listing-deletes, decision 063): a complete org listing
   // deletes nothing from the server; the mirror check must fail.
   bool skip_listing_deletes = false;
+  // The checker's self-test (--break-voicemail-listing-deletes, decision 063): an agent's
+  // complete voicemail listing deletes nothing; the mirror check must fail.
+  bool skip_voicemail_listing_deletes = false;
 };
 
 struct GenesysSimStats {

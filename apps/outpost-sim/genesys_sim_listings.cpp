@@ -3,8 +3,9 @@
 // platform has them at quiescence (each platform entity decoded as the adapter decodes it,
 // so the comparison is of the records the mirror should hold), and none on the server that
 // the platform no longer has (decision 063; the demo data's too: the platform is the only
-// source of these collections). A fresh core is told the store's records first, as the
-// production server tells its core.
+// source of these collections), nor an agent's voicemail the platform never had. A fresh
+// core is told the store's records and voicemails first, as the production server tells
+// its core.
 #include "adapters/genesys/genesys_json.h"
 #include "apps/outpost-sim/genesys_sim.h"
 #include "engine/scope.h"
@@ -47,6 +48,12 @@ Status SimGenesys::seed_org_records(ServerCore& core) {
     OUTPOST_ASSIGN_OR_RETURN(auto keys, stored_keys(core.store(), org, collection));
     for (const std::string& key : keys) core_->org_record_known(collection, key);
   }
+  // The agents' voicemails too (decision 063: one deleted while the server was down goes).
+  for (const std::string& user : users_) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto keys, stored_keys(core.store(), ScopeName::format_user(tenant_, user), "voicemail"));
+    for (const std::string& key : keys) core_->voicemail_known(user, key);
+  }
   return Status::Ok();
 }
 
@@ -67,6 +74,28 @@ void SimGenesys::check_listings(ServerStore& store, std::vector<std::string>& ou
         out.push_back(user + ": queue " + queue + (joined ? " joined" : " left") +
                       " on the platform, not on the server");
       }
+    }
+  }
+  // An agent's voicemails on the server the platform never had (the demo data's): the
+  // agent's complete voicemail listing deletes them (decision 063; those it deleted are
+  // reported by check_mirror as "deleted, still on the server").
+  std::set<std::string> platform_voicemails;
+  for (const ModelVoicemail& v : model_.voicemails()) platform_voicemails.insert(v.id);
+  for (const std::string& user : users_) {
+    auto keys = stored_keys(store, ScopeName::format_user(tenant_, user), "voicemail");
+    if (!keys.ok()) {
+      out.push_back(user + ": the server's voicemail keys: " + keys.status().to_string());
+      continue;
+    }
+    size_t never = 0;
+    std::string first;
+    for (const std::string& key : *keys) {
+      if (platform_voicemails.count(key) != 0) continue;
+      if (never++ == 0) first = key;
+    }
+    if (never > 0) {
+      out.push_back(user + ": " + std::to_string(never) +
+                    " voicemails on the server never on the platform (first: " + first + ")");
     }
   }
   const std::string org = ScopeName::format_org(tenant_);

@@ -20,7 +20,7 @@ void print_failure(uint64_t seed, const SimOptions& options, const SimResult& re
           : "";
   printf(
       "FAIL seed %llu (--seed %llu --devices %d --two-process %d --users %d --steps "
-      "%d%s%s%s%s%s%s%s%s)\n",
+      "%d%s%s%s%s%s%s%s%s%s)\n",
       static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), options.devices,
       options.two_process_devices, options.users, options.steps,
       options.genesys ? " --platform-kind genesys" : "",
@@ -29,7 +29,9 @@ void print_failure(uint64_t seed, const SimOptions& options, const SimResult& re
       options.break_send_journal ? " --break-send-journal" : "",
       options.break_recordings ? " --break-recordings" : "",
       options.break_draft_retry ? " --break-draft-retry" : "",
-      options.break_listing_deletes ? " --break-listing-deletes" : "", channels.c_str());
+      options.break_listing_deletes ? " --break-listing-deletes" : "",
+      options.break_voicemail_listing_deletes ? " --break-voicemail-listing-deletes" : "",
+      channels.c_str());
   for (const auto& violation : result.violations) {
     printf("  %s: %s\n", violation.invariant.c_str(), violation.detail.c_str());
   }

@@ -94,6 +94,9 @@ fault knobs (probabilities; per frame for the network, else per step):
   --break-listing-deletes  checker self-test (genesys): the adapter's complete org
                       listings delete nothing (decision 063); the mirror check (M) must
                       fail once the web deleted a contact or response
+  --break-voicemail-listing-deletes  checker self-test (genesys): the adapter's complete
+                      voicemail listings delete nothing (decision 063); (M) must fail once
+                      a voicemail's delete notification was missed
   --lossy-restart     checker self-test: a server restart forgets every write since the
                       previous restart (a lying disk); the invariants must fail
   --forget-prints     checker self-test: the server's mutation prints are emptied before
@@ -174,6 +177,8 @@ Result<CliOptions> parse_cli(const std::vector<std::string>& args) {
       cli.sim.break_draft_retry = true;
     } else if (flag == "--break-listing-deletes") {
       cli.sim.break_listing_deletes = true;
+    } else if (flag == "--break-voicemail-listing-deletes") {
+      cli.sim.break_voicemail_listing_deletes = true;
     } else if (flag == "--forget-prints") {
       cli.sim.forget_prints = true;
     } else if (flag == "--genesys-channel-agents") {

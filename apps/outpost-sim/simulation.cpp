@@ -136,6 +136,7 @@ Status Simulation::setup() {
     faults.break_recordings = options_.break_recordings;
     faults.blind_draft_retries = options_.break_draft_retry;
     faults.skip_listing_deletes = options_.break_listing_deletes;
+    faults.skip_voicemail_listing_deletes = options_.break_voicemail_listing_deletes;
     genesys_ = std::make_unique<SimGenesys>(world_, trace_, options_.seed, now_ms_, faults,
                                             options_.break_gap_reconcile,
                                             options_.break_contacts_reconcile);

@@ -85,6 +85,10 @@ struct SimOptions {
   // Checker self-test (--break-listing-deletes, decision 063): the Genesys core's complete
   // org listings delete nothing; (M) must fail once the web deleted a contact or response.
   bool break_listing_deletes = false;
+  // Checker self-test (--break-voicemail-listing-deletes, decision 063): the Genesys core's
+  // complete voicemail listings delete nothing; (M) must fail once a voicemail's delete
+  // notification was missed (or on the demo voicemails, never on the platform).
+  bool break_voicemail_listing_deletes = false;
   // --genesys-channel-agents: agents per notification channel of the Genesys core (250 as in
   // production; 1 gives every agent a channel of its own, gaps one channel at a time).
   int genesys_channel_agents = 250;

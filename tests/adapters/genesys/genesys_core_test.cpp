@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <set>
+
 #include "apps/outpost-sim/genesys_model.h"
 #include "tests/adapters/genesys/core_test_driver.h"
 
@@ -295,6 +298,120 @@ TEST_F(GenesysCoreTest, AVoicemailThePlatformDeletedIsDeletedFromTheServer) {
                  (e.voicemail_left().id() == ours || e.voicemail_left().id() == webs))
         << e.voicemail_left().id() << " came back from a page read before its delete";
   }
+}
+
+// Issue 16 (decision 063's first "Left open"): a voicemail deleted on the platform whose
+// notification was missed stayed on the server for good: the gap's reconcile listed the
+// agent's voicemail but deleted nothing by it. A complete listing now deletes each voicemail
+// known when it started that it did not show (read alone first: the platform must say it is
+// gone); one created while the listing runs is not its to judge.
+TEST_F(GenesysCoreTest, AVoicemailWhoseDeleteNotificationWasMissedIsDeletedByTheNextListing) {
+  const std::string kept = model_.leave_voicemail("agent-1", now_);
+  const std::string gone = model_.leave_voicemail("agent-1", now_);
+  run();
+  auto deleted = [&](const std::string& id) {
+    return std::count_if(events_.begin(), events_.end(),
+                         [&](const auto& e) { return e.voicemail_deleted() == id; });
+  };
+  // The socket dies silently; the web's delete notification goes nowhere.
+  model_.close_socket();
+  ASSERT_EQ(model_.handle("DELETE", "/api/v2/voicemail/messages/" + gone, "", now_).status, 204);
+  now_ += 3'500;
+  run();
+  EXPECT_EQ(core_.counters().gaps, 1u);
+  EXPECT_EQ(deleted(gone), 1) << "the gap's complete listing did not show " << gone;
+  EXPECT_EQ(deleted(kept), 0);
+  EXPECT_EQ(core_.counters().voicemails_unlisted, 1u);
+  // Once only: the next gap's listing has nothing more to delete.
+  model_.close_socket();
+  now_ += 3'500;
+  run();
+  EXPECT_EQ(core_.counters().gaps, 2u);
+  EXPECT_EQ(deleted(gone), 1);
+  EXPECT_EQ(deleted(kept), 0);
+}
+
+TEST_F(GenesysCoreTest, AVoicemailCreatedWhileTheListingRunsIsNotDeletedByIt) {
+  const std::string old = model_.leave_voicemail("agent-1", now_);
+  run();
+  const std::string listing = "/api/v2/voicemail/users/agent-1/messages?pageSize=100&pageNumber=1";
+  // A gap; its listing's page is read, then lost on the way (a timeout, retried): meanwhile
+  // a voicemail is left, notified and sent with its recording; the retry is answered with
+  // the page read before it, which does not show it.
+  model_.close_socket();
+  now_ += 3'500;
+  std::string fresh, page;
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.target != listing) return std::nullopt;
+    if (page.empty()) {
+      page = model_.handle("GET", listing, "", now_).body;
+      fresh = model_.leave_voicemail("agent-1", now_);  // notified on the reopened socket
+      CoreAnswer lost;
+      lost.transport_error = true;
+      return lost;
+    }
+    return CoreAnswer{200, page, "corr-page", -1, false};
+  });
+  ASSERT_FALSE(fresh.empty());
+  for (const auto& e : events_) {
+    EXPECT_NE(e.voicemail_deleted(), fresh) << "created after the listing started";
+    EXPECT_NE(e.voicemail_deleted(), old);
+  }
+  EXPECT_EQ(count("GET /api/v2/voicemail/messages/" + fresh), 0u)
+      << "a voicemail the listing's start did not know is not read alone";
+  bool sent = false;
+  for (const auto& e : events_) sent |= e.has_voicemail_left() && e.voicemail_left().id() == fresh;
+  EXPECT_TRUE(sent);
+}
+
+// The store's voicemails told at start (a restarted server): the first complete listing
+// deletes those the platform no longer has (the demo data's, one deleted while the server
+// was down); one the listing's pages skipped (a numbered page shifted by a delete) but the
+// platform still has is kept.
+TEST_F(GenesysCoreTest, VoicemailsTheStoreHeldAreDeletedWhenThePlatformHasThemNoMore) {
+  const std::string skipped = model_.leave_voicemail("agent-1", now_);
+  const std::string listed = model_.leave_voicemail("agent-1", now_);
+  core_.voicemail_known("agent-1", "vm-demo-1");
+  core_.voicemail_known("agent-1", skipped);
+  core_.voicemail_known("agent-2", "vm-not-mirrored");
+  const std::string listing = "/api/v2/voicemail/users/agent-1/messages?pageSize=100&pageNumber=1";
+  run([&](const CoreRequest& r) -> std::optional<CoreAnswer> {
+    if (r.target != listing) return std::nullopt;
+    // The page as if `skipped` had shifted onto a page never read.
+    boost::json::object page =
+        boost::json::parse(model_.handle("GET", listing, "", now_).body).as_object();
+    boost::json::array kept;
+    for (const auto& v : page["entities"].as_array())
+      if (v.as_object().at("id").as_string() != skipped) kept.push_back(v);
+    page["entities"] = kept;
+    page["total"] = kept.size();
+    return CoreAnswer{200, boost::json::serialize(page), "corr-shifted", -1, false};
+  });
+  std::set<std::string> deleted;
+  for (const auto& e : events_)
+    if (!e.voicemail_deleted().empty()) deleted.insert(e.voicemail_deleted());
+  EXPECT_EQ(deleted, std::set<std::string>{"vm-demo-1"});
+  EXPECT_EQ(count("GET /api/v2/voicemail/messages/" + skipped), 1u);
+  EXPECT_EQ(count("GET /api/v2/voicemail/messages/" + listed), 0u);
+}
+
+// outpost-sim (seeds 1..10 at 400 steps, docs/reliability.md bug 18): the demo data gives
+// every agent voicemail-1..3; the first agent's deleted ids were taken as gone for the
+// second agent too, whose demo voicemails then stayed on the server. A deletion is the
+// agent's voicemail's.
+class GenesysCoreTwoAgentsTest : public GenesysCoreTest {
+ protected:
+  GenesysCoreTwoAgentsTest() : GenesysCoreTest({"agent-1", "agent-2"}) {}
+};
+
+TEST_F(GenesysCoreTwoAgentsTest, TheSameVoicemailIdOfTwoAgentsIsDeletedForEach) {
+  core_.voicemail_known("agent-1", "voicemail-1");
+  core_.voicemail_known("agent-2", "voicemail-1");
+  run();
+  std::set<std::string> deleted;
+  for (const auto& e : events_)
+    if (!e.voicemail_deleted().empty()) deleted.insert(e.user() + "/" + e.voicemail_deleted());
+  EXPECT_EQ(deleted, (std::set<std::string>{"agent-1/voicemail-1", "agent-2/voicemail-1"}));
 }
 
 // Several notification channels (decision 037 in the core, decision 043): agents_per_channel

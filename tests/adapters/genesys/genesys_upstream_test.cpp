@@ -151,6 +151,25 @@ TEST_F(GenesysUpstreamTest, StoredOrgRecordsThePlatformNoLongerHasAreDeleted) {
             (std::vector<std::string>{"canned_response resp-old", "contact contact-from-before"}));
 }
 
+// Issue 16 (decision 063): the agents' voicemails the store held before the start are told
+// to the core; the first complete listing deletes the one the platform no longer has (read
+// alone: the fake answers 404) and keeps the one it still has.
+TEST_F(GenesysUpstreamTest, StoredVoicemailsThePlatformNoLongerHasAreDeleted) {
+  fake_->control("voicemail", R"({"user":"agent-1","id":"vm-kept"})");
+  GenesysOptions o = options();
+  o.stored_voicemail_ids = [](const std::string& user) {
+    return user == "agent-1" ? std::vector<std::string>{"vm-kept", "vm-from-before"}
+                             : std::vector<std::string>{};
+  };
+  start(std::move(o));
+  auto events = upstream_->poll(0);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> deleted;
+  for (const auto& e : *events)
+    if (!e.voicemail_deleted().empty()) deleted.push_back(e.user() + " " + e.voicemail_deleted());
+  EXPECT_EQ(deleted, std::vector<std::string>{"agent-1 vm-from-before"});
+}
+
 TEST_F(GenesysUpstreamTest, LiveNotificationsBecomeEvents) {
   auto o = options();
   start(o);
