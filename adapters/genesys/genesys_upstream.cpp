@@ -210,6 +210,8 @@ GenesysUpstream::Counters GenesysUpstream::counters() const {
   out.web_draft_edits += core.web_draft_edits;
   out.drafts_ghosts_found += core.drafts_ghosts_found;
   out.drafts_maybe_overwritten += core.drafts_maybe_overwritten;
+  out.org_deletions += core.org_deletions;
+  out.voicemails_unlisted += core.voicemails_unlisted;
   out.rest.retried_429 += core.retried_429;
   out.rest.retried_5xx += core.retried_5xx;
   out.audio_fetched += core.audio_fetched;

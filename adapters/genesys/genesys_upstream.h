@@ -153,6 +153,9 @@ class GenesysUpstream : public Upstream {
              web_draft_edits = 0, audio_fetched = 0, audio_failures = 0, sends_unknown = 0,
              sends_found = 0;
     uint64_t drafts_ghosts_found = 0, drafts_maybe_overwritten = 0;  // decision 062
+    // Decision 063: contacts and responses a complete listing no longer showed; voicemails
+    // an agent's listing no longer showed, confirmed gone by a read of each.
+    uint64_t org_deletions = 0, voicemails_unlisted = 0;
     RestClient::Counters rest;
   };
   Counters counters() const;

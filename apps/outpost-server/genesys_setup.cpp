@@ -219,6 +219,8 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
         {"web_draft_edits", c.web_draft_edits},
         {"drafts_ghosts_found", c.drafts_ghosts_found},
         {"drafts_maybe_overwritten", c.drafts_maybe_overwritten},
+        {"org_deletions", c.org_deletions},
+        {"voicemails_unlisted", c.voicemails_unlisted},
         {"audio_fetched", c.audio_fetched},
         {"audio_failures", c.audio_failures},
         {"sends_unknown", c.sends_unknown},
@@ -226,7 +228,8 @@ void add_genesys_metrics(ops::Registry& registry, const genesys::GenesysUpstream
     sample.family("outpost_genesys_events_total",
                   "Genesys adapter events: events emitted, notifications and heartbeats read, "
                   "gaps, reconciles, decode errors, intents and refusals, user logins, drafts, "
-                  "sends whose answer was lost and sends found sent on a retry.",
+                  "sends whose answer was lost and sends found sent on a retry, records "
+                  "deleted because a complete listing no longer showed them.",
                   ops::MetricType::kCounter);
     for (const auto& [event, value] : kEvents) {
       sample.value("outpost_genesys_events_total", {{"event", event}}, static_cast<double>(value));

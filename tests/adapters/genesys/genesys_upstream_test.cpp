@@ -149,6 +149,7 @@ TEST_F(GenesysUpstreamTest, StoredOrgRecordsThePlatformNoLongerHasAreDeleted) {
   std::sort(deleted.begin(), deleted.end());
   EXPECT_EQ(deleted,
             (std::vector<std::string>{"canned_response resp-old", "contact contact-from-before"}));
+  EXPECT_EQ(upstream_->counters().org_deletions, 2u);  // what /metrics shows the operator
 }
 
 // Issue 16 (decision 063): the agents' voicemails the store held before the start are told
@@ -168,6 +169,7 @@ TEST_F(GenesysUpstreamTest, StoredVoicemailsThePlatformNoLongerHasAreDeleted) {
   for (const auto& e : *events)
     if (!e.voicemail_deleted().empty()) deleted.push_back(e.user() + " " + e.voicemail_deleted());
   EXPECT_EQ(deleted, std::vector<std::string>{"agent-1 vm-from-before"});
+  EXPECT_EQ(upstream_->counters().voicemails_unlisted, 1u);  // what /metrics shows
 }
 
 TEST_F(GenesysUpstreamTest, LiveNotificationsBecomeEvents) {
